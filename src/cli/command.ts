@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { ShelfConfig } from '../config.ts';
+import type { Store } from '../store/types.ts';
+
+/** What every CLI command gets: the config, a logger, and the store opened on demand. */
+export interface CommandContext {
+  config: Readonly<ShelfConfig>;
+  log: Logger;
+  /** Opens (and migrates) the configured store once; closed by the CLI after the command. */
+  store(): Promise<Store>;
+  /** Human-facing output (tables, summaries); logs go to `log`. */
+  out: NodeJS.WritableStream;
+}
+
+/** A `shelf NAME` command, loaded from `src/cli/commands/NAME.ts`. */
+export interface Command {
+  summary: string;
+  usage: string;
+  /** Returns the process exit code. */
+  run(args: string[], ctx: CommandContext): Promise<number>;
+}

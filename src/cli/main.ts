@@ -1,0 +1,76 @@
+/**
+ * `shelf COMMAND …`: each command lives in `commands/COMMAND.ts`; this file only wires the
+ * config, logger and store they share, and turns errors into a message and an exit code.
+ */
+import { readdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { loadConfig } from '../config.ts';
+import { ShelfError } from '../errors.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/types.ts';
+import type { Command, CommandContext } from './command.ts';
+
+const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
+
+async function listCommands(): Promise<string[]> {
+  return (await readdir(commandsDir))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+async function loadCommand(name: string): Promise<Command | null> {
+  if (!/^[a-z][a-z-]*$/.test(name) || !(await listCommands()).includes(name)) return null;
+  return ((await import(`./commands/${name}.ts`)) as { default: Command }).default;
+}
+
+async function usage(): Promise<string> {
+  const lines = ['usage: shelf COMMAND [options]', '', 'commands:'];
+  for (const name of await listCommands()) {
+    const cmd = await loadCommand(name);
+    if (cmd) lines.push(`  ${name.padEnd(10)} ${cmd.summary}`);
+  }
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(await usage());
+    return name ? 0 : 2;
+  }
+  const command = await loadCommand(name);
+  if (!command) {
+    console.error(`shelf: unknown command ${JSON.stringify(name)}\n\n${await usage()}`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(`${command.summary}\n\nusage: ${command.usage}`);
+    return 0;
+  }
+  let store: Store | null = null;
+  try {
+    const config = loadConfig(env);
+    // Logs go to stderr so that `--json` output on stdout stays machine-readable.
+    const log = pino({ level: config.logLevel, redact: ['*.url', '*.key', 'apiKeys'] }, pino.destination(2));
+    const ctx: CommandContext = {
+      config,
+      log,
+      out: process.stdout,
+      async store() {
+        store ??= await openStore(config.database);
+        return store;
+      },
+    };
+    return await command.run(args, ctx);
+  } catch (err) {
+    if (err instanceof ShelfError) {
+      console.error(`shelf ${name}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    if (store) await (store as Store).close();
+  }
+}

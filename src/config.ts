@@ -1,0 +1,99 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from './errors.ts';
+
+export type ApiRole = 'storefront' | 'admin';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface ApiKey {
+  role: ApiRole;
+  key: string;
+}
+
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** Everything Shelf reads from the environment, validated once at start. */
+export interface ShelfConfig {
+  /** Where generated artefacts live (SQLite file, model versions, indexes). */
+  dataDir: string;
+  database: DatabaseConfig;
+  /** `null` → embedded mode: in-process jobs and in-memory real-time state. */
+  redis: { url: string } | null;
+  http: { host: string; port: number };
+  apiKeys: readonly ApiKey[];
+  logLevel: LogLevel;
+  /** Folder holding the real datasets (`online-retail-uci/`, `movielens-100k/`). */
+  datasetsDir: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const ROLES: readonly ApiRole[] = ['storefront', 'admin'];
+
+function parsePort(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got ${JSON.stringify(raw)}`);
+  const port = Number(raw);
+  if (port < 0 || port > 65535) throw new ConfigError(name, `must be between 0 and 65535, got ${port}`);
+  return port;
+}
+
+function parseUrl(name: string, raw: string, protocols: readonly string[]): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${url.protocol}`);
+  }
+  return raw;
+}
+
+function parseApiKeys(raw: string | undefined): ApiKey[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((entry, i) => {
+    const sep = entry.indexOf(':');
+    const role = entry.slice(0, sep).trim();
+    const key = entry.slice(sep + 1).trim();
+    if (sep < 0 || !ROLES.includes(role as ApiRole)) {
+      throw new ConfigError(
+        'SHELF_API_KEYS',
+        `entry ${i + 1} must be role:key with role storefront or admin`,
+      );
+    }
+    if (key.length < 16)
+      throw new ConfigError('SHELF_API_KEYS', `entry ${i + 1}: key shorter than 16 characters`);
+    return { role: role as ApiRole, key };
+  });
+}
+
+/** Builds the one config object from an environment; a bad value throws `ConfigError` naming it. */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonly<ShelfConfig> {
+  const dataDir = resolve(cwd, env.SHELF_DATA_DIR || './var');
+  const dbUrl = env.DATABASE_URL;
+  const database: DatabaseConfig = dbUrl
+    ? { kind: 'postgres', url: parseUrl('DATABASE_URL', dbUrl, ['postgres:', 'postgresql:']) }
+    : { kind: 'sqlite', file: join(dataDir, 'shelf.sqlite') };
+  const redisUrl = env.REDIS_URL;
+  const redis = redisUrl ? { url: parseUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']) } : null;
+  const logLevel = (env.SHELF_LOG_LEVEL || 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('SHELF_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const datasets = env.SHELF_DATASETS_DIR || '../shared/data';
+  const config: ShelfConfig = {
+    dataDir,
+    database,
+    redis,
+    http: { host: env.SHELF_HOST || '127.0.0.1', port: parsePort('SHELF_PORT', env.SHELF_PORT, 3000) },
+    apiKeys: Object.freeze(parseApiKeys(env.SHELF_API_KEYS)),
+    logLevel,
+    datasetsDir: isAbsolute(datasets) ? datasets : resolve(cwd, datasets),
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const v of Object.values(value)) if (v && typeof v === 'object') deepFreeze(v as object);
+  return Object.freeze(value);
+}

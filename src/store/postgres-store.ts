@@ -1,0 +1,306 @@
+/** The production store on PostgreSQL through `pg`: batch writes go through `unnest` arrays. */
+import pg from 'pg';
+import { postgresMigrations } from './migrations.ts';
+import type { EventRow, ItemRow, UserRow } from './rows.ts';
+import { DEFAULT_STREAM_BATCH, eventFromRow, itemFromRow, userFromRow, usersFirstSeen } from './rows.ts';
+import type {
+  EventType,
+  InsertResult,
+  InsertStatus,
+  InteractionQuery,
+  Item,
+  ItemQuery,
+  ShelfEvent,
+  Store,
+  StoreStats,
+  UpsertResult,
+  User,
+} from './types.ts';
+
+export interface PostgresStoreOptions {
+  url: string;
+  /** Schema holding Shelf's tables, created when missing. @defaultValue `public` */
+  schema?: string;
+  /** @defaultValue 10 */
+  poolSize?: number;
+}
+
+const EVENT_COLUMNS =
+  'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
+/** Any constant works: it only serialises concurrent migrations of replicas starting together. */
+const MIGRATION_LOCK = 0x5e1f;
+
+export class PostgresStore implements Store {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+
+  constructor(options: PostgresStoreOptions) {
+    this.schema = options.schema ?? 'public';
+    if (!/^[a-z_][a-z0-9_]*$/.test(this.schema)) throw new RangeError(`invalid schema name ${this.schema}`);
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      options: `-c search_path=${this.schema}`,
+    });
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
+      await c.query(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at BIGINT)',
+      );
+      const done = new Set(
+        (await c.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+      );
+      for (const m of postgresMigrations) {
+        if (done.has(m.version)) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+      }
+    });
+  }
+
+  async upsertItems(items: readonly Item[]): Promise<UpsertResult> {
+    if (!items.length) return { written: 0 };
+    // Last one wins when an id repeats inside a batch, as with row-by-row upserts.
+    const latest = [...new Map(items.map((i) => [i.itemId, i])).values()];
+    const res = await this.pool.query(
+      `INSERT INTO items (item_id, title, description, categories, brand, price, currency, stock, status,
+                          published_at, repurchasable, attributes)
+       SELECT id, title, descr, cats::jsonb, brand, price, currency, stock, status, published, repurch, attrs::jsonb
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                   $8::int4[], $9::text[], $10::int8[], $11::bool[], $12::text[])
+         AS t(id, title, descr, cats, brand, price, currency, stock, status, published, repurch, attrs)
+       ON CONFLICT (item_id) DO UPDATE SET title = excluded.title, description = excluded.description,
+         categories = excluded.categories, brand = excluded.brand, price = excluded.price,
+         currency = excluded.currency, stock = excluded.stock, status = excluded.status,
+         published_at = excluded.published_at, repurchasable = excluded.repurchasable,
+         attributes = excluded.attributes`,
+      [
+        latest.map((i) => i.itemId),
+        latest.map((i) => i.title),
+        latest.map((i) => i.description ?? null),
+        latest.map((i) => JSON.stringify(i.categories)),
+        latest.map((i) => i.brand ?? null),
+        latest.map((i) => i.price ?? null),
+        latest.map((i) => i.currency ?? null),
+        latest.map((i) => i.stock ?? null),
+        latest.map((i) => i.status),
+        latest.map((i) => i.publishedAt),
+        latest.map((i) => i.repurchasable),
+        latest.map((i) => JSON.stringify(i.attributes)),
+      ],
+    );
+    return { written: res.rowCount ?? 0 };
+  }
+
+  async getItem(itemId: string): Promise<Item | null> {
+    const { rows } = await this.pool.query<ItemRow>('SELECT * FROM items WHERE item_id = $1', [itemId]);
+    return rows[0] ? itemFromRow(rows[0]) : null;
+  }
+
+  async getItems(itemIds: readonly string[]): Promise<Item[]> {
+    const { rows } = await this.pool.query<ItemRow>('SELECT * FROM items WHERE item_id = ANY($1::text[])', [
+      itemIds,
+    ]);
+    const byId = new Map(rows.map((r) => [r.item_id, itemFromRow(r)]));
+    return itemIds.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  async listItems(query: ItemQuery = {}): Promise<Item[]> {
+    const { rows } = await this.pool.query<ItemRow>(
+      'SELECT * FROM items WHERE item_id COLLATE "C" > $1 ORDER BY item_id COLLATE "C" LIMIT $2',
+      [query.after ?? '', query.limit ?? 1000],
+    );
+    return rows.map(itemFromRow);
+  }
+
+  async upsertUsers(users: readonly User[]): Promise<UpsertResult> {
+    if (!users.length) return { written: 0 };
+    const latest = [...new Map(users.map((u) => [u.userId, u])).values()];
+    const res = await this.pool.query(
+      `INSERT INTO users (user_id, attributes, created_at, consent_personalization)
+       SELECT id, attrs::jsonb, created, consent
+       FROM unnest($1::text[], $2::text[], $3::int8[], $4::bool[]) AS t(id, attrs, created, consent)
+       ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
+         created_at = excluded.created_at, consent_personalization = excluded.consent_personalization`,
+      [
+        latest.map((u) => u.userId),
+        latest.map((u) => JSON.stringify(u.attributes)),
+        latest.map((u) => u.createdAt),
+        latest.map((u) => u.consent.personalization),
+      ],
+    );
+    return { written: res.rowCount ?? 0 };
+  }
+
+  async getUser(userId: string): Promise<User | null> {
+    const { rows } = await this.pool.query<UserRow>('SELECT * FROM users WHERE user_id = $1', [userId]);
+    return rows[0] ? userFromRow(rows[0]) : null;
+  }
+
+  async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
+    if (!events.length) return { stored: 0, duplicates: 0, statuses: [] };
+    const firstSeen = usersFirstSeen(events);
+    const inserted = await this.tx(async (c) => {
+      if (firstSeen.size) {
+        await c.query(
+          `INSERT INTO users (user_id, attributes, created_at)
+           SELECT id, '{}'::jsonb, created FROM unnest($1::text[], $2::int8[]) AS t(id, created)
+           ON CONFLICT (user_id) DO NOTHING`,
+          [[...firstSeen.keys()], [...firstSeen.values()]],
+        );
+      }
+      const res = await c.query<{ event_id: string }>(
+        `INSERT INTO events (${EVENT_COLUMNS})
+         SELECT id, type, uid, sid, item, qty, price, val, rec, ts, ctx::jsonb
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[],
+                     $8::float8[], $9::text[], $10::int8[], $11::text[]) WITH ORDINALITY
+           AS t(id, type, uid, sid, item, qty, price, val, rec, ts, ctx, ord)
+         ORDER BY ord
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id`,
+        [
+          events.map((e) => e.eventId),
+          events.map((e) => e.type),
+          events.map((e) => e.userId ?? null),
+          events.map((e) => e.sessionId ?? null),
+          events.map((e) => e.itemId),
+          events.map((e) => e.quantity ?? null),
+          events.map((e) => e.price ?? null),
+          events.map((e) => e.value ?? null),
+          events.map((e) => e.recommendationId ?? null),
+          events.map((e) => e.timestamp),
+          events.map((e) => (e.context === undefined ? null : JSON.stringify(e.context))),
+        ],
+      );
+      return new Set(res.rows.map((r) => r.event_id));
+    });
+    // The first occurrence of an inserted id was the one stored; repeats in the batch are duplicates.
+    const statuses: InsertStatus[] = events.map((e) => (inserted.delete(e.eventId) ? 'stored' : 'duplicate'));
+    const stored = statuses.filter((s) => s === 'stored').length;
+    return { stored, duplicates: events.length - stored, statuses };
+  }
+
+  async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
+    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
+    const types = query.types ? new Set<EventType>(query.types) : null;
+    let ts = (query.from ?? Number.MIN_SAFE_INTEGER) - 1;
+    let seq = Number.MAX_SAFE_INTEGER;
+    const to = query.to ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const { rows } = await this.pool.query<EventRow & { seq: string }>(
+        `SELECT seq, ${EVENT_COLUMNS} FROM events
+         WHERE (ts, seq) > ($1::int8, $2::int8) AND ts < $3::int8 ORDER BY ts, seq LIMIT $4`,
+        [ts, seq, to, limit],
+      );
+      for (const r of rows) if (!types || types.has(r.type as EventType)) yield eventFromRow(r);
+      if (rows.length < limit) return;
+      const last = rows[rows.length - 1]!;
+      ts = Number(last.ts);
+      seq = Number(last.seq);
+    }
+  }
+
+  async recentEvents(userId: string, limit: number): Promise<ShelfEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = $1 ORDER BY ts DESC, seq DESC LIMIT $2`,
+      [userId, limit],
+    );
+    return rows.map(eventFromRow);
+  }
+
+  async mergeSession(sessionId: string, userId: string): Promise<number> {
+    return this.tx(async (c) => {
+      const res = await c.query('UPDATE events SET user_id = $1 WHERE session_id = $2 AND user_id IS NULL', [
+        userId,
+        sessionId,
+      ]);
+      const moved = res.rowCount ?? 0;
+      if (moved) {
+        await c.query(
+          `INSERT INTO users (user_id, attributes, created_at) VALUES ($1, '{}'::jsonb, $2)
+           ON CONFLICT (user_id) DO NOTHING`,
+          [userId, Date.now()],
+        );
+      }
+      return moved;
+    });
+  }
+
+  async deleteUser(userId: string): Promise<{ user: boolean; events: number }> {
+    return this.tx(async (c) => {
+      const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
+      const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
+      return { user, events };
+    });
+  }
+
+  async stats(): Promise<StoreStats> {
+    const [items, users, span, byType] = await Promise.all([
+      this.pool.query<{ n: string; active: string }>(
+        "SELECT count(*) AS n, count(*) FILTER (WHERE status = 'active') AS active FROM items",
+      ),
+      this.pool.query<{ n: string }>('SELECT count(*) AS n FROM users'),
+      this.pool.query<{ n: string; first: string | null; last: string | null }>(
+        'SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events',
+      ),
+      this.pool.query<{ type: EventType; n: string }>(
+        'SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type',
+      ),
+    ]);
+    const s = span.rows[0]!;
+    return {
+      items: Number(items.rows[0]!.n),
+      activeItems: Number(items.rows[0]!.active),
+      users: Number(users.rows[0]!.n),
+      events: Number(s.n),
+      eventsByType: Object.fromEntries(byType.rows.map((r) => [r.type, Number(r.n)])),
+      firstEventAt: s.first === null ? null : Number(s.first),
+      lastEventAt: s.last === null ? null : Number(s.last),
+    };
+  }
+
+  /** Drops the schema and everything in it (tests and benchmarks use their own schema). */
+  async dropSchema(): Promise<void> {
+    if (this.schema === 'public') throw new Error('refusing to drop the public schema');
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${this.schema} CASCADE`);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const store = new PostgresStore(options);
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

@@ -1,0 +1,102 @@
+/**
+ * Row ↔ record mapping shared by the SQL stores. Both keep the same columns; JSON-valued
+ * columns arrive as text from SQLite and as parsed values from PostgreSQL's jsonb.
+ */
+import type { AttributeValue, EventType, Item, ShelfEvent, User } from './types.ts';
+
+export interface ItemRow {
+  item_id: string;
+  title: string;
+  description: string | null;
+  categories: string | string[];
+  brand: string | null;
+  price: number | null;
+  currency: string | null;
+  stock: number | null;
+  status: string;
+  published_at: number | string;
+  repurchasable: number | boolean;
+  attributes: string | Record<string, AttributeValue>;
+}
+
+export interface UserRow {
+  user_id: string;
+  attributes: string | Record<string, AttributeValue>;
+  created_at: number | string;
+  consent_personalization: number | boolean;
+}
+
+export interface EventRow {
+  event_id: string;
+  type: string;
+  user_id: string | null;
+  session_id: string | null;
+  item_id: string;
+  quantity: number | null;
+  price: number | null;
+  value: number | null;
+  recommendation_id: string | null;
+  ts: number | string;
+  context: string | Record<string, AttributeValue> | null;
+}
+
+function json<T>(v: string | T): T {
+  return typeof v === 'string' ? (JSON.parse(v) as T) : v;
+}
+
+export function itemFromRow(r: ItemRow): Item {
+  const item: Item = {
+    itemId: r.item_id,
+    title: r.title,
+    categories: json<string[]>(r.categories),
+    status: r.status as Item['status'],
+    publishedAt: Number(r.published_at),
+    repurchasable: Boolean(r.repurchasable),
+    attributes: json<Record<string, AttributeValue>>(r.attributes),
+  };
+  if (r.description !== null) item.description = r.description;
+  if (r.brand !== null) item.brand = r.brand;
+  if (r.price !== null) item.price = Number(r.price);
+  if (r.currency !== null) item.currency = r.currency;
+  if (r.stock !== null) item.stock = Number(r.stock);
+  return item;
+}
+
+export function userFromRow(r: UserRow): User {
+  return {
+    userId: r.user_id,
+    attributes: json<Record<string, AttributeValue>>(r.attributes),
+    createdAt: Number(r.created_at),
+    consent: { personalization: Boolean(r.consent_personalization) },
+  };
+}
+
+export function eventFromRow(r: EventRow): ShelfEvent {
+  const e: ShelfEvent = {
+    eventId: r.event_id,
+    type: r.type as EventType,
+    itemId: r.item_id,
+    timestamp: Number(r.ts),
+  };
+  if (r.user_id !== null) e.userId = r.user_id;
+  if (r.session_id !== null) e.sessionId = r.session_id;
+  if (r.quantity !== null) e.quantity = Number(r.quantity);
+  if (r.price !== null) e.price = Number(r.price);
+  if (r.value !== null) e.value = Number(r.value);
+  if (r.recommendation_id !== null) e.recommendationId = r.recommendation_id;
+  if (r.context !== null) e.context = json<Record<string, AttributeValue>>(r.context);
+  return e;
+}
+
+/** The first time each user appears in a batch of events (profile rows made on the fly). */
+export function usersFirstSeen(events: readonly ShelfEvent[]): Map<string, number> {
+  const first = new Map<string, number>();
+  for (const e of events) {
+    if (e.userId === undefined) continue;
+    const t = first.get(e.userId);
+    if (t === undefined || e.timestamp < t) first.set(e.userId, e.timestamp);
+  }
+  return first;
+}
+
+export const DEFAULT_STREAM_BATCH = 5000;

@@ -1,0 +1,269 @@
+/** The embedded default store: one SQLite file in WAL mode through better-sqlite3. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { sqliteMigrations } from './migrations.ts';
+import type { EventRow, ItemRow, UserRow } from './rows.ts';
+import { DEFAULT_STREAM_BATCH, eventFromRow, itemFromRow, userFromRow, usersFirstSeen } from './rows.ts';
+import type {
+  EventType,
+  InsertResult,
+  InsertStatus,
+  InteractionQuery,
+  Item,
+  ItemQuery,
+  ShelfEvent,
+  Store,
+  StoreStats,
+  UpsertResult,
+  User,
+} from './types.ts';
+
+const EVENT_COLUMNS =
+  'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private stmts: ReturnType<SqliteStore['prepare']> | null = null;
+
+  /** `file` is a path or `:memory:`. */
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)',
+    );
+    const done = new Set(
+      this.db
+        .prepare('SELECT version FROM schema_migrations')
+        .all()
+        .map((r) => (r as { version: number }).version),
+    );
+    for (const m of sqliteMigrations) {
+      if (done.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db
+          .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .run(m.version, m.name, Date.now());
+      })();
+    }
+    this.stmts = this.prepare();
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      upsertItem: db.prepare(`
+        INSERT INTO items (item_id, title, description, categories, brand, price, currency, stock, status,
+                           published_at, repurchasable, attributes)
+        VALUES (@itemId, @title, @description, @categories, @brand, @price, @currency, @stock, @status,
+                @publishedAt, @repurchasable, @attributes)
+        ON CONFLICT (item_id) DO UPDATE SET title = excluded.title, description = excluded.description,
+          categories = excluded.categories, brand = excluded.brand, price = excluded.price,
+          currency = excluded.currency, stock = excluded.stock, status = excluded.status,
+          published_at = excluded.published_at, repurchasable = excluded.repurchasable,
+          attributes = excluded.attributes`),
+      getItem: db.prepare('SELECT * FROM items WHERE item_id = ?'),
+      listItems: db.prepare('SELECT * FROM items WHERE item_id > ? ORDER BY item_id LIMIT ?'),
+      upsertUser: db.prepare(`
+        INSERT INTO users (user_id, attributes, created_at, consent_personalization)
+        VALUES (?, ?, ?, ?)
+        ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
+          created_at = excluded.created_at, consent_personalization = excluded.consent_personalization`),
+      touchUser: db.prepare(
+        `INSERT INTO users (user_id, attributes, created_at) VALUES (?, '{}', ?) ON CONFLICT (user_id) DO NOTHING`,
+      ),
+      getUser: db.prepare('SELECT * FROM users WHERE user_id = ?'),
+      insertEvent: db.prepare(
+        `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (event_id) DO NOTHING`,
+      ),
+      page: db.prepare(
+        `SELECT seq, ${EVENT_COLUMNS} FROM events
+         WHERE (ts > @ts OR (ts = @ts AND seq > @seq)) AND ts < @to ORDER BY ts, seq LIMIT @limit`,
+      ),
+      recent: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?`,
+      ),
+      merge: db.prepare('UPDATE events SET user_id = ? WHERE session_id = ? AND user_id IS NULL'),
+      deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
+      deleteUser: db.prepare('DELETE FROM users WHERE user_id = ?'),
+    };
+  }
+
+  private get s() {
+    if (!this.stmts) throw new Error('SqliteStore: call migrate() before use');
+    return this.stmts;
+  }
+
+  async upsertItems(items: readonly Item[]): Promise<UpsertResult> {
+    const stmt = this.s.upsertItem;
+    let written = 0;
+    this.db.transaction(() => {
+      for (const i of items) {
+        written += stmt.run({
+          itemId: i.itemId,
+          title: i.title,
+          description: i.description ?? null,
+          categories: JSON.stringify(i.categories),
+          brand: i.brand ?? null,
+          price: i.price ?? null,
+          currency: i.currency ?? null,
+          stock: i.stock ?? null,
+          status: i.status,
+          publishedAt: i.publishedAt,
+          repurchasable: i.repurchasable ? 1 : 0,
+          attributes: JSON.stringify(i.attributes),
+        }).changes;
+      }
+    })();
+    return { written };
+  }
+
+  async getItem(itemId: string): Promise<Item | null> {
+    const row = this.s.getItem.get(itemId) as ItemRow | undefined;
+    return row ? itemFromRow(row) : null;
+  }
+
+  async getItems(itemIds: readonly string[]): Promise<Item[]> {
+    const out: Item[] = [];
+    for (const id of itemIds) {
+      const row = this.s.getItem.get(id) as ItemRow | undefined;
+      if (row) out.push(itemFromRow(row));
+    }
+    return out;
+  }
+
+  async listItems(query: ItemQuery = {}): Promise<Item[]> {
+    const rows = this.s.listItems.all(query.after ?? '', query.limit ?? 1000) as ItemRow[];
+    return rows.map(itemFromRow);
+  }
+
+  async upsertUsers(users: readonly User[]): Promise<UpsertResult> {
+    const stmt = this.s.upsertUser;
+    let written = 0;
+    this.db.transaction(() => {
+      for (const u of users) {
+        written += stmt.run(
+          u.userId,
+          JSON.stringify(u.attributes),
+          u.createdAt,
+          u.consent.personalization ? 1 : 0,
+        ).changes;
+      }
+    })();
+    return { written };
+  }
+
+  async getUser(userId: string): Promise<User | null> {
+    const row = this.s.getUser.get(userId) as UserRow | undefined;
+    return row ? userFromRow(row) : null;
+  }
+
+  async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
+    const { insertEvent, touchUser } = this.s;
+    const statuses: InsertStatus[] = new Array(events.length);
+    let stored = 0;
+    this.db.transaction(() => {
+      for (const [userId, firstSeen] of usersFirstSeen(events)) touchUser.run(userId, firstSeen);
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        const changes = insertEvent.run(
+          e.eventId,
+          e.type,
+          e.userId ?? null,
+          e.sessionId ?? null,
+          e.itemId,
+          e.quantity ?? null,
+          e.price ?? null,
+          e.value ?? null,
+          e.recommendationId ?? null,
+          e.timestamp,
+          e.context === undefined ? null : JSON.stringify(e.context),
+        ).changes;
+        statuses[i] = changes ? 'stored' : 'duplicate';
+        stored += changes;
+      }
+    })();
+    return { stored, duplicates: events.length - stored, statuses };
+  }
+
+  async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
+    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
+    const types = query.types ? new Set<EventType>(query.types) : null;
+    let cursor = { ts: (query.from ?? Number.MIN_SAFE_INTEGER) - 1, seq: Number.MAX_SAFE_INTEGER };
+    const to = query.to ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const rows = this.s.page.all({ ...cursor, to, limit }) as (EventRow & { seq: number })[];
+      for (const r of rows) if (!types || types.has(r.type as EventType)) yield eventFromRow(r);
+      if (rows.length < limit) return;
+      const last = rows[rows.length - 1]!;
+      cursor = { ts: Number(last.ts), seq: last.seq };
+    }
+  }
+
+  async recentEvents(userId: string, limit: number): Promise<ShelfEvent[]> {
+    return (this.s.recent.all(userId, limit) as EventRow[]).map(eventFromRow);
+  }
+
+  async mergeSession(sessionId: string, userId: string): Promise<number> {
+    return this.db.transaction(() => {
+      const moved = this.s.merge.run(userId, sessionId).changes;
+      if (moved) this.s.touchUser.run(userId, Date.now());
+      return moved;
+    })();
+  }
+
+  async deleteUser(userId: string): Promise<{ user: boolean; events: number }> {
+    return this.db.transaction(() => {
+      const events = this.s.deleteEvents.run(userId).changes;
+      const user = this.s.deleteUser.run(userId).changes > 0;
+      return { user, events };
+    })();
+  }
+
+  async stats(): Promise<StoreStats> {
+    const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
+    const items = one<{ n: number; active: number | null }>(
+      "SELECT count(*) AS n, sum(status = 'active') AS active FROM items",
+    );
+    const users = one<{ n: number }>('SELECT count(*) AS n FROM users');
+    const span = one<{ n: number; first: number | null; last: number | null }>(
+      'SELECT count(*) AS n, min(ts) AS first, max(ts) AS last FROM events',
+    );
+    const byType = this.db
+      .prepare('SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type')
+      .all() as {
+      type: EventType;
+      n: number;
+    }[];
+    return {
+      items: items.n,
+      activeItems: items.active ?? 0,
+      users: users.n,
+      events: span.n,
+      eventsByType: Object.fromEntries(byType.map((r) => [r.type, r.n])),
+      firstEventAt: span.first,
+      lastEventAt: span.last,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Opens and migrates a SQLite store; `file` is a path or `:memory:`. */
+export async function openSqliteStore(file: string): Promise<Store> {
+  const store = new SqliteStore(file);
+  await store.migrate();
+  return store;
+}

@@ -1,0 +1,129 @@
+/** The data model of ../shared/DESIGN.md and the `Store` contract every backend implements. */
+
+export const EVENT_TYPES = [
+  'view',
+  'click',
+  'add_to_cart',
+  'remove_from_cart',
+  'purchase',
+  'return',
+  'rating',
+  'dislike',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type AttributeValue = string | number | boolean;
+
+export interface Item {
+  itemId: string;
+  title: string;
+  description?: string;
+  /** Category paths such as `Home > Kitchen > Mugs`. */
+  categories: string[];
+  brand?: string;
+  price?: number;
+  currency?: string;
+  /** Units in stock; 0 = out of stock; absent = not tracked. */
+  stock?: number;
+  status: 'active' | 'delisted';
+  /** Epoch milliseconds. */
+  publishedAt: number;
+  repurchasable: boolean;
+  attributes: Record<string, AttributeValue>;
+}
+
+export interface User {
+  /** Pseudonymous id; never an e-mail. */
+  userId: string;
+  attributes: Record<string, AttributeValue>;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  consent: { personalization: boolean };
+}
+
+export interface ShelfEvent {
+  /** Client-made idempotency key. */
+  eventId: string;
+  type: EventType;
+  userId?: string;
+  sessionId?: string;
+  itemId: string;
+  quantity?: number;
+  price?: number;
+  /** Rating value for `rating` events. */
+  value?: number;
+  recommendationId?: string;
+  /** Epoch milliseconds. */
+  timestamp: number;
+  context?: Record<string, AttributeValue>;
+}
+
+/** Per-event outcome of an insert, aligned with the input array. */
+export type InsertStatus = 'stored' | 'duplicate';
+
+export interface InsertResult {
+  stored: number;
+  duplicates: number;
+  statuses: InsertStatus[];
+}
+
+export interface UpsertResult {
+  /** Rows written (inserted or changed). */
+  written: number;
+}
+
+export interface InteractionQuery {
+  /** Inclusive lower bound, epoch ms. */
+  from?: number;
+  /** Exclusive upper bound, epoch ms. */
+  to?: number;
+  types?: readonly EventType[];
+  /** Rows fetched per round trip; memory stays bounded by it. @defaultValue 5000 */
+  batchSize?: number;
+}
+
+export interface StoreStats {
+  items: number;
+  activeItems: number;
+  users: number;
+  events: number;
+  eventsByType: Partial<Record<EventType, number>>;
+  /** Epoch ms of the oldest and newest event; null when there are none. */
+  firstEventAt: number | null;
+  lastEventAt: number | null;
+}
+
+export interface ItemQuery {
+  /** Items whose itemId sorts after this one (keyset paging). */
+  after?: string;
+  limit?: number;
+}
+
+/**
+ * Where items, users and events live. SQLite (embedded) and PostgreSQL implement it and pass
+ * the same suite (`test/helpers/describe-store.ts`).
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Runs pending schema migrations; safe to call on every start. */
+  migrate(): Promise<void>;
+  upsertItems(items: readonly Item[]): Promise<UpsertResult>;
+  getItem(itemId: string): Promise<Item | null>;
+  getItems(itemIds: readonly string[]): Promise<Item[]>;
+  /** Items in itemId order, a page at a time. */
+  listItems(query?: ItemQuery): Promise<Item[]>;
+  upsertUsers(users: readonly User[]): Promise<UpsertResult>;
+  getUser(userId: string): Promise<User | null>;
+  /** Stores events not seen before (by eventId); the user of each event gets a profile row if new. */
+  insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult>;
+  /** Events in time order (ties by insertion order), streamed in batches with bounded memory. */
+  streamEvents(query?: InteractionQuery): AsyncIterable<ShelfEvent>;
+  /** A user's most recent events, newest first. */
+  recentEvents(userId: string, limit: number): Promise<ShelfEvent[]>;
+  /** Gives a session's anonymous events to a user; returns how many moved. */
+  mergeSession(sessionId: string, userId: string): Promise<number>;
+  /** Removes the user's profile and every event of the user; returns what was removed. */
+  deleteUser(userId: string): Promise<{ user: boolean; events: number }>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,243 @@
+/**
+ * Turns untrusted records (JSON bodies, JSONL lines, mapped CSV rows) into typed ones.
+ * Every problem is reported as `{ field, reason }`; nothing is silently dropped or coerced
+ * beyond what is documented here (numeric strings are accepted for numeric fields, timestamps
+ * as ISO-8601 or epoch milliseconds).
+ */
+import type { FieldError } from '../errors.ts';
+import type { AttributeValue, EventType, Item, ShelfEvent, User } from './types.ts';
+import { EVENT_TYPES } from './types.ts';
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+const MAX_ID = 256;
+const MAX_TEXT = 10_000;
+/** 1990-01-01 … 2100-01-01: anything outside is a unit mistake (seconds, microseconds). */
+const MIN_TS = Date.UTC(1990, 0, 1);
+const MAX_TS = Date.UTC(2100, 0, 1);
+
+type Raw = Record<string, unknown>;
+
+class Checker {
+  readonly errors: FieldError[] = [];
+  constructor(private readonly raw: Raw) {}
+
+  fail(field: string, reason: string): undefined {
+    this.errors.push({ field, reason });
+    return undefined;
+  }
+
+  id(field: string, required: boolean): string | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null || v === '') {
+      return required ? this.fail(field, 'is required') : undefined;
+    }
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    if (typeof v !== 'string') return this.fail(field, 'must be a string');
+    if (v.length > MAX_ID) return this.fail(field, `must be at most ${MAX_ID} characters`);
+    if (field === 'userId' && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) {
+      return this.fail(field, 'looks like an e-mail address; send a pseudonymous id');
+    }
+    return v;
+  }
+
+  text(field: string, required: boolean): string | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null || (v === '' && !required)) {
+      return required ? this.fail(field, 'is required') : undefined;
+    }
+    if (typeof v !== 'string') return this.fail(field, 'must be a string');
+    if (required && v.trim() === '') return this.fail(field, 'must not be empty');
+    if (v.length > MAX_TEXT) return this.fail(field, `must be at most ${MAX_TEXT} characters`);
+    return v;
+  }
+
+  number(field: string, opts: { min?: number; integer?: boolean } = {}): number | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null || v === '') return undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(n)) return this.fail(field, `must be a number, got ${JSON.stringify(v)}`);
+    if (opts.integer && !Number.isInteger(n)) return this.fail(field, 'must be a whole number');
+    if (opts.min !== undefined && n < opts.min) return this.fail(field, `must be at least ${opts.min}`);
+    return n;
+  }
+
+  timestamp(field: string, required: boolean): number | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null || v === '') {
+      return required ? this.fail(field, 'is required') : undefined;
+    }
+    const ms = parseTimestamp(v);
+    if (ms === null) {
+      return this.fail(field, `must be ISO-8601 or epoch milliseconds, got ${JSON.stringify(v)}`);
+    }
+    if (ms < MIN_TS || ms > MAX_TS) {
+      return this.fail(field, 'is outside 1990–2100 (epoch seconds instead of milliseconds?)');
+    }
+    return ms;
+  }
+
+  boolean(field: string, fallback: boolean): boolean {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v === 'boolean') return v;
+    if (v === 'true' || v === 'false') return v === 'true';
+    this.fail(field, 'must be true or false');
+    return fallback;
+  }
+
+  attributes(field: string): Record<string, AttributeValue> | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'object' || Array.isArray(v)) return this.fail(field, 'must be an object');
+    const out: Record<string, AttributeValue> = {};
+    for (const [k, x] of Object.entries(v as Raw)) {
+      if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) {
+        out[k] = x;
+      } else {
+        return this.fail(`${field}.${k}`, 'must be a string, number or boolean');
+      }
+    }
+    return out;
+  }
+}
+
+/** Epoch ms from a number (ms) or a string (ISO-8601, zoneless = UTC, or digits); null when unparseable. */
+export function parseTimestamp(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.round(v) : null;
+  if (typeof v !== 'string') return null;
+  const s = v.trim();
+  if (/^\d+$/.test(s)) return Number(s);
+  // ISO-8601 only: a date, optionally a time; `Date.parse` alone accepts too much.
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return null;
+  // A date-time without a zone is read as UTC, never as the machine's local time.
+  const iso = s.replace(' ', 'T');
+  const ms = Date.parse(/T[^Z+-]*$/.test(iso) ? `${iso}Z` : iso);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+function isRecord(raw: unknown): raw is Raw {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw);
+}
+
+function notAnObject(): Validated<never> {
+  return { ok: false, errors: [{ field: '(record)', reason: 'must be a JSON object' }] };
+}
+
+function result<T>(c: Checker, value: T): Validated<T> {
+  return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value };
+}
+
+export function validateEvent(raw: unknown): Validated<ShelfEvent> {
+  if (!isRecord(raw)) return notAnObject();
+  const c = new Checker(raw);
+  const eventId = c.id('eventId', true);
+  let type: EventType | undefined;
+  if (raw.type === undefined || raw.type === null || raw.type === '') c.fail('type', 'is required');
+  else if (!EVENT_TYPES.includes(raw.type as EventType)) {
+    c.fail('type', `must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(raw.type)}`);
+  } else type = raw.type as EventType;
+  const userId = c.id('userId', false);
+  const sessionId = c.id('sessionId', false);
+  if (
+    userId === undefined &&
+    sessionId === undefined &&
+    !c.errors.some((e) => /^(user|session)Id$/.test(e.field))
+  ) {
+    c.fail('userId', 'userId or sessionId is required');
+  }
+  const itemId = c.id('itemId', true);
+  const quantity = c.number('quantity', { min: 0 });
+  const price = c.number('price', { min: 0 });
+  const value = c.number('value');
+  if (type === 'rating' && value === undefined && !c.errors.some((e) => e.field === 'value')) {
+    c.fail('value', 'is required for rating events');
+  }
+  const recommendationId = c.id('recommendationId', false);
+  const timestamp = c.timestamp('timestamp', true);
+  const context = c.attributes('context');
+  const event: ShelfEvent = {
+    eventId: eventId!,
+    type: type!,
+    itemId: itemId!,
+    timestamp: timestamp!,
+  };
+  if (userId !== undefined) event.userId = userId;
+  if (sessionId !== undefined) event.sessionId = sessionId;
+  if (quantity !== undefined) event.quantity = quantity;
+  if (price !== undefined) event.price = price;
+  if (value !== undefined) event.value = value;
+  if (recommendationId !== undefined) event.recommendationId = recommendationId;
+  if (context !== undefined) event.context = context;
+  return result(c, event);
+}
+
+/** `now` fills `publishedAt` when absent. */
+export function validateItem(raw: unknown, now: number): Validated<Item> {
+  if (!isRecord(raw)) return notAnObject();
+  const c = new Checker(raw);
+  const itemId = c.id('itemId', true);
+  const title = c.text('title', true);
+  const description = c.text('description', false);
+  let categories: string[] = [];
+  const cats = raw.categories;
+  if (typeof cats === 'string') categories = cats === '' ? [] : [cats];
+  else if (Array.isArray(cats)) {
+    if (cats.every((x) => typeof x === 'string' && x.trim() !== '')) categories = cats as string[];
+    else c.fail('categories', 'must be a list of non-empty strings');
+  } else if (cats !== undefined && cats !== null) c.fail('categories', 'must be a list of category paths');
+  const brand = c.text('brand', false);
+  const price = c.number('price', { min: 0 });
+  const currency = c.text('currency', false);
+  if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) c.fail('currency', 'must be an ISO 4217 code');
+  const stock = c.number('stock', { min: 0, integer: true });
+  let status: Item['status'] = 'active';
+  if (raw.status !== undefined && raw.status !== null) {
+    if (raw.status === 'active' || raw.status === 'delisted') status = raw.status;
+    else c.fail('status', 'must be active or delisted');
+  }
+  const publishedAt = c.timestamp('publishedAt', false) ?? now;
+  const repurchasable = c.boolean('repurchasable', false);
+  const attributes = c.attributes('attributes') ?? {};
+  const item: Item = {
+    itemId: itemId!,
+    title: title!,
+    categories: categories.map((p) => normaliseCategory(p)),
+    status,
+    publishedAt,
+    repurchasable,
+    attributes,
+  };
+  if (description !== undefined) item.description = description;
+  if (brand !== undefined) item.brand = brand;
+  if (price !== undefined) item.price = price;
+  if (currency !== undefined) item.currency = currency;
+  if (stock !== undefined) item.stock = stock;
+  return result(c, item);
+}
+
+export function validateUser(raw: unknown, now: number): Validated<User> {
+  if (!isRecord(raw)) return notAnObject();
+  const c = new Checker(raw);
+  const userId = c.id('userId', true);
+  const createdAt = c.timestamp('createdAt', false) ?? now;
+  const attributes = c.attributes('attributes') ?? {};
+  let personalization = true;
+  if (raw.consent !== undefined && raw.consent !== null) {
+    if (!isRecord(raw.consent)) c.fail('consent', 'must be an object');
+    else personalization = new Checker(raw.consent).boolean('personalization', true);
+    if (isRecord(raw.consent) && ![undefined, true, false].includes(raw.consent.personalization as boolean)) {
+      c.fail('consent.personalization', 'must be true or false');
+    }
+  }
+  return result(c, { userId: userId!, attributes, createdAt, consent: { personalization } });
+}
+
+/** `Home>Kitchen >  Mugs` → `Home > Kitchen > Mugs`. */
+export function normaliseCategory(path: string): string {
+  return path
+    .split('>')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join(' > ');
+}

@@ -1,0 +1,37 @@
+/**
+ * Reaching the real services for integration tests. In CI (`CI=true`) a missing service is a
+ * failure; on a laptop without it the suite skips with a printed reason.
+ */
+import { randomBytes } from 'node:crypto';
+import { createConnection } from 'node:net';
+
+export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname, port: Number(port) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** True when the service answers; throws in CI when it does not; warns and returns false elsewhere. */
+export async function serviceAvailable(name: string, url: string): Promise<boolean> {
+  if (await reachable(url)) return true;
+  const reason = `${name} is not reachable at ${new URL(url).host}`;
+  if (process.env.CI) throw new Error(`${reason}: CI must run the integration tests`);
+  console.warn(`skipping ${name} tests: ${reason}`);
+  return false;
+}
+
+/** A schema or key prefix no other test run uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+const KEY = 'k'.repeat(20);
+
+describe('loadConfig', () => {
+  it('defaults to embedded mode under ./var', () => {
+    const c = loadConfig({}, '/srv/shelf');
+    expect(c.dataDir).toBe('/srv/shelf/var');
+    expect(c.database).toEqual({ kind: 'sqlite', file: '/srv/shelf/var/shelf.sqlite' });
+    expect(c.redis).toBeNull();
+    expect(c.http.port).toBe(3000);
+    expect(c.apiKeys).toEqual([]);
+    expect(c.datasetsDir).toBe('/srv/shared/data');
+    expect(Object.isFrozen(c.http)).toBe(true);
+  });
+
+  it('switches to PostgreSQL and Redis when their URLs are set', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://u@db:5432/shelf',
+      REDIS_URL: 'redis://cache:6379',
+      SHELF_PORT: '8080',
+      SHELF_API_KEYS: `storefront:${KEY},admin:${KEY}x`,
+      SHELF_LOG_LEVEL: 'warn',
+    });
+    expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/shelf' });
+    expect(c.redis).toEqual({ url: 'redis://cache:6379' });
+    expect(c.http.port).toBe(8080);
+    expect(c.apiKeys.map((k) => k.role)).toEqual(['storefront', 'admin']);
+    expect(c.logLevel).toBe('warn');
+  });
+
+  it.each([
+    [{ SHELF_PORT: 'eighty' }, 'SHELF_PORT'],
+    [{ SHELF_PORT: '70000' }, 'SHELF_PORT'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ SHELF_LOG_LEVEL: 'loud' }, 'SHELF_LOG_LEVEL'],
+    [{ SHELF_API_KEYS: `root:${KEY}` }, 'SHELF_API_KEYS'],
+    [{ SHELF_API_KEYS: 'admin:short' }, 'SHELF_API_KEYS'],
+  ])('rejects %o naming the variable', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));
+  });
+});
