@@ -1,0 +1,231 @@
+/**
+ * Versioned model artefacts under `<dataDir>/models/<version>/`: a validated `manifest.json`
+ * beside raw files. `current` names the serving version; publishing and rollback change only
+ * that pointer, written atomically (temp file + rename). `history.jsonl` records each change.
+ */
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ShelfError } from '../errors.ts';
+
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+export interface OfflineMetrics {
+  'recall@20': number;
+  'ndcg@20': number;
+  'coverage@20': number;
+  testUsers: number;
+  /** How the split was made, e.g. `{ kind: 'temporal', cutoff }`. */
+  split: Record<string, unknown>;
+}
+
+export interface VersionManifest {
+  schemaVersion: number;
+  version: string;
+  /** Model kind, e.g. `als`. */
+  kind: string;
+  params: Record<string, unknown>;
+  seed: number;
+  /** The training window (epoch ms) and counts. */
+  data: { from: number | null; to: number | null; users: number; items: number; interactions: number };
+  /** Files of the version, by name, with their size and sha256. */
+  files: Record<string, { bytes: number; sha256: string }>;
+  metrics: OfflineMetrics | null;
+  createdAt: string;
+  codeVersion: string;
+}
+
+export type NewVersion = Omit<VersionManifest, 'schemaVersion' | 'version' | 'files' | 'createdAt'>;
+
+export class RegistryError extends ShelfError {
+  constructor(message: string) {
+    super('SHELF_ERR_MODEL_REGISTRY', 409, message);
+  }
+}
+
+const VERSION_RE = /^v\d{8}-\d{6}-\d{3}$/;
+const FILE_RE = /^[a-z0-9][a-z0-9._-]*$/;
+
+export interface HistoryEntry {
+  at: string;
+  action: 'promote' | 'rollback';
+  version: string;
+  previous: string | null;
+  reason?: string;
+}
+
+export class ModelRegistry {
+  constructor(readonly dir: string) {}
+
+  /** Writes a new version (not yet current) and returns its manifest. */
+  async create(
+    meta: NewVersion,
+    files: Record<string, Uint8Array>,
+    now = new Date(),
+  ): Promise<VersionManifest> {
+    await mkdir(this.dir, { recursive: true });
+    let version = versionName(now);
+    while ((await this.versions()).includes(version)) version = versionName(new Date(now.getTime() + 1));
+    const manifest: VersionManifest = {
+      schemaVersion: MANIFEST_SCHEMA_VERSION,
+      version,
+      ...meta,
+      files: {},
+      createdAt: now.toISOString(),
+    };
+    const tmp = join(this.dir, `.tmp-${version}`);
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp);
+    for (const [name, bytes] of Object.entries(files)) {
+      if (!FILE_RE.test(name) || name === 'manifest.json')
+        throw new RangeError(`bad artefact file name ${name}`);
+      await writeFile(join(tmp, name), bytes);
+      manifest.files[name] = { bytes: bytes.byteLength, sha256: sha256(bytes) };
+    }
+    await writeFile(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    await rename(tmp, join(this.dir, version));
+    return manifest;
+  }
+
+  /** Version names, oldest first. */
+  async versions(): Promise<string[]> {
+    try {
+      return (await readdir(this.dir)).filter((v) => VERSION_RE.test(v)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  async manifest(version: string): Promise<VersionManifest> {
+    this.checkName(version);
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, version, 'manifest.json'), 'utf8');
+    } catch {
+      throw new RegistryError(`version ${version} does not exist`);
+    }
+    return parseManifest(text, version);
+  }
+
+  /** Reads one file of a version and checks it against the manifest's size and hash. */
+  async file(version: string, name: string): Promise<Buffer> {
+    const m = await this.manifest(version);
+    const entry = m.files[name];
+    if (!entry) throw new RegistryError(`version ${version} has no file ${name}`);
+    const bytes = await readFile(join(this.dir, version, name));
+    if (bytes.byteLength !== entry.bytes || sha256(bytes) !== entry.sha256) {
+      throw new RegistryError(`version ${version}: ${name} does not match its manifest (corrupt or edited)`);
+    }
+    return bytes;
+  }
+
+  async current(): Promise<string | null> {
+    try {
+      const v = (await readFile(join(this.dir, 'current'), 'utf8')).trim();
+      return VERSION_RE.test(v) ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async history(): Promise<HistoryEntry[]> {
+    try {
+      const text = await readFile(join(this.dir, 'history.jsonl'), 'utf8');
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as HistoryEntry);
+    } catch {
+      return [];
+    }
+  }
+
+  /** Makes `version` current (after the caller's quality gate). */
+  async promote(version: string, reason?: string): Promise<void> {
+    await this.manifest(version);
+    await this.setCurrent(version, 'promote', reason);
+  }
+
+  /** Makes the version that was current before the present one current again. */
+  async rollback(reason?: string): Promise<string> {
+    const current = await this.current();
+    if (!current) throw new RegistryError('no current version to roll back from');
+    // Walk back through the pointer changes to the last version that differs from the current one.
+    const entries = await this.history();
+    const idx = entries.map((e) => e.version).lastIndexOf(current);
+    const previous = idx >= 0 ? entries[idx]!.previous : null;
+    if (!previous) throw new RegistryError(`no version before ${current} to roll back to`);
+    await this.manifest(previous);
+    await this.setCurrent(previous, 'rollback', reason);
+    return previous;
+  }
+
+  private async setCurrent(version: string, action: HistoryEntry['action'], reason?: string): Promise<void> {
+    const previous = await this.current();
+    const tmp = join(this.dir, `.current-${process.pid}`);
+    await writeFile(tmp, version + '\n');
+    await rename(tmp, join(this.dir, 'current'));
+    const entry: HistoryEntry = { at: new Date().toISOString(), action, version, previous };
+    if (reason) entry.reason = reason;
+    await appendFile(join(this.dir, 'history.jsonl'), JSON.stringify(entry) + '\n');
+  }
+
+  private checkName(version: string): void {
+    if (!VERSION_RE.test(version))
+      throw new RegistryError(`${JSON.stringify(version)} is not a version name`);
+  }
+}
+
+function versionName(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return (
+    `v${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}` +
+    `-${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}-${p(d.getUTCMilliseconds(), 3)}`
+  );
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Parses and validates a manifest; never evaluates it. */
+export function parseManifest(text: string, expectedVersion?: string): VersionManifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    throw new RegistryError('manifest.json is not valid JSON');
+  }
+  const bad = (why: string) =>
+    new RegistryError(`manifest${expectedVersion ? ` of ${expectedVersion}` : ''}: ${why}`);
+  if (typeof m !== 'object' || m === null) throw bad('not an object');
+  const o = m as Record<string, unknown>;
+  if (o.schemaVersion !== MANIFEST_SCHEMA_VERSION) {
+    throw bad(
+      `schemaVersion ${String(o.schemaVersion)} is not supported (expected ${MANIFEST_SCHEMA_VERSION})`,
+    );
+  }
+  if (typeof o.version !== 'string' || !VERSION_RE.test(o.version))
+    throw bad('version is missing or malformed');
+  if (expectedVersion && o.version !== expectedVersion) throw bad(`names version ${o.version}`);
+  if (typeof o.kind !== 'string' || !o.kind) throw bad('kind is missing');
+  if (typeof o.seed !== 'number') throw bad('seed is missing');
+  if (typeof o.params !== 'object' || o.params === null) throw bad('params is missing');
+  const data = o.data as Record<string, unknown> | undefined;
+  if (!data || !['users', 'items', 'interactions'].every((k) => Number.isInteger(data[k]))) {
+    throw bad('data counts are missing');
+  }
+  if (typeof o.files !== 'object' || o.files === null) throw bad('files is missing');
+  for (const [name, f] of Object.entries(o.files as Record<string, unknown>)) {
+    const e = f as Record<string, unknown>;
+    if (!FILE_RE.test(name) || !Number.isInteger(e?.bytes) || typeof e?.sha256 !== 'string') {
+      throw bad(`file entry ${name} is malformed`);
+    }
+  }
+  const metrics = o.metrics as Record<string, unknown> | null;
+  if (metrics !== null && (typeof metrics !== 'object' || typeof metrics['ndcg@20'] !== 'number')) {
+    throw bad('metrics must be null or hold ndcg@20');
+  }
+  return m as VersionManifest;
+}

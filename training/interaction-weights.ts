@@ -1,0 +1,84 @@
+/**
+ * From events to the confidence matrix ALS trains on: each event type carries a weight
+ * (purchase > add_to_cart > click > view), older events count less (exponential decay with a
+ * half-life), a return takes its purchase back and a dislike removes the pair altogether.
+ */
+import { csrFromCoo } from '../models/sparse.ts';
+import type { Csr } from '../models/sparse.ts';
+import type { EventType } from '../src/store/types.ts';
+import { EVENT_TYPES } from '../src/store/types.ts';
+import type { Snapshot } from './snapshot.ts';
+
+export interface WeightOptions {
+  /** Weight per event type; a rating's weight is multiplied by its value / 5. */
+  weights: Record<EventType, number>;
+  /** Half-life of an event's weight in days; 0 turns decay off. @defaultValue 90 */
+  halfLifeDays: number;
+}
+
+export const DEFAULT_WEIGHTS: WeightOptions = {
+  weights: {
+    view: 1,
+    click: 2,
+    add_to_cart: 4,
+    remove_from_cart: -2,
+    purchase: 8,
+    return: -8,
+    rating: 5,
+    dislike: 0,
+  },
+  halfLifeDays: 90,
+};
+
+const DISLIKE = EVENT_TYPES.indexOf('dislike');
+const RATING = EVENT_TYPES.indexOf('rating');
+
+/**
+ * Builds the users × items matrix from the snapshot's events with index in [start, end),
+ * decayed relative to `now` (epoch ms; defaults to the last event used).
+ */
+export function interactionMatrix(
+  s: Snapshot,
+  options: WeightOptions = DEFAULT_WEIGHTS,
+  start = 0,
+  end = s.length,
+  now?: number,
+): Csr {
+  const typeWeight = Float32Array.from(EVENT_TYPES, (t) => options.weights[t]);
+  const ref = now ?? (end > start ? s.timestamps[end - 1]! : 0);
+  const lambda = options.halfLifeDays > 0 ? Math.LN2 / (options.halfLifeDays * 86_400_000) : 0;
+  const n = end - start;
+  const rows = new Int32Array(n);
+  const cols = new Int32Array(n);
+  const vals = new Float32Array(n);
+  const disliked = new Set<number>();
+  for (let k = 0; k < n; k++) {
+    const e = start + k;
+    const type = s.types[e]!;
+    rows[k] = s.users[e]!;
+    cols[k] = s.items[e]!;
+    if (type === DISLIKE) disliked.add(s.users[e]! * s.itemIds.length + s.items[e]!);
+    const base = type === RATING ? (typeWeight[type]! * s.amounts[e]!) / 5 : typeWeight[type]!;
+    vals[k] = base * Math.exp(-lambda * Math.max(0, ref - s.timestamps[e]!));
+  }
+  const summed = csrFromCoo(s.userIds.length, s.itemIds.length, rows, cols, vals);
+  return dropNonPositive(summed, (u, i) => disliked.has(u * s.itemIds.length + i));
+}
+
+/** Keeps entries with a positive sum that `drop` does not name. */
+function dropNonPositive(m: Csr, drop: (row: number, col: number) => boolean): Csr {
+  const indptr = new Int32Array(m.rows + 1);
+  const indices = new Int32Array(m.indices.length);
+  const values = new Float32Array(m.values.length);
+  let out = 0;
+  for (let r = 0; r < m.rows; r++) {
+    for (let p = m.indptr[r]!; p < m.indptr[r + 1]!; p++) {
+      if (m.values[p]! > 1e-6 && !drop(r, m.indices[p]!)) {
+        indices[out] = m.indices[p]!;
+        values[out++] = m.values[p]!;
+      }
+    }
+    indptr[r + 1] = out;
+  }
+  return { rows: m.rows, cols: m.cols, indptr, indices: indices.slice(0, out), values: values.slice(0, out) };
+}

@@ -1,0 +1,74 @@
+/**
+ * Snapshot of the store's interactions for training: one streaming pass over events in time
+ * order into compact typed arrays (one entry per event, ids mapped to dense indexes), so the
+ * same snapshot can be split by time and turned into weighted matrices without re-reading.
+ */
+import type { EventType, InteractionQuery, Store } from '../src/store/types.ts';
+import { EVENT_TYPES } from '../src/store/types.ts';
+
+export interface Snapshot {
+  userIds: string[];
+  itemIds: string[];
+  /** Per event, in time order. */
+  users: Int32Array;
+  items: Int32Array;
+  /** Index into EVENT_TYPES. */
+  types: Uint8Array;
+  /** Rating value, quantity or 0. */
+  amounts: Float32Array;
+  timestamps: Float64Array;
+  length: number;
+}
+
+class Growable<T extends Int32Array | Uint8Array | Float32Array | Float64Array> {
+  constructor(
+    public data: T,
+    private readonly make: (n: number) => T,
+  ) {}
+  push(i: number, v: number): void {
+    if (i >= this.data.length) {
+      const next = this.make(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[i] = v;
+  }
+}
+
+const TYPE_CODE = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
+
+/** Reads the store's events (anonymous session events are skipped: they have no user to train). */
+export async function takeSnapshot(store: Store, query: InteractionQuery = {}): Promise<Snapshot> {
+  const userIndex = new Map<string, number>();
+  const itemIndex = new Map<string, number>();
+  const cap = 1 << 16;
+  const users = new Growable(new Int32Array(cap), (n) => new Int32Array(n));
+  const items = new Growable(new Int32Array(cap), (n) => new Int32Array(n));
+  const types = new Growable(new Uint8Array(cap), (n) => new Uint8Array(n));
+  const amounts = new Growable(new Float32Array(cap), (n) => new Float32Array(n));
+  const timestamps = new Growable(new Float64Array(cap), (n) => new Float64Array(n));
+  let n = 0;
+  for await (const e of store.streamEvents(query)) {
+    if (e.userId === undefined) continue;
+    let u = userIndex.get(e.userId);
+    if (u === undefined) userIndex.set(e.userId, (u = userIndex.size));
+    let i = itemIndex.get(e.itemId);
+    if (i === undefined) itemIndex.set(e.itemId, (i = itemIndex.size));
+    users.push(n, u);
+    items.push(n, i);
+    types.push(n, TYPE_CODE.get(e.type)!);
+    amounts.push(n, e.type === 'rating' ? (e.value ?? 0) : (e.quantity ?? 1));
+    timestamps.push(n, e.timestamp);
+    n++;
+  }
+  return {
+    userIds: [...userIndex.keys()],
+    itemIds: [...itemIndex.keys()],
+    users: users.data.slice(0, n),
+    items: items.data.slice(0, n),
+    types: types.data.slice(0, n),
+    amounts: amounts.data.slice(0, n),
+    timestamps: timestamps.data.slice(0, n),
+    length: n,
+  };
+}
