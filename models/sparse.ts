@@ -38,23 +38,32 @@ export function csrFromCoo(
     tmpCols[p] = colIdx[k]!;
     tmpVals[p] = vals[k]!;
   }
-  // Sort each row by column and merge duplicates.
+  // Sort each row by column and merge duplicates. A row is read in full before it is written
+  // back, since compaction may overwrite positions of the row not yet visited.
   const indptr = new Int32Array(rows + 1);
   let out = 0;
   const order: number[] = [];
+  let rowCols = new Int32Array(16);
+  let rowVals = new Float32Array(16);
   for (let r = 0; r < rows; r++) {
     const start = counts[r]!;
-    const end = counts[r + 1]!;
+    const len = counts[r + 1]! - start;
+    if (len > rowCols.length) {
+      rowCols = new Int32Array(len * 2);
+      rowVals = new Float32Array(len * 2);
+    }
+    rowCols.set(tmpCols.subarray(start, start + len));
+    rowVals.set(tmpVals.subarray(start, start + len));
     order.length = 0;
-    for (let p = start; p < end; p++) order.push(p);
-    order.sort((a, b) => tmpCols[a]! - tmpCols[b]!);
+    for (let q = 0; q < len; q++) order.push(q);
+    order.sort((a, b) => rowCols[a]! - rowCols[b]! || a - b);
     let last = -1;
-    for (const p of order) {
-      const c = tmpCols[p]!;
-      if (c === last) tmpVals[out - 1]! += tmpVals[p]!;
+    for (const q of order) {
+      const c = rowCols[q]!;
+      if (c === last) tmpVals[out - 1]! += rowVals[q]!;
       else {
         tmpCols[out] = c;
-        tmpVals[out] = tmpVals[p]!;
+        tmpVals[out] = rowVals[q]!;
         out++;
         last = c;
       }
