@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportStorefront } from '../../../src/demo/export-storefront.ts';
+import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
+import type { Storefront } from '../../../src/demo/generate-storefront.ts';
+import { inAnyCategory } from '../../../src/demo/planted.ts';
+import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { Store } from '../../../src/store/types.ts';
+import { promoteWithGate, trainVersion } from '../../../training/publish.ts';
+import { loadVersion } from '../../../training/version-model.ts';
+
+const log = pino({ level: 'silent' });
+
+describe('train, publish and gate on a generated storefront', () => {
+  let dir: string;
+  let store: Store;
+  let registry: ModelRegistry;
+  let storefront: Storefront;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-train-'));
+    store = await openSqliteStore(':memory:');
+    registry = new ModelRegistry(join(dir, 'models'));
+    storefront = generateStorefront({ seed: 7, items: 400, users: 500, events: 40_000 });
+    await exportStorefront(storefront, { store });
+  });
+  afterAll(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const fast = { factors: 16, iterations: 8 };
+
+  it('publishes a version with metrics and id maps, reproducibly', async () => {
+    const a = await trainVersion({ store, registry, recipe: fast, seed: 3, log });
+    const b = await trainVersion({ store, registry, recipe: fast, seed: 3, log });
+    expect(a.manifest.metrics!['ndcg@20']).toBeGreaterThan(0.05);
+    expect(a.manifest.metrics!.testUsers).toBeGreaterThan(50);
+    expect(b.manifest.metrics).toEqual(a.manifest.metrics);
+    expect(a.manifest.data.users).toBeGreaterThan(400);
+    expect(Object.keys(a.manifest.files).sort()).toEqual([
+      'item-factors.f32',
+      'items.json',
+      'user-factors.f32',
+      'users.json',
+    ]);
+    expect(await registry.current()).toBeNull();
+  });
+
+  it('ranks each user’s planted favourite categories above the rest for most users', async () => {
+    const { manifest } = await trainVersion({ store, registry, recipe: fast, seed: 1, log });
+    const { model, userIds, itemIds } = await loadVersion(registry, manifest.version);
+    const categoriesOf = new Map(storefront.items.map((i) => [i.itemId, i.categories]));
+    const scores = new Float32Array(itemIds.length);
+    let judged = 0;
+    let recovered = 0;
+    userIds.forEach((userId, u) => {
+      const planted = storefront.planted.users[userId];
+      if (!planted) return;
+      const fav = itemIds.map((id) => inAnyCategory(categoriesOf.get(id) ?? [], planted.favouriteCategories));
+      const nFav = fav.filter(Boolean).length;
+      if (nFav === 0 || nFav === itemIds.length) return;
+      model.scoreInto(u, new Int32Array(0), new Float32Array(0), scores);
+      // AUC: the chance that a random favourite-category item outranks a random other item.
+      const order = [...scores.keys()].sort((x, y) => scores[x]! - scores[y]!);
+      let rankSum = 0;
+      order.forEach((i, r) => {
+        if (fav[i]) rankSum += r + 1;
+      });
+      const auc = (rankSum - (nFav * (nFav + 1)) / 2) / (nFav * (itemIds.length - nFav));
+      judged++;
+      if (auc > 0.75) recovered++;
+    });
+    expect(judged).toBeGreaterThan(400);
+    // Threshold: for at least 80% of users, favourite-category items outrank others with AUC > 0.75.
+    expect(recovered / judged).toBeGreaterThan(0.8);
+  });
+
+  it('promotes the first version, refuses a worse one, and rolls back', async () => {
+    const good = (await trainVersion({ store, registry, recipe: fast, seed: 5, log })).manifest.version;
+    const first = await promoteWithGate({ registry, store, version: good, log });
+    expect(first).toMatchObject({ promoted: true });
+    const bad = (
+      await trainVersion({
+        store,
+        registry,
+        recipe: { factors: 2, iterations: 2, regularization: 1000 },
+        seed: 5,
+        log,
+      })
+    ).manifest.version;
+    const verdict = await promoteWithGate({ registry, store, version: bad, log });
+    expect(verdict.promoted).toBe(false);
+    expect(verdict.message).toMatch(/^refused: .* more than the margin 0.005 below the current version/);
+    expect(verdict.candidate!).toBeLessThan(verdict.current! - 0.005);
+    expect(await registry.current()).toBe(good);
+
+    const forced = await promoteWithGate({ registry, store, version: bad, force: true, log });
+    expect(forced.promoted).toBe(true);
+    expect(await registry.current()).toBe(bad);
+    expect(await registry.rollback()).toBe(good);
+    expect(await registry.current()).toBe(good);
+  });
+
+  it('passes the gate for an equally good candidate', async () => {
+    const v = (await trainVersion({ store, registry, recipe: fast, seed: 5, log })).manifest.version;
+    const verdict = await promoteWithGate({ registry, store, version: v, log });
+    expect(verdict).toMatchObject({ promoted: true });
+    expect(verdict.candidate).toBeCloseTo(verdict.current!, 6);
+  });
+});

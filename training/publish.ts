@@ -1,0 +1,230 @@
+/**
+ * `shelf train` and the quality gate: snapshot → newest split → fit and score on it → refit on
+ * everything → publish a version → promote it when it passes the gate.
+ */
+import type { Logger } from 'pino';
+import { AlsModel } from '../models/als.ts';
+import type { AlsIterationInfo } from '../models/als.ts';
+import type { Recommender } from '../models/recommender.ts';
+import type { ModelRegistry, OfflineMetrics, VersionManifest } from '../src/registry/model-registry.ts';
+import type { Store } from '../src/store/types.ts';
+import { evaluateRecommender } from './evaluate.ts';
+import { newestSplit } from './holdout.ts';
+import type { Holdout } from './holdout.ts';
+import { DEFAULT_WEIGHTS, interactionMatrix } from './interaction-weights.ts';
+import type { WeightOptions } from './interaction-weights.ts';
+import { takeSnapshot } from './snapshot.ts';
+import type { Snapshot } from './snapshot.ts';
+import { float32ToBytes } from './version-model.ts';
+
+/** Everything needed to fit a version again: stored as the manifest's params. */
+export interface Recipe {
+  factors: number;
+  regularization: number;
+  alpha: number;
+  iterations: number;
+  cgSteps: number;
+  weights: WeightOptions['weights'];
+  halfLifeDays: number;
+  /** Share of the newest events held out to score the version. */
+  testFraction: number;
+}
+
+export const DEFAULT_RECIPE: Recipe = {
+  factors: 64,
+  regularization: 0.1,
+  alpha: 2,
+  iterations: 15,
+  cgSteps: 3,
+  weights: DEFAULT_WEIGHTS.weights,
+  halfLifeDays: DEFAULT_WEIGHTS.halfLifeDays,
+  testFraction: 0.1,
+};
+
+export interface GateOptions {
+  /** A candidate may fall at most this far (absolute NDCG@20) below the current version. @defaultValue 0.005 */
+  margin: number;
+}
+
+export const CODE_VERSION = '0.1.0';
+
+/** Fits a recipe on the split's train part and scores it on the test part. */
+export async function scoreRecipe(
+  s: Snapshot,
+  split: Holdout,
+  recipe: Recipe,
+  seed: number,
+  onIteration?: (i: AlsIterationInfo) => void,
+): Promise<OfflineMetrics> {
+  const weights = { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays };
+  const train = interactionMatrix(s, weights, 0, split.cutoffIndex, split.cutoffTime);
+  const model = new AlsModel({ ...alsOptions(recipe, seed), onIteration });
+  await model.fit(train);
+  return metricsOf(model, train, split);
+}
+
+export function metricsOf(
+  model: Recommender,
+  train: ReturnType<typeof interactionMatrix>,
+  split: Holdout,
+): OfflineMetrics {
+  const r = evaluateRecommender(model, train, split, 20);
+  return {
+    'recall@20': r.recall,
+    'ndcg@20': r.ndcg,
+    'coverage@20': r.coverage,
+    testUsers: r.users,
+    split: { kind: 'newest', cutoff: new Date(split.cutoffTime).toISOString(), testFraction: null },
+  };
+}
+
+function alsOptions(recipe: Recipe, seed: number) {
+  return {
+    factors: recipe.factors,
+    regularization: recipe.regularization,
+    alpha: recipe.alpha,
+    iterations: recipe.iterations,
+    cgSteps: recipe.cgSteps,
+    seed,
+  };
+}
+
+export interface TrainOptions {
+  store: Store;
+  registry: ModelRegistry;
+  recipe?: Partial<Recipe>;
+  seed?: number;
+  log: Logger;
+  /** Called per ALS iteration of each fit, with which fit it is. */
+  onIteration?: (phase: 'holdout' | 'final', info: AlsIterationInfo) => void;
+}
+
+export interface TrainResult {
+  manifest: VersionManifest;
+}
+
+/** Trains and publishes a version (not yet current). */
+export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
+  const recipe: Recipe = { ...DEFAULT_RECIPE, ...o.recipe };
+  const seed = o.seed ?? 42;
+  const s = await takeSnapshot(o.store);
+  if (s.length === 0 || s.itemIds.length === 0) throw new Error('the store has no user events to train on');
+  o.log.info({ events: s.length, users: s.userIds.length, items: s.itemIds.length }, 'snapshot taken');
+  const split = newestSplit(
+    s,
+    { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays },
+    recipe.testFraction,
+  );
+  const t0 = performance.now();
+  const metrics =
+    split.testUsers.length > 0
+      ? await scoreRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i))
+      : null;
+  if (metrics) metrics.split.testFraction = recipe.testFraction;
+  o.log.info({ ...metrics, split: undefined }, 'scored on the newest split');
+  const all = interactionMatrix(s, { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays });
+  const model = new AlsModel({
+    ...alsOptions(recipe, seed),
+    onIteration: (i) => o.onIteration?.('final', i),
+  });
+  await model.fit(all);
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const manifest = await o.registry.create(
+    {
+      kind: 'als',
+      params: { ...recipe, trainSeconds },
+      seed,
+      data: {
+        from: s.timestamps[0] ?? null,
+        to: s.length ? s.timestamps[s.length - 1]! : null,
+        users: s.userIds.length,
+        items: s.itemIds.length,
+        interactions: all.indices.length,
+      },
+      metrics,
+      codeVersion: CODE_VERSION,
+    },
+    {
+      'users.json': Buffer.from(JSON.stringify(s.userIds)),
+      'items.json': Buffer.from(JSON.stringify(s.itemIds)),
+      'user-factors.f32': float32ToBytes(model.userFactors),
+      'item-factors.f32': float32ToBytes(model.itemFactors),
+    },
+  );
+  o.log.info(
+    { version: manifest.version, ndcgAt20: metrics?.['ndcg@20'], trainSeconds },
+    'version published',
+  );
+  return { manifest };
+}
+
+export interface PromoteOptions {
+  registry: ModelRegistry;
+  store: Store;
+  version: string;
+  force?: boolean;
+  gate?: Partial<GateOptions>;
+  log: Logger;
+}
+
+export interface Verdict {
+  promoted: boolean;
+  message: string;
+  candidate: number | null;
+  current: number | null;
+}
+
+/**
+ * The quality gate. The candidate and the current version are scored on the same newest split
+ * of today's store: each version's recipe is fitted on the split's train part (a version fitted
+ * on data that includes the test window would otherwise score itself on what it has seen).
+ */
+export async function promoteWithGate(o: PromoteOptions): Promise<Verdict> {
+  const margin = o.gate?.margin ?? 0.005;
+  const candidate = await o.registry.manifest(o.version);
+  const currentVersion = await o.registry.current();
+  if (currentVersion === o.version) {
+    return { promoted: false, message: `${o.version} is already current`, candidate: null, current: null };
+  }
+  if (!currentVersion || o.force) {
+    await o.registry.promote(o.version, o.force ? 'forced' : 'first version');
+    const why = o.force ? ' (gate skipped: --force)' : ' (no current version to compare with)';
+    return { promoted: true, message: `${o.version} is now current${why}`, candidate: null, current: null };
+  }
+  const current = await o.registry.manifest(currentVersion);
+  const s = await takeSnapshot(o.store);
+  const recipeOf = (m: VersionManifest) => ({ ...DEFAULT_RECIPE, ...(m.params as Partial<Recipe>) });
+  const split = newestSplit(
+    s,
+    { weights: recipeOf(candidate).weights, halfLifeDays: recipeOf(candidate).halfLifeDays },
+    recipeOf(candidate).testFraction,
+  );
+  if (split.testUsers.length === 0) {
+    return {
+      promoted: false,
+      message: `cannot compare ${o.version} with ${currentVersion}: the newest split has no test users (use --force)`,
+      candidate: null,
+      current: null,
+    };
+  }
+  const [c, k] = [
+    await scoreRecipe(s, split, recipeOf(candidate), candidate.seed),
+    await scoreRecipe(s, split, recipeOf(current), current.seed),
+  ];
+  const cand = c['ndcg@20'];
+  const cur = k['ndcg@20'];
+  o.log.info({ candidate: o.version, ndcgAt20: cand, current: currentVersion, currentNdcgAt20: cur }, 'gate');
+  const scores = `NDCG@20 ${cand.toFixed(4)} vs ${cur.toFixed(4)} for ${currentVersion} on ${split.testUsers.length} test users`;
+  if (cand < cur - margin) {
+    return {
+      promoted: false,
+      message:
+        `refused: ${o.version} scores ${scores}, more than the margin ${margin} below the current version; ` +
+        `${currentVersion} stays current (override with --force)`,
+      candidate: cand,
+      current: cur,
+    };
+  }
+  await o.registry.promote(o.version, `gate passed: ${scores}`);
+  return { promoted: true, message: `${o.version} is now current: ${scores}`, candidate: cand, current: cur };
+}
