@@ -16,16 +16,32 @@ export interface Holdout extends EvalTargets {
   cutoffTime: number;
 }
 
+/** The newest split: the last `testFraction` of the events (never splitting equal timestamps). */
+export function newestSplit(s: Snapshot, weights: WeightOptions, testFraction = 0.1): Holdout {
+  if (!(testFraction > 0 && testFraction < 1)) throw new RangeError('testFraction must be in (0, 1)');
+  let cutoffIndex = Math.floor(s.length * (1 - testFraction));
+  while (cutoffIndex > 0 && s.timestamps[cutoffIndex - 1] === s.timestamps[cutoffIndex]) cutoffIndex--;
+  return holdoutAt(s, weights, cutoffIndex);
+}
+
+/** Train = events before `cutoff` (epoch ms), test = events at or after it. */
+export function cutoffSplit(s: Snapshot, weights: WeightOptions, cutoff: number): Holdout {
+  let lo = 0;
+  let hi = s.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s.timestamps[mid]! < cutoff) lo = mid + 1;
+    else hi = mid;
+  }
+  return holdoutAt(s, weights, lo);
+}
+
 /**
  * Truth = the distinct items a test user interacted with positively (an event type of positive
  * weight) in the test part, that have train data and that the user did not touch in train.
  * Test users = users with train events and non-empty truth.
  */
-export function newestSplit(s: Snapshot, weights: WeightOptions, testFraction = 0.1): Holdout {
-  if (!(testFraction > 0 && testFraction < 1)) throw new RangeError('testFraction must be in (0, 1)');
-  let cutoffIndex = Math.floor(s.length * (1 - testFraction));
-  // Never split events that share a timestamp.
-  while (cutoffIndex > 0 && s.timestamps[cutoffIndex - 1] === s.timestamps[cutoffIndex]) cutoffIndex--;
+export function holdoutAt(s: Snapshot, weights: WeightOptions, cutoffIndex: number): Holdout {
   const positive = Uint8Array.from(EVENT_TYPES, (t) => (weights.weights[t] > 0 ? 1 : 0));
   const itemInTrain = new Uint8Array(s.itemIds.length);
   const seen = new Set<number>(); // user * items + item, train side

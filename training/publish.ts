@@ -15,7 +15,8 @@ import { DEFAULT_WEIGHTS, interactionMatrix } from './interaction-weights.ts';
 import type { WeightOptions } from './interaction-weights.ts';
 import { takeSnapshot } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
-import { float32ToBytes } from './version-model.ts';
+import { float32ToBytes, foldInAdapter } from './version-model.ts';
+import type { LoadedVersion } from './version-model.ts';
 
 /** Everything needed to fit a version again: stored as the manifest's params. */
 export interface Recipe {
@@ -227,4 +228,30 @@ export async function promoteWithGate(o: PromoteOptions): Promise<Verdict> {
   }
   await o.registry.promote(o.version, `gate passed: ${scores}`);
   return { promoted: true, message: `${o.version} is now current: ${scores}`, candidate: cand, current: cur };
+}
+
+export interface VersionScore {
+  metrics: OfflineMetrics;
+  /** True when the version was trained on events of the test window (its score is optimistic). */
+  sawTestWindow: boolean;
+}
+
+/**
+ * Scores a published version as it is (its factors, users folded in from their train events)
+ * on a split of a snapshot; items it never saw cannot be recommended by it.
+ */
+export function scoreVersion(loaded: LoadedVersion, s: Snapshot, split: Holdout): VersionScore {
+  const recipe = { ...DEFAULT_RECIPE, ...(loaded.manifest.params as Partial<Recipe>) };
+  const train = interactionMatrix(
+    s,
+    { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays },
+    0,
+    split.cutoffIndex,
+    split.cutoffTime,
+  );
+  const adapter = foldInAdapter(loaded.model, loaded.itemIds, s.itemIds);
+  return {
+    metrics: metricsOf(adapter, train, split),
+    sawTestWindow: (loaded.manifest.data.to ?? Number.NEGATIVE_INFINITY) >= split.cutoffTime,
+  };
 }

@@ -72,3 +72,18 @@ export async function takeSnapshot(store: Store, query: InteractionQuery = {}): 
     length: n,
   };
 }
+
+/** The first `n` events of a snapshot (views, no copy), with the same id maps. */
+export function snapshotPrefix(s: Snapshot, n: number): Snapshot {
+  const length = Math.max(0, Math.min(n, s.length));
+  return {
+    userIds: s.userIds,
+    itemIds: s.itemIds,
+    users: s.users.subarray(0, length),
+    items: s.items.subarray(0, length),
+    types: s.types.subarray(0, length),
+    amounts: s.amounts.subarray(0, length),
+    timestamps: s.timestamps.subarray(0, length),
+    length,
+  };
+}

@@ -10,7 +10,11 @@ import { inAnyCategory } from '../../../src/demo/planted.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store } from '../../../src/store/types.ts';
-import { promoteWithGate, trainVersion } from '../../../training/publish.ts';
+import { cutoffSplit, newestSplit } from '../../../training/holdout.ts';
+import { DEFAULT_WEIGHTS } from '../../../training/interaction-weights.ts';
+import { promoteWithGate, scoreVersion, trainVersion } from '../../../training/publish.ts';
+import { takeSnapshot } from '../../../training/snapshot.ts';
+import { tune } from '../../../training/tune.ts';
 import { loadVersion } from '../../../training/version-model.ts';
 
 const log = pino({ level: 'silent' });
@@ -111,5 +115,31 @@ describe('train, publish and gate on a generated storefront', () => {
     const verdict = await promoteWithGate({ registry, store, version: v, log });
     expect(verdict).toMatchObject({ promoted: true });
     expect(verdict.candidate).toBeCloseTo(verdict.current!, 6);
+  });
+
+  it('scores a published version on any split, flagging one trained on the test window', async () => {
+    const { manifest } = await trainVersion({ store, registry, recipe: fast, seed: 2, log });
+    const loaded = await loadVersion(registry, manifest.version);
+    const s = await takeSnapshot(store);
+    const newest = scoreVersion(loaded, s, newestSplit(s, DEFAULT_WEIGHTS, 0.1));
+    expect(newest.sawTestWindow).toBe(true);
+    // Trained on the test window, it scores far above its honest holdout figure.
+    expect(newest.metrics['ndcg@20']).toBeGreaterThan(manifest.metrics!['ndcg@20'] * 1.5);
+    const early = cutoffSplit(s, DEFAULT_WEIGHTS, s.timestamps[Math.floor(s.length / 2)]!);
+    expect(scoreVersion(loaded, s, early).metrics.testUsers).toBe(early.testUsers.length);
+  });
+
+  it('tunes on a validation split and never reports a best worse than the base recipe', async () => {
+    const s = await takeSnapshot(store);
+    const seen: number[] = [];
+    const result = await tune(s, { base: fast, trials: 3, seed: 9, onTrial: (_t, i) => seen.push(i) });
+    expect(seen).toEqual([0, 1, 2]);
+    expect(result.trials[0]!.recipe).toMatchObject(fast);
+    expect(result.best.validation['ndcg@20']).toBe(
+      Math.max(...result.trials.map((t) => t.validation['ndcg@20'])),
+    );
+    expect(result.test.testUsers).toBeGreaterThan(0);
+    const again = await tune(s, { base: fast, trials: 3, seed: 9 });
+    expect(again.trials.map((t) => t.validation)).toEqual(result.trials.map((t) => t.validation));
   });
 });
