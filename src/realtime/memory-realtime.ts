@@ -1,0 +1,57 @@
+import type { RealtimeState, RecentEvent, Subject } from './types.ts';
+import { subjectKey } from './types.ts';
+
+export interface MemoryRealtimeOptions {
+  /** Events kept per user or session. @defaultValue 50 */
+  capacity?: number;
+  /** Subjects kept; the least recently written is dropped first. @defaultValue 1_000_000 */
+  maxSubjects?: number;
+}
+
+/** The embedded real-time state: a bounded LRU map of subject → newest events. */
+export class MemoryRealtime implements RealtimeState {
+  private readonly capacity: number;
+  private readonly maxSubjects: number;
+  /** Insertion order of a Map is its LRU order: a write deletes and re-inserts the key. */
+  private readonly subjects = new Map<string, RecentEvent[]>();
+
+  constructor(options: MemoryRealtimeOptions = {}) {
+    this.capacity = options.capacity ?? 50;
+    this.maxSubjects = options.maxSubjects ?? 1_000_000;
+  }
+
+  async record(subject: Subject, events: readonly RecentEvent[]): Promise<void> {
+    this.put(subjectKey(subject), events);
+  }
+
+  async recent(subject: Subject, limit = this.capacity): Promise<RecentEvent[]> {
+    return (this.subjects.get(subjectKey(subject)) ?? []).slice(0, limit);
+  }
+
+  async mergeSession(sessionId: string, userId: string): Promise<void> {
+    const key = subjectKey({ sessionId });
+    const moved = this.subjects.get(key);
+    if (!moved) return;
+    this.subjects.delete(key);
+    this.put(subjectKey({ userId }), moved);
+  }
+
+  async forget(subject: Subject): Promise<void> {
+    this.subjects.delete(subjectKey(subject));
+  }
+
+  async close(): Promise<void> {
+    this.subjects.clear();
+  }
+
+  private put(key: string, events: readonly RecentEvent[]): void {
+    const merged = [...(this.subjects.get(key) ?? []), ...events]
+      .sort((a, b) => b.timestamp - a.timestamp)
+      .slice(0, this.capacity);
+    this.subjects.delete(key);
+    this.subjects.set(key, merged);
+    if (this.subjects.size > this.maxSubjects) {
+      this.subjects.delete(this.subjects.keys().next().value as string);
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Real-time state: each user's and session's most recent events, so that serving can fold in
+ * what a visitor did a second ago before any retraining. In memory in embedded mode; Redis
+ * implements the same interface when `REDIS_URL` is set.
+ */
+import type { EventType } from '../store/types.ts';
+
+export interface RecentEvent {
+  itemId: string;
+  type: EventType;
+  /** Epoch ms. */
+  timestamp: number;
+}
+
+/** Whose events: a logged-in user or an anonymous session. */
+export type Subject = { userId: string } | { sessionId: string };
+
+export interface RealtimeState {
+  /** Records events (any order); keeps the newest `capacity` per subject. */
+  record(subject: Subject, events: readonly RecentEvent[]): Promise<void>;
+  /** Newest first. */
+  recent(subject: Subject, limit?: number): Promise<RecentEvent[]>;
+  /** Moves a session's events to the user (login). */
+  mergeSession(sessionId: string, userId: string): Promise<void>;
+  /** Forgets a subject entirely (right to deletion). */
+  forget(subject: Subject): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function subjectKey(s: Subject): string {
+  return 'userId' in s ? `u:${s.userId}` : `s:${s.sessionId}`;
+}
