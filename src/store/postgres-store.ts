@@ -97,7 +97,12 @@ export class PostgresStore implements Store {
          categories = excluded.categories, brand = excluded.brand, price = excluded.price,
          currency = excluded.currency, stock = excluded.stock, status = excluded.status,
          published_at = excluded.published_at, repurchasable = excluded.repurchasable,
-         attributes = excluded.attributes`,
+         attributes = excluded.attributes
+       WHERE (items.title, items.description, items.categories, items.brand, items.price, items.currency,
+              items.stock, items.status, items.published_at, items.repurchasable, items.attributes)
+         IS DISTINCT FROM (excluded.title, excluded.description, excluded.categories, excluded.brand,
+              excluded.price, excluded.currency, excluded.stock, excluded.status, excluded.published_at,
+              excluded.repurchasable, excluded.attributes)`,
       [
         latest.map((i) => i.itemId),
         latest.map((i) => i.title),
@@ -145,7 +150,9 @@ export class PostgresStore implements Store {
        SELECT id, attrs::jsonb, created, consent
        FROM unnest($1::text[], $2::text[], $3::int8[], $4::bool[]) AS t(id, attrs, created, consent)
        ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
-         created_at = excluded.created_at, consent_personalization = excluded.consent_personalization`,
+         created_at = excluded.created_at, consent_personalization = excluded.consent_personalization
+       WHERE (users.attributes, users.created_at, users.consent_personalization)
+         IS DISTINCT FROM (excluded.attributes, excluded.created_at, excluded.consent_personalization)`,
       [
         latest.map((u) => u.userId),
         latest.map((u) => JSON.stringify(u.attributes)),

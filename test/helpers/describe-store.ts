@@ -63,12 +63,12 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         repurchasable: true,
         attributes: { color: 'red', size: 2, organic: false },
       });
-      await store.upsertItems([full, item('b')]);
-      await store.upsertItems([full, item('b')]);
+      expect(await store.upsertItems([full, item('b')])).toEqual({ written: 2 });
+      expect(await store.upsertItems([full, item('b')])).toEqual({ written: 0 });
       expect(await store.getItem('a')).toEqual(full);
       expect(await store.getItem('missing')).toBeNull();
       expect((await store.stats()).items).toBe(2);
-      await store.upsertItems([{ ...full, stock: 0, status: 'delisted' }]);
+      expect(await store.upsertItems([{ ...full, stock: 0, status: 'delisted' }])).toEqual({ written: 1 });
       expect(await store.getItem('a')).toMatchObject({ stock: 0, status: 'delisted' });
       expect((await store.stats()).activeItems).toBe(1);
     });
@@ -89,6 +89,9 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         createdAt: T0,
         consent: { personalization: false },
       };
+      expect(await store.upsertUsers([u])).toEqual({ written: 1 });
+      expect(await store.upsertUsers([u])).toEqual({ written: 0 });
+      expect(await store.upsertUsers([{ ...u, consent: { personalization: true } }])).toEqual({ written: 1 });
       await store.upsertUsers([u]);
       expect(await store.getUser('u9')).toEqual(u);
       expect(await store.getUser('nobody')).toBeNull();

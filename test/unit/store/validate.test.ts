@@ -56,6 +56,13 @@ describe('validateEvent', () => {
 });
 
 describe('validateItem', () => {
+  it('accepts ISO dates back to 1900 (old catalogue items) but not epoch seconds', () => {
+    expect(validateItem({ itemId: 'm', title: 'Metropolis', publishedAt: '1927-01-10' }, NOW)).toMatchObject({
+      ok: true,
+      value: { publishedAt: Date.UTC(1927, 0, 10) },
+    });
+  });
+
   it('fills defaults and normalises category paths', () => {
     const r = validateItem({ itemId: 'i1', title: 'Mug', categories: ['Home>Kitchen >  Mugs'] }, NOW);
     expect(r).toEqual({
@@ -79,6 +86,8 @@ describe('validateItem', () => {
     [{ itemId: 'i', title: 't', currency: 'euro' }, 'currency'],
     [{ itemId: 'i', title: 't', categories: [''] }, 'categories'],
     [{ itemId: 'i', title: 't', repurchasable: 'yes' }, 'repurchasable'],
+    [{ itemId: 'i', title: 't', publishedAt: 946_684_800 }, 'publishedAt'],
+    [{ itemId: 'i', title: 't', publishedAt: '1850-01-01' }, 'publishedAt'],
   ])('rejects %o on %s', (raw, field) => {
     const r = validateItem(raw, NOW);
     expect(r.ok ? [] : r.errors.map((e) => e.field)).toContain(field);
@@ -90,6 +99,10 @@ describe('validateUser', () => {
     expect(validateUser({ userId: 'u' }, NOW)).toMatchObject({
       ok: true,
       value: { consent: { personalization: true } },
+    });
+    expect(validateUser({ userId: 'u', consent: { personalization: 'false' } }, NOW)).toMatchObject({
+      ok: true,
+      value: { consent: { personalization: false } },
     });
     const bad = validateUser({ userId: 'u', consent: { personalization: 'maybe' } }, NOW);
     expect(bad.ok ? [] : bad.errors.map((e) => e.field)).toContain('consent.personalization');

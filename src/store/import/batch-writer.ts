@@ -1,0 +1,169 @@
+/**
+ * Collects what mappers emit and writes it to the store in batches (each store call is one
+ * transaction). One batch is written while the next is parsed; at most two batches (plus one
+ * input chunk's worth of rows) are held at a time.
+ *
+ * Items and users are upserts, so to report "nothing new" on re-import and to avoid rewriting
+ * identical rows, each batch is first compared with the stored rows: only new or changed ones
+ * are written (`stored`), identical ones count as `duplicates`. When one id occurs several
+ * times in a batch the last one wins and the id is counted once.
+ */
+import type { Item, ShelfEvent, Store, User } from '../types.ts';
+import type { EntityCounts, ImportError, ImportKind, ImportSink } from './types.ts';
+
+export interface BatchWriterOptions {
+  /** @defaultValue 5000 */
+  batchSize?: number;
+  /** Error entries kept for the summary; the rest are only counted. @defaultValue 1000 */
+  maxErrors?: number;
+}
+
+export class BatchWriter implements ImportSink {
+  readonly batchSize: number;
+  private readonly maxErrors: number;
+  private items: Item[] = [];
+  private users: User[] = [];
+  private events: ShelfEvent[] = [];
+  private inflight: Promise<void> | null = null;
+  /** Items to write only when the store has none with their id. */
+  private readonly provisional = new WeakSet<Item>();
+
+  readonly counts: Record<ImportKind, EntityCounts> = {
+    items: { stored: 0, duplicates: 0 },
+    users: { stored: 0, duplicates: 0 },
+    events: { stored: 0, duplicates: 0 },
+  };
+  rejected = 0;
+  skipped = 0;
+  readonly skippedReasons: Record<string, number> = {};
+  readonly flagged: Record<string, number> = {};
+  readonly extra: Record<string, number> = {};
+  readonly errors: ImportError[] = [];
+  errorsOmitted = 0;
+
+  constructor(
+    private readonly store: Store,
+    options: BatchWriterOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 5000;
+    this.maxErrors = options.maxErrors ?? 1000;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
+      throw new RangeError('batchSize must be ≥ 1');
+  }
+
+  item(item: Item, options?: { ifMissing?: boolean }): void {
+    if (options?.ifMissing) this.provisional.add(item);
+    this.items.push(item);
+  }
+
+  user(user: User): void {
+    this.users.push(user);
+  }
+
+  event(event: ShelfEvent): void {
+    this.events.push(event);
+  }
+
+  reject(line: number, errors: readonly { field: string; reason: string }[]): void {
+    this.rejected++;
+    for (const e of errors) {
+      if (this.errors.length < this.maxErrors) this.errors.push({ line, field: e.field, reason: e.reason });
+      else this.errorsOmitted++;
+    }
+  }
+
+  skip(reason: string): void {
+    this.skipped++;
+    this.skippedReasons[reason] = (this.skippedReasons[reason] ?? 0) + 1;
+  }
+
+  flag(name: string): void {
+    this.flagged[name] = (this.flagged[name] ?? 0) + 1;
+  }
+
+  count(name: string, n = 1): void {
+    this.extra[name] = (this.extra[name] ?? 0) + n;
+  }
+
+  /**
+   * Starts writing every full batch queued so far (after the previous write finished); the rest
+   * stays queued. Resolves once the previous write is done, so the caller can keep parsing
+   * while this one runs.
+   */
+  async flushFull(): Promise<void> {
+    const b = this.batchSize;
+    if (this.items.length < b && this.users.length < b && this.events.length < b) return;
+    await this.write(false);
+  }
+
+  /** Writes everything queued and waits for it. */
+  async drain(): Promise<void> {
+    await this.write(true);
+    await this.inflight;
+  }
+
+  /** Waits for the write in flight, ignoring its error (used when aborting). */
+  async settle(): Promise<void> {
+    await this.inflight?.catch(() => undefined);
+  }
+
+  private async write(all: boolean): Promise<void> {
+    const b = this.batchSize;
+    const take = <T>(q: T[], whole: boolean): T[][] => {
+      const full = whole ? q.length : q.length - (q.length % b);
+      const out: T[][] = [];
+      for (let i = 0; i < full; i += b) out.push(q.slice(i, Math.min(i + b, full)));
+      return out;
+    };
+    const events = take(this.events, all);
+    // Events go out only after every item and user queued before them, partial batches included.
+    const items = take(this.items, all || events.length > 0);
+    const users = take(this.users, all || events.length > 0);
+    const rest = <T>(q: T[], batches: T[][]) =>
+      batches.length ? q.slice(batches.reduce((n, x) => n + x.length, 0)) : q;
+    this.items = rest(this.items, items);
+    this.users = rest(this.users, users);
+    this.events = rest(this.events, events);
+    if (!items.length && !users.length && !events.length) return;
+    const previous = this.inflight;
+    if (previous) await previous;
+    const job = (async () => {
+      // Items and users first: events may refer to them.
+      for (const batch of items) await this.writeItems(batch);
+      for (const batch of users) await this.writeUsers(batch);
+      for (const batch of events) {
+        const r = await this.store.insertEvents(batch);
+        this.counts.events.stored += r.stored;
+        this.counts.events.duplicates += r.duplicates;
+      }
+    })();
+    // Marked handled now; the error is rethrown by the next `await this.inflight`.
+    job.catch(() => undefined);
+    this.inflight = job;
+  }
+
+  private async writeItems(batch: Item[]): Promise<void> {
+    const latest = lastById(batch, (i) => i.itemId);
+    // A provisional item (no description seen yet) is written only when the id is new.
+    const provisional = [...latest.values()].filter((i) => this.provisional.has(i)).map((i) => i.itemId);
+    const known = new Set((await this.store.getItems(provisional)).map((i) => i.itemId));
+    const toWrite = [...latest.values()].filter((i) => !known.has(i.itemId));
+    const { written } = toWrite.length ? await this.store.upsertItems(toWrite) : { written: 0 };
+    this.counts.items.stored += written;
+    this.counts.items.duplicates += latest.size - written;
+  }
+
+  private async writeUsers(batch: User[]): Promise<void> {
+    const latest = lastById(batch, (u) => u.userId);
+    const { written } = await this.store.upsertUsers([...latest.values()]);
+    this.counts.users.stored += written;
+    this.counts.users.duplicates += latest.size - written;
+  }
+}
+
+/** Last record per id, in first-seen order (a repeat inside a batch supersedes the earlier one). */
+function lastById<T>(batch: readonly T[], id: (x: T) => string): Map<string, T> {
+  const out = new Map<string, T>();
+  for (const x of batch) out.set(id(x), x);
+  return out;
+}

@@ -1,0 +1,160 @@
+/**
+ * MovieLens 100K (`movielens-100k/`, see its SOURCE.md); no header lines.
+ * - events ← `u.data` (or a `uN.base`/`uN.test` split): `user \t item \t rating \t unix seconds`
+ *   → `rating` events with `value` = rating, eventId `ml-<user>-<item>`.
+ * - items ← `u.item` (Latin-1, `|`-separated, 24 fields): title, genres as categories
+ *   `Movies > Comedy` (only `unknown` → `Movies`), release date (`01-Jan-1995`, UTC) as
+ *   publishedAt (the import's default time when missing), `attributes.releaseDate`
+ *   (`YYYY-MM-DD`), `attributes.imdbUrl`.
+ * - users ← `u.user`: `user|age|gender|occupation|zip` → attributes age (number), gender,
+ *   occupation. The zip code is not imported (not used by Shelf, and with age and gender it is a
+ *   quasi-identifier). createdAt = the import's default time.
+ */
+import { validateEvent, validateItem, validateUser } from '../validate.ts';
+import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
+
+export const MOVIELENS_GENRES = [
+  'unknown',
+  'Action',
+  'Adventure',
+  'Animation',
+  "Children's",
+  'Comedy',
+  'Crime',
+  'Documentary',
+  'Drama',
+  'Fantasy',
+  'Film-Noir',
+  'Horror',
+  'Musical',
+  'Mystery',
+  'Romance',
+  'Sci-Fi',
+  'Thriller',
+  'War',
+  'Western',
+] as const;
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const ITEM_FIELDS = 5 + MOVIELENS_GENRES.length;
+/** The earliest publishedAt `validateItem` accepts. */
+
+/** `01-Jan-1995` → UTC epoch ms; null when malformed. */
+export function parseMovieLensDate(s: string): number | null {
+  const m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(s.trim());
+  if (!m) return null;
+  const month = MONTHS.indexOf(m[2]!.toLowerCase());
+  const day = Number(m[1]);
+  if (month < 0) return null;
+  const ms = Date.UTC(Number(m[3]), month, day);
+  return new Date(ms).getUTCDate() === day ? ms : null;
+}
+
+export class MovieLensMapper implements RecordMapper {
+  readonly format = 'movielens' as const;
+  readonly quoted = false;
+
+  constructor(
+    private readonly kind: ImportKind,
+    /** publishedAt / createdAt when the file has none. */
+    private readonly now: number,
+  ) {}
+
+  record(text: string, line: number, sink: ImportSink): void {
+    if (this.kind === 'events') this.rating(text, line, sink);
+    else if (this.kind === 'items') this.movie(text, line, sink);
+    else this.user(text, line, sink);
+  }
+
+  private rating(text: string, line: number, sink: ImportSink): void {
+    const f = text.split('\t');
+    if (f.length !== 4) {
+      sink.reject(line, [{ field: '(record)', reason: `has ${f.length} tab-separated fields, expected 4` }]);
+      return;
+    }
+    const [user, item, rating, seconds] = f.map((s) => s.trim()) as [string, string, string, string];
+    const errors: { field: string; reason: string }[] = [];
+    if (!/^\d+$/.test(seconds)) {
+      errors.push({ field: 'timestamp', reason: `must be epoch seconds, got ${JSON.stringify(seconds)}` });
+    }
+    const v = validateEvent({
+      eventId: `ml-${user}-${item}`,
+      type: 'rating',
+      userId: user,
+      itemId: item,
+      value: rating,
+      timestamp: errors.length ? undefined : Number(seconds) * 1000,
+    });
+    if (v.ok) sink.event(v.value);
+    else sink.reject(line, [...errors, ...v.errors.filter((e) => !errors.length || e.field !== 'timestamp')]);
+  }
+
+  private movie(text: string, line: number, sink: ImportSink): void {
+    const f = text.split('|');
+    if (f.length !== ITEM_FIELDS) {
+      sink.reject(line, [
+        { field: '(record)', reason: `has ${f.length} |-separated fields, expected ${ITEM_FIELDS}` },
+      ]);
+      return;
+    }
+    const errors: { field: string; reason: string }[] = [];
+    let publishedAt: number | null = this.now;
+    if (f[2]!.trim() !== '') {
+      publishedAt = parseMovieLensDate(f[2]!);
+      if (publishedAt === null) {
+        errors.push({
+          field: 'publishedAt',
+          reason: `must be a date like 01-Jan-1995, got ${JSON.stringify(f[2])}`,
+        });
+      }
+    }
+    const categories: string[] = [];
+    for (let g = 0; g < MOVIELENS_GENRES.length; g++) {
+      const flag = f[5 + g]!.trim();
+      if (flag === '1') {
+        if (g > 0) categories.push(`Movies > ${MOVIELENS_GENRES[g]}`);
+      } else if (flag !== '0') {
+        errors.push({
+          field: `genre.${MOVIELENS_GENRES[g]}`,
+          reason: `must be 0 or 1, got ${JSON.stringify(flag)}`,
+        });
+      }
+    }
+    if (categories.length === 0) categories.push('Movies');
+    const attributes: Record<string, string> = {};
+    if (f[2]!.trim() && publishedAt !== null)
+      attributes.releaseDate = new Date(publishedAt).toISOString().slice(0, 10);
+    if (f[3]!.trim()) attributes.videoReleaseDate = f[3]!.trim();
+    if (f[4]!.trim()) attributes.imdbUrl = f[4]!.trim();
+    const raw = {
+      itemId: f[0]!.trim(),
+      title: f[1]!.trim(),
+      categories,
+      // As an ISO date: validation reads epoch-ms numbers before 1990 as a unit mistake.
+      publishedAt: new Date(publishedAt ?? this.now).toISOString(),
+      attributes,
+    };
+    const v = validateItem(raw, this.now);
+    if (v.ok && !errors.length) sink.item(v.value);
+    else sink.reject(line, [...errors, ...(v.ok ? [] : v.errors)]);
+  }
+
+  private user(text: string, line: number, sink: ImportSink): void {
+    const f = text.split('|');
+    if (f.length !== 5) {
+      sink.reject(line, [{ field: '(record)', reason: `has ${f.length} |-separated fields, expected 5` }]);
+      return;
+    }
+    const [id, age, gender, occupation] = f.map((s) => s.trim()) as [string, string, string, string];
+    const errors: { field: string; reason: string }[] = [];
+    if (!/^\d{1,3}$/.test(age)) {
+      errors.push({ field: 'attributes.age', reason: `must be a whole number, got ${JSON.stringify(age)}` });
+    }
+    const attributes: Record<string, string | number> = errors.length ? {} : { age: Number(age) };
+    if (gender) attributes.gender = gender;
+    if (occupation) attributes.occupation = occupation;
+    const v = validateUser({ userId: id, attributes, createdAt: this.now }, this.now);
+    if (v.ok && !errors.length) sink.user(v.value);
+    else sink.reject(line, [...errors, ...(v.ok ? [] : v.errors)]);
+  }
+}
