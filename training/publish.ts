@@ -6,17 +6,20 @@ import type { Logger } from 'pino';
 import { AlsModel } from '../models/als.ts';
 import type { AlsIterationInfo } from '../models/als.ts';
 import type { Recommender } from '../models/recommender.ts';
+import { bytesOf } from '../models/typed-bytes.ts';
+import type { AlsVersion } from '../src/registry/als-version.ts';
+import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { ModelRegistry, OfflineMetrics, VersionManifest } from '../src/registry/model-registry.ts';
-import type { Store } from '../src/store/types.ts';
+import type { Item, Store } from '../src/store/types.ts';
 import { evaluateRecommender } from './evaluate.ts';
 import { newestSplit } from './holdout.ts';
 import type { Holdout } from './holdout.ts';
 import { DEFAULT_WEIGHTS, interactionMatrix } from './interaction-weights.ts';
 import type { WeightOptions } from './interaction-weights.ts';
+import { servingArtefacts } from './serving-artefacts.ts';
 import { takeSnapshot } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
-import { float32ToBytes, foldInAdapter } from './version-model.ts';
-import type { LoadedVersion } from './version-model.ts';
+import { foldInAdapter } from './version-model.ts';
 
 /** Everything needed to fit a version again: stored as the manifest's params. */
 export interface Recipe {
@@ -90,6 +93,16 @@ function alsOptions(recipe: Recipe, seed: number) {
   };
 }
 
+/** Every stored item by id (the catalogue the content encoder learns from). */
+async function allItems(store: Store): Promise<Map<string, Item>> {
+  const out = new Map<string, Item>();
+  for (let page = await store.listItems({ limit: 5000 }); page.length;) {
+    for (const item of page) out.set(item.itemId, item);
+    page = await store.listItems({ after: page[page.length - 1]!.itemId, limit: 5000 });
+  }
+  return out;
+}
+
 export interface TrainOptions {
   store: Store;
   registry: ModelRegistry;
@@ -129,11 +142,19 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     onIteration: (i) => o.onIteration?.('final', i),
   });
   await model.fit(all);
+  const extra = await servingArtefacts(
+    s,
+    all,
+    model.itemFactors,
+    model.factors,
+    await allItems(o.store),
+    seed,
+  );
   const trainSeconds = (performance.now() - t0) / 1000;
   const manifest = await o.registry.create(
     {
       kind: 'als',
-      params: { ...recipe, trainSeconds },
+      params: { ...recipe, ...extra.params, trainSeconds },
       seed,
       data: {
         from: s.timestamps[0] ?? null,
@@ -146,10 +167,11 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
       codeVersion: CODE_VERSION,
     },
     {
-      'users.json': Buffer.from(JSON.stringify(s.userIds)),
-      'items.json': Buffer.from(JSON.stringify(s.itemIds)),
-      'user-factors.f32': float32ToBytes(model.userFactors),
-      'item-factors.f32': float32ToBytes(model.itemFactors),
+      [F.users]: Buffer.from(JSON.stringify(s.userIds)),
+      [F.items]: Buffer.from(JSON.stringify(s.itemIds)),
+      [F.userFactors]: bytesOf(model.userFactors),
+      [F.itemFactors]: bytesOf(model.itemFactors),
+      ...extra.files,
     },
   );
   o.log.info(
@@ -240,7 +262,7 @@ export interface VersionScore {
  * Scores a published version as it is (its factors, users folded in from their train events)
  * on a split of a snapshot; items it never saw cannot be recommended by it.
  */
-export function scoreVersion(loaded: LoadedVersion, s: Snapshot, split: Holdout): VersionScore {
+export function scoreVersion(loaded: AlsVersion, s: Snapshot, split: Holdout): VersionScore {
   const recipe = { ...DEFAULT_RECIPE, ...(loaded.manifest.params as Partial<Recipe>) };
   const train = interactionMatrix(
     s,

@@ -8,7 +8,7 @@ import { cutoffSplit, newestSplit } from '../../../training/holdout.ts';
 import { DEFAULT_RECIPE, scoreVersion } from '../../../training/publish.ts';
 import type { Recipe } from '../../../training/publish.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
-import { loadVersion } from '../../../training/version-model.ts';
+import { loadAlsVersion } from '../../registry/als-version.ts';
 import type { Command } from '../command.ts';
 
 const USAGE = `shelf evaluate [VERSION] [--test-fraction F | --cutoff TIME] [--json]
@@ -41,7 +41,7 @@ const evaluate: Command = {
     const registry = new ModelRegistry(join(ctx.config.dataDir, 'models'));
     const version = positionals[0] ?? (await registry.current());
     if (!version) throw new InputError('no current version: name one, or run `shelf train`');
-    const loaded = await loadVersion(registry, version);
+    const loaded = await loadAlsVersion(registry, version);
     const recipe = { ...DEFAULT_RECIPE, ...(loaded.manifest.params as Partial<Recipe>) };
     const weights = { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays };
     const s = await takeSnapshot(await ctx.store());

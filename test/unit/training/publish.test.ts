@@ -15,7 +15,7 @@ import { DEFAULT_WEIGHTS } from '../../../training/interaction-weights.ts';
 import { promoteWithGate, scoreVersion, trainVersion } from '../../../training/publish.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
 import { tune } from '../../../training/tune.ts';
-import { loadVersion } from '../../../training/version-model.ts';
+import { loadAlsVersion } from '../../../src/registry/als-version.ts';
 
 const log = pino({ level: 'silent' });
 
@@ -46,18 +46,25 @@ describe('train, publish and gate on a generated storefront', () => {
     expect(a.manifest.metrics!.testUsers).toBeGreaterThan(50);
     expect(b.manifest.metrics).toEqual(a.manifest.metrics);
     expect(a.manifest.data.users).toBeGreaterThan(400);
-    expect(Object.keys(a.manifest.files).sort()).toEqual([
-      'item-factors.f32',
-      'items.json',
-      'user-factors.f32',
-      'users.json',
-    ]);
+    expect(Object.keys(a.manifest.files)).toEqual(
+      expect.arrayContaining([
+        'item-factors.f32',
+        'items.json',
+        'user-factors.f32',
+        'users.json',
+        'user-items-indptr.i32',
+        'neighbours-indices.i32',
+        'complements-indices.i32',
+        'content-encoder.json',
+      ]),
+    );
+    expect(a.manifest.params.encoderItems).toBe(a.manifest.data.items);
     expect(await registry.current()).toBeNull();
   });
 
   it('ranks each user’s planted favourite categories above the rest for most users', async () => {
     const { manifest } = await trainVersion({ store, registry, recipe: fast, seed: 1, log });
-    const { model, userIds, itemIds } = await loadVersion(registry, manifest.version);
+    const { model, userIds, itemIds } = await loadAlsVersion(registry, manifest.version);
     const categoriesOf = new Map(storefront.items.map((i) => [i.itemId, i.categories]));
     const scores = new Float32Array(itemIds.length);
     let judged = 0;
@@ -119,7 +126,7 @@ describe('train, publish and gate on a generated storefront', () => {
 
   it('scores a published version on any split, flagging one trained on the test window', async () => {
     const { manifest } = await trainVersion({ store, registry, recipe: fast, seed: 2, log });
-    const loaded = await loadVersion(registry, manifest.version);
+    const loaded = await loadAlsVersion(registry, manifest.version);
     const s = await takeSnapshot(store);
     const newest = scoreVersion(loaded, s, newestSplit(s, DEFAULT_WEIGHTS, 0.1));
     expect(newest.sawTestWindow).toBe(true);

@@ -1,0 +1,22 @@
+/**
+ * File names inside a model version beyond the manifest: written by training/publish.ts,
+ * read by serving. Vectors and lists are raw little-endian float32/int32.
+ */
+export const VERSION_FILES = {
+  users: 'users.json',
+  items: 'items.json',
+  userFactors: 'user-factors.f32',
+  itemFactors: 'item-factors.f32',
+  /** Each known user's training row (CSR), so fresh events fold in on top of it. */
+  userItemsIndptr: 'user-items-indptr.i32',
+  userItemsIndices: 'user-items-indices.i32',
+  userItemsValues: 'user-items-values.f32',
+  /** Item-to-item neighbours: rows × k, −1 padded. */
+  neighboursIndices: 'neighbours-indices.i32',
+  neighboursScores: 'neighbours-scores.f32',
+  /** Bought-together complements: rows × k, −1 padded. */
+  complementsIndices: 'complements-indices.i32',
+  complementsScores: 'complements-scores.f32',
+  /** The content encoder's manifest; its own files sit beside it. */
+  contentEncoder: 'content-encoder.json',
+} as const;

@@ -1,0 +1,88 @@
+/**
+ * What serving needs beyond the factors, built at publish time from the same snapshot:
+ * item-to-item neighbours, bought-together complements (baskets = a user's purchases on one
+ * day), each user's training row for fold-in, and the content encoder for cold-start items.
+ */
+import { basketsFromPairs, boughtTogether } from '../models/bought-together.ts';
+import { ContentEncoder } from '../models/content-encoder.ts';
+import { itemNeighbours } from '../models/item-neighbours.ts';
+import type { NeighbourLists } from '../models/item-neighbours.ts';
+import type { Csr } from '../models/sparse.ts';
+import { bytesOf } from '../models/typed-bytes.ts';
+import { VERSION_FILES as F } from '../src/registry/version-files.ts';
+import type { Item } from '../src/store/types.ts';
+import { EVENT_TYPES } from '../src/store/types.ts';
+import type { Snapshot } from './snapshot.ts';
+
+const PURCHASE = EVENT_TYPES.indexOf('purchase');
+const DAY_MS = 86_400_000;
+
+export interface ServingArtefactOptions {
+  /** Neighbours and complements kept per item. @defaultValue 50 */
+  k?: number;
+}
+
+export function listFiles(
+  prefix: 'neighbours' | 'complements',
+  lists: NeighbourLists,
+): Record<string, Uint8Array> {
+  const idx = prefix === 'neighbours' ? F.neighboursIndices : F.complementsIndices;
+  const scores = prefix === 'neighbours' ? F.neighboursScores : F.complementsScores;
+  return { [idx]: bytesOf(lists.indices), [scores]: bytesOf(lists.scores) };
+}
+
+/** Baskets of purchases: one per user and UTC day. */
+export function purchaseBaskets(s: Snapshot): Csr {
+  const basketOf = new Map<string, number>();
+  const b: number[] = [];
+  const i: number[] = [];
+  for (let e = 0; e < s.length; e++) {
+    if (s.types[e] !== PURCHASE) continue;
+    const key = `${s.users[e]}:${Math.floor(s.timestamps[e]! / DAY_MS)}`;
+    let basket = basketOf.get(key);
+    if (basket === undefined) basketOf.set(key, (basket = basketOf.size));
+    b.push(basket);
+    i.push(s.items[e]!);
+  }
+  return basketsFromPairs(Int32Array.from(b), Int32Array.from(i), s.itemIds.length, basketOf.size);
+}
+
+export async function servingArtefacts(
+  s: Snapshot,
+  interactions: Csr,
+  itemFactors: Float32Array,
+  factors: number,
+  catalogue: Map<string, Item>,
+  seed: number,
+  options: ServingArtefactOptions = {},
+): Promise<{ files: Record<string, Uint8Array>; params: Record<string, number> }> {
+  const k = options.k ?? 50;
+  const neighbours = itemNeighbours(interactions, { k, seed });
+  const complements = boughtTogether(purchaseBaskets(s), { k, seed, minScore: 1 });
+  const files: Record<string, Uint8Array> = {
+    [F.userItemsIndptr]: bytesOf(interactions.indptr),
+    [F.userItemsIndices]: bytesOf(interactions.indices),
+    [F.userItemsValues]: bytesOf(interactions.values),
+    ...listFiles('neighbours', neighbours),
+    ...listFiles('complements', complements),
+  };
+  // The encoder learns item content → factors on the items the store describes.
+  const known = s.itemIds.flatMap((id, i) => (catalogue.has(id) ? [i] : []));
+  let encoderItems = 0;
+  if (known.length > 0) {
+    const targets = new Float32Array(known.length * factors);
+    known.forEach((i, r) => targets.set(itemFactors.subarray(i * factors, (i + 1) * factors), r * factors));
+    const encoder = await ContentEncoder.fit(
+      known.map((i) => catalogue.get(s.itemIds[i]!)!),
+      targets,
+      factors,
+      { seed },
+    );
+    const artefact = encoder.toArtefact();
+    Object.assign(files, artefact.files, {
+      [F.contentEncoder]: Buffer.from(JSON.stringify(artefact.manifest)),
+    });
+    encoderItems = known.length;
+  }
+  return { files, params: { neighboursK: neighbours.k, complementsK: complements.k, encoderItems } };
+}
