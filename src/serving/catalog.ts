@@ -1,0 +1,123 @@
+/**
+ * The catalogue as serving sees it: every stored item in the serving item space (the model
+ * version's items first, at their model indexes, then items the model never saw), with the
+ * bitsets that filters are made of. Stock, price, status and category changes update the
+ * bitsets in place, so the next request sees them.
+ */
+import { ItemFilter } from '../index/item-filter.ts';
+import type { Item } from '../store/types.ts';
+
+/** Items younger than this get the new-arrival exposure slot. */
+export const NEW_ITEM_MS = 72 * 3_600_000;
+
+/** A growable bitset with its population count. */
+class Bitset {
+  words = new Uint32Array(64);
+  count = 0;
+
+  set(i: number, on: boolean): void {
+    const w = i >>> 5;
+    if (w >= this.words.length) {
+      const next = new Uint32Array(Math.max(w + 1, this.words.length * 2));
+      next.set(this.words);
+      this.words = next;
+    }
+    const bit = 1 << (i & 31);
+    const was = (this.words[w]! & bit) !== 0;
+    if (was === on) return;
+    if (on) this.words[w]! |= bit;
+    else this.words[w]! &= ~bit;
+    this.count += on ? 1 : -1;
+  }
+
+  filter(): ItemFilter {
+    return ItemFilter.fromWords(this.words, this.count);
+  }
+}
+
+const inCategory = (item: Item, path: string) =>
+  item.categories.some((c) => c === path || c.startsWith(path + ' > '));
+
+export class Catalog {
+  private readonly items: (Item | undefined)[] = [];
+  private readonly index = new Map<string, number>();
+  private readonly available = new Bitset();
+  /** Category path → items in that subtree; built on first use, then kept up to date. */
+  private readonly categories = new Map<string, Bitset>();
+  /** Items published recently enough to be new at some point from now on. */
+  private readonly recent = new Set<number>();
+
+  /** `modelItemIds` fixes the first indexes; other items of `items` are appended. */
+  constructor(
+    modelItemIds: readonly string[],
+    items: Iterable<Item>,
+    private readonly now: () => number = Date.now,
+  ) {
+    modelItemIds.forEach((id, i) => this.index.set(id, i));
+    this.items.length = modelItemIds.length;
+    for (const item of items) this.upsert(item);
+  }
+
+  /** Items in the serving space, stored or not (model items may have been deleted). */
+  get size(): number {
+    return this.items.length;
+  }
+
+  indexOf(itemId: string): number | undefined {
+    return this.index.get(itemId);
+  }
+
+  item(index: number): Item | undefined {
+    return this.items[index];
+  }
+
+  /** Adds or changes an item; returns its index and whether it is new to the serving space. */
+  upsert(item: Item): { index: number; added: boolean } {
+    let index = this.index.get(item.itemId);
+    const added = index === undefined || this.items[index] === undefined;
+    if (index === undefined) {
+      index = this.items.length;
+      this.index.set(item.itemId, index);
+      this.items.push(undefined);
+    }
+    this.items[index] = item;
+    this.available.set(index, isAvailable(item));
+    for (const [path, bits] of this.categories) bits.set(index, inCategory(item, path));
+    if (this.now() - item.publishedAt < NEW_ITEM_MS) this.recent.add(index);
+    else this.recent.delete(index);
+    return { index, added };
+  }
+
+  /** Active and in stock (stock absent = not tracked = available). */
+  availableFilter(): ItemFilter {
+    return this.available.filter();
+  }
+
+  /** Items in the category subtree `path` (`Home > Kitchen` holds `Home > Kitchen > Mugs`). */
+  categoryFilter(path: string): ItemFilter {
+    let bits = this.categories.get(path);
+    if (!bits) {
+      bits = new Bitset();
+      this.items.forEach((item, i) => {
+        if (item && inCategory(item, path)) bits!.set(i, true);
+      });
+      this.categories.set(path, bits);
+    }
+    return bits.filter();
+  }
+
+  /** Available items published within `NEW_ITEM_MS` before `now`, newest first. */
+  newArrivals(now: number): number[] {
+    const out: number[] = [];
+    for (const i of this.recent) {
+      const item = this.items[i]!;
+      if (now - item.publishedAt >= NEW_ITEM_MS) this.recent.delete(i);
+      else if (item.publishedAt <= now && isAvailable(item)) out.push(i);
+    }
+    return out.sort((a, b) => this.items[b]!.publishedAt - this.items[a]!.publishedAt || a - b);
+  }
+}
+
+export function isAvailable(item: Item): boolean {
+  return item.status === 'active' && item.stock !== 0;
+}

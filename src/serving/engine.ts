@@ -1,0 +1,467 @@
+/**
+ * The serving engine: request → who → candidates → filters → blend → rules → answer, on the
+ * model version loaded last. A swap loads the next version in the background and replaces
+ * one reference; a request keeps the model it started with, so none fails during a swap.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { neighboursOf } from '../../models/item-neighbours.ts';
+import { rowIndices, rowValues } from '../../models/sparse.ts';
+import { ItemFilter } from '../index/item-filter.ts';
+import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { EventType, Item, ShelfEvent, Store } from '../store/types.ts';
+import { addContentVector, addTrending, loadServingModel } from './serving-model.ts';
+import type { ServingModel } from './serving-model.ts';
+import { applyRules } from './rules.ts';
+import type { Scored } from './rules.ts';
+import type { Impression, Recommendation, RecommendRequest, ServingConfig, Tier } from './types.ts';
+import { DEFAULT_SERVING_CONFIG } from './types.ts';
+
+export interface EngineOptions {
+  store: Store;
+  realtime: RealtimeState;
+  registry: ModelRegistry;
+  log: Logger;
+  config?: ServingConfig;
+  now?: () => number;
+  /** Called with every list served (feedback attributes later events to it). */
+  onImpression?: (impression: Impression) => void;
+}
+
+export const MAX_LIMIT = 100;
+/** How strongly each event type ties a user to an item when folding in fresh events. */
+const FOLD_IN_WEIGHTS: Partial<Record<EventType, number>> = {
+  view: 1,
+  click: 2,
+  add_to_cart: 4,
+  purchase: 8,
+  rating: 4,
+};
+/** Recent events read per request (history, exclusions, neighbour seeds). */
+const HISTORY = 50;
+const NEIGHBOUR_SEEDS = 10;
+
+interface Who {
+  userId?: string;
+  subject: Subject | null;
+  /** Personalization allowed (consent, not deleted). */
+  personal: boolean;
+  history: RecentEvent[];
+}
+
+/** Accumulates blended candidate scores with the reason of their largest contribution. */
+class Blend {
+  readonly entries = new Map<number, { score: number; best: number; reason: string }>();
+  add(i: number, contribution: number, reason: string): void {
+    const e = this.entries.get(i);
+    if (!e) this.entries.set(i, { score: contribution, best: contribution, reason });
+    else {
+      e.score += contribution;
+      if (contribution > e.best) {
+        e.best = contribution;
+        e.reason = reason;
+      }
+    }
+  }
+}
+
+export class Engine {
+  private model: ServingModel | null = null;
+  private readonly config: ServingConfig;
+  private readonly now: () => number;
+  private readonly consent = new Map<string, boolean>();
+  /** Users deleted since the current model was trained: their vectors are never used. */
+  private readonly forgotten = new Set<string>();
+  private swapping: Promise<void> | null = null;
+
+  constructor(private readonly o: EngineOptions) {
+    this.config = o.config ?? DEFAULT_SERVING_CONFIG;
+    this.now = o.now ?? Date.now;
+  }
+
+  /** The version being served (null: trending only, no model yet). */
+  get version(): string | null {
+    return this.model?.version ?? null;
+  }
+
+  get ready(): boolean {
+    return this.model !== null;
+  }
+
+  /** Loads `version` (default: the registry's current one) and swaps it in atomically. */
+  async swap(version?: string | null): Promise<void> {
+    const target = version === undefined ? await this.o.registry.current() : version;
+    const t0 = performance.now();
+    const next = await loadServingModel(this.o.registry, this.o.store, target, this.now);
+    this.model = next;
+    this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, 'model swapped in');
+  }
+
+  /** Swaps when the registry's current version differs from the served one (poll or pub/sub). */
+  async refresh(): Promise<boolean> {
+    if (this.swapping) return false;
+    const current = await this.o.registry.current();
+    if (this.model && current === this.model.version) return false;
+    this.swapping = this.swap(current).finally(() => (this.swapping = null));
+    await this.swapping;
+    return true;
+  }
+
+  async recommend(req: RecommendRequest): Promise<Recommendation> {
+    const m = this.model;
+    if (!m) throw new Error('the engine has no model loaded: call swap() first');
+    const rules = this.config.tiers[req.tier];
+    const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
+    const now = this.now();
+    const who = await this.who(req);
+    const c = m.catalog;
+    const itemOf = (id: string | undefined) => (id === undefined ? undefined : c.indexOf(id));
+    const pageItem = itemOf(req.itemId);
+    const cart = (req.cartItemIds ?? []).flatMap((id) => itemOf(id) ?? []);
+
+    // Filters: available, category subtree, request filters, exclusions.
+    const category = req.category;
+    const exclude = new Set<number>(cart);
+    if (pageItem !== undefined) exclude.add(pageItem);
+    for (const id of req.exclude ?? []) {
+      const i = c.indexOf(id);
+      if (i !== undefined) exclude.add(i);
+    }
+    for (const e of who.history) {
+      const i = c.indexOf(e.itemId);
+      if (
+        i !== undefined &&
+        (e.type === 'purchase' || e.type === 'dislike') &&
+        !(e.type === 'purchase' && c.item(i)?.repurchasable)
+      ) {
+        exclude.add(i);
+      }
+    }
+    let filter = c.availableFilter();
+    filter = filter.intersect(category ? [c.categoryFilter(category)] : [], [...exclude]);
+    if (req.filters) filter = narrow(filter, c, req.filters);
+
+    // Candidates.
+    const blend = new Blend();
+    const pool = Math.min(filter.count, limit * 4 + 20);
+    const x = this.queryVector(m, req.tier, who, pageItem, cart);
+    const w = rules.weights;
+    if (x && m.index && w.vector > 0 && pool > 0) {
+      const found = m.index.search(x, pool, filter);
+      const norm = minMax(found.scores);
+      const reason =
+        req.tier === 'similar' && pageItem !== undefined
+          ? `similar to "${c.item(pageItem)?.title ?? req.itemId}"`
+          : req.tier === 'cart'
+            ? 'goes with your cart'
+            : 'recommended for you';
+      found.indices.forEach((i, r) => blend.add(i, w.vector * norm(found.scores[r]!), reason));
+    }
+    const seeds = this.seeds(req.tier, who, pageItem, cart, c);
+    if (m.neighbours && w.neighbours > 0)
+      this.fromLists(blend, m.neighbours, seeds, filter, w.neighbours, c, 'neighbours');
+    if (m.complements && w.complements > 0) {
+      const basket = req.tier === 'cart' ? cart.map((i) => ({ item: i, weight: 1, verb: 'cart' })) : seeds;
+      this.fromLists(blend, m.complements, basket, filter, w.complements, c, 'complements');
+    }
+    const trendWeight = x ? w.trending : Math.max(w.trending, 1);
+    if (trendWeight > 0) {
+      const top = this.trendingTop(m, filter, pool, now);
+      const norm = minMax(top.scores);
+      const where = category ? `trending in ${category.split(' > ').pop()}` : 'trending now';
+      top.indices.forEach((i, r) => blend.add(i, trendWeight * norm(top.scores[r]!), where));
+    }
+
+    // Rules: boosts, pins, the new-arrival slot, diversity.
+    const scored: Scored[] = [];
+    for (const [i, e] of blend.entries)
+      scored.push({ index: i, score: e.score * this.boost(c.item(i)!), reason: e.reason });
+    const newArrivals = rules.newItemSlot >= 0 ? c.newArrivals(now).filter((i) => filter.has(i)) : [];
+    const pins = this.config.pins
+      .filter((p) => (!p.tiers || p.tiers.includes(req.tier)) && (!p.category || p.category === category))
+      .flatMap((p) => {
+        const i = c.indexOf(p.itemId);
+        return i !== undefined && filter.has(i) ? [{ index: i, slot: p.slot }] : [];
+      });
+    const chosen = applyRules(scored, {
+      limit,
+      rules,
+      pins,
+      newArrivals: newArrivals.map((i) => ({
+        index: i,
+        score: x && m.index?.vector(i) ? dot(x, m.index.vector(i)!) : 0,
+      })),
+      categoryOf: (i) => c.item(i)?.categories[0] ?? '',
+      vectorOf: (i) => m.index?.vector(i) ?? null,
+    });
+
+    const recommendationId = randomUUID();
+    const answer: Recommendation = {
+      recommendationId,
+      tier: req.tier,
+      modelVersion: m.version,
+      ...(req.variant ? { variant: req.variant } : {}),
+      items: chosen.map((s) => ({
+        itemId: c.item(s.index)!.itemId,
+        score: round(s.score),
+        reason: s.reason,
+      })),
+    };
+    this.o.onImpression?.({
+      recommendationId,
+      tier: req.tier,
+      ...(who.userId ? { userId: who.userId } : {}),
+      ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+      ...(req.variant ? { variant: req.variant } : {}),
+      modelVersion: m.version,
+      itemIds: answer.items.map((i) => i.itemId),
+      timestamp: now,
+    });
+    return answer;
+  }
+
+  /** Feeds stored events to real-time state and trending (call after the store accepted them). */
+  async ingest(events: readonly ShelfEvent[]): Promise<void> {
+    const m = this.model;
+    for (const e of events) {
+      const subject: Subject | null = e.userId
+        ? { userId: e.userId }
+        : e.sessionId
+          ? { sessionId: e.sessionId }
+          : null;
+      if (subject)
+        await this.o.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
+      if (m) addTrending(m.trending, m.catalog, e);
+    }
+  }
+
+  /** Applies item changes (stock, price, status, new items) to the served catalogue at once. */
+  updateItems(items: readonly Item[]): void {
+    const m = this.model;
+    if (!m) return;
+    for (const item of items) {
+      const { index, added } = m.catalog.upsert(item);
+      if (item.status === 'delisted') m.index?.remove(index);
+      else if (added || !m.index?.has(index)) {
+        const own =
+          m.als && index < m.als.itemCount
+            ? m.als.itemFactors.subarray(index * m.als.factors, (index + 1) * m.als.factors)
+            : null;
+        if (own) m.index?.add(index, own);
+        else addContentVector(m, index);
+      }
+    }
+  }
+
+  /** Right to deletion: no real-time state, no vector, cold from now on. */
+  async forgetUser(userId: string): Promise<void> {
+    this.forgotten.add(userId);
+    this.consent.delete(userId);
+    await this.o.realtime.forget({ userId });
+  }
+
+  async mergeSession(sessionId: string, userId: string): Promise<void> {
+    await this.o.realtime.mergeSession(sessionId, userId);
+  }
+
+  /** Forget cached consent after a profile change. */
+  userChanged(userId: string): void {
+    this.consent.delete(userId);
+  }
+
+  private async who(req: RecommendRequest): Promise<Who> {
+    const userId = req.userId;
+    let personal = true;
+    if (userId !== undefined) {
+      let allowed = this.consent.get(userId);
+      if (allowed === undefined) {
+        allowed = (await this.o.store.getUser(userId))?.consent.personalization ?? true;
+        this.consent.set(userId, allowed);
+      }
+      personal = allowed;
+    }
+    const subject: Subject | null =
+      userId !== undefined ? { userId } : req.sessionId !== undefined ? { sessionId: req.sessionId } : null;
+    let history: RecentEvent[] = [];
+    if (subject && personal) {
+      history = await this.o.realtime.recent(subject, HISTORY);
+      if (!history.length && userId !== undefined && !this.forgotten.has(userId)) {
+        // First sight since start: warm the real-time state from the store.
+        history = (await this.o.store.recentEvents(userId, HISTORY)).map((e) => ({
+          itemId: e.itemId,
+          type: e.type,
+          timestamp: e.timestamp,
+        }));
+        if (history.length) await this.o.realtime.record(subject, history);
+      }
+    }
+    return { ...(userId !== undefined ? { userId } : {}), subject, personal, history };
+  }
+
+  /** The vector the tier searches with: the user's (stored or folded in), the page item's, the cart's. */
+  private queryVector(
+    m: ServingModel,
+    tier: Tier,
+    who: Who,
+    pageItem: number | undefined,
+    cart: number[],
+  ): Float32Array | null {
+    if (!m.index) return null;
+    if (tier === 'similar') return pageItem !== undefined ? m.index.vector(pageItem) : null;
+    if (tier === 'cart')
+      return meanVector(
+        cart.flatMap((i) => m.index!.vector(i) ?? []),
+        m.index.dims,
+      );
+    if (!who.personal || !m.als) return null;
+    const als = m.als;
+    const u =
+      who.userId !== undefined && !this.forgotten.has(who.userId) ? m.userIndex.get(who.userId) : undefined;
+    const trainedUntil = m.manifest?.data.to ?? Number.NEGATIVE_INFINITY;
+    const fresh = who.history.filter((e) => e.timestamp > trainedUntil || u === undefined);
+    if (u !== undefined && fresh.length === 0)
+      return als.userFactors.subarray(u * als.factors, (u + 1) * als.factors);
+    // Fold in: the user's training row (if any) plus the fresh events, on the training scale.
+    const weights = new Map<number, number>();
+    if (u !== undefined && m.userRows) {
+      const idx = rowIndices(m.userRows, u);
+      const val = rowValues(m.userRows, u);
+      idx.forEach((i, k) => weights.set(i, val[k]!));
+    }
+    for (const e of fresh) {
+      const i = m.catalog.indexOf(e.itemId);
+      const wgt = FOLD_IN_WEIGHTS[e.type];
+      if (i !== undefined && i < als.itemCount && wgt) weights.set(i, (weights.get(i) ?? 0) + wgt);
+    }
+    if (weights.size === 0) return null;
+    const out = new Float32Array(als.factors);
+    als.foldIn(Int32Array.from(weights.keys()), Float32Array.from(weights.values()), out);
+    return out;
+  }
+
+  /** Items whose neighbours or complements are candidates, most recent first. */
+  private seeds(
+    tier: Tier,
+    who: Who,
+    pageItem: number | undefined,
+    cart: number[],
+    c: ServingModel['catalog'],
+  ) {
+    if (tier === 'similar' && pageItem !== undefined) return [{ item: pageItem, weight: 1, verb: 'viewed' }];
+    if (tier === 'cart') return cart.map((item) => ({ item, weight: 1, verb: 'added' }));
+    const seen = new Set<number>();
+    const out: { item: number; weight: number; verb: string }[] = [];
+    for (const e of who.history) {
+      const i = c.indexOf(e.itemId);
+      if (i === undefined || seen.has(i) || e.type === 'dislike') continue;
+      seen.add(i);
+      out.push({ item: i, weight: 1 / (1 + out.length), verb: e.type === 'purchase' ? 'bought' : 'viewed' });
+      if (out.length === NEIGHBOUR_SEEDS) break;
+    }
+    return out;
+  }
+
+  private fromLists(
+    blend: Blend,
+    lists: NonNullable<ServingModel['neighbours']>,
+    seeds: { item: number; weight: number; verb: string }[],
+    filter: ItemFilter,
+    weight: number,
+    c: ServingModel['catalog'],
+    kind: 'neighbours' | 'complements',
+  ): void {
+    for (const s of seeds) {
+      if (s.item >= lists.rows) continue;
+      const list = neighboursOf(lists, s.item);
+      const max = list.scores[0] ?? 0;
+      if (!(max > 0)) continue;
+      const title = c.item(s.item)?.title ?? '';
+      const reason =
+        kind === 'complements'
+          ? `bought together with "${title}"`
+          : s.verb === 'cart'
+            ? `goes with "${title}"`
+            : `because you ${s.verb} "${title}"`;
+      list.indices.forEach((i, r) => {
+        if (filter.has(i)) blend.add(i, (weight * s.weight * list.scores[r]!) / max, reason);
+      });
+    }
+  }
+
+  /** The most trending allowed items (exact over the trending scores). */
+  private trendingTop(m: ServingModel, filter: ItemFilter, k: number, now: number) {
+    const scores = new Float32Array(m.trending.items);
+    m.trending.scoresInto(now, scores);
+    const allowed = filter.count < scores.length / 8 ? filter.items() : null;
+    const idx: number[] = [];
+    const val: number[] = [];
+    const consider = (i: number) => {
+      if (i < scores.length && scores[i]! > 0 && (allowed || filter.has(i))) {
+        idx.push(i);
+        val.push(scores[i]!);
+      }
+    };
+    if (allowed) allowed.forEach(consider);
+    else for (let i = 0; i < scores.length; i++) consider(i);
+    const order = idx
+      .map((_, j) => j)
+      .sort((a, b) => val[b]! - val[a]! || idx[a]! - idx[b]!)
+      .slice(0, k);
+    return { indices: order.map((j) => idx[j]!), scores: Float32Array.from(order, (j) => val[j]!) };
+  }
+
+  private boost(item: Item): number {
+    const b = this.config.boosts;
+    let f = b.itemIds?.[item.itemId] ?? 1;
+    if (item.brand && b.brands?.[item.brand]) f *= b.brands[item.brand]!;
+    for (const [path, factor] of Object.entries(b.categories ?? {})) {
+      if (item.categories.some((p) => p === path || p.startsWith(path + ' > '))) f *= factor;
+    }
+    return f;
+  }
+}
+
+/** Request filters (price range, brand, attribute equals) applied to the allowed items. */
+function narrow(
+  filter: ItemFilter,
+  c: ServingModel['catalog'],
+  f: NonNullable<RecommendRequest['filters']>,
+): ItemFilter {
+  const keep = (i: number) => {
+    const item = c.item(i);
+    if (!item) return false;
+    if (f.minPrice !== undefined && !(item.price !== undefined && item.price >= f.minPrice)) return false;
+    if (f.maxPrice !== undefined && !(item.price !== undefined && item.price <= f.maxPrice)) return false;
+    if (f.brand !== undefined && item.brand !== f.brand) return false;
+    for (const [k, v] of Object.entries(f.attributes ?? {})) if (item.attributes[k] !== v) return false;
+    return true;
+  };
+  return ItemFilter.fromItems(Array.from(filter.items()).filter(keep), c.size);
+}
+
+function minMax(scores: Float32Array): (s: number) => number {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const s of scores) {
+    if (s < lo) lo = s;
+    if (s > hi) hi = s;
+  }
+  const span = hi - lo;
+  return span > 0 ? (s) => (s - lo) / span : () => 1;
+}
+
+function meanVector(vectors: Float32Array[], dims: number): Float32Array | null {
+  if (!vectors.length) return null;
+  const out = new Float32Array(dims);
+  for (const v of vectors) for (let d = 0; d < dims; d++) out[d]! += v[d]! / vectors.length;
+  return out;
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let d = 0; d < a.length; d++) s += a[d]! * b[d]!;
+  return s;
+}
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;

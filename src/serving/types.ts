@@ -1,0 +1,122 @@
+/** What serving is asked and what it answers (DESIGN.md "Serving a tier"). */
+
+export const TIERS = ['homepage', 'category', 'personalized', 'similar', 'cart'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export interface RequestFilters {
+  minPrice?: number;
+  maxPrice?: number;
+  brand?: string;
+  /** Attribute equals, e.g. `{ color: 'red' }`. */
+  attributes?: Record<string, string | number | boolean>;
+}
+
+export interface RecommendRequest {
+  tier: Tier;
+  userId?: string;
+  sessionId?: string;
+  /** The item on the page (`similar`), required there. */
+  itemId?: string;
+  /** The cart's items (`cart`). */
+  cartItemIds?: string[];
+  /** Category subtree (`category`, optional elsewhere). */
+  category?: string;
+  /** @defaultValue 20; at most 100. */
+  limit?: number;
+  /** Item ids never to return. */
+  exclude?: string[];
+  filters?: RequestFilters;
+  /** Experiment variant, echoed in the answer and the impression. */
+  variant?: string;
+}
+
+export interface RecommendedItem {
+  itemId: string;
+  score: number;
+  reason: string;
+}
+
+export interface Recommendation {
+  recommendationId: string;
+  tier: Tier;
+  modelVersion: string | null;
+  variant?: string;
+  items: RecommendedItem[];
+}
+
+/** Written for every list served, so that later events can be attributed to it. */
+export interface Impression {
+  recommendationId: string;
+  tier: Tier;
+  userId?: string;
+  sessionId?: string;
+  variant?: string;
+  modelVersion: string | null;
+  itemIds: string[];
+  timestamp: number;
+}
+
+/** A pinned promotion: `itemId` sits at `slot` (0-based) of every list of `tiers` it may appear in. */
+export interface Pin {
+  itemId: string;
+  slot: number;
+  tiers?: Tier[];
+  /** Only in lists for this category subtree. */
+  category?: string;
+}
+
+/** Candidate sources a tier blends. */
+export interface BlendWeights {
+  /** Nearest items to the user (or item) vector. */
+  vector: number;
+  /** Item-to-item neighbours of the items the user interacted with (or the page item). */
+  neighbours: number;
+  /** Bought-together complements of the cart or page item. */
+  complements: number;
+  /** Time-decayed popularity. */
+  trending: number;
+}
+
+export interface TierRules {
+  weights: BlendWeights;
+  /** At most this many items of one category (first category path) per list. */
+  maxPerCategory: number;
+  /** MMR trade-off: 1 = relevance only, lower = more diverse (uses item vectors). */
+  mmrLambda: number;
+  /** 0-based slot reserved for a new arrival (< 72 h old), or -1 for none. */
+  newItemSlot: number;
+}
+
+export interface ServingConfig {
+  tiers: Record<Tier, TierRules>;
+  pins: Pin[];
+  /** Multipliers applied to blended scores, by item id, brand or category subtree. */
+  boosts: {
+    itemIds?: Record<string, number>;
+    brands?: Record<string, number>;
+    categories?: Record<string, number>;
+  };
+}
+
+const rules = (weights: BlendWeights, over: Partial<TierRules> = {}): TierRules => ({
+  weights,
+  maxPerCategory: 4,
+  mmrLambda: 0.8,
+  newItemSlot: 3,
+  ...over,
+});
+
+export const DEFAULT_SERVING_CONFIG: ServingConfig = {
+  tiers: {
+    homepage: rules({ vector: 1, neighbours: 0.5, complements: 0, trending: 0.4 }),
+    category: rules({ vector: 1, neighbours: 0.3, complements: 0, trending: 0.5 }),
+    personalized: rules({ vector: 1, neighbours: 0.6, complements: 0, trending: 0.1 }, { newItemSlot: 4 }),
+    similar: rules(
+      { vector: 0.7, neighbours: 1, complements: 0.3, trending: 0.05 },
+      { newItemSlot: -1, mmrLambda: 0.9 },
+    ),
+    cart: rules({ vector: 0.3, neighbours: 0.5, complements: 1, trending: 0.05 }, { newItemSlot: -1 }),
+  },
+  pins: [],
+  boosts: {},
+};

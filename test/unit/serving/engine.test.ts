@@ -1,0 +1,283 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportStorefront } from '../../../src/demo/export-storefront.ts';
+import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
+import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
+import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { Engine } from '../../../src/serving/engine.ts';
+import type { Impression, RecommendRequest, ServingConfig, Tier } from '../../../src/serving/types.ts';
+import { DEFAULT_SERVING_CONFIG, TIERS } from '../../../src/serving/types.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { Item, ShelfEvent, Store } from '../../../src/store/types.ts';
+import { trainVersion } from '../../../training/publish.ts';
+
+const log = pino({ level: 'silent' });
+const NOW = Date.UTC(2025, 0, 15, 12);
+
+describe('serving engine on a generated storefront', () => {
+  let dir: string;
+  let store: Store;
+  let registry: ModelRegistry;
+  let items: Item[];
+  let users: string[];
+  let versions: string[];
+  const impressions: Impression[] = [];
+
+  const engine = (config: ServingConfig = DEFAULT_SERVING_CONFIG) =>
+    new Engine({
+      store,
+      realtime: new MemoryRealtime(),
+      registry,
+      log,
+      config,
+      now: () => NOW,
+      onImpression: (i) => impressions.push(i),
+    });
+  const byId = (id: string) => items.find((i) => i.itemId === id)!;
+  const leaf = (id: string) => byId(id).categories[0]!;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-serving-'));
+    store = await openSqliteStore(':memory:');
+    registry = new ModelRegistry(join(dir, 'models'));
+    const sf = generateStorefront({ seed: 11, items: 400, users: 500, events: 40_000, now: NOW });
+    await exportStorefront(sf, { store });
+    items = sf.items;
+    users = sf.users.map((u) => u.userId);
+    versions = [];
+    for (const seed of [1, 2]) {
+      versions.push(
+        (await trainVersion({ store, registry, recipe: { factors: 16, iterations: 8 }, seed, log })).manifest
+          .version,
+      );
+    }
+    await registry.promote(versions[0]!);
+  });
+  afterAll(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const someItem = () => items.find((i) => i.status === 'active' && i.stock !== 0)!.itemId;
+  const request = (tier: Tier, over: Partial<RecommendRequest> = {}): RecommendRequest => ({
+    tier,
+    userId: users[3],
+    ...(tier === 'similar' ? { itemId: someItem() } : {}),
+    ...(tier === 'cart' ? { cartItemIds: [someItem()] } : {}),
+    ...(tier === 'category' ? { category: leaf(someItem()).split(' > ')[0] } : {}),
+    ...over,
+  });
+
+  it('answers every tier with an id, the model version, scores and reasons, and records an impression', async () => {
+    const e = engine();
+    await e.swap();
+    for (const tier of TIERS) {
+      const r = await e.recommend(request(tier, { limit: 12 }));
+      expect(r.recommendationId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(r.modelVersion).toBe(versions[0]);
+      expect(r.items.length).toBeGreaterThan(5);
+      expect(r.items.length).toBeLessThanOrEqual(12);
+      expect(new Set(r.items.map((i) => i.itemId)).size).toBe(r.items.length);
+      for (const item of r.items) expect(item.reason.length).toBeGreaterThan(3);
+      expect(impressions.at(-1)).toMatchObject({
+        recommendationId: r.recommendationId,
+        tier,
+        itemIds: r.items.map((i) => i.itemId),
+      });
+    }
+  });
+
+  it('never returns out-of-stock or delisted items, nor more than N per category', async () => {
+    const e = engine();
+    await e.swap();
+    const max = DEFAULT_SERVING_CONFIG.tiers.personalized.maxPerCategory;
+    for (const userId of users.slice(0, 60)) {
+      for (const tier of ['homepage', 'personalized'] as const) {
+        const r = await e.recommend({ tier, userId, limit: 30 });
+        const perCategory = new Map<string, number>();
+        for (const { itemId } of r.items) {
+          const item = byId(itemId);
+          expect(item.status).toBe('active');
+          expect(item.stock).not.toBe(0);
+          perCategory.set(leaf(itemId), (perCategory.get(leaf(itemId)) ?? 0) + 1);
+        }
+        expect(Math.max(...perCategory.values())).toBeLessThanOrEqual(max);
+      }
+    }
+  });
+
+  it('keeps category lists inside the subtree and honours request filters and exclusions', async () => {
+    const e = engine();
+    await e.swap();
+    const department = leaf(someItem()).split(' > ')[0]!;
+    const r = await e.recommend({ tier: 'category', category: department, userId: users[5], limit: 20 });
+    expect(r.items.length).toBeGreaterThan(5);
+    for (const { itemId } of r.items) expect(leaf(itemId).startsWith(department + ' > ')).toBe(true);
+    const excluded = r.items.slice(0, 3).map((i) => i.itemId);
+    const cheap = await e.recommend({
+      tier: 'category',
+      category: department,
+      userId: users[5],
+      exclude: excluded,
+      filters: { maxPrice: 30 },
+    });
+    for (const { itemId } of cheap.items) {
+      expect(excluded).not.toContain(itemId);
+      expect(byId(itemId).price).toBeLessThanOrEqual(30);
+    }
+    const similar = await e.recommend(request('similar'));
+    expect(similar.items.map((i) => i.itemId)).not.toContain(request('similar').itemId);
+  });
+
+  it('puts a pinned promotion in its slot and a new arrival in the exposure slot', async () => {
+    const pinned = items.filter((i) => i.status === 'active' && i.stock !== 0)[10]!.itemId;
+    const e = engine({ ...DEFAULT_SERVING_CONFIG, pins: [{ itemId: pinned, slot: 1, tiers: ['homepage'] }] });
+    await e.swap();
+    const fresh: Item = {
+      ...byId(someItem()),
+      itemId: 'brand-new',
+      title: 'Brand new mug',
+      publishedAt: NOW - 3_600_000,
+      stock: 5,
+    };
+    await store.upsertItems([fresh]);
+    e.updateItems([fresh]);
+    const r = await e.recommend({ tier: 'homepage', userId: users[8], limit: 10 });
+    expect(r.items[1]).toMatchObject({ itemId: pinned, reason: 'promoted' });
+    expect(r.items[DEFAULT_SERVING_CONFIG.tiers.homepage.newItemSlot]).toMatchObject({
+      reason: 'new arrival',
+    });
+    const slotItem = r.items[DEFAULT_SERVING_CONFIG.tiers.homepage.newItemSlot]!.itemId;
+    const published = slotItem === fresh.itemId ? fresh.publishedAt : byId(slotItem).publishedAt;
+    expect(NOW - published).toBeLessThan(72 * 3_600_000);
+  });
+
+  it('drops an item from the next answer when its stock runs out', async () => {
+    const e = engine();
+    await e.swap();
+    const before = await e.recommend({ tier: 'personalized', userId: users[9], limit: 10 });
+    const gone = { ...byId(before.items[0]!.itemId), stock: 0 };
+    e.updateItems([gone]);
+    const after = await e.recommend({ tier: 'personalized', userId: users[9], limit: 10 });
+    expect(after.items.map((i) => i.itemId)).not.toContain(gone.itemId);
+    e.updateItems([{ ...gone, stock: 3 }]);
+  });
+
+  it('never re-recommends what the user just bought unless it is repurchasable', async () => {
+    const e = engine();
+    await e.swap();
+    const userId = users[12]!;
+    const first = await e.recommend({ tier: 'personalized', userId, limit: 20 });
+    const bought = first.items.slice(0, 5).map((i) => byId(i.itemId));
+    const events: ShelfEvent[] = bought.map((item, k) => ({
+      eventId: `buy-${k}`,
+      type: 'purchase',
+      userId,
+      itemId: item.itemId,
+      timestamp: NOW - 1000 + k,
+    }));
+    await store.insertEvents(events);
+    await e.ingest(events);
+    const next = await e.recommend({ tier: 'personalized', userId, limit: 20 });
+    for (const item of bought) {
+      if (!item.repurchasable) expect(next.items.map((i) => i.itemId)).not.toContain(item.itemId);
+    }
+  });
+
+  it('folds in fresh views: three views of a category put it first on the next call', async () => {
+    const e = engine();
+    await e.swap();
+    const sessionId = 'anon-fold-in';
+    const cold = await e.recommend({ tier: 'personalized', sessionId, limit: 5 });
+    const target = leaf(someItem());
+    const department = target.split(' > ')[0]!;
+    const viewed = items
+      .filter((i) => leaf(i.itemId).startsWith(department) && i.status === 'active')
+      .slice(0, 3);
+    const events: ShelfEvent[] = viewed.map((item, k) => ({
+      eventId: `view-${k}`,
+      type: 'view',
+      sessionId,
+      itemId: item.itemId,
+      timestamp: NOW - 500 + k,
+    }));
+    await e.ingest(events);
+    const warm = await e.recommend({ tier: 'personalized', sessionId, limit: 5 });
+    expect(warm.items.map((i) => i.itemId)).not.toEqual(cold.items.map((i) => i.itemId));
+    expect(leaf(warm.items[0]!.itemId).startsWith(department)).toBe(true);
+  });
+
+  it('serves users without consent, cold users and deleted users without personalization', async () => {
+    const e = engine();
+    await e.swap();
+    const userId = users[20]!;
+    await store.upsertUsers([
+      { userId, attributes: {}, createdAt: NOW, consent: { personalization: false } },
+    ]);
+    e.userChanged(userId);
+    const r = await e.recommend({ tier: 'personalized', userId, limit: 10 });
+    expect(r.items.length).toBe(10);
+    expect(r.items.every((i) => i.reason.startsWith('trending') || i.reason === 'new arrival')).toBe(true);
+    const stranger = await e.recommend({ tier: 'homepage', userId: 'never-seen', limit: 10 });
+    expect(stranger.items.length).toBe(10);
+    const known = users[21]!;
+    const personal = await e.recommend({ tier: 'personalized', userId: known, limit: 10 });
+    const cold = await e.recommend({ tier: 'personalized', userId: 'never-seen', limit: 10 });
+    await store.deleteUser(known);
+    await e.forgetUser(known);
+    const afterDelete = await e.recommend({ tier: 'personalized', userId: known, limit: 10 });
+    expect(afterDelete.items).toEqual(cold.items);
+    expect(afterDelete.items).not.toEqual(personal.items);
+  });
+
+  it('serves a brand-new item through its content vector from its first minute', async () => {
+    const e = engine();
+    await e.swap();
+    const twin = byId(someItem());
+    const fresh: Item = { ...twin, itemId: 'cold-twin', publishedAt: NOW - 10 * 86_400_000 };
+    await store.upsertItems([fresh]);
+    e.updateItems([fresh]);
+    const r = await e.recommend({ tier: 'similar', itemId: 'cold-twin', limit: 10 });
+    expect(r.items.length).toBeGreaterThan(0);
+    expect(r.items[0]!.reason).toMatch(/^similar to "/);
+  });
+
+  it('swaps versions under concurrent requests with zero failures', async () => {
+    const e = engine();
+    await e.swap(versions[0]!);
+    const outcomes: PromiseSettledResult<{ modelVersion: string | null }>[] = [];
+    const burst = async (n: number) => {
+      const batch = [];
+      for (let k = 0; k < n; k++) {
+        batch.push(
+          e.recommend({
+            tier: k % 2 ? 'personalized' : 'homepage',
+            userId: users[k % users.length],
+            limit: 10,
+          }),
+        );
+      }
+      outcomes.push(...(await Promise.allSettled(batch)));
+      // Let I/O run between bursts, as requests arriving over HTTP would.
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    for (const target of [versions[1]!, versions[0]!]) {
+      let swapped = false;
+      const swap = e.swap(target).then(() => (swapped = true));
+      // Requests keep arriving while the next version loads, and after it is in.
+      while (!swapped) await burst(10);
+      await swap;
+      await burst(10);
+    }
+    expect(outcomes.filter((r) => r.status === 'rejected')).toEqual([]);
+    const served = outcomes.map(
+      (r) => (r as PromiseFulfilledResult<{ modelVersion: string | null }>).value.modelVersion,
+    );
+    expect(new Set(served)).toEqual(new Set(versions));
+    expect(served.length).toBeGreaterThan(40);
+    expect(e.version).toBe(versions[0]);
+  });
+});
