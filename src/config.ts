@@ -20,6 +20,10 @@ export interface ShelfConfig {
   redis: { url: string } | null;
   http: { host: string; port: number };
   apiKeys: readonly ApiKey[];
+  /** Browser origins allowed by CORS (storefronts calling from the page). */
+  corsOrigins: readonly string[];
+  /** Requests per minute per API key. */
+  rateLimitPerMinute: number;
   logLevel: LogLevel;
   /** Folder holding the real datasets (`online-retail-uci/`, `movielens-100k/`). */
   datasetsDir: string;
@@ -47,6 +51,35 @@ function parseUrl(name: string, raw: string, protocols: readonly string[]): stri
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${url.protocol}`);
   }
   return raw;
+}
+
+function parsePositive(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new ConfigError(name, `must be a whole number ≥ 1, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+function parseOrigins(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((o) => {
+    const origin = o.trim();
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(
+        'SHELF_CORS_ORIGINS',
+        `${JSON.stringify(origin)} is not an origin like https://shop.example`,
+      );
+    }
+    if (url.origin !== origin)
+      throw new ConfigError(
+        'SHELF_CORS_ORIGINS',
+        `${JSON.stringify(origin)} must be a bare origin (${url.origin})`,
+      );
+    return origin;
+  });
 }
 
 function parseApiKeys(raw: string | undefined): ApiKey[] {
@@ -87,6 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     redis,
     http: { host: env.SHELF_HOST || '127.0.0.1', port: parsePort('SHELF_PORT', env.SHELF_PORT, 3000) },
     apiKeys: Object.freeze(parseApiKeys(env.SHELF_API_KEYS)),
+    corsOrigins: parseOrigins(env.SHELF_CORS_ORIGINS),
+    rateLimitPerMinute: parsePositive('SHELF_RATE_LIMIT', env.SHELF_RATE_LIMIT, 6000),
     logLevel,
     datasetsDir: isAbsolute(datasets) ? datasets : resolve(cwd, datasets),
   };

@@ -29,6 +29,9 @@ describe('loadConfig', () => {
     expect(c.http.port).toBe(8080);
     expect(c.apiKeys.map((k) => k.role)).toEqual(['storefront', 'admin']);
     expect(c.logLevel).toBe('warn');
+    expect(
+      loadConfig({ SHELF_CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).corsOrigins,
+    ).toEqual(['https://a.example', 'http://localhost:5173']);
   });
 
   it.each([
@@ -40,6 +43,8 @@ describe('loadConfig', () => {
     [{ SHELF_LOG_LEVEL: 'loud' }, 'SHELF_LOG_LEVEL'],
     [{ SHELF_API_KEYS: `root:${KEY}` }, 'SHELF_API_KEYS'],
     [{ SHELF_API_KEYS: 'admin:short' }, 'SHELF_API_KEYS'],
+    [{ SHELF_CORS_ORIGINS: 'https://shop.example/path' }, 'SHELF_CORS_ORIGINS'],
+    [{ SHELF_RATE_LIMIT: '0' }, 'SHELF_RATE_LIMIT'],
   ])('rejects %o naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));

@@ -1,0 +1,42 @@
+/**
+ * API keys with roles, sent as `Authorization: Bearer <key>`. Keys are kept as SHA-256 digests
+ * and compared in constant time; a key never appears in a log line.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ApiKey, ApiRole } from '../config.ts';
+import { ShelfError } from '../errors.ts';
+
+export class AuthError extends ShelfError {
+  constructor(status: 401 | 403, message: string) {
+    super(status === 401 ? 'SHELF_ERR_UNAUTHENTICATED' : 'SHELF_ERR_FORBIDDEN', status, message);
+  }
+}
+
+const digest = (key: string) => createHash('sha256').update(key).digest();
+
+export class KeyRing {
+  private readonly keys: { digest: Buffer; role: ApiRole; id: string }[];
+
+  constructor(keys: readonly ApiKey[]) {
+    this.keys = keys.map((k, i) => ({ digest: digest(k.key), role: k.role, id: `${k.role}-${i + 1}` }));
+  }
+
+  /** The role and a loggable id of the key in an Authorization header; throws 401 when none matches. */
+  authenticate(header: string | undefined): { role: ApiRole; keyId: string } {
+    const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+    if (!match) throw new AuthError(401, 'missing API key: send Authorization: Bearer <key>');
+    const d = digest(match[1]!);
+    // Compare with every key, so the time taken does not tell which one matched.
+    let found: { role: ApiRole; id: string } | null = null;
+    for (const k of this.keys) if (timingSafeEqual(k.digest, d)) found = k;
+    if (!found) throw new AuthError(401, 'unknown API key');
+    return { role: found.role, keyId: found.id };
+  }
+}
+
+/** `admin` may do everything; `storefront` only what `allowed` lists. */
+export function authorize(role: ApiRole, allowed: readonly ApiRole[]): void {
+  if (role !== 'admin' && !allowed.includes(role)) {
+    throw new AuthError(403, `a ${role} key may not call this route`);
+  }
+}

@@ -1,0 +1,95 @@
+/** TypeBox schemas of the HTTP API (DESIGN.md "HTTP"); types come from `Static<>`. */
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { TIERS } from '../serving/types.ts';
+
+export const ErrorReply = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  message: Type.String(),
+  details: Type.Optional(Type.Unknown()),
+});
+
+const Id = Type.String({ minLength: 1, maxLength: 256 });
+const IdList = Type.String({ maxLength: 10_000, description: 'comma-separated item ids' });
+
+export const TierParams = Type.Object({ tier: Type.Union(TIERS.map((t) => Type.Literal(t))) });
+export const RecommendQuery = Type.Object({
+  userId: Type.Optional(Id),
+  sessionId: Type.Optional(Id),
+  itemId: Type.Optional(Id),
+  cartItemIds: Type.Optional(IdList),
+  category: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  exclude: Type.Optional(IdList),
+  minPrice: Type.Optional(Type.Number({ minimum: 0 })),
+  maxPrice: Type.Optional(Type.Number({ minimum: 0 })),
+  brand: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  variant: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+});
+export type RecommendQuery = Static<typeof RecommendQuery>;
+
+export const RecommendationReply = Type.Object({
+  recommendationId: Type.String(),
+  tier: Type.String(),
+  modelVersion: Type.Union([Type.String(), Type.Null()]),
+  variant: Type.Optional(Type.String()),
+  items: Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number(), reason: Type.String() })),
+});
+
+/** Records are validated one by one (src/store/validate.ts), so one bad event never sinks the batch. */
+export const EventsBody = Type.Object({
+  events: Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: 1000 }),
+});
+export type EventsBody = Static<typeof EventsBody>;
+
+const FieldErrors = Type.Array(Type.Object({ field: Type.String(), reason: Type.String() }));
+export const EventsReply = Type.Object({
+  accepted: Type.Integer(),
+  duplicates: Type.Integer(),
+  rejected: Type.Integer(),
+  results: Type.Array(
+    Type.Object({
+      index: Type.Integer(),
+      eventId: Type.Optional(Type.String()),
+      status: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('rejected')]),
+      errors: Type.Optional(FieldErrors),
+    }),
+  ),
+});
+
+export const ItemsBody = Type.Object({
+  items: Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: 1000 }),
+});
+export type ItemsBody = Static<typeof ItemsBody>;
+export const ItemsReply = Type.Object({
+  written: Type.Integer(),
+  rejected: Type.Integer(),
+  errors: Type.Array(Type.Object({ index: Type.Integer(), errors: FieldErrors })),
+});
+
+export const ItemParams = Type.Object({ itemId: Id });
+export const ItemPatch = Type.Object(
+  {
+    stock: Type.Optional(Type.Integer({ minimum: 0 })),
+    price: Type.Optional(Type.Number({ minimum: 0 })),
+    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('delisted')])),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ItemPatch = Static<typeof ItemPatch>;
+
+export const UserParams = Type.Object({ userId: Id });
+export const SessionParams = Type.Object({ sessionId: Id });
+export const MergeBody = Type.Object({ userId: Id }, { additionalProperties: false });
+
+export const ProfileReply = Type.Object({
+  userId: Type.String(),
+  known: Type.Boolean(),
+  consent: Type.Object({ personalization: Type.Boolean() }),
+  createdAt: Type.Union([Type.String(), Type.Null()]),
+  recentEvents: Type.Integer(),
+  lastEventAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{8}-\\d{6}-\\d{3}$' }) });

@@ -1,0 +1,295 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../../src/api/app.ts';
+import type { ShelfApp } from '../../../src/api/app.ts';
+import { exportStorefront } from '../../../src/demo/export-storefront.ts';
+import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
+import { InlineJobs } from '../../../src/jobs/inline-jobs.ts';
+import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
+import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { Engine } from '../../../src/serving/engine.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { Item, Store } from '../../../src/store/types.ts';
+import { promoteWithGate, trainVersion } from '../../../training/publish.ts';
+
+const log = pino({ level: 'silent' });
+const NOW = Date.UTC(2025, 0, 15, 12);
+const SHOP = 'storefront-key-0123456789';
+const ADMIN = 'admin-key-0123456789abcdef';
+const recipe = { factors: 16, iterations: 6 };
+
+describe('HTTP API', () => {
+  let dir: string;
+  let store: Store;
+  let registry: ModelRegistry;
+  let engine: Engine;
+  let items: Item[];
+  let users: string[];
+  let app: ShelfApp;
+
+  const make = (rateLimitPerMinute = 10_000) =>
+    buildApp({
+      config: {
+        apiKeys: [
+          { role: 'storefront', key: SHOP },
+          { role: 'admin', key: ADMIN },
+        ],
+        corsOrigins: ['https://shop.example'],
+        rateLimitPerMinute,
+      },
+      engine,
+      store,
+      registry,
+      jobs: new InlineJobs(),
+      train: async () => {
+        const { manifest } = await trainVersion({ store, registry, recipe, seed: 4, log });
+        return promoteWithGate({ registry, store, version: manifest.version, log });
+      },
+      promote: (version, force) => promoteWithGate({ registry, store, version, force, log }),
+      log,
+    });
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  const get = (url: string, key = SHOP) => app.inject({ method: 'GET', url, headers: as(key) });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-api-'));
+    store = await openSqliteStore(':memory:');
+    registry = new ModelRegistry(join(dir, 'models'));
+    const sf = generateStorefront({ seed: 3, items: 300, users: 300, events: 20_000, now: NOW });
+    await exportStorefront(sf, { store });
+    items = sf.items;
+    users = sf.users.map((u) => u.userId);
+    const { manifest } = await trainVersion({ store, registry, recipe, seed: 1, log });
+    await registry.promote(manifest.version);
+    engine = new Engine({ store, realtime: new MemoryRealtime(), registry, log, now: () => NOW });
+    await engine.swap();
+    app = await make();
+  });
+  afterAll(async () => {
+    await app.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const available = () => items.filter((i) => i.status === 'active' && i.stock !== 0);
+
+  it('requires a key, and the right role', async () => {
+    const none = await app.inject({ method: 'GET', url: '/v1/recommendations/homepage' });
+    expect(none.statusCode).toBe(401);
+    expect(none.json()).toMatchObject({ statusCode: 401, code: 'SHELF_ERR_UNAUTHENTICATED' });
+    expect((await get('/v1/recommendations/homepage', 'not-a-key-at-all')).json().code).toBe(
+      'SHELF_ERR_UNAUTHENTICATED',
+    );
+    const forbidden = await app.inject({
+      method: 'PUT',
+      url: '/v1/items',
+      headers: as(SHOP),
+      payload: { items: [{}] },
+    });
+    expect(forbidden.statusCode).toBe(403);
+    expect(forbidden.json().code).toBe('SHELF_ERR_FORBIDDEN');
+    expect((await get('/v1/admin/models', ADMIN)).statusCode).toBe(200);
+  });
+
+  it('serves every tier, and rejects bad input naming the field', async () => {
+    const item = available()[0]!.itemId;
+    const category = available()[0]!.categories[0]!.split(' > ')[0]!;
+    for (const url of [
+      `/v1/recommendations/homepage?userId=${users[0]}`,
+      `/v1/recommendations/personalized?userId=${users[1]}&limit=5`,
+      `/v1/recommendations/similar?itemId=${item}`,
+      `/v1/recommendations/cart?cartItemIds=${item}`,
+      `/v1/recommendations/category?category=${encodeURIComponent(category)}&sessionId=s1`,
+      `/v1/recommendations/personalized?userId=someone-new`,
+    ]) {
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(200);
+      const body = res.json();
+      expect(body.recommendationId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(body.items.length).toBeGreaterThan(0);
+    }
+    const badTier = await get('/v1/recommendations/everything');
+    expect(badTier.statusCode).toBe(400);
+    expect(badTier.json()).toMatchObject({
+      code: 'SHELF_ERR_VALIDATION',
+      message: expect.stringContaining('params/tier'),
+    });
+    expect((await get('/v1/recommendations/homepage?limit=101')).json().message).toMatch(
+      /^querystring\/limit /,
+    );
+    expect((await get('/v1/recommendations/similar')).json().message).toMatch(
+      /querystring\/itemId is required/,
+    );
+  });
+
+  it('stores exactly the valid events of a mixed batch and says why the others failed', async () => {
+    const itemId = available()[1]!.itemId;
+    const payload = {
+      events: [
+        { eventId: 'api-1', type: 'view', userId: users[2], itemId, timestamp: NOW - 10 },
+        { eventId: 'api-2', type: 'teleport', userId: users[2], itemId, timestamp: NOW - 9 },
+        { eventId: 'api-3', type: 'click', userId: users[2], itemId, timestamp: 'later' },
+        { eventId: 'api-4', type: 'purchase', userId: users[2], itemId, quantity: 1, timestamp: NOW - 8 },
+      ],
+    };
+    const res = await app.inject({ method: 'POST', url: '/v1/events', headers: as(SHOP), payload });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ accepted: 2, duplicates: 0, rejected: 2 });
+    expect(res.json().results[1]).toMatchObject({ status: 'rejected', errors: [{ field: 'type' }] });
+    expect(res.json().results[2]).toMatchObject({ status: 'rejected', errors: [{ field: 'timestamp' }] });
+    const ids = (await store.recentEvents(users[2]!, 100)).map((e) => e.eventId);
+    expect(ids).toContain('api-1');
+    expect(ids).toContain('api-4');
+    expect(ids).not.toContain('api-2');
+    const again = await app.inject({ method: 'POST', url: '/v1/events', headers: as(SHOP), payload });
+    expect(again.json()).toMatchObject({ accepted: 0, duplicates: 2, rejected: 2 });
+    const tooMany = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: as(SHOP),
+      payload: { events: Array.from({ length: 1001 }, () => ({})) },
+    });
+    expect(tooMany.statusCode).toBe(400);
+    expect(tooMany.json().message).toMatch(/^body\/events /);
+  });
+
+  it('takes a stock change into the next answer', async () => {
+    const first = (await get(`/v1/recommendations/personalized?userId=${users[4]}&limit=10`)).json();
+    const top = first.items[0].itemId as string;
+    const patch = await app.inject({
+      method: 'PATCH',
+      url: `/v1/items/${top}`,
+      headers: as(ADMIN),
+      payload: { stock: 0 },
+    });
+    expect(patch.statusCode).toBe(200);
+    const next = (await get(`/v1/recommendations/personalized?userId=${users[4]}&limit=10`)).json();
+    expect(next.items.map((i: { itemId: string }) => i.itemId)).not.toContain(top);
+    const bad = await app.inject({
+      method: 'PATCH',
+      url: `/v1/items/${top}`,
+      headers: as(ADMIN),
+      payload: { stock: -1 },
+    });
+    expect(bad.json().message).toMatch(/^body\/stock /);
+    const missing = await app.inject({
+      method: 'PATCH',
+      url: '/v1/items/nope',
+      headers: as(ADMIN),
+      payload: { stock: 1 },
+    });
+    expect(missing.statusCode).toBe(404);
+    await app.inject({ method: 'PATCH', url: `/v1/items/${top}`, headers: as(ADMIN), payload: { stock: 5 } });
+  });
+
+  it('upserts items in batches, reporting the invalid ones', async () => {
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/v1/items',
+      headers: as(ADMIN),
+      payload: {
+        items: [{ itemId: 'api-new', title: 'New lamp', categories: ['Home > Lighting'] }, { itemId: 'x' }],
+      },
+    });
+    expect(res.json()).toMatchObject({
+      written: 1,
+      rejected: 1,
+      errors: [{ index: 1, errors: [{ field: 'title' }] }],
+    });
+    expect(await store.getItem('api-new')).toMatchObject({ title: 'New lamp' });
+  });
+
+  it('deletes a user: events, profile and personal state; the user is cold afterwards', async () => {
+    const userId = users[6]!;
+    const cold = (await get('/v1/recommendations/personalized?userId=nobody-at-all&limit=10')).json();
+    expect((await get(`/v1/users/${userId}/profile`)).json()).toMatchObject({ known: true });
+    const del = await app.inject({ method: 'DELETE', url: `/v1/users/${userId}`, headers: as(SHOP) });
+    expect(del.json()).toMatchObject({ profileRemoved: true });
+    expect(del.json().eventsRemoved).toBeGreaterThan(0);
+    expect(await store.recentEvents(userId, 10)).toEqual([]);
+    expect((await get(`/v1/users/${userId}/profile`)).json()).toMatchObject({
+      known: false,
+      recentEvents: 0,
+    });
+    const after = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
+    expect(after.items).toEqual(cold.items);
+  });
+
+  it('merges a session into a user', async () => {
+    const itemId = available()[2]!.itemId;
+    await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: as(SHOP),
+      payload: {
+        events: [{ eventId: 'sess-1', type: 'view', sessionId: 'visit-9', itemId, timestamp: NOW - 5 }],
+      },
+    });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/sessions/visit-9/merge',
+      headers: as(SHOP),
+      payload: { userId: 'logged-in-9' },
+    });
+    expect(res.json()).toMatchObject({ eventsMoved: 1 });
+    expect((await store.recentEvents('logged-in-9', 5)).map((e) => e.eventId)).toEqual(['sess-1']);
+  });
+
+  it('trains on demand as a job, and lists, promotes and rolls back versions', async () => {
+    const job = await app.inject({ method: 'POST', url: '/v1/admin/train', headers: as(ADMIN) });
+    expect(job.statusCode).toBe(202);
+    let status = job.json();
+    for (let i = 0; i < 200 && (status.state === 'queued' || status.state === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await get(`/v1/admin/jobs/${job.json().id}`, ADMIN)).json();
+    }
+    expect(status.state).toBe('completed');
+    const models = (await get('/v1/admin/models', ADMIN)).json();
+    expect(models.versions.length).toBe(2);
+    const rollback = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/models/rollback',
+      headers: as(ADMIN),
+    });
+    if (status.result.promoted) {
+      expect(rollback.json().current).toBe(models.versions[0].version);
+      expect(engine.version).toBe(models.versions[0].version);
+    } else expect(rollback.statusCode).toBe(409);
+  });
+
+  it('answers health, readiness, metrics and the OpenAPI document', async () => {
+    expect((await app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await app.inject({ url: '/readyz' })).json()).toMatchObject({ ready: true, store: true });
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(
+      /shelf_http_request_duration_seconds_bucket\{.*route="\/v1\/recommendations\/:tier".*tier="personalized"/,
+    );
+    expect(metrics).toMatch(/shelf_model_info\{version="v\d{8}-\d{6}-\d{3}"\} 1/);
+    const doc = (await app.inject({ url: '/docs/json' })).json();
+    expect(Object.keys(doc.paths)).toContain('/v1/recommendations/{tier}');
+    const headers = (await app.inject({ url: '/healthz' })).headers;
+    expect(headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('limits the rate per key with 429', async () => {
+    const limited = await make(3);
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        codes.push(
+          (await limited.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) })).statusCode,
+        );
+      }
+      expect(codes).toEqual([200, 200, 200, 429, 429]);
+      const res = await limited.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) });
+      expect(res.json()).toMatchObject({ statusCode: 429, code: 'SHELF_ERR_RATE_LIMITED' });
+      // Another key has its own budget.
+      expect((await limited.inject({ url: '/v1/admin/models', headers: as(ADMIN) })).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
