@@ -9,11 +9,23 @@
  * on the full train part and scored once on test. Everything is seeded: the same seed gives
  * the same numbers (the time budget only cuts a search short, and says so, when the machine
  * is far slower than expected).
+ *
+ * `content-only` and `hybrid` stand on the tuned ALS setting (they run after it, on its
+ * weighting): content-only scores items by their content-encoder vectors (out-of-fold, see
+ * models/content-only.ts), hybrid adds β × content-only to ALS. After the table, each dataset
+ * gets the cold-start item figure (training/cold-start.ts): the cold items ranked by the tuned
+ * ALS user vectors against an encoder fitted on every train item, beside a seeded random order.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AlsModel } from '../models/als.ts';
+import type { AlsOptions } from '../models/als.ts';
+import { ContentEncoder } from '../models/content-encoder.ts';
+import type { ItemContent } from '../models/content-encoder.ts';
+import { ContentOnlyModel } from '../models/content-only.ts';
+import type { ContentOnlyOptions } from '../models/content-only.ts';
 import { EaseModel } from '../models/ease.ts';
+import { HybridModel } from '../models/hybrid.ts';
 import { ItemKnnModel } from '../models/item-knn.ts';
 import { PopularityModel } from '../models/popularity.ts';
 import { createRng } from '../models/random.ts';
@@ -21,6 +33,7 @@ import type { Rng } from '../models/random.ts';
 import type { Recommender } from '../models/recommender.ts';
 import { Rp3betaModel } from '../models/rp3beta.ts';
 import type { Csr } from '../models/sparse.ts';
+import { coldStartTargets, dotScorer, evaluateColdStart, randomScorer } from '../training/cold-start.ts';
 import type { InteractionDataset, InteractionLog } from '../training/datasets/interaction-dataset.ts';
 import { loadMovieLens100k } from '../training/datasets/movielens.ts';
 import { loadOnlineRetail } from '../training/datasets/online-retail.ts';
@@ -48,6 +61,14 @@ export interface ModelContext {
   itemTitles: string[];
   /** Train column → category names. */
   itemCategories: string[][];
+  /** Train column → the content the encoder reads (title and categories of the two above). */
+  items: ItemContent[];
+  /**
+   * One value per key on this split, made on first request: models fitted on the same split
+   * share an expensive fit through it (the content models' ALS and encoders). A model that
+   * reuses a value is charged its making time in `train s`.
+   */
+  shared: <T>(key: string, make: () => Promise<T>) => Promise<T>;
   /** The interaction log and split being fitted (the validation ones while tuning). */
   log: InteractionLog;
   split: EvalSplit;
@@ -71,6 +92,11 @@ interface DatasetSpec {
  */
 interface ModelEntry {
   key: string;
+  /**
+   * The model whose chosen setting this one builds on: it runs first, and each candidate is
+   * that setting with the candidate's keys laid over it.
+   */
+  extends?: string;
   candidates: (dataset: DatasetSpec, rng: Rng, trials: number) => Params[];
   make: (params: Params, ctx: ModelContext) => Recommender;
 }
@@ -147,20 +173,57 @@ export const MODELS: ModelEntry[] = [
   {
     key: 'als',
     candidates: alsCandidates,
-    make: (p, ctx) =>
-      new AlsModel({
-        factors: Number(p.factors),
-        regularization: Number(p.regularization),
-        alpha: Number(p.alpha),
-        iterations: Number(p.iterations),
-        seed: ctx.seed,
-      }),
+    make: (p, ctx) => new AlsModel(alsOptions(p, ctx)),
   },
-  // Two slots the lead fills later, one entry each (ctx.itemTitles / ctx.itemCategories carry
-  // the item text in train-column order):
-  //   { key: 'content', candidates: () => [{}], make: (p, ctx) => new ContentModel(...) },
-  //   { key: 'hybrid', candidates: ..., make: (p, ctx) => new HybridModel(...) },
+  {
+    key: 'content-only',
+    extends: 'als',
+    candidates: () => [{ user: 'fold-in' }, { user: 'mean' }],
+    make: (p, ctx) => new ContentOnlyModel(contentOptions(p, ctx)),
+  },
+  {
+    key: 'hybrid',
+    extends: 'content-only',
+    candidates: () => HYBRID_BETAS.map((beta) => ({ beta })),
+    make: (p, ctx) => new HybridModel({ ...contentOptions(p, ctx), beta: Number(p.beta) }),
+  },
 ];
+
+/** Hybrid's β grid; 0 (pure ALS) first, so a tie keeps ALS. */
+const HYBRID_BETAS = [0, 0.1, 0.25, 0.5, 1];
+
+/** Keys of a content model's setting that do not change its base (ALS fit and encoders). */
+const CONTENT_OWN_KEYS = new Set(['user', 'beta']);
+
+function alsOptions(p: Params, ctx: ModelContext): AlsOptions {
+  return {
+    factors: Number(p.factors),
+    regularization: Number(p.regularization),
+    alpha: Number(p.alpha),
+    iterations: Number(p.iterations),
+    seed: ctx.seed,
+  };
+}
+
+/**
+ * A content model over the ALS setting in `p` (the same options, so the same fit, as the ALS
+ * row) and the default ridge encoder, 5 out-of-fold encoders seeded from the run's seed. The
+ * base is shared on the split by every content model with the same ALS setting.
+ */
+function contentOptions(p: Params, ctx: ModelContext): ContentOnlyOptions {
+  const key = JSON.stringify(Object.entries(p).filter(([k]) => !CONTENT_OWN_KEYS.has(k)));
+  const options: ContentOnlyOptions = {
+    items: ctx.items,
+    als: alsOptions(p, ctx),
+    user: p.user === 'mean' ? 'mean' : 'fold-in',
+    folds: 5,
+    seed: ctx.seed,
+  };
+  return {
+    ...options,
+    fitBase: (train) => ctx.shared(`content-base ${key}`, () => ContentOnlyModel.fitBase(train, options)),
+  };
+}
 
 /**
  * Seeded random search for ALS: factors {32, 64, 128}, regularization log-uniform in
@@ -213,6 +276,8 @@ export default async function quality(args: string[]): Promise<unknown> {
   };
   const onlyDatasets = only('datasets');
   const onlyModels = only('models');
+  // A model asked for brings the models it extends.
+  for (const m of [...MODELS].reverse()) if (onlyModels?.has(m.key) && m.extends) onlyModels.add(m.extends);
   const models = MODELS.filter((m) => !onlyModels || onlyModels.has(m.key));
   const started = performance.now();
 
@@ -241,7 +306,10 @@ export default async function quality(args: string[]): Promise<unknown> {
     const rows: (string | number)[][] = [];
     const tuned: (string | number)[][] = [];
     for (const entry of models) {
-      const candidates = entry.candidates(spec, createRng(seed), entry.key === 'als' ? alsTrials : 0);
+      const parent = entry.extends ? reports[entry.extends]!.params : null;
+      const candidates = entry
+        .candidates(spec, createRng(seed), entry.key === 'als' ? alsTrials : 0)
+        .map((c) => (parent ? { ...parent, ...c } : c));
       let chosen = candidates[0]!;
       let tuning: ModelReport['tuning'] = null;
       if (candidates.length > 1) {
@@ -289,9 +357,15 @@ export default async function quality(args: string[]): Promise<unknown> {
         tuning ? tuning.validationNdcg : '',
         tuning ? `${tuning.trials}${tuning.budgetHit ? ' (budget hit)' : ''}` : '',
         tuning ? tuning.seconds : '',
-        formatParams(chosen),
+        formatParams(chosen, parent) + (entry.extends ? ` (+ ${entry.extends}'s)` : ''),
       ]);
     }
+    const alsVal = reports.als?.tuning?.validationNdcg;
+    const hybridVal = reports.hybrid?.tuning?.validationNdcg;
+    if (alsVal !== undefined && hybridVal !== undefined && hybridVal < alsVal)
+      console.log(
+        `  hybrid: validation NDCG@20 ${hybridVal} is below ALS's ${alsVal} (β = 0 should match it)`,
+      );
     printTable(
       `${spec.key} (K = ${K}, full ranking over train items; tuned on validation, scored on test)`,
       ['model', 'Recall@20', 'NDCG@20', 'numpy ref', 'Coverage@20', 'train s', 'test users'],
@@ -327,6 +401,10 @@ export default async function quality(args: string[]): Promise<unknown> {
       );
     }
 
+    const content = reports['content-only']
+      ? await contentFigures(spec.key, data, split, full, reports['content-only'], seed)
+      : null;
+
     datasets[spec.key] = {
       testUsers: split.testUsers.length,
       trainUsers: split.userOf.length,
@@ -334,6 +412,7 @@ export default async function quality(args: string[]): Promise<unknown> {
       trainPairs: full.matrix({}).indices.length,
       validationTestUsers: val.split.testUsers.length,
       models: reports,
+      ...(content ?? {}),
     };
   }
   const totalSeconds = round2((performance.now() - started) / 1000);
@@ -341,10 +420,117 @@ export default async function quality(args: string[]): Promise<unknown> {
   return { k: K, seed, datasets, alsTiming, totalSeconds };
 }
 
+/**
+ * After the table, on the full split, from the content-only model's base (the tuned ALS and
+ * the out-of-fold vectors, shared, so not fitted again):
+ * - the encoder check: one encoder fitted on every train item, its in-sample vectors' cosine
+ *   to the ALS item factors beside the out-of-fold vectors', and content-only's test NDCG@20
+ *   with in-sample vectors (for the record only: those vectors have seen each item's factors);
+ * - the cold-start figure: that encoder's vectors for the cold items, ranked by the tuned ALS
+ *   user vectors, beside a seeded random order.
+ */
+async function contentFigures(
+  name: string,
+  data: InteractionDataset,
+  split: EvalSplit,
+  full: Workbench,
+  report: ModelReport,
+  seed: number,
+): Promise<{ contentEncoder: Record<string, unknown>; coldStart: Record<string, unknown> }> {
+  const entry = MODELS.find((m) => m.key === 'content-only')!;
+  const train = full.matrix(report.params);
+  const model = entry.make(report.params, full.ctx) as ContentOnlyModel;
+  await model.fit(train);
+  const base = model.fitted;
+  const f = base.als.factors;
+  const t0 = performance.now();
+  const encoder = await ContentEncoder.fit(full.ctx.items, base.als.itemFactors, f);
+  const encoderSeconds = (performance.now() - t0) / 1000;
+  const inSample = new Float32Array(base.itemVectors.length);
+  encoder.encodeInto(full.ctx.items, inSample);
+  const inSampleModel = new ContentOnlyModel({
+    items: full.ctx.items,
+    user: model.user,
+    fitBase: async () => ({ ...base, itemVectors: inSample, folds: new Int32Array(0) }),
+  });
+  await inSampleModel.fit(train);
+  const inSampleResult = evaluateRecommender(inSampleModel, train, split, K);
+  const oofCosine = meanCosine(base.itemVectors, base.als.itemFactors, f);
+  const inCosine = meanCosine(inSample, base.als.itemFactors, f);
+  printTable(
+    `${name}: content encoder (ridge, item content → tuned ALS item factors, ${f} factors)`,
+    ['item vectors', 'cosine to ALS', 'content-only NDCG@20', 'encoder fit s'],
+    [
+      ['out-of-fold, 5 folds (the content-only row)', oofCosine, report['ndcg@20'], base.seconds.encoders],
+      ['in-sample (memorises; not a content figure)', inCosine, inSampleResult.ndcg, encoderSeconds],
+    ],
+  );
+
+  const targets = coldStartTargets(data, split);
+  const coldItems: ItemContent[] = Array.from(targets.items, (i) => ({
+    title: data.itemTitles[i] ?? '',
+    categories: data.itemCategories[i] ?? [],
+  }));
+  const coldVectors = new Float32Array(coldItems.length * f);
+  encoder.encodeInto(coldItems, coldVectors);
+  const encoded = evaluateColdStart(targets, dotScorer(base.als.userFactors, coldVectors, f), K);
+  const random = evaluateColdStart(targets, randomScorer(createRng(seed)), K);
+  printTable(
+    `${name}: cold-start items (in test, not in train; ${targets.items.length} items ranked, ` +
+      `${targets.usersWithoutTrainRow} users without a train row left out)`,
+    ['ranking', 'Recall@20', 'NDCG@20', 'NDCG s.e.', 'test users'],
+    [
+      ['encoder(content) · ALS user vector', encoded.recall, encoded.ndcg, encoded.ndcgSe, encoded.users],
+      [`random order (seed ${seed})`, random.recall, random.ndcg, random.ndcgSe, random.users],
+    ],
+  );
+  return {
+    contentEncoder: {
+      factors: f,
+      folds: 5,
+      outOfFoldCosine: round4(oofCosine),
+      inSampleCosine: round4(inCosine),
+      inSampleContentOnlyNdcgAt20: round4(inSampleResult.ndcg),
+      outOfFoldEncoderSeconds: round2(base.seconds.encoders),
+      encoderSeconds: round2(encoderSeconds),
+    },
+    coldStart: {
+      items: targets.items.length,
+      testUsers: encoded.users,
+      usersWithoutTrainRow: targets.usersWithoutTrainRow,
+      'recall@20': round4(encoded.recall),
+      'ndcg@20': round4(encoded.ndcg),
+      randomRecallAt20: round4(random.recall),
+      randomNdcgAt20: round4(random.ndcg),
+    },
+  };
+}
+
+/** Mean over rows of the cosine between row i of `a` and row i of `b` (rows × f each). */
+function meanCosine(a: Float32Array, b: Float32Array, f: number): number {
+  const n = a.length / f;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let j = i * f; j < (i + 1) * f; j++) {
+      ab += a[j]! * b[j]!;
+      aa += a[j]! * a[j]!;
+      bb += b[j]! * b[j]!;
+    }
+    sum += aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+  }
+  return n ? sum / n : 0;
+}
+
 /** Fits and scores models on one split, caching the train matrix per weighting. */
 class Workbench {
   private readonly matrices = new Map<string, Csr>();
-  private readonly ctx: ModelContext;
+  private readonly sharedValues = new Map<string, { value: Promise<unknown>; seconds: number }>();
+  /** Making time of shared values reused by the fit being timed. */
+  private borrowedSeconds = 0;
+  readonly ctx: ModelContext;
 
   constructor(
     private readonly log: InteractionLog,
@@ -354,13 +540,32 @@ class Workbench {
     dataset: InteractionDataset,
   ) {
     const cols = Array.from(split.itemOf);
+    const itemTitles = cols.map((i) => dataset.itemTitles[i] ?? '');
+    const itemCategories = cols.map((i) => dataset.itemCategories[i] ?? []);
     this.ctx = {
       seed,
-      itemTitles: cols.map((i) => dataset.itemTitles[i] ?? ''),
-      itemCategories: cols.map((i) => dataset.itemCategories[i] ?? []),
+      itemTitles,
+      itemCategories,
+      items: itemTitles.map((title, c) => ({ title, categories: itemCategories[c]! })),
+      shared: (key, make) => this.shared(key, make),
       log,
       split,
     };
+  }
+
+  private async shared<T>(key: string, make: () => Promise<T>): Promise<T> {
+    const hit = this.sharedValues.get(key);
+    if (hit) {
+      const value = (await hit.value) as T;
+      this.borrowedSeconds += hit.seconds;
+      return value;
+    }
+    const t0 = performance.now();
+    const entry = { value: make() as Promise<unknown>, seconds: 0 };
+    this.sharedValues.set(key, entry);
+    const value = (await entry.value) as T;
+    entry.seconds = (performance.now() - t0) / 1000;
+    return value;
   }
 
   /** The train matrix for a model's `weighting` (and `halfLifeDays`) parameters. */
@@ -388,15 +593,18 @@ class Workbench {
   async run(entry: ModelEntry, params: Params): Promise<{ result: EvalResult; seconds: number }> {
     const train = this.matrix(params);
     const model = entry.make(params, this.ctx);
+    this.borrowedSeconds = 0;
     const t0 = performance.now();
     await model.fit(train);
-    const seconds = (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000 + this.borrowedSeconds;
     return { result: evaluateRecommender(model, train, this.split, K), seconds };
   }
 }
 
-function formatParams(p: Params): string {
+/** `key=value` pairs, leaving out those inherited unchanged from `parent`. */
+function formatParams(p: Params, parent: Params | null = null): string {
   const text = Object.entries(p)
+    .filter(([k, v]) => !parent || parent[k] !== v)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   return text || '-';

@@ -89,6 +89,25 @@ export class Engine {
     return this.model !== null;
   }
 
+  /** A known user, an available item and its department, for examples in docs and logs. */
+  example(): { userId?: string; itemId?: string; category?: string } {
+    const m = this.model;
+    if (!m) return {};
+    const items = m.catalog.availableFilter().items();
+    const item = items.length ? m.catalog.item(items[0]!) : undefined;
+    const userId = m.userIndex.keys().next().value;
+    return {
+      ...(userId !== undefined ? { userId } : {}),
+      ...(item ? { itemId: item.itemId } : {}),
+      ...(item?.categories[0] ? { category: item.categories[0].split(' > ')[0]! } : {}),
+    };
+  }
+
+  /** Items in the served catalogue (0 before the first swap). */
+  get catalogSize(): number {
+    return this.model?.catalog.size ?? 0;
+  }
+
   /** Loads `version` (default: the registry's current one) and swaps it in atomically. */
   async swap(version?: string | null): Promise<void> {
     const target = version === undefined ? await this.o.registry.current() : version;
