@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer } from '../../../src/api/server.ts';
+import type { RunningServer } from '../../../src/api/server.ts';
+import { loadConfig } from '../../../src/config.ts';
+
+describe('npm start’s code path on an empty data dir', () => {
+  let dir: string;
+  let server: RunningServer;
+  const messages: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-start-'));
+    const config = loadConfig({ SHELF_DATA_DIR: dir, SHELF_PORT: '0' });
+    const start = () =>
+      startServer({
+        config,
+        log: pino({ level: 'silent' }),
+        demo: { items: 300, users: 300, events: 15_000 },
+        recipe: { factors: 16, iterations: 6 },
+        onProgress: (m, p) => {
+          if (!p) messages.push(m);
+        },
+      });
+    server = await start();
+  });
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('seeds, trains, and answers a recommendation over real HTTP with generated keys', async () => {
+    expect(messages[0]).toBe('the store is empty: generating the demo storefront');
+    expect(messages).toContain('no model version yet: training one');
+    expect(server.generatedKeys).toBe(true);
+    const key = server.apiKeys.find((k) => k.role === 'storefront')!.key;
+    const { userId } = server.example;
+    const res = await fetch(`${server.url}/v1/recommendations/personalized?userId=${userId}&limit=5`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { modelVersion: string; items: unknown[] };
+    expect(body.modelVersion).toMatch(/^v\d{8}-\d{6}-\d{3}$/);
+    expect(body.items).toHaveLength(5);
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+
+  it('reuses the store and the model on the next start', async () => {
+    const version = server.example && (await (await fetch(`${server.url}/readyz`)).json()).modelVersion;
+    await server.close();
+    messages.length = 0;
+    server = await startServer({
+      config: loadConfig({ SHELF_DATA_DIR: dir, SHELF_PORT: '0' }),
+      log: pino({ level: 'silent' }),
+      onProgress: (m) => messages.push(m),
+    });
+    expect(messages).toEqual([]);
+    expect((await (await fetch(`${server.url}/readyz`)).json()).modelVersion).toBe(version);
+  });
+});
