@@ -49,7 +49,9 @@ describe('npm start’s code path on an empty data dir', () => {
   });
 
   it('reuses the store and the model on the next start', async () => {
-    const version = server.example && (await (await fetch(`${server.url}/readyz`)).json()).modelVersion;
+    const ready = async () =>
+      ((await (await fetch(`${server.url}/readyz`)).json()) as { modelVersion: string }).modelVersion;
+    const version = await ready();
     await server.close();
     messages.length = 0;
     server = await startServer({
@@ -58,6 +60,6 @@ describe('npm start’s code path on an empty data dir', () => {
       onProgress: (m) => messages.push(m),
     });
     expect(messages).toEqual([]);
-    expect((await (await fetch(`${server.url}/readyz`)).json()).modelVersion).toBe(version);
+    expect(await ready()).toBe(version);
   });
 });
