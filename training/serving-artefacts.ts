@@ -1,14 +1,19 @@
 /**
  * What serving needs beyond the factors, built at publish time from the same snapshot:
  * item-to-item neighbours, bought-together complements (baskets = a user's purchases on one
- * day), each user's training row for fold-in, and the content encoder for cold-start items.
+ * day), each user's training row for fold-in, the content encoder for cold-start items, and
+ * the HNSW graph for catalogues too large for exact search.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { basketsFromPairs, boughtTogether } from '../models/bought-together.ts';
 import { ContentEncoder } from '../models/content-encoder.ts';
 import { itemNeighbours } from '../models/item-neighbours.ts';
 import type { NeighbourLists } from '../models/item-neighbours.ts';
 import type { Csr } from '../models/sparse.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
+import { buildAnnIndex } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { Item } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
@@ -84,5 +89,34 @@ export async function servingArtefacts(
     });
     encoderItems = known.length;
   }
-  return { files, params: { neighboursK: neighbours.k, complementsK: complements.k, encoderItems } };
+  const index = await annIndexFiles(itemFactors, factors, seed);
+  Object.assign(files, index);
+  return {
+    files,
+    params: {
+      neighboursK: neighbours.k,
+      complementsK: complements.k,
+      encoderItems,
+      hnsw: Object.keys(index).length > 0 ? 1 : 0,
+    },
+  };
+}
+
+/** The HNSW index files when the catalogue is large enough to need one (see buildAnnIndex). */
+async function annIndexFiles(
+  itemFactors: Float32Array,
+  factors: number,
+  seed: number,
+): Promise<Record<string, Uint8Array>> {
+  const vectors = { data: itemFactors, rows: itemFactors.length / factors, cols: factors };
+  const index = await buildAnnIndex(vectors, { seed });
+  if (index.kind !== 'hnsw') return {};
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-index-'));
+  try {
+    const out: Record<string, Uint8Array> = {};
+    for (const file of await index.save(join(dir, F.annIndex))) out[basename(file)] = await readFile(file);
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -120,6 +120,16 @@ export class ModelRegistry {
     return bytes;
   }
 
+  /**
+   * Where a file of a version lives, for readers that map or stream it themselves (the ANN
+   * index); unlike `file`, the caller checks its integrity.
+   */
+  async path(version: string, name: string): Promise<string> {
+    const m = await this.manifest(version);
+    if (!m.files[name]) throw new RegistryError(`version ${version} has no file ${name}`);
+    return join(this.dir, version, name);
+  }
+
   async current(): Promise<string | null> {
     try {
       const v = (await readFile(join(this.dir, 'current'), 'utf8')).trim();

@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { neighboursOf } from '../../models/item-neighbours.ts';
 import { rowIndices, rowValues } from '../../models/sparse.ts';
+import { topK } from '../../models/top-k.ts';
+import type { TopK } from '../../models/top-k.ts';
 import { ItemFilter } from '../index/item-filter.ts';
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
@@ -41,6 +43,9 @@ const FOLD_IN_WEIGHTS: Partial<Record<EventType, number>> = {
 /** Recent events read per request (history, exclusions, neighbour seeds). */
 const HISTORY = 50;
 const NEIGHBOUR_SEEDS = 10;
+/** The global trending list is recomputed at most this often, and this long. */
+const TRENDING_CACHE_MS = 2000;
+const TRENDING_CACHE_SIZE = 2000;
 
 interface Who {
   userId?: string;
@@ -74,6 +79,7 @@ export class Engine {
   /** Users deleted since the current model was trained: their vectors are never used. */
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
+  private trendingCache: { model: ServingModel; at: number; top: TopK } | null = null;
 
   constructor(private readonly o: EngineOptions) {
     this.config = o.config ?? DEFAULT_SERVING_CONFIG;
@@ -408,26 +414,34 @@ export class Engine {
     }
   }
 
-  /** The most trending allowed items (exact over the trending scores). */
-  private trendingTop(m: ServingModel, filter: ItemFilter, k: number, now: number) {
-    const scores = new Float32Array(m.trending.items);
-    m.trending.scoresInto(now, scores);
-    const allowed = filter.count < scores.length / 8 ? filter.items() : null;
+  /**
+   * The most trending allowed items: from a cached global top list when the filter lets enough
+   * through, else exactly over the allowed items (a selective filter, e.g. a small category).
+   */
+  private trendingTop(m: ServingModel, filter: ItemFilter, k: number, now: number): TopK {
+    let cache = this.trendingCache;
+    if (!cache || cache.model !== m || now - cache.at > TRENDING_CACHE_MS || now < cache.at) {
+      cache = { model: m, at: now, top: m.trending.top(TRENDING_CACHE_SIZE, { at: now }) };
+      this.trendingCache = cache;
+    }
     const idx: number[] = [];
     const val: number[] = [];
-    const consider = (i: number) => {
-      if (i < scores.length && scores[i]! > 0 && (allowed || filter.has(i))) {
-        idx.push(i);
-        val.push(scores[i]!);
+    const { indices, scores } = cache.top;
+    for (let r = 0; r < indices.length && idx.length < k; r++) {
+      if (filter.has(indices[r]!)) {
+        idx.push(indices[r]!);
+        val.push(scores[r]!);
       }
-    };
-    if (allowed) allowed.forEach(consider);
-    else for (let i = 0; i < scores.length; i++) consider(i);
-    const order = idx
-      .map((_, j) => j)
-      .sort((a, b) => val[b]! - val[a]! || idx[a]! - idx[b]!)
-      .slice(0, k);
-    return { indices: order.map((j) => idx[j]!), scores: Float32Array.from(order, (j) => val[j]!) };
+    }
+    if (idx.length >= k || indices.length < TRENDING_CACHE_SIZE) {
+      return { indices: Int32Array.from(idx), scores: Float32Array.from(val) };
+    }
+    const allowed = filter.items();
+    const all = new Float32Array(m.trending.items);
+    m.trending.scoresInto(now, all);
+    const gathered = Float32Array.from(allowed, (i) => (i < all.length ? all[i]! : 0));
+    const best = topK(gathered, k);
+    return { indices: best.indices.map((j) => allowed[j]!), scores: best.scores };
   }
 
   private boost(item: Item): number {

@@ -10,7 +10,7 @@ import type { Csr } from '../../models/sparse.ts';
 import { TrendingModel } from '../../models/trending.ts';
 import { float32From, int32From } from '../../models/typed-bytes.ts';
 import type { AnnIndex } from '../index/ann-index.ts';
-import { ExactIndex } from '../index/exact-index.ts';
+import { buildAnnIndex, loadAnnIndex } from '../index/build-ann-index.ts';
 import { loadAlsVersion } from '../registry/als-version.ts';
 import type { ModelRegistry, VersionManifest } from '../registry/model-registry.ts';
 import { VERSION_FILES as F } from '../registry/version-files.ts';
@@ -115,7 +115,10 @@ export async function loadServingModel(
     encoder = ContentEncoder.fromArtefact(encoderManifest, files);
   }
   const catalog = new Catalog(itemIds, items, now);
-  const index = ExactIndex.build({ data: model.itemFactors, rows: itemIds.length, cols: model.factors });
+  const vectors = { data: model.itemFactors, rows: itemIds.length, cols: model.factors };
+  const index = has(F.annIndex)
+    ? await loadAnnIndex(await registry.path(version, F.annIndex), { vectors })
+    : await buildAnnIndex(vectors);
   const served: ServingModel = {
     version,
     manifest,
