@@ -2,32 +2,14 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.ts';
 import type { InteractionDataset } from './interaction-dataset.ts';
+import { MOVIELENS_GENRES } from '../../src/store/import/movielens-mapper.ts';
 
 /** Folder of MovieLens 100K inside the datasets folder. */
 export const MOVIELENS_100K_DIR = 'movielens-100k';
 
 /** Genre flags of `u.item`, in file order (same as `u.genre`). */
-export const MOVIELENS_GENRES = [
-  'unknown',
-  'Action',
-  'Adventure',
-  'Animation',
-  "Children's",
-  'Comedy',
-  'Crime',
-  'Documentary',
-  'Drama',
-  'Fantasy',
-  'Film-Noir',
-  'Horror',
-  'Musical',
-  'Mystery',
-  'Romance',
-  'Sci-Fi',
-  'Thriller',
-  'War',
-  'Western',
-] as const;
+/** The genre flags' order in `u.item` (shared with the store importer). */
+export { MOVIELENS_GENRES };
 
 /** Reads `u.data` (UTF-8/ASCII) and `u.item` (Latin-1) from `<datasetsDir>/movielens-100k/`. */
 export async function loadMovieLens100k(datasetsDir: string): Promise<InteractionDataset> {
