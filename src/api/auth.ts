@@ -18,7 +18,11 @@ export class KeyRing {
   private readonly keys: { digest: Buffer; role: ApiRole; id: string }[];
 
   constructor(keys: readonly ApiKey[]) {
-    this.keys = keys.map((k, i) => ({ digest: digest(k.key), role: k.role, id: `${k.role}-${i + 1}` }));
+    // The id (role and a digest prefix) names a key in logs and rate-limit counters without revealing it.
+    this.keys = keys.map((k) => {
+      const d = digest(k.key);
+      return { digest: d, role: k.role, id: `${k.role}:${d.toString('hex').slice(0, 12)}` };
+    });
   }
 
   /** The role and a loggable id of the key in an Authorization header; throws 401 when none matches. */
