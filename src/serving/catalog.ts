@@ -46,6 +46,9 @@ export class Catalog {
   private readonly categories = new Map<string, Bitset>();
   /** Items published recently enough to be new at some point from now on. */
   private readonly recent = new Set<number>();
+  /** Bumped by every upsert, so caches derived from items know they are stale. */
+  private changes = 0;
+  private arrivals: { second: number; changes: number; list: number[]; filter: ItemFilter } | null = null;
 
   /** `modelItemIds` fixes the first indexes; other items of `items` are appended. */
   constructor(
@@ -81,6 +84,7 @@ export class Catalog {
       this.items.push(undefined);
     }
     this.items[index] = item;
+    this.changes++;
     this.available.set(index, isAvailable(item));
     for (const [path, bits] of this.categories) bits.set(index, inCategory(item, path));
     if (this.now() - item.publishedAt < NEW_ITEM_MS) this.recent.add(index);
@@ -106,15 +110,29 @@ export class Catalog {
     return bits.filter();
   }
 
-  /** Available items published within `NEW_ITEM_MS` before `now`, newest first. */
-  newArrivals(now: number): number[] {
-    const out: number[] = [];
+  /**
+   * Available items published within `NEW_ITEM_MS` before `now`, newest first, and as a
+   * filter; recomputed at most once a second or after an item change.
+   */
+  newArrivals(now: number): { list: number[]; filter: ItemFilter } {
+    const second = Math.floor(now / 1000);
+    if (this.arrivals && this.arrivals.second === second && this.arrivals.changes === this.changes) {
+      return this.arrivals;
+    }
+    const list: number[] = [];
     for (const i of this.recent) {
       const item = this.items[i]!;
       if (now - item.publishedAt >= NEW_ITEM_MS) this.recent.delete(i);
-      else if (item.publishedAt <= now && isAvailable(item)) out.push(i);
+      else if (item.publishedAt <= now && isAvailable(item)) list.push(i);
     }
-    return out.sort((a, b) => this.items[b]!.publishedAt - this.items[a]!.publishedAt || a - b);
+    list.sort((a, b) => this.items[b]!.publishedAt - this.items[a]!.publishedAt || a - b);
+    this.arrivals = {
+      second,
+      changes: this.changes,
+      list,
+      filter: ItemFilter.fromItems(list, this.items.length),
+    };
+    return this.arrivals;
   }
 }
 

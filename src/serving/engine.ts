@@ -46,6 +46,8 @@ const NEIGHBOUR_SEEDS = 10;
 /** The global trending list is recomputed at most this often, and this long. */
 const TRENDING_CACHE_MS = 2000;
 const TRENDING_CACHE_SIZE = 2000;
+/** New arrivals offered to the exposure slot (more only matter when the category cap bites). */
+const NEW_ARRIVAL_CANDIDATES = 5;
 
 interface Who {
   userId?: string;
@@ -202,7 +204,7 @@ export class Engine {
     const scored: Scored[] = [];
     for (const [i, e] of blend.entries)
       scored.push({ index: i, score: e.score * this.boost(c.item(i)!), reason: e.reason });
-    const newArrivals = rules.newItemSlot >= 0 ? c.newArrivals(now).filter((i) => filter.has(i)) : [];
+    const newArrivals = rules.newItemSlot >= 0 ? this.newArrivalCandidates(m, filter, x, now) : [];
     const pins = this.config.pins
       .filter((p) => (!p.tiers || p.tiers.includes(req.tier)) && (!p.category || p.category === category))
       .flatMap((p) => {
@@ -213,10 +215,7 @@ export class Engine {
       limit,
       rules,
       pins,
-      newArrivals: newArrivals.map((i) => ({
-        index: i,
-        score: x && m.index?.vector(i) ? dot(x, m.index.vector(i)!) : 0,
-      })),
+      newArrivals,
       categoryOf: (i) => c.item(i)?.categories[0] ?? '',
       vectorOf: (i) => m.index?.vector(i) ?? null,
     });
@@ -244,6 +243,26 @@ export class Engine {
       timestamp: now,
     });
     return answer;
+  }
+
+  /**
+   * New arrivals that may take the exposure slot, best first: the closest to the query vector
+   * when there is one (an exact search over the few new items), else the newest.
+   */
+  private newArrivalCandidates(m: ServingModel, filter: ItemFilter, x: Float32Array | null, now: number) {
+    const fresh = m.catalog.newArrivals(now);
+    if (fresh.filter.count === 0) return [];
+    const allowed = filter.intersect([fresh.filter]);
+    if (allowed.count === 0) return [];
+    if (x && m.index) {
+      const found = m.index.search(x, NEW_ARRIVAL_CANDIDATES, allowed);
+      if (found.indices.length)
+        return Array.from(found.indices, (index, r) => ({ index, score: found.scores[r]! }));
+    }
+    return fresh.list
+      .filter((i) => allowed.has(i))
+      .slice(0, NEW_ARRIVAL_CANDIDATES)
+      .map((index, r) => ({ index, score: -r }));
   }
 
   /** Feeds stored events to real-time state and trending (call after the store accepted them). */
@@ -489,12 +508,6 @@ function meanVector(vectors: Float32Array[], dims: number): Float32Array | null 
   const out = new Float32Array(dims);
   for (const v of vectors) for (let d = 0; d < dims; d++) out[d]! += v[d]! / vectors.length;
   return out;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let d = 0; d < a.length; d++) s += a[d]! * b[d]!;
-  return s;
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -15,7 +15,7 @@ export interface RuleInput {
   rules: TierRules;
   /** Already filtered: available and allowed. */
   pins: { index: number; slot: number }[];
-  /** Already filtered, newest first, with a relevance score for the user when there is one. */
+  /** Already filtered, best first, with a relevance score (ties: the earlier one). */
   newArrivals: { index: number; score: number }[];
   categoryOf: (index: number) => string;
   vectorOf: (index: number) => Float32Array | null;
@@ -52,7 +52,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
       take(
         {
           index: best.index,
-          score: sorted.find((s) => s.index === best.index)?.score ?? 0,
+          score: candidates.find((s) => s.index === best.index)?.score ?? 0,
           reason: 'new arrival',
         },
         newSlot,
