@@ -1,0 +1,662 @@
+/**
+ * Approximate top-k by inner product over hnswlib graphs (hnswlib-node, `ip` space).
+ *
+ * **Norm strata.** Inner product is not a metric, and on vectors whose norms differ (ALS item
+ * factors: popular items are long) hnswlib's link pruning keeps long items in every list and
+ * drops short ones: on 1M × 64 clustered vectors with log-normal norms, 76% of the items end
+ * up with no incoming link and only 24% are reachable from the entry point. The top 20 of an
+ * unfiltered query are mostly long items, so its recall still looks fine (0.96), but any
+ * filter that needs the items below them finds half of them at best (recall@20 0.44 with 10%
+ * of the items allowed). So the items are split by norm into `strata` graphs of equal size
+ * (norm ranging, as in Yan et al., "Norm-Ranging LSH for MIPS", 2018); inside one stratum the
+ * norms are close, inner product behaves like a metric and every item is reachable. A search
+ * visits the strata longest first, keeps a pool of the best allowed items, and skips a
+ * stratum once |q| · (its largest norm) cannot beat the pool's k-th score.
+ *
+ * **Filters** never use hnswlib's per-candidate JS filter callback (measured in the
+ * benchmark). A filter allowing at most `exactMaxAllowed` items → exact scan of those items.
+ * Otherwise each stratum is over-fetched: `k · overFetch / fraction` neighbours unfiltered,
+ * the allowed ones kept; while the stratum's last fetched score still beats the pool's k-th
+ * (so deeper items could enter the top k) the fetch grows ×4, and past `maxFetch` the
+ * stratum's allowed items are scanned exactly.
+ *
+ * **Scores** come from the JS copy of the vectors (the model version's buffer, shared, not
+ * copied), so they and the tie order are exactly those of `ExactIndex`.
+ *
+ * **Lifecycle.** Built at publish time, seeded (stratum s gets seed + s in `initIndex`; same
+ * seed → same graphs → same answers), saved with hnswlib's `writeIndex` and loaded with
+ * `readIndex` (a file read on a worker thread, no rebuild). `add` puts an item in the stratum
+ * of its norm, growing it with `resizeIndex` (×1.5); `remove` uses `markDelete`.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import hnswlib from 'hnswlib-node';
+import type { HierarchicalNSW } from 'hnswlib-node';
+import type { Vectors } from '../../models/artefact.ts';
+import { topK } from '../../models/top-k.ts';
+import type { AnnIndex, AnnResult } from './ann-index.ts';
+import { AnnIndexError } from './ann-index.ts';
+import type { HnswParams } from './index-file.ts';
+import {
+  decodeWords,
+  encodeWords,
+  INDEX_FILE_FORMAT,
+  INDEX_FILE_VERSION,
+  readMeta,
+  writeMeta,
+} from './index-file.ts';
+import { countBits, ItemFilter } from './item-filter.ts';
+import { checkItem, checkQuery, checkVectors, dotAt, scoreRowsInto, VectorStore } from './vector-store.ts';
+
+/** How searches run; can differ between the process that built and the one that loads. */
+export interface HnswSearchOptions {
+  /**
+   * hnswlib `ef` per stratum for unfiltered searches (≥ the fetch is used anyway). Tuned to
+   * recall@20 ≥ 0.95 on 1M × 64 clustered vectors, see benchmarks/serving-index.ts.
+   * @defaultValue 64
+   */
+  efSearch?: number;
+  /**
+   * A filter allowing at most this many items is answered by scoring exactly those items
+   * (about 1–2 ms per 10k items at 64 dims when they are not in cache). So is one whose
+   * first fetch `k · overFetch / fraction` would exceed `maxFetch` (under ~2% allowed).
+   * @defaultValue 5000
+   */
+  exactMaxAllowed?: number;
+  /** First fetch per stratum: `k · overFetch / allowedFraction` neighbours. @defaultValue 2 */
+  overFetch?: number;
+  /** The largest fetch per stratum; past it the stratum's allowed items are scanned. @defaultValue 2048 */
+  maxFetch?: number;
+}
+
+export interface HnswBuildOptions extends HnswSearchOptions {
+  /**
+   * At most this many graphs, by item norm (see above); 1 = one plain inner-product graph.
+   * The strata split the log-norm range of the middle 99% of items into equal widths, as
+   * many as it takes to keep each stratum's longest/shortest norm ratio ≤ `strataNormRatio`
+   * (the two end strata also take the tails), and merge strata under `minStratumSize` items.
+   * @defaultValue 8
+   */
+  strata?: number;
+  /** @defaultValue 1.3 */
+  strataNormRatio?: number;
+  /** @defaultValue 1000 */
+  minStratumSize?: number;
+  /** The longest stratum gets `m · topStratumLinks` links. @defaultValue 2 */
+  topStratumLinks?: number;
+  /** hnswlib M: links per node (2M on the base layer). @defaultValue 16 */
+  m?: number;
+  /** hnswlib efConstruction. @defaultValue 100 */
+  efConstruction?: number;
+  /** Seed of hnswlib's level generator (stratum s uses seed + s). @defaultValue 42 */
+  seed?: number;
+  /** Only these rows are added (e.g. the active items); default: every row. */
+  include?: ItemFilter;
+  /** Called now and then during the build (which yields to the event loop every ~20 ms). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface HnswLoadOptions extends HnswSearchOptions {
+  /**
+   * The vectors the index was built from (the model version's item vectors, already in
+   * memory), used in place. Rows the index has beyond them (items added after the build) are
+   * read back from the graphs; without `vectors`, every row is (slow: about a second per
+   * million items). A sample of rows is checked against the graphs.
+   */
+  vectors?: Vectors;
+}
+
+/** Counters of how `search` answered (for metrics, and for tests of the strategy). */
+export interface HnswSearchCounts {
+  /** Unfiltered searches through the graphs. */
+  unfiltered: number;
+  /** Filters small enough to score every allowed item. */
+  filteredExact: number;
+  /** Filters answered through the graphs. */
+  filteredGraph: number;
+  /** Stratum searches that went 4× deeper. */
+  deeper: number;
+  /** Strata whose allowed items were scanned exactly after over-fetching fell short. */
+  stratumScans: number;
+  /** Strata skipped because their norms could not beat the k-th score. */
+  strataSkipped: number;
+}
+
+interface Stratum {
+  graph: HierarchicalNSW;
+  /** Items whose current vector lives in this graph (live or marked deleted). */
+  members: Uint32Array;
+  /** Live members. */
+  live: number;
+  /** Items with at least this norm belong here (the last stratum: 0). */
+  minNorm: number;
+  /** The largest norm ever put here (the bound that lets a search skip the stratum). */
+  maxNorm: number;
+}
+
+const DEFAULTS = { efSearch: 64, exactMaxAllowed: 5000, overFetch: 2, maxFetch: 2048 };
+const BUILD_DEFAULTS = {
+  strata: 8,
+  strataNormRatio: 1.3,
+  minStratumSize: 1000,
+  topStratumLinks: 2,
+  m: 16,
+  efConstruction: 100,
+  seed: 42,
+};
+/** Rows compared with the graphs' copies when loading with caller-given vectors. */
+const CHECKED_ROWS = 32;
+const NO_STRATUM = 255;
+
+const EMPTY: AnnResult = { indices: new Int32Array(0), scores: new Float32Array(0) };
+
+export class HnswIndex implements AnnIndex {
+  readonly kind = 'hnsw';
+  readonly counts: HnswSearchCounts = {
+    unfiltered: 0,
+    filteredExact: 0,
+    filteredGraph: 0,
+    deeper: 0,
+    stratumScans: 0,
+    strataSkipped: 0,
+  };
+  /** A vector as hnswlib takes it (a plain array); reused for queries and points. */
+  private readonly plain: number[];
+  /** Which stratum holds each item (NO_STRATUM: none). */
+  private stratumOf: Uint8Array;
+  private search_: Required<HnswSearchOptions>;
+  // Scratch, grown on demand: fetched labels and scores, the pool of allowed candidates.
+  private fetched = new Int32Array(0);
+  private fetchedScores = new Float32Array(0);
+  private pool = new Int32Array(0);
+  private poolScores = new Float32Array(0);
+  private stratumWords = new Uint32Array(0);
+
+  private constructor(
+    private readonly strata: Stratum[],
+    private readonly store: VectorStore,
+    private readonly params: Omit<HnswParams, 'efSearch'>,
+    search: HnswSearchOptions,
+  ) {
+    this.plain = new Array<number>(store.dims).fill(0);
+    this.stratumOf = new Uint8Array(Math.max(store.capacity, store.itemSpace)).fill(NO_STRATUM);
+    strata.forEach((s, j) => {
+      for (const i of ItemFilter.fromWords(s.members).items()) this.stratumOf[i] = j;
+    });
+    this.search_ = { ...DEFAULTS };
+    this.configure(search);
+  }
+
+  /** Builds the graphs over the rows of `vectors` (taken without copying). */
+  static async build(vectors: Vectors, options: HnswBuildOptions = {}): Promise<HnswIndex> {
+    checkVectors(vectors);
+    const { rows, cols } = vectors;
+    const p = {
+      ...BUILD_DEFAULTS,
+      ...pick(options, [
+        'strata',
+        'strataNormRatio',
+        'minStratumSize',
+        'topStratumLinks',
+        'm',
+        'efConstruction',
+        'seed',
+      ]),
+    };
+    if (!Number.isInteger(p.strata) || p.strata < 1 || p.strata >= NO_STRATUM) {
+      throw new RangeError(`strata must be an integer in [1, ${NO_STRATUM}), got ${p.strata}`);
+    }
+    const store = new VectorStore(cols, vectors.data.subarray(0, rows * cols));
+    const items: number[] = [];
+    const norms = new Float64Array(rows);
+    for (let i = 0; i < rows; i++) {
+      if (options.include && !options.include.has(i)) continue;
+      items.push(i);
+      const row = store.row(i);
+      for (let j = 0; j < cols; j++) {
+        if (!Number.isFinite(row[j]!)) throw new RangeError(`vector of item ${i} has a non-finite value`);
+      }
+      norms[i] = Math.sqrt(dotAt(store.data, i * cols, row, cols));
+    }
+    // Longest first; inside a stratum, rows in index order.
+    const byNorm = Int32Array.from(items).sort((a, b) => norms[b]! - norms[a]! || a - b);
+    const total = byNorm.length;
+    const bounds = planStrata(
+      Float64Array.from(byNorm, (i) => norms[i]!),
+      p.strata,
+      p.strataNormRatio,
+      p.minStratumSize,
+    );
+    const strata: Stratum[] = [];
+    let from = 0;
+    for (const [s, minNorm] of bounds.entries()) {
+      let to = from;
+      while (to < total && norms[byNorm[to]!]! >= minNorm) to++;
+      const graph = new hnswlib.HierarchicalNSW('ip', cols);
+      // The longest stratum also takes the tail of norms (the widest ratio, so the most
+      // pruning) and holds most top results: twice the links, for a few % more memory.
+      const m = s === 0 && bounds.length > 1 ? p.m * p.topStratumLinks : p.m;
+      graph.initIndex(Math.max(to - from, 16), m, p.efConstruction, p.seed + s);
+      const members = new Uint32Array((rows + 31) >>> 5);
+      for (let t = from; t < to; t++) members[byNorm[t]! >>> 5]! |= 1 << (byNorm[t]! & 31);
+      strata.push({ graph, members, live: 0, minNorm, maxNorm: to > from ? norms[byNorm[from]!]! : 0 });
+      from = to;
+    }
+    const index = new HnswIndex(
+      strata,
+      store,
+      { m: p.m, efConstruction: p.efConstruction, seed: p.seed },
+      options,
+    );
+    let done = 0;
+    let last = performance.now();
+    for (const [s, stratum] of strata.entries()) {
+      for (const i of ItemFilter.fromWords(stratum.members).items()) {
+        stratum.graph.addPoint(index.asPlain(store.row(i)), i);
+        store.markLive(i);
+        index.stratumOf[i] = s;
+        stratum.live++;
+        if ((++done & 255) === 0 && performance.now() - last > 20) {
+          options.onProgress?.(done, total);
+          await yieldToEventLoop();
+          last = performance.now();
+        }
+      }
+    }
+    options.onProgress?.(done, total);
+    return index;
+  }
+
+  /** Reads an index written by `save`. */
+  static async load(path: string, options: HnswLoadOptions = {}): Promise<HnswIndex> {
+    const meta = await readMeta(path, 'hnsw');
+    const { dims, itemSpace } = meta;
+    const { m, efConstruction, seed, efSearch, strata: saved } = meta.hnsw!;
+    const live = decodeWords(meta.live, 'live', itemSpace);
+    const strata: Stratum[] = [];
+    for (const [s, st] of saved.entries()) {
+      const graph = new hnswlib.HierarchicalNSW('ip', dims);
+      try {
+        await graph.readIndex(graphPath(path, s));
+      } catch (err) {
+        throw new AnnIndexError(`${graphPath(path, s)}: cannot read the graph (${(err as Error).message})`);
+      }
+      const members = decodeWords(st.members, `strata[${s}].members`, itemSpace);
+      const liveMembers = members.map((w, j) => w & live[j]!);
+      strata.push({ graph, members, live: countBits(liveMembers), minNorm: st.minNorm, maxNorm: st.maxNorm });
+    }
+    const graphOf = (i: number) =>
+      strata.find((st) => ((st.members[i >>> 5]! >>> (i & 31)) & 1) === 1)?.graph;
+    const isLive = (i: number) => ((live[i >>> 5]! >>> (i & 31)) & 1) === 1;
+    let given = 0;
+    let data: Float32Array = new Float32Array(itemSpace * dims);
+    if (options.vectors) {
+      checkVectors(options.vectors);
+      if (options.vectors.cols !== dims) {
+        throw new AnnIndexError(`${path}: index has ${dims} dims, vectors have ${options.vectors.cols}`);
+      }
+      given = Math.min(options.vectors.rows, itemSpace);
+      if (given === itemSpace) data = options.vectors.data.subarray(0, itemSpace * dims);
+      else data.set(options.vectors.data.subarray(0, given * dims));
+    }
+    // Rows the caller did not give: read them back from the graphs.
+    for (let i = given; i < itemSpace; i++) if (isLive(i)) data.set(graphOf(i)!.getPoint(i), i * dims);
+    // Rows the caller gave: check a spread sample against the graphs' copies.
+    for (let c = 0; c < CHECKED_ROWS && given > 0; c++) {
+      const i = Math.floor(((c + 0.5) * given) / CHECKED_ROWS);
+      if (!isLive(i)) continue;
+      const stored = graphOf(i)!.getPoint(i);
+      for (let j = 0; j < dims; j++) {
+        if (Math.fround(stored[j]!) !== data[i * dims + j]) {
+          throw new AnnIndexError(`${path}: the vectors given do not match the index (item ${i})`);
+        }
+      }
+    }
+    const store = new VectorStore(dims, data);
+    store.restoreLive(live, itemSpace, meta.size);
+    return new HnswIndex(strata, store, { m, efConstruction, seed }, { efSearch, ...definedOnly(options) });
+  }
+
+  get dims(): number {
+    return this.store.dims;
+  }
+
+  get size(): number {
+    return this.store.size;
+  }
+
+  get itemSpace(): number {
+    return this.store.itemSpace;
+  }
+
+  /** The number of norm strata (graphs). */
+  get strataCount(): number {
+    return this.strata.length;
+  }
+
+  /** The search settings in force. */
+  get searchOptions(): Readonly<Required<HnswSearchOptions>> {
+    return this.search_;
+  }
+
+  /** Changes search settings (e.g. `efSearch` after tuning). */
+  configure(options: HnswSearchOptions): void {
+    const next = { ...this.search_, ...definedOnly(options) };
+    for (const [name, v] of Object.entries(next)) {
+      const min = name === 'exactMaxAllowed' ? 0 : 1;
+      if (!(typeof v === 'number' && v >= min))
+        throw new RangeError(`${name} must be a number ≥ ${min}, got ${v}`);
+    }
+    this.search_ = next;
+  }
+
+  search(query: Float32Array, k: number, filter?: ItemFilter): AnnResult {
+    checkQuery(query, this.dims, k);
+    k = Math.floor(k);
+    const live = this.store.size;
+    if (k === 0 || live === 0) return EMPTY;
+    if (!filter) {
+      if (k >= live) return this.store.search(query, k);
+      this.counts.unfiltered++;
+      return this.searchStrata(query, k, 1);
+    }
+    const allowed = filter.count;
+    if (allowed === 0) return EMPTY;
+    const { exactMaxAllowed, overFetch, maxFetch } = this.search_;
+    const fraction = Math.min(1, allowed / live);
+    // Few allowed items, or so few that the first fetch would already be too deep: score them.
+    if (allowed <= exactMaxAllowed || (k * overFetch) / fraction > maxFetch) {
+      this.counts.filteredExact++;
+      return this.store.search(query, k, filter);
+    }
+    this.counts.filteredGraph++;
+    return this.searchStrata(query, k, fraction, filter);
+  }
+
+  has(itemIndex: number): boolean {
+    return this.store.isLive(itemIndex);
+  }
+
+  vector(itemIndex: number): Float32Array | null {
+    return this.store.isLive(itemIndex) ? this.store.row(itemIndex) : null;
+  }
+
+  add(itemIndex: number, vector: Float32Array): void {
+    checkItem(itemIndex);
+    const wasLive = this.store.isLive(itemIndex);
+    this.store.set(itemIndex, vector);
+    const norm = Math.sqrt(dotAt(vector, 0, vector, vector.length));
+    let to = this.strata.findIndex((s) => norm >= s.minNorm);
+    if (to < 0) to = this.strata.length - 1;
+    if (itemIndex >= this.stratumOf.length) {
+      const grown = new Uint8Array(Math.max(itemIndex + 1, Math.ceil(this.stratumOf.length * 1.5))).fill(
+        NO_STRATUM,
+      );
+      grown.set(this.stratumOf);
+      this.stratumOf = grown;
+    }
+    const from = this.stratumOf[itemIndex]!;
+    if (from !== NO_STRATUM && from !== to) {
+      const old = this.strata[from]!;
+      if (wasLive) {
+        old.graph.markDelete(itemIndex);
+        old.live--;
+      }
+      old.members[itemIndex >>> 5]! &= ~(1 << (itemIndex & 31));
+    }
+    const st = this.strata[to]!;
+    const { graph } = st;
+    // A label the graph already has (even deleted) is updated in place: hnswlib replaces the
+    // vector, repairs the links and clears the deletion. A new one may need room.
+    if (graph.getCurrentCount() >= graph.getMaxElements()) {
+      graph.resizeIndex(Math.ceil(graph.getMaxElements() * 1.5) + 16);
+    }
+    graph.addPoint(this.asPlain(vector), itemIndex);
+    if (!(wasLive && from === to)) st.live++;
+    const w = itemIndex >>> 5;
+    if (w >= st.members.length) {
+      for (const s of this.strata) {
+        const grown = new Uint32Array(Math.max(w + 1, Math.ceil(s.members.length * 1.5)));
+        grown.set(s.members);
+        s.members = grown;
+      }
+    }
+    st.members[w]! |= 1 << (itemIndex & 31);
+    st.maxNorm = Math.max(st.maxNorm, norm);
+    this.stratumOf[itemIndex] = to;
+  }
+
+  remove(itemIndex: number): boolean {
+    if (!this.store.unset(itemIndex)) return false;
+    const st = this.strata[this.stratumOf[itemIndex]!]!;
+    st.graph.markDelete(itemIndex);
+    st.live--;
+    return true;
+  }
+
+  async save(path: string): Promise<string[]> {
+    const files: string[] = [];
+    for (const [s, st] of this.strata.entries()) {
+      const file = graphPath(path, s);
+      try {
+        await st.graph.writeIndex(file);
+      } catch (err) {
+        throw new AnnIndexError(`${file}: cannot write the graph (${(err as Error).message})`);
+      }
+      files.push(file);
+    }
+    const space = this.store.itemSpace;
+    const words = (space + 31) >>> 5;
+    const exactly = (w: Uint32Array) => {
+      const out = new Uint32Array(words);
+      out.set(w.subarray(0, words));
+      return encodeWords(out);
+    };
+    files.push(
+      await writeMeta(path, {
+        format: INDEX_FILE_FORMAT,
+        version: INDEX_FILE_VERSION,
+        kind: 'hnsw',
+        dims: this.dims,
+        itemSpace: space,
+        size: this.size,
+        live: exactly(this.store.live),
+        hnsw: {
+          ...this.params,
+          efSearch: this.search_.efSearch,
+          strata: this.strata.map((st) => ({
+            minNorm: st.minNorm,
+            maxNorm: st.maxNorm,
+            members: exactly(st.members),
+          })),
+        },
+      }),
+    );
+    return files;
+  }
+
+  /**
+   * The alternative `search` avoids: hnswlib's own filtered search, which calls back into JS
+   * for every candidate it considers (here per stratum, merged). Kept to measure against
+   * (benchmarks/serving-index.ts), not for the hot path.
+   */
+  searchWithFilterCallback(query: Float32Array, k: number, filter: ItemFilter): AnnResult {
+    checkQuery(query, this.dims, k);
+    const q = this.asPlain(query);
+    const labels: number[] = [];
+    for (const st of this.strata) {
+      st.graph.setEf(this.search_.efSearch);
+      const n = Math.min(Math.floor(k), st.graph.getMaxElements());
+      labels.push(...st.graph.searchKnn(q, n, (label) => filter.has(label)).neighbors);
+    }
+    const kept = Int32Array.from(labels).sort();
+    return this.store.rescore(query, kept, kept.length, k);
+  }
+
+  /** `v` as a plain array for hnswlib, in a reused buffer. */
+  private asPlain(v: Float32Array): number[] {
+    const p = this.plain;
+    for (let j = 0; j < p.length; j++) p[j] = v[j]!;
+    return p;
+  }
+
+  /**
+   * The strata, longest first, into a pool of allowed candidates; then the pool's best k
+   * (re-scored in ascending item order, so ties go to the lower index).
+   */
+  private searchStrata(query: Float32Array, k: number, fraction: number, filter?: ItemFilter): AnnResult {
+    const { efSearch, overFetch, maxFetch } = this.search_;
+    const d = this.dims;
+    const qNorm = Math.sqrt(dotAt(query, 0, query, d));
+    const q = this.asPlain(query);
+    const firstFetch = filter ? Math.ceil((k * overFetch) / fraction) : k;
+    // ef grows with the depth asked for, at the ratio efSearch : k tuned for unfiltered top k.
+    // The allowed top k sit k / fraction deep, so a filtered search never uses less than
+    // efSearch / fraction, even in the strata it starts shallower.
+    const baseFetch = filter ? k * overFetch : k;
+    const efFor = (fetch: number) =>
+      Math.max(fetch, Math.ceil((efSearch * Math.max(fetch, firstFetch)) / baseFetch));
+    let pooled = 0;
+    let kth = -Infinity;
+    for (const st of this.strata) {
+      if (st.live === 0) continue;
+      if (pooled >= k && qNorm * st.maxNorm < kth) {
+        this.counts.strataSkipped++;
+        continue;
+      }
+      const start = pooled;
+      // Once the pool holds k, a stratum usually adds only a few: start it 4× shallower and
+      // let the `last > kth` test take it deeper when it has more to give.
+      let fetch = pooled >= k ? Math.max(k, Math.ceil(firstFetch / 4)) : firstFetch;
+      for (;;) {
+        pooled = start;
+        if (fetch > maxFetch || fetch >= st.live) {
+          // Too deep for the graph (or the stratum is small): score its allowed items.
+          if (fetch > maxFetch) this.counts.stratumScans++;
+          const found = this.store.search(query, k, this.stratumFilter(st, filter));
+          pooled = this.addToPool(pooled, found.indices, found.scores, found.indices.length);
+          break;
+        }
+        st.graph.setEf(efFor(fetch));
+        const labels = st.graph.searchKnn(q, fetch).neighbors;
+        const n = labels.length;
+        if (this.fetched.length < n) {
+          this.fetched = new Int32Array(n);
+          this.fetchedScores = new Float32Array(n);
+        }
+        const ids = this.fetched;
+        const scores = this.fetchedScores;
+        let last = Infinity;
+        for (let j = 0; j < n; j++) ids[j] = labels[j]!;
+        scoreRowsInto(this.store.data, d, query, ids, n, scores);
+        let kept = 0;
+        for (let j = 0; j < n; j++) {
+          if (scores[j]! < last) last = scores[j]!;
+          if (!filter || filter.has(ids[j]!)) {
+            ids[kept] = ids[j]!;
+            scores[kept++] = scores[j]!;
+          }
+        }
+        pooled = this.addToPool(pooled, ids, scores, kept);
+        kth = this.kthScore(pooled, k);
+        // Done with this stratum when it has nothing deeper, or nothing deeper can beat the k-th.
+        if (n < fetch || (pooled >= k && last <= kth)) break;
+        this.counts.deeper++;
+        fetch *= 4;
+      }
+      kth = this.kthScore(pooled, k);
+    }
+    const best = this.pool.subarray(0, pooled).sort();
+    return this.store.rescore(query, best, pooled, k);
+  }
+
+  /** Appends `n` candidates to the pool; returns the new pool size. */
+  private addToPool(at: number, ids: Int32Array, scores: Float32Array, n: number): number {
+    if (this.pool.length < at + n) {
+      const size = Math.max(at + n, this.pool.length * 2, 64);
+      const pool = new Int32Array(size);
+      const poolScores = new Float32Array(size);
+      pool.set(this.pool.subarray(0, at));
+      poolScores.set(this.poolScores.subarray(0, at));
+      this.pool = pool;
+      this.poolScores = poolScores;
+    }
+    this.pool.set(ids.subarray(0, n), at);
+    this.poolScores.set(scores.subarray(0, n), at);
+    return at + n;
+  }
+
+  /** The k-th best score in the pool (−∞ while it holds fewer than k). */
+  private kthScore(pooled: number, k: number): number {
+    if (pooled < k) return -Infinity;
+    const top = topK(this.poolScores.subarray(0, pooled), k);
+    return top.scores[k - 1]!;
+  }
+
+  /** `filter` ∧ the stratum's members, in a reused buffer. */
+  private stratumFilter(st: Stratum, filter?: ItemFilter): ItemFilter {
+    const n = filter ? Math.min(filter.words.length, st.members.length) : st.members.length;
+    if (this.stratumWords.length < n) this.stratumWords = new Uint32Array(n);
+    const out = this.stratumWords.subarray(0, n);
+    if (filter) for (let w = 0; w < n; w++) out[w] = filter.words[w]! & st.members[w]!;
+    else out.set(st.members.subarray(0, n));
+    return ItemFilter.fromWords(out);
+  }
+}
+
+/**
+ * Lower norm bounds of the strata, longest first (the last is 0), for `norms` sorted
+ * descending: equal log-norm widths over the 0.5–99.5% quantiles, as few as keep each
+ * width ≤ log(ratio), at most `max`; then strata with fewer than `minSize` items merged into
+ * their smaller neighbour.
+ */
+export function planStrata(norms: Float64Array, max: number, ratio: number, minSize: number): number[] {
+  const n = norms.length;
+  const positive = norms.filter((x) => x > 0);
+  if (positive.length === 0 || max <= 1) return [0];
+  const q = (p: number) =>
+    Math.log(positive[Math.min(positive.length - 1, Math.floor(p * positive.length))]!);
+  const hi = q(0.005);
+  const lo = q(0.995);
+  const count = Math.max(1, Math.min(max, Math.ceil((hi - lo) / Math.log(ratio) - 1e-9)));
+  let bounds = Array.from({ length: count }, (_, s) =>
+    s === count - 1 ? 0 : Math.exp(hi - ((s + 1) * (hi - lo)) / count),
+  );
+  const sizes = () => {
+    const out = bounds.map(() => 0);
+    let s = 0;
+    for (let t = 0; t < n; t++) {
+      while (norms[t]! < bounds[s]!) s++;
+      out[s]!++;
+    }
+    return out;
+  };
+  for (;;) {
+    const size = sizes();
+    if (bounds.length === 1) break;
+    let small = -1;
+    for (let s = 0; s < size.length; s++)
+      if (size[s]! < minSize && (small < 0 || size[s]! < size[small]!)) small = s;
+    if (small < 0) break;
+    // Merge with the smaller neighbour: drop the bound between them.
+    const up = small > 0 ? size[small - 1]! : Infinity;
+    const down = small < size.length - 1 ? size[small + 1]! : Infinity;
+    const drop = up <= down ? small - 1 : small;
+    bounds = bounds.filter((_, s) => s !== drop);
+  }
+  return bounds;
+}
+
+/** The file of stratum `s`'s graph. */
+function graphPath(path: string, s: number): string {
+  return `${path}.${s}`;
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (o[key] !== undefined) out[key] = o[key];
+  return out;
+}
+
+function definedOnly(o: HnswSearchOptions): HnswSearchOptions {
+  return pick(o, ['efSearch', 'exactMaxAllowed', 'overFetch', 'maxFetch']);
+}

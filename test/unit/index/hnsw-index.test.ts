@@ -1,0 +1,229 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HierarchicalNSW } from 'hnswlib-node';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AnnIndexError } from '../../../src/index/ann-index.ts';
+import { ExactIndex } from '../../../src/index/exact-index.ts';
+import { HnswIndex, planStrata } from '../../../src/index/hnsw-index.ts';
+import { ItemFilter } from '../../../src/index/item-filter.ts';
+import { bruteForce, clustered, describeAnnIndex, recallAt } from '../../helpers/describe-ann-index.ts';
+
+// A low exactMaxAllowed so that the suite's filters go through the graph (over-fetch), not
+// only through the exact scan of small allowed sets.
+describeAnnIndex('HnswIndex', () => ({
+  build: (vectors, seed) => HnswIndex.build(vectors, { seed: seed ?? 42, exactMaxAllowed: 100 }),
+  load: (path, vectors) => HnswIndex.load(path, { exactMaxAllowed: 100, ...(vectors ? { vectors } : {}) }),
+}));
+
+/** The hnswlib graphs inside (native methods sit on a frozen prototype: spy on the instances). */
+function graphsOf(index: HnswIndex): HierarchicalNSW[] {
+  return (index as unknown as { strata: { graph: HierarchicalNSW }[] }).strata.map((s) => s.graph);
+}
+
+/** Spies on every graph's searchKnn; `calls()` lists [stratum, k, filter] in call order. */
+function spyOnSearches(index: HnswIndex) {
+  const log: [number, number, unknown][] = [];
+  const spies = graphsOf(index).map((g, s) => {
+    const original = g.searchKnn.bind(g);
+    return vi.spyOn(g, 'searchKnn').mockImplementation((q, k, f) => {
+      log.push([s, k, f]);
+      return original(q, k, f);
+    });
+  });
+  return { calls: () => log, restore: () => spies.forEach((x) => x.mockRestore()) };
+}
+
+describe('HnswIndex', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-hnsw-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('never hands hnswlib a JS filter callback on the search path', async () => {
+    const { vectors, queries } = clustered(4000, 16, 40, 61);
+    const index = await HnswIndex.build(vectors, { seed: 61, exactMaxAllowed: 200 });
+    const spy = spyOnSearches(index);
+    try {
+      const q = queries(1, 62)[0]!;
+      const half = ItemFilter.fromMask(Uint8Array.from({ length: 4000 }, (_, i) => i % 2));
+      const small = ItemFilter.fromItems([1, 2, 3, 50, 60]);
+      index.search(q, 10);
+      index.search(q, 10, half);
+      index.search(q, 10, small);
+      expect(index.counts).toMatchObject({
+        unfiltered: 1,
+        filteredExact: 1,
+        filteredGraph: 1,
+        stratumScans: 0,
+      });
+      expect(spy.calls().length).toBeGreaterThanOrEqual(2);
+      for (const [, , f] of spy.calls()) expect(f).toBeUndefined();
+      // The small filter was answered without the graphs: exactly the brute-force answer.
+      const calls = spy.calls().length;
+      const r = index.search(q, 3, small);
+      expect(spy.calls().length).toBe(calls);
+      expect(Array.from(r.indices)).toEqual(bruteForce(vectors, q, 3, (i) => small.has(i)).indices);
+      // The comparison path does pass one.
+      index.searchWithFilterCallback(q, 10, half);
+      expect(typeof spy.calls().at(-1)![2]).toBe('function');
+    } finally {
+      spy.restore();
+    }
+  });
+
+  it('over-fetches 4× deeper, then scans a stratum exactly, when the allowed items are far from the query', async () => {
+    const { vectors, clusterOf, queries } = clustered(4000, 16, 40, 71);
+    const index = await HnswIndex.build(vectors, {
+      seed: 71,
+      exactMaxAllowed: 100,
+      overFetch: 1,
+      maxFetch: 3000,
+    });
+    const spy = spyOnSearches(index);
+    const q = queries(1, 72)[0]!;
+    // Allow the items of the clusters least aligned with the query.
+    const top = bruteForce(vectors, q, 4000);
+    const far = new Set(top.indices.slice(-400).map((i) => clusterOf[i]!));
+    const filter = ItemFilter.fromMask(clusterOf.map((c) => (far.has(c) ? 1 : 0)));
+    expect(filter.count).toBeGreaterThan(100);
+    const truth = bruteForce(vectors, q, 10, (i) => filter.has(i)).indices;
+    try {
+      const r = index.search(q, 10, filter);
+      for (const i of r.indices) expect(filter.has(i)).toBe(true);
+      expect(recallAt(r, truth)).toBeGreaterThanOrEqual(0.9);
+      expect(index.counts.deeper).toBeGreaterThanOrEqual(1);
+      // Per stratum, each fetch is 4× the one before; the first stratum starts at k / fraction,
+      // the others (once the pool holds k) 4× shallower.
+      const byStratum = new Map<number, number[]>();
+      for (const [s, k] of spy.calls()) byStratum.set(s, [...(byStratum.get(s) ?? []), k]);
+      const first = Math.ceil((10 * 1) / (filter.count / 4000));
+      for (const ks of byStratum.values()) {
+        expect([first, Math.max(10, Math.ceil(first / 4))]).toContain(ks[0]);
+        ks.forEach((k, j) => expect(k).toBe(ks[0]! * 4 ** j));
+      }
+      // Capped at the first fetch: strata that need more are scanned exactly.
+      index.configure({ maxFetch: first });
+      const capped = index.search(q, 10, filter);
+      expect(index.counts.stratumScans).toBeGreaterThanOrEqual(1);
+      expect(recallAt(capped, truth)).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      spy.restore();
+    }
+  });
+
+  it('plans norm strata of bounded norm ratio, merging small ones', () => {
+    // Norms 0.5 … 2 spread evenly in log: a 4× range needs ⌈ln 4 / ln 1.3⌉ = 6 strata.
+    const n = 6000;
+    const norms = Float64Array.from({ length: n }, (_, t) => 2 * 0.25 ** (t / (n - 1)));
+    const bounds = planStrata(norms, 8, 1.3, 100);
+    expect(bounds.length).toBe(6);
+    expect(bounds.at(-1)).toBe(0);
+    for (let s = 1; s < bounds.length - 1; s++) {
+      expect(bounds[s - 1]! / bounds[s]!).toBeLessThanOrEqual(1.3);
+      expect(bounds[s - 1]! / bounds[s]!).toBeGreaterThan(1.2);
+    }
+    expect(planStrata(norms, 3, 1.3, 100).length).toBe(3);
+    const merged = planStrata(norms, 8, 1.3, 1500);
+    const sizes = merged.map((b, s) => norms.filter((x) => x >= b && (s === 0 || x < merged[s - 1]!)).length);
+    expect(sizes.reduce((a, b) => a + b)).toBe(n);
+    for (const size of sizes) expect(size).toBeGreaterThanOrEqual(1500);
+    expect(merged.length).toBeGreaterThanOrEqual(2);
+    expect(planStrata(norms, 1, 1.3, 100)).toEqual([0]);
+    expect(planStrata(new Float64Array(10), 8, 1.3, 1)).toEqual([0]);
+    expect(planStrata(new Float64Array(50).fill(1), 8, 1.3, 1)).toEqual([0]);
+  });
+
+  it('puts added items in the stratum of their norm, and moves them when their norm changes', async () => {
+    const { vectors, queries } = clustered(3000, 16, 20, 77);
+    const index = await HnswIndex.build(vectors, { seed: 77, minStratumSize: 200 });
+    expect(index.strataCount).toBeGreaterThan(1);
+    const q = queries(1, 78)[0]!;
+    const long = q.map((x) => 50 * x);
+    const short = q.map((x) => 0.001 * x);
+    index.add(3000, long);
+    expect(index.search(q, 1).indices[0]).toBe(3000);
+    index.add(3000, short); // moves to the last stratum
+    expect(Array.from(index.search(q, 20).indices)).not.toContain(3000);
+    index.add(3000, long); // and back
+    expect(index.search(q, 1).indices[0]).toBe(3000);
+    expect(index.size).toBe(3001);
+    index.remove(3000);
+    index.add(3000, short);
+    expect(index.size).toBe(3001);
+    const filter = ItemFilter.fromItems([3000, 1, 2, 3]);
+    expect(Array.from(index.search(q, 4, filter).indices).sort((a, b) => a - b)).toEqual([1, 2, 3, 3000]);
+  });
+
+  it('reaches deep results through norm strata where one inner-product graph cannot', async () => {
+    // One plain inner-product graph leaves most short vectors without incoming links, so the
+    // top 200 (what a 10% filter needs) is found only in part; strata fix that.
+    const { vectors, queries } = clustered(10_000, 32, 100, 75);
+    const recall = async (strata: number) => {
+      const index = await HnswIndex.build(vectors, { seed: 75, strata, efSearch: 200, minStratumSize: 500 });
+      let sum = 0;
+      const qs = queries(20, 76);
+      for (const q of qs) sum += recallAt(index.search(q, 200), bruteForce(vectors, q, 200).indices);
+      return sum / qs.length;
+    };
+    const single = await recall(1);
+    const strata = await recall(8);
+    expect(strata).toBeGreaterThanOrEqual(0.95);
+    expect(single).toBeLessThan(strata - 0.05);
+  });
+
+  it('reports the same scores as ExactIndex for what it finds', async () => {
+    const { vectors, queries } = clustered(2000, 24, 20, 81);
+    const hnsw = await HnswIndex.build(vectors, { seed: 81 });
+    const exact = ExactIndex.build(vectors);
+    for (const q of queries(10, 82)) {
+      const a = hnsw.search(q, 20);
+      const b = exact.search(q, 2000);
+      const scoreOf = new Map(Array.from(b.indices, (i, j) => [i, b.scores[j]!]));
+      for (let j = 0; j < a.indices.length; j++) expect(a.scores[j]).toBe(scoreOf.get(a.indices[j]!));
+    }
+  });
+
+  it('rejects vectors that are not the ones it was built from, and files that are not its own', async () => {
+    const { vectors } = clustered(500, 8, 5, 91);
+    const index = await HnswIndex.build(vectors, { seed: 91 });
+    const path = join(dir, 'mismatch.hnsw');
+    await index.save(path);
+    const other = clustered(500, 8, 5, 92).vectors;
+    await expect(HnswIndex.load(path, { vectors: other })).rejects.toThrow(AnnIndexError);
+    await expect(HnswIndex.load(path, { vectors: { ...other, cols: 4, rows: 1000 } })).rejects.toThrow(
+      AnnIndexError,
+    );
+    await ExactIndex.build(vectors).save(join(dir, 'exact.f32'));
+    await expect(HnswIndex.load(join(dir, 'exact.f32'))).rejects.toThrow(/not hnsw/);
+    await writeFile(`${path}.0`, 'not a graph');
+    await expect(HnswIndex.load(path, { vectors })).rejects.toThrow(AnnIndexError);
+    await expect(HnswIndex.load(join(dir, 'missing.hnsw'))).rejects.toThrow(AnnIndexError);
+  });
+
+  it('keeps search settings across save/load unless overridden, and validates them', async () => {
+    const { vectors } = clustered(300, 8, 5, 93);
+    const index = await HnswIndex.build(vectors, { seed: 93, efSearch: 40 });
+    const path = join(dir, 'settings.hnsw');
+    await index.save(path);
+    expect((await HnswIndex.load(path, { vectors })).searchOptions.efSearch).toBe(40);
+    expect((await HnswIndex.load(path, { vectors, efSearch: 70 })).searchOptions.efSearch).toBe(70);
+    expect(() => index.configure({ efSearch: 0 })).toThrow(RangeError);
+    expect(() => index.configure({ overFetch: Number.NaN })).toThrow(RangeError);
+    index.configure({ exactMaxAllowed: 0 });
+    expect(index.searchOptions.exactMaxAllowed).toBe(0);
+  });
+
+  it('builds the same graph for the same seed, and another for another seed', async () => {
+    const { vectors } = clustered(2000, 8, 10, 94);
+    const paths = [1, 1, 2].map((_, j) => join(dir, `seed-${j}.hnsw`));
+    for (const [j, seed] of [1, 1, 2].entries())
+      await (await HnswIndex.build(vectors, { seed })).save(paths[j]!);
+    const [a, b, c] = await Promise.all(paths.map((p) => readFile(`${p}.0`)));
+    expect(a!.equals(b!)).toBe(true);
+    expect(a!.equals(c!)).toBe(false);
+  });
+});
