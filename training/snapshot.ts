@@ -5,6 +5,7 @@
  */
 import type { EventType, InteractionQuery, Store } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
+import { GrowableColumn } from './datasets/interaction-dataset.ts';
 
 export interface Snapshot {
   userIds: string[];
@@ -20,56 +21,38 @@ export interface Snapshot {
   length: number;
 }
 
-class Growable<T extends Int32Array | Uint8Array | Float32Array | Float64Array> {
-  constructor(
-    public data: T,
-    private readonly make: (n: number) => T,
-  ) {}
-  push(i: number, v: number): void {
-    if (i >= this.data.length) {
-      const next = this.make(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[i] = v;
-  }
-}
-
 const TYPE_CODE = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
 /** Reads the store's events (anonymous session events are skipped: they have no user to train). */
 export async function takeSnapshot(store: Store, query: InteractionQuery = {}): Promise<Snapshot> {
   const userIndex = new Map<string, number>();
   const itemIndex = new Map<string, number>();
-  const cap = 1 << 16;
-  const users = new Growable(new Int32Array(cap), (n) => new Int32Array(n));
-  const items = new Growable(new Int32Array(cap), (n) => new Int32Array(n));
-  const types = new Growable(new Uint8Array(cap), (n) => new Uint8Array(n));
-  const amounts = new Growable(new Float32Array(cap), (n) => new Float32Array(n));
-  const timestamps = new Growable(new Float64Array(cap), (n) => new Float64Array(n));
-  let n = 0;
+  const users = new GrowableColumn((n) => new Int32Array(n));
+  const items = new GrowableColumn((n) => new Int32Array(n));
+  const types = new GrowableColumn((n) => new Uint8Array(n));
+  const amounts = new GrowableColumn((n) => new Float32Array(n));
+  const timestamps = new GrowableColumn((n) => new Float64Array(n));
   for await (const e of store.streamEvents(query)) {
     if (e.userId === undefined) continue;
     let u = userIndex.get(e.userId);
     if (u === undefined) userIndex.set(e.userId, (u = userIndex.size));
     let i = itemIndex.get(e.itemId);
     if (i === undefined) itemIndex.set(e.itemId, (i = itemIndex.size));
-    users.push(n, u);
-    items.push(n, i);
-    types.push(n, TYPE_CODE.get(e.type)!);
-    amounts.push(n, e.type === 'rating' ? (e.value ?? 0) : (e.quantity ?? 1));
-    timestamps.push(n, e.timestamp);
-    n++;
+    users.push(u);
+    items.push(i);
+    types.push(TYPE_CODE.get(e.type)!);
+    amounts.push(e.type === 'rating' ? (e.value ?? 0) : (e.quantity ?? 1));
+    timestamps.push(e.timestamp);
   }
   return {
     userIds: [...userIndex.keys()],
     itemIds: [...itemIndex.keys()],
-    users: users.data.slice(0, n),
-    items: items.data.slice(0, n),
-    types: types.data.slice(0, n),
-    amounts: amounts.data.slice(0, n),
-    timestamps: timestamps.data.slice(0, n),
-    length: n,
+    users: users.finish(),
+    items: items.finish(),
+    types: types.finish(),
+    amounts: amounts.finish(),
+    timestamps: timestamps.finish(),
+    length: users.length,
   };
 }
 

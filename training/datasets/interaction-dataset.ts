@@ -52,7 +52,7 @@ export class IdIndex {
 }
 
 /** A growable typed-array column, trimmed to length by `finish`. */
-export class GrowableColumn<T extends Int32Array | Float32Array | Float64Array> {
+export class GrowableColumn<T extends Int32Array | Uint8Array | Float32Array | Float64Array> {
   private data: T;
   length = 0;
 
