@@ -5,13 +5,13 @@ import { InputError } from '../../src/errors.ts';
 import { CsvReader } from './csv-reader.ts';
 import type { InteractionDataset } from './interaction-dataset.ts';
 import { GrowableColumn, IdIndex } from './interaction-dataset.ts';
+import { parseUtcDateTime } from '../../src/store/import/online-retail-mapper.ts';
 
 /** Path of the file inside the datasets folder. */
 export const ONLINE_RETAIL_FILE = join('online-retail-uci', 'online_retail.csv.gz');
 
 const COLUMNS = ['InvoiceNo', 'StockCode', 'Description', 'Quantity', 'InvoiceDate', 'CustomerID'] as const;
 const FIVE_DIGITS = /^\d{5}/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 
 /** Reads `<datasetsDir>/online-retail-uci/online_retail.csv.gz` (streamed, gunzipped). */
 export async function loadOnlineRetail(datasetsDir: string): Promise<InteractionDataset> {
@@ -101,10 +101,8 @@ export function normalizeCustomerId(raw: string): string {
   return m ? m[1]! : raw;
 }
 
-/** `YYYY-MM-DD HH:MM:SS` → seconds since the epoch, read as UTC; NaN when malformed. */
+/** `YYYY-MM-DD HH:MM:SS` → seconds since the epoch, read as UTC (as the importer reads it); NaN when malformed. */
 export function parseDateTimeUtc(text: string): number {
-  const m = DATE_TIME.exec(text);
-  if (!m) return Number.NaN;
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  return ms / 1000;
+  const ms = parseUtcDateTime(text);
+  return ms === null ? Number.NaN : ms / 1000;
 }
