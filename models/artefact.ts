@@ -4,15 +4,20 @@
  * write, `readArtefact` validates what was read. The manifest is parsed and checked, never
  * evaluated; any mismatch throws {@link ArtefactError}.
  */
-import { ShelfError } from '../src/errors.ts';
 import { AlsModel } from './als.ts';
 
 export const ARTEFACT_SCHEMA_VERSION = 1;
 
-/** A stored artefact that cannot be used: bad manifest, missing or mis-sized file. */
-export class ArtefactError extends ShelfError {
+/**
+ * A stored artefact that cannot be used: bad manifest, missing or mis-sized file. Shaped like
+ * the engine's `ShelfError` (stable `code`, HTTP status) without models/ depending on src/.
+ */
+export class ArtefactError extends Error {
+  readonly code = 'SHELF_ERR_ARTEFACT';
+  readonly statusCode = 500;
   constructor(message: string) {
-    super('SHELF_ERR_ARTEFACT', 500, message);
+    super(message);
+    this.name = 'ArtefactError';
   }
 }
 
