@@ -15,6 +15,7 @@ import { generateStorefront } from '../demo/generate-storefront.ts';
 import type { StorefrontOptions } from '../demo/generate-storefront.ts';
 import { InlineJobs } from '../jobs/inline-jobs.ts';
 import { MemoryRealtime } from '../realtime/memory-realtime.ts';
+import { RedisRealtime } from '../realtime/redis-realtime.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { Engine } from '../serving/engine.ts';
 import { openStore } from '../store/open-store.ts';
@@ -80,7 +81,8 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       const verdict = await train();
       say(verdict.message);
     }
-    const engine = new Engine({ store, realtime: new MemoryRealtime(), registry, log });
+    const realtime = redis ? new RedisRealtime(redis) : new MemoryRealtime();
+    const engine = new Engine({ store, realtime, registry, log });
     await engine.swap();
     const generatedKeys = config.apiKeys.length === 0;
     const apiKeys: readonly ApiKey[] = generatedKeys

@@ -1,0 +1,75 @@
+/**
+ * Real-time state shared by every API replica: one sorted set per user or session in Redis,
+ * scored by timestamp, trimmed to the newest `capacity` and expiring when idle.
+ */
+import type { Redis } from 'ioredis';
+import type { RealtimeState, RecentEvent, Subject } from './types.ts';
+import { subjectKey } from './types.ts';
+
+export interface RedisRealtimeOptions {
+  /** Key prefix, so several Shelf deployments (or test runs) share a Redis. @defaultValue `shelf:rt:` */
+  prefix?: string;
+  /** Events kept per user or session. @defaultValue 50 */
+  capacity?: number;
+  /** Seconds a subject's events live after its last write. @defaultValue 30 days */
+  ttlSeconds?: number;
+}
+
+export class RedisRealtime implements RealtimeState {
+  private readonly prefix: string;
+  private readonly capacity: number;
+  private readonly ttl: number;
+
+  constructor(
+    private readonly redis: Redis,
+    options: RedisRealtimeOptions = {},
+  ) {
+    this.prefix = options.prefix ?? 'shelf:rt:';
+    this.capacity = options.capacity ?? 50;
+    this.ttl = options.ttlSeconds ?? 30 * 86_400;
+  }
+
+  private key(s: Subject): string {
+    return this.prefix + subjectKey(s);
+  }
+
+  async record(subject: Subject, events: readonly RecentEvent[]): Promise<void> {
+    if (!events.length) return;
+    const key = this.key(subject);
+    const args = events.flatMap((e) => [e.timestamp, JSON.stringify([e.itemId, e.type, e.timestamp])]);
+    await this.redis
+      .multi()
+      .zadd(key, ...args)
+      .zremrangebyrank(key, 0, -this.capacity - 1)
+      .expire(key, this.ttl)
+      .exec();
+  }
+
+  async recent(subject: Subject, limit = this.capacity): Promise<RecentEvent[]> {
+    const members = await this.redis.zrevrange(this.key(subject), 0, limit - 1);
+    return members.map((m) => {
+      const [itemId, type, timestamp] = JSON.parse(m) as [string, RecentEvent['type'], number];
+      return { itemId, type, timestamp };
+    });
+  }
+
+  async mergeSession(sessionId: string, userId: string): Promise<void> {
+    const from = this.key({ sessionId });
+    const to = this.key({ userId });
+    await this.redis
+      .multi()
+      .zunionstore(to, 2, to, from, 'AGGREGATE', 'MAX')
+      .zremrangebyrank(to, 0, -this.capacity - 1)
+      .expire(to, this.ttl)
+      .del(from)
+      .exec();
+  }
+
+  async forget(subject: Subject): Promise<void> {
+    await this.redis.del(this.key(subject));
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the caller.
+  }
+}
