@@ -1,0 +1,181 @@
+/**
+ * `npm run bench -- serving [--scales 100000,1000000] [--requests 1000] [index options]`:
+ * the index half (`serving-index`: recall, filtered search, build/load, memory) and, in the same
+ * process, every tier's engine time on a synthetic catalogue of the same size: items in a
+ * SQLite store, a published version with clustered item factors, user rows, neighbours and its
+ * HNSW graph, recent events for trending. Engine time = the `Engine.recommend` call, no HTTP.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { pino } from 'pino';
+import { createRng } from '../models/random.ts';
+import { bytesOf } from '../models/typed-bytes.ts';
+import { buildAnnIndex } from '../src/index/build-ann-index.ts';
+import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
+import { ModelRegistry } from '../src/registry/model-registry.ts';
+import { VERSION_FILES as F } from '../src/registry/version-files.ts';
+import { Engine } from '../src/serving/engine.ts';
+import type { RecommendRequest, Tier } from '../src/serving/types.ts';
+import { TIERS } from '../src/serving/types.ts';
+import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import type { Item, ShelfEvent } from '../src/store/types.ts';
+import servingIndex, { clusteredItems, userQueries } from './serving-index.ts';
+import { parseArgs, printTable } from './table.ts';
+
+const DIMS = 64;
+const CLUSTERS = 1000;
+const USERS = 10_000;
+const NOW = Date.UTC(2026, 10, 25, 12);
+
+async function readFiles(paths: string[]): Promise<Record<string, Uint8Array>> {
+  const { readFile } = await import('node:fs/promises');
+  const out: Record<string, Uint8Array> = {};
+  for (const p of paths) out[basename(p)] = await readFile(p);
+  return out;
+}
+
+/** Per-tier engine p50/p99 (ms) on a synthetic catalogue of `n` items. */
+async function measureTiers(n: number, requests: number, log: (s: string) => void) {
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-serving-'));
+  const store = await openSqliteStore(join(dir, 'shelf.sqlite'));
+  try {
+    const rng = createRng(11);
+    const { vectors, clusterOf, centers } = clusteredItems(n, DIMS, CLUSTERS, 11);
+    const category = (c: number) => `Dept ${c % 20} > Cluster ${c}`;
+    log(`${n.toLocaleString('en-US')} items: storing the catalogue`);
+    for (let start = 0; start < n; start += 10_000) {
+      const batch: Item[] = [];
+      for (let i = start; i < Math.min(n, start + 10_000); i++) {
+        batch.push({
+          itemId: `i${i}`,
+          title: `Item ${i}`,
+          categories: [category(clusterOf[i]!)],
+          price: 5 + (i % 200),
+          stock: i % 50 === 0 ? 0 : 10,
+          status: 'active',
+          publishedAt: i % 100 === 0 ? NOW - 3_600_000 : NOW - 200 * 86_400_000,
+          repurchasable: false,
+          attributes: {},
+        });
+      }
+      await store.upsertItems(batch);
+    }
+    const users = userQueries(centers, DIMS, USERS, 12);
+    const events: ShelfEvent[] = [];
+    for (let e = 0; e < 100_000; e++) {
+      events.push({
+        eventId: `b${e}`,
+        type: e % 10 === 0 ? 'purchase' : 'view',
+        userId: `u${rng.int(USERS)}`,
+        itemId: `i${rng.int(n)}`,
+        timestamp: NOW - rng.int(86_400_000 * 7),
+      });
+    }
+    for (let s = 0; s < events.length; s += 5000) await store.insertEvents(events.slice(s, s + 5000));
+    // User rows: 8 items of the user's nearest clusters; neighbours: 20 items of the same cluster.
+    const members: number[][] = Array.from({ length: CLUSTERS }, () => []);
+    clusterOf.forEach((c, i) => members[c]!.push(i));
+    const k = 20;
+    const neighbours = new Int32Array(n * k).fill(-1);
+    const scores = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) {
+      const same = members[clusterOf[i]!]!;
+      for (let j = 0; j < k && j < same.length - 1; j++) {
+        neighbours[i * k + j] = same[(same.indexOf(i) + 1 + j) % same.length]!;
+        scores[i * k + j] = 1 - j / k;
+      }
+    }
+    const indptr = new Int32Array(USERS + 1);
+    const rowItems = new Int32Array(USERS * 8);
+    for (let u = 0; u < USERS; u++) {
+      indptr[u + 1] = (u + 1) * 8;
+      for (let j = 0; j < 8; j++) rowItems[u * 8 + j] = rng.int(n);
+      rowItems.subarray(u * 8, u * 8 + 8).sort();
+    }
+    log(`${n.toLocaleString('en-US')} items: building the version's HNSW graph`);
+    const t0 = performance.now();
+    const index = await buildAnnIndex(vectors, { seed: 42 });
+    const indexDir = await mkdtemp(join(dir, 'index-'));
+    const indexFiles = await readFiles(await index.save(join(indexDir, F.annIndex)));
+    log(`  built ${index.kind} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const registry = new ModelRegistry(join(dir, 'models'));
+    const manifest = await registry.create(
+      {
+        kind: 'als',
+        params: { factors: DIMS, alpha: 10, regularization: 0.1 },
+        seed: 11,
+        data: { from: NOW - 7 * 86_400_000, to: NOW - 1, users: USERS, items: n, interactions: USERS * 8 },
+        metrics: null,
+        codeVersion: 'bench',
+      },
+      {
+        [F.users]: Buffer.from(JSON.stringify(Array.from({ length: USERS }, (_, u) => `u${u}`))),
+        [F.items]: Buffer.from(JSON.stringify(Array.from({ length: n }, (_, i) => `i${i}`))),
+        [F.userFactors]: bytesOf(users),
+        [F.itemFactors]: bytesOf(vectors.data),
+        [F.userItemsIndptr]: bytesOf(indptr),
+        [F.userItemsIndices]: bytesOf(rowItems),
+        [F.userItemsValues]: bytesOf(new Float32Array(rowItems.length).fill(1)),
+        [F.neighboursIndices]: bytesOf(neighbours),
+        [F.neighboursScores]: bytesOf(scores),
+        ...indexFiles,
+      },
+    );
+    const engine = new Engine({
+      store,
+      realtime: new MemoryRealtime(),
+      registry,
+      log: pino({ level: 'silent' }),
+      now: () => NOW,
+    });
+    const loadStart = performance.now();
+    await engine.swap(manifest.version);
+    log(`  engine loaded in ${((performance.now() - loadStart) / 1000).toFixed(1)} s`);
+    const request = (tier: Tier): RecommendRequest => {
+      const item = `i${rng.int(n)}`;
+      return {
+        tier,
+        userId: `u${rng.int(USERS)}`,
+        limit: 20,
+        ...(tier === 'similar' ? { itemId: item } : {}),
+        ...(tier === 'cart' ? { cartItemIds: [item, `i${rng.int(n)}`] } : {}),
+        ...(tier === 'category' ? { category: `Dept ${rng.int(20)}` } : {}),
+      };
+    };
+    const tiers: Record<string, { p50Ms: number; p99Ms: number }> = {};
+    for (const tier of TIERS) {
+      for (let w = 0; w < 100; w++) await engine.recommend(request(tier));
+      const times = new Float64Array(requests);
+      for (let r = 0; r < requests; r++) {
+        const req = request(tier);
+        const t = performance.now();
+        await engine.recommend(req);
+        times[r] = performance.now() - t;
+      }
+      times.sort();
+      tiers[tier] = { p50Ms: times[Math.floor(requests * 0.5)]!, p99Ms: times[Math.floor(requests * 0.99)]! };
+    }
+    return tiers;
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export default async function serving(args: string[]): Promise<unknown> {
+  const opts = parseArgs(args);
+  const requests = Number(opts.get('requests') ?? 1000);
+  const index = await servingIndex(args);
+  const scales = [];
+  for (const s of index.scales) {
+    const tiers = await measureTiers(s.items, requests, (line) => console.log(line));
+    printTable(
+      `Engine time per tier, ${s.items.toLocaleString('en-US')} items × ${DIMS} (${requests} requests each)`,
+      ['tier', 'p50 ms', 'p99 ms'],
+      TIERS.map((t) => [t, tiers[t]!.p50Ms, tiers[t]!.p99Ms]),
+    );
+    scales.push({ ...s, tiers });
+  }
+  return { scales, queryConversion: index.queryConversion };
+}
