@@ -7,10 +7,13 @@
  * vectors (1,000 Gaussian clusters, log-normal norms, so inner-product search behaves like on
  * ALS factors rather than uniform noise) and user-like queries (a blend of two clusters). It
  * builds an `HnswIndex` from scratch (timed), saves it, loads it back from the file with the
- * vectors given (timed; the RSS delta of the load is `indexBytes`, beside
- * `vectorBytes = n · d · 4`), tunes `efSearch` on separate queries to the smallest value with
- * recall@20 ≥ 0.96, then measures unfiltered search p50/p99 and recall@20 against exact search,
- * filtered search at 1%, 10% and 50% of the catalogue allowed, and exact search p50.
+ * vectors given (timed; the RSS delta of the load is `indexBytes`: the graphs, since the
+ * vectors are shared with the model version, `vectorBytes = n · d · 4`), tunes `efSearch`
+ * (per norm stratum) on 200 separate queries to the smallest value with recall@20 ≥ 0.96,
+ * then measures unfiltered search p50/p99 and recall@20 against exact search (recall on
+ * `--recall-queries`, latency on `--queries`), filtered search at 1%, 10% and 50% of the
+ * catalogue allowed, and exact search p50 (`--exact-queries`, default 30). Measuring
+ * functions are exported for benchmarks/serving.ts.
  *
  * Two kinds of filter per fraction: `random` (each item allowed independently, like stock or
  * active) and `category` (whole clusters, like a category subtree: allowed items are usually
@@ -19,7 +22,8 @@
  * JS-callback filter is timed on a few queries for comparison.
  *
  * Latency is wall time per call (`performance.now()`); the process CPU time per call is shown
- * too, because on a shared 2-core machine the wall p99 mostly measures the neighbours.
+ * too (all threads, so GC helpers can push it above wall time), because on a shared 2-core
+ * machine the wall p99 also measures the neighbours.
  * Targets at 1M × 64: p99 ≤ 2 ms with recall@20 ≥ 0.95, a 1%-allowed filter ≤ 2× the
  * unfiltered p99, load ≤ 5 s, index memory ≤ 2.5 × the raw vectors.
  *
@@ -303,7 +307,7 @@ export async function measureScale(o: ScaleOptions): Promise<ScaleResult> {
   // Build from scratch (or reuse the cached graph), save, load back.
   const dir = await mkdtemp(join(tmpdir(), 'shelf-serving-index-'));
   const path = join(dir, 'items.hnsw');
-  const cacheName = `hnsw-${n}-${d}-${o.clusters}-${o.strata}-${o.strataNormRatio}-${o.m}-${o.efConstruction}-${o.seed}-top2`;
+  const cacheName = `hnsw-${n}-${d}-${o.clusters}-${o.strata}-${o.strataNormRatio}-${o.m}-${o.efConstruction}-${o.seed}-v2`;
   const cached = o.cacheDir ? join(o.cacheDir, cacheName) : null;
   let suffixes: string[];
   let buildSeconds: number | null = null;

@@ -39,9 +39,9 @@ export interface AnnIndex {
   /** Makes `itemIndex` unsearchable; false when it was not live. */
   remove(itemIndex: number): boolean;
   /**
-   * Writes the index: `path + '.json'` (kind, item space, live items) and its data beside it
-   * (`ExactIndex`: `path`, raw float32 rows; `HnswIndex`: `path.0`, `path.1`, … one hnswlib
-   * graph per norm stratum). Resolves to the files written.
+   * Writes the index: its data at `path` (`ExactIndex`: the raw float32 rows; `HnswIndex`:
+   * the first norm stratum's hnswlib graph, the others at `path.1`, `path.2`, …) and
+   * `path + '.json'` (kind, item space, live items, strata). Resolves to the files written.
    */
   save(path: string): Promise<string[]>;
 }

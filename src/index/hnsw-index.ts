@@ -3,22 +3,25 @@
  *
  * **Norm strata.** Inner product is not a metric, and on vectors whose norms differ (ALS item
  * factors: popular items are long) hnswlib's link pruning keeps long items in every list and
- * drops short ones: on 1M × 64 clustered vectors with log-normal norms, 76% of the items end
- * up with no incoming link and only 24% are reachable from the entry point. The top 20 of an
- * unfiltered query are mostly long items, so its recall still looks fine (0.96), but any
- * filter that needs the items below them finds half of them at best (recall@20 0.44 with 10%
- * of the items allowed). So the items are split by norm into `strata` graphs of equal size
- * (norm ranging, as in Yan et al., "Norm-Ranging LSH for MIPS", 2018); inside one stratum the
- * norms are close, inner product behaves like a metric and every item is reachable. A search
- * visits the strata longest first, keeps a pool of the best allowed items, and skips a
- * stratum once |q| · (its largest norm) cannot beat the pool's k-th score.
+ * drops short ones. Measured on one graph over 1M × 64 clustered vectors with log-normal
+ * norms: 76% of the items have no incoming link and only 24% are reachable from the entry
+ * point. The top 20 of an unfiltered query are mostly long items, so its recall still looks
+ * fine (0.96), but a filter that needs the items below them finds about half (recall@20 0.44
+ * with 10% of the items allowed; 0.63 with M = 32). So the items are split by norm into
+ * strata, one graph each (norm ranging, as in Yan et al., "Norm-Ranging LSH for Maximum
+ * Inner Product Search", NeurIPS 2018): inside a stratum the norms are within ~1.3× and
+ * inner product behaves almost like a metric (≥ 95% of items reachable). The longest stratum
+ * also takes the tail of norms, so it gets twice the links. A search visits the strata
+ * longest first, pools the best allowed items, and skips a stratum once |q| · (its largest
+ * norm) cannot beat the pool's k-th score.
  *
  * **Filters** never use hnswlib's per-candidate JS filter callback (measured in the
- * benchmark). A filter allowing at most `exactMaxAllowed` items → exact scan of those items.
- * Otherwise each stratum is over-fetched: `k · overFetch / fraction` neighbours unfiltered,
- * the allowed ones kept; while the stratum's last fetched score still beats the pool's k-th
- * (so deeper items could enter the top k) the fetch grows ×4, and past `maxFetch` the
- * stratum's allowed items are scanned exactly.
+ * benchmark: 24–42 ms at 1% allowed of 1M). A filter allowing at most `exactMaxAllowed` items,
+ * or so few that the first fetch would pass `maxFetch`, is answered by scoring exactly the
+ * allowed items. Otherwise every stratum is over-fetched: `k · overFetch / fraction`
+ * neighbours unfiltered (ef scaled to match), the allowed ones pooled; while the stratum's
+ * last fetched score still beats the pool's k-th (deeper items could enter the top k) the
+ * fetch grows ×4, and past `maxFetch` the stratum's allowed items are scanned exactly.
  *
  * **Scores** come from the JS copy of the vectors (the model version's buffer, shared, not
  * copied), so they and the tie order are exactly those of `ExactIndex`.
@@ -26,7 +29,8 @@
  * **Lifecycle.** Built at publish time, seeded (stratum s gets seed + s in `initIndex`; same
  * seed → same graphs → same answers), saved with hnswlib's `writeIndex` and loaded with
  * `readIndex` (a file read on a worker thread, no rebuild). `add` puts an item in the stratum
- * of its norm, growing it with `resizeIndex` (×1.5); `remove` uses `markDelete`.
+ * of its norm (moving it if its norm changed), growing the graph with `resizeIndex` (×1.5);
+ * `remove` uses `markDelete`.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import hnswlib from 'hnswlib-node';
@@ -50,9 +54,10 @@ import { checkItem, checkQuery, checkVectors, dotAt, scoreRowsInto, VectorStore 
 /** How searches run; can differ between the process that built and the one that loads. */
 export interface HnswSearchOptions {
   /**
-   * hnswlib `ef` per stratum for unfiltered searches (≥ the fetch is used anyway). Tuned to
-   * recall@20 ≥ 0.95 on 1M × 64 clustered vectors, see benchmarks/serving-index.ts.
-   * @defaultValue 64
+   * hnswlib `ef` per stratum for an unfiltered top k = 20 (scaled with the depth a search
+   * asks for). Tuned to recall@20 ≥ 0.95 on 1M × 64 clustered vectors (6 strata), see
+   * benchmarks/serving-index.ts.
+   * @defaultValue 32
    */
   efSearch?: number;
   /**
@@ -133,7 +138,7 @@ interface Stratum {
   maxNorm: number;
 }
 
-const DEFAULTS = { efSearch: 64, exactMaxAllowed: 5000, overFetch: 2, maxFetch: 2048 };
+const DEFAULTS = { efSearch: 32, exactMaxAllowed: 5000, overFetch: 2, maxFetch: 2048 };
 const BUILD_DEFAULTS = {
   strata: 8,
   strataNormRatio: 1.3,
@@ -646,9 +651,9 @@ export function planStrata(norms: Float64Array, max: number, ratio: number, minS
   return bounds;
 }
 
-/** The file of stratum `s`'s graph. */
+/** The file of stratum `s`'s graph: `path` itself for the first (so `path` always exists), then `path.1`, … */
 function graphPath(path: string, s: number): string {
-  return `${path}.${s}`;
+  return s === 0 ? path : `${path}.${s}`;
 }
 
 function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Partial<Pick<T, K>> {

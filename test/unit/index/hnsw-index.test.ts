@@ -199,7 +199,7 @@ describe('HnswIndex', () => {
     );
     await ExactIndex.build(vectors).save(join(dir, 'exact.f32'));
     await expect(HnswIndex.load(join(dir, 'exact.f32'))).rejects.toThrow(/not hnsw/);
-    await writeFile(`${path}.0`, 'not a graph');
+    await writeFile(path, 'not a graph');
     await expect(HnswIndex.load(path, { vectors })).rejects.toThrow(AnnIndexError);
     await expect(HnswIndex.load(join(dir, 'missing.hnsw'))).rejects.toThrow(AnnIndexError);
   });
@@ -222,7 +222,7 @@ describe('HnswIndex', () => {
     const paths = [1, 1, 2].map((_, j) => join(dir, `seed-${j}.hnsw`));
     for (const [j, seed] of [1, 1, 2].entries())
       await (await HnswIndex.build(vectors, { seed })).save(paths[j]!);
-    const [a, b, c] = await Promise.all(paths.map((p) => readFile(`${p}.0`)));
+    const [a, b, c] = await Promise.all(paths.map((p) => readFile(p)));
     expect(a!.equals(b!)).toBe(true);
     expect(a!.equals(c!)).toBe(false);
   });
