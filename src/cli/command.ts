@@ -1,5 +1,8 @@
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import type { ShelfConfig } from '../config.ts';
+import { InputError } from '../errors.ts';
 import type { Store } from '../store/types.ts';
 
 /** What every CLI command gets: the config, a logger, and the store opened on demand. */
@@ -18,4 +21,16 @@ export interface Command {
   usage: string;
   /** Returns the process exit code. */
   run(args: string[], ctx: CommandContext): Promise<number>;
+}
+
+/** `node:util` parseArgs, with a bad option reported as an `InputError` that shows the usage. */
+export function parseOptions<T extends ParseArgsConfig>(
+  config: T,
+  usage: string,
+): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new InputError(`${(err as Error).message}\nusage: ${usage}`);
+  }
 }

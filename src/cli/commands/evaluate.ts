@@ -1,6 +1,5 @@
 /** `shelf evaluate`: scores a published version on a split of the store's events. */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InputError } from '../../errors.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { parseTimestamp } from '../../store/validate.ts';
@@ -10,6 +9,7 @@ import type { Recipe } from '../../../training/publish.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
 import { loadAlsVersion } from '../../registry/als-version.ts';
 import type { Command } from '../command.ts';
+import { parseOptions } from '../command.ts';
 
 const USAGE = `shelf evaluate [VERSION] [--test-fraction F | --cutoff TIME] [--json]
 
@@ -22,9 +22,8 @@ const evaluate: Command = {
   summary: 'score a published version on a split of the store’s events',
   usage: USAGE,
   async run(args, ctx) {
-    let parsed;
-    try {
-      parsed = parseArgs({
+    const { values: v, positionals } = parseOptions(
+      {
         args,
         strict: true,
         allowPositionals: true,
@@ -33,11 +32,9 @@ const evaluate: Command = {
           cutoff: { type: 'string' },
           json: { type: 'boolean', default: false },
         },
-      });
-    } catch (err) {
-      throw new InputError(`${(err as Error).message}\nusage: ${USAGE}`);
-    }
-    const { values: v, positionals } = parsed;
+      },
+      USAGE,
+    );
     const registry = new ModelRegistry(join(ctx.config.dataDir, 'models'));
     const version = positionals[0] ?? (await registry.current());
     if (!version) throw new InputError('no current version: name one, or run `shelf train`');

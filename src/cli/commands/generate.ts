@@ -4,7 +4,6 @@
  * also stores everything in the configured store. Progress goes to stderr; the summary to stdout.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { exportStorefront } from '../../demo/export-storefront.ts';
 import type { ExportProgress } from '../../demo/export-storefront.ts';
@@ -13,6 +12,7 @@ import type { StorefrontOptions } from '../../demo/generate-storefront.ts';
 import { InputError } from '../../errors.ts';
 import { parseTimestamp } from '../../store/validate.ts';
 import type { Command, CommandContext } from '../command.ts';
+import { parseOptions } from '../command.ts';
 
 const d = STOREFRONT_DEFAULTS;
 
@@ -51,9 +51,8 @@ function parse(args: string[]): {
   json: boolean;
   options: StorefrontOptions;
 } {
-  let values;
-  try {
-    ({ values } = parseArgs({
+  const { values } = parseOptions(
+    {
       args,
       strict: true,
       allowPositionals: false,
@@ -69,10 +68,9 @@ function parse(args: string[]): {
         now: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
-    }));
-  } catch (err) {
-    throw new InputError(`${(err as Error).message}\nusage: ${USAGE}`);
-  }
+    },
+    USAGE,
+  );
   if (values['no-files'] && !values.import) {
     throw new InputError(
       '--no-files only makes sense with --import (otherwise nothing but planted.json is written)',

@@ -3,13 +3,13 @@
  * and promote it through the quality gate.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { InputError } from '../../errors.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
 import type { Recipe } from '../../../training/publish.ts';
 import type { Command } from '../command.ts';
+import { parseOptions } from '../command.ts';
 
 const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [--alpha X]
                    [--half-life DAYS] [--test-fraction F] [--seed N] [--margin X]
@@ -36,9 +36,8 @@ const train: Command = {
   summary: 'train a model version, score it, publish it and promote it through the quality gate',
   usage: USAGE,
   async run(args, ctx) {
-    let v;
-    try {
-      ({ values: v } = parseArgs({
+    const { values: v } = parseOptions(
+      {
         args,
         strict: true,
         options: {
@@ -54,10 +53,9 @@ const train: Command = {
           force: { type: 'boolean', default: false },
           json: { type: 'boolean', default: false },
         },
-      }));
-    } catch (err) {
-      throw new InputError(`${(err as Error).message}\nusage: ${USAGE}`);
-    }
+      },
+      USAGE,
+    );
     const recipe: Partial<Recipe> = {};
     const set = <K extends keyof Recipe>(k: K, x: Recipe[K] | undefined) => {
       if (x !== undefined) recipe[k] = x;

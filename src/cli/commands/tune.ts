@@ -1,10 +1,10 @@
 /** `shelf tune`: random search over ALS hyper-parameters on a validation split. */
-import { parseArgs } from 'node:util';
 import { InputError } from '../../errors.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
 import { tune } from '../../../training/tune.ts';
 import type { Trial } from '../../../training/tune.ts';
 import type { Command } from '../command.ts';
+import { parseOptions } from '../command.ts';
 
 const USAGE = `shelf tune [--trials N] [--time-budget SECONDS] [--seed N] [--json]
 
@@ -23,9 +23,8 @@ const tuneCommand: Command = {
   summary: 'search ALS hyper-parameters on a validation split within a trial and time budget',
   usage: USAGE,
   async run(args, ctx) {
-    let v;
-    try {
-      ({ values: v } = parseArgs({
+    const { values: v } = parseOptions(
+      {
         args,
         strict: true,
         options: {
@@ -34,10 +33,9 @@ const tuneCommand: Command = {
           seed: { type: 'string', default: '42' },
           json: { type: 'boolean', default: false },
         },
-      }));
-    } catch (err) {
-      throw new InputError(`${(err as Error).message}\nusage: ${USAGE}`);
-    }
+      },
+      USAGE,
+    );
     const trials = Number(v.trials);
     const budget = Number(v['time-budget']);
     const seed = Number(v.seed);
