@@ -81,7 +81,8 @@ export class Engine {
   /** Users deleted since the current model was trained: their vectors are never used. */
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
-  private trendingCache: { model: ServingModel; at: number; top: TopK } | null = null;
+  /** The global trending top list and, once a selective filter needs it, every item's score. */
+  private trendingCache: { model: ServingModel; at: number; top: TopK; all?: Float32Array } | null = null;
 
   constructor(private readonly o: EngineOptions) {
     this.config = o.config ?? DEFAULT_SERVING_CONFIG;
@@ -456,8 +457,11 @@ export class Engine {
       return { indices: Int32Array.from(idx), scores: Float32Array.from(val) };
     }
     const allowed = filter.items();
-    const all = new Float32Array(m.trending.items);
-    m.trending.scoresInto(now, all);
+    if (!cache.all) {
+      cache.all = new Float32Array(m.trending.items);
+      m.trending.scoresInto(now, cache.all);
+    }
+    const all = cache.all;
     const gathered = Float32Array.from(allowed, (i) => (i < all.length ? all[i]! : 0));
     const best = topK(gathered, k);
     return { indices: best.indices.map((j) => allowed[j]!), scores: best.scores };
