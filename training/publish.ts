@@ -10,6 +10,7 @@ import { bytesOf } from '../models/typed-bytes.ts';
 import type { AlsVersion } from '../src/registry/als-version.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { ModelRegistry, OfflineMetrics, VersionManifest } from '../src/registry/model-registry.ts';
+import { allItems } from '../src/store/all-items.ts';
 import type { Item, Store } from '../src/store/types.ts';
 import { evaluateRecommender } from './evaluate.ts';
 import { newestSplit } from './holdout.ts';
@@ -94,12 +95,9 @@ function alsOptions(recipe: Recipe, seed: number) {
 }
 
 /** Every stored item by id (the catalogue the content encoder learns from). */
-async function allItems(store: Store): Promise<Map<string, Item>> {
+async function itemsById(store: Store): Promise<Map<string, Item>> {
   const out = new Map<string, Item>();
-  for (let page = await store.listItems({ limit: 5000 }); page.length;) {
-    for (const item of page) out.set(item.itemId, item);
-    page = await store.listItems({ after: page[page.length - 1]!.itemId, limit: 5000 });
-  }
+  for await (const item of allItems(store)) out.set(item.itemId, item);
   return out;
 }
 
@@ -147,7 +145,7 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     all,
     model.itemFactors,
     model.factors,
-    await allItems(o.store),
+    await itemsById(o.store),
     seed,
   );
   const trainSeconds = (performance.now() - t0) / 1000;

@@ -15,6 +15,7 @@ import { loadAlsVersion } from '../registry/als-version.ts';
 import type { ModelRegistry, VersionManifest } from '../registry/model-registry.ts';
 import { VERSION_FILES as F } from '../registry/version-files.ts';
 import type { EventType, Item, ShelfEvent, Store } from '../store/types.ts';
+import { allItems } from '../store/all-items.ts';
 import { Catalog } from './catalog.ts';
 
 export interface ServingModel {
@@ -45,15 +46,6 @@ const TRENDING_WINDOW_MS = 14 * 86_400_000;
 /** Room for items added after load (beyond it they get no trending score until the next swap). */
 const TRENDING_HEADROOM = 1.25;
 
-async function allItems(store: Store): Promise<Item[]> {
-  const out: Item[] = [];
-  for (let page = await store.listItems({ limit: 5000 }); page.length;) {
-    out.push(...page);
-    page = await store.listItems({ after: page[page.length - 1]!.itemId, limit: 5000 });
-  }
-  return out;
-}
-
 function lists(rowsBytes: Buffer, scoreBytes: Buffer, rows: number, what: string): NeighbourLists {
   const indices = int32From(rowsBytes, what);
   const scores = float32From(scoreBytes, what);
@@ -70,7 +62,8 @@ export async function loadServingModel(
   version: string | null,
   now: () => number,
 ): Promise<ServingModel> {
-  const items = await allItems(store);
+  const items: Item[] = [];
+  for await (const item of allItems(store)) items.push(item);
   if (version === null) {
     const catalog = new Catalog([], items, now);
     return {
