@@ -34,3 +34,18 @@ export function parseOptions<T extends ParseArgsConfig>(
     throw new InputError(`${(err as Error).message}\nusage: ${usage}`);
   }
 }
+
+/** A numeric option: undefined when absent, else a finite number ≥ `min` (whole when `integer`). */
+export function numberOption(
+  name: string,
+  raw: string | undefined,
+  min: number,
+  integer = false,
+): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+    throw new InputError(`--${name} must be ${integer ? 'a whole number' : 'a number'} ≥ ${min}, got ${raw}`);
+  }
+  return n;
+}

@@ -9,7 +9,7 @@ import { ModelRegistry } from '../../registry/model-registry.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
 import type { Recipe } from '../../../training/publish.ts';
 import type { Command } from '../command.ts';
-import { parseOptions } from '../command.ts';
+import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [--alpha X]
                    [--half-life DAYS] [--test-fraction F] [--seed N] [--margin X]
@@ -22,15 +22,6 @@ const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [
 
   --no-promote   publish only; promote later with \`shelf models promote VERSION\`
   --force        make the version current even if it fails the gate`;
-
-function num(name: string, raw: string | undefined, min: number, integer = false): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
-    throw new InputError(`--${name} must be ${integer ? 'a whole number' : 'a number'} ≥ ${min}, got ${raw}`);
-  }
-  return n;
-}
 
 const train: Command = {
   summary: 'train a model version, score it, publish it and promote it through the quality gate',
@@ -60,18 +51,18 @@ const train: Command = {
     const set = <K extends keyof Recipe>(k: K, x: Recipe[K] | undefined) => {
       if (x !== undefined) recipe[k] = x;
     };
-    set('factors', num('factors', v.factors, 1, true));
-    set('iterations', num('iterations', v.iterations, 1, true));
-    set('regularization', num('regularization', v.regularization, Number.MIN_VALUE));
-    set('alpha', num('alpha', v.alpha, 0));
-    set('halfLifeDays', num('half-life', v['half-life'], 0));
-    const fraction = num('test-fraction', v['test-fraction'], 0);
+    set('factors', numberOption('factors', v.factors, 1, true));
+    set('iterations', numberOption('iterations', v.iterations, 1, true));
+    set('regularization', numberOption('regularization', v.regularization, Number.MIN_VALUE));
+    set('alpha', numberOption('alpha', v.alpha, 0));
+    set('halfLifeDays', numberOption('half-life', v['half-life'], 0));
+    const fraction = numberOption('test-fraction', v['test-fraction'], 0);
     if (fraction !== undefined && !(fraction > 0 && fraction < 1)) {
       throw new InputError(`--test-fraction must be between 0 and 1, got ${fraction}`);
     }
     set('testFraction', fraction);
-    const seed = num('seed', v.seed, 0, true);
-    const margin = num('margin', v.margin, 0);
+    const seed = numberOption('seed', v.seed, 0, true);
+    const margin = numberOption('margin', v.margin, 0);
 
     const store = await ctx.store();
     const registry = new ModelRegistry(join(ctx.config.dataDir, 'models'));

@@ -4,7 +4,7 @@ import { takeSnapshot } from '../../../training/snapshot.ts';
 import { tune } from '../../../training/tune.ts';
 import type { Trial } from '../../../training/tune.ts';
 import type { Command } from '../command.ts';
-import { parseOptions } from '../command.ts';
+import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf tune [--trials N] [--time-budget SECONDS] [--seed N] [--json]
 
@@ -36,15 +36,11 @@ const tuneCommand: Command = {
       },
       USAGE,
     );
-    const trials = Number(v.trials);
+    const trials = numberOption('trials', v.trials, 1, true)!;
+    const seed = numberOption('seed', v.seed, 0, true)!;
     const budget = Number(v['time-budget']);
-    const seed = Number(v.seed);
-    if (!Number.isInteger(trials) || trials < 1)
-      throw new InputError(`--trials must be a whole number ≥ 1, got ${v.trials}`);
     if (!(budget > 0))
       throw new InputError(`--time-budget must be a positive number of seconds, got ${v['time-budget']}`);
-    if (!Number.isInteger(seed) || seed < 0)
-      throw new InputError(`--seed must be a whole number, got ${v.seed}`);
     const s = await takeSnapshot(await ctx.store());
     if (!v.json) ctx.out.write('trial  validation NDCG@20 of each recipe\n');
     const result = await tune(s, {
