@@ -35,10 +35,24 @@ async function readFiles(paths: string[]): Promise<Record<string, Uint8Array>> {
   return out;
 }
 
-/** Per-tier engine p50/p99 (ms) on a synthetic catalogue of `n` items. */
-async function measureTiers(n: number, requests: number, log: (s: string) => void) {
+export interface SyntheticEngine {
+  engine: Engine;
+  /** A random request of `tier` (seeded). */
+  request: (tier: Tier) => RecommendRequest;
+  close: () => Promise<void>;
+}
+
+/**
+ * An engine serving a synthetic catalogue of `n` items (see the file comment), for this
+ * benchmark and for profiling.
+ */
+export async function syntheticEngine(n: number, log: (s: string) => void): Promise<SyntheticEngine> {
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-serving-'));
   const store = await openSqliteStore(join(dir, 'shelf.sqlite'));
+  const close = async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     const rng = createRng(11);
     const { vectors, clusterOf, centers } = clusteredItems(n, DIMS, CLUSTERS, 11);
@@ -143,6 +157,17 @@ async function measureTiers(n: number, requests: number, log: (s: string) => voi
         ...(tier === 'category' ? { category: `Dept ${rng.int(20)}` } : {}),
       };
     };
+    return { engine, request, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Per-tier engine p50/p99 (ms) on a synthetic catalogue of `n` items. */
+async function measureTiers(n: number, requests: number, log: (s: string) => void) {
+  const { engine, request, close } = await syntheticEngine(n, log);
+  try {
     const tiers: Record<string, { p50Ms: number; p99Ms: number }> = {};
     for (const tier of TIERS) {
       for (let w = 0; w < 100; w++) await engine.recommend(request(tier));
@@ -158,8 +183,7 @@ async function measureTiers(n: number, requests: number, log: (s: string) => voi
     }
     return tiers;
   } finally {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -18,8 +18,8 @@
  * **Filters** never use hnswlib's per-candidate JS filter callback (measured in the
  * benchmark: 24–42 ms at 1% allowed of 1M). A filter allowing at most `exactMaxAllowed` items,
  * or so few that the first fetch would pass `maxFetch`, is answered by scoring exactly the
- * allowed items. Otherwise every stratum is over-fetched: `k · overFetch / fraction`
- * neighbours unfiltered (ef scaled to match), the allowed ones pooled; while the stratum's
+ * allowed items. Otherwise every stratum is over-fetched: about `k · overFetch / fraction`
+ * neighbours unfiltered (less margin for a filter that allows nearly everything) (ef scaled to match), the allowed ones pooled; while the stratum's
  * last fetched score still beats the pool's k-th (deeper items could enter the top k) the
  * fetch grows ×4, and past `maxFetch` the stratum's allowed items are scanned exactly.
  *
@@ -67,7 +67,11 @@ export interface HnswSearchOptions {
    * @defaultValue 5000
    */
   exactMaxAllowed?: number;
-  /** First fetch per stratum: `k · overFetch / allowedFraction` neighbours. @defaultValue 2 */
+  /**
+   * First fetch per stratum: `k / fraction · (1 + (overFetch − 1)(1 − fraction))` neighbours
+   * (≈ `k · overFetch / fraction` for a selective filter, ≈ `k` for one that allows almost all).
+   * @defaultValue 2
+   */
   overFetch?: number;
   /** The largest fetch per stratum; past it the stratum's allowed items are scanned. @defaultValue 2048 */
   maxFetch?: number;
@@ -369,7 +373,7 @@ export class HnswIndex implements AnnIndex {
     const { exactMaxAllowed, overFetch, maxFetch } = this.search_;
     const fraction = Math.min(1, allowed / live);
     // Few allowed items, or so few that the first fetch would already be too deep: score them.
-    if (allowed <= exactMaxAllowed || (k * overFetch) / fraction > maxFetch) {
+    if (allowed <= exactMaxAllowed || firstFetchFor(k, fraction, overFetch) > maxFetch) {
       this.counts.filteredExact++;
       return this.store.search(query, k, filter);
     }
@@ -513,7 +517,7 @@ export class HnswIndex implements AnnIndex {
     const d = this.dims;
     const qNorm = Math.sqrt(dotAt(query, 0, query, d));
     const q = this.asPlain(query);
-    const firstFetch = filter ? Math.ceil((k * overFetch) / fraction) : k;
+    const firstFetch = filter ? firstFetchFor(k, fraction, overFetch) : k;
     // ef grows with the depth asked for, at the ratio efSearch : k tuned for unfiltered top k.
     // The allowed top k sit k / fraction deep, so a filtered search never uses less than
     // efSearch / fraction, even in the strata it starts shallower.
@@ -531,7 +535,7 @@ export class HnswIndex implements AnnIndex {
       const start = pooled;
       // Once the pool holds k, a stratum usually adds only a few: start it 4× shallower and
       // let the `last > kth` test take it deeper when it has more to give.
-      let fetch = pooled >= k ? Math.max(k, Math.ceil(firstFetch / 4)) : firstFetch;
+      let fetch = pooled >= k ? Math.ceil(firstFetch / 4) : firstFetch;
       for (;;) {
         pooled = start;
         if (fetch > maxFetch || fetch >= st.live) {
@@ -649,6 +653,15 @@ export function planStrata(norms: Float64Array, max: number, ratio: number, minS
     bounds = bounds.filter((_, s) => s !== drop);
   }
   return bounds;
+}
+
+/**
+ * A stratum's first fetch for the allowed top k: `k / fraction` neighbours would hold k
+ * allowed ones on average; the margin `overFetch` covers the spread, in proportion to the
+ * share filtered out (a filter that drops 3% of the items needs ~3% more, not 2×).
+ */
+function firstFetchFor(k: number, fraction: number, overFetch: number): number {
+  return Math.ceil((k * (1 + (overFetch - 1) * (1 - fraction))) / fraction);
 }
 
 /** The file of stratum `s`'s graph: `path` itself for the first (so `path` always exists), then `path.1`, … */

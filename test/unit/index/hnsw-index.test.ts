@@ -102,7 +102,7 @@ describe('HnswIndex', () => {
       for (const [s, k] of spy.calls()) byStratum.set(s, [...(byStratum.get(s) ?? []), k]);
       const first = Math.ceil((10 * 1) / (filter.count / 4000));
       for (const ks of byStratum.values()) {
-        expect([first, Math.max(10, Math.ceil(first / 4))]).toContain(ks[0]);
+        expect([first, Math.ceil(first / 4)]).toContain(ks[0]);
         ks.forEach((k, j) => expect(k).toBe(ks[0]! * 4 ** j));
       }
       // Capped at the first fetch: strata that need more are scanned exactly.
