@@ -175,8 +175,11 @@ export class Engine {
     const pool = Math.min(filter.count, limit * 4 + 20);
     const x = this.queryVector(m, req.tier, who, pageItem, cart);
     const w = rules.weights;
-    if (x && m.index && w.vector > 0 && pool > 0) {
-      const found = m.index.search(x, pool, filter);
+    // The nearest 2 × limit: enough for MMR and the category cap to choose from next to the
+    // neighbours and trending candidates, and the ANN search costs grow faster than k.
+    const nearest = Math.min(filter.count, 2 * limit + 10);
+    if (x && m.index && w.vector > 0 && nearest > 0) {
+      const found = m.index.search(x, nearest, filter);
       const norm = minMax(found.scores);
       const reason =
         req.tier === 'similar' && pageItem !== undefined
@@ -469,6 +472,7 @@ export class Engine {
 
   private boost(item: Item): number {
     const b = this.config.boosts;
+    if (!b.itemIds && !b.brands && !b.categories) return 1;
     let f = b.itemIds?.[item.itemId] ?? 1;
     if (item.brand && b.brands?.[item.brand]) f *= b.brands[item.brand]!;
     for (const [path, factor] of Object.entries(b.categories ?? {})) {

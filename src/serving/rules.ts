@@ -29,14 +29,25 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   const top = sorted[0]?.score ?? 1;
   const slots: (Scored | undefined)[] = new Array(o.limit);
   const used = new Set<number>();
-  const perCategory = new Map<string, number>();
-  const take = (s: Scored, slot: number) => {
+  // Categories as small integers, so the cap is an array lookup in the MMR loop.
+  const categoryIds = new Map<string, number>();
+  const perCategory: number[] = [];
+  const categoryId = (i: number) => {
+    const name = o.categoryOf(i);
+    let id = categoryIds.get(name);
+    if (id === undefined) {
+      id = categoryIds.size;
+      categoryIds.set(name, id);
+      perCategory.push(0);
+    }
+    return id;
+  };
+  const take = (s: Scored, slot: number, cat = categoryId(s.index)) => {
     slots[slot] = s;
     used.add(s.index);
-    const cat = o.categoryOf(s.index);
-    perCategory.set(cat, (perCategory.get(cat) ?? 0) + 1);
+    perCategory[cat]!++;
   };
-  const fits = (i: number) => (perCategory.get(o.categoryOf(i)) ?? 0) < o.rules.maxPerCategory;
+  const cap = o.rules.maxPerCategory;
 
   for (const p of o.pins) {
     if (p.slot < o.limit && !slots[p.slot] && !used.has(p.index))
@@ -46,7 +57,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   if (newSlot >= 0 && newSlot < o.limit && !slots[newSlot]) {
     // The best-scored new arrival (newest first among equals), never one already placed.
     const best = o.newArrivals
-      .filter((n) => !used.has(n.index) && fits(n.index))
+      .filter((n) => !used.has(n.index) && perCategory[categoryId(n.index)]! < cap)
       .reduce<{ index: number; score: number } | null>((a, n) => (!a || n.score > a.score ? n : a), null);
     if (best)
       take(
@@ -60,25 +71,46 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   }
 
   const pool = sorted.filter((s) => !used.has(s.index)).slice(0, o.limit * MMR_POOL);
-  // Each candidate's largest cosine to what is already chosen, kept up to date per pick.
-  const unit = pool.map((s) => unitVector(o.vectorOf(s.index)));
-  const maxSim = new Float64Array(pool.length).fill(-1);
-  const chosen = (v: Float32Array | null) => {
-    if (!v) return;
-    unit.forEach((u, j) => {
-      if (u) maxSim[j] = Math.max(maxSim[j]!, dot(u, v));
-    });
-  };
-  for (const s of slots) if (s) chosen(unitVector(o.vectorOf(s.index)));
+  const n = pool.length;
+  const cats = Int32Array.from(pool, (s) => categoryId(s.index));
+  // Lazy MMR: the pool is sorted by relevance and a candidate's value is at most λ · rel, so
+  // a slot's scan stops at the first candidate that cannot beat the best found; the
+  // candidates it reaches catch up on their similarity to the items chosen since they were
+  // last looked at. Same picks as the full O(limit · pool · dims) MMR, a fraction of the work.
+  const dims = pool.reduce((d, s) => d || (o.vectorOf(s.index)?.length ?? 0), 0);
+  const unit = new Float32Array((n + o.limit) * dims);
+  const hasUnit = new Int8Array(n).fill(-1); // -1: not computed yet, 0: no vector, 1: ready
+  /** Rows of `unit` holding the chosen items' unit vectors, in the order they were chosen. */
+  const chosenRows: number[] = [];
+  const seen = new Int32Array(n);
+  const maxSim = new Float64Array(n).fill(-1);
+  const taken = new Uint8Array(n);
+  let spare = n;
+  if (dims > 0) {
+    for (const s of slots) {
+      if (s && unitInto(o.vectorOf(s.index), unit, spare * dims, dims)) chosenRows.push(spare++);
+    }
+  }
   const lambda = o.rules.mmrLambda;
   for (let slot = 0; slot < o.limit; slot++) {
     if (slots[slot]) continue;
     let bestAt = -1;
     let bestValue = -Infinity;
-    for (let j = 0; j < pool.length; j++) {
-      const s = pool[j]!;
-      if (used.has(s.index) || !fits(s.index)) continue;
-      const rel = top > 0 ? s.score / top : 0;
+    for (let j = 0; j < n; j++) {
+      const rel = top > 0 ? pool[j]!.score / top : 0;
+      if (lambda * rel <= bestValue) break;
+      if (taken[j] || perCategory[cats[j]!]! >= cap) continue;
+      if (hasUnit[j] === -1)
+        hasUnit[j] = dims > 0 && unitInto(o.vectorOf(pool[j]!.index), unit, j * dims, dims) ? 1 : 0;
+      if (hasUnit[j] === 1) {
+        for (; seen[j]! < chosenRows.length; seen[j]!++) {
+          const a = j * dims;
+          const b = chosenRows[seen[j]!]! * dims;
+          let d = 0;
+          for (let t = 0; t < dims; t++) d += unit[a + t]! * unit[b + t]!;
+          if (d > maxSim[j]!) maxSim[j] = d;
+        }
+      }
       const value = lambda * rel - (1 - lambda) * Math.max(0, maxSim[j]!);
       if (value > bestValue) {
         bestValue = value;
@@ -86,23 +118,24 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
       }
     }
     if (bestAt < 0) break;
-    take(pool[bestAt]!, slot);
-    chosen(unit[bestAt]!);
+    taken[bestAt] = 1;
+    take(pool[bestAt]!, slot, cats[bestAt]!);
+    if (hasUnit[bestAt] === -1)
+      hasUnit[bestAt] =
+        dims > 0 && unitInto(o.vectorOf(pool[bestAt]!.index), unit, bestAt * dims, dims) ? 1 : 0;
+    if (hasUnit[bestAt] === 1) chosenRows.push(bestAt);
   }
   return slots.filter((s): s is Scored => s !== undefined);
 }
 
-function unitVector(v: Float32Array | null): Float32Array | null {
-  if (!v) return null;
-  const n = Math.sqrt(dot(v, v));
-  if (!(n > 0)) return null;
-  const out = new Float32Array(v.length);
-  for (let k = 0; k < v.length; k++) out[k] = v[k]! / n;
-  return out;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let k = 0; k < a.length; k++) d += a[k]! * b[k]!;
-  return d;
+/** Writes v / |v| to out[at .. at + dims); false when there is no vector, a zero one, or a short one. */
+function unitInto(v: Float32Array | null, out: Float32Array, at: number, dims: number): boolean {
+  if (!v || v.length < dims) return false;
+  const d = dims;
+  let sq = 0;
+  for (let k = 0; k < d; k++) sq += v[k]! * v[k]!;
+  const norm = Math.sqrt(sq);
+  if (!(norm > 0)) return false;
+  for (let k = 0; k < d; k++) out[at + k] = v[k]! / norm;
+  return true;
 }
