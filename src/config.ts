@@ -27,6 +27,8 @@ export interface ShelfConfig {
   logLevel: LogLevel;
   /** Folder holding the real datasets (`online-retail-uci/`, `movielens-100k/`). */
   datasetsDir: string;
+  /** Reuse of recently computed lists: for how long (0: off) and how many at most. */
+  answerCache: { ttlMs: number; entries: number };
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -57,6 +59,13 @@ function parsePositive(name: string, raw: string | undefined, fallback: number):
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < 1)
     throw new ConfigError(name, `must be a whole number ≥ 1, got ${JSON.stringify(raw)}`);
+  return Number(raw);
+}
+
+function parseWhole(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw))
+    throw new ConfigError(name, `must be a whole number ≥ 0, got ${JSON.stringify(raw)}`);
   return Number(raw);
 }
 
@@ -124,6 +133,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     rateLimitPerMinute: parsePositive('SHELF_RATE_LIMIT', env.SHELF_RATE_LIMIT, 6000),
     logLevel,
     datasetsDir: isAbsolute(datasets) ? datasets : resolve(cwd, datasets),
+    answerCache: {
+      ttlMs: parseWhole('SHELF_ANSWER_CACHE_MS', env.SHELF_ANSWER_CACHE_MS, 30_000),
+      entries: parsePositive('SHELF_ANSWER_CACHE_ENTRIES', env.SHELF_ANSWER_CACHE_ENTRIES, 100_000),
+    },
   };
   return deepFreeze(config);
 }

@@ -30,6 +30,18 @@ export class ApiMetrics {
       },
     });
     new Gauge({
+      name: 'shelf_answer_cache',
+      help: 'Lists answered from the cache of recent lists (hits), computed (misses), and held (size)',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        const s = engine.answerCacheStats();
+        this.set({ kind: 'hits' }, s.hits);
+        this.set({ kind: 'misses' }, s.misses);
+        this.set({ kind: 'size' }, s.size);
+      },
+    });
+    new Gauge({
       name: 'shelf_index_items',
       help: 'Items in the serving catalogue',
       registers: [this.registry],

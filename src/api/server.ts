@@ -82,7 +82,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       say(verdict.message);
     }
     const realtime = redis ? new RedisRealtime(redis) : new MemoryRealtime();
-    const engine = new Engine({ store, realtime, registry, log });
+    const engine = new Engine({ store, realtime, registry, log, answerCache: config.answerCache });
     await engine.swap();
     const generatedKeys = config.apiKeys.length === 0;
     const apiKeys: readonly ApiKey[] = generatedKeys

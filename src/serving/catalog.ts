@@ -61,6 +61,11 @@ export class Catalog {
     for (const item of items) this.upsert(item);
   }
 
+  /** Changes with every upsert (caches derived from items compare it). */
+  get version(): number {
+    return this.changes;
+  }
+
   /** Items in the serving space, stored or not (model items may have been deleted). */
   get size(): number {
     return this.items.length;

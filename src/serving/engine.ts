@@ -13,11 +13,20 @@ import { ItemFilter } from '../index/item-filter.ts';
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { EventType, Item, ShelfEvent, Store } from '../store/types.ts';
+import { AnswerCache, answerKey } from './answer-cache.ts';
+import type { AnswerCacheOptions, AnswerCacheStats, CachedItem } from './answer-cache.ts';
 import { addContentVector, addTrending, loadServingModel } from './serving-model.ts';
 import type { ServingModel } from './serving-model.ts';
 import { applyRules } from './rules.ts';
 import type { Scored } from './rules.ts';
-import type { Impression, Recommendation, RecommendRequest, ServingConfig, Tier } from './types.ts';
+import type {
+  Impression,
+  Recommendation,
+  RecommendRequest,
+  RequestFilters,
+  ServingConfig,
+  Tier,
+} from './types.ts';
 import { DEFAULT_SERVING_CONFIG } from './types.ts';
 
 export interface EngineOptions {
@@ -29,7 +38,11 @@ export interface EngineOptions {
   now?: () => number;
   /** Called with every list served (feedback attributes later events to it). */
   onImpression?: (impression: Impression) => void;
+  /** Reuse of recently computed lists (see answer-cache.ts); default: 30 s, 100k lists. */
+  answerCache?: AnswerCacheOptions;
 }
+
+export const DEFAULT_ANSWER_CACHE: AnswerCacheOptions = { ttlMs: 30_000, entries: 100_000 };
 
 export const MAX_LIMIT = 100;
 /** How strongly each event type ties a user to an item when folding in fresh events. */
@@ -81,12 +94,19 @@ export class Engine {
   /** Users deleted since the current model was trained: their vectors are never used. */
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
+  private readonly answers: AnswerCache<ServingModel>;
   /** The global trending top list and, once a selective filter needs it, every item's score. */
   private trendingCache: { model: ServingModel; at: number; top: TopK; all?: Float32Array } | null = null;
 
   constructor(private readonly o: EngineOptions) {
     this.config = o.config ?? DEFAULT_SERVING_CONFIG;
     this.now = o.now ?? Date.now;
+    this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
+  }
+
+  /** Hits and misses of the list cache since start, and its size. */
+  answerCacheStats(): AnswerCacheStats {
+    return this.answers.stats();
   }
 
   /** The version being served (null: trending only, no model yet). */
@@ -144,12 +164,27 @@ export class Engine {
     const now = this.now();
     const who = await this.who(req);
     const c = m.catalog;
+    const category = req.category;
+    const key = this.answers.enabled ? answerKey(req, limit) : null;
+    const stamp = historyStamp(who, this.forgotten);
+    if (key !== null) {
+      const allowed = (i: number) => {
+        const item = c.item(i);
+        return (
+          item !== undefined &&
+          c.availableFilter().has(i) &&
+          (!category || c.categoryFilter(category).has(i)) &&
+          (!req.filters || passesFilters(item, req.filters))
+        );
+      };
+      const hit = this.answers.get(key, m, now, stamp, c.version, allowed);
+      if (hit) return this.answer(m, req, who, hit.items, now);
+    }
     const itemOf = (id: string | undefined) => (id === undefined ? undefined : c.indexOf(id));
     const pageItem = itemOf(req.itemId);
     const cart = (req.cartItemIds ?? []).flatMap((id) => itemOf(id) ?? []);
 
     // Filters: available, category subtree, request filters, exclusions.
-    const category = req.category;
     const exclude = new Set<number>(cart);
     if (pageItem !== undefined) exclude.add(pageItem);
     for (const id of req.exclude ?? []) {
@@ -223,7 +258,28 @@ export class Engine {
       categoryOf: (i) => c.item(i)?.categories[0] ?? '',
       vectorOf: (i) => m.index?.vector(i) ?? null,
     });
+    if (key !== null) {
+      this.answers.set(key, {
+        model: m,
+        at: now,
+        stamp,
+        catalogVersion: c.version,
+        ...(who.userId !== undefined ? { userId: who.userId } : {}),
+        items: chosen,
+      });
+    }
+    return this.answer(m, req, who, chosen, now);
+  }
 
+  /** The answer for `chosen`, under a new recommendation id, with its impression. */
+  private answer(
+    m: ServingModel,
+    req: RecommendRequest,
+    who: Who,
+    chosen: readonly CachedItem[],
+    now: number,
+  ): Recommendation {
+    const c = m.catalog;
     const recommendationId = randomUUID();
     const answer: Recommendation = {
       recommendationId,
@@ -306,6 +362,7 @@ export class Engine {
   async forgetUser(userId: string): Promise<void> {
     this.forgotten.add(userId);
     this.consent.delete(userId);
+    this.answers.forgetUser(userId);
     await this.o.realtime.forget({ userId });
   }
 
@@ -316,6 +373,7 @@ export class Engine {
   /** Forget cached consent after a profile change. */
   userChanged(userId: string): void {
     this.consent.delete(userId);
+    this.answers.forgetUser(userId);
   }
 
   private async who(req: RecommendRequest): Promise<Who> {
@@ -483,21 +541,32 @@ export class Engine {
 }
 
 /** Request filters (price range, brand, attribute equals) applied to the allowed items. */
-function narrow(
-  filter: ItemFilter,
-  c: ServingModel['catalog'],
-  f: NonNullable<RecommendRequest['filters']>,
-): ItemFilter {
+function narrow(filter: ItemFilter, c: ServingModel['catalog'], f: RequestFilters): ItemFilter {
   const keep = (i: number) => {
     const item = c.item(i);
-    if (!item) return false;
-    if (f.minPrice !== undefined && !(item.price !== undefined && item.price >= f.minPrice)) return false;
-    if (f.maxPrice !== undefined && !(item.price !== undefined && item.price <= f.maxPrice)) return false;
-    if (f.brand !== undefined && item.brand !== f.brand) return false;
-    for (const [k, v] of Object.entries(f.attributes ?? {})) if (item.attributes[k] !== v) return false;
-    return true;
+    return item !== undefined && passesFilters(item, f);
   };
   return ItemFilter.fromItems(Array.from(filter.items()).filter(keep), c.size);
+}
+
+function passesFilters(item: Item, f: RequestFilters): boolean {
+  if (f.minPrice !== undefined && !(item.price !== undefined && item.price >= f.minPrice)) return false;
+  if (f.maxPrice !== undefined && !(item.price !== undefined && item.price <= f.maxPrice)) return false;
+  if (f.brand !== undefined && item.brand !== f.brand) return false;
+  for (const [k, v] of Object.entries(f.attributes ?? {})) if (item.attributes[k] !== v) return false;
+  return true;
+}
+
+/**
+ * What a cached list depends on in the visitor's state: personalization allowed, deleted, and
+ * their recent events (count, newest, and the sum of timestamps, so a late event counts too).
+ */
+function historyStamp(who: Who, forgotten: ReadonlySet<string>): string {
+  let sum = 0;
+  for (const e of who.history) sum = (sum + e.timestamp) % 2 ** 48;
+  const newest = who.history[0];
+  const gone = who.userId !== undefined && forgotten.has(who.userId);
+  return `${who.personal ? 1 : 0}${gone ? 1 : 0}:${who.history.length}:${sum}:${newest ? `${newest.type}:${newest.itemId}` : ''}`;
 }
 
 function minMax(scores: Float32Array): (s: number) => number {

@@ -13,6 +13,8 @@ describe('loadConfig', () => {
     expect(c.http.port).toBe(3000);
     expect(c.apiKeys).toEqual([]);
     expect(c.datasetsDir).toBe('/srv/shared/data');
+    expect(c.answerCache).toEqual({ ttlMs: 30_000, entries: 100_000 });
+    expect(loadConfig({ SHELF_ANSWER_CACHE_MS: '0' }).answerCache.ttlMs).toBe(0);
     expect(Object.isFrozen(c.http)).toBe(true);
   });
 
@@ -45,6 +47,8 @@ describe('loadConfig', () => {
     [{ SHELF_API_KEYS: 'admin:short' }, 'SHELF_API_KEYS'],
     [{ SHELF_CORS_ORIGINS: 'https://shop.example/path' }, 'SHELF_CORS_ORIGINS'],
     [{ SHELF_RATE_LIMIT: '0' }, 'SHELF_RATE_LIMIT'],
+    [{ SHELF_ANSWER_CACHE_MS: '-1' }, 'SHELF_ANSWER_CACHE_MS'],
+    [{ SHELF_ANSWER_CACHE_ENTRIES: '0' }, 'SHELF_ANSWER_CACHE_ENTRIES'],
   ])('rejects %o naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));

@@ -268,6 +268,7 @@ describe('HTTP API', () => {
       /shelf_http_request_duration_seconds_bucket\{.*route="\/v1\/recommendations\/:tier".*tier="personalized"/,
     );
     expect(metrics).toMatch(/shelf_model_info\{version="v\d{8}-\d{6}-\d{3}"\} 1/);
+    expect(metrics).toMatch(/shelf_answer_cache\{kind="misses"\} [1-9]/);
     const doc = (await app.inject({ url: '/docs/json' })).json();
     expect(Object.keys(doc.paths)).toContain('/v1/recommendations/{tier}');
     const headers = (await app.inject({ url: '/healthz' })).headers;

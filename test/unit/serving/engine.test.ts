@@ -7,6 +7,7 @@ import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import type { AnswerCacheOptions } from '../../../src/serving/answer-cache.ts';
 import { Engine } from '../../../src/serving/engine.ts';
 import type { Impression, RecommendRequest, ServingConfig, Tier } from '../../../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, TIERS } from '../../../src/serving/types.ts';
@@ -26,15 +27,17 @@ describe('serving engine on a generated storefront', () => {
   let versions: string[];
   const impressions: Impression[] = [];
 
-  const engine = (config: ServingConfig = DEFAULT_SERVING_CONFIG) =>
+  let clock = NOW;
+  const engine = (config: ServingConfig = DEFAULT_SERVING_CONFIG, answerCache?: AnswerCacheOptions) =>
     new Engine({
       store,
       realtime: new MemoryRealtime(),
       registry,
       log,
       config,
-      now: () => NOW,
+      now: () => clock,
       onImpression: (i) => impressions.push(i),
+      ...(answerCache ? { answerCache } : {}),
     });
   const byId = (id: string) => items.find((i) => i.itemId === id)!;
   const leaf = (id: string) => byId(id).categories[0]!;
@@ -279,5 +282,105 @@ describe('serving engine on a generated storefront', () => {
     expect(new Set(served)).toEqual(new Set(versions));
     expect(served.length).toBeGreaterThan(40);
     expect(e.version).toBe(versions[0]);
+  });
+
+  describe('reuse of recently computed lists', () => {
+    const ids = (r: { items: { itemId: string }[] }) => r.items.map((i) => i.itemId);
+
+    it('answers a repeated request from the cache under a new recommendation id', async () => {
+      const e = engine();
+      await e.swap();
+      const req = request('personalized', { userId: users[30], limit: 10 });
+      const first = await e.recommend(req);
+      const again = await e.recommend(req);
+      expect(ids(again)).toEqual(ids(first));
+      expect(again.recommendationId).not.toBe(first.recommendationId);
+      expect(impressions.at(-1)!.recommendationId).toBe(again.recommendationId);
+      expect(e.answerCacheStats()).toMatchObject({ hits: 1, misses: 1, size: 1 });
+      // Another limit, tier or user is another list.
+      await e.recommend({ ...req, limit: 5 });
+      await e.recommend({ ...req, tier: 'homepage' });
+      await e.recommend({ ...req, userId: users[31] });
+      expect(e.answerCacheStats()).toMatchObject({ hits: 1, misses: 4, size: 4 });
+    });
+
+    it('computes anew after a fresh event, a swap, a deletion or the time to live', async () => {
+      const e = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 10_000, entries: 100 });
+      await e.swap(versions[0]!);
+      const userId = users[33]!;
+      const req = request('personalized', { userId, limit: 10 });
+      const misses = () => e.answerCacheStats().misses;
+      await e.recommend(req);
+      const view: ShelfEvent = {
+        eventId: 'cache-v',
+        type: 'view',
+        userId,
+        itemId: someItem(),
+        timestamp: NOW,
+      };
+      await e.ingest([view]);
+      await e.recommend(req);
+      expect(misses()).toBe(2);
+      await e.recommend(req);
+      expect(misses()).toBe(2);
+      await e.swap(versions[1]!);
+      await e.recommend(req);
+      expect(misses()).toBe(3);
+      clock = NOW + 10_001;
+      try {
+        await e.recommend(req);
+        expect(misses()).toBe(4);
+      } finally {
+        clock = NOW;
+      }
+      const personal = await e.recommend(req);
+      await e.forgetUser(userId);
+      const after = await e.recommend(req);
+      expect(misses()).toBe(6);
+      expect(ids(after)).not.toEqual(ids(personal));
+    });
+
+    it('never serves a cached item that went out of stock, out of the category or outside the filters', async () => {
+      const e = engine();
+      await e.swap();
+      const department = leaf(someItem()).split(' > ')[0]!;
+      const req = request('category', {
+        userId: users[35],
+        category: department,
+        limit: 10,
+        filters: { maxPrice: 1e6 },
+      });
+      const first = await e.recommend(req);
+      const [a, b, c] = first.items.map((i) => byId(i.itemId));
+      e.updateItems([{ ...a!, stock: 0 }]);
+      const noA = await e.recommend(req);
+      expect(ids(noA)).not.toContain(a!.itemId);
+      e.updateItems([{ ...b!, categories: ['Elsewhere > Else'] }]);
+      expect(ids(await e.recommend(req))).not.toContain(b!.itemId);
+      e.updateItems([{ ...c!, price: 2e6 }]);
+      expect(ids(await e.recommend(req))).not.toContain(c!.itemId);
+      // A change to an item not in the list keeps the list.
+      const hits = e.answerCacheStats().hits;
+      const other = items.find((i) => !ids(first).includes(i.itemId) && i.stock !== 0)!;
+      e.updateItems([{ ...other, price: (other.price ?? 1) + 1 }]);
+      await e.recommend(req);
+      expect(e.answerCacheStats().hits).toBe(hits + 1);
+      e.updateItems([a!, b!, c!, other]);
+    });
+
+    it('holds at most the configured number of lists, and none when turned off', async () => {
+      const e = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 60_000, entries: 3 });
+      await e.swap();
+      for (const u of users.slice(40, 50)) await e.recommend(request('homepage', { userId: u }));
+      expect(e.answerCacheStats().size).toBe(3);
+      // The most recent three are kept.
+      await e.recommend(request('homepage', { userId: users[49] }));
+      expect(e.answerCacheStats().hits).toBe(1);
+      const off = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 0, entries: 100 });
+      await off.swap();
+      await off.recommend(request('homepage'));
+      await off.recommend(request('homepage'));
+      expect(off.answerCacheStats()).toMatchObject({ hits: 0, size: 0 });
+    });
   });
 });

@@ -1,0 +1,132 @@
+/**
+ * Recently computed lists, so that a visitor who asks again for the same thing (the next page
+ * view, a reload, the same tier on another page) gets it without another candidate search.
+ * An entry is only reused while all of this holds:
+ * - the same model version object is served (a swap or rollback starts afresh);
+ * - it is younger than `ttlMs` (trending, new arrivals and pins move on within that time);
+ * - the visitor's recent events are the same (`stamp`: a view, a purchase, a deletion or a
+ *   consent change computes anew, on every replica, because real-time state is shared);
+ * - every item in it is still allowed: after any catalogue change the items are checked again
+ *   (out of stock, delisted, out of the category, outside the request's filters), and a list
+ *   with one item no longer allowed is computed anew.
+ * An item that becomes available again shows up when the entry expires.
+ *
+ * Bounded: least recently used entries go first (a Map keeps insertion order; a hit moves the
+ * entry to the end).
+ */
+import type { RecommendRequest } from './types.ts';
+
+export interface CachedItem {
+  index: number;
+  score: number;
+  reason: string;
+}
+
+export interface CacheEntry<M> {
+  model: M;
+  at: number;
+  stamp: string;
+  /** The catalogue version the items were last checked against. */
+  catalogVersion: number;
+  /** Whose list (for deletion). */
+  userId?: string;
+  items: CachedItem[];
+}
+
+export interface AnswerCacheOptions {
+  /** How long an entry may be served; 0 turns the cache off. */
+  ttlMs: number;
+  /** At most this many entries. */
+  entries: number;
+}
+
+export interface AnswerCacheStats {
+  hits: number;
+  misses: number;
+  size: number;
+}
+
+export class AnswerCache<M> {
+  private readonly map = new Map<string, CacheEntry<M>>();
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly options: AnswerCacheOptions) {}
+
+  get enabled(): boolean {
+    return this.options.ttlMs > 0 && this.options.entries > 0;
+  }
+
+  /**
+   * The entry for `key` when it still holds for `model`, `now` and `stamp`; `allowed` checks
+   * its items when the catalogue changed since they were last checked.
+   */
+  get(
+    key: string,
+    model: M,
+    now: number,
+    stamp: string,
+    catalogVersion: number,
+    allowed: (index: number) => boolean,
+  ): CacheEntry<M> | null {
+    const e = this.map.get(key);
+    if (!e) {
+      this.misses++;
+      return null;
+    }
+    const fresh = e.model === model && e.stamp === stamp && now >= e.at && now - e.at <= this.options.ttlMs;
+    if (fresh && e.catalogVersion !== catalogVersion) {
+      if (!e.items.every((s) => allowed(s.index))) {
+        this.map.delete(key);
+        this.misses++;
+        return null;
+      }
+      e.catalogVersion = catalogVersion;
+    }
+    if (!fresh) {
+      this.map.delete(key);
+      this.misses++;
+      return null;
+    }
+    this.map.delete(key);
+    this.map.set(key, e);
+    this.hits++;
+    return e;
+  }
+
+  set(key: string, entry: CacheEntry<M>): void {
+    if (!this.enabled) return;
+    this.map.delete(key);
+    this.map.set(key, entry);
+    while (this.map.size > this.options.entries) this.map.delete(this.map.keys().next().value!);
+  }
+
+  /** Drops every list made for `userId` (deletion, consent change). */
+  forgetUser(userId: string): void {
+    for (const [key, e] of this.map) if (e.userId === userId) this.map.delete(key);
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+
+  stats(): AnswerCacheStats {
+    return { hits: this.hits, misses: this.misses, size: this.map.size };
+  }
+}
+
+/** Everything in a request that shapes the list (not `limit`'s default: callers pass it resolved). */
+export function answerKey(req: RecommendRequest, limit: number): string {
+  return JSON.stringify([
+    req.tier,
+    req.userId ?? null,
+    req.userId === undefined ? (req.sessionId ?? null) : null,
+    req.itemId ?? null,
+    req.cartItemIds ?? null,
+    req.category ?? null,
+    limit,
+    req.exclude ?? null,
+    req.filters ?? null,
+    req.variant ?? null,
+  ]);
+}
