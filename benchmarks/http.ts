@@ -1,7 +1,13 @@
 /**
- * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32]`: drives the
- * personalized tier over loopback with autocannon, then a bare Fastify route that returns a
- * constant list of the same size, in the same run, so the engine's overhead shows as a ratio.
+ * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000]`:
+ * drives the personalized tier over loopback with autocannon, then a bare Fastify route that
+ * returns a constant list of the same size, in the same run, so the engine's overhead shows as
+ * a ratio.
+ *
+ * Traffic: `--visitors` distinct users in turn (each comes back every `visitors / req/s`
+ * seconds, as a shopper moving between pages does), so the list cache answers repeats; its hit
+ * ratio is printed. The same server is then measured with the list cache off
+ * (`SHELF_ANSWER_CACHE_MS=0`): every request a full candidate search, for comparison.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -45,27 +51,39 @@ async function drive(
   };
 }
 
+/** The list cache's hits and misses, from the server's /metrics. */
+async function cacheCounts(url: string, headers: Record<string, string>) {
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
+  const count = (kind: string) =>
+    Number(new RegExp(`shelf_answer_cache\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+  return { hits: count('hits'), misses: count('misses') };
+}
+
 export default async function http(args: string[]): Promise<unknown> {
   const opts = parseArgs(args);
   const items = Number(opts.get('items') ?? 100_000);
   const duration = Number(opts.get('duration') ?? 10);
   const connections = Number(opts.get('connections') ?? 32);
+  const visitors = Number(opts.get('visitors') ?? 2000);
   const limit = 20;
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-http-'));
   const t0 = performance.now();
-  const server = await startServer({
-    config: loadConfig({
-      SHELF_DATA_DIR: dir,
-      SHELF_PORT: '0',
-      SHELF_RATE_LIMIT: String(1e9),
-      SHELF_LOG_LEVEL: 'silent',
-    }),
-    log: pino({ level: 'silent' }),
-    demo: { items, users: Math.round(items / 5), events: items * 10, seed: 1 },
-    onProgress: (m, p) => {
-      if (!p) console.error(`setup: ${m} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-    },
-  });
+  const start = (cacheMs: number) =>
+    startServer({
+      config: loadConfig({
+        SHELF_DATA_DIR: dir,
+        SHELF_PORT: '0',
+        SHELF_RATE_LIMIT: String(1e9),
+        SHELF_LOG_LEVEL: 'silent',
+        SHELF_ANSWER_CACHE_MS: String(cacheMs),
+      }),
+      log: pino({ level: 'silent' }),
+      demo: { items, users: Math.round(items / 5), events: items * 10, seed: 1 },
+      onProgress: (m, p) => {
+        if (!p) console.error(`setup: ${m} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      },
+    });
+  let server = await start(30_000);
   const bare = Fastify({ logger: false });
   const constant = {
     recommendationId: '00000000-0000-0000-0000-000000000000',
@@ -82,34 +100,56 @@ export default async function http(args: string[]): Promise<unknown> {
   try {
     const readyz = (await (await fetch(`${server.url}/readyz`)).json()) as { modelVersion: string };
     const users = Array.from(
-      { length: 2000 },
+      { length: visitors },
       (_, i) => `u-${String(i + 1).padStart(String(Math.round(items / 5)).length, '0')}`,
     );
     const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=${limit}`);
-    const key = server.apiKeys.find((k) => k.role === 'storefront')!.key;
-    const headers = { authorization: `Bearer ${key}` };
+    const keyOf = (role: string) => server.apiKeys.find((k) => k.role === role)!.key;
+    const headers = { authorization: `Bearer ${keyOf('storefront')}` };
+    const admin = { authorization: `Bearer ${keyOf('admin')}` };
     // Warm up both (JIT, caches), then measure.
     await drive(server.url, paths, headers, 2, connections);
     await drive(bareUrl, paths, headers, 2, connections);
+    const before = await cacheCounts(server.url, admin);
     const shelf = await drive(server.url, paths, headers, duration, connections);
+    const after = await cacheCounts(server.url, admin);
+    const hitRatio = (after.hits - before.hits) / (after.hits + after.misses - before.hits - before.misses);
     const bareRun = await drive(bareUrl, paths, headers, duration, connections);
+    // The same data and model, the list cache off.
+    await server.close();
+    server = await start(0);
+    const uncachedHeaders = {
+      authorization: `Bearer ${server.apiKeys.find((k) => k.role === 'storefront')!.key}`,
+    };
+    await drive(server.url, paths, uncachedHeaders, 2, connections);
+    const uncached = await drive(server.url, paths, uncachedHeaders, duration, connections);
     const ratio = shelf.reqPerSec / bareRun.reqPerSec;
+    const row = (name: string, r: Run) => [name, r.reqPerSec, r.p50Ms, r.p99Ms, r.errors, r.requests];
     printTable(
-      `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s`,
+      `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s, ${visitors.toLocaleString('en-US')} visitors in turn`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests'],
       [
-        ['shelf', shelf.reqPerSec, shelf.p50Ms, shelf.p99Ms, shelf.errors, shelf.requests],
-        ['bare fastify', bareRun.reqPerSec, bareRun.p50Ms, bareRun.p99Ms, bareRun.errors, bareRun.requests],
+        row(`shelf (list cache hits ${(hitRatio * 100).toFixed(1)}%)`, shelf),
+        row('shelf, list cache off', uncached),
+        row('bare fastify', bareRun),
       ],
     );
     console.log(
-      `\nshelf / bare throughput: ${(ratio * 100).toFixed(0)}% (target ≥ 60%; ≥ 5,000 req/s, p99 ≤ 10 ms, 0 errors)`,
+      `\nshelf / bare throughput: ${(ratio * 100).toFixed(0)}% (target ≥ 60%; ≥ 5,000 req/s, p99 ≤ 10 ms, 0 errors); list cache off: ${((uncached.reqPerSec / bareRun.reqPerSec) * 100).toFixed(0)}%`,
     );
     return {
       items,
       connections,
       durationSeconds: duration,
+      visitors,
+      cacheHitRatio: hitRatio,
       shelf: { reqPerSec: shelf.reqPerSec, p50Ms: shelf.p50Ms, p99Ms: shelf.p99Ms, errors: shelf.errors },
+      shelfNoCache: {
+        reqPerSec: uncached.reqPerSec,
+        p50Ms: uncached.p50Ms,
+        p99Ms: uncached.p99Ms,
+        errors: uncached.errors,
+      },
       bare: {
         reqPerSec: bareRun.reqPerSec,
         p50Ms: bareRun.p50Ms,

@@ -59,6 +59,7 @@ const NEIGHBOUR_SEEDS = 10;
 /** The global trending list is recomputed at most this often, and this long. */
 const TRENDING_CACHE_MS = 2000;
 const TRENDING_CACHE_SIZE = 2000;
+const WARMED_MAX = 1_000_000;
 /** New arrivals offered to the exposure slot (more only matter when the category cap bites). */
 const NEW_ARRIVAL_CANDIDATES = 5;
 
@@ -91,6 +92,8 @@ export class Engine {
   private readonly config: ServingConfig;
   private readonly now: () => number;
   private readonly consent = new Map<string, boolean>();
+  /** Users read from the store without finding any events (not read again; bounded). */
+  private readonly warmed = new Set<string>();
   /** Users deleted since the current model was trained: their vectors are never used. */
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
@@ -392,14 +395,24 @@ export class Engine {
     let history: RecentEvent[] = [];
     if (subject && personal) {
       history = await this.o.realtime.recent(subject, HISTORY);
-      if (!history.length && userId !== undefined && !this.forgotten.has(userId)) {
-        // First sight since start: warm the real-time state from the store.
+      if (
+        !history.length &&
+        userId !== undefined &&
+        !this.forgotten.has(userId) &&
+        !this.warmed.has(userId)
+      ) {
+        // First sight since start: warm the real-time state from the store. Later events
+        // reach real-time state through `ingest`, so a user found without any is not read again.
         history = (await this.o.store.recentEvents(userId, HISTORY)).map((e) => ({
           itemId: e.itemId,
           type: e.type,
           timestamp: e.timestamp,
         }));
         if (history.length) await this.o.realtime.record(subject, history);
+        else {
+          if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
+          this.warmed.add(userId);
+        }
       }
     }
     return { ...(userId !== undefined ? { userId } : {}), subject, personal, history };

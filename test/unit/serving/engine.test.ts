@@ -284,6 +284,38 @@ describe('serving engine on a generated storefront', () => {
     expect(e.version).toBe(versions[0]);
   });
 
+  it('reads a user without events from the store once, then learns their events from ingest', async () => {
+    const e = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 0, entries: 1 });
+    await e.swap();
+    const reads: string[] = [];
+    const original = store.recentEvents.bind(store);
+    store.recentEvents = (userId, limit) => {
+      reads.push(userId);
+      return original(userId, limit);
+    };
+    try {
+      const cold = await e.recommend({ tier: 'personalized', userId: 'no-events-yet', limit: 5 });
+      await e.recommend({ tier: 'personalized', userId: 'no-events-yet', limit: 5 });
+      expect(reads).toEqual(['no-events-yet']);
+      const department = leaf(someItem()).split(' > ')[0]!;
+      const viewed = items.filter((i) => leaf(i.itemId).startsWith(department) && i.status === 'active');
+      await e.ingest(
+        viewed.slice(0, 3).map((item, k) => ({
+          eventId: `first-${k}`,
+          type: 'view' as const,
+          userId: 'no-events-yet',
+          itemId: item.itemId,
+          timestamp: NOW - 100 + k,
+        })),
+      );
+      const warm = await e.recommend({ tier: 'personalized', userId: 'no-events-yet', limit: 5 });
+      expect(warm.items.map((i) => i.itemId)).not.toEqual(cold.items.map((i) => i.itemId));
+      expect(reads).toEqual(['no-events-yet']);
+    } finally {
+      store.recentEvents = original;
+    }
+  });
+
   describe('reuse of recently computed lists', () => {
     const ids = (r: { items: { itemId: string }[] }) => r.items.map((i) => i.itemId);
 
