@@ -59,6 +59,8 @@ const NEIGHBOUR_SEEDS = 10;
 /** The global trending list is recomputed at most this often, and this long. */
 const TRENDING_CACHE_MS = 2000;
 const TRENDING_CACHE_SIZE = 2000;
+/** Category top lists kept at once (refilled on demand). */
+const TRENDING_CACHE_LISTS = 1000;
 const WARMED_MAX = 1_000_000;
 /** New arrivals offered to the exposure slot (more only matter when the category cap bites). */
 const NEW_ARRIVAL_CANDIDATES = 5;
@@ -98,8 +100,14 @@ export class Engine {
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
   private readonly answers: AnswerCache<ServingModel>;
-  /** The global trending top list and, once a selective filter needs it, every item's score. */
-  private trendingCache: { model: ServingModel; at: number; top: TopK; all?: Float32Array } | null = null;
+  /** Trending top lists and, once one is needed beyond the global list, every item's score. */
+  private trendingCache: {
+    model: ServingModel;
+    at: number;
+    /** Per category path ('' = the whole catalogue), the most trending items. */
+    top: Map<string, TopK>;
+    all?: Float32Array;
+  } | null = null;
 
   constructor(private readonly o: EngineOptions) {
     this.config = o.config ?? DEFAULT_SERVING_CONFIG;
@@ -236,7 +244,7 @@ export class Engine {
     }
     const trendWeight = x ? w.trending : Math.max(w.trending, 1);
     if (trendWeight > 0) {
-      const top = this.trendingTop(m, filter, pool, now);
+      const top = this.trendingTop(m, filter, pool, now, category);
       const norm = minMax(top.scores);
       const where = category ? `trending in ${category.split(' > ').pop()}` : 'trending now';
       top.indices.forEach((i, r) => blend.add(i, trendWeight * norm(top.scores[r]!), where));
@@ -509,36 +517,51 @@ export class Engine {
   }
 
   /**
-   * The most trending allowed items: from a cached global top list when the filter lets enough
-   * through, else exactly over the allowed items (a selective filter, e.g. a small category).
+   * The most trending allowed items: from a cached top list (of the catalogue, or of the
+   * request's category subtree) when the filter lets enough through, else exactly over the
+   * allowed items (a filter that excludes most of the cached list).
    */
-  private trendingTop(m: ServingModel, filter: ItemFilter, k: number, now: number): TopK {
+  private trendingTop(m: ServingModel, filter: ItemFilter, k: number, now: number, category?: string): TopK {
     let cache = this.trendingCache;
     if (!cache || cache.model !== m || now - cache.at > TRENDING_CACHE_MS || now < cache.at) {
-      cache = { model: m, at: now, top: m.trending.top(TRENDING_CACHE_SIZE, { at: now }) };
+      cache = { model: m, at: now, top: new Map() };
       this.trendingCache = cache;
+    }
+    const scores = () => {
+      if (!cache.all) {
+        cache.all = new Float32Array(m.trending.items);
+        m.trending.scoresInto(now, cache.all);
+      }
+      return cache.all;
+    };
+    const best = (allowed: Int32Array, n: number): TopK => {
+      const all = scores();
+      const gathered = Float32Array.from(allowed, (i) => (i < all.length ? all[i]! : 0));
+      const top = topK(gathered, n);
+      return { indices: top.indices.map((j) => allowed[j]!), scores: top.scores };
+    };
+    const where = category ?? '';
+    let list = cache.top.get(where);
+    if (!list) {
+      list = category
+        ? best(m.catalog.categoryFilter(category).items(), TRENDING_CACHE_SIZE)
+        : m.trending.top(TRENDING_CACHE_SIZE, { at: now });
+      if (cache.top.size >= TRENDING_CACHE_LISTS) cache.top.clear();
+      cache.top.set(where, list);
     }
     const idx: number[] = [];
     const val: number[] = [];
-    const { indices, scores } = cache.top;
+    const { indices, scores: top } = list;
     for (let r = 0; r < indices.length && idx.length < k; r++) {
       if (filter.has(indices[r]!)) {
         idx.push(indices[r]!);
-        val.push(scores[r]!);
+        val.push(top[r]!);
       }
     }
     if (idx.length >= k || indices.length < TRENDING_CACHE_SIZE) {
       return { indices: Int32Array.from(idx), scores: Float32Array.from(val) };
     }
-    const allowed = filter.items();
-    if (!cache.all) {
-      cache.all = new Float32Array(m.trending.items);
-      m.trending.scoresInto(now, cache.all);
-    }
-    const all = cache.all;
-    const gathered = Float32Array.from(allowed, (i) => (i < all.length ? all[i]! : 0));
-    const best = topK(gathered, k);
-    return { indices: best.indices.map((j) => allowed[j]!), scores: best.scores };
+    return best(filter.items(), k);
   }
 
   private boost(item: Item): number {
