@@ -8,25 +8,23 @@
  * seconds, as a shopper moving between pages does), so the list cache answers repeats; its hit
  * ratio is printed. The same server is then measured with the list cache off
  * (`SHELF_ANSWER_CACHE_MS=0`): every request a full candidate search, for comparison.
+ * autocannon runs in a child process (benchmarks/load-client.ts), on the same 2 cores; the
+ * servers' CPU time per request is measured in this process.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { startServer } from '../src/api/server.ts';
 import { loadConfig } from '../src/config.ts';
+import { runLoad } from './load-client.ts';
+import type { LoadResult } from './load-client.ts';
 import { parseArgs, printTable } from './table.ts';
 
-interface Run {
-  reqPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  requests: number;
-}
+type Run = LoadResult & { cpuUsPerRequest: number };
 
+/** Drives `url` from a child process; the server's CPU time per request is measured here. */
 async function drive(
   url: string,
   paths: string[],
@@ -34,22 +32,19 @@ async function drive(
   duration: number,
   connections: number,
 ): Promise<Run> {
-  let n = 0;
-  const result = await autocannon({
-    url,
-    connections,
-    duration,
-    headers,
-    requests: [{ setupRequest: (req) => ({ ...req, path: paths[n++ % paths.length]! }) }],
-  });
-  return {
-    reqPerSec: result.requests.average,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
-    requests: result.requests.total,
-  };
+  const cpu = process.cpuUsage();
+  const result = await runLoad({ url, paths, headers, duration, connections });
+  const used = process.cpuUsage(cpu);
+  return { ...result, cpuUsPerRequest: (used.user + used.system) / Math.max(1, result.requests) };
 }
+
+const pick = (r: Run) => ({
+  reqPerSec: r.reqPerSec,
+  p50Ms: r.p50Ms,
+  p99Ms: r.p99Ms,
+  errors: r.errors,
+  cpuUsPerRequest: r.cpuUsPerRequest,
+});
 
 /** The list cache's hits and misses, from the server's /metrics. */
 async function cacheCounts(url: string, headers: Record<string, string>) {
@@ -124,10 +119,18 @@ export default async function http(args: string[]): Promise<unknown> {
     await drive(server.url, paths, uncachedHeaders, 2, connections);
     const uncached = await drive(server.url, paths, uncachedHeaders, duration, connections);
     const ratio = shelf.reqPerSec / bareRun.reqPerSec;
-    const row = (name: string, r: Run) => [name, r.reqPerSec, r.p50Ms, r.p99Ms, r.errors, r.requests];
+    const row = (name: string, r: Run) => [
+      name,
+      r.reqPerSec,
+      r.p50Ms,
+      r.p99Ms,
+      r.errors,
+      r.requests,
+      Math.round(r.cpuUsPerRequest),
+    ];
     printTable(
       `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s, ${visitors.toLocaleString('en-US')} visitors in turn`,
-      ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests'],
+      ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req'],
       [
         row(`shelf (list cache hits ${(hitRatio * 100).toFixed(1)}%)`, shelf),
         row('shelf, list cache off', uncached),
@@ -143,19 +146,9 @@ export default async function http(args: string[]): Promise<unknown> {
       durationSeconds: duration,
       visitors,
       cacheHitRatio: hitRatio,
-      shelf: { reqPerSec: shelf.reqPerSec, p50Ms: shelf.p50Ms, p99Ms: shelf.p99Ms, errors: shelf.errors },
-      shelfNoCache: {
-        reqPerSec: uncached.reqPerSec,
-        p50Ms: uncached.p50Ms,
-        p99Ms: uncached.p99Ms,
-        errors: uncached.errors,
-      },
-      bare: {
-        reqPerSec: bareRun.reqPerSec,
-        p50Ms: bareRun.p50Ms,
-        p99Ms: bareRun.p99Ms,
-        errors: bareRun.errors,
-      },
+      shelf: pick(shelf),
+      shelfNoCache: pick(uncached),
+      bare: pick(bareRun),
       ratio,
     };
   } finally {

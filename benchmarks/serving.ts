@@ -3,7 +3,8 @@
  * the index half (`serving-index`: recall, filtered search, build/load, memory) and, in the same
  * process, every tier's engine time on a synthetic catalogue of the same size: items in a
  * SQLite store, a published version with clustered item factors, user rows, neighbours and its
- * HNSW graph, recent events for trending. Engine time = the `Engine.recommend` call, no HTTP.
+ * HNSW graph, recent events for trending. Engine time = the `Engine.recommend` call, no HTTP,
+ * with the list cache off (every request computed).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -142,6 +143,8 @@ export async function syntheticEngine(n: number, log: (s: string) => void): Prom
       registry,
       log: pino({ level: 'silent' }),
       now: () => NOW,
+      // Every request computed: the list cache would answer the few repeats of a user.
+      answerCache: { ttlMs: 0, entries: 1 },
     });
     const loadStart = performance.now();
     await engine.swap(manifest.version);

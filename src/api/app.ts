@@ -3,7 +3,6 @@
  * serving, the store, the registry and the job runner; it owns no recommendation logic.
  */
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -22,6 +21,7 @@ import { validateEvent, validateItem } from '../store/validate.ts';
 import { authorize, KeyRing } from './auth.ts';
 import { ApiMetrics } from './metrics.ts';
 import * as S from './schemas.ts';
+import { securityHeaders } from './security-headers.ts';
 
 export interface AppDeps {
   config: Pick<ShelfConfig, 'apiKeys' | 'corsOrigins' | 'rateLimitPerMinute'>;
@@ -119,7 +119,11 @@ export async function buildApp(deps: AppDeps) {
       .send(errorBody(404, 'SHELF_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });
 
-  await app.register(helmet, { global: true });
+  const security = securityHeaders();
+  app.addHook('onRequest', (_req, reply, done) => {
+    reply.headers(security);
+    done();
+  });
   await app.register(cors, { origin: [...deps.config.corsOrigins] });
   await app.register(swagger, {
     openapi: {

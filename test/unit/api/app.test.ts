@@ -273,6 +273,11 @@ describe('HTTP API', () => {
     expect(Object.keys(doc.paths)).toContain('/v1/recommendations/{tier}');
     const headers = (await app.inject({ url: '/healthz' })).headers;
     expect(headers['x-content-type-options']).toBe('nosniff');
+    expect(headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    expect(headers['content-security-policy']).toMatch(/default-src 'self'/);
+    const page = await app.inject({ url: '/docs/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
   });
 
   it('limits the rate per key with 429', async () => {
