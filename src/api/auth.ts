@@ -12,10 +12,20 @@ export class AuthError extends ShelfError {
   }
 }
 
+/** Spellings of valid headers remembered (`Bearer`/`bearer`, spaces): a bound, not a cache size to tune. */
+const MAX_VERIFIED = 1024;
+
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
 export class KeyRing {
   private readonly keys: { digest: Buffer; role: ApiRole; id: string }[];
+  /**
+   * Headers already verified, so that a storefront's every request does not hash its key
+   * again (~10 µs). Only headers that matched a key get in, so it holds at most one entry
+   * per configured key (and its spelling variants), and a wrong guess always takes the
+   * constant-time path.
+   */
+  private readonly verified = new Map<string, { role: ApiRole; keyId: string }>();
 
   constructor(keys: readonly ApiKey[]) {
     // The id (role and a digest prefix) names a key in logs and rate-limit counters without revealing it.
@@ -27,6 +37,8 @@ export class KeyRing {
 
   /** The role and a loggable id of the key in an Authorization header; throws 401 when none matches. */
   authenticate(header: string | undefined): { role: ApiRole; keyId: string } {
+    const known = header === undefined ? undefined : this.verified.get(header);
+    if (known) return known;
     const match = /^Bearer\s+(\S+)$/i.exec(header ?? '');
     if (!match) throw new AuthError(401, 'missing API key: send Authorization: Bearer <key>');
     const d = digest(match[1]!);
@@ -34,7 +46,9 @@ export class KeyRing {
     let found: { role: ApiRole; id: string } | null = null;
     for (const k of this.keys) if (timingSafeEqual(k.digest, d)) found = k;
     if (!found) throw new AuthError(401, 'unknown API key');
-    return { role: found.role, keyId: found.id };
+    const result = { role: found.role, keyId: found.id };
+    if (this.verified.size < MAX_VERIFIED) this.verified.set(header!, result);
+    return result;
   }
 }
 
