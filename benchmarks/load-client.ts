@@ -13,6 +13,8 @@ export interface LoadOptions {
   headers: Record<string, string>;
   duration: number;
   connections: number;
+  /** Stop after this many requests instead (then `duration` is a time limit). */
+  amount?: number;
 }
 
 export interface LoadResult {
@@ -29,6 +31,7 @@ async function main(o: LoadOptions): Promise<LoadResult> {
     url: o.url,
     connections: o.connections,
     duration: o.duration,
+    ...(o.amount !== undefined ? { amount: o.amount } : {}),
     headers: o.headers,
     requests: [{ setupRequest: (req) => ({ ...req, path: o.paths[n++ % o.paths.length]! }) }],
   });
