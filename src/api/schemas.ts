@@ -29,10 +29,16 @@ export const RecommendQuery = Type.Object({
 });
 export type RecommendQuery = Static<typeof RecommendQuery>;
 
+/**
+ * `string | null` as one `type: [string, null]`: TypeBox's `Union` makes an `anyOf`, which
+ * fast-json-stringify can only serialise by running ajv on the value for every reply.
+ */
+const NullableString = Type.Unsafe<string | null>({ type: ['string', 'null'] });
+
 export const RecommendationReply = Type.Object({
   recommendationId: Type.String(),
   tier: Type.String(),
-  modelVersion: Type.Union([Type.String(), Type.Null()]),
+  modelVersion: NullableString,
   variant: Type.Optional(Type.String()),
   items: Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number(), reason: Type.String() })),
 });
@@ -87,9 +93,9 @@ export const ProfileReply = Type.Object({
   userId: Type.String(),
   known: Type.Boolean(),
   consent: Type.Object({ personalization: Type.Boolean() }),
-  createdAt: Type.Union([Type.String(), Type.Null()]),
+  createdAt: NullableString,
   recentEvents: Type.Integer(),
-  lastEventAt: Type.Union([Type.String(), Type.Null()]),
+  lastEventAt: NullableString,
 });
 
 export const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{8}-\\d{6}-\\d{3}$' }) });
