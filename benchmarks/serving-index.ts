@@ -7,9 +7,11 @@
  * vectors (1,000 Gaussian clusters, log-normal norms, so inner-product search behaves like on
  * ALS factors rather than uniform noise) and user-like queries (a blend of two clusters). It
  * builds an `HnswIndex` from scratch (timed), saves it, loads it back from the file with the
- * vectors given (timed; the RSS delta of the load is `indexBytes`: the graphs, since the
- * vectors are shared with the model version, `vectorBytes = n · d · 4`), tunes `efSearch`
- * (per norm stratum) on 200 separate queries to the smallest value with recall@20 ≥ 0.96,
+ * vectors given (timed; the RSS delta of the load is `indexBytes`: the graphs and the int8
+ * copies of the rows, since the vectors are shared with the model version, `vectorBytes =
+ * n · d · 4`; the int8 copies are shown alone too, `int8Bytes`, as a garbage collection during
+ * the load can hide part of them in the delta), tunes `efSearch` (per norm stratum) on 200
+ * separate queries to the smallest value with recall@20 ≥ 0.96,
  * then measures unfiltered search p50/p99 and recall@20 against exact search (recall on
  * `--recall-queries`, latency on `--queries`), filtered search at 1%, 10% and 50% of the
  * catalogue allowed, and exact search p50 (`--exact-queries`, default 30). Measuring
@@ -91,6 +93,8 @@ export interface ScaleResult {
   saveBytes: number;
   loadSeconds: number;
   indexBytes: number;
+  /** Of which the int8 copies of the rows (HnswIndex's exact scans). */
+  int8Bytes: number;
   vectorBytes: number;
   efSweep: { efSearch: number; recallAt20: number; p50Ms: number }[];
   loadAverage: number[];
@@ -466,6 +470,7 @@ export async function measureScale(o: ScaleOptions): Promise<ScaleResult> {
     saveBytes,
     loadSeconds,
     indexBytes,
+    int8Bytes: index.quantizedBytes,
     vectorBytes: n * d * 4,
     efSweep,
     loadAverage,
@@ -530,6 +535,7 @@ export default async function servingIndex(
       'save MiB',
       'load s',
       'index MiB',
+      'int8 MiB',
       'vectors MiB',
       'index/vec',
       'recall@20',
@@ -547,6 +553,7 @@ export default async function servingIndex(
       r.saveBytes / 2 ** 20,
       r.loadSeconds,
       r.indexBytes / 2 ** 20,
+      r.int8Bytes / 2 ** 20,
       r.vectorBytes / 2 ** 20,
       r.indexBytes / r.vectorBytes,
       r.recallAt20,

@@ -7,24 +7,27 @@
  *
  * Vector arithmetic is float32, as in the `implicit` library's float32 CG; the Woodbury row's
  * k × k Cholesky is scalar float64. Written against the binary format directly (there is no
- * WebAssembly toolchain in the project): `Fn` below is a minimal instruction builder.
+ * WebAssembly toolchain in the project): see wasm-builder.ts for the instruction builder.
  */
+import {
+  compileModule,
+  F32,
+  F64,
+  Fn,
+  I32,
+  instantiate,
+  moduleBytes,
+  SIMD,
+  uleb,
+  V128,
+} from './wasm-builder.ts';
+import type { WasmMemory } from './wasm-builder.ts';
 
-const I32 = 0x7f;
-const F32 = 0x7d;
-const F64 = 0x7c;
-const V128 = 0x7b;
+// The memory helpers moved to wasm-builder.ts; re-exported for the ALS modules that take them from here.
+export { createWasmMemory, WASM_MAX_PAGES, WASM_PAGE } from './wasm-builder.ts';
+export type { WasmMemory } from './wasm-builder.ts';
 
-// SIMD opcodes (0xfd prefix).
-const V128_LOAD = 0x00;
-const V128_STORE = 0x0b;
-const V128_CONST = 0x0c;
-const V128_LOAD32_SPLAT = 0x09;
-const F32X4_SPLAT = 0x13;
-const F32X4_EXTRACT_LANE = 0x1f;
-const F32X4_ADD = 0xe4;
-const F32X4_SUB = 0xe5;
-const F32X4_MUL = 0xe6;
+const { V128_LOAD32_SPLAT, F32X4_SPLAT, F32X4_EXTRACT_LANE, F32X4_ADD, F32X4_SUB, F32X4_MUL } = SIMD;
 
 /** The largest f the generated code unrolls (code size grows with f). */
 export const SIMD_MAX_FACTORS = 512;
@@ -81,140 +84,6 @@ export interface AlsSimd {
    * the float32 sums stay accurate and the rows stay in cache.
    */
   gramChunk(start: number, end: number, y: number, out: number): void;
-}
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-/** One function's code, built instruction by instruction. */
-class Fn {
-  readonly code: number[] = [];
-  private readonly localTypes: number[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly params: number[],
-  ) {}
-
-  local(type: number): number {
-    this.localTypes.push(type);
-    return this.params.length + this.localTypes.length - 1;
-  }
-
-  op(...bytes: number[]): this {
-    for (const b of bytes) this.code.push(b);
-    return this;
-  }
-  get(l: number): this {
-    return this.op(0x20, ...uleb(l));
-  }
-  set(l: number): this {
-    return this.op(0x21, ...uleb(l));
-  }
-  tee(l: number): this {
-    return this.op(0x22, ...uleb(l));
-  }
-  i32(n: number): this {
-    return this.op(0x41, ...sleb(n));
-  }
-  f32(x: number): this {
-    const b = new Uint8Array(new Float32Array([x]).buffer);
-    return this.op(0x43, b[0]!, b[1]!, b[2]!, b[3]!);
-  }
-  f64(x: number): this {
-    const b = new Uint8Array(new Float64Array([x]).buffer);
-    return this.op(0x44, ...b);
-  }
-  loadF64(offset: number): this {
-    return this.op(0x2b, 3, ...uleb(offset));
-  }
-  storeF64(offset: number): this {
-    return this.op(0x39, 3, ...uleb(offset));
-  }
-  /** `for (i = from; i < to; i++) body` over an i32 local; `from`/`to` push i32s. */
-  forRange(i: number, from: () => void, to: () => void, body: () => void): this {
-    from();
-    this.set(i);
-    return this.whileLoop(
-      () => {
-        this.get(i);
-        to();
-        this.op(0x4e); // i32.ge_s
-      },
-      () => {
-        body();
-        this.bump(i, 1);
-      },
-    );
-  }
-  simd(opcode: number): this {
-    return this.op(0xfd, ...uleb(opcode));
-  }
-  loadI32(offset: number): this {
-    return this.op(0x28, 2, ...uleb(offset));
-  }
-  loadF32(offset: number): this {
-    return this.op(0x2a, 2, ...uleb(offset));
-  }
-  storeF32(offset: number): this {
-    return this.op(0x38, 2, ...uleb(offset));
-  }
-  loadV(offset: number): this {
-    return this.simd(V128_LOAD).op(2, ...uleb(offset));
-  }
-  storeV(offset: number): this {
-    return this.simd(V128_STORE).op(2, ...uleb(offset));
-  }
-  /** `ptr += n` for an i32 local. */
-  bump(l: number, n: number): this {
-    return this.get(l).i32(n).op(0x6a).set(l);
-  }
-  /** `block { loop { if (!cond) break; body; br loop } }`; `exitIf` pushes an i32 that ends the loop. */
-  whileLoop(exitIf: () => void, body: () => void): this {
-    this.op(0x02, 0x40, 0x03, 0x40);
-    exitIf();
-    this.op(0x0d, 1); // br_if 1: leave the block
-    body();
-    this.op(0x0c, 0, 0x0b, 0x0b); // br 0: next turn; end loop; end block
-    return this;
-  }
-
-  body(): number[] {
-    const groups: [number, number][] = [];
-    for (const t of this.localTypes) {
-      const last = groups[groups.length - 1];
-      if (last && last[1] === t) last[0]++;
-      else groups.push([1, t]);
-    }
-    const bytes = [
-      ...uleb(groups.length),
-      ...groups.flatMap(([n, t]) => [...uleb(n), t]),
-      ...this.code,
-      0x0b,
-    ];
-    return [...uleb(bytes.length), ...bytes];
-  }
 }
 
 /** Pushes a · b (f32) for f-float rows at a + aOff and b + bOff; `tmp` is a v128 local. */
@@ -313,10 +182,7 @@ function cgPass(
   // out = ±B v, by blocks of up to 8 quads.
   for (let q0 = 0; q0 < q; q0 += 8) {
     const nq = Math.min(8, q - q0);
-    for (let i = 0; i < nq; i++)
-      fn.simd(V128_CONST)
-        .op(...new Array<number>(16).fill(0))
-        .set(acc[i]!);
+    for (let i = 0; i < nq; i++) fn.zeroV().set(acc[i]!);
     fn.get(a.sys).set(bp);
     fn.get(a.scr).set(cp);
     fn.get(a.scr).i32(fb).op(0x6a).set(cEnd);
@@ -767,10 +633,7 @@ function woodRowFn(f: number): Fn {
   // (7) x = Σ coef[j] z_j, eight quads at a time in registers.
   for (let q0 = 0; q0 < q; q0 += 8) {
     const nq = Math.min(8, q - q0);
-    for (let a = 0; a < nq; a++)
-      fn.simd(V128_CONST)
-        .op(...new Array<number>(16).fill(0))
-        .set(accs[a]!);
+    for (let a = 0; a < nq; a++) fn.zeroV().set(accs[a]!);
     fn.forRange(j, zeroI, kI, () => {
       rowInto(z, j, zo);
       fn.get(cp).get(j).i32(4);
@@ -839,7 +702,7 @@ function gramChunkFn(f: number): Fn {
   const acc = Array.from({ length: 8 }, () => fn.local(V128));
   const v = [fn.local(V128), fn.local(V128)];
   const sp = fn.local(V128);
-  const zero = () => fn.simd(V128_CONST).op(...new Array<number>(16).fill(0));
+  const zero = () => fn.zeroV();
   fn.get(y).get(end).i32(fb).op(0x6c, 0x6a).set(rEnd);
   for (let a0 = 0; a0 < f; a0 += 4) {
     for (let b0 = 0; b0 < f; b0 += 8) {
@@ -879,68 +742,12 @@ function gramChunkFn(f: number): Fn {
   return fn;
 }
 
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-function name(s: string): number[] {
-  const b = [...new TextEncoder().encode(s)];
-  return [...uleb(b.length), ...b];
-}
-
 /** The module's bytes for factor count f, importing memory `env.memory` (shared or not). */
 export function alsSimdModuleBytes(f: number, shared: boolean): Uint8Array {
-  const fns = [cgRowFn(f, false), cgRowFn(f, true), woodRowFn(f), projectFn(f), gramChunkFn(f)];
-  const types = fns.map((fn) => [0x60, ...uleb(fn.params.length), ...fn.params, 0]);
-  const memType = shared ? [0x03, 0, ...uleb(65536)] : [0x00, 0];
-  const imports = [[...name('env'), ...name('memory'), 0x02, ...memType]];
-  const bytes = [
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
-    ...section(1, vec(types)),
-    ...section(2, vec(imports)),
-    ...section(3, vec(fns.map((_, i) => uleb(i)))),
-    ...section(7, vec(fns.map((fn, i) => [...name(fn.name), 0x00, ...uleb(i)]))),
-    ...section(10, vec(fns.map((fn) => fn.body()))),
-  ];
-  return new Uint8Array(bytes);
-}
-
-/** The part of the WebAssembly JS API used here (the project's TS libs do not declare it). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer | SharedArrayBuffer;
-}
-interface WasmApi {
-  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (m: object, imports: object) => { exports: unknown };
-  validate(bytes: Uint8Array): boolean;
-}
-const wasm = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-
-/** Bytes in one WebAssembly page, and the most pages a 32-bit memory can have. */
-export const WASM_PAGE = 65536;
-export const WASM_MAX_PAGES = 65536;
-
-/** A memory of exactly `bytes` (rounded up to pages), or null when WebAssembly cannot hold it. */
-export function createWasmMemory(bytes: number, shared: boolean): WasmMemory | null {
-  const pages = Math.max(1, Math.ceil(bytes / WASM_PAGE));
-  if (!wasm || pages > WASM_MAX_PAGES) return null;
-  try {
-    return new wasm.Memory({ initial: pages, maximum: pages, shared });
-  } catch {
-    return null; // e.g. the address space cannot reserve it
-  }
+  return moduleBytes(
+    [cgRowFn(f, false), cgRowFn(f, true), woodRowFn(f), projectFn(f), gramChunkFn(f)],
+    shared,
+  );
 }
 
 const moduleCache = new Map<string, object>();
@@ -950,16 +757,14 @@ const moduleCache = new Map<string, object>();
  * (or too large to unroll) or the runtime lacks WebAssembly SIMD; callers then use JS.
  */
 export function createAlsSimd(memory: WasmMemory, f: number): AlsSimd | null {
-  if (!wasm || f % 4 !== 0 || f > SIMD_MAX_FACTORS) return null;
+  if (f % 4 !== 0 || f > SIMD_MAX_FACTORS) return null;
   const shared = memory.buffer instanceof SharedArrayBuffer;
   const key = `${f}:${shared}`;
   let mod = moduleCache.get(key);
   if (!mod) {
-    const bytes = alsSimdModuleBytes(f, shared);
-    if (!wasm.validate(bytes)) return null;
-    mod = new wasm.Module(bytes);
+    mod = compileModule(alsSimdModuleBytes(f, shared)) ?? undefined;
+    if (!mod) return null;
     moduleCache.set(key, mod);
   }
-  const instance = new wasm.Instance(mod, { env: { memory } });
-  return instance.exports as AlsSimd;
+  return instantiate(mod, memory) as AlsSimd;
 }

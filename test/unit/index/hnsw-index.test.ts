@@ -7,13 +7,21 @@ import { AnnIndexError } from '../../../src/index/ann-index.ts';
 import { ExactIndex } from '../../../src/index/exact-index.ts';
 import { HnswIndex, planStrata } from '../../../src/index/hnsw-index.ts';
 import { ItemFilter } from '../../../src/index/item-filter.ts';
+import { createRng } from '../../../models/random.ts';
 import { bruteForce, clustered, describeAnnIndex, recallAt } from '../../helpers/describe-ann-index.ts';
 
-// A low exactMaxAllowed so that the suite's filters go through the graph (over-fetch), not
-// only through the exact scan of small allowed sets.
+// A low exactMaxAllowed, and no int8 scans in place of graph searches, so that the suite's
+// filters go through the graph (over-fetch), not only through scans of the allowed items.
+const GRAPH_FIRST = { exactMaxAllowed: 100, scanRowsPerEf: 0 };
 describeAnnIndex('HnswIndex', () => ({
-  build: (vectors, seed) => HnswIndex.build(vectors, { seed: seed ?? 42, exactMaxAllowed: 100 }),
-  load: (path, vectors) => HnswIndex.load(path, { exactMaxAllowed: 100, ...(vectors ? { vectors } : {}) }),
+  build: (vectors, seed) => HnswIndex.build(vectors, { seed: seed ?? 42, ...GRAPH_FIRST }),
+  load: (path, vectors) => HnswIndex.load(path, { ...GRAPH_FIRST, ...(vectors ? { vectors } : {}) }),
+}));
+
+// The default strategy: at these sizes most filters are answered by int8 scans.
+describeAnnIndex('HnswIndex (default search options)', () => ({
+  build: (vectors, seed) => HnswIndex.build(vectors, { seed: seed ?? 42 }),
+  load: (path, vectors) => HnswIndex.load(path, vectors ? { vectors } : {}),
 }));
 
 /** The hnswlib graphs inside (native methods sit on a frozen prototype: spy on the instances). */
@@ -45,7 +53,7 @@ describe('HnswIndex', () => {
 
   it('never hands hnswlib a JS filter callback on the search path', async () => {
     const { vectors, queries } = clustered(4000, 16, 40, 61);
-    const index = await HnswIndex.build(vectors, { seed: 61, exactMaxAllowed: 200 });
+    const index = await HnswIndex.build(vectors, { seed: 61, exactMaxAllowed: 200, scanRowsPerEf: 0 });
     const spy = spyOnSearches(index);
     try {
       const q = queries(1, 62)[0]!;
@@ -82,6 +90,7 @@ describe('HnswIndex', () => {
       exactMaxAllowed: 100,
       overFetch: 1,
       maxFetch: 3000,
+      scanRowsPerEf: 0,
     });
     const spy = spyOnSearches(index);
     const q = queries(1, 72)[0]!;
@@ -225,5 +234,127 @@ describe('HnswIndex', () => {
     const [a, b, c] = await Promise.all(paths.map((p) => readFile(p)));
     expect(a!.equals(b!)).toBe(true);
     expect(a!.equals(c!)).toBe(false);
+  });
+});
+
+describe('HnswIndex: int8 scans of the allowed items', () => {
+  const n = 20_000;
+  const { vectors, clusterOf, queries } = clustered(n, 32, 200, 101);
+  const exact = ExactIndex.build(vectors);
+  let index: HnswIndex;
+  beforeAll(async () => {
+    index = await HnswIndex.build(vectors, { seed: 101 });
+  });
+
+  /** Random and whole-cluster filters allowing about `fraction` of the items. */
+  const filtersFor = (fraction: number, seed: number): [string, ItemFilter][] => {
+    const rng = createRng(seed);
+    const take = new Uint8Array(200).map(() => (rng.next() < fraction ? 1 : 0));
+    return [
+      [
+        `random ${fraction}`,
+        ItemFilter.fromMask(new Uint8Array(n).map(() => (rng.next() < fraction ? 1 : 0))),
+      ],
+      [`cluster ${fraction}`, ItemFilter.fromMask(clusterOf.map((c) => take[c]!))],
+    ];
+  };
+
+  it('keeps recall ≥ 0.99 against exact search at k = 20 and 100 with 1% and 10% allowed, with exact scores', () => {
+    const qs = queries(30, 102);
+    for (const [label, filter] of [...filtersFor(0.01, 103), ...filtersFor(0.1, 104)]) {
+      for (const k of [20, 100]) {
+        const before = index.counts.filteredExact;
+        let sum = 0;
+        for (const q of qs) {
+          const r = index.search(q, k, filter);
+          const truth = exact.search(q, k, filter);
+          sum += recallAt(r, Array.from(truth.indices));
+          // Every score is ExactIndex's for that item.
+          const all = exact.search(q, filter.count, filter);
+          const scoreOf = new Map(Array.from(all.indices, (i, j) => [i, all.scores[j]!]));
+          for (let j = 0; j < r.indices.length; j++) {
+            expect(filter.has(r.indices[j]!)).toBe(true);
+            expect(r.scores[j]).toBe(scoreOf.get(r.indices[j]!));
+          }
+        }
+        expect(index.counts.filteredExact - before, label).toBe(qs.length);
+        expect(sum / qs.length, `${label}, k = ${k}`).toBeGreaterThanOrEqual(0.99);
+      }
+    }
+  });
+
+  it('scans strata in place of deep graph searches where that is cheaper', () => {
+    // Few scanned rows per unit of ef: the graphs serve the first fetches, scans the deep ones.
+    index.configure({ scanRowsPerEf: 1, exactMaxAllowed: 0 });
+    try {
+      const start = { ...index.counts };
+      let sum = 0;
+      const qs = queries(20, 105);
+      const [, filter] = filtersFor(0.2, 106)[1]!;
+      for (const q of qs) {
+        const r = index.search(q, 20, filter);
+        for (const i of r.indices) expect(filter.has(i)).toBe(true);
+        sum += recallAt(r, Array.from(exact.search(q, 20, filter).indices));
+      }
+      expect(index.counts.filteredGraph - start.filteredGraph).toBe(qs.length);
+      expect(index.counts.stratumScansByCost - start.stratumScansByCost).toBeGreaterThanOrEqual(1);
+      expect(sum / qs.length).toBeGreaterThanOrEqual(0.95);
+    } finally {
+      index.configure({ scanRowsPerEf: 60, exactMaxAllowed: 5000 });
+    }
+  });
+
+  it('never returns a removed item, and finds an added or replaced one', async () => {
+    const small = clustered(5000, 16, 50, 107);
+    const idx = await HnswIndex.build(small.vectors, { seed: 107 });
+    // 10% allowed (and item 5500, added below): more than the int8 pass keeps, so it decides
+    // what is re-scored.
+    const filter = ItemFilter.fromItems([...Array.from({ length: 500 }, (_, j) => j * 10), 5500]);
+    const q = small.queries(1, 108)[0]!;
+    const first = idx.search(q, 20, filter);
+    const removed = new Set(Array.from(first.indices.subarray(0, 5)));
+    for (const i of removed) expect(idx.remove(i)).toBe(true);
+    const after = idx.search(q, 20, filter);
+    for (const i of after.indices) expect(removed.has(i)).toBe(false);
+    const truth = bruteForce(small.vectors, q, 20, (i) => filter.has(i) && !removed.has(i));
+    expect(recallAt(after, truth.indices)).toBeGreaterThanOrEqual(0.95);
+
+    // An item added past the rows (the int8 copy grows), and one whose vector is replaced.
+    const boosted = q.map((x) => 10 * x);
+    idx.add(5500, boosted);
+    const withNew = idx.search(q, 20, filter);
+    expect(withNew.indices[0]).toBe(5500);
+    expect(withNew.scores[0]).toBe(
+      ExactIndex.build({ data: boosted, rows: 1, cols: 16 }).search(q, 1).scores[0],
+    );
+    const replaced = after.indices[10]!;
+    idx.add(
+      replaced,
+      q.map((x) => 20 * x),
+    );
+    expect(idx.search(q, 2, filter).indices[0]).toBe(replaced);
+    idx.add(
+      replaced,
+      q.map((x) => -x),
+    );
+    expect(Array.from(idx.search(q, 20, filter).indices)).not.toContain(replaced);
+    // Removed ones revived.
+    const revived = [...removed][0]!;
+    idx.add(
+      revived,
+      q.map((x) => 30 * x),
+    );
+    expect(idx.search(q, 1, filter).indices[0]).toBe(revived);
+  });
+
+  it('with rescore 0 scans in float32 only: exactly the exact answer', () => {
+    index.configure({ rescore: 0 });
+    try {
+      const [, filter] = filtersFor(0.1, 109)[0]!;
+      for (const q of queries(5, 110))
+        expect(index.search(q, 20, filter)).toEqual(exact.search(q, 20, filter));
+    } finally {
+      index.configure({ rescore: 4 });
+    }
   });
 });
