@@ -722,18 +722,26 @@ async function readStrata(
   live: Uint32Array,
   meanwhile: (s: number) => void,
 ): Promise<Stratum[]> {
-  const strata: Stratum[] = [];
-  for (const [s, st] of saved.entries()) {
+  // All reads start at once (the thread pool reads up to four files together: a cold page
+  // cache makes this disk-bound); each settles with its error, if any, so that `meanwhile`
+  // throwing leaves no rejection unhandled.
+  const reads = saved.map((_, s) => {
     const graph = new hnswlib.HierarchicalNSW('ip', dims);
-    // Starts now, and settles with the read's error (thrown or rejected), if any, so that
-    // `meanwhile` throwing leaves no rejection unhandled.
-    const read = new Promise<boolean>((resolve) => resolve(graph.readIndex(graphPath(path, s)))).then(
+    const done = new Promise<boolean>((resolve) => resolve(graph.readIndex(graphPath(path, s)))).then(
       () => null,
       (err: unknown) => err as Error,
     );
+    return { graph, done };
+  });
+  const strata: Stratum[] = [];
+  for (const [s, st] of saved.entries()) {
     meanwhile(s);
-    const err = await read;
-    if (err) throw new AnnIndexError(`${graphPath(path, s)}: cannot read the graph (${err.message})`);
+    const { graph, done } = reads[s]!;
+    const err = await done;
+    if (err) {
+      await Promise.all(reads.map((r) => r.done));
+      throw new AnnIndexError(`${graphPath(path, s)}: cannot read the graph (${err.message})`);
+    }
     const members = decodeWords(st.members, `strata[${s}].members`, itemSpace);
     const liveMembers = members.map((w, j) => w & live[j]!);
     strata.push({ graph, members, live: countBits(liveMembers), minNorm: st.minNorm, maxNorm: st.maxNorm });
