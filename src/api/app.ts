@@ -21,6 +21,7 @@ import { validateEvent, validateItem } from '../store/validate.ts';
 import { authorize, KeyRing } from './auth.ts';
 import { ApiMetrics } from './metrics.ts';
 import * as S from './schemas.ts';
+import { recommendationJson } from './recommendation-json.ts';
 import { securityHeaders } from './security-headers.ts';
 
 export interface AppDeps {
@@ -175,7 +176,7 @@ export async function buildApp(deps: AppDeps) {
         response: { 200: S.RecommendationReply },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const q = req.query;
       const { tier } = req.params;
       if (tier === 'similar' && !q.itemId)
@@ -197,7 +198,7 @@ export async function buildApp(deps: AppDeps) {
       };
       const exclude = list(q.exclude);
       const cartItemIds = list(q.cartItemIds);
-      return engine.recommend({
+      const answer = await engine.recommend({
         tier,
         ...(q.userId !== undefined ? { userId: q.userId } : {}),
         ...(q.sessionId !== undefined ? { sessionId: q.sessionId } : {}),
@@ -209,6 +210,12 @@ export async function buildApp(deps: AppDeps) {
         ...(Object.keys(filters).length ? { filters } : {}),
         limit: q.limit ?? 20,
       });
+      // Serialised by recommendation-json.ts (items made once per cached list), not the schema's serializer.
+      // The items array must reach the serializer as is: that is how a cached list's JSON is reused.
+      return reply
+        .type('application/json; charset=utf-8')
+        .serializer(recommendationJson)
+        .send(answer as S.RecommendationReply);
     },
   );
 

@@ -43,6 +43,8 @@ export const RecommendationReply = Type.Object({
   items: Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number(), reason: Type.String() })),
 });
 
+export type RecommendationReply = Static<typeof RecommendationReply>;
+
 /** Records are validated one by one (src/store/validate.ts), so one bad event never sinks the batch. */
 export const EventsBody = Type.Object({
   events: Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: 1000 }),

@@ -14,7 +14,7 @@
  * Bounded: least recently used entries go first (a Map keeps insertion order; a hit moves the
  * entry to the end).
  */
-import type { RecommendRequest } from './types.ts';
+import type { RecommendedItem, RecommendRequest } from './types.ts';
 
 export interface CachedItem {
   index: number;
@@ -31,6 +31,8 @@ export interface CacheEntry<M> {
   /** Whose list (for deletion). */
   userId?: string;
   items: CachedItem[];
+  /** The answer's items, made once and shared by every answer from this entry (frozen). */
+  answerItems?: readonly RecommendedItem[];
 }
 
 export interface AnswerCacheOptions {

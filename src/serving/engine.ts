@@ -21,6 +21,7 @@ import { applyRules } from './rules.ts';
 import type { Scored } from './rules.ts';
 import type {
   Impression,
+  RecommendedItem,
   Recommendation,
   RecommendRequest,
   RequestFilters,
@@ -189,7 +190,10 @@ export class Engine {
         );
       };
       const hit = this.answers.get(key, m, now, stamp, c.version, allowed);
-      if (hit) return this.answer(m, req, who, hit.items, now);
+      if (hit) {
+        hit.answerItems ??= this.answerItems(m, hit.items);
+        return this.answer(m, req, who, hit.answerItems, now);
+      }
     }
     const itemOf = (id: string | undefined) => (id === undefined ? undefined : c.indexOf(id));
     const pageItem = itemOf(req.itemId);
@@ -279,29 +283,33 @@ export class Engine {
         items: chosen,
       });
     }
-    return this.answer(m, req, who, chosen, now);
+    return this.answer(m, req, who, this.answerItems(m, chosen), now);
   }
 
-  /** The answer for `chosen`, under a new recommendation id, with its impression. */
+  /** The items of an answer, frozen: a cached list hands the same array to every answer. */
+  private answerItems(m: ServingModel, chosen: readonly CachedItem[]): readonly RecommendedItem[] {
+    return Object.freeze(
+      chosen.map((s) =>
+        Object.freeze({ itemId: m.catalog.item(s.index)!.itemId, score: round(s.score), reason: s.reason }),
+      ),
+    );
+  }
+
+  /** The answer for `items`, under a new recommendation id, with its impression. */
   private answer(
     m: ServingModel,
     req: RecommendRequest,
     who: Who,
-    chosen: readonly CachedItem[],
+    items: readonly RecommendedItem[],
     now: number,
   ): Recommendation {
-    const c = m.catalog;
     const recommendationId = randomUUID();
     const answer: Recommendation = {
       recommendationId,
       tier: req.tier,
       modelVersion: m.version,
       ...(req.variant ? { variant: req.variant } : {}),
-      items: chosen.map((s) => ({
-        itemId: c.item(s.index)!.itemId,
-        score: round(s.score),
-        reason: s.reason,
-      })),
+      items,
     };
     this.o.onImpression?.({
       recommendationId,

@@ -41,7 +41,8 @@ export interface Recommendation {
   tier: Tier;
   modelVersion: string | null;
   variant?: string;
-  items: RecommendedItem[];
+  /** Read-only: a list answered again from the cache shares this array. */
+  items: readonly RecommendedItem[];
 }
 
 /** Written for every list served, so that later events can be attributed to it. */

@@ -111,6 +111,21 @@ describe('HTTP API', () => {
       expect(body.recommendationId).toMatch(/^[0-9a-f-]{36}$/);
       expect(body.items.length).toBeGreaterThan(0);
     }
+    // The reply's JSON, first computed and then from the list cache: the schema's key order,
+    // a new id each time, the same items, the variant echoed.
+    const url = `/v1/recommendations/personalized?userId=${users[2]}&limit=4&variant=b`;
+    const [a, b] = [await get(url), await get(url)];
+    for (const res of [a, b]) {
+      expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+      const body = res.json();
+      expect(Object.keys(body)).toEqual(['recommendationId', 'tier', 'modelVersion', 'variant', 'items']);
+      expect(body).toMatchObject({ tier: 'personalized', variant: 'b' });
+      expect(body.modelVersion).toMatch(/^v\d{8}-/);
+      for (const i of body.items) expect(Object.keys(i)).toEqual(['itemId', 'score', 'reason']);
+      expect(res.body).toBe(JSON.stringify(body));
+    }
+    expect(a.json().recommendationId).not.toBe(b.json().recommendationId);
+    expect(b.json().items).toEqual(a.json().items);
     const badTier = await get('/v1/recommendations/everything');
     expect(badTier.statusCode).toBe(400);
     expect(badTier.json()).toMatchObject({

@@ -317,7 +317,7 @@ describe('serving engine on a generated storefront', () => {
   });
 
   describe('reuse of recently computed lists', () => {
-    const ids = (r: { items: { itemId: string }[] }) => r.items.map((i) => i.itemId);
+    const ids = (r: { items: readonly { itemId: string }[] }) => r.items.map((i) => i.itemId);
 
     it('answers a repeated request from the cache under a new recommendation id', async () => {
       const e = engine();
