@@ -62,6 +62,7 @@ const TRENDING_CACHE_MS = 2000;
 const TRENDING_CACHE_SIZE = 2000;
 /** Category top lists kept at once (refilled on demand). */
 const TRENDING_CACHE_LISTS = 1000;
+/** Users remembered as having no stored events, at most (then the set starts over). */
 const WARMED_MAX = 1_000_000;
 /** New arrivals offered to the exposure slot (more only matter when the category cap bites). */
 const NEW_ARRIVAL_CANDIDATES = 5;
