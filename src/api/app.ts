@@ -16,6 +16,7 @@ import { NotFoundError, ShelfError } from '../errors.ts';
 import type { InlineJobs } from '../jobs/inline-jobs.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Engine } from '../serving/engine.ts';
+import type { Tier } from '../serving/types.ts';
 import type { Store } from '../store/types.ts';
 import { validateEvent, validateItem } from '../store/validate.ts';
 import { authorize, KeyRing } from './auth.ts';
@@ -178,7 +179,8 @@ export async function buildApp(deps: AppDeps) {
     },
     async (req, reply) => {
       const q = req.query;
-      const { tier } = req.params;
+      // The schema's enum admits only tiers (Type.Unsafe carries no static type through the provider).
+      const tier = req.params.tier as Tier;
       if (tier === 'similar' && !q.itemId)
         throw new ShelfError(
           'SHELF_ERR_VALIDATION',
