@@ -16,12 +16,6 @@
  */
 import type { RecommendedItem, RecommendRequest } from './types.ts';
 
-export interface CachedItem {
-  index: number;
-  score: number;
-  reason: string;
-}
-
 export interface CacheEntry<M> {
   model: M;
   at: number;
@@ -30,9 +24,10 @@ export interface CacheEntry<M> {
   catalogVersion: number;
   /** Whose list (for deletion). */
   userId?: string;
-  items: CachedItem[];
-  /** The answer's items, made once and shared by every answer from this entry (frozen). */
-  answerItems?: readonly RecommendedItem[];
+  /** The listed items' catalogue indices (what a catalogue change re-checks). */
+  indices: readonly number[];
+  /** The answer's items, frozen: every answer from this entry shares the array. */
+  items: readonly RecommendedItem[];
 }
 
 export interface AnswerCacheOptions {
@@ -50,8 +45,8 @@ export interface AnswerCacheStats {
 
 export class AnswerCache<M> {
   private readonly map = new Map<string, CacheEntry<M>>();
-  hits = 0;
-  misses = 0;
+  private hits = 0;
+  private misses = 0;
 
   constructor(readonly options: AnswerCacheOptions) {}
 
@@ -60,8 +55,8 @@ export class AnswerCache<M> {
   }
 
   /**
-   * The entry for `key` when it still holds for `model`, `now` and `stamp`; `allowed` checks
-   * its items when the catalogue changed since they were last checked.
+   * The entry for `key` when it still holds for `model`, `now` and `stamp`; when the catalogue
+   * changed since its items were last checked, they are checked with `allowedNow()`.
    */
   get(
     key: string,
@@ -69,28 +64,25 @@ export class AnswerCache<M> {
     now: number,
     stamp: string,
     catalogVersion: number,
-    allowed: (index: number) => boolean,
+    allowedNow: () => (index: number) => boolean,
   ): CacheEntry<M> | null {
     const e = this.map.get(key);
     if (!e) {
       this.misses++;
       return null;
     }
-    const fresh = e.model === model && e.stamp === stamp && now >= e.at && now - e.at <= this.options.ttlMs;
-    if (fresh && e.catalogVersion !== catalogVersion) {
-      if (!e.items.every((s) => allowed(s.index))) {
-        this.map.delete(key);
-        this.misses++;
-        return null;
-      }
-      e.catalogVersion = catalogVersion;
-    }
-    if (!fresh) {
-      this.map.delete(key);
+    const holds =
+      e.model === model &&
+      e.stamp === stamp &&
+      now >= e.at &&
+      now - e.at <= this.options.ttlMs &&
+      (e.catalogVersion === catalogVersion || e.indices.every(allowedNow()));
+    this.map.delete(key);
+    if (!holds) {
       this.misses++;
       return null;
     }
-    this.map.delete(key);
+    e.catalogVersion = catalogVersion;
     this.map.set(key, e);
     this.hits++;
     return e;
@@ -106,10 +98,6 @@ export class AnswerCache<M> {
   /** Drops every list made for `userId` (deletion, consent change). */
   forgetUser(userId: string): void {
     for (const [key, e] of this.map) if (e.userId === userId) this.map.delete(key);
-  }
-
-  clear(): void {
-    this.map.clear();
   }
 
   stats(): AnswerCacheStats {

@@ -14,7 +14,7 @@ import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { EventType, Item, ShelfEvent, Store } from '../store/types.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
-import type { AnswerCacheOptions, AnswerCacheStats, CachedItem } from './answer-cache.ts';
+import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
 import { addContentVector, addTrending, loadServingModel } from './serving-model.ts';
 import type { ServingModel } from './serving-model.ts';
 import { applyRules } from './rules.ts';
@@ -181,20 +181,22 @@ export class Engine {
     const key = this.answers.enabled ? answerKey(req, limit) : null;
     const stamp = historyStamp(who, this.forgotten);
     if (key !== null) {
-      const allowed = (i: number) => {
-        const item = c.item(i);
-        return (
-          item !== undefined &&
-          c.availableFilter().has(i) &&
-          (!category || c.categoryFilter(category).has(i)) &&
-          (!req.filters || passesFilters(item, req.filters))
-        );
+      // What a catalogue change re-checks in a cached list (made only when one happened).
+      const allowedNow = () => {
+        const available = c.availableFilter();
+        const inCategory = category ? c.categoryFilter(category) : null;
+        return (i: number) => {
+          const item = c.item(i);
+          return (
+            item !== undefined &&
+            available.has(i) &&
+            (!inCategory || inCategory.has(i)) &&
+            (!req.filters || passesFilters(item, req.filters))
+          );
+        };
       };
-      const hit = this.answers.get(key, m, now, stamp, c.version, allowed);
-      if (hit) {
-        hit.answerItems ??= this.answerItems(m, hit.items);
-        return this.answer(m, req, who, hit.answerItems, now);
-      }
+      const hit = this.answers.get(key, m, now, stamp, c.version, allowedNow);
+      if (hit) return this.answer(m, req, who, hit.items, now);
     }
     const itemOf = (id: string | undefined) => (id === undefined ? undefined : c.indexOf(id));
     const pageItem = itemOf(req.itemId);
@@ -274,6 +276,7 @@ export class Engine {
       categoryOf: (i) => c.item(i)?.categories[0] ?? '',
       vectorOf: (i) => m.index?.vector(i) ?? null,
     });
+    const answerItems = this.answerItems(m, chosen);
     if (key !== null) {
       this.answers.set(key, {
         model: m,
@@ -281,14 +284,15 @@ export class Engine {
         stamp,
         catalogVersion: c.version,
         ...(who.userId !== undefined ? { userId: who.userId } : {}),
-        items: chosen,
+        indices: chosen.map((s) => s.index),
+        items: answerItems,
       });
     }
-    return this.answer(m, req, who, this.answerItems(m, chosen), now);
+    return this.answer(m, req, who, answerItems, now);
   }
 
   /** The items of an answer, frozen: a cached list hands the same array to every answer. */
-  private answerItems(m: ServingModel, chosen: readonly CachedItem[]): readonly RecommendedItem[] {
+  private answerItems(m: ServingModel, chosen: readonly Scored[]): readonly RecommendedItem[] {
     return Object.freeze(
       chosen.map((s) =>
         Object.freeze({ itemId: m.catalog.item(s.index)!.itemId, score: round(s.score), reason: s.reason }),
