@@ -179,7 +179,7 @@ export class Engine {
     const c = m.catalog;
     const category = req.category;
     const key = this.answers.enabled ? answerKey(req, limit) : null;
-    const stamp = historyStamp(who, this.forgotten);
+    const stamp = key !== null ? historyStamp(who, this.forgotten) : '';
     if (key !== null) {
       // What a catalogue change re-checks in a cached list (made only when one happened).
       const allowedNow = () => {
