@@ -49,15 +49,15 @@ export function topK(scores: Float32Array, k: number, exclude?: Int32Array | Uin
       siftDown(0);
     }
   }
-  const indices = new Int32Array(size);
-  const out = new Float32Array(size);
-  for (let j = size - 1; j >= 0; j--) {
-    indices[j] = heapIdx[0]!;
-    out[j] = heapVal[0]!;
+  // Heapsort in place: the worst kept goes to the end, then the next worst before it, …
+  const kept = size;
+  while (size > 1) {
     swap(heapIdx, heapVal, 0, --size);
     siftDown(0);
   }
-  return { indices, scores: out };
+  return kept === cap
+    ? { indices: heapIdx, scores: heapVal }
+    : { indices: heapIdx.slice(0, kept), scores: heapVal.slice(0, kept) };
 }
 
 function makeExcluded(n: number, exclude?: Int32Array | Uint8Array): Uint8Array | null {

@@ -43,7 +43,6 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import hnswlib from 'hnswlib-node';
 import type { HierarchicalNSW } from 'hnswlib-node';
 import type { Vectors } from '../../models/artefact.ts';
-import { topK } from '../../models/top-k.ts';
 import type { AnnIndex, AnnResult } from './ann-index.ts';
 import { AnnIndexError } from './ann-index.ts';
 import type { HnswParams, StratumMeta } from './index-file.ts';
@@ -215,6 +214,8 @@ export class HnswIndex implements AnnIndex {
   private fetchedScores = new Float32Array(0);
   private pool = new Int32Array(0);
   private poolScores = new Float32Array(0);
+  /** A copy of the pool's scores to sort for the k-th (reused: searches allocate little). */
+  private sortedScores = new Float32Array(0);
   private stratumWords = new Uint32Array(0);
 
   private constructor(
@@ -695,8 +696,10 @@ export class HnswIndex implements AnnIndex {
   /** The k-th best score in the pool (−∞ while it holds fewer than k). */
   private kthScore(pooled: number, k: number): number {
     if (pooled < k) return -Infinity;
-    const top = topK(this.poolScores.subarray(0, pooled), k);
-    return top.scores[k - 1]!;
+    if (this.sortedScores.length < pooled) this.sortedScores = new Float32Array(this.poolScores.length);
+    const sorted = this.sortedScores.subarray(0, pooled);
+    sorted.set(this.poolScores.subarray(0, pooled));
+    return sorted.sort()[pooled - k]!;
   }
 
   /** `filter` ∧ the stratum's members, in a reused buffer. */

@@ -109,8 +109,9 @@ export class ItemFilter {
     const a = this.words;
     let count = 0;
     if (others.length === 0) {
+      // A copy: the count is known, so no pass over the words beyond the copy itself.
       words.set(a.subarray(0, len));
-      count = countBits(words);
+      count = this.count;
     } else if (others.length === 1) {
       const b = others[0]!.words;
       for (let w = 0; w < len; w++) {

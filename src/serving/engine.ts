@@ -14,10 +14,11 @@ import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { EventType, Item, ShelfEvent, Store } from '../store/types.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
+import { Blend } from './blend.ts';
 import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
 import { addContentVector, addTrending, loadServingModel } from './serving-model.ts';
 import type { ServingModel } from './serving-model.ts';
-import { applyRules } from './rules.ts';
+import { applyRules, RULES_POOL_PER_SLOT, shortlist } from './rules.ts';
 import type { Scored } from './rules.ts';
 import type {
   Impression,
@@ -75,22 +76,6 @@ interface Who {
   history: RecentEvent[];
 }
 
-/** Accumulates blended candidate scores with the reason of their largest contribution. */
-class Blend {
-  readonly entries = new Map<number, { score: number; best: number; reason: string }>();
-  add(i: number, contribution: number, reason: string): void {
-    const e = this.entries.get(i);
-    if (!e) this.entries.set(i, { score: contribution, best: contribution, reason });
-    else {
-      e.score += contribution;
-      if (contribution > e.best) {
-        e.best = contribution;
-        e.reason = reason;
-      }
-    }
-  }
-}
-
 export class Engine {
   private model: ServingModel | null = null;
   private readonly config: ServingConfig;
@@ -101,6 +86,12 @@ export class Engine {
   /** Users deleted since the current model was trained: their vectors are never used. */
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
+  private readonly scratchWords = { filter: new Uint32Array(0), arrivals: new Uint32Array(0) };
+  /** The candidates of the request being computed (reused: see blend.ts). */
+  private readonly blend = new Blend();
+  /** The blended candidates' items and boosted scores (reused). */
+  private blendItems = new Int32Array(0);
+  private blendScores = new Float64Array(0);
   private readonly answers: AnswerCache<ServingModel>;
   /** Trending top lists and, once one is needed beyond the global list, every item's score. */
   private trendingCache: {
@@ -219,12 +210,21 @@ export class Engine {
         exclude.add(i);
       }
     }
-    let filter = c.availableFilter();
-    filter = filter.intersect(category ? [c.categoryFilter(category)] : [], [...exclude]);
+    const excluded = [...exclude];
+    // The request's bitsets are written into buffers this engine reuses: everything from here
+    // to the answer runs without an await, and no filter outlives the request.
+    const available = c.availableFilter();
+    const words = Math.max(available.words.length, ItemFilter.wordsFor(c.size));
+    let filter = available.intersect(
+      category ? [c.categoryFilter(category)] : [],
+      excluded,
+      this.scratch('filter', words),
+    );
     if (req.filters) filter = narrow(filter, c, req.filters);
 
     // Candidates.
-    const blend = new Blend();
+    const blend = this.blend;
+    blend.reset();
     const pool = Math.min(filter.count, limit * 4 + 20);
     const x = this.queryVector(m, req.tier, who, pageItem, cart);
     const w = rules.weights;
@@ -240,7 +240,9 @@ export class Engine {
           : req.tier === 'cart'
             ? 'goes with your cart'
             : 'recommended for you';
-      found.indices.forEach((i, r) => blend.add(i, w.vector * norm(found.scores[r]!), reason));
+      const r = blend.reason(reason);
+      for (let j = 0; j < found.indices.length; j++)
+        blend.add(found.indices[j]!, w.vector * norm(found.scores[j]!), r);
     }
     const seeds = this.seeds(req.tier, who, pageItem, cart, c);
     if (m.neighbours && w.neighbours > 0)
@@ -254,28 +256,36 @@ export class Engine {
       const top = this.trendingTop(m, filter, pool, now, category);
       const norm = minMax(top.scores);
       const where = category ? `trending in ${category.split(' > ').pop()}` : 'trending now';
-      top.indices.forEach((i, r) => blend.add(i, trendWeight * norm(top.scores[r]!), where));
+      const r = blend.reason(where);
+      for (let j = 0; j < top.indices.length; j++)
+        blend.add(top.indices[j]!, trendWeight * norm(top.scores[j]!), r);
     }
 
     // Rules: boosts, pins, the new-arrival slot, diversity.
-    const scored: Scored[] = [];
-    for (const [i, e] of blend.entries)
-      scored.push({ index: i, score: e.score * this.boost(c.item(i)!), reason: e.reason });
-    const newArrivals = rules.newItemSlot >= 0 ? this.newArrivalCandidates(m, filter, x, now) : [];
+    // New arrivals are all available: when only exclusions narrow the request, drop those from
+    // them instead of intersecting two catalogue-wide bitsets.
+    const allowedNew = (fresh: ItemFilter) =>
+      !category && !req.filters
+        ? fresh.without(excluded, this.scratch('arrivals', words))
+        : fresh.intersect([filter], undefined, this.scratch('arrivals', words));
+    const newArrivals = rules.newItemSlot >= 0 ? this.newArrivalCandidates(m, allowedNew, x, now) : [];
     const pins = this.config.pins
       .filter((p) => (!p.tiers || p.tiers.includes(req.tier)) && (!p.category || p.category === category))
       .flatMap((p) => {
         const i = c.indexOf(p.itemId);
         return i !== undefined && filter.has(i) ? [{ index: i, slot: p.slot }] : [];
       });
-    const chosen = applyRules(scored, {
-      limit,
-      rules,
-      pins,
-      newArrivals,
-      categoryOf: (i) => c.item(i)?.categories[0] ?? '',
-      vectorOf: (i) => m.index?.vector(i) ?? null,
-    });
+    const chosen = applyRules(
+      this.candidates(blend, c, limit * RULES_POOL_PER_SLOT + pins.length + 1, newArrivals),
+      {
+        limit,
+        rules,
+        pins,
+        newArrivals,
+        categoryOf: (i) => c.item(i)?.categories[0] ?? '',
+        vectorOf: (i) => m.index?.vector(i) ?? null,
+      },
+    );
     const answerItems = this.answerItems(m, chosen);
     if (key !== null) {
       this.answers.set(key, {
@@ -289,6 +299,34 @@ export class Engine {
       });
     }
     return this.answer(m, req, who, answerItems, now);
+  }
+
+  /** The blended candidates, boosted, that the rules need to see (see `shortlist`). */
+  private candidates(
+    blend: Blend,
+    c: ServingModel['catalog'],
+    m: number,
+    newArrivals: readonly { index: number }[],
+  ): Scored[] {
+    const n = blend.count;
+    if (this.blendScores.length < n) {
+      this.blendScores = new Float64Array(Math.ceil(n * 1.5));
+      this.blendItems = new Int32Array(this.blendScores.length);
+    }
+    const scores = this.blendScores;
+    const items = this.blendItems;
+    for (let j = 0; j < n; j++) {
+      items[j] = blend.itemAt(j);
+      scores[j] = blend.scoreAt(j) * this.boost(c.item(items[j]!)!);
+    }
+    const keep = shortlist(
+      scores,
+      items,
+      n,
+      m,
+      newArrivals.map((a) => a.index),
+    );
+    return keep.map((j) => ({ index: items[j]!, score: scores[j]!, reason: blend.reasonAt(j) }));
   }
 
   /** The items of an answer, frozen: a cached list hands the same array to every answer. */
@@ -329,14 +367,29 @@ export class Engine {
     return answer;
   }
 
+  /** A reused bitset buffer of at least `words` words (one per use, so two never overlap). */
+  private scratch(use: 'filter' | 'arrivals', words: number): Uint32Array {
+    let buf = this.scratchWords[use];
+    if (buf.length < words) {
+      buf = new Uint32Array(Math.ceil(words * 1.25));
+      this.scratchWords[use] = buf;
+    }
+    return buf;
+  }
+
   /**
    * New arrivals that may take the exposure slot, best first: the closest to the query vector
    * when there is one (an exact search over the few new items), else the newest.
    */
-  private newArrivalCandidates(m: ServingModel, filter: ItemFilter, x: Float32Array | null, now: number) {
+  private newArrivalCandidates(
+    m: ServingModel,
+    allowedOf: (fresh: ItemFilter) => ItemFilter,
+    x: Float32Array | null,
+    now: number,
+  ) {
     const fresh = m.catalog.newArrivals(now);
     if (fresh.filter.count === 0) return [];
-    const allowed = filter.intersect([fresh.filter]);
+    const allowed = allowedOf(fresh.filter);
     if (allowed.count === 0) return [];
     if (x && m.index) {
       const found = m.index.search(x, NEW_ARRIVAL_CANDIDATES, allowed);
@@ -523,9 +576,11 @@ export class Engine {
           : s.verb === 'cart'
             ? `goes with "${title}"`
             : `because you ${s.verb} "${title}"`;
-      list.indices.forEach((i, r) => {
-        if (filter.has(i)) blend.add(i, (weight * s.weight * list.scores[r]!) / max, reason);
-      });
+      const r = blend.reason(reason);
+      for (let j = 0; j < list.indices.length; j++) {
+        const i = list.indices[j]!;
+        if (filter.has(i)) blend.add(i, (weight * s.weight * list.scores[j]!) / max, r);
+      }
     }
   }
 
@@ -562,17 +617,18 @@ export class Engine {
       if (cache.top.size >= TRENDING_CACHE_LISTS) cache.top.clear();
       cache.top.set(where, list);
     }
-    const idx: number[] = [];
-    const val: number[] = [];
     const { indices, scores: top } = list;
-    for (let r = 0; r < indices.length && idx.length < k; r++) {
+    const idx = new Int32Array(Math.min(k, indices.length));
+    const val = new Float32Array(idx.length);
+    let kept = 0;
+    for (let r = 0; r < indices.length && kept < k; r++) {
       if (filter.has(indices[r]!)) {
-        idx.push(indices[r]!);
-        val.push(top[r]!);
+        idx[kept] = indices[r]!;
+        val[kept++] = top[r]!;
       }
     }
-    if (idx.length >= k || indices.length < TRENDING_CACHE_SIZE) {
-      return { indices: Int32Array.from(idx), scores: Float32Array.from(val) };
+    if (kept >= k || indices.length < TRENDING_CACHE_SIZE) {
+      return { indices: idx.subarray(0, kept), scores: val.subarray(0, kept) };
     }
     return best(filter.items(), k);
   }

@@ -22,7 +22,7 @@ export interface RuleInput {
 }
 
 /** MMR looks this many candidates deep per slot (the rest cannot make the list anyway). */
-const MMR_POOL = 4;
+export const RULES_POOL_PER_SLOT = 4;
 
 export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   let top = -Infinity;
@@ -73,10 +73,11 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
 
   const pool = bestFirst(
     used.size ? candidates.filter((s) => !used.has(s.index)) : candidates,
-    o.limit * MMR_POOL,
+    o.limit * RULES_POOL_PER_SLOT,
   );
   const n = pool.length;
-  const cats = Int32Array.from(pool, (s) => categoryId(s.index));
+  const cats = new Int32Array(n);
+  for (let j = 0; j < n; j++) cats[j] = categoryId(pool[j]!.index);
   // Lazy MMR: the pool is sorted by relevance and a candidate's value is at most λ · rel, so
   // a slot's scan stops at the first candidate that cannot beat the best found; the
   // candidates it reaches catch up on their similarity to the items chosen since they were
@@ -132,6 +133,42 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   return slots.filter((s): s is Scored => s !== undefined);
 }
 
+/**
+ * Which of `n` blended candidates (`scores[j]` of item `items[j]`) `applyRules` needs to see to
+ * give the answer it gives for all of them: the best `m` in its order (score descending, then
+ * item index ascending), and every candidate whose item is in `alsoKeep` (new arrivals, whose
+ * blended score the exposure slot shows). With `m = limit × RULES_POOL_PER_SLOT` plus the slots
+ * taken before the MMR pool is drawn (pins, the new-arrival slot), its MMR pool is the same.
+ * Returns positions in increasing order.
+ */
+export function shortlist(
+  scores: Float64Array,
+  items: Int32Array,
+  n: number,
+  m: number,
+  alsoKeep: readonly number[],
+): number[] {
+  const keep = (j: number) => alsoKeep.includes(items[j]!);
+  if (n <= m) return Array.from({ length: n }, (_, j) => j);
+  const cut = scores.slice(0, n).sort()[n - m]!;
+  const above: number[] = [];
+  const ties: number[] = [];
+  const below: number[] = [];
+  for (let j = 0; j < n; j++) {
+    if (scores[j]! > cut) above.push(j);
+    else if (scores[j] === cut) ties.push(j);
+    else if (keep(j)) below.push(j);
+  }
+  ties.sort((a, b) => items[a]! - items[b]!);
+  const room = m - above.length;
+  return above
+    .concat(
+      ties.filter((j, t) => t < room || keep(j)),
+      below,
+    )
+    .sort((a, b) => a - b);
+}
+
 const byScore = (a: Scored, b: Scored) => b.score - a.score || a.index - b.index;
 
 /**
@@ -141,7 +178,9 @@ const byScore = (a: Scored, b: Scored) => b.score - a.score || a.index - b.index
  */
 function bestFirst(candidates: readonly Scored[], m: number): Scored[] {
   if (candidates.length <= m) return [...candidates].sort(byScore);
-  const scores = Float64Array.from(candidates, (c) => c.score).sort();
+  const scores = new Float64Array(candidates.length);
+  for (let j = 0; j < candidates.length; j++) scores[j] = candidates[j]!.score;
+  scores.sort();
   const cut = scores[scores.length - m]!;
   return candidates
     .filter((c) => c.score >= cut)
