@@ -14,8 +14,8 @@ import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { EventType, Item, ShelfEvent, Store } from '../store/types.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
-import { Blend } from './blend.ts';
 import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
+import { Blend } from './blend.ts';
 import { addContentVector, addTrending, loadServingModel } from './serving-model.ts';
 import type { ServingModel } from './serving-model.ts';
 import { applyRules, RULES_POOL_PER_SLOT, shortlist } from './rules.ts';
@@ -86,6 +86,7 @@ export class Engine {
   /** Users deleted since the current model was trained: their vectors are never used. */
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
+  /** Bitset buffers a request writes its filters into (see `scratch`). */
   private readonly scratchWords = { filter: new Uint32Array(0), arrivals: new Uint32Array(0) };
   /** The candidates of the request being computed (reused: see blend.ts). */
   private readonly blend = new Blend();
