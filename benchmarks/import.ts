@@ -87,6 +87,8 @@ function nullStore(): Store {
     recentEvents: unsupported,
     mergeSession: unsupported,
     deleteUser: unsupported,
+    userActivity: unsupported,
+    usersActivity: unsupported,
     stats: unsupported,
     async close() {},
   };

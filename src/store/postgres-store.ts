@@ -4,6 +4,7 @@ import { postgresMigrations } from './migrations.ts';
 import type { EventRow, ItemRow, UserRow } from './rows.ts';
 import { DEFAULT_STREAM_BATCH, eventFromRow, itemFromRow, userFromRow, usersFirstSeen } from './rows.ts';
 import type {
+  ActivityQuery,
   EventType,
   InsertResult,
   InsertStatus,
@@ -15,7 +16,10 @@ import type {
   StoreStats,
   UpsertResult,
   User,
+  UserActivity,
 } from './types.ts';
+import type { ActivityRow } from './user-activity-sql.ts';
+import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -263,6 +267,34 @@ export class PostgresStore implements Store {
       const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       return { user, events };
     });
+  }
+
+  async userActivity(userId: string, since?: number): Promise<UserActivity> {
+    const { rows } = await this.pool.query<ActivityRow>(
+      `SELECT ${ACTIVITY_AGGREGATES} FROM events WHERE user_id = $1 AND ts >= $2::int8`,
+      [userId, since ?? Number.MIN_SAFE_INTEGER],
+    );
+    return activityFromRow(userId, rows[0]!);
+  }
+
+  async *usersActivity(query: ActivityQuery = {}): AsyncIterable<UserActivity> {
+    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
+    const since = query.since ?? Number.MIN_SAFE_INTEGER;
+    // Keyset pages in the database's collation, so that events_user (user_id, ts) serves both
+    // the order and the bound; the first page also takes a user id of ''.
+    let op = '>=';
+    let after = '';
+    for (;;) {
+      const { rows } = await this.pool.query<ActivityRow & { user_id: string }>(
+        `SELECT user_id, ${ACTIVITY_AGGREGATES} FROM events
+         WHERE user_id ${op} $1 AND ts >= $2::int8 GROUP BY user_id ORDER BY user_id LIMIT $3`,
+        [after, since, limit],
+      );
+      for (const r of rows) yield activityFromRow(r.user_id, r);
+      if (rows.length < limit) return;
+      after = rows[rows.length - 1]!.user_id;
+      op = '>';
+    }
   }
 
   async stats(): Promise<StoreStats> {

@@ -6,6 +6,7 @@ import { sqliteMigrations } from './migrations.ts';
 import type { EventRow, ItemRow, UserRow } from './rows.ts';
 import { DEFAULT_STREAM_BATCH, eventFromRow, itemFromRow, userFromRow, usersFirstSeen } from './rows.ts';
 import type {
+  ActivityQuery,
   EventType,
   InsertResult,
   InsertStatus,
@@ -17,7 +18,10 @@ import type {
   StoreStats,
   UpsertResult,
   User,
+  UserActivity,
 } from './types.ts';
+import type { ActivityRow } from './user-activity-sql.ts';
+import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
 
 const EVENT_COLUMNS =
   'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
@@ -103,6 +107,10 @@ export class SqliteStore implements Store {
       recent: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?`,
       ),
+      userActivity: db.prepare(`SELECT ${ACTIVITY_AGGREGATES} FROM events WHERE user_id = ? AND ts >= ?`),
+      // Keyset pages over the events_user index; the first page also takes a user id of ''.
+      usersActivityFirst: db.prepare(usersActivitySql('>=')),
+      usersActivityNext: db.prepare(usersActivitySql('>')),
       merge: db.prepare('UPDATE events SET user_id = ? WHERE session_id = ? AND user_id IS NULL'),
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE user_id = ?'),
@@ -240,6 +248,25 @@ export class SqliteStore implements Store {
     })();
   }
 
+  async userActivity(userId: string, since?: number): Promise<UserActivity> {
+    const row = this.s.userActivity.get(userId, since ?? Number.MIN_SAFE_INTEGER) as ActivityRow;
+    return activityFromRow(userId, row);
+  }
+
+  async *usersActivity(query: ActivityQuery = {}): AsyncIterable<UserActivity> {
+    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
+    const since = query.since ?? Number.MIN_SAFE_INTEGER;
+    let stmt = this.s.usersActivityFirst;
+    let after = '';
+    for (;;) {
+      const rows = stmt.all({ after, since, limit }) as (ActivityRow & { user_id: string })[];
+      for (const r of rows) yield activityFromRow(r.user_id, r);
+      if (rows.length < limit) return;
+      after = rows[rows.length - 1]!.user_id;
+      stmt = this.s.usersActivityNext;
+    }
+  }
+
   async stats(): Promise<StoreStats> {
     const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
     const items = one<{ n: number; active: number | null }>(
@@ -269,6 +296,11 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function usersActivitySql(op: '>' | '>='): string {
+  return `SELECT user_id, ${ACTIVITY_AGGREGATES} FROM events
+    WHERE user_id ${op} @after AND ts >= @since GROUP BY user_id ORDER BY user_id LIMIT @limit`;
 }
 
 /** Opens and migrates a SQLite store; `file` is a path or `:memory:`. */

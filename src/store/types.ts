@@ -93,6 +93,35 @@ export interface StoreStats {
   lastEventAt: number | null;
 }
 
+/**
+ * What one user did over a window of events: the input of segment classification
+ * (`src/segments/`). Only events carrying the userId count; a session's anonymous events count
+ * once merged into the user.
+ */
+export interface UserActivity {
+  userId: string;
+  /** Epoch ms of the user's oldest and newest event in the window; null when there is none. */
+  firstEventAt: number | null;
+  lastEventAt: number | null;
+  /** Events of every type. */
+  events: number;
+  /**
+   * Purchase occasions: distinct UTC days with at least one `purchase` event. Events carry no
+   * order id and a checkout writes one event per line, so counting events would make a single
+   * five-line basket a "loyal" customer.
+   */
+  purchases: number;
+  /** Σ price × (quantity ?? 1) over `purchase` events minus the same over `return` events; no price counts 0. */
+  revenue: number;
+}
+
+export interface ActivityQuery {
+  /** Inclusive lower bound on event time, epoch ms; absent: all of the user's history. */
+  since?: number;
+  /** Users fetched per round trip; memory stays bounded by it. @defaultValue 5000 */
+  batchSize?: number;
+}
+
 export interface ItemQuery {
   /** Items whose itemId sorts after this one (keyset paging). */
   after?: string;
@@ -124,6 +153,13 @@ export interface Store {
   mergeSession(sessionId: string, userId: string): Promise<number>;
   /** Removes the user's profile and every event of the user; returns what was removed. */
   deleteUser(userId: string): Promise<{ user: boolean; events: number }>;
+  /** One user's activity since `since` (inclusive, epoch ms); zeros and nulls when there is none. */
+  userActivity(userId: string, since?: number): Promise<UserActivity>;
+  /**
+   * The activity of every user with an event in the window, in userId order (the database's
+   * collation), fetched a page of users at a time; events without a userId are skipped.
+   */
+  usersActivity(query?: ActivityQuery): AsyncIterable<UserActivity>;
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
 }

@@ -1,8 +1,10 @@
 /** One suite every `Store` implementation must pass (gorse's `baseTestSuite`). */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Item, ShelfEvent, Store } from '../../src/store/types.ts';
+import type { Item, ShelfEvent, Store, UserActivity } from '../../src/store/types.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 export function item(itemId: string, over: Partial<Item> = {}): Item {
   return {
@@ -21,8 +23,8 @@ export function event(eventId: string, over: Partial<ShelfEvent> = {}): ShelfEve
   return { eventId, type: 'view', userId: 'u1', itemId: 'i1', timestamp: T0, ...over };
 }
 
-async function collect(it: AsyncIterable<ShelfEvent>): Promise<ShelfEvent[]> {
-  const out: ShelfEvent[] = [];
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
   for await (const e of it) out.push(e);
   return out;
 }
@@ -175,6 +177,145 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       const left = await collect(store.streamEvents());
       expect(left.map((e) => e.eventId)).toEqual(['k1']);
       expect(await store.deleteUser('gone')).toEqual({ user: false, events: 0 });
+    });
+
+    describe('user activity', () => {
+      // u1: two purchase lines on day 0 (one without quantity), one without price on day 2, a
+      // partial return on day 3, a view and a rating. Amounts are exact in binary, so both
+      // backends must agree to the bit.
+      const u1Events = [
+        event('v1', { userId: 'u1', type: 'view', timestamp: T0 }),
+        event('p1', { userId: 'u1', type: 'purchase', price: 12.5, quantity: 2, timestamp: T0 + HOUR }),
+        event('p2', { userId: 'u1', type: 'purchase', price: 4.25, timestamp: T0 + 2 * HOUR }),
+        event('p3', { userId: 'u1', type: 'purchase', quantity: 3, timestamp: T0 + 2 * DAY }),
+        event('r1', { userId: 'u1', type: 'return', price: 12.5, quantity: 1, timestamp: T0 + 3 * DAY }),
+        event('x1', { userId: 'u1', type: 'rating', value: 4, timestamp: T0 + 4 * DAY }),
+      ];
+      const u1: UserActivity = {
+        userId: 'u1',
+        firstEventAt: T0,
+        lastEventAt: T0 + 4 * DAY,
+        events: 6,
+        purchases: 2, // purchase days, not lines
+        revenue: 2 * 12.5 + 4.25 + 0 - 12.5,
+      };
+      const none = (userId: string): UserActivity => ({
+        userId,
+        firstEventAt: null,
+        lastEventAt: null,
+        events: 0,
+        purchases: 0,
+        revenue: 0,
+      });
+
+      it('aggregates one user: purchases net of returns, quantities, missing prices', async () => {
+        await store.insertEvents([
+          ...u1Events,
+          event('o1', { userId: 'u2', type: 'purchase', price: 100, timestamp: T0 + DAY }),
+          event('s1', { userId: undefined, sessionId: 'anon', type: 'purchase', price: 100, timestamp: T0 }),
+        ]);
+        expect(await store.userActivity('u1')).toEqual(u1);
+        expect(await store.userActivity('u2')).toMatchObject({ events: 1, purchases: 1, revenue: 100 });
+      });
+
+      it('gives a user without events zeros and nulls, and a return-only user negative revenue', async () => {
+        await store.upsertUsers([
+          { userId: 'idle', attributes: {}, createdAt: T0, consent: { personalization: true } },
+        ]);
+        await store.insertEvents([
+          event('r', { userId: 'ret', type: 'return', price: 3, quantity: 2, timestamp: T0 }),
+          event('r0', { userId: 'ret', type: 'return', timestamp: T0 + 1 }),
+        ]);
+        expect(await store.userActivity('idle')).toEqual(none('idle'));
+        expect(await store.userActivity('nobody')).toEqual(none('nobody'));
+        expect(await store.userActivity('ret')).toEqual({
+          userId: 'ret',
+          firstEventAt: T0,
+          lastEventAt: T0 + 1,
+          events: 2,
+          purchases: 0,
+          revenue: -6,
+        });
+      });
+
+      it('counts only events at or after `since`', async () => {
+        await store.insertEvents(u1Events);
+        expect(await store.userActivity('u1', T0 + 2 * DAY)).toEqual({
+          userId: 'u1',
+          firstEventAt: T0 + 2 * DAY,
+          lastEventAt: T0 + 4 * DAY,
+          events: 3,
+          purchases: 1,
+          revenue: -12.5,
+        });
+        expect(await store.userActivity('u1', T0 + 4 * DAY + 1)).toEqual(none('u1'));
+      });
+
+      it('counts a merged session’s events and forgets a deleted user', async () => {
+        await store.insertEvents([
+          event('a1', { userId: undefined, sessionId: 'sess', type: 'purchase', price: 5, timestamp: T0 }),
+          event('a2', { userId: 'alice', timestamp: T0 + DAY }),
+        ]);
+        expect(await store.userActivity('alice')).toMatchObject({ events: 1, revenue: 0 });
+        await store.mergeSession('sess', 'alice');
+        expect(await store.userActivity('alice')).toMatchObject({ events: 2, purchases: 1, revenue: 5 });
+        await store.deleteUser('alice');
+        expect(await store.userActivity('alice')).toEqual(none('alice'));
+      });
+
+      it('streams every user’s activity in userId order across pages, skipping anonymous events', async () => {
+        const ids = ['ua', 'ub', 'uc', 'ud', 'ue'];
+        await store.insertEvents([
+          ...ids.flatMap((userId, k) =>
+            Array.from({ length: k + 1 }, (_, j) =>
+              event(`${userId}-${j}`, {
+                userId,
+                type: j === 0 ? 'view' : 'purchase',
+                price: 10,
+                quantity: j,
+                timestamp: T0 + j * DAY,
+              }),
+            ),
+          ),
+          event('anon', { userId: undefined, sessionId: 'sess', type: 'purchase', price: 99 }),
+        ]);
+        await store.upsertUsers([
+          { userId: 'profile-only', attributes: {}, createdAt: T0, consent: { personalization: true } },
+        ]);
+        for (const batchSize of [1, 2, 5, 100]) {
+          const all = await collect(store.usersActivity({ batchSize }));
+          expect(all.map((a) => a.userId)).toEqual(ids);
+          for (const a of all) expect(a).toEqual(await store.userActivity(a.userId));
+        }
+        expect((await collect(store.usersActivity()))[4]).toEqual({
+          userId: 'ue',
+          firstEventAt: T0,
+          lastEventAt: T0 + 4 * DAY,
+          events: 5,
+          purchases: 4,
+          revenue: 10 * (1 + 2 + 3 + 4),
+        });
+      });
+
+      it('streams only users with events since the bound, and none after a delete', async () => {
+        await store.insertEvents([
+          ...u1Events,
+          event('old', { userId: 'old', timestamp: T0 - DAY }),
+          event('gone', { userId: 'gone', timestamp: T0 + 5 * DAY }),
+        ]);
+        expect(await collect(store.usersActivity())).toHaveLength(3);
+        await store.deleteUser('gone');
+        const recent = await collect(store.usersActivity({ since: T0 + 2 * DAY, batchSize: 1 }));
+        expect(recent).toEqual([await store.userActivity('u1', T0 + 2 * DAY)]);
+        expect(await collect(store.usersActivity({ since: T0 - DAY }))).toEqual([
+          await store.userActivity('old'),
+          u1,
+        ]);
+      });
+
+      it('streams nothing from an empty store', async () => {
+        expect(await collect(store.usersActivity())).toEqual([]);
+      });
     });
 
     it('reports stats with the time span', async () => {

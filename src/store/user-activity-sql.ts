@@ -1,0 +1,38 @@
+/**
+ * The per-user activity aggregate both SQL stores run, written once so the backends agree on
+ * what a purchase occasion and revenue are (`UserActivity` in types.ts).
+ */
+import type { UserActivity } from './types.ts';
+
+const DAY_MS = 86_400_000;
+const LINE_AMOUNT = 'coalesce(price, 0) * coalesce(quantity, 1)';
+
+/**
+ * Select-list over `events`. `ts / DAY_MS` is integer division in both SQLite (INTEGER) and
+ * PostgreSQL (BIGINT), so a purchase occasion is a UTC day on either backend.
+ */
+export const ACTIVITY_AGGREGATES = `count(*) AS events, min(ts) AS first_ts, max(ts) AS last_ts,
+  count(DISTINCT CASE WHEN type = 'purchase' THEN ts / ${DAY_MS} END) AS purchases,
+  coalesce(sum(CASE type WHEN 'purchase' THEN ${LINE_AMOUNT} WHEN 'return' THEN -${LINE_AMOUNT} END), 0)
+    AS revenue`;
+
+/** A row of `ACTIVITY_AGGREGATES`; PostgreSQL returns BIGINT aggregates as strings. */
+export interface ActivityRow {
+  events: number | string;
+  first_ts: number | string | null;
+  last_ts: number | string | null;
+  purchases: number | string;
+  revenue: number | string;
+}
+
+export function activityFromRow(userId: string, r: ActivityRow): UserActivity {
+  return {
+    userId,
+    firstEventAt: r.first_ts === null ? null : Number(r.first_ts),
+    lastEventAt: r.last_ts === null ? null : Number(r.last_ts),
+    events: Number(r.events),
+    purchases: Number(r.purchases),
+    // `+ 0` turns the -0 of a return without price into 0.
+    revenue: Number(r.revenue) + 0,
+  };
+}
