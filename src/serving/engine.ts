@@ -12,6 +12,7 @@ import type { TopK } from '../../models/top-k.ts';
 import { ItemFilter } from '../index/item-filter.ts';
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { Segment } from '../segments/segments.ts';
 import type { EventType, Item, ShelfEvent, Store } from '../store/types.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
 import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
@@ -44,6 +45,11 @@ export interface EngineOptions {
   answerCache?: AnswerCacheOptions;
 }
 
+/** Per-segment lists of what users engage with now, best first (segment-trending.ts makes them). */
+export interface SegmentLists {
+  items: Record<Segment, readonly { itemId: string; score: number }[]>;
+}
+
 export const DEFAULT_ANSWER_CACHE: AnswerCacheOptions = { ttlMs: 30_000, entries: 100_000 };
 
 export const MAX_LIMIT = 100;
@@ -65,6 +71,8 @@ const TRENDING_CACHE_SIZE = 2000;
 const TRENDING_CACHE_LISTS = 1000;
 /** Users remembered as having no stored events, at most (then the set starts over). */
 const WARMED_MAX = 1_000_000;
+/** Storefront trending's weight for a visitor without history when the `new` segment has a list. */
+const COLD_STOREFRONT_SHARE = 0.5;
 /** New arrivals offered to the exposure slot (more only matter when the category cap bites). */
 const NEW_ARRIVAL_CANDIDATES = 5;
 
@@ -86,6 +94,8 @@ export class Engine {
   /** Users deleted since the current model was trained: their vectors are never used. */
   private readonly forgotten = new Set<string>();
   private swapping: Promise<void> | null = null;
+  private segmentLists: SegmentLists | null = null;
+  private newcomers: { model: ServingModel; lists: SegmentLists; top: TopK } | null = null;
   /** Bitset buffers a request writes its filters into (see `scratch`). */
   private readonly scratchWords = { filter: new Uint32Array(0), arrivals: new Uint32Array(0) };
   /** The candidates of the request being computed (reused: see blend.ts). */
@@ -107,6 +117,32 @@ export class Engine {
     this.config = o.config ?? DEFAULT_SERVING_CONFIG;
     this.now = o.now ?? Date.now;
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
+  }
+
+  /**
+   * What each segment engages with now (src/segments/segment-trending.ts); visitors without
+   * history get the `new` segment's list. Replaces the lists set before.
+   */
+  setSegmentTrending(lists: SegmentLists): void {
+    this.segmentLists = lists;
+  }
+
+  /** The `new` segment's list in the served model's item indexes (mapped once per model and list). */
+  private newcomersTop(m: ServingModel): TopK | null {
+    const lists = this.segmentLists;
+    if (!lists) return null;
+    const mapped = this.newcomers;
+    if (mapped && mapped.model === m && mapped.lists === lists) return mapped.top;
+    const found = lists.items.new.flatMap((e) => {
+      const i = m.catalog.indexOf(e.itemId);
+      return i === undefined ? [] : [{ i, score: e.score }];
+    });
+    const top = {
+      indices: Int32Array.from(found, (f) => f.i),
+      scores: Float32Array.from(found, (f) => f.score),
+    };
+    this.newcomers = { model: m, lists, top };
+    return top;
   }
 
   /** Hits and misses of the list cache since start, and its size. */
@@ -252,7 +288,20 @@ export class Engine {
       const basket = req.tier === 'cart' ? cart.map((i) => ({ item: i, weight: 1, verb: 'cart' })) : seeds;
       this.fromLists(blend, m.complements, basket, filter, w.complements, c, 'complements');
     }
-    const trendWeight = x ? w.trending : Math.max(w.trending, 1);
+    let trendWeight = x ? w.trending : Math.max(w.trending, 1);
+    // A visitor with no history at all is in the `new` segment: what new customers engage with
+    // now comes first, storefront trending fills the rest.
+    const cold =
+      !x && who.personal && who.history.length === 0 && req.tier !== 'similar' && req.tier !== 'cart';
+    const newcomers = cold ? this.newcomersTop(m) : null;
+    if (newcomers && trendWeight > 0) {
+      const top = keepAllowed(newcomers, filter, pool);
+      const norm = minMax(top.scores);
+      const r = blend.reason('popular with new customers');
+      for (let j = 0; j < top.indices.length; j++)
+        blend.add(top.indices[j]!, trendWeight * norm(top.scores[j]!), r);
+      if (top.indices.length) trendWeight *= COLD_STOREFRONT_SHARE;
+    }
     if (trendWeight > 0) {
       const top = this.trendingTop(m, filter, pool, now, category);
       const norm = minMax(top.scores);
@@ -618,20 +667,10 @@ export class Engine {
       if (cache.top.size >= TRENDING_CACHE_LISTS) cache.top.clear();
       cache.top.set(where, list);
     }
-    const { indices, scores: top } = list;
-    const idx = new Int32Array(Math.min(k, indices.length));
-    const val = new Float32Array(idx.length);
-    let kept = 0;
-    for (let r = 0; r < indices.length && kept < k; r++) {
-      if (filter.has(indices[r]!)) {
-        idx[kept] = indices[r]!;
-        val[kept++] = top[r]!;
-      }
-    }
-    if (kept >= k || indices.length < TRENDING_CACHE_SIZE) {
-      return { indices: idx.subarray(0, kept), scores: val.subarray(0, kept) };
-    }
-    return best(filter.items(), k);
+    const kept = keepAllowed(list, filter, k);
+    return kept.indices.length >= k || list.indices.length < TRENDING_CACHE_SIZE
+      ? kept
+      : best(filter.items(), k);
   }
 
   private boost(item: Item): number {
@@ -644,6 +683,21 @@ export class Engine {
     }
     return f;
   }
+}
+
+/** The first `k` items of a best-first list that `filter` allows. */
+function keepAllowed(list: TopK, filter: ItemFilter, k: number): TopK {
+  const { indices, scores } = list;
+  const idx = new Int32Array(Math.min(k, indices.length));
+  const val = new Float32Array(idx.length);
+  let kept = 0;
+  for (let r = 0; r < indices.length && kept < k; r++) {
+    if (filter.has(indices[r]!)) {
+      idx[kept] = indices[r]!;
+      val[kept++] = scores[r]!;
+    }
+  }
+  return { indices: idx.subarray(0, kept), scores: val.subarray(0, kept) };
 }
 
 /** Request filters (price range, brand, attribute equals) applied to the allowed items. */

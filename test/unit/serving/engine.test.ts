@@ -236,6 +236,62 @@ describe('serving engine on a generated storefront', () => {
     expect(afterDelete.items).not.toEqual(personal.items);
   });
 
+  it("serves a visitor without history their segment's list first, within the filters", async () => {
+    const e = engine();
+    await e.swap();
+    const available = items.filter((i) => i.status === 'active' && i.stock !== 0);
+    const department = leaf(available[0]!.itemId).split(' > ')[0]!;
+    const inDepartment = available.filter((i) => i.categories[0]!.startsWith(department));
+    const elsewhere = available.filter((i) => !i.categories[0]!.startsWith(department));
+    const soldOut = items.find((i) => i.stock === 0)!;
+    // Best first: one sold-out item, two outside the department, three inside.
+    const newcomers = [soldOut, elsewhere[0]!, elsewhere[1]!, ...inDepartment.slice(0, 3)].map((i, r) => ({
+      itemId: i.itemId,
+      score: 10 - r,
+    }));
+    const none = { items: { new: [], active: [], high_value: [], churning: [], churned: [] } };
+    e.setSegmentTrending({ items: { ...none.items, new: newcomers } });
+    const first = (r: { items: readonly { itemId: string; reason: string }[] }, n: number) =>
+      r.items.filter((i) => i.reason !== 'new arrival').slice(0, n);
+
+    const ids = (r: { items: readonly { itemId: string }[] }) => r.items.map((i) => i.itemId);
+    const home = await e.recommend({ tier: 'homepage', sessionId: 'first-visit', limit: 10 });
+    expect(first(home, 1)[0]!.itemId).toBe(newcomers[1]!.itemId);
+    expect(first(home, 1)[0]!.reason).toBe('popular with new customers');
+    // Scores are min-max scaled per list, so the list's last items weigh little against trending.
+    expect(ids(home)).toEqual(expect.arrayContaining(newcomers.slice(1, 4).map((n) => n.itemId)));
+    expect(ids(home)).not.toContain(soldOut.itemId);
+    expect(home.items.some((i) => i.reason.startsWith('trending'))).toBe(true);
+
+    const category = await e.recommend({
+      tier: 'category',
+      userId: 'never-seen-2',
+      category: department,
+      limit: 10,
+    });
+    expect(first(category, 1)[0]!.itemId).toBe(inDepartment[0]!.itemId);
+    expect(ids(category)).toEqual(expect.arrayContaining(inDepartment.slice(0, 2).map((i) => i.itemId)));
+    expect(ids(category)).not.toContain(elsewhere[0]!.itemId);
+
+    // Known users, users without consent and page-driven tiers are not cold: no segment list.
+    const known = await e.recommend({ tier: 'personalized', userId: users[4]!, limit: 10 });
+    const similar = await e.recommend({
+      tier: 'similar',
+      itemId: someItem(),
+      sessionId: 'first-visit',
+      limit: 10,
+    });
+    for (const r of [known, similar])
+      expect(r.items.some((i) => i.reason === 'popular with new customers')).toBe(false);
+
+    // Without lists: storefront trending, as before.
+    e.setSegmentTrending(none);
+    const plain = await e.recommend({ tier: 'homepage', sessionId: 'first-visit-2', limit: 10 });
+    expect(plain.items.every((i) => i.reason.startsWith('trending') || i.reason === 'new arrival')).toBe(
+      true,
+    );
+  });
+
   it('serves a brand-new item through its content vector from its first minute', async () => {
     const e = engine();
     await e.swap();
