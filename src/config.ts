@@ -29,6 +29,8 @@ export interface ShelfConfig {
   datasetsDir: string;
   /** Reuse of recently computed lists: for how long (0: off) and how many at most. */
   answerCache: { ttlMs: number; entries: number };
+  /** How often the segments job runs after the one at start, ms (0: at start and on demand only). */
+  segmentsEveryMs: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -137,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       ttlMs: parseWhole('SHELF_ANSWER_CACHE_MS', env.SHELF_ANSWER_CACHE_MS, 30_000),
       entries: parsePositive('SHELF_ANSWER_CACHE_ENTRIES', env.SHELF_ANSWER_CACHE_ENTRIES, 100_000),
     },
+    segmentsEveryMs: parseWhole('SHELF_SEGMENTS_EVERY_MS', env.SHELF_SEGMENTS_EVERY_MS, 3_600_000),
   };
   return deepFreeze(config);
 }

@@ -15,6 +15,8 @@ describe('loadConfig', () => {
     expect(c.datasetsDir).toBe('/srv/shared/data');
     expect(c.answerCache).toEqual({ ttlMs: 30_000, entries: 100_000 });
     expect(loadConfig({ SHELF_ANSWER_CACHE_MS: '0' }).answerCache.ttlMs).toBe(0);
+    expect(c.segmentsEveryMs).toBe(3_600_000);
+    expect(loadConfig({ SHELF_SEGMENTS_EVERY_MS: '0' }).segmentsEveryMs).toBe(0);
     expect(Object.isFrozen(c.http)).toBe(true);
   });
 
@@ -49,6 +51,7 @@ describe('loadConfig', () => {
     [{ SHELF_RATE_LIMIT: '0' }, 'SHELF_RATE_LIMIT'],
     [{ SHELF_ANSWER_CACHE_MS: '-1' }, 'SHELF_ANSWER_CACHE_MS'],
     [{ SHELF_ANSWER_CACHE_ENTRIES: '0' }, 'SHELF_ANSWER_CACHE_ENTRIES'],
+    [{ SHELF_SEGMENTS_EVERY_MS: '1h' }, 'SHELF_SEGMENTS_EVERY_MS'],
   ])('rejects %o naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));
