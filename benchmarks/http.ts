@@ -9,7 +9,8 @@
  * once; so the list cache answers the measured requests, and its hit ratio is printed. The same server is then measured with the list cache off
  * (`SHELF_ANSWER_CACHE_MS=0`): every request a full candidate search, for comparison.
  * autocannon runs in a child process (benchmarks/load-client.ts), on the same 2 cores; the
- * servers' CPU time per request is measured in this process.
+ * servers' CPU time per request is measured in this process, the client's in its own (a longer
+ * reply, more headers, costs the client too, and the two share the cores).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ const pick = (r: Run) => ({
   p99Ms: r.p99Ms,
   errors: r.errors,
   cpuUsPerRequest: r.cpuUsPerRequest,
+  clientCpuUsPerRequest: r.clientCpuUsPerRequest,
 });
 
 /** The list cache's hits and misses, from the server's /metrics. */
@@ -128,10 +130,11 @@ export default async function http(args: string[]): Promise<unknown> {
       r.errors,
       r.requests,
       Math.round(r.cpuUsPerRequest),
+      Math.round(r.clientCpuUsPerRequest),
     ];
     printTable(
       `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s, ${visitors.toLocaleString('en-US')} visitors in turn`,
-      ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req'],
+      ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req', 'client CPU µs/req'],
       [
         row(`shelf (list cache hits ${(hitRatio * 100).toFixed(1)}%)`, shelf),
         row('shelf, list cache off', uncached),

@@ -23,10 +23,15 @@ export interface LoadResult {
   p99Ms: number;
   errors: number;
   requests: number;
+  /** The load client's own CPU time per request, µs: it shares the 2 cores with the server. */
+  clientCpuUsPerRequest: number;
 }
+
+const cpuUs = (u: NodeJS.CpuUsage) => u.user + u.system;
 
 async function main(o: LoadOptions): Promise<LoadResult> {
   let n = 0;
+  const cpu = process.cpuUsage();
   const result = await autocannon({
     url: o.url,
     connections: o.connections,
@@ -41,6 +46,7 @@ async function main(o: LoadOptions): Promise<LoadResult> {
     p99Ms: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
     requests: result.requests.total,
+    clientCpuUsPerRequest: cpuUs(process.cpuUsage(cpu)) / Math.max(1, result.requests.total),
   };
 }
 

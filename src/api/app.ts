@@ -7,7 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyError, FastifyRequest } from 'fastify';
+import type { FastifyError } from 'fastify';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -15,11 +15,14 @@ import type { ApiRole, ShelfConfig } from '../config.ts';
 import { NotFoundError, ShelfError } from '../errors.ts';
 import type { InlineJobs } from '../jobs/inline-jobs.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
+import { runSegmentsJob } from '../segments/segment-reports.ts';
+import { SEGMENTS } from '../segments/segments.ts';
+import type { SegmentReports } from '../segments/segment-reports.ts';
 import type { Engine } from '../serving/engine.ts';
-import type { Tier } from '../serving/types.ts';
+import type { RecommendRequest, RequestFilters, Tier } from '../serving/types.ts';
 import type { Store } from '../store/types.ts';
 import { validateEvent, validateItem } from '../store/validate.ts';
-import { authorize, KeyRing } from './auth.ts';
+import { authenticator, KeyRing } from './auth.ts';
 import { ApiMetrics } from './metrics.ts';
 import * as S from './schemas.ts';
 import { recommendationJson } from './recommendation-json.ts';
@@ -31,6 +34,8 @@ export interface AppDeps {
   store: Store;
   registry: ModelRegistry;
   jobs: InlineJobs;
+  /** The segments job's latest report, and one user's segment. */
+  segments: SegmentReports;
   /** Trains, publishes and promotes through the gate (the admin "train now"). */
   train: () => Promise<unknown>;
   /** Promotes a version through the gate (force skips it). */
@@ -136,14 +141,13 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  // Authentication first, so the rate limit can count per key.
-  app.addHook('onRequest', async (req: FastifyRequest) => {
-    const roles = req.routeOptions.config.roles;
-    if (!roles) return;
-    const { role, keyId } = keys.authenticate(req.headers.authorization);
-    authorize(role, roles);
-    req.role = role;
-    req.keyId = keyId;
+  // Authentication as a hook of each route that has roles, made when the route is added: a
+  // public route runs none, and a request does not read its route's options to find its roles.
+  // A callback hook (an async one costs a promise per request), after CORS (an error still
+  // carries its headers). Then the rate limit, which counts per key, in preHandler.
+  app.addHook('onRoute', (route) => {
+    const roles = route.config?.roles;
+    if (roles) route.onRequest = [...[route.onRequest ?? []].flat(), authenticator(keys, roles)];
   });
   await app.register(rateLimit, {
     global: true,
@@ -160,8 +164,9 @@ export async function buildApp(deps: AppDeps) {
         },
       ),
   });
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.observe(req, reply);
+    done();
   });
 
   const storefront = { roles: ['storefront'] as ApiRole[] };
@@ -177,7 +182,7 @@ export async function buildApp(deps: AppDeps) {
         response: { 200: S.RecommendationReply },
       },
     },
-    async (req, reply) => {
+    (req, reply) => {
       const q = req.query;
       // The schema's enum admits only tiers (Type.Unsafe carries no static type through the provider).
       const tier = req.params.tier as Tier;
@@ -193,31 +198,34 @@ export async function buildApp(deps: AppDeps) {
           400,
           'querystring/category is required for the category tier',
         );
-      const filters = {
-        ...(q.minPrice !== undefined ? { minPrice: q.minPrice } : {}),
-        ...(q.maxPrice !== undefined ? { maxPrice: q.maxPrice } : {}),
-        ...(q.brand !== undefined ? { brand: q.brand } : {}),
-      };
+      // Only the parameters given, as properties (not spreads: this runs on every request).
+      const r: RecommendRequest = { tier, limit: q.limit ?? 20 };
+      if (q.userId !== undefined) r.userId = q.userId;
+      if (q.sessionId !== undefined) r.sessionId = q.sessionId;
+      if (q.itemId !== undefined) r.itemId = q.itemId;
+      if (q.category !== undefined) r.category = q.category;
+      if (q.variant !== undefined) r.variant = q.variant;
       const exclude = list(q.exclude);
+      if (exclude) r.exclude = exclude;
       const cartItemIds = list(q.cartItemIds);
-      const answer = await engine.recommend({
-        tier,
-        ...(q.userId !== undefined ? { userId: q.userId } : {}),
-        ...(q.sessionId !== undefined ? { sessionId: q.sessionId } : {}),
-        ...(q.itemId !== undefined ? { itemId: q.itemId } : {}),
-        ...(q.category !== undefined ? { category: q.category } : {}),
-        ...(q.variant !== undefined ? { variant: q.variant } : {}),
-        ...(exclude ? { exclude } : {}),
-        ...(cartItemIds ? { cartItemIds } : {}),
-        ...(Object.keys(filters).length ? { filters } : {}),
-        limit: q.limit ?? 20,
-      });
+      if (cartItemIds) r.cartItemIds = cartItemIds;
+      if (q.minPrice !== undefined || q.maxPrice !== undefined || q.brand !== undefined) {
+        const filters: RequestFilters = {};
+        if (q.minPrice !== undefined) filters.minPrice = q.minPrice;
+        if (q.maxPrice !== undefined) filters.maxPrice = q.maxPrice;
+        if (q.brand !== undefined) filters.brand = q.brand;
+        r.filters = filters;
+      }
+      // Not an async function (its own promise and resumption per request): the engine's promise,
+      // which Fastify awaits (a rejection reaches the error handler).
       // Serialised by recommendation-json.ts (items made once per cached list), not the schema's serializer.
       // The items array must reach the serializer as is: that is how a cached list's JSON is reused.
-      return reply
-        .type('application/json; charset=utf-8')
-        .serializer(recommendationJson)
-        .send(answer as S.RecommendationReply);
+      return engine.recommend(r).then((answer) => {
+        reply
+          .type('application/json; charset=utf-8')
+          .serializer(recommendationJson)
+          .send(answer as S.RecommendationReply);
+      });
     },
   );
 
@@ -292,15 +300,23 @@ export async function buildApp(deps: AppDeps) {
     '/v1/users/:userId/profile',
     { config: storefront, schema: { params: S.UserParams, response: { 200: S.ProfileReply } } },
     async (req) => {
-      const user = await store.getUser(req.params.userId);
-      const recent = await store.recentEvents(req.params.userId, 1000);
+      const { userId } = req.params;
+      const user = await store.getUser(userId);
+      const recent = await store.recentEvents(userId, 1000);
+      const consent = user?.consent ?? { personalization: true };
+      // Without consent to personalization no profile is made: no segment either.
+      const profile = consent.personalization ? await deps.segments.classifyUser(userId) : null;
       return {
-        userId: req.params.userId,
+        userId,
         known: user !== null,
-        consent: user?.consent ?? { personalization: true },
+        consent,
         createdAt: user ? new Date(user.createdAt).toISOString() : null,
         recentEvents: recent.length,
         lastEventAt: recent[0] ? new Date(recent[0].timestamp).toISOString() : null,
+        segment: profile?.segment ?? null,
+        lifecycle: profile?.lifecycle ?? null,
+        purchases: profile?.activity.purchases ?? null,
+        revenue: profile?.activity.revenue ?? null,
       };
     },
   );
@@ -319,6 +335,38 @@ export async function buildApp(deps: AppDeps) {
     const job = deps.jobs.enqueue('train', deps.train);
     return reply.status(202).send(job);
   });
+  app.post('/v1/admin/segments', { config: admin }, async (_req, reply) => {
+    const job = deps.jobs.enqueue('segments', () => runSegmentsJob(deps.segments));
+    return reply.status(202).send(job);
+  });
+  app.get(
+    '/v1/admin/segments',
+    { config: admin, schema: { querystring: S.SegmentsQuery, response: { 200: S.SegmentsReply } } },
+    async (req) => {
+      const report = deps.segments.latest;
+      if (!report)
+        throw new ShelfError(
+          'SHELF_ERR_NOT_FOUND',
+          404,
+          'no segment report yet: one is computed at start, or POST /v1/admin/segments',
+        );
+      const { summary, trending } = report;
+      const top = req.query.top ?? 20;
+      const finite = (x: number) => (Number.isFinite(x) ? x : null);
+      return {
+        computedAt: new Date(report.computedAt).toISOString(),
+        tookMs: report.tookMs,
+        users: summary.users,
+        bySegment: summary.bySegment,
+        byLifecycle: summary.byLifecycle,
+        highValueRevenue: finite(summary.highValueRevenue),
+        rules: summary.rules,
+        trending: Object.fromEntries(
+          SEGMENTS.map((s) => [s, { users: trending.users[s], items: trending.items[s].slice(0, top) }]),
+        ),
+      };
+    },
+  );
   app.get(
     '/v1/admin/jobs/:id',
     { config: admin, schema: { params: { type: 'object', properties: { id: { type: 'string' } } } } },

@@ -3,6 +3,7 @@
  * and compared in constant time; a key never appears in a log line.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { ApiKey, ApiRole } from '../config.ts';
 import { ShelfError } from '../errors.ts';
 
@@ -57,4 +58,22 @@ export function authorize(role: ApiRole, allowed: readonly ApiRole[]): void {
   if (role !== 'admin' && !allowed.includes(role)) {
     throw new AuthError(403, `a ${role} key may not call this route`);
   }
+}
+
+/**
+ * The onRequest hook of a route that `roles` (and admin) may call: sets the request's `role` and
+ * `keyId`, or answers 401/403. A callback hook: an async one costs a promise per request.
+ */
+export function authenticator(keys: KeyRing, roles: readonly ApiRole[]) {
+  return (req: FastifyRequest, _reply: unknown, done: (err?: Error) => void): void => {
+    try {
+      const { role, keyId } = keys.authenticate(req.headers.authorization);
+      authorize(role, roles);
+      req.role = role;
+      req.keyId = keyId;
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
+  };
 }

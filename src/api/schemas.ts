@@ -1,6 +1,8 @@
 /** TypeBox schemas of the HTTP API (DESIGN.md "HTTP"); types come from `Static<>`. */
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
+import { LIFECYCLES, SEGMENTS } from '../segments/segments.ts';
+import type { Lifecycle, Segment } from '../segments/segments.ts';
 import { TIERS } from '../serving/types.ts';
 import type { Tier } from '../serving/types.ts';
 
@@ -93,6 +95,13 @@ export const UserParams = Type.Object({ userId: Id });
 export const SessionParams = Type.Object({ sessionId: Id });
 export const MergeBody = Type.Object({ userId: Id }, { additionalProperties: false });
 
+const SegmentName = Type.Unsafe<Segment | null>({ type: ['string', 'null'], enum: [...SEGMENTS, null] });
+const LifecycleName = Type.Unsafe<Lifecycle | null>({
+  type: ['string', 'null'],
+  enum: [...LIFECYCLES, null],
+});
+const NullableNumber = Type.Unsafe<number | null>({ type: ['number', 'null'] });
+
 export const ProfileReply = Type.Object({
   userId: Type.String(),
   known: Type.Boolean(),
@@ -100,6 +109,38 @@ export const ProfileReply = Type.Object({
   createdAt: NullableString,
   recentEvents: Type.Integer(),
   lastEventAt: NullableString,
+  /** Null without personalization consent (no profile is made then). */
+  segment: SegmentName,
+  lifecycle: LifecycleName,
+  purchases: Type.Union([Type.Integer(), Type.Null()], { description: 'days with a purchase' }),
+  revenue: NullableNumber,
+});
+
+const Counts = Type.Record(Type.String(), Type.Integer());
+export const SegmentsQuery = Type.Object({
+  top: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 20 })),
+});
+export const SegmentsReply = Type.Object({
+  computedAt: Type.String(),
+  tookMs: Type.Integer(),
+  users: Type.Integer(),
+  bySegment: Counts,
+  byLifecycle: Counts,
+  /** Null: nobody bought, so nobody is high-value. */
+  highValueRevenue: NullableNumber,
+  rules: Type.Object({
+    newDays: Type.Number(),
+    churningDays: Type.Number(),
+    churnedDays: Type.Number(),
+    loyalPurchases: Type.Integer(),
+  }),
+  trending: Type.Record(
+    Type.String(),
+    Type.Object({
+      users: Type.Integer(),
+      items: Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number() })),
+    }),
+  ),
 });
 
 export const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{8}-\\d{6}-\\d{3}$' }) });

@@ -17,7 +17,9 @@ import { InlineJobs } from '../jobs/inline-jobs.ts';
 import { MemoryRealtime } from '../realtime/memory-realtime.ts';
 import { RedisRealtime } from '../realtime/redis-realtime.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
+import { runSegmentsJob, SegmentReports } from '../segments/segment-reports.ts';
 import { Engine } from '../serving/engine.ts';
+import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../serving/serving-model.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { promoteWithGate, trainVersion } from '../../training/publish.ts';
@@ -92,12 +94,28 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
         ]
       : config.apiKeys;
     const jobs = new InlineJobs();
+    // Segments at start and on a schedule: counts for reports, the threshold the profile route
+    // classifies with, and the lists cold visitors get.
+    const segments = new SegmentReports({
+      store,
+      trending: {
+        weights: TRENDING_WEIGHTS,
+        halfLifeMs: TRENDING_HALF_LIFE_MS,
+        windowMs: TRENDING_WINDOW_MS,
+      },
+      onReport: (report) => engine.setSegmentTrending(report.trending),
+    });
+    const computeSegments = () => jobs.enqueue('segments', () => runSegmentsJob(segments));
+    computeSegments();
+    const segmentsTimer =
+      config.segmentsEveryMs > 0 ? setInterval(computeSegments, config.segmentsEveryMs).unref() : null;
     const app = await buildApp({
       config: { ...config, apiKeys },
       engine,
       store,
       registry,
       jobs,
+      segments,
       train,
       promote: (version, force) => promoteWithGate({ registry, store, version, force, log }),
       log,
@@ -112,6 +130,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     const close = () =>
       (closing ??= (async () => {
         clearInterval(watch);
+        if (segmentsTimer) clearInterval(segmentsTimer);
         await app.close();
         await jobs.idle();
         await store.close();

@@ -539,7 +539,10 @@ export class Engine {
         }
       }
     }
-    return { ...(userId !== undefined ? { userId } : {}), subject, personal, history };
+    // Assigned, not spread: this runs for every request, list-cache hits included.
+    const who: Who = { subject, personal, history };
+    if (userId !== undefined) who.userId = userId;
+    return who;
   }
 
   /** The vector the tier searches with: the user's (stored or folded in), the page item's, the cart's. */
@@ -722,8 +725,10 @@ function passesFilters(item: Item, f: RequestFilters): boolean {
  * their recent events (count, newest, and the sum of timestamps, so a late event counts too).
  */
 function historyStamp(who: Who, forgotten: ReadonlySet<string>): string {
+  // Exact: the history holds at most HISTORY (50) millisecond timestamps, and their sum stays
+  // far below 2^53.
   let sum = 0;
-  for (const e of who.history) sum = (sum + e.timestamp) % 2 ** 48;
+  for (const e of who.history) sum += e.timestamp;
   const newest = who.history[0];
   const gone = who.userId !== undefined && forgotten.has(who.userId);
   return `${who.personal ? 1 : 0}${gone ? 1 : 0}:${who.history.length}:${sum}:${newest ? `${newest.type}:${newest.itemId}` : ''}`;

@@ -42,7 +42,7 @@ export const TRENDING_WEIGHTS: Partial<Record<EventType, number>> = {
 };
 /** Trending remembers about a week; the window read at start covers several half-lives. */
 export const TRENDING_HALF_LIFE_MS = 2 * 86_400_000;
-const TRENDING_WINDOW_MS = 14 * 86_400_000;
+export const TRENDING_WINDOW_MS = 14 * 86_400_000;
 /** Room for items added after load (beyond it they get no trending score until the next swap). */
 const TRENDING_HEADROOM = 1.25;
 

@@ -8,6 +8,7 @@ import { buildApp } from '../../../src/api/app.ts';
 import { InlineJobs } from '../../../src/jobs/inline-jobs.ts';
 import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { SegmentReports } from '../../../src/segments/segment-reports.ts';
 import { Engine } from '../../../src/serving/engine.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store } from '../../../src/store/types.ts';
@@ -47,6 +48,7 @@ describe.runIf(available)('rate limits shared through Redis', () => {
         store,
         registry: new ModelRegistry(join(dir, 'models')),
         jobs: new InlineJobs(),
+        segments: new SegmentReports({ store, trending: { weights: {}, halfLifeMs: 1, windowMs: 1 } }),
         train: async () => null,
         promote: async () => ({ promoted: false, message: 'not in this test' }),
         log,

@@ -10,7 +10,13 @@ import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { InlineJobs } from '../../../src/jobs/inline-jobs.ts';
 import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { SegmentReports } from '../../../src/segments/segment-reports.ts';
 import { Engine } from '../../../src/serving/engine.ts';
+import {
+  TRENDING_HALF_LIFE_MS,
+  TRENDING_WEIGHTS,
+  TRENDING_WINDOW_MS,
+} from '../../../src/serving/serving-model.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Item, Store } from '../../../src/store/types.ts';
 import { promoteWithGate, trainVersion } from '../../../training/publish.ts';
@@ -44,6 +50,15 @@ describe('HTTP API', () => {
       store,
       registry,
       jobs: new InlineJobs(),
+      segments: new SegmentReports({
+        store,
+        now: () => NOW,
+        trending: {
+          weights: TRENDING_WEIGHTS,
+          halfLifeMs: TRENDING_HALF_LIFE_MS,
+          windowMs: TRENDING_WINDOW_MS,
+        },
+      }),
       train: async () => {
         const { manifest } = await trainVersion({ store, registry, recipe, seed: 4, log });
         return promoteWithGate({ registry, store, version: manifest.version, log });
@@ -253,6 +268,56 @@ describe('HTTP API', () => {
     expect((await store.recentEvents('logged-in-9', 5)).map((e) => e.eventId)).toEqual(['sess-1']);
   });
 
+  it('computes segments as a job, reports them, and shows a user their segment (none without consent)', async () => {
+    const none = await get('/v1/admin/segments', ADMIN);
+    expect(none.statusCode).toBe(404);
+    expect(none.json().code).toBe('SHELF_ERR_NOT_FOUND');
+    expect(
+      (await app.inject({ method: 'POST', url: '/v1/admin/segments', headers: as(SHOP) })).statusCode,
+    ).toBe(403);
+    const job = await app.inject({ method: 'POST', url: '/v1/admin/segments', headers: as(ADMIN) });
+    expect(job.statusCode).toBe(202);
+    let status = job.json();
+    for (let i = 0; i < 200 && (status.state === 'queued' || status.state === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      status = (await get(`/v1/admin/jobs/${job.json().id}`, ADMIN)).json();
+    }
+    expect(status).toMatchObject({ state: 'completed', result: { computedAt: new Date(NOW).toISOString() } });
+
+    const report = await get('/v1/admin/segments?top=3', ADMIN);
+    expect(report.statusCode).toBe(200);
+    const r = report.json();
+    expect(r.users).toBe(status.result.users);
+    const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+    expect(sum(r.bySegment)).toBe(r.users);
+    expect(sum(r.byLifecycle)).toBe(r.users);
+    expect(r.bySegment.high_value).toBeGreaterThan(0);
+    expect(Object.keys(r.trending).sort()).toEqual(['active', 'churned', 'churning', 'high_value', 'new']);
+    expect(r.trending.active.items.length).toBe(3);
+    expect((await get('/v1/admin/segments?top=0', ADMIN)).statusCode).toBe(400);
+
+    // The profile classifies with the report's threshold: counts and profiles agree.
+    const seen: Record<string, number> = {};
+    for (const userId of users.slice(0, 60)) {
+      const p = (await get(`/v1/users/${userId}/profile`)).json();
+      expect(['new', 'active', 'high_value', 'churning', 'churned']).toContain(p.segment);
+      expect(['prospect', 'first_time_buyer', 'repeat_buyer', 'loyal']).toContain(p.lifecycle);
+      if (p.segment === 'high_value') expect(p.revenue).toBeGreaterThanOrEqual(r.highValueRevenue);
+      seen[p.segment] = (seen[p.segment] ?? 0) + 1;
+    }
+    expect(Object.keys(seen).length).toBeGreaterThan(1);
+    const userId = users[61]!;
+    await store.upsertUsers([
+      { userId, attributes: {}, createdAt: NOW, consent: { personalization: false } },
+    ]);
+    expect((await get(`/v1/users/${userId}/profile`)).json()).toMatchObject({
+      segment: null,
+      lifecycle: null,
+      purchases: null,
+      revenue: null,
+    });
+  });
+
   it('trains on demand as a job, and lists, promotes and rolls back versions', async () => {
     const job = await app.inject({ method: 'POST', url: '/v1/admin/train', headers: as(ADMIN) });
     expect(job.statusCode).toBe(202);
@@ -299,14 +364,24 @@ describe('HTTP API', () => {
     const limited = await make(3);
     try {
       const codes: number[] = [];
+      const remaining: unknown[] = [];
       for (let i = 0; i < 5; i++) {
-        codes.push(
-          (await limited.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) })).statusCode,
-        );
+        const res = await limited.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) });
+        codes.push(res.statusCode);
+        remaining.push(res.headers['x-ratelimit-remaining']);
+        expect(res.headers['x-ratelimit-limit']).toBe('3');
+        expect(Number(res.headers['x-ratelimit-reset'])).toBeGreaterThan(0);
       }
       expect(codes).toEqual([200, 200, 200, 429, 429]);
+      expect(remaining).toEqual(['2', '1', '0', '0', '0']);
       const res = await limited.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) });
       expect(res.json()).toMatchObject({ statusCode: 429, code: 'SHELF_ERR_RATE_LIMITED' });
+      expect(res.json().message).toMatch(
+        /^rate limit of 3 requests per minute exceeded; retry in (\d+ seconds?|1 minute)$/,
+      );
+      expect(res.headers['retry-after']).toBe(res.headers['x-ratelimit-reset']);
+      // Security headers on the error too.
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
       // Another key has its own budget.
       expect((await limited.inject({ url: '/v1/admin/models', headers: as(ADMIN) })).statusCode).toBe(200);
     } finally {
