@@ -48,6 +48,25 @@ describe('npm start’s code path on an empty data dir', () => {
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   });
 
+  it('computes segments at start, and a visitor without history gets what new customers engage with', async () => {
+    const admin = { authorization: `Bearer ${server.apiKeys.find((k) => k.role === 'admin')!.key}` };
+    const shop = { authorization: `Bearer ${server.apiKeys.find((k) => k.role === 'storefront')!.key}` };
+    let report = await fetch(`${server.url}/v1/admin/segments`, { headers: admin });
+    for (let i = 0; i < 100 && report.status === 404; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      report = await fetch(`${server.url}/v1/admin/segments`, { headers: admin });
+    }
+    expect(report.status).toBe(200);
+    const r = (await report.json()) as { users: number; trending: Record<string, { items: unknown[] }> };
+    expect(r.users).toBeGreaterThan(0);
+    expect(r.trending.new!.items.length).toBeGreaterThan(0);
+    const res = await fetch(`${server.url}/v1/recommendations/homepage?sessionId=first-visit&limit=10`, {
+      headers: shop,
+    });
+    const body = (await res.json()) as { items: { reason: string }[] };
+    expect(body.items.some((i) => i.reason === 'popular with new customers')).toBe(true);
+  });
+
   it('reuses the store and the model on the next start', async () => {
     const ready = async () =>
       ((await (await fetch(`${server.url}/readyz`)).json()) as { modelVersion: string }).modelVersion;
