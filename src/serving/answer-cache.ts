@@ -11,8 +11,8 @@
  *   with one item no longer allowed is computed anew.
  * An item that becomes available again shows up when the entry expires.
  *
- * Bounded: least recently used entries go first (a Map keeps insertion order; a hit moves the
- * entry to the end).
+ * Bounded: least recently used entries go first (a Map keeps insertion order; a hit moves an
+ * entry from the older half to the end).
  */
 import type { RecommendedItem, RecommendRequest } from './types.ts';
 
@@ -28,6 +28,8 @@ export interface CacheEntry<M> {
   indices: readonly number[];
   /** The answer's items, frozen: every answer from this entry shares the array. */
   items: readonly RecommendedItem[];
+  /** Its place in the recency order (set by the cache). */
+  order?: number;
 }
 
 export interface AnswerCacheOptions {
@@ -47,6 +49,8 @@ export class AnswerCache<M> {
   private readonly map = new Map<string, CacheEntry<M>>();
   private hits = 0;
   private misses = 0;
+  /** Insertions so far: an entry's `order` tells how far from the newest end it is. */
+  private seq = 0;
 
   constructor(readonly options: AnswerCacheOptions) {}
 
@@ -56,7 +60,8 @@ export class AnswerCache<M> {
 
   /**
    * The entry for `key` when it still holds for `model`, `now` and `stamp`; when the catalogue
-   * changed since its items were last checked, they are checked with `allowedNow()`.
+   * changed since its items were last checked, `stillAllowed(model, req, indices)` checks them.
+   * (A function and its arguments, not a closure: this runs on every hit.)
    */
   get(
     key: string,
@@ -64,7 +69,8 @@ export class AnswerCache<M> {
     now: number,
     stamp: string,
     catalogVersion: number,
-    allowedNow: () => (index: number) => boolean,
+    stillAllowed: (model: M, req: RecommendRequest, indices: readonly number[]) => boolean,
+    req: RecommendRequest,
   ): CacheEntry<M> | null {
     const e = this.map.get(key);
     if (!e) {
@@ -76,23 +82,31 @@ export class AnswerCache<M> {
       e.stamp === stamp &&
       now >= e.at &&
       now - e.at <= this.options.ttlMs &&
-      (e.catalogVersion === catalogVersion || e.indices.every(allowedNow()));
-    this.map.delete(key);
+      (e.catalogVersion === catalogVersion || stillAllowed(model, req, e.indices));
     if (!holds) {
+      this.map.delete(key);
       this.misses++;
       return null;
     }
     e.catalogVersion = catalogVersion;
-    this.map.set(key, e);
+    // Recency is kept by re-inserting, but only entries in the older half move: one in the newer
+    // half is evicted after every older one anyway (nearly LRU, half the map operations of a hit).
+    if (this.seq - (e.order ?? 0) > this.map.size / 2) this.touch(key, e);
     this.hits++;
     return e;
   }
 
   set(key: string, entry: CacheEntry<M>): void {
     if (!this.enabled) return;
-    this.map.delete(key);
-    this.map.set(key, entry);
+    this.touch(key, entry);
     while (this.map.size > this.options.entries) this.map.delete(this.map.keys().next().value!);
+  }
+
+  /** Puts the entry at the newest end of the recency order. */
+  private touch(key: string, entry: CacheEntry<M>): void {
+    this.map.delete(key);
+    entry.order = ++this.seq;
+    this.map.set(key, entry);
   }
 
   /** Drops every list made for `userId` (deletion, consent change). */

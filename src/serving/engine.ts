@@ -209,21 +209,7 @@ export class Engine {
     const key = this.answers.enabled ? answerKey(req, limit) : null;
     const stamp = key !== null ? historyStamp(who, this.forgotten) : '';
     if (key !== null) {
-      // What a catalogue change re-checks in a cached list (made only when one happened).
-      const allowedNow = () => {
-        const available = c.availableFilter();
-        const inCategory = category ? c.categoryFilter(category) : null;
-        return (i: number) => {
-          const item = c.item(i);
-          return (
-            item !== undefined &&
-            available.has(i) &&
-            (!inCategory || inCategory.has(i)) &&
-            (!req.filters || passesFilters(item, req.filters))
-          );
-        };
-      };
-      const hit = this.answers.get(key, m, now, stamp, c.version, allowedNow);
+      const hit = this.answers.get(key, m, now, stamp, c.version, stillAllowed, req);
       if (hit) return this.answer(m, req, who, hit.items, now);
     }
     const itemOf = (id: string | undefined) => (id === undefined ? undefined : c.indexOf(id));
@@ -701,6 +687,22 @@ function keepAllowed(list: TopK, filter: ItemFilter, k: number): TopK {
     }
   }
   return { indices: idx.subarray(0, kept), scores: val.subarray(0, kept) };
+}
+
+/** Whether every item of a cached list is still allowed for `req` (checked after a catalogue change). */
+function stillAllowed(m: ServingModel, req: RecommendRequest, indices: readonly number[]): boolean {
+  const c = m.catalog;
+  const available = c.availableFilter();
+  const inCategory = req.category ? c.categoryFilter(req.category) : null;
+  return indices.every((i) => {
+    const item = c.item(i);
+    return (
+      item !== undefined &&
+      available.has(i) &&
+      (!inCategory || inCategory.has(i)) &&
+      (!req.filters || passesFilters(item, req.filters))
+    );
+  });
 }
 
 /** Request filters (price range, brand, attribute equals) applied to the allowed items. */

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { AnswerCache } from '../../../src/serving/answer-cache.ts';
+import type { CacheEntry } from '../../../src/serving/answer-cache.ts';
+import type { RecommendRequest } from '../../../src/serving/types.ts';
+
+const model = {};
+const req: RecommendRequest = { tier: 'homepage' };
+const entry = (at = 0): CacheEntry<object> => ({
+  model,
+  at,
+  stamp: 's',
+  catalogVersion: 1,
+  indices: [1],
+  items: [],
+});
+const allowed = () => true;
+
+describe('AnswerCache', () => {
+  it('evicts the least recently used list: a list read again outlives older ones', () => {
+    const cache = new AnswerCache<object>({ ttlMs: 1000, entries: 4 });
+    for (const k of ['a', 'b', 'c', 'd']) cache.set(k, entry());
+    expect(cache.get('a', model, 0, 's', 1, allowed, req)).not.toBeNull();
+    cache.set('e', entry());
+    cache.set('f', entry());
+    const left = ['a', 'b', 'c', 'd', 'e', 'f'].filter((k) => cache.get(k, model, 0, 's', 1, allowed, req));
+    expect(left).toEqual(['a', 'd', 'e', 'f']);
+    expect(cache.stats()).toMatchObject({ size: 4 });
+  });
+
+  it('re-checks the items only after a catalogue change, and drops a list that fails', () => {
+    const cache = new AnswerCache<object>({ ttlMs: 1000, entries: 10 });
+    cache.set('a', entry());
+    let checks = 0;
+    const check = (ok: boolean) => () => (checks++, ok);
+    expect(cache.get('a', model, 5, 's', 1, check(false), req)).not.toBeNull();
+    expect(checks).toBe(0);
+    expect(cache.get('a', model, 5, 's', 2, check(true), req)).not.toBeNull();
+    expect(cache.get('a', model, 5, 's', 2, check(false), req)).not.toBeNull(); // checked at 2 already
+    expect(cache.get('a', model, 5, 's', 3, check(false), req)).toBeNull();
+    expect(checks).toBe(2);
+    expect(cache.stats()).toEqual({ hits: 3, misses: 1, size: 0 });
+  });
+});
