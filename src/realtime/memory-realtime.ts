@@ -25,6 +25,10 @@ export class MemoryRealtime implements RealtimeState {
   }
 
   async recent(subject: Subject, limit = this.capacity): Promise<RecentEvent[]> {
+    return this.recentNow(subject, limit);
+  }
+
+  recentNow(subject: Subject, limit = this.capacity): RecentEvent[] {
     return (this.subjects.get(subjectKey(subject)) ?? []).slice(0, limit);
   }
 

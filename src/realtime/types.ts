@@ -20,6 +20,8 @@ export interface RealtimeState {
   record(subject: Subject, events: readonly RecentEvent[]): Promise<void>;
   /** Newest first. */
   recent(subject: Subject, limit?: number): Promise<RecentEvent[]>;
+  /** `recent` without a promise, where the state is in this process (serving's hot path). */
+  recentNow?(subject: Subject, limit?: number): RecentEvent[];
   /** Moves a session's events to the user (login). */
   mergeSession(sessionId: string, userId: string): Promise<void>;
   /** Forgets a subject entirely (right to deletion). */

@@ -203,7 +203,8 @@ export class Engine {
     const rules = this.config.tiers[req.tier];
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
-    const who = await this.who(req);
+    const found = this.who(req);
+    const who = found instanceof Promise ? await found : found;
     const c = m.catalog;
     const category = req.category;
     const key = this.answers.enabled ? answerKey(req, limit) : null;
@@ -383,13 +384,8 @@ export class Engine {
     now: number,
   ): Recommendation {
     const recommendationId = randomUUID();
-    const answer: Recommendation = {
-      recommendationId,
-      tier: req.tier,
-      modelVersion: m.version,
-      ...(req.variant ? { variant: req.variant } : {}),
-      items,
-    };
+    const answer: Recommendation = { recommendationId, tier: req.tier, modelVersion: m.version, items };
+    if (req.variant) answer.variant = req.variant; // assigned, not spread: see makeWho
     this.o.onImpression?.({
       recommendationId,
       tier: req.tier,
@@ -489,7 +485,28 @@ export class Engine {
     this.answers.forgetUser(userId);
   }
 
-  private async who(req: RecommendRequest): Promise<Who> {
+  /**
+   * Who asks: their consent, subject and recent events. Without a promise when nothing has to be
+   * awaited (consent known, real-time state in this process, nothing to read from the store),
+   * which is every list-cache hit of a returning visitor in embedded mode.
+   */
+  private who(req: RecommendRequest): Who | Promise<Who> {
+    const userId = req.userId;
+    const rt = this.o.realtime;
+    const personal = userId === undefined ? true : this.consent.get(userId);
+    if (personal === undefined || !rt.recentNow) return this.whoAsync(req);
+    const subject = subjectOf(req);
+    const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
+    if (!history.length && subject && personal && this.mayWarm(userId)) return this.whoAsync(req);
+    return makeWho(userId, subject, personal, history);
+  }
+
+  /** Whether `userId`'s events may still have to be read from the store (first sight since start). */
+  private mayWarm(userId: string | undefined): boolean {
+    return userId !== undefined && !this.forgotten.has(userId) && !this.warmed.has(userId);
+  }
+
+  private async whoAsync(req: RecommendRequest): Promise<Who> {
     const userId = req.userId;
     let personal = true;
     if (userId !== undefined) {
@@ -500,20 +517,14 @@ export class Engine {
       }
       personal = allowed;
     }
-    const subject: Subject | null =
-      userId !== undefined ? { userId } : req.sessionId !== undefined ? { sessionId: req.sessionId } : null;
+    const subject = subjectOf(req);
     let history: RecentEvent[] = [];
     if (subject && personal) {
       history = await this.o.realtime.recent(subject, HISTORY);
-      if (
-        !history.length &&
-        userId !== undefined &&
-        !this.forgotten.has(userId) &&
-        !this.warmed.has(userId)
-      ) {
+      if (!history.length && this.mayWarm(userId)) {
         // First sight since start: warm the real-time state from the store. Later events
         // reach real-time state through `ingest`, so a user found without any is not read again.
-        history = (await this.o.store.recentEvents(userId, HISTORY)).map((e) => ({
+        history = (await this.o.store.recentEvents(userId!, HISTORY)).map((e) => ({
           itemId: e.itemId,
           type: e.type,
           timestamp: e.timestamp,
@@ -521,14 +532,11 @@ export class Engine {
         if (history.length) await this.o.realtime.record(subject, history);
         else {
           if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
-          this.warmed.add(userId);
+          this.warmed.add(userId!);
         }
       }
     }
-    // Assigned, not spread: this runs for every request, list-cache hits included.
-    const who: Who = { subject, personal, history };
-    if (userId !== undefined) who.userId = userId;
-    return who;
+    return makeWho(userId, subject, personal, history);
   }
 
   /** The vector the tier searches with: the user's (stored or folded in), the page item's, the cart's. */
@@ -687,6 +695,26 @@ function keepAllowed(list: TopK, filter: ItemFilter, k: number): TopK {
     }
   }
   return { indices: idx.subarray(0, kept), scores: val.subarray(0, kept) };
+}
+
+function subjectOf(req: RecommendRequest): Subject | null {
+  return req.userId !== undefined
+    ? { userId: req.userId }
+    : req.sessionId !== undefined
+      ? { sessionId: req.sessionId }
+      : null;
+}
+
+function makeWho(
+  userId: string | undefined,
+  subject: Subject | null,
+  personal: boolean,
+  history: RecentEvent[],
+): Who {
+  // Assigned, not spread: this runs for every request, list-cache hits included.
+  const who: Who = { subject, personal, history };
+  if (userId !== undefined) who.userId = userId;
+  return who;
 }
 
 /** Whether every item of a cached list is still allowed for `req` (checked after a catalogue change). */

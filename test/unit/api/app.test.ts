@@ -68,6 +68,17 @@ describe('HTTP API', () => {
     });
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
   const get = (url: string, key = SHOP) => app.inject({ method: 'GET', url, headers: as(key) });
+  /** POSTs an admin job route (202) and polls the job until it has finished; its status. */
+  const runJob = async (url: string) => {
+    const job = await app.inject({ method: 'POST', url, headers: as(ADMIN) });
+    expect(job.statusCode).toBe(202);
+    let status = job.json();
+    for (let i = 0; i < 400 && (status.state === 'queued' || status.state === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      status = (await get(`/v1/admin/jobs/${job.json().id}`, ADMIN)).json();
+    }
+    return status;
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shelf-api-'));
@@ -275,13 +286,7 @@ describe('HTTP API', () => {
     expect(
       (await app.inject({ method: 'POST', url: '/v1/admin/segments', headers: as(SHOP) })).statusCode,
     ).toBe(403);
-    const job = await app.inject({ method: 'POST', url: '/v1/admin/segments', headers: as(ADMIN) });
-    expect(job.statusCode).toBe(202);
-    let status = job.json();
-    for (let i = 0; i < 200 && (status.state === 'queued' || status.state === 'running'); i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      status = (await get(`/v1/admin/jobs/${job.json().id}`, ADMIN)).json();
-    }
+    const status = await runJob('/v1/admin/segments');
     expect(status).toMatchObject({ state: 'completed', result: { computedAt: new Date(NOW).toISOString() } });
 
     const report = await get('/v1/admin/segments?top=3', ADMIN);
@@ -319,13 +324,7 @@ describe('HTTP API', () => {
   });
 
   it('trains on demand as a job, and lists, promotes and rolls back versions', async () => {
-    const job = await app.inject({ method: 'POST', url: '/v1/admin/train', headers: as(ADMIN) });
-    expect(job.statusCode).toBe(202);
-    let status = job.json();
-    for (let i = 0; i < 200 && (status.state === 'queued' || status.state === 'running'); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      status = (await get(`/v1/admin/jobs/${job.json().id}`, ADMIN)).json();
-    }
+    const status = await runJob('/v1/admin/train');
     expect(status.state).toBe('completed');
     const models = (await get('/v1/admin/models', ADMIN)).json();
     expect(models.versions.length).toBe(2);
