@@ -234,6 +234,25 @@ export function timeQueries(count: number, run: (q: number) => void, warmup = 50
     const c = process.cpuUsage(c0);
     cpu[q] = (c.user + c.system) / 1000;
   }
+  return latencyOf(wall, cpu);
+}
+
+/** `timeQueries` for an asynchronous call (each awaited before the next); no warm-up. */
+export async function timeCalls(count: number, run: (q: number) => Promise<unknown>): Promise<Latency> {
+  const wall = new Float64Array(count);
+  const cpu = new Float64Array(count);
+  for (let q = 0; q < count; q++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    await run(q);
+    wall[q] = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    cpu[q] = (c.user + c.system) / 1000;
+  }
+  return latencyOf(wall, cpu);
+}
+
+function latencyOf(wall: Float64Array, cpu: Float64Array): Latency {
   wall.sort();
   cpu.sort();
   return {

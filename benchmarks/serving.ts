@@ -26,7 +26,8 @@ import type { RecommendRequest, Tier } from '../src/serving/types.ts';
 import { TIERS } from '../src/serving/types.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { Item, ShelfEvent } from '../src/store/types.ts';
-import servingIndex, { clusteredItems, userQueries } from './serving-index.ts';
+import servingIndex, { clusteredItems, timeCalls, userQueries } from './serving-index.ts';
+import type { Latency } from './serving-index.ts';
 import { parseArgs, printTable } from './table.ts';
 
 const DIMS = 64;
@@ -205,17 +206,6 @@ function collectGarbage(): void {
   (runInNewContext('gc') as () => void)();
 }
 
-/**
- * Wall time, and the process's CPU time (every thread: GC helpers included), which other
- * processes on this shared machine disturb far less.
- */
-interface TierTimes {
-  p50Ms: number;
-  p99Ms: number;
-  cpuP50Ms: number;
-  cpuP99Ms: number;
-}
-
 /** Per-tier engine p50/p99 (ms) on a synthetic catalogue of `n` items. */
 async function measureTiers(n: number, requests: number, log: (s: string) => void, cacheDir?: string) {
   const { engine, request, close } = await syntheticEngine(n, log, cacheDir);
@@ -223,27 +213,13 @@ async function measureTiers(n: number, requests: number, log: (s: string) => voi
     // The garbage of building and loading (hundreds of MB at 1M items) is collected before
     // timing: a one-off after a swap, which would otherwise land on the first tier measured.
     collectGarbage();
-    const tiers: Record<string, TierTimes> = {};
+    // Wall time, and the process's CPU time (every thread: GC helpers included), which other
+    // processes on this shared machine disturb far less.
+    const tiers: Record<string, Latency> = {};
     for (const tier of TIERS) {
       for (let w = 0; w < 100; w++) await engine.recommend(request(tier));
-      const times = new Float64Array(requests);
-      const cpu = new Float64Array(requests);
-      for (let r = 0; r < requests; r++) {
-        const req = request(tier);
-        const c0 = process.cpuUsage();
-        const t = performance.now();
-        await engine.recommend(req);
-        times[r] = performance.now() - t;
-        const c = process.cpuUsage(c0);
-        cpu[r] = (c.user + c.system) / 1000;
-      }
-      const at = (x: Float64Array, q: number) => x.sort()[Math.floor(requests * q)]!;
-      tiers[tier] = {
-        p50Ms: at(times, 0.5),
-        p99Ms: at(times, 0.99),
-        cpuP50Ms: at(cpu, 0.5),
-        cpuP99Ms: at(cpu, 0.99),
-      };
+      const reqs = Array.from({ length: requests }, () => request(tier));
+      tiers[tier] = await timeCalls(requests, (r) => engine.recommend(reqs[r]!));
     }
     return tiers;
   } finally {
