@@ -19,7 +19,7 @@ import { RedisRealtime } from '../realtime/redis-realtime.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { runSegmentsJob, SegmentReports } from '../segments/segment-reports.ts';
 import { Engine } from '../serving/engine.ts';
-import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../serving/serving-model.ts';
+import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../serving/trending-state.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import { promoteWithGate, trainVersion } from '../../training/publish.ts';

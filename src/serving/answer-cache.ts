@@ -132,5 +132,6 @@ export function answerKey(req: RecommendRequest, limit: number): string {
     req.exclude ?? null,
     req.filters ?? null,
     req.variant ?? null,
+    req.config?.name ?? null,
   ]);
 }

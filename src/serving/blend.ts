@@ -5,6 +5,9 @@
  * the young-generation collections that allocation triggers cost several milliseconds each,
  * which is what a serving p99 sees.
  */
+import { shortlist } from './rules.ts';
+import type { Scored } from './rules.ts';
+
 export class Blend {
   private keys = new Int32Array(1024).fill(-1);
   private sums = new Float64Array(1024);
@@ -15,6 +18,9 @@ export class Blend {
   private size = 0;
   private shift = 22; // 32 − log2(capacity)
   private readonly reasons: string[] = [];
+  /** The candidates' items and boosted scores, for `shortlisted` (reused). */
+  private items = new Int32Array(0);
+  private scores = new Float64Array(0);
 
   /** Forgets every candidate and reason (the table keeps its capacity). */
   reset(): void {
@@ -78,6 +84,25 @@ export class Blend {
 
   reasonAt(j: number): string {
     return this.reasons[this.reasonIds[this.slots[j]!]!]!;
+  }
+
+  /**
+   * The candidates, their scores multiplied by `boost` (null: none), that the rules need to see:
+   * the best `m` and every one of `alsoKeep` (see rules.ts `shortlist`), in insertion order.
+   */
+  shortlisted(boost: ((item: number) => number) | null, m: number, alsoKeep: readonly number[]): Scored[] {
+    const n = this.size;
+    if (this.scores.length < n) {
+      this.scores = new Float64Array(Math.ceil(n * 1.5));
+      this.items = new Int32Array(this.scores.length);
+    }
+    const { scores, items } = this;
+    for (let j = 0; j < n; j++) {
+      items[j] = this.itemAt(j);
+      scores[j] = boost ? this.scoreAt(j) * boost(items[j]!) : this.scoreAt(j);
+    }
+    const keep = shortlist(scores, items, n, m, alsoKeep);
+    return keep.map((j) => ({ index: items[j]!, score: scores[j]!, reason: this.reasonAt(j) }));
   }
 
   private grow(): void {

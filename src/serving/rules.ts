@@ -2,7 +2,10 @@
  * Business rules over blended candidates: pinned promotions at fixed slots, a slot for a new
  * arrival, at most N items per category, and MMR diversity over item vectors.
  */
-import type { TierRules } from './types.ts';
+import type { ItemFilter } from '../index/item-filter.ts';
+import type { Item } from '../store/types.ts';
+import type { Catalog } from './catalog.ts';
+import type { Boosts, TierConfig, TierRules } from './types.ts';
 
 export interface Scored {
   index: number;
@@ -167,6 +170,37 @@ export function shortlist(
       below,
     )
     .sort((a, b) => a - b);
+}
+
+/** The multiplier of `item`'s blended score; null when no boost is configured. */
+export function booster(b: Boosts, c: Catalog): ((index: number) => number) | null {
+  if (!b.itemIds && !b.brands && !b.categories) return null;
+  return (index) => boostOf(b, c.item(index)!);
+}
+
+function boostOf(b: Boosts, item: Item): number {
+  let f = b.itemIds?.[item.itemId] ?? 1;
+  if (item.brand && b.brands?.[item.brand]) f *= b.brands[item.brand]!;
+  for (const [path, factor] of Object.entries(b.categories ?? {})) {
+    if (item.categories.some((p) => p === path || p.startsWith(path + ' > '))) f *= factor;
+  }
+  return f;
+}
+
+/** The configuration's pins that may show in this list (its category, allowed by `filter`). */
+export function pinsOf(
+  config: TierConfig,
+  category: string | undefined,
+  filter: ItemFilter,
+  c: Catalog,
+): { index: number; slot: number }[] {
+  if (!config.pins.length) return [];
+  return config.pins
+    .filter((p) => !p.category || p.category === category)
+    .flatMap((p) => {
+      const i = c.indexOf(p.itemId);
+      return i !== undefined && filter.has(i) ? [{ index: i, slot: p.slot }] : [];
+    });
 }
 
 const byScore = (a: Scored, b: Scored) => b.score - a.score || a.index - b.index;

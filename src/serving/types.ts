@@ -28,6 +28,8 @@ export interface RecommendRequest {
   filters?: RequestFilters;
   /** Experiment variant, echoed in the answer and the impression. */
   variant?: string;
+  /** The tier's serving configuration for this request (an experiment variant's, a bandit arm's); default: the engine's. */
+  config?: TierConfig;
 }
 
 export interface RecommendedItem {
@@ -52,6 +54,8 @@ export interface Impression {
   userId?: string;
   sessionId?: string;
   variant?: string;
+  /** The serving configuration's name. */
+  config: string;
   modelVersion: string | null;
   itemIds: string[];
   timestamp: number;
@@ -88,14 +92,38 @@ export interface TierRules {
   newItemSlot: number;
 }
 
+/** Multipliers applied to blended scores, by item id, brand or category subtree. */
+export interface Boosts {
+  itemIds?: Record<string, number>;
+  brands?: Record<string, number>;
+  categories?: Record<string, number>;
+}
+
 export interface ServingConfig {
   tiers: Record<Tier, TierRules>;
   pins: Pin[];
-  /** Multipliers applied to blended scores, by item id, brand or category subtree. */
-  boosts: {
-    itemIds?: Record<string, number>;
-    brands?: Record<string, number>;
-    categories?: Record<string, number>;
+  boosts: Boosts;
+}
+
+/**
+ * Everything that shapes one tier's lists, handed to the pipeline per request: the default is
+ * the engine's `ServingConfig`; an experiment variant or a bandit arm hands another.
+ */
+export interface TierConfig extends TierRules {
+  /** Names the configuration in impressions and keys the list cache. */
+  name: string;
+  /** The pins of this tier. */
+  pins: readonly Pin[];
+  boosts: Boosts;
+}
+
+/** `config`'s configuration of `tier`. */
+export function tierConfig(config: ServingConfig, tier: Tier, name = 'default'): TierConfig {
+  return {
+    name,
+    ...config.tiers[tier],
+    pins: config.pins.filter((p) => !p.tiers || p.tiers.includes(tier)),
+    boosts: config.boosts,
   };
 }
 

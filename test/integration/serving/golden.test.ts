@@ -25,7 +25,7 @@ import {
   TRENDING_HALF_LIFE_MS,
   TRENDING_WEIGHTS,
   TRENDING_WINDOW_MS,
-} from '../../../src/serving/serving-model.ts';
+} from '../../../src/serving/trending-state.ts';
 import type { RecommendRequest, ServingConfig, Tier } from '../../../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, TIERS } from '../../../src/serving/types.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';

@@ -16,7 +16,7 @@ import {
   TRENDING_HALF_LIFE_MS,
   TRENDING_WEIGHTS,
   TRENDING_WINDOW_MS,
-} from '../../../src/serving/serving-model.ts';
+} from '../../../src/serving/trending-state.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Item, Store } from '../../../src/store/types.ts';
 import { promoteWithGate, trainVersion } from '../../../training/publish.ts';

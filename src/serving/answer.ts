@@ -1,0 +1,47 @@
+/**
+ * Stage 5, the answer: a recommendation id, the items with score and reason, the model version
+ * and variant; and its impression, handed to whoever records them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Catalog } from './catalog.ts';
+import type { Scored } from './rules.ts';
+import type { Impression, Recommendation, RecommendedItem, RecommendRequest } from './types.ts';
+import type { Visitor } from './visitor.ts';
+
+/** The items of an answer, frozen: a cached list hands the same array to every answer. */
+export function answerItems(c: Catalog, chosen: readonly Scored[]): readonly RecommendedItem[] {
+  return Object.freeze(
+    chosen.map((s) =>
+      Object.freeze({ itemId: c.item(s.index)!.itemId, score: round(s.score), reason: s.reason }),
+    ),
+  );
+}
+
+/** The answer for `items` under a new recommendation id, and its impression to `onImpression`. */
+export function answer(
+  modelVersion: string | null,
+  req: RecommendRequest,
+  config: string,
+  who: Visitor,
+  items: readonly RecommendedItem[],
+  now: number,
+  onImpression: ((impression: Impression) => void) | undefined,
+): Recommendation {
+  const recommendationId = randomUUID();
+  const out: Recommendation = { recommendationId, tier: req.tier, modelVersion, items };
+  if (req.variant) out.variant = req.variant; // assigned, not spread: this runs on every cache hit
+  onImpression?.({
+    recommendationId,
+    tier: req.tier,
+    ...(who.userId ? { userId: who.userId } : {}),
+    ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+    ...(req.variant ? { variant: req.variant } : {}),
+    config,
+    modelVersion,
+    itemIds: items.map((i) => i.itemId),
+    timestamp: now,
+  });
+  return out;
+}
+
+const round = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -1,0 +1,47 @@
+/**
+ * The version being served, apart from the request path: loads a version beside the one in
+ * use and replaces one reference, so a request keeps what it started with and none fails
+ * during a swap.
+ */
+import type { Logger } from 'pino';
+import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { Store } from '../store/types.ts';
+import { loadServed } from './served.ts';
+import type { Served } from './served.ts';
+
+export interface ModelHolderOptions {
+  registry: ModelRegistry;
+  store: Store;
+  log: Logger;
+  now: () => number;
+}
+
+export class ModelHolder {
+  private served: Served | null = null;
+  private swapping: Promise<void> | null = null;
+
+  constructor(private readonly o: ModelHolderOptions) {}
+
+  /** What is served now (null before the first swap). */
+  get current(): Served | null {
+    return this.served;
+  }
+
+  /** Loads `version` (default: the registry's current one) and swaps it in atomically. */
+  async swap(version?: string | null): Promise<void> {
+    const target = version === undefined ? await this.o.registry.current() : version;
+    const t0 = performance.now();
+    this.served = await loadServed(this.o.registry, this.o.store, target, this.o.now);
+    this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, 'model swapped in');
+  }
+
+  /** Swaps when the registry's current version differs from the served one. */
+  async refresh(): Promise<boolean> {
+    if (this.swapping) return false;
+    const current = await this.o.registry.current();
+    if (this.served && current === this.served.model.version) return false;
+    this.swapping = this.swap(current).finally(() => (this.swapping = null));
+    await this.swapping;
+    return true;
+  }
+}

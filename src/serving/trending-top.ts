@@ -1,0 +1,78 @@
+/**
+ * The most trending allowed items, from top lists cached for a short while (of the catalogue,
+ * or of a category subtree) so that a request does not score every item of a department.
+ */
+import { topK } from '../../models/top-k.ts';
+import type { TopK } from '../../models/top-k.ts';
+import type { ItemFilter } from '../index/item-filter.ts';
+import type { Served } from './served.ts';
+
+/** The top lists are recomputed at most this often, and this long. */
+const TRENDING_CACHE_MS = 2000;
+const TRENDING_CACHE_SIZE = 2000;
+/** Category top lists kept at once (refilled on demand). */
+const TRENDING_CACHE_LISTS = 1000;
+
+export class TrendingTop {
+  private cache: {
+    served: Served;
+    at: number;
+    /** Per category path ('' = the whole catalogue), the most trending items. */
+    top: Map<string, TopK>;
+    /** Every item's score, once one is needed beyond a cached list. */
+    all?: Float32Array;
+  } | null = null;
+
+  /**
+   * From a cached top list when the filter lets enough through, else exactly over the allowed
+   * items (a filter that excludes most of the cached list).
+   */
+  top(s: Served, filter: ItemFilter, k: number, now: number, category?: string): TopK {
+    let cache = this.cache;
+    if (!cache || cache.served !== s || now - cache.at > TRENDING_CACHE_MS || now < cache.at) {
+      cache = { served: s, at: now, top: new Map() };
+      this.cache = cache;
+    }
+    const scores = () => {
+      if (!cache.all) {
+        cache.all = new Float32Array(s.trending.items);
+        s.trending.scoresInto(now, cache.all);
+      }
+      return cache.all;
+    };
+    const best = (allowed: Int32Array, n: number): TopK => {
+      const all = scores();
+      const gathered = Float32Array.from(allowed, (i) => (i < all.length ? all[i]! : 0));
+      const top = topK(gathered, n);
+      return { indices: top.indices.map((j) => allowed[j]!), scores: top.scores };
+    };
+    const where = category ?? '';
+    let list = cache.top.get(where);
+    if (!list) {
+      list = category
+        ? best(s.catalog.categoryFilter(category).items(), TRENDING_CACHE_SIZE)
+        : s.trending.top(TRENDING_CACHE_SIZE, { at: now });
+      if (cache.top.size >= TRENDING_CACHE_LISTS) cache.top.clear();
+      cache.top.set(where, list);
+    }
+    const kept = keepAllowed(list, filter, k);
+    return kept.indices.length >= k || list.indices.length < TRENDING_CACHE_SIZE
+      ? kept
+      : best(filter.items(), k);
+  }
+}
+
+/** The first `k` items of a best-first list that `filter` allows. */
+export function keepAllowed(list: TopK, filter: ItemFilter, k: number): TopK {
+  const { indices, scores } = list;
+  const idx = new Int32Array(Math.min(k, indices.length));
+  const val = new Float32Array(idx.length);
+  let kept = 0;
+  for (let r = 0; r < indices.length && kept < k; r++) {
+    if (filter.has(indices[r]!)) {
+      idx[kept] = indices[r]!;
+      val[kept++] = scores[r]!;
+    }
+  }
+  return { indices: idx.subarray(0, kept), scores: val.subarray(0, kept) };
+}

@@ -1,0 +1,155 @@
+/**
+ * Stage 1, who asks: identity, consent, and history (real-time state, warmed from the store on
+ * first sight). Also where a visitor's state changes: events recorded, a session merged, a
+ * user forgotten or changed.
+ */
+import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
+import type { ShelfEvent, Store } from '../store/types.ts';
+import type { RecommendRequest } from './types.ts';
+
+export interface Visitor {
+  userId?: string;
+  subject: Subject | null;
+  /** Personalization allowed (consent). */
+  personal: boolean;
+  /** Deleted since the served model was trained: their vector is never used. */
+  forgotten: boolean;
+  /** Newest first, at most `HISTORY`. */
+  history: RecentEvent[];
+}
+
+/** Recent events read per request (history, exclusions, neighbour seeds). */
+export const HISTORY = 50;
+/** Users remembered as having no stored events, at most (then the set starts over). */
+const WARMED_MAX = 1_000_000;
+
+export class Visitors {
+  private readonly consent = new Map<string, boolean>();
+  /** Users read from the store without finding any events (not read again; bounded). */
+  private readonly warmed = new Set<string>();
+  private readonly forgotten = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly realtime: RealtimeState,
+  ) {}
+
+  /**
+   * Who asks. Without a promise when nothing has to be awaited (consent known, real-time state
+   * in this process, nothing to read from the store), which is every list-cache hit of a
+   * returning visitor in embedded mode.
+   */
+  of(req: RecommendRequest): Visitor | Promise<Visitor> {
+    const userId = req.userId;
+    const rt = this.realtime;
+    const personal = userId === undefined ? true : this.consent.get(userId);
+    if (personal === undefined || !rt.recentNow) return this.read(req);
+    const subject = subjectOf(req);
+    const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
+    if (!history.length && subject && personal && this.mayWarm(userId)) return this.read(req);
+    return this.make(userId, subject, personal, history);
+  }
+
+  /** Records stored events in the visitors' real-time state. */
+  async record(events: readonly ShelfEvent[]): Promise<void> {
+    for (const e of events) {
+      const subject: Subject | null = e.userId
+        ? { userId: e.userId }
+        : e.sessionId
+          ? { sessionId: e.sessionId }
+          : null;
+      if (subject)
+        await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
+    }
+  }
+
+  /** Right to deletion: no real-time state, no vector, cold from now on. */
+  async forget(userId: string): Promise<void> {
+    this.forgotten.add(userId);
+    this.consent.delete(userId);
+    await this.realtime.forget({ userId });
+  }
+
+  mergeSession(sessionId: string, userId: string): Promise<void> {
+    return this.realtime.mergeSession(sessionId, userId);
+  }
+
+  /** Forget cached consent after a profile change. */
+  changed(userId: string): void {
+    this.consent.delete(userId);
+  }
+
+  /** Whether `userId`'s events may still have to be read from the store (first sight since start). */
+  private mayWarm(userId: string | undefined): boolean {
+    return userId !== undefined && !this.forgotten.has(userId) && !this.warmed.has(userId);
+  }
+
+  private async read(req: RecommendRequest): Promise<Visitor> {
+    const userId = req.userId;
+    let personal = true;
+    if (userId !== undefined) {
+      let allowed = this.consent.get(userId);
+      if (allowed === undefined) {
+        allowed = (await this.store.getUser(userId))?.consent.personalization ?? true;
+        this.consent.set(userId, allowed);
+      }
+      personal = allowed;
+    }
+    const subject = subjectOf(req);
+    let history: RecentEvent[] = [];
+    if (subject && personal) {
+      history = await this.realtime.recent(subject, HISTORY);
+      if (!history.length && this.mayWarm(userId)) {
+        // First sight since start: warm the real-time state from the store. Later events
+        // reach real-time state through `record`, so a user found without any is not read again.
+        history = (await this.store.recentEvents(userId!, HISTORY)).map((e) => ({
+          itemId: e.itemId,
+          type: e.type,
+          timestamp: e.timestamp,
+        }));
+        if (history.length) await this.realtime.record(subject, history);
+        else {
+          if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
+          this.warmed.add(userId!);
+        }
+      }
+    }
+    return this.make(userId, subject, personal, history);
+  }
+
+  private make(
+    userId: string | undefined,
+    subject: Subject | null,
+    personal: boolean,
+    history: RecentEvent[],
+  ): Visitor {
+    // Assigned, not spread: this runs for every request, list-cache hits included.
+    const who: Visitor = { subject, personal, forgotten: false, history };
+    if (userId !== undefined) {
+      who.userId = userId;
+      who.forgotten = this.forgotten.has(userId);
+    }
+    return who;
+  }
+}
+
+function subjectOf(req: RecommendRequest): Subject | null {
+  return req.userId !== undefined
+    ? { userId: req.userId }
+    : req.sessionId !== undefined
+      ? { sessionId: req.sessionId }
+      : null;
+}
+
+/**
+ * What a cached list depends on in the visitor's state: personalization allowed, deleted, and
+ * their recent events (count, newest, and the sum of timestamps, so a late event counts too).
+ */
+export function historyStamp(who: Visitor): string {
+  // Exact: the history holds at most HISTORY (50) millisecond timestamps, and their sum stays
+  // far below 2^53.
+  let sum = 0;
+  for (const e of who.history) sum += e.timestamp;
+  const newest = who.history[0];
+  return `${who.personal ? 1 : 0}${who.forgotten ? 1 : 0}:${who.history.length}:${sum}:${newest ? `${newest.type}:${newest.itemId}` : ''}`;
+}
