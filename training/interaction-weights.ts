@@ -5,6 +5,7 @@
  */
 import { csrFromCoo } from '../models/sparse.ts';
 import type { Csr } from '../models/sparse.ts';
+import { EVENT_WEIGHTS } from '../src/store/event-weights.ts';
 import type { EventType } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -16,19 +17,7 @@ export interface WeightOptions {
   halfLifeDays: number;
 }
 
-export const DEFAULT_WEIGHTS: WeightOptions = {
-  weights: {
-    view: 1,
-    click: 2,
-    add_to_cart: 4,
-    remove_from_cart: -2,
-    purchase: 8,
-    return: -8,
-    rating: 5,
-    dislike: 0,
-  },
-  halfLifeDays: 90,
-};
+export const DEFAULT_WEIGHTS: WeightOptions = { weights: EVENT_WEIGHTS, halfLifeDays: 90 };
 
 const DISLIKE = EVENT_TYPES.indexOf('dislike');
 const RATING = EVENT_TYPES.indexOf('rating');

@@ -4,20 +4,10 @@
  * since the version was trained.
  */
 import { rowIndices, rowValues } from '../../models/sparse.ts';
-import type { EventType } from '../store/types.ts';
 import type { Context } from './filters.ts';
 import type { Served } from './served.ts';
 import type { Tier } from './types.ts';
 import type { Visitor } from './visitor.ts';
-
-/** How strongly each event type ties a user to an item when folding in fresh events. */
-const FOLD_IN_WEIGHTS: Partial<Record<EventType, number>> = {
-  view: 1,
-  click: 2,
-  add_to_cart: 4,
-  purchase: 8,
-  rating: 4,
-};
 
 export function queryVector(s: Served, tier: Tier, who: Visitor, ctx: Context): Float32Array | null {
   const v = s.vectors;
@@ -36,18 +26,23 @@ export function queryVector(s: Served, tier: Tier, who: Visitor, ctx: Context): 
   const fresh = who.history.filter((e) => e.timestamp > trainedUntil || u === undefined);
   if (u !== undefined && fresh.length === 0)
     return als.userFactors.subarray(u * als.factors, (u + 1) * als.factors);
-  // Fold in: the user's training row (if any) plus the fresh events, on the training scale.
+  // Fold in: the user's training row (if any) plus the fresh events, weighted by the table the
+  // version was trained with and kept as training keeps them: a positive sum, no dislike.
   const weights = new Map<number, number>();
   if (u !== undefined && m.userRows) {
     const idx = rowIndices(m.userRows, u);
     const val = rowValues(m.userRows, u);
     idx.forEach((i, k) => weights.set(i, val[k]!));
   }
+  const disliked: number[] = [];
   for (const e of fresh) {
     const i = s.catalog.indexOf(e.itemId);
-    const wgt = FOLD_IN_WEIGHTS[e.type];
-    if (i !== undefined && i < als.itemCount && wgt) weights.set(i, (weights.get(i) ?? 0) + wgt);
+    if (i === undefined || i >= als.itemCount) continue;
+    if (e.type === 'dislike') disliked.push(i);
+    else weights.set(i, (weights.get(i) ?? 0) + m.eventWeights[e.type]);
   }
+  for (const i of disliked) weights.delete(i);
+  for (const [i, w] of weights) if (!(w > 1e-6)) weights.delete(i);
   if (weights.size === 0) return null;
   const out = new Float32Array(als.factors);
   als.foldIn(Int32Array.from(weights.keys()), Float32Array.from(weights.values()), out);

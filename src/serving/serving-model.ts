@@ -14,6 +14,8 @@ import { buildAnnIndex, loadAnnIndex } from '../index/build-ann-index.ts';
 import { loadAlsVersion } from '../registry/als-version.ts';
 import type { ModelRegistry, VersionManifest } from '../registry/model-registry.ts';
 import { VERSION_FILES as F } from '../registry/version-files.ts';
+import { EVENT_WEIGHTS, eventWeightsFrom } from '../store/event-weights.ts';
+import type { EventWeights } from '../store/event-weights.ts';
 
 export interface ServingModel {
   readonly version: string | null;
@@ -28,6 +30,8 @@ export interface ServingModel {
   readonly encoder: ContentEncoder | null;
   /** The model's item vectors (never written after load). */
   readonly index: AnnIndex | null;
+  /** The event weights the version was trained with (its manifest's), for fold-in. */
+  readonly eventWeights: EventWeights;
 }
 
 /** No version yet: a model-less catalogue that serves trending only. */
@@ -42,6 +46,7 @@ export const NO_MODEL: ServingModel = Object.freeze({
   complements: null,
   encoder: null,
   index: null,
+  eventWeights: EVENT_WEIGHTS,
 });
 
 function lists(rowsBytes: Buffer, scoreBytes: Buffer, rows: number, what: string): NeighbourLists {
@@ -101,5 +106,7 @@ export async function loadServingModel(
     complements,
     encoder,
     index,
+    // Versions published before the table was recorded were trained with today's defaults.
+    eventWeights: eventWeightsFrom(manifest.params['weights']) ?? EVENT_WEIGHTS,
   };
 }

@@ -4,16 +4,12 @@
  * served.ts), never in it.
  */
 import { TrendingModel } from '../../models/trending.ts';
+import { engagementWeights } from '../store/event-weights.ts';
 import type { EventType, ShelfEvent, Store } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
 
-/** How much an event says about an item's popularity right now. */
-export const TRENDING_WEIGHTS: Partial<Record<EventType, number>> = {
-  view: 1,
-  click: 2,
-  add_to_cart: 4,
-  purchase: 8,
-};
+/** How much an event says about an item's popularity right now: the engagement of the one weight table. */
+export const TRENDING_WEIGHTS: Partial<Record<EventType, number>> = engagementWeights();
 /** Trending remembers about a week; the window read at start covers several half-lives. */
 export const TRENDING_HALF_LIFE_MS = 2 * 86_400_000;
 export const TRENDING_WINDOW_MS = 14 * 86_400_000;
