@@ -9,8 +9,16 @@ import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import type { AnswerCacheOptions } from '../../../src/serving/answer-cache.ts';
 import { Engine } from '../../../src/serving/engine.ts';
-import type { Impression, RecommendRequest, ServingConfig, Tier } from '../../../src/serving/types.ts';
-import { DEFAULT_SERVING_CONFIG, TIERS } from '../../../src/serving/types.ts';
+import type {
+  Impression,
+  RecommendRequest,
+  ServingConfig,
+  Tier,
+  TierConfig,
+} from '../../../src/serving/types.ts';
+import { DEFAULT_SERVING_CONFIG, TIERS, tierConfig } from '../../../src/serving/types.ts';
+import { loadServingModel } from '../../../src/serving/serving-model.ts';
+import { EVENT_WEIGHTS } from '../../../src/store/event-weights.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Item, ShelfEvent, Store } from '../../../src/store/types.ts';
 import { trainVersion } from '../../../training/publish.ts';
@@ -470,5 +478,37 @@ describe('serving engine on a generated storefront', () => {
       await off.recommend(request('homepage'));
       expect(off.answerCacheStats()).toMatchObject({ hits: 0, size: 0 });
     });
+  });
+  it('serves the configuration a request carries, its lists cached apart from the default', async () => {
+    const e = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 60_000, entries: 1000 });
+    await e.swap();
+    const trendingOnly: TierConfig = {
+      ...tierConfig(DEFAULT_SERVING_CONFIG, 'homepage'),
+      name: 'trending-only',
+      weights: { vector: 0, neighbours: 0, complements: 0, trending: 1 },
+      newItemSlot: -1,
+    };
+    const req: RecommendRequest = { tier: 'homepage', userId: users[4], limit: 10 };
+    const standard = await e.recommend(req);
+    expect(impressions.at(-1)!.config).toBe('default');
+    const variant = await e.recommend({ ...req, config: trendingOnly });
+    expect(impressions.at(-1)!.config).toBe('trending-only');
+    expect(standard.items.map((i) => i.reason)).toContain('recommended for you');
+    expect(new Set(variant.items.map((i) => i.reason))).toEqual(new Set(['trending now']));
+    const again = await e.recommend({ ...req, config: trendingOnly });
+    expect(again.items).toBe(variant.items);
+    expect((await e.recommend(req)).items).toBe(standard.items);
+  });
+  it('folds in with the event weights recorded in the version it serves', async () => {
+    expect((await loadServingModel(registry, versions[0]!)).eventWeights).toEqual(EVENT_WEIGHTS);
+    const weights = { ...EVENT_WEIGHTS, view: 0.5, rating: 2 };
+    const { manifest } = await trainVersion({
+      store,
+      registry,
+      recipe: { factors: 8, iterations: 2, weights },
+      seed: 3,
+      log,
+    });
+    expect((await loadServingModel(registry, manifest.version)).eventWeights).toEqual(weights);
   });
 });

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { Blend } from '../../../src/serving/blend.ts';
+import { Candidates } from '../../../src/serving/candidates.ts';
+import type { CandidateRequest, SegmentLists } from '../../../src/serving/candidates.ts';
+import { contextOf, Filters } from '../../../src/serving/filters.ts';
+import { queryVector } from '../../../src/serving/query-vector.ts';
+import type { RecommendRequest, TierConfig } from '../../../src/serving/types.ts';
+import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
+import type { Visitor } from '../../../src/serving/visitor.ts';
+import { NOW, served } from '../../helpers/served-fixture.ts';
+
+const s = served();
+const anonymous: Visitor = { subject: null, personal: true, forgotten: false, history: [] };
+const user = (userId: string, history: Visitor['history'] = []): Visitor => ({
+  userId,
+  subject: { userId },
+  personal: true,
+  forgotten: false,
+  history,
+});
+
+/** Collects a request's candidates: item id → [score, reason], best first. */
+function collect(req: RecommendRequest, who: Visitor, sources = new Candidates(), config?: TierConfig) {
+  const ctx = contextOf(s.catalog, req);
+  const r: CandidateRequest = {
+    s,
+    req,
+    who,
+    ctx,
+    allowed: new Filters().allowed(s, req, who, ctx),
+    x: queryVector(s, req.tier, who, ctx),
+    config: config ?? tierConfig(DEFAULT_SERVING_CONFIG, req.tier),
+    limit: 3,
+    now: NOW,
+  };
+  const blend = new Blend();
+  sources.collect(blend, r);
+  const out = Array.from({ length: blend.count }, (_, j) => ({
+    itemId: s.catalog.item(blend.itemAt(j))!.itemId,
+    score: blend.scoreAt(j),
+    reason: blend.reasonAt(j),
+  })).sort((a, b) => b.score - a.score);
+  return { out, newArrivals: sources.newArrivals(r).map((a) => s.catalog.item(a.index)!.itemId) };
+}
+
+describe('candidates: where a list comes from', () => {
+  it('takes the nearest items to the user vector, then neighbours of the history, then trending', () => {
+    // u1 = [1, 0]: a, b nearest (the limit of 3 asks for 2 × 3 + 10, all six); trending c, e at 0.1.
+    const { out } = collect({ tier: 'personalized', userId: 'u1' }, user('u1'));
+    expect(out.slice(0, 2).map((c) => [c.itemId, c.reason])).toEqual([
+      ['a', 'recommended for you'],
+      ['b', 'recommended for you'],
+    ]);
+    // c: its inner product 0 min-max normalised over [-1, 1], plus trending's best × 0.1.
+    expect(out.find((c) => c.itemId === 'c')!.score).toBeCloseTo(0.5 + 0.1, 6);
+    // A view of c: c's vector is folded into u1's (d, its nearest, comes first), and its
+    // neighbour d is a candidate of the neighbour source too.
+    const history: Visitor['history'] = [{ itemId: 'c', type: 'view', timestamp: NOW }];
+    const viewed = collect({ tier: 'personalized', userId: 'u1' }, user('u1', history)).out;
+    expect(viewed[0]).toMatchObject({ itemId: 'd', reason: 'recommended for you' });
+    const base = tierConfig(DEFAULT_SERVING_CONFIG, 'personalized');
+    const neighboursOnly = { ...base, weights: { ...base.weights, vector: 0, trending: 0 } };
+    const lists = collect(
+      { tier: 'personalized', userId: 'u1' },
+      user('u1', history),
+      new Candidates(),
+      neighboursOnly,
+    );
+    expect(lists.out).toEqual([
+      { itemId: 'd', score: base.weights.neighbours, reason: 'because you viewed "Title c"' },
+    ]);
+  });
+
+  it('weights sources by the configuration handed in with the request', () => {
+    const base = tierConfig(DEFAULT_SERVING_CONFIG, 'personalized');
+    const noVector = {
+      ...base,
+      name: 'trending-only',
+      weights: { ...base.weights, vector: 0, neighbours: 0 },
+    };
+    const { out } = collect({ tier: 'personalized', userId: 'u1' }, user('u1'), new Candidates(), noVector);
+    expect(out.map((c) => c.reason)).toEqual(['trending now', 'trending now']);
+    expect(out.map((c) => c.itemId)).toEqual(['c', 'e']);
+  });
+
+  it('gives a visitor without history trending, in the category asked for', () => {
+    expect(collect({ tier: 'homepage' }, anonymous).out.map((c) => [c.itemId, c.reason])).toEqual([
+      ['c', 'trending now'],
+      ['e', 'trending now'],
+    ]);
+    const home = collect({ tier: 'category', category: 'Home' }, anonymous).out;
+    expect(home[0]).toMatchObject({ itemId: 'e', score: 1, reason: 'trending in Home' });
+    expect(home.map((c) => c.itemId).sort()).toEqual(['a', 'b', 'e', 'g']);
+    expect(new Set(home.map((c) => c.reason))).toEqual(new Set(['trending in Home']));
+  });
+
+  it("puts the new segment's list first for a visitor without history, never on page tiers", () => {
+    const sources = new Candidates();
+    const lists = {
+      items: {
+        new: [
+          { itemId: 'f', score: 3 },
+          { itemId: 'b', score: 1 },
+          { itemId: 'gone', score: 9 },
+        ],
+      },
+    };
+    sources.setSegmentLists(lists as unknown as SegmentLists); // only the `new` segment is read
+    const cold = collect({ tier: 'homepage', userId: 'nobody' }, user('nobody'), sources).out;
+    expect(cold[0]).toMatchObject({ itemId: 'f', reason: 'popular with new customers' });
+    const page = collect({ tier: 'similar', itemId: 'a' }, anonymous, sources).out;
+    expect(page.map((c) => c.reason)).not.toContain('popular with new customers');
+  });
+
+  it('offers new arrivals to the exposure slot, not when the tier has none', () => {
+    expect(collect({ tier: 'homepage' }, anonymous).newArrivals).toEqual(['g']);
+    expect(collect({ tier: 'similar', itemId: 'a' }, anonymous).newArrivals).toEqual([]);
+    expect(collect({ tier: 'homepage', exclude: ['g'] }, anonymous).newArrivals).toEqual([]);
+  });
+
+  it('finds items similar to the page item and complements of the cart', () => {
+    const similar = collect({ tier: 'similar', itemId: 'c' }, anonymous).out;
+    expect(similar[0]).toMatchObject({ itemId: 'd' });
+    expect(similar.map((c) => c.reason)).toContain('similar to "Title c"');
+    const cart = collect({ tier: 'cart', cartItemIds: ['a'] }, anonymous).out;
+    expect(cart[0]!.itemId).toBe('b');
+    expect(cart.map((c) => c.itemId)).not.toContain('a');
+  });
+});

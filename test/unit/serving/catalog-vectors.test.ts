@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { ContentEncoder } from '../../../models/content-encoder.ts';
+import { ItemFilter } from '../../../src/index/item-filter.ts';
+import { applyEvents, applyItems } from '../../../src/serving/served.ts';
+import type { Item } from '../../../src/store/types.ts';
+import { item, model, NOW, served } from '../../helpers/served-fixture.ts';
+
+/** An encoder that puts an item on the axis its title names (`x …` or `y …`). */
+const axisEncoder = {
+  factors: 2,
+  encodeInto(items: readonly Item[], out: Float32Array) {
+    items.forEach((it, r) => out.set(it.title.startsWith('x') ? [2, 0] : [0, 2], r * 2));
+  },
+} as unknown as ContentEncoder; // only `factors` and `encodeInto` are used by serving
+
+describe('catalogue vectors beside an immutable model', () => {
+  it("gives items the model never saw a content vector, searched with the model's items", () => {
+    const s = served({ model: model({ encoder: axisEncoder }) });
+    const all = ItemFilter.all(s.catalog.size);
+    // g (cold, title "Title g": the y axis) has [0, 2], the best match for [0, 1].
+    expect(Array.from(s.vectors.vector(6)!)).toEqual([0, 2]);
+    expect(Array.from(s.vectors.search(Float32Array.from([0, 1]), 3, all).indices)).toEqual([6, 2, 3]);
+    applyItems(s, [item('h', ['Toys'], { title: 'x-ray goggles' })]);
+    const h = s.catalog.indexOf('h')!;
+    expect(Array.from(s.vectors.search(Float32Array.from([1, 0]), 2, all).indices)).toEqual([0, 1]); // h: not in the filter
+    const wider = ItemFilter.all(s.catalog.size);
+    expect(Array.from(s.vectors.search(Float32Array.from([1, 0]), 2, wider).indices)).toEqual([h, 0]);
+    // Only the allowed ones.
+    expect(
+      Array.from(
+        s.vectors.search(Float32Array.from([1, 0]), 2, ItemFilter.fromItems([h, 1], s.catalog.size)).indices,
+      ),
+    ).toEqual([h, 1]);
+  });
+
+  it('drops the vector of an item delisted while served, and restores it when listed again', () => {
+    const s = served({ model: model({ encoder: axisEncoder }) });
+    applyItems(s, [
+      item('a', ['Home > Kitchen'], { status: 'delisted' }),
+      item('g', ['Home'], { status: 'delisted' }),
+    ]);
+    expect(s.vectors.vector(0)).toBeNull();
+    expect(s.vectors.vector(6)).toBeNull();
+    applyItems(s, [item('a', ['Home > Kitchen']), item('g', ['Home'])]);
+    expect(Array.from(s.vectors.vector(0)!)).toEqual([1, 0]);
+    expect(Array.from(s.vectors.vector(6)!)).toEqual([0, 2]);
+  });
+
+  it('never writes into the loaded model: item changes and events go to the state beside it', () => {
+    const m = model({ encoder: axisEncoder });
+    const before = { size: m.index!.size, space: m.index!.itemSpace, items: [...m.itemIds] };
+    const s = served({ model: m });
+    applyItems(s, [item('new', ['Toys'], { title: 'x' }), item('b', ['Home'], { status: 'delisted' })]);
+    applyEvents(s, [{ itemId: 'new', type: 'purchase', timestamp: NOW }]);
+    expect({ size: m.index!.size, space: m.index!.itemSpace, items: [...m.itemIds] }).toEqual(before);
+    expect(m.index!.vector(1)).not.toBeNull();
+    expect(s.trending.top(1, { at: NOW }).indices[0]).toBe(s.catalog.indexOf('new'));
+  });
+
+  it('serves no vector without an index, and content vectors only with an encoder', () => {
+    const bare = served({ model: model({ index: null, als: null }) });
+    expect(bare.vectors.searchable).toBe(false);
+    expect(served().vectors.vector(6)).toBeNull();
+  });
+});

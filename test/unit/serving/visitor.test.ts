@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
+import { historyStamp, Visitors } from '../../../src/serving/visitor.ts';
+import type { Visitor } from '../../../src/serving/visitor.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { ShelfEvent, Store } from '../../../src/store/types.ts';
+import { ITEMS, NOW } from '../../helpers/served-fixture.ts';
+
+const ev = (eventId: string, over: Partial<ShelfEvent>): ShelfEvent => ({
+  eventId,
+  type: 'view',
+  itemId: 'a',
+  timestamp: NOW,
+  ...over,
+});
+const resolve = async (v: Visitor | Promise<Visitor>) => v;
+
+describe('visitors: who asks', () => {
+  let store: Store;
+  beforeAll(async () => {
+    store = await openSqliteStore(':memory:');
+    await store.upsertItems(ITEMS);
+    await store.upsertUsers([
+      { userId: 'u-store', attributes: {}, createdAt: NOW, consent: { personalization: true } },
+      { userId: 'u-no', attributes: {}, createdAt: NOW, consent: { personalization: false } },
+    ]);
+    await store.insertEvents([
+      ev('e1', { userId: 'u-store', itemId: 'b', timestamp: NOW - 2000 }),
+      ev('e2', { userId: 'u-store', itemId: 'c', type: 'purchase', timestamp: NOW - 1000 }),
+      ev('e3', { userId: 'u-no', itemId: 'c', timestamp: NOW - 1000 }),
+    ]);
+  });
+  afterAll(() => store.close());
+
+  it("reads a user's stored history on first sight, then from real-time state without a promise", async () => {
+    const visitors = new Visitors(store, new MemoryRealtime());
+    const first = visitors.of({ tier: 'personalized', userId: 'u-store' });
+    expect(first).toBeInstanceOf(Promise);
+    expect((await first).history.map((e) => [e.itemId, e.type])).toEqual([
+      ['c', 'purchase'],
+      ['b', 'view'],
+    ]);
+    const again = visitors.of({ tier: 'personalized', userId: 'u-store' });
+    expect(again).not.toBeInstanceOf(Promise);
+    expect((again as Visitor).history).toHaveLength(2);
+  });
+
+  it('honours consent: no history and not personal', async () => {
+    const v = await resolve(
+      new Visitors(store, new MemoryRealtime()).of({ tier: 'homepage', userId: 'u-no' }),
+    );
+    expect(v).toMatchObject({ userId: 'u-no', personal: false, history: [] });
+  });
+
+  it('records events, merges a session into its user, and forgets a deleted user', async () => {
+    const visitors = new Visitors(store, new MemoryRealtime());
+    await visitors.record([ev('s1', { sessionId: 's-1', itemId: 'd' }), ev('s2', { itemId: 'e' })]);
+    const session = await resolve(visitors.of({ tier: 'homepage', sessionId: 's-1' }));
+    expect(session.history.map((e) => e.itemId)).toEqual(['d']);
+    await visitors.mergeSession('s-1', 'u-store');
+    const merged = await resolve(visitors.of({ tier: 'homepage', userId: 'u-store' }));
+    expect(merged.history.map((e) => e.itemId)).toContain('d');
+    const before = historyStamp(merged);
+    await visitors.forget('u-store');
+    const gone = await resolve(visitors.of({ tier: 'homepage', userId: 'u-store' }));
+    expect(gone).toMatchObject({ forgotten: true, history: [] });
+    expect(historyStamp(gone)).not.toBe(before);
+  });
+
+  it('stamps the history so that a new event changes it', async () => {
+    const visitors = new Visitors(store, new MemoryRealtime());
+    const a = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' })));
+    await visitors.record([ev('x', { sessionId: 's-9', itemId: 'f', timestamp: NOW - 5 })]);
+    const b = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' })));
+    expect(a).not.toBe(b);
+  });
+});
