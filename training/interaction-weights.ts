@@ -1,11 +1,11 @@
 /**
  * From events to the confidence matrix ALS trains on: each event type carries a weight
  * (purchase > add_to_cart > click > view), older events count less (exponential decay with a
- * half-life), a return takes its purchase back and a dislike removes the pair altogether.
+ * half-life), a return takes its purchase back and a dislike or a hide removes the pair altogether.
  */
 import { csrFromCoo } from '../models/sparse.ts';
 import type { Csr } from '../models/sparse.ts';
-import { EVENT_WEIGHTS } from '../src/store/event-weights.ts';
+import { EVENT_WEIGHTS, REJECTIONS } from '../src/store/event-weights.ts';
 import type { EventType } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -19,7 +19,7 @@ export interface WeightOptions {
 
 export const DEFAULT_WEIGHTS: WeightOptions = { weights: EVENT_WEIGHTS, halfLifeDays: 90 };
 
-const DISLIKE = EVENT_TYPES.indexOf('dislike');
+const REJECTED = new Set(REJECTIONS.map((t) => EVENT_TYPES.indexOf(t)));
 const RATING = EVENT_TYPES.indexOf('rating');
 
 /**
@@ -46,7 +46,7 @@ export function interactionMatrix(
     const type = s.types[e]!;
     rows[k] = s.users[e]!;
     cols[k] = s.items[e]!;
-    if (type === DISLIKE) disliked.add(s.users[e]! * s.itemIds.length + s.items[e]!);
+    if (REJECTED.has(type)) disliked.add(s.users[e]! * s.itemIds.length + s.items[e]!);
     const base = type === RATING ? (typeWeight[type]! * s.amounts[e]!) / 5 : typeWeight[type]!;
     vals[k] = base * Math.exp(-lambda * Math.max(0, ref - s.timestamps[e]!));
   }

@@ -2,19 +2,21 @@
  * Stage 2, where candidates come from, each source normalised to [0, 1] and weighted by the
  * tier's configuration into the request's blend: the nearest items to the query vector,
  * item-to-item neighbours of the visitor's history (or the page item), bought-together
- * complements, what the `new` segment engages with (visitors without history), trending;
- * and the new arrivals offered to the exposure slot.
+ * complements, what the `new` segment engages with (visitors without history), trending, and
+ * when these leave the list short (old data, no history, an unknown item), popularity over the
+ * allowed catalogue; and the new arrivals offered to the exposure slot.
  */
 import { neighboursOf } from '../../models/item-neighbours.ts';
 import type { NeighbourLists } from '../../models/item-neighbours.ts';
 import type { TopK } from '../../models/top-k.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Segment } from '../segments/segments.ts';
+import { REJECTIONS } from '../store/event-weights.ts';
 import type { Blend } from './blend.ts';
 import type { Catalog } from './catalog.ts';
 import type { Allowed, Context } from './filters.ts';
 import type { Served } from './served.ts';
-import { keepAllowed, TrendingTop } from './trending-top.ts';
+import { keepAllowed, popularTop, TrendingTop } from './top-lists.ts';
 import type { RecommendRequest, Tier, TierConfig } from './types.ts';
 import type { Visitor } from './visitor.ts';
 
@@ -46,6 +48,11 @@ interface Seed {
 const NEIGHBOUR_SEEDS = 10;
 /** Storefront trending's weight for a visitor without history when the `new` segment has a list. */
 const COLD_STOREFRONT_SHARE = 0.5;
+/**
+ * The fallback's weight: below every other source's candidates but their lowest, which min-max
+ * normalisation scores 0.
+ */
+const POPULAR_WEIGHT = 1e-3;
 /** New arrivals offered to the exposure slot (more only matter when the category cap bites). */
 const NEW_ARRIVAL_CANDIDATES = 5;
 
@@ -109,6 +116,16 @@ export class Candidates {
         category ? `trending in ${category.split(' > ').pop()}` : 'trending now',
       );
     }
+    if (blend.count < limit && filter.count > blend.count) {
+      // Only items no source reached: a fallback adds nothing to a real candidate's score.
+      const top = popularTop(s, filter, limit + blend.count);
+      const norm = minMax(top.scores);
+      const r = blend.reason('popular');
+      for (let j = 0; j < top.indices.length; j++) {
+        const i = top.indices[j]!;
+        if (!blend.has(i)) blend.add(i, POPULAR_WEIGHT * norm(top.scores[j]!), r);
+      }
+    }
   }
 
   /**
@@ -169,7 +186,7 @@ function seedsOf(tier: Tier, who: Visitor, ctx: Context, c: Catalog): Seed[] {
   const out: Seed[] = [];
   for (const e of who.history) {
     const i = c.indexOf(e.itemId);
-    if (i === undefined || seen.has(i) || e.type === 'dislike') continue;
+    if (i === undefined || seen.has(i) || REJECTIONS.includes(e.type)) continue;
     seen.add(i);
     out.push({ item: i, weight: 1 / (1 + out.length), verb: e.type === 'purchase' ? 'bought' : 'viewed' });
     if (out.length === NEIGHBOUR_SEEDS) break;

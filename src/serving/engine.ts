@@ -118,7 +118,7 @@ export class Engine {
     const c = s.catalog;
     const ctx = contextOf(c, req);
     // 3. What may be shown (before the candidates: every source searches within it).
-    const allowed = this.filters.allowed(s, req, who, ctx);
+    const allowed = this.filters.allowed(s, req, who, ctx, config);
     // 2. Candidates, weighted into the blend.
     const r: CandidateRequest = {
       s,
@@ -146,7 +146,7 @@ export class Engine {
       rules: config,
       pins,
       newArrivals,
-      categoryOf: (i) => c.item(i)?.categories[0] ?? '',
+      categoryOf: (i) => c.item(i)?.categories[0] ?? null,
       vectorOf: (i) => s.vectors.vector(i),
     }) satisfies Scored[];
   }

@@ -1,14 +1,14 @@
 /**
  * Stage 3, what may be shown: available (active, in stock), in the category subtree, within the
  * request's filters, minus exclusions (the page item, the cart, ids the caller names, what the
- * visitor bought unless repurchasable, what they disliked). Also the re-check of a cached list
- * after a catalogue change.
+ * visitor consumed or rejected: by default bought unless repurchasable, rated, disliked,
+ * hidden). Also the re-check of a cached list after a catalogue change.
  */
 import { ItemFilter } from '../index/item-filter.ts';
 import type { Item } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
 import type { Served } from './served.ts';
-import type { RecommendRequest, RequestFilters } from './types.ts';
+import type { RecommendRequest, RequestFilters, TierConfig } from './types.ts';
 import type { Visitor } from './visitor.ts';
 
 /** The items a request is about, in catalogue indexes. */
@@ -37,7 +37,7 @@ export function contextOf(c: Catalog, req: RecommendRequest): Context {
 export class Filters {
   private readonly scratchWords = { filter: new Uint32Array(0), arrivals: new Uint32Array(0) };
 
-  allowed(s: Served, req: RecommendRequest, who: Visitor, ctx: Context): Allowed {
+  allowed(s: Served, req: RecommendRequest, who: Visitor, ctx: Context, config: TierConfig): Allowed {
     const c = s.catalog;
     const exclude = new Set<number>(ctx.cart);
     if (ctx.pageItem !== undefined) exclude.add(ctx.pageItem);
@@ -45,15 +45,11 @@ export class Filters {
       const i = c.indexOf(id);
       if (i !== undefined) exclude.add(i);
     }
+    const consumed = config.consumed;
     for (const e of who.history) {
+      if (!consumed.includes(e.type)) continue;
       const i = c.indexOf(e.itemId);
-      if (
-        i !== undefined &&
-        (e.type === 'purchase' || e.type === 'dislike') &&
-        !(e.type === 'purchase' && c.item(i)?.repurchasable)
-      ) {
-        exclude.add(i);
-      }
+      if (i !== undefined && !(e.type === 'purchase' && c.item(i)?.repurchasable)) exclude.add(i);
     }
     const excluded = [...exclude];
     const available = c.availableFilter();

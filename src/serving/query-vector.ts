@@ -4,6 +4,7 @@
  * since the version was trained.
  */
 import { rowIndices, rowValues } from '../../models/sparse.ts';
+import { REJECTIONS } from '../store/event-weights.ts';
 import type { Context } from './filters.ts';
 import type { Served } from './served.ts';
 import type { Tier } from './types.ts';
@@ -27,7 +28,7 @@ export function queryVector(s: Served, tier: Tier, who: Visitor, ctx: Context): 
   if (u !== undefined && fresh.length === 0)
     return als.userFactors.subarray(u * als.factors, (u + 1) * als.factors);
   // Fold in: the user's training row (if any) plus the fresh events, weighted by the table the
-  // version was trained with and kept as training keeps them: a positive sum, no dislike.
+  // version was trained with and kept as training keeps them: a positive sum, no rejection.
   const weights = new Map<number, number>();
   if (u !== undefined && m.userRows) {
     const idx = rowIndices(m.userRows, u);
@@ -38,7 +39,7 @@ export function queryVector(s: Served, tier: Tier, who: Visitor, ctx: Context): 
   for (const e of fresh) {
     const i = s.catalog.indexOf(e.itemId);
     if (i === undefined || i >= als.itemCount) continue;
-    if (e.type === 'dislike') disliked.push(i);
+    if (REJECTIONS.includes(e.type)) disliked.push(i);
     else weights.set(i, (weights.get(i) ?? 0) + m.eventWeights[e.type]);
   }
   for (const i of disliked) weights.delete(i);

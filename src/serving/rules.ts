@@ -1,6 +1,7 @@
 /**
  * Business rules over blended candidates: pinned promotions at fixed slots, a slot for a new
- * arrival, at most N items per category, and MMR diversity over item vectors.
+ * arrival, at most N items per category, and MMR diversity over item vectors. Uncategorised items
+ * are not one category (never capped), and the cap yields rather than leave a list short.
  */
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Item } from '../store/types.ts';
@@ -20,9 +21,13 @@ export interface RuleInput {
   pins: { index: number; slot: number }[];
   /** Already filtered, best first, with a relevance score (ties: the earlier one). */
   newArrivals: { index: number; score: number }[];
-  categoryOf: (index: number) => string;
+  /** The item's category for the cap; null: uncategorised, never capped (not one category). */
+  categoryOf: (index: number) => string | null;
   vectorOf: (index: number) => Float32Array | null;
 }
+
+/** The category id of an uncategorised item. */
+const UNCAPPED = -1;
 
 /** MMR looks this many candidates deep per slot (the rest cannot make the list anyway). */
 export const RULES_POOL_PER_SLOT = 4;
@@ -38,6 +43,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   const perCategory: number[] = [];
   const categoryId = (i: number) => {
     const name = o.categoryOf(i);
+    if (name === null) return UNCAPPED;
     let id = categoryIds.get(name);
     if (id === undefined) {
       id = categoryIds.size;
@@ -49,9 +55,10 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   const take = (s: Scored, slot: number, cat = categoryId(s.index)) => {
     slots[slot] = s;
     used.add(s.index);
-    perCategory[cat]!++;
+    if (cat !== UNCAPPED) perCategory[cat]!++;
   };
   const cap = o.rules.maxPerCategory;
+  const capped = (cat: number) => cat !== UNCAPPED && perCategory[cat]! >= cap;
 
   for (const p of o.pins) {
     if (p.slot < o.limit && !slots[p.slot] && !used.has(p.index))
@@ -61,7 +68,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   if (newSlot >= 0 && newSlot < o.limit && !slots[newSlot]) {
     // The best-scored new arrival (newest first among equals), never one already placed.
     const best = o.newArrivals
-      .filter((n) => !used.has(n.index) && perCategory[categoryId(n.index)]! < cap)
+      .filter((n) => !used.has(n.index) && !capped(categoryId(n.index)))
       .reduce<{ index: number; score: number } | null>((a, n) => (!a || n.score > a.score ? n : a), null);
     if (best)
       take(
@@ -107,7 +114,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
     for (let j = 0; j < n; j++) {
       const rel = top > 0 ? pool[j]!.score / top : 0;
       if (lambda * rel <= bestValue) break;
-      if (taken[j] || perCategory[cats[j]!]! >= cap) continue;
+      if (taken[j] || capped(cats[j]!)) continue;
       if (hasUnit[j] === -1)
         hasUnit[j] = dims > 0 && unitInto(o.vectorOf(pool[j]!.index), unit, j * dims, dims) ? 1 : 0;
       if (hasUnit[j] === 1) {
@@ -132,6 +139,14 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
       hasUnit[bestAt] =
         dims > 0 && unitInto(o.vectorOf(pool[bestAt]!.index), unit, bestAt * dims, dims) ? 1 : 0;
     if (hasUnit[bestAt] === 1) chosenRows.push(bestAt);
+  }
+  // The cap never leaves a list short: slots it left empty take the best candidates it held back.
+  for (let slot = 0, j = 0; slot < o.limit && j < n; slot++) {
+    if (slots[slot]) continue;
+    while (j < n && taken[j]) j++;
+    if (j === n) break;
+    taken[j] = 1;
+    take(pool[j]!, slot, cats[j]!);
   }
   return slots.filter((s): s is Scored => s !== undefined);
 }

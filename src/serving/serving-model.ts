@@ -30,6 +30,8 @@ export interface ServingModel {
   readonly encoder: ContentEncoder | null;
   /** The model's item vectors (never written after load). */
   readonly index: AnnIndex | null;
+  /** Per model item, the training users who interacted with it: the last fallback source. */
+  readonly popularity: Float32Array;
   /** The event weights the version was trained with (its manifest's), for fold-in. */
   readonly eventWeights: EventWeights;
 }
@@ -46,6 +48,7 @@ export const NO_MODEL: ServingModel = Object.freeze({
   complements: null,
   encoder: null,
   index: null,
+  popularity: new Float32Array(0),
   eventWeights: EVENT_WEIGHTS,
 });
 
@@ -56,6 +59,13 @@ function lists(rowsBytes: Buffer, scoreBytes: Buffer, rows: number, what: string
   if (!Number.isInteger(k) || scores.length !== indices.length)
     throw new RangeError(`${what}: sizes do not match`);
   return { rows, k, indices, scores };
+}
+
+/** Non-zero entries per column (users per item); zeros without the rows. */
+function columnCounts(rows: Csr | null, cols: number): Float32Array {
+  const out = new Float32Array(cols);
+  if (rows) for (const i of rows.indices) out[i]!++;
+  return out;
 }
 
 /** Loads `version` from the registry (null: `NO_MODEL`). */
@@ -106,6 +116,7 @@ export async function loadServingModel(
     complements,
     encoder,
     index,
+    popularity: columnCounts(userRows, itemIds.length),
     // Versions published before the table was recorded were trained with today's defaults.
     eventWeights: eventWeightsFrom(manifest.params['weights']) ?? EVENT_WEIGHTS,
   };

@@ -1,4 +1,5 @@
 /** What serving is asked and what it answers (DESIGN.md "Serving a tier"). */
+import type { EventType } from '../store/types.ts';
 
 export const TIERS = ['homepage', 'category', 'personalized', 'similar', 'cart'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -103,6 +104,11 @@ export interface ServingConfig {
   tiers: Record<Tier, TierRules>;
   pins: Pin[];
   boosts: Boosts;
+  /**
+   * Event types after which an item stays out of that visitor's lists (a purchase only when the
+   * item is not repurchasable); the other types only inform (views, clicks, carts).
+   */
+  consumed: readonly EventType[];
 }
 
 /**
@@ -115,6 +121,7 @@ export interface TierConfig extends TierRules {
   /** The pins of this tier. */
   pins: readonly Pin[];
   boosts: Boosts;
+  consumed: readonly EventType[];
 }
 
 /** `config`'s configuration of `tier`. */
@@ -124,6 +131,7 @@ export function tierConfig(config: ServingConfig, tier: Tier, name = 'default'):
     ...config.tiers[tier],
     pins: config.pins.filter((p) => !p.tiers || p.tiers.includes(tier)),
     boosts: config.boosts,
+    consumed: config.consumed,
   };
 }
 
@@ -148,4 +156,5 @@ export const DEFAULT_SERVING_CONFIG: ServingConfig = {
   },
   pins: [],
   boosts: {},
+  consumed: ['purchase', 'rating', 'dislike', 'hide'],
 };

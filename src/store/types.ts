@@ -9,6 +9,8 @@ export const EVENT_TYPES = [
   'return',
   'rating',
   'dislike',
+  /** "Not interested": like a dislike, the item leaves that visitor's lists. */
+  'hide',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

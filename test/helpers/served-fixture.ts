@@ -64,6 +64,7 @@ export function model(over: Partial<ServingModel> = {}): ServingModel {
     complements: null,
     encoder: null,
     index: ExactIndex.build({ data: itemFactors, rows: 6, cols: 2 }),
+    popularity: Float32Array.from([5, 1, 3, 0, 2, 4]),
     eventWeights: EVENT_WEIGHTS,
     ...over,
   };

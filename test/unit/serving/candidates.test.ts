@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { TrendingModel } from '../../../models/trending.ts';
 import { Blend } from '../../../src/serving/blend.ts';
 import { Candidates } from '../../../src/serving/candidates.ts';
 import type { CandidateRequest, SegmentLists } from '../../../src/serving/candidates.ts';
 import { contextOf, Filters } from '../../../src/serving/filters.ts';
 import { queryVector } from '../../../src/serving/query-vector.ts';
+import type { Served } from '../../../src/serving/served.ts';
 import type { RecommendRequest, TierConfig } from '../../../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { Visitor } from '../../../src/serving/visitor.ts';
@@ -19,28 +21,35 @@ const user = (userId: string, history: Visitor['history'] = []): Visitor => ({
   history,
 });
 
-/** Collects a request's candidates: item id → [score, reason], best first. */
-function collect(req: RecommendRequest, who: Visitor, sources = new Candidates(), config?: TierConfig) {
-  const ctx = contextOf(s.catalog, req);
+/** Collects a request's candidates on `on` (default: the fixture): best first, and the new arrivals. */
+function collect(
+  req: RecommendRequest,
+  who: Visitor,
+  sources = new Candidates(),
+  config?: TierConfig,
+  on: Served = s,
+) {
+  const ctx = contextOf(on.catalog, req);
+  const tier = config ?? tierConfig(DEFAULT_SERVING_CONFIG, req.tier);
   const r: CandidateRequest = {
-    s,
+    s: on,
     req,
     who,
     ctx,
-    allowed: new Filters().allowed(s, req, who, ctx),
-    x: queryVector(s, req.tier, who, ctx),
-    config: config ?? tierConfig(DEFAULT_SERVING_CONFIG, req.tier),
+    allowed: new Filters().allowed(on, req, who, ctx, tier),
+    x: queryVector(on, req.tier, who, ctx),
+    config: tier,
     limit: 3,
     now: NOW,
   };
   const blend = new Blend();
   sources.collect(blend, r);
   const out = Array.from({ length: blend.count }, (_, j) => ({
-    itemId: s.catalog.item(blend.itemAt(j))!.itemId,
+    itemId: on.catalog.item(blend.itemAt(j))!.itemId,
     score: blend.scoreAt(j),
     reason: blend.reasonAt(j),
   })).sort((a, b) => b.score - a.score);
-  return { out, newArrivals: sources.newArrivals(r).map((a) => s.catalog.item(a.index)!.itemId) };
+  return { out, newArrivals: sources.newArrivals(r).map((a) => on.catalog.item(a.index)!.itemId) };
 }
 
 describe('candidates: where a list comes from', () => {
@@ -66,9 +75,11 @@ describe('candidates: where a list comes from', () => {
       new Candidates(),
       neighboursOnly,
     );
-    expect(lists.out).toEqual([
-      { itemId: 'd', score: base.weights.neighbours, reason: 'because you viewed "Title c"' },
-    ]);
+    expect(lists.out[0]).toEqual({
+      itemId: 'd',
+      score: base.weights.neighbours,
+      reason: 'because you viewed "Title c"',
+    });
   });
 
   it('weights sources by the configuration handed in with the request', () => {
@@ -79,19 +90,18 @@ describe('candidates: where a list comes from', () => {
       weights: { ...base.weights, vector: 0, neighbours: 0 },
     };
     const { out } = collect({ tier: 'personalized', userId: 'u1' }, user('u1'), new Candidates(), noVector);
-    expect(out.map((c) => c.reason)).toEqual(['trending now', 'trending now']);
-    expect(out.map((c) => c.itemId)).toEqual(['c', 'e']);
+    expect(out[0]).toMatchObject({ itemId: 'c', reason: 'trending now' });
+    expect(out.find((c) => c.itemId === 'e')).toMatchObject({ score: 0, reason: 'trending now' });
   });
 
   it('gives a visitor without history trending, in the category asked for', () => {
-    expect(collect({ tier: 'homepage' }, anonymous).out.map((c) => [c.itemId, c.reason])).toEqual([
-      ['c', 'trending now'],
-      ['e', 'trending now'],
-    ]);
-    const home = collect({ tier: 'category', category: 'Home' }, anonymous).out;
-    expect(home[0]).toMatchObject({ itemId: 'e', score: 1, reason: 'trending in Home' });
-    expect(home.map((c) => c.itemId).sort()).toEqual(['a', 'b', 'e', 'g']);
-    expect(new Set(home.map((c) => c.reason))).toEqual(new Set(['trending in Home']));
+    const home = collect({ tier: 'homepage' }, anonymous).out;
+    expect(home[0]).toMatchObject({ itemId: 'c', score: 1, reason: 'trending now' });
+    expect(home.find((c) => c.itemId === 'e')).toMatchObject({ reason: 'trending now' });
+    const category = collect({ tier: 'category', category: 'Home' }, anonymous).out;
+    expect(category[0]).toMatchObject({ itemId: 'e', score: 1, reason: 'trending in Home' });
+    expect(category.map((c) => c.itemId).sort()).toEqual(['a', 'b', 'e', 'g']);
+    expect(new Set(category.map((c) => c.reason))).toEqual(new Set(['trending in Home']));
   });
 
   it("puts the new segment's list first for a visitor without history, never on page tiers", () => {
@@ -125,5 +135,26 @@ describe('candidates: where a list comes from', () => {
     const cart = collect({ tier: 'cart', cartItemIds: ['a'] }, anonymous).out;
     expect(cart[0]!.itemId).toBe('b');
     expect(cart.map((c) => c.itemId)).not.toContain('a');
+  });
+
+  it('falls back to popularity over the allowed catalogue when the sources leave the list short', () => {
+    // Old data: no trending counters at all.
+    const old: Served = { ...s, trending: new TrendingModel({ items: 64, halfLifeMs: 1 }) };
+    const out = collect(
+      { tier: 'homepage', exclude: ['a'] },
+      anonymous,
+      new Candidates(),
+      undefined,
+      old,
+    ).out;
+    // Popularity: a 5, f 4, c 3, e 2, b 1, d 0, g (cold) 0; a is excluded.
+    expect(out.slice(0, 3).map((c) => [c.itemId, c.reason])).toEqual([
+      ['f', 'popular'],
+      ['c', 'popular'],
+      ['e', 'popular'],
+    ]);
+    // Sources that found enough need no fallback.
+    const similar = collect({ tier: 'similar', itemId: 'a' }, anonymous).out;
+    expect(similar.map((c) => c.reason)).not.toContain('popular');
   });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { contextOf, Filters, stillAllowed } from '../../../src/serving/filters.ts';
 import { applyItems } from '../../../src/serving/served.ts';
 import type { RecommendRequest } from '../../../src/serving/types.ts';
+import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { Visitor } from '../../../src/serving/visitor.ts';
 import { ITEMS, item, NOW, served } from '../../helpers/served-fixture.ts';
 
@@ -17,7 +18,12 @@ const ids = (s: ReturnType<typeof served>, items: Int32Array) =>
 
 describe('filters: what a request may show', () => {
   const allowedIds = (req: RecommendRequest, who = visitor(), s = served()) =>
-    ids(s, new Filters().allowed(s, req, who, contextOf(s.catalog, req)).filter.items());
+    ids(
+      s,
+      new Filters()
+        .allowed(s, req, who, contextOf(s.catalog, req), tierConfig(DEFAULT_SERVING_CONFIG, req.tier))
+        .filter.items(),
+    );
 
   it('lets through only active items in stock', () => {
     const s = served({
@@ -53,13 +59,30 @@ describe('filters: what a request may show', () => {
     expect(allowedIds({ tier: 'personalized' }, visitor(history))).toEqual(['b', 'c', 'd', 'f', 'g']);
   });
 
+  it('keeps out what the configuration calls consumed: ratings and hides by default, views never', () => {
+    const history: Visitor['history'] = [
+      { itemId: 'a', type: 'rating', timestamp: NOW - 3 },
+      { itemId: 'b', type: 'hide', timestamp: NOW - 2 },
+      { itemId: 'c', type: 'click', timestamp: NOW - 1 },
+      { itemId: 'e', type: 'purchase', timestamp: NOW },
+    ];
+    expect(allowedIds({ tier: 'personalized' }, visitor(history))).toEqual(['c', 'd', 'f', 'g']);
+    const s = served();
+    const req: RecommendRequest = { tier: 'personalized' };
+    const onlyHides = { ...tierConfig(DEFAULT_SERVING_CONFIG, 'personalized'), consumed: ['hide' as const] };
+    const allowed = new Filters().allowed(s, req, visitor(history), contextOf(s.catalog, req), onlyHides);
+    expect(ids(s, allowed.filter.items())).toEqual(['a', 'c', 'd', 'e', 'f', 'g']);
+  });
+
   it('narrows new arrivals like the request', () => {
     const s = served();
     const f = new Filters();
     const fresh = s.catalog.newArrivals(NOW).filter;
     expect(ids(s, fresh.items())).toEqual(['g']);
     const req = (r: RecommendRequest) =>
-      f.allowed(s, r, visitor(), contextOf(s.catalog, r)).allowedNew(fresh).count;
+      f
+        .allowed(s, r, visitor(), contextOf(s.catalog, r), tierConfig(DEFAULT_SERVING_CONFIG, r.tier))
+        .allowedNew(fresh).count;
     expect(req({ tier: 'homepage' })).toBe(1);
     expect(req({ tier: 'homepage', exclude: ['g'] })).toBe(0);
     expect(req({ tier: 'category', category: 'Toys' })).toBe(0);

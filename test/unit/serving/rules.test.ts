@@ -61,3 +61,44 @@ describe('shortlist', () => {
     }
   });
 });
+
+describe('applyRules: the category cap', () => {
+  const scored = (n: number): Scored[] =>
+    Array.from({ length: n }, (_, index) => ({ index, score: 1 - index / 100, reason: 'r' }));
+  const input = (categoryOf: RuleInput['categoryOf']): RuleInput => ({
+    limit: 10,
+    rules: { ...DEFAULT_SERVING_CONFIG.tiers.personalized, maxPerCategory: 2, mmrLambda: 1, newItemSlot: -1 },
+    pins: [],
+    newArrivals: [],
+    categoryOf,
+    vectorOf: () => null,
+  });
+
+  it('caps each category, but uncategorised items are not one category', () => {
+    const mixed = applyRules(
+      scored(30),
+      input((i) => (i < 10 ? `c${i % 5}` : null)),
+    );
+    expect(mixed.map((s) => s.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const capped = applyRules(
+      scored(30),
+      input((i) => (i % 3 === 0 ? 'a' : null)),
+    );
+    expect(capped.filter((s) => s.index % 3 === 0).map((s) => s.index)).toEqual([0, 3]);
+    expect(capped).toHaveLength(10);
+  });
+
+  it('yields rather than leave a list short: held-back items fill the empty slots, best first', () => {
+    const one = applyRules(
+      scored(12),
+      input(() => 'only'),
+    );
+    expect(one.map((s) => s.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const two = applyRules(
+      scored(12),
+      input((i) => (i < 3 ? 'x' : 'y')),
+    );
+    expect(two.slice(0, 4).map((s) => s.index)).toEqual([0, 1, 3, 4]);
+    expect(two).toHaveLength(10);
+  });
+});

@@ -1,6 +1,7 @@
 /**
- * The most trending allowed items, from top lists cached for a short while (of the catalogue,
- * or of a category subtree) so that a request does not score every item of a department.
+ * Best-first lists a request keeps the allowed part of: the most trending items, from top lists
+ * cached for a short while (of the catalogue, or of a category subtree) so that a request does
+ * not score every item of a department; and the most popular, the source of last resort.
  */
 import { topK } from '../../models/top-k.ts';
 import type { TopK } from '../../models/top-k.ts';
@@ -60,6 +61,30 @@ export class TrendingTop {
       ? kept
       : best(filter.items(), k);
   }
+}
+
+/** Popularity top lists, one per served version (immutable, so kept as long as it is served). */
+const popular = new WeakMap<Served, TopK>();
+
+/**
+ * The `k` most popular allowed items (users per item in training; items the model never saw
+ * count 0), always `k` when the filter allows as many: ties and zeros go to the lower index.
+ */
+export function popularTop(s: Served, filter: ItemFilter, k: number): TopK {
+  let list = popular.get(s);
+  if (!list) {
+    list = topK(s.model.popularity, TRENDING_CACHE_SIZE);
+    popular.set(s, list);
+  }
+  const kept = keepAllowed(list, filter, k);
+  if (kept.indices.length >= k || kept.indices.length === filter.count) return kept;
+  const allowed = filter.items();
+  const pop = s.model.popularity;
+  const top = topK(
+    Float32Array.from(allowed, (i) => (i < pop.length ? pop[i]! : 0)),
+    k,
+  );
+  return { indices: top.indices.map((j) => allowed[j]!), scores: top.scores };
 }
 
 /** The first `k` items of a best-first list that `filter` allows. */
