@@ -36,7 +36,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Vectors } from '../models/artefact.ts';
+import type { Vectors } from '../models/matrix.ts';
 import { createRng } from '../models/random.ts';
 import { topK } from '../models/top-k.ts';
 import type { AnnResult } from '../src/index/ann-index.ts';

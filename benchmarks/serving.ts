@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
-import type { Vectors } from '../models/artefact.ts';
+import type { Vectors } from '../models/matrix.ts';
 import { createRng } from '../models/random.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import { buildAnnIndex } from '../src/index/build-ann-index.ts';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Vectors } from '../../models/artefact.ts';
+import type { Vectors } from '../../models/matrix.ts';
 import { createRng } from '../../models/random.ts';
 import type { AnnIndex, AnnResult } from '../../src/index/ann-index.ts';
 import { ItemFilter } from '../../src/index/item-filter.ts';
