@@ -26,7 +26,8 @@ import type { RecommendRequest, Tier } from '../src/serving/types.ts';
 import { TIERS } from '../src/serving/types.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { Item, ShelfEvent } from '../src/store/types.ts';
-import servingIndex, { clusteredItems, timeCalls, userQueries } from './serving-index.ts';
+import { clusteredItems, userQueries } from '../test/helpers/clustered-vectors.ts';
+import servingIndex, { timeCalls } from './serving-index.ts';
 import type { Latency } from './serving-index.ts';
 import { parseArgs, printTable } from './table.ts';
 
