@@ -5,6 +5,7 @@ import { parseMovieLensMovie, parseMovieLensRating } from '../../src/store/impor
 import { openInput } from '../../src/store/import/open-input.ts';
 import type { RecordChunks } from '../../src/store/import/record-splitter.ts';
 import { splitRecords } from '../../src/store/import/record-splitter.ts';
+import type { ImportEncoding } from '../../src/store/import/types.ts';
 import type { InteractionDataset } from './interaction-dataset.ts';
 
 /** Folder of MovieLens 100K inside the datasets folder. */
@@ -42,30 +43,20 @@ export async function parseMovieLens100k(
   const rawTimes: number[] = [];
   const rawValues: number[] = [];
   const errors: FieldError[] = [];
-  const fail = (file: string) => (line: number, reason: string) => {
-    throw new InputError(`movielens ${file} line ${line}: ${reason}`);
-  };
-  const failRating = fail('u.data');
-  await splitRecords(
-    ratingsChunks,
-    { quoted: false, encoding: 'utf-8' },
-    {
-      record(text, line) {
-        errors.length = 0;
-        const r = parseMovieLensRating(text, errors);
-        const [u, i, v] = r ? [Number(r.userId), Number(r.itemId), Number(r.rating)] : [NaN, NaN, NaN];
-        if (r === null || r.seconds === null || ![u, i, v].every(Number.isFinite)) {
-          const why = errors.map((e) => `${e.field} ${e.reason}`).join('; ');
-          return failRating(line, `expected 4 numeric tab-separated fields${why ? ` (${why})` : ''}`);
-        }
-        rawUsers.push(u);
-        rawItems.push(i);
-        rawValues.push(v);
-        rawTimes.push(r.seconds);
-      },
-      invalid: failRating,
-    },
-  );
+  await eachLine(ratingsChunks, 'utf-8', 'u.data', (text) => {
+    errors.length = 0;
+    const r = parseMovieLensRating(text, errors);
+    const [u, i, v] = r ? [Number(r.userId), Number(r.itemId), Number(r.rating)] : [NaN, NaN, NaN];
+    if (r === null || r.seconds === null || ![u, i, v].every(Number.isFinite)) {
+      const why = errors.map((e) => `${e.field} ${e.reason}`).join('; ');
+      return `expected 4 numeric tab-separated fields${why ? ` (${why})` : ''}`;
+    }
+    rawUsers.push(u);
+    rawItems.push(i);
+    rawValues.push(v);
+    rawTimes.push(r.seconds);
+    return null;
+  });
   const userIdsNum = [...new Set(rawUsers)].sort((a, b) => a - b);
   const itemIdsNum = [...new Set(rawItems)].sort((a, b) => a - b);
   const userIndex = new Map(userIdsNum.map((id, k) => [id, k]));
@@ -73,24 +64,15 @@ export async function parseMovieLens100k(
 
   const titles = new Map<number, string>();
   const genres = new Map<number, string[]>();
-  const failMovie = fail('u.item');
-  await splitRecords(
-    itemsChunks,
-    { quoted: false, encoding: 'latin1' },
-    {
-      record(text, line) {
-        errors.length = 0;
-        const m = parseMovieLensMovie(text, errors);
-        if (m === null || errors.length) {
-          return failMovie(line, errors.map((e) => `${e.field} ${e.reason}`).join('; '));
-        }
-        const id = Number(m.itemId);
-        titles.set(id, m.title);
-        genres.set(id, m.genres);
-      },
-      invalid: failMovie,
-    },
-  );
+  await eachLine(itemsChunks, 'latin1', 'u.item', (text) => {
+    errors.length = 0;
+    const m = parseMovieLensMovie(text, errors);
+    if (m === null || errors.length) return errors.map((e) => `${e.field} ${e.reason}`).join('; ');
+    const id = Number(m.itemId);
+    titles.set(id, m.title);
+    genres.set(id, m.genres);
+    return null;
+  });
 
   const n = rawUsers.length;
   const users = new Int32Array(n);
@@ -112,4 +94,27 @@ export async function parseMovieLens100k(
     itemTitles: itemIdsNum.map((id) => titles.get(id) ?? ''),
     itemCategories: itemIdsNum.map((id) => genres.get(id) ?? []),
   };
+}
+
+/** Hands each line to `read`, which returns why it is unusable or null; a bad line fails the load. */
+async function eachLine(
+  chunks: RecordChunks,
+  encoding: ImportEncoding,
+  file: string,
+  read: (text: string) => string | null,
+): Promise<void> {
+  const fail = (line: number, reason: string) => {
+    throw new InputError(`movielens ${file} line ${line}: ${reason}`);
+  };
+  await splitRecords(
+    chunks,
+    { quoted: false, encoding },
+    {
+      record(text, line) {
+        const reason = read(text);
+        if (reason !== null) fail(line, reason);
+      },
+      invalid: fail,
+    },
+  );
 }
