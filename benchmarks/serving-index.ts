@@ -36,7 +36,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Vectors } from '../models/artefact.ts';
+import type { Vectors } from '../models/matrix.ts';
 import { createRng } from '../models/random.ts';
 import { topK } from '../models/top-k.ts';
 import type { AnnResult } from '../src/index/ann-index.ts';
@@ -45,6 +45,7 @@ import { HnswIndex } from '../src/index/hnsw-index.ts';
 import type { HnswSearchOptions } from '../src/index/hnsw-index.ts';
 import { ItemFilter } from '../src/index/item-filter.ts';
 import { dotAt } from '../src/index/vector-store.ts';
+import { clusteredItems, userQueries } from '../test/helpers/clustered-vectors.ts';
 import { parseArgs, printTable } from './table.ts';
 
 export const FRACTIONS = ['0.01', '0.1', '0.5'] as const;
@@ -119,47 +120,6 @@ export interface ScaleOptions {
   seed: number;
   cacheDir?: string;
   log?: (line: string) => void;
-}
-
-/** Item vectors around `clusters` Gaussian centres, with log-normal norms (popularity-like). */
-export function clusteredItems(
-  n: number,
-  dims: number,
-  clusters: number,
-  seed: number,
-): { vectors: Vectors; clusterOf: Int32Array; centers: Float32Array } {
-  const rng = createRng(seed);
-  const scale = 1 / Math.sqrt(dims);
-  const centers = new Float32Array(clusters * dims);
-  for (let i = 0; i < centers.length; i++) centers[i] = rng.normal() * scale;
-  const data = new Float32Array(n * dims);
-  const clusterOf = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = rng.int(clusters);
-    clusterOf[i] = c;
-    const norm = Math.exp(0.25 * rng.normal());
-    for (let j = 0; j < dims; j++) {
-      data[i * dims + j] = norm * (centers[c * dims + j]! + 0.5 * rng.normal() * scale);
-    }
-  }
-  return { vectors: { data, rows: n, cols: dims }, clusterOf, centers };
-}
-
-/** User-like queries: 0.8 · one centre + 0.4 · another + noise. */
-export function userQueries(centers: Float32Array, dims: number, count: number, seed: number): Float32Array {
-  const rng = createRng(seed);
-  const clusters = centers.length / dims;
-  const scale = 1 / Math.sqrt(dims);
-  const out = new Float32Array(count * dims);
-  for (let q = 0; q < count; q++) {
-    const a = rng.int(clusters);
-    const b = rng.int(clusters);
-    for (let j = 0; j < dims; j++) {
-      out[q * dims + j] =
-        0.8 * centers[a * dims + j]! + 0.4 * centers[b * dims + j]! + 0.5 * rng.normal() * scale;
-    }
-  }
-  return out;
 }
 
 /** `count` filters allowing about `fraction` of the items, independently per item or by cluster. */

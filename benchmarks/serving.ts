@@ -14,7 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { basename, join } from 'node:path';
 import { pino } from 'pino';
-import type { Vectors } from '../models/artefact.ts';
+import type { Vectors } from '../models/matrix.ts';
 import { createRng } from '../models/random.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import { buildAnnIndex } from '../src/index/build-ann-index.ts';
@@ -26,7 +26,8 @@ import type { RecommendRequest, Tier } from '../src/serving/types.ts';
 import { TIERS } from '../src/serving/types.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { Item, ShelfEvent } from '../src/store/types.ts';
-import servingIndex, { clusteredItems, timeCalls, userQueries } from './serving-index.ts';
+import { clusteredItems, userQueries } from '../test/helpers/clustered-vectors.ts';
+import servingIndex, { timeCalls } from './serving-index.ts';
 import type { Latency } from './serving-index.ts';
 import { parseArgs, printTable } from './table.ts';
 

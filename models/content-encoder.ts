@@ -20,7 +20,7 @@
  */
 import type { Scalar, Tensor, Tensor2D } from '@tensorflow/tfjs';
 import type { Csr } from './sparse.ts';
-import { ArtefactError } from './artefact.ts';
+import { ArtefactError } from '../src/errors.ts';
 import { createRng } from './random.ts';
 import type { Rng } from './random.ts';
 import { TextFeatures } from './text-features.ts';

@@ -49,3 +49,10 @@ export class InputError extends ShelfError {
     super('SHELF_ERR_INPUT', 400, message);
   }
 }
+
+/** A stored model artefact that cannot be used: bad manifest, missing or mis-sized file. */
+export class ArtefactError extends ShelfError {
+  constructor(message: string) {
+    super('SHELF_ERR_ARTEFACT', 500, message);
+  }
+}

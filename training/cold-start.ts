@@ -10,7 +10,7 @@
 import type { Rng } from '../models/random.ts';
 import { topK } from '../models/top-k.ts';
 import type { InteractionLog } from './datasets/interaction-dataset.ts';
-import { rankingMetrics } from './metrics.ts';
+import { meanRankingMetrics } from './evaluate.ts';
 import type { EvalSplit } from './split.ts';
 
 export interface ColdStartTargets {
@@ -89,32 +89,11 @@ export function coldStartTargets(log: InteractionLog, split: EvalSplit): ColdSta
 export function evaluateColdStart(targets: ColdStartTargets, score: ColdScorer, k = 20): ColdStartResult {
   const n = targets.items.length;
   const scores = new Float32Array(n);
-  const relevant = new Uint8Array(n);
-  const users = targets.testUsers.length;
-  let recallSum = 0;
-  let ndcgSum = 0;
-  let ndcgSquares = 0;
-  for (let t = 0; t < users; t++) {
-    score(targets.testUsers[t]!, scores);
-    const top = topK(scores, k);
-    const truth = targets.truthItems.subarray(targets.truthIndptr[t]!, targets.truthIndptr[t + 1]!);
-    for (const p of truth) relevant[p] = 1;
-    const m = rankingMetrics(top.indices, relevant, truth.length, k);
-    for (const p of truth) relevant[p] = 0;
-    recallSum += m.recall;
-    ndcgSum += m.ndcg;
-    ndcgSquares += m.ndcg * m.ndcg;
-  }
-  const mean = users ? ndcgSum / users : 0;
-  const variance = users > 1 ? Math.max(0, (ndcgSquares - users * mean * mean) / (users - 1)) : 0;
-  return {
-    k,
-    items: n,
-    users,
-    recall: users ? recallSum / users : 0,
-    ndcg: mean,
-    ndcgSe: users ? Math.sqrt(variance / users) : 0,
-  };
+  const means = meanRankingMetrics(targets, n, k, (row) => {
+    score(row, scores);
+    return topK(scores, k).indices;
+  });
+  return { k, items: n, ...means };
 }
 
 /**

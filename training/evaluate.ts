@@ -35,14 +35,9 @@ export function evaluateRecommender(
   const n = train.cols;
   const scores = new Float32Array(n);
   const excluded = new Uint8Array(n);
-  const relevant = new Uint8Array(n);
   const listed = new Uint8Array(n);
   let listedCount = 0;
-  let recallSum = 0;
-  let ndcgSum = 0;
-  const users = targets.testUsers.length;
-  for (let t = 0; t < users; t++) {
-    const row = targets.testUsers[t]!;
+  const means = meanRankingMetrics(targets, n, k, (row) => {
     const start = train.indptr[row]!;
     const end = train.indptr[row + 1]!;
     const items = train.indices.subarray(start, end);
@@ -50,25 +45,64 @@ export function evaluateRecommender(
     for (const i of items) excluded[i] = 1;
     const top = topK(scores, k, excluded);
     for (const i of items) excluded[i] = 0;
-
-    const truth = targets.truthItems.subarray(targets.truthIndptr[t]!, targets.truthIndptr[t + 1]!);
-    for (const i of truth) relevant[i] = 1;
-    const m = rankingMetrics(top.indices, relevant, truth.length, k);
-    for (const i of truth) relevant[i] = 0;
-    recallSum += m.recall;
-    ndcgSum += m.ndcg;
     for (const i of top.indices) {
       if (!listed[i]) {
         listed[i] = 1;
         listedCount++;
       }
     }
-  }
+    return top.indices;
+  });
   return {
     k,
+    users: means.users,
+    recall: means.recall,
+    ndcg: means.ndcg,
+    coverage: n ? listedCount / n : 0,
+  };
+}
+
+/** Recall@K and NDCG@K averaged over the test users, with the standard error of the NDCG. */
+export interface MeanRankingMetrics {
+  users: number;
+  recall: number;
+  ndcg: number;
+  /** Standard error of the mean NDCG (sample standard deviation over users / √users). */
+  ndcgSe: number;
+}
+
+/**
+ * The per-user metric loop of every offline evaluation: `rank(testUsers[t], t)` returns the
+ * user's top-K (indices into a catalogue of `itemCount` items, the space of `truthItems`),
+ * which is scored against the user's truth.
+ */
+export function meanRankingMetrics(
+  targets: EvalTargets,
+  itemCount: number,
+  k: number,
+  rank: (row: number, t: number) => ArrayLike<number>,
+): MeanRankingMetrics {
+  const relevant = new Uint8Array(itemCount);
+  const users = targets.testUsers.length;
+  let recallSum = 0;
+  let ndcgSum = 0;
+  let ndcgSquares = 0;
+  for (let t = 0; t < users; t++) {
+    const top = rank(targets.testUsers[t]!, t);
+    const truth = targets.truthItems.subarray(targets.truthIndptr[t]!, targets.truthIndptr[t + 1]!);
+    for (const i of truth) relevant[i] = 1;
+    const m = rankingMetrics(top, relevant, truth.length, k);
+    for (const i of truth) relevant[i] = 0;
+    recallSum += m.recall;
+    ndcgSum += m.ndcg;
+    ndcgSquares += m.ndcg * m.ndcg;
+  }
+  const mean = users ? ndcgSum / users : 0;
+  const variance = users > 1 ? Math.max(0, (ndcgSquares - users * mean * mean) / (users - 1)) : 0;
+  return {
     users,
     recall: users ? recallSum / users : 0,
-    ndcg: users ? ndcgSum / users : 0,
-    coverage: n ? listedCount / n : 0,
+    ndcg: mean,
+    ndcgSe: users ? Math.sqrt(variance / users) : 0,
   };
 }

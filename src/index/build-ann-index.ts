@@ -8,7 +8,7 @@
  * get wrong. Above that, the graph's cost stays ~0.1–0.5 ms while the scan grows linearly.
  * The threshold is in floats so that it scales with the vector length.
  */
-import type { Vectors } from '../../models/artefact.ts';
+import type { Vectors } from '../../models/matrix.ts';
 import type { AnnIndex } from './ann-index.ts';
 import { ExactIndex } from './exact-index.ts';
 import type { ExactIndexOptions } from './exact-index.ts';

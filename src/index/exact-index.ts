@@ -6,7 +6,7 @@
  * Saved as the raw float32 rows (`path`, the same format as the model's vector files) and
  * `path.json` (live items).
  */
-import type { Vectors } from '../../models/artefact.ts';
+import type { Vectors } from '../../models/matrix.ts';
 import type { AnnIndex, AnnResult } from './ann-index.ts';
 import { AnnIndexError } from './ann-index.ts';
 import {

@@ -42,7 +42,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import hnswlib from 'hnswlib-node';
 import type { HierarchicalNSW } from 'hnswlib-node';
-import type { Vectors } from '../../models/artefact.ts';
+import type { Vectors } from '../../models/matrix.ts';
 import type { AnnIndex, AnnResult } from './ann-index.ts';
 import { AnnIndexError } from './ann-index.ts';
 import type { HnswParams, StratumMeta } from './index-file.ts';

@@ -9,7 +9,7 @@
  */
 import { topK } from '../../models/top-k.ts';
 import type { TopK } from '../../models/top-k.ts';
-import type { Vectors } from '../../models/artefact.ts';
+import type { Vectors } from '../../models/matrix.ts';
 import type { ItemFilter } from './item-filter.ts';
 
 export class VectorStore {

@@ -6,10 +6,11 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Vectors } from '../../models/artefact.ts';
+import type { Vectors } from '../../models/matrix.ts';
 import { createRng } from '../../models/random.ts';
 import type { AnnIndex, AnnResult } from '../../src/index/ann-index.ts';
 import { ItemFilter } from '../../src/index/item-filter.ts';
+import { clusteredItems, userQueries } from './clustered-vectors.ts';
 
 export interface AnnIndexHarness {
   /** Builds an index over every row of `vectors` (taken without copying). */
@@ -24,32 +25,14 @@ export function matrix(rows: number[][]): Vectors {
   return { data: Float32Array.from(rows.flat()), rows: rows.length, cols };
 }
 
-/** Seeded Gaussian-cluster vectors with log-normal norms (inner-product search that is not trivial). */
+/** {@link clusteredItems} with a query maker: `queries(count, seed)` gives one vector per query. */
 export function clustered(n: number, dims: number, clusters: number, seed: number) {
-  const rng = createRng(seed);
-  const s = 1 / Math.sqrt(dims);
-  const centers = Float32Array.from({ length: clusters * dims }, () => rng.normal() * s);
-  const data = new Float32Array(n * dims);
-  const clusterOf = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = rng.int(clusters);
-    clusterOf[i] = c;
-    const norm = Math.exp(0.25 * rng.normal());
-    for (let j = 0; j < dims; j++)
-      data[i * dims + j] = norm * (centers[c * dims + j]! + 0.5 * rng.normal() * s);
-  }
+  const { vectors, clusterOf, centers } = clusteredItems(n, dims, clusters, seed);
   const queries = (count: number, qseed: number): Float32Array[] => {
-    const r = createRng(qseed);
-    return Array.from({ length: count }, () => {
-      const a = r.int(clusters);
-      const b = r.int(clusters);
-      return Float32Array.from(
-        { length: dims },
-        (_, j) => 0.8 * centers[a * dims + j]! + 0.4 * centers[b * dims + j]! + 0.5 * r.normal() * s,
-      );
-    });
+    const flat = userQueries(centers, dims, count, qseed);
+    return Array.from({ length: count }, (_, q) => flat.subarray(q * dims, (q + 1) * dims));
   };
-  return { vectors: { data, rows: n, cols: dims } as Vectors, clusterOf, queries };
+  return { vectors, clusterOf, queries };
 }
 
 /** Brute-force top-k (score desc, index asc) of the allowed rows, in float64. */

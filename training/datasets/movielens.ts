@@ -1,51 +1,62 @@
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import type { FieldError } from '../../src/errors.ts';
 import { InputError } from '../../src/errors.ts';
+import { parseMovieLensMovie, parseMovieLensRating } from '../../src/store/import/movielens-mapper.ts';
+import { openInput } from '../../src/store/import/open-input.ts';
+import type { RecordChunks } from '../../src/store/import/record-splitter.ts';
+import { splitRecords } from '../../src/store/import/record-splitter.ts';
+import type { ImportEncoding } from '../../src/store/import/types.ts';
 import type { InteractionDataset } from './interaction-dataset.ts';
-import { MOVIELENS_GENRES } from '../../src/store/import/movielens-mapper.ts';
 
 /** Folder of MovieLens 100K inside the datasets folder. */
 export const MOVIELENS_100K_DIR = 'movielens-100k';
-
-/** Genre flags of `u.item`, in file order (same as `u.genre`). */
-/** The genre flags' order in `u.item` (shared with the store importer). */
-export { MOVIELENS_GENRES };
 
 /** Reads `u.data` (UTF-8/ASCII) and `u.item` (Latin-1) from `<datasetsDir>/movielens-100k/`. */
 export async function loadMovieLens100k(datasetsDir: string): Promise<InteractionDataset> {
   const dir = join(datasetsDir, MOVIELENS_100K_DIR);
   const [ratings, movies] = await Promise.all([
-    readText(join(dir, 'u.data'), 'utf8'),
-    readText(join(dir, 'u.item'), 'latin1'),
+    openInput(join(dir, 'u.data')),
+    openInput(join(dir, 'u.item')),
   ]);
-  return parseMovieLens100k(ratings, movies);
+  try {
+    return await parseMovieLens100k(ratings.stream, movies.stream);
+  } finally {
+    ratings.stream.destroy();
+    movies.stream.destroy();
+  }
 }
 
 /**
- * Builds the dataset from the text of `u.data` (`user \t item \t rating \t unixSeconds`) and
- * `u.item` (`id|title|release|video|url|19 genre flags`). Every rating is a positive
- * interaction (value = the rating). User and item indices follow the numeric ids ascending,
- * so "ties by item id" in the split is "ties by item index". Only rated items are indexed.
+ * Builds the dataset from `u.data` (`user \t item \t rating \t unixSeconds`, UTF-8) and
+ * `u.item` (`id|title|release|video|url|19 genre flags`, Latin-1), bytes or text in chunks,
+ * read with the importer's line parsers. Every rating is a positive interaction (value = the
+ * rating). User and item indices follow the numeric ids ascending, so "ties by item id" in the
+ * split is "ties by item index". Only rated items are indexed. A line the importer would reject
+ * fails the load.
  */
-export function parseMovieLens100k(ratingsText: string, itemsText: string): InteractionDataset {
+export async function parseMovieLens100k(
+  ratingsChunks: RecordChunks,
+  itemsChunks: RecordChunks,
+): Promise<InteractionDataset> {
   const rawUsers: number[] = [];
   const rawItems: number[] = [];
   const rawTimes: number[] = [];
   const rawValues: number[] = [];
-  let lineNo = 0;
-  for (const line of ratingsText.split('\n')) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    const parts = line.split('\t');
-    const [u, i, r, t] = parts.map(Number) as [number, number, number, number];
-    if (parts.length !== 4 || ![u, i, r, t].every(Number.isFinite)) {
-      throw new InputError(`movielens u.data line ${lineNo}: expected 4 numeric tab-separated fields`);
+  const errors: FieldError[] = [];
+  await eachLine(ratingsChunks, 'utf-8', 'u.data', (text) => {
+    errors.length = 0;
+    const r = parseMovieLensRating(text, errors);
+    const [u, i, v] = r ? [Number(r.userId), Number(r.itemId), Number(r.rating)] : [NaN, NaN, NaN];
+    if (r === null || r.seconds === null || ![u, i, v].every(Number.isFinite)) {
+      const why = errors.map((e) => `${e.field} ${e.reason}`).join('; ');
+      return `expected 4 numeric tab-separated fields${why ? ` (${why})` : ''}`;
     }
     rawUsers.push(u);
     rawItems.push(i);
-    rawValues.push(r);
-    rawTimes.push(t);
-  }
+    rawValues.push(v);
+    rawTimes.push(r.seconds);
+    return null;
+  });
   const userIdsNum = [...new Set(rawUsers)].sort((a, b) => a - b);
   const itemIdsNum = [...new Set(rawItems)].sort((a, b) => a - b);
   const userIndex = new Map(userIdsNum.map((id, k) => [id, k]));
@@ -53,18 +64,15 @@ export function parseMovieLens100k(ratingsText: string, itemsText: string): Inte
 
   const titles = new Map<number, string>();
   const genres = new Map<number, string[]>();
-  for (const line of itemsText.split('\n')) {
-    if (line.trim() === '') continue;
-    const f = line.replace(/\r$/, '').split('|');
-    const id = Number(f[0]);
-    if (!Number.isFinite(id)) continue;
-    titles.set(id, f[1] ?? '');
-    const flags = f.slice(f.length - MOVIELENS_GENRES.length);
-    genres.set(
-      id,
-      MOVIELENS_GENRES.filter((_, g) => flags[g] === '1'),
-    );
-  }
+  await eachLine(itemsChunks, 'latin1', 'u.item', (text) => {
+    errors.length = 0;
+    const m = parseMovieLensMovie(text, errors);
+    if (m === null || errors.length) return errors.map((e) => `${e.field} ${e.reason}`).join('; ');
+    const id = Number(m.itemId);
+    titles.set(id, m.title);
+    genres.set(id, m.genres);
+    return null;
+  });
 
   const n = rawUsers.length;
   const users = new Int32Array(n);
@@ -88,9 +96,25 @@ export function parseMovieLens100k(ratingsText: string, itemsText: string): Inte
   };
 }
 
-async function readText(path: string, encoding: BufferEncoding): Promise<string> {
-  const parts: string[] = [];
-  const stream = createReadStream(path, { encoding });
-  for await (const chunk of stream as AsyncIterable<string>) parts.push(chunk);
-  return parts.join('');
+/** Hands each line to `read`, which returns why it is unusable or null; a bad line fails the load. */
+async function eachLine(
+  chunks: RecordChunks,
+  encoding: ImportEncoding,
+  file: string,
+  read: (text: string) => string | null,
+): Promise<void> {
+  const fail = (line: number, reason: string) => {
+    throw new InputError(`movielens ${file} line ${line}: ${reason}`);
+  };
+  await splitRecords(
+    chunks,
+    { quoted: false, encoding },
+    {
+      record(text, line) {
+        const reason = read(text);
+        if (reason !== null) fail(line, reason);
+      },
+      invalid: fail,
+    },
+  );
 }

@@ -10,6 +10,7 @@
  *   occupation. The zip code is not imported (not used by Shelf, and with age and gender it is a
  *   quasi-identifier). createdAt = the import's default time.
  */
+import type { FieldError } from '../../errors.ts';
 import { validateEvent, validateItem, validateUser } from '../validate.ts';
 import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
 
@@ -37,7 +38,6 @@ export const MOVIELENS_GENRES = [
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 const ITEM_FIELDS = 5 + MOVIELENS_GENRES.length;
-/** The earliest publishedAt `validateItem` accepts. */
 
 /** `01-Jan-1995` → UTC epoch ms; null when malformed. */
 export function parseMovieLensDate(s: string): number | null {
@@ -48,6 +48,85 @@ export function parseMovieLensDate(s: string): number | null {
   if (month < 0) return null;
   const ms = Date.UTC(Number(m[3]), month, day);
   return new Date(ms).getUTCDate() === day ? ms : null;
+}
+
+/** One line of `u.data` (or a `uN.base`/`uN.test` split), fields trimmed. */
+export interface MovieLensRating {
+  userId: string;
+  itemId: string;
+  rating: string;
+  /** Unix seconds; null when not a whole number (reported in `errors`). */
+  seconds: number | null;
+}
+
+/**
+ * The one parser of MovieLens rating lines (`user \t item \t rating \t unix seconds`), for the
+ * importer and the evaluation loader; null when the field count is wrong. Problems go to `errors`.
+ */
+export function parseMovieLensRating(text: string, errors: FieldError[]): MovieLensRating | null {
+  const f = text.split('\t');
+  if (f.length !== 4) {
+    errors.push({ field: '(record)', reason: `has ${f.length} tab-separated fields, expected 4` });
+    return null;
+  }
+  const [userId, itemId, rating, seconds] = f.map((s) => s.trim()) as [string, string, string, string];
+  const whole = /^\d+$/.test(seconds);
+  if (!whole)
+    errors.push({ field: 'timestamp', reason: `must be epoch seconds, got ${JSON.stringify(seconds)}` });
+  return { userId, itemId, rating, seconds: whole ? Number(seconds) : null };
+}
+
+/** One line of `u.item`, fields trimmed. */
+export interface MovieLensMovie {
+  itemId: string;
+  title: string;
+  /** The release date as UTC epoch ms; null when the cell is empty or malformed (then reported). */
+  released: number | null;
+  videoReleaseDate: string;
+  imdbUrl: string;
+  /** Names of the genres flagged `1`, in {@link MOVIELENS_GENRES} order (`unknown` included). */
+  genres: string[];
+}
+
+/**
+ * The one parser of `u.item` lines (`id|title|release|video|url|19 genre flags`), for the
+ * importer and the evaluation loader; null when the field count is wrong. Problems go to `errors`.
+ */
+export function parseMovieLensMovie(text: string, errors: FieldError[]): MovieLensMovie | null {
+  const f = text.split('|');
+  if (f.length !== ITEM_FIELDS) {
+    errors.push({ field: '(record)', reason: `has ${f.length} |-separated fields, expected ${ITEM_FIELDS}` });
+    return null;
+  }
+  let released: number | null = null;
+  if (f[2]!.trim() !== '') {
+    released = parseMovieLensDate(f[2]!);
+    if (released === null) {
+      errors.push({
+        field: 'publishedAt',
+        reason: `must be a date like 01-Jan-1995, got ${JSON.stringify(f[2])}`,
+      });
+    }
+  }
+  const genres: string[] = [];
+  for (let g = 0; g < MOVIELENS_GENRES.length; g++) {
+    const flag = f[5 + g]!.trim();
+    if (flag === '1') genres.push(MOVIELENS_GENRES[g]!);
+    else if (flag !== '0') {
+      errors.push({
+        field: `genre.${MOVIELENS_GENRES[g]}`,
+        reason: `must be 0 or 1, got ${JSON.stringify(flag)}`,
+      });
+    }
+  }
+  return {
+    itemId: f[0]!.trim(),
+    title: f[1]!.trim(),
+    released,
+    videoReleaseDate: f[3]!.trim(),
+    imdbUrl: f[4]!.trim(),
+    genres,
+  };
 }
 
 export class MovieLensMapper implements RecordMapper {
@@ -67,71 +146,43 @@ export class MovieLensMapper implements RecordMapper {
   }
 
   private rating(text: string, line: number, sink: ImportSink): void {
-    const f = text.split('\t');
-    if (f.length !== 4) {
-      sink.reject(line, [{ field: '(record)', reason: `has ${f.length} tab-separated fields, expected 4` }]);
+    const errors: FieldError[] = [];
+    const r = parseMovieLensRating(text, errors);
+    if (r === null) {
+      sink.reject(line, errors);
       return;
     }
-    const [user, item, rating, seconds] = f.map((s) => s.trim()) as [string, string, string, string];
-    const errors: { field: string; reason: string }[] = [];
-    if (!/^\d+$/.test(seconds)) {
-      errors.push({ field: 'timestamp', reason: `must be epoch seconds, got ${JSON.stringify(seconds)}` });
-    }
     const v = validateEvent({
-      eventId: `ml-${user}-${item}`,
+      eventId: `ml-${r.userId}-${r.itemId}`,
       type: 'rating',
-      userId: user,
-      itemId: item,
-      value: rating,
-      timestamp: errors.length ? undefined : Number(seconds) * 1000,
+      userId: r.userId,
+      itemId: r.itemId,
+      value: r.rating,
+      timestamp: r.seconds === null ? undefined : r.seconds * 1000,
     });
     if (v.ok) sink.event(v.value);
     else sink.reject(line, [...errors, ...v.errors.filter((e) => !errors.length || e.field !== 'timestamp')]);
   }
 
   private movie(text: string, line: number, sink: ImportSink): void {
-    const f = text.split('|');
-    if (f.length !== ITEM_FIELDS) {
-      sink.reject(line, [
-        { field: '(record)', reason: `has ${f.length} |-separated fields, expected ${ITEM_FIELDS}` },
-      ]);
+    const errors: FieldError[] = [];
+    const m = parseMovieLensMovie(text, errors);
+    if (m === null) {
+      sink.reject(line, errors);
       return;
     }
-    const errors: { field: string; reason: string }[] = [];
-    let publishedAt: number | null = this.now;
-    if (f[2]!.trim() !== '') {
-      publishedAt = parseMovieLensDate(f[2]!);
-      if (publishedAt === null) {
-        errors.push({
-          field: 'publishedAt',
-          reason: `must be a date like 01-Jan-1995, got ${JSON.stringify(f[2])}`,
-        });
-      }
-    }
-    const categories: string[] = [];
-    for (let g = 0; g < MOVIELENS_GENRES.length; g++) {
-      const flag = f[5 + g]!.trim();
-      if (flag === '1') {
-        if (g > 0) categories.push(`Movies > ${MOVIELENS_GENRES[g]}`);
-      } else if (flag !== '0') {
-        errors.push({
-          field: `genre.${MOVIELENS_GENRES[g]}`,
-          reason: `must be 0 or 1, got ${JSON.stringify(flag)}`,
-        });
-      }
-    }
+    const categories = m.genres.filter((g) => g !== 'unknown').map((g) => `Movies > ${g}`);
     if (categories.length === 0) categories.push('Movies');
     const attributes: Record<string, string> = {};
-    if (f[2]!.trim() && publishedAt !== null)
-      attributes.releaseDate = new Date(publishedAt).toISOString().slice(0, 10);
-    if (f[3]!.trim()) attributes.videoReleaseDate = f[3]!.trim();
-    if (f[4]!.trim()) attributes.imdbUrl = f[4]!.trim();
+    if (m.released !== null) attributes.releaseDate = new Date(m.released).toISOString().slice(0, 10);
+    if (m.videoReleaseDate) attributes.videoReleaseDate = m.videoReleaseDate;
+    if (m.imdbUrl) attributes.imdbUrl = m.imdbUrl;
     const raw = {
-      itemId: f[0]!.trim(),
-      title: f[1]!.trim(),
+      itemId: m.itemId,
+      title: m.title,
       categories,
       // As an ISO date: validation reads epoch-ms numbers before 1990 as a unit mistake.
-      publishedAt: new Date(publishedAt ?? this.now).toISOString(),
+      publishedAt: new Date(m.released ?? this.now).toISOString(),
       attributes,
     };
     const v = validateItem(raw, this.now);

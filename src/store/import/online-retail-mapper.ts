@@ -26,6 +26,7 @@
  * CustomerID (createdAt = first InvoiceDate, attributes.country = its first Country).
  */
 import { InputError } from '../../errors.ts';
+import type { FieldError } from '../../errors.ts';
 import type { Item, ShelfEvent } from '../types.ts';
 import { validateEvent, validateItem } from '../validate.ts';
 import { splitCsvFields } from './csv-fields.ts';
@@ -77,27 +78,47 @@ export function parseUtcDateTime(s: string): number | null {
   return ms;
 }
 
-export class OnlineRetailMapper implements RecordMapper {
-  readonly format = 'online-retail' as const;
-  readonly quoted = true;
+/** One parsed invoice line: the columns read once, for the importer and the evaluation loader alike. */
+export interface OnlineRetailRow {
+  invoice: string;
+  stockCode: string;
+  /** Trimmed; '' when the row has none. */
+  description: string;
+  /** May be ≤ 0 (cancellations, stock adjustments). */
+  quantity: number;
+  /** InvoiceDate read as UTC, epoch ms. */
+  timestamp: number;
+  unitPrice: number;
+  /** CustomerID without its `.0`; '' when the row has none. */
+  customerId: string;
+  /** '' when the file has no Country column or the cell is empty. */
+  country: string;
+  /** InvoiceNo starts with `C`. */
+  cancelled: boolean;
+  /** StockCode starts with five digits (POST, DOT, M, BANK CHARGES, … are not products). */
+  product: boolean;
+}
+
+/** `17850.0` → `17850`; other spellings are kept as they are. */
+export function normalizeCustomerId(raw: string): string {
+  return raw.endsWith('.0') ? raw.replace(/\.0+$/, '') : raw;
+}
+
+/**
+ * The one parser of Online Retail rows: finds the columns by header name, then turns each
+ * record's fields into an {@link OnlineRetailRow} or reports its bad fields.
+ */
+export class OnlineRetailRows {
+  /** Header columns that are not Online Retail ones. */
   readonly ignoredColumns: string[] = [];
-  private idx: number[] = [];
-  private width = 0;
-  /** StockCode → first InvoiceDate and whether a real title was written. */
-  private readonly items = new Map<string, { publishedAt: number; titled: boolean }>();
-  private readonly users = new Set<string>();
-  /** InvoiceNo → StockCode → rows so far, for the last RECENT_INVOICES invoices. */
-  private readonly occurrences = new Map<string, Map<string, number>>();
-  /** The invoice of the previous row and its counts (rows of an invoice are adjacent). */
-  private currentInvoice = '';
-  private currentCodes: Map<string, number> | undefined;
+  private readonly idx: number[];
+  private readonly width: number;
   private lastDateText = '';
   private lastDate: number | null = null;
 
-  constructor(private readonly kind: ImportKind) {}
-
-  header(text: string, line: number): void {
-    const names = (splitCsvFields(text) ?? []).map((f) => f.trim());
+  /** Throws `InputError` when the header lacks one of the seven required columns. */
+  constructor(header: readonly string[], line: number) {
+    const names = header.map((f) => f.trim());
     const missing = ONLINE_RETAIL_COLUMNS.slice(0, 7).filter((c) => !names.includes(c));
     if (missing.length) {
       throw new InputError(
@@ -110,17 +131,14 @@ export class OnlineRetailMapper implements RecordMapper {
       if (!(ONLINE_RETAIL_COLUMNS as readonly string[]).includes(n)) this.ignoredColumns.push(n);
   }
 
-  record(text: string, line: number, sink: ImportSink): void {
-    const f = splitCsvFields(text);
-    if (!f) {
-      sink.reject(line, [{ field: '(record)', reason: 'has an unterminated quoted field' }]);
-      return;
-    }
+  /**
+   * Reads one record's fields. Problems are appended to `errors` (the row's other values are
+   * still read, so a caller may count the row); null when the field count is wrong.
+   */
+  parse(f: readonly string[], errors: FieldError[]): OnlineRetailRow | null {
     if (f.length !== this.width) {
-      sink.reject(line, [
-        { field: '(record)', reason: `has ${f.length} fields but the header has ${this.width}` },
-      ]);
-      return;
+      errors.push({ field: '(record)', reason: `has ${f.length} fields but the header has ${this.width}` });
+      return null;
     }
     const [iInv, iCode, iDesc, iQty, iDate, iPrice, iCust, iCountry] = this.idx as [
       number,
@@ -133,14 +151,12 @@ export class OnlineRetailMapper implements RecordMapper {
       number,
     ];
     const invoice = f[iInv]!.trim();
-    const code = f[iCode]!.trim();
-    const errors: { field: string; reason: string }[] = [];
+    const stockCode = f[iCode]!.trim();
     if (!invoice) errors.push({ field: 'InvoiceNo', reason: 'is required' });
-    if (!code) errors.push({ field: 'StockCode', reason: 'is required' });
-    const n = invoice && code ? this.occurrence(invoice, code) : 0;
+    if (!stockCode) errors.push({ field: 'StockCode', reason: 'is required' });
     const qtyText = f[iQty]!.trim();
-    const qty = /^[+-]?\d+$/.test(qtyText) ? Number(qtyText) : NaN;
-    if (Number.isNaN(qty))
+    const quantity = /^[+-]?\d+$/.test(qtyText) ? Number(qtyText) : NaN;
+    if (Number.isNaN(quantity))
       errors.push({ field: 'Quantity', reason: `must be a whole number, got ${JSON.stringify(qtyText)}` });
     const dateText = f[iDate]!;
     // Rows of one invoice share their date: parse each distinct string once.
@@ -156,27 +172,75 @@ export class OnlineRetailMapper implements RecordMapper {
       });
     }
     const priceText = f[iPrice]!.trim();
-    const price = priceText === '' ? NaN : Number(priceText);
-    if (!Number.isFinite(price))
+    const unitPrice = priceText === '' ? NaN : Number(priceText);
+    if (!Number.isFinite(unitPrice))
       errors.push({ field: 'UnitPrice', reason: `must be a number, got ${JSON.stringify(priceText)}` });
+    return {
+      invoice,
+      stockCode,
+      description: f[iDesc]!.trim(),
+      quantity,
+      timestamp: timestamp ?? NaN,
+      unitPrice,
+      customerId: normalizeCustomerId(f[iCust]!.trim()),
+      country: iCountry >= 0 ? f[iCountry]!.trim() : '',
+      cancelled: invoice.charCodeAt(0) === 67, // 'C'
+      product: PRODUCT_RE.test(stockCode),
+    };
+  }
+}
+
+export class OnlineRetailMapper implements RecordMapper {
+  readonly format = 'online-retail' as const;
+  readonly quoted = true;
+  readonly ignoredColumns: string[] = [];
+  private rows: OnlineRetailRows | null = null;
+  /** StockCode → first InvoiceDate and whether a real title was written. */
+  private readonly items = new Map<string, { publishedAt: number; titled: boolean }>();
+  private readonly users = new Set<string>();
+  /** InvoiceNo → StockCode → rows so far, for the last RECENT_INVOICES invoices. */
+  private readonly occurrences = new Map<string, Map<string, number>>();
+  /** The invoice of the previous row and its counts (rows of an invoice are adjacent). */
+  private currentInvoice = '';
+  private currentCodes: Map<string, number> | undefined;
+
+  constructor(private readonly kind: ImportKind) {}
+
+  header(text: string, line: number): void {
+    this.rows = new OnlineRetailRows(splitCsvFields(text) ?? [], line);
+    this.ignoredColumns.push(...this.rows.ignoredColumns);
+  }
+
+  record(text: string, line: number, sink: ImportSink): void {
+    const f = splitCsvFields(text);
+    if (!f) {
+      sink.reject(line, [{ field: '(record)', reason: 'has an unterminated quoted field' }]);
+      return;
+    }
+    const errors: FieldError[] = [];
+    const row = this.rows!.parse(f, errors);
+    if (row === null) {
+      sink.reject(line, errors);
+      return;
+    }
+    const { invoice, stockCode: code, quantity: qty, timestamp, unitPrice: price, cancelled } = row;
+    const n = invoice && code ? this.occurrence(invoice, code) : 0;
     if (errors.length) {
       sink.reject(line, errors);
       return;
     }
-    const cancelled = invoice.charCodeAt(0) === 67; // 'C'
     if (!cancelled && qty <= 0) {
       sink.skip(SKIP_ADJUSTMENT);
       return;
     }
-    let customer = f[iCust]!.trim();
-    if (customer.endsWith('.0')) customer = customer.replace(/\.0+$/, '');
+    const customer = row.customerId;
     const raw: Partial<ShelfEvent> = {
       eventId: `${invoice}:${code}:${n}`,
       type: cancelled ? 'return' : 'purchase',
       itemId: code,
       quantity: Math.abs(qty),
       price,
-      timestamp: timestamp!,
+      timestamp,
     };
     if (customer) raw.userId = customer;
     else raw.sessionId = `invoice-${invoice}`;
@@ -188,22 +252,22 @@ export class OnlineRetailMapper implements RecordMapper {
       );
       return;
     }
-    const nonProduct = !PRODUCT_RE.test(code);
+    const nonProduct = !row.product;
     if (this.kind === 'users') {
       if (!customer) sink.skip(SKIP_NO_CUSTOMER);
       else if (!this.users.has(customer)) {
         this.users.add(customer);
-        const country = iCountry >= 0 ? f[iCountry]!.trim() : '';
+        const country = row.country;
         sink.user({
           userId: customer,
-          createdAt: timestamp!,
+          createdAt: timestamp,
           attributes: country ? { country } : {},
           consent: { personalization: true },
         });
       }
       return;
     }
-    if (!this.item(code, f[iDesc]!.trim(), timestamp!, nonProduct, line, sink)) return;
+    if (!this.item(code, row.description, timestamp, nonProduct, line, sink)) return;
     if (this.kind !== 'events') return;
     sink.event(v.value);
     if (nonProduct) sink.flag('nonProduct');

@@ -217,3 +217,30 @@ function firstInvalidUtf8(b: Uint8Array): number {
   }
   return 0;
 }
+
+/** Byte chunks of any size; a string chunk is encoded in the splitter's encoding first. */
+export type RecordChunks = Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
+
+/**
+ * Splits a whole input into records (the evaluation loaders' path; `importFile` drives a
+ * splitter itself to report progress and flush batches between chunks).
+ */
+export async function splitRecords(
+  chunks: RecordChunks,
+  options: RecordSplitterOptions,
+  out: RecordHandler,
+): Promise<void> {
+  const splitter = new RecordSplitter(options);
+  const textEncoding = options.encoding === 'latin1' ? 'latin1' : 'utf8';
+  for await (const chunk of chunks) {
+    splitter.push(
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, textEncoding)
+        : Buffer.isBuffer(chunk)
+          ? chunk
+          : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      out,
+    );
+  }
+  splitter.end(out);
+}

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { describeInvalidUtf8, RecordSplitter } from '../../../src/store/import/record-splitter.ts';
+import { splitCsvFields } from '../../../src/store/import/csv-fields.ts';
+import {
+  describeInvalidUtf8,
+  RecordSplitter,
+  splitRecords,
+} from '../../../src/store/import/record-splitter.ts';
 import type { RecordSplitterOptions } from '../../../src/store/import/record-splitter.ts';
 
 type Out = { line: number; text?: string; invalid?: string };
@@ -100,6 +105,77 @@ describe('RecordSplitter', () => {
       line: 1,
       text: 'id',
     });
+  });
+});
+
+describe('splitRecords with splitCsvFields (the one CSV reader of imports and evaluation loaders)', () => {
+  const SAMPLE =
+    'InvoiceNo,StockCode,Description\r\n' +
+    '536365,85123A,"WHITE HANGING HEART, T-LIGHT"\r\n' +
+    '536366,22633,"HAND WARMER ""UNION JACK"""\n' +
+    '536367,84879,"TWO\nLINES"\r\n' +
+    '536368,,\n' +
+    '\n' +
+    '536369,22752,"SET 7 BABUSHKA"';
+  const EXPECTED = [
+    { line: 1, fields: ['InvoiceNo', 'StockCode', 'Description'] },
+    { line: 2, fields: ['536365', '85123A', 'WHITE HANGING HEART, T-LIGHT'] },
+    { line: 3, fields: ['536366', '22633', 'HAND WARMER "UNION JACK"'] },
+    { line: 4, fields: ['536367', '84879', 'TWO\nLINES'] },
+    { line: 6, fields: ['536368', '', ''] },
+    { line: 8, fields: ['536369', '22752', 'SET 7 BABUSHKA'] },
+  ];
+
+  async function read(chunks: (string | Uint8Array)[]) {
+    const out: { line: number; fields: string[] | null }[] = [];
+    await splitRecords(
+      chunks,
+      { quoted: true, encoding: 'utf-8' },
+      {
+        record: (text, line) => out.push({ line, fields: splitCsvFields(text) }),
+        invalid: (line, reason) => {
+          throw new Error(`line ${line} ${reason}`);
+        },
+      },
+    );
+    return out;
+  }
+
+  it('reads quoted commas, doubled quotes, line breaks in quotes, CRLF/LF, skips blank lines, keeps line numbers', async () => {
+    expect(await read([SAMPLE])).toEqual(EXPECTED);
+  });
+
+  it('gives the same records whichever way the text is cut into chunks (text or bytes)', async () => {
+    for (let cut = 0; cut <= SAMPLE.length; cut++) {
+      expect(await read([SAMPLE.slice(0, cut), SAMPLE.slice(cut)]), `cut at ${cut}`).toEqual(EXPECTED);
+    }
+    expect(await read([...SAMPLE])).toEqual(EXPECTED);
+    const bytes = Buffer.from(SAMPLE);
+    expect(await read([...bytes].map((b) => Uint8Array.of(b)))).toEqual(EXPECTED);
+  });
+
+  it('keeps a quoted empty field and a trailing empty field', async () => {
+    expect((await read(['a,"",c\nx,y,\n'])).map((r) => r.fields)).toEqual([
+      ['a', '', 'c'],
+      ['x', 'y', ''],
+    ]);
+  });
+
+  it('reports a quoted field left open at the end of the input', async () => {
+    expect((await read(['a,"open\n'])).map((r) => r.fields)).toEqual([null]);
+  });
+
+  it('encodes text chunks in the chosen encoding', async () => {
+    const out: string[] = [];
+    await splitRecords(
+      ['café\n'],
+      { quoted: false, encoding: 'latin1' },
+      {
+        record: (text) => out.push(text),
+        invalid: () => {},
+      },
+    );
+    expect(out).toEqual(['café']);
   });
 });
 

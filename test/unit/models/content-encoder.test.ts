@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ArtefactError } from '../../../models/artefact.ts';
+import { ArtefactError } from '../../../src/errors.ts';
 import { ContentEncoder } from '../../../models/content-encoder.ts';
 import type { ContentEncoderOptions, ItemContent } from '../../../models/content-encoder.ts';
 import { createRng } from '../../../models/random.ts';

@@ -13,8 +13,8 @@ const U_ITEM = [
 ].join('\n');
 
 describe('parseMovieLens100k', () => {
-  it('indexes users and items by numeric id and keeps every rating as an interaction', () => {
-    const ds = parseMovieLens100k(U_DATA, U_ITEM);
+  it('indexes users and items by numeric id and keeps every rating as an interaction', async () => {
+    const ds = await parseMovieLens100k([U_DATA], [U_ITEM]);
     expect(ds.userIds).toEqual(['3', '10']);
     expect(ds.itemIds).toEqual(['1', '2']);
     expect(Array.from(ds.users)).toEqual([1, 0, 1]);
@@ -25,8 +25,9 @@ describe('parseMovieLens100k', () => {
     expect(ds.itemCategories).toEqual([['Animation', "Children's", 'Comedy'], ['Drama']]);
   });
 
-  it('rejects a malformed ratings line', () => {
-    expect(() => parseMovieLens100k('1\t2\t3\n', U_ITEM)).toThrow(/line 1/);
+  it('rejects a malformed ratings line', async () => {
+    await expect(parseMovieLens100k(['1\t2\t3\n'], [U_ITEM])).rejects.toThrow(/u.data line 1/);
+    await expect(parseMovieLens100k(['\n1\t2\tx\t5\n'], [U_ITEM])).rejects.toThrow(/u.data line 2/);
   });
 
   it('reads u.item as Latin-1 from disk', async () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  normalizeCustomerId,
-  parseDateTimeUtc,
-  parseOnlineRetail,
-} from '../../../training/datasets/online-retail.ts';
+import { gzipSync } from 'node:zlib';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { normalizeCustomerId, parseUtcDateTime } from '../../../src/store/import/online-retail-mapper.ts';
+import { loadOnlineRetail, parseOnlineRetail } from '../../../training/datasets/online-retail.ts';
 
 const HEADER = 'InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n';
 const ROWS = [
@@ -58,18 +59,36 @@ describe('parseOnlineRetail', () => {
 
   it('finds columns by header name and rejects a file without them', async () => {
     const reordered =
-      'CustomerID,InvoiceDate,Quantity,StockCode,InvoiceNo,Description\n12346.0,2011-01-18 10:01:00,5,23166,541431,MUG\n';
+      'CustomerID,UnitPrice,InvoiceDate,Quantity,StockCode,InvoiceNo,Description\n12346.0,1.04,2011-01-18 10:01:00,5,23166,541431,MUG\n';
     const ds = await parseOnlineRetail([reordered]);
     expect(ds.userIds).toEqual(['12346']);
     expect(ds.itemIds).toEqual(['23166']);
-    await expect(parseOnlineRetail(['a,b\n1,2\n'])).rejects.toThrow(/header lacks column InvoiceNo/);
+    await expect(parseOnlineRetail(['a,b\n1,2\n'])).rejects.toThrow(/missing column\(s\) InvoiceNo/);
   });
 
   it('normalizes customer ids and parses dates as UTC', () => {
     expect(normalizeCustomerId('17850.0')).toBe('17850');
     expect(normalizeCustomerId('17850')).toBe('17850');
     expect(normalizeCustomerId('A17')).toBe('A17');
-    expect(parseDateTimeUtc('2011-11-09 00:00:00')).toBe(1320796800);
-    expect(parseDateTimeUtc('09/11/2011')).toBeNaN();
+    expect(parseUtcDateTime('2011-11-09 00:00:00')).toBe(1320796800_000);
+    expect(parseUtcDateTime('09/11/2011')).toBeNull();
+  });
+
+  it('fails on a row the importer would reject, naming its line and field', async () => {
+    await expect(
+      parseOnlineRetail([HEADER + '536365,85123A,X,6,2010-13-01 08:26:00,2.55,17850.0,United Kingdom\n']),
+    ).rejects.toThrow(/line 2: InvoiceDate must be/);
+  });
+
+  it('reads the gzipped file from disk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shelf-or-'));
+    try {
+      mkdirSync(join(dir, 'online-retail-uci'));
+      writeFileSync(join(dir, 'online-retail-uci', 'online_retail.csv.gz'), gzipSync(HEADER + ROWS));
+      const ds = await loadOnlineRetail(dir);
+      expect(ds.itemIds).toEqual(['85123A', '22633B', '22633']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

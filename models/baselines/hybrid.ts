@@ -7,8 +7,8 @@
  */
 import { ContentOnlyModel } from './content-only.ts';
 import type { ContentBase, ContentOnlyOptions } from './content-only.ts';
-import type { Recommender } from './recommender.ts';
-import type { Csr } from './sparse.ts';
+import type { Recommender } from '../recommender.ts';
+import type { Csr } from '../sparse.ts';
 
 export interface HybridOptions extends ContentOnlyOptions {
   /** Weight of the content-only score; finite. @defaultValue 0.25 */

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { AlsModel } from '../../../models/als.ts';
-import type { AlsOptions } from '../../../models/als.ts';
-import type { ItemContent } from '../../../models/content-encoder.ts';
-import { HybridModel } from '../../../models/hybrid.ts';
-import { rowIndices, rowValues } from '../../../models/sparse.ts';
-import { BLOCK_ITEMS, checkerboard, describeModel } from './describe-model.ts';
+import { AlsModel } from '../../../../models/als.ts';
+import type { AlsOptions } from '../../../../models/als.ts';
+import type { ItemContent } from '../../../../models/content-encoder.ts';
+import { HybridModel } from '../../../../models/baselines/hybrid.ts';
+import { rowIndices, rowValues } from '../../../../models/sparse.ts';
+import { BLOCK_ITEMS, checkerboard, describeModel } from '../describe-model.ts';
 
 const ALS: AlsOptions = { factors: 8, regularization: 1, iterations: 10, workers: 1 };
 const ENCODER = { dims: 1 << 12 };

@@ -1,6 +1,6 @@
-import type { Recommender } from './recommender.ts';
-import type { Csr } from './sparse.ts';
-import { transpose } from './sparse.ts';
+import type { Recommender } from '../recommender.ts';
+import type { Csr } from '../sparse.ts';
+import { transpose } from '../sparse.ts';
 
 /**
  * Item-based nearest neighbours, the protocol's baseline (/work/shared/EVALUATION.md): cosine

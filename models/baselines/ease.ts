@@ -1,5 +1,5 @@
-import type { Recommender } from './recommender.ts';
-import type { Csr } from './sparse.ts';
+import type { Recommender } from '../recommender.ts';
+import type { Csr } from '../sparse.ts';
 
 export interface EaseOptions {
   /**

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EaseModel, gramMatrix, invertSpdInPlace } from '../../../models/ease.ts';
-import { describeModel } from './describe-model.ts';
-import { createRng } from '../../../models/random.ts';
-import { csrFromCoo } from '../../../models/sparse.ts';
+import { EaseModel, gramMatrix, invertSpdInPlace } from '../../../../models/baselines/ease.ts';
+import { describeModel } from '../describe-model.ts';
+import { createRng } from '../../../../models/random.ts';
+import { csrFromCoo } from '../../../../models/sparse.ts';
 
 /** A · B for n × n row-major matrices. */
 function multiply(a: Float64Array, b: Float64Array, n: number): Float64Array {

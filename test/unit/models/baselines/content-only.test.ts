@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { AlsOptions } from '../../../models/als.ts';
-import { ContentEncoder } from '../../../models/content-encoder.ts';
-import type { ItemContent } from '../../../models/content-encoder.ts';
-import { assignFolds, ContentOnlyModel } from '../../../models/content-only.ts';
-import { createRng } from '../../../models/random.ts';
-import { csrFromCoo, rowIndices, rowValues } from '../../../models/sparse.ts';
-import type { Csr } from '../../../models/sparse.ts';
-import { topK } from '../../../models/top-k.ts';
-import { BLOCK_ITEMS, describeModel } from './describe-model.ts';
+import type { AlsOptions } from '../../../../models/als.ts';
+import { ContentEncoder } from '../../../../models/content-encoder.ts';
+import type { ItemContent } from '../../../../models/content-encoder.ts';
+import { assignFolds, ContentOnlyModel } from '../../../../models/baselines/content-only.ts';
+import { createRng } from '../../../../models/random.ts';
+import { csrFromCoo, rowIndices, rowValues } from '../../../../models/sparse.ts';
+import type { Csr } from '../../../../models/sparse.ts';
+import { topK } from '../../../../models/top-k.ts';
+import { BLOCK_ITEMS, describeModel } from '../describe-model.ts';
 
 const ALS: AlsOptions = { factors: 8, regularization: 1, iterations: 10, workers: 1 };
 const ENCODER = { dims: 1 << 12 };

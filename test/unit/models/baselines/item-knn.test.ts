@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ItemKnnModel } from '../../../models/item-knn.ts';
-import { describeModel } from './describe-model.ts';
-import { csrFromCoo } from '../../../models/sparse.ts';
+import { ItemKnnModel } from '../../../../models/baselines/item-knn.ts';
+import { describeModel } from '../describe-model.ts';
+import { csrFromCoo } from '../../../../models/sparse.ts';
 
 describe('ItemKnnModel', () => {
   // users: u0 {0, 1}, u1 {0, 1, 2}, u2 {2}, u3 {3}. Columns: item0 {u0, u1}, item1 {u0, u1},

@@ -12,13 +12,13 @@
  * factor. On online-retail its vectors had cosine 0.84 to the ALS factors against 0.62
  * out-of-fold, and it scored above ALS itself; that measures ALS, not content.)
  */
-import { AlsModel } from './als.ts';
-import type { AlsOptions } from './als.ts';
-import { ContentEncoder } from './content-encoder.ts';
-import type { ContentEncoderOptions, ItemContent } from './content-encoder.ts';
-import { createRng } from './random.ts';
-import type { Recommender } from './recommender.ts';
-import type { Csr } from './sparse.ts';
+import { AlsModel } from '../als.ts';
+import type { AlsOptions } from '../als.ts';
+import { ContentEncoder } from '../content-encoder.ts';
+import type { ContentEncoderOptions, ItemContent } from '../content-encoder.ts';
+import { createRng } from '../random.ts';
+import type { Recommender } from '../recommender.ts';
+import type { Csr } from '../sparse.ts';
 
 /** The fitted pieces a content model stands on; one may be shared by models on the same matrix. */
 export interface ContentBase {

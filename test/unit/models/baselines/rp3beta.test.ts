@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Rp3betaModel } from '../../../models/rp3beta.ts';
-import { describeModel } from './describe-model.ts';
-import { csrFromCoo } from '../../../models/sparse.ts';
+import { Rp3betaModel } from '../../../../models/baselines/rp3beta.ts';
+import { describeModel } from '../describe-model.ts';
+import { csrFromCoo } from '../../../../models/sparse.ts';
 
 describe('Rp3betaModel', () => {
   // users: u0 {0, 1}, u1 {0, 1, 2}, u2 {2}. Degrees: items (2, 2, 2), users (2, 3, 1).

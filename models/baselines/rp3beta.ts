@@ -1,5 +1,5 @@
-import type { Recommender } from './recommender.ts';
-import type { Csr } from './sparse.ts';
+import type { Recommender } from '../recommender.ts';
+import type { Csr } from '../sparse.ts';
 
 export interface Rp3betaOptions {
   /** Exponent on both transition probabilities (α = 1 is plain P³). @defaultValue 1 */
