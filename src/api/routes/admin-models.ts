@@ -9,6 +9,7 @@ import type { ModelRegistry } from '../../registry/model-registry.ts';
 import type { Engine } from '../../serving/engine.ts';
 import { ADMIN } from '../auth.ts';
 import * as S from '../schemas.ts';
+import { jobRoute } from './job-route.ts';
 
 /** The quality gate's answer on a version. */
 export interface GateVerdict {
@@ -31,11 +32,7 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async 
   app,
   { engine, registry, jobs, promote },
 ) => {
-  app.post(
-    '/v1/admin/train',
-    { config: ADMIN, schema: { response: { 202: S.JobReply, ...S.ErrorResponses } } },
-    async (_req, reply) => reply.status(202).send(jobs.enqueue('train')),
-  );
+  jobRoute(app, '/v1/admin/train', jobs, 'train');
 
   app.get(
     '/v1/admin/jobs/:id',

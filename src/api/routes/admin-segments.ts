@@ -6,6 +6,7 @@ import type { SegmentReports } from '../../segments/segment-reports.ts';
 import { SEGMENTS } from '../../segments/segments.ts';
 import { ADMIN } from '../auth.ts';
 import * as S from '../schemas.ts';
+import { jobRoute } from './job-route.ts';
 
 export interface SegmentRoutesOptions {
   segments: Pick<SegmentReports, 'latest'>;
@@ -17,11 +18,7 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<SegmentRoutesOptions> = as
   app,
   { segments, jobs },
 ) => {
-  app.post(
-    '/v1/admin/segments',
-    { config: ADMIN, schema: { response: { 202: S.JobReply, ...S.ErrorResponses } } },
-    async (_req, reply) => reply.status(202).send(jobs.enqueue('segments')),
-  );
+  jobRoute(app, '/v1/admin/segments', jobs, 'segments');
 
   app.get(
     '/v1/admin/segments',
