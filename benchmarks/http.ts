@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { startServer } from '../src/api/server.ts';
+import { startServer } from '../src/app/start-server.ts';
 import { loadConfig } from '../src/config.ts';
 import { runLoad } from './load-client.ts';
 import type { LoadResult } from './load-client.ts';

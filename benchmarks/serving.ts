@@ -21,7 +21,8 @@ import { buildAnnIndex } from '../src/index/build-ann-index.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../src/registry/model-registry.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
-import { Engine } from '../src/serving/engine.ts';
+import { createEngine } from '../src/app/create-shelf.ts';
+import type { Engine } from '../src/serving/engine.ts';
 import type { RecommendRequest, Tier } from '../src/serving/types.ts';
 import { TIERS } from '../src/serving/types.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
@@ -144,7 +145,7 @@ export async function syntheticEngine(
         ...indexFiles,
       },
     );
-    const engine = new Engine({
+    const engine = createEngine({
       store,
       realtime: new MemoryRealtime(),
       registry,

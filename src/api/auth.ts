@@ -5,13 +5,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiKey, ApiRole } from '../config.ts';
-import { ShelfError } from '../errors.ts';
+import { AuthError } from '../errors.ts';
 
-export class AuthError extends ShelfError {
-  constructor(status: 401 | 403, message: string) {
-    super(status === 401 ? 'SHELF_ERR_UNAUTHENTICATED' : 'SHELF_ERR_FORBIDDEN', status, message);
+declare module 'fastify' {
+  interface FastifyRequest {
+    role?: ApiRole;
+    keyId?: string;
+  }
+  interface FastifyContextConfig {
+    /** Roles besides admin that may call the route; absent = public. */
+    roles?: readonly ApiRole[];
   }
 }
+
+/** A route's `config` for storefront keys (and admin). */
+export const STOREFRONT = { roles: ['storefront'] } as const satisfies { roles: readonly ApiRole[] };
+/** A route's `config` for admin keys only. */
+export const ADMIN = { roles: [] } as const satisfies { roles: readonly ApiRole[] };
 
 /** Spellings of valid headers remembered (`Bearer`/`bearer`, spaces): a bound, not a cache size to tune. */
 const MAX_VERIFIED = 1024;

@@ -144,3 +144,87 @@ export const SegmentsReply = Type.Object({
 });
 
 export const VersionParams = Type.Object({ version: Type.String({ pattern: '^v\\d{8}-\\d{6}-\\d{3}$' }) });
+
+/** Every error answer (src/errors.ts lists the codes); each route declares it for 4xx and 5xx. */
+export const ErrorResponses = { '4xx': ErrorReply, '5xx': ErrorReply } as const;
+
+export const ItemReply = Type.Object(
+  {
+    itemId: Type.String(),
+    title: Type.String(),
+    description: Type.Optional(Type.String()),
+    categories: Type.Array(Type.String()),
+    brand: Type.Optional(Type.String()),
+    price: Type.Optional(Type.Number()),
+    currency: Type.Optional(Type.String()),
+    stock: Type.Optional(Type.Integer()),
+    status: Type.String(),
+    publishedAt: Type.Number({ description: 'epoch ms' }),
+    repurchasable: Type.Boolean(),
+    attributes: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
+
+export const DeleteUserReply = Type.Object({
+  userId: Type.String(),
+  profileRemoved: Type.Boolean(),
+  eventsRemoved: Type.Integer(),
+});
+export const MergeReply = Type.Object({
+  sessionId: Type.String(),
+  userId: Type.String(),
+  eventsMoved: Type.Integer(),
+});
+
+export const JobParams = Type.Object({ id: Id });
+export const JobReply = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  state: Type.Unsafe<'queued' | 'running' | 'completed' | 'failed'>({
+    type: 'string',
+    enum: ['queued', 'running', 'completed', 'failed'],
+  }),
+  queuedAt: Type.String(),
+  startedAt: Type.Optional(Type.String()),
+  finishedAt: Type.Optional(Type.String()),
+  result: Type.Optional(Type.Unknown()),
+  error: Type.Optional(Type.String()),
+});
+
+const Manifest = Type.Object(
+  {
+    schemaVersion: Type.Integer(),
+    version: Type.String(),
+    kind: Type.String(),
+    params: Type.Unknown(),
+    seed: Type.Number(),
+    data: Type.Unknown(),
+    files: Type.Unknown(),
+    metrics: Type.Unknown(),
+    createdAt: Type.String(),
+    codeVersion: Type.String(),
+  },
+  { additionalProperties: true },
+);
+export const ModelsReply = Type.Object({
+  current: NullableString,
+  serving: NullableString,
+  versions: Type.Array(Manifest),
+});
+export const PromoteQuery = Type.Object({ force: Type.Optional(Type.Boolean()) });
+export const VerdictReply = Type.Object({
+  promoted: Type.Boolean(),
+  message: Type.String(),
+  candidate: NullableNumber,
+  current: NullableNumber,
+});
+export const RollbackReply = Type.Object({ current: Type.String() });
+
+export const HealthReply = Type.Object({ status: Type.Literal('ok') });
+export const ReadyReply = Type.Object({
+  ready: Type.Boolean(),
+  modelVersion: NullableString,
+  store: Type.Boolean(),
+});
+export const MetricsReply = Type.String({ description: 'Prometheus text format' });

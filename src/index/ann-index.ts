@@ -8,7 +8,6 @@
  * translates them to `itemId`s). New items are appended with new indices (`add`), delisted ones
  * removed (`remove`), without a rebuild.
  */
-import { ShelfError } from '../errors.ts';
 import type { TopK } from '../../models/top-k.ts';
 import type { ItemFilter } from './item-filter.ts';
 
@@ -44,11 +43,4 @@ export interface AnnIndex {
    * `path + '.json'` (kind, item space, live items, strata). Resolves to the files written.
    */
   save(path: string): Promise<string[]>;
-}
-
-/** An index file is missing, malformed, or does not match the vectors given with it. */
-export class AnnIndexError extends ShelfError {
-  constructor(message: string) {
-    super('SHELF_ERR_ANN_INDEX', 500, message);
-  }
 }

@@ -8,7 +8,7 @@
  */
 import type { Vectors } from '../../models/matrix.ts';
 import type { AnnIndex, AnnResult } from './ann-index.ts';
-import { AnnIndexError } from './ann-index.ts';
+import { AnnIndexError } from '../errors.ts';
 import {
   decodeWords,
   encodeWords,

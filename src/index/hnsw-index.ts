@@ -44,7 +44,7 @@ import hnswlib from 'hnswlib-node';
 import type { HierarchicalNSW } from 'hnswlib-node';
 import type { Vectors } from '../../models/matrix.ts';
 import type { AnnIndex, AnnResult } from './ann-index.ts';
-import { AnnIndexError } from './ann-index.ts';
+import { AnnIndexError } from '../errors.ts';
 import type { HnswParams, StratumMeta } from './index-file.ts';
 import {
   decodeWords,

@@ -4,7 +4,7 @@
  * checked field by field, never evaluated.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { AnnIndexError } from './ann-index.ts';
+import { AnnIndexError } from '../errors.ts';
 import { countBits } from './item-filter.ts';
 
 export const INDEX_FILE_FORMAT = 'shelf-ann-index';

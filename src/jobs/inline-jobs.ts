@@ -1,6 +1,8 @@
 /**
  * The embedded job runner: jobs run in this process one at a time, in order; their status
- * stays queryable for a while. BullMQ takes its place when `REDIS_URL` is set.
+ * stays queryable for a while. BullMQ takes its place when `REDIS_URL` is set. Each job name has
+ * one processor (train-processor.ts, segments-processor.ts), given at construction: a caller
+ * enqueues a name, never a job body.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -17,15 +19,27 @@ export interface JobStatus {
   error?: string;
 }
 
+/** A job's body: runs it and resolves to its result (kept in the job's status). */
+export type JobProcessor = () => Promise<unknown>;
+
+/** What a producer (the API, a schedule) sees of a runner. */
+export interface JobQueue<N extends string = string> {
+  /** Queues the job `name`; returns its status at once. */
+  enqueue(name: N): JobStatus;
+  status(id: string): JobStatus | null;
+}
+
 /** Finished jobs kept for status queries. */
 const KEEP = 100;
 
-export class InlineJobs {
+export class InlineJobs<N extends string = string> implements JobQueue<N> {
   private readonly jobs = new Map<string, JobStatus>();
   private tail: Promise<void> = Promise.resolve();
 
-  /** Queues `run`; resolves to the job's id at once. */
-  enqueue(name: string, run: () => Promise<unknown>): JobStatus {
+  constructor(private readonly processors: Readonly<Record<N, JobProcessor>>) {}
+
+  enqueue(name: N): JobStatus {
+    const run = this.processors[name];
     const job: JobStatus = { id: randomUUID(), name, state: 'queued', queuedAt: new Date().toISOString() };
     this.jobs.set(job.id, job);
     this.tail = this.tail.then(async () => {

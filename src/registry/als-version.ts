@@ -2,7 +2,7 @@
 import { AlsModel } from '../../models/als.ts';
 import { float32From } from '../../models/typed-bytes.ts';
 import type { ModelRegistry, VersionManifest } from './model-registry.ts';
-import { RegistryError } from './model-registry.ts';
+import { RegistryError } from '../errors.ts';
 import { VERSION_FILES as F } from './version-files.ts';
 
 export interface AlsVersion {

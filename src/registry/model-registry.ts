@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ShelfError } from '../errors.ts';
+import { RegistryError } from '../errors.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -36,12 +36,6 @@ export interface VersionManifest {
 }
 
 export type NewVersion = Omit<VersionManifest, 'schemaVersion' | 'version' | 'files' | 'createdAt'>;
-
-export class RegistryError extends ShelfError {
-  constructor(message: string) {
-    super('SHELF_ERR_MODEL_REGISTRY', 409, message);
-  }
-}
 
 const VERSION_RE = /^v\d{8}-\d{6}-\d{3}$/;
 const FILE_RE = /^[a-z0-9][a-z0-9._-]*$/;

@@ -89,11 +89,3 @@ export class SegmentReports {
     return report;
   }
 }
-
-/** What the "segments" job returns (its full report stays in `SegmentReports.latest`). */
-export async function runSegmentsJob(
-  reports: SegmentReports,
-): Promise<{ computedAt: string; tookMs: number; users: number }> {
-  const { computedAt, tookMs, summary } = await reports.refresh();
-  return { computedAt: new Date(computedAt).toISOString(), tookMs, users: summary.users };
-}

@@ -1,6 +1,6 @@
-/** `shelf start` (`npm start`): the whole engine on one machine; see src/api/server.ts. */
+/** `shelf start` (`npm start`): the whole engine on one machine; see src/app/start-server.ts. */
 import cliProgress from 'cli-progress';
-import { startServer } from '../../api/server.ts';
+import { startServer } from '../../app/start-server.ts';
 import type { Command } from '../command.ts';
 
 const start: Command = {

@@ -4,12 +4,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../../src/api/app.ts';
-import { InlineJobs } from '../../../src/jobs/inline-jobs.ts';
+import { createShelf } from '../../../src/app/create-shelf.ts';
+import { loadConfig } from '../../../src/config.ts';
 import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
-import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { SegmentReports } from '../../../src/segments/segment-reports.ts';
-import { Engine } from '../../../src/serving/engine.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { REDIS_URL, serviceAvailable, uniqueName } from '../../helpers/services.ts';
@@ -21,16 +18,12 @@ describe.runIf(available)('rate limits shared through Redis', () => {
   let dir: string;
   let store: Store;
   let redis: Redis;
-  let engine: Engine;
   const log = pino({ level: 'silent' });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shelf-redis-rl-'));
     store = await openSqliteStore(':memory:');
     redis = new Redis(REDIS_URL, { keyPrefix: undefined });
-    const registry = new ModelRegistry(join(dir, 'models'));
-    engine = new Engine({ store, realtime: new MemoryRealtime(), registry, log });
-    await engine.swap(null);
   });
   afterAll(async () => {
     await redis.quit();
@@ -41,19 +34,14 @@ describe.runIf(available)('rate limits shared through Redis', () => {
   it('counts one key’s requests across two replicas', async () => {
     // A unique key per run, so counters left by other runs never interfere.
     const key = `${KEY}-${uniqueName('k')}`;
-    const replica = () =>
-      buildApp({
-        config: { apiKeys: [{ role: 'storefront', key }], corsOrigins: [], rateLimitPerMinute: 4 },
-        engine,
-        store,
-        registry: new ModelRegistry(join(dir, 'models')),
-        jobs: new InlineJobs(),
-        segments: new SegmentReports({ store, trending: { weights: {}, halfLifeMs: 1, windowMs: 1 } }),
-        train: async () => null,
-        promote: async () => ({ promoted: false, message: 'not in this test' }),
-        log,
-        redis,
-      });
+    // Two replicas over the same store and Redis; real-time state in memory (only counters shared).
+    const config = loadConfig({
+      SHELF_DATA_DIR: dir,
+      SHELF_API_KEYS: `storefront:${key}`,
+      SHELF_RATE_LIMIT: '4',
+    });
+    const replica = async () =>
+      (await createShelf(config, log, { store, redis, realtime: new MemoryRealtime() })).app;
     const [a, b] = [await replica(), await replica()];
     try {
       const codes: number[] = [];

@@ -3,23 +3,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../../src/api/app.ts';
 import type { ShelfApp } from '../../../src/api/app.ts';
+import { fromFastifyError } from '../../../src/api/error-handler.ts';
+import { createShelf } from '../../../src/app/create-shelf.ts';
+import type { Shelf } from '../../../src/app/create-shelf.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { ERROR_CODES } from '../../../src/errors.ts';
+import type { ErrorCode } from '../../../src/errors.ts';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
-import { InlineJobs } from '../../../src/jobs/inline-jobs.ts';
-import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { SegmentReports } from '../../../src/segments/segment-reports.ts';
-import { Engine } from '../../../src/serving/engine.ts';
-import {
-  TRENDING_HALF_LIFE_MS,
-  TRENDING_WEIGHTS,
-  TRENDING_WINDOW_MS,
-} from '../../../src/serving/trending-state.ts';
+import type { Engine } from '../../../src/serving/engine.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Item, Store } from '../../../src/store/types.ts';
-import { promoteWithGate, trainVersion } from '../../../training/publish.ts';
+import { trainVersion } from '../../../training/publish.ts';
 
 const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 12);
@@ -34,38 +31,21 @@ describe('HTTP API', () => {
   let engine: Engine;
   let items: Item[];
   let users: string[];
+  let shelf: Shelf;
   let app: ShelfApp;
 
+  /** Shelf as `shelf start` builds it, over the test's store, clock and trained registry. */
   const make = (rateLimitPerMinute = 10_000) =>
-    buildApp({
-      config: {
-        apiKeys: [
-          { role: 'storefront', key: SHOP },
-          { role: 'admin', key: ADMIN },
-        ],
-        corsOrigins: ['https://shop.example'],
-        rateLimitPerMinute,
-      },
-      engine,
-      store,
-      registry,
-      jobs: new InlineJobs(),
-      segments: new SegmentReports({
-        store,
-        now: () => NOW,
-        trending: {
-          weights: TRENDING_WEIGHTS,
-          halfLifeMs: TRENDING_HALF_LIFE_MS,
-          windowMs: TRENDING_WINDOW_MS,
-        },
+    createShelf(
+      loadConfig({
+        SHELF_DATA_DIR: dir,
+        SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
+        SHELF_CORS_ORIGINS: 'https://shop.example',
+        SHELF_RATE_LIMIT: String(rateLimitPerMinute),
       }),
-      train: async () => {
-        const { manifest } = await trainVersion({ store, registry, recipe, seed: 4, log });
-        return promoteWithGate({ registry, store, version: manifest.version, log });
-      },
-      promote: (version, force) => promoteWithGate({ registry, store, version, force, log }),
       log,
-    });
+      { store, registry, now: () => NOW, train: { recipe, seed: 4 } },
+    );
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
   const get = (url: string, key = SHOP) => app.inject({ method: 'GET', url, headers: as(key) });
   /** POSTs an admin job route (202) and polls the job until it has finished; its status. */
@@ -90,12 +70,11 @@ describe('HTTP API', () => {
     users = sf.users.map((u) => u.userId);
     const { manifest } = await trainVersion({ store, registry, recipe, seed: 1, log });
     await registry.promote(manifest.version);
-    engine = new Engine({ store, realtime: new MemoryRealtime(), registry, log, now: () => NOW });
-    await engine.swap();
-    app = await make();
+    shelf = await make();
+    ({ app, engine } = shelf);
   });
   afterAll(async () => {
-    await app.close();
+    await shelf.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });
   });
@@ -365,7 +344,7 @@ describe('HTTP API', () => {
       const codes: number[] = [];
       const remaining: unknown[] = [];
       for (let i = 0; i < 5; i++) {
-        const res = await limited.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) });
+        const res = await limited.app.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) });
         codes.push(res.statusCode);
         remaining.push(res.headers['x-ratelimit-remaining']);
         expect(res.headers['x-ratelimit-limit']).toBe('3');
@@ -373,7 +352,7 @@ describe('HTTP API', () => {
       }
       expect(codes).toEqual([200, 200, 200, 429, 429]);
       expect(remaining).toEqual(['2', '1', '0', '0', '0']);
-      const res = await limited.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) });
+      const res = await limited.app.inject({ url: '/v1/recommendations/homepage', headers: as(SHOP) });
       expect(res.json()).toMatchObject({ statusCode: 429, code: 'SHELF_ERR_RATE_LIMITED' });
       expect(res.json().message).toMatch(
         /^rate limit of 3 requests per minute exceeded; retry in (\d+ seconds?|1 minute)$/,
@@ -382,9 +361,128 @@ describe('HTTP API', () => {
       // Security headers on the error too.
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       // Another key has its own budget.
-      expect((await limited.inject({ url: '/v1/admin/models', headers: as(ADMIN) })).statusCode).toBe(200);
+      expect((await limited.app.inject({ url: '/v1/admin/models', headers: as(ADMIN) })).statusCode).toBe(
+        200,
+      );
     } finally {
       await limited.close();
+    }
+  });
+
+  it('maps Fastify’s client errors to catalogue codes, the reason in details, never an FST code', async () => {
+    const post = (payload: string, contentType: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/events',
+        headers: { ...as(SHOP), 'content-type': contentType },
+        payload,
+      });
+    const cases: [Awaited<ReturnType<typeof post>>, number, string][] = [
+      [await post('{"events": [', 'application/json'), 400, 'SHELF_ERR_INVALID_JSON'],
+      [await post('', 'application/json'), 400, 'SHELF_ERR_EMPTY_BODY'],
+      [await post('<events/>', 'application/xml'), 415, 'SHELF_ERR_UNSUPPORTED_MEDIA_TYPE'],
+      [
+        await post(JSON.stringify({ events: [{ pad: 'x'.repeat(2 * 1024 * 1024) }] }), 'application/json'),
+        413,
+        'SHELF_ERR_BODY_TOO_LARGE',
+      ],
+      // A URL Fastify cannot decode fails before routing (its frameworkErrors).
+      [await get('/v1/users/%E0%A4%A/profile'), 400, 'SHELF_ERR_REQUEST'],
+    ];
+    for (const [res, status, code] of cases) {
+      expect(res.statusCode, code).toBe(status);
+      expect(res.json(), code).toMatchObject({
+        statusCode: status,
+        code,
+        details: { reason: expect.any(String) },
+      });
+      expect(ERROR_CODES[code as ErrorCode]).toBe(status);
+      expect(res.body).not.toMatch(/FST_/);
+    }
+    // Any other Fastify client error gets a Shelf code by its status.
+    const other = Object.assign(new Error('odd request'), { code: 'FST_ERR_SOMETHING_NEW', statusCode: 400 });
+    expect(fromFastifyError(other, 400)).toMatchObject({
+      code: 'SHELF_ERR_REQUEST',
+      statusCode: 400,
+      details: { reason: 'odd request' },
+    });
+    expect(fromFastifyError(other, 405).code).toBe('SHELF_ERR_METHOD_NOT_ALLOWED');
+    // A refused promotion is the quality gate's code.
+    const version = (await get('/v1/admin/models', ADMIN)).json().current as string;
+    const again = await app.inject({
+      method: 'POST',
+      url: `/v1/admin/models/${version}/promote`,
+      headers: as(ADMIN),
+    });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({
+      code: 'SHELF_ERR_QUALITY_GATE',
+      message: `${version} is already current`,
+    });
+  });
+
+  it('declares schemas on every route: params, query and body where it takes them, each response', async () => {
+    const doc = (await app.inject({ url: '/docs/json' })).json() as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters?: { in: string; name: string }[];
+            requestBody?: unknown;
+            responses?: Record<string, unknown>;
+          }
+        >
+      >;
+    };
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ route: `${method.toUpperCase()} ${path}`, path, op })),
+    );
+    const withBody = [
+      'POST /v1/events',
+      'PUT /v1/items',
+      'PATCH /v1/items/{itemId}',
+      'POST /v1/sessions/{sessionId}/merge',
+    ];
+    const withQuery = [
+      'GET /v1/recommendations/{tier}',
+      'GET /v1/admin/segments',
+      'POST /v1/admin/models/{version}/promote',
+    ];
+    expect(operations.map((o) => o.route).sort()).toEqual(
+      [
+        ...withBody,
+        ...withQuery,
+        'DELETE /v1/users/{userId}',
+        'GET /v1/users/{userId}/profile',
+        'POST /v1/admin/train',
+        'GET /v1/admin/jobs/{id}',
+        'GET /v1/admin/models',
+        'POST /v1/admin/models/rollback',
+        'POST /v1/admin/segments',
+        'GET /healthz',
+        'GET /readyz',
+        'GET /metrics',
+      ].sort(),
+    );
+    for (const { route, path, op } of operations) {
+      const params = op.parameters ?? [];
+      for (const [, name] of path.matchAll(/\{(\w+)\}/g))
+        expect(
+          params.some((p) => p.in === 'path' && p.name === name),
+          `${route} params`,
+        ).toBe(true);
+      expect(
+        params.some((p) => p.in === 'query'),
+        `${route} querystring`,
+      ).toBe(withQuery.includes(route));
+      expect(op.requestBody !== undefined, `${route} body`).toBe(withBody.includes(route));
+      const statuses = Object.keys(op.responses ?? {}).map((s) => s.toLowerCase());
+      expect(
+        statuses.some((s) => /^2\d\d$/.test(s)),
+        `${route} success response`,
+      ).toBe(true);
+      expect(statuses, `${route} error responses`).toEqual(expect.arrayContaining(['4xx', '5xx']));
     }
   });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AnnIndexError } from '../../../src/index/ann-index.ts';
+import { AnnIndexError } from '../../../src/errors.ts';
 import { buildAnnIndex, EXACT_MAX_FLOATS, loadAnnIndex } from '../../../src/index/build-ann-index.ts';
 import { clustered } from '../../helpers/describe-ann-index.ts';
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AnnIndexError } from '../../../src/index/ann-index.ts';
+import { AnnIndexError } from '../../../src/errors.ts';
 import { ExactIndex } from '../../../src/index/exact-index.ts';
 import { ItemFilter } from '../../../src/index/item-filter.ts';
 import { describeAnnIndex, matrix } from '../../helpers/describe-ann-index.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HierarchicalNSW } from 'hnswlib-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AnnIndexError } from '../../../src/index/ann-index.ts';
+import { AnnIndexError } from '../../../src/errors.ts';
 import { ExactIndex } from '../../../src/index/exact-index.ts';
 import { HnswIndex, planStrata } from '../../../src/index/hnsw-index.ts';
 import { ItemFilter } from '../../../src/index/item-filter.ts';

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewVersion } from '../../../src/registry/model-registry.ts';
-import { ModelRegistry, parseManifest, RegistryError } from '../../../src/registry/model-registry.ts';
+import { RegistryError } from '../../../src/errors.ts';
+import { ModelRegistry, parseManifest } from '../../../src/registry/model-registry.ts';
 
 const meta: NewVersion = {
   kind: 'als',

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../../../src/api/server.ts';
-import type { RunningServer } from '../../../src/api/server.ts';
+import { startServer } from '../../../src/app/start-server.ts';
+import type { RunningServer } from '../../../src/app/start-server.ts';
 import { loadConfig } from '../../../src/config.ts';
 
 describe('npm start’s code path on an empty data dir', () => {
@@ -20,7 +20,7 @@ describe('npm start’s code path on an empty data dir', () => {
         config,
         log: pino({ level: 'silent' }),
         demo: { items: 300, users: 300, events: 15_000 },
-        recipe: { factors: 16, iterations: 6 },
+        train: { recipe: { factors: 16, iterations: 6 } },
         onProgress: (m, p) => {
           if (!p) messages.push(m);
         },

@@ -1,0 +1,87 @@
+/**
+ * Every error answer as `{ statusCode, code, message, details? }` with a code of the catalogue
+ * (src/errors.ts). Fastify's own client errors (`FST_ERR_*`) get a stable Shelf code, their
+ * reason in `details`; 5xx answers hide the message and are logged with `{ err }`.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_CODES, ShelfError } from '../errors.ts';
+import type { ErrorCode } from '../errors.ts';
+
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export const errorBody = (
+  statusCode: number,
+  code: string,
+  message: string,
+  details?: unknown,
+): ErrorBody => ({
+  statusCode,
+  code,
+  message,
+  ...(details === undefined ? {} : { details }),
+});
+
+/** Fastify's client errors by code: the Shelf code and the message clients see. */
+const FASTIFY_CODES: Readonly<Record<string, { code: ErrorCode; message: string }>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'SHELF_ERR_INVALID_JSON', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    code: 'SHELF_ERR_EMPTY_BODY',
+    message: 'the body is empty but its content type is application/json',
+  },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'SHELF_ERR_UNSUPPORTED_MEDIA_TYPE',
+    message: 'unsupported content type: send application/json',
+  },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'SHELF_ERR_BODY_TOO_LARGE', message: 'the body is too large' },
+};
+
+/** Any other client error, by status. */
+const BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  404: 'SHELF_ERR_NOT_FOUND',
+  405: 'SHELF_ERR_METHOD_NOT_ALLOWED',
+  413: 'SHELF_ERR_BODY_TOO_LARGE',
+  415: 'SHELF_ERR_UNSUPPORTED_MEDIA_TYPE',
+  429: 'SHELF_ERR_RATE_LIMITED',
+};
+
+/** The catalogue error a Fastify (or plugin) client error answers as; its reason in `details`. */
+export function fromFastifyError(err: FastifyError, status: number): ShelfError {
+  const known = err.code ? FASTIFY_CODES[err.code] : undefined;
+  if (known) return ShelfError.of(known.code, known.message, { reason: err.message });
+  const code = BY_STATUS[status] ?? 'SHELF_ERR_REQUEST';
+  return new ShelfError(code, status, err.message, { reason: err.message });
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (err.validation) {
+    const first = err.validation[0];
+    const where = err.validationContext ?? 'request';
+    const details = err.validation.map((v) => ({
+      field: `${where}${v.instancePath}${v.params && 'missingProperty' in v.params ? `/${String(v.params.missingProperty)}` : ''}`,
+      reason: v.message ?? 'is invalid',
+    }));
+    const message = `${where}${first?.instancePath || ''} ${first?.message ?? 'is invalid'}`;
+    const status = ERROR_CODES.SHELF_ERR_VALIDATION;
+    return reply.status(status).send(errorBody(status, 'SHELF_ERR_VALIDATION', message, details));
+  }
+  const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+  if (status >= 500) {
+    req.log.error({ err }, 'request failed');
+    const code = err instanceof ShelfError ? err.code : 'SHELF_ERR_INTERNAL';
+    return reply.status(status).send(errorBody(status, code, 'internal error'));
+  }
+  const e = err instanceof ShelfError ? err : fromFastifyError(err, status);
+  return reply.status(e.statusCode).send(errorBody(e.statusCode, e.code, e.message, e.details));
+}
+
+export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): void {
+  const status = ERROR_CODES.SHELF_ERR_NOT_FOUND;
+  reply
+    .status(status)
+    .send(errorBody(status, 'SHELF_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+}

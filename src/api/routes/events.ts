@@ -1,0 +1,56 @@
+/** `POST /v1/events`: a batch of events; the valid ones are stored, the others rejected with reasons. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Engine } from '../../serving/engine.ts';
+import type { Store } from '../../store/types.ts';
+import { validateEvent } from '../../store/validate.ts';
+import { STOREFRONT } from '../auth.ts';
+import type { ApiMetrics } from '../metrics.ts';
+import * as S from '../schemas.ts';
+
+export interface EventRoutesOptions {
+  store: Pick<Store, 'insertEvents'>;
+  engine: Pick<Engine, 'ingest'>;
+  metrics: Pick<ApiMetrics, 'eventsIngested'>;
+}
+
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (
+  app,
+  { store, engine, metrics },
+) => {
+  app.post(
+    '/v1/events',
+    {
+      config: STOREFRONT,
+      schema: { body: S.EventsBody, response: { 200: S.EventsReply, ...S.ErrorResponses } },
+    },
+    async (req) => {
+      const checked = req.body.events.map((raw) => validateEvent(raw));
+      const valid = checked.flatMap((c) => (c.ok ? [c.value] : []));
+      const inserted = valid.length ? await store.insertEvents(valid) : { statuses: [] };
+      const stored = valid.filter((_, k) => inserted.statuses[k] === 'stored');
+      await engine.ingest(stored);
+      metrics.eventsIngested(stored.length);
+      let v = 0;
+      const results = checked.map((c, index) => {
+        if (!c.ok) {
+          const eventId = (req.body.events[index] as { eventId?: unknown }).eventId;
+          return {
+            index,
+            ...(typeof eventId === 'string' ? { eventId } : {}),
+            status: 'rejected' as const,
+            errors: c.errors,
+          };
+        }
+        const status = inserted.statuses[v++] === 'stored' ? ('accepted' as const) : ('duplicate' as const);
+        return { index, eventId: c.value.eventId, status };
+      });
+      const count = (s: string) => results.filter((r) => r.status === s).length;
+      return {
+        accepted: count('accepted'),
+        duplicates: count('duplicate'),
+        rejected: count('rejected'),
+        results,
+      };
+    },
+  );
+};

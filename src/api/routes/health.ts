@@ -1,0 +1,43 @@
+/** `/healthz`, `/readyz` and `/metrics`: public, for probes and Prometheus (`/docs` is swagger-ui's). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Engine } from '../../serving/engine.ts';
+import type { Store } from '../../store/types.ts';
+import type { ApiMetrics } from '../metrics.ts';
+import * as S from '../schemas.ts';
+
+export interface HealthRoutesOptions {
+  engine: Pick<Engine, 'ready' | 'version'>;
+  store: Pick<Store, 'stats'>;
+  metrics: Pick<ApiMetrics, 'contentType' | 'render'>;
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (
+  app,
+  { engine, store, metrics },
+) => {
+  app.get('/healthz', { schema: { response: { 200: S.HealthReply, ...S.ErrorResponses } } }, async () => ({
+    status: 'ok' as const,
+  }));
+
+  app.get(
+    '/readyz',
+    { schema: { response: { 200: S.ReadyReply, 503: S.ReadyReply, ...S.ErrorResponses } } },
+    async (_req, reply) => {
+      const storeOk = await store.stats().then(
+        () => true,
+        () => false,
+      );
+      const ready = engine.ready && storeOk;
+      return reply.status(ready ? 200 : 503).send({ ready, modelVersion: engine.version, store: storeOk });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    { schema: { response: { 200: S.MetricsReply, ...S.ErrorResponses } } },
+    async (_req, reply) => {
+      reply.type(metrics.contentType);
+      return metrics.render();
+    },
+  );
+};

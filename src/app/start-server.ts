@@ -1,0 +1,102 @@
+/**
+ * `shelf start` (`npm start`): builds Shelf (create-shelf.ts) over the configured store, seeds a
+ * demo storefront when it is empty, trains a first version when there is none, runs the
+ * segments job at start and on its schedule, and serves the API until closed, then closes with
+ * grace. Watches the registry so a version promoted or rolled back from the CLI is swapped in.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ApiKey, ShelfConfig } from '../config.ts';
+import { exportStorefront } from '../demo/export-storefront.ts';
+import type { ExportProgress } from '../demo/export-storefront.ts';
+import { generateStorefront } from '../demo/generate-storefront.ts';
+import type { StorefrontOptions } from '../demo/generate-storefront.ts';
+import type { ShelfApp } from '../api/app.ts';
+import type { Verdict } from '../jobs/train-processor.ts';
+import type { Engine } from '../serving/engine.ts';
+import { createShelf } from './create-shelf.ts';
+import type { ShelfOverrides } from './create-shelf.ts';
+
+export interface StartOptions {
+  config: Readonly<ShelfConfig>;
+  log: Logger;
+  /** Size of the demo storefront seeded into an empty store. */
+  demo?: StorefrontOptions;
+  /** The train job's recipe and seed. */
+  train?: ShelfOverrides['train'];
+  /** How often to look for a new current version, ms. @defaultValue 5000 */
+  watchMs?: number;
+  onProgress?: (message: string, progress?: ExportProgress) => void;
+}
+
+export interface RunningServer {
+  app: ShelfApp;
+  url: string;
+  apiKeys: readonly ApiKey[];
+  /** True when the keys were generated for this run (none configured). */
+  generatedKeys: boolean;
+  /** Ids to put in example requests. */
+  example: ReturnType<Engine['example']>;
+  close(): Promise<void>;
+}
+
+export async function startServer(o: StartOptions): Promise<RunningServer> {
+  const { config, log } = o;
+  const say = o.onProgress ?? ((message: string) => log.info(message));
+  const shelf = await createShelf(config, log, o.train ? { train: o.train } : {});
+  const { app, engine, store, registry, jobs } = shelf;
+  let segmentsTimer: NodeJS.Timeout | null = null;
+  let watch: NodeJS.Timeout | null = null;
+  try {
+    let changed = false;
+    if ((await store.stats()).events === 0) {
+      say('the store is empty: generating the demo storefront');
+      const sf = generateStorefront({ ...o.demo, now: Date.now() });
+      const summary = await exportStorefront(sf, {
+        store,
+        dir: join(config.dataDir, 'demo'),
+        jsonl: false,
+        onProgress: (p) => say('importing demo data', p),
+      });
+      say(`demo storefront: ${summary.items} items, ${summary.users} users, ${summary.events} events`);
+      changed = true;
+    }
+    if (!(await registry.current())) {
+      say('no model version yet: training one');
+      const job = jobs.enqueue('train');
+      await jobs.idle();
+      if (job.state === 'failed') throw new Error(`training the first version failed: ${job.error}`);
+      say((job.result as Verdict).message);
+      changed = true;
+    }
+    // The engine was loaded before the demo data and the first version: load them.
+    if (changed) await engine.swap();
+    const computeSegments = () => jobs.enqueue('segments');
+    computeSegments();
+    segmentsTimer =
+      config.segmentsEveryMs > 0 ? setInterval(computeSegments, config.segmentsEveryMs).unref() : null;
+    const address = await app.listen({ host: config.http.host, port: config.http.port });
+    watch = setInterval(() => {
+      engine.refresh().catch((err: unknown) => log.error({ err }, 'model refresh failed'));
+    }, o.watchMs ?? 5000).unref();
+    let closing: Promise<void> | null = null;
+    const close = () =>
+      (closing ??= (async () => {
+        if (watch) clearInterval(watch);
+        if (segmentsTimer) clearInterval(segmentsTimer);
+        await shelf.close();
+      })());
+    return {
+      app,
+      url: address,
+      apiKeys: shelf.apiKeys,
+      generatedKeys: shelf.generatedKeys,
+      example: engine.example(),
+      close,
+    };
+  } catch (err) {
+    if (segmentsTimer) clearInterval(segmentsTimer);
+    await shelf.close();
+    throw err;
+  }
+}
