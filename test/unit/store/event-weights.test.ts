@@ -10,11 +10,11 @@ describe('the one event-weight table', () => {
     expect(TRENDING_WEIGHTS).toEqual(engagementWeights());
   });
 
-  it("reads a manifest's table back, and nothing that is not a complete one", () => {
+  it("reads a manifest's table back (types it lacks take today's weight), and nothing malformed", () => {
     expect(eventWeightsFrom(JSON.parse(JSON.stringify(EVENT_WEIGHTS)))).toEqual(EVENT_WEIGHTS);
     expect(eventWeightsFrom({ ...EVENT_WEIGHTS, view: 'heavy' })).toBeNull();
-    const { rating: _, ...partial } = EVENT_WEIGHTS;
-    expect(eventWeightsFrom(partial)).toBeNull();
+    const { hide: _, ...older } = { ...EVENT_WEIGHTS, view: 3 };
+    expect(eventWeightsFrom(older)).toEqual({ ...EVENT_WEIGHTS, view: 3 });
     expect(eventWeightsFrom({ ...EVENT_WEIGHTS, click: Infinity })).toBeNull();
     expect(eventWeightsFrom(null)).toBeNull();
   });
