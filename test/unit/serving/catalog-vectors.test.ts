@@ -3,7 +3,9 @@ import type { ContentEncoder } from '../../../models/content-encoder.ts';
 import { ItemFilter } from '../../../src/index/item-filter.ts';
 import { applyEvents, applyItems } from '../../../src/serving/served.ts';
 import type { Item } from '../../../src/store/types.ts';
-import { item, model, NOW, served } from '../../helpers/served-fixture.ts';
+import { Catalog } from '../../../src/serving/catalog.ts';
+import { CatalogVectors } from '../../../src/serving/catalog-vectors.ts';
+import { item, ITEMS, model, NOW, served } from '../../helpers/served-fixture.ts';
 
 /** An encoder that puts an item on the axis its title names (`x …` or `y …`). */
 const axisEncoder = {
@@ -61,5 +63,32 @@ describe('catalogue vectors beside an immutable model', () => {
     const bare = served({ model: model({ index: null, als: null }) });
     expect(bare.vectors.searchable).toBe(false);
     expect(served().vectors.vector(6)).toBeNull();
+  });
+
+  it('loads the content index with the same answers as the exact one, numbering past the model', async () => {
+    const m = model({ encoder: axisEncoder });
+    const items = [
+      ...ITEMS,
+      ...Array.from({ length: 40 }, (_, k) => item(`n${k}`, ['Toys'], { title: k % 2 ? 'x' : 'y' })),
+    ];
+    const catalog = new Catalog(m.itemIds, items, () => NOW);
+    const loaded = await CatalogVectors.load(m, catalog);
+    const exact = CatalogVectors.exact(m, catalog);
+    const all = ItemFilter.all(catalog.size);
+    for (const q of [
+      [1, 0],
+      [0, 1],
+      [0.6, 0.8],
+    ]) {
+      const a = loaded.search(Float32Array.from(q), 12, all);
+      expect(Array.from(a.indices)).toEqual(Array.from(exact.search(Float32Array.from(q), 12, all).indices));
+      // Best first, ties by index.
+      for (let r = 1; r < a.indices.length; r++)
+        expect(
+          a.scores[r - 1]! > a.scores[r]! ||
+            (a.scores[r - 1] === a.scores[r] && a.indices[r - 1]! < a.indices[r]!),
+        ).toBe(true);
+    }
+    expect(Array.from(loaded.vector(catalog.indexOf('n1')!)!)).toEqual([2, 0]);
   });
 });
