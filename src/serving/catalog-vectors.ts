@@ -1,16 +1,16 @@
 /**
- * The item vectors serving searches: the model's index (read only) and, beside it, an index of
- * content vectors for the items the model never saw, encoded when they appear (at load, or when
- * an item is added while the version is served). An item delisted while the version is served
- * has no vector until it is listed again.
+ * The item vectors serving searches. At load, before anything is served, the version's index
+ * gains content vectors for the catalogue's items the model never saw (one index, one search,
+ * as fast as before the model was made immutable). While served it is never written: items
+ * added later get their content vector in a small index beside it, searched with it and merged.
  *
- * The content index numbers an item `i` as `i − offset`, `offset` being the model's item count
- * rounded down to a whole bitset word, so a request's filter is handed to it as a view of the
- * filter's words from `offset` on (no copy, no per-item work).
+ * The later items' index numbers an item `i` as `i − offset`, `offset` being the catalogue's
+ * size at load rounded down to a whole bitset word, so a request's filter is handed to it as a
+ * view of the filter's words from `offset` on (no copy, no per-item work). An item delisted
+ * while served has no vector until it is listed again.
  */
 import type { TopK } from '../../models/top-k.ts';
 import type { AnnIndex } from '../index/ann-index.ts';
-import { buildAnnIndex } from '../index/build-ann-index.ts';
 import { ExactIndex } from '../index/exact-index.ts';
 import { ItemFilter } from '../index/item-filter.ts';
 import type { Catalog } from './catalog.ts';
@@ -19,29 +19,30 @@ import type { ServingModel } from './serving-model.ts';
 export class CatalogVectors {
   /** Items delisted since load. */
   private readonly removed = new Set<number>();
+  /** Items in the main index: the catalogue at load. */
+  private readonly loaded: number;
+  private readonly offset: number;
+  /** Content vectors of items added while served (null without encoder or index). */
+  private readonly later: AnnIndex | null;
 
-  private constructor(
+  /** Extends `model`'s index with the content vectors of `catalog`'s items beyond the model's. */
+  constructor(
     private readonly model: ServingModel,
     private readonly catalog: Catalog,
-    /** Content vectors of the catalogue's items beyond the model's (null without encoder or index). */
-    private readonly cold: AnnIndex | null,
-    private readonly offset: number,
-  ) {}
-
-  /** The catalogue's vectors, its cold items' content vectors in an index chosen by their number. */
-  static async load(model: ServingModel, catalog: Catalog): Promise<CatalogVectors> {
-    const offset = model.itemIds.length & ~31;
-    const encoded = encodeCold(model, catalog, offset);
-    const cold = encoded ? await buildAnnIndex(encoded.vectors, { include: encoded.include }) : null;
-    return new CatalogVectors(model, catalog, cold, offset);
-  }
-
-  /** The same with an exact content index, built at once (small catalogues, tests). */
-  static exact(model: ServingModel, catalog: Catalog): CatalogVectors {
-    const offset = model.itemIds.length & ~31;
-    const encoded = encodeCold(model, catalog, offset);
-    const cold = encoded ? ExactIndex.build(encoded.vectors, { include: encoded.include }) : null;
-    return new CatalogVectors(model, catalog, cold, offset);
+  ) {
+    const index = model.index;
+    const encoder = model.encoder;
+    this.loaded = catalog.size;
+    this.offset = catalog.size & ~31;
+    this.later = index && encoder ? ExactIndex.empty(index.dims) : null;
+    if (!index || !encoder) return;
+    const v = new Float32Array(index.dims);
+    for (let i = model.itemIds.length; i < catalog.size; i++) {
+      const item = catalog.item(i);
+      if (!item) continue;
+      encoder.encodeInto([item], v);
+      index.add(i, v);
+    }
   }
 
   /** Whether there are vectors to search at all. */
@@ -61,47 +62,31 @@ export class CatalogVectors {
     }
     this.removed.delete(index);
     const item = this.catalog.item(index);
-    const cold = this.cold;
-    if (!cold || !item || index < this.model.itemIds.length || cold.has(index - this.offset)) return;
-    const v = new Float32Array(cold.dims);
+    const later = this.later;
+    if (!later || !item || index < this.loaded || later.has(index - this.offset)) return;
+    const v = new Float32Array(later.dims);
     this.model.encoder!.encodeInto([item], v);
-    cold.add(index - this.offset, v);
+    later.add(index - this.offset, v);
   }
 
   /** The item's vector (a view), or null. */
   vector(index: number): Float32Array | null {
     if (this.removed.size && this.removed.has(index)) return null;
-    if (index < this.model.itemIds.length) return this.model.index?.vector(index) ?? null;
-    return this.cold?.vector(index - this.offset) ?? null;
+    if (index < this.loaded) return this.model.index?.vector(index) ?? null;
+    return this.later?.vector(index - this.offset) ?? null;
   }
 
-  /** The best `k` allowed items for `query`: the model's index and the content index, merged. */
+  /** The best `k` allowed items for `query`: the main index and the later items', merged. */
   search(query: Float32Array, k: number, filter: ItemFilter): TopK {
     // Delisted items are never allowed (filters.ts), so `removed` needs no check here.
     const found = this.model.index!.search(query, k, filter);
-    const cold = this.cold;
+    const later = this.later;
     const from = this.offset >>> 5;
-    if (!cold || cold.size === 0 || filter.words.length <= from) return found;
-    const more = cold.search(query, k, ItemFilter.fromWords(filter.words.subarray(from)));
+    if (!later || later.size === 0 || filter.words.length <= from) return found;
+    const more = later.search(query, k, ItemFilter.fromWords(filter.words.subarray(from)));
     if (more.indices.length === 0) return found;
     return merge(found, more, this.offset, k);
   }
-}
-
-/** The content vectors of `catalog`'s items beyond the model's, rows numbered from `offset`. */
-function encodeCold(model: ServingModel, catalog: Catalog, offset: number) {
-  if (!model.encoder || !model.index) return null;
-  const dims = model.index.dims;
-  const rows = Math.max(0, catalog.size - offset);
-  const data = new Float32Array(rows * dims);
-  const live: number[] = [];
-  for (let i = model.itemIds.length; i < catalog.size; i++) {
-    const item = catalog.item(i);
-    if (!item) continue;
-    model.encoder.encodeInto([item], data.subarray((i - offset) * dims, (i - offset + 1) * dims));
-    live.push(i - offset);
-  }
-  return { vectors: { data, rows, cols: dims }, include: ItemFilter.fromItems(live, rows) };
 }
 
 /** Two best-first lists (the second numbered from `offset`) merged: score, then index. */

@@ -34,7 +34,7 @@ export async function loadServed(
   return {
     model,
     catalog,
-    vectors: await CatalogVectors.load(model, catalog),
+    vectors: new CatalogVectors(model, catalog),
     trending: await loadTrending(store, catalog, now()),
   };
 }

@@ -1,8 +1,7 @@
 /**
  * One model version made ready to serve: the ALS model, its lists, the content encoder and the
- * ANN index over the model's items. Immutable once loaded: catalogue changes and real-time
- * counters live beside it (see served.ts), so a hot swap only replaces a reference and every
- * replica loading the version serves the same model.
+ * ANN index over the model's items. Immutable once served: catalogue changes and real-time
+ * counters live beside it (see served.ts), so a hot swap only replaces a reference.
  */
 import type { AlsModel } from '../../models/als.ts';
 import { ContentEncoder } from '../../models/content-encoder.ts';
@@ -28,7 +27,10 @@ export interface ServingModel {
   readonly neighbours: NeighbourLists | null;
   readonly complements: NeighbourLists | null;
   readonly encoder: ContentEncoder | null;
-  /** The model's item vectors (never written after load). */
+  /**
+   * The model's item vectors; at load, before it is served, extended with the content vectors
+   * of the catalogue's items the model never saw (catalog-vectors.ts); never written after.
+   */
   readonly index: AnnIndex | null;
   /** Per model item, the training users who interacted with it: the last fallback source. */
   readonly popularity: Float32Array;

@@ -77,5 +77,5 @@ export function served(o: { model?: ServingModel; items?: Item[] } = {}): Served
   const trending = new TrendingModel({ items: 64, halfLifeMs: 2 * DAY });
   trending.add(2, NOW - 1000, 8);
   trending.add(4, NOW - 1000, 4);
-  return { model: m, catalog, vectors: CatalogVectors.exact(m, catalog), trending };
+  return { model: m, catalog, vectors: new CatalogVectors(m, catalog), trending };
 }

@@ -3,8 +3,6 @@ import type { ContentEncoder } from '../../../models/content-encoder.ts';
 import { ItemFilter } from '../../../src/index/item-filter.ts';
 import { applyEvents, applyItems } from '../../../src/serving/served.ts';
 import type { Item } from '../../../src/store/types.ts';
-import { Catalog } from '../../../src/serving/catalog.ts';
-import { CatalogVectors } from '../../../src/serving/catalog-vectors.ts';
 import { item, ITEMS, model, NOW, served } from '../../helpers/served-fixture.ts';
 
 /** An encoder that puts an item on the axis its title names (`x …` or `y …`). */
@@ -48,10 +46,10 @@ describe('catalogue vectors beside an immutable model', () => {
     expect(Array.from(s.vectors.vector(6)!)).toEqual([0, 2]);
   });
 
-  it('never writes into the loaded model: item changes and events go to the state beside it', () => {
+  it('never writes into the model while served: item changes and events go to the state beside it', () => {
     const m = model({ encoder: axisEncoder });
-    const before = { size: m.index!.size, space: m.index!.itemSpace, items: [...m.itemIds] };
     const s = served({ model: m });
+    const before = { size: m.index!.size, space: m.index!.itemSpace, items: [...m.itemIds] };
     applyItems(s, [item('new', ['Toys'], { title: 'x' }), item('b', ['Home'], { status: 'delisted' })]);
     applyEvents(s, [{ itemId: 'new', type: 'purchase', timestamp: NOW }]);
     expect({ size: m.index!.size, space: m.index!.itemSpace, items: [...m.itemIds] }).toEqual(before);
@@ -65,30 +63,27 @@ describe('catalogue vectors beside an immutable model', () => {
     expect(served().vectors.vector(6)).toBeNull();
   });
 
-  it('loads the content index with the same answers as the exact one, numbering past the model', async () => {
-    const m = model({ encoder: axisEncoder });
-    const items = [
-      ...ITEMS,
-      ...Array.from({ length: 40 }, (_, k) => item(`n${k}`, ['Toys'], { title: k % 2 ? 'x' : 'y' })),
-    ];
-    const catalog = new Catalog(m.itemIds, items, () => NOW);
-    const loaded = await CatalogVectors.load(m, catalog);
-    const exact = CatalogVectors.exact(m, catalog);
-    const all = ItemFilter.all(catalog.size);
+  it('answers the same for items added while served as for the same items present at load', () => {
+    const extra = Array.from({ length: 40 }, (_, k) => item(`n${k}`, ['Toys'], { title: k % 2 ? 'x' : 'y' }));
+    const atLoad = served({ model: model({ encoder: axisEncoder }), items: [...ITEMS, ...extra] });
+    const later = served({ model: model({ encoder: axisEncoder }) });
+    applyItems(later, extra);
+    const all = ItemFilter.all(atLoad.catalog.size);
     for (const q of [
       [1, 0],
       [0, 1],
       [0.6, 0.8],
     ]) {
-      const a = loaded.search(Float32Array.from(q), 12, all);
-      expect(Array.from(a.indices)).toEqual(Array.from(exact.search(Float32Array.from(q), 12, all).indices));
-      // Best first, ties by index.
+      const a = later.vectors.search(Float32Array.from(q), 12, all);
+      expect(Array.from(a.indices)).toEqual(
+        Array.from(atLoad.vectors.search(Float32Array.from(q), 12, all).indices),
+      );
       for (let r = 1; r < a.indices.length; r++)
         expect(
           a.scores[r - 1]! > a.scores[r]! ||
             (a.scores[r - 1] === a.scores[r] && a.indices[r - 1]! < a.indices[r]!),
         ).toBe(true);
     }
-    expect(Array.from(loaded.vector(catalog.indexOf('n1')!)!)).toEqual([2, 0]);
+    expect(Array.from(later.vectors.vector(later.catalog.indexOf('n1')!)!)).toEqual([2, 0]);
   });
 });
