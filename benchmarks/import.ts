@@ -85,6 +85,7 @@ function nullStore(): Store {
     },
     streamEvents: unsupported,
     recentEvents: unsupported,
+    userItems: unsupported,
     mergeSession: unsupported,
     deleteUser: unsupported,
     userActivity: unsupported,

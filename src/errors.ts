@@ -32,13 +32,14 @@ export const ERROR_CODES = {
   SHELF_ERR_INTERNAL: 500,
   SHELF_ERR_CONFIG: 500,
   SHELF_ERR_ANN_INDEX: 500,
+  SHELF_ERR_ARTEFACT: 500,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class ShelfError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly statusCode: number,
     message: string,
     readonly details?: unknown,

@@ -64,9 +64,9 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? Date.now;
     this.models = new ModelHolder({ registry: o.registry, store: o.store, log: o.log, now: this.now });
-    this.visitors = new Visitors(o.store, o.realtime);
-    this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
     const config = o.config ?? DEFAULT_SERVING_CONFIG;
+    this.visitors = new Visitors(o.store, o.realtime, config.consumed);
+    this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
     this.defaults = Object.fromEntries(TIERS.map((t) => [t, tierConfig(config, t)])) as Record<
       Tier,
       TierConfig

@@ -1,14 +1,15 @@
 /**
  * Stage 3, what may be shown: available (active, in stock), in the category subtree, within the
  * request's filters, minus exclusions (the page item, the cart, ids the caller names, what the
- * visitor consumed or rejected: by default bought unless repurchasable, rated, disliked,
- * hidden). Also the re-check of a cached list after a catalogue change.
+ * visitor consumed or rejected over their whole history: by default bought unless
+ * repurchasable, rated, disliked, hidden). Also the re-check of a cached list after a catalogue change.
  */
 import { ItemFilter } from '../index/item-filter.ts';
 import type { Item } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
 import type { Served } from './served.ts';
 import type { RecommendRequest, RequestFilters, TierConfig } from './types.ts';
+import { typeBit } from './visitor.ts';
 import type { Visitor } from './visitor.ts';
 
 /** The items a request is about, in catalogue indexes. */
@@ -50,6 +51,16 @@ export class Filters {
       if (!consumed.includes(e.type)) continue;
       const i = c.indexOf(e.itemId);
       if (i !== undefined && !(e.type === 'purchase' && c.item(i)?.repurchasable)) exclude.add(i);
+    }
+    if (who.consumed.size) {
+      const mask = consumed.reduce((m, t) => m | typeBit(t), 0);
+      const purchaseOnly = typeBit('purchase');
+      for (const [itemId, types] of who.consumed) {
+        const hit = types & mask;
+        if (!hit) continue;
+        const i = c.indexOf(itemId);
+        if (i !== undefined && !(hit === purchaseOnly && c.item(i)?.repurchasable)) exclude.add(i);
+      }
     }
     const excluded = [...exclude];
     const available = c.availableFilter();

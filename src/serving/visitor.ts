@@ -1,10 +1,13 @@
 /**
- * Stage 1, who asks: identity, consent, and history (real-time state, warmed from the store on
- * first sight). Also where a visitor's state changes: events recorded, a session merged, a
+ * Stage 1, who asks: identity, consent, history (real-time state, warmed from the store on
+ * first sight) and what the user consumed over their whole stored history (the items a filter
+ * keeps out: read once per user, then kept current by the events recorded here, for a bounded
+ * number of users). Also where a visitor's state changes: events recorded, a session merged, a
  * user forgotten or changed.
  */
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
-import type { ShelfEvent, Store } from '../store/types.ts';
+import type { EventType, ShelfEvent, Store } from '../store/types.ts';
+import { EVENT_TYPES } from '../store/types.ts';
 import type { RecommendRequest } from './types.ts';
 
 export interface Visitor {
@@ -16,41 +19,57 @@ export interface Visitor {
   forgotten: boolean;
   /** Newest first, at most `HISTORY`. */
   history: RecentEvent[];
+  /**
+   * Item id → the consumed event types (bits by `typeBit`) the user has for it over their whole
+   * stored history; empty for sessions and without consent. Recent events are in `history`.
+   */
+  consumed: ReadonlyMap<string, number>;
 }
 
 /** Recent events read per request (history, exclusions, neighbour seeds). */
 export const HISTORY = 50;
 /** Users remembered as having no stored events, at most (then the set starts over). */
 const WARMED_MAX = 1_000_000;
+/** Users whose consumed items are held at once (the least recently read go first). */
+const CONSUMED_USERS = 100_000;
+const NOTHING: ReadonlyMap<string, number> = new Map();
+
+/** The bit of an event type in `Visitor.consumed`. */
+export const typeBit = (type: EventType): number => 1 << EVENT_TYPES.indexOf(type);
 
 export class Visitors {
   private readonly consent = new Map<string, boolean>();
   /** Users read from the store without finding any events (not read again; bounded). */
   private readonly warmed = new Set<string>();
   private readonly forgotten = new Set<string>();
+  /** Per user read, their consumed items (see `Visitor.consumed`); insertion order is recency. */
+  private readonly consumed = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly store: Store,
     private readonly realtime: RealtimeState,
+    /** The event types whose items stay out of a user's lists (the default configuration's). */
+    private readonly consumedTypes: readonly EventType[] = [],
   ) {}
 
   /**
-   * Who asks. Without a promise when nothing has to be awaited (consent known, real-time state
-   * in this process, nothing to read from the store), which is every list-cache hit of a
-   * returning visitor in embedded mode.
+   * Who asks. Without a promise when nothing has to be awaited (consent and consumed items
+   * known, real-time state in this process, nothing to read from the store), which is every
+   * list-cache hit of a returning visitor in embedded mode.
    */
   of(req: RecommendRequest): Visitor | Promise<Visitor> {
     const userId = req.userId;
     const rt = this.realtime;
     const personal = userId === undefined ? true : this.consent.get(userId);
     if (personal === undefined || !rt.recentNow) return this.read(req);
+    if (personal && this.needsConsumed(userId)) return this.read(req);
     const subject = subjectOf(req);
     const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
     if (!history.length && subject && personal && this.mayWarm(userId)) return this.read(req);
     return this.make(userId, subject, personal, history);
   }
 
-  /** Records stored events in the visitors' real-time state. */
+  /** Records stored events in the visitors' real-time state (and consumed items). */
   async record(events: readonly ShelfEvent[]): Promise<void> {
     for (const e of events) {
       const subject: Subject | null = e.userId
@@ -58,8 +77,11 @@ export class Visitors {
         : e.sessionId
           ? { sessionId: e.sessionId }
           : null;
-      if (subject)
-        await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
+      if (!subject) continue;
+      await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
+      const items = e.userId !== undefined ? this.consumed.get(e.userId) : undefined;
+      if (items && this.consumedTypes.includes(e.type))
+        items.set(e.itemId, (items.get(e.itemId) ?? 0) | typeBit(e.type));
     }
   }
 
@@ -67,10 +89,13 @@ export class Visitors {
   async forget(userId: string): Promise<void> {
     this.forgotten.add(userId);
     this.consent.delete(userId);
+    this.consumed.delete(userId);
     await this.realtime.forget({ userId });
   }
 
+  /** A login: the session's events become the user's (read the user's consumed items again). */
   mergeSession(sessionId: string, userId: string): Promise<void> {
+    this.consumed.delete(userId);
     return this.realtime.mergeSession(sessionId, userId);
   }
 
@@ -82,6 +107,16 @@ export class Visitors {
   /** Whether `userId`'s events may still have to be read from the store (first sight since start). */
   private mayWarm(userId: string | undefined): boolean {
     return userId !== undefined && !this.forgotten.has(userId) && !this.warmed.has(userId);
+  }
+
+  /** Whether `userId`'s consumed items have yet to be read from the store. */
+  private needsConsumed(userId: string | undefined): userId is string {
+    return (
+      userId !== undefined &&
+      this.consumedTypes.length > 0 &&
+      !this.forgotten.has(userId) &&
+      !this.consumed.has(userId)
+    );
   }
 
   private async read(req: RecommendRequest): Promise<Visitor> {
@@ -98,6 +133,7 @@ export class Visitors {
     const subject = subjectOf(req);
     let history: RecentEvent[] = [];
     if (subject && personal) {
+      if (this.needsConsumed(userId)) await this.readConsumed(userId);
       history = await this.realtime.recent(subject, HISTORY);
       if (!history.length && this.mayWarm(userId)) {
         // First sight since start: warm the real-time state from the store. Later events
@@ -117,6 +153,14 @@ export class Visitors {
     return this.make(userId, subject, personal, history);
   }
 
+  private async readConsumed(userId: string): Promise<void> {
+    const items = new Map<string, number>();
+    for (const r of await this.store.userItems(userId, this.consumedTypes))
+      items.set(r.itemId, (items.get(r.itemId) ?? 0) | typeBit(r.type));
+    if (this.consumed.size >= CONSUMED_USERS) this.consumed.delete(this.consumed.keys().next().value!);
+    this.consumed.set(userId, items);
+  }
+
   private make(
     userId: string | undefined,
     subject: Subject | null,
@@ -124,10 +168,11 @@ export class Visitors {
     history: RecentEvent[],
   ): Visitor {
     // Assigned, not spread: this runs for every request, list-cache hits included.
-    const who: Visitor = { subject, personal, forgotten: false, history };
+    const who: Visitor = { subject, personal, forgotten: false, history, consumed: NOTHING };
     if (userId !== undefined) {
       who.userId = userId;
       who.forgotten = this.forgotten.has(userId);
+      if (personal) who.consumed = this.consumed.get(userId) ?? NOTHING;
     }
     return who;
   }

@@ -243,6 +243,18 @@ export class PostgresStore implements Store {
     return rows.map(eventFromRow);
   }
 
+  async userItems(
+    userId: string,
+    types: readonly EventType[],
+  ): Promise<{ itemId: string; type: EventType }[]> {
+    const { rows } = await this.pool.query<{ itemId: string; type: EventType }>(
+      `SELECT item_id AS "itemId", type FROM events WHERE user_id = $1 AND type = ANY($2)
+       GROUP BY item_id, type ORDER BY item_id COLLATE "C", type COLLATE "C"`,
+      [userId, types],
+    );
+    return rows;
+  }
+
   async mergeSession(sessionId: string, userId: string): Promise<number> {
     return this.tx(async (c) => {
       const res = await c.query('UPDATE events SET user_id = $1 WHERE session_id = $2 AND user_id IS NULL', [

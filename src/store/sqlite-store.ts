@@ -104,6 +104,9 @@ export class SqliteStore implements Store {
         `SELECT seq, ${EVENT_COLUMNS} FROM events
          WHERE (ts > @ts OR (ts = @ts AND seq > @seq)) AND ts < @to ORDER BY ts, seq LIMIT @limit`,
       ),
+      userItems: db.prepare(
+        'SELECT DISTINCT item_id AS itemId, type FROM events WHERE user_id = ? ORDER BY item_id, type',
+      ),
       recent: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?`,
       ),
@@ -230,6 +233,14 @@ export class SqliteStore implements Store {
 
   async recentEvents(userId: string, limit: number): Promise<ShelfEvent[]> {
     return (this.s.recent.all(userId, limit) as EventRow[]).map(eventFromRow);
+  }
+
+  async userItems(
+    userId: string,
+    types: readonly EventType[],
+  ): Promise<{ itemId: string; type: EventType }[]> {
+    const rows = this.s.userItems.all(userId) as { itemId: string; type: EventType }[];
+    return rows.filter((r) => types.includes(r.type));
   }
 
   async mergeSession(sessionId: string, userId: string): Promise<number> {

@@ -151,6 +151,11 @@ export interface Store {
   streamEvents(query?: InteractionQuery): AsyncIterable<ShelfEvent>;
   /** A user's most recent events, newest first. */
   recentEvents(userId: string, limit: number): Promise<ShelfEvent[]>;
+  /**
+   * The distinct (item, event type) pairs of a user's whole history with a type of `types`,
+   * in item order: what serving keeps out of the user's lists (bought, rated, disliked…).
+   */
+  userItems(userId: string, types: readonly EventType[]): Promise<{ itemId: string; type: EventType }[]>;
   /** Gives a session's anonymous events to a user; returns how many moved. */
   mergeSession(sessionId: string, userId: string): Promise<number>;
   /** Removes the user's profile and every event of the user; returns what was removed. */

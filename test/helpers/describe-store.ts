@@ -150,6 +150,22 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect((await store.recentEvents('u1', 2)).map((e) => e.eventId)).toEqual(['e3', 'e2']);
     });
 
+    it("lists the distinct items of a user's whole history by event type", async () => {
+      await store.insertEvents([
+        event('p1', { itemId: 'b', type: 'purchase' }),
+        event('p2', { itemId: 'b', type: 'purchase', timestamp: T0 + 1 }),
+        event('r1', { itemId: 'a', type: 'rating', value: 4 }),
+        event('v1', { itemId: 'c', type: 'view' }),
+        event('x1', { itemId: 'd', type: 'purchase', userId: 'someone-else' }),
+      ]);
+      expect(await store.userItems('u1', ['purchase', 'rating', 'dislike'])).toEqual([
+        { itemId: 'a', type: 'rating' },
+        { itemId: 'b', type: 'purchase' },
+      ]);
+      expect(await store.userItems('u1', ['view'])).toEqual([{ itemId: 'c', type: 'view' }]);
+      expect(await store.userItems('nobody', ['purchase'])).toEqual([]);
+    });
+
     it('merges a session into a user', async () => {
       await store.insertEvents([
         event('s1', { userId: undefined, sessionId: 'sess' }),

@@ -17,7 +17,13 @@ describe('answer: ids, items and the impression', () => {
     expect(Object.isFrozen(items) && Object.isFrozen(items[0])).toBe(true);
     const seen: Impression[] = [];
     const req = { tier: 'homepage' as const, sessionId: 's-1', variant: 'B' };
-    const who = { subject: { sessionId: 's-1' }, personal: true, forgotten: false, history: [] };
+    const who = {
+      subject: { sessionId: 's-1' },
+      personal: true,
+      forgotten: false,
+      history: [],
+      consumed: new Map(),
+    };
     const one = answer('v-test', req, 'preset-2', who, items, 1234, (i) => seen.push(i));
     const two = answer('v-test', req, 'preset-2', who, items, 1235, (i) => seen.push(i));
     expect(one).toMatchObject({ tier: 'homepage', modelVersion: 'v-test', variant: 'B', items });

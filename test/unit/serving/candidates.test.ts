@@ -12,12 +12,19 @@ import type { Visitor } from '../../../src/serving/visitor.ts';
 import { NOW, served } from '../../helpers/served-fixture.ts';
 
 const s = served();
-const anonymous: Visitor = { subject: null, personal: true, forgotten: false, history: [] };
+const anonymous: Visitor = {
+  subject: null,
+  personal: true,
+  forgotten: false,
+  history: [],
+  consumed: new Map(),
+};
 const user = (userId: string, history: Visitor['history'] = []): Visitor => ({
   userId,
   subject: { userId },
   personal: true,
   forgotten: false,
+  consumed: new Map(),
   history,
 });
 

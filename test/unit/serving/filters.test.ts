@@ -3,6 +3,7 @@ import { contextOf, Filters, stillAllowed } from '../../../src/serving/filters.t
 import { applyItems } from '../../../src/serving/served.ts';
 import type { RecommendRequest } from '../../../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
+import { typeBit } from '../../../src/serving/visitor.ts';
 import type { Visitor } from '../../../src/serving/visitor.ts';
 import { ITEMS, item, NOW, served } from '../../helpers/served-fixture.ts';
 
@@ -11,6 +12,7 @@ const visitor = (history: Visitor['history'] = []): Visitor => ({
   subject: { userId: 'u1' },
   personal: true,
   forgotten: false,
+  consumed: new Map(),
   history,
 });
 const ids = (s: ReturnType<typeof served>, items: Int32Array) =>
@@ -72,6 +74,22 @@ describe('filters: what a request may show', () => {
     const onlyHides = { ...tierConfig(DEFAULT_SERVING_CONFIG, 'personalized'), consumed: ['hide' as const] };
     const allowed = new Filters().allowed(s, req, visitor(history), contextOf(s.catalog, req), onlyHides);
     expect(ids(s, allowed.filter.items())).toEqual(['a', 'c', 'd', 'e', 'f', 'g']);
+  });
+
+  it("keeps out the user's consumed items of their whole history, a repurchasable purchase aside", () => {
+    const consumed = new Map([
+      ['a', typeBit('purchase')],
+      ['d', typeBit('purchase')], // repurchasable
+      ['e', typeBit('purchase') | typeBit('rating')],
+      ['c', typeBit('view')],
+    ]);
+    expect(allowedIds({ tier: 'personalized' }, { ...visitor(), consumed })).toEqual([
+      'b',
+      'c',
+      'd',
+      'f',
+      'g',
+    ]);
   });
 
   it('narrows new arrivals like the request', () => {

@@ -12,6 +12,7 @@ const who = (over: Partial<Visitor> = {}): Visitor => ({
   subject: null,
   personal: true,
   forgotten: false,
+  consumed: new Map(),
   history: [],
   ...over,
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
-import { historyStamp, Visitors } from '../../../src/serving/visitor.ts';
+import { historyStamp, typeBit, Visitors } from '../../../src/serving/visitor.ts';
 import type { Visitor } from '../../../src/serving/visitor.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { ShelfEvent, Store } from '../../../src/store/types.ts';
@@ -73,5 +73,29 @@ describe('visitors: who asks', () => {
     await visitors.record([ev('x', { sessionId: 's-9', itemId: 'f', timestamp: NOW - 5 })]);
     const b = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' })));
     expect(a).not.toBe(b);
+  });
+
+  it("reads a user's consumed items over the whole stored history once, then keeps them current", async () => {
+    const many = Array.from({ length: 80 }, (_, k) =>
+      ev(`m${k}`, {
+        userId: 'u-many',
+        itemId: k === 0 ? 'a' : 'f',
+        type: k === 0 ? 'purchase' : 'view',
+        timestamp: NOW - 10_000 + k,
+      }),
+    );
+    await store.insertEvents(many);
+    const visitors = new Visitors(store, new MemoryRealtime(), ['purchase', 'rating']);
+    const first = await resolve(visitors.of({ tier: 'personalized', userId: 'u-many' }));
+    // The purchase is older than the 50 events of the history, but still consumed.
+    expect(first.history.map((e) => e.itemId)).not.toContain('a');
+    expect([...first.consumed]).toEqual([['a', typeBit('purchase')]]);
+    await visitors.record([ev('m-new', { userId: 'u-many', itemId: 'b', type: 'rating', value: 5 })]);
+    const next = visitors.of({ tier: 'personalized', userId: 'u-many' });
+    expect(next).not.toBeInstanceOf(Promise);
+    expect((next as Visitor).consumed.get('b')).toBe(typeBit('rating'));
+    // Sessions and users without consent carry none.
+    expect((await resolve(visitors.of({ tier: 'homepage', sessionId: 's-x' }))).consumed.size).toBe(0);
+    expect((await resolve(visitors.of({ tier: 'homepage', userId: 'u-no' }))).consumed.size).toBe(0);
   });
 });
