@@ -15,6 +15,12 @@
  * models/content-only.ts), hybrid adds β × content-only to ALS. After the table, each dataset
  * gets the cold-start item figure (training/cold-start.ts): the cold items ranked by the tuned
  * ALS user vectors against an encoder fitted on every train item, beside a seeded random order.
+ *
+ * Then the lists as served (training/served-evaluation.ts): the train part imported into a
+ * store, `shelf train`'s version, and the whole serving pipeline answering each test user with
+ * the engine's clock at the cutoff — the personalized and homepage tiers with the version's
+ * serving configuration, beside the same version's model alone through the pipeline.
+ * `--served-only` skips the model table; `--served false` skips the served rows.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,7 +30,7 @@ import { ContentEncoder } from '../models/content-encoder.ts';
 import type { ItemContent } from '../models/content-encoder.ts';
 import { ContentOnlyModel } from '../models/baselines/content-only.ts';
 import type { ContentOnlyOptions } from '../models/baselines/content-only.ts';
-import { EaseModel } from '../models/baselines/ease.ts';
+import { EaseModel } from '../models/ease.ts';
 import { HybridModel } from '../models/baselines/hybrid.ts';
 import { ItemKnnModel } from '../models/baselines/item-knn.ts';
 import { PopularityModel } from '../models/popularity.ts';
@@ -47,6 +53,13 @@ import {
   validationSplit,
 } from '../training/split.ts';
 import type { EvalSplit, SplitRule, Weighting } from '../training/split.ts';
+import { pino } from 'pino';
+import { createEngine } from '../src/app/create-shelf.ts';
+import type { BlendWeights, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
+import { DEFAULT_SERVING_CONFIG, TIERS } from '../src/serving/types.ts';
+import type { EventType } from '../src/store/types.ts';
+import { evaluateServed, servedEngine, servedSetup, tuneServedRules } from '../training/served-evaluation.ts';
+import type { ServedResult, ServedTuning } from '../training/served-evaluation.ts';
 import { parseArgs, printTable } from './table.ts';
 
 const K = 20;
@@ -270,6 +283,8 @@ export default async function quality(args: string[]): Promise<unknown> {
   const alsTrials = Number(opts.get('als-trials') ?? 24);
   const tuneBudget = Number(opts.get('tune-budget') ?? 200);
   const timingRuns = Number(opts.get('timing-runs') ?? 3);
+  const servedOnly = opts.get('served-only') !== undefined && opts.get('served-only') !== 'false';
+  const served = opts.get('served') !== 'false';
   const only = (name: string) => {
     const v = opts.get(name);
     return typeof v === 'string' ? new Set(v.split(',')) : null;
@@ -302,6 +317,11 @@ export default async function quality(args: string[]): Promise<unknown> {
         `${split.testUsers.length} test users; validation ${val.split.testUsers.length} users`,
     );
 
+    const servedRows = served ? await servedFigures(spec, data, split, val, seed) : undefined;
+    if (servedOnly) {
+      datasets[spec.key] = { testUsers: split.testUsers.length, served: servedRows };
+      continue;
+    }
     const reports: Record<string, ModelReport> = {};
     const rows: (string | number)[][] = [];
     const tuned: (string | number)[][] = [];
@@ -413,6 +433,7 @@ export default async function quality(args: string[]): Promise<unknown> {
       validationTestUsers: val.split.testUsers.length,
       models: reports,
       ...(content ?? {}),
+      ...(servedRows ? { served: servedRows } : {}),
     };
   }
   const totalSeconds = round2((performance.now() - started) / 1000);
@@ -505,6 +526,158 @@ async function contentFigures(
     },
   };
 }
+
+/** The event a dataset's interaction is stored as when it is imported for serving. */
+const SERVED_EVENT: Record<DatasetSpec['key'], EventType> = {
+  'online-retail-uci': 'purchase',
+  'movielens-100k': 'rating',
+};
+const SERVED_TIERS: Tier[] = ['personalized', 'homepage'];
+
+/**
+ * The tiers as a shopper receives them, beside `model only`: the same version's user vector
+ * through the same pipeline with every other source, rule and slot off.
+ */
+async function servedFigures(
+  spec: DatasetSpec,
+  data: InteractionDataset,
+  split: EvalSplit,
+  val: { log: InteractionLog; split: EvalSplit },
+  seed: number,
+): Promise<Record<string, unknown>> {
+  const log = pino({ level: 'silent' });
+  const eventType = SERVED_EVENT[spec.key];
+  // Rules tuned on the validation split (never on test), from today's defaults, under a
+  // diversity floor: lists at least as diverse (coverage@20) as the best model's alone.
+  const valData: InteractionDataset = { ...data, ...val.log };
+  const valSetup = await servedSetup(valData, val.split, { eventType, seed, log });
+  const tuning: Record<string, ServedTuning> = {};
+  let tuned = DEFAULT_SERVING_CONFIG;
+  let minCoverage = 0;
+  try {
+    let bestModel = -1;
+    for (const source of ['vector', 'ease'] as const) {
+      const engine = await servedEngine(valSetup, createEngine, log, modelOnly(source));
+      const r = await evaluateServed(engine, valData, val.split, 'personalized', K);
+      if (r['ndcg@20'] > bestModel) [bestModel, minCoverage] = [r['ndcg@20'], r['coverage@20']];
+    }
+    for (const tier of SERVED_TIERS) {
+      const t = await tuneServedRules(
+        valSetup,
+        createEngine,
+        valData,
+        val.split,
+        tier,
+        DEFAULT_SERVING_CONFIG,
+        log,
+        minCoverage,
+      );
+      tuning[tier] = t;
+      tuned = { ...tuned, tiers: { ...tuned.tiers, [tier]: t.rules } };
+    }
+  } finally {
+    await valSetup.close();
+  }
+
+  const t0 = performance.now();
+  const setup = await servedSetup(data, split, { eventType, seed, log });
+  const setupSeconds = (performance.now() - t0) / 1000;
+  try {
+    const out: Record<string, unknown> = {};
+    const rows: (string | number)[][] = [];
+    const run = async (name: string, tier: Tier, config: ServingConfig) => {
+      const t = performance.now();
+      const engine = await servedEngine(setup, createEngine, log, config);
+      const r = await evaluateServed(engine, data, split, tier, K);
+      const seconds = (performance.now() - t) / 1000;
+      rows.push([name, r['ndcg@20'], r['recall@20'], r['coverage@20'], r.meanLength, r.shortShare, seconds]);
+      return { ...mapRound4(r), seconds: round2(seconds) };
+    };
+    for (const tier of SERVED_TIERS) {
+      out[tier] = {
+        ...(await run(tier, tier, tuned)),
+        rules: tuned.tiers[tier],
+        validation: { start: mapRound4(tuning[tier]!.start), chosen: mapRound4(tuning[tier]!.chosen) },
+      };
+      out[`${tier} (default rules)`] = await run(`${tier}, default rules`, tier, DEFAULT_SERVING_CONFIG);
+    }
+    out['model only (ALS)'] = await run('model only (ALS)', 'personalized', modelOnly('vector'));
+    out['model only (EASE)'] = await run('model only (EASE)', 'personalized', modelOnly('ease'));
+    printTable(
+      `${spec.key}: lists as served (K = ${K}, ${split.testUsers.length} test users; rules tuned on ` +
+        `validation, coverage@20 ≥ ${minCoverage.toFixed(3)}; store and version made in ${setupSeconds.toFixed(1)} s)`,
+      ['tier', 'NDCG@20', 'Recall@20', 'Coverage@20', 'mean length', 'short share', 'seconds'],
+      rows,
+    );
+
+    // What each rule of the tuned personalized tier costs in NDCG and buys in coverage.
+    const base = tuned.tiers.personalized;
+    const off: [string, TierRules][] = [
+      ['ALS vector off', { ...base, weights: { ...base.weights, vector: 0 } }],
+      ['EASE off', { ...base, weights: { ...base.weights, ease: 0 } }],
+      ['neighbours off', { ...base, weights: { ...base.weights, neighbours: 0 } }],
+      ['trending off', { ...base, weights: { ...base.weights, trending: 0 } }],
+      ['MMR off (λ = 1)', { ...base, mmrLambda: 1 }],
+      ['category cap off', { ...base, maxPerCategory: Number.MAX_SAFE_INTEGER }],
+      ['new-arrival slot off', { ...base, newItemSlot: -1 }],
+    ];
+    const ref = out.personalized as ServedResult;
+    const costs: Record<string, { 'ndcg@20': number; 'coverage@20': number }> = {};
+    const costRows: (string | number)[][] = [];
+    for (const [name, rules] of off) {
+      const engine = await servedEngine(setup, createEngine, log, {
+        ...tuned,
+        tiers: { ...tuned.tiers, personalized: rules },
+      });
+      const r = await evaluateServed(engine, data, split, 'personalized', K);
+      costs[name] = { 'ndcg@20': round4(r['ndcg@20']), 'coverage@20': round4(r['coverage@20']) };
+      costRows.push([
+        name,
+        r['ndcg@20'],
+        ref['ndcg@20'] - r['ndcg@20'],
+        r['coverage@20'],
+        ref['coverage@20'] - r['coverage@20'],
+      ]);
+    }
+    printTable(
+      `${spec.key}: what each rule of the tuned personalized tier does (test; positive = the rule helps)`,
+      ['without', 'NDCG@20', 'NDCG the rule adds', 'Coverage@20', 'coverage the rule adds'],
+      costRows,
+    );
+    out.ruleEffects = costs;
+    out.validationMinCoverage = round4(minCoverage);
+    out.tuningTrials = Object.fromEntries(Object.entries(tuning).map(([t, v]) => [t, v.trials.length]));
+    return out;
+  } finally {
+    await setup.close();
+  }
+}
+
+const mapRound4 = (r: ServedResult) =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round4(v)])) as unknown as ServedResult;
+
+/** One of the version's models alone: no other source, no rule, no slot. */
+const modelOnly = (source: 'vector' | 'ease'): ServingConfig => ({
+  ...DEFAULT_SERVING_CONFIG,
+  tiers: Object.fromEntries(
+    TIERS.map((t) => [
+      t,
+      {
+        weights: {
+          vector: 0,
+          neighbours: 0,
+          complements: 0,
+          trending: 0,
+          ease: 0,
+          [source]: 1,
+        } as BlendWeights,
+        maxPerCategory: Number.MAX_SAFE_INTEGER,
+        mmrLambda: 1,
+        newItemSlot: -1,
+      },
+    ]),
+  ) as ServingConfig['tiers'],
+});
 
 /** Mean over rows of the cosine between row i of `a` and row i of `b` (rows × f each). */
 function meanCosine(a: Float32Array, b: Float32Array, f: number): number {

@@ -33,6 +33,12 @@ export interface Recipe {
   halfLifeDays: number;
   /** Share of the newest events held out to score the version. */
   testFraction: number;
+  /** EASE item-item lists for catalogues of at most this many items (a dense n² fit); 0: none. */
+  easeMaxItems: number;
+  /** EASE's L2 weight (see models/ease.ts). */
+  easeLambda: number;
+  /** EASE weighs each (user, item) by 0.5^(age / this many days); serving weighs seeds alike. */
+  easeHalfLifeDays: number;
 }
 
 export const DEFAULT_RECIPE: Recipe = {
@@ -44,6 +50,9 @@ export const DEFAULT_RECIPE: Recipe = {
   weights: DEFAULT_WEIGHTS.weights,
   halfLifeDays: DEFAULT_WEIGHTS.halfLifeDays,
   testFraction: 0.1,
+  easeMaxItems: 5000,
+  easeLambda: 200,
+  easeHalfLifeDays: 30,
 };
 
 export interface GateOptions {
@@ -147,6 +156,11 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     model.factors,
     await itemsById(o.store),
     seed,
+    {
+      easeMaxItems: recipe.easeMaxItems,
+      easeLambda: recipe.easeLambda,
+      easeHalfLifeDays: recipe.easeHalfLifeDays,
+    },
   );
   const trainSeconds = (performance.now() - t0) / 1000;
   const manifest = await o.registry.create(

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { basketsFromPairs, boughtTogether } from '../models/bought-together.ts';
 import { ContentEncoder } from '../models/content-encoder.ts';
+import { EaseModel, easeLists } from '../models/ease.ts';
 import { itemNeighbours } from '../models/item-neighbours.ts';
 import type { NeighbourLists } from '../models/item-neighbours.ts';
 import type { Csr } from '../models/sparse.ts';
@@ -25,6 +26,14 @@ const DAY_MS = 86_400_000;
 export interface ServingArtefactOptions {
   /** Neighbours and complements kept per item. @defaultValue 50 */
   k?: number;
+  /** EASE lists for catalogues of at most this many items; 0: none. @defaultValue 0 */
+  easeMaxItems?: number;
+  /** @defaultValue 200 */
+  easeLambda?: number;
+  /** EASE's inputs weigh each (user, item) by 0.5^(age of its newest event / this). @defaultValue 30 */
+  easeHalfLifeDays?: number;
+  /** EASE weights kept per item. @defaultValue 500 */
+  easeK?: number;
 }
 
 export function listFiles(
@@ -89,6 +98,8 @@ export async function servingArtefacts(
     });
     encoderItems = known.length;
   }
+  const ease = await easeFiles(s, interactions, options);
+  Object.assign(files, ease.files);
   const index = await annIndexFiles(itemFactors, factors, seed);
   Object.assign(files, index);
   return {
@@ -98,7 +109,46 @@ export async function servingArtefacts(
       complementsK: complements.k,
       encoderItems,
       hnsw: Object.keys(index).length > 0 ? 1 : 0,
+      easeK: ease.k,
     },
+  };
+}
+
+/**
+ * EASE's item-item lists over who interacted with what, each pair weighed by the recency of its
+ * newest event (the weighting that won on validation for online-retail, see benchmarks/quality),
+ * when the catalogue is small enough for its dense fit: serving sums them over a user's history
+ * with the same weights.
+ */
+async function easeFiles(
+  s: Snapshot,
+  interactions: Csr,
+  o: ServingArtefactOptions,
+): Promise<{ files: Record<string, Uint8Array>; k: number }> {
+  if (interactions.cols === 0 || interactions.cols > (o.easeMaxItems ?? 0)) return { files: {}, k: 0 };
+  const n = interactions.cols;
+  const newest = new Map<number, number>();
+  let end = -Infinity;
+  for (let e = 0; e < s.length; e++) {
+    const key = s.users[e]! * n + s.items[e]!;
+    const ts = s.timestamps[e]!;
+    if (ts > (newest.get(key) ?? -Infinity)) newest.set(key, ts);
+    if (ts > end) end = ts;
+  }
+  const halfLife = (o.easeHalfLifeDays ?? 30) * 86_400_000;
+  const values = new Float32Array(interactions.indices.length);
+  for (let u = 0; u < interactions.rows; u++) {
+    for (let p = interactions.indptr[u]!; p < interactions.indptr[u + 1]!; p++) {
+      const at = newest.get(u * n + interactions.indices[p]!) ?? end;
+      values[p] = Math.pow(0.5, (end - at) / halfLife);
+    }
+  }
+  const model = new EaseModel({ lambda: o.easeLambda ?? 200 });
+  await model.fit({ ...interactions, values });
+  const lists = easeLists(model, o.easeK ?? 500);
+  return {
+    files: { [F.easeIndices]: bytesOf(lists.indices), [F.easeScores]: bytesOf(lists.scores) },
+    k: lists.k,
   };
 }
 

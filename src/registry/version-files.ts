@@ -17,6 +17,9 @@ export const VERSION_FILES = {
   /** Bought-together complements: rows × k, −1 padded. */
   complementsIndices: 'complements-indices.i32',
   complementsScores: 'complements-scores.f32',
+  /** EASE's largest item-item weights (small catalogues): rows × k, −1 padded. */
+  easeIndices: 'ease-indices.i32',
+  easeScores: 'ease-scores.f32',
   /** The HNSW graph over the item factors (small catalogues get an exact index at load instead). */
   annIndex: 'ann-index.bin',
   /** The content encoder's manifest; its own files sit beside it. */

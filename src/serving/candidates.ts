@@ -8,6 +8,7 @@
  */
 import { neighboursOf } from '../../models/item-neighbours.ts';
 import type { NeighbourLists } from '../../models/item-neighbours.ts';
+import { topK } from '../../models/top-k.ts';
 import type { TopK } from '../../models/top-k.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Segment } from '../segments/segments.ts';
@@ -60,6 +61,8 @@ export class Candidates {
   private segmentLists: SegmentLists | null = null;
   private newcomers: { served: Served; lists: SegmentLists; top: TopK } | null = null;
   private readonly trending = new TrendingTop();
+  /** Per item, the EASE sum of the request being computed (zero between requests). */
+  private easeSums = new Float32Array(0);
 
   /** Replaces the segment lists (visitors without history get the `new` segment's). */
   setSegmentLists(lists: SegmentLists): void {
@@ -88,6 +91,7 @@ export class Candidates {
     }
     const seeds = seedsOf(req.tier, who, ctx, c);
     const m = s.model;
+    if (m.ease && w.ease > 0 && who.personal) this.fromEase(blend, s, who, filter, w.ease, nearest, now);
     if (m.neighbours && w.neighbours > 0)
       fromLists(blend, m.neighbours, seeds, filter, w.neighbours, c, 'neighbours');
     if (m.complements && w.complements > 0) {
@@ -148,6 +152,54 @@ export class Candidates {
       .filter((i) => allowed.has(i))
       .slice(0, NEW_ARRIVAL_CANDIDATES)
       .map((index, j) => ({ index, score: -j }));
+  }
+
+  /**
+   * EASE's rows summed over every item the visitor engaged with (their whole consumed history
+   * and the recent events), the best `k` allowed kept, min-max normalised like the vector source.
+   */
+  private fromEase(
+    blend: Blend,
+    s: Served,
+    who: Visitor,
+    filter: ItemFilter,
+    weight: number,
+    k: number,
+    now: number,
+  ): void {
+    const lists = s.model.ease!;
+    if (this.easeSums.length < lists.rows) this.easeSums = new Float32Array(lists.rows);
+    const sums = this.easeSums;
+    const touched: number[] = [];
+    // Each item the visitor engaged with, weighed by the recency of its newest event, as fitted.
+    const newest = new Map<number, number>();
+    const note = (itemId: string, at: number) => {
+      const j = s.catalog.indexOf(itemId);
+      if (j !== undefined && j < lists.rows && at > (newest.get(j) ?? -Infinity)) newest.set(j, at);
+    };
+    for (const e of who.history) if (s.model.eventWeights[e.type] > 0) note(e.itemId, e.timestamp);
+    for (const [itemId, c] of who.consumed) note(itemId, c.at);
+    const halfLife = s.model.easeHalfLifeMs;
+    for (const [j, at] of newest) {
+      const wj = Math.pow(0.5, Math.max(0, now - at) / halfLife);
+      const row = neighboursOf(lists, j);
+      for (let r = 0; r < row.indices.length; r++) {
+        const i = row.indices[r]!;
+        if (!filter.has(i)) continue;
+        if (sums[i] === 0) touched.push(i);
+        sums[i]! += wj * row.scores[r]!;
+      }
+    }
+    if (!touched.length) return;
+    const gathered = Float32Array.from(touched, (i) => sums[i]!);
+    for (const i of touched) sums[i] = 0;
+    const top = topK(gathered, k);
+    addList(
+      blend,
+      { indices: top.indices.map((t) => touched[t]!), scores: top.scores },
+      weight,
+      'recommended for you',
+    );
   }
 
   /** The `new` segment's list in the served item indexes (mapped once per swap and list). */

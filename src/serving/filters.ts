@@ -55,7 +55,7 @@ export class Filters {
     if (who.consumed.size) {
       const mask = consumed.reduce((m, t) => m | typeBit(t), 0);
       const purchaseOnly = typeBit('purchase');
-      for (const [itemId, types] of who.consumed) {
+      for (const [itemId, { types }] of who.consumed) {
         const hit = types & mask;
         if (!hit) continue;
         const i = c.indexOf(itemId);

@@ -26,6 +26,10 @@ export interface ServingModel {
   readonly userRows: Csr | null;
   readonly neighbours: NeighbourLists | null;
   readonly complements: NeighbourLists | null;
+  /** EASE's item-item lists (small catalogues): a user's items' rows summed score every item. */
+  readonly ease: NeighbourLists | null;
+  /** EASE weighs a user's item by 0.5^(age / this), as it was fitted. */
+  readonly easeHalfLifeMs: number;
   readonly encoder: ContentEncoder | null;
   /**
    * The model's item vectors; at load, before it is served, extended with the content vectors
@@ -38,6 +42,10 @@ export interface ServingModel {
   readonly eventWeights: EventWeights;
 }
 
+/** Versions that do not say were fitted with 30 days. */
+const EASE_HALF_LIFE_MS = 30 * 86_400_000;
+const positive = (v: unknown): number => (typeof v === 'number' && v > 0 ? v : 0);
+
 /** No version yet: a model-less catalogue that serves trending only. */
 export const NO_MODEL: ServingModel = Object.freeze({
   version: null,
@@ -48,6 +56,8 @@ export const NO_MODEL: ServingModel = Object.freeze({
   userRows: null,
   neighbours: null,
   complements: null,
+  ease: null,
+  easeHalfLifeMs: EASE_HALF_LIFE_MS,
   encoder: null,
   index: null,
   popularity: new Float32Array(0),
@@ -94,6 +104,9 @@ export async function loadServingModel(
   const complements = has(F.complementsIndices)
     ? lists(await file(F.complementsIndices), await file(F.complementsScores), itemIds.length, 'complements')
     : null;
+  const ease = has(F.easeIndices)
+    ? lists(await file(F.easeIndices), await file(F.easeScores), itemIds.length, 'ease')
+    : null;
   let encoder: ContentEncoder | null = null;
   if (has(F.contentEncoder)) {
     const encoderManifest = JSON.parse((await file(F.contentEncoder)).toString('utf8')) as {
@@ -116,6 +129,8 @@ export async function loadServingModel(
     userRows,
     neighbours,
     complements,
+    ease,
+    easeHalfLifeMs: positive(manifest.params['easeHalfLifeDays']) * 86_400_000 || EASE_HALF_LIFE_MS,
     encoder,
     index,
     popularity: columnCounts(userRows, itemIds.length),

@@ -81,6 +81,8 @@ export interface BlendWeights {
   complements: number;
   /** Time-decayed popularity. */
   trending: number;
+  /** EASE's item-item weights summed over the user's whole history (small catalogues). */
+  ease: number;
 }
 
 export interface TierRules {
@@ -145,14 +147,20 @@ const rules = (weights: BlendWeights, over: Partial<TierRules> = {}): TierRules 
 
 export const DEFAULT_SERVING_CONFIG: ServingConfig = {
   tiers: {
-    homepage: rules({ vector: 1, neighbours: 0.5, complements: 0, trending: 0.4 }),
-    category: rules({ vector: 1, neighbours: 0.3, complements: 0, trending: 0.5 }),
-    personalized: rules({ vector: 1, neighbours: 0.6, complements: 0, trending: 0.1 }, { newItemSlot: 4 }),
+    homepage: rules({ vector: 1, neighbours: 0.5, complements: 0, trending: 0.4, ease: 1 }),
+    category: rules({ vector: 1, neighbours: 0.3, complements: 0, trending: 0.5, ease: 1 }),
+    personalized: rules(
+      { vector: 1, neighbours: 0.6, complements: 0, trending: 0.1, ease: 1 },
+      { newItemSlot: 4 },
+    ),
     similar: rules(
-      { vector: 0.7, neighbours: 1, complements: 0.3, trending: 0.05 },
+      { vector: 0.7, neighbours: 1, complements: 0.3, trending: 0.05, ease: 0 },
       { newItemSlot: -1, mmrLambda: 0.9 },
     ),
-    cart: rules({ vector: 0.3, neighbours: 0.5, complements: 1, trending: 0.05 }, { newItemSlot: -1 }),
+    cart: rules(
+      { vector: 0.3, neighbours: 0.5, complements: 1, trending: 0.05, ease: 0 },
+      { newItemSlot: -1 },
+    ),
   },
   pins: [],
   boosts: {},

@@ -20,10 +20,17 @@ export interface Visitor {
   /** Newest first, at most `HISTORY`. */
   history: RecentEvent[];
   /**
-   * Item id → the consumed event types (bits by `typeBit`) the user has for it over their whole
-   * stored history; empty for sessions and without consent. Recent events are in `history`.
+   * Item id → the consumed event types the user has for it over their whole stored history, and
+   * the newest one's time; empty for sessions and without consent. Recent events are in `history`.
    */
-  consumed: ReadonlyMap<string, number>;
+  consumed: ReadonlyMap<string, Consumed>;
+}
+
+export interface Consumed {
+  /** Event types, as bits by `typeBit`. */
+  types: number;
+  /** The newest of them, epoch ms. */
+  at: number;
 }
 
 /** Recent events read per request (history, exclusions, neighbour seeds). */
@@ -32,7 +39,7 @@ export const HISTORY = 50;
 const WARMED_MAX = 1_000_000;
 /** Users whose consumed items are held at once (the least recently read go first). */
 const CONSUMED_USERS = 100_000;
-const NOTHING: ReadonlyMap<string, number> = new Map();
+const NOTHING: ReadonlyMap<string, Consumed> = new Map();
 
 /** The bit of an event type in `Visitor.consumed`. */
 export const typeBit = (type: EventType): number => 1 << EVENT_TYPES.indexOf(type);
@@ -43,7 +50,7 @@ export class Visitors {
   private readonly warmed = new Set<string>();
   private readonly forgotten = new Set<string>();
   /** Per user read, their consumed items (see `Visitor.consumed`); insertion order is recency. */
-  private readonly consumed = new Map<string, Map<string, number>>();
+  private readonly consumed = new Map<string, Map<string, Consumed>>();
 
   constructor(
     private readonly store: Store,
@@ -80,8 +87,7 @@ export class Visitors {
       if (!subject) continue;
       await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
       const items = e.userId !== undefined ? this.consumed.get(e.userId) : undefined;
-      if (items && this.consumedTypes.includes(e.type))
-        items.set(e.itemId, (items.get(e.itemId) ?? 0) | typeBit(e.type));
+      if (items && this.consumedTypes.includes(e.type)) add(items, e.itemId, e.type, e.timestamp);
     }
   }
 
@@ -154,9 +160,9 @@ export class Visitors {
   }
 
   private async readConsumed(userId: string): Promise<void> {
-    const items = new Map<string, number>();
+    const items = new Map<string, Consumed>();
     for (const r of await this.store.userItems(userId, this.consumedTypes))
-      items.set(r.itemId, (items.get(r.itemId) ?? 0) | typeBit(r.type));
+      add(items, r.itemId, r.type, r.at);
     if (this.consumed.size >= CONSUMED_USERS) this.consumed.delete(this.consumed.keys().next().value!);
     this.consumed.set(userId, items);
   }
@@ -176,6 +182,14 @@ export class Visitors {
     }
     return who;
   }
+}
+
+function add(items: Map<string, Consumed>, itemId: string, type: EventType, at: number): void {
+  const c = items.get(itemId);
+  if (c) {
+    c.types |= typeBit(type);
+    if (at > c.at) c.at = at;
+  } else items.set(itemId, { types: typeBit(type), at });
 }
 
 function subjectOf(req: RecommendRequest): Subject | null {

@@ -17,6 +17,7 @@ import type {
   UpsertResult,
   User,
   UserActivity,
+  UserItem,
 } from './types.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
@@ -243,16 +244,13 @@ export class PostgresStore implements Store {
     return rows.map(eventFromRow);
   }
 
-  async userItems(
-    userId: string,
-    types: readonly EventType[],
-  ): Promise<{ itemId: string; type: EventType }[]> {
-    const { rows } = await this.pool.query<{ itemId: string; type: EventType }>(
-      `SELECT item_id AS "itemId", type FROM events WHERE user_id = $1 AND type = ANY($2)
+  async userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]> {
+    const { rows } = await this.pool.query<{ itemId: string; type: EventType; at: string }>(
+      `SELECT item_id AS "itemId", type, MAX(ts) AS at FROM events WHERE user_id = $1 AND type = ANY($2)
        GROUP BY item_id, type ORDER BY item_id COLLATE "C", type COLLATE "C"`,
       [userId, types],
     );
-    return rows;
+    return rows.map((r) => ({ itemId: r.itemId, type: r.type, at: Number(r.at) }));
   }
 
   async mergeSession(sessionId: string, userId: string): Promise<number> {

@@ -19,6 +19,7 @@ import type {
   UpsertResult,
   User,
   UserActivity,
+  UserItem,
 } from './types.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
@@ -105,7 +106,8 @@ export class SqliteStore implements Store {
          WHERE (ts > @ts OR (ts = @ts AND seq > @seq)) AND ts < @to ORDER BY ts, seq LIMIT @limit`,
       ),
       userItems: db.prepare(
-        'SELECT DISTINCT item_id AS itemId, type FROM events WHERE user_id = ? ORDER BY item_id, type',
+        'SELECT item_id AS itemId, type, MAX(ts) AS at FROM events WHERE user_id = ? ' +
+          'GROUP BY item_id, type ORDER BY item_id, type',
       ),
       recent: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?`,
@@ -235,11 +237,8 @@ export class SqliteStore implements Store {
     return (this.s.recent.all(userId, limit) as EventRow[]).map(eventFromRow);
   }
 
-  async userItems(
-    userId: string,
-    types: readonly EventType[],
-  ): Promise<{ itemId: string; type: EventType }[]> {
-    const rows = this.s.userItems.all(userId) as { itemId: string; type: EventType }[];
+  async userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]> {
+    const rows = this.s.userItems.all(userId) as UserItem[];
     return rows.filter((r) => types.includes(r.type));
   }
 

@@ -16,6 +16,13 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export type AttributeValue = string | number | boolean;
 
+/** One (item, event type) of a user's history; `at`: the newest such event, epoch ms. */
+export interface UserItem {
+  itemId: string;
+  type: EventType;
+  at: number;
+}
+
 export interface Item {
   itemId: string;
   title: string;
@@ -153,9 +160,10 @@ export interface Store {
   recentEvents(userId: string, limit: number): Promise<ShelfEvent[]>;
   /**
    * The distinct (item, event type) pairs of a user's whole history with a type of `types`,
-   * in item order: what serving keeps out of the user's lists (bought, rated, disliked…).
+   * in item order, with the newest such event's time: what serving keeps out of the user's
+   * lists (bought, rated, disliked…) and the history EASE scores from.
    */
-  userItems(userId: string, types: readonly EventType[]): Promise<{ itemId: string; type: EventType }[]>;
+  userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]>;
   /** Gives a session's anonymous events to a user; returns how many moved. */
   mergeSession(sessionId: string, userId: string): Promise<number>;
   /** Removes the user's profile and every event of the user; returns what was removed. */

@@ -159,10 +159,10 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         event('x1', { itemId: 'd', type: 'purchase', userId: 'someone-else' }),
       ]);
       expect(await store.userItems('u1', ['purchase', 'rating', 'dislike'])).toEqual([
-        { itemId: 'a', type: 'rating' },
-        { itemId: 'b', type: 'purchase' },
+        { itemId: 'a', type: 'rating', at: T0 },
+        { itemId: 'b', type: 'purchase', at: T0 + 1 },
       ]);
-      expect(await store.userItems('u1', ['view'])).toEqual([{ itemId: 'c', type: 'view' }]);
+      expect(await store.userItems('u1', ['view'])).toEqual([{ itemId: 'c', type: 'view', at: T0 }]);
       expect(await store.userItems('nobody', ['purchase'])).toEqual([]);
     });
 

@@ -62,6 +62,8 @@ export function model(over: Partial<ServingModel> = {}): ServingModel {
       scores: Float32Array.from([0.8, 0.4, 0, 0, 0.5, 0, 0, 0, 0, 0, 0, 0]),
     },
     complements: null,
+    ease: null,
+    easeHalfLifeMs: 30 * DAY,
     encoder: null,
     index: ExactIndex.build({ data: itemFactors, rows: 6, cols: 2 }),
     popularity: Float32Array.from([5, 1, 3, 0, 2, 4]),

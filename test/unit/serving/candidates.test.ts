@@ -9,7 +9,9 @@ import type { Served } from '../../../src/serving/served.ts';
 import type { RecommendRequest, TierConfig } from '../../../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { Visitor } from '../../../src/serving/visitor.ts';
-import { NOW, served } from '../../helpers/served-fixture.ts';
+import { model, NOW, served } from '../../helpers/served-fixture.ts';
+
+const DAY = 86_400_000;
 
 const s = served();
 const anonymous: Visitor = {
@@ -163,5 +165,45 @@ describe('candidates: where a list comes from', () => {
     // Sources that found enough need no fallback.
     const similar = collect({ tier: 'similar', itemId: 'a' }, anonymous).out;
     expect(similar.map((c) => c.reason)).not.toContain('popular');
+  });
+
+  it("sums EASE's rows over the user's whole history, each weighed by its recency", () => {
+    // a → c 0.9, d 0.1; b → d 1.
+    const ease = {
+      rows: 6,
+      k: 2,
+      indices: Int32Array.from([2, 3, 3, -1, -1, -1, -1, -1, -1, -1, -1, -1]),
+      scores: Float32Array.from([0.9, 0.1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    };
+    const withEase = served({ model: model({ ease, easeHalfLifeMs: DAY }) });
+    const base = tierConfig(DEFAULT_SERVING_CONFIG, 'personalized');
+    const easeOnly = { ...base, weights: { vector: 0, neighbours: 0, complements: 0, trending: 0, ease: 1 } };
+    const consumed = (aAgo: number, bAgo: number) =>
+      new Map([
+        ['a', { types: 1, at: NOW - aAgo }],
+        ['b', { types: 1, at: NOW - bAgo }],
+      ]);
+    const ask = (c: Visitor['consumed']) =>
+      collect(
+        { tier: 'personalized', userId: 'u1' },
+        { ...user('u1'), consumed: c },
+        new Candidates(),
+        easeOnly,
+        withEase,
+      )
+        .out.filter((x) => x.reason === 'recommended for you')
+        .map((x) => x.itemId);
+    // Both fresh: d = 0.1 + 1 beats c = 0.9. With b ten days old, c wins.
+    expect(ask(consumed(0, 0))).toEqual(['d', 'c']);
+    expect(ask(consumed(0, 10 * DAY))).toEqual(['c', 'd']);
+    // Without consent, none.
+    const none = collect(
+      { tier: 'personalized', userId: 'u1' },
+      { ...user('u1'), personal: false, consumed: consumed(0, 0) },
+      new Candidates(),
+      easeOnly,
+      withEase,
+    );
+    expect(none.out.map((x) => x.reason)).not.toContain('recommended for you');
   });
 });

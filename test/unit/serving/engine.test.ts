@@ -485,7 +485,7 @@ describe('serving engine on a generated storefront', () => {
     const trendingOnly: TierConfig = {
       ...tierConfig(DEFAULT_SERVING_CONFIG, 'homepage'),
       name: 'trending-only',
-      weights: { vector: 0, neighbours: 0, complements: 0, trending: 1 },
+      weights: { vector: 0, neighbours: 0, complements: 0, trending: 1, ease: 0 },
       newItemSlot: -1,
     };
     const req: RecommendRequest = { tier: 'homepage', userId: users[4], limit: 10 };
@@ -499,7 +499,7 @@ describe('serving engine on a generated storefront', () => {
     expect(again.items).toBe(variant.items);
     expect((await e.recommend(req)).items).toBe(standard.items);
   });
-  it('folds in with the event weights recorded in the version it serves', async () => {
+  it('serves a version with the event weights it records, and EASE lists for a small catalogue', async () => {
     expect((await loadServingModel(registry, versions[0]!)).eventWeights).toEqual(EVENT_WEIGHTS);
     const weights = { ...EVENT_WEIGHTS, view: 0.5, rating: 2 };
     const { manifest } = await trainVersion({
@@ -510,5 +510,16 @@ describe('serving engine on a generated storefront', () => {
       log,
     });
     expect((await loadServingModel(registry, manifest.version)).eventWeights).toEqual(weights);
+    // A catalogue of at most `easeMaxItems` gets EASE's lists; a larger one none.
+    const small = await loadServingModel(registry, versions[0]!);
+    expect(small.ease?.rows).toBe(small.itemIds.length);
+    const large = await trainVersion({
+      store,
+      registry,
+      recipe: { factors: 8, iterations: 2, easeMaxItems: 10 },
+      seed: 3,
+      log,
+    });
+    expect((await loadServingModel(registry, large.manifest.version)).ease).toBeNull();
   });
 });

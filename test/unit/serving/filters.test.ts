@@ -78,10 +78,10 @@ describe('filters: what a request may show', () => {
 
   it("keeps out the user's consumed items of their whole history, a repurchasable purchase aside", () => {
     const consumed = new Map([
-      ['a', typeBit('purchase')],
-      ['d', typeBit('purchase')], // repurchasable
-      ['e', typeBit('purchase') | typeBit('rating')],
-      ['c', typeBit('view')],
+      ['a', { types: typeBit('purchase'), at: NOW }],
+      ['d', { types: typeBit('purchase'), at: NOW }], // repurchasable
+      ['e', { types: typeBit('purchase') | typeBit('rating'), at: NOW }],
+      ['c', { types: typeBit('view'), at: NOW }],
     ]);
     expect(allowedIds({ tier: 'personalized' }, { ...visitor(), consumed })).toEqual([
       'b',

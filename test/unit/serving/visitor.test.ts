@@ -89,11 +89,11 @@ describe('visitors: who asks', () => {
     const first = await resolve(visitors.of({ tier: 'personalized', userId: 'u-many' }));
     // The purchase is older than the 50 events of the history, but still consumed.
     expect(first.history.map((e) => e.itemId)).not.toContain('a');
-    expect([...first.consumed]).toEqual([['a', typeBit('purchase')]]);
+    expect([...first.consumed]).toEqual([['a', { types: typeBit('purchase'), at: NOW - 10_000 }]]);
     await visitors.record([ev('m-new', { userId: 'u-many', itemId: 'b', type: 'rating', value: 5 })]);
     const next = visitors.of({ tier: 'personalized', userId: 'u-many' });
     expect(next).not.toBeInstanceOf(Promise);
-    expect((next as Visitor).consumed.get('b')).toBe(typeBit('rating'));
+    expect((next as Visitor).consumed.get('b')).toEqual({ types: typeBit('rating'), at: NOW });
     // Sessions and users without consent carry none.
     expect((await resolve(visitors.of({ tier: 'homepage', sessionId: 's-x' }))).consumed.size).toBe(0);
     expect((await resolve(visitors.of({ tier: 'homepage', userId: 'u-no' }))).consumed.size).toBe(0);

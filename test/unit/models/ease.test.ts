@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EaseModel, gramMatrix, invertSpdInPlace } from '../../../../models/baselines/ease.ts';
-import { describeModel } from '../describe-model.ts';
-import { createRng } from '../../../../models/random.ts';
-import { csrFromCoo } from '../../../../models/sparse.ts';
+import { EaseModel, easeLists, gramMatrix, invertSpdInPlace } from '../../../models/ease.ts';
+import { describeModel } from './describe-model.ts';
+import { createRng } from '../../../models/random.ts';
+import { csrFromCoo } from '../../../models/sparse.ts';
 
 /** A · B for n × n row-major matrices. */
 function multiply(a: Float64Array, b: Float64Array, n: number): Float64Array {
@@ -86,3 +86,15 @@ describe('EaseModel', () => {
 });
 
 describeModel('EaseModel', () => new EaseModel({ lambda: 10 }));
+
+describe('easeLists', () => {
+  it("keeps each row's k largest positive weights, best first, padded with −1", () => {
+    const model = new EaseModel({ lambda: 1 });
+    // Rows of B (3 items): 0 → [0, 0.5, 0.2]; 1 → [−0.3, 0, 0.1]; 2 → [−1, −2, 0].
+    model.weights = Float32Array.from([0, 0.5, 0.2, -0.3, 0, 0.1, -1, -2, 0]);
+    const lists = easeLists(model, 2);
+    expect(lists.k).toBe(2);
+    expect(Array.from(lists.indices)).toEqual([1, 2, 2, -1, -1, -1]);
+    expect(Array.from(lists.scores)).toEqual([0.5, Math.fround(0.2), Math.fround(0.1), 0, 0, 0]);
+  });
+});

@@ -1,5 +1,7 @@
-import type { Recommender } from '../recommender.ts';
-import type { Csr } from '../sparse.ts';
+import type { Recommender } from './recommender.ts';
+import type { NeighbourLists } from './item-neighbours.ts';
+import type { Csr } from './sparse.ts';
+import { topK } from './top-k.ts';
 
 export interface EaseOptions {
   /**
@@ -376,4 +378,30 @@ function gramOfRowsInto(y: Float64Array, n: number, out: Float64Array): void {
   }
   // Mirror the lower triangle (the diagonal tiles wrote both halves already).
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[i * n + j] = out[j * n + i]!;
+}
+
+/**
+ * The `k` largest positive weights of each row of a fitted EASE model, as neighbour lists:
+ * serving scores a user's items by summing their rows, and the small or negative weights a row
+ * drops change little of a top-20 (the rows are dominated by their largest entries).
+ */
+export function easeLists(model: EaseModel, k: number): NeighbourLists {
+  const n = Math.round(Math.sqrt(model.weights.length));
+  const width = Math.min(k, Math.max(0, n - 1));
+  const out: NeighbourLists = {
+    rows: n,
+    k: width,
+    indices: new Int32Array(n * width).fill(-1),
+    scores: new Float32Array(n * width),
+  };
+  for (let j = 0; j < n; j++) {
+    const top = topK(model.weights.subarray(j * n, (j + 1) * n), width);
+    let kept = 0;
+    for (let r = 0; r < top.indices.length; r++) {
+      if (!(top.scores[r]! > 0)) break;
+      out.indices[j * width + kept] = top.indices[r]!;
+      out.scores[j * width + kept++] = top.scores[r]!;
+    }
+  }
+  return out;
 }
