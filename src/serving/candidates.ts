@@ -8,7 +8,6 @@
  */
 import { neighboursOf } from '../../models/item-neighbours.ts';
 import type { NeighbourLists } from '../../models/item-neighbours.ts';
-import { topK } from '../../models/top-k.ts';
 import type { TopK } from '../../models/top-k.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Segment } from '../segments/segments.ts';
@@ -17,7 +16,7 @@ import type { Blend } from './blend.ts';
 import type { Catalog } from './catalog.ts';
 import type { Allowed, Context } from './filters.ts';
 import type { Served } from './served.ts';
-import { keepAllowed, popularTop, TrendingTop } from './top-lists.ts';
+import { keepAllowed, popularTop, topAmong, TrendingTop } from './top-lists.ts';
 import type { RecommendRequest, Tier, TierConfig } from './types.ts';
 import type { Visitor } from './visitor.ts';
 
@@ -120,16 +119,9 @@ export class Candidates {
         category ? `trending in ${category.split(' > ').pop()}` : 'trending now',
       );
     }
-    if (blend.count < limit && filter.count > blend.count) {
-      // Only items no source reached: a fallback adds nothing to a real candidate's score.
-      const top = popularTop(s, filter, limit + blend.count);
-      const norm = minMax(top.scores);
-      const r = blend.reason('popular');
-      for (let j = 0; j < top.indices.length; j++) {
-        const i = top.indices[j]!;
-        if (!blend.has(i)) blend.add(i, POPULAR_WEIGHT * norm(top.scores[j]!), r);
-      }
-    }
+    // Only items no source reached: a fallback adds nothing to a real candidate's score.
+    if (blend.count < limit && filter.count > blend.count)
+      addList(blend, popularTop(s, filter, limit + blend.count), POPULAR_WEIGHT, 'popular', true);
   }
 
   /**
@@ -191,15 +183,9 @@ export class Candidates {
       }
     }
     if (!touched.length) return;
-    const gathered = Float32Array.from(touched, (i) => sums[i]!);
+    const top = topAmong(touched, sums, k);
     for (const i of touched) sums[i] = 0;
-    const top = topK(gathered, k);
-    addList(
-      blend,
-      { indices: top.indices.map((t) => touched[t]!), scores: top.scores },
-      weight,
-      'recommended for you',
-    );
+    addList(blend, top, weight, 'recommended for you');
   }
 
   /** The `new` segment's list in the served item indexes (mapped once per swap and list). */
@@ -221,12 +207,17 @@ export class Candidates {
   }
 }
 
-/** Adds a best-first list, min-max normalised and weighted, under one reason. */
-function addList(blend: Blend, list: TopK, weight: number, reason: string): void {
+/**
+ * Adds a best-first list, min-max normalised and weighted, under one reason; with `onlyNew`,
+ * only the items no source added yet.
+ */
+function addList(blend: Blend, list: TopK, weight: number, reason: string, onlyNew = false): void {
   const norm = minMax(list.scores);
   const r = blend.reason(reason);
-  for (let j = 0; j < list.indices.length; j++)
-    blend.add(list.indices[j]!, weight * norm(list.scores[j]!), r);
+  for (let j = 0; j < list.indices.length; j++) {
+    const i = list.indices[j]!;
+    if (!onlyNew || !blend.has(i)) blend.add(i, weight * norm(list.scores[j]!), r);
+  }
 }
 
 /** Items whose neighbours or complements are candidates, most recent first. */

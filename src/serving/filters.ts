@@ -12,6 +12,8 @@ import type { RecommendRequest, RequestFilters, TierConfig } from './types.ts';
 import { typeBit } from './visitor.ts';
 import type { Visitor } from './visitor.ts';
 
+const PURCHASE = typeBit('purchase');
+
 /** The items a request is about, in catalogue indexes. */
 export interface Context {
   pageItem: number | undefined;
@@ -46,22 +48,16 @@ export class Filters {
       const i = c.indexOf(id);
       if (i !== undefined) exclude.add(i);
     }
-    const consumed = config.consumed;
-    for (const e of who.history) {
-      if (!consumed.includes(e.type)) continue;
-      const i = c.indexOf(e.itemId);
-      if (i !== undefined && !(e.type === 'purchase' && c.item(i)?.repurchasable)) exclude.add(i);
-    }
-    if (who.consumed.size) {
-      const mask = consumed.reduce((m, t) => m | typeBit(t), 0);
-      const purchaseOnly = typeBit('purchase');
-      for (const [itemId, { types }] of who.consumed) {
-        const hit = types & mask;
-        if (!hit) continue;
-        const i = c.indexOf(itemId);
-        if (i !== undefined && !(hit === purchaseOnly && c.item(i)?.repurchasable)) exclude.add(i);
-      }
-    }
+    // Consumed: an event of a configured type, but a purchase alone not of a repurchasable item.
+    const mask = config.consumed.reduce((m, t) => m | typeBit(t), 0);
+    const consumed = (itemId: string, types: number) => {
+      const hit = types & mask;
+      if (!hit) return;
+      const i = c.indexOf(itemId);
+      if (i !== undefined && !(hit === PURCHASE && c.item(i)?.repurchasable)) exclude.add(i);
+    };
+    for (const e of who.history) consumed(e.itemId, typeBit(e.type));
+    for (const [itemId, { types }] of who.consumed) consumed(itemId, types);
     const excluded = [...exclude];
     const available = c.availableFilter();
     const words = Math.max(available.words.length, ItemFilter.wordsFor(c.size));

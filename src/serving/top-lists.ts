@@ -41,17 +41,11 @@ export class TrendingTop {
       }
       return cache.all;
     };
-    const best = (allowed: Int32Array, n: number): TopK => {
-      const all = scores();
-      const gathered = Float32Array.from(allowed, (i) => (i < all.length ? all[i]! : 0));
-      const top = topK(gathered, n);
-      return { indices: top.indices.map((j) => allowed[j]!), scores: top.scores };
-    };
     const where = category ?? '';
     let list = cache.top.get(where);
     if (!list) {
       list = category
-        ? best(s.catalog.categoryFilter(category).items(), TRENDING_CACHE_SIZE)
+        ? topAmong(s.catalog.categoryFilter(category).items(), scores(), TRENDING_CACHE_SIZE)
         : s.trending.top(TRENDING_CACHE_SIZE, { at: now });
       if (cache.top.size >= TRENDING_CACHE_LISTS) cache.top.clear();
       cache.top.set(where, list);
@@ -59,7 +53,7 @@ export class TrendingTop {
     const kept = keepAllowed(list, filter, k);
     return kept.indices.length >= k || list.indices.length < TRENDING_CACHE_SIZE
       ? kept
-      : best(filter.items(), k);
+      : topAmong(filter.items(), scores(), k);
   }
 }
 
@@ -78,13 +72,14 @@ export function popularTop(s: Served, filter: ItemFilter, k: number): TopK {
   }
   const kept = keepAllowed(list, filter, k);
   if (kept.indices.length >= k || kept.indices.length === filter.count) return kept;
-  const allowed = filter.items();
-  const pop = s.model.popularity;
-  const top = topK(
-    Float32Array.from(allowed, (i) => (i < pop.length ? pop[i]! : 0)),
-    k,
-  );
-  return { indices: top.indices.map((j) => allowed[j]!), scores: top.scores };
+  return topAmong(filter.items(), s.model.popularity, k);
+}
+
+/** The best `k` of `items` by `scores[item]` (0 past its end); ties go to the earlier in `items`. */
+export function topAmong(items: ArrayLike<number>, scores: ArrayLike<number>, k: number): TopK {
+  const gathered = Float32Array.from(items, (i) => (i < scores.length ? scores[i]! : 0));
+  const top = topK(gathered, k);
+  return { indices: top.indices.map((j) => items[j]!), scores: top.scores };
 }
 
 /** The first `k` items of a best-first list that `filter` allows. */
