@@ -58,7 +58,7 @@ import { createEngine } from '../src/app/create-shelf.ts';
 import type { BlendWeights, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, TIERS } from '../src/serving/types.ts';
 import type { EventType } from '../src/store/types.ts';
-import { evaluateServed, servedEngine, servedSetup, tuneServedRules } from '../training/served-evaluation.ts';
+import { servedScorer, servedSetup, tuneServedRules } from '../training/served-evaluation.ts';
 import type { ServedResult, ServedTuning } from '../training/served-evaluation.ts';
 import { parseArgs, printTable } from './table.ts';
 
@@ -551,27 +551,18 @@ async function servedFigures(
   // diversity floor: lists at least as diverse (coverage@20) as the best model's alone.
   const valData: InteractionDataset = { ...data, ...val.log };
   const valSetup = await servedSetup(valData, val.split, { eventType, seed, log });
+  const scoreValidation = servedScorer(valSetup, valData, val.split, createEngine, log);
   const tuning: Record<string, ServedTuning> = {};
   let tuned = DEFAULT_SERVING_CONFIG;
   let minCoverage = 0;
   try {
     let bestModel = -1;
     for (const source of ['vector', 'ease'] as const) {
-      const engine = await servedEngine(valSetup, createEngine, log, modelOnly(source));
-      const r = await evaluateServed(engine, valData, val.split, 'personalized', K);
+      const r = await scoreValidation('personalized', modelOnly(source));
       if (r['ndcg@20'] > bestModel) [bestModel, minCoverage] = [r['ndcg@20'], r['coverage@20']];
     }
     for (const tier of SERVED_TIERS) {
-      const t = await tuneServedRules(
-        valSetup,
-        createEngine,
-        valData,
-        val.split,
-        tier,
-        DEFAULT_SERVING_CONFIG,
-        log,
-        minCoverage,
-      );
+      const t = await tuneServedRules(scoreValidation, tier, DEFAULT_SERVING_CONFIG, minCoverage);
       tuning[tier] = t;
       tuned = { ...tuned, tiers: { ...tuned.tiers, [tier]: t.rules } };
     }
@@ -582,15 +573,17 @@ async function servedFigures(
   const t0 = performance.now();
   const setup = await servedSetup(data, split, { eventType, seed, log });
   const setupSeconds = (performance.now() - t0) / 1000;
+  const score = servedScorer(setup, data, split, createEngine, log);
   try {
     const out: Record<string, unknown> = {};
     const rows: (string | number)[][] = [];
+    const results = new Map<string, ServedResult>();
     const run = async (name: string, tier: Tier, config: ServingConfig) => {
       const t = performance.now();
-      const engine = await servedEngine(setup, createEngine, log, config);
-      const r = await evaluateServed(engine, data, split, tier, K);
+      const r = await score(tier, config);
       const seconds = (performance.now() - t) / 1000;
       rows.push([name, r['ndcg@20'], r['recall@20'], r['coverage@20'], r.meanLength, r.shortShare, seconds]);
+      results.set(name, r);
       return { ...mapRound4(r), seconds: round2(seconds) };
     };
     for (const tier of SERVED_TIERS) {
@@ -621,15 +614,11 @@ async function servedFigures(
       ['category cap off', { ...base, maxPerCategory: Number.MAX_SAFE_INTEGER }],
       ['new-arrival slot off', { ...base, newItemSlot: -1 }],
     ];
-    const ref = out.personalized as ServedResult;
+    const ref = results.get('personalized')!;
     const costs: Record<string, { 'ndcg@20': number; 'coverage@20': number }> = {};
     const costRows: (string | number)[][] = [];
     for (const [name, rules] of off) {
-      const engine = await servedEngine(setup, createEngine, log, {
-        ...tuned,
-        tiers: { ...tuned.tiers, personalized: rules },
-      });
-      const r = await evaluateServed(engine, data, split, 'personalized', K);
+      const r = await score('personalized', { ...tuned, tiers: { ...tuned.tiers, personalized: rules } });
       costs[name] = { 'ndcg@20': round4(r['ndcg@20']), 'coverage@20': round4(r['coverage@20']) };
       costRows.push([
         name,

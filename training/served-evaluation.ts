@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../src/registry/model-registry.ts';
 import type { Engine, EngineOptions } from '../src/serving/engine.ts';
-import type { RecommendRequest, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
+import type { BlendWeights, RecommendRequest, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { EventType, Item, ShelfEvent, Store } from '../src/store/types.ts';
 import type { InteractionDataset } from './datasets/interaction-dataset.ts';
@@ -191,27 +191,18 @@ interface Knob {
   set(rules: TierRules, value: number): TierRules;
 }
 
+/** A knob moving one source's blend weight. */
+const weightKnob = (name: keyof BlendWeights, values: number[]): Knob => ({
+  name,
+  values,
+  set: (r, v) => ({ ...r, weights: { ...r.weights, [name]: v } }),
+});
+
 const KNOBS: Knob[] = [
-  {
-    name: 'vector',
-    values: [0, 0.5, 1],
-    set: (r, v) => ({ ...r, weights: { ...r.weights, vector: v } }),
-  },
-  {
-    name: 'ease',
-    values: [0, 0.5, 1, 2],
-    set: (r, v) => ({ ...r, weights: { ...r.weights, ease: v } }),
-  },
-  {
-    name: 'neighbours',
-    values: [0, 0.15, 0.3, 0.6, 1],
-    set: (r, v) => ({ ...r, weights: { ...r.weights, neighbours: v } }),
-  },
-  {
-    name: 'trending',
-    values: [0, 0.05, 0.1, 0.4],
-    set: (r, v) => ({ ...r, weights: { ...r.weights, trending: v } }),
-  },
+  weightKnob('vector', [0, 0.5, 1]),
+  weightKnob('ease', [0, 0.5, 1, 2]),
+  weightKnob('neighbours', [0, 0.15, 0.3, 0.6, 1]),
+  weightKnob('trending', [0, 0.05, 0.1, 0.4]),
   { name: 'mmrLambda', values: [1, 0.95, 0.9, 0.8], set: (r, v) => ({ ...r, mmrLambda: v }) },
   { name: 'maxPerCategory', values: [4, 8, 20], set: (r, v) => ({ ...r, maxPerCategory: v }) },
   { name: 'newItemSlot', values: [-1, 4], set: (r, v) => ({ ...r, newItemSlot: v }) },
@@ -227,38 +218,45 @@ export interface ServedTuning {
   trials: { knob: string; value: number; 'ndcg@20': number; 'coverage@20': number }[];
 }
 
+/** Scores a tier over a setup's test users under a configuration (default: the engine's). */
+export type ServedScorer = (tier: Tier, config?: ServingConfig) => Promise<ServedResult>;
+
+/** A scorer on `setup`: a fresh engine per configuration, every test user of `split` asked. */
+export function servedScorer(
+  setup: ServedSetup,
+  data: InteractionDataset,
+  split: EvalSplit,
+  makeEngine: (o: EngineOptions) => Engine,
+  log: Logger,
+): ServedScorer {
+  return async (tier, config) =>
+    evaluateServed(await servedEngine(setup, makeEngine, log, config), data, split, tier);
+}
+
 /**
  * Coordinate search of one tier's rules for the best served NDCG@20 on a validation setup,
  * under a diversity floor: a setting whose coverage@20 falls below `minCoverage` is not taken.
  * Two passes over the knobs, each value tried from the best so far.
  */
 export async function tuneServedRules(
-  setup: ServedSetup,
-  makeEngine: (o: EngineOptions) => Engine,
-  data: InteractionDataset,
-  split: EvalSplit,
+  score: ServedScorer,
   tier: Tier,
   base: ServingConfig,
-  log: Logger,
   minCoverage: number,
 ): Promise<ServedTuning> {
-  const score = async (rules: TierRules) => {
-    const config = { ...base, tiers: { ...base.tiers, [tier]: rules } };
-    return evaluateServed(await servedEngine(setup, makeEngine, log, config), data, split, tier);
-  };
+  const scoreRules = (rules: TierRules) => score(tier, { ...base, tiers: { ...base.tiers, [tier]: rules } });
   let rules = base.tiers[tier];
-  const start = await score(rules);
+  const start = await scoreRules(rules);
   let best = start;
-  const floor = minCoverage;
   const trials: ServedTuning['trials'] = [];
   for (let pass = 0; pass < 2; pass++) {
     for (const knob of KNOBS) {
       for (const value of knob.values) {
         const next = knob.set(rules, value);
         if (JSON.stringify(next) === JSON.stringify(rules)) continue;
-        const r = await score(next);
+        const r = await scoreRules(next);
         trials.push({ knob: knob.name, value, 'ndcg@20': r['ndcg@20'], 'coverage@20': r['coverage@20'] });
-        if (r['ndcg@20'] > best['ndcg@20'] && r['coverage@20'] >= floor) {
+        if (r['ndcg@20'] > best['ndcg@20'] && r['coverage@20'] >= minCoverage) {
           best = r;
           rules = next;
         }
