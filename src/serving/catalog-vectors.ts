@@ -13,6 +13,7 @@ import type { TopK } from '../../models/top-k.ts';
 import type { AnnIndex } from '../index/ann-index.ts';
 import { ExactIndex } from '../index/exact-index.ts';
 import { ItemFilter } from '../index/item-filter.ts';
+import type { Item } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
 import type { ServingModel } from './serving-model.ts';
 
@@ -36,13 +37,16 @@ export class CatalogVectors {
     this.offset = catalog.size & ~31;
     this.later = index && encoder ? ExactIndex.empty(index.dims) : null;
     if (!index || !encoder) return;
-    const v = new Float32Array(index.dims);
     for (let i = model.itemIds.length; i < catalog.size; i++) {
       const item = catalog.item(i);
-      if (!item) continue;
-      encoder.encodeInto([item], v);
-      index.add(i, v);
+      if (item) index.add(i, this.contentVector(item));
     }
+  }
+
+  private contentVector(item: Item): Float32Array {
+    const v = new Float32Array(this.model.encoder!.factors);
+    this.model.encoder!.encodeInto([item], v);
+    return v;
   }
 
   /** Whether there are vectors to search at all. */
@@ -56,17 +60,15 @@ export class CatalogVectors {
 
   /** Follows a change of item `index`: delisted, no vector; else its own, or a content vector. */
   changed(index: number): void {
-    if (this.catalog.item(index)?.status === 'delisted') {
+    const item = this.catalog.item(index);
+    if (item?.status === 'delisted') {
       this.removed.add(index);
       return;
     }
     this.removed.delete(index);
-    const item = this.catalog.item(index);
     const later = this.later;
     if (!later || !item || index < this.loaded || later.has(index - this.offset)) return;
-    const v = new Float32Array(later.dims);
-    this.model.encoder!.encodeInto([item], v);
-    later.add(index - this.offset, v);
+    later.add(index - this.offset, this.contentVector(item));
   }
 
   /** The item's vector (a view), or null. */
