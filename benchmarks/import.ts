@@ -81,8 +81,22 @@ function nullStore(): Store {
       return null;
     },
     async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
-      return { stored: events.length, duplicates: 0, statuses: events.map(() => 'stored' as const) };
+      return { stored: events.length, duplicates: 0, erased: 0, statuses: events.map(() => 'stored' as const) };
     },
+    patchUser: unsupported,
+    async erasedAmong() {
+      return new Set<string>();
+    },
+    erasedUsers: unsupported,
+    async appendChanges() {
+      return 0;
+    },
+    changesSince: unsupported,
+    async lastChangeSeq() {
+      return 0;
+    },
+    async appendAudit() {},
+    audit: unsupported,
     streamEvents: unsupported,
     recentEvents: unsupported,
     userItems: unsupported,

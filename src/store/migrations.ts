@@ -52,6 +52,23 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX events_session ON events (session_id) WHERE session_id IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    name: 'erased users, audit log, change feed',
+    sql: `
+      CREATE TABLE erased_users (user_id TEXT PRIMARY KEY, erased_at INTEGER NOT NULL);
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        key_id TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT
+      );
+      CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, change TEXT NOT NULL);
+    `,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -96,6 +113,23 @@ export const postgresMigrations: readonly Migration[] = [
       CREATE INDEX events_ts ON events (ts, seq);
       CREATE INDEX events_user ON events (user_id, ts) WHERE user_id IS NOT NULL;
       CREATE INDEX events_session ON events (session_id) WHERE session_id IS NOT NULL;
+    `,
+  },
+  {
+    version: 2,
+    name: 'erased users, audit log, change feed',
+    sql: `
+      CREATE TABLE erased_users (user_id TEXT PRIMARY KEY, erased_at BIGINT NOT NULL);
+      CREATE TABLE audit_log (
+        seq BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        role TEXT NOT NULL,
+        key_id TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail JSONB
+      );
+      CREATE TABLE changes (seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, change JSONB NOT NULL);
     `,
   },
 ];

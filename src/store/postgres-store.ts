@@ -1,10 +1,24 @@
 /** The production store on PostgreSQL through `pg`: batch writes go through `unnest` arrays. */
 import pg from 'pg';
 import { postgresMigrations } from './migrations.ts';
-import type { EventRow, ItemRow, UserRow } from './rows.ts';
-import { DEFAULT_STREAM_BATCH, eventFromRow, itemFromRow, userFromRow, usersFirstSeen } from './rows.ts';
+import type { AuditRow, ChangeRow, EventRow, ItemRow, UserRow } from './rows.ts';
+import {
+  auditFromRow,
+  changeFromRow,
+  DEFAULT_STREAM_BATCH,
+  eventFromRow,
+  itemFromRow,
+  MAX_LOG_PAGE,
+  patched,
+  userFromRow,
+  userIdsOf,
+  usersFirstSeen,
+} from './rows.ts';
 import type {
   ActivityQuery,
+  AuditEntry,
+  AuditQuery,
+  Change,
   EventType,
   InsertResult,
   InsertStatus,
@@ -14,10 +28,13 @@ import type {
   ShelfEvent,
   Store,
   StoreStats,
+  StoredAuditEntry,
+  StoredChange,
   UpsertResult,
   User,
   UserActivity,
   UserItem,
+  UserPatch,
 } from './types.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
@@ -34,6 +51,18 @@ const EVENT_COLUMNS =
   'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
 /** Any constant works: it only serialises concurrent migrations of replicas starting together. */
 const MIGRATION_LOCK = 0x5e1f;
+/** Serialises appends to the change feed (see `appendChanges`). */
+const CHANGES_LOCK = 0x5e20;
+
+/** The erased ones of `userIds`. */
+async function erasedIn(db: pg.Pool | pg.PoolClient, userIds: readonly string[]): Promise<Set<string>> {
+  if (!userIds.length) return new Set();
+  const { rows } = await db.query<{ user_id: string }>(
+    'SELECT user_id FROM erased_users WHERE user_id = ANY($1::text[])',
+    [userIds],
+  );
+  return new Set(rows.map((r) => r.user_id));
+}
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -155,9 +184,9 @@ export class PostgresStore implements Store {
        SELECT id, attrs::jsonb, created, consent
        FROM unnest($1::text[], $2::text[], $3::int8[], $4::bool[]) AS t(id, attrs, created, consent)
        ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
-         created_at = excluded.created_at, consent_personalization = excluded.consent_personalization
-       WHERE (users.attributes, users.created_at, users.consent_personalization)
-         IS DISTINCT FROM (excluded.attributes, excluded.created_at, excluded.consent_personalization)`,
+         consent_personalization = excluded.consent_personalization
+       WHERE (users.attributes, users.consent_personalization)
+         IS DISTINCT FROM (excluded.attributes, excluded.consent_personalization)`,
       [
         latest.map((u) => u.userId),
         latest.map((u) => JSON.stringify(u.attributes)),
@@ -174,9 +203,11 @@ export class PostgresStore implements Store {
   }
 
   async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
-    if (!events.length) return { stored: 0, duplicates: 0, statuses: [] };
-    const firstSeen = usersFirstSeen(events);
-    const inserted = await this.tx(async (c) => {
+    if (!events.length) return { stored: 0, duplicates: 0, erased: 0, statuses: [] };
+    const { inserted, gone } = await this.tx(async (c) => {
+      const gone = await erasedIn(c, userIdsOf(events));
+      const kept = gone.size ? events.filter((e) => e.userId === undefined || !gone.has(e.userId)) : events;
+      const firstSeen = usersFirstSeen(kept);
       if (firstSeen.size) {
         await c.query(
           `INSERT INTO users (user_id, attributes, created_at)
@@ -195,25 +226,31 @@ export class PostgresStore implements Store {
          ON CONFLICT (event_id) DO NOTHING
          RETURNING event_id`,
         [
-          events.map((e) => e.eventId),
-          events.map((e) => e.type),
-          events.map((e) => e.userId ?? null),
-          events.map((e) => e.sessionId ?? null),
-          events.map((e) => e.itemId),
-          events.map((e) => e.quantity ?? null),
-          events.map((e) => e.price ?? null),
-          events.map((e) => e.value ?? null),
-          events.map((e) => e.recommendationId ?? null),
-          events.map((e) => e.timestamp),
-          events.map((e) => (e.context === undefined ? null : JSON.stringify(e.context))),
+          kept.map((e) => e.eventId),
+          kept.map((e) => e.type),
+          kept.map((e) => e.userId ?? null),
+          kept.map((e) => e.sessionId ?? null),
+          kept.map((e) => e.itemId),
+          kept.map((e) => e.quantity ?? null),
+          kept.map((e) => e.price ?? null),
+          kept.map((e) => e.value ?? null),
+          kept.map((e) => e.recommendationId ?? null),
+          kept.map((e) => e.timestamp),
+          kept.map((e) => (e.context === undefined ? null : JSON.stringify(e.context))),
         ],
       );
-      return new Set(res.rows.map((r) => r.event_id));
+      return { inserted: new Set(res.rows.map((r) => r.event_id)), gone };
     });
     // The first occurrence of an inserted id was the one stored; repeats in the batch are duplicates.
-    const statuses: InsertStatus[] = events.map((e) => (inserted.delete(e.eventId) ? 'stored' : 'duplicate'));
-    const stored = statuses.filter((s) => s === 'stored').length;
-    return { stored, duplicates: events.length - stored, statuses };
+    const statuses: InsertStatus[] = events.map((e) =>
+      e.userId !== undefined && gone.has(e.userId)
+        ? 'erased'
+        : inserted.delete(e.eventId)
+          ? 'stored'
+          : 'duplicate',
+    );
+    const count = (s: InsertStatus) => statuses.filter((x) => x === s).length;
+    return { stored: count('stored'), duplicates: count('duplicate'), erased: count('erased'), statuses };
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
@@ -271,12 +308,94 @@ export class PostgresStore implements Store {
     });
   }
 
-  async deleteUser(userId: string): Promise<{ user: boolean; events: number }> {
+  async deleteUser(userId: string, now = Date.now()): Promise<{ user: boolean; events: number }> {
     return this.tx(async (c) => {
+      await c.query(
+        'INSERT INTO erased_users (user_id, erased_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING',
+        [userId, now],
+      );
       const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
       const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       return { user, events };
     });
+  }
+
+  async patchUser(userId: string, patch: UserPatch, now: number): Promise<User> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<UserRow>('SELECT * FROM users WHERE user_id = $1 FOR UPDATE', [userId]);
+      const u = patched(rows[0] ? userFromRow(rows[0]) : null, userId, patch, now);
+      await c.query(
+        `INSERT INTO users (user_id, attributes, created_at, consent_personalization) VALUES ($1, $2::jsonb, $3, $4)
+         ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
+           consent_personalization = excluded.consent_personalization`,
+        [u.userId, JSON.stringify(u.attributes), u.createdAt, u.consent.personalization],
+      );
+      return u;
+    });
+  }
+
+  async erasedAmong(userIds: readonly string[]): Promise<Set<string>> {
+    return erasedIn(this.pool, userIds);
+  }
+
+  async erasedUsers(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      'SELECT user_id FROM erased_users ORDER BY user_id',
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  async appendChanges(changes: readonly Change[], now: number): Promise<number> {
+    if (!changes.length) return this.lastChangeSeq();
+    return this.tx(async (c) => {
+      // Appends take turns, so seqs become visible in order: a reader that has seen seq n has
+      // seen every seq below it (concurrent BIGSERIAL inserts may otherwise commit out of order).
+      await c.query('SELECT pg_advisory_xact_lock($1)', [CHANGES_LOCK]);
+      const { rows } = await c.query<{ seq: string }>(
+        `INSERT INTO changes (at, change)
+         SELECT $1, c::jsonb FROM unnest($2::text[]) WITH ORDINALITY AS t(c, ord) ORDER BY ord
+         RETURNING seq`,
+        [now, changes.map((ch) => JSON.stringify(ch))],
+      );
+      return Math.max(...rows.map((r) => Number(r.seq)));
+    });
+  }
+
+  async changesSince(seq: number, limit: number): Promise<StoredChange[]> {
+    const { rows } = await this.pool.query<ChangeRow>(
+      'SELECT seq, at, change FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2',
+      [seq, Math.min(limit, MAX_LOG_PAGE)],
+    );
+    return rows.map(changeFromRow);
+  }
+
+  async lastChangeSeq(): Promise<number> {
+    const { rows } = await this.pool.query<{ seq: string }>('SELECT coalesce(max(seq), 0) AS seq FROM changes');
+    return Number(rows[0]!.seq);
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    if (!entries.length) return;
+    await this.pool.query(
+      `INSERT INTO audit_log (at, role, key_id, action, target, detail)
+       SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[])`,
+      [
+        entries.map((e) => e.at),
+        entries.map((e) => e.role),
+        entries.map((e) => e.keyId),
+        entries.map((e) => e.action),
+        entries.map((e) => e.target),
+        entries.map((e) => (e.detail === undefined ? null : JSON.stringify(e.detail))),
+      ],
+    );
+  }
+
+  async audit(query: AuditQuery = {}): Promise<StoredAuditEntry[]> {
+    const { rows } = await this.pool.query<AuditRow>(
+      'SELECT * FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2',
+      [query.before ?? Number.MAX_SAFE_INTEGER, Math.min(query.limit ?? 100, MAX_LOG_PAGE)],
+    );
+    return rows.map(auditFromRow);
   }
 
   async userActivity(userId: string, since?: number): Promise<UserActivity> {

@@ -2,7 +2,17 @@
  * Row ↔ record mapping shared by the SQL stores. Both keep the same columns; JSON-valued
  * columns arrive as text from SQLite and as parsed values from PostgreSQL's jsonb.
  */
-import type { AttributeValue, EventType, Item, ShelfEvent, User } from './types.ts';
+import type {
+  AttributeValue,
+  Change,
+  EventType,
+  Item,
+  ShelfEvent,
+  StoredAuditEntry,
+  StoredChange,
+  User,
+  UserPatch,
+} from './types.ts';
 
 export interface ItemRow {
   item_id: string;
@@ -87,6 +97,57 @@ export function eventFromRow(r: EventRow): ShelfEvent {
   if (r.context !== null) e.context = json<Record<string, AttributeValue>>(r.context);
   return e;
 }
+
+export interface AuditRow {
+  seq: number | string;
+  at: number | string;
+  role: string;
+  key_id: string | null;
+  action: string;
+  target: string | null;
+  detail: string | Record<string, AttributeValue | null> | null;
+}
+
+export interface ChangeRow {
+  seq: number | string;
+  at: number | string;
+  change: string | Change;
+}
+
+export function auditFromRow(r: AuditRow): StoredAuditEntry {
+  const entry: StoredAuditEntry = {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    role: r.role,
+    keyId: r.key_id,
+    action: r.action,
+    target: r.target,
+  };
+  if (r.detail !== null) entry.detail = json<Record<string, AttributeValue | null>>(r.detail);
+  return entry;
+}
+
+export function changeFromRow(r: ChangeRow): StoredChange {
+  return { seq: Number(r.seq), at: Number(r.at), change: json<Change>(r.change) };
+}
+
+/** `user` (or a new profile created `now`) with `patch` applied. */
+export function patched(user: User | null, userId: string, patch: UserPatch, now: number): User {
+  const base = user ?? { userId, attributes: {}, createdAt: now, consent: { personalization: true } };
+  return {
+    ...base,
+    attributes: { ...base.attributes, ...patch.attributes },
+    consent: patch.consent ?? base.consent,
+  };
+}
+
+/** Distinct user ids of a batch of events. */
+export function userIdsOf(events: readonly { userId?: string }[]): string[] {
+  return [...new Set(events.flatMap((e) => (e.userId === undefined ? [] : [e.userId])))];
+}
+
+/** Audit entries and changes read per page at most. */
+export const MAX_LOG_PAGE = 1000;
 
 /** The first time each user appears in a batch of events (profile rows made on the fly). */
 export function usersFirstSeen(events: readonly ShelfEvent[]): Map<string, number> {

@@ -3,10 +3,24 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { sqliteMigrations } from './migrations.ts';
-import type { EventRow, ItemRow, UserRow } from './rows.ts';
-import { DEFAULT_STREAM_BATCH, eventFromRow, itemFromRow, userFromRow, usersFirstSeen } from './rows.ts';
+import type { AuditRow, ChangeRow, EventRow, ItemRow, UserRow } from './rows.ts';
+import {
+  auditFromRow,
+  changeFromRow,
+  DEFAULT_STREAM_BATCH,
+  eventFromRow,
+  itemFromRow,
+  MAX_LOG_PAGE,
+  patched,
+  userFromRow,
+  userIdsOf,
+  usersFirstSeen,
+} from './rows.ts';
 import type {
   ActivityQuery,
+  AuditEntry,
+  AuditQuery,
+  Change,
   EventType,
   InsertResult,
   InsertStatus,
@@ -16,10 +30,13 @@ import type {
   ShelfEvent,
   Store,
   StoreStats,
+  StoredAuditEntry,
+  StoredChange,
   UpsertResult,
   User,
   UserActivity,
   UserItem,
+  UserPatch,
 } from './types.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
@@ -90,9 +107,9 @@ export class SqliteStore implements Store {
         INSERT INTO users (user_id, attributes, created_at, consent_personalization)
         VALUES (?, ?, ?, ?)
         ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
-          created_at = excluded.created_at, consent_personalization = excluded.consent_personalization
-        WHERE (attributes, created_at, consent_personalization)
-          IS NOT (excluded.attributes, excluded.created_at, excluded.consent_personalization)`),
+          consent_personalization = excluded.consent_personalization
+        WHERE (attributes, consent_personalization)
+          IS NOT (excluded.attributes, excluded.consent_personalization)`),
       touchUser: db.prepare(
         `INSERT INTO users (user_id, attributes, created_at) VALUES (?, '{}', ?) ON CONFLICT (user_id) DO NOTHING`,
       ),
@@ -119,6 +136,18 @@ export class SqliteStore implements Store {
       merge: db.prepare('UPDATE events SET user_id = ? WHERE session_id = ? AND user_id IS NULL'),
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE user_id = ?'),
+      erase: db.prepare(
+        'INSERT INTO erased_users (user_id, erased_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING',
+      ),
+      isErased: db.prepare('SELECT 1 FROM erased_users WHERE user_id = ?').pluck(),
+      erasedUsers: db.prepare('SELECT user_id FROM erased_users ORDER BY user_id').pluck(),
+      appendChange: db.prepare('INSERT INTO changes (at, change) VALUES (?, ?)'),
+      changesSince: db.prepare('SELECT seq, at, change FROM changes WHERE seq > ? ORDER BY seq LIMIT ?'),
+      lastChange: db.prepare('SELECT coalesce(max(seq), 0) FROM changes').pluck(),
+      appendAudit: db.prepare(
+        'INSERT INTO audit_log (at, role, key_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      audit: db.prepare('SELECT * FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
     };
   }
 
@@ -191,14 +220,32 @@ export class SqliteStore implements Store {
     return row ? userFromRow(row) : null;
   }
 
+  async patchUser(userId: string, patch: UserPatch, now: number): Promise<User> {
+    return this.db.transaction(() => {
+      const row = this.s.getUser.get(userId) as UserRow | undefined;
+      const u = patched(row ? userFromRow(row) : null, userId, patch, now);
+      this.s.upsertUser.run(u.userId, JSON.stringify(u.attributes), u.createdAt, u.consent.personalization ? 1 : 0);
+      return u;
+    })();
+  }
+
   async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
-    const { insertEvent, touchUser } = this.s;
+    const { insertEvent, touchUser, isErased } = this.s;
     const statuses: InsertStatus[] = new Array(events.length);
     let stored = 0;
+    let erased = 0;
     this.db.transaction(() => {
-      for (const [userId, firstSeen] of usersFirstSeen(events)) touchUser.run(userId, firstSeen);
+      const gone = new Set(userIdsOf(events).filter((u) => isErased.get(u) !== undefined));
+      for (const [userId, firstSeen] of usersFirstSeen(events)) {
+        if (!gone.has(userId)) touchUser.run(userId, firstSeen);
+      }
       for (let i = 0; i < events.length; i++) {
         const e = events[i]!;
+        if (e.userId !== undefined && gone.has(e.userId)) {
+          statuses[i] = 'erased';
+          erased++;
+          continue;
+        }
         const changes = insertEvent.run(
           e.eventId,
           e.type,
@@ -216,7 +263,7 @@ export class SqliteStore implements Store {
         stored += changes;
       }
     })();
-    return { stored, duplicates: events.length - stored, statuses };
+    return { stored, duplicates: events.length - stored - erased, erased, statuses };
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
@@ -250,12 +297,53 @@ export class SqliteStore implements Store {
     })();
   }
 
-  async deleteUser(userId: string): Promise<{ user: boolean; events: number }> {
+  async deleteUser(userId: string, now = Date.now()): Promise<{ user: boolean; events: number }> {
     return this.db.transaction(() => {
+      this.s.erase.run(userId, now);
       const events = this.s.deleteEvents.run(userId).changes;
       const user = this.s.deleteUser.run(userId).changes > 0;
       return { user, events };
     })();
+  }
+
+  async erasedAmong(userIds: readonly string[]): Promise<Set<string>> {
+    return new Set(userIds.filter((u) => this.s.isErased.get(u) !== undefined));
+  }
+
+  async erasedUsers(): Promise<string[]> {
+    return this.s.erasedUsers.all() as string[];
+  }
+
+  async appendChanges(changes: readonly Change[], now: number): Promise<number> {
+    return this.db.transaction(() => {
+      let seq = 0;
+      for (const c of changes) seq = Number(this.s.appendChange.run(now, JSON.stringify(c)).lastInsertRowid);
+      return seq;
+    })();
+  }
+
+  async changesSince(seq: number, limit: number): Promise<StoredChange[]> {
+    const rows = this.s.changesSince.all(seq, Math.min(limit, MAX_LOG_PAGE)) as ChangeRow[];
+    return rows.map(changeFromRow);
+  }
+
+  async lastChangeSeq(): Promise<number> {
+    return this.s.lastChange.get() as number;
+  }
+
+  async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const e of entries) {
+        const detail = e.detail === undefined ? null : JSON.stringify(e.detail);
+        this.s.appendAudit.run(e.at, e.role, e.keyId, e.action, e.target, detail);
+      }
+    })();
+  }
+
+  async audit(query: AuditQuery = {}): Promise<StoredAuditEntry[]> {
+    const before = query.before ?? Number.MAX_SAFE_INTEGER;
+    const rows = this.s.audit.all(before, Math.min(query.limit ?? 100, MAX_LOG_PAGE)) as AuditRow[];
+    return rows.map(auditFromRow);
   }
 
   async userActivity(userId: string, since?: number): Promise<UserActivity> {

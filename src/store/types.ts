@@ -67,12 +67,16 @@ export interface ShelfEvent {
   context?: Record<string, AttributeValue>;
 }
 
-/** Per-event outcome of an insert, aligned with the input array. */
-export type InsertStatus = 'stored' | 'duplicate';
+/**
+ * Per-event outcome of an insert, aligned with the input array; `erased`: the event's user was
+ * deleted (a tombstone), so it is not stored.
+ */
+export type InsertStatus = 'stored' | 'duplicate' | 'erased';
 
 export interface InsertResult {
   stored: number;
   duplicates: number;
+  erased: number;
   statuses: InsertStatus[];
 }
 
@@ -131,6 +135,57 @@ export interface ActivityQuery {
   batchSize?: number;
 }
 
+/** A profile change (`PATCH /v1/users/:userId`): given fields replace, attributes key by key. */
+export interface UserPatch {
+  consent?: { personalization: boolean };
+  attributes?: Record<string, AttributeValue>;
+}
+
+/**
+ * A change every replica applies (the change feed, src/changes/): items to read again, a user
+ * changed (consent, attributes, a merged session) or erased, a version made current.
+ */
+export type Change =
+  | { kind: 'items'; itemIds: string[] }
+  | { kind: 'user'; userId: string; erased: boolean }
+  | { kind: 'version'; version: string | null };
+
+export interface StoredChange {
+  /** The feed's sequence: gap-free in commit order, never reused. */
+  seq: number;
+  /** Epoch ms. */
+  at: number;
+  change: Change;
+}
+
+/**
+ * One entry of the append-only audit log: who (the key's role and its non-secret id; `cli` for
+ * the command line, `job` for scheduled work) did what to which subject. No personal data
+ * beyond the pseudonymous user id.
+ */
+export interface AuditEntry {
+  /** Epoch ms. */
+  at: number;
+  role: string;
+  keyId: string | null;
+  /** e.g. `user.erase`, `user.consent`, `items.change`, `model.promote`. */
+  action: string;
+  /** The user id, item id or version acted on. */
+  target: string | null;
+  detail?: Record<string, AttributeValue | null>;
+}
+
+export interface StoredAuditEntry extends AuditEntry {
+  seq: number;
+}
+
+export interface AuditQuery {
+  /** Entries with a smaller seq than this (newest first paging). */
+  before?: number;
+  /** @defaultValue 100 */
+  limit?: number;
+}
+
 export interface ItemQuery {
   /** Items whose itemId sorts after this one (keyset paging). */
   after?: string;
@@ -150,9 +205,15 @@ export interface Store {
   getItems(itemIds: readonly string[]): Promise<Item[]>;
   /** Items in itemId order, a page at a time. */
   listItems(query?: ItemQuery): Promise<Item[]>;
+  /** Creates or replaces profiles; a known user's `createdAt` never moves. */
   upsertUsers(users: readonly User[]): Promise<UpsertResult>;
   getUser(userId: string): Promise<User | null>;
-  /** Stores events not seen before (by eventId); the user of each event gets a profile row if new. */
+  /** Changes a profile, creating it (created now) when new; the profile as it now is. */
+  patchUser(userId: string, patch: UserPatch, now: number): Promise<User>;
+  /**
+   * Stores events not seen before (by eventId); the user of each event gets a profile row if new.
+   * Events of an erased user are not stored (status `erased`).
+   */
   insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult>;
   /** Events in time order (ties by insertion order), streamed in batches with bounded memory. */
   streamEvents(query?: InteractionQuery): AsyncIterable<ShelfEvent>;
@@ -166,8 +227,24 @@ export interface Store {
   userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]>;
   /** Gives a session's anonymous events to a user; returns how many moved. */
   mergeSession(sessionId: string, userId: string): Promise<number>;
-  /** Removes the user's profile and every event of the user; returns what was removed. */
-  deleteUser(userId: string): Promise<{ user: boolean; events: number }>;
+  /**
+   * Right to erasure: leaves a tombstone, then removes the user's profile and every event of the
+   * user, in one transaction; returns what was removed.
+   */
+  deleteUser(userId: string, now?: number): Promise<{ user: boolean; events: number }>;
+  /** The ids of `userIds` that were erased. */
+  erasedAmong(userIds: readonly string[]): Promise<Set<string>>;
+  /** Every erased user id (a version loading drops their vectors). */
+  erasedUsers(): Promise<string[]>;
+  /** Appends to the change feed's log; returns the last seq given. */
+  appendChanges(changes: readonly Change[], now: number): Promise<number>;
+  /** Changes after `seq`, in order, at most `limit`. */
+  changesSince(seq: number, limit: number): Promise<StoredChange[]>;
+  /** The newest change's seq (0: none). */
+  lastChangeSeq(): Promise<number>;
+  appendAudit(entries: readonly AuditEntry[]): Promise<void>;
+  /** Audit entries, newest first. */
+  audit(query?: AuditQuery): Promise<StoredAuditEntry[]>;
   /** One user's activity since `since` (inclusive, epoch ms); zeros and nulls when there is none. */
   userActivity(userId: string, since?: number): Promise<UserActivity>;
   /**

@@ -108,7 +108,12 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         context: { page: 'home', mobile: true },
       });
       const first = await store.insertEvents([e, event('e2'), { ...e }]);
-      expect(first).toEqual({ stored: 2, duplicates: 1, statuses: ['stored', 'stored', 'duplicate'] });
+      expect(first).toEqual({
+        stored: 2,
+        duplicates: 1,
+        erased: 0,
+        statuses: ['stored', 'stored', 'duplicate'],
+      });
       const again = await store.insertEvents([e, event('e3')]);
       expect(again.statuses).toEqual(['duplicate', 'stored']);
       const all = await collect(store.streamEvents());
@@ -193,6 +198,102 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       const left = await collect(store.streamEvents());
       expect(left.map((e) => e.eventId)).toEqual(['k1']);
       expect(await store.deleteUser('gone')).toEqual({ user: false, events: 0 });
+    });
+
+    it('leaves a tombstone: an erased user’s later events are not stored, nobody else’s are', async () => {
+      await store.insertEvents([event('g1', { userId: 'gone' })]);
+      await store.deleteUser('gone', T0);
+      expect(await store.erasedAmong(['gone', 'kept', 'nobody'])).toEqual(new Set(['gone']));
+      expect(await store.erasedUsers()).toEqual(['gone']);
+      const r = await store.insertEvents([
+        event('g2', { userId: 'gone' }),
+        event('k1', { userId: 'kept' }),
+        event('s1', { userId: undefined, sessionId: 's' }),
+      ]);
+      expect(r).toEqual({ stored: 2, duplicates: 0, erased: 1, statuses: ['erased', 'stored', 'stored'] });
+      expect(await store.getUser('gone')).toBeNull();
+      expect((await collect(store.streamEvents())).map((e) => e.eventId).sort()).toEqual(['k1', 's1']);
+    });
+
+    it('never moves a user’s createdAt, on import or patch; patches consent and attributes', async () => {
+      const u = {
+        userId: 'u9',
+        attributes: { tier: 'gold' },
+        createdAt: T0,
+        consent: { personalization: true },
+      };
+      await store.upsertUsers([u]);
+      await store.upsertUsers([{ ...u, createdAt: T0 + DAY, consent: { personalization: false } }]);
+      expect(await store.getUser('u9')).toEqual({ ...u, consent: { personalization: false } });
+      const p = await store.patchUser(
+        'u9',
+        { consent: { personalization: true }, attributes: { city: 'Oslo' } },
+        T0 + 2 * DAY,
+      );
+      expect(p).toEqual({ ...u, attributes: { tier: 'gold', city: 'Oslo' } });
+      expect(await store.getUser('u9')).toEqual(p);
+      expect(await store.patchUser('new', { consent: { personalization: false } }, T0 + 3 * DAY)).toEqual({
+        userId: 'new',
+        attributes: {},
+        createdAt: T0 + 3 * DAY,
+        consent: { personalization: false },
+      });
+    });
+
+    it('keeps the change feed in order, pages it and says its newest seq', async () => {
+      expect(await store.lastChangeSeq()).toBe(0);
+      const first = await store.appendChanges([{ kind: 'items', itemIds: ['a', 'b'] }], T0);
+      const last = await store.appendChanges(
+        [
+          { kind: 'user', userId: 'u1', erased: true },
+          { kind: 'version', version: 'v2' },
+        ],
+        T0 + 1,
+      );
+      expect(last).toBe(first + 2);
+      expect(await store.lastChangeSeq()).toBe(last);
+      const all = await store.changesSince(0, 10);
+      expect(all.map((c) => c.change)).toEqual([
+        { kind: 'items', itemIds: ['a', 'b'] },
+        { kind: 'user', userId: 'u1', erased: true },
+        { kind: 'version', version: 'v2' },
+      ]);
+      expect(all.map((c) => c.seq)).toEqual([first, first + 1, first + 2]);
+      expect(all[2]!.at).toBe(T0 + 1);
+      expect((await store.changesSince(first, 1)).map((c) => c.seq)).toEqual([first + 1]);
+      expect(await store.changesSince(last, 10)).toEqual([]);
+    });
+
+    it('appends to the audit log and reads it newest first, a page at a time', async () => {
+      await store.appendAudit([
+        { at: T0, role: 'admin', keyId: 'admin:abc', action: 'model.promote', target: 'v1' },
+        {
+          at: T0 + 1,
+          role: 'storefront',
+          keyId: 'storefront:def',
+          action: 'user.consent',
+          target: 'u1',
+          detail: { personalization: false },
+        },
+        { at: T0 + 2, role: 'cli', keyId: null, action: 'user.erase', target: 'u2' },
+      ]);
+      const page = await store.audit({ limit: 2 });
+      expect(page.map((e) => e.action)).toEqual(['user.erase', 'user.consent']);
+      expect(page[1]).toMatchObject({
+        role: 'storefront',
+        keyId: 'storefront:def',
+        detail: { personalization: false },
+      });
+      const next = await store.audit({ before: page[1]!.seq });
+      expect(next).toHaveLength(1);
+      expect(next[0]).toEqual({
+        seq: next[0]!.seq,
+        at: T0,
+        role: 'admin',
+        keyId: 'admin:abc',
+        action: 'model.promote',
+        target: 'v1',
+      });
     });
 
     describe('user activity', () => {
