@@ -31,6 +31,13 @@ export interface ShelfConfig {
   answerCache: { ttlMs: number; entries: number };
   /** How often the segments job runs after the one at start, ms (0: at start and on demand only). */
   segmentsEveryMs: number;
+  /**
+   * How often the change feed's log is read without a signal, ms (0: never): how soon another
+   * process's change arrives when no Redis tells (embedded mode, the command line).
+   */
+  feedPollMs: number;
+  /** On SIGTERM: how long requests in flight and a running job are given before exit, ms. */
+  drainMs: number;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -140,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       entries: parsePositive('SHELF_ANSWER_CACHE_ENTRIES', env.SHELF_ANSWER_CACHE_ENTRIES, 100_000),
     },
     segmentsEveryMs: parseWhole('SHELF_SEGMENTS_EVERY_MS', env.SHELF_SEGMENTS_EVERY_MS, 3_600_000),
+    feedPollMs: parseWhole('SHELF_FEED_POLL_MS', env.SHELF_FEED_POLL_MS, 1000),
+    drainMs: parsePositive('SHELF_DRAIN_MS', env.SHELF_DRAIN_MS, 10_000),
   };
   return deepFreeze(config);
 }

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   SHELF_ERR_FORBIDDEN: 403,
   SHELF_ERR_NOT_FOUND: 404,
   SHELF_ERR_METHOD_NOT_ALLOWED: 405,
+  /** The user was erased (right to erasure): nothing more is stored or changed for that id. */
+  SHELF_ERR_ERASED: 410,
   /** The quality gate refused a version. */
   SHELF_ERR_QUALITY_GATE: 409,
   /** A version or its files are missing, malformed or in the wrong state. */

@@ -12,6 +12,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { AuditLog } from '../changes/audit-log.ts';
+import type { ChangeFeed } from '../changes/change-feed.ts';
 import type { ShelfConfig } from '../config.ts';
 import { ShelfError } from '../errors.ts';
 import type { JobQueue } from '../jobs/inline-jobs.ts';
@@ -22,6 +24,7 @@ import type { Store } from '../store/types.ts';
 import { authenticator, KeyRing } from './auth.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { ApiMetrics } from './metrics.ts';
+import { auditRoutes } from './routes/admin-audit.ts';
 import { modelRoutes } from './routes/admin-models.ts';
 import type { GateVerdict } from './routes/admin-models.ts';
 import { segmentRoutes } from './routes/admin-segments.ts';
@@ -44,6 +47,9 @@ export interface AppDeps {
   segments: SegmentReports;
   /** Promotes a version through the gate (force skips it). */
   promote: (version: string, force: boolean) => Promise<GateVerdict>;
+  /** Changes every replica applies (items, users, versions). */
+  changes: Pick<ChangeFeed, 'publish'>;
+  audit: Pick<AuditLog, 'record'>;
   log: Logger;
   /** Shared rate-limit counters across replicas. */
   redis?: Redis;
@@ -52,7 +58,7 @@ export interface AppDeps {
 export type ShelfApp = Awaited<ReturnType<typeof buildApp>>;
 
 export async function buildApp(deps: AppDeps) {
-  const { engine, store, registry, jobs, segments } = deps;
+  const { engine, store, registry, jobs, segments, changes, audit } = deps;
   const security = securityHeaders();
   const app = Fastify({
     loggerInstance: deps.log,
@@ -112,10 +118,11 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(recommendationRoutes, { engine });
   await app.register(eventRoutes, { store, engine, metrics });
-  await app.register(itemRoutes, { store, engine });
-  await app.register(userRoutes, { store, engine, segments });
-  await app.register(sessionRoutes, { store, engine });
-  await app.register(modelRoutes, { engine, registry, jobs, promote: deps.promote });
+  await app.register(itemRoutes, { store, changes, audit });
+  await app.register(userRoutes, { store, changes, audit, segments });
+  await app.register(sessionRoutes, { store, engine, changes });
+  await app.register(modelRoutes, { engine, registry, jobs, promote: deps.promote, changes, audit });
+  await app.register(auditRoutes, { store });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(healthRoutes, { engine, store, metrics });
   return app;

@@ -4,6 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { Actor } from '../changes/audit-log.ts';
 import type { ApiKey, ApiRole } from '../config.ts';
 import { AuthError } from '../errors.ts';
 
@@ -86,4 +87,9 @@ export function authenticator(keys: KeyRing, roles: readonly ApiRole[]) {
     }
     done();
   };
+}
+
+/** Who asked, for the audit log: the authenticated key's role and id. */
+export function actorOf(req: FastifyRequest): Actor {
+  return { role: req.role ?? 'anonymous', keyId: req.keyId ?? null };
 }

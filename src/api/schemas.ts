@@ -94,6 +94,38 @@ export type ItemPatch = Static<typeof ItemPatch>;
 export const UserParams = Type.Object({ userId: Id });
 export const SessionParams = Type.Object({ sessionId: Id });
 export const MergeBody = Type.Object({ userId: Id }, { additionalProperties: false });
+export const UserPatchBody = Type.Object(
+  {
+    consent: Type.Optional(
+      Type.Object({ personalization: Type.Boolean() }, { additionalProperties: false }),
+    ),
+    attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const UserReply = Type.Object({
+  userId: Type.String(),
+  attributes: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Type.String(),
+  consent: Type.Object({ personalization: Type.Boolean() }),
+});
+export const AuditQuery = Type.Object({
+  before: Type.Optional(Type.Integer({ minimum: 1, description: 'entries older than this seq' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+});
+export const AuditReply = Type.Object({
+  entries: Type.Array(
+    Type.Object({
+      seq: Type.Integer(),
+      at: Type.String(),
+      role: Type.String(),
+      keyId: Type.Union([Type.String(), Type.Null()]),
+      action: Type.String(),
+      target: Type.Union([Type.String(), Type.Null()]),
+      detail: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+  ),
+});
 
 const SegmentName = Type.Unsafe<Segment | null>({ type: ['string', 'null'], enum: [...SEGMENTS, null] });
 const LifecycleName = Type.Unsafe<Lifecycle | null>({

@@ -11,6 +11,9 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
 import type { ShelfApp } from '../api/app.ts';
+import { AuditLog, JOB_ACTOR } from '../changes/audit-log.ts';
+import { ChangeFeed } from '../changes/change-feed.ts';
+import { RedisSignal } from '../changes/redis-signal.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
 import { InlineJobs } from '../jobs/inline-jobs.ts';
 import { segmentsProcessor } from '../jobs/segments-processor.ts';
@@ -51,6 +54,9 @@ export interface Shelf {
   engine: Engine;
   store: Store;
   registry: ModelRegistry;
+  /** What every replica applies (items, users, versions); the engine listens. */
+  changes: ChangeFeed;
+  audit: AuditLog;
   jobs: InlineJobs<ShelfJobName>;
   segments: SegmentReports;
   /** The keys the app accepts: the configured ones, or two generated for this run. */
@@ -81,7 +87,9 @@ export async function createShelf(
       ? new Redis(config.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false })
       : null;
   const redis = overrides.redis ?? ownRedis;
+  let feed: ChangeFeed | null = null;
   const closeOwned = async () => {
+    await feed?.close();
     if (!overrides.store) await store.close();
     await ownRedis?.quit();
   };
@@ -96,6 +104,16 @@ export async function createShelf(
       answerCache: config.answerCache,
       ...(overrides.now ? { now: overrides.now } : {}),
     });
+    const changes = new ChangeFeed({
+      store,
+      signal: redis ? new RedisSignal(redis) : null,
+      pollMs: config.feedPollMs,
+      log,
+      ...(overrides.now ? { now: overrides.now } : {}),
+    });
+    changes.on((c) => engine.applyChanges(c));
+    feed = changes;
+    const audit = new AuditLog(store, overrides.now);
     // Segments: counts for reports, the threshold the profile route classifies with, and the
     // lists visitors without history get.
     const segments = new SegmentReports({
@@ -108,8 +126,18 @@ export async function createShelf(
       ...(overrides.now ? { now: overrides.now } : {}),
       onReport: (report) => engine.setSegmentTrending(report.trending),
     });
+    const train = trainProcessor({ store, registry, log, ...overrides.train });
     const jobs = new InlineJobs<ShelfJobName>({
-      train: trainProcessor({ store, registry, log, ...overrides.train }),
+      // A version the job promotes reaches every replica through the feed.
+      train: async () => {
+        const verdict = await train();
+        if (verdict.promoted) {
+          const version = await registry.current();
+          await audit.record(JOB_ACTOR, 'model.promote', version, { candidate: verdict.candidate });
+          await changes.publish([{ kind: 'version', version }]);
+        }
+        return verdict;
+      },
       segments: segmentsProcessor(segments),
     });
     const generatedKeys = config.apiKeys.length === 0;
@@ -119,6 +147,9 @@ export async function createShelf(
           { role: 'admin', key: `ak_${randomBytes(18).toString('base64url')}` },
         ]
       : config.apiKeys;
+    // The feed starts before the version and catalogue are read, so a change made meanwhile is
+    // applied after them rather than lost.
+    await changes.start();
     await engine.swap();
     const app = await buildApp({
       config: { apiKeys, corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute },
@@ -128,6 +159,8 @@ export async function createShelf(
       jobs,
       segments,
       promote: promoteThroughGate({ store, registry, log }),
+      changes,
+      audit,
       log,
       ...(redis ? { redis } : {}),
     });
@@ -138,7 +171,7 @@ export async function createShelf(
         await jobs.idle();
         await closeOwned();
       })());
-    return { app, engine, store, registry, jobs, segments, apiKeys, generatedKeys, close };
+    return { app, engine, store, registry, changes, audit, jobs, segments, apiKeys, generatedKeys, close };
   } catch (err) {
     await closeOwned();
     throw err;

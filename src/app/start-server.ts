@@ -2,7 +2,8 @@
  * `shelf start` (`npm start`): builds Shelf (create-shelf.ts) over the configured store, seeds a
  * demo storefront when it is empty, trains a first version when there is none, runs the
  * segments job at start and on its schedule, and serves the API until closed, then closes with
- * grace. Watches the registry so a version promoted or rolled back from the CLI is swapped in.
+ * grace. A version promoted or rolled back elsewhere (the CLI, another replica) arrives through
+ * the change feed.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -24,8 +25,6 @@ export interface StartOptions {
   demo?: StorefrontOptions;
   /** The train job's recipe and seed. */
   train?: ShelfOverrides['train'];
-  /** How often to look for a new current version, ms. @defaultValue 5000 */
-  watchMs?: number;
   onProgress?: (message: string, progress?: ExportProgress) => void;
 }
 
@@ -46,7 +45,6 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const shelf = await createShelf(config, log, o.train ? { train: o.train } : {});
   const { app, engine, store, registry, jobs } = shelf;
   let segmentsTimer: NodeJS.Timeout | null = null;
-  let watch: NodeJS.Timeout | null = null;
   try {
     let changed = false;
     if ((await store.stats()).events === 0) {
@@ -76,13 +74,9 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     segmentsTimer =
       config.segmentsEveryMs > 0 ? setInterval(computeSegments, config.segmentsEveryMs).unref() : null;
     const address = await app.listen({ host: config.http.host, port: config.http.port });
-    watch = setInterval(() => {
-      engine.refresh().catch((err: unknown) => log.error({ err }, 'model refresh failed'));
-    }, o.watchMs ?? 5000).unref();
     let closing: Promise<void> | null = null;
     const close = () =>
       (closing ??= (async () => {
-        if (watch) clearInterval(watch);
         if (segmentsTimer) clearInterval(segmentsTimer);
         await shelf.close();
       })());

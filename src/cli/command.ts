@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
+import type { AuditAction } from '../changes/audit-log.ts';
 import type { ShelfConfig } from '../config.ts';
 import { InputError } from '../errors.ts';
-import type { Store } from '../store/types.ts';
+import type { AttributeValue, Change, Store } from '../store/types.ts';
 
 /** What every CLI command gets: the config, a logger, and the store opened on demand. */
 export interface CommandContext {
@@ -13,6 +14,14 @@ export interface CommandContext {
   store(): Promise<Store>;
   /** Human-facing output (tables, summaries); logs go to `log`. */
   out: NodeJS.WritableStream;
+  /** Publishes changes on the change feed, so running servers apply them (src/changes/). */
+  publish(changes: readonly Change[]): Promise<void>;
+  /** Writes to the audit log as the command line. */
+  audit(
+    action: AuditAction,
+    target: string | null,
+    detail?: Record<string, AttributeValue | null>,
+  ): Promise<void>;
 }
 
 /** A `shelf NAME` command, loaded from `src/cli/commands/NAME.ts`. */

@@ -7,9 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../config.ts';
 import { ShelfError } from '../errors.ts';
-import { openStore } from '../store/open-store.ts';
-import type { Store } from '../store/types.ts';
-import type { Command, CommandContext } from './command.ts';
+import type { Command } from './command.ts';
+import { createContext } from './command-context.ts';
 
 const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
 
@@ -49,20 +48,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     console.log(`${command.summary}\n\nusage: ${command.usage}`);
     return 0;
   }
-  let store: Store | null = null;
+  let close = async () => {};
   try {
     const config = loadConfig(env);
     // Logs go to stderr so that `--json` output on stdout stays machine-readable.
     const log = pino({ level: config.logLevel, redact: ['*.url', '*.key', 'apiKeys'] }, pino.destination(2));
-    const ctx: CommandContext = {
-      config,
-      log,
-      out: process.stdout,
-      async store() {
-        store ??= await openStore(config.database);
-        return store;
-      },
-    };
+    const made = createContext({ config, log, out: process.stdout });
+    close = made.close;
+    const ctx = made.ctx;
     return await command.run(args, ctx);
   } catch (err) {
     if (err instanceof ShelfError) {
@@ -71,6 +64,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     throw err;
   } finally {
-    if (store) await (store as Store).close();
+    await close();
   }
 }

@@ -49,7 +49,14 @@ export class MemoryRealtime implements RealtimeState {
   }
 
   private put(key: string, events: readonly RecentEvent[]): void {
+    // The same event recorded twice (history warmed from the store after it arrived) is kept
+    // once, as Redis's sorted set keeps one member.
+    const seen = new Set<string>();
     const merged = [...(this.subjects.get(key) ?? []), ...events]
+      .filter((e) => {
+        const id = `${e.timestamp}\u0000${e.type}\u0000${e.itemId}`;
+        return !seen.has(id) && seen.add(id);
+      })
       .sort((a, b) => b.timestamp - a.timestamp)
       .slice(0, this.capacity);
     this.subjects.delete(key);

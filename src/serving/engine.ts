@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { RealtimeState } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { Item, ShelfEvent, Store } from '../store/types.ts';
+import type { Change, Item, ShelfEvent, Store } from '../store/types.ts';
 import { answer, answerItems } from './answer.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
 import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
@@ -169,7 +169,7 @@ export class Engine {
     if (s) applyItems(s, items);
   }
 
-  /** Right to deletion: no real-time state, no vector, cold from now on. */
+  /** Right to erasure: no real-time state, no vector, cold from now on. */
   async forgetUser(userId: string): Promise<void> {
     this.answers.forgetUser(userId);
     await this.visitors.forget(userId);
@@ -179,20 +179,41 @@ export class Engine {
     return this.visitors.mergeSession(sessionId, userId);
   }
 
-  /** Forget cached consent after a profile change. */
-  userChanged(userId: string): void {
-    this.visitors.changed(userId);
-    this.answers.forgetUser(userId);
+  /**
+   * Profiles changed (consent, attributes) or a session was merged, maybe on another replica;
+   * `withdrawn` no longer consent to personalization: their real-time state goes at once.
+   */
+  async usersChanged(userIds: readonly string[], withdrawn: readonly string[] = []): Promise<void> {
+    for (const userId of userIds) {
+      this.answers.forgetUser(userId);
+      this.visitors.changed(userId);
+    }
+    for (const userId of withdrawn) await this.visitors.withdrawn(userId);
+  }
+
+  /**
+   * Applies the change feed (src/changes/): items read again from the store, users erased or
+   * changed, a version made current. Each change is applied on its own: one that fails (a
+   * version whose files this replica cannot read) is logged and does not hold up the others.
+   */
+  async applyChanges(changes: readonly Change[]): Promise<void> {
+    const itemIds = new Set<string>();
+    for (const c of changes) {
+      try {
+        if (c.kind === 'items') for (const id of c.itemIds) itemIds.add(id);
+        else if (c.kind === 'users') await this.usersChanged(c.userIds, c.withdrawn);
+        else if (c.kind === 'erased') await this.forgetUser(c.userId);
+        else if (c.version !== this.version) await this.swap(c.version);
+      } catch (err) {
+        this.o.log.error({ err, change: c }, 'applying a change failed');
+      }
+    }
+    if (itemIds.size) this.updateItems(await this.o.store.getItems([...itemIds]));
   }
 
   /** Loads `version` (default: the registry's current one) and swaps it in atomically. */
   swap(version?: string | null): Promise<void> {
     return this.models.swap(version);
-  }
-
-  /** Swaps when the registry's current version differs from the served one. */
-  refresh(): Promise<boolean> {
-    return this.models.refresh();
   }
 
   /** The version being served (null: trending only, no model yet). */

@@ -18,7 +18,7 @@ export interface ModelHolderOptions {
 
 export class ModelHolder {
   private served: Served | null = null;
-  private swapping: Promise<void> | null = null;
+  private swapping: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ModelHolderOptions) {}
 
@@ -27,21 +27,19 @@ export class ModelHolder {
     return this.served;
   }
 
-  /** Loads `version` (default: the registry's current one) and swaps it in atomically. */
-  async swap(version?: string | null): Promise<void> {
-    const target = version === undefined ? await this.o.registry.current() : version;
-    const t0 = performance.now();
-    this.served = await loadServed(this.o.registry, this.o.store, target, this.o.now);
-    this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, 'model swapped in');
-  }
-
-  /** Swaps when the registry's current version differs from the served one. */
-  async refresh(): Promise<boolean> {
-    if (this.swapping) return false;
-    const current = await this.o.registry.current();
-    if (this.served && current === this.served.model.version) return false;
-    this.swapping = this.swap(current).finally(() => (this.swapping = null));
-    await this.swapping;
-    return true;
+  /**
+   * Loads `version` (default: the registry's current one) and swaps it in atomically. Swaps take
+   * turns, so the last one asked is the one served.
+   */
+  swap(version?: string | null): Promise<void> {
+    const run = async () => {
+      const target = version === undefined ? await this.o.registry.current() : version;
+      const t0 = performance.now();
+      this.served = await loadServed(this.o.registry, this.o.store, target, this.o.now);
+      this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, 'model swapped in');
+    };
+    const next = this.swapping.then(run, run);
+    this.swapping = next.catch(() => undefined);
+    return next;
   }
 }

@@ -20,7 +20,7 @@ export interface Served {
   readonly trending: TrendingModel;
 }
 
-/** Loads `version` (null: trending only) with the store's catalogue and recent events. */
+/** Loads `version` (null: trending only) with the store's catalogue, recent events and erasures. */
 export async function loadServed(
   registry: ModelRegistry,
   store: Store,
@@ -29,7 +29,9 @@ export async function loadServed(
 ): Promise<Served> {
   const items: Item[] = [];
   for await (const item of allItems(store)) items.push(item);
-  const model = await loadServingModel(registry, version);
+  // Erased users' vectors are dropped at load: a version trained before an erasure never
+  // personalizes for that user.
+  const model = await loadServingModel(registry, version, new Set(await store.erasedUsers()));
   const catalog = new Catalog(model.itemIds, items, now);
   return {
     model,

@@ -80,10 +80,11 @@ function columnCounts(rows: Csr | null, cols: number): Float32Array {
   return out;
 }
 
-/** Loads `version` from the registry (null: `NO_MODEL`). */
+/** Loads `version` from the registry (null: `NO_MODEL`), without the vectors of `erased` users. */
 export async function loadServingModel(
   registry: ModelRegistry,
   version: string | null,
+  erased: ReadonlySet<string> = new Set(),
 ): Promise<ServingModel> {
   if (version === null) return NO_MODEL;
   const { manifest, model, userIds, itemIds } = await loadAlsVersion(registry, version);
@@ -125,7 +126,7 @@ export async function loadServingModel(
     manifest,
     als: model,
     itemIds,
-    userIndex: new Map(userIds.map((id, u) => [id, u])),
+    userIndex: new Map(userIds.flatMap((id, u) => (erased.has(id) ? [] : [[id, u] as const]))),
     userRows,
     neighbours,
     complements,

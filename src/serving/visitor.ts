@@ -35,7 +35,7 @@ export interface Consumed {
 
 /** Recent events read per request (history, exclusions, neighbour seeds). */
 export const HISTORY = 50;
-/** Users remembered as having no stored events, at most (then the set starts over). */
+/** Users whose stored history was added to real-time state, at most (then the set starts over). */
 const WARMED_MAX = 1_000_000;
 /** Users whose consumed items are held at once (the least recently read go first). */
 const CONSUMED_USERS = 100_000;
@@ -46,7 +46,7 @@ export const typeBit = (type: EventType): number => 1 << EVENT_TYPES.indexOf(typ
 
 export class Visitors {
   private readonly consent = new Map<string, boolean>();
-  /** Users read from the store without finding any events (not read again; bounded). */
+  /** Users whose stored history is in the real-time state (not read again; bounded). */
   private readonly warmed = new Set<string>();
   private readonly forgotten = new Set<string>();
   /** Per user read, their consumed items (see `Visitor.consumed`); insertion order is recency. */
@@ -72,7 +72,7 @@ export class Visitors {
     if (personal && this.needsConsumed(userId)) return this.read(req);
     const subject = subjectOf(req);
     const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
-    if (!history.length && subject && personal && this.mayWarm(userId)) return this.read(req);
+    if (subject && personal && this.mayWarm(userId)) return this.read(req);
     return this.make(userId, subject, personal, history);
   }
 
@@ -102,12 +102,24 @@ export class Visitors {
   /** A login: the session's events become the user's (read the user's consumed items again). */
   mergeSession(sessionId: string, userId: string): Promise<void> {
     this.consumed.delete(userId);
+    this.warmed.delete(userId);
     return this.realtime.mergeSession(sessionId, userId);
   }
 
-  /** Forget cached consent after a profile change. */
+  /**
+   * A profile changed (consent, attributes) or a session was merged, maybe on another replica:
+   * consent, consumed items and stored history are read again.
+   */
   changed(userId: string): void {
     this.consent.delete(userId);
+    this.consumed.delete(userId);
+    this.warmed.delete(userId);
+  }
+
+  /** Consent to personalization withdrawn: no real-time state is kept for the user. */
+  async withdrawn(userId: string): Promise<void> {
+    this.changed(userId);
+    await this.realtime.forget({ userId });
   }
 
   /** Whether `userId`'s events may still have to be read from the store (first sight since start). */
@@ -141,19 +153,21 @@ export class Visitors {
     if (subject && personal) {
       if (this.needsConsumed(userId)) await this.readConsumed(userId);
       history = await this.realtime.recent(subject, HISTORY);
-      if (!history.length && this.mayWarm(userId)) {
-        // First sight since start: warm the real-time state from the store. Later events
-        // reach real-time state through `record`, so a user found without any is not read again.
-        history = (await this.store.recentEvents(userId!, HISTORY)).map((e) => ({
+      if (this.mayWarm(userId)) {
+        // First sight since start: add the stored history to the real-time state, whatever came
+        // first (a request, an event, a merged session: then the real-time state holds only
+        // that). Recording is idempotent, so another replica doing the same adds nothing.
+        const stored = (await this.store.recentEvents(userId!, HISTORY)).map((e) => ({
           itemId: e.itemId,
           type: e.type,
           timestamp: e.timestamp,
         }));
-        if (history.length) await this.realtime.record(subject, history);
-        else {
-          if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
-          this.warmed.add(userId!);
+        if (stored.length) {
+          await this.realtime.record(subject, stored);
+          history = await this.realtime.recent(subject, HISTORY);
         }
+        if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
+        this.warmed.add(userId!);
       }
     }
     return this.make(userId, subject, personal, history);

@@ -142,12 +142,14 @@ export interface UserPatch {
 }
 
 /**
- * A change every replica applies (the change feed, src/changes/): items to read again, a user
- * changed (consent, attributes, a merged session) or erased, a version made current.
+ * A change every replica applies (the change feed, src/changes/): items to read again; users
+ * whose profile changed (consent, attributes, a merged session), `withdrawn` the ones that no
+ * longer consent to personalization; a user erased; a version made current.
  */
 export type Change =
   | { kind: 'items'; itemIds: string[] }
-  | { kind: 'user'; userId: string; erased: boolean }
+  | { kind: 'users'; userIds: string[]; withdrawn: string[] }
+  | { kind: 'erased'; userId: string }
   | { kind: 'version'; version: string | null };
 
 export interface StoredChange {

@@ -5,7 +5,7 @@
  * as ISO-8601 or epoch milliseconds).
  */
 import type { FieldError } from '../errors.ts';
-import type { AttributeValue, EventType, Item, ShelfEvent, User } from './types.ts';
+import type { AttributeValue, EventType, Item, ShelfEvent, User, UserPatch } from './types.ts';
 import { EVENT_TYPES } from './types.ts';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
@@ -238,6 +238,25 @@ export function validateUser(raw: unknown, now: number): Validated<User> {
     }
   }
   return result(c, { userId: userId!, attributes, createdAt, consent: { personalization } });
+}
+
+/** A profile change: consent and attributes, each optional. */
+export function validateUserPatch(raw: unknown): Validated<UserPatch> {
+  if (!isRecord(raw)) return notAnObject();
+  const c = new Checker(raw);
+  const patch: UserPatch = {};
+  const attributes = c.attributes('attributes');
+  if (attributes) patch.attributes = attributes;
+  if (raw.consent !== undefined) {
+    if (!isRecord(raw.consent)) c.fail('consent', 'must be an object');
+    else {
+      const consent = new Checker(raw.consent);
+      const personalization = consent.boolean('personalization', true);
+      for (const e of consent.errors) c.fail(`consent.${e.field}`, e.reason);
+      patch.consent = { personalization };
+    }
+  }
+  return result(c, patch);
 }
 
 /** `Home>Kitchen >  Mugs` → `Home > Kitchen > Mugs`. */

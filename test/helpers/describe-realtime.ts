@@ -38,6 +38,13 @@ export function describeRealtime(
       expect(await state.recent({ sessionId: 'x' })).toEqual([]);
     });
 
+    it('records the same event once', async () => {
+      const e = { itemId: 'a', type: 'view' as const, timestamp: 1000 };
+      await state.record({ userId: 'dup' }, [e, { ...e, type: 'click' }]);
+      await state.record({ userId: 'dup' }, [e]);
+      expect(await state.recent({ userId: 'dup' })).toHaveLength(2);
+    });
+
     it('forgets a subject', async () => {
       await state.record({ userId: 'gone' }, [ev('a', 1)]);
       await state.forget({ userId: 'gone' });

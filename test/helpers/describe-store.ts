@@ -245,7 +245,7 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       const first = await store.appendChanges([{ kind: 'items', itemIds: ['a', 'b'] }], T0);
       const last = await store.appendChanges(
         [
-          { kind: 'user', userId: 'u1', erased: true },
+          { kind: 'erased', userId: 'u1' },
           { kind: 'version', version: 'v2' },
         ],
         T0 + 1,
@@ -255,7 +255,7 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       const all = await store.changesSince(0, 10);
       expect(all.map((c) => c.change)).toEqual([
         { kind: 'items', itemIds: ['a', 'b'] },
-        { kind: 'user', userId: 'u1', erased: true },
+        { kind: 'erased', userId: 'u1' },
         { kind: 'version', version: 'v2' },
       ]);
       expect(all.map((c) => c.seq)).toEqual([first, first + 1, first + 2]);

@@ -3,11 +3,13 @@
  * `GET /v1/admin/models`, `POST /v1/admin/models/:version/promote`, `POST /v1/admin/models/rollback`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AuditLog } from '../../changes/audit-log.ts';
+import type { ChangeFeed } from '../../changes/change-feed.ts';
 import { NotFoundError, ShelfError } from '../../errors.ts';
 import type { JobQueue } from '../../jobs/inline-jobs.ts';
 import type { ModelRegistry } from '../../registry/model-registry.ts';
 import type { Engine } from '../../serving/engine.ts';
-import { ADMIN } from '../auth.ts';
+import { ADMIN, actorOf } from '../auth.ts';
 import * as S from '../schemas.ts';
 import { jobRoute } from './job-route.ts';
 
@@ -20,19 +22,22 @@ export interface GateVerdict {
 }
 
 export interface ModelRoutesOptions {
-  engine: Pick<Engine, 'version' | 'refresh'>;
+  engine: Pick<Engine, 'version'>;
   registry: Pick<ModelRegistry, 'versions' | 'manifest' | 'current' | 'rollback'>;
   /** Runs the `train` job (src/jobs/train-processor.ts); also answers the status of every job. */
   jobs: JobQueue<'train'>;
   /** Promotes a version through the gate (force skips it). */
   promote: (version: string, force: boolean) => Promise<GateVerdict>;
+  /** A version made current reaches every replica through the feed. */
+  changes: Pick<ChangeFeed, 'publish'>;
+  audit: Pick<AuditLog, 'record'>;
 }
 
 export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async (
   app,
-  { engine, registry, jobs, promote },
+  { engine, registry, jobs, promote, changes, audit },
 ) => {
-  jobRoute(app, '/v1/admin/train', jobs, 'train');
+  jobRoute(app, '/v1/admin/train', jobs, 'train', (req) => audit.record(actorOf(req), 'model.train', null));
 
   app.get(
     '/v1/admin/jobs/:id',
@@ -67,9 +72,12 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async 
       },
     },
     async (req) => {
-      const verdict = await promote(req.params.version, req.query.force ?? false);
+      const { version } = req.params;
+      const force = req.query.force ?? false;
+      const verdict = await promote(version, force);
       if (!verdict.promoted) throw ShelfError.of('SHELF_ERR_QUALITY_GATE', verdict.message);
-      await engine.refresh();
+      await audit.record(actorOf(req), 'model.promote', version, { force, candidate: verdict.candidate });
+      await changes.publish([{ kind: 'version', version }]);
       return verdict;
     },
   );
@@ -77,9 +85,10 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async 
   app.post(
     '/v1/admin/models/rollback',
     { config: ADMIN, schema: { response: { 200: S.RollbackReply, ...S.ErrorResponses } } },
-    async () => {
+    async (req) => {
       const version = await registry.rollback('rollback requested over the API');
-      await engine.refresh();
+      await audit.record(actorOf(req), 'model.rollback', version);
+      await changes.publish([{ kind: 'version', version }]);
       return { current: version };
     },
   );

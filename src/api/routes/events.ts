@@ -7,6 +7,8 @@ import { STOREFRONT } from '../auth.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import * as S from '../schemas.ts';
 
+const ERASED = { field: 'userId', reason: 'was erased (right to erasure): nothing more is stored for it' };
+
 export interface EventRoutesOptions {
   store: Pick<Store, 'insertEvents'>;
   engine: Pick<Engine, 'ingest'>;
@@ -41,8 +43,15 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
             errors: c.errors,
           };
         }
-        const status = inserted.statuses[v++] === 'stored' ? ('accepted' as const) : ('duplicate' as const);
-        return { index, eventId: c.value.eventId, status };
+        const status = inserted.statuses[v++];
+        if (status === 'erased') {
+          return { index, eventId: c.value.eventId, status: 'rejected' as const, errors: [ERASED] };
+        }
+        return {
+          index,
+          eventId: c.value.eventId,
+          status: status === 'stored' ? ('accepted' as const) : ('duplicate' as const),
+        };
       });
       const count = (s: string) => results.filter((r) => r.status === s).length;
       return {

@@ -1,18 +1,26 @@
-/** `PUT /v1/items` (batch upsert) and `PATCH /v1/items/:itemId` (stock, price, status). */
+/**
+ * `PUT /v1/items` (batch upsert) and `PATCH /v1/items/:itemId` (stock, price, status). Every
+ * replica applies the change through the change feed; the audit log records who made it.
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AuditLog } from '../../changes/audit-log.ts';
+import type { ChangeFeed } from '../../changes/change-feed.ts';
 import { NotFoundError } from '../../errors.ts';
-import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
 import { validateItem } from '../../store/validate.ts';
-import { ADMIN } from '../auth.ts';
+import { ADMIN, actorOf } from '../auth.ts';
 import * as S from '../schemas.ts';
 
 export interface ItemRoutesOptions {
   store: Pick<Store, 'upsertItems' | 'getItem'>;
-  engine: Pick<Engine, 'updateItems'>;
+  changes: Pick<ChangeFeed, 'publish'>;
+  audit: Pick<AuditLog, 'record'>;
 }
 
-export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (app, { store, engine }) => {
+export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
+  app,
+  { store, changes, audit },
+) => {
   app.put(
     '/v1/items',
     { config: ADMIN, schema: { body: S.ItemsBody, response: { 200: S.ItemsReply, ...S.ErrorResponses } } },
@@ -21,7 +29,10 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (a
       const checked = req.body.items.map((raw) => validateItem(raw, now));
       const valid = checked.flatMap((c) => (c.ok ? [c.value] : []));
       const { written } = valid.length ? await store.upsertItems(valid) : { written: 0 };
-      engine.updateItems(valid);
+      if (valid.length) {
+        await audit.record(actorOf(req), 'items.upsert', null, { items: valid.length, written });
+        await changes.publish([{ kind: 'items', itemIds: valid.map((i) => i.itemId) }]);
+      }
       const errors = checked.flatMap((c, index) => (c.ok ? [] : [{ index, errors: c.errors }]));
       return { written, rejected: errors.length, errors };
     },
@@ -42,7 +53,8 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (a
       if (!item) throw new NotFoundError('item', req.params.itemId);
       const next = { ...item, ...req.body };
       await store.upsertItems([next]);
-      engine.updateItems([next]);
+      await audit.record(actorOf(req), 'item.patch', next.itemId, { ...req.body });
+      await changes.publish([{ kind: 'items', itemIds: [next.itemId] }]);
       return next;
     },
   );

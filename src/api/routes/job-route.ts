@@ -1,5 +1,5 @@
 /** An admin route that queues a job by name and answers 202 with its status (poll `/v1/admin/jobs/:id`). */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JobQueue } from '../../jobs/inline-jobs.ts';
 import { ADMIN } from '../auth.ts';
 import * as S from '../schemas.ts';
@@ -9,10 +9,15 @@ export function jobRoute<N extends string>(
   url: string,
   jobs: JobQueue<N>,
   name: N,
+  /** Called before the job is queued (the audit log). */
+  onQueue?: (req: FastifyRequest) => Promise<void>,
 ): void {
   app.post(
     url,
     { config: ADMIN, schema: { response: { 202: S.JobReply, ...S.ErrorResponses } } },
-    async (_req, reply) => reply.status(202).send(jobs.enqueue(name)),
+    async (req, reply) => {
+      await onQueue?.(req);
+      return reply.status(202).send(jobs.enqueue(name));
+    },
   );
 }

@@ -1,18 +1,21 @@
 /** `POST /v1/sessions/:sessionId/merge`: a visitor logged in; their session's events become the user's. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ChangeFeed } from '../../changes/change-feed.ts';
+import { ShelfError } from '../../errors.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
 import { STOREFRONT } from '../auth.ts';
 import * as S from '../schemas.ts';
 
 export interface SessionRoutesOptions {
-  store: Pick<Store, 'mergeSession'>;
+  store: Pick<Store, 'mergeSession' | 'erasedAmong'>;
   engine: Pick<Engine, 'mergeSession'>;
+  changes: Pick<ChangeFeed, 'publish'>;
 }
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (
   app,
-  { store, engine },
+  { store, engine, changes },
 ) => {
   app.post(
     '/v1/sessions/:sessionId/merge',
@@ -25,9 +28,16 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       },
     },
     async (req) => {
-      const moved = await store.mergeSession(req.params.sessionId, req.body.userId);
-      await engine.mergeSession(req.params.sessionId, req.body.userId);
-      return { sessionId: req.params.sessionId, userId: req.body.userId, eventsMoved: moved };
+      const { sessionId } = req.params;
+      const { userId } = req.body;
+      if ((await store.erasedAmong([userId])).size) {
+        throw ShelfError.of('SHELF_ERR_ERASED', `user ${userId} was erased; send a new pseudonymous id`);
+      }
+      const moved = await store.mergeSession(sessionId, userId);
+      // The real-time state is shared (or this process's); other replicas read the user again.
+      await engine.mergeSession(sessionId, userId);
+      if (moved) await changes.publish([{ kind: 'users', userIds: [userId], withdrawn: [] }]);
+      return { sessionId, userId, eventsMoved: moved };
     },
   );
 };

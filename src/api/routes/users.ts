@@ -1,21 +1,29 @@
-/** `DELETE /v1/users/:userId` (forget everything) and `GET /v1/users/:userId/profile`. */
+/**
+ * `DELETE /v1/users/:userId` (erase), `PATCH /v1/users/:userId` (consent, attributes) and
+ * `GET /v1/users/:userId/profile`. Erasure and consent reach every replica through the change
+ * feed and are written to the audit log.
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AuditLog } from '../../changes/audit-log.ts';
+import type { ChangeFeed } from '../../changes/change-feed.ts';
+import { ShelfError, ValidationError } from '../../errors.ts';
 import type { SegmentReports } from '../../segments/segment-reports.ts';
-import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
-import { STOREFRONT } from '../auth.ts';
+import { validateUserPatch } from '../../store/validate.ts';
+import { actorOf, STOREFRONT } from '../auth.ts';
 import * as S from '../schemas.ts';
 
 export interface UserRoutesOptions {
-  store: Pick<Store, 'deleteUser' | 'getUser' | 'recentEvents'>;
-  engine: Pick<Engine, 'forgetUser'>;
+  store: Pick<Store, 'deleteUser' | 'getUser' | 'recentEvents' | 'patchUser' | 'erasedAmong'>;
+  changes: Pick<ChangeFeed, 'publish'>;
+  audit: Pick<AuditLog, 'record'>;
   /** Classifies one user with the latest segment report's rules. */
   segments: Pick<SegmentReports, 'classifyUser'>;
 }
 
 export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
   app,
-  { store, engine, segments },
+  { store, changes, audit, segments },
 ) => {
   app.delete(
     '/v1/users/:userId',
@@ -24,9 +32,42 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
       schema: { params: S.UserParams, response: { 200: S.DeleteUserReply, ...S.ErrorResponses } },
     },
     async (req) => {
-      const removed = await store.deleteUser(req.params.userId);
-      await engine.forgetUser(req.params.userId);
-      return { userId: req.params.userId, profileRemoved: removed.user, eventsRemoved: removed.events };
+      const { userId } = req.params;
+      // The tombstone first (in the same transaction as the removal), then every replica.
+      const removed = await store.deleteUser(userId, Date.now());
+      await audit.record(actorOf(req), 'user.erase', userId, { events: removed.events });
+      await changes.publish([{ kind: 'erased', userId }]);
+      return { userId, profileRemoved: removed.user, eventsRemoved: removed.events };
+    },
+  );
+
+  app.patch(
+    '/v1/users/:userId',
+    {
+      config: STOREFRONT,
+      schema: {
+        params: S.UserParams,
+        body: S.UserPatchBody,
+        response: { 200: S.UserReply, ...S.ErrorResponses },
+      },
+    },
+    async (req) => {
+      const { userId } = req.params;
+      const checked = validateUserPatch(req.body);
+      if (!checked.ok) throw new ValidationError(checked.errors);
+      if ((await store.erasedAmong([userId])).size) {
+        throw ShelfError.of('SHELF_ERR_ERASED', `user ${userId} was erased; send a new pseudonymous id`);
+      }
+      const patch = checked.value;
+      const user = await store.patchUser(userId, patch, Date.now());
+      // Attribute names only: their values may be personal.
+      await audit.record(actorOf(req), 'user.patch', userId, {
+        personalization: patch.consent?.personalization ?? null,
+        attributes: patch.attributes ? Object.keys(patch.attributes).join(',') : null,
+      });
+      const withdrawn = patch.consent?.personalization === false ? [userId] : [];
+      await changes.publish([{ kind: 'users', userIds: [userId], withdrawn }]);
+      return { ...user, createdAt: new Date(user.createdAt).toISOString() };
     },
   );
 

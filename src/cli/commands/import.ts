@@ -79,6 +79,16 @@ const command: Command = {
       format,
       encoding,
       batchSize,
+      // Running servers apply what changed: items read again, consent and profiles honoured.
+      onWritten: async (w) => {
+        if ('items' in w) {
+          await ctx.publish([{ kind: 'items', itemIds: w.items.map((i) => i.itemId) }]);
+        } else {
+          const userIds = w.users.map((u) => u.userId);
+          const withdrawn = w.users.filter((u) => !u.consent.personalization).map((u) => u.userId);
+          await ctx.publish([{ kind: 'users', userIds, withdrawn }]);
+        }
+      },
       onProgress: (p) =>
         ctx.log.info(
           {
@@ -90,6 +100,12 @@ const command: Command = {
           'importing',
         ),
     });
+    if (summary.stored && kind !== 'events') {
+      await ctx.audit(kind === 'items' ? 'items.import' : 'users.import', null, {
+        file: summary.file,
+        stored: summary.stored,
+      });
+    }
     if (summary.ignoredColumns.length) {
       ctx.log.warn({ columns: summary.ignoredColumns }, 'ignored CSV columns that are not fields');
     }

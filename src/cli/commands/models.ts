@@ -47,11 +47,20 @@ const models: Command = {
         log: ctx.log,
       });
       ctx.out.write(verdict.message + '\n');
+      if (verdict.promoted) {
+        await ctx.audit('model.promote', version, {
+          force: rest.includes('--force'),
+          candidate: verdict.candidate,
+        });
+        await ctx.publish([{ kind: 'version', version }]);
+      }
       return verdict.promoted ? 0 : 1;
     }
     if (action === 'rollback') {
       const i = rest.indexOf('--reason');
       const previous = await registry.rollback(i >= 0 ? rest[i + 1] : undefined);
+      await ctx.audit('model.rollback', previous);
+      await ctx.publish([{ kind: 'version', version: previous }]);
       ctx.out.write(`current version is now ${previous}\n`);
       return 0;
     }

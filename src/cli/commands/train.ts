@@ -106,6 +106,10 @@ const train: Command = {
           ...(margin === undefined ? {} : { gate: { margin } }),
           log: ctx.log,
         });
+    if (verdict?.promoted) {
+      await ctx.audit('model.promote', manifest.version, { force: v.force, candidate: verdict.candidate });
+      await ctx.publish([{ kind: 'version', version: manifest.version }]);
+    }
     if (v.json) {
       ctx.out.write(JSON.stringify({ version: manifest.version, metrics: manifest.metrics, verdict }) + '\n');
     } else {

@@ -16,11 +16,14 @@ export interface BatchWriterOptions {
   batchSize?: number;
   /** Error entries kept for the summary; the rest are only counted. @defaultValue 1000 */
   maxErrors?: number;
+  /** Called with each batch of items or users written (new or changed): the change feed. */
+  onWritten?: (written: { items: Item[] } | { users: User[] }) => Promise<void>;
 }
 
 export class BatchWriter implements ImportSink {
   readonly batchSize: number;
   private readonly maxErrors: number;
+  private readonly onWritten: BatchWriterOptions['onWritten'];
   private items: Item[] = [];
   private users: User[] = [];
   private events: ShelfEvent[] = [];
@@ -47,6 +50,7 @@ export class BatchWriter implements ImportSink {
   ) {
     this.batchSize = options.batchSize ?? 5000;
     this.maxErrors = options.maxErrors ?? 1000;
+    this.onWritten = options.onWritten;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
       throw new RangeError('batchSize must be ≥ 1');
   }
@@ -135,6 +139,7 @@ export class BatchWriter implements ImportSink {
         const r = await this.store.insertEvents(batch);
         this.counts.events.stored += r.stored;
         this.counts.events.duplicates += r.duplicates;
+        for (let k = 0; k < r.erased; k++) this.skip(ERASED);
       }
     })();
     // Marked handled now; the error is rethrown by the next `await this.inflight`.
@@ -151,15 +156,26 @@ export class BatchWriter implements ImportSink {
     const { written } = toWrite.length ? await this.store.upsertItems(toWrite) : { written: 0 };
     this.counts.items.stored += written;
     this.counts.items.duplicates += latest.size - written;
+    if (written) await this.onWritten?.({ items: toWrite });
   }
 
   private async writeUsers(batch: User[]): Promise<void> {
     const latest = lastById(batch, (u) => u.userId);
-    const { written } = await this.store.upsertUsers([...latest.values()]);
+    // An erased user's profile is not made again.
+    const erased = await this.store.erasedAmong([...latest.keys()]);
+    for (const id of erased) {
+      latest.delete(id);
+      this.skip(ERASED);
+    }
+    const users = [...latest.values()];
+    const { written } = users.length ? await this.store.upsertUsers(users) : { written: 0 };
     this.counts.users.stored += written;
     this.counts.users.duplicates += latest.size - written;
+    if (written) await this.onWritten?.({ users });
   }
 }
+
+const ERASED = 'the user was erased (right to erasure)';
 
 /** Last record per id, in first-seen order (a repeat inside a batch supersedes the earlier one). */
 function lastById<T>(batch: readonly T[], id: (x: T) => string): Map<string, T> {

@@ -8,6 +8,7 @@
 import { InputError } from '../../errors.ts';
 import type { Store } from '../types.ts';
 import { BatchWriter } from './batch-writer.ts';
+import type { BatchWriterOptions } from './batch-writer.ts';
 import { createMapper } from './create-mapper.ts';
 import { openInput } from './open-input.ts';
 import { DEFAULT_MAX_RECORD_BYTES, RecordSplitter } from './record-splitter.ts';
@@ -32,6 +33,8 @@ export interface ImportFileOptions {
   /** publishedAt/createdAt for records without one. @defaultValue the file's modification time */
   now?: number;
   onProgress?: (progress: ImportProgress) => void;
+  /** Called with each batch of items or users written (new or changed). */
+  onWritten?: BatchWriterOptions['onWritten'];
   /** @defaultValue 2000 */
   progressIntervalMs?: number;
 }
@@ -52,7 +55,11 @@ export async function importFile(store: Store, options: ImportFileOptions): Prom
     encoding: resolved.encoding,
     maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
   });
-  const writer = new BatchWriter(store, { batchSize: options.batchSize, maxErrors: options.maxErrors });
+  const writer = new BatchWriter(store, {
+    batchSize: options.batchSize,
+    maxErrors: options.maxErrors,
+    onWritten: options.onWritten,
+  });
   let rows = 0;
   let needHeader = mapper.header !== undefined;
   const handler: RecordHandler = {

@@ -443,9 +443,11 @@ describe('HTTP API', () => {
       'PUT /v1/items',
       'PATCH /v1/items/{itemId}',
       'POST /v1/sessions/{sessionId}/merge',
+      'PATCH /v1/users/{userId}',
     ];
     const withQuery = [
       'GET /v1/recommendations/{tier}',
+      'GET /v1/admin/audit',
       'GET /v1/admin/segments',
       'POST /v1/admin/models/{version}/promote',
     ];

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import command from '../../../src/cli/commands/generate.ts';
 import type { CommandContext } from '../../../src/cli/command.ts';
+import { createContext } from '../../../src/cli/command-context.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { InputError } from '../../../src/errors.ts';
 import { readPlanted } from '../../../src/demo/planted.ts';
@@ -27,15 +28,15 @@ async function context(): Promise<{ ctx: CommandContext; output: () => string; o
   let text = '';
   out.on('data', (chunk: Buffer) => (text += chunk.toString()));
   let store: Store | null = null;
-  const ctx: CommandContext = {
+  const { ctx } = createContext({
     config: loadConfig({ SHELF_DATA_DIR: dataDir }, dataDir),
     log: pino({ level: 'silent' }),
     out,
-    async store() {
-      if (!store) stores.push((store = await openSqliteStore(':memory:')));
+    async openStore() {
+      stores.push((store = await openSqliteStore(':memory:')));
       return store;
     },
-  };
+  });
   return { ctx, output: () => text, opened: () => store };
 }
 

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import command from '../../../src/cli/commands/import.ts';
 import type { CommandContext } from '../../../src/cli/command.ts';
+import { createContext } from '../../../src/cli/command-context.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { InputError } from '../../../src/errors.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
@@ -32,17 +33,17 @@ afterAll(async () => {
 beforeEach(async () => {
   store = await openSqliteStore(':memory:');
   output = '';
-  ctx = {
+  ctx = createContext({
     config: loadConfig({}),
     log: pino({ level: 'silent' }),
-    store: async () => store,
+    openStore: async () => store,
     out: new Writable({
       write(chunk, _enc, done) {
         output += String(chunk);
         done();
       },
     }),
-  };
+  }).ctx;
 });
 afterEach(async () => {
   await store.close();

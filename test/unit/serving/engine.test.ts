@@ -228,7 +228,7 @@ describe('serving engine on a generated storefront', () => {
     await store.upsertUsers([
       { userId, attributes: {}, createdAt: NOW, consent: { personalization: false } },
     ]);
-    e.userChanged(userId);
+    await e.usersChanged([userId], [userId]);
     const r = await e.recommend({ tier: 'personalized', userId, limit: 10 });
     expect(r.items.length).toBe(10);
     expect(r.items.every((i) => i.reason.startsWith('trending') || i.reason === 'new arrival')).toBe(true);
