@@ -236,6 +236,100 @@ describe('HTTP API', () => {
     });
     const after = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
     expect(after.items).toEqual(cold.items);
+
+    // The tombstone: nothing more is stored or changed for the id, and it is written in the audit log.
+    const itemId = available()[0]!.itemId;
+    const ev = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: as(SHOP),
+      payload: { events: [{ eventId: 'after-erasure', type: 'view', userId, itemId, timestamp: NOW - 1 }] },
+    });
+    expect(ev.json()).toMatchObject({ accepted: 0, rejected: 1 });
+    expect(ev.json().results[0].errors[0].field).toBe('userId');
+    for (const res of [
+      await app.inject({
+        method: 'PATCH',
+        url: `/v1/users/${userId}`,
+        headers: as(SHOP),
+        payload: { consent: { personalization: true } },
+      }),
+      await app.inject({
+        method: 'POST',
+        url: '/v1/sessions/any-session/merge',
+        headers: as(SHOP),
+        payload: { userId },
+      }),
+    ]) {
+      expect(res.statusCode).toBe(410);
+      expect(res.json().code).toBe('SHELF_ERR_ERASED');
+    }
+    const audit = (await get('/v1/admin/audit?limit=5', ADMIN)).json();
+    expect(audit.entries.find((e: { action: string }) => e.action === 'user.erase')).toMatchObject({
+      role: 'storefront',
+      target: userId,
+      keyId: expect.stringMatching(/^storefront:[0-9a-f]{12}$/),
+    });
+    expect((await get('/v1/admin/audit', SHOP)).statusCode).toBe(403);
+
+    // A restart (a fresh Shelf over the same store and the version trained before the erasure).
+    const again = await make();
+    try {
+      const ask = (who: string) =>
+        again.app.inject({
+          url: `/v1/recommendations/personalized?userId=${who}&limit=10`,
+          headers: as(SHOP),
+        });
+      const items = (await ask(userId)).json().items;
+      expect(items.length).toBe(10);
+      expect(items).toEqual((await ask('nobody-at-all')).json().items);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('changes consent and attributes; withdrawn consent takes personal state away at once', async () => {
+    const userId = users[8]!;
+    const personal = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
+    expect(personal.items.some((i: { reason: string }) => i.reason === 'recommended for you')).toBe(true);
+    const before = (await store.getUser(userId))!;
+    const res = await app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${userId}`,
+      headers: as(SHOP),
+      payload: { consent: { personalization: false }, attributes: { tier: 'gold' } },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      consent: { personalization: false },
+      attributes: { ...before.attributes, tier: 'gold' },
+      createdAt: new Date(before.createdAt).toISOString(),
+    });
+    const after = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
+    expect(after.items.some((i: { reason: string }) => i.reason === 'recommended for you')).toBe(false);
+    const entry = (await get('/v1/admin/audit?limit=1', ADMIN)).json().entries[0];
+    // Attribute names only: values may be personal.
+    expect(entry).toMatchObject({
+      action: 'user.patch',
+      target: userId,
+      detail: { personalization: false, attributes: 'tier' },
+    });
+    const bad = await app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${userId}`,
+      headers: as(SHOP),
+      payload: { attributes: { nested: { no: 1 } } },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().details[0].field).toBe('attributes.nested');
+    await app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${userId}`,
+      headers: as(SHOP),
+      payload: { consent: { personalization: true } },
+    });
+    const back = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
+    expect(back.items.some((i: { reason: string }) => i.reason === 'recommended for you')).toBe(true);
   });
 
   it('merges a session into a user', async () => {
@@ -316,6 +410,12 @@ describe('HTTP API', () => {
       expect(rollback.json().current).toBe(models.versions[0].version);
       expect(engine.version).toBe(models.versions[0].version);
     } else expect(rollback.statusCode).toBe(409);
+    const actions = (await get('/v1/admin/audit?limit=10', ADMIN))
+      .json()
+      .entries.map((e: { action: string; role: string }) => `${e.action} ${e.role}`);
+    expect(actions).toContain('model.train admin');
+    if (status.result.promoted)
+      expect(actions.slice(0, 3)).toEqual(['model.rollback admin', 'model.promote job', 'model.train admin']);
   });
 
   it('answers health, readiness, metrics and the OpenAPI document', async () => {

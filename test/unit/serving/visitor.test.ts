@@ -45,6 +45,25 @@ describe('visitors: who asks', () => {
     expect((again as Visitor).history).toHaveLength(2);
   });
 
+  it('merges the stored history when the first contact since start is an event or a merged session', async () => {
+    // Reproduction 2 of issue #12: the real-time state held only the new view, so the stored
+    // history (a purchase among it) was never read.
+    for (const first of ['event', 'merge'] as const) {
+      const visitors = new Visitors(store, new MemoryRealtime());
+      if (first === 'event') {
+        const view = ev(`late-${first}`, { userId: 'u-store', itemId: 'd', timestamp: NOW - 10 });
+        await visitors.record([view]);
+      } else {
+        await visitors.record([ev('anon', { sessionId: 's-first', itemId: 'd', timestamp: NOW - 10 })]);
+        await visitors.mergeSession('s-first', 'u-store');
+      }
+      const v = await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }));
+      expect(v.history.map((e) => `${e.itemId}:${e.type}`)).toEqual(['d:view', 'c:purchase', 'b:view']);
+      // Read once: the next request is answered from real-time state alone.
+      expect(visitors.of({ tier: 'personalized', userId: 'u-store' })).not.toBeInstanceOf(Promise);
+    }
+  });
+
   it('honours consent: no history and not personal', async () => {
     const v = await resolve(
       new Visitors(store, new MemoryRealtime()).of({ tier: 'homepage', userId: 'u-no' }),
