@@ -84,7 +84,9 @@ export class Engine {
     const who = found instanceof Promise ? await found : found;
     const version = s.model.version;
     const key = this.answers.enabled ? answerKey(req, limit) : null;
-    const stamp = key !== null ? historyStamp(who) : '';
+    // The catalogue's size too: a new item (a page item unknown when the list was made, a new
+    // arrival) makes cached lists stale, where a change to a listed item is checked item by item.
+    const stamp = key !== null ? `${historyStamp(who)}|${s.catalog.size}` : '';
     if (key !== null) {
       const hit = this.answers.get(key, s, now, stamp, s.catalog.version, stillAllowed, req);
       if (hit) return answer(version, req, config.name, who, hit.items, now, this.o.onImpression);

@@ -1,0 +1,143 @@
+/**
+ * Embedded mode (SQLite, in-memory real-time state) across a restart of `shelf start`, and a
+ * change made by the command line reaching the running server through the change log's poll:
+ * every promise of issue #12 that used to live in one process's memory.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportStorefront } from '../../../src/demo/export-storefront.ts';
+import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
+import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { Item } from '../../../src/store/types.ts';
+import { trainVersion } from '../../../training/publish.ts';
+import { client, personal, startServerProcess } from '../../helpers/server-process.ts';
+import type { Answer, ServerProcess } from '../../helpers/server-process.ts';
+
+const log = pino({ level: 'silent' });
+const SHOP = 'storefront-key-embedded-0123';
+const ADMIN = 'admin-key-embedded-0123456789';
+const recipe = { factors: 16, iterations: 6, easeMaxItems: 0 };
+const BIN = fileURLToPath(new URL('../../../src/cli/bin.mjs', import.meta.url));
+const { call, ask } = client({ storefront: SHOP, admin: ADMIN });
+
+describe('embedded mode across a restart, and the command line reaching a running server', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let server: ServerProcess;
+  let items: Item[];
+  let users: string[];
+  let first: string;
+  let second: string;
+
+  const shelf = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+  const until = async (query: string, holds: (a: Answer) => boolean, ms = 3000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      if (holds(await ask(server, query))) return;
+      if (Date.now() > end) throw new Error(`never answered ${query} as expected`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-embedded-'));
+    const store = await openSqliteStore(join(dir, 'shelf.sqlite'));
+    const sf = generateStorefront({ seed: 11, items: 300, users: 300, events: 15_000, now: Date.now() });
+    await exportStorefront(sf, { store });
+    items = sf.items;
+    users = sf.users.map((u) => u.userId);
+    const registry = new ModelRegistry(join(dir, 'models'));
+    first = (await trainVersion({ store, registry, recipe, seed: 1, log })).manifest.version;
+    await registry.promote(first);
+    second = (await trainVersion({ store, registry, recipe, seed: 2, log })).manifest.version;
+    await store.close();
+    env = {
+      SHELF_DATA_DIR: dir,
+      SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
+      SHELF_SEGMENTS_EVERY_MS: '0',
+      SHELF_FEED_POLL_MS: '200',
+      SHELF_LOG_LEVEL: 'warn',
+    };
+    server = await startServerProcess(env);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps stock, delisting, a new item, an erasure, withdrawn consent and history across a restart', async () => {
+    const page = items.find((i) => i.status === 'active' && i.stock !== 0)!;
+    const shown = (await ask(server, `similar?itemId=${page.itemId}&limit=10`)).items.map((i) => i.itemId);
+    await call(server, 'PATCH', `/v1/items/${shown[0]}`, { stock: 0 });
+    await call(server, 'PATCH', `/v1/items/${shown[1]}`, { status: 'delisted' });
+    const fresh: Item = { ...page, itemId: 'embedded-new-item', publishedAt: Date.now() - 60_000 };
+    await call(server, 'PUT', '/v1/items', { items: [fresh] });
+    const personalUsers: string[] = [];
+    for (const u of users.slice(20, 120)) {
+      if (personal(await ask(server, `personalized?userId=${u}&limit=10`))) personalUsers.push(u);
+      if (personalUsers.length === 2) break;
+    }
+    const [gone, noConsent] = personalUsers as [string, string];
+    await call(server, 'DELETE', `/v1/users/${gone}`, undefined, SHOP);
+    await call(server, 'PATCH', `/v1/users/${noConsent}`, { consent: { personalization: false } }, SHOP);
+    const viewer = users[299]!;
+    await call(
+      server,
+      'POST',
+      '/v1/events',
+      {
+        events: [
+          {
+            eventId: 'embedded-view',
+            type: 'view',
+            userId: viewer,
+            itemId: page.itemId,
+            timestamp: Date.now(),
+          },
+        ],
+      },
+      SHOP,
+    );
+
+    expect(await server.stop()).toBe(0);
+    server = await startServerProcess(env);
+
+    const similar = (await ask(server, `similar?itemId=${page.itemId}&limit=10`)).items.map((i) => i.itemId);
+    expect(similar).not.toContain(shown[0]);
+    expect(similar).not.toContain(shown[1]);
+    const own = await ask(server, `similar?itemId=${fresh.itemId}&limit=10`);
+    expect(own.items.some((i) => i.reason === `similar to "${fresh.title}"`)).toBe(true);
+    for (const u of [gone, noConsent]) {
+      const a = await ask(server, `personalized?userId=${u}&limit=10`);
+      expect(a.modelVersion).toBe(first);
+      expect(a.items).toHaveLength(10);
+      expect(personal(a)).toBe(false);
+    }
+    // The view made before the restart is part of the viewer's history after it.
+    const viewed = await ask(server, `personalized?userId=${viewer}&limit=20`);
+    expect(viewed.items.some((i) => i.reason === `because you viewed "${page.title}"`)).toBe(true);
+  }, 120_000);
+
+  it('serves a version promoted from the command line, and the one it rolls back to', async () => {
+    await shelf('models', 'promote', second, '--force');
+    await until('homepage?limit=5', (a) => a.modelVersion === second);
+    await shelf('models', 'rollback');
+    await until('homepage?limit=5', (a) => a.modelVersion === first);
+    const audit = (await call(server, 'GET', '/v1/admin/audit?limit=3')) as {
+      entries: { action: string; role: string; target: string }[];
+    };
+    expect(audit.entries.map((e) => `${e.action} ${e.role} ${e.target}`)).toEqual([
+      `model.rollback cli ${first}`,
+      `model.promote cli ${second}`,
+      expect.stringMatching(/^user\.patch storefront /),
+    ]);
+  }, 60_000);
+});
