@@ -81,7 +81,12 @@ function nullStore(): Store {
       return null;
     },
     async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
-      return { stored: events.length, duplicates: 0, erased: 0, statuses: events.map(() => 'stored' as const) };
+      return {
+        stored: events.length,
+        duplicates: 0,
+        erased: 0,
+        statuses: events.map(() => 'stored' as const),
+      };
     },
     patchUser: unsupported,
     async erasedAmong() {

@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   SHELF_ERR_BODY_TOO_LARGE: 413,
   SHELF_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   SHELF_ERR_RATE_LIMITED: 429,
+  /** The process is shutting down (see `Retry-After`); another replica answers. */
+  SHELF_ERR_UNAVAILABLE: 503,
   /** Anything unexpected; the answer hides the message. */
   SHELF_ERR_INTERNAL: 500,
   SHELF_ERR_CONFIG: 500,

@@ -22,6 +22,7 @@ import type { SegmentReports } from '../segments/segment-reports.ts';
 import type { Engine } from '../serving/engine.ts';
 import type { Store } from '../store/types.ts';
 import { authenticator, KeyRing } from './auth.ts';
+import type { Drain } from './drain.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { ApiMetrics } from './metrics.ts';
 import { auditRoutes } from './routes/admin-audit.ts';
@@ -53,6 +54,8 @@ export interface AppDeps {
   log: Logger;
   /** Shared rate-limit counters across replicas. */
   redis?: Redis;
+  /** Graceful drain on SIGTERM (readiness, 503 for new requests). */
+  drain: Drain;
 }
 
 export type ShelfApp = Awaited<ReturnType<typeof buildApp>>;
@@ -63,6 +66,8 @@ export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: 2 * 1024 * 1024,
+    // While closing, the drain answers (503 with Retry-After), not Fastify's bare 503.
+    return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
     // Errors met before routing (a malformed URL): Fastify would answer them itself, FST code and all.
     frameworkErrors: (err, req, reply) => {
@@ -80,6 +85,10 @@ export async function buildApp(deps: AppDeps) {
     reply.headers(security);
     done();
   });
+  app.addHook('onRequest', deps.drain.onRequest);
+  app.addHook('onSend', deps.drain.onSend);
+  app.addHook('onResponse', deps.drain.onResponse);
+  app.addHook('onRequestAbort', deps.drain.onAbort);
   await app.register(cors, { origin: [...deps.config.corsOrigins] });
   await app.register(swagger, {
     openapi: {
@@ -124,6 +133,6 @@ export async function buildApp(deps: AppDeps) {
   await app.register(modelRoutes, { engine, registry, jobs, promote: deps.promote, changes, audit });
   await app.register(auditRoutes, { store });
   await app.register(segmentRoutes, { segments, jobs });
-  await app.register(healthRoutes, { engine, store, metrics });
+  await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
   return app;
 }

@@ -70,7 +70,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     return reply.status(status).send(errorBody(status, 'SHELF_ERR_VALIDATION', message, details));
   }
   const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
-  if (status >= 500) {
+  // Shutting down is expected, and its answer says when to retry: no error logged, nothing hidden.
+  const unavailable = err instanceof ShelfError && err.code === 'SHELF_ERR_UNAVAILABLE';
+  if (status >= 500 && !unavailable) {
     req.log.error({ err }, 'request failed');
     const code = err instanceof ShelfError ? err.code : 'SHELF_ERR_INTERNAL';
     return reply.status(status).send(errorBody(status, code, 'internal error'));

@@ -96,9 +96,7 @@ export const SessionParams = Type.Object({ sessionId: Id });
 export const MergeBody = Type.Object({ userId: Id }, { additionalProperties: false });
 export const UserPatchBody = Type.Object(
   {
-    consent: Type.Optional(
-      Type.Object({ personalization: Type.Boolean() }, { additionalProperties: false }),
-    ),
+    consent: Type.Optional(Type.Object({ personalization: Type.Boolean() }, { additionalProperties: false })),
     attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false, minProperties: 1 },

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
 import type { ShelfApp } from '../api/app.ts';
+import { Drain } from '../api/drain.ts';
 import { AuditLog, JOB_ACTOR } from '../changes/audit-log.ts';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
@@ -65,6 +66,12 @@ export interface Shelf {
   generatedKeys: boolean;
   /** Closes the app, waits for queued jobs, and closes what was opened here. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown within `boundMs`: not ready at once, new requests answered 503, requests in
+   * flight and a running job given the bound (a job still running then is left, to be run again),
+   * then `close()`.
+   */
+  drain(boundMs: number): Promise<void>;
 }
 
 /** The serving engine: the one `new Engine` of the code base (benchmarks make theirs here too). */
@@ -151,6 +158,7 @@ export async function createShelf(
     // applied after them rather than lost.
     await changes.start();
     await engine.swap();
+    const drain = new Drain();
     const app = await buildApp({
       config: { apiKeys, corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute },
       engine,
@@ -161,17 +169,41 @@ export async function createShelf(
       promote: promoteThroughGate({ store, registry, log }),
       changes,
       audit,
+      drain,
       log,
       ...(redis ? { redis } : {}),
     });
     let closing: Promise<void> | null = null;
-    const close = () =>
+    const close = (jobsDone: Promise<void> = jobs.idle()) =>
       (closing ??= (async () => {
         await app.close();
-        await jobs.idle();
+        await jobsDone;
         await closeOwned();
       })());
-    return { app, engine, store, registry, changes, audit, jobs, segments, apiKeys, generatedKeys, close };
+    const shutdown = async (boundMs: number) => {
+      const t0 = Date.now();
+      const deadline = t0 + boundMs;
+      log.info({ boundMs }, 'draining: not ready, new requests answered 503');
+      await drain.start(deadline);
+      log.info({ ms: Date.now() - t0 }, 'drained: no request in flight');
+      const left = new Promise<void>((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
+      await close(Promise.race([jobs.idle(), left]));
+      log.info({ ms: Date.now() - t0 }, 'closed');
+    };
+    return {
+      app,
+      engine,
+      store,
+      registry,
+      changes,
+      audit,
+      jobs,
+      segments,
+      apiKeys,
+      generatedKeys,
+      close: () => close(),
+      drain: shutdown,
+    };
   } catch (err) {
     await closeOwned();
     throw err;

@@ -37,6 +37,8 @@ export interface RunningServer {
   /** Ids to put in example requests. */
   example: ReturnType<Engine['example']>;
   close(): Promise<void>;
+  /** Graceful shutdown within `boundMs` (see `Shelf.drain`). */
+  drain(boundMs: number): Promise<void>;
 }
 
 export async function startServer(o: StartOptions): Promise<RunningServer> {
@@ -74,19 +76,18 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     segmentsTimer =
       config.segmentsEveryMs > 0 ? setInterval(computeSegments, config.segmentsEveryMs).unref() : null;
     const address = await app.listen({ host: config.http.host, port: config.http.port });
-    let closing: Promise<void> | null = null;
-    const close = () =>
-      (closing ??= (async () => {
-        if (segmentsTimer) clearInterval(segmentsTimer);
-        await shelf.close();
-      })());
+    const stopping = (boundMs?: number) => {
+      if (segmentsTimer) clearInterval(segmentsTimer);
+      return boundMs === undefined ? shelf.close() : shelf.drain(boundMs);
+    };
     return {
       app,
       url: address,
       apiKeys: shelf.apiKeys,
       generatedKeys: shelf.generatedKeys,
       example: engine.example(),
-      close,
+      close: () => stopping(),
+      drain: (boundMs) => stopping(boundMs),
     };
   } catch (err) {
     if (segmentsTimer) clearInterval(segmentsTimer);

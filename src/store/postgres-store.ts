@@ -370,7 +370,9 @@ export class PostgresStore implements Store {
   }
 
   async lastChangeSeq(): Promise<number> {
-    const { rows } = await this.pool.query<{ seq: string }>('SELECT coalesce(max(seq), 0) AS seq FROM changes');
+    const { rows } = await this.pool.query<{ seq: string }>(
+      'SELECT coalesce(max(seq), 0) AS seq FROM changes',
+    );
     return Number(rows[0]!.seq);
   }
 

@@ -224,7 +224,12 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const row = this.s.getUser.get(userId) as UserRow | undefined;
       const u = patched(row ? userFromRow(row) : null, userId, patch, now);
-      this.s.upsertUser.run(u.userId, JSON.stringify(u.attributes), u.createdAt, u.consent.personalization ? 1 : 0);
+      this.s.upsertUser.run(
+        u.userId,
+        JSON.stringify(u.attributes),
+        u.createdAt,
+        u.consent.personalization ? 1 : 0,
+      );
       return u;
     })();
   }

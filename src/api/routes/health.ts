@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
+import type { Drain } from '../drain.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import * as S from '../schemas.ts';
 
@@ -9,11 +10,12 @@ export interface HealthRoutesOptions {
   engine: Pick<Engine, 'ready' | 'version'>;
   store: Pick<Store, 'stats'>;
   metrics: Pick<ApiMetrics, 'contentType' | 'render'>;
+  drain: Pick<Drain, 'draining'>;
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (
   app,
-  { engine, store, metrics },
+  { engine, store, metrics, drain },
 ) => {
   app.get('/healthz', { schema: { response: { 200: S.HealthReply, ...S.ErrorResponses } } }, async () => ({
     status: 'ok' as const,
@@ -27,7 +29,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         () => true,
         () => false,
       );
-      const ready = engine.ready && storeOk;
+      // Not ready while draining: the load balancer stops sending before the process goes.
+      const ready = !drain.draining && engine.ready && storeOk;
       return reply.status(ready ? 200 : 503).send({ ready, modelVersion: engine.version, store: storeOk });
     },
   );

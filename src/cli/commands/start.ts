@@ -66,7 +66,13 @@ const start: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    await server.close();
+    // Drain within the bound; should closing itself hang, the process still goes soon after it.
+    const bound = ctx.config.drainMs;
+    setTimeout(() => {
+      process.stderr.write(`shelf: not closed ${bound} ms after the signal; exiting\n`);
+      process.exit(1);
+    }, bound + 2000).unref();
+    await server.drain(bound);
     return 0;
   },
 };
