@@ -4,7 +4,7 @@
  * every promise of issue #12 that used to live in one process's memory.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,6 +126,21 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     expect(viewed.items.some((i) => i.reason === `because you viewed "${page.title}"`)).toBe(true);
   }, 120_000);
 
+  it('honours consent withdrawn by `shelf import users` at once, without a restart', async () => {
+    let user = '';
+    for (const u of users.slice(150, 250)) {
+      if (personal(await ask(server, `personalized?userId=${u}&limit=10`))) {
+        user = u;
+        break;
+      }
+    }
+    expect(user).not.toBe('');
+    const file = join(dir, 'consent.jsonl');
+    await writeFile(file, JSON.stringify({ userId: user, consent: { personalization: false } }) + '\n');
+    await shelf('import', 'users', file);
+    await until(`personalized?userId=${user}&limit=10`, (a) => !personal(a));
+  }, 60_000);
+
   it('serves a version promoted from the command line, and the one it rolls back to', async () => {
     await shelf('models', 'promote', second, '--force');
     await until('homepage?limit=5', (a) => a.modelVersion === second);
@@ -137,7 +152,7 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     expect(audit.entries.map((e) => `${e.action} ${e.role} ${e.target}`)).toEqual([
       `model.rollback cli ${first}`,
       `model.promote cli ${second}`,
-      expect.stringMatching(/^user\.patch storefront /),
+      expect.stringMatching(/^users\.import cli /),
     ]);
   }, 60_000);
 });
