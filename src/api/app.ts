@@ -26,6 +26,7 @@ import type { Drain } from './drain.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { ApiMetrics } from './metrics.ts';
 import { auditRoutes } from './routes/admin-audit.ts';
+import { explainRoutes } from './routes/admin-explain.ts';
 import { modelRoutes } from './routes/admin-models.ts';
 import type { GateVerdict } from './routes/admin-models.ts';
 import { segmentRoutes } from './routes/admin-segments.ts';
@@ -132,6 +133,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(sessionRoutes, { store, engine, changes });
   await app.register(modelRoutes, { engine, registry, jobs, promote: deps.promote, changes, audit });
   await app.register(auditRoutes, { store });
+  await app.register(explainRoutes, { engine });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
   return app;

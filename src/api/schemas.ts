@@ -33,6 +33,27 @@ export const RecommendQuery = Type.Object({
 });
 export type RecommendQuery = Static<typeof RecommendQuery>;
 
+/** The explain route: a recommendation request, `itemId` the item asked about, `pageItemId` the page's. */
+export const ExplainQuery = Type.Composite([
+  Type.Omit(RecommendQuery, ['itemId', 'variant']),
+  Type.Object({
+    tier: Type.Unsafe<Tier>({ type: 'string', enum: [...TIERS] }),
+    itemId: Id,
+    pageItemId: Type.Optional(Id),
+  }),
+]);
+export type ExplainQuery = Static<typeof ExplainQuery>;
+export const ExplainReply = Type.Object({
+  itemId: Type.String(),
+  shown: Type.Boolean(),
+  position: Type.Union([Type.Integer(), Type.Null()]),
+  stage: Type.String(),
+  reason: Type.String(),
+  score: Type.Union([Type.Number(), Type.Null()]),
+  lowestShown: Type.Union([Type.Number(), Type.Null()]),
+  items: Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number(), reason: Type.String() })),
+});
+
 /**
  * `string | null` as one `type: [string, null]`: TypeBox's `Union` makes an `anyOf`, which
  * fast-json-stringify can only serialise by running ajv on the value for every reply.

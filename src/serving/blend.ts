@@ -61,11 +61,21 @@ export class Blend {
 
   /** Whether `item` is a candidate. */
   has(item: number): boolean {
+    return this.slotOf(item) >= 0;
+  }
+
+  /** `item`'s blended score (before boosts), or null when it is no candidate. */
+  scoreOf(item: number): number | null {
+    const h = this.slotOf(item);
+    return h < 0 ? null : this.sums[h]!;
+  }
+
+  private slotOf(item: number): number {
     const mask = this.keys.length - 1;
     for (let h = Math.imul(item, 0x9e3779b1) >>> this.shift; ; h = (h + 1) & mask) {
       const k = this.keys[h]!;
-      if (k === item) return true;
-      if (k === -1) return false;
+      if (k === item) return h;
+      if (k === -1) return -1;
     }
   }
 

@@ -9,6 +9,8 @@ import type { RealtimeState } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Change, Item, ShelfEvent, Store } from '../store/types.ts';
 import { answer, answerItems } from './answer.ts';
+import { explained } from './explain.ts';
+import type { Explanation, ListTrace } from './explain.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
 import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
 import { Blend } from './blend.ts';
@@ -108,6 +110,23 @@ export class Engine {
     return answer(version, req, config.name, who, items, now, this.o.onImpression);
   }
 
+  /**
+   * Why `itemId` is or is not in the list `req` would get now: the same pipeline (no list cache,
+   * no impression), traced, and the first stage that kept the item out.
+   */
+  async explain(req: RecommendRequest, itemId: string): Promise<Explanation> {
+    const s = this.models.current;
+    if (!s) throw new Error('the engine has no model loaded: call swap() first');
+    const config = req.config ?? this.defaults[req.tier];
+    const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
+    const found = this.visitors.of(req);
+    const who = found instanceof Promise ? await found : found;
+    const trace: ListTrace = {};
+    const chosen = this.list(s, req, who, config, limit, this.now(), trace);
+    const items = answerItems(s.catalog, chosen);
+    return explained(s, req, who, config, limit, chosen, trace, this.blend, itemId, items);
+  }
+
   /** Steps 2–4 for one request, without an await (the filters live in reused buffers). */
   private list(
     s: Served,
@@ -116,6 +135,7 @@ export class Engine {
     config: TierConfig,
     limit: number,
     now: number,
+    trace?: ListTrace,
   ) {
     const c = s.catalog;
     const ctx = contextOf(c, req);
@@ -143,6 +163,11 @@ export class Engine {
       limit * RULES_POOL_PER_SLOT + pins.length + 1,
       newArrivals.map((a) => a.index),
     );
+    if (trace) {
+      trace.ctx = ctx;
+      trace.shortlist = candidates;
+      trace.pins = pins.length;
+    }
     return applyRules(candidates, {
       limit,
       rules: config,

@@ -6,6 +6,7 @@
  */
 import { ItemFilter } from '../index/item-filter.ts';
 import type { Item } from '../store/types.ts';
+import { EVENT_TYPES } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
 import type { Served } from './served.ts';
 import type { RecommendRequest, RequestFilters, TierConfig } from './types.ts';
@@ -42,23 +43,7 @@ export class Filters {
 
   allowed(s: Served, req: RecommendRequest, who: Visitor, ctx: Context, config: TierConfig): Allowed {
     const c = s.catalog;
-    const exclude = new Set<number>(ctx.cart);
-    if (ctx.pageItem !== undefined) exclude.add(ctx.pageItem);
-    for (const id of req.exclude ?? []) {
-      const i = c.indexOf(id);
-      if (i !== undefined) exclude.add(i);
-    }
-    // Consumed: an event of a configured type, but a purchase alone not of a repurchasable item.
-    const mask = config.consumed.reduce((m, t) => m | typeBit(t), 0);
-    const consumed = (itemId: string, types: number) => {
-      const hit = types & mask;
-      if (!hit) return;
-      const i = c.indexOf(itemId);
-      if (i !== undefined && !(hit === PURCHASE && c.item(i)?.repurchasable)) exclude.add(i);
-    };
-    for (const e of who.history) consumed(e.itemId, typeBit(e.type));
-    for (const [itemId, { types }] of who.consumed) consumed(itemId, types);
-    const excluded = [...exclude];
+    const excluded = [...exclusions(c, req, who, ctx, config).keys()];
     const available = c.availableFilter();
     const words = Math.max(available.words.length, ItemFilter.wordsFor(c.size));
     const category = req.category;
@@ -87,6 +72,81 @@ export class Filters {
     }
     return buf;
   }
+}
+
+/** Why an item is excluded: a consumed item's event-type bits (≥ 1), or one of these. */
+const IN_CART = -1;
+const PAGE_ITEM = -2;
+const NAMED = -3;
+
+/**
+ * The request's exclusions, each with why (a number, so the hot path makes no text): the page
+ * item, the cart, ids the caller names, and what the visitor consumed (an event of a configured
+ * type, but a purchase alone not of a repurchasable item).
+ */
+function exclusions(
+  c: Catalog,
+  req: RecommendRequest,
+  who: Visitor,
+  ctx: Context,
+  config: TierConfig,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const i of ctx.cart) out.set(i, IN_CART);
+  if (ctx.pageItem !== undefined) out.set(ctx.pageItem, PAGE_ITEM);
+  for (const id of req.exclude ?? []) {
+    const i = c.indexOf(id);
+    if (i !== undefined && !out.has(i)) out.set(i, NAMED);
+  }
+  const mask = config.consumed.reduce((m, t) => m | typeBit(t), 0);
+  const consumed = (itemId: string, types: number) => {
+    const hit = types & mask;
+    if (!hit) return;
+    const i = c.indexOf(itemId);
+    if (i === undefined || (hit === PURCHASE && c.item(i)?.repurchasable)) return;
+    const was = out.get(i);
+    if (was === undefined || was > 0) out.set(i, (was ?? 0) | hit);
+  };
+  for (const e of who.history) consumed(e.itemId, typeBit(e.type));
+  for (const [itemId, { types }] of who.consumed) consumed(itemId, types);
+  return out;
+}
+
+function exclusionText(why: number): string {
+  if (why === IN_CART) return 'in the cart';
+  if (why === PAGE_ITEM) return 'the page item';
+  if (why === NAMED) return 'excluded by the request';
+  return `the visitor's ${EVENT_TYPES.filter((t) => why & typeBit(t)).join(', ')} keeps it out`;
+}
+
+/**
+ * Why item `i` is not allowed for the request, or null when it is: the same checks `allowed`
+ * composes (available, category subtree, exclusions, request filters), one at a time.
+ */
+export function whyNotAllowed(
+  s: Served,
+  req: RecommendRequest,
+  who: Visitor,
+  ctx: Context,
+  config: TierConfig,
+  i: number,
+): string | null {
+  const c = s.catalog;
+  const item = c.item(i);
+  if (!item) return 'not in the catalogue (a model item since deleted)';
+  if (!c.availableFilter().has(i)) {
+    return item.status !== 'active'
+      ? `status ${item.status}`
+      : item.stock === 0
+        ? 'out of stock'
+        : 'not available';
+  }
+  if (req.category && !c.categoryFilter(req.category).has(i)) return `not in category ${req.category}`;
+  const excluded = exclusions(c, req, who, ctx, config).get(i);
+  if (excluded !== undefined) return exclusionText(excluded);
+  if (req.filters && !passesFilters(item, req.filters))
+    return 'outside the request filters (price, brand, attributes)';
+  return null;
 }
 
 /** Whether every item of a cached list is still allowed for `req` (checked after a catalogue change). */

@@ -1,0 +1,38 @@
+/** A recommendation request from a query string (`GET /v1/recommendations/:tier`, the explain route). */
+import { ShelfError } from '../errors.ts';
+import type { RecommendRequest, RequestFilters, Tier } from '../serving/types.ts';
+import type { RecommendQuery } from './schemas.ts';
+
+const list = (s: string | undefined) =>
+  s
+    ? s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : undefined;
+
+/** Only the parameters given, as properties (not spreads: this runs on every request). */
+export function requestOf(tier: Tier, q: RecommendQuery): RecommendRequest {
+  if (tier === 'similar' && !q.itemId)
+    throw ShelfError.of('SHELF_ERR_VALIDATION', 'querystring/itemId is required for the similar tier');
+  if (tier === 'category' && !q.category)
+    throw ShelfError.of('SHELF_ERR_VALIDATION', 'querystring/category is required for the category tier');
+  const r: RecommendRequest = { tier, limit: q.limit ?? 20 };
+  if (q.userId !== undefined) r.userId = q.userId;
+  if (q.sessionId !== undefined) r.sessionId = q.sessionId;
+  if (q.itemId !== undefined) r.itemId = q.itemId;
+  if (q.category !== undefined) r.category = q.category;
+  if (q.variant !== undefined) r.variant = q.variant;
+  const exclude = list(q.exclude);
+  if (exclude) r.exclude = exclude;
+  const cartItemIds = list(q.cartItemIds);
+  if (cartItemIds) r.cartItemIds = cartItemIds;
+  if (q.minPrice !== undefined || q.maxPrice !== undefined || q.brand !== undefined) {
+    const filters: RequestFilters = {};
+    if (q.minPrice !== undefined) filters.minPrice = q.minPrice;
+    if (q.maxPrice !== undefined) filters.maxPrice = q.maxPrice;
+    if (q.brand !== undefined) filters.brand = q.brand;
+    r.filters = filters;
+  }
+  return r;
+}

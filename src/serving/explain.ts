@@ -1,0 +1,99 @@
+/**
+ * Why / why not (`GET /v1/admin/explain`): where an item stands in the list a request would get,
+ * from the pipeline's own trace — the first stage that kept it out (the catalogue, the filters,
+ * the candidate sources, the ranking cut, the rules) and the scores involved.
+ */
+import type { Blend } from './blend.ts';
+import type { Context } from './filters.ts';
+import { whyNotAllowed } from './filters.ts';
+import type { Scored } from './rules.ts';
+import type { Served } from './served.ts';
+import type { RecommendedItem, RecommendRequest, TierConfig } from './types.ts';
+import type { Visitor } from './visitor.ts';
+
+/** What `Engine.list` leaves behind when asked to trace. */
+export interface ListTrace {
+  ctx?: Context;
+  /** The blended candidates the rules saw. */
+  shortlist?: Scored[];
+  /** Pins placed before the rules' own picks. */
+  pins?: number;
+}
+
+export type ExplainStage = 'shown' | 'catalogue' | 'filters' | 'candidates' | 'ranking' | 'rules';
+
+export interface Explanation {
+  itemId: string;
+  shown: boolean;
+  /** 0-based position in the list, when shown. */
+  position: number | null;
+  /** The first stage that kept the item out (`shown` when it is in the list). */
+  stage: ExplainStage;
+  reason: string;
+  /** Its blended score (boosts applied when it reached the rules), or null if no source gave it one. */
+  score: number | null;
+  /** The lowest score in the list: what it had to beat. */
+  lowestShown: number | null;
+  /** The list the request gets now. */
+  items: readonly RecommendedItem[];
+}
+
+export function explained(
+  s: Served,
+  req: RecommendRequest,
+  who: Visitor,
+  config: TierConfig,
+  limit: number,
+  chosen: readonly Scored[],
+  trace: ListTrace,
+  blend: Blend,
+  itemId: string,
+  items: readonly RecommendedItem[],
+): Explanation {
+  const i = s.catalog.indexOf(itemId);
+  const lowestShown = chosen.length ? Math.min(...chosen.map((c) => c.score)) : null;
+  const out = (
+    stage: ExplainStage,
+    reason: string,
+    score: number | null,
+    position: number | null = null,
+  ): Explanation => ({
+    itemId,
+    shown: stage === 'shown',
+    position,
+    stage,
+    reason,
+    score,
+    lowestShown,
+    items,
+  });
+  if (i === undefined) return out('catalogue', 'not in the served catalogue', null);
+  const at = chosen.findIndex((c) => c.index === i);
+  if (at >= 0) return out('shown', chosen[at]!.reason, chosen[at]!.score, at);
+  const notAllowed = whyNotAllowed(s, req, who, trace.ctx!, config, i);
+  if (notAllowed) return out('filters', notAllowed, null);
+  const listed = trace.shortlist!.find((c) => c.index === i);
+  if (!listed) {
+    const score = blend.scoreOf(i);
+    return score === null
+      ? out('candidates', 'not a candidate of any source', null)
+      : out('ranking', 'ranked below the candidates the rules consider', score);
+  }
+  // It reached the rules: the category cap, a pin or the new-arrival slot, or MMR took its place.
+  const category = s.catalog.item(i)?.categories[0];
+  const sameCategory = chosen.filter((c) => category && s.catalog.item(c.index)?.categories[0] === category);
+  if (category && sameCategory.length >= config.maxPerCategory) {
+    return out(
+      'rules',
+      `the category cap: ${sameCategory.length} items of ${category} already listed`,
+      listed.score,
+    );
+  }
+  const better = trace.shortlist!.filter((c) => c.score > listed.score).length;
+  if (better >= limit) return out('ranking', `${better} candidates scored higher`, listed.score);
+  const placed = (trace.pins ?? 0) + (config.newItemSlot >= 0 ? 1 : 0);
+  if (better >= limit - placed) {
+    return out('rules', 'displaced by a pinned promotion or the new-arrival slot', listed.score);
+  }
+  return out('rules', `passed over for diversity (MMR, λ = ${config.mmrLambda})`, listed.score);
+}
