@@ -81,7 +81,12 @@ function nullStore(): Store {
       return null;
     },
     async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
-      return { stored: events.length, duplicates: 0, statuses: events.map(() => 'stored' as const) };
+      return {
+        stored: events.length,
+        duplicates: 0,
+        invalid: [],
+        statuses: events.map(() => 'stored' as const),
+      };
     },
     streamEvents: unsupported,
     recentEvents: unsupported,

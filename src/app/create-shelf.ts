@@ -121,7 +121,13 @@ export async function createShelf(
       : config.apiKeys;
     await engine.swap();
     const app = await buildApp({
-      config: { apiKeys, corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute },
+      config: {
+        apiKeys,
+        corsOrigins: config.corsOrigins,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        authFailuresPerMinute: config.authFailuresPerMinute,
+        maxEventSkewMs: config.maxEventSkewMs,
+      },
       engine,
       store,
       registry,
@@ -130,6 +136,7 @@ export async function createShelf(
       promote: promoteThroughGate({ store, registry, log }),
       log,
       ...(redis ? { redis } : {}),
+      ...(overrides.now ? { now: overrides.now } : {}),
     });
     let closing: Promise<void> | null = null;
     const close = () =>

@@ -4,7 +4,14 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { sqliteMigrations } from './migrations.ts';
 import type { EventRow, ItemRow, UserRow } from './rows.ts';
-import { DEFAULT_STREAM_BATCH, eventFromRow, itemFromRow, userFromRow, usersFirstSeen } from './rows.ts';
+import {
+  DEFAULT_STREAM_BATCH,
+  eventFromRow,
+  itemFromRow,
+  storableOf,
+  userFromRow,
+  usersFirstSeen,
+} from './rows.ts';
 import type {
   ActivityQuery,
   EventType,
@@ -194,11 +201,14 @@ export class SqliteStore implements Store {
   async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
     const { insertEvent, touchUser } = this.s;
     const statuses: InsertStatus[] = new Array(events.length);
+    const { kept, keptAt, invalid } = storableOf(events);
+    for (const { index } of invalid) statuses[index] = 'invalid';
     let stored = 0;
     this.db.transaction(() => {
-      for (const [userId, firstSeen] of usersFirstSeen(events)) touchUser.run(userId, firstSeen);
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
+      for (const [userId, firstSeen] of usersFirstSeen(kept)) touchUser.run(userId, firstSeen);
+      for (let k = 0; k < kept.length; k++) {
+        const e = kept[k]!;
+        const i = keptAt[k]!;
         const changes = insertEvent.run(
           e.eventId,
           e.type,
@@ -216,7 +226,7 @@ export class SqliteStore implements Store {
         stored += changes;
       }
     })();
-    return { stored, duplicates: events.length - stored, statuses };
+    return { stored, duplicates: kept.length - stored, invalid, statuses };
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {

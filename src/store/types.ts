@@ -67,12 +67,24 @@ export interface ShelfEvent {
   context?: Record<string, AttributeValue>;
 }
 
-/** Per-event outcome of an insert, aligned with the input array. */
-export type InsertStatus = 'stored' | 'duplicate';
+/**
+ * Per-event outcome of an insert, aligned with the input array; `invalid`: the database cannot
+ * hold the event (a NUL character, a timestamp outside BIGINT), so it is not stored and the
+ * rest of the batch is.
+ */
+export type InsertStatus = 'stored' | 'duplicate' | 'invalid';
+
+/** Why an event of a batch was not stored; `index` into the input array. */
+export interface InvalidEvent {
+  index: number;
+  field: string;
+  reason: string;
+}
 
 export interface InsertResult {
   stored: number;
   duplicates: number;
+  invalid: InvalidEvent[];
   statuses: InsertStatus[];
 }
 
@@ -152,7 +164,10 @@ export interface Store {
   listItems(query?: ItemQuery): Promise<Item[]>;
   upsertUsers(users: readonly User[]): Promise<UpsertResult>;
   getUser(userId: string): Promise<User | null>;
-  /** Stores events not seen before (by eventId); the user of each event gets a profile row if new. */
+  /**
+   * Stores events not seen before (by eventId); the user of each event gets a profile row if new.
+   * One event the database cannot hold never fails the others (status `invalid`, with the reason).
+   */
   insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult>;
   /** Events in time order (ties by insertion order), streamed in batches with bounded memory. */
   streamEvents(query?: InteractionQuery): AsyncIterable<ShelfEvent>;

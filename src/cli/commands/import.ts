@@ -79,6 +79,7 @@ const command: Command = {
       format,
       encoding,
       batchSize,
+      latestEventAt: Date.now() + ctx.config.maxEventSkewMs,
       onProgress: (p) =>
         ctx.log.info(
           {
