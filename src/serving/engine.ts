@@ -17,7 +17,7 @@ import type { CandidateRequest, SegmentLists } from './candidates.ts';
 import { contextOf, Filters, stillAllowed } from './filters.ts';
 import { ModelHolder } from './model-holder.ts';
 import { queryVector } from './query-vector.ts';
-import { applyEvents, applyItems } from './served.ts';
+import { applyItems } from './served.ts';
 import type { Served } from './served.ts';
 import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT } from './rules.ts';
 import type { Scored } from './rules.ts';
@@ -30,6 +30,7 @@ import type {
   TierConfig,
 } from './types.ts';
 import { DEFAULT_SERVING_CONFIG, TIERS, tierConfig } from './types.ts';
+import { TrendingState } from './trending-state.ts';
 import { historyStamp, Visitors } from './visitor.ts';
 import type { Visitor } from './visitor.ts';
 
@@ -54,6 +55,7 @@ export class Engine {
   private readonly now: () => number;
   private readonly models: ModelHolder;
   private readonly visitors: Visitors;
+  private readonly trending: TrendingState;
   private readonly filters = new Filters();
   private readonly sources = new Candidates();
   /** The candidates of the request being computed (reused: see blend.ts). */
@@ -66,6 +68,12 @@ export class Engine {
     this.models = new ModelHolder({ registry: o.registry, store: o.store, log: o.log, now: this.now });
     const config = o.config ?? DEFAULT_SERVING_CONFIG;
     this.visitors = new Visitors(o.store, o.realtime, config.consumed);
+    this.trending = new TrendingState({
+      counters: o.realtime.trending,
+      store: o.store,
+      log: o.log,
+      now: this.now,
+    });
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
     this.defaults = Object.fromEntries(TIERS.map((t) => [t, tierConfig(config, t)])) as Record<
       Tier,
@@ -76,6 +84,7 @@ export class Engine {
   async recommend(req: RecommendRequest): Promise<Recommendation> {
     const s = this.models.current;
     if (!s) throw new Error('the engine has no model loaded: call swap() first');
+    this.trending.serve(s);
     const config = req.config ?? this.defaults[req.tier];
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
@@ -159,8 +168,7 @@ export class Engine {
   /** Feeds stored events to real-time state and trending (call after the store accepted them). */
   async ingest(events: readonly ShelfEvent[]): Promise<void> {
     await this.visitors.record(events);
-    const s = this.models.current;
-    if (s) applyEvents(s, events);
+    await this.trending.ingest(events);
   }
 
   /** Applies item changes (stock, price, status, new items) to the served catalogue at once. */
@@ -185,13 +193,18 @@ export class Engine {
     this.answers.forgetUser(userId);
   }
 
-  /** Loads `version` (default: the registry's current one) and swaps it in atomically. */
-  swap(version?: string | null): Promise<void> {
-    return this.models.swap(version);
+  /**
+   * Loads `version` (default: the registry's current one) and swaps it in atomically; the first
+   * time, trending's counters are seeded from the store (by the first replica) and read.
+   */
+  async swap(version?: string | null): Promise<void> {
+    await this.trending.start();
+    await this.models.swap(version);
   }
 
   /** Swaps when the registry's current version differs from the served one. */
-  refresh(): Promise<boolean> {
+  async refresh(): Promise<boolean> {
+    await this.trending.start();
     return this.models.refresh();
   }
 
