@@ -45,7 +45,8 @@ export interface TrendingCountersOptions {
 export interface TrendingRead {
   /**
    * Item id → score at the read's `at`: every item with a score when `full`, else the items
-   * changed since the cursor given (an item absent keeps the score read before).
+   * changed since the cursor given, perhaps with some changed at its very instant (an item
+   * absent keeps the score read before).
    */
   scores: Map<string, number>;
   full: boolean;

@@ -198,14 +198,23 @@ export class Engine {
    * time, trending's counters are seeded from the store (by the first replica) and read.
    */
   async swap(version?: string | null): Promise<void> {
-    await this.trending.start();
+    await this.startTrending();
     await this.models.swap(version);
   }
 
   /** Swaps when the registry's current version differs from the served one. */
   async refresh(): Promise<boolean> {
-    await this.trending.start();
+    await this.startTrending();
     return this.models.refresh();
+  }
+
+  /** Counters that cannot be reached (Redis down) leave trending empty, not the engine down; retried at the next swap or refresh. */
+  private async startTrending(): Promise<void> {
+    try {
+      await this.trending.start();
+    } catch (err) {
+      this.o.log.warn({ err }, 'trending counters could not be read; trying again at the next refresh');
+    }
   }
 
   /** The version being served (null: trending only, no model yet). */
