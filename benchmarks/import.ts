@@ -85,6 +85,7 @@ function nullStore(): Store {
         stored: events.length,
         duplicates: 0,
         erased: 0,
+        invalid: [],
         statuses: events.map(() => 'stored' as const),
       };
     },

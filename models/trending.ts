@@ -151,6 +151,21 @@ export class TrendingModel {
     this.eventCount++;
   }
 
+  /**
+   * Sets an item's decayed score at time `at` to `score` (a counter kept elsewhere, e.g. shared
+   * by replicas, mirrored here); the baseline, if any, is left as it is.
+   */
+  setScore(itemIndex: number, at: number, score: number): void {
+    if (!(itemIndex >= 0 && itemIndex < this.items && Number.isInteger(itemIndex)))
+      throw new RangeError(`itemIndex ${itemIndex} out of range [0, ${this.items})`);
+    if (!Number.isFinite(at)) throw new RangeError(`at must be finite, got ${at}`);
+    if (!Number.isFinite(score)) throw new RangeError(`score must be finite, got ${score}`);
+    if (this.ref === null) this.ref = at;
+    if ((at - this.ref) / this.halfLifeMs > REBASE_HALF_LIVES) this.rebase(at);
+    this.scores[itemIndex] = score * 2 ** ((at - this.ref) / this.halfLifeMs);
+    if (this.newest === null || at > this.newest) this.newest = at;
+  }
+
   /** Adds events from parallel arrays; `weights` defaults to 1 each. */
   addBatch(itemIndex: Int32Array, timestamp: Float64Array, weights?: Float32Array | Float64Array): void {
     const n = itemIndex.length;

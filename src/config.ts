@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
+import { DEFAULT_MAX_EVENT_SKEW_MS } from './store/validate.ts';
 
 export type ApiRole = 'storefront' | 'admin';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -24,6 +25,10 @@ export interface ShelfConfig {
   corsOrigins: readonly string[];
   /** Requests per minute per API key. */
   rateLimitPerMinute: number;
+  /** Failed authentications per minute per client address before it is answered 429. */
+  authFailuresPerMinute: number;
+  /** How far past the clock an event may be dated, ms; later ones are rejected. */
+  maxEventSkewMs: number;
   logLevel: LogLevel;
   /** Folder holding the real datasets (`online-retail-uci/`, `movielens-100k/`). */
   datasetsDir: string;
@@ -140,6 +145,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     apiKeys: Object.freeze(parseApiKeys(env.SHELF_API_KEYS)),
     corsOrigins: parseOrigins(env.SHELF_CORS_ORIGINS),
     rateLimitPerMinute: parsePositive('SHELF_RATE_LIMIT', env.SHELF_RATE_LIMIT, 6000),
+    authFailuresPerMinute: parsePositive('SHELF_AUTH_FAILURE_LIMIT', env.SHELF_AUTH_FAILURE_LIMIT, 30),
+    maxEventSkewMs: parseWhole(
+      'SHELF_MAX_EVENT_SKEW_MS',
+      env.SHELF_MAX_EVENT_SKEW_MS,
+      DEFAULT_MAX_EVENT_SKEW_MS,
+    ),
     logLevel,
     datasetsDir: isAbsolute(datasets) ? datasets : resolve(cwd, datasets),
     answerCache: {

@@ -21,6 +21,7 @@ import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { SegmentReports } from '../segments/segment-reports.ts';
 import type { Engine } from '../serving/engine.ts';
 import type { Store } from '../store/types.ts';
+import { AuthFailures } from './auth-failures.ts';
 import { authenticator, KeyRing } from './auth.ts';
 import type { Drain } from './drain.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
@@ -39,7 +40,10 @@ import { userRoutes } from './routes/users.ts';
 import { securityHeaders } from './security-headers.ts';
 
 export interface AppDeps {
-  config: Pick<ShelfConfig, 'apiKeys' | 'corsOrigins' | 'rateLimitPerMinute'>;
+  config: Pick<
+    ShelfConfig,
+    'apiKeys' | 'corsOrigins' | 'rateLimitPerMinute' | 'authFailuresPerMinute' | 'maxEventSkewMs'
+  >;
   engine: Engine;
   store: Store;
   registry: ModelRegistry;
@@ -57,6 +61,8 @@ export interface AppDeps {
   redis?: Redis;
   /** Graceful drain on SIGTERM (readiness, 503 for new requests). */
   drain: Drain;
+  /** The clock events are checked against (dated at most `maxEventSkewMs` past it). @defaultValue Date.now */
+  now?: () => number;
 }
 
 export type ShelfApp = Awaited<ReturnType<typeof buildApp>>;
@@ -100,14 +106,7 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  // Authentication as a hook of each route that has roles, made when the route is added: a
-  // public route runs none, and a request does not read its route's options to find its roles.
-  // A callback hook (an async one costs a promise per request), after CORS (an error still
-  // carries its headers). Then the rate limit, which counts per key, in preHandler.
-  app.addHook('onRoute', (route) => {
-    const roles = route.config?.roles;
-    if (roles) route.onRequest = [...[route.onRequest ?? []].flat(), authenticator(keys, roles)];
-  });
+  // The rate limit, which counts per key, in preHandler (after authentication has named the key).
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',
@@ -121,13 +120,33 @@ export async function buildApp(deps: AppDeps) {
         `rate limit of ${ctx.max} requests per minute exceeded; retry in ${ctx.after}`,
       ),
   });
+  // Failed authentications per client address, counted in the same limiter's store (shared
+  // through Redis when it is): see auth-failures.ts.
+  const failures = new AuthFailures(
+    app.createRateLimit({
+      max: deps.config.authFailuresPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => `auth-failure:${req.ip}`,
+    }),
+    deps.config.authFailuresPerMinute,
+  );
+  // Authentication as a hook of each route that has roles, made when the route is added: a
+  // public route runs none, and a request does not read its route's options to find its roles.
+  // A callback hook (an async one costs a promise per request), after CORS (an error still
+  // carries its headers).
+  app.addHook('onRoute', (route) => {
+    const roles = route.config?.roles;
+    if (roles) route.onRequest = [...[route.onRequest ?? []].flat(), authenticator(keys, roles, failures)];
+  });
   app.addHook('onResponse', (req, reply, done) => {
     metrics.observe(req, reply);
     done();
   });
 
   await app.register(recommendationRoutes, { engine });
-  await app.register(eventRoutes, { store, engine, metrics });
+  const now = deps.now ?? Date.now;
+  const latestEventAt = () => now() + deps.config.maxEventSkewMs;
+  await app.register(eventRoutes, { store, engine, metrics, latestEventAt });
   await app.register(itemRoutes, { store, changes, audit });
   await app.register(userRoutes, { store, changes, audit, segments });
   await app.register(sessionRoutes, { store, engine, changes });

@@ -3,10 +3,12 @@
  * and compared in constant time; a key never appears in a log line.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../changes/audit-log.ts';
 import type { ApiKey, ApiRole } from '../config.ts';
 import { AuthError } from '../errors.ts';
+import type { ShelfError } from '../errors.ts';
+import type { AuthFailures } from './auth-failures.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,17 +75,23 @@ export function authorize(role: ApiRole, allowed: readonly ApiRole[]): void {
 
 /**
  * The onRequest hook of a route that `roles` (and admin) may call: sets the request's `role` and
- * `keyId`, or answers 401/403. A callback hook: an async one costs a promise per request.
+ * `keyId`, or answers 401/403 — or 429 when `failures` finds the address over its limit of
+ * failed authentications. A callback hook: an async one costs a promise per request.
  */
-export function authenticator(keys: KeyRing, roles: readonly ApiRole[]) {
-  return (req: FastifyRequest, _reply: unknown, done: (err?: Error) => void): void => {
+export function authenticator(keys: KeyRing, roles: readonly ApiRole[], failures?: AuthFailures) {
+  return (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => {
+    const refused = failures?.refusal(req.ip);
+    if (refused) return done(withRetryAfter(reply, refused));
     try {
       const { role, keyId } = keys.authenticate(req.headers.authorization);
       authorize(role, roles);
       req.role = role;
       req.keyId = keyId;
     } catch (err) {
-      return done(err as Error);
+      // A wrong role (403) is not a failed authentication: the key was right.
+      if (!failures || !(err instanceof AuthError) || err.statusCode !== 401) return done(err as Error);
+      void failures.failed(req).then((limited) => done(limited ? withRetryAfter(reply, limited) : err));
+      return;
     }
     done();
   };
@@ -92,4 +100,10 @@ export function authenticator(keys: KeyRing, roles: readonly ApiRole[]) {
 /** Who asked, for the audit log: the authenticated key's role and id. */
 export function actorOf(req: FastifyRequest): Actor {
   return { role: req.role ?? 'anonymous', keyId: req.keyId ?? null };
+}
+
+function withRetryAfter(reply: FastifyReply, err: ShelfError): ShelfError {
+  const { retryAfterSeconds } = err.details as { retryAfterSeconds: number };
+  reply.header('retry-after', retryAfterSeconds);
+  return err;
 }

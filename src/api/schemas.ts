@@ -13,7 +13,13 @@ export const ErrorReply = Type.Object({
   details: Type.Optional(Type.Unknown()),
 });
 
-const Id = Type.String({ minLength: 1, maxLength: 256 });
+/** No control characters (src/store/validate.ts `idProblem`): PostgreSQL refuses U+0000 in a query too. */
+const Id = Type.String({
+  minLength: 1,
+  maxLength: 256,
+  pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$',
+  description: 'an id without control characters',
+});
 const IdList = Type.String({ maxLength: 10_000, description: 'comma-separated item ids' });
 
 /** An `enum`, not TypeBox's `Union` of literals: ajv checks an `anyOf` branch by branch, per request. */
@@ -114,6 +120,7 @@ export type ItemPatch = Static<typeof ItemPatch>;
 
 export const UserParams = Type.Object({ userId: Id });
 export const SessionParams = Type.Object({ sessionId: Id });
+/** The user id is also checked as events' are (never e-mail-shaped: src/store/validate.ts). */
 export const MergeBody = Type.Object({ userId: Id }, { additionalProperties: false });
 export const UserPatchBody = Type.Object(
   {

@@ -160,7 +160,13 @@ export async function createShelf(
     await engine.swap();
     const drain = new Drain();
     const app = await buildApp({
-      config: { apiKeys, corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute },
+      config: {
+        apiKeys,
+        corsOrigins: config.corsOrigins,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        authFailuresPerMinute: config.authFailuresPerMinute,
+        maxEventSkewMs: config.maxEventSkewMs,
+      },
       engine,
       store,
       registry,
@@ -172,6 +178,7 @@ export async function createShelf(
       drain,
       log,
       ...(redis ? { redis } : {}),
+      ...(overrides.now ? { now: overrides.now } : {}),
     });
     let closing: Promise<void> | null = null;
     const close = (jobsDone: Promise<void> = jobs.idle()) =>

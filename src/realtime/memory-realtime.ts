@@ -1,3 +1,6 @@
+import { MemoryTrending } from './memory-trending.ts';
+import type { TrendingCountersOptions } from './trending-counters.ts';
+import { DEFAULT_TRENDING } from './trending-counters.ts';
 import type { RealtimeState, RecentEvent, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
@@ -6,10 +9,13 @@ export interface MemoryRealtimeOptions {
   capacity?: number;
   /** Subjects kept; the least recently written is dropped first. @defaultValue 1_000_000 */
   maxSubjects?: number;
+  /** Trending's half-life and window. @defaultValue `DEFAULT_TRENDING` */
+  trending?: TrendingCountersOptions;
 }
 
-/** The embedded real-time state: a bounded LRU map of subject → newest events. */
+/** The embedded real-time state: a bounded LRU map of subject → newest events, and trending counters. */
 export class MemoryRealtime implements RealtimeState {
+  readonly trending: MemoryTrending;
   private readonly capacity: number;
   private readonly maxSubjects: number;
   /** Insertion order of a Map is its LRU order: a write deletes and re-inserts the key. */
@@ -18,6 +24,7 @@ export class MemoryRealtime implements RealtimeState {
   constructor(options: MemoryRealtimeOptions = {}) {
     this.capacity = options.capacity ?? 50;
     this.maxSubjects = options.maxSubjects ?? 1_000_000;
+    this.trending = new MemoryTrending(options.trending ?? DEFAULT_TRENDING);
   }
 
   async record(subject: Subject, events: readonly RecentEvent[]): Promise<void> {

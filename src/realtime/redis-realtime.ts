@@ -1,8 +1,12 @@
 /**
  * Real-time state shared by every API replica: one sorted set per user or session in Redis,
- * scored by timestamp, trimmed to the newest `capacity` and expiring when idle.
+ * scored by timestamp, trimmed to the newest `capacity` and expiring when idle; and the
+ * trending counters (redis-trending.ts), under the same prefix.
  */
 import type { Redis } from 'ioredis';
+import { RedisTrending } from './redis-trending.ts';
+import type { TrendingCountersOptions } from './trending-counters.ts';
+import { DEFAULT_TRENDING } from './trending-counters.ts';
 import type { RealtimeState, RecentEvent, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
@@ -13,9 +17,12 @@ export interface RedisRealtimeOptions {
   capacity?: number;
   /** Seconds a subject's events live after its last write. @defaultValue 30 days */
   ttlSeconds?: number;
+  /** Trending's half-life and window. @defaultValue `DEFAULT_TRENDING` */
+  trending?: TrendingCountersOptions;
 }
 
 export class RedisRealtime implements RealtimeState {
+  readonly trending: RedisTrending;
   private readonly prefix: string;
   private readonly capacity: number;
   private readonly ttl: number;
@@ -27,6 +34,10 @@ export class RedisRealtime implements RealtimeState {
     this.prefix = options.prefix ?? 'shelf:rt:';
     this.capacity = options.capacity ?? 50;
     this.ttl = options.ttlSeconds ?? 30 * 86_400;
+    this.trending = new RedisTrending(redis, {
+      ...(options.trending ?? DEFAULT_TRENDING),
+      prefix: this.prefix,
+    });
   }
 
   private key(s: Subject): string {

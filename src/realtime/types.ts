@@ -1,9 +1,10 @@
 /**
  * Real-time state: each user's and session's most recent events, so that serving can fold in
- * what a visitor did a second ago before any retraining. In memory in embedded mode; Redis
+ * what a visitor did a second ago before any retraining, and the trending counters. In memory in embedded mode; Redis
  * implements the same interface when `REDIS_URL` is set.
  */
 import type { EventType } from '../store/types.ts';
+import type { TrendingCounters } from './trending-counters.ts';
 
 export interface RecentEvent {
   itemId: string;
@@ -16,6 +17,8 @@ export interface RecentEvent {
 export type Subject = { userId: string } | { sessionId: string };
 
 export interface RealtimeState {
+  /** Engagement per item over the window, capped per visitor (trending-counters.ts). */
+  readonly trending: TrendingCounters;
   /** Records events (any order); keeps the newest `capacity` per subject. */
   record(subject: Subject, events: readonly RecentEvent[]): Promise<void>;
   /** Newest first. */

@@ -11,7 +11,11 @@
  * engine asks for a cold user today, and one classification per user keeps it to two scans.
  * Consequence: with a window shorter than `churningDays` (14 vs 30 days by default) every user
  * with a window event is recent, so `churning` and `churned` get empty lists.
+ *
+ * One user counts at most once per item, event type and UTC day (src/store/engagement-cap.ts),
+ * as in storefront trending: one user's 1,000 views must not top a segment's list.
  */
+import { OncePerPeriod } from '../store/engagement-cap.ts';
 import type { EventType, Store, UserActivity } from '../store/types.ts';
 import { EVENT_TYPES } from '../store/types.ts';
 import type { Segment, SegmentRules } from './segments.ts';
@@ -56,7 +60,7 @@ const COUNTED = 8;
  * Two scans: `usersActivity()` (every user's whole history, as `computeSegments` reads it) to
  * classify the users who can have window events, then `streamEvents` over the window.
  *
- * Memory, besides one store page: a map userId → segment for the users whose last event is in
+ * Memory, besides one store page and the cap's keys of one day: a map userId → segment for the users whose last event is in
  * the window (only they can have a window event; everyone else would cost memory for nothing),
  * about 50–100 bytes each (Map slot + the id string), so ~10 MB per 100k such users; and one
  * itemId → score map per segment, ~50–100 bytes per (segment, item) pair with a weighted window
@@ -85,6 +89,7 @@ export async function computeSegmentTrending(
 
   const users = SEGMENTS.map(() => 0);
   const scores = SEGMENTS.map(() => new Map<string, number>());
+  const cap = new OncePerPeriod();
   // `to` is exclusive; floor + 1 keeps ts = now for any `now`, the check below drops the rest.
   for await (const e of store.streamEvents({ from, to: Math.floor(now) + 1 })) {
     const ts = e.timestamp;
@@ -97,7 +102,7 @@ export async function computeSegmentTrending(
       users[segment]!++;
     }
     const w = weights[e.type];
-    if (!w) continue;
+    if (!w || !cap.first(e.userId, e.itemId, e.type, ts)) continue;
     const items = scores[segment]!;
     items.set(e.itemId, (items.get(e.itemId) ?? 0) + w * 2 ** ((ts - now) / halfLifeMs));
   }

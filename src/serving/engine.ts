@@ -19,7 +19,7 @@ import type { CandidateRequest, SegmentLists } from './candidates.ts';
 import { contextOf, Filters, stillAllowed } from './filters.ts';
 import { ModelHolder } from './model-holder.ts';
 import { queryVector } from './query-vector.ts';
-import { applyEvents, applyItems } from './served.ts';
+import { applyItems } from './served.ts';
 import type { Served } from './served.ts';
 import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT } from './rules.ts';
 import type { Scored } from './rules.ts';
@@ -32,6 +32,7 @@ import type {
   TierConfig,
 } from './types.ts';
 import { DEFAULT_SERVING_CONFIG, TIERS, tierConfig } from './types.ts';
+import { TrendingState } from './trending-state.ts';
 import { historyStamp, Visitors } from './visitor.ts';
 import type { Visitor } from './visitor.ts';
 
@@ -56,6 +57,7 @@ export class Engine {
   private readonly now: () => number;
   private readonly models: ModelHolder;
   private readonly visitors: Visitors;
+  private readonly trending: TrendingState;
   private readonly filters = new Filters();
   private readonly sources = new Candidates();
   /** The candidates of the request being computed (reused: see blend.ts). */
@@ -68,6 +70,12 @@ export class Engine {
     this.models = new ModelHolder({ registry: o.registry, store: o.store, log: o.log, now: this.now });
     const config = o.config ?? DEFAULT_SERVING_CONFIG;
     this.visitors = new Visitors(o.store, o.realtime, config.consumed);
+    this.trending = new TrendingState({
+      counters: o.realtime.trending,
+      store: o.store,
+      log: o.log,
+      now: this.now,
+    });
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
     this.defaults = Object.fromEntries(TIERS.map((t) => [t, tierConfig(config, t)])) as Record<
       Tier,
@@ -78,6 +86,7 @@ export class Engine {
   async recommend(req: RecommendRequest): Promise<Recommendation> {
     const s = this.models.current;
     if (!s) throw new Error('the engine has no model loaded: call swap() first');
+    this.trending.serve(s);
     const config = req.config ?? this.defaults[req.tier];
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
@@ -186,8 +195,7 @@ export class Engine {
   /** Feeds stored events to real-time state and trending (call after the store accepted them). */
   async ingest(events: readonly ShelfEvent[]): Promise<void> {
     await this.visitors.record(events);
-    const s = this.models.current;
-    if (s) applyEvents(s, events);
+    await this.trending.ingest(events);
   }
 
   /** Applies item changes (stock, price, status, new items) to the served catalogue at once. */
@@ -238,9 +246,22 @@ export class Engine {
     if (itemIds.size) this.updateItems(await this.o.store.getItems([...itemIds]));
   }
 
-  /** Loads `version` (default: the registry's current one) and swaps it in atomically. */
-  swap(version?: string | null): Promise<void> {
-    return this.models.swap(version);
+  /**
+   * Loads `version` (default: the registry's current one) and swaps it in atomically; the first
+   * time, trending's counters are seeded from the store (by the first replica) and read.
+   */
+  async swap(version?: string | null): Promise<void> {
+    await this.startTrending();
+    await this.models.swap(version);
+  }
+
+  /** Counters that cannot be reached (Redis down) leave trending empty, not the engine down; retried at the next swap. */
+  private async startTrending(): Promise<void> {
+    try {
+      await this.trending.start();
+    } catch (err) {
+      this.o.log.warn({ err }, 'trending counters could not be read; trying again at the next swap');
+    }
   }
 
   /** The version being served (null: trending only, no model yet). */

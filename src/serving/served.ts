@@ -6,17 +6,18 @@
 import type { TrendingModel } from '../../models/trending.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { allItems } from '../store/all-items.ts';
-import type { Item, ShelfEvent, Store } from '../store/types.ts';
+import type { Item, Store } from '../store/types.ts';
 import { Catalog } from './catalog.ts';
 import { CatalogVectors } from './catalog-vectors.ts';
 import { loadServingModel } from './serving-model.ts';
 import type { ServingModel } from './serving-model.ts';
-import { addTrending, loadTrending } from './trending-state.ts';
+import { emptyTrending } from './trending-state.ts';
 
 export interface Served {
   readonly model: ServingModel;
   readonly catalog: Catalog;
   readonly vectors: CatalogVectors;
+  /** Filled and kept current from the real-time counters by `TrendingState`. */
   readonly trending: TrendingModel;
 }
 
@@ -37,19 +38,11 @@ export async function loadServed(
     model,
     catalog,
     vectors: new CatalogVectors(model, catalog),
-    trending: await loadTrending(store, catalog, now()),
+    trending: emptyTrending(catalog),
   };
 }
 
 /** Item changes (stock, price, status, new items): the next request sees them. */
 export function applyItems(s: Served, items: readonly Item[]): void {
   for (const item of items) s.vectors.changed(s.catalog.upsert(item).index);
-}
-
-/** Stored events move trending. */
-export function applyEvents(
-  s: Served,
-  events: readonly Pick<ShelfEvent, 'itemId' | 'type' | 'timestamp'>[],
-): void {
-  for (const e of events) addTrending(s.trending, s.catalog, e);
 }

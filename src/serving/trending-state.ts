@@ -1,38 +1,195 @@
 /**
- * Real-time popularity: a time-decayed counter per catalogue item, read from the store's recent
- * events at load and fed by every event ingested since. It lives beside the served model (see
- * served.ts), never in it.
+ * Real-time popularity as serving reads it. The counters live in the real-time state
+ * (src/realtime/trending-counters.ts: in memory, or in Redis shared by every replica, capped per
+ * visitor, never scored from the future); this mirrors them into the served catalogue's item
+ * space (`Served.trending`, a `TrendingModel`), so that a request ranks without a round trip.
+ *
+ * - At the first swap the store's window is counted into the counters, by the first replica
+ *   only (`claimSeed`), with the per-visitor cap applied while reading it, then read whole.
+ * - Events ingested here are counted and the changes read before `ingest` returns, so the
+ *   next request sees them. With Redis, a request also starts a read of what other replicas
+ *   counted, at most once a second and never awaited: replicas rank alike within about a second.
+ * - A newly swapped `Served` is filled from the mirror (item id → score) on its first request.
  */
+import type { Logger } from 'pino';
 import { TrendingModel } from '../../models/trending.ts';
+import { DEFAULT_TRENDING } from '../realtime/trending-counters.ts';
+import type { Engagement, TrendingCounters, TrendingRead } from '../realtime/trending-counters.ts';
+import { subjectKey } from '../realtime/types.ts';
+import { OncePerPeriod } from '../store/engagement-cap.ts';
 import { engagementWeights } from '../store/event-weights.ts';
 import type { EventType, ShelfEvent, Store } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
+import type { Served } from './served.ts';
 
 /** How much an event says about an item's popularity right now: the engagement of the one weight table. */
 export const TRENDING_WEIGHTS: Partial<Record<EventType, number>> = engagementWeights();
 /** Trending remembers about a week; the window read at start covers several half-lives. */
-export const TRENDING_HALF_LIFE_MS = 2 * 86_400_000;
-export const TRENDING_WINDOW_MS = 14 * 86_400_000;
+export const TRENDING_HALF_LIFE_MS = DEFAULT_TRENDING.halfLifeMs;
+export const TRENDING_WINDOW_MS = DEFAULT_TRENDING.windowMs;
 /** Room for items added after load (beyond it they get no trending score until the next swap). */
 const TRENDING_HEADROOM = 1.25;
+/** A request starts a read of the shared counters' changes at most this often. */
+const READ_EVERY_MS = 1000;
+/** Events counted per call while seeding. */
+const SEED_BATCH = 5000;
+/** The mirror's reference time moves once a read is this many half-lives past it. */
+const REBASE_HALF_LIVES = 64;
 
-/** Counters over `catalog`'s item space, from the store's events of the window before `now`. */
-export async function loadTrending(store: Store, catalog: Catalog, now: number): Promise<TrendingModel> {
-  const trending = new TrendingModel({
+/** An empty counter over `catalog`'s item space (filled by `TrendingState`). */
+export function emptyTrending(catalog: Catalog): TrendingModel {
+  return new TrendingModel({
     items: Math.ceil(catalog.size * TRENDING_HEADROOM) + 64,
     halfLifeMs: TRENDING_HALF_LIFE_MS,
   });
-  for await (const e of store.streamEvents({ from: now - TRENDING_WINDOW_MS }))
-    addTrending(trending, catalog, e);
-  return trending;
 }
 
-export function addTrending(
-  trending: TrendingModel,
-  catalog: Catalog,
-  e: Pick<ShelfEvent, 'itemId' | 'type' | 'timestamp'>,
-): void {
-  const w = TRENDING_WEIGHTS[e.type];
-  const i = catalog.indexOf(e.itemId);
-  if (w && i !== undefined && i < trending.items) trending.add(i, e.timestamp, w);
+/** What an event adds to trending (null: nothing), its visitor the user or the session. */
+export function engagementOf(e: ShelfEvent): Engagement | null {
+  const weight = TRENDING_WEIGHTS[e.type];
+  if (!weight) return null;
+  const visitor =
+    e.userId !== undefined
+      ? subjectKey({ userId: e.userId })
+      : e.sessionId !== undefined
+        ? subjectKey({ sessionId: e.sessionId })
+        : `e:${e.eventId}`;
+  return { visitor, itemId: e.itemId, type: e.type, timestamp: e.timestamp, weight };
+}
+
+export interface TrendingStateOptions {
+  counters: TrendingCounters;
+  /** Where the window is read from when this replica seeds the counters. */
+  store: Pick<Store, 'streamEvents'>;
+  log: Logger;
+  now: () => number;
+}
+
+export class TrendingState {
+  /** Item id → score at `ref`; its score at t is that times 2^((ref − t) / halfLife). */
+  private readonly mirror = new Map<string, number>();
+  private ref: number | null = null;
+  private cursor: number | null = null;
+  /** The `Served` whose counters follow the mirror. */
+  private attached: Served | null = null;
+  private started: Promise<void> | null = null;
+  private running: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
+  /** `performance.now()` of the last read a request started. */
+  private lastRead = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly o: TrendingStateOptions) {}
+
+  /** Seeds the counters when this replica is the first, then reads them whole; once (again after a failure). */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      const now = this.o.now();
+      if (await this.o.counters.claimSeed()) await this.seed(now);
+      this.cursor = null;
+      await this.pull();
+    })().catch((err: unknown) => {
+      this.started = null;
+      throw err;
+    });
+    return this.started;
+  }
+
+  /**
+   * Makes `s.trending` follow the mirror (filled on first sight) and, for counters shared
+   * through Redis, starts a read of their changes at most once a second. Never waits.
+   */
+  serve(s: Served): void {
+    if (this.attached !== s) this.attach(s);
+    if (this.o.counters.readNow) return; // in this process: only this engine writes them
+    const t = performance.now();
+    if (t - this.lastRead < READ_EVERY_MS) return;
+    this.lastRead = t;
+    this.pull().catch((err: unknown) => this.o.log.warn({ err }, 'trending counters could not be read'));
+  }
+
+  /** Counts stored events, then reads the changes: the next request ranks with them. */
+  async ingest(events: readonly ShelfEvent[]): Promise<void> {
+    const engaged = events.flatMap((e) => engagementOf(e) ?? []);
+    if (!engaged.length) return;
+    try {
+      await this.o.counters.add(engaged, this.o.now());
+      await this.pull();
+    } catch (err) {
+      // The events are stored; trending catches up at the next read.
+      this.o.log.warn({ err }, 'trending counters could not be updated');
+    }
+  }
+
+  /** Counts the store's window, each (visitor, item, type) once per day (read in time order). */
+  private async seed(now: number): Promise<void> {
+    const cap = new OncePerPeriod();
+    let batch: Engagement[] = [];
+    for await (const e of this.o.store.streamEvents({ from: now - TRENDING_WINDOW_MS })) {
+      const g = engagementOf(e);
+      // Clamped as the counters clamp, so that the cap's days agree with theirs.
+      if (!g || !cap.first(g.visitor, g.itemId, g.type, Math.min(g.timestamp, now))) continue;
+      batch.push(g);
+      if (batch.length >= SEED_BATCH) {
+        await this.o.counters.seed(batch, now);
+        batch = [];
+      }
+    }
+    if (batch.length) await this.o.counters.seed(batch, now);
+  }
+
+  /** Reads the counters' changes since the last read, one read at a time (a caller joins the next one). */
+  private pull(): Promise<void> {
+    this.queued ??= (this.running ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = null;
+        const run = this.read();
+        this.running = run;
+        return run.finally(() => {
+          if (this.running === run) this.running = null;
+        });
+      });
+    return this.queued;
+  }
+
+  private async read(): Promise<void> {
+    const at = this.o.now();
+    const c = this.o.counters;
+    this.apply(c.readNow ? c.readNow(at, this.cursor) : await c.read(at, this.cursor), at);
+  }
+
+  private apply(read: TrendingRead, at: number): void {
+    const hl = TRENDING_HALF_LIFE_MS;
+    if (this.ref === null) this.ref = at;
+    if ((at - this.ref) / hl > REBASE_HALF_LIVES) {
+      const f = 2 ** ((this.ref - at) / hl);
+      for (const [itemId, v] of this.mirror) this.mirror.set(itemId, v * f);
+      this.ref = at;
+    }
+    const s = this.attached;
+    if (read.full) {
+      for (const itemId of this.mirror.keys()) {
+        if (read.scores.has(itemId)) continue;
+        this.mirror.delete(itemId);
+        if (s) setScore(s, itemId, at, 0);
+      }
+    }
+    const toRef = 2 ** ((at - this.ref) / hl);
+    for (const [itemId, score] of read.scores) {
+      this.mirror.set(itemId, score * toRef);
+      if (s) setScore(s, itemId, at, score);
+    }
+    this.cursor = read.cursor;
+  }
+
+  private attach(s: Served): void {
+    this.attached = s;
+    if (this.ref === null) return;
+    for (const [itemId, v] of this.mirror) setScore(s, itemId, this.ref, v);
+  }
+}
+
+function setScore(s: Served, itemId: string, at: number, score: number): void {
+  const i = s.catalog.indexOf(itemId);
+  if (i !== undefined && i < s.trending.items) s.trending.setScore(i, at, score);
 }

@@ -12,6 +12,7 @@ import {
   patched,
   userFromRow,
   userIdsOf,
+  storableOf,
   usersFirstSeen,
 } from './rows.ts';
 import type {
@@ -203,54 +204,65 @@ export class PostgresStore implements Store {
   }
 
   async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
-    if (!events.length) return { stored: 0, duplicates: 0, erased: 0, statuses: [] };
-    const { inserted, gone } = await this.tx(async (c) => {
-      const gone = await erasedIn(c, userIdsOf(events));
-      const kept = gone.size ? events.filter((e) => e.userId === undefined || !gone.has(e.userId)) : events;
-      const firstSeen = usersFirstSeen(kept);
-      if (firstSeen.size) {
-        await c.query(
-          `INSERT INTO users (user_id, attributes, created_at)
-           SELECT id, '{}'::jsonb, created FROM unnest($1::text[], $2::int8[]) AS t(id, created)
-           ON CONFLICT (user_id) DO NOTHING`,
-          [[...firstSeen.keys()], [...firstSeen.values()]],
-        );
+    if (!events.length) return { stored: 0, duplicates: 0, erased: 0, invalid: [], statuses: [] };
+    const { kept, keptAt, invalid } = storableOf(events);
+    /** Rows PostgreSQL refused (index into `kept`) and why. */
+    const refused = new Map<number, string>();
+    // Events of erased users are set aside in the transaction that inserts the others.
+    let gone = new Set<string>();
+    const live = (e: ShelfEvent) => e.userId === undefined || !gone.has(e.userId);
+    let inserted: Set<string>;
+    try {
+      inserted = await this.tx(async (c) => {
+        gone = await erasedIn(c, userIdsOf(kept));
+        return insertEventRows(c, gone.size ? kept.filter(live) : kept);
+      });
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      // A data exception (class 22) in one row fails the single multi-row statement: insert row
+      // by row instead, each under a savepoint, so the others are stored (the batch stays one
+      // transaction). Only this rare path pays a round trip per row.
+      inserted = await this.tx(async (c) => {
+        gone = await erasedIn(c, userIdsOf(kept));
+        const ids = new Set<string>();
+        for (let k = 0; k < kept.length; k++) {
+          if (!live(kept[k]!)) continue;
+          await c.query('SAVEPOINT event_row');
+          try {
+            for (const id of await insertEventRows(c, [kept[k]!])) ids.add(id);
+            await c.query('RELEASE SAVEPOINT event_row');
+          } catch (rowErr) {
+            if (!isDataError(rowErr)) throw rowErr;
+            await c.query('ROLLBACK TO SAVEPOINT event_row');
+            refused.set(k, (rowErr as Error).message);
+          }
+        }
+        return ids;
+      });
+    }
+    const statuses: InsertStatus[] = new Array(events.length);
+    for (const { index } of invalid) statuses[index] = 'invalid';
+    let stored = 0;
+    let erased = 0;
+    kept.forEach((e, k) => {
+      if (!live(e)) {
+        statuses[keptAt[k]!] = 'erased';
+        erased++;
+        return;
       }
-      const res = await c.query<{ event_id: string }>(
-        `INSERT INTO events (${EVENT_COLUMNS})
-         SELECT id, type, uid, sid, item, qty, price, val, rec, ts, ctx::jsonb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[],
-                     $8::float8[], $9::text[], $10::int8[], $11::text[]) WITH ORDINALITY
-           AS t(id, type, uid, sid, item, qty, price, val, rec, ts, ctx, ord)
-         ORDER BY ord
-         ON CONFLICT (event_id) DO NOTHING
-         RETURNING event_id`,
-        [
-          kept.map((e) => e.eventId),
-          kept.map((e) => e.type),
-          kept.map((e) => e.userId ?? null),
-          kept.map((e) => e.sessionId ?? null),
-          kept.map((e) => e.itemId),
-          kept.map((e) => e.quantity ?? null),
-          kept.map((e) => e.price ?? null),
-          kept.map((e) => e.value ?? null),
-          kept.map((e) => e.recommendationId ?? null),
-          kept.map((e) => e.timestamp),
-          kept.map((e) => (e.context === undefined ? null : JSON.stringify(e.context))),
-        ],
-      );
-      return { inserted: new Set(res.rows.map((r) => r.event_id)), gone };
+      const reason = refused.get(k);
+      if (reason !== undefined) {
+        statuses[keptAt[k]!] = 'invalid';
+        invalid.push({ index: keptAt[k]!, field: '(event)', reason: `refused by the database: ${reason}` });
+        return;
+      }
+      // The first occurrence of an inserted id was the one stored; repeats in the batch are duplicates.
+      const status = inserted.delete(e.eventId) ? 'stored' : 'duplicate';
+      statuses[keptAt[k]!] = status;
+      if (status === 'stored') stored++;
     });
-    // The first occurrence of an inserted id was the one stored; repeats in the batch are duplicates.
-    const statuses: InsertStatus[] = events.map((e) =>
-      e.userId !== undefined && gone.has(e.userId)
-        ? 'erased'
-        : inserted.delete(e.eventId)
-          ? 'stored'
-          : 'duplicate',
-    );
-    const count = (s: InsertStatus) => statuses.filter((x) => x === s).length;
-    return { stored: count('stored'), duplicates: count('duplicate'), erased: count('erased'), statuses };
+    invalid.sort((a, b) => a.index - b.index);
+    return { stored, duplicates: kept.length - stored - refused.size - erased, erased, invalid, statuses };
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
@@ -462,6 +474,50 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** SQLSTATE class 22, data exception: a value the column cannot take (22021: a NUL in text). */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
+/** Profile rows for new users, then the events, in one statement each; the event ids inserted. */
+async function insertEventRows(c: pg.PoolClient, events: readonly ShelfEvent[]): Promise<Set<string>> {
+  if (!events.length) return new Set();
+  const firstSeen = usersFirstSeen(events);
+  if (firstSeen.size) {
+    await c.query(
+      `INSERT INTO users (user_id, attributes, created_at)
+       SELECT id, '{}'::jsonb, created FROM unnest($1::text[], $2::int8[]) AS t(id, created)
+       ON CONFLICT (user_id) DO NOTHING`,
+      [[...firstSeen.keys()], [...firstSeen.values()]],
+    );
+  }
+  const res = await c.query<{ event_id: string }>(
+    `INSERT INTO events (${EVENT_COLUMNS})
+     SELECT id, type, uid, sid, item, qty, price, val, rec, ts, ctx::jsonb
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[],
+                 $8::float8[], $9::text[], $10::int8[], $11::text[]) WITH ORDINALITY
+       AS t(id, type, uid, sid, item, qty, price, val, rec, ts, ctx, ord)
+     ORDER BY ord
+     ON CONFLICT (event_id) DO NOTHING
+     RETURNING event_id`,
+    [
+      events.map((e) => e.eventId),
+      events.map((e) => e.type),
+      events.map((e) => e.userId ?? null),
+      events.map((e) => e.sessionId ?? null),
+      events.map((e) => e.itemId),
+      events.map((e) => e.quantity ?? null),
+      events.map((e) => e.price ?? null),
+      events.map((e) => e.value ?? null),
+      events.map((e) => e.recommendationId ?? null),
+      events.map((e) => e.timestamp),
+      events.map((e) => (e.context === undefined ? null : JSON.stringify(e.context))),
+    ],
+  );
+  return new Set(res.rows.map((r) => r.event_id));
 }
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {

@@ -6,6 +6,7 @@ import type {
   AttributeValue,
   Change,
   EventType,
+  InvalidEvent,
   Item,
   ShelfEvent,
   StoredAuditEntry,
@@ -161,3 +162,44 @@ export function usersFirstSeen(events: readonly ShelfEvent[]): Map<string, numbe
 }
 
 export const DEFAULT_STREAM_BATCH = 5000;
+
+const NUL = 'must not contain the NUL character (U+0000): PostgreSQL cannot store it';
+
+/**
+ * Why the database cannot hold `e`, or null. Validation (validate.ts) rejects all of this
+ * before; a store checks again so that no other path (a benchmark, a test, a future importer)
+ * can fail a whole batch for one row. Both stores refuse the same events.
+ */
+export function unstorable(e: ShelfEvent): Omit<InvalidEvent, 'index'> | null {
+  for (const field of ['eventId', 'type', 'userId', 'sessionId', 'itemId', 'recommendationId'] as const) {
+    const v = e[field];
+    if (v !== undefined && v.includes('\u0000')) return { field, reason: NUL };
+  }
+  for (const [k, v] of Object.entries(e.context ?? {})) {
+    if (k.includes('\u0000') || (typeof v === 'string' && v.includes('\u0000')))
+      return { field: 'context', reason: NUL };
+  }
+  if (!Number.isSafeInteger(e.timestamp))
+    return { field: 'timestamp', reason: 'must be a whole number of epoch milliseconds' };
+  return null;
+}
+
+/** The events a store can hold, with their indices in `events`, and why the others cannot be. */
+export function storableOf(events: readonly ShelfEvent[]): {
+  kept: ShelfEvent[];
+  keptAt: number[];
+  invalid: InvalidEvent[];
+} {
+  const kept: ShelfEvent[] = [];
+  const keptAt: number[] = [];
+  const invalid: InvalidEvent[] = [];
+  events.forEach((e, index) => {
+    const problem = unstorable(e);
+    if (problem) invalid.push({ index, ...problem });
+    else {
+      kept.push(e);
+      keptAt.push(index);
+    }
+  });
+  return { kept, keptAt, invalid };
+}

@@ -14,6 +14,7 @@ import {
   patched,
   userFromRow,
   userIdsOf,
+  storableOf,
   usersFirstSeen,
 } from './rows.ts';
 import type {
@@ -237,15 +238,18 @@ export class SqliteStore implements Store {
   async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
     const { insertEvent, touchUser, isErased } = this.s;
     const statuses: InsertStatus[] = new Array(events.length);
+    const { kept, keptAt, invalid } = storableOf(events);
+    for (const { index } of invalid) statuses[index] = 'invalid';
     let stored = 0;
     let erased = 0;
     this.db.transaction(() => {
-      const gone = new Set(userIdsOf(events).filter((u) => isErased.get(u) !== undefined));
-      for (const [userId, firstSeen] of usersFirstSeen(events)) {
+      const gone = new Set(userIdsOf(kept).filter((u) => isErased.get(u) !== undefined));
+      for (const [userId, firstSeen] of usersFirstSeen(kept)) {
         if (!gone.has(userId)) touchUser.run(userId, firstSeen);
       }
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
+      for (let k = 0; k < kept.length; k++) {
+        const e = kept[k]!;
+        const i = keptAt[k]!;
         if (e.userId !== undefined && gone.has(e.userId)) {
           statuses[i] = 'erased';
           erased++;
@@ -268,7 +272,7 @@ export class SqliteStore implements Store {
         stored += changes;
       }
     })();
-    return { stored, duplicates: events.length - stored - erased, erased, statuses };
+    return { stored, duplicates: kept.length - stored - erased, erased, invalid, statuses };
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {

@@ -69,14 +69,23 @@ export interface ShelfEvent {
 
 /**
  * Per-event outcome of an insert, aligned with the input array; `erased`: the event's user was
- * deleted (a tombstone), so it is not stored.
+ * deleted (a tombstone); `invalid`: the database cannot hold the event (a NUL character, a
+ * timestamp outside BIGINT). Neither is stored, and the rest of the batch is.
  */
-export type InsertStatus = 'stored' | 'duplicate' | 'erased';
+export type InsertStatus = 'stored' | 'duplicate' | 'erased' | 'invalid';
+
+/** Why an event of a batch was not stored; `index` into the input array. */
+export interface InvalidEvent {
+  index: number;
+  field: string;
+  reason: string;
+}
 
 export interface InsertResult {
   stored: number;
   duplicates: number;
   erased: number;
+  invalid: InvalidEvent[];
   statuses: InsertStatus[];
 }
 
@@ -214,7 +223,8 @@ export interface Store {
   patchUser(userId: string, patch: UserPatch, now: number): Promise<User>;
   /**
    * Stores events not seen before (by eventId); the user of each event gets a profile row if new.
-   * Events of an erased user are not stored (status `erased`).
+   * Events of an erased user are not stored (status `erased`); one event the database cannot
+   * hold never fails the others (status `invalid`, with the reason).
    */
   insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult>;
   /** Events in time order (ties by insertion order), streamed in batches with bounded memory. */

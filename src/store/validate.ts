@@ -19,6 +19,49 @@ const MAX_TEXT = 10_000;
 const MIN_EPOCH_MS = Date.UTC(1990, 0, 1);
 const MIN_ISO = Date.UTC(1900, 0, 1);
 const MAX_TS = Date.UTC(2100, 0, 1);
+/** How far past the clock an event may be dated by default (clients' clocks drift). */
+export const DEFAULT_MAX_EVENT_SKEW_MS = 10 * 60_000;
+
+/**
+ * C0 and C1 control characters and DEL: never part of an id a storefront means to send, and
+ * PostgreSQL cannot store U+0000 at all (error 22021, one bad row failing a multi-row insert).
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** A UTF-16 surrogate without its pair: both stores would write U+FFFD, another id than the one sent. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const NUL_REASON = 'must not contain the NUL character (U+0000)';
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Why `id` cannot be an id (user, session, item, event…), or null when it can. */
+export function idProblem(id: string): string | null {
+  const control = CONTROL.exec(id);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return `must not contain control characters (U+${code} at position ${control.index})`;
+  }
+  if (LONE_SURROGATE.test(id)) return 'must be valid Unicode text (a lone UTF-16 surrogate)';
+  return null;
+}
+
+/** Why `userId` cannot be a user id, or null: an id's problems, or an e-mail address (DESIGN.md: pseudonymous). */
+export function userIdProblem(userId: string): string | null {
+  if (EMAIL.test(userId)) return 'looks like an e-mail address; send a pseudonymous id';
+  return idProblem(userId);
+}
+
+/** Why a JSON column cannot hold `text`, or null. */
+function jsonTextProblem(text: string): string | null {
+  if (text.includes('\u0000')) return NUL_REASON;
+  if (LONE_SURROGATE.test(text)) return 'must be valid Unicode text (a lone UTF-16 surrogate)';
+  return null;
+}
+
+/** Limits that depend on the clock, given by the caller (the API, an import). */
+export interface EventLimits {
+  /** The latest timestamp accepted, epoch ms: now plus the allowed clock skew. @defaultValue none */
+  latest?: number;
+}
 
 type Raw = Record<string, unknown>;
 
@@ -39,10 +82,8 @@ class Checker {
     if (typeof v === 'number' && Number.isFinite(v)) return String(v);
     if (typeof v !== 'string') return this.fail(field, 'must be a string');
     if (v.length > MAX_ID) return this.fail(field, `must be at most ${MAX_ID} characters`);
-    if (field === 'userId' && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) {
-      return this.fail(field, 'looks like an e-mail address; send a pseudonymous id');
-    }
-    return v;
+    const problem = field === 'userId' ? userIdProblem(v) : idProblem(v);
+    return problem ? this.fail(field, problem) : v;
   }
 
   text(field: string, required: boolean): string | undefined {
@@ -53,6 +94,7 @@ class Checker {
     if (typeof v !== 'string') return this.fail(field, 'must be a string');
     if (required && v.trim() === '') return this.fail(field, 'must not be empty');
     if (v.length > MAX_TEXT) return this.fail(field, `must be at most ${MAX_TEXT} characters`);
+    if (v.includes('\u0000')) return this.fail(field, NUL_REASON);
     return v;
   }
 
@@ -98,6 +140,9 @@ class Checker {
     if (typeof v !== 'object' || Array.isArray(v)) return this.fail(field, 'must be an object');
     const out: Record<string, AttributeValue> = {};
     for (const [k, x] of Object.entries(v as Raw)) {
+      // Keys and values go into a JSON column: PostgreSQL's jsonb refuses U+0000 and lone surrogates.
+      const bad = jsonTextProblem(k) ?? (typeof x === 'string' ? jsonTextProblem(x) : null);
+      if (bad) return this.fail(`${field}.${JSON.stringify(k).slice(1, -1)}`, bad);
       if (typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x))) {
         out[k] = x;
       } else {
@@ -134,7 +179,8 @@ function result<T>(c: Checker, value: T): Validated<T> {
   return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value };
 }
 
-export function validateEvent(raw: unknown): Validated<ShelfEvent> {
+/** `limits.latest` rejects events dated further in the future than the caller allows. */
+export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated<ShelfEvent> {
   if (!isRecord(raw)) return notAnObject();
   const c = new Checker(raw);
   const eventId = c.id('eventId', true);
@@ -155,12 +201,23 @@ export function validateEvent(raw: unknown): Validated<ShelfEvent> {
   const itemId = c.id('itemId', true);
   const quantity = c.number('quantity', { min: 0 });
   const price = c.number('price', { min: 0 });
+  // Each is finite, their product need not be (1e308 × 10): revenue sums would be Infinity.
+  if (price !== undefined && !Number.isFinite(price * (quantity ?? 1))) {
+    c.fail('price', `price × quantity (${price} × ${quantity}) is not a finite revenue`);
+  }
   const value = c.number('value');
   if (type === 'rating' && value === undefined && !c.errors.some((e) => e.field === 'value')) {
     c.fail('value', 'is required for rating events');
   }
   const recommendationId = c.id('recommendationId', false);
   const timestamp = c.timestamp('timestamp', true);
+  if (timestamp !== undefined && limits.latest !== undefined && timestamp > limits.latest) {
+    // One event dated 2099 would make its item's trending score dwarf every other one.
+    c.fail(
+      'timestamp',
+      `is ${formatAhead(timestamp - limits.latest)} past the latest time accepted (${new Date(limits.latest).toISOString()}): dated in the future`,
+    );
+  }
   const context = c.attributes('context');
   const event: ShelfEvent = {
     eventId: eventId!,
@@ -257,6 +314,19 @@ export function validateUserPatch(raw: unknown): Validated<UserPatch> {
     }
   }
   return result(c, patch);
+}
+
+/** `90061000` → `1 d 1 h 1 min`; under a minute in seconds. */
+function formatAhead(ms: number): string {
+  if (ms < 60_000) return `${Math.ceil(ms / 1000)} s`;
+  const parts: string[] = [];
+  const d = Math.floor(ms / 86_400_000);
+  const h = Math.floor((ms % 86_400_000) / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  if (d) parts.push(`${d} d`);
+  if (h) parts.push(`${h} h`);
+  if (m) parts.push(`${m} min`);
+  return parts.join(' ');
 }
 
 /** `Home>Kitchen >  Mugs` → `Home > Kitchen > Mugs`. */

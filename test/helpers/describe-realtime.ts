@@ -1,8 +1,21 @@
-/** One suite every `RealtimeState` implementation must pass. */
+/** One suite every `RealtimeState` implementation must pass, trending counters included. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Engagement } from '../../src/realtime/trending-counters.ts';
 import type { RealtimeState, RecentEvent } from '../../src/realtime/types.ts';
 
 const ev = (itemId: string, timestamp: number): RecentEvent => ({ itemId, type: 'view', timestamp });
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Noon of a day, so that "an hour ago" is the same UTC day. */
+const NOW = Date.UTC(2026, 5, 10, 12);
+const view = (visitor: string, itemId: string, timestamp = NOW - HOUR, weight = 1): Engagement => ({
+  visitor,
+  itemId,
+  type: 'view',
+  timestamp,
+  weight,
+});
 
 export function describeRealtime(
   name: string,
@@ -49,6 +62,72 @@ export function describeRealtime(
       await state.record({ userId: 'gone' }, [ev('a', 1)]);
       await state.forget({ userId: 'gone' });
       expect(await state.recent({ userId: 'gone' })).toEqual([]);
+    });
+
+    // Issue #12, reproduction 5: one user's 1,000 views put an item first for every first-time visitor.
+    it('counts each visitor once per item, event type and day', async () => {
+      const t = state.trending;
+      const spam = Array.from({ length: 1000 }, (_, k) => view('u:spammer', 'x', NOW - HOUR + k));
+      expect(await t.add(spam, NOW)).toBe(1);
+      expect(await t.add([view('u:a', 'y'), view('u:b', 'y'), view('s:c', 'y'), view('u:a', 'y')], NOW)).toBe(
+        3,
+      );
+      // Another type, another day, another visitor: each counts.
+      const purchase: Engagement = { ...view('u:spammer', 'x'), type: 'purchase', weight: 8 };
+      expect(await t.add([purchase, purchase, view('u:spammer', 'x', NOW - DAY)], NOW)).toBe(2);
+      const { scores, full } = await t.read(NOW - HOUR, null);
+      expect(full).toBe(true);
+      expect(scores.get('y')).toBeCloseTo(3, 9);
+      // 1 + 8 now, and yesterday's view at 2^(−23 h / 48 h).
+      expect(scores.get('x')).toBeCloseTo(9 + 2 ** (-(DAY - HOUR) / (2 * DAY)) * 1, 9);
+    });
+
+    // Issue #12, reproduction 5: one view dated 2099-12-31 made its item's score Infinity, every other 0.
+    it('counts an event dated in the future as of now: finite scores, the others unchanged', async () => {
+      const t = state.trending;
+      await t.add([view('u:a', 'old', NOW - DAY - 11 * HOUR), view('u:a', 'now', NOW)], NOW);
+      await t.add([view('u:b', 'future', Date.UTC(2099, 11, 31))], NOW);
+      const { scores } = await t.read(NOW, null);
+      expect(scores.get('future')).toBeCloseTo(1, 9);
+      expect(scores.get('now')).toBeCloseTo(1, 9);
+      expect(scores.get('old')).toBeCloseTo(2 ** (-35 / 48), 9);
+      expect([...scores.values()].every(Number.isFinite)).toBe(true);
+    });
+
+    it('leaves live events of the day before yesterday to the seed', async () => {
+      expect(await state.trending.add([view('u:a', 'late', NOW - 3 * DAY)], NOW)).toBe(0);
+      expect((await state.trending.read(NOW, null)).scores.get('late') ?? 0).toBe(0);
+    });
+
+    it('reads what changed since a cursor, or everything', async () => {
+      const t = state.trending;
+      // A cursor may be a clock (Redis's): changes a millisecond apart, so "since" is exact here.
+      const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
+      await t.add([view('u:a', 'p'), view('u:a', 'q')], NOW);
+      await tick();
+      const first = await t.read(NOW, null);
+      expect([...first.scores.keys()].sort()).toEqual(['p', 'q']);
+      await tick();
+      await t.add([view('u:b', 'q'), view('u:b', 'r')], NOW);
+      await tick();
+      const next = await t.read(NOW, first.cursor);
+      expect(next.full).toBe(false);
+      expect([...next.scores.keys()].sort()).toEqual(['q', 'r']);
+      expect(next.scores.get('q')).toBeCloseTo(2 * 2 ** (-HOUR / (2 * DAY)), 9);
+      await tick();
+      const again = await t.read(NOW, next.cursor);
+      expect([...again.scores.keys()]).toEqual([]);
+    });
+
+    it('is seeded once, the seed checked against live events of today and yesterday', async () => {
+      const t = state.trending;
+      await t.add([view('u:a', 'x')], NOW);
+      expect(await t.claimSeed()).toBe(true);
+      expect(await t.claimSeed()).toBe(false);
+      // The caller caps the seed; a live event already counted is not counted again.
+      await t.seed([view('u:a', 'x', NOW - 5 * DAY), view('u:b', 'x', NOW - 5 * DAY), view('u:a', 'x')], NOW);
+      const { scores } = await t.read(NOW, null);
+      expect(scores.get('x')).toBeCloseTo(2 ** (-HOUR / (2 * DAY)) + 2 * 2 ** -2.5, 9);
     });
   });
 }

@@ -112,6 +112,7 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         stored: 2,
         duplicates: 1,
         erased: 0,
+        invalid: [],
         statuses: ['stored', 'stored', 'duplicate'],
       });
       const again = await store.insertEvents([e, event('e3')]);
@@ -120,6 +121,28 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect(all).toHaveLength(3);
       expect(all.find((x) => x.eventId === 'e1')).toEqual(e);
       expect((await store.stats()).eventsByType).toEqual({ purchase: 1, view: 2 });
+    });
+
+    // Issue #12, reproduction 6: on PostgreSQL one NUL in an id failed the whole batch (22021).
+    it('stores the good events of a batch when one cannot be held (a NUL, a fractional time)', async () => {
+      const result = await store.insertEvents([
+        event('good-1'),
+        event('bad-nul', { itemId: 'sku\u00001' }),
+        event('bad-user', { userId: 'u\u0000x' }),
+        event('bad-context', { context: { page: 'a\u0000b' } }),
+        event('bad-time', { timestamp: T0 + 0.5 }),
+        event('good-2'),
+      ]);
+      expect(result.statuses).toEqual(['stored', 'invalid', 'invalid', 'invalid', 'invalid', 'stored']);
+      expect(result).toMatchObject({ stored: 2, duplicates: 0 });
+      expect(result.invalid).toEqual([
+        { index: 1, field: 'itemId', reason: expect.stringContaining('NUL') },
+        { index: 2, field: 'userId', reason: expect.stringContaining('NUL') },
+        { index: 3, field: 'context', reason: expect.stringContaining('NUL') },
+        { index: 4, field: 'timestamp', reason: expect.stringContaining('whole number') },
+      ]);
+      expect((await collect(store.streamEvents())).map((e) => e.eventId)).toEqual(['good-1', 'good-2']);
+      expect((await store.stats()).users).toBe(1); // no profile for the refused event's user
     });
 
     it('creates a profile for a user first seen in events', async () => {
@@ -210,7 +233,13 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         event('k1', { userId: 'kept' }),
         event('s1', { userId: undefined, sessionId: 's' }),
       ]);
-      expect(r).toEqual({ stored: 2, duplicates: 0, erased: 1, statuses: ['erased', 'stored', 'stored'] });
+      expect(r).toEqual({
+        stored: 2,
+        duplicates: 0,
+        erased: 1,
+        invalid: [],
+        statuses: ['erased', 'stored', 'stored'],
+      });
       expect(await store.getUser('gone')).toBeNull();
       expect((await collect(store.streamEvents())).map((e) => e.eventId).sort()).toEqual(['k1', 's1']);
     });

@@ -18,6 +18,10 @@ describe('loadConfig', () => {
     expect(c.segmentsEveryMs).toBe(3_600_000);
     expect(loadConfig({ SHELF_SEGMENTS_EVERY_MS: '0' }).segmentsEveryMs).toBe(0);
     expect(Object.isFrozen(c.http)).toBe(true);
+    expect(c.maxEventSkewMs).toBe(600_000);
+    expect(loadConfig({ SHELF_MAX_EVENT_SKEW_MS: '0' }).maxEventSkewMs).toBe(0);
+    expect(c.authFailuresPerMinute).toBe(30);
+    expect(loadConfig({ SHELF_AUTH_FAILURE_LIMIT: '5' }).authFailuresPerMinute).toBe(5);
   });
 
   it('switches to PostgreSQL and Redis when their URLs are set', () => {
@@ -52,6 +56,8 @@ describe('loadConfig', () => {
     [{ SHELF_ANSWER_CACHE_MS: '-1' }, 'SHELF_ANSWER_CACHE_MS'],
     [{ SHELF_ANSWER_CACHE_ENTRIES: '0' }, 'SHELF_ANSWER_CACHE_ENTRIES'],
     [{ SHELF_SEGMENTS_EVERY_MS: '1h' }, 'SHELF_SEGMENTS_EVERY_MS'],
+    [{ SHELF_MAX_EVENT_SKEW_MS: '10m' }, 'SHELF_MAX_EVENT_SKEW_MS'],
+    [{ SHELF_AUTH_FAILURE_LIMIT: '0' }, 'SHELF_AUTH_FAILURE_LIMIT'],
   ])('rejects %o naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));

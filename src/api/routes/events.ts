@@ -1,4 +1,8 @@
-/** `POST /v1/events`: a batch of events; the valid ones are stored, the others rejected with reasons. */
+/**
+ * `POST /v1/events`: a batch of events; the valid ones are stored, the others rejected with
+ * reasons — by validation (fields, ids, events dated past the allowed clock skew) or, should one
+ * slip through, by the store (an event the database cannot hold).
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
@@ -13,11 +17,13 @@ export interface EventRoutesOptions {
   store: Pick<Store, 'insertEvents'>;
   engine: Pick<Engine, 'ingest'>;
   metrics: Pick<ApiMetrics, 'eventsIngested'>;
+  /** The latest event time accepted now, epoch ms: the clock plus the allowed skew. */
+  latestEventAt: () => number;
 }
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (
   app,
-  { store, engine, metrics },
+  { store, engine, metrics, latestEventAt },
 ) => {
   app.post(
     '/v1/events',
@@ -26,21 +32,25 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       schema: { body: S.EventsBody, response: { 200: S.EventsReply, ...S.ErrorResponses } },
     },
     async (req) => {
-      const checked = req.body.events.map((raw) => validateEvent(raw));
+      const limits = { latest: latestEventAt() };
+      const checked = req.body.events.map((raw) => validateEvent(raw, limits));
       const valid = checked.flatMap((c) => (c.ok ? [c.value] : []));
-      const inserted = valid.length ? await store.insertEvents(valid) : { statuses: [] };
+      const inserted = valid.length ? await store.insertEvents(valid) : { statuses: [], invalid: [] };
       const stored = valid.filter((_, k) => inserted.statuses[k] === 'stored');
       await engine.ingest(stored);
       metrics.eventsIngested(stored.length);
+      const refused = new Map(inserted.invalid.map((e) => [e.index, [{ field: e.field, reason: e.reason }]]));
       let v = 0;
       const results = checked.map((c, index) => {
-        if (!c.ok) {
+        const errors = c.ok ? refused.get(v) : c.errors;
+        if (!c.ok || errors) {
+          if (c.ok) v++;
           const eventId = (req.body.events[index] as { eventId?: unknown }).eventId;
           return {
             index,
             ...(typeof eventId === 'string' ? { eventId } : {}),
             status: 'rejected' as const,
-            errors: c.errors,
+            errors: errors ?? [],
           };
         }
         const status = inserted.statuses[v++];

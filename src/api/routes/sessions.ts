@@ -1,9 +1,13 @@
-/** `POST /v1/sessions/:sessionId/merge`: a visitor logged in; their session's events become the user's. */
+/**
+ * `POST /v1/sessions/:sessionId/merge`: a visitor logged in; their session's events become the
+ * user's. The user id must be one an event could carry: pseudonymous, never an e-mail address.
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
-import { ShelfError } from '../../errors.ts';
+import { ShelfError, ValidationError } from '../../errors.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
+import { userIdProblem } from '../../store/validate.ts';
 import { STOREFRONT } from '../auth.ts';
 import * as S from '../schemas.ts';
 
@@ -30,6 +34,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     async (req) => {
       const { sessionId } = req.params;
       const { userId } = req.body;
+      const problem = userIdProblem(userId);
+      if (problem) throw new ValidationError([{ field: 'body/userId', reason: problem }]);
       if ((await store.erasedAmong([userId])).size) {
         throw ShelfError.of('SHELF_ERR_ERASED', `user ${userId} was erased; send a new pseudonymous id`);
       }

@@ -89,6 +89,7 @@ const command: Command = {
           await ctx.publish([{ kind: 'users', userIds, withdrawn }]);
         }
       },
+      latestEventAt: Date.now() + ctx.config.maxEventSkewMs,
       onProgress: (p) =>
         ctx.log.info(
           {

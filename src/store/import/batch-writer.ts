@@ -27,6 +27,8 @@ export class BatchWriter implements ImportSink {
   private items: Item[] = [];
   private users: User[] = [];
   private events: ShelfEvent[] = [];
+  /** The line of each queued event, for the store's refusals. */
+  private eventLines: number[] = [];
   private inflight: Promise<void> | null = null;
   /** Items to write only when the store has none with their id. */
   private readonly provisional = new WeakSet<Item>();
@@ -64,8 +66,9 @@ export class BatchWriter implements ImportSink {
     this.users.push(user);
   }
 
-  event(event: ShelfEvent): void {
+  event(event: ShelfEvent, line: number): void {
     this.events.push(event);
+    this.eventLines.push(line);
   }
 
   reject(line: number, errors: readonly { field: string; reason: string }[]): void {
@@ -120,6 +123,7 @@ export class BatchWriter implements ImportSink {
       return out;
     };
     const events = take(this.events, all);
+    const lines = take(this.eventLines, all);
     // Events go out only after every item and user queued before them, partial batches included.
     const items = take(this.items, all || events.length > 0);
     const users = take(this.users, all || events.length > 0);
@@ -128,6 +132,7 @@ export class BatchWriter implements ImportSink {
     this.items = rest(this.items, items);
     this.users = rest(this.users, users);
     this.events = rest(this.events, events);
+    this.eventLines = rest(this.eventLines, lines);
     if (!items.length && !users.length && !events.length) return;
     const previous = this.inflight;
     if (previous) await previous;
@@ -135,11 +140,13 @@ export class BatchWriter implements ImportSink {
       // Items and users first: events may refer to them.
       for (const batch of items) await this.writeItems(batch);
       for (const batch of users) await this.writeUsers(batch);
-      for (const batch of events) {
+      for (const [b, batch] of events.entries()) {
         const r = await this.store.insertEvents(batch);
         this.counts.events.stored += r.stored;
         this.counts.events.duplicates += r.duplicates;
         for (let k = 0; k < r.erased; k++) this.skip(ERASED);
+        // Validation refuses what a store cannot hold; should one get through, it is a bad row.
+        for (const e of r.invalid) this.reject(lines[b]![e.index]!, [e]);
       }
     })();
     // Marked handled now; the error is rethrown by the next `await this.inflight`.

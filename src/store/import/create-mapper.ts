@@ -1,4 +1,5 @@
 /** The record mapper of a format; a CSV whose format was only inferred is checked for a known dataset header. */
+import type { EventLimits } from '../validate.ts';
 import { CsvMapper } from './csv-mapper.ts';
 import { splitCsvFields } from './csv-fields.ts';
 import { JsonlMapper } from './jsonl-mapper.ts';
@@ -13,18 +14,22 @@ export interface MapperOptions {
   sniffCsv?: boolean;
   /** Default `publishedAt`/`createdAt` for records without one. */
   now: number;
+  /** Events dated after `latest` are rejected (the clock plus the allowed skew). */
+  limits?: EventLimits;
 }
 
 export function createMapper(o: MapperOptions): RecordMapper {
   switch (o.format) {
     case 'jsonl':
-      return new JsonlMapper(o.kind, o.now);
+      return new JsonlMapper(o.kind, o.now, o.limits);
     case 'movielens':
-      return new MovieLensMapper(o.kind, o.now);
+      return new MovieLensMapper(o.kind, o.now, o.limits);
     case 'online-retail':
-      return new OnlineRetailMapper(o.kind);
+      return new OnlineRetailMapper(o.kind, o.limits);
     case 'csv':
-      return o.sniffCsv ? new SniffingCsvMapper(o.kind, o.now) : new CsvMapper(o.kind, o.now);
+      return o.sniffCsv
+        ? new SniffingCsvMapper(o.kind, o.now, o.limits)
+        : new CsvMapper(o.kind, o.now, o.limits);
   }
 }
 
@@ -36,8 +41,9 @@ class SniffingCsvMapper implements RecordMapper {
   constructor(
     private readonly kind: ImportKind,
     now: number,
+    private readonly limits: EventLimits = {},
   ) {
-    this.inner = new CsvMapper(kind, now);
+    this.inner = new CsvMapper(kind, now, limits);
   }
 
   get format(): ImportFormat {
@@ -49,7 +55,8 @@ class SniffingCsvMapper implements RecordMapper {
   }
 
   header(text: string, line: number): void {
-    if (isOnlineRetailHeader(splitCsvFields(text) ?? [])) this.inner = new OnlineRetailMapper(this.kind);
+    if (isOnlineRetailHeader(splitCsvFields(text) ?? []))
+      this.inner = new OnlineRetailMapper(this.kind, this.limits);
     this.inner.header!(text, line);
   }
 

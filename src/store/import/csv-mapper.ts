@@ -9,6 +9,7 @@
  */
 import { InputError } from '../../errors.ts';
 import { splitCsvFields } from './csv-fields.ts';
+import type { EventLimits } from '../validate.ts';
 import { emitRecord } from './emit-record.ts';
 import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
 
@@ -53,6 +54,8 @@ export class CsvMapper implements RecordMapper {
     private readonly kind: ImportKind,
     /** Fills `publishedAt`/`createdAt` when absent. */
     private readonly now: number,
+    /** The latest event time accepted (the clock plus the allowed skew). */
+    private readonly limits: EventLimits = {},
     private readonly delimiter = ',',
   ) {}
 
@@ -133,7 +136,7 @@ export class CsvMapper implements RecordMapper {
         }
       }
     }
-    emitRecord(this.kind, raw, line, this.now, sink);
+    emitRecord(this.kind, raw, line, this.now, sink, this.limits);
   }
 }
 

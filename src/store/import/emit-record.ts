@@ -1,18 +1,20 @@
 /** Validates one raw record of a kind and hands it to the sink (or rejects it with its line). */
 import { validateEvent, validateItem, validateUser } from '../validate.ts';
+import type { EventLimits } from '../validate.ts';
 import type { ImportKind, ImportSink } from './types.ts';
 
-/** `now` fills `publishedAt`/`createdAt` when a record has none. */
+/** `now` fills `publishedAt`/`createdAt` when a record has none; `limits` bound events' timestamps. */
 export function emitRecord(
   kind: ImportKind,
   raw: unknown,
   line: number,
   now: number,
   sink: ImportSink,
+  limits: EventLimits = {},
 ): void {
   if (kind === 'events') {
-    const v = validateEvent(raw);
-    if (v.ok) sink.event(v.value);
+    const v = validateEvent(raw, limits);
+    if (v.ok) sink.event(v.value, line);
     else sink.reject(line, v.errors);
   } else if (kind === 'items') {
     const v = validateItem(raw, now);

@@ -7,6 +7,7 @@
  */
 import { InputError } from '../../errors.ts';
 import type { Store } from '../types.ts';
+import { DEFAULT_MAX_EVENT_SKEW_MS } from '../validate.ts';
 import { BatchWriter } from './batch-writer.ts';
 import type { BatchWriterOptions } from './batch-writer.ts';
 import { createMapper } from './create-mapper.ts';
@@ -32,6 +33,11 @@ export interface ImportFileOptions {
   maxRecordBytes?: number;
   /** publishedAt/createdAt for records without one. @defaultValue the file's modification time */
   now?: number;
+  /**
+   * Events dated later are rejected, epoch ms (history has past dates; the future beyond the
+   * allowed clock skew is a mistake). @defaultValue the clock at the start plus 10 minutes
+   */
+  latestEventAt?: number;
   onProgress?: (progress: ImportProgress) => void;
   /** Called with each batch of items or users written (new or changed). */
   onWritten?: BatchWriterOptions['onWritten'];
@@ -49,6 +55,7 @@ export async function importFile(store: Store, options: ImportFileOptions): Prom
     sniffCsv: resolved.inferred,
     // The file's mtime, not the clock: importing the same file again must change nothing.
     now: options.now ?? input.mtimeMs,
+    limits: { latest: options.latestEventAt ?? Date.now() + DEFAULT_MAX_EVENT_SKEW_MS },
   });
   const splitter = new RecordSplitter({
     quoted: mapper.quoted,

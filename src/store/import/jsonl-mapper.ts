@@ -1,4 +1,5 @@
 /** JSON Lines: one JSON object per line, with the field names of Item / User / ShelfEvent. */
+import type { EventLimits } from '../validate.ts';
 import { emitRecord } from './emit-record.ts';
 import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
 
@@ -10,6 +11,8 @@ export class JsonlMapper implements RecordMapper {
     private readonly kind: ImportKind,
     /** Fills `publishedAt`/`createdAt` when absent. */
     private readonly now: number,
+    /** The latest event time accepted (the clock plus the allowed skew). */
+    private readonly limits: EventLimits = {},
   ) {}
 
   record(text: string, line: number, sink: ImportSink): void {
@@ -20,6 +23,6 @@ export class JsonlMapper implements RecordMapper {
       sink.reject(line, [{ field: '(record)', reason: `is not valid JSON: ${(err as Error).message}` }]);
       return;
     }
-    emitRecord(this.kind, raw, line, this.now, sink);
+    emitRecord(this.kind, raw, line, this.now, sink, this.limits);
   }
 }

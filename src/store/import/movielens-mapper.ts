@@ -12,6 +12,7 @@
  */
 import type { FieldError } from '../../errors.ts';
 import { validateEvent, validateItem, validateUser } from '../validate.ts';
+import type { EventLimits } from '../validate.ts';
 import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
 
 export const MOVIELENS_GENRES = [
@@ -137,6 +138,8 @@ export class MovieLensMapper implements RecordMapper {
     private readonly kind: ImportKind,
     /** publishedAt / createdAt when the file has none. */
     private readonly now: number,
+    /** The latest event time accepted (the clock plus the allowed skew). */
+    private readonly limits: EventLimits = {},
   ) {}
 
   record(text: string, line: number, sink: ImportSink): void {
@@ -152,15 +155,18 @@ export class MovieLensMapper implements RecordMapper {
       sink.reject(line, errors);
       return;
     }
-    const v = validateEvent({
-      eventId: `ml-${r.userId}-${r.itemId}`,
-      type: 'rating',
-      userId: r.userId,
-      itemId: r.itemId,
-      value: r.rating,
-      timestamp: r.seconds === null ? undefined : r.seconds * 1000,
-    });
-    if (v.ok) sink.event(v.value);
+    const v = validateEvent(
+      {
+        eventId: `ml-${r.userId}-${r.itemId}`,
+        type: 'rating',
+        userId: r.userId,
+        itemId: r.itemId,
+        value: r.rating,
+        timestamp: r.seconds === null ? undefined : r.seconds * 1000,
+      },
+      this.limits,
+    );
+    if (v.ok) sink.event(v.value, line);
     else sink.reject(line, [...errors, ...v.errors.filter((e) => !errors.length || e.field !== 'timestamp')]);
   }
 

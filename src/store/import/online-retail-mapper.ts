@@ -29,6 +29,7 @@ import { InputError } from '../../errors.ts';
 import type { FieldError } from '../../errors.ts';
 import type { Item, ShelfEvent } from '../types.ts';
 import { validateEvent, validateItem } from '../validate.ts';
+import type { EventLimits } from '../validate.ts';
 import { splitCsvFields } from './csv-fields.ts';
 import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
 
@@ -204,7 +205,11 @@ export class OnlineRetailMapper implements RecordMapper {
   private currentInvoice = '';
   private currentCodes: Map<string, number> | undefined;
 
-  constructor(private readonly kind: ImportKind) {}
+  constructor(
+    private readonly kind: ImportKind,
+    /** The latest event time accepted (the clock plus the allowed skew). */
+    private readonly limits: EventLimits = {},
+  ) {}
 
   header(text: string, line: number): void {
     this.rows = new OnlineRetailRows(splitCsvFields(text) ?? [], line);
@@ -244,7 +249,7 @@ export class OnlineRetailMapper implements RecordMapper {
     };
     if (customer) raw.userId = customer;
     else raw.sessionId = `invoice-${invoice}`;
-    const v = validateEvent(raw);
+    const v = validateEvent(raw, this.limits);
     if (!v.ok) {
       sink.reject(
         line,
@@ -269,7 +274,7 @@ export class OnlineRetailMapper implements RecordMapper {
     }
     if (!this.item(code, row.description, timestamp, nonProduct, line, sink)) return;
     if (this.kind !== 'events') return;
-    sink.event(v.value);
+    sink.event(v.value, line);
     if (nonProduct) sink.flag('nonProduct');
     if (cancelled) sink.count('returns');
     if (!customer) sink.count('anonymous');

@@ -24,7 +24,8 @@ export interface ImportSink {
   /** `ifMissing`: a provisional record, written only when the store has no item with that id. */
   item(item: Item, options?: { ifMissing?: boolean }): void;
   user(user: User): void;
-  event(event: ShelfEvent): void;
+  /** `line`: where the row starts, should the store refuse the event after all. */
+  event(event: ShelfEvent, line: number): void;
   reject(line: number, errors: readonly { field: string; reason: string }[]): void;
   /** A row deliberately not imported (counted per reason, not an error). */
   skip(reason: string): void;

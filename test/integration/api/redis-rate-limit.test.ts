@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,44 @@ describe.runIf(available)('rate limits shared through Redis', () => {
         );
       }
       expect(codes).toEqual([200, 200, 200, 200, 429, 429]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('counts one address’s failed authentications across two replicas, then answers 429', async () => {
+    const key = `${KEY}-${uniqueName('k')}`;
+    const config = loadConfig({
+      SHELF_DATA_DIR: dir,
+      SHELF_API_KEYS: `storefront:${key}`,
+      SHELF_AUTH_FAILURE_LIMIT: '3',
+    });
+    const replica = async () =>
+      (await createShelf(config, log, { store, redis, realtime: new MemoryRealtime() })).app;
+    const [a, b] = [await replica(), await replica()];
+    // An address no other run used in this minute (the counters live in the shared Redis).
+    const address = `10.${randomInt(256)}.${randomInt(256)}.${randomInt(1, 255)}`;
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const res = await (i % 2 ? b : a).inject({
+          url: '/v1/recommendations/homepage',
+          remoteAddress: address,
+          headers: { authorization: `Bearer guess-${i}` },
+        });
+        codes.push(res.statusCode);
+      }
+      expect(codes).toEqual([401, 401, 401, 429]);
+      // Replica A learns of the block at its next failure from the address, then refuses the key too.
+      const guess = await a.inject({ url: '/v1/recommendations/homepage', remoteAddress: address });
+      expect(guess.statusCode).toBe(429);
+      const right = await a.inject({
+        url: '/v1/recommendations/homepage',
+        remoteAddress: address,
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(right.statusCode).toBe(429);
     } finally {
       await a.close();
       await b.close();

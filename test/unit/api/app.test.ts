@@ -548,6 +548,7 @@ describe('HTTP API', () => {
     const withQuery = [
       'GET /v1/recommendations/{tier}',
       'GET /v1/admin/audit',
+      'GET /v1/admin/explain',
       'GET /v1/admin/segments',
       'POST /v1/admin/models/{version}/promote',
     ];

@@ -80,6 +80,43 @@ describe('importFile: events', () => {
     expect((await store.stats()).events).toBe(37);
   });
 
+  // Issue #12: history has past dates; an event dated past the clock (plus the skew) is a mistake.
+  it('rejects events dated past the latest time accepted by line, keeping history', async () => {
+    const latest = T0 + 1000;
+    const lines = [eventLine(0), eventLine(1, { timestamp: '2099-12-31T00:00:00Z' }), eventLine(2)];
+    lines.push(eventLine(3, { timestamp: latest + 1 }), eventLine(4, { timestamp: '1999-01-01' }));
+    const s = await run('events', await file('future.jsonl', lines.join('\n')), { latestEventAt: latest });
+    expect(s).toMatchObject({ stored: 3, rejected: 2 });
+    expect(s.errors).toEqual([
+      { line: 2, field: 'timestamp', reason: expect.stringContaining('past the latest time accepted') },
+      { line: 4, field: 'timestamp', reason: expect.stringMatching(/^is 1 s past/) },
+    ]);
+    // By default the clock plus ten minutes: 2099 is refused, these 2026 rows are history.
+    const d = await run('events', await file('default.jsonl', lines.slice(0, 3).join('\n')));
+    expect(d.errors.map((e) => e.line)).toEqual([2]);
+  });
+
+  it('reports an event the store refuses as a bad row, by its line', async () => {
+    const refusing: Store = Object.create(store) as Store;
+    refusing.insertEvents = async (events) => {
+      const bad = events.findIndex((e) => e.eventId === 'e5');
+      const r = await store.insertEvents(events.filter((_, i) => i !== bad));
+      const statuses = [...r.statuses];
+      if (bad >= 0) statuses.splice(bad, 0, 'invalid');
+      const invalid =
+        bad >= 0 ? [{ index: bad, field: '(event)', reason: 'refused by the database: test' }] : [];
+      return { ...r, statuses, invalid };
+    };
+    const lines = Array.from({ length: 9 }, (_, i) => eventLine(i));
+    const s = await importFile(refusing, {
+      kind: 'events',
+      file: await file('r.jsonl', lines.join('\n')),
+      batchSize: 4,
+    });
+    expect(s).toMatchObject({ rows: 9, stored: 8, duplicates: 0, rejected: 1 });
+    expect(s.errors).toEqual([{ line: 6, field: '(event)', reason: 'refused by the database: test' }]);
+  });
+
   it('reports missing field, bad number, unknown event type and bad timestamp by line and field (CSV)', async () => {
     const csv = [
       CSV_HEADER,

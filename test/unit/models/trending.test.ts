@@ -189,6 +189,22 @@ describe('TrendingModel', () => {
     expect(() => TrendingModel.deserialize({ ...json, formatVersion: 99 }, buffers)).toThrow(RangeError);
   });
 
+  it('sets an item to a score at a time, kept elsewhere, that decays like the rest', () => {
+    const m = new TrendingModel({ items: 3, halfLifeMs: DAY });
+    m.add(0, T0, 4);
+    m.setScore(1, T0 + DAY, 3);
+    m.setScore(2, T0 + 200 * DAY, 1); // far past the reference: rebased, nothing overflows
+    m.setScore(2, T0 + 200 * DAY, 2); // set, not added
+    const out = new Float64Array(3);
+    m.scoresInto(T0 + 201 * DAY, out);
+    expect(out[1]).toBeCloseTo(3 * 2 ** -200, 70);
+    expect(out[2]).toBeCloseTo(1, 12);
+    expect(Array.from(out).every(Number.isFinite)).toBe(true);
+    expect(m.newestTime).toBe(T0 + 200 * DAY);
+    expect(() => m.setScore(3, T0, 1)).toThrow(RangeError);
+    expect(() => m.setScore(0, T0, Number.POSITIVE_INFINITY)).toThrow(RangeError);
+  });
+
   it('rejects bad input', () => {
     const m = new TrendingModel({ items: 2 });
     expect(() => m.add(2, T0)).toThrow(RangeError);

@@ -180,6 +180,16 @@ describe('computeSegmentTrending on a SQLite store', () => {
     expect(t.items.active).toEqual([{ itemId: 'c', score: 2 }]);
   });
 
+  // Issue #12, reproduction 5: one user's 1,000 views put an item first for every first-time visitor.
+  it('counts one user once per item, event type and day: 1,000 views weigh as one', async () => {
+    await store.insertEvents(Array.from({ length: 1000 }, (_, k) => ev('spammer', 'view', 'spam', k * 1000)));
+    const t = await computeSegmentTrending(store, NOW, OPTIONS);
+    // spammer is new like newbie: spam gets the first view (999 s ago), below a (2) and b (1).
+    expect(t.items.new.map((i) => i.itemId)).toEqual(['a', 'b', 'spam', 'c']);
+    expect(t.items.new[2]!.score).toBeCloseTo(2 ** (-999_000 / (2 * DAY)), 12);
+    expect(t.users.new).toBe(3);
+  });
+
   it('is deterministic', async () => {
     const a = await computeSegmentTrending(store, NOW, OPTIONS);
     const b = await computeSegmentTrending(store, NOW, OPTIONS);

@@ -43,6 +43,60 @@ describe('validateEvent', () => {
     expect(errs).toContainEqual({ field, reason: expect.stringContaining(reason) });
   });
 
+  // Issue #12, reproduction 6: a NUL in an id failed a whole PostgreSQL batch; ids now refuse control characters.
+  it.each([
+    ['itemId', 'sku\u00001', 'U+0000 at position 3'],
+    ['userId', 'u\u001b[31m', 'U+001B at position 1'],
+    ['sessionId', 's\u007f', 'U+007F'],
+    ['eventId', 'e\u0085', 'U+0085'],
+    ['recommendationId', 'r\n', 'U+000A'],
+    ['itemId', 'sku\ud800', 'lone UTF-16 surrogate'],
+  ])('rejects control characters and broken Unicode in %s', (field, id, reason) => {
+    const errs = errorsOf(validateEvent({ ...base, [field]: id }));
+    expect(errs).toEqual([{ field, reason: expect.stringContaining(reason) }]);
+    expect(errs[0]!.reason).toMatch(/^must /);
+  });
+
+  it('accepts ids in any script, emoji included, and tabs-free punctuation', () => {
+    for (const id of ['sku-ü-日本', 'u:42/β', 'item 😀 pair']) {
+      expect(validateEvent({ ...base, itemId: id, userId: id }).ok).toBe(true);
+    }
+  });
+
+  it('rejects a NUL in context keys and values (PostgreSQL jsonb refuses it)', () => {
+    expect(errorsOf(validateEvent({ ...base, context: { page: 'a\u0000b' } }))).toEqual([
+      { field: 'context.page', reason: expect.stringContaining('NUL') },
+    ]);
+    expect(errorsOf(validateEvent({ ...base, context: { 'p\u0000': 'x' } }))).toEqual([
+      { field: 'context.p\\u0000', reason: expect.stringContaining('NUL') },
+    ]);
+  });
+
+  // Issue #12: price 1e308 × quantity 10 is Infinity, and so would every revenue sum be.
+  it('rejects a revenue (price × quantity) that is not finite, naming the price', () => {
+    const errs = errorsOf(validateEvent({ ...base, type: 'purchase', price: 1e308, quantity: 10 }));
+    expect(errs).toEqual([{ field: 'price', reason: expect.stringContaining('not a finite revenue') }]);
+    expect(validateEvent({ ...base, type: 'purchase', price: 1e308, quantity: 1 }).ok).toBe(true);
+    expect(validateEvent({ ...base, type: 'purchase', price: 1e308 }).ok).toBe(true);
+  });
+
+  // Issue #12, reproduction 5: one view dated 2099 made its item's trending score Infinity.
+  it('rejects events dated past the latest time the caller accepts, and only those', () => {
+    const latest = Date.UTC(2026, 10, 1, 10, 10);
+    const at = (timestamp: string | number) => validateEvent({ ...base, timestamp }, { latest });
+    expect(at('2026-11-01T10:10:00Z').ok).toBe(true);
+    expect(at('2001-01-01').ok).toBe(true); // history is fine
+    expect(errorsOf(at('2026-11-01T10:10:01Z'))).toEqual([
+      {
+        field: 'timestamp',
+        reason: expect.stringMatching(/^is 1 s past the latest time accepted \(2026-11-01T10:10:00\.000Z\)/),
+      },
+    ]);
+    expect(errorsOf(at('2099-12-31T00:00:00Z'))[0]!.reason).toMatch(/^is \d+ d \d+ h \d+ min past/);
+    // Without a limit (a caller that has no clock), any date up to 2100 passes as before.
+    expect(validateEvent({ ...base, timestamp: '2099-12-31T00:00:00Z' }).ok).toBe(true);
+  });
+
   it('reports every bad field at once', () => {
     expect(errorsOf(validateEvent({ type: 'nope', timestamp: 'x' })).map((e) => e.field)).toEqual([
       'eventId',
@@ -56,6 +110,17 @@ describe('validateEvent', () => {
 });
 
 describe('validateItem', () => {
+  it('rejects a NUL in text and attributes, and control characters in the id', () => {
+    const errs = (raw: Record<string, unknown>) => {
+      const r = validateItem({ itemId: 'm', title: 'Mug', ...raw }, NOW);
+      return r.ok ? [] : r.errors.map((e) => e.field);
+    };
+    expect(errs({ title: 'Mu\u0000g' })).toEqual(['title']);
+    expect(errs({ attributes: { colour: 're\u0000d' } })).toEqual(['attributes.colour']);
+    expect(errs({ itemId: 'm\u0000' })).toEqual(['itemId']);
+    expect(errs({ description: 'two\nlines\tand a tab' })).toEqual([]);
+  });
+
   it('accepts ISO dates back to 1900 (old catalogue items) but not epoch seconds', () => {
     expect(validateItem({ itemId: 'm', title: 'Metropolis', publishedAt: '1927-01-10' }, NOW)).toMatchObject({
       ok: true,

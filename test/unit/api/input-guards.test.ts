@@ -1,0 +1,197 @@
+/**
+ * Issue #12, "input that cannot skew lists", at the HTTP API: events dated in the future, ids
+ * with control characters, non-finite revenue, a session merged into an e-mail address, and
+ * guessing keys. Shelf without a model (trending only) over an in-memory store.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createShelf } from '../../../src/app/create-shelf.ts';
+import type { Shelf } from '../../../src/app/create-shelf.ts';
+import { loadConfig } from '../../../src/config.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { ShelfEvent, Store } from '../../../src/store/types.ts';
+
+const log = pino({ level: 'silent' });
+const NOW = Date.UTC(2026, 10, 25, 10);
+const MINUTE = 60_000;
+const SHOP = 'storefront-key-0123456789';
+const ADMIN = 'admin-key-0123456789abcdef';
+const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+describe('HTTP API input guards', () => {
+  let dir: string;
+  let store: Store;
+  let shelf: Shelf;
+
+  const make = (env: Record<string, string> = {}) =>
+    createShelf(
+      loadConfig({ SHELF_DATA_DIR: dir, SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`, ...env }),
+      log,
+      { store, now: () => NOW },
+    );
+  const post = (events: Record<string, unknown>[]) =>
+    shelf.app.inject({ method: 'POST', url: '/v1/events', headers: as(SHOP), payload: { events } });
+  const stored = async () => {
+    const out: ShelfEvent[] = [];
+    for await (const e of store.streamEvents()) out.push(e);
+    return out.map((e) => e.eventId);
+  };
+  const view = (eventId: string, over: Record<string, unknown> = {}) => ({
+    eventId,
+    type: 'view',
+    userId: 'u1',
+    itemId: 'sku-1',
+    timestamp: NOW - MINUTE,
+    ...over,
+  });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-guards-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(async () => {
+    store = await openSqliteStore(':memory:');
+    shelf = await make();
+  });
+  afterEach(async () => {
+    await shelf.close();
+    await store.close();
+  });
+
+  // Reproduction 5: one view dated 2099-12-31 made that item's trending score Infinity.
+  it('rejects events dated more than the allowed skew past the clock, storing the rest of the batch', async () => {
+    const res = await post([
+      view('ok-now', { timestamp: NOW }),
+      view('ok-skewed', { timestamp: NOW + 10 * MINUTE }),
+      view('late-2099', { timestamp: '2099-12-31T00:00:00Z' }),
+      view('just-past', { timestamp: NOW + 10 * MINUTE + 1000 }),
+      view('history', { timestamp: '2019-05-01T08:00:00Z' }),
+    ]);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ accepted: 3, duplicates: 0, rejected: 2 });
+    const rejected = res.json().results.filter((r: { status: string }) => r.status === 'rejected');
+    expect(rejected).toEqual([
+      {
+        index: 2,
+        eventId: 'late-2099',
+        status: 'rejected',
+        errors: [{ field: 'timestamp', reason: expect.stringContaining('past the latest time accepted') }],
+      },
+      {
+        index: 3,
+        eventId: 'just-past',
+        status: 'rejected',
+        errors: [{ field: 'timestamp', reason: expect.stringMatching(/^is 1 s past/) }],
+      },
+    ]);
+    expect((await stored()).sort()).toEqual(['history', 'ok-now', 'ok-skewed']);
+  });
+
+  it('takes the allowed skew from SHELF_MAX_EVENT_SKEW_MS', async () => {
+    await shelf.close();
+    shelf = await make({ SHELF_MAX_EVENT_SKEW_MS: '0' });
+    const res = await post([view('now', { timestamp: NOW }), view('soon', { timestamp: NOW + 1000 })]);
+    expect(res.json().results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'rejected']);
+  });
+
+  // Reproduction 6: the good events of a batch are stored whatever the bad one holds.
+  it('rejects ids with control characters per event, with the field and the reason', async () => {
+    const res = await post([
+      view('good-1'),
+      view('nul-item', { itemId: 'sku\u00001' }),
+      view('esc-user', { userId: 'u\u001b' }),
+      view('good-2', { sessionId: 's-1', userId: undefined }),
+    ]);
+    expect(res.json()).toMatchObject({ accepted: 2, rejected: 2 });
+    expect(res.json().results[1]).toMatchObject({
+      status: 'rejected',
+      errors: [{ field: 'itemId', reason: 'must not contain control characters (U+0000 at position 3)' }],
+    });
+    expect(res.json().results[2].errors).toEqual([
+      { field: 'userId', reason: 'must not contain control characters (U+001B at position 1)' },
+    ]);
+    expect((await stored()).sort()).toEqual(['good-1', 'good-2']);
+  });
+
+  it('rejects a purchase whose revenue (price × quantity) is not finite', async () => {
+    const res = await post([
+      view('huge', { type: 'purchase', price: 1e308, quantity: 10 }),
+      view('fine', { type: 'purchase', price: 19.99, quantity: 2 }),
+    ]);
+    expect(res.json().results[0]).toMatchObject({
+      status: 'rejected',
+      errors: [{ field: 'price', reason: expect.stringContaining('not a finite revenue') }],
+    });
+    expect(await stored()).toEqual(['fine']);
+  });
+
+  it('refuses ids with control characters in paths and queries (400, not a database error)', async () => {
+    for (const url of [
+      '/v1/users/a%00b/profile',
+      '/v1/recommendations/homepage?userId=u%00',
+      '/v1/recommendations/similar?itemId=sku%1b',
+    ]) {
+      const res = await shelf.app.inject({ url, headers: as(SHOP) });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().code, url).toBe('SHELF_ERR_VALIDATION');
+    }
+  });
+
+  it('never merges a session into an e-mail-shaped user id', async () => {
+    await post([view('anon', { userId: undefined, sessionId: 'visit-1' })]);
+    const merge = (userId: string) =>
+      shelf.app.inject({
+        method: 'POST',
+        url: '/v1/sessions/visit-1/merge',
+        headers: as(SHOP),
+        payload: { userId },
+      });
+    const email = await merge('ann@example.com');
+    expect(email.statusCode).toBe(400);
+    expect(email.json()).toMatchObject({
+      code: 'SHELF_ERR_VALIDATION',
+      details: [{ field: 'body/userId', reason: expect.stringContaining('e-mail address') }],
+    });
+    expect(await store.recentEvents('ann@example.com', 5)).toEqual([]);
+    expect((await merge('u\u0000')).statusCode).toBe(400);
+    const ok = await merge('u-ann');
+    expect(ok.json()).toMatchObject({ userId: 'u-ann', eventsMoved: 1 });
+  });
+
+  it('answers 429 to an address past its failed authentications, before looking at any key', async () => {
+    await shelf.close();
+    shelf = await make({ SHELF_AUTH_FAILURE_LIMIT: '3' });
+    const from = (remoteAddress: string, key?: string) =>
+      shelf.app.inject({
+        url: '/v1/recommendations/homepage',
+        remoteAddress,
+        ...(key ? { headers: as(key) } : {}),
+      });
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await from('10.0.0.7', `wrong-key-${i}`)).statusCode);
+    codes.push((await from('10.0.0.7')).statusCode);
+    expect(codes).toEqual([401, 401, 401, 429]);
+    // Blocked: the right key too (it could be the next guess), with the time to wait.
+    const blocked = await from('10.0.0.7', SHOP);
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.json()).toMatchObject({ code: 'SHELF_ERR_RATE_LIMITED' });
+    expect(blocked.json().message).toMatch(/^more than 3 failed authentications per minute/);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    // Other addresses are untouched; a wrong role (403) is not a failed authentication.
+    expect((await from('10.0.0.8', SHOP)).statusCode).toBe(200);
+    for (let i = 0; i < 5; i++) {
+      const res = await shelf.app.inject({
+        url: '/v1/admin/models',
+        remoteAddress: '10.0.0.9',
+        headers: as(SHOP),
+      });
+      expect(res.statusCode).toBe(403);
+    }
+    expect((await from('10.0.0.9', SHOP)).statusCode).toBe(200);
+  });
+});
