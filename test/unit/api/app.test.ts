@@ -99,6 +99,87 @@ describe('HTTP API', () => {
     expect((await get('/v1/admin/models', ADMIN)).statusCode).toBe(200);
   });
 
+  it('explains why an item is or is not in a list, stage by stage', async () => {
+    const userId = users[30]!;
+    const explain = async (query: string) => {
+      const res = await get(`/v1/admin/explain?${query}`, ADMIN);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json();
+    };
+    const list = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
+    const third = list.items[2];
+    // Shown: its position and reason are the list's.
+    expect(await explain(`tier=personalized&userId=${userId}&limit=10&itemId=${third.itemId}`)).toMatchObject(
+      {
+        shown: true,
+        stage: 'shown',
+        position: 2,
+        reason: third.reason,
+      },
+    );
+    // Filters: out of stock, outside a price cap, outside the category, bought.
+    const gone = items.find((i) => i.stock === 0 && i.status === 'active')!;
+    expect(await explain(`tier=personalized&userId=${userId}&itemId=${gone.itemId}`)).toMatchObject({
+      shown: false,
+      stage: 'filters',
+      reason: 'out of stock',
+    });
+    const pricey = available().find((i) => (i.price ?? 0) > 20)!;
+    expect(
+      await explain(`tier=personalized&userId=${userId}&maxPrice=10&itemId=${pricey.itemId}`),
+    ).toMatchObject({
+      stage: 'filters',
+      reason: 'outside the request filters (price, brand, attributes)',
+    });
+    const [dept] = pricey.categories[0]!.split(' > ');
+    const elsewhere = available().find((i) => !i.categories[0]!.startsWith(dept!))!;
+    expect(
+      await explain(
+        `tier=category&category=${encodeURIComponent(dept!)}&userId=${userId}&itemId=${elsewhere.itemId}`,
+      ),
+    ).toMatchObject({ stage: 'filters', reason: `not in category ${dept}` });
+    const bought = available().find(
+      (i) => !i.repurchasable && !list.items.some((x: { itemId: string }) => x.itemId === i.itemId),
+    )!;
+    await store.insertEvents([
+      {
+        eventId: 'explain-buy',
+        type: 'purchase',
+        userId,
+        itemId: bought.itemId,
+        quantity: 1,
+        timestamp: NOW - 1000,
+      },
+    ]);
+    await engine.usersChanged([userId]);
+    expect(await explain(`tier=personalized&userId=${userId}&itemId=${bought.itemId}`)).toMatchObject({
+      stage: 'filters',
+      reason: "the visitor's purchase keeps it out",
+    });
+    // Not in the catalogue; the page item of a similar list.
+    expect(await explain('tier=homepage&itemId=no-such-item')).toMatchObject({ stage: 'catalogue' });
+    const page = available()[3]!;
+    expect(await explain(`tier=similar&pageItemId=${page.itemId}&itemId=${page.itemId}`)).toMatchObject({
+      stage: 'filters',
+      reason: 'the page item',
+    });
+    // Every available item of a short list is explained by a stage, and the shown ones match the list.
+    const short = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=3`)).json();
+    const stages = new Map<string, number>();
+    for (const i of available().slice(0, 60)) {
+      const e = await explain(`tier=personalized&userId=${userId}&limit=3&itemId=${i.itemId}`);
+      stages.set(e.stage, (stages.get(e.stage) ?? 0) + 1);
+      const at = short.items.findIndex((x: { itemId: string }) => x.itemId === i.itemId);
+      expect(e.position).toBe(at >= 0 ? at : null);
+      if (e.stage === 'ranking' || e.stage === 'rules') expect(e.score).toBeLessThanOrEqual(e.items[0].score);
+    }
+    expect([...stages.keys()].some((k) => k === 'ranking' || k === 'candidates' || k === 'rules')).toBe(true);
+    expect((await get(`/v1/admin/explain?tier=personalized&itemId=x`, SHOP)).statusCode).toBe(403);
+    expect((await get(`/v1/admin/explain?tier=nope&itemId=x`, ADMIN)).json().details[0].field).toMatch(
+      /tier/,
+    );
+  });
+
   it('serves every tier, and rejects bad input naming the field', async () => {
     const item = available()[0]!.itemId;
     const category = available()[0]!.categories[0]!.split(' > ')[0]!;

@@ -522,4 +522,49 @@ describe('serving engine on a generated storefront', () => {
     });
     expect((await loadServingModel(registry, large.manifest.version)).ease).toBeNull();
   });
+
+  it('explains the rules: the category cap, a pin and MMR, each with the scores involved', async () => {
+    const e = engine();
+    await e.swap();
+    const userId = users[40]!;
+    const base = tierConfig(DEFAULT_SERVING_CONFIG, 'personalized');
+    const explainAll = async (config: typeof base) => {
+      const out = [];
+      for (const it of items.slice(0, 400))
+        out.push(await e.explain({ tier: 'personalized', userId, limit: 8, config }, it.itemId));
+      return out;
+    };
+    // One per category: an item kept out by the cap shares its category with exactly one listed item.
+    const capped = (await explainAll({ ...base, maxPerCategory: 1, mmrLambda: 1, name: 'cap-1' })).filter(
+      (x) => x.reason.startsWith('the category cap'),
+    );
+    expect(capped.length).toBeGreaterThan(0);
+    for (const x of capped) {
+      const same = x.items.filter((l) => leaf(l.itemId) === leaf(x.itemId));
+      expect(same).toHaveLength(1);
+      expect(x.score).not.toBeNull();
+    }
+    // A pin at slot 0 takes a place: the item the unpinned list had last is displaced (or capped).
+    const plain = { ...base, maxPerCategory: 100, mmrLambda: 1, newItemSlot: -1, name: 'plain' };
+    const list = (await e.recommend({ tier: 'personalized', userId, limit: 8, config: plain })).items;
+    const pinned = items.find(
+      (it) => it.status === 'active' && it.stock !== 0 && !list.some((l) => l.itemId === it.itemId),
+    )!;
+    const withPin = { ...plain, pins: [{ itemId: pinned.itemId, slot: 0 }], name: 'pinned' };
+    const last = await e.explain(
+      { tier: 'personalized', userId, limit: 8, config: withPin },
+      list[7]!.itemId,
+    );
+    expect(last).toMatchObject({
+      shown: false,
+      stage: 'rules',
+      reason: 'displaced by a pinned promotion or the new-arrival slot',
+    });
+    expect(last.items[0]!.itemId).toBe(pinned.itemId);
+    // Strong diversity: some item above the lowest listed score is passed over by MMR.
+    const diverse = await explainAll({ ...plain, mmrLambda: 0.3, name: 'mmr' });
+    const passed = diverse.filter((x) => x.reason.startsWith('passed over for diversity'));
+    expect(passed.length).toBeGreaterThan(0);
+    expect(passed.some((x) => x.score! > x.lowestShown!)).toBe(true);
+  });
 });
