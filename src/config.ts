@@ -1,5 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
+import { DEFAULT_ROTATION } from './realtime/rotation.ts';
+import type { RotationPolicy } from './realtime/rotation.ts';
 import { DEFAULT_MAX_EVENT_SKEW_MS } from './store/validate.ts';
 
 export type ApiRole = 'storefront' | 'admin';
@@ -43,6 +45,8 @@ export interface ShelfConfig {
   feedPollMs: number;
   /** On SIGTERM: how long requests in flight and a running job are given before exit, ms. */
   drainMs: number;
+  /** Rotation (src/realtime/rotation.ts): shows without engagement that demote an item (0: off), by how much, how long. */
+  rotation: RotationPolicy;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -74,6 +78,14 @@ function parsePositive(name: string, raw: string | undefined, fallback: number):
   if (!/^\d+$/.test(raw) || Number(raw) < 1)
     throw new ConfigError(name, `must be a whole number ≥ 1, got ${JSON.stringify(raw)}`);
   return Number(raw);
+}
+
+function parseFraction(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const x = Number(raw);
+  if (!(x >= 0 && x <= 1))
+    throw new ConfigError(name, `must be a number from 0 to 1, got ${JSON.stringify(raw)}`);
+  return x;
 }
 
 function parseWhole(name: string, raw: string | undefined, fallback: number): number {
@@ -160,6 +172,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     segmentsEveryMs: parseWhole('SHELF_SEGMENTS_EVERY_MS', env.SHELF_SEGMENTS_EVERY_MS, 3_600_000),
     feedPollMs: parseWhole('SHELF_FEED_POLL_MS', env.SHELF_FEED_POLL_MS, 1000),
     drainMs: parsePositive('SHELF_DRAIN_MS', env.SHELF_DRAIN_MS, 10_000),
+    rotation: {
+      shows: parseWhole('SHELF_ROTATION_SHOWS', env.SHELF_ROTATION_SHOWS, DEFAULT_ROTATION.shows),
+      windowMs: parsePositive(
+        'SHELF_ROTATION_WINDOW_MS',
+        env.SHELF_ROTATION_WINDOW_MS,
+        DEFAULT_ROTATION.windowMs,
+      ),
+      factor: parseFraction('SHELF_ROTATION_FACTOR', env.SHELF_ROTATION_FACTOR, DEFAULT_ROTATION.factor),
+      forMs: parsePositive('SHELF_ROTATION_FOR_MS', env.SHELF_ROTATION_FOR_MS, DEFAULT_ROTATION.forMs),
+    },
   };
   return deepFreeze(config);
 }

@@ -102,7 +102,11 @@ export async function createShelf(
   };
   try {
     const registry = overrides.registry ?? new ModelRegistry(join(config.dataDir, 'models'));
-    const realtime = overrides.realtime ?? (redis ? new RedisRealtime(redis) : new MemoryRealtime());
+    const realtime =
+      overrides.realtime ??
+      (redis
+        ? new RedisRealtime(redis, { rotation: config.rotation })
+        : new MemoryRealtime({ rotation: config.rotation }));
     const engine = createEngine({
       store,
       realtime,

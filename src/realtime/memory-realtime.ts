@@ -1,4 +1,7 @@
+import { MemoryRotation } from './memory-rotation.ts';
 import { MemoryTrending } from './memory-trending.ts';
+import type { RotationPolicy } from './rotation.ts';
+import { DEFAULT_ROTATION } from './rotation.ts';
 import type { TrendingCountersOptions } from './trending-counters.ts';
 import { DEFAULT_TRENDING } from './trending-counters.ts';
 import type { RealtimeState, RecentEvent, Subject } from './types.ts';
@@ -11,11 +14,14 @@ export interface MemoryRealtimeOptions {
   maxSubjects?: number;
   /** Trending's half-life and window. @defaultValue `DEFAULT_TRENDING` */
   trending?: TrendingCountersOptions;
+  /** @defaultValue `DEFAULT_ROTATION` */
+  rotation?: RotationPolicy;
 }
 
 /** The embedded real-time state: a bounded LRU map of subject → newest events, and trending counters. */
 export class MemoryRealtime implements RealtimeState {
   readonly trending: MemoryTrending;
+  readonly rotation: MemoryRotation;
   private readonly capacity: number;
   private readonly maxSubjects: number;
   /** Insertion order of a Map is its LRU order: a write deletes and re-inserts the key. */
@@ -25,6 +31,7 @@ export class MemoryRealtime implements RealtimeState {
     this.capacity = options.capacity ?? 50;
     this.maxSubjects = options.maxSubjects ?? 1_000_000;
     this.trending = new MemoryTrending(options.trending ?? DEFAULT_TRENDING);
+    this.rotation = new MemoryRotation(options.rotation ?? DEFAULT_ROTATION, this.maxSubjects);
   }
 
   async record(subject: Subject, events: readonly RecentEvent[]): Promise<void> {
@@ -40,6 +47,7 @@ export class MemoryRealtime implements RealtimeState {
   }
 
   async mergeSession(sessionId: string, userId: string): Promise<void> {
+    await this.rotation.merge(sessionId, userId);
     const key = subjectKey({ sessionId });
     const moved = this.subjects.get(key);
     if (!moved) return;
@@ -48,6 +56,7 @@ export class MemoryRealtime implements RealtimeState {
   }
 
   async forget(subject: Subject): Promise<void> {
+    await this.rotation.forget(subject);
     this.subjects.delete(subjectKey(subject));
   }
 

@@ -4,7 +4,10 @@
  * trending counters (redis-trending.ts), under the same prefix.
  */
 import type { Redis } from 'ioredis';
+import { RedisRotation } from './redis-rotation.ts';
 import { RedisTrending } from './redis-trending.ts';
+import type { RotationPolicy } from './rotation.ts';
+import { DEFAULT_ROTATION } from './rotation.ts';
 import type { TrendingCountersOptions } from './trending-counters.ts';
 import { DEFAULT_TRENDING } from './trending-counters.ts';
 import type { RealtimeState, RecentEvent, Subject } from './types.ts';
@@ -19,10 +22,13 @@ export interface RedisRealtimeOptions {
   ttlSeconds?: number;
   /** Trending's half-life and window. @defaultValue `DEFAULT_TRENDING` */
   trending?: TrendingCountersOptions;
+  /** @defaultValue `DEFAULT_ROTATION` */
+  rotation?: RotationPolicy;
 }
 
 export class RedisRealtime implements RealtimeState {
   readonly trending: RedisTrending;
+  readonly rotation: RedisRotation;
   private readonly prefix: string;
   private readonly capacity: number;
   private readonly ttl: number;
@@ -38,6 +44,7 @@ export class RedisRealtime implements RealtimeState {
       ...(options.trending ?? DEFAULT_TRENDING),
       prefix: this.prefix,
     });
+    this.rotation = new RedisRotation(redis, options.rotation ?? DEFAULT_ROTATION, this.prefix);
   }
 
   private key(s: Subject): string {
@@ -65,6 +72,7 @@ export class RedisRealtime implements RealtimeState {
   }
 
   async mergeSession(sessionId: string, userId: string): Promise<void> {
+    await this.rotation.merge(sessionId, userId);
     const from = this.key({ sessionId });
     const to = this.key({ userId });
     await this.redis
@@ -77,6 +85,7 @@ export class RedisRealtime implements RealtimeState {
   }
 
   async forget(subject: Subject): Promise<void> {
+    await this.rotation.forget(subject);
     await this.redis.del(this.key(subject));
   }
 

@@ -4,6 +4,7 @@
  * implements the same interface when `REDIS_URL` is set.
  */
 import type { EventType } from '../store/types.ts';
+import type { RotationState } from './rotation.ts';
 import type { TrendingCounters } from './trending-counters.ts';
 
 export interface RecentEvent {
@@ -19,15 +20,17 @@ export type Subject = { userId: string } | { sessionId: string };
 export interface RealtimeState {
   /** Engagement per item over the window, capped per visitor (trending-counters.ts). */
   readonly trending: TrendingCounters;
+  /** What each visitor was shown without engaging (rotation.ts). */
+  readonly rotation: RotationState;
   /** Records events (any order); keeps the newest `capacity` per subject. */
   record(subject: Subject, events: readonly RecentEvent[]): Promise<void>;
   /** Newest first. */
   recent(subject: Subject, limit?: number): Promise<RecentEvent[]>;
   /** `recent` without a promise, where the state is in this process (serving's hot path). */
   recentNow?(subject: Subject, limit?: number): RecentEvent[];
-  /** Moves a session's events to the user (login). */
+  /** Moves a session's events (and rotation streaks) to the user (login). */
   mergeSession(sessionId: string, userId: string): Promise<void>;
-  /** Forgets a subject entirely (right to deletion). */
+  /** Forgets a subject entirely, rotation streaks too (right to deletion). */
   forget(subject: Subject): Promise<void>;
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import type { RealtimeState } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Change, Item, ShelfEvent, Store } from '../store/types.ts';
 import { answer, answerItems } from './answer.ts';
+import { times, visitorDamping } from './damping.ts';
 import { explained } from './explain.ts';
 import type { Explanation, ListTrace } from './explain.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
@@ -25,6 +26,7 @@ import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT } from './rules.ts';
 import type { Scored } from './rules.ts';
 import type {
   Impression,
+  RecommendedItem,
   Recommendation,
   RecommendRequest,
   ServingConfig,
@@ -91,7 +93,7 @@ export class Engine {
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
     // 1. Who asks.
-    const found = this.visitors.of(req);
+    const found = this.visitors.of(req, now);
     const who = found instanceof Promise ? await found : found;
     const version = s.model.version;
     const key = this.answers.enabled ? answerKey(req, limit) : null;
@@ -100,7 +102,7 @@ export class Engine {
     const stamp = key !== null ? `${historyStamp(who)}|${s.catalog.size}` : '';
     if (key !== null) {
       const hit = this.answers.get(key, s, now, stamp, s.catalog.version, stillAllowed, req);
-      if (hit) return answer(version, req, config.name, who, hit.items, now, this.o.onImpression);
+      if (hit) return this.answered(version, req, config.name, who, hit.items, now);
     }
     const chosen = this.list(s, req, who, config, limit, now);
     const items = answerItems(s.catalog, chosen);
@@ -115,8 +117,31 @@ export class Engine {
         items,
       });
     }
-    // 5. The answer.
-    return answer(version, req, config.name, who, items, now, this.o.onImpression);
+    return this.answered(version, req, config.name, who, items, now);
+  }
+
+  /**
+   * Step 5, the answer; the items shown are recorded for rotation, without waiting (serving never
+   * waits for it; a failure is logged).
+   */
+  private answered(
+    version: string | null,
+    req: RecommendRequest,
+    configName: string,
+    who: Visitor,
+    items: readonly RecommendedItem[],
+    now: number,
+  ): Recommendation {
+    if (who.personal && who.subject && items.length && this.o.realtime.rotation.policy.shows > 0) {
+      this.visitors
+        .shown(
+          who,
+          items.map((i) => i.itemId),
+          now,
+        )
+        .catch((err: unknown) => this.o.log.warn({ err }, 'rotation: recording a list shown failed'));
+    }
+    return answer(version, req, configName, who, items, now, this.o.onImpression);
   }
 
   /**
@@ -128,10 +153,11 @@ export class Engine {
     if (!s) throw new Error('the engine has no model loaded: call swap() first');
     const config = req.config ?? this.defaults[req.tier];
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
-    const found = this.visitors.of(req);
+    const now = this.now();
+    const found = this.visitors.of(req, now);
     const who = found instanceof Promise ? await found : found;
     const trace: ListTrace = {};
-    const chosen = this.list(s, req, who, config, limit, this.now(), trace);
+    const chosen = this.list(s, req, who, config, limit, now, trace);
     const items = answerItems(s.catalog, chosen);
     return explained(s, req, who, config, limit, chosen, trace, this.blend, itemId, items);
   }
@@ -168,7 +194,7 @@ export class Engine {
     // 4. Boosts, then the rules: pins, the new-arrival slot, the category cap, MMR.
     const pins = pinsOf(config, req.category, allowed.filter, c);
     const candidates = this.blend.shortlisted(
-      booster(config.boosts, c),
+      times(booster(config.boosts, c), visitorDamping(s, who, this.o.realtime.rotation.policy.factor)),
       limit * RULES_POOL_PER_SLOT + pins.length + 1,
       newArrivals.map((a) => a.index),
     );

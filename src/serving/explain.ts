@@ -72,12 +72,16 @@ export function explained(
   if (at >= 0) return out('shown', chosen[at]!.reason, chosen[at]!.score, at);
   const notAllowed = whyNotAllowed(s, req, who, trace.ctx!, config, i);
   if (notAllowed) return out('filters', notAllowed, null);
+  // Rotation: shown again and again without engagement, its score multiplied down.
+  const demoted = who.demoted.has(itemId)
+    ? ' (demoted by rotation: shown repeatedly without engagement)'
+    : '';
   const listed = trace.shortlist!.find((c) => c.index === i);
   if (!listed) {
     const score = blend.scoreOf(i);
     return score === null
       ? out('candidates', 'not a candidate of any source', null)
-      : out('ranking', 'ranked below the candidates the rules consider', score);
+      : out('ranking', `ranked below the candidates the rules consider${demoted}`, score);
   }
   // It reached the rules: the category cap, a pin or the new-arrival slot, or MMR took its place.
   const category = s.catalog.item(i)?.categories[0];
@@ -90,7 +94,7 @@ export function explained(
     );
   }
   const better = trace.shortlist!.filter((c) => c.score > listed.score).length;
-  if (better >= limit) return out('ranking', `${better} candidates scored higher`, listed.score);
+  if (better >= limit) return out('ranking', `${better} candidates scored higher${demoted}`, listed.score);
   const placed = (trace.pins ?? 0) + (config.newItemSlot >= 0 ? 1 : 0);
   if (better >= limit - placed) {
     return out('rules', 'displaced by a pinned promotion or the new-arrival slot', listed.score);

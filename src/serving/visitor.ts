@@ -24,6 +24,8 @@ export interface Visitor {
    * the newest one's time; empty for sessions and without consent. Recent events are in `history`.
    */
   consumed: ReadonlyMap<string, Consumed>;
+  /** Items rotation demotes for this visitor now (shown again and again without engagement). */
+  demoted: ReadonlySet<string>;
 }
 
 export interface Consumed {
@@ -40,6 +42,9 @@ const WARMED_MAX = 1_000_000;
 /** Users whose consumed items are held at once (the least recently read go first). */
 const CONSUMED_USERS = 100_000;
 const NOTHING: ReadonlyMap<string, Consumed> = new Map();
+const NONE: ReadonlySet<string> = new Set();
+/** Events that end a rotation streak: the visitor engaged with the item. */
+const ENGAGEMENT: ReadonlySet<EventType> = new Set<EventType>(['click', 'add_to_cart', 'purchase']);
 
 /** The bit of an event type in `Visitor.consumed`. */
 export const typeBit = (type: EventType): number => 1 << EVENT_TYPES.indexOf(type);
@@ -64,16 +69,23 @@ export class Visitors {
    * known, real-time state in this process, nothing to read from the store), which is every
    * list-cache hit of a returning visitor in embedded mode.
    */
-  of(req: RecommendRequest): Visitor | Promise<Visitor> {
+  of(req: RecommendRequest, now: number): Visitor | Promise<Visitor> {
     const userId = req.userId;
     const rt = this.realtime;
     const personal = userId === undefined ? true : this.consent.get(userId);
-    if (personal === undefined || !rt.recentNow) return this.read(req);
-    if (personal && this.needsConsumed(userId)) return this.read(req);
+    if (personal === undefined || !rt.recentNow || !rt.rotation.demotedNow) return this.read(req, now);
+    if (personal && this.needsConsumed(userId)) return this.read(req, now);
     const subject = subjectOf(req);
     const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
-    if (subject && personal && this.mayWarm(userId)) return this.read(req);
-    return this.make(userId, subject, personal, history);
+    if (subject && personal && this.mayWarm(userId)) return this.read(req, now);
+    const demoted = subject && personal ? rt.rotation.demotedNow(subject, now) : NONE;
+    return this.make(userId, subject, personal, history, demoted);
+  }
+
+  /** Lists shown to a visitor, for rotation (none kept without consent). */
+  shown(who: Visitor, itemIds: readonly string[], at: number): Promise<void> {
+    if (!who.subject || !who.personal || !itemIds.length) return Promise.resolve();
+    return this.realtime.rotation.shown(who.subject, itemIds, at);
   }
 
   /** Records stored events in the visitors' real-time state (and consumed items). */
@@ -86,6 +98,7 @@ export class Visitors {
           : null;
       if (!subject) continue;
       await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
+      if (ENGAGEMENT.has(e.type)) await this.realtime.rotation.engaged(subject, [e.itemId]);
       const items = e.userId !== undefined ? this.consumed.get(e.userId) : undefined;
       if (items && this.consumedTypes.includes(e.type)) add(items, e.itemId, e.type, e.timestamp);
     }
@@ -137,7 +150,7 @@ export class Visitors {
     );
   }
 
-  private async read(req: RecommendRequest): Promise<Visitor> {
+  private async read(req: RecommendRequest, now: number): Promise<Visitor> {
     const userId = req.userId;
     let personal = true;
     if (userId !== undefined) {
@@ -150,7 +163,9 @@ export class Visitors {
     }
     const subject = subjectOf(req);
     let history: RecentEvent[] = [];
+    let demoted = NONE;
     if (subject && personal) {
+      demoted = await this.realtime.rotation.demoted(subject, now);
       if (this.needsConsumed(userId)) await this.readConsumed(userId);
       history = await this.realtime.recent(subject, HISTORY);
       if (this.mayWarm(userId)) {
@@ -170,7 +185,7 @@ export class Visitors {
         this.warmed.add(userId!);
       }
     }
-    return this.make(userId, subject, personal, history);
+    return this.make(userId, subject, personal, history, demoted);
   }
 
   private async readConsumed(userId: string): Promise<void> {
@@ -186,9 +201,10 @@ export class Visitors {
     subject: Subject | null,
     personal: boolean,
     history: RecentEvent[],
+    demoted: ReadonlySet<string>,
   ): Visitor {
     // Assigned, not spread: this runs for every request, list-cache hits included.
-    const who: Visitor = { subject, personal, forgotten: false, history, consumed: NOTHING };
+    const who: Visitor = { subject, personal, forgotten: false, history, consumed: NOTHING, demoted };
     if (userId !== undefined) {
       who.userId = userId;
       who.forgotten = this.forgotten.has(userId);
@@ -215,8 +231,9 @@ function subjectOf(req: RecommendRequest): Subject | null {
 }
 
 /**
- * What a cached list depends on in the visitor's state: personalization allowed, deleted, and
- * their recent events (count, newest, and the sum of timestamps, so a late event counts too).
+ * What a cached list depends on in the visitor's state: personalization allowed, deleted, their
+ * recent events (count, newest, and the sum of timestamps, so a late event counts too), and how
+ * many items rotation demotes (an item newly demoted makes the list stale).
  */
 export function historyStamp(who: Visitor): string {
   // Exact: the history holds at most HISTORY (50) millisecond timestamps, and their sum stays
@@ -224,5 +241,5 @@ export function historyStamp(who: Visitor): string {
   let sum = 0;
   for (const e of who.history) sum += e.timestamp;
   const newest = who.history[0];
-  return `${who.personal ? 1 : 0}${who.forgotten ? 1 : 0}:${who.history.length}:${sum}:${newest ? `${newest.type}:${newest.itemId}` : ''}`;
+  return `${who.personal ? 1 : 0}${who.forgotten ? 1 : 0}:${who.history.length}:${sum}:${newest ? `${newest.type}:${newest.itemId}` : ''}:${who.demoted.size}`;
 }

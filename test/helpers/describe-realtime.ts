@@ -129,5 +129,32 @@ export function describeRealtime(
       const { scores } = await t.read(NOW, null);
       expect(scores.get('x')).toBeCloseTo(2 ** (-HOUR / (2 * DAY)) + 2 * 2 ** -2.5, 9);
     });
+
+    it('rotates: three shows without engagement demote an item for a while; engagement and the window reset', async () => {
+      const H = 3_600_000;
+      const t = Date.UTC(2026, 0, 1);
+      const rot = state.rotation;
+      const u = { userId: 'rot-u' };
+      for (const k of [0, 1, 2]) await rot.shown(u, ['a', 'b', 'c'], t + k);
+      await rot.engaged(u, ['b']);
+      await rot.shown(u, ['b'], t + 3);
+      expect([...(await rot.demoted(u, t + 4))].sort()).toEqual(['a', 'c']);
+      // A show while demoted does not count; the demotion lapses after forMs.
+      await rot.shown(u, ['a'], t + 5);
+      expect(await rot.demoted(u, t + 2 + rot.policy.forMs - 1)).toContain('a');
+      expect(await rot.demoted(u, t + 2 + rot.policy.forMs + 1)).not.toContain('a');
+      // Shows further apart than the window start the streak again.
+      const v = { sessionId: 'rot-s' };
+      for (const k of [0, 25, 50]) await rot.shown(v, ['x'], t + k * H);
+      expect((await rot.demoted(v, t + 51 * H)).size).toBe(0);
+      for (const k of [51, 52]) await rot.shown(v, ['x'], t + k * H);
+      expect(await rot.demoted(v, t + 53 * H)).toContain('x');
+      // A login carries the session's demotions; forgetting the user forgets them.
+      await state.mergeSession('rot-s', 'rot-w');
+      expect(await rot.demoted({ userId: 'rot-w' }, t + 53 * H)).toContain('x');
+      expect((await rot.demoted(v, t + 53 * H)).size).toBe(0);
+      await state.forget({ userId: 'rot-w' });
+      expect((await rot.demoted({ userId: 'rot-w' }, t + 53 * H)).size).toBe(0);
+    });
   });
 }

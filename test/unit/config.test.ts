@@ -22,6 +22,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ SHELF_MAX_EVENT_SKEW_MS: '0' }).maxEventSkewMs).toBe(0);
     expect(c.authFailuresPerMinute).toBe(30);
     expect(loadConfig({ SHELF_AUTH_FAILURE_LIMIT: '5' }).authFailuresPerMinute).toBe(5);
+    expect(c.feedPollMs).toBe(1000);
+    expect(c.drainMs).toBe(10_000);
+    expect(c.rotation).toEqual({ shows: 3, windowMs: 86_400_000, factor: 0.3, forMs: 259_200_000 });
+    expect(loadConfig({ SHELF_ROTATION_SHOWS: '0', SHELF_ROTATION_FACTOR: '0.5' }).rotation).toMatchObject({
+      shows: 0,
+      factor: 0.5,
+    });
   });
 
   it('switches to PostgreSQL and Redis when their URLs are set', () => {
@@ -58,6 +65,10 @@ describe('loadConfig', () => {
     [{ SHELF_SEGMENTS_EVERY_MS: '1h' }, 'SHELF_SEGMENTS_EVERY_MS'],
     [{ SHELF_MAX_EVENT_SKEW_MS: '10m' }, 'SHELF_MAX_EVENT_SKEW_MS'],
     [{ SHELF_AUTH_FAILURE_LIMIT: '0' }, 'SHELF_AUTH_FAILURE_LIMIT'],
+    [{ SHELF_FEED_POLL_MS: 'soon' }, 'SHELF_FEED_POLL_MS'],
+    [{ SHELF_DRAIN_MS: '0' }, 'SHELF_DRAIN_MS'],
+    [{ SHELF_ROTATION_FACTOR: '2' }, 'SHELF_ROTATION_FACTOR'],
+    [{ SHELF_ROTATION_FOR_MS: '-5' }, 'SHELF_ROTATION_FOR_MS'],
   ])('rejects %o naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));

@@ -23,6 +23,7 @@ describe('answer: ids, items and the impression', () => {
       forgotten: false,
       history: [],
       consumed: new Map(),
+      demoted: new Set<string>(),
     };
     const one = answer('v-test', req, 'preset-2', who, items, 1234, (i) => seen.push(i));
     const two = answer('v-test', req, 'preset-2', who, items, 1235, (i) => seen.push(i));

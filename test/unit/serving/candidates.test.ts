@@ -20,6 +20,7 @@ const anonymous: Visitor = {
   forgotten: false,
   history: [],
   consumed: new Map(),
+  demoted: new Set(),
 };
 const user = (userId: string, history: Visitor['history'] = []): Visitor => ({
   userId,
@@ -27,6 +28,7 @@ const user = (userId: string, history: Visitor['history'] = []): Visitor => ({
   personal: true,
   forgotten: false,
   consumed: new Map(),
+  demoted: new Set(),
   history,
 });
 

@@ -17,6 +17,8 @@ import type {
   TierConfig,
 } from '../../../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, TIERS, tierConfig } from '../../../src/serving/types.ts';
+import { DEFAULT_ROTATION } from '../../../src/realtime/rotation.ts';
+import type { RotationPolicy } from '../../../src/realtime/rotation.ts';
 import { loadServingModel } from '../../../src/serving/serving-model.ts';
 import { EVENT_WEIGHTS } from '../../../src/store/event-weights.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
@@ -36,10 +38,15 @@ describe('serving engine on a generated storefront', () => {
   const impressions: Impression[] = [];
 
   let clock = NOW;
-  const engine = (config: ServingConfig = DEFAULT_SERVING_CONFIG, answerCache?: AnswerCacheOptions) =>
+  /** Rotation off unless a test turns it on: most tests ask the same list again and again. */
+  const engine = (
+    config: ServingConfig = DEFAULT_SERVING_CONFIG,
+    answerCache?: AnswerCacheOptions,
+    rotation: RotationPolicy = { ...DEFAULT_ROTATION, shows: 0 },
+  ) =>
     new Engine({
       store,
-      realtime: new MemoryRealtime(),
+      realtime: new MemoryRealtime({ rotation }),
       registry,
       log,
       config,
@@ -566,5 +573,67 @@ describe('serving engine on a generated storefront', () => {
     const passed = diverse.filter((x) => x.reason.startsWith('passed over for diversity'));
     expect(passed.length).toBeGreaterThan(0);
     expect(passed.some((x) => x.score! > x.lowestShown!)).toBe(true);
+  });
+
+  it('rotates: an item shown three times without engagement is demoted for a while; a click ends its streak', async () => {
+    const e = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 60_000, entries: 1000 }, DEFAULT_ROTATION);
+    await e.swap();
+    const userId = users[60]!;
+    const ask = async () => (await e.recommend({ tier: 'personalized', userId, limit: 10 })).items;
+    const first = await ask();
+    const top = first[0]!;
+    await ask();
+    await new Promise((r) => setTimeout(r, 5));
+    // Third time shown (a cache hit counts: the visitor saw it): now demoted, the next list moves on.
+    expect((await ask())[0]!.itemId).toBe(top.itemId);
+    await new Promise((r) => setTimeout(r, 5));
+    const fourth = await ask();
+    const moved = fourth.find((i) => i.itemId === top.itemId);
+    expect(moved === undefined || moved.score < top.score * 0.5).toBe(true);
+    const why = await e.explain({ tier: 'personalized', userId, limit: 10 }, top.itemId);
+    if (!why.shown) expect(why.reason).toContain('demoted by rotation');
+    // Later than the demotion: shown again as before.
+    clock += DEFAULT_ROTATION.forMs + 1;
+    try {
+      expect((await ask())[0]!.itemId).toBe(top.itemId);
+      // A click ends the streak: two more shows and a click, then two more: not demoted.
+      await ask();
+      await e.ingest([{ eventId: 'rot-click', type: 'click', userId, itemId: top.itemId, timestamp: clock }]);
+      await ask();
+      await ask();
+      const after = await ask();
+      expect(after.find((i) => i.itemId === top.itemId)).toBeDefined();
+    } finally {
+      clock = NOW;
+    }
+  });
+
+  it('damps the nearest neighbours of an item the visitor disliked or hid', async () => {
+    const e = engine();
+    await e.swap();
+    const page = items.find((i) => i.status === 'active' && i.stock !== 0)!;
+    const similar = (sessionId: string) =>
+      e.recommend({ tier: 'similar', itemId: page.itemId, sessionId, limit: 20 }).then((r) => r.items);
+    const plain = await similar('damping-plain');
+    const hidden = plain[0]!;
+    await e.ingest([
+      {
+        eventId: 'damp-hide',
+        type: 'hide',
+        sessionId: 'damping-hid',
+        itemId: hidden.itemId,
+        timestamp: NOW - 1000,
+      },
+    ]);
+    const after = await similar('damping-hid');
+    expect(after.some((i) => i.itemId === hidden.itemId)).toBe(false);
+    // What resembles the hidden item scores about half what it did (the hide itself moves the
+    // visitor's other scores only a little).
+    let lower = 0;
+    for (const i of after) {
+      const was = plain.find((p) => p.itemId === i.itemId);
+      if (was && i.score < was.score * 0.6) lower++;
+    }
+    expect(lower).toBeGreaterThan(0);
   });
 });

@@ -13,6 +13,7 @@ const visitor = (history: Visitor['history'] = []): Visitor => ({
   personal: true,
   forgotten: false,
   consumed: new Map(),
+  demoted: new Set(),
   history,
 });
 const ids = (s: ReturnType<typeof served>, items: Int32Array) =>

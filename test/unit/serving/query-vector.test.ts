@@ -13,6 +13,7 @@ const who = (over: Partial<Visitor> = {}): Visitor => ({
   personal: true,
   forgotten: false,
   consumed: new Map(),
+  demoted: new Set(),
   history: [],
   ...over,
 });

@@ -34,13 +34,13 @@ describe('visitors: who asks', () => {
 
   it("reads a user's stored history on first sight, then from real-time state without a promise", async () => {
     const visitors = new Visitors(store, new MemoryRealtime());
-    const first = visitors.of({ tier: 'personalized', userId: 'u-store' });
+    const first = visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW);
     expect(first).toBeInstanceOf(Promise);
     expect((await first).history.map((e) => [e.itemId, e.type])).toEqual([
       ['c', 'purchase'],
       ['b', 'view'],
     ]);
-    const again = visitors.of({ tier: 'personalized', userId: 'u-store' });
+    const again = visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW);
     expect(again).not.toBeInstanceOf(Promise);
     expect((again as Visitor).history).toHaveLength(2);
   });
@@ -57,16 +57,16 @@ describe('visitors: who asks', () => {
         await visitors.record([ev('anon', { sessionId: 's-first', itemId: 'd', timestamp: NOW - 10 })]);
         await visitors.mergeSession('s-first', 'u-store');
       }
-      const v = await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }));
+      const v = await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW));
       expect(v.history.map((e) => `${e.itemId}:${e.type}`)).toEqual(['d:view', 'c:purchase', 'b:view']);
       // Read once: the next request is answered from real-time state alone.
-      expect(visitors.of({ tier: 'personalized', userId: 'u-store' })).not.toBeInstanceOf(Promise);
+      expect(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW)).not.toBeInstanceOf(Promise);
     }
   });
 
   it('honours consent: no history and not personal', async () => {
     const v = await resolve(
-      new Visitors(store, new MemoryRealtime()).of({ tier: 'homepage', userId: 'u-no' }),
+      new Visitors(store, new MemoryRealtime()).of({ tier: 'homepage', userId: 'u-no' }, NOW),
     );
     expect(v).toMatchObject({ userId: 'u-no', personal: false, history: [] });
   });
@@ -74,23 +74,23 @@ describe('visitors: who asks', () => {
   it('records events, merges a session into its user, and forgets a deleted user', async () => {
     const visitors = new Visitors(store, new MemoryRealtime());
     await visitors.record([ev('s1', { sessionId: 's-1', itemId: 'd' }), ev('s2', { itemId: 'e' })]);
-    const session = await resolve(visitors.of({ tier: 'homepage', sessionId: 's-1' }));
+    const session = await resolve(visitors.of({ tier: 'homepage', sessionId: 's-1' }, NOW));
     expect(session.history.map((e) => e.itemId)).toEqual(['d']);
     await visitors.mergeSession('s-1', 'u-store');
-    const merged = await resolve(visitors.of({ tier: 'homepage', userId: 'u-store' }));
+    const merged = await resolve(visitors.of({ tier: 'homepage', userId: 'u-store' }, NOW));
     expect(merged.history.map((e) => e.itemId)).toContain('d');
     const before = historyStamp(merged);
     await visitors.forget('u-store');
-    const gone = await resolve(visitors.of({ tier: 'homepage', userId: 'u-store' }));
+    const gone = await resolve(visitors.of({ tier: 'homepage', userId: 'u-store' }, NOW));
     expect(gone).toMatchObject({ forgotten: true, history: [] });
     expect(historyStamp(gone)).not.toBe(before);
   });
 
   it('stamps the history so that a new event changes it', async () => {
     const visitors = new Visitors(store, new MemoryRealtime());
-    const a = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' })));
+    const a = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' }, NOW)));
     await visitors.record([ev('x', { sessionId: 's-9', itemId: 'f', timestamp: NOW - 5 })]);
-    const b = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' })));
+    const b = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' }, NOW)));
     expect(a).not.toBe(b);
   });
 
@@ -105,16 +105,16 @@ describe('visitors: who asks', () => {
     );
     await store.insertEvents(many);
     const visitors = new Visitors(store, new MemoryRealtime(), ['purchase', 'rating']);
-    const first = await resolve(visitors.of({ tier: 'personalized', userId: 'u-many' }));
+    const first = await resolve(visitors.of({ tier: 'personalized', userId: 'u-many' }, NOW));
     // The purchase is older than the 50 events of the history, but still consumed.
     expect(first.history.map((e) => e.itemId)).not.toContain('a');
     expect([...first.consumed]).toEqual([['a', { types: typeBit('purchase'), at: NOW - 10_000 }]]);
     await visitors.record([ev('m-new', { userId: 'u-many', itemId: 'b', type: 'rating', value: 5 })]);
-    const next = visitors.of({ tier: 'personalized', userId: 'u-many' });
+    const next = visitors.of({ tier: 'personalized', userId: 'u-many' }, NOW);
     expect(next).not.toBeInstanceOf(Promise);
     expect((next as Visitor).consumed.get('b')).toEqual({ types: typeBit('rating'), at: NOW });
     // Sessions and users without consent carry none.
-    expect((await resolve(visitors.of({ tier: 'homepage', sessionId: 's-x' }))).consumed.size).toBe(0);
-    expect((await resolve(visitors.of({ tier: 'homepage', userId: 'u-no' }))).consumed.size).toBe(0);
+    expect((await resolve(visitors.of({ tier: 'homepage', sessionId: 's-x' }, NOW))).consumed.size).toBe(0);
+    expect((await resolve(visitors.of({ tier: 'homepage', userId: 'u-no' }, NOW))).consumed.size).toBe(0);
   });
 });
