@@ -109,7 +109,7 @@ export async function createShelf(
       onReport: (report) => engine.setSegmentTrending(report.trending),
     });
     const jobs = new InlineJobs<ShelfJobName>({
-      train: trainProcessor({ store, registry, log, ...overrides.train }),
+      train: trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train }),
       segments: segmentsProcessor(segments),
     });
     const generatedKeys = config.apiKeys.length === 0;
