@@ -17,9 +17,10 @@
  * ALS user vectors against an encoder fitted on every train item, beside a seeded random order.
  *
  * Then the lists as served (training/served-evaluation.ts): the train part imported into a
- * store, `shelf train`'s version, and the whole serving pipeline answering each test user with
- * the engine's clock at the cutoff — the personalized and homepage tiers with the version's
- * serving configuration, beside the same version's model alone through the pipeline.
+ * store, `shelf train`'s version (its serving rules tuned on its own newest split), and the
+ * whole serving pipeline answering each test user with the engine's clock at the cutoff — the
+ * personalized and homepage tiers with the version's rules and with the default ones, beside
+ * the same version's models alone through the pipeline.
  * `--served-only` skips the model table; `--served false` skips the served rows.
  */
 import { existsSync } from 'node:fs';
@@ -55,11 +56,16 @@ import {
 import type { EvalSplit, SplitRule, Weighting } from '../training/split.ts';
 import { pino } from 'pino';
 import { createEngine } from '../src/app/create-shelf.ts';
-import type { BlendWeights, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
-import { DEFAULT_SERVING_CONFIG, TIERS } from '../src/serving/types.ts';
+import { VERSION_FILES } from '../src/registry/version-files.ts';
+import type { ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
+import { DEFAULT_SERVING_CONFIG } from '../src/serving/types.ts';
+import { parseVersionRules, withVersionRules } from '../src/serving/version-rules.ts';
 import type { EventType } from '../src/store/types.ts';
-import { servedScorer, servedSetup, tuneServedRules } from '../training/served-evaluation.ts';
-import type { ServedResult, ServedTuning } from '../training/served-evaluation.ts';
+import { modelOnly, servedScorer, splitTargets } from '../training/served-evaluation.ts';
+import type { ServedResult } from '../training/served-evaluation.ts';
+import { servedSetup } from '../training/served-setup.ts';
+import { TUNED_TIERS } from '../training/serving-rules.ts';
+import type { RulesReport } from '../training/serving-rules.ts';
 import { parseArgs, printTable } from './table.ts';
 
 const K = 20;
@@ -317,7 +323,7 @@ export default async function quality(args: string[]): Promise<unknown> {
         `${split.testUsers.length} test users; validation ${val.split.testUsers.length} users`,
     );
 
-    const servedRows = served ? await servedFigures(spec, data, split, val, seed) : undefined;
+    const servedRows = served ? await servedFigures(spec, data, split, seed) : undefined;
     if (servedOnly) {
       datasets[spec.key] = { testUsers: split.testUsers.length, served: servedRows };
       continue;
@@ -532,53 +538,41 @@ const SERVED_EVENT: Record<DatasetSpec['key'], EventType> = {
   'online-retail-uci': 'purchase',
   'movielens-100k': 'rating',
 };
-const SERVED_TIERS: Tier[] = ['personalized', 'homepage'];
 
 /**
  * The tiers as a shopper receives them, beside `model only`: the same version's user vector
- * through the same pipeline with every other source, rule and slot off.
+ * (or EASE lists) through the same pipeline with every other source, rule and slot off. The
+ * version is the one `shelf train` makes from the train part, serving the rules it tuned on
+ * its own newest split (training/serving-rules.ts): never on test.
  */
 async function servedFigures(
   spec: DatasetSpec,
   data: InteractionDataset,
   split: EvalSplit,
-  val: { log: InteractionLog; split: EvalSplit },
   seed: number,
 ): Promise<Record<string, unknown>> {
   const log = pino({ level: 'silent' });
-  const eventType = SERVED_EVENT[spec.key];
-  // Rules tuned on the validation split (never on test), from today's defaults, under a
-  // diversity floor: lists at least as diverse (coverage@20) as the best model's alone.
-  const valData: InteractionDataset = { ...data, ...val.log };
-  const valSetup = await servedSetup(valData, val.split, { eventType, seed, log });
-  const scoreValidation = servedScorer(valSetup, valData, val.split, createEngine, log);
-  const tuning: Record<string, ServedTuning> = {};
-  let tuned = DEFAULT_SERVING_CONFIG;
-  let minCoverage = 0;
-  try {
-    let bestModel = -1;
-    for (const source of ['vector', 'ease'] as const) {
-      const r = await scoreValidation('personalized', modelOnly(source));
-      if (r['ndcg@20'] > bestModel) [bestModel, minCoverage] = [r['ndcg@20'], r['coverage@20']];
-    }
-    for (const tier of SERVED_TIERS) {
-      const t = await tuneServedRules(scoreValidation, tier, DEFAULT_SERVING_CONFIG, minCoverage);
-      tuning[tier] = t;
-      tuned = { ...tuned, tiers: { ...tuned.tiers, [tier]: t.rules } };
-    }
-  } finally {
-    await valSetup.close();
-  }
-
   const t0 = performance.now();
-  const setup = await servedSetup(data, split, { eventType, seed, log });
+  const setup = await servedSetup(data, split, {
+    eventType: SERVED_EVENT[spec.key],
+    makeEngine: createEngine,
+    seed,
+    log,
+  });
   const setupSeconds = (performance.now() - t0) / 1000;
-  const score = servedScorer(setup, data, split, createEngine, log);
+  const score = servedScorer(setup, splitTargets(data, split), createEngine, log);
   try {
+    const report = setup.manifest.params.servingRules as RulesReport | { skipped: string };
+    if ('skipped' in report)
+      throw new Error(`${spec.key}: \`shelf train\` tuned no rules: ${report.skipped}`);
+    const versionRules = parseVersionRules(
+      (await setup.registry.file(setup.version, VERSION_FILES.servingRules)).toString('utf8'),
+    );
+    const tuned = withVersionRules(DEFAULT_SERVING_CONFIG, versionRules);
     const out: Record<string, unknown> = {};
     const rows: (string | number)[][] = [];
     const results = new Map<string, ServedResult>();
-    const run = async (name: string, tier: Tier, config: ServingConfig) => {
+    const run = async (name: string, tier: Tier, config?: ServingConfig) => {
       const t = performance.now();
       const r = await score(tier, config);
       const seconds = (performance.now() - t) / 1000;
@@ -586,19 +580,28 @@ async function servedFigures(
       results.set(name, r);
       return { ...mapRound4(r), seconds: round2(seconds) };
     };
-    for (const tier of SERVED_TIERS) {
+    for (const tier of TUNED_TIERS) {
       out[tier] = {
-        ...(await run(tier, tier, tuned)),
+        ...(await run(tier, tier)),
         rules: tuned.tiers[tier],
-        validation: { start: mapRound4(tuning[tier]!.start), chosen: mapRound4(tuning[tier]!.chosen) },
+        validation: report.validation[tier],
       };
       out[`${tier} (default rules)`] = await run(`${tier}, default rules`, tier, DEFAULT_SERVING_CONFIG);
     }
-    out['model only (ALS)'] = await run('model only (ALS)', 'personalized', modelOnly('vector'));
-    out['model only (EASE)'] = await run('model only (EASE)', 'personalized', modelOnly('ease'));
+    out['model only (ALS)'] = await run(
+      'model only (ALS)',
+      'personalized',
+      modelOnly('vector', DEFAULT_SERVING_CONFIG),
+    );
+    out['model only (EASE)'] = await run(
+      'model only (EASE)',
+      'personalized',
+      modelOnly('ease', DEFAULT_SERVING_CONFIG),
+    );
     printTable(
-      `${spec.key}: lists as served (K = ${K}, ${split.testUsers.length} test users; rules tuned on ` +
-        `validation, coverage@20 ≥ ${minCoverage.toFixed(3)}; store and version made in ${setupSeconds.toFixed(1)} s)`,
+      `${spec.key}: lists as served (K = ${K}, ${split.testUsers.length} test users; rules tuned by ` +
+        `\`shelf train\` on ${report.users} of its ${report.testUsers} newest-split users in ${report.seconds} s, ` +
+        `coverage@20 ≥ ${report.minCoverage.toFixed(3)}; store and version made in ${setupSeconds.toFixed(1)} s)`,
       ['tier', 'NDCG@20', 'Recall@20', 'Coverage@20', 'mean length', 'short share', 'seconds'],
       rows,
     );
@@ -634,8 +637,14 @@ async function servedFigures(
       costRows,
     );
     out.ruleEffects = costs;
-    out.validationMinCoverage = round4(minCoverage);
-    out.tuningTrials = Object.fromEntries(Object.entries(tuning).map(([t, v]) => [t, v.trials.length]));
+    out.tuning = {
+      users: report.users,
+      testUsers: report.testUsers,
+      minCoverage: report.minCoverage,
+      trials: report.trials,
+      seconds: report.seconds,
+    };
+    out.setupSeconds = round2(setupSeconds);
     return out;
   } finally {
     await setup.close();
@@ -644,29 +653,6 @@ async function servedFigures(
 
 const mapRound4 = (r: ServedResult) =>
   Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round4(v)])) as unknown as ServedResult;
-
-/** One of the version's models alone: no other source, no rule, no slot. */
-const modelOnly = (source: 'vector' | 'ease'): ServingConfig => ({
-  ...DEFAULT_SERVING_CONFIG,
-  tiers: Object.fromEntries(
-    TIERS.map((t) => [
-      t,
-      {
-        weights: {
-          vector: 0,
-          neighbours: 0,
-          complements: 0,
-          trending: 0,
-          ease: 0,
-          [source]: 1,
-        } as BlendWeights,
-        maxPerCategory: Number.MAX_SAFE_INTEGER,
-        mmrLambda: 1,
-        newItemSlot: -1,
-      },
-    ]),
-  ) as ServingConfig['tiers'],
-});
 
 /** Mean over rows of the cosine between row i of `a` and row i of `b` (rows × f each). */
 function meanCosine(a: Float32Array, b: Float32Array, f: number): number {

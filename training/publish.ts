@@ -1,24 +1,35 @@
 /**
- * `shelf train` and the quality gate: snapshot → newest split → fit and score on it → refit on
- * everything → publish a version → promote it when it passes the gate.
+ * `shelf train` and the quality gate: snapshot → newest split → fit and score on it → tune the
+ * serving rules on it → refit on everything → publish a version → promote it when it passes
+ * the gate.
  */
 import type { Logger } from 'pino';
 import { AlsModel } from '../models/als.ts';
 import type { AlsIterationInfo } from '../models/als.ts';
 import type { Recommender } from '../models/recommender.ts';
+import type { Csr } from '../models/sparse.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import type { AlsVersion } from '../src/registry/als-version.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { ModelRegistry, OfflineMetrics, VersionManifest } from '../src/registry/model-registry.ts';
+import type { Engine, EngineOptions } from '../src/serving/engine.ts';
+import type { Tier } from '../src/serving/types.ts';
+import { versionRulesFile } from '../src/serving/version-rules.ts';
 import { allItems } from '../src/store/all-items.ts';
 import type { Item, Store } from '../src/store/types.ts';
+import { cutoffSetup } from './cutoff-setup.ts';
+import type { VersionDraft } from './cutoff-setup.ts';
 import { evaluateRecommender } from './evaluate.ts';
 import { newestSplit } from './holdout.ts';
 import type { Holdout } from './holdout.ts';
 import { DEFAULT_WEIGHTS, interactionMatrix } from './interaction-weights.ts';
 import type { WeightOptions } from './interaction-weights.ts';
+import { holdoutTargets, servedScorer } from './served-evaluation.ts';
+import type { ServedResult } from './served-evaluation.ts';
 import { servingArtefacts } from './serving-artefacts.ts';
-import { takeSnapshot } from './snapshot.ts';
+import { TUNED_TIERS, tuneVersionRules } from './serving-rules.ts';
+import type { TunedRules } from './serving-rules.ts';
+import { snapshotPrefix, takeSnapshot } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
 import { foldInAdapter } from './version-model.ts';
 
@@ -39,6 +50,13 @@ export interface Recipe {
   easeLambda: number;
   /** EASE weighs each (user, item) by 0.5^(age / this many days); serving weighs seeds alike. */
   easeHalfLifeDays: number;
+  /**
+   * Tune the personalized and homepage tiers' serving rules on the newest split and publish
+   * them with the version (training/serving-rules.ts); false: the engine's rules serve.
+   */
+  tuneRules: boolean;
+  /** Test users asked per setting while tuning the rules: a seeded sample of at most this many (0: all). */
+  rulesUsers: number;
 }
 
 export const DEFAULT_RECIPE: Recipe = {
@@ -53,6 +71,8 @@ export const DEFAULT_RECIPE: Recipe = {
   easeMaxItems: 5000,
   easeLambda: 200,
   easeHalfLifeDays: 30,
+  tuneRules: true,
+  rulesUsers: 200,
 };
 
 export interface GateOptions {
@@ -62,6 +82,29 @@ export interface GateOptions {
 
 export const CODE_VERSION = '0.1.0';
 
+/** A recipe's ALS fit and the matrix it was fitted on. */
+interface Fit {
+  model: AlsModel;
+  matrix: Csr;
+}
+
+/** Fits a recipe on the split's train part (`split` null: on every event). */
+async function fitRecipe(
+  s: Snapshot,
+  split: Holdout | null,
+  recipe: Recipe,
+  seed: number,
+  onIteration?: (i: AlsIterationInfo) => void,
+): Promise<Fit> {
+  const weights = { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays };
+  const matrix = split
+    ? interactionMatrix(s, weights, 0, split.cutoffIndex, split.cutoffTime)
+    : interactionMatrix(s, weights);
+  const model = new AlsModel({ ...alsOptions(recipe, seed), onIteration });
+  await model.fit(matrix);
+  return { model, matrix };
+}
+
 /** Fits a recipe on the split's train part and scores it on the test part. */
 export async function scoreRecipe(
   s: Snapshot,
@@ -70,11 +113,8 @@ export async function scoreRecipe(
   seed: number,
   onIteration?: (i: AlsIterationInfo) => void,
 ): Promise<OfflineMetrics> {
-  const weights = { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays };
-  const train = interactionMatrix(s, weights, 0, split.cutoffIndex, split.cutoffTime);
-  const model = new AlsModel({ ...alsOptions(recipe, seed), onIteration });
-  await model.fit(train);
-  return metricsOf(model, train, split);
+  const { model, matrix } = await fitRecipe(s, split, recipe, seed, onIteration);
+  return metricsOf(model, matrix, split);
 }
 
 export function metricsOf(
@@ -110,6 +150,58 @@ async function itemsById(store: Store): Promise<Map<string, Item>> {
   return out;
 }
 
+const recipeOf = (m: VersionManifest): Recipe => ({ ...DEFAULT_RECIPE, ...(m.params as Partial<Recipe>) });
+
+/**
+ * A version serving `fit`, made from the events of `s` (the snapshot, or its part before a
+ * holdout's cutoff): the factors and id maps, and the lists, rows and encoder serving reads.
+ */
+async function versionDraft(
+  s: Snapshot,
+  fit: Fit,
+  recipe: Recipe,
+  seed: number,
+  catalogue: ReadonlyMap<string, Item>,
+): Promise<VersionDraft> {
+  // The encoder learns content → factors of the items the fit has seen.
+  const seen = new Uint8Array(s.itemIds.length);
+  for (let e = 0; e < s.length; e++) seen[s.items[e]!] = 1;
+  const described = new Map<string, Item>();
+  s.itemIds.forEach((id, i) => {
+    const item = catalogue.get(id);
+    if (seen[i] && item) described.set(id, item);
+  });
+  const { model, matrix } = fit;
+  const extra = await servingArtefacts(s, matrix, model.itemFactors, model.factors, described, seed, {
+    easeMaxItems: recipe.easeMaxItems,
+    easeLambda: recipe.easeLambda,
+    easeHalfLifeDays: recipe.easeHalfLifeDays,
+  });
+  return {
+    meta: {
+      kind: 'als',
+      params: { ...recipe, ...extra.params },
+      seed,
+      data: {
+        from: s.timestamps[0] ?? null,
+        to: s.length ? s.timestamps[s.length - 1]! : null,
+        users: s.userIds.length,
+        items: s.itemIds.length,
+        interactions: matrix.indices.length,
+      },
+      metrics: null,
+      codeVersion: CODE_VERSION,
+    },
+    files: {
+      [F.users]: Buffer.from(JSON.stringify(s.userIds)),
+      [F.items]: Buffer.from(JSON.stringify(s.itemIds)),
+      [F.userFactors]: bytesOf(model.userFactors),
+      [F.itemFactors]: bytesOf(model.itemFactors),
+      ...extra.files,
+    },
+  };
+}
+
 export interface TrainOptions {
   store: Store;
   registry: ModelRegistry;
@@ -118,6 +210,11 @@ export interface TrainOptions {
   log: Logger;
   /** Called per ALS iteration of each fit, with which fit it is. */
   onIteration?: (phase: 'holdout' | 'final', info: AlsIterationInfo) => void;
+  /**
+   * Makes the engine the serving rules are tuned with (the composition root's `createEngine`);
+   * without it the version carries no tuned rules, as with `recipe.tuneRules` false.
+   */
+  makeEngine?: (o: EngineOptions) => Engine;
 }
 
 export interface TrainResult {
@@ -136,58 +233,60 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays },
     recipe.testFraction,
   );
+  const catalogue = await itemsById(o.store);
   const t0 = performance.now();
-  const metrics =
+  const holdout =
     split.testUsers.length > 0
-      ? await scoreRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i))
+      ? await fitRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i))
       : null;
+  const metrics = holdout ? metricsOf(holdout.model, holdout.matrix, split) : null;
   if (metrics) metrics.split.testFraction = recipe.testFraction;
   o.log.info({ ...metrics, split: undefined }, 'scored on the newest split');
-  const all = interactionMatrix(s, { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays });
-  const model = new AlsModel({
-    ...alsOptions(recipe, seed),
-    onIteration: (i) => o.onIteration?.('final', i),
-  });
-  await model.fit(all);
-  const extra = await servingArtefacts(
-    s,
-    all,
-    model.itemFactors,
-    model.factors,
-    await itemsById(o.store),
-    seed,
-    {
-      easeMaxItems: recipe.easeMaxItems,
-      easeLambda: recipe.easeLambda,
-      easeHalfLifeDays: recipe.easeHalfLifeDays,
-    },
-  );
-  const trainSeconds = (performance.now() - t0) / 1000;
+  let tuneSeconds = 0;
+  let rules: TunedRules | { skipped: string };
+  if (!recipe.tuneRules) rules = { skipped: 'turned off (tuneRules false)' };
+  else if (!o.makeEngine) rules = { skipped: 'no engine to tune them with' };
+  else if (!holdout) rules = { skipped: 'the newest split has no test users' };
+  else {
+    const t = performance.now();
+    // The holdout fit, served as a version of its own: no model is fitted twice.
+    rules = await tuneVersionRules({
+      store: o.store,
+      catalogue,
+      s,
+      split,
+      holdoutVersion: await versionDraft(
+        snapshotPrefix(s, split.cutoffIndex),
+        holdout,
+        recipe,
+        seed,
+        catalogue,
+      ),
+      makeEngine: o.makeEngine,
+      maxUsers: recipe.rulesUsers,
+      seed,
+      log: o.log,
+    });
+    tuneSeconds = (performance.now() - t) / 1000;
+  }
+  if ('skipped' in rules) o.log.info({ reason: rules.skipped }, 'serving rules not tuned');
+  const final = await fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i));
+  const draft = await versionDraft(s, final, recipe, seed, catalogue);
+  const trainSeconds = (performance.now() - t0) / 1000 - tuneSeconds;
   const manifest = await o.registry.create(
     {
-      kind: 'als',
-      params: { ...recipe, ...extra.params, trainSeconds },
-      seed,
-      data: {
-        from: s.timestamps[0] ?? null,
-        to: s.length ? s.timestamps[s.length - 1]! : null,
-        users: s.userIds.length,
-        items: s.itemIds.length,
-        interactions: all.indices.length,
+      ...draft.meta,
+      params: {
+        ...draft.meta.params,
+        trainSeconds,
+        servingRules: 'skipped' in rules ? rules : rules.report,
       },
       metrics,
-      codeVersion: CODE_VERSION,
     },
-    {
-      [F.users]: Buffer.from(JSON.stringify(s.userIds)),
-      [F.items]: Buffer.from(JSON.stringify(s.itemIds)),
-      [F.userFactors]: bytesOf(model.userFactors),
-      [F.itemFactors]: bytesOf(model.itemFactors),
-      ...extra.files,
-    },
+    'skipped' in rules ? draft.files : { ...draft.files, [F.servingRules]: versionRulesFile(rules.rules) },
   );
   o.log.info(
-    { version: manifest.version, ndcgAt20: metrics?.['ndcg@20'], trainSeconds },
+    { version: manifest.version, ndcgAt20: metrics?.['ndcg@20'], trainSeconds, tuneSeconds },
     'version published',
   );
   return { manifest };
@@ -228,7 +327,6 @@ export async function promoteWithGate(o: PromoteOptions): Promise<Verdict> {
   }
   const current = await o.registry.manifest(currentVersion);
   const s = await takeSnapshot(o.store);
-  const recipeOf = (m: VersionManifest) => ({ ...DEFAULT_RECIPE, ...(m.params as Partial<Recipe>) });
   const split = newestSplit(
     s,
     { weights: recipeOf(candidate).weights, halfLifeDays: recipeOf(candidate).halfLifeDays },
@@ -288,4 +386,67 @@ export function scoreVersion(loaded: AlsVersion, s: Snapshot, split: Holdout): V
     metrics: metricsOf(adapter, train, split),
     sawTestWindow: (loaded.manifest.data.to ?? Number.NEGATIVE_INFINITY) >= split.cutoffTime,
   };
+}
+
+export interface ServedVersionOptions {
+  store: Store;
+  registry: ModelRegistry;
+  version: string;
+  s: Snapshot;
+  split: Holdout;
+  makeEngine: (o: EngineOptions) => Engine;
+  log: Logger;
+}
+
+export interface ServedVersionScore {
+  /** The tuned tiers as served, over every test user of the split. */
+  tiers: Partial<Record<Tier, ServedResult>>;
+  /** True when the version had seen the test window, so its recipe was refitted on the train part. */
+  refitted: boolean;
+  /** True when the version carries tuned rules (else the engine's defaults served). */
+  tunedRules: boolean;
+}
+
+/**
+ * Scores the tiers as served with a version's rules (`shelf evaluate --served`): the whole
+ * pipeline answers each test user of `split` on the store as it stood at the cutoff, the
+ * engine's clock at the cutoff. A version that saw the test window would be judged on what it
+ * has learnt, so its recipe and seed are refitted on the train part (as the gate does) and
+ * served with its rules; one that did not is served as it is.
+ */
+export async function scoreServedVersion(o: ServedVersionOptions): Promise<ServedVersionScore> {
+  const manifest = await o.registry.manifest(o.version);
+  const tunedRules = F.servingRules in manifest.files;
+  const refitted = (manifest.data.to ?? Number.NEGATIVE_INFINITY) >= o.split.cutoffTime;
+  let version: VersionDraft | { registry: ModelRegistry; version: string };
+  if (refitted) {
+    const recipe = recipeOf(manifest);
+    const fit = await fitRecipe(o.s, o.split, recipe, manifest.seed);
+    const draft = await versionDraft(
+      snapshotPrefix(o.s, o.split.cutoffIndex),
+      fit,
+      recipe,
+      manifest.seed,
+      await itemsById(o.store),
+    );
+    if (tunedRules) draft.files[F.servingRules] = await o.registry.file(o.version, F.servingRules);
+    version = draft;
+  } else version = { registry: o.registry, version: o.version };
+  const targets = holdoutTargets(o.s, o.split);
+  const setup = await cutoffSetup({
+    store: o.store,
+    catalogue: await itemsById(o.store),
+    s: o.s,
+    split: o.split,
+    users: Array.from(targets.testUsers, (u) => o.s.userIds[u]!),
+    version,
+  });
+  try {
+    const score = servedScorer(setup, targets, o.makeEngine, o.log);
+    const tiers: ServedVersionScore['tiers'] = {};
+    for (const tier of TUNED_TIERS) tiers[tier] = await score(tier);
+    return { tiers, refitted, tunedRules };
+  } finally {
+    await setup.close();
+  }
 }

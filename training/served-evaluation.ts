@@ -1,28 +1,28 @@
 /**
  * Scores what a shopper receives, not only the model: the serving pipeline (visitor,
- * candidates, filters, blend, rules, answer) answers each test user of an EVALUATION.md split,
- * on a store holding only the split's train part and a version `shelf train` made from it,
- * with the engine's clock at the split's cutoff (so trending, new arrivals and recency mean
- * what they meant then). Items are published at their first train interaction (a back
- * catalogue is not all "new").
+ * candidates, filters, blend, rules, answer) answers each test user of a split, on a store
+ * holding only what was known before the split's cutoff and a version fitted on it, with the
+ * engine's clock at the cutoff (so trending, new arrivals and recency mean what they meant
+ * then). One implementation for the quality benchmark's served rows (an EVALUATION.md split,
+ * served-setup.ts), `shelf train`'s rule tuning and `shelf evaluate --served` (the newest
+ * split of the store, cutoff-setup.ts).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { createRng } from '../models/random.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
-import { ModelRegistry } from '../src/registry/model-registry.ts';
+import type { ModelRegistry } from '../src/registry/model-registry.ts';
 import type { Engine, EngineOptions } from '../src/serving/engine.ts';
 import type { BlendWeights, RecommendRequest, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
-import { openSqliteStore } from '../src/store/sqlite-store.ts';
-import type { EventType, Item, ShelfEvent, Store } from '../src/store/types.ts';
+import { TIERS, tierConfig } from '../src/serving/types.ts';
+import type { Store } from '../src/store/types.ts';
 import type { InteractionDataset } from './datasets/interaction-dataset.ts';
 import { meanRankingMetrics } from './evaluate.ts';
-import { trainVersion } from './publish.ts';
-import type { Recipe } from './publish.ts';
+import type { EvalTargets } from './evaluate.ts';
+import type { Holdout } from './holdout.ts';
+import type { Snapshot } from './snapshot.ts';
 import type { EvalSplit } from './split.ts';
 
-/** A store and a current version made from a split's train part. */
+/** A store and a version as they stood at a split's cutoff. */
 export interface ServedSetup {
   store: Store;
   registry: ModelRegistry;
@@ -32,109 +32,80 @@ export interface ServedSetup {
   close(): Promise<void>;
 }
 
-export interface ServedSetupOptions {
-  /** What a train interaction is stored as (online-retail: purchase; MovieLens: rating). */
-  eventType: EventType;
-  /** Engine clock, epoch ms; default: 1 ms after the newest train interaction. */
-  now?: number;
-  recipe?: Partial<Recipe>;
-  seed: number;
-  log: Logger;
+/** Whom a served evaluation asks, and what counts as a hit. */
+export interface ServedTargets extends EvalTargets {
+  /** Row → user id (`testUsers` holds rows). */
+  userIds: readonly string[];
+  /** Column → item id (the truth holds columns); coverage@20 counts over these items. */
+  itemIds: readonly string[];
 }
 
-/** Served figures of one tier over a split's test users, with K = `k`. */
+/** Served figures of one tier over the test users, with K = `k`. */
 export interface ServedResult {
   users: number;
   'ndcg@20': number;
   'recall@20': number;
-  /** Distinct train items in all lists / train items. */
+  /** Distinct items of the target columns in all lists / target columns. */
   'coverage@20': number;
   meanLength: number;
   /** Lists shorter than asked. */
   shortShare: number;
 }
 
-const BATCH = 10_000;
-
-/** Imports the split's train part into a fresh SQLite store and trains and promotes a version on it. */
-export async function servedSetup(
-  data: InteractionDataset,
-  split: EvalSplit,
-  o: ServedSetupOptions,
-): Promise<ServedSetup> {
-  const dir = await mkdtemp(join(tmpdir(), 'shelf-served-'));
-  const store = await openSqliteStore(':memory:');
-  try {
-    const firstSeen = new Float64Array(data.itemCount).fill(Infinity);
-    let newest = -Infinity;
-    for (const r of split.trainRows) {
-      const ms = data.timestamps[r]! * 1000;
-      const i = data.items[r]!;
-      if (ms < firstSeen[i]!) firstSeen[i] = ms;
-      if (ms > newest) newest = ms;
-    }
-    const items: Item[] = [];
-    for (const i of split.itemOf) {
-      items.push({
-        itemId: data.itemIds[i]!,
-        title: data.itemTitles[i] || data.itemIds[i]!,
-        categories: data.itemCategories[i] ?? [],
-        status: 'active',
-        publishedAt: firstSeen[i]!,
-        repurchasable: false,
-        attributes: {},
-      });
-    }
-    await store.upsertItems(items);
-    let batch: ShelfEvent[] = [];
-    for (const r of split.trainRows) {
-      const value = data.values[r]!;
-      batch.push({
-        eventId: `e${r}`,
-        type: o.eventType,
-        userId: data.userIds[data.users[r]!]!,
-        itemId: data.itemIds[data.items[r]!]!,
-        timestamp: data.timestamps[r]! * 1000,
-        ...(o.eventType === 'rating' ? { value } : { quantity: value }),
-      });
-      if (batch.length === BATCH) {
-        await store.insertEvents(batch);
-        batch = [];
-      }
-    }
-    if (batch.length) await store.insertEvents(batch);
-    const registry = new ModelRegistry(join(dir, 'models'));
-    const { manifest } = await trainVersion({
-      store,
-      registry,
-      ...(o.recipe ? { recipe: o.recipe } : {}),
-      seed: o.seed,
-      log: o.log,
-    });
-    await registry.promote(manifest.version);
-    return {
-      store,
-      registry,
-      version: manifest.version,
-      now: o.now ?? newest + 1,
-      close: async () => {
-        await store.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
+/** The test users of a dataset split, in its train space. */
+export function splitTargets(data: InteractionDataset, split: EvalSplit): ServedTargets {
+  return {
+    testUsers: split.testUsers,
+    truthIndptr: split.truthIndptr,
+    truthItems: split.truthItems,
+    userIds: Array.from(split.userOf, (u) => data.userIds[u]!),
+    itemIds: Array.from(split.itemOf, (i) => data.itemIds[i]!),
+  };
 }
 
+/** The test users of a snapshot's holdout, in the snapshot's index space. */
+export function holdoutTargets(s: Snapshot, split: Holdout): ServedTargets {
+  return { ...pickTargets(split), userIds: s.userIds, itemIds: s.itemIds };
+}
+
+/** At most `max` of the test users (all when 0 or fewer than that), a seeded sample in row order. */
+export function sampleTargets(t: ServedTargets, max: number, seed: number): ServedTargets {
+  const n = t.testUsers.length;
+  if (max <= 0 || n <= max) return t;
+  // Partial Fisher–Yates over positions, then back in order.
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const rng = createRng(seed);
+  for (let i = 0; i < max; i++) {
+    const j = i + rng.int(n - i);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const kept = order.subarray(0, max).sort();
+  const truthIndptr = new Int32Array(max + 1);
+  const items: number[] = [];
+  kept.forEach((p, q) => {
+    for (let k = t.truthIndptr[p]!; k < t.truthIndptr[p + 1]!; k++) items.push(t.truthItems[k]!);
+    truthIndptr[q + 1] = items.length;
+  });
+  return {
+    testUsers: Int32Array.from(kept, (p) => t.testUsers[p]!),
+    truthIndptr,
+    truthItems: Int32Array.from(items),
+    userIds: t.userIds,
+    itemIds: t.itemIds,
+  };
+}
+
+const pickTargets = (t: EvalTargets): EvalTargets => ({
+  testUsers: t.testUsers,
+  truthIndptr: t.truthIndptr,
+  truthItems: t.truthItems,
+});
+
 /** An engine over the setup's store and version, its clock at the cutoff, the list cache off. */
-export async function servedEngine(
+async function servedEngine(
   setup: ServedSetup,
   makeEngine: (o: EngineOptions) => Engine,
   log: Logger,
-  config?: ServingConfig,
 ): Promise<Engine> {
   const engine = makeEngine({
     store: setup.store,
@@ -143,28 +114,26 @@ export async function servedEngine(
     log,
     now: () => setup.now,
     answerCache: { ttlMs: 0, entries: 0 },
-    ...(config ? { config } : {}),
   });
   await engine.swap(setup.version);
   return engine;
 }
 
-/** Asks `engine` for `tier` (K items) for each test user of `split`, and scores the lists. */
+/** Asks `engine` for `tier` (K items) for each test user, and scores the lists. */
 export async function evaluateServed(
   engine: Engine,
-  data: InteractionDataset,
-  split: EvalSplit,
+  targets: ServedTargets,
   tier: Tier,
   k = 20,
   request: Partial<RecommendRequest> = {},
 ): Promise<ServedResult> {
   const columnOf = new Map<string, number>();
-  split.itemOf.forEach((i, col) => columnOf.set(data.itemIds[i]!, col));
+  targets.itemIds.forEach((id, col) => columnOf.set(id, col));
   const lists: Int32Array[] = [];
   let lengths = 0;
   let short = 0;
-  for (const row of split.testUsers) {
-    const userId = data.userIds[split.userOf[row]!]!;
+  for (const row of targets.testUsers) {
+    const userId = targets.userIds[row]!;
     const answer = await engine.recommend({ ...request, tier, userId, limit: k });
     lengths += answer.items.length;
     if (answer.items.length < k) short++;
@@ -172,17 +141,67 @@ export async function evaluateServed(
   }
   const listed = new Set<number>();
   for (const l of lists) for (const c of l) if (c >= 0) listed.add(c);
-  const means = meanRankingMetrics(split, split.itemOf.length, k, (_row, t) => lists[t]!);
-  const users = split.testUsers.length;
+  const means = meanRankingMetrics(targets, targets.itemIds.length, k, (_row, t) => lists[t]!);
+  const users = targets.testUsers.length;
   return {
     users,
     'ndcg@20': means.ndcg,
     'recall@20': means.recall,
-    'coverage@20': split.itemOf.length ? listed.size / split.itemOf.length : 0,
+    'coverage@20': targets.itemIds.length ? listed.size / targets.itemIds.length : 0,
     meanLength: users ? lengths / users : 0,
     shortShare: users ? short / users : 0,
   };
 }
+
+/**
+ * Scores a tier over the test users under a configuration, or with none under the engine's
+ * defaults (the engine's config with the served version's tuned rules).
+ */
+export type ServedScorer = (tier: Tier, config?: ServingConfig) => Promise<ServedResult>;
+
+/**
+ * A scorer on `setup`: one engine, every test user asked; a configuration travels with each
+ * request (as an experiment variant's would), so it wins over the version's rules.
+ */
+export function servedScorer(
+  setup: ServedSetup,
+  targets: ServedTargets,
+  makeEngine: (o: EngineOptions) => Engine,
+  log: Logger,
+): ServedScorer {
+  let engine: Promise<Engine> | null = null;
+  return async (tier, config) =>
+    evaluateServed(
+      await (engine ??= servedEngine(setup, makeEngine, log)),
+      targets,
+      tier,
+      20,
+      config ? { config: tierConfig(config, tier, 'evaluated') } : {},
+    );
+}
+
+/** One of the version's models alone: no other source, no rule, no slot. */
+export const modelOnly = (source: 'vector' | 'ease', base: ServingConfig): ServingConfig => ({
+  ...base,
+  tiers: Object.fromEntries(
+    TIERS.map((t) => [
+      t,
+      {
+        weights: {
+          vector: 0,
+          neighbours: 0,
+          complements: 0,
+          trending: 0,
+          ease: 0,
+          [source]: 1,
+        } as BlendWeights,
+        maxPerCategory: Number.MAX_SAFE_INTEGER,
+        mmrLambda: 1,
+        newItemSlot: -1,
+      },
+    ]),
+  ) as ServingConfig['tiers'],
+});
 
 /** One knob of a tier's rules the tuning moves, and the values it tries. */
 interface Knob {
@@ -208,6 +227,9 @@ const KNOBS: Knob[] = [
   { name: 'newItemSlot', values: [-1, 4], set: (r, v) => ({ ...r, newItemSlot: v }) },
 ];
 
+/** The knobs the tuning moves, by name. */
+export const KNOB_NAMES: readonly string[] = KNOBS.map((k) => k.name);
+
 export interface ServedTuning {
   /** The chosen rules of the tier. */
   rules: TierRules;
@@ -216,27 +238,15 @@ export interface ServedTuning {
   start: ServedResult;
   /** Every setting tried, in order. */
   trials: { knob: string; value: number; 'ndcg@20': number; 'coverage@20': number }[];
-}
-
-/** Scores a tier over a setup's test users under a configuration (default: the engine's). */
-export type ServedScorer = (tier: Tier, config?: ServingConfig) => Promise<ServedResult>;
-
-/** A scorer on `setup`: a fresh engine per configuration, every test user of `split` asked. */
-export function servedScorer(
-  setup: ServedSetup,
-  data: InteractionDataset,
-  split: EvalSplit,
-  makeEngine: (o: EngineOptions) => Engine,
-  log: Logger,
-): ServedScorer {
-  return async (tier, config) =>
-    evaluateServed(await servedEngine(setup, makeEngine, log, config), data, split, tier);
+  /** Distinct settings scored (the start among them). */
+  scored: number;
 }
 
 /**
  * Coordinate search of one tier's rules for the best served NDCG@20 on a validation setup,
  * under a diversity floor: a setting whose coverage@20 falls below `minCoverage` is not taken.
- * Two passes over the knobs, each value tried from the best so far.
+ * Two passes over the knobs, each value tried from the best so far; a setting met again (the
+ * second pass revisits many) is not asked again.
  */
 export async function tuneServedRules(
   score: ServedScorer,
@@ -244,7 +254,13 @@ export async function tuneServedRules(
   base: ServingConfig,
   minCoverage: number,
 ): Promise<ServedTuning> {
-  const scoreRules = (rules: TierRules) => score(tier, { ...base, tiers: { ...base.tiers, [tier]: rules } });
+  const scored = new Map<string, ServedResult>();
+  const scoreRules = async (rules: TierRules) => {
+    const key = JSON.stringify(rules);
+    let r = scored.get(key);
+    if (!r) scored.set(key, (r = await score(tier, { ...base, tiers: { ...base.tiers, [tier]: rules } })));
+    return r;
+  };
   let rules = base.tiers[tier];
   const start = await scoreRules(rules);
   let best = start;
@@ -263,5 +279,39 @@ export async function tuneServedRules(
       }
     }
   }
-  return { rules, chosen: best, start, trials };
+  return { rules, chosen: best, start, trials, scored: scored.size };
+}
+
+export interface TiersTuning {
+  /** `base` with the tuned tiers' rules. */
+  config: ServingConfig;
+  /** The diversity floor: coverage@20 of the most accurate model source alone. */
+  minCoverage: number;
+  tiers: Partial<Record<Tier, ServedTuning>>;
+}
+
+/**
+ * Tunes `tiers` in turn from `base` (tuneServedRules) under the diversity floor of the served
+ * rows: lists at least as diverse (coverage@20) as the most accurate model source alone (the
+ * ALS vector or EASE), so the rules may not buy accuracy by narrowing what is shown.
+ */
+export async function tuneServedTiers(
+  score: ServedScorer,
+  tiers: readonly Tier[],
+  base: ServingConfig,
+): Promise<TiersTuning> {
+  let bestModel = -1;
+  let minCoverage = 0;
+  for (const source of ['vector', 'ease'] as const) {
+    const r = await score('personalized', modelOnly(source, base));
+    if (r['ndcg@20'] > bestModel) [bestModel, minCoverage] = [r['ndcg@20'], r['coverage@20']];
+  }
+  let config = base;
+  const out: TiersTuning['tiers'] = {};
+  for (const tier of tiers) {
+    const t = await tuneServedRules(score, tier, base, minCoverage);
+    out[tier] = t;
+    config = { ...config, tiers: { ...config.tiers, [tier]: t.rules } };
+  }
+  return { config, minCoverage, tiers: out };
 }

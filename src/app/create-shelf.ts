@@ -137,7 +137,7 @@ export async function createShelf(
       ...(overrides.now ? { now: overrides.now } : {}),
       onReport: (report) => engine.setSegmentTrending(report.trending),
     });
-    const train = trainProcessor({ store, registry, log, ...overrides.train });
+    const train = trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train });
     const jobs = new InlineJobs<ShelfJobName>({
       // A version the job promotes reaches every replica through the feed.
       train: async () => {

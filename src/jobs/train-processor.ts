@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ModelRegistry } from '../registry/model-registry.ts';
+import type { Engine, EngineOptions } from '../serving/engine.ts';
 import type { Store } from '../store/types.ts';
 import { promoteWithGate, trainVersion } from '../../training/publish.ts';
 import type { Recipe, Verdict } from '../../training/publish.ts';
@@ -19,6 +20,8 @@ export interface TrainProcessorOptions {
   recipe?: Partial<Recipe>;
   /** @defaultValue trainVersion's seed (42) */
   seed?: number;
+  /** Makes the engine a version's serving rules are tuned with (none: no tuned rules). */
+  makeEngine?: (o: EngineOptions) => Engine;
 }
 
 /** The train job's processor: trains, publishes, and promotes through the gate; its verdict. */
@@ -30,6 +33,7 @@ export function trainProcessor(o: TrainProcessorOptions): () => Promise<Verdict>
       log: o.log,
       ...(o.recipe ? { recipe: o.recipe } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.makeEngine ? { makeEngine: o.makeEngine } : {}),
     });
     return promoteWithGate({ registry: o.registry, store: o.store, version: manifest.version, log: o.log });
   };

@@ -24,4 +24,6 @@ export const VERSION_FILES = {
   annIndex: 'ann-index.bin',
   /** The content encoder's manifest; its own files sit beside it. */
   contentEncoder: 'content-encoder.json',
+  /** Serving rules tuned on the version's holdout (src/serving/version-rules.ts); absent: the engine's. */
+  servingRules: 'serving-rules.json',
 } as const;

@@ -30,10 +30,9 @@ import type {
   Recommendation,
   RecommendRequest,
   ServingConfig,
-  Tier,
   TierConfig,
 } from './types.ts';
-import { DEFAULT_SERVING_CONFIG, TIERS, tierConfig } from './types.ts';
+import { DEFAULT_SERVING_CONFIG } from './types.ts';
 import { TrendingState } from './trending-state.ts';
 import { historyStamp, Visitors } from './visitor.ts';
 import type { Visitor } from './visitor.ts';
@@ -43,7 +42,10 @@ export interface EngineOptions {
   realtime: RealtimeState;
   registry: ModelRegistry;
   log: Logger;
-  /** Each tier's default configuration (a request may carry its own). */
+  /**
+   * Each tier's default configuration (a request may carry its own); while a version with tuned
+   * rules is served, those replace the rules of the tiers it tuned (served.ts `tierDefaults`).
+   */
   config?: ServingConfig;
   now?: () => number;
   /** Called with every list served (feedback attributes later events to it). */
@@ -65,12 +67,17 @@ export class Engine {
   /** The candidates of the request being computed (reused: see blend.ts). */
   private readonly blend = new Blend();
   private readonly answers: AnswerCache<Served>;
-  private readonly defaults: Record<Tier, TierConfig>;
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? Date.now;
-    this.models = new ModelHolder({ registry: o.registry, store: o.store, log: o.log, now: this.now });
     const config = o.config ?? DEFAULT_SERVING_CONFIG;
+    this.models = new ModelHolder({
+      registry: o.registry,
+      store: o.store,
+      log: o.log,
+      now: this.now,
+      config,
+    });
     this.visitors = new Visitors(o.store, o.realtime, config.consumed);
     this.trending = new TrendingState({
       counters: o.realtime.trending,
@@ -79,17 +86,13 @@ export class Engine {
       now: this.now,
     });
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
-    this.defaults = Object.fromEntries(TIERS.map((t) => [t, tierConfig(config, t)])) as Record<
-      Tier,
-      TierConfig
-    >;
   }
 
   async recommend(req: RecommendRequest): Promise<Recommendation> {
     const s = this.models.current;
     if (!s) throw new Error('the engine has no model loaded: call swap() first');
     this.trending.serve(s);
-    const config = req.config ?? this.defaults[req.tier];
+    const config = req.config ?? s.defaults[req.tier];
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
     // 1. Who asks.
@@ -151,7 +154,7 @@ export class Engine {
   async explain(req: RecommendRequest, itemId: string): Promise<Explanation> {
     const s = this.models.current;
     if (!s) throw new Error('the engine has no model loaded: call swap() first');
-    const config = req.config ?? this.defaults[req.tier];
+    const config = req.config ?? s.defaults[req.tier];
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
     const found = this.visitors.of(req, now);

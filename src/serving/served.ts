@@ -1,7 +1,8 @@
 /**
- * What one swap serves: an immutable model version, and beside it the state that moves while it
- * is served — the catalogue (stock, status, new items), the content vectors of items the model
- * never saw, and trending counters. A request reads one `Served` from start to answer.
+ * What one swap serves: an immutable model version and the tiers' default configurations it
+ * is served with, and beside them the state that moves while it is served — the catalogue
+ * (stock, status, new items), the content vectors of items the model never saw, and trending
+ * counters. A request reads one `Served` from start to answer.
  */
 import type { TrendingModel } from '../../models/trending.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
@@ -12,6 +13,9 @@ import { CatalogVectors } from './catalog-vectors.ts';
 import { loadServingModel } from './serving-model.ts';
 import type { ServingModel } from './serving-model.ts';
 import { emptyTrending } from './trending-state.ts';
+import type { ServingConfig, Tier, TierConfig } from './types.ts';
+import { TIERS, tierConfig } from './types.ts';
+import { withVersionRules } from './version-rules.ts';
 
 export interface Served {
   readonly model: ServingModel;
@@ -19,6 +23,17 @@ export interface Served {
   readonly vectors: CatalogVectors;
   /** Filled and kept current from the real-time counters by `TrendingState`. */
   readonly trending: TrendingModel;
+  /** Each tier's configuration when a request brings none. */
+  readonly defaults: Readonly<Record<Tier, TierConfig>>;
+}
+
+/**
+ * Each tier's default configuration while `model` is served: the engine's `config`, with the
+ * rules the version was tuned with in place of those of the tiers it tuned (version-rules.ts).
+ */
+export function tierDefaults(config: ServingConfig, model: ServingModel): Record<Tier, TierConfig> {
+  const c = withVersionRules(config, model.rules);
+  return Object.fromEntries(TIERS.map((t) => [t, tierConfig(c, t)])) as Record<Tier, TierConfig>;
 }
 
 /** Loads `version` (null: trending only) with the store's catalogue, recent events and erasures. */
@@ -27,6 +42,7 @@ export async function loadServed(
   store: Store,
   version: string | null,
   now: () => number,
+  config: ServingConfig,
 ): Promise<Served> {
   const items: Item[] = [];
   for await (const item of allItems(store)) items.push(item);
@@ -39,6 +55,7 @@ export async function loadServed(
     catalog,
     vectors: new CatalogVectors(model, catalog),
     trending: emptyTrending(catalog),
+    defaults: tierDefaults(config, model),
   };
 }
 

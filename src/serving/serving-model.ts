@@ -15,6 +15,8 @@ import type { ModelRegistry, VersionManifest } from '../registry/model-registry.
 import { VERSION_FILES as F } from '../registry/version-files.ts';
 import { EVENT_WEIGHTS, eventWeightsFrom } from '../store/event-weights.ts';
 import type { EventWeights } from '../store/event-weights.ts';
+import { parseVersionRules } from './version-rules.ts';
+import type { VersionRules } from './version-rules.ts';
 
 export interface ServingModel {
   readonly version: string | null;
@@ -40,6 +42,8 @@ export interface ServingModel {
   readonly popularity: Float32Array;
   /** The event weights the version was trained with (its manifest's), for fold-in. */
   readonly eventWeights: EventWeights;
+  /** The tiers' rules tuned for this version (null: none, the engine's config serves). */
+  readonly rules: VersionRules | null;
 }
 
 /** Versions that do not say were fitted with 30 days. */
@@ -62,6 +66,7 @@ export const NO_MODEL: ServingModel = Object.freeze({
   index: null,
   popularity: new Float32Array(0),
   eventWeights: EVENT_WEIGHTS,
+  rules: null,
 });
 
 function lists(rowsBytes: Buffer, scoreBytes: Buffer, rows: number, what: string): NeighbourLists {
@@ -137,5 +142,11 @@ export async function loadServingModel(
     popularity: columnCounts(userRows, itemIds.length),
     // Versions published before the table was recorded were trained with today's defaults.
     eventWeights: eventWeightsFrom(manifest.params['weights']) ?? EVENT_WEIGHTS,
+    rules: has(F.servingRules)
+      ? parseVersionRules(
+          (await file(F.servingRules)).toString('utf8'),
+          `version ${version}: ${F.servingRules}`,
+        )
+      : null,
   };
 }

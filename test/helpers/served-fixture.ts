@@ -8,8 +8,10 @@ import { TrendingModel } from '../../models/trending.ts';
 import { ExactIndex } from '../../src/index/exact-index.ts';
 import { Catalog } from '../../src/serving/catalog.ts';
 import { CatalogVectors } from '../../src/serving/catalog-vectors.ts';
+import { tierDefaults } from '../../src/serving/served.ts';
 import type { Served } from '../../src/serving/served.ts';
 import type { ServingModel } from '../../src/serving/serving-model.ts';
+import { DEFAULT_SERVING_CONFIG } from '../../src/serving/types.ts';
 import { EVENT_WEIGHTS } from '../../src/store/event-weights.ts';
 import type { Item } from '../../src/store/types.ts';
 
@@ -68,6 +70,7 @@ export function model(over: Partial<ServingModel> = {}): ServingModel {
     index: ExactIndex.build({ data: itemFactors, rows: 6, cols: 2 }),
     popularity: Float32Array.from([5, 1, 3, 0, 2, 4]),
     eventWeights: EVENT_WEIGHTS,
+    rules: null,
     ...over,
   };
 }
@@ -79,5 +82,6 @@ export function served(o: { model?: ServingModel; items?: Item[] } = {}): Served
   const trending = new TrendingModel({ items: 64, halfLifeMs: 2 * DAY });
   trending.add(2, NOW - 1000, 8);
   trending.add(4, NOW - 1000, 4);
-  return { model: m, catalog, vectors: new CatalogVectors(m, catalog), trending };
+  const defaults = tierDefaults(DEFAULT_SERVING_CONFIG, m);
+  return { model: m, catalog, vectors: new CatalogVectors(m, catalog), trending, defaults };
 }

@@ -1,27 +1,32 @@
 /**
- * `shelf train`: snapshot the store, fit ALS, score it on the newest split, publish a version
- * and promote it through the quality gate.
+ * `shelf train`: snapshot the store, fit ALS, score it on the newest split, tune the serving
+ * rules on it, publish a version and promote it through the quality gate.
  */
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
+import { createEngine } from '../../app/create-shelf.ts';
 import { InputError } from '../../errors.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
 import type { Recipe } from '../../../training/publish.ts';
+import type { RulesReport } from '../../../training/serving-rules.ts';
 import type { Command } from '../command.ts';
 import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [--alpha X]
                    [--half-life DAYS] [--test-fraction F] [--seed N] [--margin X]
-                   [--no-promote] [--force] [--json]
+                   [--no-tune-rules] [--no-promote] [--force] [--json]
 
   Fits implicit ALS on the store's events (weighted by type, decayed by age), scores it on the
-  newest ${DEFAULT_RECIPE.testFraction * 100}% of events, publishes a version under <dataDir>/models/ and makes it
-  current if it passes the quality gate (NDCG@20 no more than --margin below the current
-  version, both refitted and scored on the same newest split).
+  newest ${DEFAULT_RECIPE.testFraction * 100}% of events, tunes the personalized and homepage tiers' serving rules (blend
+  weights, MMR, category cap, new-arrival slot) for served NDCG@20 on the same split (at most
+  ${DEFAULT_RECIPE.rulesUsers} of its users), publishes a version with them under <dataDir>/models/ and makes it current
+  if it passes the quality gate (NDCG@20 no more than --margin below the current version, both
+  refitted and scored on the same newest split).
 
-  --no-promote   publish only; promote later with \`shelf models promote VERSION\`
-  --force        make the version current even if it fails the gate`;
+  --no-tune-rules  publish without tuned rules: the engine's default rules serve the version
+  --no-promote     publish only; promote later with \`shelf models promote VERSION\`
+  --force          make the version current even if it fails the gate`;
 
 const train: Command = {
   summary: 'train a model version, score it, publish it and promote it through the quality gate',
@@ -40,6 +45,7 @@ const train: Command = {
           'test-fraction': { type: 'string' },
           seed: { type: 'string' },
           margin: { type: 'string' },
+          'no-tune-rules': { type: 'boolean', default: false },
           'no-promote': { type: 'boolean', default: false },
           force: { type: 'boolean', default: false },
           json: { type: 'boolean', default: false },
@@ -61,6 +67,7 @@ const train: Command = {
       throw new InputError(`--test-fraction must be between 0 and 1, got ${fraction}`);
     }
     set('testFraction', fraction);
+    if (v['no-tune-rules']) recipe.tuneRules = false;
     const seed = numberOption('seed', v.seed, 0, true);
     const margin = numberOption('margin', v.margin, 0);
 
@@ -83,6 +90,7 @@ const train: Command = {
       registry,
       recipe,
       ...(seed === undefined ? {} : { seed }),
+      makeEngine: createEngine,
       log: ctx.log,
       onIteration(p, info) {
         if (bar) {
@@ -121,11 +129,29 @@ const train: Command = {
             ? `newest split: NDCG@20 ${m['ndcg@20'].toFixed(4)}, Recall@20 ${m['recall@20'].toFixed(4)}, ` +
               `coverage@20 ${m['coverage@20'].toFixed(4)} over ${m.testUsers} test users\n`
             : 'newest split: no test users, so no offline metrics\n') +
+          rulesLine(manifest.params.servingRules as RulesReport | { skipped: string }) +
           (verdict ? verdict.message + '\n' : 'not promoted (--no-promote)\n'),
       );
     }
     return verdict && !verdict.promoted ? 1 : 0;
   },
 };
+
+/** What the rule tuning found, per tier: NDCG@20 and coverage@20 from the default rules to the chosen ones. */
+function rulesLine(r: RulesReport | { skipped: string }): string {
+  if ('skipped' in r) return `serving rules: not tuned, ${r.skipped}\n`;
+  const tiers = r.tiers.map((t) => {
+    const v = r.validation[t]!;
+    const f = (x: number) => x.toFixed(4);
+    return (
+      `  ${t}: NDCG@20 ${f(v.start['ndcg@20'])} → ${f(v.chosen['ndcg@20'])}, ` +
+      `coverage@20 ${f(v.start['coverage@20'])} → ${f(v.chosen['coverage@20'])}\n`
+    );
+  });
+  return (
+    `serving rules tuned on ${r.users} of the split's ${r.testUsers} test users in ${r.seconds} s ` +
+    `(default → chosen, coverage@20 ≥ ${r.minCoverage.toFixed(4)}):\n${tiers.join('')}`
+  );
+}
 
 export default train;

@@ -20,6 +20,8 @@ import { DEFAULT_SERVING_CONFIG, TIERS, tierConfig } from '../../../src/serving/
 import { DEFAULT_ROTATION } from '../../../src/realtime/rotation.ts';
 import type { RotationPolicy } from '../../../src/realtime/rotation.ts';
 import { loadServingModel } from '../../../src/serving/serving-model.ts';
+import { versionRulesFile } from '../../../src/serving/version-rules.ts';
+import { VERSION_FILES } from '../../../src/registry/version-files.ts';
 import { EVENT_WEIGHTS } from '../../../src/store/event-weights.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Item, ShelfEvent, Store } from '../../../src/store/types.ts';
@@ -505,6 +507,39 @@ describe('serving engine on a generated storefront', () => {
     const again = await e.recommend({ ...req, config: trendingOnly });
     expect(again.items).toBe(variant.items);
     expect((await e.recommend(req)).items).toBe(standard.items);
+  });
+  it("serves a version's tuned rules by default, a request's configuration still first", async () => {
+    // Version 0 again, with tuned rules that make the homepage trending only.
+    const m = await registry.manifest(versions[0]!);
+    const files: Record<string, Uint8Array> = {};
+    for (const name of Object.keys(m.files)) files[name] = await registry.file(versions[0]!, name);
+    const homepage = {
+      ...DEFAULT_SERVING_CONFIG.tiers.homepage,
+      weights: { vector: 0, neighbours: 0, complements: 0, trending: 1, ease: 0 },
+      newItemSlot: -1,
+    };
+    files[VERSION_FILES.servingRules] = versionRulesFile({ homepage });
+    const { schemaVersion: _s, version: _v, files: _f, createdAt: _c, ...meta } = m;
+    const tuned = (await registry.create(meta, files)).version;
+
+    const e = engine(DEFAULT_SERVING_CONFIG);
+    const req: RecommendRequest = { tier: 'homepage', userId: users[4], limit: 10 };
+    const reasons = async (r: RecommendRequest) => new Set((await e.recommend(r)).items.map((i) => i.reason));
+    const personalized = async () =>
+      (await e.recommend({ tier: 'personalized', userId: users[4], limit: 10 })).items.map((i) => i.itemId);
+    await e.swap(versions[0]!);
+    expect(await reasons(req)).toContain('recommended for you');
+    const untuned = await personalized();
+    await e.swap(tuned);
+    expect(await reasons(req)).toEqual(new Set(['trending now']));
+    expect(impressions.at(-1)).toMatchObject({ config: 'default', modelVersion: tuned });
+    expect(await reasons({ ...req, config: tierConfig(DEFAULT_SERVING_CONFIG, 'homepage') })).toContain(
+      'recommended for you',
+    );
+    // A tier the version did not tune keeps the engine's rules.
+    expect(await personalized()).toEqual(untuned);
+    await e.swap(versions[0]!);
+    expect(await reasons(req)).toContain('recommended for you');
   });
   it('serves a version with the event weights it records, and EASE lists for a small catalogue', async () => {
     expect((await loadServingModel(registry, versions[0]!)).eventWeights).toEqual(EVENT_WEIGHTS);

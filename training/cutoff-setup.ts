@@ -1,0 +1,109 @@
+/**
+ * The store as it stood at a holdout's cutoff, served: what `shelf train` tunes a version's
+ * serving rules on and `shelf evaluate --served` scores. The engine reads visitors' histories
+ * and trending from its store (trending reads forward from two weeks before its clock), so it
+ * gets a fresh in-memory store holding only what was known then: the snapshot's events before
+ * the cutoff, the items published before it or seen in those events, and the profiles (consent)
+ * of the users it will be asked about. Anonymous session events are not in a snapshot, so they
+ * move no trending counter here.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ModelRegistry } from '../src/registry/model-registry.ts';
+import type { NewVersion } from '../src/registry/model-registry.ts';
+import { openSqliteStore } from '../src/store/sqlite-store.ts';
+import type { Item, ShelfEvent, Store, User } from '../src/store/types.ts';
+import { EVENT_TYPES } from '../src/store/types.ts';
+import type { Holdout } from './holdout.ts';
+import type { ServedSetup } from './served-evaluation.ts';
+import type { Snapshot } from './snapshot.ts';
+
+/** A version not published anywhere yet: its manifest fields and files. */
+export interface VersionDraft {
+  meta: NewVersion;
+  files: Record<string, Uint8Array>;
+}
+
+export interface CutoffSetupOptions {
+  /** Today's store: the users' profiles. */
+  store: Store;
+  /** Today's catalogue, by item id. */
+  catalogue: ReadonlyMap<string, Item>;
+  s: Snapshot;
+  split: Holdout;
+  /** Ids of the users who will be asked (their profiles are copied). */
+  users: Iterable<string>;
+  /**
+   * What to serve: a version of a registry, or a draft published into a scratch registry that
+   * `close()` removes.
+   */
+  version: { registry: ModelRegistry; version: string } | VersionDraft;
+}
+
+const BATCH = 10_000;
+
+export async function cutoffSetup(o: CutoffSetupOptions): Promise<ServedSetup> {
+  const store = await openSqliteStore(':memory:');
+  let scratch: string | null = null;
+  try {
+    const { s, split } = o;
+    const seen = new Uint8Array(s.itemIds.length);
+    for (let e = 0; e < split.cutoffIndex; e++) seen[s.items[e]!] = 1;
+    const items: Item[] = [];
+    for (const item of o.catalogue.values()) if (item.publishedAt < split.cutoffTime) items.push(item);
+    s.itemIds.forEach((id, i) => {
+      const item = o.catalogue.get(id);
+      if (seen[i] && item && !(item.publishedAt < split.cutoffTime)) items.push(item);
+    });
+    await store.upsertItems(items);
+    let batch: ShelfEvent[] = [];
+    for (let e = 0; e < split.cutoffIndex; e++) {
+      const type = EVENT_TYPES[s.types[e]!]!;
+      const amount = s.amounts[e]!;
+      batch.push({
+        eventId: `s${e}`,
+        type,
+        userId: s.userIds[s.users[e]!]!,
+        itemId: s.itemIds[s.items[e]!]!,
+        timestamp: s.timestamps[e]!,
+        ...(type === 'rating' ? { value: amount } : { quantity: amount }),
+      });
+      if (batch.length === BATCH) {
+        await store.insertEvents(batch);
+        batch = [];
+      }
+    }
+    if (batch.length) await store.insertEvents(batch);
+    const profiles: User[] = [];
+    for (const userId of o.users) {
+      const user = await o.store.getUser(userId);
+      if (user) profiles.push(user);
+    }
+    if (profiles.length) await store.upsertUsers(profiles);
+
+    let registry: ModelRegistry;
+    let version: string;
+    if ('registry' in o.version) ({ registry, version } = o.version);
+    else {
+      scratch = await mkdtemp(join(tmpdir(), 'shelf-cutoff-'));
+      registry = new ModelRegistry(join(scratch, 'models'));
+      ({ version } = await registry.create(o.version.meta, o.version.files));
+    }
+    const dir = scratch;
+    return {
+      store,
+      registry,
+      version,
+      now: split.cutoffTime,
+      close: async () => {
+        await store.close();
+        if (dir) await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await store.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+    throw err;
+  }
+}
