@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateFeedback } from '../../src/feedback/aggregate-feedback.ts';
 import { Attributor } from '../../src/feedback/attributor.ts';
-import type { ShelfEvent, Store, StoredImpression } from '../../src/store/types.ts';
+import type { ShelfEvent, Store, StoredImpression, VisitorRef } from '../../src/store/types.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const HOUR = 3_600_000;
@@ -46,14 +46,14 @@ export function describeFeedbackStore(store: () => Store): void {
       const noModel = impression('r3', { modelVersion: null, userId: 'u2', itemIds: ['z'] });
       await store().insertImpressions([noModel]);
       expect(await store().impressions(['r3'])).toEqual([noModel]);
-      const latest = (itemId: string, from: number, to: number, v = { userId: 'u1' }) =>
+      const latest = (itemId: string, from: number, to: number, v: VisitorRef = { userId: 'u1' }) =>
         store()
           .latestImpressionWith(v, itemId, from, to)
           .then((i) => i?.recommendationId ?? null);
       expect(await latest('b', T0 - DAY, T0 + DAY)).toBe('r2');
       expect(await latest('b', T0 - DAY, T0 + HOUR - 1)).toBe('r1');
       expect(await latest('z', T0 - DAY, T0 + DAY)).toBeNull();
-      expect(await latest('b', T0 - DAY, T0 + DAY, { sessionId: 's1' } as { userId: string })).toBe('r1');
+      expect(await latest('b', T0 - DAY, T0 + DAY, { sessionId: 's1' })).toBe('r1');
       expect((await store().impressionsAfter(0, 10)).map((i) => i.recommendationId)).toEqual([
         'r1',
         'r2',
