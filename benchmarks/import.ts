@@ -90,6 +90,16 @@ function nullStore(): Store {
       };
     },
     patchUser: unsupported,
+    insertImpressions: unsupported,
+    impressions: unsupported,
+    latestImpressionWith: unsupported,
+    insertAttributions: unsupported,
+    purchaseAttribution: unsupported,
+    impressionsAfter: unsupported,
+    attributionsAfter: unsupported,
+    feedbackWatermark: unsupported,
+    addFeedback: unsupported,
+    feedbackTotals: unsupported,
     async erasedAmong() {
       return new Set<string>();
     },

@@ -38,6 +38,15 @@ export interface ShelfConfig {
   answerCache: { ttlMs: number; entries: number };
   /** How often the segments job runs after the one at start, ms (0: at start and on demand only). */
   segmentsEveryMs: number;
+  /** How often the aggregate-feedback job runs, ms (0: on demand only). */
+  aggregateEveryMs: number;
+  /**
+   * Attribution of events without a recommendationId: how far back the list that showed the
+   * item is looked for, ms, per event type.
+   */
+  attributionWindowMs: { click: number; addToCart: number; purchase: number };
+  /** Impressions held in memory at most while the store is slow; beyond, they are shed. */
+  impressionBuffer: number;
   /**
    * How often the change feed's log is read without a signal, ms (0: never): how soon another
    * process's change arrives when no Redis tells (embedded mode, the command line).
@@ -170,6 +179,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       entries: parsePositive('SHELF_ANSWER_CACHE_ENTRIES', env.SHELF_ANSWER_CACHE_ENTRIES, 100_000),
     },
     segmentsEveryMs: parseWhole('SHELF_SEGMENTS_EVERY_MS', env.SHELF_SEGMENTS_EVERY_MS, 3_600_000),
+    aggregateEveryMs: parseWhole('SHELF_AGGREGATE_EVERY_MS', env.SHELF_AGGREGATE_EVERY_MS, 60_000),
+    attributionWindowMs: {
+      click: parseWhole('SHELF_ATTRIBUTION_CLICK_MS', env.SHELF_ATTRIBUTION_CLICK_MS, 86_400_000),
+      addToCart: parseWhole('SHELF_ATTRIBUTION_CART_MS', env.SHELF_ATTRIBUTION_CART_MS, 604_800_000),
+      purchase: parseWhole('SHELF_ATTRIBUTION_PURCHASE_MS', env.SHELF_ATTRIBUTION_PURCHASE_MS, 604_800_000),
+    },
+    impressionBuffer: parsePositive('SHELF_IMPRESSION_BUFFER', env.SHELF_IMPRESSION_BUFFER, 50_000),
     feedPollMs: parseWhole('SHELF_FEED_POLL_MS', env.SHELF_FEED_POLL_MS, 1000),
     drainMs: parsePositive('SHELF_DRAIN_MS', env.SHELF_DRAIN_MS, 10_000),
     rotation: {

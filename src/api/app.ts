@@ -19,6 +19,8 @@ import { ShelfError } from '../errors.ts';
 import type { JobQueue } from '../jobs/inline-jobs.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { SegmentReports } from '../segments/segment-reports.ts';
+import type { Attributor } from '../feedback/attributor.ts';
+import type { FeedbackCounters } from '../feedback/feedback-counters.ts';
 import type { Engine } from '../serving/engine.ts';
 import type { Store } from '../store/types.ts';
 import { AuthFailures } from './auth-failures.ts';
@@ -28,6 +30,7 @@ import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { ApiMetrics } from './metrics.ts';
 import { auditRoutes } from './routes/admin-audit.ts';
 import { explainRoutes } from './routes/admin-explain.ts';
+import { feedbackRoutes } from './routes/admin-feedback.ts';
 import { modelRoutes } from './routes/admin-models.ts';
 import type { GateVerdict } from './routes/admin-models.ts';
 import { segmentRoutes } from './routes/admin-segments.ts';
@@ -48,7 +51,11 @@ export interface AppDeps {
   store: Store;
   registry: ModelRegistry;
   /** Runs the `train` and `segments` jobs (src/jobs/) and answers their status. */
-  jobs: JobQueue<'train' | 'segments'>;
+  jobs: JobQueue<'train' | 'segments' | 'aggregate-feedback'>;
+  /** Credits stored events to the lists that showed their items. */
+  attributor?: Pick<Attributor, 'attribute'>;
+  /** Live feedback counts for `/metrics`. */
+  feedbackCounters?: FeedbackCounters;
   /** The segments job's latest report, and one user's segment. */
   segments: SegmentReports;
   /** Promotes a version through the gate (force skips it). */
@@ -83,7 +90,7 @@ export async function buildApp(deps: AppDeps) {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const keys = new KeyRing(deps.config.apiKeys);
-  const metrics = new ApiMetrics(engine);
+  const metrics = new ApiMetrics(engine, deps.feedbackCounters);
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
@@ -146,7 +153,13 @@ export async function buildApp(deps: AppDeps) {
   await app.register(recommendationRoutes, { engine });
   const now = deps.now ?? Date.now;
   const latestEventAt = () => now() + deps.config.maxEventSkewMs;
-  await app.register(eventRoutes, { store, engine, metrics, latestEventAt });
+  await app.register(eventRoutes, {
+    store,
+    engine,
+    metrics,
+    latestEventAt,
+    ...(deps.attributor ? { attributor: deps.attributor } : {}),
+  });
   await app.register(itemRoutes, { store, changes, audit });
   await app.register(userRoutes, { store, changes, audit, segments });
   await app.register(sessionRoutes, { store, engine, changes });
@@ -154,6 +167,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(auditRoutes, { store });
   await app.register(explainRoutes, { engine });
   await app.register(segmentRoutes, { segments, jobs });
+  await app.register(feedbackRoutes, { store, jobs });
   await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
   return app;
 }

@@ -2,6 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Metric } from 'prom-client';
+import type { FeedbackCounters, TierCounts } from '../feedback/feedback-counters.ts';
 import type { Engine } from '../serving/engine.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 
@@ -28,7 +29,8 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  constructor(engine: Engine) {
+  constructor(engine: Engine, feedback?: FeedbackCounters) {
+    if (feedback) this.feedbackCounters(feedback);
     new Gauge({
       name: 'shelf_model_info',
       help: 'The model version being served (value 1)',
@@ -57,6 +59,39 @@ export class ApiMetrics {
       registers: [this.registry],
       collect() {
         this.set(engine.catalogSize);
+      },
+    });
+  }
+
+  /** Live feedback by tier, read from `feedback` when scraped (counters: set by reset then inc). */
+  private feedbackCounters(feedback: FeedbackCounters): void {
+    const byTier = (name: string, help: string, pick: (c: TierCounts) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['tier'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const [tier, c] of feedback.byTier) this.inc({ tier }, pick(c));
+        },
+      });
+    byTier('shelf_impressions_total', 'Lists served (impressions), by tier', (c) => c.impressions);
+    byTier('shelf_attributed_clicks_total', 'Clicks attributed to a list, by tier', (c) => c.clicks);
+    byTier('shelf_attributed_purchases_total', 'Purchases attributed to a list, by tier', (c) => c.purchases);
+    byTier('shelf_attributed_revenue_total', 'Revenue of attributed purchases, by tier', (c) => c.revenue);
+    byTier(
+      'shelf_attributed_returned_revenue_total',
+      'Revenue taken back by returns of attributed purchases, by tier',
+      (c) => c.returnedRevenue,
+    );
+    new Counter({
+      name: 'shelf_impressions_dropped_total',
+      help: 'Impressions shed by the buffer (store slow or failing)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(feedback.dropped);
       },
     });
   }

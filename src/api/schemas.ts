@@ -286,3 +286,40 @@ export const ReadyReply = Type.Object({
   store: Type.Boolean(),
 });
 export const MetricsReply = Type.String({ description: 'Prometheus text format' });
+
+/** `GET /v1/admin/metrics`: dates and keys are checked by src/feedback/feedback-metrics.ts (400 naming the field). */
+export const FeedbackMetricsQuery = Type.Object({
+  from: Type.String({ description: 'first UTC day, YYYY-MM-DD' }),
+  to: Type.String({ description: 'last UTC day (inclusive), YYYY-MM-DD' }),
+  groupBy: Type.Optional(
+    Type.String({ description: 'comma-separated subset of tier,modelVersion,config,variant,day,position' }),
+  ),
+});
+export const FeedbackMetricsReply = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  rows: Type.Array(
+    Type.Object({
+      tier: Type.Optional(NullableString),
+      modelVersion: Type.Optional(NullableString),
+      config: Type.Optional(NullableString),
+      variant: Type.Optional(NullableString),
+      day: Type.Optional(NullableString),
+      position: Type.Optional(Type.Integer()),
+      impressions: Type.Integer(),
+      itemsShown: Type.Integer(),
+      visitors: NullableNumber,
+      clicks: Type.Integer(),
+      addToCarts: Type.Integer(),
+      purchases: Type.Integer(),
+      units: Type.Number(),
+      revenue: Type.Number(),
+      ctr: Type.Number(),
+      itemCtr: Type.Number(),
+      addToCartRate: Type.Number(),
+      conversionRate: Type.Number(),
+      revenuePerMille: Type.Number(),
+      visitorCtr: NullableNumber,
+    }),
+  ),
+});

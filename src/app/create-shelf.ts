@@ -16,6 +16,10 @@ import { AuditLog, JOB_ACTOR } from '../changes/audit-log.ts';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
+import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
+import { Attributor } from '../feedback/attributor.ts';
+import { FeedbackCounters } from '../feedback/feedback-counters.ts';
+import { ImpressionRecorder } from '../feedback/impression-recorder.ts';
 import { InlineJobs } from '../jobs/inline-jobs.ts';
 import { segmentsProcessor } from '../jobs/segments-processor.ts';
 import { promoteThroughGate, trainProcessor } from '../jobs/train-processor.ts';
@@ -32,7 +36,7 @@ import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 
 /** The jobs Shelf runs, by name. */
-export type ShelfJobName = 'train' | 'segments';
+export type ShelfJobName = 'train' | 'segments' | 'aggregate-feedback';
 
 /** Pieces to use instead of the configured ones (tests: an in-memory store, a clock, a trained registry). */
 export interface ShelfOverrides {
@@ -60,6 +64,10 @@ export interface Shelf {
   audit: AuditLog;
   jobs: InlineJobs<ShelfJobName>;
   segments: SegmentReports;
+  /** Every list served goes here, then to the store in batches. */
+  impressions: ImpressionRecorder;
+  /** Credits stored events to the lists that showed their items. */
+  attributor: Attributor;
   /** The keys the app accepts: the configured ones, or two generated for this run. */
   apiKeys: readonly ApiKey[];
   /** True when the keys were generated for this run (none configured). */
@@ -95,7 +103,16 @@ export async function createShelf(
       : null;
   const redis = overrides.redis ?? ownRedis;
   let feed: ChangeFeed | null = null;
+  const counters = new FeedbackCounters();
+  const impressions = new ImpressionRecorder({
+    store,
+    log,
+    counters,
+    capacity: config.impressionBuffer,
+  }).start();
   const closeOwned = async () => {
+    // The impressions held are written before the store closes (drain and close alike).
+    await impressions.close();
     await feed?.close();
     if (!overrides.store) await store.close();
     await ownRedis?.quit();
@@ -113,6 +130,7 @@ export async function createShelf(
       registry,
       log,
       answerCache: config.answerCache,
+      onImpression: impressions.record,
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     const changes = new ChangeFeed({
@@ -150,6 +168,13 @@ export async function createShelf(
         return verdict;
       },
       segments: segmentsProcessor(segments),
+      'aggregate-feedback': () => aggregateFeedback(store),
+    });
+    const attributor = new Attributor({
+      store,
+      windows: config.attributionWindowMs,
+      settle: () => impressions.flush(),
+      counters,
     });
     const generatedKeys = config.apiKeys.length === 0;
     const apiKeys: readonly ApiKey[] = generatedKeys
@@ -176,6 +201,8 @@ export async function createShelf(
       registry,
       jobs,
       segments,
+      attributor,
+      feedbackCounters: counters,
       promote: promoteThroughGate({ store, registry, log }),
       changes,
       audit,
@@ -210,6 +237,8 @@ export async function createShelf(
       audit,
       jobs,
       segments,
+      impressions,
+      attributor,
       apiKeys,
       generatedKeys,
       close: () => close(),

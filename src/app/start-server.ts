@@ -47,6 +47,11 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const shelf = await createShelf(config, log, o.train ? { train: o.train } : {});
   const { app, engine, store, registry, jobs } = shelf;
   let segmentsTimer: NodeJS.Timeout | null = null;
+  let aggregateTimer: NodeJS.Timeout | null = null;
+  const stopTimers = () => {
+    if (segmentsTimer) clearInterval(segmentsTimer);
+    if (aggregateTimer) clearInterval(aggregateTimer);
+  };
   try {
     let changed = false;
     if ((await store.stats()).events === 0) {
@@ -75,9 +80,14 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     computeSegments();
     segmentsTimer =
       config.segmentsEveryMs > 0 ? setInterval(computeSegments, config.segmentsEveryMs).unref() : null;
+    // Feedback aggregates: incremental, so a run finds only what came since the last one.
+    aggregateTimer =
+      config.aggregateEveryMs > 0
+        ? setInterval(() => jobs.enqueue('aggregate-feedback'), config.aggregateEveryMs).unref()
+        : null;
     const address = await app.listen({ host: config.http.host, port: config.http.port });
     const stopping = (boundMs?: number) => {
-      if (segmentsTimer) clearInterval(segmentsTimer);
+      stopTimers();
       return boundMs === undefined ? shelf.close() : shelf.drain(boundMs);
     };
     return {
@@ -90,7 +100,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       drain: (boundMs) => stopping(boundMs),
     };
   } catch (err) {
-    if (segmentsTimer) clearInterval(segmentsTimer);
+    stopTimers();
     await shelf.close();
     throw err;
   }

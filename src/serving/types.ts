@@ -54,9 +54,13 @@ export interface Impression {
   tier: Tier;
   userId?: string;
   sessionId?: string;
+  /** The experiment that chose the variant (experiments issue). */
+  experiment?: string;
   variant?: string;
   /** The serving configuration's name. */
   config: string;
+  /** The probability the configuration was chosen with; absent: 1 (deterministic). */
+  probability?: number;
   modelVersion: string | null;
   itemIds: string[];
   timestamp: number;

@@ -69,6 +69,71 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, change TEXT NOT NULL);
     `,
   },
+  {
+    version: 3,
+    name: 'impressions, attributions, feedback aggregates',
+    sql: `
+      CREATE TABLE impressions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        recommendation_id TEXT NOT NULL UNIQUE,
+        ts INTEGER NOT NULL,
+        tier TEXT NOT NULL,
+        user_id TEXT,
+        session_id TEXT,
+        experiment TEXT,
+        variant TEXT,
+        config TEXT NOT NULL,
+        probability REAL NOT NULL DEFAULT 1,
+        model_version TEXT,
+        item_ids TEXT NOT NULL
+      );
+      CREATE INDEX impressions_user ON impressions (user_id, ts) WHERE user_id IS NOT NULL;
+      CREATE INDEX impressions_session ON impressions (session_id, ts) WHERE session_id IS NOT NULL;
+      CREATE TABLE attributions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        user_id TEXT,
+        session_id TEXT,
+        ts INTEGER NOT NULL,
+        recommendation_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        units REAL NOT NULL,
+        revenue REAL NOT NULL,
+        tier TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        config TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        day TEXT NOT NULL,
+        visitor TEXT NOT NULL
+      );
+      CREATE INDEX attributions_user ON attributions (user_id, item_id, ts) WHERE user_id IS NOT NULL;
+      CREATE INDEX attributions_session ON attributions (session_id, item_id, ts) WHERE session_id IS NOT NULL;
+      CREATE TABLE feedback_visitor_days (
+        tier TEXT NOT NULL, model_version TEXT NOT NULL, config TEXT NOT NULL, variant TEXT NOT NULL,
+        day TEXT NOT NULL, visitor TEXT NOT NULL,
+        impressions INTEGER NOT NULL, items_shown INTEGER NOT NULL, clicks INTEGER NOT NULL,
+        add_to_carts INTEGER NOT NULL, purchases INTEGER NOT NULL, units REAL NOT NULL, revenue REAL NOT NULL,
+        PRIMARY KEY (tier, model_version, config, variant, day, visitor)
+      );
+      CREATE INDEX feedback_visitor_days_day ON feedback_visitor_days (day);
+      CREATE INDEX feedback_visitor_days_visitor ON feedback_visitor_days (visitor);
+      CREATE TABLE feedback_positions (
+        tier TEXT NOT NULL, model_version TEXT NOT NULL, config TEXT NOT NULL, variant TEXT NOT NULL,
+        day TEXT NOT NULL, position INTEGER NOT NULL,
+        items_shown INTEGER NOT NULL, clicks INTEGER NOT NULL,
+        add_to_carts INTEGER NOT NULL, purchases INTEGER NOT NULL, units REAL NOT NULL, revenue REAL NOT NULL,
+        PRIMARY KEY (tier, model_version, config, variant, day, position)
+      );
+      CREATE TABLE feedback_watermark (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        impression_seq INTEGER NOT NULL,
+        attribution_seq INTEGER NOT NULL
+      );
+      INSERT INTO feedback_watermark (id, impression_seq, attribution_seq) VALUES (1, 0, 0);
+    `,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -130,6 +195,71 @@ export const postgresMigrations: readonly Migration[] = [
         detail JSONB
       );
       CREATE TABLE changes (seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL, change JSONB NOT NULL);
+    `,
+  },
+  {
+    version: 3,
+    name: 'impressions, attributions, feedback aggregates',
+    sql: `
+      CREATE TABLE impressions (
+        seq BIGSERIAL PRIMARY KEY,
+        recommendation_id TEXT NOT NULL UNIQUE,
+        ts BIGINT NOT NULL,
+        tier TEXT NOT NULL,
+        user_id TEXT,
+        session_id TEXT,
+        experiment TEXT,
+        variant TEXT,
+        config TEXT NOT NULL,
+        probability DOUBLE PRECISION NOT NULL DEFAULT 1,
+        model_version TEXT,
+        item_ids JSONB NOT NULL
+      );
+      CREATE INDEX impressions_user ON impressions (user_id, ts) WHERE user_id IS NOT NULL;
+      CREATE INDEX impressions_session ON impressions (session_id, ts) WHERE session_id IS NOT NULL;
+      CREATE TABLE attributions (
+        seq BIGSERIAL PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        user_id TEXT,
+        session_id TEXT,
+        ts BIGINT NOT NULL,
+        recommendation_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        units DOUBLE PRECISION NOT NULL,
+        revenue DOUBLE PRECISION NOT NULL,
+        tier TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        config TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        day TEXT NOT NULL,
+        visitor TEXT NOT NULL
+      );
+      CREATE INDEX attributions_user ON attributions (user_id, item_id, ts) WHERE user_id IS NOT NULL;
+      CREATE INDEX attributions_session ON attributions (session_id, item_id, ts) WHERE session_id IS NOT NULL;
+      CREATE TABLE feedback_visitor_days (
+        tier TEXT NOT NULL, model_version TEXT NOT NULL, config TEXT NOT NULL, variant TEXT NOT NULL,
+        day TEXT NOT NULL, visitor TEXT NOT NULL,
+        impressions BIGINT NOT NULL, items_shown BIGINT NOT NULL, clicks BIGINT NOT NULL,
+        add_to_carts BIGINT NOT NULL, purchases BIGINT NOT NULL, units DOUBLE PRECISION NOT NULL, revenue DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (tier, model_version, config, variant, day, visitor)
+      );
+      CREATE INDEX feedback_visitor_days_day ON feedback_visitor_days (day);
+      CREATE INDEX feedback_visitor_days_visitor ON feedback_visitor_days (visitor);
+      CREATE TABLE feedback_positions (
+        tier TEXT NOT NULL, model_version TEXT NOT NULL, config TEXT NOT NULL, variant TEXT NOT NULL,
+        day TEXT NOT NULL, position INTEGER NOT NULL,
+        items_shown BIGINT NOT NULL, clicks BIGINT NOT NULL,
+        add_to_carts BIGINT NOT NULL, purchases BIGINT NOT NULL, units DOUBLE PRECISION NOT NULL, revenue DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (tier, model_version, config, variant, day, position)
+      );
+      CREATE TABLE feedback_watermark (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        impression_seq BIGINT NOT NULL,
+        attribution_seq BIGINT NOT NULL
+      );
+      INSERT INTO feedback_watermark (id, impression_seq, attribution_seq) VALUES (1, 0, 0);
     `,
   },
 ];

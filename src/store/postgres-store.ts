@@ -17,6 +17,14 @@ import {
 } from './rows.ts';
 import type {
   ActivityQuery,
+  Attribution,
+  FeedbackQuery,
+  FeedbackTotals,
+  FeedbackWatermark,
+  PositionDelta,
+  StoredImpression,
+  VisitorDayDelta,
+  VisitorRef,
   AuditEntry,
   AuditQuery,
   Change,
@@ -37,6 +45,17 @@ import type {
   UserItem,
   UserPatch,
 } from './types.ts';
+import { visitorKey } from './types.ts';
+import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
+import {
+  ATTRIBUTION_COLUMNS,
+  attributionFromRow,
+  attributionValues,
+  feedbackTotalsSql,
+  IMPRESSION_COLUMNS,
+  impressionFromRow,
+  totalsFromRows,
+} from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
 
@@ -54,6 +73,12 @@ const EVENT_COLUMNS =
 const MIGRATION_LOCK = 0x5e1f;
 /** Serialises appends to the change feed (see `appendChanges`). */
 const CHANGES_LOCK = 0x5e20;
+/**
+ * Serialises inserts of impressions and of attributions (each its own lock): the aggregation
+ * reads them by seq behind a watermark, so a seq must not become visible after a larger one.
+ */
+const IMPRESSIONS_LOCK = 0x5e21;
+const ATTRIBUTIONS_LOCK = 0x5e22;
 
 /** The erased ones of `userIds`. */
 async function erasedIn(db: pg.Pool | pg.PoolClient, userIds: readonly string[]): Promise<Set<string>> {
@@ -309,6 +334,15 @@ export class PostgresStore implements Store {
         sessionId,
       ]);
       const moved = res.rowCount ?? 0;
+      // The session's lists and credits follow it, so later events of the user find them.
+      await c.query('UPDATE impressions SET user_id = $1 WHERE session_id = $2 AND user_id IS NULL', [
+        userId,
+        sessionId,
+      ]);
+      await c.query('UPDATE attributions SET user_id = $1 WHERE session_id = $2 AND user_id IS NULL', [
+        userId,
+        sessionId,
+      ]);
       if (moved) {
         await c.query(
           `INSERT INTO users (user_id, attributes, created_at) VALUES ($1, '{}'::jsonb, $2)
@@ -327,6 +361,9 @@ export class PostgresStore implements Store {
         [userId, now],
       );
       const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
+      await c.query('DELETE FROM impressions WHERE user_id = $1', [userId]);
+      await c.query('DELETE FROM attributions WHERE user_id = $1', [userId]);
+      await c.query('DELETE FROM feedback_visitor_days WHERE visitor = $1', [visitorKey({ userId })]);
       const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       return { user, events };
     });
@@ -465,6 +502,181 @@ export class PostgresStore implements Store {
     };
   }
 
+  async insertImpressions(impressions: readonly StoredImpression[]): Promise<number> {
+    if (!impressions.length) return 0;
+    return this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [IMPRESSIONS_LOCK]);
+      const res = await c.query(
+        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')})
+         SELECT rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items::jsonb
+         FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::text[], $9::float8[], $10::text[], $11::text[]) WITH ORDINALITY
+           AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, ord)
+         ORDER BY ord
+         ON CONFLICT (recommendation_id) DO NOTHING`,
+        [
+          impressions.map((i) => i.recommendationId),
+          impressions.map((i) => i.timestamp),
+          impressions.map((i) => i.tier),
+          impressions.map((i) => i.userId ?? null),
+          impressions.map((i) => i.sessionId ?? null),
+          impressions.map((i) => i.experiment ?? null),
+          impressions.map((i) => i.variant ?? null),
+          impressions.map((i) => i.config),
+          impressions.map((i) => i.probability),
+          impressions.map((i) => i.modelVersion),
+          impressions.map((i) => JSON.stringify(i.itemIds)),
+        ],
+      );
+      return res.rowCount ?? 0;
+    });
+  }
+
+  async impressions(recommendationIds: readonly string[]): Promise<StoredImpression[]> {
+    if (!recommendationIds.length) return [];
+    const { rows } = await this.pool.query<ImpressionRow>(
+      `SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ANY($1::text[])`,
+      [[...new Set(recommendationIds)]],
+    );
+    return rows.map((r) => withoutSeq(impressionFromRow(r)));
+  }
+
+  async latestImpressionWith(
+    visitor: VisitorRef,
+    itemId: string,
+    from: number,
+    to: number,
+  ): Promise<StoredImpression | null> {
+    const { rows } = await this.pool.query<ImpressionRow>(
+      `SELECT ${IMPRESSION_COLUMNS} FROM impressions
+       WHERE (user_id = $1 OR session_id = $2) AND ts >= $3 AND ts <= $4 AND item_ids @> jsonb_build_array($5::text)
+       ORDER BY ts DESC, seq DESC LIMIT 1`,
+      [visitor.userId ?? null, visitor.sessionId ?? null, from, to, itemId],
+    );
+    return rows[0] ? withoutSeq(impressionFromRow(rows[0])) : null;
+  }
+
+  async insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>> {
+    if (!attributions.length) return new Set();
+    const cols = attributions.map(attributionValues);
+    const column = (k: number) => cols.map((v) => v[k]);
+    return this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [ATTRIBUTIONS_LOCK]);
+      const { rows } = await c.query<{ event_id: string }>(
+        `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
+         SELECT eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[],
+                     $8::int4[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[],
+                     $15::text[], $16::text[]) WITH ORDINALITY
+           AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
+         ORDER BY ord
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id`,
+        Array.from({ length: 16 }, (_, k) => column(k)),
+      );
+      return new Set(rows.map((r) => r.event_id));
+    });
+  }
+
+  async purchaseAttribution(
+    visitor: VisitorRef,
+    itemId: string,
+    before: number,
+  ): Promise<Attribution | null> {
+    const { rows } = await this.pool.query<AttributionRow>(
+      `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions
+       WHERE (user_id = $1 OR session_id = $2) AND item_id = $3 AND type = 'purchase' AND ts <= $4
+       ORDER BY ts DESC, seq DESC LIMIT 1`,
+      [visitor.userId ?? null, visitor.sessionId ?? null, itemId, before],
+    );
+    return rows[0] ? withoutSeq(attributionFromRow(rows[0])) : null;
+  }
+
+  async impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]> {
+    const { rows } = await this.pool.query<ImpressionRow>(
+      `SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [after, limit],
+    );
+    return rows.map(impressionFromRow);
+  }
+
+  async attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]> {
+    const { rows } = await this.pool.query<AttributionRow>(
+      `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [after, limit],
+    );
+    return rows.map(attributionFromRow);
+  }
+
+  async feedbackWatermark(): Promise<FeedbackWatermark> {
+    const { rows } = await this.pool.query<{ impression_seq: string; attribution_seq: string }>(
+      'SELECT impression_seq, attribution_seq FROM feedback_watermark WHERE id = 1',
+    );
+    return {
+      impressionSeq: Number(rows[0]!.impression_seq),
+      attributionSeq: Number(rows[0]!.attribution_seq),
+    };
+  }
+
+  async addFeedback(
+    visitorDays: readonly VisitorDayDelta[],
+    positions: readonly PositionDelta[],
+    from: FeedbackWatermark,
+    to: FeedbackWatermark,
+  ): Promise<boolean> {
+    return this.tx(async (c) => {
+      const moved = await c.query(
+        `UPDATE feedback_watermark SET impression_seq = $1, attribution_seq = $2
+         WHERE id = 1 AND impression_seq = $3 AND attribution_seq = $4`,
+        [to.impressionSeq, to.attributionSeq, from.impressionSeq, from.attributionSeq],
+      );
+      if (!moved.rowCount) return false;
+      const counts = (rows: readonly (VisitorDayDelta | PositionDelta)[]) => [
+        rows.map((d) => d.tier),
+        rows.map((d) => d.modelVersion),
+        rows.map((d) => d.config),
+        rows.map((d) => d.variant),
+        rows.map((d) => d.day),
+        rows.map((d) => d.itemsShown),
+        rows.map((d) => d.clicks),
+        rows.map((d) => d.addToCarts),
+        rows.map((d) => d.purchases),
+        rows.map((d) => d.units),
+        rows.map((d) => d.revenue),
+      ];
+      const ADD = `items_shown = t.items_shown + excluded.items_shown, clicks = t.clicks + excluded.clicks,
+        add_to_carts = t.add_to_carts + excluded.add_to_carts, purchases = t.purchases + excluded.purchases,
+        units = t.units + excluded.units, revenue = t.revenue + excluded.revenue`;
+      const ARRAYS = `$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[],
+        $8::int8[], $9::int8[], $10::float8[], $11::float8[]`;
+      if (visitorDays.length) {
+        await c.query(
+          `INSERT INTO feedback_visitor_days AS t (tier, model_version, config, variant, day, items_shown, clicks,
+             add_to_carts, purchases, units, revenue, visitor, impressions)
+           SELECT * FROM unnest(${ARRAYS}, $12::text[], $13::int8[])
+           ON CONFLICT (tier, model_version, config, variant, day, visitor) DO UPDATE SET
+             impressions = t.impressions + excluded.impressions, ${ADD}`,
+          [...counts(visitorDays), visitorDays.map((d) => d.visitor), visitorDays.map((d) => d.impressions)],
+        );
+      }
+      if (positions.length) {
+        await c.query(
+          `INSERT INTO feedback_positions AS t (tier, model_version, config, variant, day, items_shown, clicks,
+             add_to_carts, purchases, units, revenue, position)
+           SELECT * FROM unnest(${ARRAYS}, $12::int4[])
+           ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET ${ADD}`,
+          [...counts(positions), positions.map((d) => d.position)],
+        );
+      }
+      return true;
+    });
+  }
+
+  async feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]> {
+    const { rows } = await this.pool.query<TotalsRow>(feedbackTotalsSql(query), [query.from, query.to]);
+    return totalsFromRows(query, rows);
+  }
+
   /** Drops the schema and everything in it (tests and benchmarks use their own schema). */
   async dropSchema(): Promise<void> {
     if (this.schema === 'public') throw new Error('refusing to drop the public schema');
@@ -518,6 +730,11 @@ async function insertEventRows(c: pg.PoolClient, events: readonly ShelfEvent[]):
     ],
   );
   return new Set(res.rows.map((r) => r.event_id));
+}
+
+function withoutSeq<T extends { seq: number }>(r: T): Omit<T, 'seq'> {
+  const { seq: _seq, ...rest } = r;
+  return rest;
 }
 
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {

@@ -19,6 +19,14 @@ import {
 } from './rows.ts';
 import type {
   ActivityQuery,
+  Attribution,
+  FeedbackQuery,
+  FeedbackTotals,
+  FeedbackWatermark,
+  PositionDelta,
+  StoredImpression,
+  VisitorDayDelta,
+  VisitorRef,
   AuditEntry,
   AuditQuery,
   Change,
@@ -39,6 +47,17 @@ import type {
   UserItem,
   UserPatch,
 } from './types.ts';
+import { visitorKey } from './types.ts';
+import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
+import {
+  ATTRIBUTION_COLUMNS,
+  attributionFromRow,
+  attributionValues,
+  feedbackTotalsSql,
+  IMPRESSION_COLUMNS,
+  impressionFromRow,
+  totalsFromRows,
+} from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
 
@@ -135,7 +154,70 @@ export class SqliteStore implements Store {
       usersActivityFirst: db.prepare(usersActivitySql('>=')),
       usersActivityNext: db.prepare(usersActivitySql('>')),
       merge: db.prepare('UPDATE events SET user_id = ? WHERE session_id = ? AND user_id IS NULL'),
+      mergeImpressions: db.prepare(
+        'UPDATE impressions SET user_id = ? WHERE session_id = ? AND user_id IS NULL',
+      ),
+      mergeAttributions: db.prepare(
+        'UPDATE attributions SET user_id = ? WHERE session_id = ? AND user_id IS NULL',
+      ),
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
+      deleteImpressions: db.prepare('DELETE FROM impressions WHERE user_id = ?'),
+      deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
+      deleteVisitorDays: db.prepare('DELETE FROM feedback_visitor_days WHERE visitor = ?'),
+      insertImpression: db.prepare(
+        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (recommendation_id) DO NOTHING`,
+      ),
+      impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
+      // The newest first over impressions_user / impressions_session; membership from json_each.
+      latestWith: db.prepare(
+        `SELECT ${IMPRESSION_COLUMNS} FROM impressions
+         WHERE (user_id = @userId OR session_id = @sessionId) AND ts >= @from AND ts <= @to
+           AND EXISTS (SELECT 1 FROM json_each(item_ids) WHERE value = @itemId)
+         ORDER BY ts DESC, seq DESC LIMIT 1`,
+      ),
+      insertAttribution: db.prepare(
+        `INSERT INTO attributions (${ATTRIBUTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (event_id) DO NOTHING`,
+      ),
+      purchaseAttribution: db.prepare(
+        `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions
+         WHERE (user_id = @userId OR session_id = @sessionId) AND item_id = @itemId AND type = 'purchase'
+           AND ts <= @before ORDER BY ts DESC, seq DESC LIMIT 1`,
+      ),
+      impressionsAfter: db.prepare(
+        `SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      attributionsAfter: db.prepare(
+        `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
+      watermark: db.prepare('SELECT impression_seq, attribution_seq FROM feedback_watermark WHERE id = 1'),
+      moveWatermark: db.prepare(
+        `UPDATE feedback_watermark SET impression_seq = ?, attribution_seq = ?
+         WHERE id = 1 AND impression_seq = ? AND attribution_seq = ?`,
+      ),
+      addVisitorDay: db.prepare(
+        `INSERT INTO feedback_visitor_days (tier, model_version, config, variant, day, visitor, impressions,
+           items_shown, clicks, add_to_carts, purchases, units, revenue)
+         VALUES (@tier, @modelVersion, @config, @variant, @day, @visitor, @impressions, @itemsShown, @clicks,
+           @addToCarts, @purchases, @units, @revenue)
+         ON CONFLICT (tier, model_version, config, variant, day, visitor) DO UPDATE SET
+           impressions = impressions + excluded.impressions, items_shown = items_shown + excluded.items_shown,
+           clicks = clicks + excluded.clicks, add_to_carts = add_to_carts + excluded.add_to_carts,
+           purchases = purchases + excluded.purchases, units = units + excluded.units,
+           revenue = revenue + excluded.revenue`,
+      ),
+      addPosition: db.prepare(
+        `INSERT INTO feedback_positions (tier, model_version, config, variant, day, position, items_shown,
+           clicks, add_to_carts, purchases, units, revenue)
+         VALUES (@tier, @modelVersion, @config, @variant, @day, @position, @itemsShown, @clicks,
+           @addToCarts, @purchases, @units, @revenue)
+         ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET
+           items_shown = items_shown + excluded.items_shown,
+           clicks = clicks + excluded.clicks, add_to_carts = add_to_carts + excluded.add_to_carts,
+           purchases = purchases + excluded.purchases, units = units + excluded.units,
+           revenue = revenue + excluded.revenue`,
+      ),
       deleteUser: db.prepare('DELETE FROM users WHERE user_id = ?'),
       erase: db.prepare(
         'INSERT INTO erased_users (user_id, erased_at) VALUES (?, ?) ON CONFLICT (user_id) DO NOTHING',
@@ -301,6 +383,9 @@ export class SqliteStore implements Store {
   async mergeSession(sessionId: string, userId: string): Promise<number> {
     return this.db.transaction(() => {
       const moved = this.s.merge.run(userId, sessionId).changes;
+      // The session's lists and credits follow it, so later events of the user find them.
+      this.s.mergeImpressions.run(userId, sessionId);
+      this.s.mergeAttributions.run(userId, sessionId);
       if (moved) this.s.touchUser.run(userId, Date.now());
       return moved;
     })();
@@ -310,6 +395,9 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       this.s.erase.run(userId, now);
       const events = this.s.deleteEvents.run(userId).changes;
+      this.s.deleteImpressions.run(userId);
+      this.s.deleteAttributions.run(userId);
+      this.s.deleteVisitorDays.run(visitorKey({ userId }));
       const user = this.s.deleteUser.run(userId).changes > 0;
       return { user, events };
     })();
@@ -400,6 +488,116 @@ export class SqliteStore implements Store {
     };
   }
 
+  async insertImpressions(impressions: readonly StoredImpression[]): Promise<number> {
+    const stmt = this.s.insertImpression;
+    let n = 0;
+    this.db.transaction(() => {
+      for (const i of impressions) {
+        n += stmt.run(
+          i.recommendationId,
+          i.timestamp,
+          i.tier,
+          i.userId ?? null,
+          i.sessionId ?? null,
+          i.experiment ?? null,
+          i.variant ?? null,
+          i.config,
+          i.probability,
+          i.modelVersion,
+          JSON.stringify(i.itemIds),
+        ).changes;
+      }
+    })();
+    return n;
+  }
+
+  async impressions(recommendationIds: readonly string[]): Promise<StoredImpression[]> {
+    const out: StoredImpression[] = [];
+    for (const id of new Set(recommendationIds)) {
+      const row = this.s.impression.get(id) as ImpressionRow | undefined;
+      if (row) out.push(withoutSeq(impressionFromRow(row)));
+    }
+    return out;
+  }
+
+  async latestImpressionWith(
+    visitor: VisitorRef,
+    itemId: string,
+    from: number,
+    to: number,
+  ): Promise<StoredImpression | null> {
+    const row = this.s.latestWith.get({
+      userId: visitor.userId ?? null,
+      sessionId: visitor.sessionId ?? null,
+      itemId,
+      from,
+      to,
+    }) as ImpressionRow | undefined;
+    return row ? withoutSeq(impressionFromRow(row)) : null;
+  }
+
+  async insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>> {
+    const stored = new Set<string>();
+    this.db.transaction(() => {
+      for (const a of attributions) {
+        if (this.s.insertAttribution.run(...attributionValues(a)).changes) stored.add(a.eventId);
+      }
+    })();
+    return stored;
+  }
+
+  async purchaseAttribution(
+    visitor: VisitorRef,
+    itemId: string,
+    before: number,
+  ): Promise<Attribution | null> {
+    const row = this.s.purchaseAttribution.get({
+      userId: visitor.userId ?? null,
+      sessionId: visitor.sessionId ?? null,
+      itemId,
+      before,
+    }) as AttributionRow | undefined;
+    return row ? withoutSeq(attributionFromRow(row)) : null;
+  }
+
+  async impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]> {
+    return (this.s.impressionsAfter.all(after, limit) as ImpressionRow[]).map(impressionFromRow);
+  }
+
+  async attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]> {
+    return (this.s.attributionsAfter.all(after, limit) as AttributionRow[]).map(attributionFromRow);
+  }
+
+  async feedbackWatermark(): Promise<FeedbackWatermark> {
+    const r = this.s.watermark.get() as { impression_seq: number; attribution_seq: number };
+    return { impressionSeq: r.impression_seq, attributionSeq: r.attribution_seq };
+  }
+
+  async addFeedback(
+    visitorDays: readonly VisitorDayDelta[],
+    positions: readonly PositionDelta[],
+    from: FeedbackWatermark,
+    to: FeedbackWatermark,
+  ): Promise<boolean> {
+    return this.db.transaction(() => {
+      const moved = this.s.moveWatermark.run(
+        to.impressionSeq,
+        to.attributionSeq,
+        from.impressionSeq,
+        from.attributionSeq,
+      ).changes;
+      if (!moved) return false;
+      for (const d of visitorDays) this.s.addVisitorDay.run(d);
+      for (const d of positions) this.s.addPosition.run(d);
+      return true;
+    })();
+  }
+
+  async feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]> {
+    const sql = feedbackTotalsSql(query).replace(/\$\d+/g, '?');
+    return totalsFromRows(query, this.db.prepare(sql).all(query.from, query.to) as TotalsRow[]);
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -408,6 +606,11 @@ export class SqliteStore implements Store {
 function usersActivitySql(op: '>' | '>='): string {
   return `SELECT user_id, ${ACTIVITY_AGGREGATES} FROM events
     WHERE user_id ${op} @after AND ts >= @since GROUP BY user_id ORDER BY user_id LIMIT @limit`;
+}
+
+function withoutSeq<T extends { seq: number }>(r: T): Omit<T, 'seq'> {
+  const { seq: _seq, ...rest } = r;
+  return rest;
 }
 
 /** Opens and migrates a SQLite store; `file` is a path or `:memory:`. */

@@ -204,6 +204,127 @@ export interface ItemQuery {
 }
 
 /**
+ * One list served (DESIGN.md "Impression"); `probability`: the chance the serving configuration
+ * was chosen with (1 when deterministic); `itemIds` by position.
+ */
+export interface StoredImpression {
+  recommendationId: string;
+  tier: string;
+  userId?: string;
+  sessionId?: string;
+  experiment?: string;
+  variant?: string;
+  config: string;
+  probability: number;
+  modelVersion: string | null;
+  itemIds: string[];
+  /** Epoch ms. */
+  timestamp: number;
+}
+
+/** Who an event or an impression belongs to: a user, a session, or both. */
+export interface VisitorRef {
+  userId?: string;
+  sessionId?: string;
+}
+
+/** The event types an impression can be credited with (a return takes back its purchase's revenue). */
+export type AttributedType = 'click' | 'add_to_cart' | 'purchase' | 'return';
+
+/**
+ * An event credited to an impression and a position in it; the impression's group keys are
+ * copied so the aggregation reads one table. Absent model version and variant are ''.
+ */
+export interface Attribution {
+  eventId: string;
+  type: AttributedType;
+  itemId: string;
+  /** The event's visitor (a merge moves a session's attributions to the user). */
+  userId?: string;
+  sessionId?: string;
+  /** The event's time, epoch ms. */
+  at: number;
+  recommendationId: string;
+  /** 0-based position of the item in the impression. */
+  position: number;
+  units: number;
+  /** price × quantity; negative for a return. */
+  revenue: number;
+  tier: string;
+  modelVersion: string;
+  config: string;
+  variant: string;
+  /** The impression's UTC day, YYYY-MM-DD. */
+  day: string;
+  /** The impression's visitor key (see `visitorKey`). */
+  visitor: string;
+}
+
+/** How far the aggregation has read: the last impression and attribution seq added. */
+export interface FeedbackWatermark {
+  impressionSeq: number;
+  attributionSeq: number;
+}
+
+/** The group keys of a feedback aggregate row. */
+export const FEEDBACK_KEYS = ['tier', 'modelVersion', 'config', 'variant', 'day', 'position'] as const;
+export type FeedbackKey = (typeof FEEDBACK_KEYS)[number];
+
+/** Additive counts of one aggregate row. */
+export interface FeedbackCounts {
+  itemsShown: number;
+  clicks: number;
+  addToCarts: number;
+  purchases: number;
+  units: number;
+  revenue: number;
+}
+
+/** Per tier × model version × config × variant × UTC day × visitor. */
+export interface VisitorDayDelta extends FeedbackCounts {
+  tier: string;
+  modelVersion: string;
+  config: string;
+  variant: string;
+  day: string;
+  visitor: string;
+  impressions: number;
+}
+
+/** Per tier × model version × config × variant × UTC day × position. */
+export interface PositionDelta extends FeedbackCounts {
+  tier: string;
+  modelVersion: string;
+  config: string;
+  variant: string;
+  day: string;
+  position: number;
+}
+
+export interface FeedbackQuery {
+  /** Inclusive UTC days, YYYY-MM-DD. */
+  from: string;
+  to: string;
+  groupBy: readonly FeedbackKey[];
+}
+
+/**
+ * Sums of one group; `visitors` and `visitorCtr` (each visitor's CTR averaged) are null when
+ * grouped by position (positions are not kept per visitor). Keys absent from `groupBy` are absent.
+ */
+export interface FeedbackTotals extends FeedbackCounts {
+  keys: Partial<Record<FeedbackKey, string | number | null>>;
+  impressions: number;
+  visitors: number | null;
+  visitorCtr: number | null;
+}
+
+/** The visitor key of aggregates: `u:<userId>` or `s:<sessionId>` (the two cannot collide). */
+export function visitorKey(v: VisitorRef): string {
+  return v.userId !== undefined ? `u:${v.userId}` : `s:${v.sessionId ?? ''}`;
+}
+
+/**
  * Where items, users and events live. SQLite (embedded) and PostgreSQL implement it and pass
  * the same suite (`test/helpers/describe-store.ts`).
  */
@@ -237,11 +358,11 @@ export interface Store {
    * lists (bought, rated, disliked…) and the history EASE scores from.
    */
   userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]>;
-  /** Gives a session's anonymous events to a user; returns how many moved. */
+  /** Gives a session's anonymous events, impressions and attributions to a user; returns how many events moved. */
   mergeSession(sessionId: string, userId: string): Promise<number>;
   /**
-   * Right to erasure: leaves a tombstone, then removes the user's profile and every event of the
-   * user, in one transaction; returns what was removed.
+   * Right to erasure: leaves a tombstone, then removes the user's profile, every event, impression,
+   * attribution and per-visitor aggregate of the user, in one transaction; returns what was removed.
    */
   deleteUser(userId: string, now?: number): Promise<{ user: boolean; events: number }>;
   /** The ids of `userIds` that were erased. */
@@ -265,5 +386,38 @@ export interface Store {
    */
   usersActivity(query?: ActivityQuery): AsyncIterable<UserActivity>;
   stats(): Promise<StoreStats>;
+  /** Stores impressions not seen before (by recommendationId); returns how many were new. */
+  insertImpressions(impressions: readonly StoredImpression[]): Promise<number>;
+  /** The impressions of `recommendationIds` that are stored. */
+  impressions(recommendationIds: readonly string[]): Promise<StoredImpression[]>;
+  /** The visitor's newest impression showing `itemId` with `from` ≤ time ≤ `to`, or null. */
+  latestImpressionWith(
+    visitor: VisitorRef,
+    itemId: string,
+    from: number,
+    to: number,
+  ): Promise<StoredImpression | null>;
+  /** Stores attributions not seen before (by eventId); returns the eventIds newly stored. */
+  insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>>;
+  /** The visitor's newest purchase attribution of `itemId` at or before `before`, or null. */
+  purchaseAttribution(visitor: VisitorRef, itemId: string, before: number): Promise<Attribution | null>;
+  /** Impressions with seq > `after`, in seq order, at most `limit`. */
+  impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]>;
+  /** Attributions with seq > `after`, in seq order, at most `limit`. */
+  attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]>;
+  feedbackWatermark(): Promise<FeedbackWatermark>;
+  /**
+   * Adds the deltas to the aggregates and moves the watermark from `from` to `to`, in one
+   * transaction, only when the watermark still is `from` (else false and nothing changes): two
+   * runs at once never add the same rows twice.
+   */
+  addFeedback(
+    visitorDays: readonly VisitorDayDelta[],
+    positions: readonly PositionDelta[],
+    from: FeedbackWatermark,
+    to: FeedbackWatermark,
+  ): Promise<boolean>;
+  /** Aggregates summed by `groupBy` over the days of the query. */
+  feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 /** One suite every `Store` implementation must pass (gorse's `baseTestSuite`). */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Item, ShelfEvent, Store, UserActivity } from '../../src/store/types.ts';
+import { describeFeedbackStore } from './describe-feedback-store.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3_600_000;
@@ -463,6 +464,8 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         expect(await collect(store.usersActivity())).toEqual([]);
       });
     });
+
+    describeFeedbackStore(() => store);
 
     it('reports stats with the time span', async () => {
       expect(await store.stats()).toEqual({

@@ -4,6 +4,7 @@
  * slip through, by the store (an event the database cannot hold).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Attributor } from '../../feedback/attributor.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
 import { validateEvent } from '../../store/validate.ts';
@@ -19,11 +20,13 @@ export interface EventRoutesOptions {
   metrics: Pick<ApiMetrics, 'eventsIngested'>;
   /** The latest event time accepted now, epoch ms: the clock plus the allowed skew. */
   latestEventAt: () => number;
+  /** Credits the stored events to lists (src/feedback/attributor.ts). */
+  attributor?: Pick<Attributor, 'attribute'>;
 }
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (
   app,
-  { store, engine, metrics, latestEventAt },
+  { store, engine, metrics, latestEventAt, attributor },
 ) => {
   app.post(
     '/v1/events',
@@ -38,6 +41,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       const inserted = valid.length ? await store.insertEvents(valid) : { statuses: [], invalid: [] };
       const stored = valid.filter((_, k) => inserted.statuses[k] === 'stored');
       await engine.ingest(stored);
+      // Only what the store reported stored: a duplicate is never credited again.
+      await attributor?.attribute(stored);
       metrics.eventsIngested(stored.length);
       const refused = new Map(inserted.invalid.map((e) => [e.index, [{ field: e.field, reason: e.reason }]]));
       let v = 0;

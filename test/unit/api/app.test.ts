@@ -631,6 +631,7 @@ describe('HTTP API', () => {
       'GET /v1/admin/audit',
       'GET /v1/admin/explain',
       'GET /v1/admin/segments',
+      'GET /v1/admin/metrics',
       'POST /v1/admin/models/{version}/promote',
     ];
     expect(operations.map((o) => o.route).sort()).toEqual(
@@ -644,6 +645,7 @@ describe('HTTP API', () => {
         'GET /v1/admin/models',
         'POST /v1/admin/models/rollback',
         'POST /v1/admin/segments',
+        'POST /v1/admin/feedback/aggregate',
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',

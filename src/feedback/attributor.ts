@@ -1,0 +1,148 @@
+/**
+ * Attribution (issue #13): credits clicks, add-to-carts and purchases to the list that showed
+ * the item, and a return to the list its purchase was credited to.
+ *
+ * Where it runs: right after the store accepted a batch (the events route, the importer), on the
+ * events the store reported `stored` only. A duplicate (same eventId) is never `stored`, so it is
+ * never attributed; and attributions are keyed by eventId (insert-if-absent), so even a retry of
+ * the same batch cannot count twice. Not inside `insertEvents`: the rules and windows are
+ * feedback's, and both stores would have to carry them; the cost is that a crash between the two
+ * writes leaves those events without credit.
+ */
+import type { Attribution, AttributedType, ShelfEvent, Store, StoredImpression } from '../store/types.ts';
+import { visitorKey } from '../store/types.ts';
+import type { FeedbackCounters } from './feedback-counters.ts';
+
+const HOUR = 3_600_000;
+
+/** How far back an event without a recommendationId looks for the list that showed its item, ms. */
+export interface AttributionWindows {
+  /** @defaultValue 24 h */
+  click: number;
+  /** @defaultValue 7 days */
+  addToCart: number;
+  /** @defaultValue 7 days */
+  purchase: number;
+}
+
+export const DEFAULT_WINDOWS: Readonly<AttributionWindows> = Object.freeze({
+  click: 24 * HOUR,
+  addToCart: 7 * 24 * HOUR,
+  purchase: 7 * 24 * HOUR,
+});
+
+export interface AttributorOptions {
+  store: Pick<Store, 'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution'>;
+  windows?: AttributionWindows;
+  /** Called before impressions are looked up (the recorder's flush). */
+  settle?: () => Promise<void>;
+  counters?: FeedbackCounters;
+}
+
+const CREDITED = new Set<string>(['click', 'add_to_cart', 'purchase', 'return']);
+
+/** The UTC day of `ms`, YYYY-MM-DD. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+export class Attributor {
+  private readonly windows: AttributionWindows;
+
+  constructor(private readonly o: AttributorOptions) {
+    this.windows = o.windows ?? DEFAULT_WINDOWS;
+  }
+
+  /** Attributes `stored` (events the store has just stored, in batch order); the attributions made. */
+  async attribute(stored: readonly ShelfEvent[]): Promise<Attribution[]> {
+    const events = stored.filter((e) => CREDITED.has(e.type));
+    if (!events.length) return [];
+    await this.o.settle?.();
+    const ids = events.flatMap((e) => (e.recommendationId === undefined ? [] : [e.recommendationId]));
+    const byId = new Map((await this.o.store.impressions(ids)).map((i) => [i.recommendationId, i]));
+    const out: Attribution[] = [];
+    // Purchases credited earlier in this batch, for a return in the same batch.
+    const purchases: Attribution[] = [];
+    for (const e of events) {
+      const a = e.type === 'return' ? await this.forReturn(e, purchases) : await this.forEngagement(e, byId);
+      if (!a) continue;
+      out.push(a);
+      if (a.type === 'purchase') purchases.push(a);
+    }
+    const inserted = await this.o.store.insertAttributions(out);
+    const made = out.filter((a) => inserted.has(a.eventId));
+    for (const a of made) this.o.counters?.attributed(a);
+    return made;
+  }
+
+  private async forEngagement(
+    e: ShelfEvent,
+    byId: ReadonlyMap<string, StoredImpression>,
+  ): Promise<Attribution | null> {
+    let impression: StoredImpression | null;
+    if (e.recommendationId !== undefined) {
+      // The list named is the one credited, or none: an unknown id or an item that list did not
+      // show gets no credit (another list must not take it).
+      impression = byId.get(e.recommendationId) ?? null;
+    } else {
+      const window =
+        e.type === 'click'
+          ? this.windows.click
+          : e.type === 'add_to_cart'
+            ? this.windows.addToCart
+            : this.windows.purchase;
+      impression = await this.o.store.latestImpressionWith(e, e.itemId, e.timestamp - window, e.timestamp);
+    }
+    const position = impression ? impression.itemIds.indexOf(e.itemId) : -1;
+    if (!impression || position < 0) return null;
+    const units = e.type === 'purchase' ? (e.quantity ?? 1) : 0;
+    return {
+      ...visitorOf(e),
+      eventId: e.eventId,
+      type: e.type as AttributedType,
+      itemId: e.itemId,
+      at: e.timestamp,
+      recommendationId: impression.recommendationId,
+      position,
+      units,
+      revenue: e.type === 'purchase' ? (e.price ?? 0) * units : 0,
+      tier: impression.tier,
+      modelVersion: impression.modelVersion ?? '',
+      config: impression.config,
+      variant: impression.variant ?? '',
+      day: utcDay(impression.timestamp),
+      visitor: visitorKey(impression),
+    };
+  }
+
+  /** A return takes its revenue back from the impression its purchase (the latest before it) was credited to. */
+  private async forReturn(e: ShelfEvent, batch: readonly Attribution[]): Promise<Attribution | null> {
+    const same = (a: Attribution) =>
+      a.itemId === e.itemId &&
+      a.at <= e.timestamp &&
+      ((e.userId !== undefined && a.userId === e.userId) ||
+        (e.sessionId !== undefined && a.sessionId === e.sessionId));
+    const inBatch = batch.filter(same).at(-1);
+    const purchase = inBatch ?? (await this.o.store.purchaseAttribution(e, e.itemId, e.timestamp));
+    if (!purchase) return null;
+    const quantity = e.quantity ?? 1;
+    // Without a price on the return, the purchase's unit price.
+    const unitPrice = e.price ?? (purchase.units ? purchase.revenue / purchase.units : 0);
+    return {
+      ...purchase,
+      ...visitorOf(e),
+      eventId: e.eventId,
+      type: 'return',
+      at: e.timestamp,
+      units: 0,
+      revenue: -unitPrice * quantity,
+    };
+  }
+}
+
+function visitorOf(e: ShelfEvent): { userId?: string; sessionId?: string } {
+  return {
+    ...(e.userId !== undefined ? { userId: e.userId } : {}),
+    ...(e.sessionId !== undefined ? { sessionId: e.sessionId } : {}),
+  };
+}

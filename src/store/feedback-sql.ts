@@ -1,0 +1,183 @@
+/**
+ * Row mapping and SQL shared by the two stores for impressions, attributions and the feedback
+ * aggregates; `$n` placeholders (SQLite takes them too, numbered from 1).
+ */
+import type {
+  Attribution,
+  AttributedType,
+  FeedbackKey,
+  FeedbackQuery,
+  FeedbackTotals,
+  StoredImpression,
+} from './types.ts';
+
+export interface ImpressionRow {
+  seq: number | string;
+  recommendation_id: string;
+  ts: number | string;
+  tier: string;
+  user_id: string | null;
+  session_id: string | null;
+  experiment: string | null;
+  variant: string | null;
+  config: string;
+  probability: number;
+  model_version: string | null;
+  item_ids: string | string[];
+}
+
+export interface AttributionRow {
+  seq: number | string;
+  event_id: string;
+  type: string;
+  item_id: string;
+  user_id: string | null;
+  session_id: string | null;
+  ts: number | string;
+  recommendation_id: string;
+  position: number;
+  units: number;
+  revenue: number;
+  tier: string;
+  model_version: string;
+  config: string;
+  variant: string;
+  day: string;
+  visitor: string;
+}
+
+export const IMPRESSION_COLUMNS =
+  'seq, recommendation_id, ts, tier, user_id, session_id, experiment, variant, config, probability, model_version, item_ids';
+
+export function impressionFromRow(r: ImpressionRow): StoredImpression & { seq: number } {
+  const out: StoredImpression & { seq: number } = {
+    seq: Number(r.seq),
+    recommendationId: r.recommendation_id,
+    tier: r.tier,
+    config: r.config,
+    probability: Number(r.probability),
+    modelVersion: r.model_version,
+    itemIds: typeof r.item_ids === 'string' ? (JSON.parse(r.item_ids) as string[]) : r.item_ids,
+    timestamp: Number(r.ts),
+  };
+  if (r.user_id !== null) out.userId = r.user_id;
+  if (r.session_id !== null) out.sessionId = r.session_id;
+  if (r.experiment !== null) out.experiment = r.experiment;
+  if (r.variant !== null) out.variant = r.variant;
+  return out;
+}
+
+export function attributionFromRow(r: AttributionRow): Attribution & { seq: number } {
+  const out: Attribution & { seq: number } = {
+    seq: Number(r.seq),
+    eventId: r.event_id,
+    type: r.type as AttributedType,
+    itemId: r.item_id,
+    at: Number(r.ts),
+    recommendationId: r.recommendation_id,
+    position: Number(r.position),
+    units: Number(r.units),
+    revenue: Number(r.revenue),
+    tier: r.tier,
+    modelVersion: r.model_version,
+    config: r.config,
+    variant: r.variant,
+    day: r.day,
+    visitor: r.visitor,
+  };
+  if (r.user_id !== null) out.userId = r.user_id;
+  if (r.session_id !== null) out.sessionId = r.session_id;
+  return out;
+}
+
+/** The attribution columns in insert order, and one attribution's values in that order. */
+export const ATTRIBUTION_COLUMNS =
+  'event_id, type, item_id, user_id, session_id, ts, recommendation_id, position, units, revenue, tier, model_version, config, variant, day, visitor';
+
+export function attributionValues(a: Attribution): (string | number | null)[] {
+  return [
+    a.eventId,
+    a.type,
+    a.itemId,
+    a.userId ?? null,
+    a.sessionId ?? null,
+    a.at,
+    a.recommendationId,
+    a.position,
+    a.units,
+    a.revenue,
+    a.tier,
+    a.modelVersion,
+    a.config,
+    a.variant,
+    a.day,
+    a.visitor,
+  ];
+}
+
+const COLUMN: Record<FeedbackKey, string> = {
+  tier: 'tier',
+  modelVersion: 'model_version',
+  config: 'config',
+  variant: 'variant',
+  day: 'day',
+  position: 'position',
+};
+
+const SUMS = `SUM(items_shown) AS items_shown, SUM(clicks) AS clicks, SUM(add_to_carts) AS add_to_carts,
+  SUM(purchases) AS purchases, SUM(units) AS units, SUM(revenue) AS revenue`;
+
+/**
+ * The totals query for `q` with `$1`, `$2` the first and last day. Group keys come from the
+ * closed list `FEEDBACK_KEYS` (never from the request's text). Without position: per visitor
+ * first, then per group, so that visitors are counted once and each one's CTR is averaged.
+ */
+export function feedbackTotalsSql(q: FeedbackQuery): string {
+  const cols = q.groupBy.map((k) => COLUMN[k]);
+  const keys = cols.map((c) => `${c}, `).join('');
+  const groupBy = (extra: string[]) => {
+    const all = [...cols, ...extra];
+    return all.length ? `GROUP BY ${all.join(', ')}` : '';
+  };
+  if (q.groupBy.includes('position')) {
+    // A list reaches a position once: the lists reaching it are the items shown there.
+    return `SELECT ${keys}SUM(items_shown) AS impressions, ${SUMS}, NULL AS visitors, NULL AS visitor_ctr
+      FROM feedback_positions WHERE day >= $1 AND day <= $2 ${groupBy([])}`;
+  }
+  return `SELECT ${keys}SUM(impressions) AS impressions, ${SUMS},
+      SUM(CASE WHEN impressions > 0 THEN 1 ELSE 0 END) AS visitors,
+      AVG(CASE WHEN impressions > 0 THEN clicks * 1.0 / impressions END) AS visitor_ctr
+    FROM (SELECT ${keys}visitor, SUM(impressions) AS impressions, ${SUMS}
+          FROM feedback_visitor_days WHERE day >= $1 AND day <= $2 ${groupBy(['visitor'])}) AS v
+    ${groupBy([])}`;
+}
+
+export type TotalsRow = Record<string, string | number | null>;
+
+export function totalsFromRows(q: FeedbackQuery, rows: readonly TotalsRow[]): FeedbackTotals[] {
+  const num = (v: string | number | null | undefined) => (v === null || v === undefined ? 0 : Number(v));
+  const out: FeedbackTotals[] = [];
+  for (const r of rows) {
+    // No GROUP BY over no rows answers one row of NULL sums.
+    if (r.impressions === null && r.clicks === null) continue;
+    const keys: FeedbackTotals['keys'] = {};
+    for (const k of q.groupBy) {
+      const v = r[COLUMN[k]];
+      // '' stands for "none" in the key columns (they are part of a primary key).
+      keys[k] = k === 'position' ? Number(v) : v === '' || v === null || v === undefined ? null : String(v);
+    }
+    out.push({
+      keys,
+      impressions: num(r.impressions),
+      itemsShown: num(r.items_shown),
+      clicks: num(r.clicks),
+      addToCarts: num(r.add_to_carts),
+      purchases: num(r.purchases),
+      units: num(r.units),
+      revenue: num(r.revenue),
+      visitors: r.visitors === null || r.visitors === undefined ? null : Number(r.visitors),
+      visitorCtr: r.visitor_ctr === null || r.visitor_ctr === undefined ? null : Number(r.visitor_ctr),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,188 @@
+/**
+ * The feedback part of the store suite (impressions, attributions, aggregates), with the
+ * attribution cases of issue #13 run through `Attributor` over each store.
+ */
+import { describe, expect, it } from 'vitest';
+import { aggregateFeedback } from '../../src/feedback/aggregate-feedback.ts';
+import { Attributor } from '../../src/feedback/attributor.ts';
+import type { ShelfEvent, Store, StoredImpression, VisitorRef } from '../../src/store/types.ts';
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export function impression(id: string, over: Partial<StoredImpression> = {}): StoredImpression {
+  return {
+    recommendationId: id,
+    tier: 'personalized',
+    userId: 'u1',
+    config: 'default',
+    probability: 1,
+    modelVersion: 'v1',
+    itemIds: ['a', 'b', 'c'],
+    timestamp: T0,
+    ...over,
+  };
+}
+
+function ev(eventId: string, over: Partial<ShelfEvent> = {}): ShelfEvent {
+  return { eventId, type: 'click', userId: 'u1', itemId: 'b', timestamp: T0 + HOUR, ...over };
+}
+
+export function describeFeedbackStore(store: () => Store): void {
+  describe('feedback', () => {
+    /** Stores `events` and attributes the ones stored, as the events route does. */
+    const post = async (events: ShelfEvent[]) => {
+      const r = await store().insertEvents(events);
+      const stored = events.filter((_, k) => r.statuses[k] === 'stored');
+      return new Attributor({ store: store() }).attribute(stored);
+    };
+
+    it('stores impressions once each, with every field, and finds the latest showing an item', async () => {
+      const full = impression('r1', { sessionId: 's1', experiment: 'x', variant: 'B', probability: 0.5 });
+      expect(await store().insertImpressions([full, impression('r2', { timestamp: T0 + HOUR })])).toBe(2);
+      expect(await store().insertImpressions([full])).toBe(0);
+      expect(await store().impressions(['r1', 'nope'])).toEqual([full]);
+      const noModel = impression('r3', { modelVersion: null, userId: 'u2', itemIds: ['z'] });
+      await store().insertImpressions([noModel]);
+      expect(await store().impressions(['r3'])).toEqual([noModel]);
+      const latest = (itemId: string, from: number, to: number, v: VisitorRef = { userId: 'u1' }) =>
+        store()
+          .latestImpressionWith(v, itemId, from, to)
+          .then((i) => i?.recommendationId ?? null);
+      expect(await latest('b', T0 - DAY, T0 + DAY)).toBe('r2');
+      expect(await latest('b', T0 - DAY, T0 + HOUR - 1)).toBe('r1');
+      expect(await latest('z', T0 - DAY, T0 + DAY)).toBeNull();
+      expect(await latest('b', T0 - DAY, T0 + DAY, { sessionId: 's1' })).toBe('r1');
+      expect((await store().impressionsAfter(0, 10)).map((i) => i.recommendationId)).toEqual([
+        'r1',
+        'r2',
+        'r3',
+      ]);
+    });
+
+    it('attributes an explicit recommendationId to the item position in that list', async () => {
+      await store().insertImpressions([
+        impression('r1'),
+        impression('r2', { itemIds: ['b'], timestamp: T0 + 1 }),
+      ]);
+      const [a] = await post([ev('e1', { recommendationId: 'r1' })]);
+      expect(a).toMatchObject({ recommendationId: 'r1', position: 1, tier: 'personalized', visitor: 'u:u1' });
+    });
+
+    it('gives no credit when the item was not in the referenced list, even if another list showed it', async () => {
+      await store().insertImpressions([impression('r1', { itemIds: ['a'] }), impression('r2')]);
+      expect(await post([ev('e1', { recommendationId: 'r1' })])).toEqual([]);
+      expect(await post([ev('e2', { recommendationId: 'unknown' })])).toEqual([]);
+    });
+
+    it('falls back to the latest impression of the item to the visitor within the window', async () => {
+      await store().insertImpressions([
+        impression('old', { timestamp: T0 - 2 * HOUR }),
+        impression('new', { timestamp: T0, itemIds: ['x', 'y', 'b'] }),
+        impression('other', { userId: 'u2', timestamp: T0 + 1 }),
+      ]);
+      const [a] = await post([ev('e1')]);
+      expect(a).toMatchObject({ recommendationId: 'new', position: 2 });
+    });
+
+    it('gives no credit out of the window: a click after 24 h, a purchase after 7 days', async () => {
+      await store().insertImpressions([impression('r1')]);
+      expect(await post([ev('c', { timestamp: T0 + DAY + 1 })])).toEqual([]);
+      const [p] = await post([ev('p', { type: 'purchase', price: 2, timestamp: T0 + 6 * DAY })]);
+      expect(p).toMatchObject({ recommendationId: 'r1', revenue: 2 });
+      expect(await post([ev('p2', { type: 'purchase', timestamp: T0 + 7 * DAY + 1 })])).toEqual([]);
+      // Configurable windows.
+      const wide = new Attributor({
+        store: store(),
+        windows: { click: 2 * DAY, addToCart: DAY, purchase: DAY },
+      });
+      await store().insertEvents([ev('c2', { timestamp: T0 + DAY + 1 })]);
+      expect(await wide.attribute([ev('c2', { timestamp: T0 + DAY + 1 })])).toHaveLength(1);
+    });
+
+    it('never counts a duplicate event twice', async () => {
+      await store().insertImpressions([impression('r1')]);
+      expect(
+        await post([ev('e1', { recommendationId: 'r1' }), ev('e1', { recommendationId: 'r1' })]),
+      ).toHaveLength(1);
+      expect(await post([ev('e1', { recommendationId: 'r1' })])).toEqual([]);
+      // Even attributing the same stored event again adds nothing.
+      expect(
+        await new Attributor({ store: store() }).attribute([ev('e1', { recommendationId: 'r1' })]),
+      ).toEqual([]);
+      expect(await store().attributionsAfter(0, 10)).toHaveLength(1);
+    });
+
+    it('counts price × quantity for several units, and a return takes revenue back from its purchase', async () => {
+      await store().insertImpressions([impression('r1'), impression('r2', { timestamp: T0 + 2 * HOUR })]);
+      const [p] = await post([ev('p', { type: 'purchase', recommendationId: 'r1', price: 5, quantity: 3 })]);
+      expect(p).toMatchObject({ units: 3, revenue: 15 });
+      // The return names no list and comes after r2 also showed the item: it follows the purchase.
+      const [r] = await post([ev('ret', { type: 'return', quantity: 2, timestamp: T0 + 3 * HOUR })]);
+      expect(r).toMatchObject({
+        type: 'return',
+        recommendationId: 'r1',
+        position: 1,
+        revenue: -10,
+        units: 0,
+      });
+      // A return with no attributed purchase gets nothing.
+      expect(await post([ev('ret2', { type: 'return', itemId: 'c' })])).toEqual([]);
+    });
+
+    it('carries a session’s impressions into the user it is merged into', async () => {
+      await store().insertImpressions([impression('r1', { userId: undefined, sessionId: 's1' })]);
+      await store().insertEvents([ev('v', { type: 'view', userId: undefined, sessionId: 's1' })]);
+      await store().mergeSession('s1', 'u9');
+      const [a] = await post([ev('p', { type: 'purchase', userId: 'u9', price: 4 })]);
+      expect(a).toMatchObject({ recommendationId: 'r1', userId: 'u9', revenue: 4 });
+    });
+
+    it('aggregates incrementally and idempotently, and erases a deleted user’s impressions', async () => {
+      await store().insertImpressions([
+        impression('r1'),
+        impression('r2', { userId: 'u2', itemIds: ['a'], timestamp: T0 + DAY }),
+      ]);
+      await post([
+        ev('c1', { recommendationId: 'r1' }),
+        ev('p1', { type: 'purchase', recommendationId: 'r1', price: 3 }),
+      ]);
+      const first = await aggregateFeedback(store());
+      expect(first).toMatchObject({ impressions: 2, attributions: 2, applied: true });
+      const q = { from: '2026-01-01', to: '2026-01-02', groupBy: [] as const };
+      const total = await store().feedbackTotals(q);
+      expect(total).toEqual([
+        expect.objectContaining({
+          impressions: 2,
+          itemsShown: 4,
+          visitors: 2,
+          clicks: 1,
+          purchases: 1,
+          revenue: 3,
+        }),
+      ]);
+      // u1: 1 click / 1 list; u2: 0 / 1.
+      expect(total[0]!.visitorCtr).toBeCloseTo(0.5, 12);
+      expect(await aggregateFeedback(store())).toMatchObject({ impressions: 0, attributions: 0 });
+      expect(await store().feedbackTotals(q)).toEqual(total);
+      // A stale watermark (a run racing this one) adds nothing.
+      const wm = { impressionSeq: 0, attributionSeq: 0 };
+      expect(await store().addFeedback([], [], wm, { impressionSeq: 1, attributionSeq: 0 })).toBe(false);
+      const byPosition = await store().feedbackTotals({ ...q, groupBy: ['position'] });
+      expect(byPosition.map((r) => [r.keys.position, r.itemsShown, r.clicks])).toEqual(
+        expect.arrayContaining([
+          [0, 2, 0],
+          [1, 1, 1],
+          [2, 1, 0],
+        ]),
+      );
+      await store().deleteUser('u1');
+      expect(await store().impressions(['r1'])).toEqual([]);
+      expect(await store().attributionsAfter(0, 10)).toEqual([]);
+      expect(await store().feedbackTotals(q)).toEqual([
+        expect.objectContaining({ impressions: 1, visitors: 1, clicks: 0 }),
+      ]);
+    });
+  });
+}
