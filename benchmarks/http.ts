@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000]`:
+ * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000] [--rotation on|off]`:
  * drives the personalized tier over loopback with autocannon, then a bare Fastify route that
  * returns a constant list of the same size, in the same run, so the engine's overhead shows as
  * a ratio.
@@ -62,6 +62,10 @@ export default async function http(args: string[]): Promise<unknown> {
   const duration = Number(opts.get('duration') ?? 10);
   const connections = Number(opts.get('connections') ?? 32);
   const visitors = Number(opts.get('visitors') ?? 2000);
+  // Rotation demotes what a visitor was shown three times, so a returning visitor's cached list
+  // changes: `--rotation off` measures the list cache as it was before rotation existed.
+  const rotation = opts.get('rotation') ?? 'on';
+  if (rotation !== 'on' && rotation !== 'off') throw new Error('--rotation must be on or off');
   const limit = 20;
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-http-'));
   const t0 = performance.now();
@@ -73,6 +77,7 @@ export default async function http(args: string[]): Promise<unknown> {
         SHELF_RATE_LIMIT: String(1e9),
         SHELF_LOG_LEVEL: 'silent',
         SHELF_ANSWER_CACHE_MS: String(cacheMs),
+        ...(rotation === 'off' ? { SHELF_ROTATION_SHOWS: '0' } : {}),
       }),
       log: pino({ level: 'silent' }),
       demo: { items, users: Math.round(items / 5), events: items * 10, seed: 1 },
@@ -133,7 +138,7 @@ export default async function http(args: string[]): Promise<unknown> {
       Math.round(r.clientCpuUsPerRequest),
     ];
     printTable(
-      `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s, ${visitors.toLocaleString('en-US')} visitors in turn`,
+      `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s, ${visitors.toLocaleString('en-US')} visitors in turn, rotation ${rotation}`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req', 'client CPU µs/req'],
       [
         row(`shelf (list cache hits ${(hitRatio * 100).toFixed(1)}%)`, shelf),
@@ -149,6 +154,7 @@ export default async function http(args: string[]): Promise<unknown> {
       connections,
       durationSeconds: duration,
       visitors,
+      rotation,
       cacheHitRatio: hitRatio,
       shelf: pick(shelf),
       shelfNoCache: pick(uncached),
