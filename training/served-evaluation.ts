@@ -10,6 +10,7 @@
 import type { Logger } from 'pino';
 import { createRng } from '../models/random.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
+import { DEFAULT_ROTATION } from '../src/realtime/rotation.ts';
 import type { ModelRegistry } from '../src/registry/model-registry.ts';
 import type { Engine, EngineOptions } from '../src/serving/engine.ts';
 import type { BlendWeights, RecommendRequest, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
@@ -109,7 +110,9 @@ async function servedEngine(
 ): Promise<Engine> {
   const engine = makeEngine({
     store: setup.store,
-    realtime: new MemoryRealtime(),
+    // Rotation off: every configuration tried asks each test user again, which is not a visitor
+    // coming back to lists they were shown (rotation would demote what earlier trials showed).
+    realtime: new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } }),
     registry: setup.registry,
     log,
     now: () => setup.now,
