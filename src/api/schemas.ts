@@ -192,6 +192,16 @@ export const SegmentsReply = Type.Object({
     churnedDays: Type.Number(),
     loyalPurchases: Type.Integer(),
   }),
+  /** Per segment: 30-day retention of users first seen over 30 days ago, and the repurchase rate of buyers. */
+  kpis: Type.Record(
+    Type.String(),
+    Type.Object({
+      cohort: Type.Integer(),
+      retention30: NullableNumber,
+      buyers: Type.Integer(),
+      repurchaseRate: NullableNumber,
+    }),
+  ),
   trending: Type.Record(
     Type.String(),
     Type.Object({

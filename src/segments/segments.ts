@@ -71,7 +71,28 @@ export interface SegmentSummary {
   highValueRevenue: number;
   /** The complete rules the counts were made with: give them to `classify` to agree with them. */
   rules: SegmentRules;
+  /** The handbook's KPIs per segment (see `SegmentKpis`). */
+  kpis: Record<Segment, SegmentKpis>;
 }
+
+/**
+ * Per segment, from each user's whole history: 30-day retention — of the users whose first event
+ * is more than 30 days old (`cohort`), the share with an event in the last 30 days; and the
+ * repurchase rate — of the users who bought (`buyers`), the share who bought on two days or more.
+ * Null when the denominator is 0.
+ */
+export interface SegmentKpis {
+  cohort: number;
+  retention30: number | null;
+  buyers: number;
+  repurchaseRate: number | null;
+}
+
+/** A user's part in the KPIs, as bits (kept per undecided user until the threshold is known). */
+const IN_COHORT = 1;
+const RETAINED = 2;
+const BUYER = 4;
+const REPEAT = 8;
 
 const DAY_MS = 86_400_000;
 
@@ -114,6 +135,13 @@ export class SegmentTally {
   private readonly buyers = new Float64List();
   /** Revenue > 0 of users whom only the threshold splits into `active` and `high_value`. */
   private readonly undecided = new Float64List();
+  /** Their KPI bits, aligned with `undecided`. */
+  private readonly undecidedKpi = new Float64List();
+  /** Per segment: users in the retention cohort, retained, buyers, repeat buyers. */
+  private readonly kpi = Object.fromEntries(SEGMENTS.map((s) => [s, [0, 0, 0, 0]])) as Record<
+    Segment,
+    [number, number, number, number]
+  >;
 
   constructor(now: number, options: SegmentOptions = {}) {
     checkNow(now);
@@ -134,31 +162,76 @@ export class SegmentTally {
     const revenue = activity.revenue;
     if (this.threshold === null && revenue > 0) this.buyers.push(revenue);
     const segment = recencySegment(activity, this.now, this.rules);
-    if (segment) this.bySegment[segment]++;
-    else if (this.threshold !== null) this.bySegment[revenue >= this.threshold ? 'high_value' : 'active']++;
+    const bits = kpiBits(activity, this.now);
+    const count = (s: Segment) => {
+      this.bySegment[s]++;
+      this.countKpi(s, bits);
+    };
+    if (segment) count(segment);
+    else if (this.threshold !== null) count(revenue >= this.threshold ? 'high_value' : 'active');
     // Any percentile of positive revenues is above 0, so revenue ≤ 0 is `active` whatever it is.
-    else if (revenue > 0) this.undecided.push(revenue);
-    else this.bySegment.active++;
+    else if (revenue > 0) {
+      this.undecided.push(revenue);
+      this.undecidedKpi.push(bits);
+    } else count('active');
+  }
+
+  private countKpi(s: Segment, bits: number): void {
+    const k = this.kpi[s];
+    if (bits & IN_COHORT) k[0]++;
+    if (bits & RETAINED) k[1]++;
+    if (bits & BUYER) k[2]++;
+    if (bits & REPEAT) k[3]++;
   }
 
   summary(): SegmentSummary {
     const threshold = this.threshold ?? p90(this.buyers.sorted());
     const bySegment = { ...this.bySegment };
+    const kpi = Object.fromEntries(SEGMENTS.map((s) => [s, [...this.kpi[s]]])) as typeof this.kpi;
     if (this.threshold === null) {
       const undecided = this.undecided.values();
-      let high = 0;
-      for (let i = 0; i < undecided.length; i++) if (undecided[i]! >= threshold) high++;
-      bySegment.high_value += high;
-      bySegment.active += undecided.length - high;
+      const bits = this.undecidedKpi.values();
+      for (let i = 0; i < undecided.length; i++) {
+        const s: Segment = undecided[i]! >= threshold ? 'high_value' : 'active';
+        bySegment[s]++;
+        const k = kpi[s];
+        if (bits[i]! & IN_COHORT) k[0]++;
+        if (bits[i]! & RETAINED) k[1]++;
+        if (bits[i]! & BUYER) k[2]++;
+        if (bits[i]! & REPEAT) k[3]++;
+      }
     }
+    const ratio = (a: number, b: number) => (b ? a / b : null);
     return {
       users: this.users,
       bySegment,
       byLifecycle: { ...this.byLifecycle },
       highValueRevenue: threshold,
       rules: { ...this.rules, highValueRevenue: threshold },
+      kpis: Object.fromEntries(
+        SEGMENTS.map((s) => {
+          const [cohort, retained, buyers, repeat] = kpi[s];
+          return [
+            s,
+            { cohort, retention30: ratio(retained, cohort), buyers, repurchaseRate: ratio(repeat, buyers) },
+          ];
+        }),
+      ) as Record<Segment, SegmentKpis>,
     };
   }
+}
+
+/** A user's KPI bits at `now` (see `SegmentKpis`). */
+function kpiBits(a: UserActivity, now: number): number {
+  const window = 30 * DAY_MS;
+  let bits = 0;
+  if (a.firstEventAt !== null && now - a.firstEventAt > window) {
+    bits |= IN_COHORT;
+    if (a.lastEventAt !== null && now - a.lastEventAt <= window) bits |= RETAINED;
+  }
+  if (a.purchases >= 1) bits |= BUYER;
+  if (a.purchases >= 2) bits |= REPEAT;
+  return bits;
 }
 
 /** `new`, `churned` or `churning` when recency alone decides; null when revenue must. */

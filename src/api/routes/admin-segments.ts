@@ -44,6 +44,7 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<SegmentRoutesOptions> = as
         byLifecycle: summary.byLifecycle,
         highValueRevenue: finite(summary.highValueRevenue),
         rules: summary.rules,
+        kpis: summary.kpis,
         trending: Object.fromEntries(
           SEGMENTS.map((s) => [s, { users: trending.users[s], items: trending.items[s].slice(0, top) }]),
         ),

@@ -451,6 +451,10 @@ describe('HTTP API', () => {
     expect(sum(r.bySegment)).toBe(r.users);
     expect(sum(r.byLifecycle)).toBe(r.users);
     expect(r.bySegment.high_value).toBeGreaterThan(0);
+    // Every buyer is counted in one segment's repurchase rate: as many as the lifecycle's buyers.
+    const kpis = Object.values(r.kpis) as { buyers: number; repurchaseRate: number | null }[];
+    expect(kpis.reduce((n, k) => n + k.buyers, 0)).toBe(r.users - r.byLifecycle.prospect);
+    expect(r.kpis.high_value.repurchaseRate).toBeGreaterThan(0);
     expect(Object.keys(r.trending).sort()).toEqual(['active', 'churned', 'churning', 'high_value', 'new']);
     expect(r.trending.active.items.length).toBe(3);
     expect((await get('/v1/admin/segments?top=0', ADMIN)).statusCode).toBe(400);

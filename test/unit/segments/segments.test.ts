@@ -178,6 +178,9 @@ describe('summarize', () => {
       byLifecycle: { prospect: 0, first_time_buyer: 0, repeat_buyer: 0, loyal: 0 },
       highValueRevenue: Infinity,
       rules: { ...DEFAULT_SEGMENT_RULES, highValueRevenue: Infinity },
+      kpis: Object.fromEntries(
+        SEGMENTS.map((seg) => [seg, { cohort: 0, retention30: null, buyers: 0, repurchaseRate: null }]),
+      ),
     });
   });
 
@@ -251,5 +254,34 @@ describe('summarize', () => {
     for (const a of list) tally.add(a);
     expect(tally.summary()).toEqual(summarize(list, NOW));
     expect(tally.summary()).toEqual(summarize(list, NOW));
+  });
+});
+
+describe('segment KPIs: 30-day retention and repurchase rate', () => {
+  it('counts, per segment, the cohort first seen over 30 days ago and its share active in the last 30, and buyers who bought again', () => {
+    // Hand-counted: with the threshold from p90 of revenues [50, 200, 80, 40], 200 and above is high_value.
+    const users: UserActivity[] = [
+      user(60, 5, { purchases: 1, revenue: 50 }), // active: cohort, retained, buyer
+      user(45, 10, { purchases: 3, revenue: 200 }), // high_value: cohort, retained, repeat buyer
+      user(40, 2, { purchases: 2, revenue: 80 }), // active: cohort, retained, repeat buyer
+      user(10, 1, { purchases: 1, revenue: 40 }), // active: not in the cohort (first seen 10 days ago), buyer
+      user(100, 45, { purchases: 0, revenue: 0 }), // churning: cohort, not retained
+      user(200, 120, { purchases: 0, revenue: 0 }), // churned: cohort, not retained
+      user(5, 5, { purchases: 0, revenue: 0 }), // new: not in the cohort, no purchase
+    ];
+    const s = summarize(users, NOW, { highValueRevenue: 200 });
+    expect(s.bySegment).toMatchObject({ active: 3, high_value: 1, churning: 1, churned: 1, new: 1 });
+    expect(s.kpis.active).toEqual({ cohort: 2, retention30: 1, buyers: 3, repurchaseRate: 1 / 3 });
+    expect(s.kpis.high_value).toEqual({ cohort: 1, retention30: 1, buyers: 1, repurchaseRate: 1 });
+    expect(s.kpis.churning).toEqual({ cohort: 1, retention30: 0, buyers: 0, repurchaseRate: null });
+    expect(s.kpis.churned).toEqual({ cohort: 1, retention30: 0, buyers: 0, repurchaseRate: null });
+    expect(s.kpis.new).toEqual({ cohort: 0, retention30: null, buyers: 0, repurchaseRate: null });
+    // The same with the threshold found from the population (p90): the undecided users' KPIs
+    // land in the segment the threshold puts them in.
+    const p90 = summarize(users, NOW);
+    const total = (k: 'cohort' | 'buyers') => SEGMENTS.reduce((n, seg) => n + p90.kpis[seg][k], 0);
+    expect(total('cohort')).toBe(5);
+    expect(total('buyers')).toBe(4);
+    expect(p90.kpis.high_value.buyers + p90.kpis.active.buyers).toBe(4);
   });
 });
