@@ -110,9 +110,11 @@ export async function createShelf(
     counters,
     capacity: config.impressionBuffer,
   }).start();
+  let attributorRef: Attributor | null = null;
   const closeOwned = async () => {
     // The impressions held are written before the store closes (drain and close alike).
     await impressions.close();
+    await attributorRef?.close();
     await feed?.close();
     if (!overrides.store) await store.close();
     await ownRedis?.quit();
@@ -176,6 +178,7 @@ export async function createShelf(
       settle: () => impressions.flush(),
       counters,
     });
+    attributorRef = attributor;
     const generatedKeys = config.apiKeys.length === 0;
     const apiKeys: readonly ApiKey[] = generatedKeys
       ? [

@@ -8,6 +8,10 @@
  * the same batch cannot count twice. Not inside `insertEvents`: the rules and windows are
  * feedback's, and both stores would have to carry them; the cost is that a crash between the two
  * writes leaves those events without credit.
+ *
+ * An event naming a list the store does not hold yet is tried again a little later: behind a
+ * load balancer the click reaches one replica while the list it names may still sit in the
+ * impression buffer of another (flushed within a second). After the last try it gets no credit.
  */
 import type { Attribution, AttributedType, ShelfEvent, Store, StoredImpression } from '../store/types.ts';
 import { visitorKey } from '../store/types.ts';
@@ -37,6 +41,10 @@ export interface AttributorOptions {
   /** Called before impressions are looked up (the recorder's flush). */
   settle?: () => Promise<void>;
   counters?: FeedbackCounters;
+  /** How long an event naming an unknown list waits before its next try, ms. @defaultValue 1500 */
+  retryMs?: number;
+  /** Tries after the first for such an event. @defaultValue 2 */
+  retries?: number;
 }
 
 const CREDITED = new Set<string>(['click', 'add_to_cart', 'purchase', 'return']);
@@ -48,22 +56,57 @@ export function utcDay(ms: number): string {
 
 export class Attributor {
   private readonly windows: AttributionWindows;
+  /** Events naming a list not stored yet, with the tries left. */
+  private pending: { event: ShelfEvent; left: number }[] = [];
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: AttributorOptions) {
     this.windows = o.windows ?? DEFAULT_WINDOWS;
   }
 
   /** Attributes `stored` (events the store has just stored, in batch order); the attributions made. */
-  async attribute(stored: readonly ShelfEvent[]): Promise<Attribution[]> {
+  attribute(stored: readonly ShelfEvent[]): Promise<Attribution[]> {
+    return this.attributeWith(stored, this.o.retries ?? 2);
+  }
+
+  /** One more try for the events waiting on their list, then no more waiting (on close). */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const last = this.pending.map((p) => p.event);
+    this.pending = [];
+    if (last.length) await this.attributeWith(last, 0);
+  }
+
+  private async retry(): Promise<void> {
+    const due = this.pending;
+    this.pending = [];
+    const byLeft = new Map<number, ShelfEvent[]>();
+    for (const p of due) byLeft.set(p.left, [...(byLeft.get(p.left) ?? []), p.event]);
+    for (const [left, events] of byLeft) await this.attributeWith(events, left);
+    if (!this.pending.length && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** `retries`: how many more tries an event naming a list not stored yet may have. */
+  private async attributeWith(stored: readonly ShelfEvent[], retries: number): Promise<Attribution[]> {
     const events = stored.filter((e) => CREDITED.has(e.type));
     if (!events.length) return [];
     await this.o.settle?.();
     const ids = events.flatMap((e) => (e.recommendationId === undefined ? [] : [e.recommendationId]));
     const byId = new Map((await this.o.store.impressions(ids)).map((i) => [i.recommendationId, i]));
+    const waiting =
+      retries > 0
+        ? events.filter((e) => e.recommendationId !== undefined && !byId.has(e.recommendationId))
+        : [];
+    if (waiting.length) this.wait(waiting, retries - 1);
     const out: Attribution[] = [];
     // Purchases credited earlier in this batch, for a return in the same batch.
     const purchases: Attribution[] = [];
     for (const e of events) {
+      if (waiting.includes(e)) continue;
       const a = e.type === 'return' ? await this.forReturn(e, purchases) : await this.forEngagement(e, byId);
       if (!a) continue;
       out.push(a);
@@ -73,6 +116,13 @@ export class Attributor {
     const made = out.filter((a) => inserted.has(a.eventId));
     for (const a of made) this.o.counters?.attributed(a);
     return made;
+  }
+
+  private wait(events: readonly ShelfEvent[], left: number): void {
+    for (const event of events) this.pending.push({ event, left });
+    this.timer ??= setInterval(() => {
+      this.retry().catch(() => undefined);
+    }, this.o.retryMs ?? 1500).unref();
   }
 
   private async forEngagement(

@@ -35,7 +35,7 @@ export function describeFeedbackStore(store: () => Store): void {
     const post = async (events: ShelfEvent[]) => {
       const r = await store().insertEvents(events);
       const stored = events.filter((_, k) => r.statuses[k] === 'stored');
-      return new Attributor({ store: store() }).attribute(stored);
+      return new Attributor({ store: store(), retries: 0 }).attribute(stored);
     };
 
     it('stores impressions once each, with every field, and finds the latest showing an item', async () => {
@@ -68,6 +68,24 @@ export function describeFeedbackStore(store: () => Store): void {
       ]);
       const [a] = await post([ev('e1', { recommendationId: 'r1' })]);
       expect(a).toMatchObject({ recommendationId: 'r1', position: 1, tier: 'personalized', visitor: 'u:u1' });
+    });
+
+    it('waits for a list another replica has not written yet, and credits it once it is stored', async () => {
+      const attributor = new Attributor({ store: store(), retryMs: 20, retries: 2 });
+      const click = ev('late-1', { recommendationId: 'r-late' });
+      await store().insertEvents([click]);
+      expect(await attributor.attribute([click])).toEqual([]);
+      // The other replica's buffer is flushed a moment later; the retry credits the click.
+      await store().insertImpressions([impression('r-late')]);
+      const credited = async () =>
+        (await store().attributionsAfter(0, 100)).filter((a) => a.eventId === 'late-1');
+      for (let i = 0; i < 50 && !(await credited()).length; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await credited()).toMatchObject([{ recommendationId: 'r-late', position: 1, type: 'click' }]);
+      // An unknown list still unknown after the last try gets nothing (and close ends the waiting).
+      const never = ev('late-2', { recommendationId: 'r-never' });
+      await store().insertEvents([never]);
+      await attributor.attribute([never]);
+      await attributor.close();
     });
 
     it('gives no credit when the item was not in the referenced list, even if another list showed it', async () => {
