@@ -163,6 +163,41 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     expect(personal(await ask(b, `homepage?sessionId=${visit}&limit=10`))).toBe(true);
   });
 
+  it('credits a click sent to B to the list A served a moment before', async () => {
+    const list = await ask(a, `personalized?userId=${users[5]}&limit=10`);
+    const r = list as Answer & { recommendationId: string };
+    const clicked = list.items[2]!.itemId;
+    await call(
+      b,
+      'POST',
+      '/v1/events',
+      {
+        events: [
+          {
+            eventId: uniqueName('click'),
+            type: 'click',
+            userId: users[5],
+            itemId: clicked,
+            recommendationId: r.recommendationId,
+            timestamp: Date.now(),
+          },
+        ],
+      },
+      SHOP,
+    );
+    // A's buffer reaches the store within a second; B's attributor tries again until it does.
+    const credited = async () =>
+      (await store.attributionsAfter(0, 10_000)).find((x) => x.recommendationId === r.recommendationId);
+    const end = Date.now() + 6000;
+    while (!(await credited()) && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+    expect(await credited()).toMatchObject({
+      type: 'click',
+      position: 2,
+      itemId: clicked,
+      tier: 'personalized',
+    });
+  });
+
   it('serves a version promoted on A from B within a second, without one failed request', async () => {
     const { manifest } = await trainVersion({ store, registry, recipe, seed: 2, log });
     let failed = 0;
