@@ -202,6 +202,20 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
   return deepFreeze(config);
 }
 
+/**
+ * The variables a command-line child (the train job in its own process) needs to open the same
+ * store, data dir and Redis as this process.
+ */
+export function childEnv(config: Readonly<ShelfConfig>): Record<string, string> {
+  return {
+    SHELF_DATA_DIR: config.dataDir,
+    SHELF_LOG_LEVEL: config.logLevel,
+    SHELF_DATASETS_DIR: config.datasetsDir,
+    ...(config.database.kind === 'postgres' ? { DATABASE_URL: config.database.url } : {}),
+    ...(config.redis ? { REDIS_URL: config.redis.url } : {}),
+  };
+}
+
 function deepFreeze<T extends object>(value: T): Readonly<T> {
   for (const v of Object.values(value)) if (v && typeof v === 'object') deepFreeze(v as object);
   return Object.freeze(value);

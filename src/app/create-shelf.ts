@@ -15,11 +15,13 @@ import { Drain } from '../api/drain.ts';
 import { AuditLog, JOB_ACTOR } from '../changes/audit-log.ts';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
+import { childEnv } from '../config.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { Attributor } from '../feedback/attributor.ts';
 import { FeedbackCounters } from '../feedback/feedback-counters.ts';
 import { ImpressionRecorder } from '../feedback/impression-recorder.ts';
+import { childTrainProcessor } from '../jobs/child-train.ts';
 import { InlineJobs } from '../jobs/inline-jobs.ts';
 import { segmentsProcessor } from '../jobs/segments-processor.ts';
 import { promoteThroughGate, trainProcessor } from '../jobs/train-processor.ts';
@@ -157,12 +159,19 @@ export async function createShelf(
       ...(overrides.now ? { now: overrides.now } : {}),
       onReport: (report) => engine.setSegmentTrending(report.trending),
     });
-    const train = trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train });
+    // Training runs in a child process when it can open the same store and data dir (they came
+    // from the config), so the API keeps answering; in this process otherwise (tests' in-memory
+    // stores, a recipe given in code).
+    const inProcess = overrides.store || overrides.registry || overrides.train;
+    const train = inProcess
+      ? trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train })
+      : childTrainProcessor(childEnv(config));
     const jobs = new InlineJobs<ShelfJobName>({
-      // A version the job promotes reaches every replica through the feed.
+      // A version the job promotes reaches every replica through the feed (the child publishes
+      // and audits its own).
       train: async () => {
         const verdict = await train();
-        if (verdict.promoted) {
+        if (verdict.promoted && inProcess) {
           const version = await registry.current();
           await audit.record(JOB_ACTOR, 'model.promote', version, { candidate: verdict.candidate });
           await changes.publish([{ kind: 'version', version }]);

@@ -44,8 +44,8 @@ export function createContext(o: ContextOptions): { ctx: CommandContext; close()
       });
       await feed.publish(changes);
     },
-    async audit(action, target, detail) {
-      await new AuditLog(await ctx.store()).record(CLI_ACTOR, action, target, detail);
+    async audit(action, target, detail, actor = CLI_ACTOR) {
+      await new AuditLog(await ctx.store()).record(actor, action, target, detail);
     },
   };
   return {

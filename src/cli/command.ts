@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
-import type { AuditAction } from '../changes/audit-log.ts';
+import type { Actor, AuditAction } from '../changes/audit-log.ts';
 import type { ShelfConfig } from '../config.ts';
 import { InputError } from '../errors.ts';
 import type { AttributeValue, Change, Store } from '../store/types.ts';
@@ -16,11 +16,12 @@ export interface CommandContext {
   out: NodeJS.WritableStream;
   /** Publishes changes on the change feed, so running servers apply them (src/changes/). */
   publish(changes: readonly Change[]): Promise<void>;
-  /** Writes to the audit log as the command line. */
+  /** Writes to the audit log as the command line (or as `actor`: the train job run as a child). */
   audit(
     action: AuditAction,
     target: string | null,
     detail?: Record<string, AttributeValue | null>,
+    actor?: Actor,
   ): Promise<void>;
 }
 

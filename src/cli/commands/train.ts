@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { createEngine } from '../../app/create-shelf.ts';
+import { CLI_ACTOR, JOB_ACTOR } from '../../changes/audit-log.ts';
 import { InputError } from '../../errors.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
@@ -15,7 +16,7 @@ import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [--alpha X]
                    [--half-life DAYS] [--test-fraction F] [--seed N] [--margin X]
-                   [--no-tune-rules] [--no-promote] [--force] [--json]
+                   [--no-tune-rules] [--no-promote] [--force] [--json] [--as-job]
 
   Fits implicit ALS on the store's events (weighted by type, decayed by age), scores it on the
   newest ${DEFAULT_RECIPE.testFraction * 100}% of events, tunes the personalized and homepage tiers' serving rules (blend
@@ -26,7 +27,8 @@ const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [
 
   --no-tune-rules  publish without tuned rules: the engine's default rules serve the version
   --no-promote     publish only; promote later with \`shelf models promote VERSION\`
-  --force          make the version current even if it fails the gate`;
+  --force          make the version current even if it fails the gate
+  --as-job         the server's train job runs this in a child process: audited as the job`;
 
 const train: Command = {
   summary: 'train a model version, score it, publish it and promote it through the quality gate',
@@ -49,6 +51,7 @@ const train: Command = {
           'no-promote': { type: 'boolean', default: false },
           force: { type: 'boolean', default: false },
           json: { type: 'boolean', default: false },
+          'as-job': { type: 'boolean', default: false },
         },
       },
       USAGE,
@@ -115,7 +118,12 @@ const train: Command = {
           log: ctx.log,
         });
     if (verdict?.promoted) {
-      await ctx.audit('model.promote', manifest.version, { force: v.force, candidate: verdict.candidate });
+      await ctx.audit(
+        'model.promote',
+        manifest.version,
+        { force: v.force, candidate: verdict.candidate },
+        v['as-job'] ? JOB_ACTOR : CLI_ACTOR,
+      );
       await ctx.publish([{ kind: 'version', version: manifest.version }]);
     }
     if (v.json) {
