@@ -1,7 +1,7 @@
 /** Rotation streaks in this process (embedded mode): a bounded LRU map of visitor → item → streak. */
-import type { RotationPolicy, RotationState, Streak } from './rotation.ts';
+import type { RotationPolicy, Streak } from './rotation.ts';
 import { afterShow } from './rotation.ts';
-import type { Subject } from './types.ts';
+import type { RotationState, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
 const NONE: ReadonlySet<string> = new Set();

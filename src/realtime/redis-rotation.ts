@@ -4,8 +4,8 @@
  * replicas showing the same visitor a list count both), expiring when idle.
  */
 import type { Redis } from 'ioredis';
-import type { RotationPolicy, RotationState } from './rotation.ts';
-import type { Subject } from './types.ts';
+import type { RotationPolicy } from './rotation.ts';
+import type { RotationState, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
 /** KEYS[1] the hash; ARGV: at, shows, windowMs, forMs, ttlMs, item ids… (see rotation.ts `afterShow`). */

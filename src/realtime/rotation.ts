@@ -3,9 +3,8 @@
  * engaging with it (a click, an add-to-cart, a purchase) is demoted — its score multiplied by
  * `factor` — for `forMs`, so feeds do not repeat themselves (the complaint Gorse users file
  * most). Each (visitor, item) keeps one streak; memory-rotation.ts and redis-rotation.ts hold
- * them, the same rules in `afterShow`.
+ * them (`RotationState` in types.ts), the same rules in `afterShow`.
  */
-import type { Subject } from './types.ts';
 
 export interface RotationPolicy {
   /** Shows without engagement that demote an item; 0: rotation off. */
@@ -38,19 +37,4 @@ export function afterShow(s: Streak | undefined, at: number, p: RotationPolicy):
   const n = fresh ? 1 : s.n + 1;
   const since = fresh ? at : s.since;
   return n >= p.shows ? { n: 0, since: at, until: at + p.forMs } : { n, since, until: s?.until ?? 0 };
-}
-
-export interface RotationState {
-  readonly policy: RotationPolicy;
-  /** Records that `itemIds` were shown to `subject` at `at`. */
-  shown(subject: Subject, itemIds: readonly string[], at: number): Promise<void>;
-  /** The visitor engaged with these items: their streaks end. */
-  engaged(subject: Subject, itemIds: readonly string[]): Promise<void>;
-  /** The items demoted for `subject` at `at`. */
-  demoted(subject: Subject, at: number): Promise<ReadonlySet<string>>;
-  /** `demoted` without a promise, where the state is in this process. */
-  demotedNow?(subject: Subject, at: number): ReadonlySet<string>;
-  /** A login: the session's streaks become the user's. */
-  merge(sessionId: string, userId: string): Promise<void>;
-  forget(subject: Subject): Promise<void>;
 }

@@ -4,7 +4,7 @@
  * implements the same interface when `REDIS_URL` is set.
  */
 import type { EventType } from '../store/types.ts';
-import type { RotationState } from './rotation.ts';
+import type { RotationPolicy } from './rotation.ts';
 import type { TrendingCounters } from './trending-counters.ts';
 
 export interface RecentEvent {
@@ -37,4 +37,20 @@ export interface RealtimeState {
 
 export function subjectKey(s: Subject): string {
   return 'userId' in s ? `u:${s.userId}` : `s:${s.sessionId}`;
+}
+
+/** Rotation's streaks (rotation.ts): what each visitor was shown without engaging. */
+export interface RotationState {
+  readonly policy: RotationPolicy;
+  /** Records that `itemIds` were shown to `subject` at `at`. */
+  shown(subject: Subject, itemIds: readonly string[], at: number): Promise<void>;
+  /** The visitor engaged with these items: their streaks end. */
+  engaged(subject: Subject, itemIds: readonly string[]): Promise<void>;
+  /** The items demoted for `subject` at `at`. */
+  demoted(subject: Subject, at: number): Promise<ReadonlySet<string>>;
+  /** `demoted` without a promise, where the state is in this process. */
+  demotedNow?(subject: Subject, at: number): ReadonlySet<string>;
+  /** A login: the session's streaks become the user's. */
+  merge(sessionId: string, userId: string): Promise<void>;
+  forget(subject: Subject): Promise<void>;
 }

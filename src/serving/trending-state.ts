@@ -20,7 +20,6 @@ import { OncePerPeriod } from '../store/engagement-cap.ts';
 import { engagementWeights } from '../store/event-weights.ts';
 import type { EventType, ShelfEvent, Store } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
-import type { Served } from './served.ts';
 
 /** How much an event says about an item's popularity right now: the engagement of the one weight table. */
 export const TRENDING_WEIGHTS: Partial<Record<EventType, number>> = engagementWeights();
@@ -37,6 +36,12 @@ const SEED_BATCH = 5000;
 const REBASE_HALF_LIVES = 64;
 
 /** An empty counter over `catalog`'s item space (filled by `TrendingState`). */
+/** What the counters fill: a served version's catalogue and trending model (`Served`). */
+interface Counted {
+  readonly catalog: Catalog;
+  readonly trending: TrendingModel;
+}
+
 export function emptyTrending(catalog: Catalog): TrendingModel {
   return new TrendingModel({
     items: Math.ceil(catalog.size * TRENDING_HEADROOM) + 64,
@@ -71,7 +76,7 @@ export class TrendingState {
   private ref: number | null = null;
   private cursor: number | null = null;
   /** The `Served` whose counters follow the mirror. */
-  private attached: Served | null = null;
+  private attached: Counted | null = null;
   private started: Promise<void> | null = null;
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
@@ -98,7 +103,7 @@ export class TrendingState {
    * Makes `s.trending` follow the mirror (filled on first sight) and, for counters shared
    * through Redis, starts a read of their changes at most once a second. Never waits.
    */
-  serve(s: Served): void {
+  serve(s: Counted): void {
     if (this.attached !== s) this.attach(s);
     if (this.o.counters.readNow) return; // in this process: only this engine writes them
     const t = performance.now();
@@ -182,14 +187,14 @@ export class TrendingState {
     this.cursor = read.cursor;
   }
 
-  private attach(s: Served): void {
+  private attach(s: Counted): void {
     this.attached = s;
     if (this.ref === null) return;
     for (const [itemId, v] of this.mirror) setScore(s, itemId, this.ref, v);
   }
 }
 
-function setScore(s: Served, itemId: string, at: number, score: number): void {
+function setScore(s: Counted, itemId: string, at: number, score: number): void {
   const i = s.catalog.indexOf(itemId);
   if (i !== undefined && i < s.trending.items) s.trending.setScore(i, at, score);
 }
