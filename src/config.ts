@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { DEFAULT_ROTATION } from './realtime/rotation.ts';
+import type { DatabaseConfig } from './store/open-store.ts';
 import type { RotationPolicy } from './realtime/rotation.ts';
 import { DEFAULT_MAX_EVENT_SKEW_MS } from './store/validate.ts';
 
@@ -11,8 +12,6 @@ export interface ApiKey {
   role: ApiRole;
   key: string;
 }
-
-export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
 /** Everything Shelf reads from the environment, validated once at start. */
 export interface ShelfConfig {

@@ -1,5 +1,7 @@
-import type { DatabaseConfig } from '../config.ts';
 import type { Store } from './types.ts';
+
+/** Which store to open: the embedded SQLite file, or PostgreSQL. */
+export type DatabaseConfig = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
 
 /** Opens and migrates the configured store; PostgreSQL's driver is loaded only when used. */
 export async function openStore(db: DatabaseConfig): Promise<Store> {
