@@ -40,9 +40,16 @@ export interface SimulateStorefrontResult {
   files: string[];
 }
 
-/** The first simulated day by default: the UTC day after the store's last event (or today). */
-export function dayAfter(lastEventAt: number | null, now: number): number {
-  return Math.floor((lastEventAt ?? now - DAY) / DAY) * DAY + DAY;
+/**
+ * The first simulated day by default: the UTC day after the store's last event, so the run
+ * continues the history; but never so late that the days would run past today (an event dated
+ * after the clock is a mistake a real server would refuse), so a history that reaches today is
+ * overlapped instead.
+ */
+export function defaultStart(lastEventAt: number | null, days: number, now: number): number {
+  const today = Math.floor(now / DAY) * DAY;
+  const after = lastEventAt === null ? today - days * DAY : Math.floor(lastEventAt / DAY) * DAY + DAY;
+  return Math.min(after, today - days * DAY);
 }
 
 async function allItems(store: Store): Promise<Item[]> {

@@ -6,7 +6,7 @@
  * per tier beside the true rates; the ground truth goes to <dataDir>/simulation/.
  */
 import { join } from 'node:path';
-import { simulateStorefront, dayAfter } from '../../app/simulate-storefront.ts';
+import { defaultStart, simulateStorefront } from '../../app/simulate-storefront.ts';
 import type { SimulationCounts } from '../../demo/closed-loop.ts';
 import { readPlanted } from '../../demo/planted.ts';
 import { InputError } from '../../errors.ts';
@@ -29,7 +29,8 @@ const USAGE = `shelf simulate [--visitors N] [--days N] [--seed N] [--tiers LIST
   --days N       simulated days (default 2)
   --seed N       seed of every draw (default 1)
   --tiers LIST   comma-separated tiers a visit is served, of ${TIERS.join(',')} (default all)
-  --start DAY    first simulated UTC day (default: the day after the store's last event)
+  --start DAY    first simulated UTC day (default: the day after the store's last event, or
+                 earlier so that the days end by today: never into the future)
   --limit N      items per list (default 10)
   --planted P    planted.json or its folder (default <dataDir>/demo)
   --json         print the result as JSON
@@ -97,7 +98,7 @@ const simulate: Command = {
     if (visitors > users)
       throw new InputError(`--visitors must be at most the ${users} planted users, got ${visitors}`);
     const store = await ctx.store();
-    const start = dayOption(v.start) ?? dayAfter((await store.stats()).lastEventAt, Date.now());
+    const start = dayOption(v.start) ?? defaultStart((await store.stats()).lastEventAt, days, Date.now());
     const run = await simulateStorefront({
       config: ctx.config,
       log: ctx.log,

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import generate from '../../../src/cli/commands/generate.ts';
+import { defaultStart } from '../../../src/app/simulate-storefront.ts';
 import simulate from '../../../src/cli/commands/simulate.ts';
 import type { CommandContext } from '../../../src/cli/command.ts';
 import { createContext } from '../../../src/cli/command-context.ts';
@@ -65,6 +66,15 @@ describe('shelf simulate', () => {
     ]);
     // Its events are in the store: the next run starts after them.
     expect((await store.stats()).lastEventAt).toBeGreaterThanOrEqual(Date.parse('2025-03-02T00:00:00Z'));
+  });
+
+  it('starts after the history by default, but never runs past today', () => {
+    const now = Date.parse('2026-12-02T21:00:00Z');
+    const day = (iso: string) => Date.parse(`${iso}T00:00:00Z`);
+    expect(defaultStart(Date.parse('2026-11-20T10:00:00Z'), 2, now)).toBe(day('2026-11-21'));
+    // A history reaching today (`shelf generate` dates it up to now): the last two whole days.
+    expect(defaultStart(Date.parse('2026-12-02T19:00:00Z'), 2, now)).toBe(day('2026-11-30'));
+    expect(defaultStart(null, 3, now)).toBe(day('2026-11-29'));
   });
 
   it('refuses more visitors than planted users, and unknown tiers', async () => {
