@@ -15,8 +15,21 @@ import type { StorefrontOptions } from '../demo/generate-storefront.ts';
 import type { ShelfApp } from '../api/app.ts';
 import type { Verdict } from '../jobs/train-processor.ts';
 import type { Engine } from '../serving/engine.ts';
+import type { PlantedTruth } from '../demo/planted.ts';
+import { DAY } from '../demo/closed-loop.ts';
 import { createShelf } from './create-shelf.ts';
 import type { ShelfOverrides } from './create-shelf.ts';
+import { simulateStorefront } from './simulate-storefront.ts';
+
+/** The simulated days `npm start` plays after seeding the demo storefront, so metrics are not empty. */
+export interface DemoSimulation {
+  /** @defaultValue 300 (at most the demo's users) */
+  visitors?: number;
+  /** @defaultValue 2 */
+  days?: number;
+  /** @defaultValue 1 */
+  seed?: number;
+}
 
 export interface StartOptions {
   config: Readonly<ShelfConfig>;
@@ -25,6 +38,8 @@ export interface StartOptions {
   demo?: StorefrontOptions;
   /** The train job's recipe and seed. */
   train?: ShelfOverrides['train'];
+  /** The closed-loop days played after seeding the demo (false: none). */
+  simulate?: DemoSimulation | false;
   onProgress?: (message: string, progress?: ExportProgress) => void;
 }
 
@@ -54,9 +69,17 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   };
   try {
     let changed = false;
+    let planted: PlantedTruth | null = null;
+    const simulation = o.simulate === false ? null : { visitors: 300, days: 2, seed: 1, ...o.simulate };
+    // The demo history ends where the simulated days begin; they end at 00:00 UTC today.
+    const today = Math.floor(Date.now() / DAY) * DAY;
     if ((await store.stats()).events === 0) {
       say('the store is empty: generating the demo storefront');
-      const sf = generateStorefront({ ...o.demo, now: Date.now() });
+      const sf = generateStorefront({
+        ...o.demo,
+        now: simulation ? today - simulation.days * DAY : Date.now(),
+      });
+      planted = sf.planted;
       const summary = await exportStorefront(sf, {
         store,
         dir: join(config.dataDir, 'demo'),
@@ -74,7 +97,32 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       say((job.result as Verdict).message);
       changed = true;
     }
-    // The engine was loaded before the demo data and the first version: load them.
+    if (planted && simulation) {
+      // Played through a Shelf of its own on a simulated clock (through the first version), then
+      // aggregated: the metrics API and the dashboard have data on the first start.
+      const t0 = Date.now();
+      const { visitors, days, seed } = simulation;
+      say(`simulating ${days} days of ${visitors} demo visitors`);
+      const { result } = await simulateStorefront({
+        config,
+        log,
+        store,
+        registry,
+        planted,
+        simulation: {
+          visitors: Math.min(visitors, Object.keys(planted.users).length),
+          days,
+          seed,
+          start: today - days * DAY,
+        },
+      });
+      const t = result.totals;
+      say(
+        `simulated ${result.visits} visits: ${t.impressions} lists, ${t.clicks} clicks, ${t.purchases} purchases ` +
+          `(${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      );
+    }
+    // The engine was loaded before the demo data, the first version and the simulated days: load them.
     if (changed) await engine.swap();
     const computeSegments = () => jobs.enqueue('segments');
     computeSegments();

@@ -8,6 +8,7 @@ import { AuditLog, CLI_ACTOR } from '../changes/audit-log.ts';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
 import type { ShelfConfig } from '../config.ts';
+import { Attributor } from '../feedback/attributor.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 import type { CommandContext } from './command.ts';
@@ -43,6 +44,11 @@ export function createContext(o: ContextOptions): { ctx: CommandContext; close()
         log,
       });
       await feed.publish(changes);
+    },
+    async attributor() {
+      // No impressions are buffered in this process, and the lists imported events name were
+      // written long ago: an unknown one gets no credit at once (no waiting for a replica).
+      return new Attributor({ store: await ctx.store(), windows: config.attributionWindowMs, retries: 0 });
     },
     async audit(action, target, detail, actor = CLI_ACTOR) {
       await new AuditLog(await ctx.store()).record(actor, action, target, detail);

@@ -3,6 +3,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import type { Actor, AuditAction } from '../changes/audit-log.ts';
 import type { ShelfConfig } from '../config.ts';
+import type { Attributor } from '../feedback/attributor.ts';
 import { InputError } from '../errors.ts';
 import type { AttributeValue, Change, Store } from '../store/types.ts';
 
@@ -16,6 +17,8 @@ export interface CommandContext {
   out: NodeJS.WritableStream;
   /** Publishes changes on the change feed, so running servers apply them (src/changes/). */
   publish(changes: readonly Change[]): Promise<void>;
+  /** Credits stored events to the lists that showed their items (the configured windows). */
+  attributor(): Promise<Attributor>;
   /** Writes to the audit log as the command line (or as `actor`: the train job run as a child). */
   audit(
     action: AuditAction,

@@ -33,7 +33,7 @@ const SEGMENT_ACTIVITY: Record<Segment, number> = {
   churned: 0.8,
 };
 /** Multiplier on add-to-cart and checkout probabilities. */
-const SEGMENT_CONVERSION: Record<Segment, number> = {
+export const SEGMENT_CONVERSION: Readonly<Record<Segment, number>> = {
   new: 0.8,
   active: 1,
   high_value: 1.6,

@@ -89,6 +89,8 @@ const command: Command = {
           await ctx.publish([{ kind: 'users', userIds, withdrawn }]);
         }
       },
+      // Imported clicks and purchases are credited like the API's (a recommendationId, or the window).
+      attributor: await ctx.attributor(),
       latestEventAt: Date.now() + ctx.config.maxEventSkewMs,
       onProgress: (p) =>
         ctx.log.info(

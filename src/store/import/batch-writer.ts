@@ -8,7 +8,7 @@
  * are written (`stored`), identical ones count as `duplicates`. When one id occurs several
  * times in a batch the last one wins and the id is counted once.
  */
-import type { Item, ShelfEvent, Store, User } from '../types.ts';
+import type { Attribution, Item, ShelfEvent, Store, User } from '../types.ts';
 import type { EntityCounts, ImportError, ImportKind, ImportSink } from './types.ts';
 
 export interface BatchWriterOptions {
@@ -18,12 +18,19 @@ export interface BatchWriterOptions {
   maxErrors?: number;
   /** Called with each batch of items or users written (new or changed): the change feed. */
   onWritten?: (written: { items: Item[] } | { users: User[] }) => Promise<void>;
+  /**
+   * Credits the events of each batch the store reported `stored` to the lists that showed their
+   * items, as the events route does (src/feedback/attributor.ts): an imported click or purchase
+   * carrying a recommendationId, or within the window of an impression, counts in the metrics.
+   */
+  attributor?: { attribute(stored: readonly ShelfEvent[]): Promise<readonly Attribution[]> };
 }
 
 export class BatchWriter implements ImportSink {
   readonly batchSize: number;
   private readonly maxErrors: number;
   private readonly onWritten: BatchWriterOptions['onWritten'];
+  private readonly attributor: BatchWriterOptions['attributor'];
   private items: Item[] = [];
   private users: User[] = [];
   private events: ShelfEvent[] = [];
@@ -53,6 +60,7 @@ export class BatchWriter implements ImportSink {
     this.batchSize = options.batchSize ?? 5000;
     this.maxErrors = options.maxErrors ?? 1000;
     this.onWritten = options.onWritten;
+    this.attributor = options.attributor;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
       throw new RangeError('batchSize must be ≥ 1');
   }
@@ -147,6 +155,13 @@ export class BatchWriter implements ImportSink {
         for (let k = 0; k < r.erased; k++) this.skip(ERASED);
         // Validation refuses what a store cannot hold; should one get through, it is a bad row.
         for (const e of r.invalid) this.reject(lines[b]![e.index]!, [e]);
+        // Only what was stored: a duplicate of an earlier import is never credited again.
+        if (this.attributor && r.stored) {
+          const stored = batch.filter((_, k) => r.statuses[k] === 'stored');
+          const made = (await this.attributor.attribute(stored)).length;
+          // In the summary's counts: how many imported events the metrics now credit.
+          if (made) this.count('attributed', made);
+        }
       }
     })();
     // Marked handled now; the error is rethrown by the next `await this.inflight`.

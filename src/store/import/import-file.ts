@@ -41,6 +41,8 @@ export interface ImportFileOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** Called with each batch of items or users written (new or changed). */
   onWritten?: BatchWriterOptions['onWritten'];
+  /** Credits stored events to the lists that showed their items (the CLI's attributor). */
+  attributor?: BatchWriterOptions['attributor'];
   /** @defaultValue 2000 */
   progressIntervalMs?: number;
 }
@@ -66,6 +68,7 @@ export async function importFile(store: Store, options: ImportFileOptions): Prom
     batchSize: options.batchSize,
     maxErrors: options.maxErrors,
     onWritten: options.onWritten,
+    attributor: options.attributor,
   });
   let rows = 0;
   let needHeader = mapper.header !== undefined;

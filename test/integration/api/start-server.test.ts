@@ -48,6 +48,26 @@ describe('npm start’s code path on an empty data dir', () => {
     expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
   });
 
+  it('plays two simulated days after seeding, so the metrics are not empty on the first start', async () => {
+    expect(messages).toContain('simulating 2 days of 300 demo visitors');
+    const admin = { authorization: `Bearer ${server.apiKeys.find((k) => k.role === 'admin')!.key}` };
+    const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
+    const res = await fetch(`${server.url}/v1/admin/metrics?from=${day(3)}&to=${day(0)}&groupBy=tier`, {
+      headers: admin,
+    });
+    expect(res.status).toBe(200);
+    const { rows } = (await res.json()) as { rows: { tier: string; impressions: number; clicks: number }[] };
+    expect(rows.map((r) => r.tier).sort()).toEqual([
+      'cart',
+      'category',
+      'homepage',
+      'personalized',
+      'similar',
+    ]);
+    expect(rows.every((r) => r.impressions > 0)).toBe(true);
+    expect(rows.some((r) => r.clicks > 0)).toBe(true);
+  });
+
   it('computes segments at start, and a visitor without history gets what new customers engage with', async () => {
     const admin = { authorization: `Bearer ${server.apiKeys.find((k) => k.role === 'admin')!.key}` };
     const shop = { authorization: `Bearer ${server.apiKeys.find((k) => k.role === 'storefront')!.key}` };

@@ -50,6 +50,70 @@ afterEach(async () => {
 });
 
 describe('shelf import', () => {
+  it('credits imported clicks and purchases to the lists that showed them, once', async () => {
+    const HOUR = 3_600_000;
+    await store.insertImpressions([
+      {
+        recommendationId: 'rec-1',
+        tier: 'personalized',
+        config: 'default',
+        probability: 1,
+        modelVersion: 'v1',
+        userId: 'u1',
+        itemIds: ['i1', 'i2', 'i3'],
+        timestamp: T0,
+      },
+    ]);
+    const file = join(dir, 'credited.jsonl');
+    const events = [
+      // The list named: credited at the item's position.
+      {
+        eventId: 'c1',
+        type: 'click',
+        userId: 'u1',
+        itemId: 'i2',
+        recommendationId: 'rec-1',
+        timestamp: T0 + 1000,
+      },
+      // An item the named list did not show: no credit.
+      {
+        eventId: 'c2',
+        type: 'click',
+        userId: 'u1',
+        itemId: 'i9',
+        recommendationId: 'rec-1',
+        timestamp: T0 + 2000,
+      },
+      // No id, within the purchase window (7 days): the latest list with the item; 2 units.
+      {
+        eventId: 'p1',
+        type: 'purchase',
+        userId: 'u1',
+        itemId: 'i3',
+        quantity: 2,
+        price: 7.5,
+        timestamp: T0 + 3 * 24 * HOUR,
+      },
+      // No id, past the click window (24 h): none.
+      { eventId: 'c3', type: 'click', userId: 'u1', itemId: 'i1', timestamp: T0 + 25 * HOUR },
+    ];
+    await writeFile(file, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    expect(await command.run(['events', file, '--json'], ctx)).toBe(0);
+    expect(JSON.parse(output)).toMatchObject({ stored: 4, counts: { attributed: 2 } });
+    const credited = await store.attributionsAfter(0, 100);
+    expect(
+      credited.map((a) => [a.eventId, a.type, a.recommendationId, a.position, a.units, a.revenue]),
+    ).toEqual([
+      ['c1', 'click', 'rec-1', 1, 0, 0],
+      ['p1', 'purchase', 'rec-1', 2, 2, 15],
+    ]);
+    // The same file again: all duplicates, nothing credited twice.
+    output = '';
+    expect(await command.run(['events', file, '--json'], ctx)).toBe(0);
+    expect(JSON.parse(output)).toMatchObject({ stored: 0, duplicates: 4, counts: {} });
+    expect(await store.attributionsAfter(0, 100)).toHaveLength(2);
+  });
+
   it('prints the summary as one JSON object with --json', async () => {
     expect(await command.run(['events', csv, '--json', '--batch-size', '3'], ctx)).toBe(0);
     expect(output.trim().split('\n')).toHaveLength(1);

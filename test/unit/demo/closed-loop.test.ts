@@ -1,0 +1,168 @@
+/**
+ * The closed-loop simulator (issue #13's "Done when"): for a fixed seed, after the aggregation
+ * job, `GET /v1/admin/metrics` per tier equals the simulator's own counts exactly; the ground
+ * truth is written beside the data; the same seed gives the same counts.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createShelf } from '../../../src/app/create-shelf.ts';
+import { simulateStorefront } from '../../../src/app/simulate-storefront.ts';
+import type { SimulateStorefrontResult } from '../../../src/app/simulate-storefront.ts';
+import { loadConfig } from '../../../src/config.ts';
+import type { ShelfConfig } from '../../../src/config.ts';
+import type { ShownList, SimulationCounts } from '../../../src/demo/closed-loop.ts';
+import { trueProbabilities } from '../../../src/demo/click-model.ts';
+import { exportStorefront } from '../../../src/demo/export-storefront.ts';
+import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
+import type { Storefront } from '../../../src/demo/generate-storefront.ts';
+import type { MetricsRow } from '../../../src/feedback/feedback-metrics.ts';
+import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { Store } from '../../../src/store/types.ts';
+import { trainVersion } from '../../../training/publish.ts';
+
+const log = pino({ level: 'silent' });
+const NOW = Date.UTC(2025, 0, 15, 0);
+const ADMIN = 'admin-key-0123456789abcdef';
+// A seed whose four days hold returns and a purchase of several units.
+const SIMULATION = { visitors: 80, days: 4, seed: 5, start: NOW };
+
+/** A fresh store with the demo storefront and a trained version, then the simulation through it. */
+async function simulated(
+  dir: string,
+  sf: Storefront,
+): Promise<{ store: Store; config: ShelfConfig; run: SimulateStorefrontResult }> {
+  const store = await openSqliteStore(':memory:');
+  await exportStorefront(sf, { store });
+  const registry = new ModelRegistry(join(dir, 'models'));
+  const { manifest } = await trainVersion({
+    store,
+    registry,
+    recipe: { factors: 8, iterations: 3 },
+    seed: 1,
+    log,
+  });
+  await registry.promote(manifest.version);
+  const config = loadConfig({
+    SHELF_DATA_DIR: dir,
+    SHELF_API_KEYS: `storefront:storefront-key-0123456789,admin:${ADMIN}`,
+  });
+  const run = await simulateStorefront({
+    config,
+    log,
+    store,
+    registry,
+    planted: sf.planted,
+    simulation: SIMULATION,
+  });
+  return { store, config, run };
+}
+
+describe('the closed-loop simulator', () => {
+  const dirs: string[] = [];
+  const stores: Store[] = [];
+  let sf: Storefront;
+  let first: Awaited<ReturnType<typeof simulated>>;
+
+  beforeAll(async () => {
+    sf = generateStorefront({ seed: 5, items: 150, users: 120, events: 5000, now: NOW });
+    dirs.push(await mkdtemp(join(tmpdir(), 'shelf-sim-')));
+    first = await simulated(dirs[0]!, sf);
+    stores.push(first.store);
+  });
+  afterAll(async () => {
+    for (const s of stores) await s.close();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('counts what the metrics API reports after aggregation, per tier, exactly', async () => {
+    const { run, store, config } = first;
+    const t = run.result.totals;
+    // Enough traffic that every kind of count is exercised, returns included.
+    expect(run.impressionsDropped).toBe(0);
+    expect(t.clicks).toBeGreaterThan(20);
+    expect(t.purchases).toBeGreaterThan(5);
+    expect(t.returns).toBeGreaterThan(0);
+    expect(t.units).toBeGreaterThan(t.purchases); // a purchase of several units
+    expect(Object.keys(run.result.byTier).sort()).toEqual([
+      'cart',
+      'category',
+      'homepage',
+      'personalized',
+      'similar',
+    ]);
+
+    const shelf = await createShelf(config, log, { store, now: () => NOW });
+    try {
+      const res = await shelf.app.inject({
+        method: 'GET',
+        url: `/v1/admin/metrics?from=${run.result.from}&to=${run.result.to}&groupBy=tier`,
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      expect(res.statusCode).toBe(200);
+      const rows = res.json<{ rows: MetricsRow[] }>().rows;
+      const asCounted = (c: SimulationCounts) => ({
+        impressions: c.impressions,
+        itemsShown: c.itemsShown,
+        clicks: c.clicks,
+        addToCarts: c.addToCarts,
+        purchases: c.purchases,
+        units: c.units,
+        revenueCents: c.revenueCents,
+      });
+      const asReported = (r: MetricsRow) => ({
+        impressions: r.impressions,
+        itemsShown: r.itemsShown,
+        clicks: r.clicks,
+        addToCarts: r.addToCarts,
+        purchases: r.purchases,
+        units: r.units,
+        // Revenue is summed in floating point by the store; the simulator counts whole cents.
+        revenueCents: Math.round(r.revenue * 100),
+      });
+      expect(Object.fromEntries(rows.map((r) => [r.tier, asReported(r)]))).toEqual(
+        Object.fromEntries(Object.entries(run.result.byTier).map(([tier, c]) => [tier, asCounted(c)])),
+      );
+    } finally {
+      await shelf.close();
+    }
+  });
+
+  it('writes the ground truth beside the data: every list shown with the true chances drawn against', async () => {
+    const { run } = first;
+    expect(run.files.map((f) => f.slice(dirs[0]!.length))).toEqual([
+      '/simulation/2025-01-15-seed5/shown.jsonl',
+      '/simulation/2025-01-15-seed5/summary.json',
+    ]);
+    const lines = (await readFile(run.files[0]!, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ShownList);
+    expect(lines).toHaveLength(run.result.totals.impressions);
+    const byId = new Map(sf.items.map((i) => [i.itemId, i]));
+    const line = lines.find((l) => l.tier === 'personalized')!;
+    const taste = sf.planted.users[line.userId]!;
+    for (const it of line.items) {
+      expect(it.click).toBe(trueProbabilities(taste, byId.get(it.itemId)!, it.position).click);
+    }
+    expect(lines.reduce((n, l) => n + l.items.filter((i) => i.clicked).length, 0)).toBe(
+      run.result.totals.clicks,
+    );
+    const summary = JSON.parse(await readFile(run.files[1]!, 'utf8')) as {
+      totals: { revenue: number; trueCtr: number };
+      byTier: Record<string, { trueCtr: number }>;
+    };
+    expect(summary.totals.revenue).toBe(run.result.totals.revenueCents / 100);
+    expect(summary.byTier.personalized!.trueCtr).toBeGreaterThan(0);
+  });
+
+  it('gives the same counts for the same seed on the same data', async () => {
+    dirs.push(await mkdtemp(join(tmpdir(), 'shelf-sim-')));
+    const again = await simulated(dirs[1]!, sf);
+    stores.push(again.store);
+    expect(again.run.result).toEqual(first.run.result);
+  });
+});
