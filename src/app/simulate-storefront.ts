@@ -14,7 +14,8 @@ import type { PlantedTruth } from '../demo/planted.ts';
 import { SimulationTruth } from '../demo/simulation-truth.ts';
 import type { AggregateResult } from '../feedback/aggregate-feedback.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { Item, Store } from '../store/types.ts';
+import { allItems } from '../store/all-items.ts';
+import type { Store } from '../store/types.ts';
 import { createShelf } from './create-shelf.ts';
 
 export const SIMULATION_DIR = 'simulation';
@@ -52,15 +53,6 @@ export function defaultStart(lastEventAt: number | null, days: number, now: numb
   return Math.min(after, today - days * DAY);
 }
 
-async function allItems(store: Store): Promise<Item[]> {
-  const out: Item[] = [];
-  for (;;) {
-    const page = await store.listItems({ ...(out.length ? { after: out.at(-1)!.itemId } : {}), limit: 5000 });
-    out.push(...page);
-    if (page.length < 5000) return out;
-  }
-}
-
 export async function simulateStorefront(o: SimulateStorefrontOptions): Promise<SimulateStorefrontResult> {
   const clock = new SimulatedClock(o.simulation.start);
   // The simulator is one trusted in-process client sending a day's traffic in seconds: the
@@ -77,6 +69,8 @@ export async function simulateStorefront(o: SimulateStorefrontOptions): Promise<
       ? null
       : await SimulationTruth.open(join(o.config.dataDir, SIMULATION_DIR, `${day}-seed${o.simulation.seed}`));
   try {
+    const items = [];
+    for await (const item of allItems(o.store)) items.push(item);
     const result = await runClosedLoop(
       {
         engine: shelf.engine,
@@ -85,7 +79,7 @@ export async function simulateStorefront(o: SimulateStorefrontOptions): Promise<
         endOfDay: () => shelf.impressions.flush(),
       },
       clock,
-      { planted: o.planted, items: await allItems(o.store) },
+      { planted: o.planted, items },
       o.simulation,
       truth?.shown,
     );
