@@ -100,6 +100,9 @@ function nullStore(): Store {
     feedbackWatermark: unsupported,
     addFeedback: unsupported,
     feedbackTotals: unsupported,
+    unitTotals: unsupported,
+    saveExperiment: unsupported,
+    experiments: unsupported,
     async erasedAmong() {
       return new Set<string>();
     },

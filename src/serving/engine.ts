@@ -267,7 +267,7 @@ export class Engine {
         if (c.kind === 'items') for (const id of c.itemIds) itemIds.add(id);
         else if (c.kind === 'users') await this.usersChanged(c.userIds, c.withdrawn);
         else if (c.kind === 'erased') await this.forgetUser(c.userId);
-        else if (c.version !== this.version) await this.swap(c.version);
+        else if (c.kind === 'version' && c.version !== this.version) await this.swap(c.version);
       } catch (err) {
         this.o.log.error({ err, change: c }, 'applying a change failed');
       }

@@ -44,6 +44,8 @@ import type {
   UserActivity,
   UserItem,
   UserPatch,
+  Experiment,
+  UnitTotals,
 } from './types.ts';
 import { visitorKey } from './types.ts';
 import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
@@ -55,7 +57,10 @@ import {
   IMPRESSION_COLUMNS,
   impressionFromRow,
   totalsFromRows,
+  UNIT_TOTALS_SQL,
+  unitTotalsFromRow,
 } from './feedback-sql.ts';
+import type { UnitTotalsRow } from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
 
@@ -675,6 +680,26 @@ export class PostgresStore implements Store {
   async feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]> {
     const { rows } = await this.pool.query<TotalsRow>(feedbackTotalsSql(query), [query.from, query.to]);
     return totalsFromRows(query, rows);
+  }
+
+  async unitTotals(configs: readonly string[]): Promise<UnitTotals[]> {
+    if (!configs.length) return [];
+    const sql = UNIT_TOTALS_SQL.replace('IN ($CONFIGS)', '= ANY($1::text[])');
+    const { rows } = await this.pool.query<UnitTotalsRow>(sql, [configs]);
+    return rows.map(unitTotalsFromRow);
+  }
+
+  async saveExperiment(e: Experiment): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO experiments (id, body, updated_at) VALUES ($1, $2::jsonb, $3)
+       ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+      [e.id, JSON.stringify(e), Date.now()],
+    );
+  }
+
+  async experiments(): Promise<Experiment[]> {
+    const { rows } = await this.pool.query<{ body: Experiment }>('SELECT body FROM experiments ORDER BY id');
+    return rows.map((r) => r.body);
   }
 
   /** Drops the schema and everything in it (tests and benchmarks use their own schema). */

@@ -46,6 +46,8 @@ import type {
   UserActivity,
   UserItem,
   UserPatch,
+  Experiment,
+  UnitTotals,
 } from './types.ts';
 import { visitorKey } from './types.ts';
 import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
@@ -57,7 +59,10 @@ import {
   IMPRESSION_COLUMNS,
   impressionFromRow,
   totalsFromRows,
+  UNIT_TOTALS_SQL,
+  unitTotalsFromRow,
 } from './feedback-sql.ts';
+import type { UnitTotalsRow } from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
 import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
 
@@ -596,6 +601,26 @@ export class SqliteStore implements Store {
   async feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]> {
     const sql = feedbackTotalsSql(query).replace(/\$\d+/g, '?');
     return totalsFromRows(query, this.db.prepare(sql).all(query.from, query.to) as TotalsRow[]);
+  }
+
+  async unitTotals(configs: readonly string[]): Promise<UnitTotals[]> {
+    if (!configs.length) return [];
+    const sql = UNIT_TOTALS_SQL.replace('$CONFIGS', 'SELECT value FROM json_each(?)');
+    return (this.db.prepare(sql).all(JSON.stringify(configs)) as UnitTotalsRow[]).map(unitTotalsFromRow);
+  }
+
+  async saveExperiment(e: Experiment): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO experiments (id, body, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+      )
+      .run(e.id, JSON.stringify(e), Date.now());
+  }
+
+  async experiments(): Promise<Experiment[]> {
+    const rows = this.db.prepare('SELECT body FROM experiments ORDER BY id').all() as { body: string }[];
+    return rows.map((r) => JSON.parse(r.body) as Experiment);
   }
 
   async close(): Promise<void> {
