@@ -30,6 +30,7 @@ import type {
   Recommendation,
   RecommendRequest,
   ServingConfig,
+  Tier,
   TierConfig,
 } from './types.ts';
 import { DEFAULT_SERVING_CONFIG } from './types.ts';
@@ -86,6 +87,11 @@ export class Engine {
       now: this.now,
     });
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
+  }
+
+  /** The tier's default configuration on the version served now; null before the first swap. */
+  defaultConfig(tier: Tier): TierConfig | null {
+    return this.models.current?.defaults[tier] ?? null;
   }
 
   async recommend(req: RecommendRequest): Promise<Recommendation> {

@@ -1,0 +1,234 @@
+/**
+ * An experiment's results (`GET /v1/admin/experiments/:id/results`), the unit of analysis being
+ * the randomisation unit: each unit's impressions (lists), attributed clicks, purchases and
+ * revenue, summed over days from the feedback aggregates of its variant's configuration. Per
+ * variant CTR (a ratio metric, delta method over units), conversion (converting units ÷ units)
+ * and revenue per unit, each with a 95% interval; per treatment and metric the relative lift over
+ * the control (the first variant) with a delta-method interval, a fixed-horizon p-value (Holm-
+ * adjusted beside it when there are several treatments) and an always-valid confidence sequence;
+ * a sample-ratio-mismatch check. Every number says its method. CUPED is not applied yet.
+ */
+import type { Experiment, UnitTotals } from '../store/types.ts';
+import { variantConfigName } from './experiment-definition.ts';
+import type { Estimate } from './statistics.ts';
+import {
+  holm,
+  meanEstimate,
+  normalInterval,
+  ratioEstimate,
+  relativeLift,
+  sequentialHalfWidth,
+  sequentialPValue,
+  srmTest,
+  twoProportionZ,
+  welchTest,
+  zTest,
+} from './statistics.ts';
+
+export interface ResultsOptions {
+  /**
+   * The combined units (both arms) at which the confidence sequence is tightest.
+   * @defaultValue 5000 (GrowthBook's default)
+   */
+  nStar?: number;
+}
+
+export const ALPHA = 0.05;
+/** GrowthBook's and Eppo's threshold: the check runs at every look, so it must rarely cry wolf. */
+export const SRM_THRESHOLD = 0.001;
+/** Below this many units in a variant the SRM check is not run (GrowthBook). */
+export const SRM_MIN_UNITS = 8;
+export const DEFAULT_N_STAR = 5000;
+
+export const METRICS = ['ctr', 'conversion', 'revenuePerUnit'] as const;
+export type MetricName = (typeof METRICS)[number];
+
+export interface MetricValue {
+  value: number | null;
+  ci95: [number | null, number | null];
+}
+
+export interface VariantResult {
+  name: string;
+  share: number;
+  units: number;
+  impressions: number;
+  clicks: number;
+  purchases: number;
+  revenue: number;
+  /** Units with at least one attributed purchase. */
+  convertingUnits: number;
+  metrics: Record<MetricName, MetricValue>;
+}
+
+export interface Comparison {
+  variant: string;
+  metric: MetricName;
+  /** μ_variant / μ_control − 1. */
+  lift: number | null;
+  liftCi95: [number | null, number | null];
+  /** Fixed horizon, two-sided: valid at one pre-planned look. */
+  pValue: number | null;
+  /** `pValue` after Holm's step-down adjustment over the treatments of this metric. */
+  pValueHolm: number | null;
+  /** Always valid: may be read at every look. */
+  sequentialCi95: [number | null, number | null];
+  sequentialPValue: number | null;
+}
+
+export interface ExperimentResults {
+  id: string;
+  state: string;
+  control: string;
+  alpha: number;
+  /** What each number is. */
+  methods: Record<string, string>;
+  variants: VariantResult[];
+  comparisons: Comparison[];
+  srm: { pValue: number | null; flagged: boolean; chi2: number | null; threshold: number };
+}
+
+const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
+const pair = (a: number, b: number): [number | null, number | null] => [num(a), num(b)];
+
+interface Arm {
+  impressions: Float64Array;
+  clicks: Float64Array;
+  converted: Float64Array;
+  revenue: Float64Array;
+  purchases: number;
+}
+
+function armsOf(e: Experiment, rows: readonly UnitTotals[]): Arm[] {
+  const index = new Map(e.variants.map((v, i) => [variantConfigName(e.id, v.name), i]));
+  const counts = new Int32Array(e.variants.length);
+  for (const r of rows) {
+    const i = index.get(r.config);
+    if (i !== undefined) counts[i]!++;
+  }
+  const arms: Arm[] = e.variants.map((_, i) => ({
+    impressions: new Float64Array(counts[i]!),
+    clicks: new Float64Array(counts[i]!),
+    converted: new Float64Array(counts[i]!),
+    revenue: new Float64Array(counts[i]!),
+    purchases: 0,
+  }));
+  const at = new Int32Array(e.variants.length);
+  for (const r of rows) {
+    const i = index.get(r.config);
+    if (i === undefined) continue;
+    const a = arms[i]!;
+    const k = at[i]!++;
+    a.impressions[k] = r.impressions;
+    a.clicks[k] = r.clicks;
+    a.converted[k] = r.purchases > 0 ? 1 : 0;
+    a.revenue[k] = r.revenue;
+    a.purchases += r.purchases;
+  }
+  return arms;
+}
+
+const sum = (x: Float64Array) => x.reduce((a, b) => a + b, 0);
+
+export function experimentResults(
+  e: Experiment,
+  rows: readonly UnitTotals[],
+  options: ResultsOptions = {},
+): ExperimentResults {
+  const nStar = options.nStar ?? DEFAULT_N_STAR;
+  const arms = armsOf(e, rows);
+  const estimates = arms.map((a): Record<MetricName, Estimate> => ({
+    ctr: ratioEstimate(a.clicks, a.impressions),
+    conversion: meanEstimate(a.converted),
+    revenuePerUnit: meanEstimate(a.revenue),
+  }));
+  const variants = e.variants.map((v, i): VariantResult => {
+    const a = arms[i]!;
+    const metrics = Object.fromEntries(
+      METRICS.map((m) => {
+        const est = estimates[i]![m];
+        const [lo, hi] = normalInterval(est, ALPHA);
+        return [m, { value: est.n ? num(est.value) : null, ci95: est.n ? pair(lo, hi) : [null, null] }];
+      }),
+    ) as Record<MetricName, MetricValue>;
+    return {
+      name: v.name,
+      share: v.share,
+      units: a.revenue.length,
+      impressions: sum(a.impressions),
+      clicks: sum(a.clicks),
+      purchases: a.purchases,
+      revenue: sum(a.revenue),
+      convertingUnits: sum(a.converted),
+      metrics,
+    };
+  });
+
+  const comparisons: Comparison[] = [];
+  for (const m of METRICS) {
+    const c = estimates[0]![m];
+    const start = comparisons.length;
+    for (let i = 1; i < e.variants.length; i++) {
+      const t = estimates[i]![m];
+      const lift = relativeLift(t, c);
+      const [lo, hi] = normalInterval(lift, ALPHA);
+      const h = sequentialHalfWidth(lift, ALPHA, nStar);
+      let p: number;
+      if (m === 'conversion')
+        p = twoProportionZ(sum(arms[i]!.converted), t.n, sum(arms[0]!.converted), c.n).pValue;
+      else if (m === 'revenuePerUnit') p = welchTest(t, c).pValue;
+      else p = zTest(t, c).pValue;
+      const ok = t.n > 1 && c.n > 1 && Number.isFinite(lift.value);
+      comparisons.push({
+        variant: e.variants[i]!.name,
+        metric: m,
+        lift: ok ? num(lift.value) : null,
+        liftCi95: ok ? pair(lo, hi) : [null, null],
+        pValue: ok ? num(p) : null,
+        pValueHolm: null,
+        sequentialCi95: ok ? pair(lift.value - h, lift.value + h) : [null, null],
+        sequentialPValue: ok ? num(sequentialPValue(lift, 0, ALPHA, nStar)) : null,
+      });
+    }
+    const mine = comparisons.slice(start);
+    const valid = mine.filter((x) => x.pValue !== null);
+    const adjusted = holm(valid.map((x) => x.pValue!));
+    valid.forEach((x, k) => (x.pValueHolm = adjusted[k]!));
+  }
+
+  const units = variants.map((v) => v.units);
+  const srmRun = units.every((n) => n >= SRM_MIN_UNITS);
+  const srm = srmRun
+    ? srmTest(
+        units,
+        e.variants.map((v) => v.share),
+      )
+    : null;
+  return {
+    id: e.id,
+    state: e.state,
+    control: e.variants[0]!.name,
+    alpha: ALPHA,
+    methods: {
+      unit: `the randomisation unit (${e.unit}); per-unit sums of impressions (lists), attributed clicks, purchases and revenue from the feedback aggregates`,
+      ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval',
+      conversion: 'converting units ÷ units; binomial variance over units; normal (Wald) 95% interval',
+      revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
+      lift: 'relative lift μ_variant/μ_control − 1 with a delta-method variance; normal 95% interval (fixed horizon)',
+      pValue:
+        'two-sided, fixed horizon, α = 0.05: ctr z-test on delta-method variances; conversion two-proportion z-test (pooled); revenuePerUnit Welch’s t (Welch–Satterthwaite df)',
+      pValueHolm: 'Holm–Bonferroni step-down over the treatments of the metric',
+      sequential: `asymptotic confidence sequence (Waudby-Smith et al. 2021, as in GrowthBook), α = 0.05, N* = ${nStar} combined units; always-valid p-value by the matching mixture e-value`,
+      srm: `Pearson chi-square of units per variant against the configured shares, flagged at p < ${SRM_THRESHOLD}; not run below ${SRM_MIN_UNITS} units in a variant`,
+      cuped: 'not applied (no pre-exposure adjustment yet)',
+    },
+    variants,
+    comparisons,
+    srm: {
+      pValue: srm ? num(srm.pValue) : null,
+      flagged: srm ? srm.pValue < SRM_THRESHOLD : false,
+      chi2: srm ? num(srm.chi2) : null,
+      threshold: SRM_THRESHOLD,
+    },
+  };
+}
