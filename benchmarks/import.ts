@@ -101,6 +101,7 @@ function nullStore(): Store {
     addFeedback: unsupported,
     feedbackTotals: unsupported,
     unitTotals: unsupported,
+    preExposure: unsupported,
     saveExperiment: unsupported,
     experiments: unsupported,
     async erasedAmong() {

@@ -444,6 +444,16 @@ export const ExperimentResultsReply = Type.Object({
       pValueHolm: NullableNumber,
       sequentialCi95: Interval,
       sequentialPValue: NullableNumber,
+      cuped: Type.Unsafe<object | null>({
+        type: ['object', 'null'],
+        properties: {
+          lift: { type: ['number', 'null'] },
+          liftCi95: { type: 'array', items: { type: ['number', 'null'] } },
+          pValue: { type: ['number', 'null'] },
+          theta: { type: 'number' },
+          varianceReduction: { type: ['number', 'null'] },
+        },
+      }),
     }),
   ),
   srm: Type.Object({

@@ -9,17 +9,20 @@ import type { ChangeFeed } from '../changes/change-feed.ts';
 import { NotFoundError, ShelfError } from '../errors.ts';
 import type { Experiment, Store } from '../store/types.ts';
 import { BUCKETS, freeRange } from './assignment.ts';
-import { draftOf, FROM, isLive } from './experiment-definition.ts';
+import { draftOf, FROM, isLive, variantConfigName } from './experiment-definition.ts';
 import type { ExperimentInput, LifecycleAction } from './experiment-definition.ts';
 import { experimentResults } from './experiment-results.ts';
 import type { ExperimentResults, ResultsOptions } from './experiment-results.ts';
 
 export interface ExperimentServiceOptions {
-  store: Pick<Store, 'saveExperiment' | 'experiments' | 'unitTotals'>;
+  store: Pick<Store, 'saveExperiment' | 'experiments' | 'unitTotals' | 'preExposure'>;
   changes: Pick<ChangeFeed, 'publish'>;
   audit: Pick<AuditLog, 'record'>;
   now?: () => number;
 }
+
+/** CUPED's pre-exposure window (GrowthBook's default). */
+export const PRE_PERIOD_MS = 14 * 86_400_000;
 
 const conflict = (message: string) => ShelfError.of('SHELF_ERR_EXPERIMENT_STATE', message);
 
@@ -101,8 +104,18 @@ export class ExperimentService {
 
   async results(id: string, options: ResultsOptions = {}): Promise<ExperimentResults> {
     const e = await this.get(id);
-    const rows = await this.o.store.unitTotals(e.variants.map((v) => `${e.id}:${v.name}`));
-    return experimentResults(e, rows, options);
+    const rows = await this.o.store.unitTotals(e.variants.map((v) => variantConfigName(e.id, v.name)));
+    if (e.startedAt === null) return experimentResults(e, rows, options);
+    // CUPED's covariate: each unit's purchases and revenue in the window before the start.
+    const users: string[] = [];
+    const sessions: string[] = [];
+    for (const r of rows) (r.visitor.startsWith('u:') ? users : sessions).push(r.visitor.slice(2));
+    const from = e.startedAt - PRE_PERIOD_MS;
+    const pre = new Map<string, { purchases: number; revenue: number }>();
+    for (const p of await this.o.store.preExposure('user', users, from, e.startedAt)) pre.set(`u:${p.id}`, p);
+    for (const p of await this.o.store.preExposure('session', sessions, from, e.startedAt))
+      pre.set(`s:${p.id}`, p);
+    return experimentResults(e, rows, { ...options, pre });
   }
 
   private async save(

@@ -45,6 +45,7 @@ import type {
   UserItem,
   UserPatch,
   Experiment,
+  PreExposure,
   UnitTotals,
 } from './types.ts';
 import { visitorKey } from './types.ts';
@@ -62,7 +63,13 @@ import {
 } from './feedback-sql.ts';
 import type { UnitTotalsRow } from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
-import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
+import {
+  ACTIVITY_AGGREGATES,
+  activityFromRow,
+  PRE_EXPOSURE_PAGE,
+  preExposureSql,
+} from './user-activity-sql.ts';
+import type { PreExposureRow } from './user-activity-sql.ts';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -687,6 +694,29 @@ export class PostgresStore implements Store {
     const sql = UNIT_TOTALS_SQL.replace('IN ($CONFIGS)', '= ANY($1::text[])');
     const { rows } = await this.pool.query<UnitTotalsRow>(sql, [configs]);
     return rows.map(unitTotalsFromRow);
+  }
+
+  async preExposure(
+    by: 'user' | 'session',
+    ids: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<PreExposure[]> {
+    const sql = preExposureSql(by === 'user' ? 'user_id' : 'session_id').replace(
+      'IN ($IDS)',
+      '= ANY($3::text[])',
+    );
+    const out: PreExposure[] = [];
+    for (let i = 0; i < ids.length; i += PRE_EXPOSURE_PAGE) {
+      const { rows } = await this.pool.query<PreExposureRow>(sql, [
+        from,
+        to,
+        ids.slice(i, i + PRE_EXPOSURE_PAGE),
+      ]);
+      for (const r of rows)
+        out.push({ id: r.id, purchases: Number(r.purchases), revenue: Number(r.revenue) + 0 });
+    }
+    return out;
   }
 
   async saveExperiment(e: Experiment): Promise<void> {

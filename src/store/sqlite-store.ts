@@ -47,6 +47,7 @@ import type {
   UserItem,
   UserPatch,
   Experiment,
+  PreExposure,
   UnitTotals,
 } from './types.ts';
 import { visitorKey } from './types.ts';
@@ -64,7 +65,13 @@ import {
 } from './feedback-sql.ts';
 import type { UnitTotalsRow } from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
-import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
+import {
+  ACTIVITY_AGGREGATES,
+  activityFromRow,
+  PRE_EXPOSURE_PAGE,
+  preExposureSql,
+} from './user-activity-sql.ts';
+import type { PreExposureRow } from './user-activity-sql.ts';
 
 const EVENT_COLUMNS =
   'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
@@ -607,6 +614,25 @@ export class SqliteStore implements Store {
     if (!configs.length) return [];
     const sql = UNIT_TOTALS_SQL.replace('$CONFIGS', 'SELECT value FROM json_each(?)');
     return (this.db.prepare(sql).all(JSON.stringify(configs)) as UnitTotalsRow[]).map(unitTotalsFromRow);
+  }
+
+  async preExposure(
+    by: 'user' | 'session',
+    ids: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<PreExposure[]> {
+    const sql = preExposureSql(by === 'user' ? 'user_id' : 'session_id')
+      .replace('$IDS', 'SELECT value FROM json_each(?)')
+      .replace(/\$\d/g, '?');
+    const stmt = this.db.prepare(sql);
+    const out: PreExposure[] = [];
+    for (let i = 0; i < ids.length; i += PRE_EXPOSURE_PAGE) {
+      const page = JSON.stringify(ids.slice(i, i + PRE_EXPOSURE_PAGE));
+      for (const r of stmt.all(page, from, to) as PreExposureRow[])
+        out.push({ id: r.id, purchases: Number(r.purchases), revenue: Number(r.revenue) + 0 });
+    }
+    return out;
   }
 
   async saveExperiment(e: Experiment): Promise<void> {

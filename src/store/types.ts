@@ -379,6 +379,14 @@ export interface UnitTotals {
   revenue: number;
 }
 
+/** One visitor's purchases (events) and net revenue (purchases less returns) in a window before exposure (CUPED). */
+export interface PreExposure {
+  /** The user or session id. */
+  id: string;
+  purchases: number;
+  revenue: number;
+}
+
 /**
  * Where items, users and events live. SQLite (embedded) and PostgreSQL implement it and pass
  * the same suite (`test/helpers/describe-store.ts`).
@@ -476,6 +484,13 @@ export interface Store {
   feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]>;
   /** Per visitor sums of the aggregates served under each of `configs` (an experiment's variants), in config then visitor order. */
   unitTotals(configs: readonly string[]): Promise<UnitTotals[]>;
+  /** Purchases and net revenue of each of `ids` (users or sessions) with `from` ≤ time < `to`; visitors with none are absent. */
+  preExposure(
+    by: 'user' | 'session',
+    ids: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<PreExposure[]>;
   /** Creates or replaces an experiment. */
   saveExperiment(experiment: Experiment): Promise<void>;
   /** Every experiment, in id order. */

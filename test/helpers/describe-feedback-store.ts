@@ -227,5 +227,21 @@ export function describeFeedbackStore(store: () => Store): void {
       await store().saveExperiment(running);
       expect(await store().experiments()).toEqual([{ ...x, id: 'a0' }, running]);
     });
+    it('sums each visitor’s purchases and net revenue before exposure (CUPED)', async () => {
+      await store().insertEvents([
+        ev('p1', { type: 'purchase', price: 5, quantity: 2, timestamp: T0 - 2 * DAY }),
+        ev('r1', { type: 'return', price: 5, timestamp: T0 - DAY }),
+        ev('c1', { type: 'click', timestamp: T0 - DAY }),
+        ev('p2', { type: 'purchase', price: 100, timestamp: T0 + HOUR }), // after the window
+        ev('p3', { type: 'purchase', price: 7, userId: undefined, sessionId: 's9', timestamp: T0 - HOUR }),
+        ev('p4', { type: 'purchase', price: 1, userId: 'u2', timestamp: T0 - 30 * DAY }), // before it
+      ]);
+      const users = await store().preExposure('user', ['u1', 'u2', 'u3'], T0 - 14 * DAY, T0);
+      expect(users).toEqual([{ id: 'u1', purchases: 1, revenue: 5 }]);
+      expect(await store().preExposure('session', ['s9'], T0 - 14 * DAY, T0)).toEqual([
+        { id: 's9', purchases: 1, revenue: 7 },
+      ]);
+      expect(await store().preExposure('user', [], T0 - DAY, T0)).toEqual([]);
+    });
   });
 }
