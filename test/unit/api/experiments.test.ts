@@ -43,6 +43,8 @@ describe('experiments through HTTP', () => {
   let registry: ModelRegistry;
   let config: ShelfConfig;
   let shelf: Shelf;
+  /** Another replica over the same store: it learns of experiments from the change feed only. */
+  let replica: Shelf;
   let users: string[];
 
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -89,8 +91,10 @@ describe('experiments through HTTP', () => {
       SHELF_ROTATION_SHOWS: '0',
     });
     shelf = await createShelf(config, log, { store, registry, now: () => NOW });
+    replica = await createShelf(config, log, { store, registry, now: () => NOW });
   });
   afterAll(async () => {
+    await replica.close();
     await shelf.close();
     await store.close();
     await rm(dir, { recursive: true, force: true });
@@ -138,6 +142,15 @@ describe('experiments through HTTP', () => {
     }
     expect(byVariant.get('control')!.length).toBeGreaterThan(20);
     expect(byVariant.get('b')!.length).toBeGreaterThan(20);
+    // The other replica, once it has read the feed (its poll or the Redis signal), assigns alike.
+    await replica.changes.catchUp();
+    for (const u of users) {
+      const r = await replica.app.inject({
+        url: `/v1/recommendations/homepage?userId=${u}&limit=8`,
+        headers: as(SHOP),
+      });
+      expect(r.json()).toMatchObject({ experiment: 'blend-1', variant: answers.get(u)!.variant });
+    }
     // Each is served its variant's configuration: the list the engine makes with that config.
     let differ = 0;
     for (const [variant, us] of byVariant)
