@@ -420,6 +420,7 @@ export const ExperimentResultsReply = Type.Object({
   state: Type.String(),
   control: Type.String(),
   alpha: Type.Number(),
+  multipleExposures: Type.Integer(),
   methods: Type.Record(Type.String(), Type.String()),
   variants: Type.Array(
     Type.Object({

@@ -102,6 +102,8 @@ export interface ExperimentResults {
   alpha: number;
   /** What each number is. */
   methods: Record<string, string>;
+  /** Units seen under more than one variant, left out of every number. */
+  multipleExposures: number;
   variants: VariantResult[];
   comparisons: Comparison[];
   srm: { pValue: number | null; flagged: boolean; chi2: number | null; threshold: number };
@@ -121,12 +123,25 @@ interface Arm {
   preRevenue: Float64Array;
 }
 
-function armsOf(e: Experiment, rows: readonly UnitTotals[], pre: ResultsOptions['pre']): Arm[] {
+/**
+ * Per-unit arrays of each variant. A unit seen under two variants (a session-unit experiment
+ * whose user signed in on two sessions: aggregates key visitors by user when known) is left out,
+ * as GrowthBook drops multiple exposures: it would count in both arms.
+ */
+function armsOf(
+  e: Experiment,
+  rows: readonly UnitTotals[],
+  pre: ResultsOptions['pre'],
+): { arms: Arm[]; multipleExposures: number } {
   const index = new Map(e.variants.map((v, i) => [variantConfigName(e.id, v.name), i]));
+  const seen = new Map<string, number>();
+  for (const r of rows) if (index.has(r.config)) seen.set(r.visitor, (seen.get(r.visitor) ?? 0) + 1);
   const counts = new Int32Array(e.variants.length);
+  let multipleExposures = 0;
+  for (const n of seen.values()) if (n > 1) multipleExposures++;
   for (const r of rows) {
     const i = index.get(r.config);
-    if (i !== undefined) counts[i]!++;
+    if (i !== undefined && seen.get(r.visitor) === 1) counts[i]!++;
   }
   const arms: Arm[] = e.variants.map((_, i) => ({
     impressions: new Float64Array(counts[i]!),
@@ -140,7 +155,7 @@ function armsOf(e: Experiment, rows: readonly UnitTotals[], pre: ResultsOptions[
   const at = new Int32Array(e.variants.length);
   for (const r of rows) {
     const i = index.get(r.config);
-    if (i === undefined) continue;
+    if (i === undefined || seen.get(r.visitor) !== 1) continue;
     const a = arms[i]!;
     const k = at[i]!++;
     a.impressions[k] = r.impressions;
@@ -154,7 +169,7 @@ function armsOf(e: Experiment, rows: readonly UnitTotals[], pre: ResultsOptions[
       a.preRevenue[k] = p.revenue;
     }
   }
-  return arms;
+  return { arms, multipleExposures };
 }
 
 const sum = (x: Float64Array) => x.reduce((a, b) => a + b, 0);
@@ -165,7 +180,7 @@ export function experimentResults(
   options: ResultsOptions = {},
 ): ExperimentResults {
   const nStar = options.nStar ?? DEFAULT_N_STAR;
-  const arms = armsOf(e, rows, options.pre);
+  const { arms, multipleExposures } = armsOf(e, rows, options.pre);
   const estimates = arms.map((a): Record<MetricName, Estimate> => ({
     ctr: ratioEstimate(a.clicks, a.impressions),
     conversion: meanEstimate(a.converted),
@@ -240,6 +255,7 @@ export function experimentResults(
     state: e.state,
     control: e.variants[0]!.name,
     alpha: ALPHA,
+    multipleExposures,
     methods: {
       unit: `the randomisation unit (${e.unit}); per-unit sums of impressions (lists), attributed clicks, purchases and revenue from the feedback aggregates`,
       ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval',

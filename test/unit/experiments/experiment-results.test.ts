@@ -52,8 +52,17 @@ function rowsOf(
         revenue: a.rev[i]!,
       }),
     );
-  // A unit served outside the experiment is not counted.
+  // A unit served outside the experiment is not counted, nor one seen under two variants.
   rows.push({ config: 'default', visitor: 'u:other', impressions: 9, clicks: 9, purchases: 9, revenue: 9 });
+  for (const name of Object.keys(arms).slice(0, 2))
+    rows.push({
+      config: `${id}:${name}`,
+      visitor: 'u:both',
+      impressions: 9,
+      clicks: 9,
+      purchases: 9,
+      revenue: 9,
+    });
   return rows;
 }
 
@@ -74,6 +83,7 @@ describe('experiment results', () => {
   const r = experimentResults(exp3, rowsOf('x', ARMS));
 
   it('per variant: sums, and each metric with its 95% interval', () => {
+    expect(r.multipleExposures).toBe(1);
     const [control, b, c] = r.variants;
     expect(control).toMatchObject({
       name: 'control',
