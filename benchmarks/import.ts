@@ -100,6 +100,10 @@ function nullStore(): Store {
     feedbackWatermark: unsupported,
     addFeedback: unsupported,
     feedbackTotals: unsupported,
+    unitTotals: unsupported,
+    preExposure: unsupported,
+    saveExperiment: unsupported,
+    experiments: unsupported,
     async erasedAmong() {
       return new Set<string>();
     },

@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   SHELF_ERR_QUALITY_GATE: 409,
   /** A version or its files are missing, malformed or in the wrong state. */
   SHELF_ERR_MODEL_REGISTRY: 409,
+  /** An experiment exists already, is in a state the action cannot leave, or its layer has no room. */
+  SHELF_ERR_EXPERIMENT_STATE: 409,
   SHELF_ERR_BODY_TOO_LARGE: 413,
   SHELF_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   SHELF_ERR_RATE_LIMITED: 429,

@@ -14,6 +14,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../changes/audit-log.ts';
 import type { ChangeFeed } from '../changes/change-feed.ts';
+import type { ExperimentRouter } from '../experiments/experiment-router.ts';
+import type { ExperimentService } from '../experiments/experiment-service.ts';
 import type { ShelfConfig } from '../config.ts';
 import { ShelfError } from '../errors.ts';
 import type { JobQueue } from '../jobs/inline-jobs.ts';
@@ -37,6 +39,7 @@ import { segmentRoutes } from './routes/admin-segments.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemRoutes } from './routes/items.ts';
+import { experimentRoutes } from './routes/admin-experiments.ts';
 import { recommendationRoutes } from './routes/recommendations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
@@ -63,6 +66,10 @@ export interface AppDeps {
   /** Changes every replica applies (items, users, versions). */
   changes: Pick<ChangeFeed, 'publish'>;
   audit: Pick<AuditLog, 'record'>;
+  /** Experiments' definitions, lifecycle and results. */
+  experiments: ExperimentService;
+  /** Which configuration a request is served with (running experiments, shipped variants). */
+  experimentRouter: Pick<ExperimentRouter, 'active' | 'route'>;
   log: Logger;
   /** Shared rate-limit counters across replicas. */
   redis?: Redis;
@@ -150,7 +157,7 @@ export async function buildApp(deps: AppDeps) {
     done();
   });
 
-  await app.register(recommendationRoutes, { engine });
+  await app.register(recommendationRoutes, { engine, experiments: deps.experimentRouter });
   const now = deps.now ?? Date.now;
   const latestEventAt = () => now() + deps.config.maxEventSkewMs;
   await app.register(eventRoutes, {
@@ -168,6 +175,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(explainRoutes, { engine });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(feedbackRoutes, { store, jobs });
+  await app.register(experimentRoutes, { experiments: deps.experiments });
   await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
   return app;
 }

@@ -15,6 +15,7 @@ export function recommendationJson(r: Recommendation): string {
     items = `[${r.items.map((i) => `{"itemId":${JSON.stringify(i.itemId)},"score":${JSON.stringify(i.score)},"reason":${JSON.stringify(i.reason)}}`).join(',')}]`;
     if (Object.isFrozen(r.items)) itemsJson.set(r.items, items);
   }
+  const experiment = r.experiment === undefined ? '' : `,"experiment":${JSON.stringify(r.experiment)}`;
   const variant = r.variant === undefined ? '' : `,"variant":${JSON.stringify(r.variant)}`;
-  return `{"recommendationId":${JSON.stringify(r.recommendationId)},"tier":${JSON.stringify(r.tier)},"modelVersion":${JSON.stringify(r.modelVersion)}${variant},"items":${items}}`;
+  return `{"recommendationId":${JSON.stringify(r.recommendationId)},"tier":${JSON.stringify(r.tier)},"modelVersion":${JSON.stringify(r.modelVersion)}${experiment}${variant},"items":${items}}`;
 }

@@ -70,6 +70,7 @@ export const RecommendationReply = Type.Object({
   recommendationId: Type.String(),
   tier: Type.String(),
   modelVersion: NullableString,
+  experiment: Type.Optional(Type.String()),
   variant: Type.Optional(Type.String()),
   items: Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number(), reason: Type.String() })),
 });
@@ -332,4 +333,144 @@ export const FeedbackMetricsReply = Type.Object({
       visitorCtr: NullableNumber,
     }),
   ),
+});
+
+/** Experiments (src/experiments/): a variant changes the tier's default weights and rules. */
+const VariantConfig = Type.Object(
+  {
+    modelVersion: Type.Optional(Type.String({ description: 'not supported yet: answered 400' })),
+    weights: Type.Optional(
+      Type.Object(
+        {
+          vector: Type.Optional(Type.Number({ minimum: 0 })),
+          neighbours: Type.Optional(Type.Number({ minimum: 0 })),
+          complements: Type.Optional(Type.Number({ minimum: 0 })),
+          trending: Type.Optional(Type.Number({ minimum: 0 })),
+          ease: Type.Optional(Type.Number({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    rules: Type.Optional(
+      Type.Object(
+        {
+          maxPerCategory: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+          mmrLambda: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          newItemSlot: Type.Optional(Type.Integer({ minimum: -1, maximum: 99 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+const ExperimentVariant = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 64 }), share: Type.Number(), config: VariantConfig },
+  { additionalProperties: false },
+);
+const Unit = Type.Union([Type.Literal('user'), Type.Literal('session')]);
+const Audience = Type.Object(
+  { segments: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })) },
+  { additionalProperties: false },
+);
+export const ExperimentBody = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    tiers: Type.Array(Type.String(), { minItems: 1, maxItems: 5 }),
+    unit: Unit,
+    layer: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    traffic: Type.Optional(
+      Type.Number({ description: "share of the layer's traffic, in (0, 1]; default 1" }),
+    ),
+    audience: Type.Optional(Audience),
+    variants: Type.Array(ExperimentVariant, { minItems: 2, maxItems: 20 }),
+  },
+  { additionalProperties: false },
+);
+export type ExperimentBody = Static<typeof ExperimentBody>;
+export const ExperimentParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const ShipBody = Type.Object(
+  { variant: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
+export const ResultsQuery = Type.Object({
+  nStar: Type.Optional(
+    Type.Integer({
+      minimum: 10,
+      maximum: 1e9,
+      description: 'combined units at which the sequential interval is tightest; default 5000',
+    }),
+  ),
+});
+export const ExperimentReply = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  tiers: Type.Array(Type.String()),
+  unit: Type.String(),
+  layer: Type.String(),
+  traffic: Type.Number(),
+  audience: Type.Optional(Audience),
+  variants: Type.Array(ExperimentVariant),
+  state: Type.String(),
+  range: Type.Unsafe<[number, number] | null>({ type: ['array', 'null'], items: { type: 'integer' } }),
+  createdAt: Type.Number(),
+  startedAt: NullableNumber,
+  stoppedAt: NullableNumber,
+  shipped: Type.Unsafe<{ variant: string; at: number } | null>({
+    type: ['object', 'null'],
+    properties: { variant: { type: 'string' }, at: { type: 'number' } },
+  }),
+});
+export const ExperimentsReply = Type.Object({ experiments: Type.Array(ExperimentReply) });
+const Interval = Type.Array(NullableNumber, { minItems: 2, maxItems: 2 });
+const Metric = Type.Object({ value: NullableNumber, ci95: Interval });
+export const ExperimentResultsReply = Type.Object({
+  id: Type.String(),
+  state: Type.String(),
+  control: Type.String(),
+  alpha: Type.Number(),
+  multipleExposures: Type.Integer(),
+  methods: Type.Record(Type.String(), Type.String()),
+  variants: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      share: Type.Number(),
+      units: Type.Integer(),
+      impressions: Type.Number(),
+      clicks: Type.Number(),
+      purchases: Type.Number(),
+      revenue: Type.Number(),
+      convertingUnits: Type.Number(),
+      metrics: Type.Object({ ctr: Metric, conversion: Metric, revenuePerUnit: Metric }),
+    }),
+  ),
+  comparisons: Type.Array(
+    Type.Object({
+      variant: Type.String(),
+      metric: Type.String(),
+      lift: NullableNumber,
+      liftCi95: Interval,
+      pValue: NullableNumber,
+      pValueHolm: NullableNumber,
+      sequentialCi95: Interval,
+      sequentialPValue: NullableNumber,
+      cuped: Type.Unsafe<object | null>({
+        type: ['object', 'null'],
+        properties: {
+          lift: { type: ['number', 'null'] },
+          liftCi95: { type: 'array', items: { type: ['number', 'null'] } },
+          pValue: { type: ['number', 'null'] },
+          theta: { type: 'number' },
+          varianceReduction: { type: ['number', 'null'] },
+        },
+      }),
+    }),
+  ),
+  srm: Type.Object({
+    pValue: NullableNumber,
+    flagged: Type.Boolean(),
+    chi2: NullableNumber,
+    threshold: Type.Number(),
+  }),
 });

@@ -17,6 +17,8 @@ import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
 import { childEnv } from '../config.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
+import { ExperimentRouter } from '../experiments/experiment-router.ts';
+import { ExperimentService } from '../experiments/experiment-service.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { Attributor } from '../feedback/attributor.ts';
 import { FeedbackCounters } from '../feedback/feedback-counters.ts';
@@ -64,6 +66,9 @@ export interface Shelf {
   /** What every replica applies (items, users, versions); the engine listens. */
   changes: ChangeFeed;
   audit: AuditLog;
+  /** Experiments: definitions, lifecycle, results; and the assignment serving reads. */
+  experiments: ExperimentService;
+  experimentRouter: ExperimentRouter;
   jobs: InlineJobs<ShelfJobName>;
   segments: SegmentReports;
   /** Every list served goes here, then to the store in batches. */
@@ -145,8 +150,24 @@ export async function createShelf(
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     changes.on((c) => engine.applyChanges(c));
+    // Every replica serves the experiments the store holds, reloaded on each experiment change.
+    const experimentRouter = new ExperimentRouter();
+    changes.on(async (c) => {
+      if (!c.some((x) => x.kind === 'experiment')) return;
+      try {
+        experimentRouter.load(await store.experiments());
+      } catch (err) {
+        log.error({ err }, 'reloading experiments failed');
+      }
+    });
     feed = changes;
     const audit = new AuditLog(store, overrides.now);
+    const experiments = new ExperimentService({
+      store,
+      changes,
+      audit,
+      ...(overrides.now ? { now: overrides.now } : {}),
+    });
     // Segments: counts for reports, the threshold the profile route classifies with, and the
     // lists visitors without history get.
     const segments = new SegmentReports({
@@ -198,6 +219,7 @@ export async function createShelf(
     // The feed starts before the version and catalogue are read, so a change made meanwhile is
     // applied after them rather than lost.
     await changes.start();
+    experimentRouter.load(await store.experiments());
     await engine.swap();
     const drain = new Drain();
     const app = await buildApp({
@@ -218,6 +240,8 @@ export async function createShelf(
       promote: promoteThroughGate({ store, registry, log }),
       changes,
       audit,
+      experiments,
+      experimentRouter,
       drain,
       log,
       ...(redis ? { redis } : {}),
@@ -247,6 +271,8 @@ export async function createShelf(
       registry,
       changes,
       audit,
+      experiments,
+      experimentRouter,
       jobs,
       segments,
       impressions,

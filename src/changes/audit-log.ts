@@ -25,7 +25,12 @@ export type AuditAction =
   | 'items.import'
   | 'model.train'
   | 'model.promote'
-  | 'model.rollback';
+  | 'model.rollback'
+  | 'experiment.create'
+  | 'experiment.start'
+  | 'experiment.pause'
+  | 'experiment.stop'
+  | 'experiment.ship';
 
 export class AuditLog {
   constructor(

@@ -29,12 +29,15 @@ export function answer(
 ): Recommendation {
   const recommendationId = randomUUID();
   const out: Recommendation = { recommendationId, tier: req.tier, modelVersion, items };
-  if (req.variant) out.variant = req.variant; // assigned, not spread: this runs on every cache hit
+  // Assigned, not spread: this runs on every cache hit.
+  if (req.experiment) out.experiment = req.experiment;
+  if (req.variant) out.variant = req.variant;
   onImpression?.({
     recommendationId,
     tier: req.tier,
     ...(who.userId ? { userId: who.userId } : {}),
     ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+    ...(req.experiment ? { experiment: req.experiment } : {}),
     ...(req.variant ? { variant: req.variant } : {}),
     config,
     modelVersion,

@@ -30,6 +30,7 @@ import type {
   Recommendation,
   RecommendRequest,
   ServingConfig,
+  Tier,
   TierConfig,
 } from './types.ts';
 import { DEFAULT_SERVING_CONFIG } from './types.ts';
@@ -86,6 +87,11 @@ export class Engine {
       now: this.now,
     });
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
+  }
+
+  /** The tier's default configuration on the version served now; null before the first swap. */
+  defaultConfig(tier: Tier): TierConfig | null {
+    return this.models.current?.defaults[tier] ?? null;
   }
 
   async recommend(req: RecommendRequest): Promise<Recommendation> {
@@ -267,7 +273,7 @@ export class Engine {
         if (c.kind === 'items') for (const id of c.itemIds) itemIds.add(id);
         else if (c.kind === 'users') await this.usersChanged(c.userIds, c.withdrawn);
         else if (c.kind === 'erased') await this.forgetUser(c.userId);
-        else if (c.version !== this.version) await this.swap(c.version);
+        else if (c.kind === 'version' && c.version !== this.version) await this.swap(c.version);
       } catch (err) {
         this.o.log.error({ err, change: c }, 'applying a change failed');
       }

@@ -29,6 +29,8 @@ export interface RecommendRequest {
   filters?: RequestFilters;
   /** Experiment variant, echoed in the answer and the impression. */
   variant?: string;
+  /** The experiment that chose `variant` (src/experiments/), echoed in the answer and the impression. */
+  experiment?: string;
   /** The tier's serving configuration for this request (an experiment variant's, a bandit arm's); default: the engine's. */
   config?: TierConfig;
 }
@@ -43,6 +45,8 @@ export interface Recommendation {
   recommendationId: string;
   tier: Tier;
   modelVersion: string | null;
+  /** The running experiment the visitor is in, and its variant's name. */
+  experiment?: string;
   variant?: string;
   /** Read-only: a list answered again from the cache shares this array. */
   items: readonly RecommendedItem[];

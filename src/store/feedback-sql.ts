@@ -9,6 +9,7 @@ import type {
   FeedbackQuery,
   FeedbackTotals,
   StoredImpression,
+  UnitTotals,
 } from './types.ts';
 
 export interface ImpressionRow {
@@ -180,4 +181,31 @@ export function totalsFromRows(q: FeedbackQuery, rows: readonly TotalsRow[]): Fe
     });
   }
   return out;
+}
+
+/** Per visitor sums of the visitor-day aggregates of some configs (an experiment's variants); `$CONFIGS` is the backend's list. */
+export const UNIT_TOTALS_SQL = `
+  SELECT config, visitor, sum(impressions) AS impressions, sum(clicks) AS clicks,
+    sum(purchases) AS purchases, sum(revenue) AS revenue
+  FROM feedback_visitor_days WHERE config IN ($CONFIGS)
+  GROUP BY config, visitor ORDER BY config, visitor`;
+
+export interface UnitTotalsRow {
+  config: string;
+  visitor: string;
+  impressions: number | string;
+  clicks: number | string;
+  purchases: number | string;
+  revenue: number | string;
+}
+
+export function unitTotalsFromRow(r: UnitTotalsRow): UnitTotals {
+  return {
+    config: r.config,
+    visitor: r.visitor,
+    impressions: Number(r.impressions),
+    clicks: Number(r.clicks),
+    purchases: Number(r.purchases),
+    revenue: Number(r.revenue),
+  };
 }

@@ -134,6 +134,14 @@ export const sqliteMigrations: readonly Migration[] = [
       INSERT INTO feedback_watermark (id, impression_seq, attribution_seq) VALUES (1, 0, 0);
     `,
   },
+  {
+    version: 4,
+    name: 'experiments',
+    sql: `
+      CREATE TABLE experiments (id TEXT PRIMARY KEY, body TEXT NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE INDEX feedback_visitor_days_config ON feedback_visitor_days (config, visitor);
+    `,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -260,6 +268,14 @@ export const postgresMigrations: readonly Migration[] = [
         attribution_seq BIGINT NOT NULL
       );
       INSERT INTO feedback_watermark (id, impression_seq, attribution_seq) VALUES (1, 0, 0);
+    `,
+  },
+  {
+    version: 4,
+    name: 'experiments',
+    sql: `
+      CREATE TABLE experiments (id TEXT PRIMARY KEY, body JSONB NOT NULL, updated_at BIGINT NOT NULL);
+      CREATE INDEX feedback_visitor_days_config ON feedback_visitor_days (config, visitor);
     `,
   },
 ];

@@ -44,6 +44,9 @@ import type {
   UserActivity,
   UserItem,
   UserPatch,
+  Experiment,
+  PreExposure,
+  UnitTotals,
 } from './types.ts';
 import { visitorKey } from './types.ts';
 import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
@@ -55,9 +58,18 @@ import {
   IMPRESSION_COLUMNS,
   impressionFromRow,
   totalsFromRows,
+  UNIT_TOTALS_SQL,
+  unitTotalsFromRow,
 } from './feedback-sql.ts';
+import type { UnitTotalsRow } from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
-import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
+import {
+  ACTIVITY_AGGREGATES,
+  activityFromRow,
+  PRE_EXPOSURE_PAGE,
+  preExposureSql,
+} from './user-activity-sql.ts';
+import type { PreExposureRow } from './user-activity-sql.ts';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -675,6 +687,49 @@ export class PostgresStore implements Store {
   async feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]> {
     const { rows } = await this.pool.query<TotalsRow>(feedbackTotalsSql(query), [query.from, query.to]);
     return totalsFromRows(query, rows);
+  }
+
+  async unitTotals(configs: readonly string[]): Promise<UnitTotals[]> {
+    if (!configs.length) return [];
+    const sql = UNIT_TOTALS_SQL.replace('IN ($CONFIGS)', '= ANY($1::text[])');
+    const { rows } = await this.pool.query<UnitTotalsRow>(sql, [configs]);
+    return rows.map(unitTotalsFromRow);
+  }
+
+  async preExposure(
+    by: 'user' | 'session',
+    ids: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<PreExposure[]> {
+    const sql = preExposureSql(by === 'user' ? 'user_id' : 'session_id').replace(
+      'IN ($IDS)',
+      '= ANY($3::text[])',
+    );
+    const out: PreExposure[] = [];
+    for (let i = 0; i < ids.length; i += PRE_EXPOSURE_PAGE) {
+      const { rows } = await this.pool.query<PreExposureRow>(sql, [
+        from,
+        to,
+        ids.slice(i, i + PRE_EXPOSURE_PAGE),
+      ]);
+      for (const r of rows)
+        out.push({ id: r.id, purchases: Number(r.purchases), revenue: Number(r.revenue) + 0 });
+    }
+    return out;
+  }
+
+  async saveExperiment(e: Experiment): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO experiments (id, body, updated_at) VALUES ($1, $2::jsonb, $3)
+       ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+      [e.id, JSON.stringify(e), Date.now()],
+    );
+  }
+
+  async experiments(): Promise<Experiment[]> {
+    const { rows } = await this.pool.query<{ body: Experiment }>('SELECT body FROM experiments ORDER BY id');
+    return rows.map((r) => r.body);
   }
 
   /** Drops the schema and everything in it (tests and benchmarks use their own schema). */

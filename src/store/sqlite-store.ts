@@ -46,6 +46,9 @@ import type {
   UserActivity,
   UserItem,
   UserPatch,
+  Experiment,
+  PreExposure,
+  UnitTotals,
 } from './types.ts';
 import { visitorKey } from './types.ts';
 import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
@@ -57,9 +60,18 @@ import {
   IMPRESSION_COLUMNS,
   impressionFromRow,
   totalsFromRows,
+  UNIT_TOTALS_SQL,
+  unitTotalsFromRow,
 } from './feedback-sql.ts';
+import type { UnitTotalsRow } from './feedback-sql.ts';
 import type { ActivityRow } from './user-activity-sql.ts';
-import { ACTIVITY_AGGREGATES, activityFromRow } from './user-activity-sql.ts';
+import {
+  ACTIVITY_AGGREGATES,
+  activityFromRow,
+  PRE_EXPOSURE_PAGE,
+  preExposureSql,
+} from './user-activity-sql.ts';
+import type { PreExposureRow } from './user-activity-sql.ts';
 
 const EVENT_COLUMNS =
   'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
@@ -596,6 +608,45 @@ export class SqliteStore implements Store {
   async feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]> {
     const sql = feedbackTotalsSql(query).replace(/\$\d+/g, '?');
     return totalsFromRows(query, this.db.prepare(sql).all(query.from, query.to) as TotalsRow[]);
+  }
+
+  async unitTotals(configs: readonly string[]): Promise<UnitTotals[]> {
+    if (!configs.length) return [];
+    const sql = UNIT_TOTALS_SQL.replace('$CONFIGS', 'SELECT value FROM json_each(?)');
+    return (this.db.prepare(sql).all(JSON.stringify(configs)) as UnitTotalsRow[]).map(unitTotalsFromRow);
+  }
+
+  async preExposure(
+    by: 'user' | 'session',
+    ids: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<PreExposure[]> {
+    const sql = preExposureSql(by === 'user' ? 'user_id' : 'session_id')
+      .replace('$IDS', 'SELECT value FROM json_each(?)')
+      .replace(/\$\d/g, '?');
+    const stmt = this.db.prepare(sql);
+    const out: PreExposure[] = [];
+    for (let i = 0; i < ids.length; i += PRE_EXPOSURE_PAGE) {
+      const page = JSON.stringify(ids.slice(i, i + PRE_EXPOSURE_PAGE));
+      for (const r of stmt.all(page, from, to) as PreExposureRow[])
+        out.push({ id: r.id, purchases: Number(r.purchases), revenue: Number(r.revenue) + 0 });
+    }
+    return out;
+  }
+
+  async saveExperiment(e: Experiment): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO experiments (id, body, updated_at) VALUES (?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+      )
+      .run(e.id, JSON.stringify(e), Date.now());
+  }
+
+  async experiments(): Promise<Experiment[]> {
+    const rows = this.db.prepare('SELECT body FROM experiments ORDER BY id').all() as { body: string }[];
+    return rows.map((r) => JSON.parse(r.body) as Experiment);
   }
 
   async close(): Promise<void> {

@@ -159,7 +159,8 @@ export type Change =
   | { kind: 'items'; itemIds: string[] }
   | { kind: 'users'; userIds: string[]; withdrawn: string[] }
   | { kind: 'erased'; userId: string }
-  | { kind: 'version'; version: string | null };
+  | { kind: 'version'; version: string | null }
+  | { kind: 'experiment'; id: string };
 
 export interface StoredChange {
   /** The feed's sequence: gap-free in commit order, never reused. */
@@ -324,6 +325,68 @@ export function visitorKey(v: VisitorRef): string {
   return v.userId !== undefined ? `u:${v.userId}` : `s:${v.sessionId ?? ''}`;
 }
 
+/** An experiment's lifecycle: draft → running ⇄ paused → stopped; `shipped` once a variant was made the default. */
+export type ExperimentState = 'draft' | 'running' | 'paused' | 'stopped' | 'shipped';
+
+/** What a variant changes in the tiers' default configuration (partial: the rest stays the default's). */
+export interface VariantConfig {
+  /** A model version served side by side: not supported yet (the engine serves one version). */
+  modelVersion?: string;
+  weights?: Partial<Record<'vector' | 'neighbours' | 'complements' | 'trending' | 'ease', number>>;
+  rules?: { maxPerCategory?: number; mmrLambda?: number; newItemSlot?: number };
+}
+
+export interface ExperimentVariant {
+  name: string;
+  /** Of the experiment's units, in (0, 1]; the variants' shares sum to 1. */
+  share: number;
+  config: VariantConfig;
+}
+
+/**
+ * An A/B experiment (DESIGN.md "Experiment"); the first variant is the control. `salt` seeds
+ * assignment; `range` is the slice of the layer's 10,000 buckets it holds while running or
+ * paused (given at start), so experiments of one layer never share a visitor.
+ */
+export interface Experiment {
+  id: string;
+  name: string;
+  tiers: string[];
+  unit: 'user' | 'session';
+  layer: string;
+  /** Share of the layer's traffic the experiment takes when it starts, in (0, 1]. */
+  traffic: number;
+  audience?: { segments?: string[] };
+  variants: ExperimentVariant[];
+  state: ExperimentState;
+  salt: string;
+  range: [number, number] | null;
+  /** Epoch ms. */
+  createdAt: number;
+  startedAt: number | null;
+  stoppedAt: number | null;
+  /** The variant made the tiers' default, and when. */
+  shipped: { variant: string; at: number } | null;
+}
+
+/** One randomisation unit's sums in one experiment variant (the variant's config name), over all days. */
+export interface UnitTotals {
+  config: string;
+  visitor: string;
+  impressions: number;
+  clicks: number;
+  purchases: number;
+  revenue: number;
+}
+
+/** One visitor's purchases (events) and net revenue (purchases less returns) in a window before exposure (CUPED). */
+export interface PreExposure {
+  /** The user or session id. */
+  id: string;
+  purchases: number;
+  revenue: number;
+}
+
 /**
  * Where items, users and events live. SQLite (embedded) and PostgreSQL implement it and pass
  * the same suite (`test/helpers/describe-store.ts`).
@@ -419,5 +482,18 @@ export interface Store {
   ): Promise<boolean>;
   /** Aggregates summed by `groupBy` over the days of the query. */
   feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]>;
+  /** Per visitor sums of the aggregates served under each of `configs` (an experiment's variants), in config then visitor order. */
+  unitTotals(configs: readonly string[]): Promise<UnitTotals[]>;
+  /** Purchases and net revenue of each of `ids` (users or sessions) with `from` ≤ time < `to`; visitors with none are absent. */
+  preExposure(
+    by: 'user' | 'session',
+    ids: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<PreExposure[]>;
+  /** Creates or replaces an experiment. */
+  saveExperiment(experiment: Experiment): Promise<void>;
+  /** Every experiment, in id order. */
+  experiments(): Promise<Experiment[]>;
   close(): Promise<void>;
 }

@@ -36,3 +36,23 @@ export function activityFromRow(userId: string, r: ActivityRow): UserActivity {
     revenue: Number(r.revenue) + 0,
   };
 }
+
+/**
+ * Purchases and net revenue per user or session over a window (CUPED's pre-exposure covariate);
+ * `$IDS` is the backend's list, `$1`/`$2` the window.
+ */
+export function preExposureSql(column: 'user_id' | 'session_id'): string {
+  return `SELECT ${column} AS id, count(CASE WHEN type = 'purchase' THEN 1 END) AS purchases,
+    coalesce(sum(CASE type WHEN 'purchase' THEN ${LINE_AMOUNT} WHEN 'return' THEN -${LINE_AMOUNT} END), 0) AS revenue
+    FROM events WHERE ${column} IN ($IDS) AND ts >= $1 AND ts < $2 AND type IN ('purchase', 'return')
+    GROUP BY ${column}`;
+}
+
+export interface PreExposureRow {
+  id: string;
+  purchases: number | string;
+  revenue: number | string;
+}
+
+/** Ids per query: bounded statements on either backend. */
+export const PRE_EXPOSURE_PAGE = 5000;

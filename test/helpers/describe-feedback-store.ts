@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateFeedback } from '../../src/feedback/aggregate-feedback.ts';
 import { Attributor } from '../../src/feedback/attributor.ts';
-import type { ShelfEvent, Store, StoredImpression, VisitorRef } from '../../src/store/types.ts';
+import type { Experiment, ShelfEvent, Store, StoredImpression, VisitorRef } from '../../src/store/types.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const HOUR = 3_600_000;
@@ -201,6 +201,65 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(await store().feedbackTotals(q)).toEqual([
         expect.objectContaining({ impressions: 1, visitors: 1, clicks: 0 }),
       ]);
+    });
+    it('sums each unit of an experiment variant over its days, and keeps experiments', async () => {
+      await store().insertImpressions([
+        impression('r1', { config: 'x1:control', variant: 'control', experiment: 'x1' }),
+        impression('r2', { config: 'x1:control', variant: 'control', experiment: 'x1', timestamp: T0 + DAY }),
+        impression('r3', { config: 'x1:b', variant: 'b', experiment: 'x1', userId: 'u2' }),
+        impression('r4', { config: 'default', userId: 'u3' }),
+      ]);
+      await post([
+        ev('c1', { recommendationId: 'r2', timestamp: T0 + DAY + HOUR }),
+        ev('p1', { type: 'purchase', recommendationId: 'r3', userId: 'u2', price: 4, quantity: 2 }),
+      ]);
+      await aggregateFeedback(store());
+      expect(await store().unitTotals(['x1:control', 'x1:b'])).toEqual([
+        { config: 'x1:b', visitor: 'u:u2', impressions: 1, clicks: 0, purchases: 1, revenue: 8 },
+        { config: 'x1:control', visitor: 'u:u1', impressions: 2, clicks: 1, purchases: 0, revenue: 0 },
+      ]);
+      expect(await store().unitTotals([])).toEqual([]);
+
+      const x: Experiment = {
+        id: 'x1',
+        name: 'blend',
+        tiers: ['homepage'],
+        unit: 'user',
+        layer: 'homepage',
+        traffic: 1,
+        variants: [
+          { name: 'control', share: 0.5, config: {} },
+          { name: 'b', share: 0.5, config: { weights: { trending: 0 }, rules: { mmrLambda: 0.5 } } },
+        ],
+        state: 'draft',
+        salt: 'abc',
+        range: null,
+        createdAt: T0,
+        startedAt: null,
+        stoppedAt: null,
+        shipped: null,
+      };
+      await store().saveExperiment(x);
+      await store().saveExperiment({ ...x, id: 'a0' });
+      const running: Experiment = { ...x, state: 'running', range: [0, 10_000], startedAt: T0 + 1 };
+      await store().saveExperiment(running);
+      expect(await store().experiments()).toEqual([{ ...x, id: 'a0' }, running]);
+    });
+    it('sums each visitor’s purchases and net revenue before exposure (CUPED)', async () => {
+      await store().insertEvents([
+        ev('p1', { type: 'purchase', price: 5, quantity: 2, timestamp: T0 - 2 * DAY }),
+        ev('r1', { type: 'return', price: 5, timestamp: T0 - DAY }),
+        ev('c1', { type: 'click', timestamp: T0 - DAY }),
+        ev('p2', { type: 'purchase', price: 100, timestamp: T0 + HOUR }), // after the window
+        ev('p3', { type: 'purchase', price: 7, userId: undefined, sessionId: 's9', timestamp: T0 - HOUR }),
+        ev('p4', { type: 'purchase', price: 1, userId: 'u2', timestamp: T0 - 30 * DAY }), // before it
+      ]);
+      const users = await store().preExposure('user', ['u1', 'u2', 'u3'], T0 - 14 * DAY, T0);
+      expect(users).toEqual([{ id: 'u1', purchases: 1, revenue: 5 }]);
+      expect(await store().preExposure('session', ['s9'], T0 - 14 * DAY, T0)).toEqual([
+        { id: 's9', purchases: 1, revenue: 7 },
+      ]);
+      expect(await store().preExposure('user', [], T0 - DAY, T0)).toEqual([]);
     });
   });
 }

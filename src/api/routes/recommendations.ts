@@ -3,6 +3,7 @@
  * spreads, no async function of its own, and the reply's JSON from recommendation-json.ts.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ExperimentRouter } from '../../experiments/experiment-router.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Tier } from '../../serving/types.ts';
 import { STOREFRONT } from '../auth.ts';
@@ -11,12 +12,14 @@ import { requestOf } from '../recommend-request.ts';
 import * as S from '../schemas.ts';
 
 export interface RecommendationRoutesOptions {
-  engine: Pick<Engine, 'recommend'>;
+  engine: Pick<Engine, 'recommend' | 'defaultConfig'>;
+  /** Running experiments and shipped variants: the request's configuration (src/experiments/). */
+  experiments?: Pick<ExperimentRouter, 'active' | 'route'>;
 }
 
 export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoutesOptions> = async (
   app,
-  { engine },
+  { engine, experiments },
 ) => {
   app.get(
     '/v1/recommendations/:tier',
@@ -31,6 +34,10 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
     (req, reply) => {
       // The schema's enum admits only tiers (Type.Unsafe carries no static type through the provider).
       const r = requestOf(req.params.tier as Tier, req.query);
+      if (experiments?.active) {
+        const base = engine.defaultConfig(r.tier);
+        if (base) experiments.route(r, base);
+      }
       // Not an async function (its own promise and resumption per request): the engine's promise,
       // which Fastify awaits (a rejection reaches the error handler).
       // Serialised by recommendation-json.ts (items made once per cached list), not the schema's serializer.

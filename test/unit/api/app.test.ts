@@ -629,6 +629,8 @@ describe('HTTP API', () => {
       'PATCH /v1/items/{itemId}',
       'POST /v1/sessions/{sessionId}/merge',
       'PATCH /v1/users/{userId}',
+      'POST /v1/admin/experiments',
+      'POST /v1/admin/experiments/{id}/ship',
     ];
     const withQuery = [
       'GET /v1/recommendations/{tier}',
@@ -637,6 +639,7 @@ describe('HTTP API', () => {
       'GET /v1/admin/segments',
       'GET /v1/admin/metrics',
       'POST /v1/admin/models/{version}/promote',
+      'GET /v1/admin/experiments/{id}/results',
     ];
     expect(operations.map((o) => o.route).sort()).toEqual(
       [
@@ -650,6 +653,11 @@ describe('HTTP API', () => {
         'POST /v1/admin/models/rollback',
         'POST /v1/admin/segments',
         'POST /v1/admin/feedback/aggregate',
+        'GET /v1/admin/experiments',
+        'GET /v1/admin/experiments/{id}',
+        'POST /v1/admin/experiments/{id}/start',
+        'POST /v1/admin/experiments/{id}/pause',
+        'POST /v1/admin/experiments/{id}/stop',
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',

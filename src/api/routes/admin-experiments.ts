@@ -1,0 +1,71 @@
+/**
+ * Experiments: `GET|POST /v1/admin/experiments`, `GET /v1/admin/experiments/:id`,
+ * `POST /v1/admin/experiments/:id/start|pause|stop|ship`, `GET /v1/admin/experiments/:id/results`.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ExperimentService } from '../../experiments/experiment-service.ts';
+import { ADMIN, actorOf } from '../auth.ts';
+import * as S from '../schemas.ts';
+
+export interface ExperimentRoutesOptions {
+  experiments: ExperimentService;
+}
+
+export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions> = async (
+  app,
+  { experiments },
+) => {
+  const one = { 200: S.ExperimentReply, ...S.ErrorResponses };
+
+  app.get(
+    '/v1/admin/experiments',
+    { config: ADMIN, schema: { response: { 200: S.ExperimentsReply, ...S.ErrorResponses } } },
+    async () => ({ experiments: await experiments.list() }),
+  );
+
+  app.post(
+    '/v1/admin/experiments',
+    {
+      config: ADMIN,
+      schema: { body: S.ExperimentBody, response: { 201: S.ExperimentReply, ...S.ErrorResponses } },
+    },
+    async (req, reply) => {
+      const e = await experiments.create(actorOf(req), req.body);
+      return reply.code(201).send(e);
+    },
+  );
+
+  app.get(
+    '/v1/admin/experiments/:id',
+    { config: ADMIN, schema: { params: S.ExperimentParams, response: one } },
+    async (req) => experiments.get(req.params.id),
+  );
+
+  for (const action of ['start', 'pause', 'stop'] as const) {
+    app.post(
+      `/v1/admin/experiments/:id/${action}`,
+      { config: ADMIN, schema: { params: S.ExperimentParams, response: one } },
+      async (req) => experiments.act(actorOf(req), req.params.id, action),
+    );
+  }
+
+  app.post(
+    '/v1/admin/experiments/:id/ship',
+    { config: ADMIN, schema: { params: S.ExperimentParams, body: S.ShipBody, response: one } },
+    async (req) => experiments.act(actorOf(req), req.params.id, 'ship', req.body.variant),
+  );
+
+  app.get(
+    '/v1/admin/experiments/:id/results',
+    {
+      config: ADMIN,
+      schema: {
+        params: S.ExperimentParams,
+        querystring: S.ResultsQuery,
+        response: { 200: S.ExperimentResultsReply, ...S.ErrorResponses },
+      },
+    },
+    async (req) =>
+      experiments.results(req.params.id, req.query.nStar !== undefined ? { nStar: req.query.nStar } : {}),
+  );
+};

@@ -1,0 +1,114 @@
+/**
+ * An experiment as asked for (`POST /v1/admin/experiments`, `shelf experiments create`): checked
+ * field by field, then made a draft. The first variant is the control. The layer defaults to the
+ * experiment's tiers, sorted and joined by `+`: experiments on the same tiers exclude each other
+ * unless they name distinct layers, which may not share a tier while live (serving hands a
+ * request one configuration).
+ */
+import { randomBytes } from 'node:crypto';
+import { ValidationError } from '../errors.ts';
+import type { FieldError } from '../errors.ts';
+import { TIERS } from '../serving/types.ts';
+import type { Experiment, ExperimentState, ExperimentVariant, VariantConfig } from '../store/types.ts';
+
+export interface ExperimentInput {
+  id: string;
+  name: string;
+  tiers: string[];
+  unit: 'user' | 'session';
+  layer?: string;
+  traffic?: number;
+  audience?: { segments?: string[] };
+  variants: { name: string; share: number; config: VariantConfig }[];
+}
+
+/** Shares must sum to 1 within this (they are rounded to buckets of 1/10,000 anyway). */
+const SHARE_TOLERANCE = 1e-6;
+
+export function defaultLayer(tiers: readonly string[]): string {
+  return [...new Set(tiers)].sort().join('+');
+}
+
+/** A draft from `input`, or a ValidationError naming each bad field. */
+export function draftOf(
+  input: ExperimentInput,
+  now: number,
+  salt = randomBytes(8).toString('hex'),
+): Experiment {
+  const errors: FieldError[] = [];
+  const bad = (field: string, reason: string) => errors.push({ field: `body/${field}`, reason });
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(input.id)) bad('id', 'must be 1–64 of A–Z a–z 0–9 _ . -');
+  if (!input.tiers.length) bad('tiers', 'must name at least one tier');
+  input.tiers.forEach((t, i) => {
+    if (!(TIERS as readonly string[]).includes(t)) bad(`tiers/${i}`, `must be one of ${TIERS.join(', ')}`);
+  });
+  if (input.traffic !== undefined && !(input.traffic > 0 && input.traffic <= 1))
+    bad('traffic', 'must lie in (0, 1]');
+  if (input.audience?.segments?.length)
+    bad(
+      'audience/segments',
+      'audiences are not supported yet: an experiment takes every visitor of its tiers',
+    );
+  if (input.variants.length < 2) bad('variants', 'must hold a control (the first) and at least one variant');
+  const names = new Set<string>();
+  let sum = 0;
+  input.variants.forEach((v, i) => {
+    if (names.has(v.name)) bad(`variants/${i}/name`, `duplicates ${JSON.stringify(v.name)}`);
+    names.add(v.name);
+    if (!(v.share > 0 && v.share <= 1)) bad(`variants/${i}/share`, 'must lie in (0, 1]');
+    sum += v.share;
+    if (v.config.modelVersion !== undefined)
+      bad(
+        `variants/${i}/config/modelVersion`,
+        'serving a second model version side by side is not supported yet: vary weights or rules',
+      );
+    const r = v.config.rules;
+    if (r?.mmrLambda !== undefined && !(r.mmrLambda >= 0 && r.mmrLambda <= 1))
+      bad(`variants/${i}/config/rules/mmrLambda`, 'must lie in [0, 1]');
+  });
+  if (input.variants.length && Math.abs(sum - 1) > SHARE_TOLERANCE)
+    bad('variants', `shares must sum to 1, they sum to ${sum}`);
+  if (errors.length) throw new ValidationError(errors);
+  const variants: ExperimentVariant[] = input.variants.map((v) => ({
+    name: v.name,
+    share: v.share,
+    config: v.config,
+  }));
+  return {
+    id: input.id,
+    name: input.name,
+    tiers: [...new Set(input.tiers)],
+    unit: input.unit,
+    layer: input.layer ?? defaultLayer(input.tiers),
+    traffic: input.traffic ?? 1,
+    ...(input.audience ? { audience: input.audience } : {}),
+    variants,
+    state: 'draft',
+    salt,
+    range: null,
+    createdAt: now,
+    startedAt: null,
+    stoppedAt: null,
+    shipped: null,
+  };
+}
+
+export type LifecycleAction = 'start' | 'pause' | 'stop' | 'ship';
+
+/** The states each action may leave from. */
+export const FROM: Record<LifecycleAction, readonly ExperimentState[]> = {
+  start: ['draft', 'paused'],
+  pause: ['running'],
+  stop: ['running', 'paused'],
+  ship: ['running', 'paused', 'stopped'],
+};
+
+/** Whether the experiment holds its slice of the layer (assigns now or will on resume). */
+export function isLive(e: Experiment): boolean {
+  return e.state === 'running' || e.state === 'paused';
+}
+
+/** The configuration name a variant serves under: keys the list cache, impressions and aggregates. */
+export function variantConfigName(experimentId: string, variant: string): string {
+  return `${experimentId}:${variant}`;
+}

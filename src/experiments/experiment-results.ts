@@ -1,0 +1,342 @@
+/**
+ * An experiment's results (`GET /v1/admin/experiments/:id/results`), the unit of analysis being
+ * the randomisation unit: each unit's impressions (lists), attributed clicks, purchases and
+ * revenue, summed over days from the feedback aggregates of its variant's configuration. Per
+ * variant CTR (a ratio metric, delta method over units), conversion (converting units ÷ units)
+ * and revenue per unit, each with a 95% interval; per treatment and metric the relative lift over
+ * the control (the first variant) with a delta-method interval, a fixed-horizon p-value (Holm-
+ * adjusted beside it when there are several treatments) and an always-valid confidence sequence;
+ * a sample-ratio-mismatch check; CUPED (Deng et al. 2013) for conversion and revenue per unit
+ * when pre-exposure data are given. Every number says its method.
+ */
+import type { Experiment, UnitTotals } from '../store/types.ts';
+import { variantConfigName } from './experiment-definition.ts';
+import type { Estimate } from './statistics.ts';
+import {
+  holm,
+  meanEstimate,
+  normalInterval,
+  ratioEstimate,
+  relativeLift,
+  sequentialHalfWidth,
+  sequentialPValue,
+  srmTest,
+  twoProportionZ,
+  welchTest,
+  zTest,
+} from './statistics.ts';
+
+export interface ResultsOptions {
+  /**
+   * The combined units (both arms) at which the confidence sequence is tightest.
+   * @defaultValue 5000 (GrowthBook's default)
+   */
+  nStar?: number;
+  /**
+   * Each unit's purchases and revenue before exposure, by visitor key (`u:…`, `s:…`): CUPED's
+   * covariate; a unit absent from it counts 0. Absent: no CUPED.
+   */
+  pre?: ReadonlyMap<string, { purchases: number; revenue: number }>;
+}
+
+/** A lift after CUPED: the metric less θ·(pre-period value − its pooled mean). */
+export interface CupedComparison {
+  lift: number | null;
+  liftCi95: [number | null, number | null];
+  /** Welch's t on the adjusted values. */
+  pValue: number | null;
+  theta: number;
+  /** 1 − the adjusted lift's variance ÷ the unadjusted one's. */
+  varianceReduction: number | null;
+}
+
+export const ALPHA = 0.05;
+/** GrowthBook's and Eppo's threshold: the check runs at every look, so it must rarely cry wolf. */
+export const SRM_THRESHOLD = 0.001;
+/** Below this many units in a variant the SRM check is not run (GrowthBook). */
+export const SRM_MIN_UNITS = 8;
+export const DEFAULT_N_STAR = 5000;
+
+export const METRICS = ['ctr', 'conversion', 'revenuePerUnit'] as const;
+export type MetricName = (typeof METRICS)[number];
+
+export interface MetricValue {
+  value: number | null;
+  ci95: [number | null, number | null];
+}
+
+export interface VariantResult {
+  name: string;
+  share: number;
+  units: number;
+  impressions: number;
+  clicks: number;
+  purchases: number;
+  revenue: number;
+  /** Units with at least one attributed purchase. */
+  convertingUnits: number;
+  metrics: Record<MetricName, MetricValue>;
+}
+
+export interface Comparison {
+  variant: string;
+  metric: MetricName;
+  /** μ_variant / μ_control − 1. */
+  lift: number | null;
+  liftCi95: [number | null, number | null];
+  /** Fixed horizon, two-sided: valid at one pre-planned look. */
+  pValue: number | null;
+  /** `pValue` after Holm's step-down adjustment over the treatments of this metric. */
+  pValueHolm: number | null;
+  /** Always valid: may be read at every look. */
+  sequentialCi95: [number | null, number | null];
+  sequentialPValue: number | null;
+  /** Conversion and revenue per unit with pre-exposure data; else null. */
+  cuped: CupedComparison | null;
+}
+
+export interface ExperimentResults {
+  id: string;
+  state: string;
+  control: string;
+  alpha: number;
+  /** What each number is. */
+  methods: Record<string, string>;
+  /** Units seen under more than one variant, left out of every number. */
+  multipleExposures: number;
+  variants: VariantResult[];
+  comparisons: Comparison[];
+  srm: { pValue: number | null; flagged: boolean; chi2: number | null; threshold: number };
+}
+
+const num = (x: number): number | null => (Number.isFinite(x) ? x : null);
+const pair = (a: number, b: number): [number | null, number | null] => [num(a), num(b)];
+
+interface Arm {
+  impressions: Float64Array;
+  clicks: Float64Array;
+  converted: Float64Array;
+  revenue: Float64Array;
+  purchases: number;
+  /** Pre-exposure conversion (0/1) and revenue per unit (0 without data). */
+  preConverted: Float64Array;
+  preRevenue: Float64Array;
+}
+
+/**
+ * Per-unit arrays of each variant. A unit seen under two variants (a session-unit experiment
+ * whose user signed in on two sessions: aggregates key visitors by user when known) is left out,
+ * as GrowthBook drops multiple exposures: it would count in both arms.
+ */
+function armsOf(
+  e: Experiment,
+  rows: readonly UnitTotals[],
+  pre: ResultsOptions['pre'],
+): { arms: Arm[]; multipleExposures: number } {
+  const index = new Map(e.variants.map((v, i) => [variantConfigName(e.id, v.name), i]));
+  const seen = new Map<string, number>();
+  for (const r of rows) if (index.has(r.config)) seen.set(r.visitor, (seen.get(r.visitor) ?? 0) + 1);
+  const counts = new Int32Array(e.variants.length);
+  let multipleExposures = 0;
+  for (const n of seen.values()) if (n > 1) multipleExposures++;
+  for (const r of rows) {
+    const i = index.get(r.config);
+    if (i !== undefined && seen.get(r.visitor) === 1) counts[i]!++;
+  }
+  const arms: Arm[] = e.variants.map((_, i) => ({
+    impressions: new Float64Array(counts[i]!),
+    clicks: new Float64Array(counts[i]!),
+    converted: new Float64Array(counts[i]!),
+    revenue: new Float64Array(counts[i]!),
+    purchases: 0,
+    preConverted: new Float64Array(counts[i]!),
+    preRevenue: new Float64Array(counts[i]!),
+  }));
+  const at = new Int32Array(e.variants.length);
+  for (const r of rows) {
+    const i = index.get(r.config);
+    if (i === undefined || seen.get(r.visitor) !== 1) continue;
+    const a = arms[i]!;
+    const k = at[i]!++;
+    a.impressions[k] = r.impressions;
+    a.clicks[k] = r.clicks;
+    a.converted[k] = r.purchases > 0 ? 1 : 0;
+    a.revenue[k] = r.revenue;
+    a.purchases += r.purchases;
+    const p = pre?.get(r.visitor);
+    if (p) {
+      a.preConverted[k] = p.purchases > 0 ? 1 : 0;
+      a.preRevenue[k] = p.revenue;
+    }
+  }
+  return { arms, multipleExposures };
+}
+
+const sum = (x: Float64Array) => x.reduce((a, b) => a + b, 0);
+
+export function experimentResults(
+  e: Experiment,
+  rows: readonly UnitTotals[],
+  options: ResultsOptions = {},
+): ExperimentResults {
+  const nStar = options.nStar ?? DEFAULT_N_STAR;
+  const { arms, multipleExposures } = armsOf(e, rows, options.pre);
+  const estimates = arms.map((a): Record<MetricName, Estimate> => ({
+    ctr: ratioEstimate(a.clicks, a.impressions),
+    conversion: meanEstimate(a.converted),
+    revenuePerUnit: meanEstimate(a.revenue),
+  }));
+  const variants = e.variants.map((v, i): VariantResult => {
+    const a = arms[i]!;
+    const metrics = Object.fromEntries(
+      METRICS.map((m) => {
+        const est = estimates[i]![m];
+        const [lo, hi] = normalInterval(est, ALPHA);
+        return [m, { value: est.n ? num(est.value) : null, ci95: est.n ? pair(lo, hi) : [null, null] }];
+      }),
+    ) as Record<MetricName, MetricValue>;
+    return {
+      name: v.name,
+      share: v.share,
+      units: a.revenue.length,
+      impressions: sum(a.impressions),
+      clicks: sum(a.clicks),
+      purchases: a.purchases,
+      revenue: sum(a.revenue),
+      convertingUnits: sum(a.converted),
+      metrics,
+    };
+  });
+
+  const comparisons: Comparison[] = [];
+  for (const m of METRICS) {
+    const c = estimates[0]![m];
+    const start = comparisons.length;
+    for (let i = 1; i < e.variants.length; i++) {
+      const t = estimates[i]![m];
+      const lift = relativeLift(t, c);
+      const [lo, hi] = normalInterval(lift, ALPHA);
+      const h = sequentialHalfWidth(lift, ALPHA, nStar);
+      let p: number;
+      if (m === 'conversion')
+        p = twoProportionZ(sum(arms[i]!.converted), t.n, sum(arms[0]!.converted), c.n).pValue;
+      else if (m === 'revenuePerUnit') p = welchTest(t, c).pValue;
+      else p = zTest(t, c).pValue;
+      const ok = t.n > 1 && c.n > 1 && Number.isFinite(lift.value);
+      comparisons.push({
+        variant: e.variants[i]!.name,
+        metric: m,
+        lift: ok ? num(lift.value) : null,
+        liftCi95: ok ? pair(lo, hi) : [null, null],
+        pValue: ok ? num(p) : null,
+        pValueHolm: null,
+        sequentialCi95: ok ? pair(lift.value - h, lift.value + h) : [null, null],
+        sequentialPValue: ok ? num(sequentialPValue(lift, 0, ALPHA, nStar)) : null,
+        cuped: null,
+      });
+    }
+    if (options.pre && m !== 'ctr') cuped(arms, m, comparisons.slice(start));
+    const mine = comparisons.slice(start);
+    const valid = mine.filter((x) => x.pValue !== null);
+    const adjusted = holm(valid.map((x) => x.pValue!));
+    valid.forEach((x, k) => (x.pValueHolm = adjusted[k]!));
+  }
+
+  const units = variants.map((v) => v.units);
+  const srmRun = units.every((n) => n >= SRM_MIN_UNITS);
+  const srm = srmRun
+    ? srmTest(
+        units,
+        e.variants.map((v) => v.share),
+      )
+    : null;
+  return {
+    id: e.id,
+    state: e.state,
+    control: e.variants[0]!.name,
+    alpha: ALPHA,
+    multipleExposures,
+    methods: {
+      unit: `the randomisation unit (${e.unit}); per-unit sums of impressions (lists), attributed clicks, purchases and revenue from the feedback aggregates`,
+      ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval',
+      conversion: 'converting units ÷ units; binomial variance over units; normal (Wald) 95% interval',
+      revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
+      lift: 'relative lift μ_variant/μ_control − 1 with a delta-method variance; normal 95% interval (fixed horizon)',
+      pValue:
+        'two-sided, fixed horizon, α = 0.05: ctr z-test on delta-method variances; conversion two-proportion z-test (pooled); revenuePerUnit Welch’s t (Welch–Satterthwaite df)',
+      pValueHolm: 'Holm–Bonferroni step-down over the treatments of the metric',
+      sequential: `asymptotic confidence sequence (Waudby-Smith et al. 2021, as in GrowthBook), α = 0.05, N* = ${nStar} combined units; always-valid p-value by the matching mixture e-value`,
+      srm: `Pearson chi-square of units per variant against the configured shares, flagged at p < ${SRM_THRESHOLD}; not run below ${SRM_MIN_UNITS} units in a variant`,
+      cuped: options.pre
+        ? 'conversion and revenuePerUnit: Y − θ(X − X̄), θ = cov(Y, X)/var(X) pooled over variants, X the unit’s same metric in the 14 days before the experiment started (0 without data); Welch’s t and a delta-method lift on the adjusted values'
+        : 'not applied (the experiment has not started)',
+    },
+    variants,
+    comparisons,
+    srm: {
+      pValue: srm ? num(srm.pValue) : null,
+      flagged: srm ? srm.pValue < SRM_THRESHOLD : false,
+      chi2: srm ? num(srm.chi2) : null,
+      threshold: SRM_THRESHOLD,
+    },
+  };
+}
+
+/**
+ * CUPED (Deng et al. 2013) on `metric` of the treatments in `out`: θ pooled over every arm, the
+ * adjusted means compared as means (Welch, delta-method lift). Nothing when X does not vary.
+ */
+function cuped(arms: readonly Arm[], metric: 'conversion' | 'revenuePerUnit', out: Comparison[]): void {
+  const y = (a: Arm) => (metric === 'conversion' ? a.converted : a.revenue);
+  const x = (a: Arm) => (metric === 'conversion' ? a.preConverted : a.preRevenue);
+  let n = 0;
+  let sx = 0;
+  let sy = 0;
+  for (const a of arms) {
+    n += a.revenue.length;
+    sx += sum(x(a));
+    sy += sum(y(a));
+  }
+  if (n < 3) return;
+  const mx = sx / n;
+  const my = sy / n;
+  let cov = 0;
+  let varX = 0;
+  for (const a of arms) {
+    const xs = x(a);
+    const ys = y(a);
+    for (let k = 0; k < xs.length; k++) {
+      cov += (xs[k]! - mx) * (ys[k]! - my);
+      varX += (xs[k]! - mx) ** 2;
+    }
+  }
+  if (!(varX > 0)) return;
+  const theta = cov / varX;
+  const adjusted = arms.map((a) => {
+    const xs = x(a);
+    const ys = y(a);
+    const adj = new Float64Array(xs.length);
+    for (let k = 0; k < xs.length; k++) adj[k] = ys[k]! - theta * (xs[k]! - mx);
+    return meanEstimate(adj);
+  });
+  const c = adjusted[0]!;
+  out.forEach((cmp, i) => {
+    const t = adjusted[i + 1]!;
+    const lift = relativeLift(t, c);
+    const [lo, hi] = normalInterval(lift, ALPHA);
+    const plain = relativeLift(
+      metric === 'conversion' ? meanEstimate(arms[i + 1]!.converted) : meanEstimate(arms[i + 1]!.revenue),
+      metric === 'conversion' ? meanEstimate(arms[0]!.converted) : meanEstimate(arms[0]!.revenue),
+    );
+    const ok = t.n > 1 && c.n > 1 && Number.isFinite(lift.value);
+    cmp.cuped = ok
+      ? {
+          lift: num(lift.value),
+          liftCi95: pair(lo, hi),
+          pValue: num(welchTest(t, c).pValue),
+          theta,
+          varianceReduction: plain.variance > 0 ? num(1 - lift.variance / plain.variance) : null,
+        }
+      : null;
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * What the experiments API and `shelf experiments` do: create a draft, move it through its
+ * lifecycle, ship a variant, read results. Every change is saved, audited, and published on the
+ * change feed, from which every replica (this one before `publish` returns) reloads the
+ * experiments it serves.
+ */
+import type { Actor, AuditLog } from '../changes/audit-log.ts';
+import type { ChangeFeed } from '../changes/change-feed.ts';
+import { NotFoundError, ShelfError } from '../errors.ts';
+import type { Experiment, Store } from '../store/types.ts';
+import { BUCKETS, freeRange } from './assignment.ts';
+import { draftOf, FROM, isLive, variantConfigName } from './experiment-definition.ts';
+import type { ExperimentInput, LifecycleAction } from './experiment-definition.ts';
+import { experimentResults } from './experiment-results.ts';
+import type { ExperimentResults, ResultsOptions } from './experiment-results.ts';
+
+export interface ExperimentServiceOptions {
+  store: Pick<Store, 'saveExperiment' | 'experiments' | 'unitTotals' | 'preExposure'>;
+  changes: Pick<ChangeFeed, 'publish'>;
+  audit: Pick<AuditLog, 'record'>;
+  now?: () => number;
+}
+
+/** CUPED's pre-exposure window (GrowthBook's default). */
+export const PRE_PERIOD_MS = 14 * 86_400_000;
+
+const conflict = (message: string) => ShelfError.of('SHELF_ERR_EXPERIMENT_STATE', message);
+
+export class ExperimentService {
+  private readonly now: () => number;
+
+  constructor(private readonly o: ExperimentServiceOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  list(): Promise<Experiment[]> {
+    return this.o.store.experiments();
+  }
+
+  async get(id: string): Promise<Experiment> {
+    const e = (await this.o.store.experiments()).find((x) => x.id === id);
+    if (!e) throw new NotFoundError('experiment', id);
+    return e;
+  }
+
+  async create(actor: Actor, input: ExperimentInput): Promise<Experiment> {
+    const e = draftOf(input, this.now());
+    if ((await this.o.store.experiments()).some((x) => x.id === e.id))
+      throw conflict(`experiment ${JSON.stringify(e.id)} exists`);
+    return this.save(actor, 'experiment.create', e);
+  }
+
+  /** A lifecycle step; `variant` names the one to ship. */
+  async act(actor: Actor, id: string, action: LifecycleAction, variant?: string): Promise<Experiment> {
+    const all = await this.o.store.experiments();
+    const e = all.find((x) => x.id === id);
+    if (!e) throw new NotFoundError('experiment', id);
+    if (!FROM[action].includes(e.state))
+      throw conflict(`cannot ${action} experiment ${JSON.stringify(id)}: it is ${e.state}`);
+    const now = this.now();
+    let next: Experiment;
+    if (action === 'start') {
+      next = {
+        ...e,
+        state: 'running',
+        startedAt: e.startedAt ?? now,
+        range: e.range ?? this.rangeFor(e, all),
+      };
+    } else if (action === 'pause') {
+      next = { ...e, state: 'paused' };
+    } else if (action === 'stop') {
+      next = { ...e, state: 'stopped', stoppedAt: now, range: null };
+    } else {
+      if (!variant || !e.variants.some((v) => v.name === variant))
+        throw ShelfError.of(
+          'SHELF_ERR_VALIDATION',
+          `body/variant: must name a variant of ${JSON.stringify(id)}`,
+        );
+      next = {
+        ...e,
+        state: 'shipped',
+        stoppedAt: e.stoppedAt ?? now,
+        range: null,
+        shipped: { variant, at: now },
+      };
+    }
+    return this.save(actor, `experiment.${action}`, next, variant ? { variant } : undefined);
+  }
+
+  /** The slice of its layer a starting experiment takes; its tiers must not be live in another layer. */
+  private rangeFor(e: Experiment, all: readonly Experiment[]): [number, number] {
+    const live = all.filter((x) => x.id !== e.id && isLive(x));
+    const clash = live.find((x) => x.layer !== e.layer && x.tiers.some((t) => e.tiers.includes(t)));
+    if (clash)
+      throw conflict(
+        `experiment ${JSON.stringify(clash.id)} of layer ${JSON.stringify(clash.layer)} is live on a tier of this one: name its layer to share it`,
+      );
+    const taken = live.filter((x) => x.layer === e.layer && x.range).map((x) => x.range!);
+    const range = freeRange(taken, Math.round(e.traffic * BUCKETS));
+    if (!range)
+      throw conflict(`layer ${JSON.stringify(e.layer)} has no room for ${e.traffic} of its traffic`);
+    return range;
+  }
+
+  async results(id: string, options: ResultsOptions = {}): Promise<ExperimentResults> {
+    const e = await this.get(id);
+    const rows = await this.o.store.unitTotals(e.variants.map((v) => variantConfigName(e.id, v.name)));
+    if (e.startedAt === null) return experimentResults(e, rows, options);
+    // CUPED's covariate: each unit's purchases and revenue in the window before the start.
+    const users: string[] = [];
+    const sessions: string[] = [];
+    for (const r of rows) (r.visitor.startsWith('u:') ? users : sessions).push(r.visitor.slice(2));
+    const from = e.startedAt - PRE_PERIOD_MS;
+    const pre = new Map<string, { purchases: number; revenue: number }>();
+    for (const p of await this.o.store.preExposure('user', users, from, e.startedAt)) pre.set(`u:${p.id}`, p);
+    for (const p of await this.o.store.preExposure('session', sessions, from, e.startedAt))
+      pre.set(`s:${p.id}`, p);
+    return experimentResults(e, rows, { ...options, pre });
+  }
+
+  private async save(
+    actor: Actor,
+    action: `experiment.${'create' | LifecycleAction}`,
+    e: Experiment,
+    detail?: Record<string, string>,
+  ): Promise<Experiment> {
+    await this.o.store.saveExperiment(e);
+    await this.o.audit.record(actor, action, e.id, { state: e.state, ...detail });
+    await this.o.changes.publish([{ kind: 'experiment', id: e.id }]);
+    return e;
+  }
+}

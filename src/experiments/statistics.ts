@@ -1,0 +1,165 @@
+/**
+ * The estimators and tests of experiment results (../shared/EXPERIMENTS.md): sample moments over
+ * randomisation units, the delta method for ratio metrics and relative lift (GrowthBook gbstats
+ * `docs/statistics/details.mdx`), Welch's t, the two-proportion z-test, Pearson's chi-square for
+ * sample-ratio mismatch, Holm's step-down adjustment, and asymptotic confidence sequences
+ * (Waudby-Smith et al. 2021, arXiv 2103.06476, as in GrowthBook's frequentist engine).
+ */
+import { chiSquareSf, normalQuantile, normalSf, studentTwoSided } from './distributions.ts';
+
+/** A mean over units and the variance of that mean (not of one unit). */
+export interface Estimate {
+  value: number;
+  /** Variance of `value` as an estimator. */
+  variance: number;
+  /** Units it is computed over. */
+  n: number;
+}
+
+/** Sample mean and unbiased variance (n − 1) of `x`; variance 0 below two units. */
+export function moments(x: Float64Array): { mean: number; variance: number } {
+  const n = x.length;
+  if (n === 0) return { mean: 0, variance: 0 };
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += x[i]!;
+  const mean = sum / n;
+  if (n < 2) return { mean, variance: 0 };
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (x[i]! - mean) ** 2;
+  return { mean, variance: ss / (n - 1) };
+}
+
+/** The mean of `x` per unit as an estimate: variance s²/n. */
+export function meanEstimate(x: Float64Array): Estimate {
+  const { mean, variance } = moments(x);
+  return { value: mean, variance: x.length ? variance / x.length : 0, n: x.length };
+}
+
+/**
+ * R = Σx / Σy over units (e.g. clicks ÷ impressions), its variance by the delta method:
+ * Var(R) ≈ (σ_x² − 2Rσ_xy + R²σ_y²) / (n μ_y²), sample (co)variances over units.
+ */
+export function ratioEstimate(x: Float64Array, y: Float64Array): Estimate {
+  if (x.length !== y.length) throw new RangeError('ratioEstimate: x and y differ in length');
+  const n = x.length;
+  const mx = moments(x);
+  const my = moments(y);
+  if (n === 0 || my.mean === 0) return { value: 0, variance: 0, n };
+  const r = mx.mean / my.mean;
+  let cov = 0;
+  if (n > 1) {
+    for (let i = 0; i < n; i++) cov += (x[i]! - mx.mean) * (y[i]! - my.mean);
+    cov /= n - 1;
+  }
+  const variance = Math.max(0, (mx.variance - 2 * r * cov + r * r * my.variance) / (n * my.mean ** 2));
+  return { value: r, variance, n };
+}
+
+/** The two-sided normal interval value ± z_{1−α/2}·√variance. */
+export function normalInterval(e: Estimate, alpha: number): [number, number] {
+  const h = normalQuantile(1 - alpha / 2) * Math.sqrt(e.variance);
+  return [e.value - h, e.value + h];
+}
+
+/**
+ * Relative lift Δ = μ_T/μ_C − 1 and its delta-method variance
+ * Var_T/μ_C² + μ_T²·Var_C/μ_C⁴ (Var_ the variances of the two estimates).
+ */
+export function relativeLift(t: Estimate, c: Estimate): Estimate {
+  if (c.value === 0) return { value: NaN, variance: NaN, n: t.n + c.n };
+  const variance = t.variance / c.value ** 2 + (t.value ** 2 * c.variance) / c.value ** 4;
+  return { value: t.value / c.value - 1, variance, n: t.n + c.n };
+}
+
+/** Welch's t on the difference of two means: two-sided p, with Welch–Satterthwaite df. */
+export function welchTest(t: Estimate, c: Estimate): { t: number; df: number; pValue: number } {
+  const se2 = t.variance + c.variance;
+  if (!(se2 > 0)) return { t: NaN, df: NaN, pValue: 1 };
+  const stat = (t.value - c.value) / Math.sqrt(se2);
+  const df = se2 ** 2 / (t.variance ** 2 / Math.max(1, t.n - 1) + c.variance ** 2 / Math.max(1, c.n - 1));
+  return { t: stat, df, pValue: studentTwoSided(stat, df) };
+}
+
+/** Two-proportion z-test with the pooled proportion: two-sided p. */
+export function twoProportionZ(
+  xT: number,
+  nT: number,
+  xC: number,
+  nC: number,
+): { z: number; pValue: number } {
+  if (nT === 0 || nC === 0) return { z: NaN, pValue: 1 };
+  const pool = (xT + xC) / (nT + nC);
+  const se = Math.sqrt(pool * (1 - pool) * (1 / nT + 1 / nC));
+  if (!(se > 0)) return { z: NaN, pValue: 1 };
+  const z = (xT / nT - xC / nC) / se;
+  return { z, pValue: 2 * normalSf(Math.abs(z)) };
+}
+
+/** z-test of a difference whose estimates are (asymptotically) normal, e.g. two delta-method ratios. */
+export function zTest(t: Estimate, c: Estimate): { z: number; pValue: number } {
+  const se2 = t.variance + c.variance;
+  if (!(se2 > 0)) return { z: NaN, pValue: 1 };
+  const z = (t.value - c.value) / Math.sqrt(se2);
+  return { z, pValue: 2 * normalSf(Math.abs(z)) };
+}
+
+/** Pearson's chi-square of `observed` counts against `shares` (summing to 1): statistic and p. */
+export function srmTest(
+  observed: readonly number[],
+  shares: readonly number[],
+): { chi2: number; pValue: number } {
+  const total = observed.reduce((a, b) => a + b, 0);
+  let chi2 = 0;
+  for (let i = 0; i < observed.length; i++) {
+    const expected = total * shares[i]!;
+    if (expected > 0) chi2 += (observed[i]! - expected) ** 2 / expected;
+  }
+  return { chi2, pValue: chiSquareSf(chi2, observed.length - 1) };
+}
+
+/** Holm–Bonferroni step-down adjusted p-values, in the input's order. */
+export function holm(pValues: readonly number[]): number[] {
+  const m = pValues.length;
+  const order = pValues.map((p, i) => ({ p, i })).sort((a, b) => a.p - b.p || a.i - b.i);
+  const out = new Array<number>(m);
+  let running = 0;
+  order.forEach(({ p, i }, k) => {
+    running = Math.max(running, Math.min(1, (m - k) * p));
+    out[i] = running;
+  });
+  return out;
+}
+
+/** ρ of the asymptotic confidence sequence tuned to be tightest at `nStar` units. */
+export function sequentialRho(alpha: number, nStar: number): number {
+  const l = -2 * Math.log(alpha);
+  return Math.sqrt((l + Math.log(l + 1)) / nStar);
+}
+
+/**
+ * Half-width of the asymptotic confidence sequence (Waudby-Smith et al. 2021, Theorem 2.2, as in
+ * GrowthBook): s·√(2(nρ² + 1)/(nρ)² · ln(√(nρ² + 1)/α)), with `n` the units behind the estimate
+ * and s² = n × its variance. Valid at every look, so the interval may be read daily.
+ */
+export function sequentialHalfWidth(e: Estimate, alpha: number, nStar: number): number {
+  const n = e.n;
+  if (n <= 0 || !(e.variance >= 0)) return NaN;
+  const rho = sequentialRho(alpha, nStar);
+  const s = Math.sqrt(n * e.variance);
+  const nr2 = n * rho * rho;
+  // (nρ)² = n·nρ².
+  return s * Math.sqrt(((2 * (nr2 + 1)) / (n * nr2)) * Math.log(Math.sqrt(nr2 + 1) / alpha));
+}
+
+/**
+ * The always-valid p-value matching `sequentialHalfWidth` for H0: value = `nullValue`:
+ * min(1, 1/e) with log e = ρ²n z²/(2(nρ² + 1)) − ½ ln(nρ² + 1), z² = (value − null)²/variance.
+ */
+export function sequentialPValue(e: Estimate, nullValue: number, alpha: number, nStar: number): number {
+  if (!(e.variance > 0) || e.n <= 0) return 1;
+  const rho = sequentialRho(alpha, nStar);
+  const nr2 = e.n * rho * rho;
+  const z2 = (e.value - nullValue) ** 2 / e.variance;
+  const logE = (nr2 * z2) / (2 * (nr2 + 1)) - 0.5 * Math.log(nr2 + 1);
+  return Math.min(1, Math.exp(-logE));
+}

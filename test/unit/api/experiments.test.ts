@@ -1,0 +1,304 @@
+/**
+ * Experiments through HTTP: create (and its validation), the lifecycle, visitors served their
+ * variant's configuration with `experiment` and `variant` in the answer and the impression, ship
+ * (the default after a restart too), results from the aggregates, the audit log.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createShelf } from '../../../src/app/create-shelf.ts';
+import type { Shelf } from '../../../src/app/create-shelf.ts';
+import { loadConfig } from '../../../src/config.ts';
+import type { ShelfConfig } from '../../../src/config.ts';
+import { exportStorefront } from '../../../src/demo/export-storefront.ts';
+import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
+import { withVariant } from '../../../src/experiments/experiment-router.ts';
+import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { Store } from '../../../src/store/types.ts';
+import { trainVersion } from '../../../training/publish.ts';
+
+const log = pino({ level: 'silent' });
+const NOW = Date.UTC(2025, 0, 15, 12);
+const SHOP = 'storefront-key-0123456789';
+const ADMIN = 'admin-key-0123456789abcdef';
+/** Trending only, one item per category: lists plainly unlike the default's. */
+const B_CONFIG = {
+  weights: { vector: 0, neighbours: 0, ease: 0, complements: 0, trending: 1 },
+  rules: { maxPerCategory: 1, newItemSlot: -1 },
+};
+
+interface Answer {
+  recommendationId: string;
+  experiment?: string;
+  variant?: string;
+  items: { itemId: string }[];
+}
+
+describe('experiments through HTTP', () => {
+  let dir: string;
+  let store: Store;
+  let registry: ModelRegistry;
+  let config: ShelfConfig;
+  let shelf: Shelf;
+  /** Another replica over the same store: it learns of experiments from the change feed only. */
+  let replica: Shelf;
+  let users: string[];
+
+  const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  const admin = (method: 'GET' | 'POST', url: string, payload?: object) =>
+    shelf.app.inject({ method, url, headers: as(ADMIN), ...(payload ? { payload } : {}) });
+  const home = async (userId: string): Promise<Answer> => {
+    const r = await shelf.app.inject({
+      url: `/v1/recommendations/homepage?userId=${userId}&limit=8`,
+      headers: as(SHOP),
+    });
+    expect(r.statusCode).toBe(200);
+    return r.json() as Answer;
+  };
+  const body = {
+    id: 'blend-1',
+    name: 'Trending only vs default',
+    tiers: ['homepage'],
+    unit: 'user',
+    variants: [
+      { name: 'control', share: 0.5, config: {} },
+      { name: 'b', share: 0.5, config: B_CONFIG },
+    ],
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-experiments-'));
+    store = await openSqliteStore(':memory:');
+    registry = new ModelRegistry(join(dir, 'models'));
+    const sf = generateStorefront({ seed: 7, items: 120, users: 80, events: 4000, now: NOW });
+    await exportStorefront(sf, { store });
+    users = sf.users.map((u) => u.userId);
+    const { manifest } = await trainVersion({
+      store,
+      registry,
+      recipe: { factors: 8, iterations: 3 },
+      seed: 1,
+      log,
+    });
+    await registry.promote(manifest.version);
+    // Rotation off: a list shown again is the same list (the engine's lists are compared below).
+    config = loadConfig({
+      SHELF_DATA_DIR: dir,
+      SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
+      SHELF_ROTATION_SHOWS: '0',
+    });
+    shelf = await createShelf(config, log, { store, registry, now: () => NOW });
+    replica = await createShelf(config, log, { store, registry, now: () => NOW });
+  });
+  afterAll(async () => {
+    await replica.close();
+    await shelf.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a bad definition, naming the field', async () => {
+    const bad = await admin('POST', '/v1/admin/experiments', {
+      ...body,
+      variants: [
+        { name: 'control', share: 0.5, config: {} },
+        { name: 'control', share: 0.3, config: {} },
+      ],
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toMatch(/body\/variants\/1\/name: duplicates.*shares must sum to 1/);
+    const unit = await admin('POST', '/v1/admin/experiments', { ...body, unit: 'device' });
+    expect(unit.statusCode).toBe(400);
+    expect(unit.json().message).toMatch(/unit/);
+  });
+
+  it('runs an experiment: visitors get their variant’s configuration, recorded on the impression', async () => {
+    const created = await admin('POST', '/v1/admin/experiments', body);
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ id: 'blend-1', state: 'draft', layer: 'homepage', range: null });
+    expect((await admin('POST', '/v1/admin/experiments', body)).statusCode).toBe(409);
+    expect((await admin('POST', '/v1/admin/experiments/blend-1/pause')).statusCode).toBe(409);
+    // A draft assigns nobody.
+    expect((await home(users[0]!)).experiment).toBeUndefined();
+
+    const started = await admin('POST', '/v1/admin/experiments/blend-1/start');
+    expect(started.statusCode).toBe(200);
+    expect(started.json()).toMatchObject({ state: 'running', range: [0, 10_000] });
+
+    const base = shelf.engine.defaultConfig('homepage')!;
+    const byVariant = new Map<string, string[]>();
+    const answers = new Map<string, Answer>();
+    for (const u of users) {
+      const a = await home(u);
+      expect(a.experiment).toBe('blend-1');
+      expect(['control', 'b']).toContain(a.variant);
+      byVariant.set(a.variant!, [...(byVariant.get(a.variant!) ?? []), u]);
+      answers.set(u, a);
+      // The same visitor gets the same variant on every request.
+      expect((await home(u)).variant).toBe(a.variant);
+    }
+    expect(byVariant.get('control')!.length).toBeGreaterThan(20);
+    expect(byVariant.get('b')!.length).toBeGreaterThan(20);
+    // The other replica, once it has read the feed (its poll or the Redis signal), assigns alike.
+    await replica.changes.catchUp();
+    for (const u of users) {
+      const r = await replica.app.inject({
+        url: `/v1/recommendations/homepage?userId=${u}&limit=8`,
+        headers: as(SHOP),
+      });
+      expect(r.json()).toMatchObject({ experiment: 'blend-1', variant: answers.get(u)!.variant });
+    }
+    // Each is served its variant's configuration: the list the engine makes with that config.
+    let differ = 0;
+    for (const [variant, us] of byVariant)
+      for (const u of us.slice(0, 8)) {
+        // Named apart from the served config so the list cache cannot answer it.
+        const cfg = withVariant(base, `check:${variant}`, variant === 'b' ? B_CONFIG : {});
+        const direct = await shelf.engine.recommend({ tier: 'homepage', userId: u, limit: 8, config: cfg });
+        const served = answers.get(u)!.items.map((i) => i.itemId);
+        expect(served).toEqual(direct.items.map((i) => i.itemId));
+        const plain = await shelf.engine.recommend({ tier: 'homepage', userId: u, limit: 8, config: base });
+        if (plain.items.map((i) => i.itemId).join() !== served.join()) differ++;
+      }
+    expect(differ).toBeGreaterThan(4); // variant b's lists are not the default's
+    await shelf.impressions.flush();
+    const u0 = users[0]!;
+    const [imp] = await store.impressions([answers.get(u0)!.recommendationId]);
+    expect(imp).toMatchObject({
+      experiment: 'blend-1',
+      variant: answers.get(u0)!.variant,
+      config: `blend-1:${answers.get(u0)!.variant}`,
+    });
+
+    // Paused: nobody is in it; resumed: everyone is back in the same variant.
+    expect((await admin('POST', '/v1/admin/experiments/blend-1/pause')).json().state).toBe('paused');
+    expect((await home(u0)).experiment).toBeUndefined();
+    expect((await admin('POST', '/v1/admin/experiments/blend-1/start')).json().state).toBe('running');
+    expect((await home(u0)).variant).toBe(answers.get(u0)!.variant);
+
+    // Another experiment on the homepage in another layer may not run beside it.
+    await admin('POST', '/v1/admin/experiments', { ...body, id: 'other', layer: 'elsewhere' });
+    const clash = await admin('POST', '/v1/admin/experiments/other/start');
+    expect(clash.statusCode).toBe(409);
+    expect(clash.json().code).toBe('SHELF_ERR_EXPERIMENT_STATE');
+  });
+
+  it('reads results per randomisation unit from the aggregates', async () => {
+    // Clicks on the first items of each unit's list: 0 or 1 in control, 1 or 2 in b.
+    const events: object[] = [];
+    const served = new Map<string, Answer>();
+    for (const u of users) served.set(u, await home(u));
+    let clicksB = 0;
+    for (const [i, [u, a]] of [...served].entries()) {
+      const clicks = (a.variant === 'b' ? 1 : 0) + (i % 2);
+      if (a.variant === 'b') clicksB += clicks;
+      for (let k = 0; k < clicks && k < a.items.length; k++)
+        events.push({
+          eventId: `e-${u}-${k}`,
+          type: 'click',
+          userId: u,
+          itemId: a.items[k]!.itemId,
+          recommendationId: a.recommendationId,
+          timestamp: new Date(NOW).toISOString(),
+        });
+    }
+    const posted = await shelf.app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: as(SHOP),
+      payload: { events },
+    });
+    expect(posted.statusCode).toBe(200);
+    await shelf.impressions.flush();
+    expect((await admin('POST', '/v1/admin/feedback/aggregate')).statusCode).toBe(202);
+    await shelf.jobs.idle();
+
+    const res = await admin('GET', '/v1/admin/experiments/blend-1/results?nStar=1000');
+    expect(res.statusCode).toBe(200);
+    const r = res.json();
+    expect(r).toMatchObject({ id: 'blend-1', state: 'running', control: 'control', alpha: 0.05 });
+    const nB = [...served.values()].filter((a) => a.variant === 'b').length;
+    const [control, b] = r.variants;
+    expect(control.units + b.units).toBe(users.length);
+    expect(b.units).toBe(nB);
+    expect(b.clicks).toBe(clicksB);
+    expect(b.metrics.ctr.value).toBeCloseTo(b.clicks / b.impressions, 12);
+    expect(b.metrics.ctr.ci95[0]).toBeLessThan(b.metrics.ctr.value);
+    expect(r.comparisons.map((c: { metric: string }) => c.metric)).toEqual([
+      'ctr',
+      'conversion',
+      'revenuePerUnit',
+    ]);
+    const ctr = r.comparisons[0];
+    expect(ctr.lift).toBeCloseTo(b.metrics.ctr.value / control.metrics.ctr.value - 1, 12);
+    expect(ctr.pValue).toBeLessThan(0.001);
+    // The sequential interval is wider than the fixed-horizon one.
+    expect(ctr.sequentialCi95[1] - ctr.sequentialCi95[0]).toBeGreaterThan(ctr.liftCi95[1] - ctr.liftCi95[0]);
+    expect(r.srm.flagged).toBe(false);
+    expect(r.methods.ctr).toMatch(/delta method/);
+    // No purchases: conversion has no lift to report.
+    expect(r.comparisons[1].lift).toBeNull();
+    expect((await admin('GET', '/v1/admin/experiments/nope/results')).statusCode).toBe(404);
+  });
+
+  it('ships a variant as the tier’s default, kept across a restart, and audits every step', async () => {
+    const shipped = await admin('POST', '/v1/admin/experiments/blend-1/ship', { variant: 'b' });
+    expect(shipped.statusCode).toBe(200);
+    expect(shipped.json()).toMatchObject({
+      state: 'shipped',
+      shipped: { variant: 'b', at: NOW },
+      range: null,
+    });
+    expect((await admin('POST', '/v1/admin/experiments/blend-1/ship', { variant: 'b' })).statusCode).toBe(
+      409,
+    );
+    const u0 = users[0]!;
+    const base = shelf.engine.defaultConfig('homepage')!;
+    const want = (
+      await shelf.engine.recommend({
+        tier: 'homepage',
+        userId: u0,
+        limit: 8,
+        config: withVariant(base, 'x', B_CONFIG),
+      })
+    ).items.map((i) => i.itemId);
+    const a = await home(u0);
+    expect(a.experiment).toBeUndefined();
+    expect(a.items.map((i) => i.itemId)).toEqual(want);
+
+    await shelf.close();
+    shelf = await createShelf(config, log, { store, registry, now: () => NOW });
+    // Trending is read again at start, so the list is compared with the new engine's.
+    const base2 = shelf.engine.defaultConfig('homepage')!;
+    const want2 = await shelf.engine.recommend({
+      tier: 'homepage',
+      userId: u0,
+      limit: 8,
+      config: withVariant(base2, 'y', B_CONFIG),
+    });
+    const after = await home(u0);
+    expect(after.items.map((i) => i.itemId)).toEqual(want2.items.map((i) => i.itemId));
+    await shelf.impressions.flush();
+    expect((await store.impressions([after.recommendationId]))[0]!.config).toBe('shipped:blend-1:b');
+
+    const list = await admin('GET', '/v1/admin/experiments');
+    expect(list.json().experiments.map((e: { id: string; state: string }) => [e.id, e.state])).toEqual([
+      ['blend-1', 'shipped'],
+      ['other', 'draft'],
+    ]);
+    const audit = (await admin('GET', '/v1/admin/audit?limit=50')).json().entries as {
+      action: string;
+      target: string;
+    }[];
+    expect(audit.filter((e) => e.target === 'blend-1').map((e) => e.action)).toEqual([
+      'experiment.ship',
+      'experiment.start',
+      'experiment.pause',
+      'experiment.start',
+      'experiment.create',
+    ]);
+  });
+});

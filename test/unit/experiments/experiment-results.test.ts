@@ -1,0 +1,237 @@
+/**
+ * Results of a three-variant experiment from per-unit rows, against values computed independently
+ * with Python 3, numpy and scipy 1.17.1 (/tmp/fx.py in the session that wrote this: rows drawn
+ * with `numpy.random.default_rng(3)`; ratio variances from `numpy.cov`, intervals with
+ * `norm.ppf(0.975)`, Welch by `ttest_ind(equal_var=False)`, z-tests by `norm.sf`, SRM by
+ * `chisquare`; Holm by hand over the two treatments).
+ */
+import { describe, expect, it } from 'vitest';
+import { draftOf } from '../../../src/experiments/experiment-definition.ts';
+import { experimentResults } from '../../../src/experiments/experiment-results.ts';
+import type { UnitTotals } from '../../../src/store/types.ts';
+
+const ARMS = {
+  control: {
+    imp: [5, 1, 1, 2, 1, 5, 5, 3, 1, 1, 2, 3, 4, 3],
+    clk: [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 0],
+    pur: [2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0],
+    rev: [27.45, 0, 0, 14.15, 0, 0, 0, 0, 0, 0, 0, 0, 7.43, 0],
+  },
+  b: {
+    imp: [5, 4, 3, 5, 4, 4, 2, 4, 5, 1, 3, 2],
+    clk: [0, 0, 0, 3, 0, 1, 1, 2, 3, 1, 0, 1],
+    pur: [2, 0, 2, 0, 0, 2, 1, 0, 0, 0, 0, 0],
+    rev: [41.44, 0, 34.6, 0, 0, 17.71, 17.17, 0, 0, 0, 0, 0],
+  },
+  c: {
+    imp: [3, 2, 3, 4, 1, 3, 4, 1, 4, 3, 5, 2, 2],
+    clk: [0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0],
+    pur: [0, 2, 0, 0, 0, 1, 2, 0, 0, 1, 0, 0, 0],
+    rev: [0, 33.39, 0, 0, 0, 7.3, 32.19, 0, 0, 6.71, 0, 0, 0],
+  },
+};
+
+const close = (actual: number | null, expected: number, rel = 1e-9) => {
+  expect(actual).not.toBeNull();
+  expect(Math.abs(actual! - expected)).toBeLessThanOrEqual(rel * Math.abs(expected));
+};
+
+function rowsOf(
+  id: string,
+  arms: Record<string, { imp: number[]; clk: number[]; pur: number[]; rev: number[] }>,
+) {
+  const rows: UnitTotals[] = [];
+  for (const [name, a] of Object.entries(arms))
+    a.imp.forEach((imp, i) =>
+      rows.push({
+        config: `${id}:${name}`,
+        visitor: `u:${name}-${i}`,
+        impressions: imp,
+        clicks: a.clk[i]!,
+        purchases: a.pur[i]!,
+        revenue: a.rev[i]!,
+      }),
+    );
+  // A unit served outside the experiment is not counted, nor one seen under two variants.
+  rows.push({ config: 'default', visitor: 'u:other', impressions: 9, clicks: 9, purchases: 9, revenue: 9 });
+  for (const name of Object.keys(arms).slice(0, 2))
+    rows.push({
+      config: `${id}:${name}`,
+      visitor: 'u:both',
+      impressions: 9,
+      clicks: 9,
+      purchases: 9,
+      revenue: 9,
+    });
+  return rows;
+}
+
+const third = 1 / 3;
+const exp3 = draftOf(
+  {
+    id: 'x',
+    name: 'x',
+    tiers: ['homepage'],
+    unit: 'user',
+    variants: ['control', 'b', 'c'].map((name) => ({ name, share: third, config: {} })),
+  },
+  0,
+  's',
+);
+
+describe('experiment results', () => {
+  const r = experimentResults(exp3, rowsOf('x', ARMS));
+
+  it('per variant: sums, and each metric with its 95% interval', () => {
+    expect(r.multipleExposures).toBe(1);
+    const [control, b, c] = r.variants;
+    expect(control).toMatchObject({
+      name: 'control',
+      units: 14,
+      impressions: 37,
+      clicks: 6,
+      purchases: 5,
+      convertingUnits: 3,
+    });
+    close(control!.revenue, 49.03);
+    close(control!.metrics.ctr.value, 0.16216216216216214);
+    close(control!.metrics.ctr.ci95[0], 0.06256349685381925);
+    close(control!.metrics.ctr.ci95[1], 0.26176082747050505);
+    close(control!.metrics.revenuePerUnit.value, 3.5021428571428572);
+    close(control!.metrics.revenuePerUnit.ci95[0], -0.7015613719817431);
+    close(b!.metrics.ctr.ci95[1], 0.4593704617135729);
+    close(b!.metrics.revenuePerUnit.ci95[1], 17.768913945394765);
+    close(c!.metrics.ctr.ci95[0], -0.006292197454999995, 1e-7);
+    close(c!.metrics.revenuePerUnit.value, 6.122307692307691);
+  });
+
+  it('comparisons: lift with delta-method interval, p-values by metric, Holm over the treatments', () => {
+    const get = (variant: string, metric: string) =>
+      r.comparisons.find((c) => c.variant === variant && c.metric === metric)!;
+    const ctrB = get('b', 'ctr');
+    close(ctrB.lift, 0.7619047619047621);
+    close(ctrB.liftCi95[0], -0.7605361878709689);
+    close(ctrB.liftCi95[1], 2.2843457116804933);
+    close(ctrB.pValue, 0.2264191766762802);
+    close(ctrB.pValueHolm, 0.4528383533525604);
+    close(get('c', 'ctr').pValue, 0.23035556515132594);
+    close(get('c', 'ctr').liftCi95[1], 0.12017364740178804);
+    close(get('b', 'conversion').lift, 0.5555555555555556);
+    close(get('b', 'conversion').liftCi95[0], -1.5209424072484776);
+    close(get('b', 'conversion').pValue, 0.49508816926050114);
+    close(get('c', 'conversion').pValue, 0.5799965728363652);
+    close(get('c', 'conversion').pValueHolm, 0.9901763385210023);
+    close(get('b', 'revenuePerUnit').lift, 1.6393364606703376);
+    close(get('b', 'revenuePerUnit').liftCi95[1], 5.6346889489243415);
+    close(get('b', 'revenuePerUnit').pValue, 0.25359230741773015, 1e-8);
+    close(get('b', 'revenuePerUnit').pValueHolm, 0.5071846148354603, 1e-8);
+    close(get('c', 'revenuePerUnit').pValueHolm, 0.5183349184288317, 1e-8);
+    // The always-valid interval holds the fixed one and is centred on the same lift.
+    for (const c of r.comparisons) {
+      expect(c.sequentialCi95[0]!).toBeLessThan(c.liftCi95[0]!);
+      expect(c.sequentialCi95[1]!).toBeGreaterThan(c.liftCi95[1]!);
+      close((c.sequentialCi95[0]! + c.sequentialCi95[1]!) / 2, c.lift!, 1e-9);
+      expect(c.sequentialPValue!).toBeGreaterThanOrEqual(c.pValue!);
+    }
+    expect(r.srm).toMatchObject({ flagged: false });
+    close(r.srm.pValue, 0.925961078642316);
+  });
+
+  it('flags a sample-ratio mismatch at p < 0.001 and stays quiet on noise', () => {
+    const two = draftOf(
+      {
+        id: 'y',
+        name: 'y',
+        tiers: ['homepage'],
+        unit: 'user',
+        variants: [
+          { name: 'control', share: 0.5, config: {} },
+          { name: 'b', share: 0.5, config: {} },
+        ],
+      },
+      0,
+      's',
+    );
+    const zeros = (n: number) => ({
+      imp: Array<number>(n).fill(1),
+      clk: Array<number>(n).fill(0),
+      pur: Array<number>(n).fill(0),
+      rev: Array<number>(n).fill(0),
+    });
+    const broken = experimentResults(two, rowsOf('y', { control: zeros(1000), b: zeros(850) }));
+    close(broken.srm.chi2, 12.162162162162161); // chisquare([1000, 850])
+    close(broken.srm.pValue, 0.0004876880960760176);
+    expect(broken.srm.flagged).toBe(true);
+    const healthy = experimentResults(two, rowsOf('y', { control: zeros(1000), b: zeros(940) }));
+    close(healthy.srm.pValue, 0.17312536533208103); // chisquare([1000, 940])
+    expect(healthy.srm.flagged).toBe(false);
+    // Too few units: not run.
+    expect(experimentResults(two, rowsOf('y', { control: zeros(7), b: zeros(30) })).srm).toMatchObject({
+      pValue: null,
+      flagged: false,
+    });
+    // No clicks anywhere: no lift to report, rather than NaN.
+    expect(broken.comparisons[0]).toMatchObject({ metric: 'ctr', lift: null, pValue: null });
+  });
+
+  it('CUPED on revenue per unit: θ pooled, adjusted lift, Welch, the variance it removes', () => {
+    // Python: rng = default_rng(11); x = round(gamma(2, 10, n), 2); y = round(0.8x + normal(5 + shift, 4, n), 2);
+    // θ = cov(X, Y)/var(X) over both arms; adjusted y − θ(x − X̄); lift by the delta method,
+    // p by ttest_ind(equal_var=False); the variance reduction against the unadjusted lift's.
+    const X = {
+      control: [
+        17.11, 38.0, 13.11, 25.16, 28.29, 46.17, 27.08, 12.24, 29.74, 14.77, 7.77, 22.3, 2.14, 11.33, 3.87,
+        31.14, 8.79, 27.75, 24.73, 14.14,
+      ],
+      b: [
+        13.64, 11.62, 21.5, 25.65, 23.87, 34.99, 14.47, 38.79, 3.49, 23.42, 6.76, 5.11, 39.76, 13.06, 20.02,
+        58.82, 10.29, 46.5,
+      ],
+    };
+    const Y = {
+      control: [
+        20.08, 36.39, 19.88, 19.99, 24.99, 38.58, 19.73, 15.3, 30.9, 13.86, 16.76, 26.13, 9.22, 15.67, 11.92,
+        24.58, 14.49, 29.61, 17.71, 17.7,
+      ],
+      b: [
+        15.93, 18.48, 25.13, 27.71, 24.16, 37.54, 20.81, 38.66, 9.91, 21.6, 11.46, 16.91, 39.05, 12.69, 29.35,
+        57.18, 24.66, 45.45,
+      ],
+    };
+    const e = draftOf(
+      {
+        id: 'z',
+        name: 'z',
+        tiers: ['homepage'],
+        unit: 'user',
+        variants: [
+          { name: 'control', share: 0.5, config: {} },
+          { name: 'b', share: 0.5, config: {} },
+        ],
+      },
+      0,
+      's',
+    );
+    const arm = (ys: number[]) => ({
+      imp: ys.map(() => 1),
+      clk: ys.map(() => 0),
+      pur: ys.map(() => 1),
+      rev: ys,
+    });
+    const pre = new Map<string, { purchases: number; revenue: number }>();
+    for (const name of ['control', 'b'] as const)
+      X[name].forEach((x, i) => pre.set(`u:${name}-${i}`, { purchases: 1, revenue: x }));
+    const rows = rowsOf('z', { control: arm(Y.control), b: arm(Y.b) });
+    const r = experimentResults(e, rows, { pre });
+    const rev = r.comparisons.find((c) => c.metric === 'revenuePerUnit')!;
+    close(rev.cuped!.theta, 0.739426340781282);
+    close(rev.cuped!.lift, 0.15349349994225125);
+    close(rev.cuped!.liftCi95[0], 0.04194072264460892);
+    close(rev.cuped!.liftCi95[1], 0.2650462772398936);
+    close(rev.cuped!.pValue, 0.00647325545725942, 1e-8);
+    close(rev.cuped!.varianceReduction, 0.8958274615560932);
+    // Every unit converted before and after: X does not vary, no CUPED on conversion.
+    expect(r.comparisons.find((c) => c.metric === 'conversion')!.cuped).toBeNull();
+    expect(experimentResults(e, rows).comparisons.every((c) => c.cuped === null)).toBe(true);
+  });
+});
