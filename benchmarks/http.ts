@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000] [--rotation on|off]`:
+ * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000] [--rotation on|off] [--impression-writes on|off]`:
  * drives the personalized tier over loopback with autocannon, then a bare Fastify route that
  * returns a constant list of the same size, in the same run, so the engine's overhead shows as
  * a ratio.
@@ -66,6 +66,10 @@ export default async function http(args: string[]): Promise<unknown> {
   // changes: `--rotation off` measures the list cache as it was before rotation existed.
   const rotation = opts.get('rotation') ?? 'on';
   if (rotation !== 'on' && rotation !== 'off') throw new Error('--rotation must be on or off');
+  // `--impression-writes off`: a buffer of one impression, so every list is recorded and shed,
+  // not written: what writing every list served to the store costs the request loop.
+  const writes = opts.get('impression-writes') ?? 'on';
+  if (writes !== 'on' && writes !== 'off') throw new Error('--impression-writes must be on or off');
   const limit = 20;
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-http-'));
   const t0 = performance.now();
@@ -78,6 +82,7 @@ export default async function http(args: string[]): Promise<unknown> {
         SHELF_LOG_LEVEL: 'silent',
         SHELF_ANSWER_CACHE_MS: String(cacheMs),
         ...(rotation === 'off' ? { SHELF_ROTATION_SHOWS: '0' } : {}),
+        ...(writes === 'off' ? { SHELF_IMPRESSION_BUFFER: '1' } : {}),
       }),
       log: pino({ level: 'silent' }),
       demo: { items, users: Math.round(items / 5), events: items * 10, seed: 1 },
@@ -138,7 +143,7 @@ export default async function http(args: string[]): Promise<unknown> {
       Math.round(r.clientCpuUsPerRequest),
     ];
     printTable(
-      `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s, ${visitors.toLocaleString('en-US')} visitors in turn, rotation ${rotation}`,
+      `HTTP personalized tier, ${items.toLocaleString('en-US')} items (model ${readyz.modelVersion}), ${connections} connections, ${duration} s, ${visitors.toLocaleString('en-US')} visitors in turn, rotation ${rotation}, impression writes ${writes}`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req', 'client CPU µs/req'],
       [
         row(`shelf (list cache hits ${(hitRatio * 100).toFixed(1)}%)`, shelf),
@@ -155,6 +160,7 @@ export default async function http(args: string[]): Promise<unknown> {
       durationSeconds: duration,
       visitors,
       rotation,
+      impressionWrites: writes,
       cacheHitRatio: hitRatio,
       shelf: pick(shelf),
       shelfNoCache: pick(uncached),

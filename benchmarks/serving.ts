@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- serving [--scales 100000,1000000] [--requests 1000] [--cache-dir DIR] [index options]`:
+ * `npm run bench -- serving [--scales 100000,1000000] [--requests 1000] [--cache-dir DIR] [--rotation on|off] [index options]`:
  * the index half (`serving-index`: recall, filtered search, build/load, memory) and, in the same
  * process, every tier's engine time on a synthetic catalogue of the same size: items in a
  * SQLite store, a published version with clustered item factors, user rows, neighbours and its
@@ -19,6 +19,7 @@ import { createRng } from '../models/random.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import { buildAnnIndex } from '../src/index/build-ann-index.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
+import { DEFAULT_ROTATION } from '../src/realtime/rotation.ts';
 import { ModelRegistry } from '../src/registry/model-registry.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import { createEngine } from '../src/app/create-shelf.ts';
@@ -60,6 +61,7 @@ export async function syntheticEngine(
   n: number,
   log: (s: string) => void,
   cacheDir?: string,
+  rotation = true,
 ): Promise<SyntheticEngine> {
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-serving-'));
   const store = await openSqliteStore(join(dir, 'shelf.sqlite'));
@@ -147,7 +149,8 @@ export async function syntheticEngine(
     );
     const engine = createEngine({
       store,
-      realtime: new MemoryRealtime(),
+      // Rotation records every list shown (off: the engine as before rotation existed).
+      realtime: new MemoryRealtime(rotation ? {} : { rotation: { ...DEFAULT_ROTATION, shows: 0 } }),
       registry,
       log: pino({ level: 'silent' }),
       now: () => NOW,
@@ -209,8 +212,14 @@ function collectGarbage(): void {
 }
 
 /** Per-tier engine p50/p99 (ms) on a synthetic catalogue of `n` items. */
-async function measureTiers(n: number, requests: number, log: (s: string) => void, cacheDir?: string) {
-  const { engine, request, close } = await syntheticEngine(n, log, cacheDir);
+async function measureTiers(
+  n: number,
+  requests: number,
+  log: (s: string) => void,
+  cacheDir: string | undefined,
+  rotation: boolean,
+) {
+  const { engine, request, close } = await syntheticEngine(n, log, cacheDir, rotation);
   try {
     // The garbage of building and loading (hundreds of MB at 1M items) is collected before
     // timing: a one-off after a swap, which would otherwise land on the first tier measured.
@@ -234,16 +243,17 @@ export default async function serving(args: string[]): Promise<unknown> {
   const requests = Number(opts.get('requests') ?? 1000);
   const dirArg = opts.get('cache-dir');
   const cacheDir = typeof dirArg === 'string' ? dirArg : undefined;
+  const rotation = (opts.get('rotation') ?? 'on') !== 'off';
   const index = await servingIndex(args);
   const scales = [];
   for (const s of index.scales) {
-    const tiers = await measureTiers(s.items, requests, (line) => console.log(line), cacheDir);
+    const tiers = await measureTiers(s.items, requests, (line) => console.log(line), cacheDir, rotation);
     printTable(
-      `Engine time per tier, ${s.items.toLocaleString('en-US')} items × ${DIMS} (${requests} requests each)`,
+      `Engine time per tier, ${s.items.toLocaleString('en-US')} items × ${DIMS} (${requests} requests each, rotation ${rotation ? 'on' : 'off'})`,
       ['tier', 'p50 ms', 'p99 ms', 'cpu p50 ms', 'cpu p99 ms'],
       TIERS.map((t) => [t, tiers[t]!.p50Ms, tiers[t]!.p99Ms, tiers[t]!.cpuP50Ms, tiers[t]!.cpuP99Ms]),
     );
     scales.push({ ...s, tiers });
   }
-  return { scales, queryConversion: index.queryConversion };
+  return { scales, rotation, queryConversion: index.queryConversion };
 }

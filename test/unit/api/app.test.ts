@@ -180,6 +180,29 @@ describe('HTTP API', () => {
     );
   });
 
+  it('rotates a returning visitor’s list: what was shown three times without a click moves down', async () => {
+    const userId = users[70]!;
+    const ask = async () =>
+      (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json().items as {
+        itemId: string;
+        score: number;
+      }[];
+    const first = await ask();
+    const top = first[0]!;
+    // Shown three times (the list cache answers the repeats: the visitor still saw them).
+    await ask();
+    await ask();
+    // Rotation is recorded off the request path.
+    await new Promise((r) => setTimeout(r, 20));
+    const fourth = await ask();
+    const now = fourth.find((i) => i.itemId === top.itemId);
+    expect(now === undefined || now.score < top.score * 0.5).toBe(true);
+    const why = (
+      await get(`/v1/admin/explain?tier=personalized&userId=${userId}&limit=10&itemId=${top.itemId}`, ADMIN)
+    ).json();
+    expect(why.position).toBe(now ? fourth.indexOf(now) : null);
+  });
+
   it('serves every tier, and rejects bad input naming the field', async () => {
     const item = available()[0]!.itemId;
     const category = available()[0]!.categories[0]!.split(' > ')[0]!;
