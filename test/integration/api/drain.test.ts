@@ -109,7 +109,6 @@ describe('graceful drain on SIGTERM', () => {
     const took = performance.now() - t0;
     await Promise.all(workers);
 
-    console.log(`drain: exit ${took.toFixed(0)} ms after SIGTERM; statuses ${JSON.stringify([...statuses])}`);
     expect(code).toBe(0);
     // Nothing runs long here: out in the linger (1 s) and the closing, well before the bound.
     expect(took).toBeLessThan(BOUND_MS);
