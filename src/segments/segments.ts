@@ -165,7 +165,7 @@ export class SegmentTally {
     const bits = kpiBits(activity, this.now);
     const count = (s: Segment) => {
       this.bySegment[s]++;
-      this.countKpi(s, bits);
+      addKpi(this.kpi[s], bits);
     };
     if (segment) count(segment);
     else if (this.threshold !== null) count(revenue >= this.threshold ? 'high_value' : 'active');
@@ -174,14 +174,6 @@ export class SegmentTally {
       this.undecided.push(revenue);
       this.undecidedKpi.push(bits);
     } else count('active');
-  }
-
-  private countKpi(s: Segment, bits: number): void {
-    const k = this.kpi[s];
-    if (bits & IN_COHORT) k[0]++;
-    if (bits & RETAINED) k[1]++;
-    if (bits & BUYER) k[2]++;
-    if (bits & REPEAT) k[3]++;
   }
 
   summary(): SegmentSummary {
@@ -194,11 +186,7 @@ export class SegmentTally {
       for (let i = 0; i < undecided.length; i++) {
         const s: Segment = undecided[i]! >= threshold ? 'high_value' : 'active';
         bySegment[s]++;
-        const k = kpi[s];
-        if (bits[i]! & IN_COHORT) k[0]++;
-        if (bits[i]! & RETAINED) k[1]++;
-        if (bits[i]! & BUYER) k[2]++;
-        if (bits[i]! & REPEAT) k[3]++;
+        addKpi(kpi[s], bits[i]!);
       }
     }
     const ratio = (a: number, b: number) => (b ? a / b : null);
@@ -219,6 +207,14 @@ export class SegmentTally {
       ) as Record<Segment, SegmentKpis>,
     };
   }
+}
+
+/** Counts one user's KPI bits into a segment's [cohort, retained, buyers, repeat buyers]. */
+function addKpi(k: [number, number, number, number], bits: number): void {
+  if (bits & IN_COHORT) k[0]++;
+  if (bits & RETAINED) k[1]++;
+  if (bits & BUYER) k[2]++;
+  if (bits & REPEAT) k[3]++;
 }
 
 /** A user's KPI bits at `now` (see `SegmentKpis`). */
