@@ -26,6 +26,8 @@ export function answer(
   items: readonly RecommendedItem[],
   now: number,
   onImpression: ((impression: Impression) => void) | undefined,
+  /** The items' ids, when the caller has them already. */
+  itemIds: string[] = items.map((i) => i.itemId),
 ): Recommendation {
   const recommendationId = randomUUID();
   const out: Recommendation = { recommendationId, tier: req.tier, modelVersion, items };
@@ -41,7 +43,7 @@ export function answer(
     ...(req.variant ? { variant: req.variant } : {}),
     config,
     modelVersion,
-    itemIds: items.map((i) => i.itemId),
+    itemIds,
     timestamp: now,
   });
   return out;

@@ -141,16 +141,14 @@ export class Engine {
     items: readonly RecommendedItem[],
     now: number,
   ): Recommendation {
-    if (who.personal && who.subject && items.length && this.o.realtime.rotation.policy.shows > 0) {
+    // The ids once, for the impression and for rotation.
+    const itemIds = items.map((i) => i.itemId);
+    if (who.personal && who.subject && itemIds.length && this.o.realtime.rotation.policy.shows > 0) {
       this.visitors
-        .shown(
-          who,
-          items.map((i) => i.itemId),
-          now,
-        )
+        .shown(who, itemIds, now)
         .catch((err: unknown) => this.o.log.warn({ err }, 'rotation: recording a list shown failed'));
     }
-    return answer(version, req, configName, who, items, now, this.o.onImpression);
+    return answer(version, req, configName, who, items, now, this.o.onImpression, itemIds);
   }
 
   /**
