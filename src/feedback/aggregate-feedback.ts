@@ -1,19 +1,10 @@
 /**
  * The `aggregate-feedback` job: adds the impressions and attributions stored since the
  * watermark to the per-visitor-day and per-position aggregates, and moves the watermark, in one
- * transaction (`Store.addFeedback`). Incremental and idempotent: a re-run finds nothing past the
+ * transaction (`Store.addFeedbackBetween`: the database sums). Incremental and idempotent: a re-run finds nothing past the
  * watermark and adds nothing; a run racing another loses the compare-and-set and adds nothing.
  */
-import type {
-  Attribution,
-  FeedbackCounts,
-  PositionDelta,
-  StoredImpression,
-  Store,
-  VisitorDayDelta,
-} from '../store/types.ts';
-import { visitorKey } from '../store/types.ts';
-import { utcDay } from './attributor.ts';
+import type { FeedbackWatermark, Store } from '../store/types.ts';
 
 export interface AggregateResult {
   impressions: number;
@@ -23,102 +14,41 @@ export interface AggregateResult {
   tookMs: number;
 }
 
-type AggregateStore = Pick<
-  Store,
-  'feedbackWatermark' | 'impressionsAfter' | 'attributionsAfter' | 'addFeedback'
->;
+type AggregateStore = Pick<Store, 'feedbackWatermark' | 'feedbackHorizon' | 'addFeedbackBetween'>;
 
-const zero = (): FeedbackCounts => ({
-  itemsShown: 0,
-  clicks: 0,
-  addToCarts: 0,
-  purchases: 0,
-  units: 0,
-  revenue: 0,
-});
+/**
+ * Seqs added per transaction at most: bounds the length of one write (and of the lock other
+ * writers of the aggregates wait on), not memory — the database sums, nothing is read out.
+ */
+const CHUNK = 1_000_000;
 
-/** Rows read per round trip. */
-const PAGE = 10_000;
-/** Rows added per transaction at most: bounds memory and the length of one write. */
-const CHUNK = 200_000;
-
-export async function aggregateFeedback(store: AggregateStore): Promise<AggregateResult> {
+/** `chunk`: seqs per transaction (tests make it small). */
+export async function aggregateFeedback(store: AggregateStore, chunk = CHUNK): Promise<AggregateResult> {
   const t0 = Date.now();
   let impressions = 0;
   let attributions = 0;
   let applied = true;
   for (;;) {
     const from = await store.feedbackWatermark();
-    const imps: (StoredImpression & { seq: number })[] = [];
-    const attrs: (Attribution & { seq: number })[] = [];
-    while (imps.length < CHUNK) {
-      const page = await store.impressionsAfter(imps.at(-1)?.seq ?? from.impressionSeq, PAGE);
-      imps.push(...page);
-      if (page.length < PAGE) break;
-    }
-    while (attrs.length < CHUNK) {
-      const page = await store.attributionsAfter(attrs.at(-1)?.seq ?? from.attributionSeq, PAGE);
-      attrs.push(...page);
-      if (page.length < PAGE) break;
-    }
-    if (!imps.length && !attrs.length) break;
-    const { visitorDays, positions } = deltas(imps, attrs);
-    const to = {
-      impressionSeq: imps.at(-1)?.seq ?? from.impressionSeq,
-      attributionSeq: attrs.at(-1)?.seq ?? from.attributionSeq,
+    const horizon = await store.feedbackHorizon();
+    const to: FeedbackWatermark = {
+      impressionSeq: Math.max(
+        from.impressionSeq,
+        Math.min(horizon.impressionSeq, from.impressionSeq + chunk),
+      ),
+      attributionSeq: Math.max(
+        from.attributionSeq,
+        Math.min(horizon.attributionSeq, from.attributionSeq + chunk),
+      ),
     };
-    if (!(await store.addFeedback(visitorDays, positions, from, to))) {
+    if (to.impressionSeq === from.impressionSeq && to.attributionSeq === from.attributionSeq) break;
+    const added = await store.addFeedbackBetween(from, to);
+    if (!added) {
       applied = false;
       break;
     }
-    impressions += imps.length;
-    attributions += attrs.length;
+    impressions += added.impressions;
+    attributions += added.attributions;
   }
   return { impressions, attributions, applied, tookMs: Date.now() - t0 };
-}
-
-/** The aggregate rows `impressions` and `attributions` add, one per key. */
-export function deltas(
-  impressions: readonly StoredImpression[],
-  attributions: readonly Attribution[],
-): { visitorDays: VisitorDayDelta[]; positions: PositionDelta[] } {
-  const visitorDays = new Map<string, VisitorDayDelta>();
-  const positions = new Map<string, PositionDelta>();
-  const group = (tier: string, modelVersion: string, config: string, variant: string, day: string) => ({
-    tier,
-    modelVersion,
-    config,
-    variant,
-    day,
-  });
-  const visitorRow = (g: ReturnType<typeof group>, visitor: string) => {
-    const k = JSON.stringify([g.tier, g.modelVersion, g.config, g.variant, g.day, visitor]);
-    let r = visitorDays.get(k);
-    if (!r) visitorDays.set(k, (r = { ...g, visitor, impressions: 0, ...zero() }));
-    return r;
-  };
-  const positionRow = (g: ReturnType<typeof group>, position: number) => {
-    const k = JSON.stringify([g.tier, g.modelVersion, g.config, g.variant, g.day, position]);
-    let r = positions.get(k);
-    if (!r) positions.set(k, (r = { ...g, position, ...zero() }));
-    return r;
-  };
-  for (const i of impressions) {
-    const g = group(i.tier, i.modelVersion ?? '', i.config, i.variant ?? '', utcDay(i.timestamp));
-    const v = visitorRow(g, visitorKey(i));
-    v.impressions++;
-    v.itemsShown += i.itemIds.length;
-    for (let p = 0; p < i.itemIds.length; p++) positionRow(g, p).itemsShown++;
-  }
-  for (const a of attributions) {
-    const g = group(a.tier, a.modelVersion, a.config, a.variant, a.day);
-    for (const r of [visitorRow(g, a.visitor), positionRow(g, a.position)]) {
-      if (a.type === 'click') r.clicks++;
-      else if (a.type === 'add_to_cart') r.addToCarts++;
-      else if (a.type === 'purchase') r.purchases++;
-      r.units += a.units;
-      r.revenue += a.revenue;
-    }
-  }
-  return { visitorDays: [...visitorDays.values()], positions: [...positions.values()] };
 }

@@ -209,3 +209,86 @@ export function unitTotalsFromRow(r: UnitTotalsRow): UnitTotals {
     revenue: Number(r.revenue),
   };
 }
+
+/** How a store spells what the aggregation's SQL needs beyond the common dialect. */
+export interface AggregationDialect {
+  /** The UTC day, YYYY-MM-DD, of `days`, a whole number of days since the epoch. */
+  dayOf(days: string): string;
+  /** The number of items in an impression's `item_ids`. */
+  listLength: string;
+}
+
+/** The longest list an impression may hold (serving answers at most 100): positions counted. */
+const MAX_POSITIONS = 1000;
+/** An impression's visitor key (`visitorKey` in types.ts). */
+const VISITOR = `CASE WHEN user_id IS NOT NULL THEN 'u:' || user_id ELSE 's:' || coalesce(session_id, '') END`;
+const COUNTS = `sum(CASE WHEN type = 'click' THEN 1 ELSE 0 END), sum(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END),
+  sum(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END), sum(units), sum(revenue)`;
+const ADD_COUNTS = `clicks = t.clicks + excluded.clicks, add_to_carts = t.add_to_carts + excluded.add_to_carts,
+  purchases = t.purchases + excluded.purchases, units = t.units + excluded.units, revenue = t.revenue + excluded.revenue`;
+const VISITOR_DAYS = `INSERT INTO feedback_visitor_days AS t (tier, model_version, config, variant, day, visitor,
+  impressions, items_shown, clicks, add_to_carts, purchases, units, revenue)`;
+const VISITOR_DAY_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, visitor) DO UPDATE SET';
+const POSITIONS = `INSERT INTO feedback_positions AS t (tier, model_version, config, variant, day, position,
+  items_shown, clicks, add_to_carts, purchases, units, revenue)`;
+const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET';
+
+/**
+ * The statements that add impressions with $1 < seq ≤ $2, then attributions with $1 < seq ≤ $2,
+ * to the per-visitor-day and per-position aggregates: summed by the database, so no row leaves
+ * it. The impressions are read once, grouped by visitor, day and list length into a temporary
+ * table (`listsTable` makes it, `fillLists` fills it, `clearLists` empties it); both aggregates
+ * are summed from that. A list of n items adds one to each of positions 0 … n − 1: a row per
+ * group and length, not per item.
+ */
+export function aggregationSql(d: AggregationDialect): {
+  fillLists: string;
+  clearLists: string;
+  impressionVisitorDays: string;
+  impressionPositions: string;
+  attributionVisitorDays: string;
+  attributionPositions: string;
+} {
+  return {
+    fillLists: `INSERT INTO feedback_lists (tier, mv, config, variant, days, visitor, len, n)
+      SELECT tier, coalesce(model_version, ''), config, coalesce(variant, ''), ts / 86400000, ${VISITOR},
+        ${d.listLength}, count(*)
+      FROM impressions WHERE seq > $1 AND seq <= $2 GROUP BY 1, 2, 3, 4, 5, 6, 7`,
+    clearLists: 'DELETE FROM feedback_lists',
+    impressionVisitorDays: `${VISITOR_DAYS}
+      SELECT tier, mv, config, variant, ${d.dayOf('days')}, visitor, sum(n), sum(n * len), 0, 0, 0, 0, 0
+      FROM feedback_lists GROUP BY tier, mv, config, variant, days, visitor
+      ${VISITOR_DAY_KEY} impressions = t.impressions + excluded.impressions,
+        items_shown = t.items_shown + excluded.items_shown`,
+    impressionPositions: `WITH RECURSIVE positions (p) AS (
+        SELECT 0 UNION ALL SELECT p + 1 FROM positions WHERE p < ${MAX_POSITIONS - 1}),
+      lengths AS (SELECT tier, mv, config, variant, days, len, sum(n) AS n FROM feedback_lists
+                  GROUP BY tier, mv, config, variant, days, len)
+      ${POSITIONS}
+      SELECT tier, mv, config, variant, ${d.dayOf('days')}, p, sum(n), 0, 0, 0, 0, 0
+      FROM lengths JOIN positions ON p < len
+      GROUP BY tier, mv, config, variant, days, p
+      ${POSITION_KEY} items_shown = t.items_shown + excluded.items_shown`,
+    attributionVisitorDays: `${VISITOR_DAYS}
+      SELECT tier, model_version, config, variant, day, visitor, 0, 0, ${COUNTS}
+      FROM attributions WHERE seq > $1 AND seq <= $2
+      GROUP BY tier, model_version, config, variant, day, visitor
+      ${VISITOR_DAY_KEY} ${ADD_COUNTS}`,
+    attributionPositions: `${POSITIONS}
+      SELECT tier, model_version, config, variant, day, position, 0, ${COUNTS}
+      FROM attributions WHERE seq > $1 AND seq <= $2
+      GROUP BY tier, model_version, config, variant, day, position
+      ${POSITION_KEY} ${ADD_COUNTS}`,
+  };
+}
+
+/** The columns of the temporary table `feedback_lists` (each store makes it its own way). */
+export const FEEDBACK_LISTS_COLUMNS =
+  'tier TEXT, mv TEXT, config TEXT, variant TEXT, days BIGINT, visitor TEXT, len INTEGER, n BIGINT';
+
+/** The newest impression and attribution seq stored. */
+export const FEEDBACK_HORIZON_SQL = `SELECT (SELECT coalesce(max(seq), 0) FROM impressions) AS impression_seq,
+  (SELECT coalesce(max(seq), 0) FROM attributions) AS attribution_seq`;
+/** How many impressions ($1 < seq ≤ $2) and attributions ($3 < seq ≤ $4) a run adds. */
+export const FEEDBACK_RANGE_COUNTS_SQL = `SELECT (SELECT count(*) FROM impressions WHERE seq > $1 AND seq <= $2) AS impressions,
+  (SELECT count(*) FROM attributions WHERE seq > $3 AND seq <= $4) AS attributions`;

@@ -21,9 +21,7 @@ import type {
   FeedbackQuery,
   FeedbackTotals,
   FeedbackWatermark,
-  PositionDelta,
   StoredImpression,
-  VisitorDayDelta,
   VisitorRef,
   AuditEntry,
   AuditQuery,
@@ -51,9 +49,13 @@ import type {
 import { visitorKey } from './types.ts';
 import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
 import {
+  aggregationSql,
   ATTRIBUTION_COLUMNS,
   attributionFromRow,
   attributionValues,
+  FEEDBACK_HORIZON_SQL,
+  FEEDBACK_LISTS_COLUMNS,
+  FEEDBACK_RANGE_COUNTS_SQL,
   feedbackTotalsSql,
   IMPRESSION_COLUMNS,
   impressionFromRow,
@@ -91,6 +93,12 @@ const CHANGES_LOCK = 0x5e20;
  */
 const IMPRESSIONS_LOCK = 0x5e21;
 const ATTRIBUTIONS_LOCK = 0x5e22;
+
+/** The aggregation's statements (feedback-sql.ts) in PostgreSQL's spelling. */
+const AGGREGATION = aggregationSql({
+  dayOf: (days) => `to_char(to_timestamp(${days} * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+  listLength: 'jsonb_array_length(item_ids)',
+});
 
 /** The erased ones of `userIds`. */
 async function erasedIn(db: pg.Pool | pg.PoolClient, userIds: readonly string[]): Promise<Set<string>> {
@@ -604,14 +612,6 @@ export class PostgresStore implements Store {
     return rows[0] ? withoutSeq(attributionFromRow(rows[0])) : null;
   }
 
-  async impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]> {
-    const { rows } = await this.pool.query<ImpressionRow>(
-      `SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE seq > $1 ORDER BY seq LIMIT $2`,
-      [after, limit],
-    );
-    return rows.map(impressionFromRow);
-  }
-
   async attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]> {
     const { rows } = await this.pool.query<AttributionRow>(
       `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions WHERE seq > $1 ORDER BY seq LIMIT $2`,
@@ -630,57 +630,45 @@ export class PostgresStore implements Store {
     };
   }
 
-  async addFeedback(
-    visitorDays: readonly VisitorDayDelta[],
-    positions: readonly PositionDelta[],
+  async feedbackHorizon(): Promise<FeedbackWatermark> {
+    const { rows } = await this.pool.query<{ impression_seq: string; attribution_seq: string }>(
+      FEEDBACK_HORIZON_SQL,
+    );
+    return {
+      impressionSeq: Number(rows[0]!.impression_seq),
+      attributionSeq: Number(rows[0]!.attribution_seq),
+    };
+  }
+
+  async addFeedbackBetween(
     from: FeedbackWatermark,
     to: FeedbackWatermark,
-  ): Promise<boolean> {
+  ): Promise<{ impressions: number; attributions: number } | null> {
     return this.tx(async (c) => {
       const moved = await c.query(
         `UPDATE feedback_watermark SET impression_seq = $1, attribution_seq = $2
          WHERE id = 1 AND impression_seq = $3 AND attribution_seq = $4`,
         [to.impressionSeq, to.attributionSeq, from.impressionSeq, from.attributionSeq],
       );
-      if (!moved.rowCount) return false;
-      const counts = (rows: readonly (VisitorDayDelta | PositionDelta)[]) => [
-        rows.map((d) => d.tier),
-        rows.map((d) => d.modelVersion),
-        rows.map((d) => d.config),
-        rows.map((d) => d.variant),
-        rows.map((d) => d.day),
-        rows.map((d) => d.itemsShown),
-        rows.map((d) => d.clicks),
-        rows.map((d) => d.addToCarts),
-        rows.map((d) => d.purchases),
-        rows.map((d) => d.units),
-        rows.map((d) => d.revenue),
-      ];
-      const ADD = `items_shown = t.items_shown + excluded.items_shown, clicks = t.clicks + excluded.clicks,
-        add_to_carts = t.add_to_carts + excluded.add_to_carts, purchases = t.purchases + excluded.purchases,
-        units = t.units + excluded.units, revenue = t.revenue + excluded.revenue`;
-      const ARRAYS = `$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[],
-        $8::int8[], $9::int8[], $10::float8[], $11::float8[]`;
-      if (visitorDays.length) {
-        await c.query(
-          `INSERT INTO feedback_visitor_days AS t (tier, model_version, config, variant, day, items_shown, clicks,
-             add_to_carts, purchases, units, revenue, visitor, impressions)
-           SELECT * FROM unnest(${ARRAYS}, $12::text[], $13::int8[])
-           ON CONFLICT (tier, model_version, config, variant, day, visitor) DO UPDATE SET
-             impressions = t.impressions + excluded.impressions, ${ADD}`,
-          [...counts(visitorDays), visitorDays.map((d) => d.visitor), visitorDays.map((d) => d.impressions)],
-        );
-      }
-      if (positions.length) {
-        await c.query(
-          `INSERT INTO feedback_positions AS t (tier, model_version, config, variant, day, items_shown, clicks,
-             add_to_carts, purchases, units, revenue, position)
-           SELECT * FROM unnest(${ARRAYS}, $12::int4[])
-           ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET ${ADD}`,
-          [...counts(positions), positions.map((d) => d.position)],
-        );
-      }
-      return true;
+      if (!moved.rowCount) return null;
+      // Room for the grouping's hash table: with the default 4 MB it spills to disk.
+      await c.query("SET LOCAL work_mem = '64MB'");
+      const imps = [from.impressionSeq, to.impressionSeq];
+      const attrs = [from.attributionSeq, to.attributionSeq];
+      await c.query(
+        `CREATE TEMP TABLE IF NOT EXISTS feedback_lists (${FEEDBACK_LISTS_COLUMNS}) ON COMMIT DELETE ROWS`,
+      );
+      await c.query(AGGREGATION.fillLists, imps);
+      await c.query(AGGREGATION.impressionVisitorDays);
+      await c.query(AGGREGATION.impressionPositions);
+      await c.query(AGGREGATION.clearLists);
+      await c.query(AGGREGATION.attributionVisitorDays, attrs);
+      await c.query(AGGREGATION.attributionPositions, attrs);
+      const { rows } = await c.query<{ impressions: string; attributions: string }>(
+        FEEDBACK_RANGE_COUNTS_SQL,
+        [...imps, ...attrs],
+      );
+      return { impressions: Number(rows[0]!.impressions), attributions: Number(rows[0]!.attributions) };
     });
   }
 

@@ -281,27 +281,6 @@ export interface FeedbackCounts {
   revenue: number;
 }
 
-/** Per tier × model version × config × variant × UTC day × visitor. */
-export interface VisitorDayDelta extends FeedbackCounts {
-  tier: string;
-  modelVersion: string;
-  config: string;
-  variant: string;
-  day: string;
-  visitor: string;
-  impressions: number;
-}
-
-/** Per tier × model version × config × variant × UTC day × position. */
-export interface PositionDelta extends FeedbackCounts {
-  tier: string;
-  modelVersion: string;
-  config: string;
-  variant: string;
-  day: string;
-  position: number;
-}
-
 export interface FeedbackQuery {
   /** Inclusive UTC days, YYYY-MM-DD. */
   from: string;
@@ -464,22 +443,21 @@ export interface Store {
   insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>>;
   /** The visitor's newest purchase attribution of `itemId` at or before `before`, or null. */
   purchaseAttribution(visitor: VisitorRef, itemId: string, before: number): Promise<Attribution | null>;
-  /** Impressions with seq > `after`, in seq order, at most `limit`. */
-  impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]>;
   /** Attributions with seq > `after`, in seq order, at most `limit`. */
   attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]>;
   feedbackWatermark(): Promise<FeedbackWatermark>;
+  /** The newest impression and attribution seq stored (0: none). */
+  feedbackHorizon(): Promise<FeedbackWatermark>;
   /**
-   * Adds the deltas to the aggregates and moves the watermark from `from` to `to`, in one
-   * transaction, only when the watermark still is `from` (else false and nothing changes): two
-   * runs at once never add the same rows twice.
+   * Adds the impressions and attributions past `from` up to `to` (seq) to the aggregates, summed
+   * by the database, and moves the watermark to `to`, in one transaction, only when the
+   * watermark still is `from` (else null and nothing changes): two runs at once never add the
+   * same rows twice. Returns how many of each were added.
    */
-  addFeedback(
-    visitorDays: readonly VisitorDayDelta[],
-    positions: readonly PositionDelta[],
+  addFeedbackBetween(
     from: FeedbackWatermark,
     to: FeedbackWatermark,
-  ): Promise<boolean>;
+  ): Promise<{ impressions: number; attributions: number } | null>;
   /** Aggregates summed by `groupBy` over the days of the query. */
   feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]>;
   /** Per visitor sums of the aggregates served under each of `configs` (an experiment's variants), in config then visitor order. */
