@@ -17,7 +17,7 @@ import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
 import { childEnv } from '../config.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
-import { ExperimentRouter } from '../experiments/experiment-router.ts';
+import { ExperimentRouter, versionsServed } from '../experiments/experiment-router.ts';
 import { ExperimentService } from '../experiments/experiment-service.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { Attributor } from '../feedback/attributor.ts';
@@ -32,6 +32,7 @@ import { MemoryRealtime } from '../realtime/memory-realtime.ts';
 import { RedisRealtime } from '../realtime/redis-realtime.ts';
 import type { RealtimeState } from '../realtime/types.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
+import { SegmentCache } from '../segments/segment-cache.ts';
 import { SegmentReports } from '../segments/segment-reports.ts';
 import { Engine } from '../serving/engine.ts';
 import type { EngineOptions } from '../serving/engine.ts';
@@ -150,24 +151,6 @@ export async function createShelf(
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     changes.on((c) => engine.applyChanges(c));
-    // Every replica serves the experiments the store holds, reloaded on each experiment change.
-    const experimentRouter = new ExperimentRouter();
-    changes.on(async (c) => {
-      if (!c.some((x) => x.kind === 'experiment')) return;
-      try {
-        experimentRouter.load(await store.experiments());
-      } catch (err) {
-        log.error({ err }, 'reloading experiments failed');
-      }
-    });
-    feed = changes;
-    const audit = new AuditLog(store, overrides.now);
-    const experiments = new ExperimentService({
-      store,
-      changes,
-      audit,
-      ...(overrides.now ? { now: overrides.now } : {}),
-    });
     // Segments: counts for reports, the threshold the profile route classifies with, and the
     // lists visitors without history get.
     const segments = new SegmentReports({
@@ -179,6 +162,37 @@ export async function createShelf(
       },
       ...(overrides.now ? { now: overrides.now } : {}),
       onReport: (report) => engine.setSegmentTrending(report.trending),
+    });
+    // Experiment audiences: a visitor's segment, remembered a while.
+    const segmentCache = new SegmentCache({
+      reports: segments,
+      ...(overrides.now ? { now: overrides.now } : {}),
+    });
+    // Every replica serves the experiments the store holds, reloaded on each experiment change,
+    // with the model versions their variants name loaded first.
+    const experimentRouter = new ExperimentRouter({ segmentOf: (u) => segmentCache.of(u) });
+    const loadExperiments = async () => {
+      const all = await store.experiments();
+      await engine.serveBeside(versionsServed(all));
+      experimentRouter.load(all);
+    };
+    changes.on(async (c) => {
+      for (const x of c) if (x.kind === 'users') for (const u of x.userIds) segmentCache.forget(u);
+      if (!c.some((x) => x.kind === 'experiment')) return;
+      try {
+        await loadExperiments();
+      } catch (err) {
+        log.error({ err }, 'reloading experiments failed');
+      }
+    });
+    feed = changes;
+    const audit = new AuditLog(store, overrides.now);
+    const experiments = new ExperimentService({
+      store,
+      changes,
+      audit,
+      versions: () => registry.versions(),
+      ...(overrides.now ? { now: overrides.now } : {}),
     });
     // Training runs in a child process when it can open the same store and data dir (they came
     // from the config), so the API keeps answering; in this process otherwise (tests' in-memory
@@ -219,8 +233,8 @@ export async function createShelf(
     // The feed starts before the version and catalogue are read, so a change made meanwhile is
     // applied after them rather than lost.
     await changes.start();
-    experimentRouter.load(await store.experiments());
     await engine.swap();
+    await loadExperiments();
     const drain = new Drain();
     const app = await buildApp({
       config: {

@@ -128,6 +128,11 @@ export interface ServingConfig {
 export interface TierConfig extends TierRules {
   /** Names the configuration in impressions and keys the list cache. */
   name: string;
+  /**
+   * Serve from this registered version instead of the current one (an experiment variant's);
+   * the engine must hold it loaded (`Engine.serveBeside`), else the current version answers.
+   */
+  modelVersion?: string;
   /** The pins of this tier. */
   pins: readonly Pin[];
   boosts: Boosts;

@@ -1,6 +1,7 @@
 /**
  * Experiments: `GET|POST /v1/admin/experiments`, `GET /v1/admin/experiments/:id`,
- * `POST /v1/admin/experiments/:id/start|pause|stop|ship`, `GET /v1/admin/experiments/:id/results`.
+ * `POST /v1/admin/experiments/:id/start|pause|stop|ship`, `POST /v1/admin/experiments/:id/shares`
+ * (new shares, moving as few visitors as possible), `GET /v1/admin/experiments/:id/results`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ExperimentService } from '../../experiments/experiment-service.ts';
@@ -53,6 +54,12 @@ export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions
     '/v1/admin/experiments/:id/ship',
     { config: ADMIN, schema: { params: S.ExperimentParams, body: S.ShipBody, response: one } },
     async (req) => experiments.act(actorOf(req), req.params.id, 'ship', req.body.variant),
+  );
+
+  app.post(
+    '/v1/admin/experiments/:id/shares',
+    { config: ADMIN, schema: { params: S.ExperimentParams, body: S.SharesBody, response: one } },
+    async (req) => experiments.reshare(actorOf(req), req.params.id, req.body.variants),
   );
 
   app.get(
