@@ -17,6 +17,8 @@ import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
 import { childEnv } from '../config.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
+import { AdaptiveRouter } from '../experiments/adaptive-router.ts';
+import { MemoryAllocationState, RedisAllocationState } from '../experiments/allocation-state.ts';
 import { ExperimentRouter, versionsServed } from '../experiments/experiment-router.ts';
 import { ExperimentService } from '../experiments/experiment-service.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
@@ -70,6 +72,8 @@ export interface Shelf {
   /** Experiments: definitions, lifecycle, results; and the assignment serving reads. */
   experiments: ExperimentService;
   experimentRouter: ExperimentRouter;
+  /** Bandit and exploration arms of the adaptive tiers (`config.adaptive`); `refresh` on a timer. */
+  adaptive: AdaptiveRouter;
   jobs: InlineJobs<ShelfJobName>;
   segments: SegmentReports;
   /** Every list served goes here, then to the store in batches. */
@@ -186,6 +190,13 @@ export async function createShelf(
       }
     });
     feed = changes;
+    const adaptive = new AdaptiveRouter({
+      config: config.adaptive,
+      state: redis ? new RedisAllocationState(redis) : new MemoryAllocationState(),
+      store,
+      log,
+      ...(overrides.now ? { now: overrides.now } : {}),
+    });
     const audit = new AuditLog(store, overrides.now);
     const experiments = new ExperimentService({
       store,
@@ -235,6 +246,7 @@ export async function createShelf(
     await changes.start();
     await engine.swap();
     await loadExperiments();
+    await adaptive.refresh();
     const drain = new Drain();
     const app = await buildApp({
       config: {
@@ -256,6 +268,7 @@ export async function createShelf(
       audit,
       experiments,
       experimentRouter,
+      adaptive,
       drain,
       log,
       ...(redis ? { redis } : {}),
@@ -287,6 +300,7 @@ export async function createShelf(
       audit,
       experiments,
       experimentRouter,
+      adaptive,
       jobs,
       segments,
       impressions,

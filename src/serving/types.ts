@@ -33,6 +33,8 @@ export interface RecommendRequest {
   experiment?: string;
   /** The tier's serving configuration for this request (an experiment variant's, a bandit arm's); default: the engine's. */
   config?: TierConfig;
+  /** The chance `config` was drawn with (a bandit or exploration arm), recorded as the impression's propensity; absent: 1. */
+  probability?: number;
 }
 
 export interface RecommendedItem {

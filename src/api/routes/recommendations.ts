@@ -3,6 +3,7 @@
  * spreads, no async function of its own, and the reply's JSON from recommendation-json.ts.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AdaptiveRouter } from '../../experiments/adaptive-router.ts';
 import type { ExperimentRouter } from '../../experiments/experiment-router.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Recommendation, Tier } from '../../serving/types.ts';
@@ -15,11 +16,13 @@ export interface RecommendationRoutesOptions {
   engine: Pick<Engine, 'recommend' | 'defaultConfig'>;
   /** Running experiments and shipped variants: the request's configuration (src/experiments/). */
   experiments?: Pick<ExperimentRouter, 'active' | 'route'>;
+  /** Adaptive tiers: a bandit's or exploration's arm for requests in no experiment (src/experiments/). */
+  adaptive?: Pick<AdaptiveRouter, 'active' | 'route'>;
 }
 
 export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoutesOptions> = async (
   app,
-  { engine, experiments },
+  { engine, experiments, adaptive },
 ) => {
   app.get(
     '/v1/recommendations/:tier',
@@ -40,11 +43,18 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
           .serializer(recommendationJson)
           .send(answer as S.RecommendationReply);
       };
-      if (experiments?.active) {
+      if (experiments?.active || adaptive?.active) {
         const base = engine.defaultConfig(r.tier);
         // A promise only for a visitor of an experiment with an audience (its segment looked up).
-        const routed = base ? experiments.route(r, base) : undefined;
-        if (routed) return routed.then(() => engine.recommend(r)).then(send);
+        const routed = base && experiments?.active ? experiments.route(r, base) : undefined;
+        if (routed)
+          return routed
+            .then(() => {
+              if (adaptive?.active) adaptive.route(r, r.config ?? base!);
+              return engine.recommend(r);
+            })
+            .then(send);
+        if (base && adaptive?.active) adaptive.route(r, r.config ?? base);
       }
       // Not an async function (its own promise and resumption per request): the engine's promise,
       // which Fastify awaits (a rejection reaches the error handler).

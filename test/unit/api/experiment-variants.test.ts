@@ -57,6 +57,7 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
     expect((await admin('POST', '/v1/admin/experiments', body)).statusCode).toBe(201);
     expect((await admin('POST', `/v1/admin/experiments/${id}/start`)).statusCode).toBe(200);
   };
+  let config: ReturnType<typeof loadConfig>;
   const stop = async (id: string) =>
     expect((await admin('POST', `/v1/admin/experiments/${id}/stop`)).statusCode).toBe(200);
 
@@ -73,7 +74,7 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
     v1 = await train(1, 8);
     v2 = await train(2, 4);
     await registry.promote(v1);
-    const config = loadConfig({
+    config = loadConfig({
       SHELF_DATA_DIR: dir,
       SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
       SHELF_ROTATION_SHOWS: '0',
@@ -231,5 +232,91 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
       ],
     });
     expect(late.statusCode).toBe(409);
+  });
+
+  it('serves an exploration arm with its propensity on the impression, never inside an experiment', async () => {
+    const explore = await createShelf(
+      {
+        ...config,
+        adaptive: {
+          seed: 4,
+          tiers: {
+            homepage: {
+              mode: 'explore',
+              arms: { pop: { weights: { vector: 0, neighbours: 0, ease: 0, trending: 1 } } },
+              reward: 'click',
+              floor: 0.05,
+              everyMs: 900_000,
+              minImpressions: 100,
+              exploration: 0.5,
+            },
+          },
+        },
+      },
+      log,
+      { store, registry, now: () => NOW },
+    );
+    try {
+      const ids: string[] = [];
+      for (const u of users.slice(0, 60)) {
+        const r = await explore.app.inject({
+          url: `/v1/recommendations/homepage?userId=${u}&limit=8`,
+          headers: as(SHOP),
+        });
+        expect(r.statusCode).toBe(200);
+        ids.push(r.json().recommendationId);
+      }
+      await explore.impressions.flush();
+      const imps = await store.impressions(ids);
+      const byConfig = new Map<string, number[]>();
+      for (const i of imps) byConfig.set(i.config, [...(byConfig.get(i.config) ?? []), i.probability]);
+      // Default with 1 − ε + ε/2 = 0.75, the preset with ε/2 = 0.25, each logged with its chance.
+      expect(new Set(byConfig.get('adaptive:homepage:default'))).toEqual(new Set([0.75]));
+      expect(new Set(byConfig.get('adaptive:homepage:pop'))).toEqual(new Set([0.25]));
+      expect(byConfig.get('adaptive:homepage:pop')!.length).toBeGreaterThan(5);
+      expect(byConfig.get('adaptive:homepage:default')!.length).toBeGreaterThan(30);
+      // Another tier has no policy: no propensity below 1.
+      const other = await explore.app.inject({
+        url: `/v1/recommendations/personalized?userId=${users[0]}&limit=4`,
+        headers: as(SHOP),
+      });
+      await explore.impressions.flush();
+      expect((await store.impressions([other.json().recommendationId]))[0]).toMatchObject({
+        config: 'default',
+        probability: 1,
+      });
+      // A visitor in a running experiment keeps the variant's configuration, with propensity 1.
+      const ex = {
+        id: 'with-explore',
+        name: 'x',
+        tiers: ['homepage'],
+        unit: 'user',
+        variants: [
+          { name: 'control', share: 0.5, config: {} },
+          { name: 'b', share: 0.5, config: { weights: { trending: 2 } } },
+        ],
+      };
+      const adm = (url: string, payload?: object) =>
+        explore.app.inject({ method: 'POST', url, headers: as(ADMIN), ...(payload ? { payload } : {}) });
+      expect((await adm('/v1/admin/experiments', ex)).statusCode).toBe(201);
+      expect((await adm('/v1/admin/experiments/with-explore/start')).statusCode).toBe(200);
+      const inIt: string[] = [];
+      for (const u of users.slice(0, 20)) {
+        const r = await explore.app.inject({
+          url: `/v1/recommendations/homepage?userId=${u}&limit=8`,
+          headers: as(SHOP),
+        });
+        inIt.push(r.json().recommendationId);
+      }
+      await explore.impressions.flush();
+      for (const i of await store.impressions(inIt)) {
+        expect(i.experiment).toBe('with-explore');
+        expect(i.config).toBe(`with-explore:${i.variant}`);
+        expect(i.probability).toBe(1);
+      }
+      expect((await adm('/v1/admin/experiments/with-explore/stop')).statusCode).toBe(200);
+    } finally {
+      await explore.close();
+    }
   });
 });
