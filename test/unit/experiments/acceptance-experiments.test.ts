@@ -144,13 +144,13 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
       sequential: sequential / EXPERIMENTS,
       peeking: peeking / EXPERIMENTS,
     };
-    console.info('A/A false-positive rates over 200 experiments', rates);
-    expect(rates.fixed).toBeGreaterThanOrEqual(0.02);
-    expect(rates.fixed).toBeLessThanOrEqual(0.09);
+    const said = JSON.stringify(rates); // seed 1000…: fixed 0.055, sequential 0.04, peeking 0.26
+    expect(rates.fixed, said).toBeGreaterThanOrEqual(0.02);
+    expect(rates.fixed, said).toBeLessThanOrEqual(0.09);
     // ≤ 0.05 within binomial noise: 0.05 + 1.65 × √(0.05 · 0.95 / 200) ≈ 0.075.
-    expect(rates.sequential).toBeLessThanOrEqual(0.075);
-    expect(rates.peeking).toBeGreaterThan(0.05);
-    expect(rates.peeking).toBeGreaterThan(rates.sequential);
+    expect(rates.sequential, said).toBeLessThanOrEqual(0.075);
+    expect(rates.peeking, said).toBeGreaterThan(0.05);
+    expect(rates.peeking, said).toBeGreaterThan(rates.sequential);
   }, 60_000);
 
   it('A/B: the ALS blend beats popularity with the right sign; the lift interval covers the truth in ≥ 90% of seeds', () => {
@@ -169,15 +169,10 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
       if (ctr.lift! > 0 && ctr.pValue! < 0.05) significant++;
       if (ctr.liftCi95[0]! <= trueLift && trueLift <= ctr.liftCi95[1]!) covered++;
     }
-    console.info('A/B', {
-      trueLift,
-      coverage: covered / SEEDS,
-      rightSign: rightSign / SEEDS,
-      significant: significant / SEEDS,
-    });
-    expect(rightSign).toBe(SEEDS);
-    expect(significant / SEEDS).toBeGreaterThanOrEqual(0.9);
-    expect(covered / SEEDS).toBeGreaterThanOrEqual(0.9);
+    const said = JSON.stringify({ trueLift, covered, rightSign, significant, of: SEEDS });
+    expect(rightSign, said).toBe(SEEDS);
+    expect(significant / SEEDS, said).toBeGreaterThanOrEqual(0.9);
+    expect(covered / SEEDS, said).toBeGreaterThanOrEqual(0.9);
   }, 60_000);
 
   it('SRM fires when a variant silently loses 5% of its visitors’ impressions, and stays quiet when healthy', () => {
@@ -195,9 +190,9 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
       const broken = rows.filter((r) => r.config !== treatment || rng.next() >= 0.05);
       if (experimentResults(e, broken).srm.flagged) fired++;
     }
-    console.info('SRM', { fired: fired / SEEDS, quietWhenHealthy: quiet / SEEDS });
-    expect(quiet).toBe(SEEDS);
-    expect(fired / SEEDS).toBeGreaterThanOrEqual(0.9);
+    const said = JSON.stringify({ fired, quiet, of: SEEDS });
+    expect(quiet, said).toBe(SEEDS);
+    expect(fired / SEEDS, said).toBeGreaterThanOrEqual(0.9);
   }, 60_000);
 
   it('CUPED narrows the revenue-per-unit interval by ≥ 15% without moving the lift’s expectation', () => {
@@ -231,7 +226,7 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
       pop.visitors.reduce((a, v) => a + v.lists.more!.expectedRevenue, 0) /
         pop.visitors.reduce((a, v) => a + v.lists.als!.expectedRevenue, 0) -
       1;
-    console.info('CUPED', {
+    const said = JSON.stringify({
       narrowing,
       meanLift: mean(plain),
       meanCupedLift: mean(adjusted),
@@ -239,10 +234,10 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
       meanShift: mean(diffs),
       shiftSe: sd(diffs) / Math.sqrt(SEEDS),
     });
-    expect(narrowing).toBeGreaterThanOrEqual(0.15);
+    expect(narrowing, said).toBeGreaterThanOrEqual(0.15);
     // No bias: the mean shift CUPED makes is within 3 standard errors of 0, and the adjusted
     // lifts centre on the true one as closely as the plain lifts do (within 3 of their SEs).
-    expect(Math.abs(mean(diffs))).toBeLessThan(3 * (sd(diffs) / Math.sqrt(SEEDS)) + 1e-9);
-    expect(Math.abs(mean(adjusted) - trueLift)).toBeLessThan(3 * (sd(adjusted) / Math.sqrt(SEEDS)));
+    expect(Math.abs(mean(diffs)), said).toBeLessThan(3 * (sd(diffs) / Math.sqrt(SEEDS)) + 1e-9);
+    expect(Math.abs(mean(adjusted) - trueLift), said).toBeLessThan(3 * (sd(adjusted) / Math.sqrt(SEEDS)));
   }, 60_000);
 });
