@@ -170,6 +170,7 @@ export async function createShelf(
     // Experiment audiences: a visitor's segment, remembered a while.
     const segmentCache = new SegmentCache({
       reports: segments,
+      store,
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     // Every replica serves the experiments the store holds, reloaded on each experiment change,
@@ -181,7 +182,10 @@ export async function createShelf(
       experimentRouter.load(all);
     };
     changes.on(async (c) => {
-      for (const x of c) if (x.kind === 'users') for (const u of x.userIds) segmentCache.forget(u);
+      for (const x of c) {
+        if (x.kind === 'users') for (const u of x.userIds) segmentCache.forget(u);
+        else if (x.kind === 'erased') segmentCache.forget(x.userId);
+      }
       if (!c.some((x) => x.kind === 'experiment')) return;
       try {
         await loadExperiments();

@@ -34,8 +34,8 @@ interface Compiled {
   variants: CompiledVariant[];
 }
 
-/** A visitor's segment (src/segments/): a user's as classified, `new` without a user id. */
-export type SegmentOf = (userId: string | undefined) => string | Promise<string>;
+/** A visitor's segment (src/segments/): a user's as classified, `new` without a user id, null: none (no consent). */
+export type SegmentOf = (userId: string | undefined) => string | null | Promise<string | null>;
 
 export interface ExperimentRouterOptions {
   /** Needed once an experiment has an audience (such a one enrols nobody without it). */
@@ -158,11 +158,8 @@ export class ExperimentRouter {
       const audience = c.audience;
       if (!this.o.segmentOf) return null;
       const seg = this.o.segmentOf(r.userId);
-      return typeof seg === 'string'
-        ? audience.has(seg)
-          ? a
-          : null
-        : seg.then((x) => (audience.has(x) ? a : null));
+      if (seg instanceof Promise) return seg.then((x) => (x !== null && audience.has(x) ? a : null));
+      return seg !== null && audience.has(seg) ? a : null;
     }
     return null;
   }

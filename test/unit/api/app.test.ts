@@ -654,6 +654,7 @@ describe('HTTP API', () => {
       'PATCH /v1/users/{userId}',
       'POST /v1/admin/experiments',
       'POST /v1/admin/experiments/{id}/ship',
+      'POST /v1/admin/experiments/{id}/shares',
     ];
     const withQuery = [
       'GET /v1/recommendations/{tier}',

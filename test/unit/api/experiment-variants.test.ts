@@ -138,7 +138,10 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
 
   it('enrols only visitors of the audience’s segments', async () => {
     const segmentOf = new Map<string, string>();
-    for (const u of users) segmentOf.set(u, (await shelf.segments.classifyUser(u)).segment);
+    // As the profile route: no segment for a user who does not consent to personalization.
+    for (const u of users)
+      if ((await store.getUser(u))?.consent.personalization !== false)
+        segmentOf.set(u, (await shelf.segments.classifyUser(u)).segment);
     const counts = new Map<string, number>();
     for (const s of segmentOf.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
     // The most common segment is the audience; everyone else stays out.
@@ -171,6 +174,17 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
       headers: as(SHOP),
     });
     expect(anon.json().experiment).toBeUndefined();
+    // A user of the audience who withdraws consent to personalization has no segment: out.
+    const member = users.find((u) => segmentOf.get(u) === audience)!;
+    expect((await home(member)).experiment).toBe('aud');
+    const patched = await shelf.app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${member}`,
+      headers: as(SHOP),
+      payload: { consent: { personalization: false } },
+    });
+    expect(patched.statusCode).toBe(200);
+    expect((await home(member)).experiment).toBeUndefined();
     await stop('aud');
   });
 
