@@ -73,6 +73,8 @@ export interface AppDeps {
   experimentRouter: Pick<ExperimentRouter, 'active' | 'route'>;
   /** Bandit and exploration arms of adaptive tiers. */
   adaptive?: Pick<AdaptiveRouter, 'active' | 'route'>;
+  /** The adaptive tiers' split now, for `GET /v1/admin/adaptive`. */
+  adaptiveSplit?: Pick<AdaptiveRouter, 'split'>;
   log: Logger;
   /** Shared rate-limit counters across replicas. */
   redis?: Redis;
@@ -182,7 +184,10 @@ export async function buildApp(deps: AppDeps) {
   await app.register(explainRoutes, { engine });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(feedbackRoutes, { store, jobs });
-  await app.register(experimentRoutes, { experiments: deps.experiments });
+  await app.register(experimentRoutes, {
+    experiments: deps.experiments,
+    ...(deps.adaptiveSplit ? { adaptive: deps.adaptiveSplit } : {}),
+  });
   await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
   return app;
 }

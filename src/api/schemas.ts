@@ -409,6 +409,13 @@ export const ShipBody = Type.Object(
   { variant: Type.String({ minLength: 1, maxLength: 64 }) },
   { additionalProperties: false },
 );
+export const AdaptiveReply = Type.Object({
+  tiers: Type.Record(
+    Type.String(),
+    Type.Object({ arms: Type.Array(Type.String()), probabilities: Type.Array(Type.Number()) }),
+    { description: "each adaptive tier's arms (the default first) and their chances now" },
+  ),
+});
 export const SharesBody = Type.Object(
   {
     variants: Type.Array(

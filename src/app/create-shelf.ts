@@ -273,6 +273,7 @@ export async function createShelf(
       experiments,
       experimentRouter,
       adaptive,
+      adaptiveSplit: adaptive,
       drain,
       log,
       ...(redis ? { redis } : {}),

@@ -289,6 +289,10 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
       expect(new Set(byConfig.get('adaptive:homepage:pop'))).toEqual(new Set([0.25]));
       expect(byConfig.get('adaptive:homepage:pop')!.length).toBeGreaterThan(5);
       expect(byConfig.get('adaptive:homepage:default')!.length).toBeGreaterThan(30);
+      const split = await explore.app.inject({ url: '/v1/admin/adaptive', headers: as(ADMIN) });
+      expect(split.json()).toEqual({
+        tiers: { homepage: { arms: ['default', 'pop'], probabilities: [0.75, 0.25] } },
+      });
       // Another tier has no policy: no propensity below 1.
       const other = await explore.app.inject({
         url: `/v1/recommendations/personalized?userId=${users[0]}&limit=4`,
