@@ -175,7 +175,10 @@ export async function createShelf(
     });
     // Every replica serves the experiments the store holds, reloaded on each experiment change,
     // with the model versions their variants name loaded first.
-    const experimentRouter = new ExperimentRouter({ segmentOf: (u) => segmentCache.of(u) });
+    const experimentRouter = new ExperimentRouter({
+      segmentOf: (u) => segmentCache.of(u),
+      defaultsOf: (tier, version) => engine.defaultConfig(tier, version),
+    });
     const loadExperiments = async () => {
       const all = await store.experiments();
       await engine.serveBeside(versionsServed(all));

@@ -40,6 +40,11 @@ export type SegmentOf = (userId: string | undefined) => string | null | Promise<
 export interface ExperimentRouterOptions {
   /** Needed once an experiment has an audience (such a one enrols nobody without it). */
   segmentOf?: SegmentOf;
+  /**
+   * A tier's default configuration on a version held beside the current one (its own tuned
+   * rules), for variants naming a `modelVersion`; without it (or null) the current one's.
+   */
+  defaultsOf?: (tier: Tier, version: string) => TierConfig | null;
 }
 
 export interface Assignment {
@@ -176,13 +181,16 @@ export class ExperimentRouter {
 
   private apply(r: RecommendRequest, base: TierConfig, a: Assigned | null): void {
     if (a) {
-      r.config = built(a.v, base);
+      const version = a.v.config.modelVersion;
+      r.config = built(a.v, (version !== undefined && this.o.defaultsOf?.(r.tier, version)) || base);
       r.experiment = a.experiment;
       r.variant = a.variant;
       return;
     }
     const s = this.shipped.get(r.tier);
-    if (s) r.config = built(s, base);
+    if (!s) return;
+    const version = s.config.modelVersion;
+    r.config = built(s, (version !== undefined && this.o.defaultsOf?.(r.tier, version)) || base);
   }
 }
 

@@ -108,9 +108,14 @@ export class Engine {
     return this.side.want(versions);
   }
 
-  /** The tier's default configuration on the version served now; null before the first swap. */
-  defaultConfig(tier: Tier): TierConfig | null {
-    return this.models.current?.defaults[tier] ?? null;
+  /**
+   * The tier's default configuration on the version served now (or on `version`, when it is held
+   * beside it: its own tuned rules); null before the first swap or when `version` is not held.
+   */
+  defaultConfig(tier: Tier, version?: string): TierConfig | null {
+    const current = this.models.current;
+    if (version === undefined || current?.model.version === version) return current?.defaults[tier] ?? null;
+    return this.side.get(version)?.defaults[tier] ?? null;
   }
 
   async recommend(req: RecommendRequest): Promise<Recommendation> {

@@ -114,12 +114,14 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
       expect(a.modelVersion).toBe(a.variant === 'next' ? v2 : v1);
       if (a.variant !== 'next') continue;
       inNext++;
-      // The list v2 makes for this visitor, and not the one v1 makes.
+      // The list v2 makes for this visitor with its own serving rules, and not the one v1 makes.
+      const v2Base = shelf.engine.defaultConfig('homepage', v2)!;
+      expect(v2Base).not.toBe(base);
       const want = await shelf.engine.recommend({
         tier: 'homepage',
         userId: u,
         limit: 8,
-        config: withVariant(base, 'check:v2', { modelVersion: v2 }),
+        config: withVariant(v2Base, 'check:v2', { modelVersion: v2 }),
       });
       expect(want.modelVersion).toBe(v2);
       expect(a.items.map((i) => i.itemId)).toEqual(want.items.map((i) => i.itemId));
