@@ -1,5 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
+import { parseAdaptive } from './experiments/adaptive-policy.ts';
+import type { AdaptiveConfig } from './experiments/adaptive-policy.ts';
 import { DEFAULT_ROTATION } from './realtime/rotation.ts';
 import type { DatabaseConfig } from './store/open-store.ts';
 import type { RotationPolicy } from './realtime/rotation.ts';
@@ -61,6 +63,11 @@ export interface ShelfConfig {
   drainMs: number;
   /** Rotation (src/realtime/rotation.ts): shows without engagement that demote an item (0: off), by how much, how long. */
   rotation: RotationPolicy;
+  /**
+   * Adaptive serving per tier (`SHELF_ADAPTIVE`, JSON; `SHELF_ADAPTIVE_SEED`): a Thompson-sampling
+   * bandit over blend presets, or an exploration share; none by default.
+   */
+  adaptive: AdaptiveConfig;
 }
 
 export type ImpressionWriter = 'thread' | 'inline' | 'off';
@@ -211,6 +218,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       factor: parseFraction('SHELF_ROTATION_FACTOR', env.SHELF_ROTATION_FACTOR, DEFAULT_ROTATION.factor),
       forMs: parsePositive('SHELF_ROTATION_FOR_MS', env.SHELF_ROTATION_FOR_MS, DEFAULT_ROTATION.forMs),
     },
+    adaptive: parseAdaptive(
+      env.SHELF_ADAPTIVE,
+      parseWhole('SHELF_ADAPTIVE_SEED', env.SHELF_ADAPTIVE_SEED, 1),
+    ),
   };
   return deepFreeze(config);
 }

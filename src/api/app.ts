@@ -14,6 +14,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../changes/audit-log.ts';
 import type { ChangeFeed } from '../changes/change-feed.ts';
+import type { AdaptiveRouter } from '../experiments/adaptive-router.ts';
 import type { ExperimentRouter } from '../experiments/experiment-router.ts';
 import type { ExperimentService } from '../experiments/experiment-service.ts';
 import type { ShelfConfig } from '../config.ts';
@@ -70,6 +71,10 @@ export interface AppDeps {
   experiments: ExperimentService;
   /** Which configuration a request is served with (running experiments, shipped variants). */
   experimentRouter: Pick<ExperimentRouter, 'active' | 'route'>;
+  /** Bandit and exploration arms of adaptive tiers. */
+  adaptive?: Pick<AdaptiveRouter, 'active' | 'route'>;
+  /** The adaptive tiers' split now, for `GET /v1/admin/adaptive`. */
+  adaptiveSplit?: Pick<AdaptiveRouter, 'split'>;
   log: Logger;
   /** Shared rate-limit counters across replicas. */
   redis?: Redis;
@@ -157,7 +162,11 @@ export async function buildApp(deps: AppDeps) {
     done();
   });
 
-  await app.register(recommendationRoutes, { engine, experiments: deps.experimentRouter });
+  await app.register(recommendationRoutes, {
+    engine,
+    experiments: deps.experimentRouter,
+    ...(deps.adaptive ? { adaptive: deps.adaptive } : {}),
+  });
   const now = deps.now ?? Date.now;
   const latestEventAt = () => now() + deps.config.maxEventSkewMs;
   await app.register(eventRoutes, {
@@ -175,7 +184,10 @@ export async function buildApp(deps: AppDeps) {
   await app.register(explainRoutes, { engine });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(feedbackRoutes, { store, jobs });
-  await app.register(experimentRoutes, { experiments: deps.experiments });
+  await app.register(experimentRoutes, {
+    experiments: deps.experiments,
+    ...(deps.adaptiveSplit ? { adaptive: deps.adaptiveSplit } : {}),
+  });
   await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
   return app;
 }

@@ -338,7 +338,13 @@ export const FeedbackMetricsReply = Type.Object({
 /** Experiments (src/experiments/): a variant changes the tier's default weights and rules. */
 const VariantConfig = Type.Object(
   {
-    modelVersion: Type.Optional(Type.String({ description: 'not supported yet: answered 400' })),
+    modelVersion: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'a registered model version this variant is served from, beside the current one',
+      }),
+    ),
     weights: Type.Optional(
       Type.Object(
         {
@@ -368,6 +374,15 @@ const ExperimentVariant = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 64 }), share: Type.Number(), config: VariantConfig },
   { additionalProperties: false },
 );
+const Buckets = Type.Array(Type.Array(Type.Integer(), { minItems: 2, maxItems: 2 }), {
+  description: "the variant's buckets of 10,000 (half-open ranges) once its shares were changed",
+});
+const ExperimentVariantReply = Type.Object({
+  name: Type.String(),
+  share: Type.Number(),
+  config: VariantConfig,
+  buckets: Type.Optional(Buckets),
+});
 const Unit = Type.Union([Type.Literal('user'), Type.Literal('session')]);
 const Audience = Type.Object(
   { segments: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })) },
@@ -394,6 +409,26 @@ export const ShipBody = Type.Object(
   { variant: Type.String({ minLength: 1, maxLength: 64 }) },
   { additionalProperties: false },
 );
+export const AdaptiveReply = Type.Object({
+  tiers: Type.Record(
+    Type.String(),
+    Type.Object({ arms: Type.Array(Type.String()), probabilities: Type.Array(Type.Number()) }),
+    { description: "each adaptive tier's arms (the default first) and their chances now" },
+  ),
+});
+export const SharesBody = Type.Object(
+  {
+    variants: Type.Array(
+      Type.Object(
+        { name: Type.String({ minLength: 1, maxLength: 64 }), share: Type.Number() },
+        { additionalProperties: false },
+      ),
+      { minItems: 2, maxItems: 20 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SharesBody = Static<typeof SharesBody>;
 export const ResultsQuery = Type.Object({
   nStar: Type.Optional(
     Type.Integer({
@@ -411,7 +446,7 @@ export const ExperimentReply = Type.Object({
   layer: Type.String(),
   traffic: Type.Number(),
   audience: Type.Optional(Audience),
-  variants: Type.Array(ExperimentVariant),
+  variants: Type.Array(ExperimentVariantReply),
   state: Type.String(),
   range: Type.Unsafe<[number, number] | null>({ type: ['array', 'null'], items: { type: 'integer' } }),
   createdAt: Type.Number(),

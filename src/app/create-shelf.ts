@@ -17,7 +17,9 @@ import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
 import { childEnv } from '../config.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
-import { ExperimentRouter } from '../experiments/experiment-router.ts';
+import { AdaptiveRouter } from '../experiments/adaptive-router.ts';
+import { MemoryAllocationState, RedisAllocationState } from '../experiments/allocation-state.ts';
+import { ExperimentRouter, versionsServed } from '../experiments/experiment-router.ts';
 import { ExperimentService } from '../experiments/experiment-service.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { Attributor } from '../feedback/attributor.ts';
@@ -34,6 +36,7 @@ import { MemoryRealtime } from '../realtime/memory-realtime.ts';
 import { RedisRealtime } from '../realtime/redis-realtime.ts';
 import type { RealtimeState } from '../realtime/types.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
+import { SegmentCache } from '../segments/segment-cache.ts';
 import { SegmentReports } from '../segments/segment-reports.ts';
 import { Engine } from '../serving/engine.ts';
 import type { EngineOptions } from '../serving/engine.ts';
@@ -71,6 +74,8 @@ export interface Shelf {
   /** Experiments: definitions, lifecycle, results; and the assignment serving reads. */
   experiments: ExperimentService;
   experimentRouter: ExperimentRouter;
+  /** Bandit and exploration arms of the adaptive tiers (`config.adaptive`); `refresh` on a timer. */
+  adaptive: AdaptiveRouter;
   jobs: InlineJobs<ShelfJobName>;
   segments: SegmentReports;
   /** Every list served goes here, then to the store in batches. */
@@ -159,24 +164,6 @@ export async function createShelf(
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     changes.on((c) => engine.applyChanges(c));
-    // Every replica serves the experiments the store holds, reloaded on each experiment change.
-    const experimentRouter = new ExperimentRouter();
-    changes.on(async (c) => {
-      if (!c.some((x) => x.kind === 'experiment')) return;
-      try {
-        experimentRouter.load(await store.experiments());
-      } catch (err) {
-        log.error({ err }, 'reloading experiments failed');
-      }
-    });
-    feed = changes;
-    const audit = new AuditLog(store, overrides.now);
-    const experiments = new ExperimentService({
-      store,
-      changes,
-      audit,
-      ...(overrides.now ? { now: overrides.now } : {}),
-    });
     // Segments: counts for reports, the threshold the profile route classifies with, and the
     // lists visitors without history get.
     const segments = new SegmentReports({
@@ -188,6 +175,51 @@ export async function createShelf(
       },
       ...(overrides.now ? { now: overrides.now } : {}),
       onReport: (report) => engine.setSegmentTrending(report.trending),
+    });
+    // Experiment audiences: a visitor's segment, remembered a while.
+    const segmentCache = new SegmentCache({
+      reports: segments,
+      store,
+      ...(overrides.now ? { now: overrides.now } : {}),
+    });
+    // Every replica serves the experiments the store holds, reloaded on each experiment change,
+    // with the model versions their variants name loaded first.
+    const experimentRouter = new ExperimentRouter({
+      segmentOf: (u) => segmentCache.of(u),
+      defaultsOf: (tier, version) => engine.defaultConfig(tier, version),
+    });
+    const loadExperiments = async () => {
+      const all = await store.experiments();
+      await engine.serveBeside(versionsServed(all));
+      experimentRouter.load(all);
+    };
+    changes.on(async (c) => {
+      for (const x of c) {
+        if (x.kind === 'users') for (const u of x.userIds) segmentCache.forget(u);
+        else if (x.kind === 'erased') segmentCache.forget(x.userId);
+      }
+      if (!c.some((x) => x.kind === 'experiment')) return;
+      try {
+        await loadExperiments();
+      } catch (err) {
+        log.error({ err }, 'reloading experiments failed');
+      }
+    });
+    feed = changes;
+    const adaptive = new AdaptiveRouter({
+      config: config.adaptive,
+      state: redis ? new RedisAllocationState(redis) : new MemoryAllocationState(),
+      store,
+      log,
+      ...(overrides.now ? { now: overrides.now } : {}),
+    });
+    const audit = new AuditLog(store, overrides.now);
+    const experiments = new ExperimentService({
+      store,
+      changes,
+      audit,
+      versions: () => registry.versions(),
+      ...(overrides.now ? { now: overrides.now } : {}),
     });
     // Training runs in a child process when it can open the same store and data dir (they came
     // from the config), so the API keeps answering; in this process otherwise (tests' in-memory
@@ -228,8 +260,9 @@ export async function createShelf(
     // The feed starts before the version and catalogue are read, so a change made meanwhile is
     // applied after them rather than lost.
     await changes.start();
-    experimentRouter.load(await store.experiments());
     await engine.swap();
+    await loadExperiments();
+    await adaptive.refresh();
     const drain = new Drain();
     const app = await buildApp({
       config: {
@@ -251,6 +284,8 @@ export async function createShelf(
       audit,
       experiments,
       experimentRouter,
+      adaptive,
+      adaptiveSplit: adaptive,
       drain,
       log,
       ...(redis ? { redis } : {}),
@@ -282,6 +317,7 @@ export async function createShelf(
       audit,
       experiments,
       experimentRouter,
+      adaptive,
       jobs,
       segments,
       impressions,

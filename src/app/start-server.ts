@@ -63,7 +63,9 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const { app, engine, store, registry, jobs } = shelf;
   let segmentsTimer: NodeJS.Timeout | null = null;
   let aggregateTimer: NodeJS.Timeout | null = null;
+  let adaptiveTimer: NodeJS.Timeout | null = null;
   const stopTimers = () => {
+    if (adaptiveTimer) clearInterval(adaptiveTimer);
     if (segmentsTimer) clearInterval(segmentsTimer);
     if (aggregateTimer) clearInterval(aggregateTimer);
   };
@@ -133,6 +135,14 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       config.aggregateEveryMs > 0
         ? setInterval(() => jobs.enqueue('aggregate-feedback'), config.aggregateEveryMs).unref()
         : null;
+    // Bandit splits: read (and recomputed when due) a few times per cadence.
+    const cadences = Object.values(config.adaptive.tiers)
+      .filter((t) => t.mode === 'bandit')
+      .map((t) => t.everyMs);
+    if (cadences.length) {
+      const every = Math.min(60_000, Math.max(1000, Math.min(...cadences) / 4));
+      adaptiveTimer = setInterval(() => void shelf.adaptive.refresh(), every).unref();
+    }
     const address = await app.listen({ host: config.http.host, port: config.http.port });
     const stopping = (boundMs?: number) => {
       stopTimers();

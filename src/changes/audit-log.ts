@@ -28,6 +28,7 @@ export type AuditAction =
   | 'model.rollback'
   | 'experiment.create'
   | 'experiment.start'
+  | 'experiment.shares'
   | 'experiment.pause'
   | 'experiment.stop'
   | 'experiment.ship';

@@ -64,3 +64,71 @@ export function freeRange(
   }
   return BUCKETS - start >= size ? [start, start + size] : null;
 }
+
+/** A variant's buckets: half-open ranges of the experiment's 10,000, ascending and disjoint. */
+export type BucketRanges = [number, number][];
+
+/** Each variant's contiguous range for `shares`, in order (how an experiment starts). */
+export function rangesOf(shares: readonly number[]): BucketRanges[] {
+  const bounds = shareBounds(shares);
+  return [...bounds].map((hi, i) => [[i === 0 ? 0 : bounds[i - 1]!, hi]] as BucketRanges);
+}
+
+const size = (r: BucketRanges) => r.reduce((n, [lo, hi]) => n + hi - lo, 0);
+
+/**
+ * New ranges for `shares` moving as few buckets as possible from `current` (each variant's
+ * ranges now): a variant that shrinks gives up buckets from its top end, one that grows takes
+ * only freed buckets, the rest stay. The buckets moved are Σ max(0, old − new) over variants,
+ * the least any reassignment can move.
+ */
+export function reshare(current: readonly BucketRanges[], shares: readonly number[]): BucketRanges[] {
+  if (current.length !== shares.length) throw new RangeError('reshare: one share per variant');
+  const bounds = shareBounds(shares);
+  const target = [...bounds].map((hi, i) => hi - (i === 0 ? 0 : bounds[i - 1]!));
+  const free: [number, number][] = [];
+  const out = current.map((ranges, i) => {
+    const kept: BucketRanges = ranges.map(([lo, hi]) => [lo, hi]);
+    let surplus = size(kept) - target[i]!;
+    while (surplus > 0) {
+      const last = kept[kept.length - 1]!;
+      const cut = Math.min(surplus, last[1] - last[0]);
+      free.push([last[1] - cut, last[1]]);
+      last[1] -= cut;
+      if (last[1] === last[0]) kept.pop();
+      surplus -= cut;
+    }
+    return kept;
+  });
+  free.sort((a, b) => a[0] - b[0]);
+  out.forEach((kept, i) => {
+    let need = target[i]! - size(kept);
+    while (need > 0) {
+      const f = free[0]!;
+      const take = Math.min(need, f[1] - f[0]);
+      kept.push([f[0], f[0] + take]);
+      f[0] += take;
+      if (f[0] === f[1]) free.shift();
+      need -= take;
+    }
+    kept.sort((a, b) => a[0] - b[0]);
+    // Adjacent ranges joined.
+    for (let k = kept.length - 1; k > 0; k--) {
+      if (kept[k - 1]![1] === kept[k]![0]) {
+        kept[k - 1]![1] = kept[k]![1];
+        kept.splice(k, 1);
+      }
+    }
+  });
+  return out;
+}
+
+/** Bucket → variant index over the experiment's 10,000 buckets (one array read per request). */
+export function bucketTable(ranges: readonly BucketRanges[]): Uint8Array {
+  if (ranges.length > 255) throw new RangeError('at most 255 variants');
+  const t = new Uint8Array(BUCKETS);
+  ranges.forEach((rs, i) => {
+    for (const [lo, hi] of rs) t.fill(i, lo, hi);
+  });
+  return t;
+}

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors.ts';
 import type { FieldError } from '../errors.ts';
+import { SEGMENTS } from '../segments/segments.ts';
 import { TIERS } from '../serving/types.ts';
 import type { Experiment, ExperimentState, ExperimentVariant, VariantConfig } from '../store/types.ts';
 
@@ -44,11 +45,13 @@ export function draftOf(
   });
   if (input.traffic !== undefined && !(input.traffic > 0 && input.traffic <= 1))
     bad('traffic', 'must lie in (0, 1]');
-  if (input.audience?.segments?.length)
-    bad(
-      'audience/segments',
-      'audiences are not supported yet: an experiment takes every visitor of its tiers',
-    );
+  const segments = input.audience?.segments;
+  if (segments && !segments.length)
+    bad('audience/segments', 'must name at least one segment, or be left out');
+  segments?.forEach((seg, i) => {
+    if (!(SEGMENTS as readonly string[]).includes(seg))
+      bad(`audience/segments/${i}`, `must be one of ${SEGMENTS.join(', ')}`);
+  });
   if (input.variants.length < 2) bad('variants', 'must hold a control (the first) and at least one variant');
   const names = new Set<string>();
   let sum = 0;
@@ -57,11 +60,8 @@ export function draftOf(
     names.add(v.name);
     if (!(v.share > 0 && v.share <= 1)) bad(`variants/${i}/share`, 'must lie in (0, 1]');
     sum += v.share;
-    if (v.config.modelVersion !== undefined)
-      bad(
-        `variants/${i}/config/modelVersion`,
-        'serving a second model version side by side is not supported yet: vary weights or rules',
-      );
+    if (v.config.modelVersion !== undefined && !/^[A-Za-z0-9_.:-]{1,200}$/.test(v.config.modelVersion))
+      bad(`variants/${i}/config/modelVersion`, 'must be a version id (A–Z a–z 0–9 _ . : -)');
     const r = v.config.rules;
     if (r?.mmrLambda !== undefined && !(r.mmrLambda >= 0 && r.mmrLambda <= 1))
       bad(`variants/${i}/config/rules/mmrLambda`, 'must lie in [0, 1]');
@@ -91,6 +91,29 @@ export function draftOf(
     stoppedAt: null,
     shipped: null,
   };
+}
+
+/**
+ * Checks new shares for `e`'s variants (every variant named once, each in (0, 1], summing to 1)
+ * and returns them in the variants' order; a ValidationError naming each bad field otherwise.
+ */
+export function sharesOf(e: Experiment, input: readonly { name: string; share: number }[]): number[] {
+  const errors: FieldError[] = [];
+  const bad = (field: string, reason: string) => errors.push({ field: `body/${field}`, reason });
+  const byName = new Map<string, number>();
+  input.forEach((v, i) => {
+    if (!e.variants.some((x) => x.name === v.name))
+      bad(`variants/${i}/name`, `${JSON.stringify(v.name)} is not a variant of ${JSON.stringify(e.id)}`);
+    else if (byName.has(v.name)) bad(`variants/${i}/name`, `duplicates ${JSON.stringify(v.name)}`);
+    if (!(v.share > 0 && v.share <= 1)) bad(`variants/${i}/share`, 'must lie in (0, 1]');
+    byName.set(v.name, v.share);
+  });
+  const missing = e.variants.filter((v) => !byName.has(v.name)).map((v) => v.name);
+  if (missing.length) bad('variants', `must give every variant a share; missing ${missing.join(', ')}`);
+  const sum = input.reduce((a, v) => a + v.share, 0);
+  if (Math.abs(sum - 1) > SHARE_TOLERANCE) bad('variants', `shares must sum to 1, they sum to ${sum}`);
+  if (errors.length) throw new ValidationError(errors);
+  return e.variants.map((v) => byName.get(v.name)!);
 }
 
 export type LifecycleAction = 'start' | 'pause' | 'stop' | 'ship';

@@ -3,11 +3,14 @@
  * tier (held in memory, rebuilt from the store on every experiment change of the feed) choose a
  * variant by two hashes — the layer's, to pick the one experiment of the layer the unit falls in,
  * then the experiment's salt, to pick the variant — and a shipped variant is the tier's default
- * for everyone else. No store read per request; a variant's `TierConfig` is built once per base.
+ * for everyone else. No store read per request, but for an experiment with an audience: a unit
+ * in its slice is enrolled only when its segment is one of the audience's (`segmentOf`, cached by
+ * its caller), else served the default and not counted. A variant's `TierConfig` is built once
+ * per base.
  */
 import type { RecommendRequest, Tier, TierConfig } from '../serving/types.ts';
 import type { Experiment, VariantConfig } from '../store/types.ts';
-import { bucketOf, layerSeed, shareBounds, variantOf } from './assignment.ts';
+import { bucketOf, bucketTable, layerSeed, rangesOf } from './assignment.ts';
 import { variantConfigName } from './experiment-definition.ts';
 
 interface CompiledVariant {
@@ -24,8 +27,24 @@ interface Compiled {
   unit: 'user' | 'session';
   layerSeed: string;
   range: readonly [number, number];
-  bounds: Int32Array;
+  /** Bucket → variant index. */
+  table: Uint8Array;
+  /** Segments enrolled; null: everyone. */
+  audience: ReadonlySet<string> | null;
   variants: CompiledVariant[];
+}
+
+/** A visitor's segment (src/segments/): a user's as classified, `new` without a user id, null: none (no consent). */
+export type SegmentOf = (userId: string | undefined) => string | null | Promise<string | null>;
+
+export interface ExperimentRouterOptions {
+  /** Needed once an experiment has an audience (such a one enrols nobody without it). */
+  segmentOf?: SegmentOf;
+  /**
+   * A tier's default configuration on a version held beside the current one (its own tuned
+   * rules), for variants naming a `modelVersion`; without it (or null) the current one's.
+   */
+  defaultsOf?: (tier: Tier, version: string) => TierConfig | null;
 }
 
 export interface Assignment {
@@ -42,12 +61,36 @@ const compileVariant = (experimentId: string, name: string, config: VariantConfi
 
 /** `base` with a variant's weights and rules in place. */
 export function withVariant(base: TierConfig, name: string, v: VariantConfig): TierConfig {
-  return { ...base, ...v.rules, name, weights: { ...base.weights, ...v.weights } };
+  return {
+    ...base,
+    ...v.rules,
+    name,
+    weights: { ...base.weights, ...v.weights },
+    ...(v.modelVersion !== undefined ? { modelVersion: v.modelVersion } : {}),
+  };
 }
+
+/** The model versions the running and shipped experiments of `experiments` serve from. */
+export function versionsServed(experiments: readonly Experiment[]): string[] {
+  const out = new Set<string>();
+  for (const e of experiments) {
+    if (e.state === 'running' || e.state === 'paused')
+      for (const v of e.variants) if (v.config.modelVersion) out.add(v.config.modelVersion);
+    if (e.state === 'shipped' && e.shipped) {
+      const v = e.variants.find((x) => x.name === e.shipped!.variant);
+      if (v?.config.modelVersion) out.add(v.config.modelVersion);
+    }
+  }
+  return [...out];
+}
+
+type Assigned = Assignment & { v: CompiledVariant };
 
 export class ExperimentRouter {
   private running = new Map<Tier, Compiled[]>();
   private shipped = new Map<Tier, CompiledVariant>();
+
+  constructor(private readonly o: ExperimentRouterOptions = {}) {}
 
   /** Replaces what is served from `experiments` (all of them, as the store holds them). */
   load(experiments: readonly Experiment[]): void {
@@ -61,7 +104,12 @@ export class ExperimentRouter {
           unit: e.unit,
           layerSeed: layerSeed(e.layer),
           range: e.range,
-          bounds: shareBounds(e.variants.map((v) => v.share)),
+          table: bucketTable(
+            e.variants.some((v) => v.buckets)
+              ? e.variants.map((v) => v.buckets ?? [])
+              : rangesOf(e.variants.map((v) => v.share)),
+          ),
+          audience: e.audience?.segments?.length ? new Set(e.audience.segments) : null,
           variants: e.variants.map((v) => compileVariant(e.id, v.name, v.config)),
         };
         for (const t of e.tiers as Tier[]) running.set(t, [...(running.get(t) ?? []), c]);
@@ -88,11 +136,14 @@ export class ExperimentRouter {
     return this.running.size > 0 || this.shipped.size > 0;
   }
 
-  /** The experiment and variant `unitId` gets on `tier`, or null. */
+  /**
+   * The experiment and variant `unitId` gets on `tier`, or null; a promise only when the unit
+   * falls in an experiment with an audience and its segment must be looked up.
+   */
   assign(
     tier: Tier,
     r: Pick<RecommendRequest, 'userId' | 'sessionId'>,
-  ): (Assignment & { v: CompiledVariant }) | null {
+  ): Assigned | null | Promise<Assigned | null> {
     const list = this.running.get(tier);
     if (!list) return null;
     let layer = '';
@@ -105,8 +156,15 @@ export class ExperimentRouter {
         layerBucket = bucketOf(c.layerSeed, unitId);
       }
       if (layerBucket < c.range[0] || layerBucket >= c.range[1]) continue;
-      const v = c.variants[variantOf(c.bounds, bucketOf(c.salt, unitId))]!;
-      return { experiment: c.id, variant: v.name, v };
+      const v = c.variants[c.table[bucketOf(c.salt, unitId)]!]!;
+      const a: Assigned = { experiment: c.id, variant: v.name, v };
+      // Experiments of a layer never share a unit: outside the audience, it is in none of them.
+      if (!c.audience) return a;
+      const audience = c.audience;
+      if (!this.o.segmentOf) return null;
+      const seg = this.o.segmentOf(r.userId);
+      if (seg instanceof Promise) return seg.then((x) => (x !== null && audience.has(x) ? a : null));
+      return seg !== null && audience.has(seg) ? a : null;
     }
     return null;
   }
@@ -115,16 +173,24 @@ export class ExperimentRouter {
    * Sets the request's configuration (and experiment and variant when it is in one) from
    * `base`, the tier's default now; leaves the request alone otherwise.
    */
-  route(r: RecommendRequest, base: TierConfig): void {
+  route(r: RecommendRequest, base: TierConfig): void | Promise<void> {
     const a = this.assign(r.tier, r);
+    if (a instanceof Promise) return a.then((x) => this.apply(r, base, x));
+    this.apply(r, base, a);
+  }
+
+  private apply(r: RecommendRequest, base: TierConfig, a: Assigned | null): void {
     if (a) {
-      r.config = built(a.v, base);
+      const version = a.v.config.modelVersion;
+      r.config = built(a.v, (version !== undefined && this.o.defaultsOf?.(r.tier, version)) || base);
       r.experiment = a.experiment;
       r.variant = a.variant;
       return;
     }
     const s = this.shipped.get(r.tier);
-    if (s) r.config = built(s, base);
+    if (!s) return;
+    const version = s.config.modelVersion;
+    r.config = built(s, (version !== undefined && this.o.defaultsOf?.(r.tier, version)) || base);
   }
 }
 

@@ -6,10 +6,10 @@
  */
 import type { Actor, AuditLog } from '../changes/audit-log.ts';
 import type { ChangeFeed } from '../changes/change-feed.ts';
-import { NotFoundError, ShelfError } from '../errors.ts';
+import { NotFoundError, ShelfError, ValidationError } from '../errors.ts';
 import type { Experiment, Store } from '../store/types.ts';
-import { BUCKETS, freeRange } from './assignment.ts';
-import { draftOf, FROM, isLive, variantConfigName } from './experiment-definition.ts';
+import { BUCKETS, freeRange, rangesOf, reshare } from './assignment.ts';
+import { draftOf, FROM, isLive, sharesOf, variantConfigName } from './experiment-definition.ts';
 import type { ExperimentInput, LifecycleAction } from './experiment-definition.ts';
 import { experimentResults } from './experiment-results.ts';
 import type { ExperimentResults, ResultsOptions } from './experiment-results.ts';
@@ -18,6 +18,8 @@ export interface ExperimentServiceOptions {
   store: Pick<Store, 'saveExperiment' | 'experiments' | 'unitTotals' | 'preExposure'>;
   changes: Pick<ChangeFeed, 'publish'>;
   audit: Pick<AuditLog, 'record'>;
+  /** The registered model versions (a variant's `modelVersion` must name one); unchecked without it. */
+  versions?: () => Promise<string[]>;
   now?: () => number;
 }
 
@@ -45,9 +47,53 @@ export class ExperimentService {
 
   async create(actor: Actor, input: ExperimentInput): Promise<Experiment> {
     const e = draftOf(input, this.now());
+    if (this.o.versions && e.variants.some((v) => v.config.modelVersion !== undefined)) {
+      const known = new Set(await this.o.versions());
+      const errors = e.variants.flatMap((v, i) =>
+        v.config.modelVersion === undefined || known.has(v.config.modelVersion)
+          ? []
+          : [
+              {
+                field: `body/variants/${i}/config/modelVersion`,
+                reason: `no registered version ${JSON.stringify(v.config.modelVersion)}`,
+              },
+            ],
+      );
+      if (errors.length) throw new ValidationError(errors);
+    }
     if ((await this.o.store.experiments()).some((x) => x.id === e.id))
       throw conflict(`experiment ${JSON.stringify(e.id)} exists`);
     return this.save(actor, 'experiment.create', e);
+  }
+
+  /**
+   * New shares for a draft, running or paused experiment. Once started, visitors move only
+   * where buckets change hands, as few as any reassignment could move (assignment.ts `reshare`);
+   * a moved visitor has been seen under two variants and results leave it out.
+   */
+  async reshare(
+    actor: Actor,
+    id: string,
+    input: readonly { name: string; share: number }[],
+  ): Promise<Experiment> {
+    const e = await this.get(id);
+    if (e.state !== 'draft' && !isLive(e))
+      throw conflict(`cannot change the shares of experiment ${JSON.stringify(id)}: it is ${e.state}`);
+    const shares = sharesOf(e, input);
+    const current = e.variants.some((v) => v.buckets)
+      ? e.variants.map((v) => v.buckets ?? [])
+      : rangesOf(e.variants.map((v) => v.share));
+    const moved = e.state === 'draft' ? null : reshare(current, shares);
+    const next: Experiment = {
+      ...e,
+      variants: e.variants.map((v, i) => {
+        const { buckets: _old, ...rest } = v;
+        return { ...rest, share: shares[i]!, ...(moved ? { buckets: moved[i]! } : {}) };
+      }),
+    };
+    return this.save(actor, 'experiment.shares', next, {
+      shares: e.variants.map((v, i) => `${v.name}=${shares[i]}`).join(','),
+    });
   }
 
   /** A lifecycle step; `variant` names the one to ship. */
@@ -120,7 +166,7 @@ export class ExperimentService {
 
   private async save(
     actor: Actor,
-    action: `experiment.${'create' | LifecycleAction}`,
+    action: `experiment.${'create' | 'shares' | LifecycleAction}`,
     e: Experiment,
     detail?: Record<string, string>,
   ): Promise<Experiment> {

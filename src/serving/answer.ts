@@ -42,6 +42,7 @@ export function answer(
     ...(req.experiment ? { experiment: req.experiment } : {}),
     ...(req.variant ? { variant: req.variant } : {}),
     config,
+    ...(req.probability !== undefined ? { probability: req.probability } : {}),
     modelVersion,
     itemIds,
     timestamp: now,

@@ -21,6 +21,7 @@ import { contextOf, Filters, stillAllowed } from './filters.ts';
 import { ModelHolder } from './model-holder.ts';
 import { queryVector } from './query-vector.ts';
 import { applyItems } from './served.ts';
+import { SideVersions } from './side-versions.ts';
 import type { Served } from './served.ts';
 import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT } from './rules.ts';
 import type { Scored } from './rules.ts';
@@ -68,6 +69,7 @@ export class Engine {
   /** The candidates of the request being computed (reused: see blend.ts). */
   private readonly blend = new Blend();
   private readonly answers: AnswerCache<Served>;
+  private readonly side: SideVersions;
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? Date.now;
@@ -87,18 +89,41 @@ export class Engine {
       now: this.now,
     });
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
+    this.side = new SideVersions({
+      registry: o.registry,
+      store: o.store,
+      log: o.log,
+      now: this.now,
+      config,
+      onLoad: (s) => this.trending.follow(s),
+      onDrop: (s) => this.trending.unfollow(s),
+    });
   }
 
-  /** The tier's default configuration on the version served now; null before the first swap. */
-  defaultConfig(tier: Tier): TierConfig | null {
-    return this.models.current?.defaults[tier] ?? null;
+  /**
+   * Holds `versions` loaded beside the current one (experiment variants' `modelVersion`), and
+   * lets go of any other; a request whose configuration names one is served from it.
+   */
+  serveBeside(versions: readonly string[]): Promise<void> {
+    return this.side.want(versions);
+  }
+
+  /**
+   * The tier's default configuration on the version served now (or on `version`, when it is held
+   * beside it: its own tuned rules); null before the first swap or when `version` is not held.
+   */
+  defaultConfig(tier: Tier, version?: string): TierConfig | null {
+    const current = this.models.current;
+    if (version === undefined || current?.model.version === version) return current?.defaults[tier] ?? null;
+    return this.side.get(version)?.defaults[tier] ?? null;
   }
 
   async recommend(req: RecommendRequest): Promise<Recommendation> {
-    const s = this.models.current;
-    if (!s) throw new Error('the engine has no model loaded: call swap() first');
-    this.trending.serve(s);
-    const config = req.config ?? s.defaults[req.tier];
+    const current = this.models.current;
+    if (!current) throw new Error('the engine has no model loaded: call swap() first');
+    this.trending.serve(current);
+    const config = req.config ?? current.defaults[req.tier];
+    const s = config.modelVersion === undefined ? current : this.versionFor(config.modelVersion, current);
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
     // 1. Who asks.
@@ -129,6 +154,12 @@ export class Engine {
     return this.answered(version, req, config.name, who, items, now);
   }
 
+  /** The version `version` when it is current or held beside it; the current one otherwise. */
+  private versionFor(version: string, current: Served): Served {
+    if (current.model.version === version) return current;
+    return this.side.get(version) ?? current;
+  }
+
   /**
    * Step 5, the answer; the items shown are recorded for rotation, without waiting (serving never
    * waits for it; a failure is logged).
@@ -156,9 +187,10 @@ export class Engine {
    * no impression), traced, and the first stage that kept the item out.
    */
   async explain(req: RecommendRequest, itemId: string): Promise<Explanation> {
-    const s = this.models.current;
-    if (!s) throw new Error('the engine has no model loaded: call swap() first');
-    const config = req.config ?? s.defaults[req.tier];
+    const current = this.models.current;
+    if (!current) throw new Error('the engine has no model loaded: call swap() first');
+    const config = req.config ?? current.defaults[req.tier];
+    const s = config.modelVersion === undefined ? current : this.versionFor(config.modelVersion, current);
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
     const found = this.visitors.of(req, now);
@@ -235,6 +267,7 @@ export class Engine {
   updateItems(items: readonly Item[]): void {
     const s = this.models.current;
     if (s) applyItems(s, items);
+    for (const side of this.side.all()) applyItems(side, items);
   }
 
   /** Right to erasure: no real-time state, no vector, cold from now on. */

@@ -77,6 +77,8 @@ export class TrendingState {
   private cursor: number | null = null;
   /** The `Served` whose counters follow the mirror. */
   private attached: Counted | null = null;
+  /** Versions served beside the current one (an experiment variant's `modelVersion`), kept current too. */
+  private readonly side = new Set<Counted>();
   private started: Promise<void> | null = null;
   private running: Promise<void> | null = null;
   private queued: Promise<void> | null = null;
@@ -171,24 +173,39 @@ export class TrendingState {
       for (const [itemId, v] of this.mirror) this.mirror.set(itemId, v * f);
       this.ref = at;
     }
-    const s = this.attached;
+    const targets = this.attached ? [this.attached, ...this.side] : [...this.side];
     if (read.full) {
       for (const itemId of this.mirror.keys()) {
         if (read.scores.has(itemId)) continue;
         this.mirror.delete(itemId);
-        if (s) setScore(s, itemId, at, 0);
+        for (const s of targets) setScore(s, itemId, at, 0);
       }
     }
     const toRef = 2 ** ((at - this.ref) / hl);
     for (const [itemId, score] of read.scores) {
       this.mirror.set(itemId, score * toRef);
-      if (s) setScore(s, itemId, at, score);
+      for (const s of targets) setScore(s, itemId, at, score);
     }
     this.cursor = read.cursor;
   }
 
   private attach(s: Counted): void {
     this.attached = s;
+    this.fill(s);
+  }
+
+  /** Keeps `s` (a version served beside the current one) filled from the mirror until `unfollow`. */
+  follow(s: Counted): void {
+    if (this.side.has(s)) return;
+    this.side.add(s);
+    this.fill(s);
+  }
+
+  unfollow(s: Counted): void {
+    this.side.delete(s);
+  }
+
+  private fill(s: Counted): void {
     if (this.ref === null) return;
     for (const [itemId, v] of this.mirror) setScore(s, itemId, this.ref, v);
   }

@@ -33,6 +33,8 @@ export interface RecommendRequest {
   experiment?: string;
   /** The tier's serving configuration for this request (an experiment variant's, a bandit arm's); default: the engine's. */
   config?: TierConfig;
+  /** The chance `config` was drawn with (a bandit or exploration arm), recorded as the impression's propensity; absent: 1. */
+  probability?: number;
 }
 
 export interface RecommendedItem {
@@ -128,6 +130,11 @@ export interface ServingConfig {
 export interface TierConfig extends TierRules {
   /** Names the configuration in impressions and keys the list cache. */
   name: string;
+  /**
+   * Serve from this registered version instead of the current one (an experiment variant's);
+   * the engine must hold it loaded (`Engine.serveBeside`), else the current version answers.
+   */
+  modelVersion?: string;
   /** The pins of this tier. */
   pins: readonly Pin[];
   boosts: Boosts;

@@ -309,7 +309,7 @@ export type ExperimentState = 'draft' | 'running' | 'paused' | 'stopped' | 'ship
 
 /** What a variant changes in the tiers' default configuration (partial: the rest stays the default's). */
 export interface VariantConfig {
-  /** A model version served side by side: not supported yet (the engine serves one version). */
+  /** A registered model version this variant is served from, beside the current one. */
   modelVersion?: string;
   weights?: Partial<Record<'vector' | 'neighbours' | 'complements' | 'trending' | 'ease', number>>;
   rules?: { maxPerCategory?: number; mmrLambda?: number; newItemSlot?: number };
@@ -320,6 +320,11 @@ export interface ExperimentVariant {
   /** Of the experiment's units, in (0, 1]; the variants' shares sum to 1. */
   share: number;
   config: VariantConfig;
+  /**
+   * The variant's buckets of the experiment's 10,000 (half-open ranges), once shares were
+   * changed (`reshare` in assignment.ts); absent: contiguous ranges from the shares, in order.
+   */
+  buckets?: [number, number][];
 }
 
 /**

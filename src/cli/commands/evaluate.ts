@@ -9,10 +9,14 @@ import { DEFAULT_RECIPE, scoreServedVersion, scoreVersion } from '../../../train
 import type { Recipe, ServedVersionScore } from '../../../training/publish.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
 import { loadAlsVersion } from '../../registry/als-version.ts';
+import { listEstimates } from '../../experiments/off-policy.ts';
+import { loggedRounds } from '../../experiments/off-policy-logs.ts';
 import type { Command } from '../command.ts';
+import type { CommandContext } from '../command.ts';
 import { parseOptions } from '../command.ts';
 
 const USAGE = `shelf evaluate [VERSION] [--test-fraction F | --cutoff TIME] [--served] [--json]
+shelf evaluate [VERSION] --off-policy CONFIG --from TIME --to TIME [--resamples N] [--seed S] [--json]
 
   Scores VERSION (default: the current one) as published on the store's events: test = the
   newest F of events (default ${DEFAULT_RECIPE.testFraction}) or the events at or after TIME (ISO-8601 or epoch ms);
@@ -24,7 +28,15 @@ const USAGE = `shelf evaluate [VERSION] [--test-fraction F | --cutoff TIME] [--s
             on the store as it stood before the test window (the engine's clock there too).
             A version trained on the test window is refitted from its recipe on the events
             before it, and served with its rules. Prints NDCG@20, Recall@20, coverage@20, the
-            mean list length and the share of lists shorter than 20.`;
+            mean list length and the share of lists shorter than 20.
+
+  --off-policy CONFIG  what serving configuration CONFIG's clicks per list would have been over
+            the lists logged from --from to --to (ISO-8601 or epoch ms) on the tiers it was served
+            on, from each list's logged propensity (a bandit's or exploration's, SHELF_ADAPTIVE):
+            IPS and self-normalised IPS at list level with percentile-bootstrap 95% intervals
+            (--resamples, default 2000; --seed, default 1), beside VERSION's offline NDCG@20.
+            Lists served with propensity 1 under another configuration carry no weight: without
+            exploration the estimate rests on the target's own lists only.`;
 
 const evaluate: Command = {
   summary: 'score a published version on a split of the store’s events',
@@ -40,6 +52,11 @@ const evaluate: Command = {
           cutoff: { type: 'string' },
           served: { type: 'boolean', default: false },
           json: { type: 'boolean', default: false },
+          'off-policy': { type: 'string' },
+          from: { type: 'string' },
+          to: { type: 'string' },
+          resamples: { type: 'string' },
+          seed: { type: 'string' },
         },
       },
       USAGE,
@@ -47,6 +64,7 @@ const evaluate: Command = {
     const registry = new ModelRegistry(join(ctx.config.dataDir, 'models'));
     const version = positionals[0] ?? (await registry.current());
     if (!version) throw new InputError('no current version: name one, or run `shelf train`');
+    if (v['off-policy'] !== undefined) return offPolicy(v, version, registry, ctx);
     const loaded = await loadAlsVersion(registry, version);
     const recipe = { ...DEFAULT_RECIPE, ...(loaded.manifest.params as Partial<Recipe>) };
     const weights = { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays };
@@ -97,6 +115,61 @@ const evaluate: Command = {
     return 0;
   },
 };
+
+async function offPolicy(
+  v: { 'off-policy'?: string; from?: string; to?: string; resamples?: string; seed?: string; json?: boolean },
+  version: string,
+  registry: ModelRegistry,
+  ctx: CommandContext,
+): Promise<number> {
+  const config = v['off-policy']!;
+  const time = (name: 'from' | 'to') => {
+    const raw = v[name];
+    if (raw === undefined) throw new InputError(`--${name} is required with --off-policy`);
+    const t = parseTimestamp(raw);
+    if (t === null) throw new InputError(`--${name} must be ISO-8601 or epoch ms, got ${raw}`);
+    return t;
+  };
+  const from = time('from');
+  const to = time('to');
+  if (!(from < to)) throw new InputError('--from must be before --to');
+  const whole = (name: 'resamples' | 'seed', dflt: number, min: number) => {
+    const raw = v[name];
+    const x = raw === undefined ? dflt : Number(raw);
+    if (!Number.isInteger(x) || x < min)
+      throw new InputError(`--${name} must be an integer ≥ ${min}, got ${raw}`);
+    return x;
+  };
+  const resamples = whole('resamples', 2000, 100);
+  const seed = whole('seed', 1, 0);
+  const logs = await loggedRounds(await ctx.store(), { config, from, to });
+  if (logs.targetLists === 0)
+    throw new InputError(
+      `no list was served under ${JSON.stringify(config)} between --from and --to: nothing to weigh (see SHELF_ADAPTIVE)`,
+    );
+  const { ips, snips } = listEstimates(logs.rounds, { resamples, seed });
+  const ndcg = (await registry.manifest(version)).metrics?.['ndcg@20'] ?? null;
+  const window = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+  if (v.json) {
+    ctx.out.write(
+      JSON.stringify({ config, ...window, ...logs, rounds: undefined, ips, snips, version, ndcgAt20: ndcg }) +
+        '\n',
+    );
+    return 0;
+  }
+  const f = (x: number) => x.toFixed(4);
+  ctx.out.write(
+    `${config}: clicks per list from ${window.from} to ${window.to} on ${logs.tiers.join(', ')} ` +
+      `(${logs.lists} lists logged, ${logs.targetLists} of them under it):\n` +
+      `  IPS   ${f(ips.value)}  95% [${f(ips.ci95[0])}, ${f(ips.ci95[1])}]  (bootstrap, ${resamples} resamples)\n` +
+      `  SNIPS ${f(snips.value)}  95% [${f(snips.ci95[0])}, ${f(snips.ci95[1])}]\n` +
+      `  ${version} offline NDCG@20 ${ndcg === null ? 'not recorded' : f(ndcg)}\n` +
+      (logs.deterministicOthers
+        ? `  note: ${logs.deterministicOthers} lists were served with propensity 1 under another configuration and weigh nothing\n`
+        : ''),
+  );
+  return 0;
+}
 
 function servedReport(version: string, cutoff: number, r: ServedVersionScore): string {
   const users = Object.values(r.tiers)[0]?.users ?? 0;

@@ -1,16 +1,18 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { ExperimentBody } from '../../api/schemas.ts';
 import { CLI_ACTOR } from '../../changes/audit-log.ts';
 import { InputError, ValidationError } from '../../errors.ts';
 import type { ExperimentInput } from '../../experiments/experiment-definition.ts';
 import { ExperimentService } from '../../experiments/experiment-service.ts';
+import { ModelRegistry } from '../../registry/model-registry.ts';
 import type { Experiment } from '../../store/types.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { numberOption } from '../command.ts';
 
 const USAGE =
-  'shelf experiments list [--json] | create FILE.json | start|pause|stop ID | ship ID VARIANT | results ID [--n-star N] [--json]';
+  'shelf experiments list [--json] | create FILE.json | start|pause|stop ID | ship ID VARIANT | shares ID NAME=SHARE… | results ID [--n-star N] [--json]';
 
 /** The service over the command line's store, feed and audit log (servers apply the change from the feed). */
 async function service(ctx: CommandContext): Promise<ExperimentService> {
@@ -18,6 +20,7 @@ async function service(ctx: CommandContext): Promise<ExperimentService> {
     store: await ctx.store(),
     changes: { publish: (c) => ctx.publish(c) },
     audit: { record: (_actor, action, target, detail) => ctx.audit(action, target, detail) },
+    versions: () => new ModelRegistry(join(ctx.config.dataDir, 'models')).versions(),
   });
 }
 
@@ -64,6 +67,15 @@ const experiments: Command = {
     }
     if (action === 'ship' && positional[0] && positional[1]) {
       ctx.out.write(line(await svc.act(CLI_ACTOR, positional[0], 'ship', positional[1])));
+      return 0;
+    }
+    if (action === 'shares' && positional[0] && positional.length > 2) {
+      const shares = positional.slice(1).map((p, i) => {
+        const m = /^([^=]+)=(.+)$/.exec(p);
+        if (!m) throw new InputError(`shares ${i + 1}: ${JSON.stringify(p)} is not NAME=SHARE`);
+        return { name: m[1]!, share: Number(m[2]) };
+      });
+      ctx.out.write(line(await svc.reshare(CLI_ACTOR, positional[0], shares)));
       return 0;
     }
     if (action === 'results' && positional[0]) {

@@ -654,6 +654,7 @@ describe('HTTP API', () => {
       'PATCH /v1/users/{userId}',
       'POST /v1/admin/experiments',
       'POST /v1/admin/experiments/{id}/ship',
+      'POST /v1/admin/experiments/{id}/shares',
     ];
     const withQuery = [
       'GET /v1/recommendations/{tier}',
@@ -677,6 +678,7 @@ describe('HTTP API', () => {
         'POST /v1/admin/segments',
         'POST /v1/admin/feedback/aggregate',
         'GET /v1/admin/experiments',
+        'GET /v1/admin/adaptive',
         'GET /v1/admin/experiments/{id}',
         'POST /v1/admin/experiments/{id}/start',
         'POST /v1/admin/experiments/{id}/pause',

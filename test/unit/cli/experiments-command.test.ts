@@ -62,6 +62,13 @@ describe('shelf experiments', () => {
     const results = await run('results', 'x1', '--n-star', '1000');
     expect(results.output).toMatch(/x1 \(running\), control control/);
     expect(results.output).toMatch(/diverse vs control, ctr: lift —/);
+    await expect(run('shares', 'x1', 'control=0.7', 'diverse')).rejects.toThrow(
+      /shares 2: "diverse" is not NAME=SHARE/,
+    );
+    await expect(run('shares', 'x1', 'control=0.7', 'diverse=0.2')).rejects.toThrow(/shares must sum to 1/);
+    expect((await run('shares', 'x1', 'control=0.7', 'diverse=0.3')).output).toMatch(
+      /control:0.7 diverse:0.3/,
+    );
     expect((await run('ship', 'x1', 'diverse')).output).toMatch(/shipped diverse/);
     const listed = JSON.parse((await run('list', '--json')).output) as { experiments: { state: string }[] };
     expect(listed.experiments.map((e) => e.state)).toEqual(['shipped']);
@@ -69,9 +76,11 @@ describe('shelf experiments', () => {
       { kind: 'experiment', id: 'x1' },
       { kind: 'experiment', id: 'x1' },
       { kind: 'experiment', id: 'x1' },
+      { kind: 'experiment', id: 'x1' },
     ]);
     expect((await store.audit()).map((e) => [e.role, e.action])).toEqual([
       ['cli', 'experiment.ship'],
+      ['cli', 'experiment.shares'],
       ['cli', 'experiment.start'],
       ['cli', 'experiment.create'],
     ]);

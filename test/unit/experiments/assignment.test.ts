@@ -9,15 +9,25 @@ import {
   bucketOf,
   fnv1a32,
   freeRange,
+  bucketTable,
+  rangesOf,
+  reshare,
   shareBounds,
   variantOf,
 } from '../../../src/experiments/assignment.ts';
+import type { BucketRanges } from '../../../src/experiments/assignment.ts';
 import { draftOf } from '../../../src/experiments/experiment-definition.ts';
 import type { ExperimentInput } from '../../../src/experiments/experiment-definition.ts';
 import { ExperimentRouter } from '../../../src/experiments/experiment-router.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { RecommendRequest } from '../../../src/serving/types.ts';
 import type { Experiment } from '../../../src/store/types.ts';
+
+/** An assignment made without a segment look-up (these experiments have no audience). */
+function now<T>(x: T | Promise<T>): T {
+  if (x instanceof Promise) throw new Error('expected an assignment without a segment look-up');
+  return x;
+}
 
 const users = Array.from({ length: 20_000 }, (_, i) => `u-${i}`);
 
@@ -71,6 +81,45 @@ describe('assignment', () => {
     expect(moved3 / users.length).toBeLessThan(0.15);
   });
 
+  it('reshares moving the fewest buckets: Σ max(0, old − new), every bucket held once', () => {
+    const owner = (ranges: BucketRanges[]) => bucketTable(ranges);
+    const check = (before: BucketRanges[], shares: number[]) => {
+      const after = reshare(before, shares);
+      const a = owner(before);
+      const b = owner(after);
+      // Every bucket belongs to exactly one variant, in the shares asked.
+      const sizes = after.map((rs) => rs.reduce((n, [lo, hi]) => n + hi - lo, 0));
+      expect(sizes.reduce((x, y) => x + y, 0)).toBe(BUCKETS);
+      const bounds = shareBounds(shares);
+      sizes.forEach((n, i) => expect(n).toBe(bounds[i]! - (i ? bounds[i - 1]! : 0)));
+      let moved = 0;
+      for (let k = 0; k < BUCKETS; k++) if (a[k] !== b[k]) moved++;
+      const oldSizes = before.map((rs) => rs.reduce((n, [lo, hi]) => n + hi - lo, 0));
+      const least = oldSizes.reduce((m, n, i) => m + Math.max(0, n - sizes[i]!), 0);
+      expect(moved).toBe(least);
+      return after;
+    };
+    const start = rangesOf([1 / 3, 1 / 3, 1 / 3]);
+    // 1/3 each → 0.4, 0.3, 0.3: only 1/15 of visitors move (contiguous bounds would move 1/10).
+    const next = check(start, [0.4, 0.3, 0.3]);
+    expect(next[0]).toEqual([
+      [0, 3333],
+      [6333, 6667],
+      [9667, 10_000],
+    ]);
+    const third = check(next, [0.1, 0.1, 0.8]);
+    check(third, [0.5, 0.25, 0.25]);
+    // The router serves from the variants' buckets once shares changed.
+    const e = experiment({ id: 'r' });
+    const moved = reshare(rangesOf([0.5, 0.5]), [0.2, 0.8]);
+    const router = new ExperimentRouter();
+    router.load([
+      { ...e, variants: e.variants.map((v, i) => ({ ...v, share: [0.2, 0.8][i]!, buckets: moved[i]! })) },
+    ]);
+    const inB = users.filter((u) => now(router.assign('homepage', { userId: u }))?.variant === 'b').length;
+    expect(Math.abs(inB / users.length - 0.8)).toBeLessThan(0.02);
+  });
+
   it('gives a starting experiment the lowest free slice of its layer', () => {
     expect(freeRange([], 5000)).toEqual([0, 5000]);
     expect(freeRange([[0, 5000]], 5000)).toEqual([5000, 10_000]);
@@ -98,8 +147,8 @@ describe('assignment', () => {
     const joint = new Map<string, number>();
     for (const userId of users) {
       const r: Pick<RecommendRequest, 'userId'> = { userId };
-      const home = router.assign('homepage', r);
-      const similar = router.assign('similar', r)!;
+      const home = now(router.assign('homepage', r));
+      const similar = now(router.assign('similar', r))!;
       if (!home) seen.none++;
       else seen[home.experiment as 'a' | 'b']++;
       const key = `${home?.experiment}:${home?.variant}|${similar.variant}`;
@@ -123,7 +172,7 @@ describe('assignment', () => {
     const base = tierConfig(DEFAULT_SERVING_CONFIG, 'homepage');
     const router = new ExperimentRouter();
     router.load([experiment({ id: 'x' })]);
-    const inB = users.find((u) => router.assign('homepage', { userId: u })?.variant === 'b')!;
+    const inB = users.find((u) => now(router.assign('homepage', { userId: u }))?.variant === 'b')!;
     const r: RecommendRequest = { tier: 'homepage', userId: inB };
     router.route(r, base);
     expect(r).toMatchObject({ experiment: 'x', variant: 'b', config: { name: 'x:b', maxPerCategory: 1 } });
@@ -155,12 +204,15 @@ describe('assignment', () => {
       bad({
         variants: [
           { name: 'a', share: 0.5, config: {} },
-          { name: 'b', share: 0.5, config: { modelVersion: 'v1' } },
+          { name: 'b', share: 0.5, config: { modelVersion: 'v 1/..' } },
         ],
       }),
-    ).toThrow(
-      /variants\/1\/config\/modelVersion: serving a second model version side by side is not supported/,
+    ).toThrow(/variants\/1\/config\/modelVersion: must be a version id/);
+    expect(bad({ audience: { segments: ['active', 'vip'] } })).toThrow(
+      /body\/audience\/segments\/1: must be one of new, active/,
     );
+    expect(bad({ audience: { segments: [] } })).toThrow(/body\/audience\/segments: must name at least one/);
+    expect(experiment({ audience: { segments: ['new'] } }).audience).toEqual({ segments: ['new'] });
     expect(experiment({ tiers: ['similar', 'homepage'] }).layer).toBe('homepage+similar');
   });
 });
