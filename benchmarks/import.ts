@@ -95,6 +95,7 @@ function nullStore(): Store {
     latestImpressionWith: unsupported,
     insertAttributions: unsupported,
     purchaseAttribution: unsupported,
+    impressionsAfter: unsupported,
     attributionsAfter: unsupported,
     feedbackWatermark: unsupported,
     feedbackHorizon: unsupported,

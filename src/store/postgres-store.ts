@@ -612,6 +612,14 @@ export class PostgresStore implements Store {
     return rows[0] ? withoutSeq(attributionFromRow(rows[0])) : null;
   }
 
+  async impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]> {
+    const { rows } = await this.pool.query<ImpressionRow>(
+      `SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [after, limit],
+    );
+    return rows.map(impressionFromRow);
+  }
+
   async attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]> {
     const { rows } = await this.pool.query<AttributionRow>(
       `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions WHERE seq > $1 ORDER BY seq LIMIT $2`,

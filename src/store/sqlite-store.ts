@@ -221,6 +221,9 @@ export class SqliteStore implements Store {
          WHERE (user_id = @userId OR session_id = @sessionId) AND item_id = @itemId AND type = 'purchase'
            AND ts <= @before ORDER BY ts DESC, seq DESC LIMIT 1`,
       ),
+      impressionsAfter: db.prepare(
+        `SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE seq > ? ORDER BY seq LIMIT ?`,
+      ),
       attributionsAfter: db.prepare(
         `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions WHERE seq > ? ORDER BY seq LIMIT ?`,
       ),
@@ -570,6 +573,10 @@ export class SqliteStore implements Store {
       before,
     }) as AttributionRow | undefined;
     return row ? withoutSeq(attributionFromRow(row)) : null;
+  }
+
+  async impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]> {
+    return (this.s.impressionsAfter.all(after, limit) as ImpressionRow[]).map(impressionFromRow);
   }
 
   async attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]> {

@@ -448,6 +448,8 @@ export interface Store {
   insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>>;
   /** The visitor's newest purchase attribution of `itemId` at or before `before`, or null. */
   purchaseAttribution(visitor: VisitorRef, itemId: string, before: number): Promise<Attribution | null>;
+  /** Impressions with seq > `after`, in seq order, at most `limit`. */
+  impressionsAfter(after: number, limit: number): Promise<(StoredImpression & { seq: number })[]>;
   /** Attributions with seq > `after`, in seq order, at most `limit`. */
   attributionsAfter(after: number, limit: number): Promise<(Attribution & { seq: number })[]>;
   feedbackWatermark(): Promise<FeedbackWatermark>;

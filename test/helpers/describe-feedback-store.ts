@@ -58,6 +58,11 @@ export function describeFeedbackStore(store: () => Store): void {
       const horizon = await store().feedbackHorizon();
       expect(horizon.attributionSeq).toBe(0);
       expect(horizon.impressionSeq).toBeGreaterThanOrEqual(3);
+      expect((await store().impressionsAfter(0, 10)).map((i) => i.recommendationId)).toEqual([
+        'r1',
+        'r2',
+        'r3',
+      ]);
     });
 
     it('attributes an explicit recommendationId to the item position in that list', async () => {
