@@ -44,8 +44,9 @@ export class InlineJobs<N extends string = string> implements JobQueue<N> {
     this.check = o.check ?? checkPayload;
   }
 
+  /** Queues a job; its status as of now (a copy). */
   enqueue(name: N, data?: unknown): Promise<JobStatus> {
-    return Promise.resolve(this.add(name, data));
+    return Promise.resolve({ ...this.add(name, data) });
   }
 
   /** Queues a job and returns its live status object (start-up and tests wait on it). */
@@ -63,11 +64,15 @@ export class InlineJobs<N extends string = string> implements JobQueue<N> {
   }
 
   async status(id: string): Promise<JobStatus | null> {
-    return this.jobs.get(id) ?? null;
+    const job = this.jobs.get(id);
+    return job ? { ...job } : null;
   }
 
   async list(limit: number): Promise<JobStatus[]> {
-    return [...this.jobs.values()].reverse().slice(0, limit);
+    return [...this.jobs.values()]
+      .reverse()
+      .slice(0, limit)
+      .map((j) => ({ ...j }));
   }
 
   async counts(): Promise<JobCounts> {
