@@ -86,8 +86,10 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
   }
 
   async status(id: string): Promise<JobStatus | null> {
+    // The state first, then the job: its fields are at least as new as the state read.
+    const state = await this.queue.getJobState(id);
     const job = await this.queue.getJob(id);
-    return job ? statusOf(job, await job.getState()) : null;
+    return job ? statusOf(job, state) : null;
   }
 
   async list(limit: number): Promise<JobStatus[]> {
