@@ -6,6 +6,7 @@
 import { SegmentReports, reportToJson } from '../../segments/segment-reports.ts';
 import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../../serving/trending-state.ts';
 import type { Command } from '../command.ts';
+import { exitWithParent } from '../exit-with-parent.ts';
 import { parseOptions } from '../command.ts';
 
 const USAGE = `shelf segments [--json] [--as-job]
@@ -29,7 +30,7 @@ const segments: Command = {
       },
       USAGE,
     );
-    if (v['as-job']) process.stdin.on('end', () => process.exit(3)).resume();
+    const unwatch = v['as-job'] ? exitWithParent() : () => {};
     const reports = new SegmentReports({
       store: await ctx.store(),
       trending: {
@@ -40,6 +41,7 @@ const segments: Command = {
     });
     if (v['as-job']) ctx.out.write(JSON.stringify({ progress: { stage: 'classify', percent: 0 } }) + '\n');
     const report = await reports.refresh();
+    unwatch();
     if (v.json || v['as-job']) {
       ctx.out.write(reportToJson(report) + '\n');
       return 0;

@@ -12,6 +12,7 @@ import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training
 import type { Recipe } from '../../../training/publish.ts';
 import type { RulesReport } from '../../../training/serving-rules.ts';
 import type { Command } from '../command.ts';
+import { exitWithParent } from '../exit-with-parent.ts';
 import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [--alpha X]
@@ -83,7 +84,7 @@ const train: Command = {
     if (v['as-job']) {
       // The job's parent holds this process's stdin: when the parent dies (SIGKILL too), stdin
       // ends and so does this train, so a retried job never races an orphan.
-      process.stdin.on('end', () => process.exit(3)).resume();
+      const unwatch = exitWithParent();
       const verdict = await runTrainJob({
         store,
         registry,
@@ -105,6 +106,7 @@ const train: Command = {
         await ctx.publish([{ kind: 'version', version }]);
       }
       ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
+      unwatch();
       return verdict.promoted ? 0 : 1;
     }
     const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
