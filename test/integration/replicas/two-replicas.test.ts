@@ -275,6 +275,26 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     expect(listed.jobs.map((j) => j.id)).toContain(job.id);
   }, 90_000);
 
+  it('runs a segments job on the worker and both replicas take its report', async () => {
+    const job = (await call(a, 'POST', '/v1/admin/segments')) as { id: string };
+    let status = { state: 'queued', result: { computedAt: '' } };
+    const end = Date.now() + 30_000;
+    while (status.state !== 'completed' && status.state !== 'failed' && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await call(a, 'GET', `/v1/admin/jobs/${job.id}`)) as typeof status;
+    }
+    expect(status.state, worker.output()).toBe('completed');
+    for (const replica of [a, b]) {
+      const t0 = performance.now();
+      for (;;) {
+        const report = await call(replica, 'GET', '/v1/admin/segments').catch(() => ({ computedAt: '' }));
+        if (report.computedAt === status.result.computedAt) break;
+        if (performance.now() - t0 > WITHIN_MS) throw new Error(`${replica.url} lacks the worker's report`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  });
+
   it('keeps an erased user unpersonalized on B after B restarts, with the pre-erasure version current', async () => {
     let gone = '';
     for (const u of users.slice(100, 200)) {
