@@ -24,9 +24,10 @@ import { Attributor } from '../feedback/attributor.ts';
 import { FeedbackCounters } from '../feedback/feedback-counters.ts';
 import { ImpressionRecorder } from '../feedback/impression-recorder.ts';
 import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
+import { childImportProcessor } from '../jobs/child-import.ts';
 import { childTrainProcessor } from '../jobs/child-train.ts';
 import { InlineJobs } from '../jobs/inline-jobs.ts';
-import type { JobQueue, ShelfJobName } from '../jobs/job-types.ts';
+import type { JobQueue, ScheduledJobName, ShelfJobName } from '../jobs/job-types.ts';
 import { TimerSchedules } from '../jobs/schedules.ts';
 import type { Schedules } from '../jobs/schedules.ts';
 import { childSegmentsProcessor, segmentsProcessor } from '../jobs/segments-processor.ts';
@@ -223,6 +224,7 @@ export async function createShelf(
             ? segmentsProcessor(segments)
             : childSegmentsProcessor(segments, childEnv(config)),
         'aggregate-feedback': () => aggregateFeedback(store),
+        import: childImportProcessor(childEnv(config)),
       },
       { retry: { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs } },
     );
@@ -346,7 +348,7 @@ export async function createShelf(
 }
 
 /** The config's schedules by job name. */
-export function scheduleSpecs(config: Readonly<ShelfConfig>): Record<ShelfJobName, ScheduleSpec | null> {
+export function scheduleSpecs(config: Readonly<ShelfConfig>): Record<ScheduledJobName, ScheduleSpec | null> {
   return {
     train: config.schedules.train,
     segments: config.schedules.segments,

@@ -14,6 +14,7 @@ import type { ShelfConfig } from '../config.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
 import { ShelfWorker } from '../jobs/bullmq-worker.ts';
+import { childImportProcessor } from '../jobs/child-import.ts';
 import { childTrainProcessor } from '../jobs/child-train.ts';
 import { childSegmentsProcessor } from '../jobs/segments-processor.ts';
 import { SharedSegmentReport } from '../segments/shared-segment-report.ts';
@@ -59,6 +60,8 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
       ),
       // Incremental and idempotent: a retried run finds only what no run counted yet.
       'aggregate-feedback': () => aggregateFeedback(store),
+      // The file must be where this worker can read it (a shared filesystem).
+      import: childImportProcessor(env),
     },
   });
   try {

@@ -6,7 +6,7 @@
  */
 import { Queue } from 'bullmq';
 import type { Job, JobType } from 'bullmq';
-import { JOB_NAMES } from './job-types.ts';
+import { SCHEDULED_JOBS } from './job-types.ts';
 import type {
   JobCounts,
   JobProgress,
@@ -14,6 +14,7 @@ import type {
   JobState,
   JobStatus,
   RetryPolicy,
+  ScheduledJobName,
   ShelfJobName,
 } from './job-types.ts';
 import { describeSchedule } from './schedule-spec.ts';
@@ -123,8 +124,8 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
    * Makes the queue's job schedulers match `schedules` (null: removed): one scheduler per job,
    * named after it, so any number of workers upserting the same config fire each once.
    */
-  async syncSchedules(schedules: Readonly<Record<ShelfJobName, ScheduleSpec | null>>): Promise<void> {
-    for (const name of JOB_NAMES) {
+  async syncSchedules(schedules: Readonly<Record<ScheduledJobName, ScheduleSpec | null>>): Promise<void> {
+    for (const name of SCHEDULED_JOBS) {
       const spec = schedules[name];
       if (!spec) {
         await this.queue.removeJobScheduler(name);
@@ -140,7 +141,7 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
 
   async schedules(): Promise<ScheduleInfo[]> {
     const all = await this.queue.getJobSchedulers(0, -1, true);
-    return JOB_NAMES.map((job) => {
+    return SCHEDULED_JOBS.map((job) => {
       const s = all.find((x) => x.key === job);
       const spec: ScheduleSpec | null = s?.pattern
         ? { pattern: s.pattern }

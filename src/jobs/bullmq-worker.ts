@@ -21,7 +21,8 @@ export interface ShelfWorkerOptions {
   concurrency: number;
   /** Lock duration and stalled-job check interval, ms. */
   lockMs: number;
-  processors: Readonly<Record<ShelfJobName, JobProcessor<never>>>;
+  /** A job without one fails at once. */
+  processors: Readonly<Partial<Record<ShelfJobName, JobProcessor<never>>>>;
   log: Logger;
   /** Told of every finished attempt (metrics). */
   onFinished?: (name: string, seconds: number, outcome: 'completed' | 'failed') => void;

@@ -7,6 +7,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { IMPORT_ENCODINGS, IMPORT_FORMATS, IMPORT_KINDS } from '../store/import/types.ts';
 import type { ShelfJobName } from './job-types.ts';
 
 export const TrainPayload = Type.Object(
@@ -23,12 +24,26 @@ export const TrainPayload = Type.Object(
 );
 export type TrainPayload = Static<typeof TrainPayload>;
 
+/** A file the job's process reads: with workers, on a filesystem they share. */
+export const ImportPayload = Type.Object(
+  {
+    // Unions of literals, not `Unsafe` enums: TypeBox's `Value` checks these too.
+    kind: Type.Union(IMPORT_KINDS.map((k) => Type.Literal(k))),
+    file: Type.String({ minLength: 2, maxLength: 4096, pattern: '^/', description: 'an absolute path' }),
+    format: Type.Optional(Type.Union(IMPORT_FORMATS.map((f) => Type.Literal(f)))),
+    encoding: Type.Optional(Type.Union(IMPORT_ENCODINGS.map((e) => Type.Literal(e)))),
+  },
+  { additionalProperties: false },
+);
+export type ImportPayload = Static<typeof ImportPayload>;
+
 const Empty = Type.Object({}, { additionalProperties: false });
 
 export const JOB_PAYLOADS: Readonly<Record<ShelfJobName, TSchema>> = {
   train: TrainPayload,
   segments: Empty,
   'aggregate-feedback': Empty,
+  import: ImportPayload,
 };
 
 /** A payload that its job's schema refuses: the job fails at once, never retried. */

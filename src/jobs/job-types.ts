@@ -6,8 +6,11 @@
  */
 
 /** The jobs Shelf runs, by name. */
-export const JOB_NAMES = ['train', 'segments', 'aggregate-feedback'] as const;
+export const JOB_NAMES = ['train', 'segments', 'aggregate-feedback', 'import'] as const;
 export type ShelfJobName = (typeof JOB_NAMES)[number];
+/** The jobs that run on a schedule (an import runs when asked). */
+export const SCHEDULED_JOBS = ['train', 'segments', 'aggregate-feedback'] as const;
+export type ScheduledJobName = (typeof SCHEDULED_JOBS)[number];
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed';
 

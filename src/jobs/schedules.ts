@@ -4,13 +4,13 @@
  * the inline runner from timers in the server process.
  */
 import type { Logger } from 'pino';
-import { JOB_NAMES } from './job-types.ts';
-import type { JobQueue, ShelfJobName } from './job-types.ts';
+import { SCHEDULED_JOBS } from './job-types.ts';
+import type { JobQueue, ScheduledJobName, ShelfJobName } from './job-types.ts';
 import { describeSchedule, nextRun } from './schedule-spec.ts';
 import type { ScheduleSpec } from './schedule-spec.ts';
 
 export interface ScheduleInfo {
-  job: ShelfJobName;
+  job: ScheduledJobName;
   /** The pattern or interval; null when off. */
   schedule: string | null;
   /** The next firing, ISO time; null when off (or not yet registered by a worker). */
@@ -25,12 +25,12 @@ export interface Schedules {
 const MAX_TIMEOUT = 2 ** 31 - 1;
 
 export class TimerSchedules implements Schedules {
-  private readonly timers = new Map<ShelfJobName, NodeJS.Timeout>();
-  private readonly next = new Map<ShelfJobName, number>();
+  private readonly timers = new Map<ScheduledJobName, NodeJS.Timeout>();
+  private readonly next = new Map<ScheduledJobName, number>();
   private readonly anchor: number;
 
   constructor(
-    private readonly specs: Readonly<Record<ShelfJobName, ScheduleSpec | null>>,
+    private readonly specs: Readonly<Record<ScheduledJobName, ScheduleSpec | null>>,
     private readonly jobs: JobQueue<ShelfJobName>,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
@@ -39,7 +39,7 @@ export class TimerSchedules implements Schedules {
   }
 
   start(): this {
-    for (const name of JOB_NAMES) this.arm(name);
+    for (const name of SCHEDULED_JOBS) this.arm(name);
     return this;
   }
 
@@ -49,7 +49,7 @@ export class TimerSchedules implements Schedules {
   }
 
   async schedules(): Promise<ScheduleInfo[]> {
-    return JOB_NAMES.map((job) => {
+    return SCHEDULED_JOBS.map((job) => {
       const spec = this.specs[job];
       const next = this.next.get(job) ?? (spec ? nextRun(spec, this.now(), this.anchor) : null);
       return {
@@ -60,7 +60,7 @@ export class TimerSchedules implements Schedules {
     });
   }
 
-  private arm(name: ShelfJobName): void {
+  private arm(name: ScheduledJobName): void {
     const spec = this.specs[name];
     if (!spec) return;
     const at = nextRun(spec, this.now(), this.anchor);

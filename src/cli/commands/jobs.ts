@@ -46,7 +46,7 @@ function httpSource(base: string, key: string): JobSource {
     if (!res.ok) throw new InputError(`${method} ${path}: ${res.status} ${json.message ?? ''}`);
     return json;
   };
-  const urls: Record<ShelfJobName, string> = {
+  const urls: Partial<Record<ShelfJobName, string>> = {
     train: '/v1/admin/train',
     segments: '/v1/admin/segments',
     'aggregate-feedback': '/v1/admin/feedback/aggregate',
@@ -54,7 +54,12 @@ function httpSource(base: string, key: string): JobSource {
   return {
     counts: async () => (await call<{ counts: JobCounts }>('GET', '/v1/admin/jobs?limit=1')).counts,
     list: async (limit) => (await call<{ jobs: JobStatus[] }>('GET', `/v1/admin/jobs?limit=${limit}`)).jobs,
-    enqueue: (name, data) => call<JobStatus>('POST', urls[name], name === 'train' ? data : undefined),
+    enqueue: (name, data) => {
+      const url = urls[name];
+      // A file path is not taken over HTTP: embedded, `shelf import` does the same in one step.
+      if (!url) throw new InputError(`${name} jobs are queued with REDIS_URL; embedded, run shelf ${name}`);
+      return call<JobStatus>('POST', url, name === 'train' ? data : undefined);
+    },
     schedules: async () =>
       (await call<{ schedules: ScheduleInfo[] }>('GET', '/v1/admin/schedules')).schedules,
     close: async () => {},

@@ -3,8 +3,9 @@
  * middle of a train job. Its job lock lapses (SHELF_JOB_LOCK_MS, short here), the next worker's
  * stalled-job check puts the job back, and it completes once: one version published, the one
  * the job's id names. The killed worker's `shelf train` child ends with it (its stdin closes).
+ * And an import job: a file read by the worker, imported once however often it runs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -117,4 +118,34 @@ describe.runIf(available)('a worker killed mid-train', () => {
     expect((await registry.manifest(versions[0]!)).params.jobKey).toBe(job.id);
     expect(await registry.current()).toBe(versions[0]);
   }, 120_000);
+
+  it('imports a file through an import job on a worker; a second run stores nothing new', async () => {
+    if (!workers.some((w) => w.child.exitCode === null && w.child.signalCode === null))
+      workers.push(await startWorkerProcess(env));
+    const file = join(dir, 'items.jsonl');
+    const item = (n: number) => ({
+      itemId: `imported-${n}`,
+      title: `Imported ${n}`,
+      categories: ['Home > Kitchen'],
+      price: 5 + n,
+      stock: 3,
+    });
+    await writeFile(file, [1, 2, 3].map((n) => JSON.stringify(item(n))).join('\n') + '\n');
+    const first = await queue.enqueue('import', { kind: 'items', file });
+    const done = await until(first.id, (s) => s.state === 'completed' || s.state === 'failed', 40_000);
+    expect(done, JSON.stringify(done)).toMatchObject({
+      state: 'completed',
+      result: { stored: 3, rejected: 0 },
+    });
+    expect((await store.getItems(['imported-2']))[0]?.title).toBe('Imported 2');
+    const again = await queue.enqueue('import', { kind: 'items', file });
+    expect((await until(again.id, (s) => s.state === 'completed', 40_000)).result).toMatchObject({
+      stored: 0,
+      duplicates: 3,
+    });
+    const relative = await queue.enqueue('import', { kind: 'items', file: 'items.jsonl' });
+    const bad = await until(relative.id, (s) => s.state === 'failed', 10_000);
+    expect(bad.attempts).toBe(1);
+    expect(bad.error).toContain('data/file');
+  }, 90_000);
 });
