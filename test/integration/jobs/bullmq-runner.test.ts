@@ -4,9 +4,13 @@
  * backoff, a schedule fires once per firing with two workers running, and a worker closing
  * with a job in hand hands it back to the queue for another worker.
  */
+import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createContext } from '../../../src/cli/command-context.ts';
+import jobsCommand from '../../../src/cli/commands/jobs.ts';
+import { loadConfig } from '../../../src/config.ts';
 import { BullmqJobs } from '../../../src/jobs/bullmq-jobs.ts';
 import { ShelfWorker } from '../../../src/jobs/bullmq-worker.ts';
 import type { JobContext, JobProcessor, JobStatus, ShelfJobName } from '../../../src/jobs/job-types.ts';
@@ -173,5 +177,57 @@ describe.runIf(available)('the BullMQ runner', () => {
     opened.push({ close: () => w2.close(0) });
     const s = await until(queue, job.id, finished);
     expect(s).toMatchObject({ state: 'completed', result: 'finished' });
+  });
+
+  it('shows the queue in `shelf jobs`: add, list with stage and attempts, schedules; refuses a bad payload', async () => {
+    const { queue } = setup({
+      segments: async (ctx: JobContext) => {
+        ctx.progress('classify', 100);
+        return { users: 7 };
+      },
+    });
+    const prefix = prefixes.at(-1)!;
+    let text = '';
+    const out = new PassThrough();
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    const { ctx, close } = createContext({
+      config: loadConfig({ REDIS_URL, SHELF_QUEUE_PREFIX: prefix }),
+      log,
+      out,
+    });
+    const run = async (...args: string[]) => {
+      text = '';
+      const code = await jobsCommand.run(args, ctx);
+      return { code, text };
+    };
+    try {
+      const added = await run('add', 'segments');
+      expect(added.code).toBe(0);
+      const id = /as job (\S+)/.exec(added.text)![1]!;
+      await until(queue, id, finished);
+      const listed = await run('list', '--json');
+      const parsed = JSON.parse(listed.text) as { counts: { completed: number }; jobs: { id: string }[] };
+      expect(parsed.counts.completed).toBe(1);
+      expect(parsed.jobs[0]).toMatchObject({
+        id,
+        state: 'completed',
+        attempts: 1,
+        progress: { stage: 'classify' },
+      });
+      const table = await run('list');
+      expect(table.text).toMatch(new RegExp(`^${id} +segments +completed +try 1 +classify 100%`, 'm'));
+      await queue.syncSchedules({
+        train: { pattern: '0 3 * * *' },
+        segments: null,
+        'aggregate-feedback': null,
+      });
+      expect((await run('schedules')).text).toMatch(
+        /^train +0 3 \* \* \* +next \d{4}-\d\d-\d\dT03:00:00.000Z$/m,
+      );
+      await expect(run('add', 'train', '--data', '{"iterations":0}')).rejects.toThrow(/data\/iterations/);
+      await expect(run('add', 'nightly')).rejects.toThrow(/NAME must be one of/);
+    } finally {
+      await close();
+    }
   });
 });
