@@ -5,8 +5,9 @@
  * magnitude in power-law data). Every phase writes disjoint rows (or Gram blocks) of shared
  * buffers, so the result does not depend on how the work is spread over threads.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { AlsBuffers, AlsKernel, AlsSide, SolvePlan } from './als-kernel.ts';
+import { startTsWorker } from './ts-worker.ts';
 
 export type AlsTask =
   | { op: 'gram'; side: AlsSide; start: number; end: number }
@@ -56,11 +57,7 @@ export class InProcessExecutor implements AlsExecutor {
   }
 }
 
-/**
- * Worker threads over shared buffers. The worker is a TypeScript file: each worker imports it
- * through tsx's `tsImport` (on Node 20 `--import tsx` in a worker's execArgv does not reach
- * the worker's entry module), which works under `node --import tsx` and under vitest alike.
- */
+/** Worker threads over shared buffers (als-worker.ts, started through ts-worker.ts). */
 export class WorkerExecutor implements AlsExecutor {
   private constructor(private readonly workers: Worker[]) {}
 
@@ -69,12 +66,10 @@ export class WorkerExecutor implements AlsExecutor {
   }
 
   static async start(count: number, buffers: AlsBuffers): Promise<WorkerExecutor> {
-    const tsxApi = import.meta.resolve('tsx/esm/api');
-    const entry = new URL('./als-worker.ts', import.meta.url).href;
-    const boot = `import(${JSON.stringify(tsxApi)}).then((api) => api.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(entry)}));`;
+    const entry = new URL('./als-worker.ts', import.meta.url);
     const workers: Worker[] = [];
     for (let slot = 0; slot < count; slot++)
-      workers.push(new Worker(boot, { eval: true, workerData: { buffers, slot } satisfies AlsWorkerData }));
+      workers.push(startTsWorker(entry, { buffers, slot } satisfies AlsWorkerData));
     const pool = new WorkerExecutor(workers);
     try {
       // A no-op round trip: fails fast if a worker cannot start.

@@ -65,6 +65,12 @@ export interface ShelfConfig {
   /** Impressions held in memory at most while the store is slow; beyond, they are shed. */
   impressionBuffer: number;
   /**
+   * Where the lists served are written: by a worker thread with its own store connection
+   * (`thread`, the default), on the serving thread (`inline`), or not recorded at all (`off`: no
+   * feedback metrics, no attribution).
+   */
+  impressionWriter: ImpressionWriter;
+  /**
    * How often the change feed's log is read without a signal, ms (0: never): how soon another
    * process's change arrives when no Redis tells (embedded mode, the command line).
    */
@@ -74,6 +80,9 @@ export interface ShelfConfig {
   /** Rotation (src/realtime/rotation.ts): shows without engagement that demote an item (0: off), by how much, how long. */
   rotation: RotationPolicy;
 }
+
+export type ImpressionWriter = 'thread' | 'inline' | 'off';
+const IMPRESSION_WRITERS: readonly ImpressionWriter[] = ['thread', 'inline', 'off'];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const ROLES: readonly ApiRole[] = ['storefront', 'admin'];
@@ -206,6 +215,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('SHELF_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   }
+  const impressionWriter = (env.SHELF_IMPRESSION_WRITER || 'thread') as ImpressionWriter;
+  if (!IMPRESSION_WRITERS.includes(impressionWriter)) {
+    throw new ConfigError('SHELF_IMPRESSION_WRITER', `must be one of ${IMPRESSION_WRITERS.join(', ')}`);
+  }
   const datasets = env.SHELF_DATASETS_DIR || '../shared/data';
   const config: ShelfConfig = {
     dataDir,
@@ -246,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       purchase: parseWhole('SHELF_ATTRIBUTION_PURCHASE_MS', env.SHELF_ATTRIBUTION_PURCHASE_MS, 604_800_000),
     },
     impressionBuffer: parsePositive('SHELF_IMPRESSION_BUFFER', env.SHELF_IMPRESSION_BUFFER, 50_000),
+    impressionWriter,
     feedPollMs: parseWhole('SHELF_FEED_POLL_MS', env.SHELF_FEED_POLL_MS, 1000),
     drainMs: parsePositive('SHELF_DRAIN_MS', env.SHELF_DRAIN_MS, 10_000),
     rotation: {

@@ -23,6 +23,8 @@ import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { Attributor } from '../feedback/attributor.ts';
 import { FeedbackCounters } from '../feedback/feedback-counters.ts';
 import { ImpressionRecorder } from '../feedback/impression-recorder.ts';
+import type { ImpressionLog } from '../feedback/impression-recorder.ts';
+import { ImpressionThread } from '../feedback/impression-thread.ts';
 import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
 import { childImportProcessor } from '../jobs/child-import.ts';
 import { childTrainProcessor } from '../jobs/child-train.ts';
@@ -87,7 +89,7 @@ export interface Shelf {
   schedules: Schedules & { start?(): unknown; stop?(): void };
   segments: SegmentReports;
   /** Every list served goes here, then to the store in batches. */
-  impressions: ImpressionRecorder;
+  impressions: ImpressionLog;
   /** Credits stored events to the lists that showed their items. */
   attributor: Attributor;
   /** The keys the app accepts: the configured ones, or two generated for this run. */
@@ -128,12 +130,19 @@ export async function createShelf(
   let bullmqRef: BullmqJobs | null = null;
   let inlineRef: InlineJobs<ShelfJobName> | null = null;
   const counters = new FeedbackCounters();
-  const impressions = new ImpressionRecorder({
-    store,
-    log,
-    counters,
-    capacity: config.impressionBuffer,
-  }).start();
+  // The writer thread opens the configured store itself: not for a store handed in (tests).
+  const capacity = config.impressionBuffer;
+  let impressions: ImpressionLog;
+  try {
+    impressions =
+      config.impressionWriter === 'thread' && !overrides.store
+        ? await ImpressionThread.start({ database: config.database, log, counters, capacity })
+        : new ImpressionRecorder({ store, log, counters, capacity }).start();
+  } catch (err) {
+    if (!overrides.store) await store.close();
+    await ownRedis?.quit();
+    throw err;
+  }
   let attributorRef: Attributor | null = null;
   const closeOwned = async () => {
     // The impressions held are written before the store closes (drain and close alike).
@@ -157,7 +166,7 @@ export async function createShelf(
       registry,
       log,
       answerCache: config.answerCache,
-      onImpression: impressions.record,
+      ...(config.impressionWriter !== 'off' ? { onImpression: impressions.record } : {}),
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     const changes = new ChangeFeed({

@@ -28,7 +28,21 @@ export interface RecorderStats {
   pending: number;
 }
 
-export class ImpressionRecorder {
+/**
+ * Where the engine's lists go: this recorder, on the thread that serves; or the same recorder in
+ * a worker thread of its own (impression-thread.ts).
+ */
+export interface ImpressionLog {
+  /** The engine's `onImpression`: synchronous, O(1), never throws. */
+  readonly record: (i: Impression) => void;
+  readonly stats: RecorderStats;
+  /** Resolves when everything recorded so far is written (or shed). */
+  flush(): Promise<void>;
+  /** Writes what is held; later impressions are shed. */
+  close(): Promise<void>;
+}
+
+export class ImpressionRecorder implements ImpressionLog {
   private buffer: StoredImpression[] = [];
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;

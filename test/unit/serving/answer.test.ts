@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answer, answerItems } from '../../../src/serving/answer.ts';
+import { answer, answerItems, timeOrderedId } from '../../../src/serving/answer.ts';
 import type { Impression } from '../../../src/serving/types.ts';
 import { served } from '../../helpers/served-fixture.ts';
 
@@ -40,5 +40,17 @@ describe('answer: ids, items and the impression', () => {
       timestamp: 1234,
     });
     expect(seen).toHaveLength(2);
+  });
+});
+
+describe('timeOrderedId', () => {
+  it('is a version-7 UUID whose order is the order of its times', () => {
+    const at = Date.UTC(2026, 11, 2, 23, 59, 59, 999);
+    const ids = [at - 1, at, at + 1, at + 86_400_000].map(timeOrderedId);
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids[1]!.replace(/-/g, '').slice(0, 12)).toBe(at.toString(16).padStart(12, '0'));
+    expect(timeOrderedId(at)).not.toBe(timeOrderedId(at));
   });
 });

@@ -1,0 +1,287 @@
+/**
+ * `npm run bench -- feedback [--stores sqlite,postgres] [--impressions 10000000] [--incremental 1000000]
+ * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--stall-seconds 10]`: the
+ * feedback loop's figures (issue #13), each on data made here with a fixed seed:
+ * - events/s through attribution: store insert plus attribution, batches of 100, on each store;
+ * - the aggregation job over `--impressions` lists from scratch, then over `--incremental` new
+ *   ones, on each store;
+ * - the HTTP personalized tier with impression recording on and off, cache hits and cache off
+ *   (the http bench's runs, benchmarks/http-runs.ts);
+ * - the impression buffer's peak size and heap while the store stalls for `--stall-seconds`.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { pino } from 'pino';
+import { aggregateFeedback } from '../src/feedback/aggregate-feedback.ts';
+import { Attributor } from '../src/feedback/attributor.ts';
+import { ImpressionRecorder } from '../src/feedback/impression-recorder.ts';
+import type { Impression } from '../src/serving/types.ts';
+import { openStore } from '../src/store/open-store.ts';
+import type { DatabaseConfig } from '../src/store/open-store.ts';
+import type { ShelfEvent, Store, StoredImpression } from '../src/store/types.ts';
+import { measureHttp } from './http-runs.ts';
+import { parseArgs, printTable } from './table.ts';
+
+const DAY = 86_400_000;
+const LIST = 20;
+const silent = pino({ level: 'silent' });
+
+/** A seeded generator (mulberry32): the same lists and events on every run. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Lists shown to `visitors` visitors over the 7 days before `end`, in time order, `batch` at a time. */
+function* impressions(
+  count: number,
+  o: { visitors: number; items: number; end: number; seed: number; batch: number; prefix: string },
+): Generator<StoredImpression[]> {
+  const r = rng(o.seed);
+  const start = o.end - 7 * DAY;
+  for (let done = 0; done < count;) {
+    const n = Math.min(o.batch, count - done);
+    const out: StoredImpression[] = [];
+    for (let k = 0; k < n; k++, done++) {
+      const v = Math.floor(r() * o.visitors);
+      const first = Math.floor(r() * (o.items - LIST));
+      const itemIds: string[] = [];
+      for (let p = 0; p < LIST; p++) itemIds.push(`sku-${first + p}`);
+      const i: StoredImpression = {
+        recommendationId: `${o.prefix}-${done}`,
+        tier: r() < 0.7 ? 'personalized' : 'homepage',
+        config: 'default',
+        probability: 1,
+        modelVersion: 'v1',
+        itemIds,
+        timestamp: start + Math.floor((done / count) * 7 * DAY),
+      };
+      if (v % 4 === 0) i.sessionId = `s-${v}`;
+      else i.userId = `u-${v}`;
+      out.push(i);
+    }
+    yield out;
+  }
+}
+
+async function fill(store: Store, batches: Iterable<StoredImpression[]>): Promise<number> {
+  let n = 0;
+  for (const b of batches) n += await store.insertImpressions(b);
+  return n;
+}
+
+function seconds(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+/** Stores `events` in batches of 100 and credits them, as the events route does; events/s. */
+async function attributionRun(store: Store, count: number, seed: number) {
+  const r = rng(seed);
+  const visitors = 20_000;
+  const end = Date.now() - 60_000;
+  const lists = [
+    ...impressions(200_000, { visitors, items: 50_000, end, seed, batch: 200_000, prefix: 'a' }),
+  ][0]!;
+  await fill(store, [lists]);
+  const attributor = new Attributor({ store, retries: 0 });
+  const events: ShelfEvent[] = [];
+  for (let k = 0; k < count; k++) {
+    const list = lists[Math.floor(r() * lists.length)]!;
+    const pos = Math.floor(r() * LIST);
+    const x = r();
+    const type = x < 0.8 ? 'click' : x < 0.9 ? 'add_to_cart' : 'purchase';
+    const e: ShelfEvent = {
+      eventId: `e-${k}`,
+      type,
+      itemId: list.itemIds[pos]!,
+      timestamp: list.timestamp + 60_000,
+      ...(list.userId !== undefined ? { userId: list.userId } : { sessionId: list.sessionId! }),
+      // Half name their list; the others are credited through the visitor's latest list in the window.
+      ...(r() < 0.5 ? { recommendationId: list.recommendationId } : {}),
+      ...(type === 'purchase' ? { price: 12.5, quantity: 1 } : {}),
+    } as ShelfEvent;
+    events.push(e);
+  }
+  const t0 = performance.now();
+  let credited = 0;
+  for (let k = 0; k < events.length; k += 100) {
+    const batch = events.slice(k, k + 100);
+    const res = await store.insertEvents(batch);
+    const stored = batch.filter((_, j) => res.statuses[j] === 'stored');
+    credited += (await attributor.attribute(stored)).length;
+  }
+  const s = seconds(t0);
+  await attributor.close();
+  return { events: count, credited, seconds: s, eventsPerSecond: count / s };
+}
+
+/** The aggregation job over `total` lists from scratch, then over `incremental` more. */
+async function aggregationRun(store: Store, total: number, incremental: number, seed: number) {
+  const end = Date.now() - DAY;
+  const o = { visitors: 1_000_000, items: 100_000, seed, batch: 10_000 };
+  let t0 = performance.now();
+  await fill(store, impressions(total, { ...o, end, prefix: 'x' }));
+  const fillSeconds = seconds(t0);
+  t0 = performance.now();
+  const scratch = await aggregateFeedback(store);
+  const scratchSeconds = seconds(t0);
+  await fill(store, impressions(incremental, { ...o, seed: seed + 1, end: end + DAY, prefix: 'y' }));
+  t0 = performance.now();
+  const inc = await aggregateFeedback(store);
+  const incSeconds = seconds(t0);
+  if (scratch.impressions !== total || inc.impressions !== incremental) {
+    throw new Error(
+      `aggregation read ${scratch.impressions} + ${inc.impressions} lists, expected ${total} + ${incremental}`,
+    );
+  }
+  return { fillSeconds, scratchSeconds, incrementalSeconds: incSeconds };
+}
+
+/** The recorder with a store that does not answer for `stallMs`, fed `rate` lists a second. */
+async function stalledBuffer(stallMs: number, rate: number, capacity: number) {
+  setFlagsFromString('--expose_gc');
+  const gc = runInNewContext('gc') as () => void;
+  let release = () => {};
+  const stalled = new Promise<void>((resolve) => (release = resolve));
+  const store = {
+    insertImpressions: async (b: readonly StoredImpression[]) => {
+      await stalled;
+      return b.length;
+    },
+  };
+  const recorder = new ImpressionRecorder({ store, log: silent, capacity, flushEveryMs: 1000 }).start();
+  gc();
+  const base = process.memoryUsage().heapUsed;
+  let peakHeap = 0;
+  let peakPending = 0;
+  const t0 = Date.now();
+  let sent = 0;
+  const itemIds = Array.from({ length: LIST }, (_, p) => `sku-${p}`);
+  while (Date.now() - t0 < stallMs) {
+    const due = Math.floor(((Date.now() - t0) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const i: Impression = {
+        recommendationId: randomUUID(),
+        tier: 'personalized',
+        config: 'default',
+        modelVersion: 'v1',
+        userId: `u-${sent % 50_000}`,
+        itemIds: itemIds.slice(),
+        timestamp: Date.now(),
+      };
+      recorder.record(i);
+    }
+    peakPending = Math.max(peakPending, recorder.stats.pending);
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed - base);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  gc();
+  const heldHeap = process.memoryUsage().heapUsed - base;
+  release();
+  await recorder.close();
+  const s = recorder.stats;
+  return {
+    stallSeconds: stallMs / 1000,
+    offered: sent,
+    capacity,
+    peakPending,
+    shed: s.dropped,
+    written: s.written,
+    peakHeapMB: peakHeap / 2 ** 20,
+    heldHeapMB: heldHeap / 2 ** 20,
+  };
+}
+
+async function withStore<T>(kind: string, run: (store: Store) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-feedback-'));
+  const schema = `bench_feedback_${process.pid}`;
+  const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const db: DatabaseConfig =
+    kind === 'sqlite' ? { kind: 'sqlite', file: join(dir, 'shelf.sqlite') } : { kind: 'postgres', url };
+  const store =
+    kind === 'sqlite'
+      ? await openStore(db)
+      : await (await import('../src/store/postgres-store.ts')).openPostgresStore({ url, schema });
+  try {
+    return await run(store);
+  } finally {
+    if (kind === 'postgres') {
+      const pg = await import('pg');
+      const c = new pg.default.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    }
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export default async function feedback(args: string[]): Promise<unknown> {
+  const opts = parseArgs(args);
+  const stores = String(opts.get('stores') ?? 'sqlite,postgres').split(',');
+  const total = Number(opts.get('impressions') ?? 10_000_000);
+  const incremental = Number(opts.get('incremental') ?? 1_000_000);
+  const eventCount = Number(opts.get('events') ?? 100_000);
+  const http = opts.get('http') ?? 'on';
+  const stallMs = Number(opts.get('stall-seconds') ?? 10) * 1000;
+  const result: Record<string, unknown> = {};
+
+  const attribution: Record<string, Awaited<ReturnType<typeof attributionRun>>> = {};
+  for (const kind of stores)
+    attribution[kind] = await withStore(kind, (s) => attributionRun(s, eventCount, 7));
+  printTable(
+    `Attribution: ${eventCount.toLocaleString('en-US')} events (80% clicks, 10% carts, 10% purchases; half name their list) in batches of 100, stored and credited, over 200,000 stored lists`,
+    ['store', 'events/s', 'credited', 'seconds'],
+    Object.entries(attribution).map(([k, a]) => [k, a.eventsPerSecond, a.credited, a.seconds]),
+  );
+  result.attribution = attribution;
+
+  const aggregation: Record<string, Awaited<ReturnType<typeof aggregationRun>>> = {};
+  for (const kind of stores)
+    aggregation[kind] = await withStore(kind, (s) => aggregationRun(s, total, incremental, 11));
+  const target = (kind: string) => (kind === 'sqlite' ? 60 : 90);
+  printTable(
+    `Aggregation job: ${total.toLocaleString('en-US')} lists of ${LIST} from scratch (target ≤ 60 s SQLite, ≤ 90 s PostgreSQL), then ${incremental.toLocaleString('en-US')} new ones (target ≤ 6 s)`,
+    ['store', 'from scratch s', 'target s', 'incremental s', 'lists written s'],
+    Object.entries(aggregation).map(([k, a]) => [
+      k,
+      a.scratchSeconds,
+      target(k),
+      a.incrementalSeconds,
+      a.fillSeconds,
+    ]),
+  );
+  result.aggregation = aggregation;
+
+  if (http === 'on') {
+    const runs = await measureHttp({
+      items: Number(opts.get('items') ?? 20_000),
+      duration: Number(opts.get('duration') ?? 10),
+      variants: [
+        { name: 'impressions recorded', env: {} },
+        { name: 'impressions not recorded', env: { SHELF_RECORD_IMPRESSIONS: 'off' } },
+      ],
+    });
+    result.http = runs;
+  }
+
+  const stall = await stalledBuffer(stallMs, 20_000, 50_000);
+  printTable(
+    `Impression buffer while the store stalls ${stall.stallSeconds} s, 20,000 lists/s offered (capacity ${stall.capacity.toLocaleString('en-US')})`,
+    ['offered', 'peak held', 'shed', 'written after', 'peak heap MB', 'heap held at end MB'],
+    [[stall.offered, stall.peakPending, stall.shed, stall.written, stall.peakHeapMB, stall.heldHeapMB]],
+  );
+  result.stalledBuffer = stall;
+  return result;
+}

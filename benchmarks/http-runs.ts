@@ -1,0 +1,180 @@
+/**
+ * The HTTP runs of the http and feedback benchmarks: the personalized tier over loopback with
+ * autocannon, for each variant (a server environment), with the list cache on and off, then a
+ * bare Fastify route that returns a constant list of the same size, so the engine's overhead
+ * shows as a ratio. Every server of a run shares one data dir: the first start seeds the demo
+ * storefront and trains; the others load that version.
+ *
+ * Traffic: `visitors` distinct users in turn (each comes back every `visitors / req/s` seconds,
+ * as a shopper moving between pages does), after a first pass that serves each of them once; so
+ * the list cache answers the measured requests, and its hit ratio is printed. autocannon runs in
+ * a child process (load-client.ts), on the same 2 cores; the servers' CPU time per request is
+ * measured in this process, the client's in its own.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { pino } from 'pino';
+import { startServer } from '../src/app/start-server.ts';
+import { loadConfig } from '../src/config.ts';
+import { runLoad } from './load-client.ts';
+import type { LoadResult } from './load-client.ts';
+import { printTable } from './table.ts';
+
+export interface HttpVariant {
+  name: string;
+  /** Environment added to the server's (e.g. `SHELF_ROTATION_SHOWS: '0'`). */
+  env: Record<string, string>;
+}
+
+export interface HttpOptions {
+  items: number;
+  duration: number;
+  connections?: number;
+  visitors?: number;
+  variants: HttpVariant[];
+}
+
+type Run = LoadResult & { cpuUsPerRequest: number };
+
+export interface VariantRuns {
+  name: string;
+  cacheHitRatio: number;
+  cached: Run;
+  uncached: Run;
+}
+
+/** Drives `url` from a child process; the server's CPU time per request is measured here. */
+async function drive(
+  url: string,
+  paths: string[],
+  headers: Record<string, string>,
+  duration: number,
+  connections: number,
+): Promise<Run> {
+  const cpu = process.cpuUsage();
+  const result = await runLoad({ url, paths, headers, duration, connections });
+  const used = process.cpuUsage(cpu);
+  return { ...result, cpuUsPerRequest: (used.user + used.system) / Math.max(1, result.requests) };
+}
+
+/** The list cache's hits and misses, from the server's /metrics. */
+async function cacheCounts(url: string, headers: Record<string, string>) {
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
+  const count = (kind: string) =>
+    Number(new RegExp(`shelf_answer_cache\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+  return { hits: count('hits'), misses: count('misses') };
+}
+
+/** Measures every variant (cache on, then cache off) and the bare route; prints one table. */
+export async function measureHttp(
+  o: HttpOptions,
+): Promise<{ variants: VariantRuns[]; bare: Run; modelVersion: string }> {
+  const connections = o.connections ?? 32;
+  const visitors = o.visitors ?? 2000;
+  const limit = 20;
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-http-'));
+  const t0 = performance.now();
+  const start = (cacheMs: number, env: Record<string, string>) =>
+    startServer({
+      config: loadConfig({
+        SHELF_DATA_DIR: dir,
+        SHELF_PORT: '0',
+        SHELF_RATE_LIMIT: String(1e9),
+        SHELF_LOG_LEVEL: 'silent',
+        SHELF_ANSWER_CACHE_MS: String(cacheMs),
+        ...env,
+      }),
+      log: pino({ level: 'silent' }),
+      demo: { items: o.items, users: Math.round(o.items / 5), events: o.items * 10, seed: 1 },
+      onProgress: (m, p) => {
+        if (!p) console.error(`setup: ${m} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      },
+    });
+  const users = Array.from(
+    { length: visitors },
+    (_, i) => `u-${String(i + 1).padStart(String(Math.round(o.items / 5)).length, '0')}`,
+  );
+  const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=${limit}`);
+  /** One server: warmed up (JIT; every visitor's first list), then measured with returning visitors. */
+  const measure = async (cacheMs: number, env: Record<string, string>) => {
+    const server = await start(cacheMs, env);
+    try {
+      const keyOf = (role: string) => server.apiKeys.find((k) => k.role === role)!.key;
+      const headers = { authorization: `Bearer ${keyOf('storefront')}` };
+      const admin = { authorization: `Bearer ${keyOf('admin')}` };
+      const { modelVersion } = (await (await fetch(`${server.url}/readyz`)).json()) as {
+        modelVersion: string;
+      };
+      await runLoad({ url: server.url, paths, headers, duration: 600, connections, amount: paths.length });
+      await drive(server.url, paths, headers, 2, connections);
+      const before = await cacheCounts(server.url, admin);
+      const run = await drive(server.url, paths, headers, o.duration, connections);
+      const after = await cacheCounts(server.url, admin);
+      const hits = after.hits - before.hits;
+      return { run, modelVersion, hitRatio: hits / (hits + after.misses - before.misses) };
+    } finally {
+      await server.close();
+    }
+  };
+  const bare = Fastify({ logger: false });
+  const constant = {
+    recommendationId: '00000000-0000-0000-0000-000000000000',
+    tier: 'personalized',
+    modelVersion: 'bare',
+    items: Array.from({ length: limit }, (_, i) => ({
+      itemId: `sku-${i}`,
+      score: 1 - i / 100,
+      reason: 'recommended for you',
+    })),
+  };
+  bare.get('/v1/recommendations/:tier', async () => constant);
+  try {
+    // Cache on for every variant, then cache off: a variant's two rows are apart in time, but
+    // the variants compared in one row kind are measured next to each other.
+    let modelVersion = '';
+    const cached: { run: Run; hitRatio: number }[] = [];
+    for (const v of o.variants) {
+      const m = await measure(30_000, v.env);
+      modelVersion = m.modelVersion;
+      cached.push(m);
+    }
+    const uncached: Run[] = [];
+    for (const v of o.variants) uncached.push((await measure(0, v.env)).run);
+    const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
+    await drive(bareUrl, paths, {}, 2, connections);
+    const bareRun = await drive(bareUrl, paths, {}, o.duration, connections);
+    const variants = o.variants.map((v, k) => ({
+      name: v.name,
+      cacheHitRatio: cached[k]!.hitRatio,
+      cached: cached[k]!.run,
+      uncached: uncached[k]!,
+    }));
+    const row = (name: string, r: Run) => [
+      name,
+      r.reqPerSec,
+      r.p50Ms,
+      r.p99Ms,
+      r.errors,
+      r.requests,
+      Math.round(r.cpuUsPerRequest),
+      Math.round(r.clientCpuUsPerRequest),
+    ];
+    printTable(
+      `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s, ${visitors.toLocaleString('en-US')} visitors in turn`,
+      ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req', 'client CPU µs/req'],
+      [
+        ...variants.map((v) =>
+          row(`${v.name} (list cache hits ${(v.cacheHitRatio * 100).toFixed(1)}%)`, v.cached),
+        ),
+        ...variants.map((v) => row(`${v.name}, list cache off`, v.uncached)),
+        row('bare fastify', bareRun),
+      ],
+    );
+    return { variants, bare: bareRun, modelVersion };
+  } finally {
+    await bare.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
