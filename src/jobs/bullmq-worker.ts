@@ -87,7 +87,7 @@ export class ShelfWorker {
       if (this.handingBack && token) {
         // Shutting down: the job goes back to the queue as it was, for another worker.
         await job.moveToWait(token);
-        this.o.log.info({ job: job.id, name: job.name }, 'job handed back');
+        this.o.log.warn({ job: job.id, name: job.name }, 'job handed back');
         throw new WaitingError();
       }
       this.o.onFinished?.(job.name, seconds(), 'failed');

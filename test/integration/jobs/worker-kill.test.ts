@@ -3,7 +3,8 @@
  * middle of a train job. Its job lock lapses (SHELF_JOB_LOCK_MS, short here), the next worker's
  * stalled-job check puts the job back, and it completes once: one version published, the one
  * the job's id names. The killed worker's `shelf train` child ends with it (its stdin closes).
- * And an import job: a file read by the worker, imported once however often it runs.
+ * A worker stopped with SIGTERM hands its job back within SHELF_DRAIN_MS. And an import job: a
+ * file read by the worker, imported once however often it runs.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -117,6 +118,27 @@ describe.runIf(available)('a worker killed mid-train', () => {
     expect(versions).toHaveLength(1);
     expect((await registry.manifest(versions[0]!)).params.jobKey).toBe(job.id);
     expect(await registry.current()).toBe(versions[0]);
+  }, 120_000);
+
+  it('hands the job in hand back on SIGTERM past SHELF_DRAIN_MS, exits 0; another worker finishes it', async () => {
+    for (const w of workers.splice(0)) await w.stop('SIGKILL');
+    const draining = await startWorkerProcess({ ...env, SHELF_DRAIN_MS: '300' });
+    workers.push(draining);
+    const job = await queue.enqueue('train', { factors: 8, iterations: 4, seed: 6 });
+    await until(job.id, (s) => s.state === 'running' && s.progress !== undefined, 40_000);
+    expect(await draining.stop('SIGTERM')).toBe(0);
+    expect(draining.output()).toContain('job handed back');
+    const back = (await queue.status(job.id))!;
+    expect(back.state).toBe('queued');
+    expect(back.error).toBeUndefined();
+    workers.push(await startWorkerProcess(env));
+    const done = await until(job.id, (s) => s.state === 'completed' || s.state === 'failed', 50_000);
+    expect(done.state).toBe('completed');
+    const registry = new ModelRegistry(join(dir, 'models'));
+    const mine = [];
+    for (const v of await registry.versions())
+      if ((await registry.manifest(v)).params.jobKey === job.id) mine.push(v);
+    expect(mine).toHaveLength(1);
   }, 120_000);
 
   it('imports a file through an import job on a worker; a second run stores nothing new', async () => {
