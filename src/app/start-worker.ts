@@ -49,11 +49,9 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
       train: childTrainProcessor(env),
       segments: childSegmentsProcessor(
         {
-          accept: (report) => {
-            void shared
-              .save(report)
-              .then(() => changes.publish([{ kind: 'segments', computedAt: report.computedAt }]))
-              .catch((err: unknown) => log.error({ err }, 'segment report not shared'));
+          accept: async (report) => {
+            await shared.save(report);
+            await changes.publish([{ kind: 'segments', computedAt: report.computedAt }]);
           },
         },
         env,

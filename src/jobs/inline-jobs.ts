@@ -107,6 +107,11 @@ export class InlineJobs<N extends string = string> implements JobQueue<N> {
     }
     job.startedAt = new Date().toISOString();
     for (;;) {
+      // Stopped during a backoff: left queued, as a job not yet started is.
+      if (this.stopped) {
+        job.state = 'queued';
+        return;
+      }
       job.attempts++;
       job.state = 'running';
       const abort = new AbortController();

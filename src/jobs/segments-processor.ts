@@ -26,14 +26,15 @@ export function segmentsProcessor(reports: SegmentReports): (ctx: JobContext) =>
  * takes it (serving gets its lists).
  */
 export function childSegmentsProcessor(
-  reports: Pick<SegmentReports, 'accept'>,
+  /** Takes the report (a worker shares it before the job completes). */
+  reports: { accept(report: SegmentReport): void | Promise<void> },
   env: Readonly<Record<string, string>>,
 ): (ctx: JobContext) => Promise<SegmentsJobResult> {
   return async (ctx) => {
     const { code, last, stderr } = await runChildJob(['segments', '--as-job'], env, ctx);
     if (code !== 0 || last === null) throw new Error(`shelf segments exited with ${code}: ${stderr}`);
     const report = reportFromJson(last);
-    reports.accept(report);
+    await reports.accept(report);
     return resultOf(report);
   };
 }
