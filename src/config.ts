@@ -2,6 +2,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { parseAdaptive } from './experiments/adaptive-policy.ts';
 import type { AdaptiveConfig } from './experiments/adaptive-policy.ts';
+import { parseSchedule } from './jobs/schedule-spec.ts';
+import type { ScheduleSpec } from './jobs/schedule-spec.ts';
 import { DEFAULT_ROTATION } from './realtime/rotation.ts';
 import type { DatabaseConfig } from './store/open-store.ts';
 import type { RotationPolicy } from './realtime/rotation.ts';
@@ -37,10 +39,26 @@ export interface ShelfConfig {
   datasetsDir: string;
   /** Reuse of recently computed lists: for how long (0: off) and how many at most. */
   answerCache: { ttlMs: number; entries: number };
-  /** How often the segments job runs after the one at start, ms (0: at start and on demand only). */
-  segmentsEveryMs: number;
-  /** How often the aggregate-feedback job runs, ms (0: on demand only). */
-  aggregateEveryMs: number;
+  /** Where model versions and the `current` pointer live (may be a shared filesystem). */
+  modelsDir: string;
+  /**
+   * When each job runs on its own (null: on demand only). With Redis, one firing per schedule
+   * for the whole cluster (BullMQ job schedulers); embedded, a timer in the server.
+   */
+  schedules: { train: ScheduleSpec | null; aggregate: ScheduleSpec | null; segments: ScheduleSpec | null };
+  /** The job queue with Redis, and how its jobs are run and retried. */
+  jobs: {
+    /** BullMQ's key prefix: clusters (and tests) sharing a Redis keep apart by it. */
+    prefix: string;
+    /** Jobs one `shelf worker` runs at once. */
+    concurrency: number;
+    /** Attempts in all of a job that fails with a transient fault. */
+    attempts: number;
+    /** Wait before the second attempt, doubled after, ms. */
+    backoffMs: number;
+    /** A job whose worker stopped renewing its lock this long is retried by another, ms. */
+    lockMs: number;
+  };
   /**
    * Attribution of events without a recommendationId: how far back the list that showed the
    * item is looked for, ms, per event type.
@@ -159,6 +177,38 @@ function parseApiKeys(raw: string | undefined): ApiKey[] {
   });
 }
 
+/**
+ * A schedule from `name` (off, "every 5m", a cron pattern); unset, from the older millisecond
+ * variable `legacy` (0: off) when that is set, else `fallback`.
+ */
+function scheduleOf(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: string,
+  legacy?: string,
+): ScheduleSpec | null {
+  const raw = env[name];
+  if ((raw === undefined || raw === '') && legacy && env[legacy]) {
+    const ms = parseWhole(legacy, env[legacy], 0);
+    return ms === 0 ? null : { everyMs: ms };
+  }
+  try {
+    return parseSchedule(raw || fallback);
+  } catch (err) {
+    throw new ConfigError(name, (err as Error).message);
+  }
+}
+
+function parsePrefix(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'shelf';
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw))
+    throw new ConfigError(
+      'SHELF_QUEUE_PREFIX',
+      `must be 1–64 letters, digits, _ . or -, got ${JSON.stringify(raw)}`,
+    );
+  return raw;
+}
+
 /** Builds the one config object from an environment; a bad value throws `ConfigError` naming it. */
 export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonly<ShelfConfig> {
   const dataDir = resolve(cwd, env.SHELF_DATA_DIR || './var');
@@ -197,8 +247,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       ttlMs: parseWhole('SHELF_ANSWER_CACHE_MS', env.SHELF_ANSWER_CACHE_MS, 30_000),
       entries: parsePositive('SHELF_ANSWER_CACHE_ENTRIES', env.SHELF_ANSWER_CACHE_ENTRIES, 100_000),
     },
-    segmentsEveryMs: parseWhole('SHELF_SEGMENTS_EVERY_MS', env.SHELF_SEGMENTS_EVERY_MS, 3_600_000),
-    aggregateEveryMs: parseWhole('SHELF_AGGREGATE_EVERY_MS', env.SHELF_AGGREGATE_EVERY_MS, 60_000),
+    modelsDir: resolve(cwd, env.SHELF_MODELS_DIR || join(dataDir, 'models')),
+    schedules: {
+      train: scheduleOf(env, 'SHELF_SCHEDULE_TRAIN', '0 3 * * *'),
+      aggregate: scheduleOf(env, 'SHELF_SCHEDULE_AGGREGATE', 'every 5m', 'SHELF_AGGREGATE_EVERY_MS'),
+      segments: scheduleOf(env, 'SHELF_SCHEDULE_SEGMENTS', '0 4 * * *', 'SHELF_SEGMENTS_EVERY_MS'),
+    },
+    jobs: {
+      prefix: parsePrefix(env.SHELF_QUEUE_PREFIX),
+      concurrency: parsePositive('SHELF_WORKER_CONCURRENCY', env.SHELF_WORKER_CONCURRENCY, 1),
+      attempts: parsePositive('SHELF_JOB_ATTEMPTS', env.SHELF_JOB_ATTEMPTS, 3),
+      backoffMs: parseWhole('SHELF_JOB_BACKOFF_MS', env.SHELF_JOB_BACKOFF_MS, 1000),
+      lockMs: parsePositive('SHELF_JOB_LOCK_MS', env.SHELF_JOB_LOCK_MS, 30_000),
+    },
     attributionWindowMs: {
       click: parseWhole('SHELF_ATTRIBUTION_CLICK_MS', env.SHELF_ATTRIBUTION_CLICK_MS, 86_400_000),
       addToCart: parseWhole('SHELF_ATTRIBUTION_CART_MS', env.SHELF_ATTRIBUTION_CART_MS, 604_800_000),
@@ -233,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
 export function childEnv(config: Readonly<ShelfConfig>): Record<string, string> {
   return {
     SHELF_DATA_DIR: config.dataDir,
+    SHELF_MODELS_DIR: config.modelsDir,
     SHELF_LOG_LEVEL: config.logLevel,
     SHELF_DATASETS_DIR: config.datasetsDir,
     ...(config.database.kind === 'postgres' ? { DATABASE_URL: config.database.url } : {}),

@@ -215,7 +215,16 @@ export interface TrainOptions {
    * without it the version carries no tuned rules, as with `recipe.tuneRules` false.
    */
   makeEngine?: (o: EngineOptions) => Engine;
+  /**
+   * The job that trains (its id): kept in the manifest's params, so a retried job finds the
+   * version it published before and publishes no second one (`versionOfJob`).
+   */
+  jobKey?: string;
+  /** Called as each stage begins: snapshot, holdout fit, rules, final fit, publish. */
+  onStage?: (stage: TrainStage) => void;
 }
+
+export type TrainStage = 'snapshot' | 'holdout fit' | 'serving rules' | 'final fit' | 'publish';
 
 export interface TrainResult {
   manifest: VersionManifest;
@@ -225,6 +234,7 @@ export interface TrainResult {
 export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   const recipe: Recipe = { ...DEFAULT_RECIPE, ...o.recipe };
   const seed = o.seed ?? 42;
+  o.onStage?.('snapshot');
   const s = await takeSnapshot(o.store);
   if (s.length === 0 || s.itemIds.length === 0) throw new Error('the store has no user events to train on');
   o.log.info({ events: s.length, users: s.userIds.length, items: s.itemIds.length }, 'snapshot taken');
@@ -235,6 +245,7 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   );
   const catalogue = await itemsById(o.store);
   const t0 = performance.now();
+  o.onStage?.('holdout fit');
   const holdout =
     split.testUsers.length > 0
       ? await fitRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i))
@@ -249,6 +260,7 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   else if (!holdout) rules = { skipped: 'the newest split has no test users' };
   else {
     const t = performance.now();
+    o.onStage?.('serving rules');
     // The holdout fit, served as a version of its own: no model is fitted twice.
     rules = await tuneVersionRules({
       store: o.store,
@@ -270,15 +282,18 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     tuneSeconds = (performance.now() - t) / 1000;
   }
   if ('skipped' in rules) o.log.info({ reason: rules.skipped }, 'serving rules not tuned');
+  o.onStage?.('final fit');
   const final = await fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i));
   const draft = await versionDraft(s, final, recipe, seed, catalogue);
   const trainSeconds = (performance.now() - t0) / 1000 - tuneSeconds;
+  o.onStage?.('publish');
   const manifest = await o.registry.create(
     {
       ...draft.meta,
       params: {
         ...draft.meta.params,
         trainSeconds,
+        ...(o.jobKey ? { jobKey: o.jobKey } : {}),
         servingRules: 'skipped' in rules ? rules : rules.report,
       },
       metrics,
@@ -290,6 +305,14 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     'version published',
   );
   return { manifest };
+}
+
+/** The version a train job `jobKey` published (newest first), or null. */
+export async function versionOfJob(registry: ModelRegistry, jobKey: string): Promise<string | null> {
+  for (const v of (await registry.versions()).reverse()) {
+    if ((await registry.manifest(v)).params.jobKey === jobKey) return v;
+  }
+  return null;
 }
 
 export interface PromoteOptions {

@@ -19,7 +19,8 @@ import type { ExperimentRouter } from '../experiments/experiment-router.ts';
 import type { ExperimentService } from '../experiments/experiment-service.ts';
 import type { ShelfConfig } from '../config.ts';
 import { ShelfError } from '../errors.ts';
-import type { JobQueue } from '../jobs/inline-jobs.ts';
+import type { JobQueue } from '../jobs/job-types.ts';
+import type { Schedules } from '../jobs/schedules.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { SegmentReports } from '../segments/segment-reports.ts';
 import type { Attributor } from '../feedback/attributor.ts';
@@ -40,6 +41,7 @@ import { segmentRoutes } from './routes/admin-segments.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemRoutes } from './routes/items.ts';
+import { jobRoutes } from './routes/admin-jobs.ts';
 import { experimentRoutes } from './routes/admin-experiments.ts';
 import { recommendationRoutes } from './routes/recommendations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -54,8 +56,10 @@ export interface AppDeps {
   engine: Engine;
   store: Store;
   registry: ModelRegistry;
-  /** Runs the `train` and `segments` jobs (src/jobs/) and answers their status. */
+  /** Runs the jobs (src/jobs/: inline, or BullMQ with Redis) and answers their status. */
   jobs: JobQueue<'train' | 'segments' | 'aggregate-feedback'>;
+  /** The jobs' schedules and next firings. */
+  schedules: Schedules;
   /** Credits stored events to the lists that showed their items. */
   attributor?: Pick<Attributor, 'attribute'>;
   /** Live feedback counts for `/metrics`. */
@@ -102,7 +106,7 @@ export async function buildApp(deps: AppDeps) {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   const keys = new KeyRing(deps.config.apiKeys);
-  const metrics = new ApiMetrics(engine, deps.feedbackCounters);
+  const metrics = new ApiMetrics(engine, deps.feedbackCounters, jobs);
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
@@ -184,6 +188,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(explainRoutes, { engine });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(feedbackRoutes, { store, jobs });
+  await app.register(jobRoutes, { jobs, schedules: deps.schedules });
   await app.register(experimentRoutes, {
     experiments: deps.experiments,
     ...(deps.adaptiveSplit ? { adaptive: deps.adaptiveSplit } : {}),

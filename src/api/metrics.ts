@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Metric } from 'prom-client';
 import type { FeedbackCounters, TierCounts } from '../feedback/feedback-counters.ts';
+import type { JobQueue } from '../jobs/job-types.ts';
 import type { Engine } from '../serving/engine.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 
@@ -12,6 +13,9 @@ function registered<T extends object>(registry: Registry, metric: T): T {
   registry.registerMetric(metric as unknown as Metric);
   return metric;
 }
+
+/** Finished jobs read for the duration gauges. */
+const RECENT_JOBS = 100;
 
 export class ApiMetrics {
   private readonly registry = new Registry();
@@ -29,8 +33,9 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
-  constructor(engine: Engine, feedback?: FeedbackCounters) {
+  constructor(engine: Engine, feedback?: FeedbackCounters, jobs?: Pick<JobQueue, 'counts' | 'list'>) {
     if (feedback) this.feedbackCounters(feedback);
+    if (jobs) this.jobMetrics(jobs);
     new Gauge({
       name: 'shelf_model_info',
       help: 'The model version being served (value 1)',
@@ -92,6 +97,43 @@ export class ApiMetrics {
       collect() {
         this.reset();
         this.inc(feedback.dropped);
+      },
+    });
+  }
+
+  /**
+   * The job queue as scraped: jobs per state (the whole cluster's with Redis), and the durations
+   * of the recent finished jobs by name (the last one, and the longest). Read from the queue, so
+   * jobs a worker process ran show here too.
+   */
+  private jobMetrics(jobs: Pick<JobQueue, 'counts' | 'list'>): void {
+    new Gauge({
+      name: 'shelf_jobs',
+      help: 'Jobs in the queue by state (queued, running, completed and failed kept for status)',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        for (const [state, n] of Object.entries(await jobs.counts())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'shelf_job_duration_seconds',
+      help: 'Durations of recent finished jobs by name: the last one and the longest (stat)',
+      labelNames: ['job', 'stat'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const last = new Map<string, number>();
+        const max = new Map<string, number>();
+        // Newest first: the first seen of a name is its last.
+        for (const j of await jobs.list(RECENT_JOBS)) {
+          if (!j.startedAt || !j.finishedAt) continue;
+          const s = (Date.parse(j.finishedAt) - Date.parse(j.startedAt)) / 1000;
+          if (!last.has(j.name)) last.set(j.name, s);
+          max.set(j.name, Math.max(max.get(j.name) ?? 0, s));
+        }
+        for (const [job, s] of last) this.set({ job, stat: 'last' }, s);
+        for (const [job, s] of max) this.set({ job, stat: 'max' }, s);
       },
     });
   }

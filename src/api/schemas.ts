@@ -1,5 +1,6 @@
 /** TypeBox schemas of the HTTP API (DESIGN.md "HTTP"); types come from `Static<>`. */
 import { Type } from '@sinclair/typebox';
+import type { JobState } from '../jobs/job-types.ts';
 import type { Static } from '@sinclair/typebox';
 import { LIFECYCLES, SEGMENTS } from '../segments/segments.ts';
 import type { Lifecycle, Segment } from '../segments/segments.ts';
@@ -250,16 +251,40 @@ export const JobParams = Type.Object({ id: Id });
 export const JobReply = Type.Object({
   id: Type.String(),
   name: Type.String(),
-  state: Type.Unsafe<'queued' | 'running' | 'completed' | 'failed'>({
-    type: 'string',
-    enum: ['queued', 'running', 'completed', 'failed'],
-  }),
+  state: Type.Unsafe<JobState>({ type: 'string', enum: ['queued', 'running', 'completed', 'failed'] }),
   queuedAt: Type.String(),
   startedAt: Type.Optional(Type.String()),
   finishedAt: Type.Optional(Type.String()),
+  attempts: Type.Integer({ description: 'attempts started so far (a retried job shows 2 or more)' }),
+  progress: Type.Optional(
+    Type.Object({ stage: Type.String(), percent: Type.Number({ minimum: 0, maximum: 100 }) }),
+  ),
   result: Type.Optional(Type.Unknown()),
-  error: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String({ description: 'the reason of the last failure' })),
 });
+export const JobsQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) });
+export const JobsReply = Type.Object({
+  counts: Type.Object({
+    queued: Type.Integer(),
+    running: Type.Integer(),
+    completed: Type.Integer(),
+    failed: Type.Integer(),
+  }),
+  jobs: Type.Array(JobReply),
+});
+export const SchedulesReply = Type.Object({
+  schedules: Type.Array(
+    Type.Object({
+      job: Type.String(),
+      schedule: Type.Union([Type.String(), Type.Null()], {
+        description: 'cron pattern (UTC) or interval; null: off',
+      }),
+      next: Type.Union([Type.String(), Type.Null()], { description: 'the next firing, ISO time' }),
+    }),
+  ),
+});
+/** The train job's payload, the body of `POST /v1/admin/train` (src/jobs/job-payloads.ts). */
+export { TrainPayload as TrainBody } from '../jobs/job-payloads.ts';
 
 const Manifest = Type.Object(
   {

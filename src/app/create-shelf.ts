@@ -6,7 +6,6 @@
  * them; the rest are opened here and closed by `close()`.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
@@ -20,6 +19,7 @@ import type { ApiKey, ShelfConfig } from '../config.ts';
 import { AdaptiveRouter } from '../experiments/adaptive-router.ts';
 import { MemoryAllocationState, RedisAllocationState } from '../experiments/allocation-state.ts';
 import { ExperimentRouter, versionsServed } from '../experiments/experiment-router.ts';
+import type { ScheduleSpec } from '../jobs/schedule-spec.ts';
 import { ExperimentService } from '../experiments/experiment-service.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { Attributor } from '../feedback/attributor.ts';
@@ -27,9 +27,14 @@ import { FeedbackCounters } from '../feedback/feedback-counters.ts';
 import { ImpressionRecorder } from '../feedback/impression-recorder.ts';
 import type { ImpressionLog } from '../feedback/impression-recorder.ts';
 import { ImpressionThread } from '../feedback/impression-thread.ts';
+import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
+import { childImportProcessor } from '../jobs/child-import.ts';
 import { childTrainProcessor } from '../jobs/child-train.ts';
 import { InlineJobs } from '../jobs/inline-jobs.ts';
-import { segmentsProcessor } from '../jobs/segments-processor.ts';
+import type { JobQueue, ScheduledJobName, ShelfJobName } from '../jobs/job-types.ts';
+import { TimerSchedules } from '../jobs/schedules.ts';
+import type { Schedules } from '../jobs/schedules.ts';
+import { childSegmentsProcessor, segmentsProcessor } from '../jobs/segments-processor.ts';
 import { promoteThroughGate, trainProcessor } from '../jobs/train-processor.ts';
 import type { TrainProcessorOptions } from '../jobs/train-processor.ts';
 import { MemoryRealtime } from '../realtime/memory-realtime.ts';
@@ -38,14 +43,14 @@ import type { RealtimeState } from '../realtime/types.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { SegmentCache } from '../segments/segment-cache.ts';
 import { SegmentReports } from '../segments/segment-reports.ts';
+import { SharedSegmentReport } from '../segments/shared-segment-report.ts';
 import { Engine } from '../serving/engine.ts';
 import type { EngineOptions } from '../serving/engine.ts';
 import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../serving/trending-state.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/types.ts';
 
-/** The jobs Shelf runs, by name. */
-export type ShelfJobName = 'train' | 'segments' | 'aggregate-feedback';
+export type { ShelfJobName };
 
 /** Pieces to use instead of the configured ones (tests: an in-memory store, a clock, a trained registry). */
 export interface ShelfOverrides {
@@ -76,7 +81,17 @@ export interface Shelf {
   experimentRouter: ExperimentRouter;
   /** Bandit and exploration arms of the adaptive tiers (`config.adaptive`); `refresh` on a timer. */
   adaptive: AdaptiveRouter;
+  /**
+   * This process's own runner: the API's jobs in embedded mode; with Redis only the work of
+   * start-up (the first version, this replica's first segment report).
+   */
   jobs: InlineJobs<ShelfJobName>;
+  /** Where the API queues jobs: `jobs` embedded, the BullMQ queue (run by `shelf worker`) with Redis. */
+  queue: JobQueue<ShelfJobName>;
+  /** The BullMQ queue with Redis (null embedded). */
+  bullmq: BullmqJobs | null;
+  /** The jobs' schedules: BullMQ job schedulers with Redis, else timers (`start()` arms them). */
+  schedules: Schedules & { start?(): unknown; stop?(): void };
   segments: SegmentReports;
   /** Every list served goes here, then to the store in batches. */
   impressions: ImpressionLog;
@@ -117,6 +132,8 @@ export async function createShelf(
       : null;
   const redis = overrides.redis ?? ownRedis;
   let feed: ChangeFeed | null = null;
+  let bullmqRef: BullmqJobs | null = null;
+  let inlineRef: InlineJobs<ShelfJobName> | null = null;
   const counters = new FeedbackCounters();
   // The writer thread opens the configured store itself: not for a store handed in (tests).
   const capacity = config.impressionBuffer;
@@ -137,11 +154,12 @@ export async function createShelf(
     await impressions.close();
     await attributorRef?.close();
     await feed?.close();
+    await bullmqRef?.close();
     if (!overrides.store) await store.close();
     await ownRedis?.quit();
   };
   try {
-    const registry = overrides.registry ?? new ModelRegistry(join(config.dataDir, 'models'));
+    const registry = overrides.registry ?? new ModelRegistry(config.modelsDir);
     const realtime =
       overrides.realtime ??
       (redis
@@ -228,21 +246,53 @@ export async function createShelf(
     const train = inProcess
       ? trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train })
       : childTrainProcessor(childEnv(config));
-    const jobs = new InlineJobs<ShelfJobName>({
-      // A version the job promotes reaches every replica through the feed (the child publishes
-      // and audits its own).
-      train: async () => {
-        const verdict = await train();
-        if (verdict.promoted && inProcess) {
-          const version = await registry.current();
-          await audit.record(JOB_ACTOR, 'model.promote', version, { candidate: verdict.candidate });
-          await changes.publish([{ kind: 'version', version }]);
-        }
-        return verdict;
+    const jobs = new InlineJobs<ShelfJobName>(
+      {
+        // A version the job promotes reaches every replica through the feed (the child publishes
+        // and audits its own).
+        train: async (ctx) => {
+          const verdict = await train(ctx);
+          if (verdict.promoted && inProcess) {
+            const version = await registry.current();
+            await audit.record(JOB_ACTOR, 'model.promote', version, { candidate: verdict.candidate });
+            await changes.publish([{ kind: 'version', version }]);
+          }
+          return verdict;
+        },
+        // The store's reads and the classification of every user in a child process, too.
+        segments:
+          inProcess || overrides.now
+            ? segmentsProcessor(segments)
+            : childSegmentsProcessor(segments, childEnv(config)),
+        'aggregate-feedback': () => aggregateFeedback(store),
+        import: childImportProcessor(childEnv(config)),
       },
-      segments: segmentsProcessor(segments),
-      'aggregate-feedback': () => aggregateFeedback(store),
-    });
+      { retry: { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs } },
+    );
+    inlineRef = jobs;
+    // With Redis the API queues on BullMQ; `shelf worker` processes run the jobs and schedules.
+    const bullmq = config.redis
+      ? new BullmqJobs({
+          url: config.redis.url,
+          prefix: config.jobs.prefix,
+          retry: { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs },
+        })
+      : null;
+    bullmqRef = bullmq;
+    const queue: JobQueue<ShelfJobName> = bullmq ?? jobs;
+    const schedules: Shelf['schedules'] = bullmq ?? new TimerSchedules(scheduleSpecs(config), jobs, log);
+    // A report a worker computed reaches this replica through the feed; the report is in Redis.
+    const shared = redis && bullmq ? new SharedSegmentReport(redis, config.jobs.prefix) : null;
+    if (shared)
+      changes.on(async (c) => {
+        if (!c.some((x) => x.kind === 'segments')) return;
+        try {
+          const report = await shared.load();
+          if (report) segments.accept(report);
+        } catch (err) {
+          log.error({ err }, 'loading the shared segment report failed');
+        }
+      });
     const attributor = new Attributor({
       store,
       windows: config.attributionWindowMs,
@@ -275,7 +325,8 @@ export async function createShelf(
       engine,
       store,
       registry,
-      jobs,
+      jobs: queue,
+      schedules,
       segments,
       attributor,
       feedbackCounters: counters,
@@ -294,6 +345,7 @@ export async function createShelf(
     let closing: Promise<void> | null = null;
     const close = (jobsDone: Promise<void> = jobs.idle()) =>
       (closing ??= (async () => {
+        schedules.stop?.();
         await app.close();
         await jobsDone;
         await closeOwned();
@@ -305,7 +357,10 @@ export async function createShelf(
       await drain.start(deadline);
       log.info({ ms: Date.now() - t0 }, 'drained: no request in flight');
       const left = new Promise<void>((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
-      await close(Promise.race([jobs.idle(), left]));
+      await Promise.race([jobs.idle(), left]);
+      // A job still running is ended (its child process too) and left to be run again.
+      jobs.stop();
+      await close(Promise.resolve());
       log.info({ ms: Date.now() - t0 }, 'closed');
     };
     return {
@@ -319,6 +374,9 @@ export async function createShelf(
       experimentRouter,
       adaptive,
       jobs,
+      queue,
+      bullmq,
+      schedules,
       segments,
       impressions,
       attributor,
@@ -328,7 +386,17 @@ export async function createShelf(
       drain: shutdown,
     };
   } catch (err) {
+    inlineRef?.stop();
     await closeOwned();
     throw err;
   }
+}
+
+/** The config's schedules by job name. */
+export function scheduleSpecs(config: Readonly<ShelfConfig>): Record<ScheduledJobName, ScheduleSpec | null> {
+  return {
+    train: config.schedules.train,
+    segments: config.schedules.segments,
+    'aggregate-feedback': config.schedules.aggregate,
+  };
 }

@@ -84,7 +84,7 @@ export async function simulateStorefront(o: SimulateStorefrontOptions): Promise<
       truth?.shown,
     );
     await shelf.impressions.flush();
-    const job = shelf.jobs.enqueue('aggregate-feedback');
+    const job = shelf.jobs.add('aggregate-feedback');
     await shelf.jobs.idle();
     if (job.state === 'failed') throw new Error(`aggregating the simulated feedback failed: ${job.error}`);
     const impressionsDropped = shelf.impressions.stats.dropped;

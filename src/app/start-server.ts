@@ -1,7 +1,7 @@
 /**
  * `shelf start` (`npm start`): builds Shelf (create-shelf.ts) over the configured store, seeds a
  * demo storefront when it is empty, trains a first version when there is none, runs the
- * segments job at start and on its schedule, and serves the API until closed, then closes with
+ * segments job at start, arms the job schedules (embedded mode), and serves the API until closed, then closes with
  * grace. A version promoted or rolled back elsewhere (the CLI, another replica) arrives through
  * the change feed.
  */
@@ -61,13 +61,10 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   const say = o.onProgress ?? ((message: string) => log.info(message));
   const shelf = await createShelf(config, log, o.train ? { train: o.train } : {});
   const { app, engine, store, registry, jobs } = shelf;
-  let segmentsTimer: NodeJS.Timeout | null = null;
-  let aggregateTimer: NodeJS.Timeout | null = null;
   let adaptiveTimer: NodeJS.Timeout | null = null;
   const stopTimers = () => {
     if (adaptiveTimer) clearInterval(adaptiveTimer);
-    if (segmentsTimer) clearInterval(segmentsTimer);
-    if (aggregateTimer) clearInterval(aggregateTimer);
+    shelf.schedules.stop?.();
   };
   try {
     let changed = false;
@@ -93,7 +90,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     }
     if (!(await registry.current())) {
       say('no model version yet: training one');
-      const job = jobs.enqueue('train');
+      const job = jobs.add('train');
       await jobs.idle();
       if (job.state === 'failed') throw new Error(`training the first version failed: ${job.error}`);
       say((job.result as Verdict).message);
@@ -126,15 +123,11 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     }
     // The engine was loaded before the demo data, the first version and the simulated days: load them.
     if (changed) await engine.swap();
-    const computeSegments = () => jobs.enqueue('segments');
-    computeSegments();
-    segmentsTimer =
-      config.segmentsEveryMs > 0 ? setInterval(computeSegments, config.segmentsEveryMs).unref() : null;
-    // Feedback aggregates: incremental, so a run finds only what came since the last one.
-    aggregateTimer =
-      config.aggregateEveryMs > 0
-        ? setInterval(() => jobs.enqueue('aggregate-feedback'), config.aggregateEveryMs).unref()
-        : null;
+    // This process's first segment report (in a child process); later ones on the schedule.
+    jobs.add('segments');
+    // Embedded, the schedules are timers here; with Redis, BullMQ job schedulers that
+    // `shelf worker` registers and runs, once per cluster.
+    shelf.schedules.start?.();
     // Bandit splits: read (and recomputed when due) a few times per cadence.
     const cadences = Object.values(config.adaptive.tiers)
       .filter((t) => t.mode === 'bandit')

@@ -1,42 +1,41 @@
 /**
- * The train job in a child process (`shelf train --json`). Fitting, scoring, tuning and the gate
- * are CPU-bound for seconds to minutes; on the serving process's event loop they would stop the
- * API answering. The child opens the same store and data dir, publishes, promotes through the
- * gate, and announces the version on the change feed, which brings it to this process (and to
- * every replica). Used when Shelf opened its store and data dir from the config, which a child
- * process can open too.
+ * The train job in a child process (`shelf train --as-job`). Fitting, scoring, tuning and the
+ * gate are CPU-bound for seconds to minutes; on the serving process's event loop they would stop
+ * the API answering, in a worker they would stop its lock renewals. The child opens the same
+ * store and models dir, publishes (one version per job id: `--job-key`), promotes through the
+ * gate, and announces the version on the change feed, which brings it to every replica. Used
+ * when Shelf opened its store and data dir from the config, which a child process can open too.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runChildJob } from './child-job.ts';
+import type { TrainPayload } from './job-payloads.ts';
+import type { JobContext } from './job-types.ts';
 import type { Verdict } from './train-processor.ts';
 
-const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
-/** Of the child's stderr, the tail kept for a failure's message. */
-const STDERR_TAIL = 4000;
+/** The `shelf train` options of a payload. */
+function argsOf(p: TrainPayload): string[] {
+  const a: string[] = [];
+  if (p.factors !== undefined) a.push('--factors', String(p.factors));
+  if (p.iterations !== undefined) a.push('--iterations', String(p.iterations));
+  if (p.regularization !== undefined) a.push('--regularization', String(p.regularization));
+  if (p.alpha !== undefined) a.push('--alpha', String(p.alpha));
+  if (p.seed !== undefined) a.push('--seed', String(p.seed));
+  if (p.force) a.push('--force');
+  return a;
+}
 
-/** A processor running `shelf train --json` with `env` (the config's variables); its verdict. */
-export function childTrainProcessor(env: Readonly<Record<string, string>>): () => Promise<Verdict> {
-  return () =>
-    new Promise<Verdict>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, 'train', '--json', '--as-job'], {
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-STDERR_TAIL)));
-      child.once('error', reject);
-      child.once('exit', (code) => {
-        // Exit 1 with a verdict: the gate refused the version (a result, not a failure).
-        const line = out.trim().split('\n').at(-1) ?? '';
-        try {
-          const parsed = JSON.parse(line) as { verdict: Verdict | null };
-          if ((code === 0 || code === 1) && parsed.verdict) return resolve(parsed.verdict);
-        } catch {
-          // Not JSON: the failure's reason is on stderr.
-        }
-        reject(new Error(`shelf train exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
-      });
-    });
+/** A processor running `shelf train --as-job` with `env` (the config's variables); its verdict. */
+export function childTrainProcessor(
+  env: Readonly<Record<string, string>>,
+): (ctx: JobContext<TrainPayload>) => Promise<Verdict> {
+  return async (ctx) => {
+    const { code, last, stderr } = await runChildJob(
+      ['train', '--json', '--as-job', '--job-key', ctx.id, ...argsOf(ctx.data)],
+      env,
+      ctx,
+    );
+    // Exit 1 with a verdict: the gate refused the version (a result, not a failure).
+    const verdict = (last as { verdict?: Verdict } | null)?.verdict;
+    if ((code === 0 || code === 1) && verdict) return verdict;
+    throw new Error(`shelf train exited with ${code}: ${stderr}`);
+  };
 }

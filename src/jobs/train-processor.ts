@@ -1,14 +1,18 @@
 /**
  * The "train" job: fit and publish a version from the store (training/publish.ts), then promote
- * it through the quality gate. With `promoteThroughGate`, the only way `src/` outside the
- * composition root reaches training.
+ * it through the quality gate, showing its stage and percent as progress. Idempotent: the job's
+ * id goes into the version's manifest, so a retried job (its worker died after publishing) finds
+ * that version and only runs the gate again. With `promoteThroughGate`, the only way `src/`
+ * outside the composition root reaches training.
  */
 import type { Logger } from 'pino';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Engine, EngineOptions } from '../serving/engine.ts';
 import type { Store } from '../store/types.ts';
-import { promoteWithGate, trainVersion } from '../../training/publish.ts';
-import type { Recipe, Verdict } from '../../training/publish.ts';
+import { DEFAULT_RECIPE, promoteWithGate, trainVersion, versionOfJob } from '../../training/publish.ts';
+import type { Recipe, TrainStage, Verdict } from '../../training/publish.ts';
+import type { TrainPayload } from './job-payloads.ts';
+import type { JobContext } from './job-types.ts';
 
 export type { Verdict };
 
@@ -16,7 +20,7 @@ export interface TrainProcessorOptions {
   store: Store;
   registry: ModelRegistry;
   log: Logger;
-  /** Overrides of the default recipe (training/publish.ts `DEFAULT_RECIPE`). */
+  /** Overrides of the default recipe (training/publish.ts `DEFAULT_RECIPE`); the payload's win. */
   recipe?: Partial<Recipe>;
   /** @defaultValue trainVersion's seed (42) */
   seed?: number;
@@ -24,19 +28,95 @@ export interface TrainProcessorOptions {
   makeEngine?: (o: EngineOptions) => Engine;
 }
 
-/** The train job's processor: trains, publishes, and promotes through the gate; its verdict. */
-export function trainProcessor(o: TrainProcessorOptions): () => Promise<Verdict> {
-  return async () => {
+/** What a train job reports while it runs. */
+export interface TrainProgress {
+  stage: TrainStage | 'gate';
+  percent: number;
+}
+
+/** Where each stage starts and ends, in percent of the job; the fits advance by iteration. */
+const SPAN: Record<TrainProgress['stage'], [number, number]> = {
+  snapshot: [0, 5],
+  'holdout fit': [5, 40],
+  'serving rules': [40, 50],
+  'final fit': [50, 85],
+  publish: [85, 90],
+  gate: [90, 100],
+};
+
+/** The job's percent at `stage`, `done` of its `of` steps (iterations) finished. */
+export function trainPercent(stage: TrainProgress['stage'], done = 0, of = 1): number {
+  const [a, b] = SPAN[stage];
+  return Math.round(a + ((b - a) * Math.min(done, of)) / Math.max(1, of));
+}
+
+/** The recipe part of a train payload. */
+export function recipeOf(p: TrainPayload): Partial<Recipe> {
+  const r: Partial<Recipe> = {};
+  if (p.factors !== undefined) r.factors = p.factors;
+  if (p.iterations !== undefined) r.iterations = p.iterations;
+  if (p.regularization !== undefined) r.regularization = p.regularization;
+  if (p.alpha !== undefined) r.alpha = p.alpha;
+  return r;
+}
+
+export interface TrainJobOptions extends TrainProcessorOptions {
+  payload: TrainPayload;
+  /** The job's id: one version per job, however often it is tried. */
+  jobKey?: string;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/** Trains (unless the job published already), publishes, promotes through the gate: the verdict. */
+export async function runTrainJob(o: TrainJobOptions): Promise<Verdict> {
+  const show = (stage: TrainProgress['stage'], done?: number, of?: number) =>
+    o.onProgress?.({ stage, percent: trainPercent(stage, done, of) });
+  const recipe = { ...o.recipe, ...recipeOf(o.payload) };
+  const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
+  let version = o.jobKey ? await versionOfJob(o.registry, o.jobKey) : null;
+  if (version)
+    o.log.info({ version, job: o.jobKey }, 'train job: its version was published by an earlier attempt');
+  else {
+    const seed = o.payload.seed ?? o.seed;
     const { manifest } = await trainVersion({
       store: o.store,
       registry: o.registry,
       log: o.log,
-      ...(o.recipe ? { recipe: o.recipe } : {}),
-      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      recipe,
+      ...(seed !== undefined ? { seed } : {}),
       ...(o.makeEngine ? { makeEngine: o.makeEngine } : {}),
+      ...(o.jobKey ? { jobKey: o.jobKey } : {}),
+      onStage: (stage) => show(stage),
+      onIteration: (phase, info) =>
+        show(phase === 'holdout' ? 'holdout fit' : 'final fit', info.iteration, iterations),
     });
-    return promoteWithGate({ registry: o.registry, store: o.store, version: manifest.version, log: o.log });
-  };
+    version = manifest.version;
+  }
+  show('gate');
+  if ((await o.registry.current()) === version)
+    return { promoted: true, message: `${version} is current`, candidate: null, current: null };
+  const verdict = await promoteWithGate({
+    registry: o.registry,
+    store: o.store,
+    version,
+    force: o.payload.force ?? false,
+    log: o.log,
+  });
+  show('gate', 1, 1);
+  return verdict;
+}
+
+/** The train job's processor, in this process: trains, publishes, promotes through the gate. */
+export function trainProcessor(
+  o: TrainProcessorOptions,
+): (ctx: JobContext<TrainPayload>) => Promise<Verdict> {
+  return (ctx) =>
+    runTrainJob({
+      ...o,
+      payload: ctx.data,
+      jobKey: ctx.id,
+      onProgress: (p) => ctx.progress(p.stage, p.percent),
+    });
 }
 
 /** Promotes `version` through the quality gate (`force` skips it). */

@@ -49,6 +49,13 @@ export class SegmentReports {
     return this.current;
   }
 
+  /** Takes a report computed elsewhere (a child process, a worker) as the latest. */
+  accept(report: SegmentReport): void {
+    if (this.current && this.current.computedAt > report.computedAt) return;
+    this.current = report;
+    this.o.onReport?.(report);
+  }
+
   /** Computes a new report; a call while one runs joins it. */
   refresh(): Promise<SegmentReport> {
     this.running ??= this.compute().finally(() => (this.running = null));
@@ -84,8 +91,21 @@ export class SegmentReports {
       rules: summary.rules,
     });
     const report = { summary, trending, computedAt: now, tookMs: Math.round(performance.now() - t0) };
-    this.current = report;
-    this.o.onReport?.(report);
+    this.accept(report);
     return report;
   }
+}
+
+/** A report as JSON (`highValueRevenue` may be Infinity, which JSON has not: written as a string). */
+export function reportToJson(report: SegmentReport): string {
+  return JSON.stringify(report, (k, v: unknown) =>
+    k === 'highValueRevenue' && v === Infinity ? 'Infinity' : v,
+  );
+}
+
+/** The inverse of `reportToJson` (on its parsed value). */
+export function reportFromJson(value: unknown): SegmentReport {
+  return JSON.parse(JSON.stringify(value), (k, v: unknown) =>
+    k === 'highValueRevenue' && v === 'Infinity' ? Infinity : v,
+  ) as SegmentReport;
 }

@@ -160,7 +160,9 @@ export type Change =
   | { kind: 'users'; userIds: string[]; withdrawn: string[] }
   | { kind: 'erased'; userId: string }
   | { kind: 'version'; version: string | null }
-  | { kind: 'experiment'; id: string };
+  | { kind: 'experiment'; id: string }
+  /** A worker computed a segment report; it is in Redis (src/segments/shared-segment-report.ts). */
+  | { kind: 'segments'; computedAt: number };
 
 export interface StoredChange {
   /** The feed's sequence: gap-free in commit order, never reused. */

@@ -113,3 +113,37 @@ export function client(keys: { storefront: string; admin: string }) {
       )) as unknown as Answer,
   };
 }
+
+/** Starts `shelf worker` with `env` and waits until it says it is ready. */
+export async function startWorkerProcess(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const proc: ServerProcess = {
+    url: '',
+    child,
+    output: () => text,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  const end = Date.now() + timeoutMs;
+  while (!text.includes('worker ready')) {
+    if (child.exitCode !== null) throw new Error(`shelf worker exited (${child.exitCode}):\n${text}`);
+    if (Date.now() > end) {
+      await proc.stop('SIGKILL');
+      throw new Error(`shelf worker not ready after ${timeoutMs} ms:\n${text}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return proc;
+}

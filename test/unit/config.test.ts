@@ -15,8 +15,27 @@ describe('loadConfig', () => {
     expect(c.datasetsDir).toBe('/srv/shared/data');
     expect(c.answerCache).toEqual({ ttlMs: 30_000, entries: 100_000 });
     expect(loadConfig({ SHELF_ANSWER_CACHE_MS: '0' }).answerCache.ttlMs).toBe(0);
-    expect(c.segmentsEveryMs).toBe(3_600_000);
-    expect(loadConfig({ SHELF_SEGMENTS_EVERY_MS: '0' }).segmentsEveryMs).toBe(0);
+    expect(c.modelsDir).toBe('/srv/shelf/var/models');
+    expect(loadConfig({ SHELF_MODELS_DIR: '/mnt/shared/models' }, '/srv').modelsDir).toBe(
+      '/mnt/shared/models',
+    );
+    expect(c.schedules).toEqual({
+      train: { pattern: '0 3 * * *' },
+      aggregate: { everyMs: 300_000 },
+      segments: { pattern: '0 4 * * *' },
+    });
+    expect(
+      loadConfig({ SHELF_SCHEDULE_TRAIN: 'off', SHELF_SCHEDULE_SEGMENTS: 'every 2h' }).schedules,
+    ).toMatchObject({
+      train: null,
+      segments: { everyMs: 7_200_000 },
+    });
+    // The older millisecond variables still set the interval when the schedule is not given.
+    expect(loadConfig({ SHELF_SEGMENTS_EVERY_MS: '0' }).schedules.segments).toBeNull();
+    expect(loadConfig({ SHELF_AGGREGATE_EVERY_MS: '60000' }).schedules.aggregate).toEqual({
+      everyMs: 60_000,
+    });
+    expect(c.jobs).toEqual({ prefix: 'shelf', concurrency: 1, attempts: 3, backoffMs: 1000, lockMs: 30_000 });
     expect(Object.isFrozen(c.http)).toBe(true);
     expect(c.maxEventSkewMs).toBe(600_000);
     expect(loadConfig({ SHELF_MAX_EVENT_SKEW_MS: '0' }).maxEventSkewMs).toBe(0);
@@ -63,6 +82,11 @@ describe('loadConfig', () => {
     [{ SHELF_ANSWER_CACHE_MS: '-1' }, 'SHELF_ANSWER_CACHE_MS'],
     [{ SHELF_ANSWER_CACHE_ENTRIES: '0' }, 'SHELF_ANSWER_CACHE_ENTRIES'],
     [{ SHELF_SEGMENTS_EVERY_MS: '1h' }, 'SHELF_SEGMENTS_EVERY_MS'],
+    [{ SHELF_SCHEDULE_TRAIN: '0 25 * * *' }, 'SHELF_SCHEDULE_TRAIN'],
+    [{ SHELF_SCHEDULE_AGGREGATE: 'every 5 minutes' }, 'SHELF_SCHEDULE_AGGREGATE'],
+    [{ SHELF_SCHEDULE_SEGMENTS: 'daily' }, 'SHELF_SCHEDULE_SEGMENTS'],
+    [{ SHELF_QUEUE_PREFIX: 'a b' }, 'SHELF_QUEUE_PREFIX'],
+    [{ SHELF_WORKER_CONCURRENCY: '0' }, 'SHELF_WORKER_CONCURRENCY'],
     [{ SHELF_MAX_EVENT_SKEW_MS: '10m' }, 'SHELF_MAX_EVENT_SKEW_MS'],
     [{ SHELF_AUTH_FAILURE_LIMIT: '0' }, 'SHELF_AUTH_FAILURE_LIMIT'],
     [{ SHELF_FEED_POLL_MS: 'soon' }, 'SHELF_FEED_POLL_MS'],

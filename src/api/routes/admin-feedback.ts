@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { feedbackMetrics } from '../../feedback/feedback-metrics.ts';
-import type { JobQueue } from '../../jobs/inline-jobs.ts';
+import type { JobQueue } from '../../jobs/job-types.ts';
 import type { Store } from '../../store/types.ts';
 import { ADMIN } from '../auth.ts';
 import * as S from '../schemas.ts';

@@ -1,12 +1,12 @@
 /**
- * Model versions and the train job: `POST /v1/admin/train`, `GET /v1/admin/jobs/:id`,
+ * Model versions and the train job: `POST /v1/admin/train` (body: the train payload),
  * `GET /v1/admin/models`, `POST /v1/admin/models/:version/promote`, `POST /v1/admin/models/rollback`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AuditLog } from '../../changes/audit-log.ts';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
-import { NotFoundError, ShelfError } from '../../errors.ts';
-import type { JobQueue } from '../../jobs/inline-jobs.ts';
+import { ShelfError } from '../../errors.ts';
+import type { JobQueue } from '../../jobs/job-types.ts';
 import type { ModelRegistry } from '../../registry/model-registry.ts';
 import type { Engine } from '../../serving/engine.ts';
 import { ADMIN, actorOf } from '../auth.ts';
@@ -24,7 +24,7 @@ export interface GateVerdict {
 export interface ModelRoutesOptions {
   engine: Pick<Engine, 'version'>;
   registry: Pick<ModelRegistry, 'versions' | 'manifest' | 'current' | 'rollback'>;
-  /** Runs the `train` job (src/jobs/train-processor.ts); also answers the status of every job. */
+  /** Runs the `train` job (src/jobs/train-processor.ts). */
   jobs: JobQueue<'train'>;
   /** Promotes a version through the gate (force skips it). */
   promote: (version: string, force: boolean) => Promise<GateVerdict>;
@@ -37,19 +37,13 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async 
   app,
   { engine, registry, jobs, promote, changes, audit },
 ) => {
-  jobRoute(app, '/v1/admin/train', jobs, 'train', (req) => audit.record(actorOf(req), 'model.train', null));
-
-  app.get(
-    '/v1/admin/jobs/:id',
-    {
-      config: ADMIN,
-      schema: { params: S.JobParams, response: { 200: S.JobReply, ...S.ErrorResponses } },
-    },
-    async (req) => {
-      const job = jobs.status(req.params.id);
-      if (!job) throw new NotFoundError('job', req.params.id);
-      return job;
-    },
+  jobRoute(
+    app,
+    '/v1/admin/train',
+    jobs,
+    'train',
+    (req) => audit.record(actorOf(req), 'model.train', null),
+    S.TrainBody,
   );
 
   app.get(

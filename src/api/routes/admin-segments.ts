@@ -1,7 +1,7 @@
 /** `POST /v1/admin/segments` (the segments job) and `GET /v1/admin/segments` (its latest report). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ShelfError } from '../../errors.ts';
-import type { JobQueue } from '../../jobs/inline-jobs.ts';
+import type { JobQueue } from '../../jobs/job-types.ts';
 import type { SegmentReports } from '../../segments/segment-reports.ts';
 import { SEGMENTS } from '../../segments/segments.ts';
 import { ADMIN } from '../auth.ts';

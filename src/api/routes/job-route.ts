@@ -1,6 +1,7 @@
 /** An admin route that queues a job by name and answers 202 with its status (poll `/v1/admin/jobs/:id`). */
+import type { TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { JobQueue } from '../../jobs/inline-jobs.ts';
+import type { JobQueue } from '../../jobs/job-types.ts';
 import { ADMIN } from '../auth.ts';
 import * as S from '../schemas.ts';
 
@@ -11,13 +12,22 @@ export function jobRoute<N extends string>(
   name: N,
   /** Called before the job is queued (the audit log). */
   onQueue?: (req: FastifyRequest) => Promise<void>,
+  /** The job's payload schema, taken as the (optional) body; none: the job takes no payload. */
+  body?: TSchema,
 ): void {
   app.post(
     url,
-    { config: ADMIN, schema: { response: { 202: S.JobReply, ...S.ErrorResponses } } },
+    {
+      config: ADMIN,
+      schema: { ...(body ? { body } : {}), response: { 202: S.JobReply, ...S.ErrorResponses } },
+      // The payload is optional: no body is the empty payload (the job's defaults).
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    },
     async (req, reply) => {
       await onQueue?.(req);
-      return reply.status(202).send(jobs.enqueue(name));
+      return reply.status(202).send(await jobs.enqueue(name, body ? (req.body ?? {}) : {}));
     },
   );
 }

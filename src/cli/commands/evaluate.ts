@@ -1,5 +1,4 @@
 /** `shelf evaluate`: scores a published version, or the tiers as served with it, on a split of the store's events. */
-import { join } from 'node:path';
 import { createEngine } from '../../app/create-shelf.ts';
 import { InputError } from '../../errors.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
@@ -61,7 +60,7 @@ const evaluate: Command = {
       },
       USAGE,
     );
-    const registry = new ModelRegistry(join(ctx.config.dataDir, 'models'));
+    const registry = new ModelRegistry(ctx.config.modelsDir);
     const version = positionals[0] ?? (await registry.current());
     if (!version) throw new InputError('no current version: name one, or run `shelf train`');
     if (v['off-policy'] !== undefined) return offPolicy(v, version, registry, ctx);

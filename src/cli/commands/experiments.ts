@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { ExperimentBody } from '../../api/schemas.ts';
 import { CLI_ACTOR } from '../../changes/audit-log.ts';
@@ -20,7 +19,7 @@ async function service(ctx: CommandContext): Promise<ExperimentService> {
     store: await ctx.store(),
     changes: { publish: (c) => ctx.publish(c) },
     audit: { record: (_actor, action, target, detail) => ctx.audit(action, target, detail) },
-    versions: () => new ModelRegistry(join(ctx.config.dataDir, 'models')).versions(),
+    versions: () => new ModelRegistry(ctx.config.modelsDir).versions(),
   });
 }
 

@@ -11,6 +11,7 @@ import { parseEncoding, parseFormat } from '../../store/import/resolve-format.ts
 import type { ImportEncoding, ImportFormat, ImportKind } from '../../store/import/types.ts';
 import { IMPORT_KINDS } from '../../store/import/types.ts';
 import type { Command } from '../command.ts';
+import { exitWithParent } from '../exit-with-parent.ts';
 
 const VALUE_OPTIONS = ['format', 'encoding', 'batch-size'] as const;
 
@@ -18,7 +19,7 @@ const command: Command = {
   summary: 'import items, users or events from CSV/JSONL (gzip too), Online Retail or MovieLens',
   usage: [
     'shelf import items|events|users FILE [--format jsonl|csv|online-retail|movielens] [--encoding utf-8|latin1]',
-    '       [--batch-size N] [--json]',
+    '       [--batch-size N] [--json] [--as-job]',
     '',
     'FILE may be gzipped (detected from its first bytes). --format defaults from the name: .jsonl/.ndjson,',
     '.csv (an Online Retail header is recognised), u.data/u.item/u.user or a MovieLens directory.',
@@ -32,6 +33,7 @@ const command: Command = {
     const positional: string[] = [];
     const opts = new Map<string, string>();
     let json = false;
+    let asJob = false;
     for (let i = 0; i < args.length; i++) {
       const a = args[i]!;
       if (!a.startsWith('--')) {
@@ -42,6 +44,10 @@ const command: Command = {
       const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
       if (name === 'json' && eq < 0) {
         json = true;
+        continue;
+      }
+      if (name === 'as-job' && eq < 0) {
+        asJob = true;
         continue;
       }
       if (!(VALUE_OPTIONS as readonly string[]).includes(name)) {
@@ -73,6 +79,8 @@ const command: Command = {
       }
     }
     const store = await ctx.store();
+    // The import job runs this in a child process: progress as JSON lines, ends with its parent.
+    const unwatch = asJob ? exitWithParent() : () => {};
     const summary = await importFile(store, {
       kind: kind as ImportKind,
       file,
@@ -93,15 +101,24 @@ const command: Command = {
       attributor: await ctx.attributor(),
       latestEventAt: Date.now() + ctx.config.maxEventSkewMs,
       onProgress: (p) =>
-        ctx.log.info(
-          {
-            rows: p.rows,
-            stored: p.stored,
-            rejected: p.rejected,
-            percent: Math.round((100 * p.bytesRead) / p.bytesTotal),
-          },
-          'importing',
-        ),
+        asJob
+          ? ctx.out.write(
+              JSON.stringify({
+                progress: {
+                  stage: 'import',
+                  percent: Math.round((100 * p.bytesRead) / Math.max(1, p.bytesTotal)),
+                },
+              }) + '\n',
+            )
+          : ctx.log.info(
+              {
+                rows: p.rows,
+                stored: p.stored,
+                rejected: p.rejected,
+                percent: Math.round((100 * p.bytesRead) / p.bytesTotal),
+              },
+              'importing',
+            ),
     });
     if (summary.stored && kind !== 'events') {
       await ctx.audit(kind === 'items' ? 'items.import' : 'users.import', null, {
@@ -113,6 +130,7 @@ const command: Command = {
       ctx.log.warn({ columns: summary.ignoredColumns }, 'ignored CSV columns that are not fields');
     }
     ctx.out.write(json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+    unwatch();
     return 0;
   },
 };

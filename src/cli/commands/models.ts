@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import type { Command } from '../command.ts';
 
@@ -8,7 +7,7 @@ const models: Command = {
   summary: 'list model versions, promote one (through the quality gate) or roll back',
   usage: 'shelf models list [--json] | promote VERSION [--force] | rollback [--reason TEXT]',
   async run(args, ctx) {
-    const registry = new ModelRegistry(join(ctx.config.dataDir, 'models'));
+    const registry = new ModelRegistry(ctx.config.modelsDir);
     const [action, ...rest] = args;
     if (action === 'list' || action === undefined) {
       const current = await registry.current();

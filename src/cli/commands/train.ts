@@ -2,21 +2,23 @@
  * `shelf train`: snapshot the store, fit ALS, score it on the newest split, tune the serving
  * rules on it, publish a version and promote it through the quality gate.
  */
-import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { createEngine } from '../../app/create-shelf.ts';
 import { CLI_ACTOR, JOB_ACTOR } from '../../changes/audit-log.ts';
 import { InputError } from '../../errors.ts';
+import { runTrainJob } from '../../jobs/train-processor.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
 import type { Recipe } from '../../../training/publish.ts';
 import type { RulesReport } from '../../../training/serving-rules.ts';
 import type { Command } from '../command.ts';
+import { exitWithParent } from '../exit-with-parent.ts';
 import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [--alpha X]
                    [--half-life DAYS] [--test-fraction F] [--seed N] [--margin X]
-                   [--no-tune-rules] [--no-promote] [--force] [--json] [--as-job]
+                   [--no-tune-rules] [--no-promote] [--force] [--json]
+                   [--as-job [--job-key KEY]]
 
   Fits implicit ALS on the store's events (weighted by type, decayed by age), scores it on the
   newest ${DEFAULT_RECIPE.testFraction * 100}% of events, tunes the personalized and homepage tiers' serving rules (blend
@@ -28,7 +30,9 @@ const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [
   --no-tune-rules  publish without tuned rules: the engine's default rules serve the version
   --no-promote     publish only; promote later with \`shelf models promote VERSION\`
   --force          make the version current even if it fails the gate
-  --as-job         the server's train job runs this in a child process: audited as the job`;
+  --as-job         a train job runs this in a child process: audited as the job, progress as
+                   JSON lines on stdout, ends when its parent does (stdin closes)
+  --job-key KEY    the job's id, kept in the manifest: a retried job publishes no second version`;
 
 const train: Command = {
   summary: 'train a model version, score it, publish it and promote it through the quality gate',
@@ -52,6 +56,7 @@ const train: Command = {
           force: { type: 'boolean', default: false },
           json: { type: 'boolean', default: false },
           'as-job': { type: 'boolean', default: false },
+          'job-key': { type: 'string' },
         },
       },
       USAGE,
@@ -75,7 +80,35 @@ const train: Command = {
     const margin = numberOption('margin', v.margin, 0);
 
     const store = await ctx.store();
-    const registry = new ModelRegistry(join(ctx.config.dataDir, 'models'));
+    const registry = new ModelRegistry(ctx.config.modelsDir);
+    if (v['as-job']) {
+      // The job's parent holds this process's stdin: when the parent dies (SIGKILL too), stdin
+      // ends and so does this train, so a retried job never races an orphan.
+      const unwatch = exitWithParent();
+      const verdict = await runTrainJob({
+        store,
+        registry,
+        log: ctx.log,
+        recipe,
+        makeEngine: createEngine,
+        payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
+        ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
+        onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
+      });
+      if (verdict.promoted) {
+        const version = await registry.current();
+        await ctx.audit(
+          'model.promote',
+          version,
+          { force: v.force, candidate: verdict.candidate },
+          JOB_ACTOR,
+        );
+        await ctx.publish([{ kind: 'version', version }]);
+      }
+      ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
+      unwatch();
+      return verdict.promoted ? 0 : 1;
+    }
     const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
     const tty = process.stderr.isTTY && !v.json;
     const bar = tty
@@ -122,7 +155,7 @@ const train: Command = {
         'model.promote',
         manifest.version,
         { force: v.force, candidate: verdict.candidate },
-        v['as-job'] ? JOB_ACTOR : CLI_ACTOR,
+        CLI_ACTOR,
       );
       await ctx.publish([{ kind: 'version', version: manifest.version }]);
     }

@@ -1,7 +1,8 @@
 /**
  * Issue #15's freeze, at the scale of the suite: in embedded mode a train job used to stop the
- * API answering for as long as it ran. It now runs in a child process; the server keeps
- * answering meanwhile, and serves the version the job promoted once it is done.
+ * API answering for as long as it ran, and the segments job for its seconds. Both now run in a
+ * child process; the server keeps answering meanwhile, serves the version the train job promoted
+ * once it is done, and the segment report the segments job computed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ const SHOP = 'storefront-key-trainloop-01';
 const ADMIN = 'admin-key-trainloop-0123456';
 const { call, ask } = client({ storefront: SHOP, admin: ADMIN });
 
-describe('a train job while the API serves (embedded mode)', () => {
+describe('train and segments jobs while the API serves (embedded mode)', () => {
   let dir: string;
   let server: ServerProcess;
   let first: string;
@@ -48,7 +49,9 @@ describe('a train job while the API serves (embedded mode)', () => {
     server = await startServerProcess({
       SHELF_DATA_DIR: dir,
       SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
-      SHELF_SEGMENTS_EVERY_MS: '0',
+      SHELF_SCHEDULE_TRAIN: 'off',
+      SHELF_SCHEDULE_SEGMENTS: 'off',
+      SHELF_SCHEDULE_AGGREGATE: 'off',
       SHELF_FEED_POLL_MS: '200',
       SHELF_ANSWER_CACHE_MS: '0',
       SHELF_LOG_LEVEL: 'warn',
@@ -59,13 +62,22 @@ describe('a train job while the API serves (embedded mode)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('keeps answering within 100 ms while the job trains, then serves the version it promoted', async () => {
+  it('keeps answering within 100 ms while the jobs train and classify, then serves what they made', async () => {
+    // The report of the segments job at start, if it is done yet (it runs in a child process too).
+    const before = (await call(server, 'GET', '/v1/admin/segments').catch(() => ({
+      computedAt: '1970-01-01',
+    }))) as {
+      computedAt: string;
+    };
     const job = (await call(server, 'POST', '/v1/admin/train')) as { id: string };
+    const segmentsJob = (await call(server, 'POST', '/v1/admin/segments')) as { id: string };
     const latencies: number[] = [];
     let state = 'queued';
+    let segmentsState = 'queued';
     let result: { promoted: boolean } | undefined;
     const end = Date.now() + 180_000;
-    while ((state === 'queued' || state === 'running') && Date.now() < end) {
+    const live = (s: string) => s === 'queued' || s === 'running';
+    while ((live(state) || live(segmentsState)) && Date.now() < end) {
       const t0 = performance.now();
       await ask(
         server,
@@ -78,9 +90,16 @@ describe('a train job while the API serves (embedded mode)', () => {
       };
       ({ state } = status);
       result = status.result;
+      segmentsState = ((await call(server, 'GET', `/v1/admin/jobs/${segmentsJob.id}`)) as { state: string })
+        .state;
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(state).toBe('completed');
+    expect(segmentsState).toBe('completed');
+    // The report the child computed is this server's now.
+    const after = (await call(server, 'GET', '/v1/admin/segments')) as { computedAt: string; users: number };
+    expect(Date.parse(after.computedAt)).toBeGreaterThan(Date.parse(before.computedAt));
+    expect(after.users).toBeGreaterThan(1000);
     expect(latencies.length).toBeGreaterThan(10);
     latencies.sort((a, b) => a - b);
     const p90 = latencies[Math.floor(latencies.length * 0.9)]!;

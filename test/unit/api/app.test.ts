@@ -526,6 +526,32 @@ describe('HTTP API', () => {
       expect(actions.slice(0, 3)).toEqual(['model.rollback admin', 'model.promote job', 'model.train admin']);
   });
 
+  it('lists jobs with their progress and attempts, the schedules, and refuses a bad train payload', async () => {
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/train',
+      headers: as(ADMIN),
+      payload: { iterations: 'many' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toContain('iterations');
+    const done = await runJob('/v1/admin/segments');
+    expect(done).toMatchObject({ state: 'completed', attempts: 1 });
+    const list = (await get('/v1/admin/jobs?limit=50', ADMIN)).json();
+    expect(list.jobs[0]).toMatchObject({ id: done.id, name: 'segments', state: 'completed' });
+    expect(list.counts.completed).toBeGreaterThanOrEqual(1);
+    // The train job of the test above, its progress at its end.
+    const trained = list.jobs.find((j: { name: string }) => j.name === 'train');
+    expect(trained.progress).toEqual({ stage: 'gate', percent: 100 });
+    const schedules = (await get('/v1/admin/schedules', ADMIN)).json().schedules;
+    expect(schedules.map((x: { job: string }) => x.job)).toEqual(['train', 'segments', 'aggregate-feedback']);
+    for (const x of schedules) if (x.schedule) expect(Date.parse(x.next)).toBeGreaterThan(Date.now() - 1000);
+    expect((await get('/v1/admin/schedules')).statusCode).toBe(403);
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/shelf_jobs\{state="completed"\} [1-9]/);
+    expect(metrics).toMatch(/shelf_job_duration_seconds\{job="segments",stat="last"\}/);
+  });
+
   it('answers health, readiness, metrics and the OpenAPI document', async () => {
     expect((await app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
     expect((await app.inject({ url: '/readyz' })).json()).toMatchObject({ ready: true, store: true });
@@ -655,6 +681,7 @@ describe('HTTP API', () => {
       'POST /v1/admin/experiments',
       'POST /v1/admin/experiments/{id}/ship',
       'POST /v1/admin/experiments/{id}/shares',
+      'POST /v1/admin/train',
     ];
     const withQuery = [
       'GET /v1/recommendations/{tier}',
@@ -664,6 +691,7 @@ describe('HTTP API', () => {
       'GET /v1/admin/metrics',
       'POST /v1/admin/models/{version}/promote',
       'GET /v1/admin/experiments/{id}/results',
+      'GET /v1/admin/jobs',
     ];
     expect(operations.map((o) => o.route).sort()).toEqual(
       [
@@ -671,8 +699,8 @@ describe('HTTP API', () => {
         ...withQuery,
         'DELETE /v1/users/{userId}',
         'GET /v1/users/{userId}/profile',
-        'POST /v1/admin/train',
         'GET /v1/admin/jobs/{id}',
+        'GET /v1/admin/schedules',
         'GET /v1/admin/models',
         'POST /v1/admin/models/rollback',
         'POST /v1/admin/segments',

@@ -1,0 +1,221 @@
+/**
+ * `npm run bench -- jobs [--jobs 2000] [--items 3000] [--duration 5] [--connections 8] [--worker on|off]`:
+ * 1. jobs/s of a no-op job through the inline runner and through BullMQ (one in-process worker
+ *    at concurrency 1 and 8, on `REDIS_URL`, default redis://127.0.0.1:6379);
+ * 2. the personalized tier's HTTP p99 while idle and while a `train` and a `segments` job run:
+ *    in embedded mode (the jobs in child processes of the server), and with `--worker on` with
+ *    Redis and a `shelf worker` process beside the server (over the same SQLite file).
+ * The issue's target: p99 during the jobs ≤ 2× idle. Sizes are small by default (a smoke run).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { startServer } from '../src/app/start-server.ts';
+import type { RunningServer } from '../src/app/start-server.ts';
+import { loadConfig } from '../src/config.ts';
+import { BullmqJobs } from '../src/jobs/bullmq-jobs.ts';
+import { ShelfWorker } from '../src/jobs/bullmq-worker.ts';
+import { InlineJobs } from '../src/jobs/inline-jobs.ts';
+import { runLoad } from './load-client.ts';
+import type { LoadResult } from './load-client.ts';
+import { parseArgs, printTable } from './table.ts';
+
+const BIN = fileURLToPath(new URL('../src/cli/bin.mjs', import.meta.url));
+const log = pino({ level: 'silent' });
+const noop = async () => null;
+const RETRY = { attempts: 1, backoffMs: 0 };
+
+async function inlineRate(n: number): Promise<number> {
+  const jobs = new InlineJobs<'aggregate-feedback'>({ 'aggregate-feedback': noop }, { retry: RETRY });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await jobs.enqueue('aggregate-feedback');
+  await jobs.idle();
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function bullmqRate(url: string, n: number, concurrency: number): Promise<number> {
+  const prefix = `shelf-bench-${process.pid}-${concurrency}`;
+  const queue = new BullmqJobs({ url, prefix, retry: RETRY });
+  let done = 0;
+  let finish = () => {};
+  const all = new Promise<void>((r) => (finish = r));
+  const worker = new ShelfWorker({
+    url,
+    prefix,
+    concurrency,
+    lockMs: 30_000,
+    log,
+    processors: { 'aggregate-feedback': noop },
+    onFinished: () => {
+      if (++done === n) finish();
+    },
+  });
+  await worker.waitUntilReady();
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await queue.enqueue('aggregate-feedback');
+    await all;
+    return n / ((performance.now() - t0) / 1000);
+  } finally {
+    await worker.close(1000);
+    await queue.close();
+    const redis = new Redis(url);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  }
+}
+
+interface Phase {
+  p50Ms: number;
+  p99Ms: number;
+  reqPerSec: number;
+  errors: number;
+  /** Seconds the jobs took (the load ran for at least as long, or stopped at its duration). */
+  jobSeconds?: number;
+}
+
+async function latencyUnderJobs(
+  mode: 'embedded' | 'worker',
+  o: { items: number; duration: number; connections: number; redisUrl: string },
+): Promise<{ idle: Phase; duringJobs: Phase }> {
+  const dir = await mkdtemp(join(tmpdir(), `shelf-bench-jobs-${mode}-`));
+  const prefix = `shelf-bench-jobs-${process.pid}`;
+  const env: Record<string, string> = {
+    SHELF_DATA_DIR: dir,
+    SHELF_PORT: '0',
+    SHELF_RATE_LIMIT: String(1e9),
+    SHELF_LOG_LEVEL: 'silent',
+    SHELF_SCHEDULE_TRAIN: 'off',
+    SHELF_SCHEDULE_SEGMENTS: 'off',
+    SHELF_SCHEDULE_AGGREGATE: 'off',
+    ...(mode === 'worker' ? { REDIS_URL: o.redisUrl, SHELF_QUEUE_PREFIX: prefix } : {}),
+  };
+  let server: RunningServer | null = null;
+  let worker: ReturnType<typeof spawn> | null = null;
+  try {
+    server = await startServer({
+      config: loadConfig(env),
+      log,
+      demo: { items: o.items, users: Math.round(o.items / 2), events: o.items * 20, seed: 1 },
+      simulate: false,
+    });
+    if (mode === 'worker') {
+      worker = spawn(process.execPath, [BIN, 'worker'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+      // The worker registers its schedules (all off) and waits; give it its start-up.
+      await new Promise((r) => setTimeout(r, 4000));
+    }
+    const key = (role: string) => server!.apiKeys.find((k) => k.role === role)!.key;
+    const headers = { authorization: `Bearer ${key('storefront')}` };
+    const admin = { authorization: `Bearer ${key('admin')}`, 'content-type': 'application/json' };
+    const pad = String(Math.round(o.items / 2)).length;
+    const users = Array.from({ length: 500 }, (_, i) => `u-${String(i + 1).padStart(pad, '0')}`);
+    const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=20`);
+    const load = (): Promise<LoadResult> =>
+      runLoad({ url: server!.url, paths, headers, duration: o.duration, connections: o.connections });
+    await load(); // warm-up
+    const idle = await load();
+    const post = async (path: string) =>
+      (
+        (await (await fetch(server!.url + path, { method: 'POST', headers: admin, body: '{}' })).json()) as {
+          id: string;
+        }
+      ).id;
+    const t0 = performance.now();
+    const ids = [await post('/v1/admin/train'), await post('/v1/admin/segments')];
+    const running = load();
+    const finished = (async () => {
+      for (;;) {
+        const states = await Promise.all(
+          ids.map(
+            async (id) =>
+              (
+                (await (await fetch(`${server!.url}/v1/admin/jobs/${id}`, { headers: admin })).json()) as {
+                  state: string;
+                }
+              ).state,
+          ),
+        );
+        if (states.every((s) => s === 'completed' || s === 'failed')) return (performance.now() - t0) / 1000;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const during = await running;
+    const jobSeconds = await finished;
+    const pick = (r: LoadResult): Phase => ({
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      reqPerSec: r.reqPerSec,
+      errors: r.errors,
+    });
+    return { idle: pick(idle), duringJobs: { ...pick(during), jobSeconds } };
+  } finally {
+    worker?.kill('SIGTERM');
+    await server?.close();
+    if (mode === 'worker') {
+      const redis = new Redis(o.redisUrl);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      await redis.quit();
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export default async function jobs(args: string[]): Promise<unknown> {
+  const opts = parseArgs(args);
+  const n = Number(opts.get('jobs') ?? 2000);
+  const items = Number(opts.get('items') ?? 3000);
+  const duration = Number(opts.get('duration') ?? 5);
+  const connections = Number(opts.get('connections') ?? 8);
+  const withWorker = (opts.get('worker') ?? 'on') === 'on';
+  const redisUrl = String(opts.get('redis') ?? 'redis://127.0.0.1:6379');
+
+  const rates = {
+    inline: await inlineRate(n),
+    bullmqConcurrency1: await bullmqRate(redisUrl, n, 1),
+    bullmqConcurrency8: await bullmqRate(redisUrl, n, 8),
+  };
+  printTable(
+    `no-op jobs, ${n} each`,
+    ['runner', 'jobs/s'],
+    [
+      ['inline (in process)', rates.inline],
+      ['BullMQ, 1 worker, concurrency 1', rates.bullmqConcurrency1],
+      ['BullMQ, 1 worker, concurrency 8', rates.bullmqConcurrency8],
+    ],
+  );
+
+  const latency: Record<string, { idle: Phase; duringJobs: Phase }> = {};
+  latency.embedded = await latencyUnderJobs('embedded', { items, duration, connections, redisUrl });
+  if (withWorker)
+    latency.worker = await latencyUnderJobs('worker', { items, duration, connections, redisUrl });
+  printTable(
+    `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase: idle, then while a train and a segments job run`,
+    [
+      'mode',
+      'idle p99 ms',
+      'jobs p99 ms',
+      'ratio (target ≤ 2)',
+      'idle req/s',
+      'jobs req/s',
+      'errors',
+      'jobs took s',
+    ],
+    Object.entries(latency).map(([mode, r]) => [
+      mode,
+      r.idle.p99Ms,
+      r.duringJobs.p99Ms,
+      r.duringJobs.p99Ms / Math.max(1, r.idle.p99Ms),
+      r.idle.reqPerSec,
+      r.duringJobs.reqPerSec,
+      r.idle.errors + r.duringJobs.errors,
+      r.duringJobs.jobSeconds ?? 0,
+    ]),
+  );
+  return { jobs: n, items, durationSeconds: duration, connections, rates, latency };
+}

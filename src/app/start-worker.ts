@@ -1,0 +1,87 @@
+/**
+ * `shelf worker`: runs the jobs API replicas queue on BullMQ (with `REDIS_URL`), and registers the
+ * config's schedules as BullMQ job schedulers (one firing per schedule for the whole cluster,
+ * however many workers run). The train and segments jobs run in child processes (child-job.ts),
+ * so this process's event loop stays free to renew its job locks; a version the train job
+ * promotes, and a segment report, reach every replica through the change feed.
+ */
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ChangeFeed } from '../changes/change-feed.ts';
+import { RedisSignal } from '../changes/redis-signal.ts';
+import { childEnv } from '../config.ts';
+import type { ShelfConfig } from '../config.ts';
+import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
+import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
+import { ShelfWorker } from '../jobs/bullmq-worker.ts';
+import { childImportProcessor } from '../jobs/child-import.ts';
+import { childTrainProcessor } from '../jobs/child-train.ts';
+import { childSegmentsProcessor } from '../jobs/segments-processor.ts';
+import { SharedSegmentReport } from '../segments/shared-segment-report.ts';
+import { openStore } from '../store/open-store.ts';
+import { scheduleSpecs } from './create-shelf.ts';
+
+export interface RunningWorker {
+  worker: ShelfWorker;
+  queue: BullmqJobs;
+  /** Stops taking jobs; those in hand get `boundMs`, then go back to the queue; closes all. */
+  close(boundMs: number): Promise<void>;
+}
+
+export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): Promise<RunningWorker> {
+  if (!config.redis) throw new Error('shelf worker needs REDIS_URL: embedded mode runs jobs in the server');
+  const url = config.redis.url;
+  const store = await openStore(config.database);
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const changes = new ChangeFeed({ store, signal: new RedisSignal(redis), pollMs: 0, log });
+  const shared = new SharedSegmentReport(redis, config.jobs.prefix);
+  const retry = { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs };
+  const queue = new BullmqJobs({ url, prefix: config.jobs.prefix, retry });
+  const env = childEnv(config);
+  const worker = new ShelfWorker({
+    url,
+    prefix: config.jobs.prefix,
+    concurrency: config.jobs.concurrency,
+    lockMs: config.jobs.lockMs,
+    log,
+    processors: {
+      // The child publishes, audits and announces the version itself.
+      train: childTrainProcessor(env),
+      segments: childSegmentsProcessor(
+        {
+          accept: async (report) => {
+            await shared.save(report);
+            await changes.publish([{ kind: 'segments', computedAt: report.computedAt }]);
+          },
+        },
+        env,
+      ),
+      // Incremental and idempotent: a retried run finds only what no run counted yet.
+      'aggregate-feedback': () => aggregateFeedback(store),
+      // The file must be where this worker can read it (a shared filesystem).
+      import: childImportProcessor(env),
+    },
+  });
+  try {
+    await worker.waitUntilReady();
+    await queue.syncSchedules(scheduleSpecs(config));
+  } catch (err) {
+    await worker.close(0);
+    await queue.close();
+    await store.close();
+    redis.disconnect();
+    throw err;
+  }
+  log.info({ concurrency: config.jobs.concurrency, prefix: config.jobs.prefix }, 'worker ready');
+  return {
+    worker,
+    queue,
+    async close(boundMs) {
+      await worker.close(boundMs);
+      await queue.close();
+      await changes.close();
+      await store.close();
+      await redis.quit();
+    },
+  };
+}

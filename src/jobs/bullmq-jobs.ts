@@ -1,0 +1,162 @@
+/**
+ * The job queue on BullMQ (with `REDIS_URL`): the API replicas and the command line enqueue here,
+ * `shelf worker` processes run the jobs (bullmq-worker.ts). Every job gets the retry policy
+ * (exponential backoff); finished jobs are kept for status queries up to a count. Schedules are
+ * BullMQ job schedulers (`upsertJobScheduler`), so each fires once per cluster.
+ */
+import { Queue } from 'bullmq';
+import type { Job, JobType } from 'bullmq';
+import { SCHEDULED_JOBS } from './job-types.ts';
+import type {
+  JobCounts,
+  JobProgress,
+  JobQueue,
+  JobState,
+  JobStatus,
+  RetryPolicy,
+  ScheduledJobName,
+  ShelfJobName,
+} from './job-types.ts';
+import { describeSchedule } from './schedule-spec.ts';
+import type { ScheduleSpec } from './schedule-spec.ts';
+import type { ScheduleInfo, Schedules } from './schedules.ts';
+
+/** The one queue's name; clusters sharing a Redis keep apart by the prefix. */
+export const QUEUE_NAME = 'shelf-jobs';
+
+/** Finished jobs kept in Redis for status queries. */
+const KEEP_COMPLETED = 200;
+const KEEP_FAILED = 500;
+
+export interface BullmqJobsOptions {
+  url: string;
+  /** BullMQ's key prefix (`SHELF_QUEUE_PREFIX`). */
+  prefix: string;
+  retry: RetryPolicy;
+}
+
+const STATE: Record<string, JobState> = {
+  waiting: 'queued',
+  prioritized: 'queued',
+  delayed: 'queued',
+  'waiting-children': 'queued',
+  active: 'running',
+  completed: 'completed',
+  failed: 'failed',
+};
+
+/** A BullMQ job as a Shelf job status. */
+export function statusOf(job: Job, state: string): JobStatus {
+  const s: JobStatus = {
+    id: String(job.id),
+    name: job.name,
+    state: STATE[state] ?? 'queued',
+    queuedAt: new Date(job.timestamp).toISOString(),
+    attempts: job.attemptsStarted,
+  };
+  if (job.processedOn) s.startedAt = new Date(job.processedOn).toISOString();
+  if (job.finishedOn) s.finishedAt = new Date(job.finishedOn).toISOString();
+  const p = job.progress as Partial<JobProgress> | number;
+  if (typeof p === 'object' && typeof p.stage === 'string' && typeof p.percent === 'number')
+    s.progress = { stage: p.stage, percent: p.percent };
+  if (job.returnvalue !== null && job.returnvalue !== undefined) s.result = job.returnvalue;
+  if (job.failedReason) s.error = job.failedReason;
+  return s;
+}
+
+export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
+  readonly queue: Queue;
+
+  constructor(o: BullmqJobsOptions) {
+    this.queue = new Queue(QUEUE_NAME, {
+      // A producer on an HTTP path fails fast rather than queueing commands while Redis is down.
+      connection: { url: o.url, maxRetriesPerRequest: 1 },
+      prefix: o.prefix,
+      defaultJobOptions: {
+        attempts: o.retry.attempts,
+        backoff: { type: 'exponential', delay: o.retry.backoffMs },
+        removeOnComplete: { count: KEEP_COMPLETED },
+        removeOnFail: { count: KEEP_FAILED },
+      },
+    });
+  }
+
+  async enqueue(name: ShelfJobName, data?: unknown): Promise<JobStatus> {
+    const job = await this.queue.add(name, data ?? {});
+    return statusOf(job, 'waiting');
+  }
+
+  async status(id: string): Promise<JobStatus | null> {
+    // The state first, then the job: its fields are at least as new as the state read.
+    const state = await this.queue.getJobState(id);
+    const job = await this.queue.getJob(id);
+    return job ? statusOf(job, state) : null;
+  }
+
+  async list(limit: number): Promise<JobStatus[]> {
+    const out: JobStatus[] = [];
+    const types: JobType[] = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'];
+    for (const type of types) {
+      const jobs = (await this.queue.getJobs(type, 0, limit - 1, false)) as Job[];
+      for (const j of jobs) if (j) out.push(statusOf(j, type));
+    }
+    return out.sort((a, b) => b.queuedAt.localeCompare(a.queuedAt)).slice(0, limit);
+  }
+
+  async counts(): Promise<JobCounts> {
+    const c = await this.queue.getJobCounts(
+      'active',
+      'waiting',
+      'prioritized',
+      'delayed',
+      'completed',
+      'failed',
+    );
+    return {
+      queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0),
+      running: c.active ?? 0,
+      completed: c.completed ?? 0,
+      failed: c.failed ?? 0,
+    };
+  }
+
+  /**
+   * Makes the queue's job schedulers match `schedules` (null: removed): one scheduler per job,
+   * named after it, so any number of workers upserting the same config fire each once.
+   */
+  async syncSchedules(schedules: Readonly<Record<ScheduledJobName, ScheduleSpec | null>>): Promise<void> {
+    for (const name of SCHEDULED_JOBS) {
+      const spec = schedules[name];
+      if (!spec) {
+        await this.queue.removeJobScheduler(name);
+        continue;
+      }
+      await this.queue.upsertJobScheduler(
+        name,
+        'pattern' in spec ? { pattern: spec.pattern, tz: 'UTC' } : { every: spec.everyMs },
+        { name, data: {} },
+      );
+    }
+  }
+
+  async schedules(): Promise<ScheduleInfo[]> {
+    const all = await this.queue.getJobSchedulers(0, -1, true);
+    return SCHEDULED_JOBS.map((job) => {
+      const s = all.find((x) => x.key === job);
+      const spec: ScheduleSpec | null = s?.pattern
+        ? { pattern: s.pattern }
+        : s?.every
+          ? { everyMs: Number(s.every) }
+          : null;
+      return {
+        job,
+        schedule: spec ? describeSchedule(spec) : null,
+        next: s?.next ? new Date(s.next).toISOString() : null,
+      };
+    });
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
