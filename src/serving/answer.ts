@@ -58,6 +58,14 @@ const round = (x: number) => Math.round(x * 1e4) / 1e4;
  * the store's recommendation-id index an append near its end, not a write at a random page.
  */
 export function timeOrderedId(now: number): string {
-  const t = Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12);
-  return `${t.slice(0, 8)}-${t.slice(8)}-7${randomUUID().slice(15)}`;
+  if (now !== lastMs) {
+    lastMs = now;
+    const t = Math.max(0, Math.floor(now)).toString(16).padStart(12, '0').slice(-12);
+    prefix = `${t.slice(0, 8)}-${t.slice(8)}-7`;
+  }
+  return prefix + randomUUID().slice(15);
 }
+
+/** The millisecond of the last id made, and its first 15 characters (one per ms, not per id). */
+let lastMs = NaN;
+let prefix = '';

@@ -3,6 +3,7 @@
  * spreads, no async function of its own, and the reply's JSON from recommendation-json.ts.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import type { AdaptiveRouter } from '../../experiments/adaptive-router.ts';
 import type { ExperimentRouter } from '../../experiments/experiment-router.ts';
 import type { Engine } from '../../serving/engine.ts';
@@ -18,6 +19,14 @@ export interface RecommendationRoutesOptions {
   experiments?: Pick<ExperimentRouter, 'active' | 'route'>;
   /** Adaptive tiers: a bandit's or exploration's arm for requests in no experiment (src/experiments/). */
   adaptive?: Pick<AdaptiveRouter, 'active' | 'route'>;
+}
+
+/** Serialised by recommendation-json.ts (items made once per cached list), not the schema's serializer. */
+function sendAnswer(reply: FastifyReply, answer: Recommendation): void {
+  reply
+    .type('application/json; charset=utf-8')
+    .serializer(recommendationJson)
+    .send(answer as S.RecommendationReply);
 }
 
 export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoutesOptions> = async (
@@ -37,12 +46,6 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
     (req, reply) => {
       // The schema's enum admits only tiers (Type.Unsafe carries no static type through the provider).
       const r = requestOf(req.params.tier as Tier, req.query);
-      const send = (answer: Recommendation) => {
-        reply
-          .type('application/json; charset=utf-8')
-          .serializer(recommendationJson)
-          .send(answer as S.RecommendationReply);
-      };
       if (experiments?.active || adaptive?.active) {
         const base = engine.defaultConfig(r.tier);
         // A promise only for a visitor of an experiment with an audience (its segment looked up).
@@ -53,14 +56,14 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
               if (adaptive?.active) adaptive.route(r, r.config ?? base!);
               return engine.recommend(r);
             })
-            .then(send);
+            .then((answer) => sendAnswer(reply, answer));
         if (base && adaptive?.active) adaptive.route(r, r.config ?? base);
       }
       // Not an async function (its own promise and resumption per request): the engine's promise,
       // which Fastify awaits (a rejection reaches the error handler).
-      // Serialised by recommendation-json.ts (items made once per cached list), not the schema's serializer.
       // The items array must reach the serializer as is: that is how a cached list's JSON is reused.
-      return engine.recommend(r).then(send);
+      // No named closure per request: tsx names each one when it is made (a defineProperty).
+      return engine.recommend(r).then((answer) => sendAnswer(reply, answer));
     },
   );
 };
