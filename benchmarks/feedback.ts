@@ -153,9 +153,9 @@ function fillSql(
   const source = kind === 'sqlite' ? 'n' : `generate_series(${o.from}::bigint, ${o.to - 1}) AS n (i)`;
   const list = kind === 'sqlite' ? `json_array(${items})` : `jsonb_build_array(${items})`;
   return `${rows}
-    INSERT INTO impressions (recommendation_id, ts, tier, user_id, session_id, config, probability, model_version, item_ids)
+    INSERT INTO impressions (recommendation_id, ts, tier, user_id, session_id, config, probability, model_version, item_ids, shown)
     SELECT '${o.prefix}' || i, ${o.t0} + i * ${o.step}, CASE WHEN i % 10 < 7 THEN 'personalized' ELSE 'homepage' END,
-      CASE WHEN v % 4 <> 0 THEN 'u-' || v END, CASE WHEN v % 4 = 0 THEN 's-' || v END, 'default', 1, 'v1', ${list}
+      CASE WHEN v % 4 <> 0 THEN 'u-' || v END, CASE WHEN v % 4 = 0 THEN 's-' || v END, 'default', 1, 'v1', ${list}, ${LIST}
     FROM (SELECT i, ((i / 8) * 2654435761) % ${o.visitors} AS v, (i * 7919) % 99980 AS f FROM ${source}) AS g`;
 }
 

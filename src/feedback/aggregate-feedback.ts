@@ -17,10 +17,11 @@ export interface AggregateResult {
 type AggregateStore = Pick<Store, 'feedbackWatermark' | 'feedbackHorizon' | 'addFeedbackBetween'>;
 
 /**
- * Seqs added per transaction at most: bounds the length of one write (and of the lock other
- * writers of the aggregates wait on), not memory — the database sums, nothing is read out.
+ * Seqs added per transaction at most: bounds how long one write holds SQLite's single writer
+ * lock (about a second here, which event inserts wait out), not memory — the database sums,
+ * nothing is read out.
  */
-const CHUNK = 1_000_000;
+const CHUNK = 250_000;
 
 /** `chunk`: seqs per transaction (tests make it small). */
 export async function aggregateFeedback(store: AggregateStore, chunk = CHUNK): Promise<AggregateResult> {

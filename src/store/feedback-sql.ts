@@ -214,8 +214,6 @@ export function unitTotalsFromRow(r: UnitTotalsRow): UnitTotals {
 export interface AggregationDialect {
   /** The UTC day, YYYY-MM-DD, of `days`, a whole number of days since the epoch. */
   dayOf(days: string): string;
-  /** The number of items in an impression's `item_ids`. */
-  listLength: string;
 }
 
 /** The longest list an impression may hold (serving answers at most 100): positions counted. */
@@ -252,8 +250,8 @@ export function aggregationSql(d: AggregationDialect): {
   return {
     fillLists: `INSERT INTO feedback_lists (tier, mv, config, variant, days, visitor, len, n)
       SELECT tier, coalesce(model_version, ''), config, coalesce(variant, ''), ts / 86400000, ${VISITOR},
-        ${d.listLength}, count(*)
-      FROM impressions WHERE seq > $1 AND seq <= $2 GROUP BY 1, 2, 3, 4, 5, 6, 7`,
+        shown, count(*)
+      FROM impressions WHERE seq > $1 AND seq <= $2 GROUP BY 6, 5, 1, 2, 3, 4, 7`,
     clearLists: 'DELETE FROM feedback_lists',
     impressionVisitorDays: `${VISITOR_DAYS}
       SELECT tier, mv, config, variant, ${d.dayOf('days')}, visitor, sum(n), sum(n * len), 0, 0, 0, 0, 0

@@ -142,6 +142,15 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX feedback_visitor_days_config ON feedback_visitor_days (config, visitor);
     `,
   },
+  {
+    version: 5,
+    // The aggregation groups lists by length: read from a column, not parsed from each list's JSON.
+    name: 'impression list length',
+    sql: `
+      ALTER TABLE impressions ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+      UPDATE impressions SET shown = json_array_length(item_ids);
+    `,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -276,6 +285,14 @@ export const postgresMigrations: readonly Migration[] = [
     sql: `
       CREATE TABLE experiments (id TEXT PRIMARY KEY, body JSONB NOT NULL, updated_at BIGINT NOT NULL);
       CREATE INDEX feedback_visitor_days_config ON feedback_visitor_days (config, visitor);
+    `,
+  },
+  {
+    version: 5,
+    name: 'impression list length',
+    sql: `
+      ALTER TABLE impressions ADD COLUMN shown INTEGER NOT NULL DEFAULT 0;
+      UPDATE impressions SET shown = jsonb_array_length(item_ids);
     `,
   },
 ];

@@ -97,7 +97,6 @@ const ATTRIBUTIONS_LOCK = 0x5e22;
 /** The aggregation's statements (feedback-sql.ts) in PostgreSQL's spelling. */
 const AGGREGATION = aggregationSql({
   dayOf: (days) => `to_char(to_timestamp(${days} * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
-  listLength: 'jsonb_array_length(item_ids)',
 });
 
 /** The erased ones of `userIds`. */
@@ -527,11 +526,11 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [IMPRESSIONS_LOCK]);
       const res = await c.query(
-        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')})
-         SELECT rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items::jsonb
+        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown)
+         SELECT rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items::jsonb, shown
          FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::float8[], $10::text[], $11::text[]) WITH ORDINALITY
-           AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, ord)
+                     $8::text[], $9::float8[], $10::text[], $11::text[], $12::int4[]) WITH ORDINALITY
+           AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, shown, ord)
          ORDER BY ord
          ON CONFLICT (recommendation_id) DO NOTHING`,
         [
@@ -546,6 +545,7 @@ export class PostgresStore implements Store {
           impressions.map((i) => i.probability),
           impressions.map((i) => i.modelVersion),
           impressions.map((i) => JSON.stringify(i.itemIds)),
+          impressions.map((i) => i.itemIds.length),
         ],
       );
       return res.rowCount ?? 0;

@@ -82,7 +82,6 @@ const EVENT_COLUMNS =
 function prepareAggregation(db: Database.Database) {
   const sql = aggregationSql({
     dayOf: (days) => `strftime('%Y-%m-%d', ${days} * 86400, 'unixepoch')`,
-    listLength: 'json_array_length(item_ids)',
   });
   const q = (text: string) => db.prepare(text.replace(/\$\d+/g, '?'));
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS feedback_lists (${FEEDBACK_LISTS_COLUMNS})`);
@@ -201,7 +200,7 @@ export class SqliteStore implements Store {
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
       deleteVisitorDays: db.prepare('DELETE FROM feedback_visitor_days WHERE visitor = ?'),
       insertImpression: db.prepare(
-        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (recommendation_id) DO NOTHING`,
       ),
       impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
@@ -520,6 +519,7 @@ export class SqliteStore implements Store {
           i.probability,
           i.modelVersion,
           JSON.stringify(i.itemIds),
+          i.itemIds.length,
         ).changes;
       }
     })();
