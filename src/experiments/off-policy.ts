@@ -99,15 +99,7 @@ export function listEstimates(
     }
     return sw > 0 ? s / sw : 0;
   };
-  const everyone = all(n);
-  return {
-    ips: { value: n ? ips(everyone) : NaN, ci95: bootstrap(n, ips, o), n },
-    snips: {
-      value: n ? snips(everyone) : NaN,
-      ci95: bootstrap(n, snips, { ...o, seed: (o.seed ?? 1) + 1 }),
-      n,
-    },
-  };
+  return estimated(n, ips, snips, o);
 }
 
 /**
@@ -146,6 +138,16 @@ export function itemPositionEstimates(
     for (let k = 0; k < depth; k++) if (sw[k]! > 0) v += s[k]! / sw[k]!;
     return v;
   };
+  return estimated(n, ips, snips, o);
+}
+
+/** Both estimators over all `n` rounds, each with its bootstrap interval (the second seeded apart). */
+function estimated(
+  n: number,
+  ips: (idx: Int32Array) => number,
+  snips: (idx: Int32Array) => number,
+  o: BootstrapOptions,
+): { ips: OffPolicyEstimate; snips: OffPolicyEstimate } {
   const everyone = all(n);
   return {
     ips: { value: n ? ips(everyone) : NaN, ci95: bootstrap(n, ips, o), n },
