@@ -335,8 +335,13 @@ export default async function feedback(args: string[]): Promise<unknown> {
       items: Number(opts.get('items') ?? 20_000),
       duration: Number(opts.get('duration') ?? 10),
       variants: [
-        { name: 'impressions recorded', env: {} },
-        { name: 'impressions not recorded', env: { SHELF_IMPRESSION_WRITER: 'off' } },
+        // Rotation off in both: it changes a returning visitor's list (and so the cache's hit
+        // ratio) with the number of requests served, which is what is being compared.
+        { name: 'impressions recorded', env: { SHELF_ROTATION_SHOWS: '0' } },
+        {
+          name: 'impressions not recorded',
+          env: { SHELF_ROTATION_SHOWS: '0', SHELF_IMPRESSION_WRITER: 'off' },
+        },
       ],
     });
     const [on, off] = runs.variants;
