@@ -27,7 +27,7 @@ export interface TrainProcessorOptions {
 /** The train job's processor: trains, publishes, and promotes through the gate; its verdict. */
 export function trainProcessor(o: TrainProcessorOptions): () => Promise<Verdict> {
   return async () => {
-    const { manifest } = await trainVersion({
+    const { manifest, scored } = await trainVersion({
       store: o.store,
       registry: o.registry,
       log: o.log,
@@ -35,7 +35,13 @@ export function trainProcessor(o: TrainProcessorOptions): () => Promise<Verdict>
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.makeEngine ? { makeEngine: o.makeEngine } : {}),
     });
-    return promoteWithGate({ registry: o.registry, store: o.store, version: manifest.version, log: o.log });
+    return promoteWithGate({
+      registry: o.registry,
+      store: o.store,
+      version: manifest.version,
+      log: o.log,
+      scored,
+    });
   };
 }
 
