@@ -10,6 +10,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { Csr } from './sparse.ts';
+import { transpose } from './sparse.ts';
+import { SpmmPair } from './spmm-simd.ts';
 import { startTsWorker } from './ts-worker.ts';
 
 export interface RidgeOptions {
@@ -39,6 +41,8 @@ export interface RidgeColumnsResult {
 /** What a ridge worker receives (ridge-worker.ts). */
 export interface RidgeTask {
   x: Csr;
+  /** Solve with the JS products only (tests compare both). @defaultValue false */
+  noSimd?: boolean;
   centred: Float64Array;
   g: number;
   options: Pick<RidgeOptions, 'l2' | 'tolerance' | 'maxIterations'>;
@@ -157,13 +161,18 @@ function sparseTransposeTimesDenseInto(x: Csr, t: Float64Array, f: number, out: 
 /** The CG of `task.g` target columns side by side (`centred` = Y − b, rows × g). */
 export function ridgeColumns(task: RidgeTask): RidgeColumnsResult {
   const { x, centred, g: f, options: o } = task;
+  if (x.indptr[0] !== 0 || x.indptr[x.rows] !== x.indices.length)
+    throw new RangeError('x must be a CSR whose rows cover its entries from 0');
   const p = x.cols;
   const w = new Float64Array(p * f);
   const res = new Float64Array(p * f);
   sparseTransposeTimesDenseInto(x, centred, f, res); // r = b − A·0
-  const dir = res.slice();
-  const q = new Float64Array(p * f);
-  const t = new Float64Array(x.rows * f);
+  // X dir and Xᵀ t in WebAssembly SIMD when it can (the same values), else in JS.
+  const simd = task.noSimd ? null : SpmmPair.create(x, transpose(x), f);
+  const dir = simd ? simd.dir : new Float64Array(p * f);
+  dir.set(res);
+  const q = simd ? simd.q : new Float64Array(p * f);
+  const t = simd ? simd.t : new Float64Array(x.rows * f);
   const rr = new Float64Array(f);
   const bb = new Float64Array(f);
   const pq = new Float64Array(f);
@@ -186,8 +195,13 @@ export function ridgeColumns(task: RidgeTask): RidgeColumnsResult {
   };
   while (!converged() && iterations < o.maxIterations) {
     iterations++;
-    sparseTimesDenseInto(x, dir, f, t);
-    sparseTransposeTimesDenseInto(x, t, f, q);
+    if (simd) {
+      simd.forward();
+      simd.backward();
+    } else {
+      sparseTimesDenseInto(x, dir, f, t);
+      sparseTransposeTimesDenseInto(x, t, f, q);
+    }
     pq.fill(0);
     for (let c = 0; c < p; c++) {
       const row = c * f;

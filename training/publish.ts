@@ -313,6 +313,7 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
         maxUsers: recipe.rulesUsers,
         seed,
         log: o.log,
+        clock: rulesClock.child('tune'),
       }),
     );
     tuneSeconds = (performance.now() - t) / 1000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../models/random.ts';
-import { ridgeByColumns } from '../../../models/ridge-columns.ts';
+import { ridgeByColumns, ridgeColumns } from '../../../models/ridge-columns.ts';
 import { csrFromCoo } from '../../../models/sparse.ts';
 
 describe('ridgeByColumns', () => {
@@ -50,5 +50,16 @@ describe('ridgeByColumns', () => {
       den += rhs[c]! ** 2;
     }
     expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
+  });
+
+  it('gives bit-identical weights from the SIMD products and the JS ones', () => {
+    const centred = Float64Array.from(targets, (v, k) => v - (k % f) * 0.01);
+    const task = { x, centred, g: f, options: o };
+    const js = ridgeColumns({ ...task, noSimd: true });
+    const simd = ridgeColumns(task);
+    expect(js.iterations).toBeGreaterThan(1);
+    expect(simd.w).toEqual(js.w);
+    expect(simd.iterations).toBe(js.iterations);
+    expect(simd.residual).toBe(js.residual);
   });
 });
