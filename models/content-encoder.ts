@@ -152,8 +152,7 @@ export class ContentEncoder {
       if (!Number.isFinite(targets[k]!)) throw new RangeError(`targets[${k}] is not finite`);
     const o = resolveOptions(options);
     const started = performance.now();
-    const features = TextFeatures.fit(items, options);
-    const x = features.transform(items);
+    const { features, x } = TextFeatures.fitTransform(items, options);
     const base = { items: items.length, columns: features.columns, nnz: x.indices.length };
     if (o.kind === 'ridge') {
       const { weights, iterations, residual } = await fitRidge(x, targets, factors, o);
