@@ -24,7 +24,10 @@ const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [
   weights, MMR, category cap, new-arrival slot) for served NDCG@20 on the same split (at most
   ${DEFAULT_RECIPE.rulesUsers} of its users), publishes a version with them under <dataDir>/models/ and makes it current
   if it passes the quality gate (NDCG@20 no more than --margin below the current version, both
-  refitted and scored on the same newest split).
+  fitted and scored on the same newest split: the new version's score is the one just taken,
+  and the current version is refitted only if its recipe or seed differ).
+  Prints the seconds of each stage (snapshot, fit, evaluate, rules, final fit, publish, gate;
+  with --json as \`stages\` and \`totalSeconds\`).
 
   --no-tune-rules  publish without tuned rules: the engine's default rules serve the version
   --no-promote     publish only; promote later with \`shelf models promote VERSION\`
