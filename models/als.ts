@@ -25,6 +25,8 @@ import { InProcessExecutor, WorkerExecutor } from './als-tasks.ts';
 import type { AlsExecutor, AlsTask } from './als-tasks.ts';
 import { spdInverseInto } from './linalg.ts';
 import { createWasmMemory, SIMD_MAX_FACTORS } from './als-simd.ts';
+import { factorTopK } from './factor-top-k.ts';
+import type { FactorTopK } from './factor-top-k.ts';
 
 export interface AlsIterationInfo {
   /** 1-based. */
@@ -245,6 +247,18 @@ export class AlsModel implements Recommender {
       for (let a = 0; a < f; a++) s += x[a]! * y[yo + a]!;
       out[i] = s;
     }
+  }
+
+  recommendBatch(users: Int32Array, k: number, exclude: Pick<Csr, 'indptr' | 'indices'>): FactorTopK {
+    if (!this.foldKernel) throw new Error('model is not fitted');
+    return factorTopK({
+      userFactors: this.userFactors,
+      itemFactors: this.itemFactors,
+      factors: this.factors,
+      users,
+      k,
+      exclude,
+    });
   }
 
   private planSide(indptr: Int32Array, otherRows: number): SidePlan {

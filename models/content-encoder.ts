@@ -23,6 +23,7 @@ import type { Csr } from './sparse.ts';
 import { ArtefactError } from '../src/errors.ts';
 import { createRng } from './random.ts';
 import type { Rng } from './random.ts';
+import { columnMeans, ridgeByColumns } from './ridge-columns.ts';
 import { TextFeatures } from './text-features.ts';
 import type { ItemContent, TextFeaturesOptions, TextFeaturesState } from './text-features.ts';
 import { initTf } from './tf-backend.ts';
@@ -151,11 +152,10 @@ export class ContentEncoder {
       if (!Number.isFinite(targets[k]!)) throw new RangeError(`targets[${k}] is not finite`);
     const o = resolveOptions(options);
     const started = performance.now();
-    const features = TextFeatures.fit(items, options);
-    const x = features.transform(items);
+    const { features, x } = TextFeatures.fitTransform(items, options);
     const base = { items: items.length, columns: features.columns, nnz: x.indices.length };
     if (o.kind === 'ridge') {
-      const { weights, iterations, residual } = fitRidge(x, targets, factors, o);
+      const { weights, iterations, residual } = await fitRidge(x, targets, factors, o);
       const training = {
         ...base,
         l2: o.l2,
@@ -353,119 +353,24 @@ function resolveOptions(options: ContentEncoderOptions): ResolvedOptions {
   return o;
 }
 
-/** Per-column mean of a rows × f matrix. */
-function columnMeans(y: Float32Array, rows: number, f: number): Float64Array {
-  const mean = new Float64Array(f);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < f; j++) mean[j]! += y[r * f + j]!;
-  for (let j = 0; j < f; j++) mean[j]! /= rows;
-  return mean;
-}
-
-/** out (rows × f) = X v, v is cols × f. */
-function sparseTimesDenseInto(x: Csr, v: Float64Array, f: number, out: Float64Array): void {
-  out.fill(0);
-  for (let r = 0; r < x.rows; r++) {
-    const o = r * f;
-    for (let p = x.indptr[r]!; p < x.indptr[r + 1]!; p++) {
-      const a = x.values[p]!;
-      const row = x.indices[p]! * f;
-      for (let j = 0; j < f; j++) out[o + j]! += a * v[row + j]!;
-    }
-  }
-}
-
-/** out (cols × f) = Xᵀ t, t is rows × f. */
-function sparseTransposeTimesDenseInto(x: Csr, t: Float64Array, f: number, out: Float64Array): void {
-  out.fill(0);
-  for (let r = 0; r < x.rows; r++) {
-    const o = r * f;
-    for (let p = x.indptr[r]!; p < x.indptr[r + 1]!; p++) {
-      const a = x.values[p]!;
-      const row = x.indices[p]! * f;
-      for (let j = 0; j < f; j++) out[row + j]! += a * t[o + j]!;
-    }
-  }
-}
-
 /**
- * Ridge regression by conjugate gradients on (XᵀX + λI) W = Xᵀ(Y − b), one independent CG per
- * target column run side by side (each with its own step sizes), from W = 0.
+ * Ridge regression of the targets on the feature rows (ridge-columns.ts): the mean target as
+ * the bias, the weights by conjugate gradients per target column, split over worker threads.
  */
-function fitRidge(
+async function fitRidge(
   x: Csr,
   targets: Float32Array,
   f: number,
   o: ResolvedOptions,
-): { weights: Weights; iterations: number; residual: number } {
-  const n = x.rows;
-  const p = x.cols;
-  const mean = columnMeans(targets, n, f);
-  const centred = new Float64Array(n * f);
-  for (let r = 0; r < n; r++) for (let j = 0; j < f; j++) centred[r * f + j] = targets[r * f + j]! - mean[j]!;
-  const w = new Float64Array(p * f);
-  const res = new Float64Array(p * f);
-  sparseTransposeTimesDenseInto(x, centred, f, res); // r = b − A·0
-  const dir = res.slice();
-  const q = new Float64Array(p * f);
-  const t = new Float64Array(n * f);
-  const rr = new Float64Array(f);
-  const bb = new Float64Array(f);
-  const pq = new Float64Array(f);
-  const alpha = new Float64Array(f);
-  const done = new Uint8Array(f);
-  for (let c = 0; c < p; c++) for (let j = 0; j < f; j++) rr[j]! += res[c * f + j]! ** 2;
-  bb.set(rr);
-  let iterations = 0;
-  let worst = 0;
-  const converged = () => {
-    worst = 0;
-    let all = true;
-    for (let j = 0; j < f; j++) {
-      const rel = bb[j]! > 0 ? Math.sqrt(rr[j]! / bb[j]!) : 0;
-      worst = Math.max(worst, rel);
-      if (rel <= o.tolerance) done[j] = 1;
-      else all = false;
-    }
-    return all;
-  };
-  while (!converged() && iterations < o.maxIterations) {
-    iterations++;
-    sparseTimesDenseInto(x, dir, f, t);
-    sparseTransposeTimesDenseInto(x, t, f, q);
-    pq.fill(0);
-    for (let c = 0; c < p; c++) {
-      const row = c * f;
-      for (let j = 0; j < f; j++) {
-        q[row + j]! += o.l2 * dir[row + j]!;
-        pq[j]! += dir[row + j]! * q[row + j]!;
-      }
-    }
-    for (let j = 0; j < f; j++) alpha[j] = done[j] || !(pq[j]! > 0) ? 0 : rr[j]! / pq[j]!;
-    const rrOld = rr.slice();
-    rr.fill(0);
-    for (let c = 0; c < p; c++) {
-      const row = c * f;
-      for (let j = 0; j < f; j++) {
-        w[row + j]! += alpha[j]! * dir[row + j]!;
-        res[row + j]! -= alpha[j]! * q[row + j]!;
-        rr[j]! += res[row + j]! ** 2;
-      }
-    }
-    for (let c = 0; c < p; c++) {
-      const row = c * f;
-      for (let j = 0; j < f; j++) {
-        const beta = rrOld[j]! > 0 ? rr[j]! / rrOld[j]! : 0;
-        dir[row + j] = res[row + j]! + beta * dir[row + j]!;
-      }
-    }
-  }
+): Promise<{ weights: Weights; iterations: number; residual: number }> {
+  const { w, mean, iterations, residual } = await ridgeByColumns(x, targets, f, o);
   const weights: Weights = {
-    w1: Float32Array.from(w),
+    w1: w,
     b1: Float32Array.from(mean),
     w2: new Float32Array(0),
     b2: new Float32Array(0),
   };
-  return { weights, iterations, residual: worst };
+  return { weights, iterations, residual };
 }
 
 /** Uniform in [−limit, limit) from the seeded generator. */

@@ -1,3 +1,4 @@
+import type { FactorTopK } from './factor-top-k.ts';
 import type { Csr } from './sparse.ts';
 
 /**
@@ -13,4 +14,10 @@ export interface Recommender {
    * in the fitted matrix, or -1 for a user seen only through `items`/`weights`.
    */
   scoreInto(userIndex: number, items: Int32Array, weights: Float32Array, out: Float32Array): void;
+  /**
+   * Optional: the top `k` items of each fitted user row in `users`, leaving out row u's items
+   * `exclude.indices[exclude.indptr[u] ..)`: the same lists as `scoreInto` then `topK` (score
+   * descending, index ascending) user by user, computed in blocks.
+   */
+  recommendBatch?(users: Int32Array, k: number, exclude: Pick<Csr, 'indptr' | 'indices'>): FactorTopK;
 }

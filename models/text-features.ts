@@ -92,19 +92,32 @@ export class TextFeatures {
 
   /** Fits the idf (and the kept buckets) on the training items. */
   static fit(items: readonly ItemContent[], options: TextFeaturesOptions = {}): TextFeatures {
+    return TextFeatures.fromTerms(items.length, allTerms(items, resolveOptions(options)), options);
+  }
+
+  /**
+   * `fit(items)` and its `transform(items)` together, each item tokenized and hashed once:
+   * the same features and rows as calling the two in turn.
+   */
+  static fitTransform(
+    items: readonly ItemContent[],
+    options: TextFeaturesOptions = {},
+  ): { features: TextFeatures; x: Csr } {
+    const terms = allTerms(items, resolveOptions(options));
+    const features = TextFeatures.fromTerms(items.length, terms, options);
+    return { features, x: features.rowsOf(terms) };
+  }
+
+  private static fromTerms(n: number, terms: ItemTerms, options: TextFeaturesOptions): TextFeatures {
     const o = resolveOptions(options);
-    const hasher = new TokenHasher();
     const df = new Int32Array(o.dims);
-    const terms = new Map<number, number>();
-    for (const item of items) {
-      collectTerms(item, o, hasher, terms);
-      for (const [bucket, count] of terms) if (count !== 0) df[bucket]!++;
-    }
+    for (let r = 0; r < n; r++)
+      for (let p = terms.indptr[r]!; p < terms.indptr[r + 1]!; p++)
+        if (terms.counts[p] !== 0) df[terms.buckets[p]!]!++;
     let kept = 0;
     for (let b = 0; b < o.dims; b++) if (df[b]! >= o.minDf) kept++;
     const buckets = new Int32Array(kept);
     const idf = new Float32Array(kept);
-    const n = items.length;
     for (let b = 0, c = 0; b < o.dims; b++) {
       if (df[b]! < o.minDf) continue;
       buckets[c] = b;
@@ -138,22 +151,26 @@ export class TextFeatures {
 
   /** One L2-normalised TF-IDF row per item, columns ascending (see the module comment). */
   transform(items: readonly ItemContent[]): Csr {
+    return this.rowsOf(allTerms(items, this.options, this.hasher));
+  }
+
+  private rowsOf(terms: ItemTerms): Csr {
     const columnOf = this.lookup();
-    const terms = new Map<number, number>();
-    const indptr = new Int32Array(items.length + 1);
+    const rows = terms.indptr.length - 1;
+    const indptr = new Int32Array(rows + 1);
     const cols: number[] = [];
     const vals: number[] = [];
     const rowCols: number[] = [];
     const rowVals: number[] = [];
     const order: number[] = [];
-    for (let r = 0; r < items.length; r++) {
-      collectTerms(items[r]!, this.options, this.hasher, terms);
+    for (let r = 0; r < rows; r++) {
       rowCols.length = 0;
       rowVals.length = 0;
       let norm2 = 0;
-      for (const [bucket, count] of terms) {
+      for (let p = terms.indptr[r]!; p < terms.indptr[r + 1]!; p++) {
+        const count = terms.counts[p]!;
         if (count === 0) continue;
-        const c = columnOf[bucket]!;
+        const c = columnOf[terms.buckets[p]!]!;
         const w =
           Math.sign(count) * (1 + Math.log(Math.abs(count))) * (c >= 0 ? this.idf[c]! : this.unseenIdf);
         norm2 += w * w;
@@ -173,7 +190,7 @@ export class TextFeatures {
       indptr[r + 1] = cols.length;
     }
     return {
-      rows: items.length,
+      rows,
       cols: this.columns,
       indptr,
       indices: Int32Array.from(cols),
@@ -210,6 +227,29 @@ function resolveOptions(options: TextFeaturesOptions): ResolvedOptions {
   if (!Number.isInteger(o.charNgrams) || o.charNgrams < 0 || o.charNgrams > 8)
     throw new RangeError('charNgrams must be an integer in [0, 8]');
   return o;
+}
+
+/** Every item's (bucket, signed count) pairs in first-seen order: item r's at [indptr[r], indptr[r + 1]). */
+interface ItemTerms {
+  indptr: Int32Array;
+  buckets: Int32Array;
+  counts: Int32Array;
+}
+
+function allTerms(items: readonly ItemContent[], o: ResolvedOptions, hasher = new TokenHasher()): ItemTerms {
+  const terms = new Map<number, number>();
+  const indptr = new Int32Array(items.length + 1);
+  const buckets: number[] = [];
+  const counts: number[] = [];
+  for (let r = 0; r < items.length; r++) {
+    collectTerms(items[r]!, o, hasher, terms);
+    for (const [bucket, count] of terms) {
+      buckets.push(bucket);
+      counts.push(count);
+    }
+    indptr[r + 1] = buckets.length;
+  }
+  return { indptr, buckets: Int32Array.from(buckets), counts: Int32Array.from(counts) };
 }
 
 /**

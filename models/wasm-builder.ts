@@ -21,6 +21,7 @@ export const SIMD = {
   V128_STORE: 0x0b,
   V128_CONST: 0x0c,
   F32X4_SPLAT: 0x13,
+  F64X2_SPLAT: 0x14,
   I32X4_EXTRACT_LANE: 0x1b,
   F32X4_EXTRACT_LANE: 0x1f,
   V128_AND: 0x4e,
@@ -39,6 +40,8 @@ export const SIMD = {
   F32X4_MUL: 0xe6,
   F32X4_DIV: 0xe7,
   F32X4_MAX: 0xe9,
+  F64X2_ADD: 0xf0,
+  F64X2_MUL: 0xf2,
   I32X4_TRUNC_SAT_F32X4_S: 0xf8,
 } as const;
 

@@ -37,7 +37,19 @@ export function evaluateRecommender(
   const excluded = new Uint8Array(n);
   const listed = new Uint8Array(n);
   let listedCount = 0;
-  const means = meanRankingMetrics(targets, n, k, (row) => {
+  // Models that rank in blocks give every test user's list at once (the same lists).
+  const batch = model.recommendBatch?.(targets.testUsers, k, train) ?? null;
+  const means = meanRankingMetrics(targets, n, k, (row, t) => {
+    if (batch) {
+      const top = batch.indices.subarray(t * batch.k, t * batch.k + batch.lengths[t]!);
+      for (const i of top) {
+        if (!listed[i]) {
+          listed[i] = 1;
+          listedCount++;
+        }
+      }
+      return top;
+    }
     const start = train.indptr[row]!;
     const end = train.indptr[row + 1]!;
     const items = train.indices.subarray(start, end);

@@ -31,6 +31,8 @@ import { TUNED_TIERS, tuneVersionRules } from './serving-rules.ts';
 import type { TunedRules } from './serving-rules.ts';
 import { snapshotPrefix, takeSnapshot } from './snapshot.ts';
 import type { Snapshot } from './snapshot.ts';
+import { StageClock } from './stage-clock.ts';
+import type { StageTiming } from './stage-clock.ts';
 import { foldInAdapter } from './version-model.ts';
 
 /** Everything needed to fit a version again: stored as the manifest's params. */
@@ -162,6 +164,7 @@ async function versionDraft(
   recipe: Recipe,
   seed: number,
   catalogue: ReadonlyMap<string, Item>,
+  clock?: StageClock,
 ): Promise<VersionDraft> {
   // The encoder learns content → factors of the items the fit has seen.
   const seen = new Uint8Array(s.itemIds.length);
@@ -176,6 +179,7 @@ async function versionDraft(
     easeMaxItems: recipe.easeMaxItems,
     easeLambda: recipe.easeLambda,
     easeHalfLifeDays: recipe.easeHalfLifeDays,
+    ...(clock ? { clock } : {}),
   });
   return {
     meta: {
@@ -222,12 +226,47 @@ export interface TrainOptions {
   jobKey?: string;
   /** Called as each stage begins: snapshot, holdout fit, rules, final fit, publish. */
   onStage?: (stage: TrainStage) => void;
+  /** Called as each stage of the job ends, with its seconds (the stage breakdown). */
+  onTiming?: (t: StageTiming) => void;
 }
 
 export type TrainStage = 'snapshot' | 'holdout fit' | 'serving rules' | 'final fit' | 'publish';
 
 export interface TrainResult {
   manifest: VersionManifest;
+  /** Seconds per stage: snapshot, split, fit, evaluate, rules (and its draft), final fit, publish/…. */
+  stages: StageTiming[];
+  /** What the version was scored on and how (null: the split had no test users); the gate reuses it. */
+  scored: ScoredSplit | null;
+}
+
+/**
+ * A recipe and seed fitted on the train part of a snapshot's newest split and scored on its
+ * test part: the gate reuses the score for any version with that recipe and seed on that split
+ * instead of fitting and scoring the same model again (the fit is deterministic in its seed).
+ */
+export interface ScoredSplit {
+  version: string;
+  s: Snapshot;
+  split: Holdout;
+  recipe: Recipe;
+  seed: number;
+  metrics: OfflineMetrics;
+}
+
+/** The recipe fields the holdout fit and its score depend on, as a comparable key. */
+function fitKey(r: Recipe, seed: number): string {
+  return JSON.stringify([
+    r.factors,
+    r.regularization,
+    r.alpha,
+    r.iterations,
+    r.cgSteps,
+    r.weights,
+    r.halfLifeDays,
+    r.testFraction,
+    seed,
+  ]);
 }
 
 /** Trains and publishes a version (not yet current). */
@@ -235,22 +274,23 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   const recipe: Recipe = { ...DEFAULT_RECIPE, ...o.recipe };
   const seed = o.seed ?? 42;
   o.onStage?.('snapshot');
-  const s = await takeSnapshot(o.store);
+  const clock = new StageClock(o.onTiming);
+  const s = await clock.time('snapshot', () => takeSnapshot(o.store));
   if (s.length === 0 || s.itemIds.length === 0) throw new Error('the store has no user events to train on');
   o.log.info({ events: s.length, users: s.userIds.length, items: s.itemIds.length }, 'snapshot taken');
-  const split = newestSplit(
-    s,
-    { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays },
-    recipe.testFraction,
+  const split = await clock.time('split', () =>
+    newestSplit(s, { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays }, recipe.testFraction),
   );
-  const catalogue = await itemsById(o.store);
+  const catalogue = await clock.time('catalogue', () => itemsById(o.store));
   const t0 = performance.now();
   o.onStage?.('holdout fit');
   const holdout =
     split.testUsers.length > 0
-      ? await fitRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i))
+      ? await clock.time('fit', () => fitRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i)))
       : null;
-  const metrics = holdout ? metricsOf(holdout.model, holdout.matrix, split) : null;
+  const metrics = holdout
+    ? await clock.time('evaluate', () => metricsOf(holdout.model, holdout.matrix, split))
+    : null;
   if (metrics) metrics.split.testFraction = recipe.testFraction;
   o.log.info({ ...metrics, split: undefined }, 'scored on the newest split');
   let tuneSeconds = 0;
@@ -261,50 +301,72 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   else {
     const t = performance.now();
     o.onStage?.('serving rules');
+    const makeEngine = o.makeEngine;
+    const rulesClock = clock.child('rules');
     // The holdout fit, served as a version of its own: no model is fitted twice.
-    rules = await tuneVersionRules({
-      store: o.store,
-      catalogue,
-      s,
-      split,
-      holdoutVersion: await versionDraft(
+    const holdoutVersion = await rulesClock.time('draft', () =>
+      versionDraft(
         snapshotPrefix(s, split.cutoffIndex),
         holdout,
         recipe,
         seed,
         catalogue,
+        rulesClock.child('draft'),
       ),
-      makeEngine: o.makeEngine,
-      maxUsers: recipe.rulesUsers,
-      seed,
-      log: o.log,
-    });
+    );
+    rules = await rulesClock.time('tune', () =>
+      tuneVersionRules({
+        store: o.store,
+        catalogue,
+        s,
+        split,
+        holdoutVersion,
+        makeEngine,
+        maxUsers: recipe.rulesUsers,
+        seed,
+        log: o.log,
+        clock: rulesClock.child('tune'),
+      }),
+    );
     tuneSeconds = (performance.now() - t) / 1000;
+    clock.record('rules', tuneSeconds);
   }
   if ('skipped' in rules) o.log.info({ reason: rules.skipped }, 'serving rules not tuned');
   o.onStage?.('final fit');
-  const final = await fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i));
-  const draft = await versionDraft(s, final, recipe, seed, catalogue);
-  const trainSeconds = (performance.now() - t0) / 1000 - tuneSeconds;
+  const final = await clock.time('final-fit', () =>
+    fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i)),
+  );
   o.onStage?.('publish');
-  const manifest = await o.registry.create(
-    {
-      ...draft.meta,
-      params: {
-        ...draft.meta.params,
-        trainSeconds,
-        ...(o.jobKey ? { jobKey: o.jobKey } : {}),
-        servingRules: 'skipped' in rules ? rules : rules.report,
+  const publishClock = clock.child('publish');
+  const draft = await clock.time('publish', async () => {
+    const d = await versionDraft(s, final, recipe, seed, catalogue, publishClock);
+    return d;
+  });
+  const trainSeconds = (performance.now() - t0) / 1000 - tuneSeconds;
+  const manifest = await clock.time('write', () =>
+    o.registry.create(
+      {
+        ...draft.meta,
+        params: {
+          ...draft.meta.params,
+          trainSeconds,
+          ...(o.jobKey ? { jobKey: o.jobKey } : {}),
+          servingRules: 'skipped' in rules ? rules : rules.report,
+        },
+        metrics,
       },
-      metrics,
-    },
-    'skipped' in rules ? draft.files : { ...draft.files, [F.servingRules]: versionRulesFile(rules.rules) },
+      'skipped' in rules ? draft.files : { ...draft.files, [F.servingRules]: versionRulesFile(rules.rules) },
+    ),
   );
   o.log.info(
     { version: manifest.version, ndcgAt20: metrics?.['ndcg@20'], trainSeconds, tuneSeconds },
     'version published',
   );
-  return { manifest };
+  return {
+    manifest,
+    stages: clock.stages,
+    scored: metrics ? { version: manifest.version, s, split, recipe, seed, metrics } : null,
+  };
 }
 
 /** The version a train job `jobKey` published (newest first), or null. */
@@ -322,6 +384,14 @@ export interface PromoteOptions {
   force?: boolean;
   gate?: Partial<GateOptions>;
   log: Logger;
+  /**
+   * The candidate's own score from `trainVersion` (same process): the gate compares on its
+   * snapshot and split, and reuses its score for every version fitted with the same recipe
+   * and seed, instead of taking a new snapshot and refitting. Ignored for another version.
+   */
+  scored?: ScoredSplit | null;
+  /** Called as each stage of the gate ends (`gate/snapshot`, `gate/candidate`, `gate/current`). */
+  onStage?: (t: StageTiming) => void;
 }
 
 export interface Verdict {
@@ -349,12 +419,18 @@ export async function promoteWithGate(o: PromoteOptions): Promise<Verdict> {
     return { promoted: true, message: `${o.version} is now current${why}`, candidate: null, current: null };
   }
   const current = await o.registry.manifest(currentVersion);
-  const s = await takeSnapshot(o.store);
-  const split = newestSplit(
-    s,
-    { weights: recipeOf(candidate).weights, halfLifeDays: recipeOf(candidate).halfLifeDays },
-    recipeOf(candidate).testFraction,
-  );
+  const clock = new StageClock(o.onStage, 'gate/');
+  const scored = o.scored && o.scored.version === o.version ? o.scored : null;
+  const { s, split } =
+    scored ??
+    (await clock.time('snapshot', async () => {
+      const snap = await takeSnapshot(o.store);
+      const r = recipeOf(candidate);
+      return {
+        s: snap,
+        split: newestSplit(snap, { weights: r.weights, halfLifeDays: r.halfLifeDays }, r.testFraction),
+      };
+    }));
   if (split.testUsers.length === 0) {
     return {
       promoted: false,
@@ -363,10 +439,19 @@ export async function promoteWithGate(o: PromoteOptions): Promise<Verdict> {
       current: null,
     };
   }
-  const [c, k] = [
-    await scoreRecipe(s, split, recipeOf(candidate), candidate.seed),
-    await scoreRecipe(s, split, recipeOf(current), current.seed),
-  ];
+  // A score already taken on this split with the same recipe and seed is the score a refit gives.
+  const reuse = (r: Recipe, seed: number): OfflineMetrics | null =>
+    scored && fitKey(r, seed) === fitKey(scored.recipe, scored.seed) ? scored.metrics : null;
+  const c = await clock.time(
+    'candidate',
+    () =>
+      reuse(recipeOf(candidate), candidate.seed) ??
+      scoreRecipe(s, split, recipeOf(candidate), candidate.seed),
+  );
+  const k = await clock.time(
+    'current',
+    () => reuse(recipeOf(current), current.seed) ?? scoreRecipe(s, split, recipeOf(current), current.seed),
+  );
   const cand = c['ndcg@20'];
   const cur = k['ndcg@20'];
   o.log.info({ candidate: o.version, ndcgAt20: cand, current: currentVersion, currentNdcgAt20: cur }, 'gate');

@@ -37,7 +37,7 @@ export async function servedSetup(
   data: InteractionDataset,
   split: EvalSplit,
   o: ServedSetupOptions,
-): Promise<ServedSetup & TrainResult> {
+): Promise<ServedSetup & Pick<TrainResult, 'manifest'>> {
   const dir = await mkdtemp(join(tmpdir(), 'shelf-served-'));
   const store = await openSqliteStore(':memory:');
   try {

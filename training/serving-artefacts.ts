@@ -19,6 +19,7 @@ import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { Item } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
 import type { Snapshot } from './snapshot.ts';
+import { StageClock } from './stage-clock.ts';
 
 const PURCHASE = EVENT_TYPES.indexOf('purchase');
 const DAY_MS = 86_400_000;
@@ -34,6 +35,8 @@ export interface ServingArtefactOptions {
   easeHalfLifeDays?: number;
   /** EASE weights kept per item. @defaultValue 500 */
   easeK?: number;
+  /** Times each artefact (neighbours, complements, encoder, ease, hnsw). @defaultValue none */
+  clock?: StageClock;
 }
 
 export function listFiles(
@@ -71,8 +74,11 @@ export async function servingArtefacts(
   options: ServingArtefactOptions = {},
 ): Promise<{ files: Record<string, Uint8Array>; params: Record<string, number> }> {
   const k = options.k ?? 50;
-  const neighbours = itemNeighbours(interactions, { k, seed });
-  const complements = boughtTogether(purchaseBaskets(s), { k, seed, minScore: 1 });
+  const clock = options.clock ?? new StageClock();
+  const neighbours = await clock.time('neighbours', () => itemNeighbours(interactions, { k, seed }));
+  const complements = await clock.time('complements', () =>
+    boughtTogether(purchaseBaskets(s), { k, seed, minScore: 1 }),
+  );
   const files: Record<string, Uint8Array> = {
     [F.userItemsIndptr]: bytesOf(interactions.indptr),
     [F.userItemsIndices]: bytesOf(interactions.indices),
@@ -86,11 +92,13 @@ export async function servingArtefacts(
   if (known.length > 0) {
     const targets = new Float32Array(known.length * factors);
     known.forEach((i, r) => targets.set(itemFactors.subarray(i * factors, (i + 1) * factors), r * factors));
-    const encoder = await ContentEncoder.fit(
-      known.map((i) => catalogue.get(s.itemIds[i]!)!),
-      targets,
-      factors,
-      { seed },
+    const encoder = await clock.time('encoder', () =>
+      ContentEncoder.fit(
+        known.map((i) => catalogue.get(s.itemIds[i]!)!),
+        targets,
+        factors,
+        { seed },
+      ),
     );
     const artefact = encoder.toArtefact();
     Object.assign(files, artefact.files, {
@@ -98,9 +106,9 @@ export async function servingArtefacts(
     });
     encoderItems = known.length;
   }
-  const ease = await easeFiles(s, interactions, options);
+  const ease = await clock.time('ease', () => easeFiles(s, interactions, options));
   Object.assign(files, ease.files);
-  const index = await annIndexFiles(itemFactors, factors, seed);
+  const index = await clock.time('hnsw', () => annIndexFiles(itemFactors, factors, seed));
   Object.assign(files, index);
   return {
     files,

@@ -25,6 +25,7 @@ import {
 } from './served-evaluation.ts';
 import type { ServedResult } from './served-evaluation.ts';
 import type { Snapshot } from './snapshot.ts';
+import { StageClock } from './stage-clock.ts';
 
 /** The tiers a version's rules are tuned for: those a returning shopper's accuracy rests on. */
 export const TUNED_TIERS: readonly Tier[] = ['personalized', 'homepage'];
@@ -41,6 +42,8 @@ export interface RulesTuningOptions {
   maxUsers: number;
   seed: number;
   log: Logger;
+  /** Times the store at the cutoff (`setup`) and the search (`search`). @defaultValue none */
+  clock?: StageClock;
 }
 
 type Figures = Pick<ServedResult, 'ndcg@20' | 'recall@20' | 'coverage@20' | 'meanLength' | 'shortShare'>;
@@ -70,17 +73,22 @@ export async function tuneVersionRules(o: RulesTuningOptions): Promise<TunedRule
   const t0 = performance.now();
   const all = holdoutTargets(o.s, o.split);
   const targets = sampleTargets(all, o.maxUsers, o.seed);
-  const setup = await cutoffSetup({
-    store: o.store,
-    catalogue: o.catalogue,
-    s: o.s,
-    split: o.split,
-    users: Array.from(targets.testUsers, (u) => o.s.userIds[u]!),
-    version: o.holdoutVersion,
-  });
+  const clock = o.clock ?? new StageClock();
+  const setup = await clock.time('setup', () =>
+    cutoffSetup({
+      store: o.store,
+      catalogue: o.catalogue,
+      s: o.s,
+      split: o.split,
+      users: Array.from(targets.testUsers, (u) => o.s.userIds[u]!),
+      version: o.holdoutVersion,
+    }),
+  );
   try {
     const score = servedScorer(setup, targets, o.makeEngine, o.log);
-    const tuned = await tuneServedTiers(score, TUNED_TIERS, DEFAULT_SERVING_CONFIG);
+    const tuned = await clock.time('search', () =>
+      tuneServedTiers(score, TUNED_TIERS, DEFAULT_SERVING_CONFIG),
+    );
     const rules: VersionRules = {};
     const validation: RulesReport['validation'] = {};
     let trials = 0;

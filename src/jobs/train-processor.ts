@@ -10,7 +10,7 @@ import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Engine, EngineOptions } from '../serving/engine.ts';
 import type { Store } from '../store/types.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion, versionOfJob } from '../../training/publish.ts';
-import type { Recipe, TrainStage, Verdict } from '../../training/publish.ts';
+import type { Recipe, ScoredSplit, TrainStage, Verdict } from '../../training/publish.ts';
 import type { TrainPayload } from './job-payloads.ts';
 import type { JobContext } from './job-types.ts';
 
@@ -74,11 +74,13 @@ export async function runTrainJob(o: TrainJobOptions): Promise<Verdict> {
   const recipe = { ...o.recipe, ...recipeOf(o.payload) };
   const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
   let version = o.jobKey ? await versionOfJob(o.registry, o.jobKey) : null;
+  // What this attempt scored the candidate on: the gate reuses it (a retried attempt has none).
+  let scored: ScoredSplit | null = null;
   if (version)
     o.log.info({ version, job: o.jobKey }, 'train job: its version was published by an earlier attempt');
   else {
     const seed = o.payload.seed ?? o.seed;
-    const { manifest } = await trainVersion({
+    const trained = await trainVersion({
       store: o.store,
       registry: o.registry,
       log: o.log,
@@ -90,7 +92,8 @@ export async function runTrainJob(o: TrainJobOptions): Promise<Verdict> {
       onIteration: (phase, info) =>
         show(phase === 'holdout' ? 'holdout fit' : 'final fit', info.iteration, iterations),
     });
-    version = manifest.version;
+    version = trained.manifest.version;
+    scored = trained.scored;
   }
   show('gate');
   if ((await o.registry.current()) === version)
@@ -101,6 +104,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<Verdict> {
     version,
     force: o.payload.force ?? false,
     log: o.log,
+    scored,
   });
   show('gate', 1, 1);
   return verdict;

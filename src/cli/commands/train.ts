@@ -11,6 +11,7 @@ import { ModelRegistry } from '../../registry/model-registry.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
 import type { Recipe } from '../../../training/publish.ts';
 import type { RulesReport } from '../../../training/serving-rules.ts';
+import type { StageTiming } from '../../../training/stage-clock.ts';
 import type { Command } from '../command.ts';
 import { exitWithParent } from '../exit-with-parent.ts';
 import { numberOption, parseOptions } from '../command.ts';
@@ -25,7 +26,10 @@ const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [
   weights, MMR, category cap, new-arrival slot) for served NDCG@20 on the same split (at most
   ${DEFAULT_RECIPE.rulesUsers} of its users), publishes a version with them under <dataDir>/models/ and makes it current
   if it passes the quality gate (NDCG@20 no more than --margin below the current version, both
-  refitted and scored on the same newest split).
+  fitted and scored on the same newest split: the new version's score is the one just taken,
+  and the current version is refitted only if its recipe or seed differ).
+  Prints the seconds of each stage (snapshot, fit, evaluate, rules, final fit, publish, gate;
+  with --json as \`stages\` and \`totalSeconds\`).
 
   --no-tune-rules  publish without tuned rules: the engine's default rules serve the version
   --no-promote     publish only; promote later with \`shelf models promote VERSION\`
@@ -121,13 +125,24 @@ const train: Command = {
         )
       : null;
     let phase = '';
-    const { manifest } = await trainVersion({
+    const stages: StageTiming[] = [];
+    const t0 = performance.now();
+    const onStage = (t: StageTiming) => {
+      stages.push(t);
+      if (bar && phase) {
+        bar.stop();
+        phase = '';
+      }
+      ctx.log.info(t, 'stage done');
+    };
+    const { manifest, scored } = await trainVersion({
       store,
       registry,
       recipe,
       ...(seed === undefined ? {} : { seed }),
       makeEngine: createEngine,
       log: ctx.log,
+      onTiming: onStage,
       onIteration(p, info) {
         if (bar) {
           if (p !== phase) {
@@ -149,7 +164,10 @@ const train: Command = {
           force: v.force,
           ...(margin === undefined ? {} : { gate: { margin } }),
           log: ctx.log,
+          scored,
+          onStage,
         });
+    const totalSeconds = Math.round(performance.now() - t0) / 1000;
     if (verdict?.promoted) {
       await ctx.audit(
         'model.promote',
@@ -160,7 +178,15 @@ const train: Command = {
       await ctx.publish([{ kind: 'version', version: manifest.version }]);
     }
     if (v.json) {
-      ctx.out.write(JSON.stringify({ version: manifest.version, metrics: manifest.metrics, verdict }) + '\n');
+      ctx.out.write(
+        JSON.stringify({
+          version: manifest.version,
+          metrics: manifest.metrics,
+          verdict,
+          stages,
+          totalSeconds,
+        }) + '\n',
+      );
     } else {
       const m = manifest.metrics;
       ctx.out.write(
@@ -171,12 +197,28 @@ const train: Command = {
               `coverage@20 ${m['coverage@20'].toFixed(4)} over ${m.testUsers} test users\n`
             : 'newest split: no test users, so no offline metrics\n') +
           rulesLine(manifest.params.servingRules as RulesReport | { skipped: string }) +
-          (verdict ? verdict.message + '\n' : 'not promoted (--no-promote)\n'),
+          (verdict ? verdict.message + '\n' : 'not promoted (--no-promote)\n') +
+          stagesLine(stages, totalSeconds),
       );
     }
     return verdict && !verdict.promoted ? 1 : 0;
   },
 };
+
+/** Seconds per stage of the job, top-level stages first, each followed by its sub-stages. */
+function stagesLine(stages: readonly StageTiming[], total: number): string {
+  const top = stages.filter((t) => !t.stage.includes('/') || t.stage.startsWith('gate/'));
+  const parts = top.map((t) => {
+    const subs = stages.filter(
+      (x) => x.stage.startsWith(t.stage + '/') && !x.stage.slice(t.stage.length + 1).includes('/'),
+    );
+    const inner = subs.length
+      ? ` (${subs.map((x) => `${x.stage.slice(t.stage.length + 1)} ${x.seconds.toFixed(2)}`).join(', ')})`
+      : '';
+    return `${t.stage} ${t.seconds.toFixed(2)}${inner}`;
+  });
+  return `stages (s): ${parts.join('; ')}; total ${total.toFixed(2)}\n`;
+}
 
 /** What the rule tuning found, per tier: NDCG@20 and coverage@20 from the default rules to the chosen ones. */
 function rulesLine(r: RulesReport | { skipped: string }): string {

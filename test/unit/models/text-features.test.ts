@@ -111,6 +111,16 @@ describe('TextFeatures', () => {
     expect(b.transform(corpus)).toEqual(a.transform(corpus));
   });
 
+  it('fitTransform gives the features and rows of fit then transform, minDf included', () => {
+    const more = [...corpus, item('red red mug mug', { description: 'blue teapot', brand: 'Acme' })];
+    for (const options of [{ dims: 1 << 12 }, { dims: 1 << 4, minDf: 2 }]) {
+      const { features, x } = TextFeatures.fitTransform(more, options);
+      const fitted = TextFeatures.fit(more, options);
+      expect(features.state()).toEqual(fitted.state());
+      expect(x).toEqual(fitted.transform(more));
+    }
+  });
+
   it('puts each token in bucket hash & (dims − 1) with the sign of the top bit, idf-weighted, unit norm', () => {
     const dims = 1 << 10;
     const features = TextFeatures.fit([item('alpha'), item('alpha beta')], { dims, bigrams: false });

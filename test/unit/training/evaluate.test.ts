@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { AlsModel } from '../../../models/als.ts';
+import { createRng } from '../../../models/random.ts';
 import type { Recommender } from '../../../models/recommender.ts';
 import { csrFromCoo } from '../../../models/sparse.ts';
 import type { Csr } from '../../../models/sparse.ts';
@@ -55,5 +57,38 @@ describe('evaluateRecommender', () => {
       truthItems: new Int32Array(0),
     });
     expect(r).toEqual({ k: 20, users: 0, recall: 0, ndcg: 0, coverage: 0 });
+  });
+
+  it('gives the same figures from a model ranking in blocks as from one user at a time', async () => {
+    const rng = createRng(11);
+    const [users, items] = [300, 400];
+    const rows: number[] = [];
+    const cols: number[] = [];
+    for (let u = 0; u < users; u++)
+      for (let j = 0; j < 8; j++) {
+        rows.push(u);
+        cols.push((u * 7 + rng.int(60) + (u % 5) * 70) % items);
+      }
+    const m = csrFromCoo(
+      users,
+      items,
+      Int32Array.from(rows),
+      Int32Array.from(cols),
+      new Float32Array(rows.length).fill(1),
+    );
+    const model = new AlsModel({ factors: 16, iterations: 3, seed: 4, workers: 1 });
+    await model.fit(m);
+    const testUsers = Int32Array.from({ length: 120 }, (_, t) => t * 2);
+    const truthIndptr = Int32Array.from({ length: 121 }, (_, t) => 3 * t);
+    const truthItems = Int32Array.from({ length: 360 }, () => rng.int(items));
+    const targets = { testUsers, truthIndptr, truthItems };
+    // The same model seen through scoreInto only (no recommendBatch).
+    const oneByOne: Recommender = {
+      name: 'als',
+      fit: (t) => model.fit(t),
+      scoreInto: (...a) => model.scoreInto(...a),
+    };
+    expect(model.recommendBatch).toBeTypeOf('function');
+    expect(evaluateRecommender(model, m, targets, 20)).toEqual(evaluateRecommender(oneByOne, m, targets, 20));
   });
 });

@@ -12,7 +12,14 @@ import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { cutoffSplit, newestSplit } from '../../../training/holdout.ts';
 import { DEFAULT_WEIGHTS } from '../../../training/interaction-weights.ts';
-import { promoteWithGate, scoreVersion, trainVersion } from '../../../training/publish.ts';
+import {
+  DEFAULT_RECIPE,
+  promoteWithGate,
+  scoreRecipe,
+  scoreVersion,
+  trainVersion,
+} from '../../../training/publish.ts';
+import type { StageTiming } from '../../../training/stage-clock.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
 import { tune } from '../../../training/tune.ts';
 import { loadAlsVersion } from '../../../src/registry/als-version.ts';
@@ -122,6 +129,46 @@ describe('train, publish and gate on a generated storefront', () => {
     const verdict = await promoteWithGate({ registry, store, version: v, log });
     expect(verdict).toMatchObject({ promoted: true });
     expect(verdict.candidate).toBeCloseTo(verdict.current!, 6);
+  });
+
+  it('reuses the scores taken in training in the gate: the figures a refit gives, refitting only another recipe or seed', async () => {
+    const recipe = { ...DEFAULT_RECIPE, ...fast };
+    const same = (await trainVersion({ store, registry, recipe: fast, seed: 6, log })).manifest.version;
+    await promoteWithGate({ registry, store, version: same, force: true, log });
+    const job = await trainVersion({ store, registry, recipe: fast, seed: 6, log });
+    const stages: StageTiming[] = [];
+    const onStage = (t: StageTiming) => stages.push(t);
+    const reused = await promoteWithGate({
+      registry,
+      store,
+      version: job.manifest.version,
+      log,
+      scored: job.scored,
+      onStage,
+    });
+    const { s, split } = job.scored!;
+    const refit = scoreRecipe(s, split, recipe, 6);
+    expect(reused).toMatchObject({ promoted: true });
+    expect(reused.candidate).toBe((await refit)['ndcg@20']);
+    expect(reused.current).toBe(reused.candidate);
+    expect(stages.map((t) => t.stage)).toEqual(['gate/candidate', 'gate/current']);
+
+    // A current version of another seed is refitted on the same split; the candidate is not.
+    const other = (await trainVersion({ store, registry, recipe: fast, seed: 8, log })).manifest.version;
+    await promoteWithGate({ registry, store, version: other, force: true, log });
+    const next = await trainVersion({ store, registry, recipe: fast, seed: 6, log });
+    const verdict = await promoteWithGate({
+      registry,
+      store,
+      version: next.manifest.version,
+      log,
+      scored: next.scored,
+    });
+    expect(verdict.candidate).toBe(next.manifest.metrics!['ndcg@20']);
+    expect(verdict.current).toBe(
+      (await scoreRecipe(next.scored!.s, next.scored!.split, recipe, 8))['ndcg@20'],
+    );
+    expect(verdict.current).not.toBe(verdict.candidate);
   });
 
   it('scores a published version on any split, flagging one trained on the test window', async () => {

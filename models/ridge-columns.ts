@@ -1,0 +1,233 @@
+/**
+ * Ridge regression by conjugate gradients for the content encoder: (XᵀX + λI) W = Xᵀ(Y − b),
+ * b the mean target, one independent CG per target column run side by side (each with its own
+ * step sizes), from W = 0, until every column's relative residual is below the tolerance.
+ *
+ * The columns never mix: a column's every value is computed by the same operations in the same
+ * order whichever other columns run beside it, and a converged column stays frozen (its step is
+ * 0) while the others go on. So the target columns are split into groups solved on worker
+ * threads, and the weights are bit-identical to solving all columns together.
+ */
+import type { Worker } from 'node:worker_threads';
+import type { Csr } from './sparse.ts';
+import { transpose } from './sparse.ts';
+import { SpmmPair } from './spmm-simd.ts';
+import { startTsWorker } from './ts-worker.ts';
+
+export interface RidgeOptions {
+  l2: number;
+  tolerance: number;
+  maxIterations: number;
+  /**
+   * Column groups solved at once (the calling thread solves one, a worker thread each other).
+   * @defaultValue 2
+   */
+  workers?: number;
+  /**
+   * Below this much work per iteration (stored features × target columns) everything runs on
+   * the calling thread: starting a worker (≈ 0.5 s) would cost more. @defaultValue 4_000_000
+   */
+  parallelMinWork?: number;
+}
+
+export interface RidgeColumnsResult {
+  /** cols × g, row-major. */
+  w: Float64Array;
+  iterations: number;
+  /** The largest relative residual over the columns when the iterations stopped. */
+  residual: number;
+}
+
+/** What a ridge worker receives (ridge-worker.ts). */
+export interface RidgeTask {
+  x: Csr;
+  /** Solve with the JS products only (tests compare both). @defaultValue false */
+  noSimd?: boolean;
+  centred: Float64Array;
+  g: number;
+  options: Pick<RidgeOptions, 'l2' | 'tolerance' | 'maxIterations'>;
+}
+
+/**
+ * Solves for all `f` target columns; `targets` is rows × f (row-major). Returns the weights
+ * (cols × f, float32), the bias (the mean targets), the iterations of the slowest column and
+ * the largest residual.
+ */
+export async function ridgeByColumns(
+  x: Csr,
+  targets: Float32Array,
+  f: number,
+  o: RidgeOptions,
+): Promise<{ w: Float32Array; mean: Float64Array; iterations: number; residual: number }> {
+  const n = x.rows;
+  const p = x.cols;
+  const mean = columnMeans(targets, n, f);
+  const work = x.indices.length * f;
+  const groups = work >= (o.parallelMinWork ?? 4_000_000) ? Math.max(1, Math.min(o.workers ?? 2, f)) : 1;
+  // Columns [bounds[g], bounds[g + 1]) form group g.
+  const bounds = Array.from({ length: groups + 1 }, (_, g) => Math.round((g * f) / groups));
+  const tasks = bounds.slice(0, -1).map((j0, g): RidgeTask => {
+    const width = bounds[g + 1]! - j0;
+    const centred = new Float64Array(n * width);
+    for (let r = 0; r < n; r++)
+      for (let j = 0; j < width; j++) centred[r * width + j] = targets[r * f + j0 + j]! - mean[j0 + j]!;
+    return {
+      x,
+      centred,
+      g: width,
+      options: { l2: o.l2, tolerance: o.tolerance, maxIterations: o.maxIterations },
+    };
+  });
+  const results = await Promise.all(
+    tasks.map((t, g) => (g === 0 ? Promise.resolve(ridgeColumns(t)) : solveOnWorker(t))),
+  );
+  const w = new Float32Array(p * f);
+  let iterations = 0;
+  let residual = 0;
+  results.forEach((r, g) => {
+    const j0 = bounds[g]!;
+    const width = bounds[g + 1]! - j0;
+    for (let c = 0; c < p; c++) for (let j = 0; j < width; j++) w[c * f + j0 + j] = r.w[c * width + j]!;
+    iterations = Math.max(iterations, r.iterations);
+    residual = Math.max(residual, r.residual);
+  });
+  return { w, mean, iterations, residual };
+}
+
+function solveOnWorker(task: RidgeTask): Promise<RidgeColumnsResult> {
+  return new Promise((resolve, reject) => {
+    let worker: Worker;
+    try {
+      worker = startTsWorker(new URL('./ridge-worker.ts', import.meta.url), task);
+    } catch (err) {
+      reject(err as Error);
+      return;
+    }
+    let settled = false;
+    worker.once(
+      'message',
+      (reply: { ok: true; result: RidgeColumnsResult } | { ok: false; error: string }) => {
+        settled = true;
+        void worker.terminate();
+        if (reply.ok) resolve(reply.result);
+        else reject(new Error(`ridge worker failed: ${reply.error}`));
+      },
+    );
+    worker.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`ridge worker exited with code ${code}`));
+    });
+  });
+}
+
+/** Per-column mean of a rows × f matrix. */
+export function columnMeans(y: Float32Array, rows: number, f: number): Float64Array {
+  const mean = new Float64Array(f);
+  for (let r = 0; r < rows; r++) for (let j = 0; j < f; j++) mean[j]! += y[r * f + j]!;
+  for (let j = 0; j < f; j++) mean[j]! /= rows;
+  return mean;
+}
+
+/** out (rows × f) = X v, v is cols × f. */
+function sparseTimesDenseInto(x: Csr, v: Float64Array, f: number, out: Float64Array): void {
+  out.fill(0);
+  for (let r = 0; r < x.rows; r++) {
+    const o = r * f;
+    for (let p = x.indptr[r]!; p < x.indptr[r + 1]!; p++) {
+      const a = x.values[p]!;
+      const row = x.indices[p]! * f;
+      for (let j = 0; j < f; j++) out[o + j]! += a * v[row + j]!;
+    }
+  }
+}
+
+/** out (cols × f) = Xᵀ t, t is rows × f. */
+function sparseTransposeTimesDenseInto(x: Csr, t: Float64Array, f: number, out: Float64Array): void {
+  out.fill(0);
+  for (let r = 0; r < x.rows; r++) {
+    const o = r * f;
+    for (let p = x.indptr[r]!; p < x.indptr[r + 1]!; p++) {
+      const a = x.values[p]!;
+      const row = x.indices[p]! * f;
+      for (let j = 0; j < f; j++) out[row + j]! += a * t[o + j]!;
+    }
+  }
+}
+
+/** The CG of `task.g` target columns side by side (`centred` = Y − b, rows × g). */
+export function ridgeColumns(task: RidgeTask): RidgeColumnsResult {
+  const { x, centred, g: f, options: o } = task;
+  if (x.indptr[0] !== 0 || x.indptr[x.rows] !== x.indices.length)
+    throw new RangeError('x must be a CSR whose rows cover its entries from 0');
+  const p = x.cols;
+  const w = new Float64Array(p * f);
+  const res = new Float64Array(p * f);
+  sparseTransposeTimesDenseInto(x, centred, f, res); // r = b − A·0
+  // X dir and Xᵀ t in WebAssembly SIMD when it can (the same values), else in JS.
+  const simd = task.noSimd ? null : SpmmPair.create(x, transpose(x), f);
+  const dir = simd ? simd.dir : new Float64Array(p * f);
+  dir.set(res);
+  const q = simd ? simd.q : new Float64Array(p * f);
+  const t = simd ? simd.t : new Float64Array(x.rows * f);
+  const rr = new Float64Array(f);
+  const bb = new Float64Array(f);
+  const pq = new Float64Array(f);
+  const alpha = new Float64Array(f);
+  const done = new Uint8Array(f);
+  for (let c = 0; c < p; c++) for (let j = 0; j < f; j++) rr[j]! += res[c * f + j]! ** 2;
+  bb.set(rr);
+  let iterations = 0;
+  let worst = 0;
+  const converged = () => {
+    worst = 0;
+    let all = true;
+    for (let j = 0; j < f; j++) {
+      const rel = bb[j]! > 0 ? Math.sqrt(rr[j]! / bb[j]!) : 0;
+      worst = Math.max(worst, rel);
+      if (rel <= o.tolerance) done[j] = 1;
+      else all = false;
+    }
+    return all;
+  };
+  while (!converged() && iterations < o.maxIterations) {
+    iterations++;
+    if (simd) {
+      simd.forward();
+      simd.backward();
+    } else {
+      sparseTimesDenseInto(x, dir, f, t);
+      sparseTransposeTimesDenseInto(x, t, f, q);
+    }
+    pq.fill(0);
+    for (let c = 0; c < p; c++) {
+      const row = c * f;
+      for (let j = 0; j < f; j++) {
+        q[row + j]! += o.l2 * dir[row + j]!;
+        pq[j]! += dir[row + j]! * q[row + j]!;
+      }
+    }
+    for (let j = 0; j < f; j++) alpha[j] = done[j] || !(pq[j]! > 0) ? 0 : rr[j]! / pq[j]!;
+    const rrOld = rr.slice();
+    rr.fill(0);
+    for (let c = 0; c < p; c++) {
+      const row = c * f;
+      for (let j = 0; j < f; j++) {
+        w[row + j]! += alpha[j]! * dir[row + j]!;
+        res[row + j]! -= alpha[j]! * q[row + j]!;
+        rr[j]! += res[row + j]! ** 2;
+      }
+    }
+    for (let c = 0; c < p; c++) {
+      const row = c * f;
+      for (let j = 0; j < f; j++) {
+        const beta = rrOld[j]! > 0 ? rr[j]! / rrOld[j]! : 0;
+        dir[row + j] = res[row + j]! + beta * dir[row + j]!;
+      }
+    }
+  }
+  return { w, iterations, residual: worst };
+}

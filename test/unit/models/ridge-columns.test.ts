@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { createRng } from '../../../models/random.ts';
+import { ridgeByColumns, ridgeColumns } from '../../../models/ridge-columns.ts';
+import { csrFromCoo } from '../../../models/sparse.ts';
+
+describe('ridgeByColumns', () => {
+  // 400 rows × 150 feature columns, ~6 features a row; 12 target columns.
+  const rng = createRng(21);
+  const [n, p, f] = [400, 150, 12];
+  const rows: number[] = [];
+  const cols: number[] = [];
+  const vals: number[] = [];
+  for (let r = 0; r < n; r++)
+    for (let k = 0; k < 6; k++) {
+      rows.push(r);
+      cols.push(rng.int(p));
+      vals.push(0.2 + rng.next());
+    }
+  const x = csrFromCoo(n, p, Int32Array.from(rows), Int32Array.from(cols), Float32Array.from(vals));
+  const targets = Float32Array.from({ length: n * f }, () => rng.normal());
+  const o = { l2: 0.5, tolerance: 1e-6, maxIterations: 500 };
+
+  it('gives bit-identical weights when the columns are split over worker threads', async () => {
+    const one = await ridgeByColumns(x, targets, f, { ...o, workers: 1 });
+    const split = await ridgeByColumns(x, targets, f, { ...o, workers: 3, parallelMinWork: 0 });
+    expect(one.iterations).toBeGreaterThan(1);
+    expect(split.w).toEqual(one.w);
+    expect(split.mean).toEqual(one.mean);
+    expect(split.iterations).toBe(one.iterations);
+    expect(split.residual).toBe(one.residual);
+  });
+
+  it('solves the normal equations (XᵀX + λI) w = Xᵀ(y − b)', async () => {
+    const { w, mean } = await ridgeByColumns(x, targets, f, { ...o, workers: 1 });
+    // Residual of column 0 of the normal equations, relative to its right-hand side.
+    const xw = new Float64Array(n);
+    for (let r = 0; r < n; r++)
+      for (let q = x.indptr[r]!; q < x.indptr[r + 1]!; q++) xw[r]! += x.values[q]! * w[x.indices[q]! * f]!;
+    const lhs = new Float64Array(p);
+    const rhs = new Float64Array(p);
+    for (let r = 0; r < n; r++)
+      for (let q = x.indptr[r]!; q < x.indptr[r + 1]!; q++) {
+        lhs[x.indices[q]!]! += x.values[q]! * xw[r]!;
+        rhs[x.indices[q]!]! += x.values[q]! * (targets[r * f]! - mean[0]!);
+      }
+    let num = 0;
+    let den = 0;
+    for (let c = 0; c < p; c++) {
+      num += (lhs[c]! + o.l2 * w[c * f]! - rhs[c]!) ** 2;
+      den += rhs[c]! ** 2;
+    }
+    expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
+  });
+
+  it('gives bit-identical weights from the SIMD products and the JS ones', () => {
+    const centred = Float64Array.from(targets, (v, k) => v - (k % f) * 0.01);
+    const task = { x, centred, g: f, options: o };
+    const js = ridgeColumns({ ...task, noSimd: true });
+    const simd = ridgeColumns(task);
+    expect(js.iterations).toBeGreaterThan(1);
+    expect(simd.w).toEqual(js.w);
+    expect(simd.iterations).toBe(js.iterations);
+    expect(simd.residual).toBe(js.residual);
+  });
+});
