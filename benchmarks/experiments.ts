@@ -26,7 +26,7 @@ import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../src/serving/types.ts';
 import type { RecommendRequest } from '../src/serving/types.ts';
 import type { Experiment, ShelfEvent, UnitTotals } from '../src/store/types.ts';
-import { parseArgs, printTable } from './table.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 export default async function experimentsBench(args: string[]): Promise<unknown> {
   const opts = parseArgs(args);

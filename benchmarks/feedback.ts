@@ -6,7 +6,7 @@
  * - the aggregation job over `--impressions` lists from scratch, then over `--incremental` new
  *   ones, on each store;
  * - the HTTP personalized tier with impression recording on and off, cache hits and cache off
- *   (the http bench's runs, benchmarks/http-runs.ts);
+ *   (the http bench's runs, benchmarks/lib/http-runs.ts);
  * - the impression buffer's peak size and heap while the store stalls for `--stall-seconds`.
  */
 import { randomUUID } from 'node:crypto';
@@ -25,8 +25,8 @@ import pg from 'pg';
 import { openStore } from '../src/store/open-store.ts';
 import { openPostgresStore } from '../src/store/postgres-store.ts';
 import type { ShelfEvent, Store, StoredImpression } from '../src/store/types.ts';
-import { measureHttp } from './http-runs.ts';
-import { parseArgs, printTable } from './table.ts';
+import { measureHttp } from './lib/http-runs.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 const DAY = 86_400_000;
 const LIST = 20;

@@ -3,8 +3,8 @@
  * the personalized tier over HTTP, list cache hits and cache off, beside a bare Fastify route
  * returning a constant list of the same size (see http-runs.ts for how it is driven).
  */
-import { measureHttp } from './http-runs.ts';
-import { parseArgs } from './table.ts';
+import { measureHttp } from './lib/http-runs.ts';
+import { parseArgs } from './lib/table.ts';
 
 const pick = (r: {
   reqPerSec: number;

@@ -29,7 +29,7 @@ import type { ImportFormat, ImportSummary } from '../src/store/import/types.ts';
 import { openPostgresStore } from '../src/store/postgres-store.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { InsertResult, Item, ShelfEvent, Store, UpsertResult, User } from '../src/store/types.ts';
-import { parseArgs, printTable } from './table.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const KNOWN = ['parse', 'sqlite', 'postgres'] as const;

@@ -20,9 +20,9 @@ import { loadConfig } from '../src/config.ts';
 import { BullmqJobs } from '../src/jobs/bullmq-jobs.ts';
 import { ShelfWorker } from '../src/jobs/bullmq-worker.ts';
 import { InlineJobs } from '../src/jobs/inline-jobs.ts';
-import { runLoad } from './load-client.ts';
-import type { LoadResult } from './load-client.ts';
-import { parseArgs, printTable } from './table.ts';
+import { runLoad } from './lib/load-client.ts';
+import type { LoadResult } from './lib/load-client.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 const BIN = fileURLToPath(new URL('../src/cli/bin.mjs', import.meta.url));
 const log = pino({ level: 'silent' });

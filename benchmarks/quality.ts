@@ -66,7 +66,7 @@ import type { ServedResult } from '../training/served-evaluation.ts';
 import { servedSetup } from '../training/served-setup.ts';
 import { TUNED_TIERS } from '../training/serving-rules.ts';
 import type { RulesReport } from '../training/serving-rules.ts';
-import { parseArgs, printTable } from './table.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 const K = 20;
 

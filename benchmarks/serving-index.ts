@@ -46,7 +46,7 @@ import type { HnswSearchOptions } from '../src/index/hnsw-index.ts';
 import { ItemFilter } from '../src/index/item-filter.ts';
 import { dotAt } from '../src/index/vector-store.ts';
 import { clusteredItems, userQueries } from '../test/helpers/clustered-vectors.ts';
-import { parseArgs, printTable } from './table.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 export const FRACTIONS = ['0.01', '0.1', '0.5'] as const;
 export type Fraction = (typeof FRACTIONS)[number];

@@ -31,7 +31,7 @@ import type { Item, ShelfEvent } from '../src/store/types.ts';
 import { clusteredItems, userQueries } from '../test/helpers/clustered-vectors.ts';
 import servingIndex, { timeCalls } from './serving-index.ts';
 import type { Latency } from './serving-index.ts';
-import { parseArgs, printTable } from './table.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 const DIMS = 64;
 const CLUSTERS = 1000;

@@ -18,7 +18,7 @@ import { ModelRegistry } from '../src/registry/model-registry.ts';
 import { openStore } from '../src/store/open-store.ts';
 import { promoteWithGate, trainVersion } from '../training/publish.ts';
 import type { StageTiming } from '../training/stage-clock.ts';
-import { parseArgs, printTable } from './table.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 export interface TrainJobOptions {
   items: number;

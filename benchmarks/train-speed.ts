@@ -12,7 +12,7 @@ import { AlsModel } from '../models/als.ts';
 import type { Csr } from '../models/sparse.ts';
 import { createRng } from '../models/random.ts';
 import type { Rng } from '../models/random.ts';
-import { parseArgs, printTable } from './table.ts';
+import { parseArgs, printTable } from './lib/table.ts';
 
 interface SizeResult {
   interactions: number;
