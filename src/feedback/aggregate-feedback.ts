@@ -1,8 +1,9 @@
 /**
  * The `aggregate-feedback` job: adds the impressions and attributions stored since the
  * watermark to the per-visitor-day and per-position aggregates, and moves the watermark, in one
- * transaction (`Store.addFeedbackBetween`: the database sums). Incremental and idempotent: a re-run finds nothing past the
- * watermark and adds nothing; a run racing another loses the compare-and-set and adds nothing.
+ * transaction per chunk (`Store.addFeedbackBetween`: the database sums). Incremental and
+ * idempotent: a re-run finds nothing past the watermark and adds nothing; a run racing another
+ * loses the compare-and-set and adds nothing.
  */
 import type { FeedbackWatermark, Store } from '../store/types.ts';
 

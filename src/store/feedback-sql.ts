@@ -234,9 +234,9 @@ const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, po
 /**
  * The statements that add impressions with $1 < seq ≤ $2, then attributions with $1 < seq ≤ $2,
  * to the per-visitor-day and per-position aggregates: summed by the database, so no row leaves
- * it. The impressions are read once, grouped by visitor, day and list length into a temporary
- * table (`listsTable` makes it, `fillLists` fills it, `clearLists` empties it); both aggregates
- * are summed from that. A list of n items adds one to each of positions 0 … n − 1: a row per
+ * it. The impressions are read once, grouped by visitor, day and list length into the temporary
+ * table `feedback_lists` (each store makes it with `FEEDBACK_LISTS_COLUMNS`; `fillLists` fills
+ * it, `clearLists` empties it); both aggregates are summed from that. A list of n items adds one to each of positions 0 … n − 1: a row per
  * group and length, not per item.
  */
 export function aggregationSql(d: AggregationDialect): {
