@@ -226,7 +226,7 @@ const ADD_COUNTS = `clicks = t.clicks + excluded.clicks, add_to_carts = t.add_to
   purchases = t.purchases + excluded.purchases, units = t.units + excluded.units, revenue = t.revenue + excluded.revenue`;
 const VISITOR_DAYS = `INSERT INTO feedback_visitor_days AS t (tier, model_version, config, variant, day, visitor,
   impressions, items_shown, clicks, add_to_carts, purchases, units, revenue)`;
-const VISITOR_DAY_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, visitor) DO UPDATE SET';
+const VISITOR_DAY_KEY = 'ON CONFLICT (day, tier, model_version, config, variant, visitor) DO UPDATE SET';
 const POSITIONS = `INSERT INTO feedback_positions AS t (tier, model_version, config, variant, day, position,
   items_shown, clicks, add_to_carts, purchases, units, revenue)`;
 const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET';

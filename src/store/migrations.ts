@@ -151,6 +151,26 @@ export const sqliteMigrations: readonly Migration[] = [
       UPDATE impressions SET shown = json_array_length(item_ids);
     `,
   },
+  {
+    version: 6,
+    // Keyed by day first: each run adds to the newest days, so its writes stay in one region of
+    // the key, and the key serves the metrics' day ranges (the day index goes).
+    name: 'per-visitor-day aggregates keyed by day first',
+    sql: `
+      CREATE TABLE feedback_visitor_days_by_day (
+        tier TEXT NOT NULL, model_version TEXT NOT NULL, config TEXT NOT NULL, variant TEXT NOT NULL,
+        day TEXT NOT NULL, visitor TEXT NOT NULL,
+        impressions INTEGER NOT NULL, items_shown INTEGER NOT NULL, clicks INTEGER NOT NULL,
+        add_to_carts INTEGER NOT NULL, purchases INTEGER NOT NULL, units REAL NOT NULL, revenue REAL NOT NULL,
+        PRIMARY KEY (day, tier, model_version, config, variant, visitor)
+      );
+      INSERT INTO feedback_visitor_days_by_day SELECT * FROM feedback_visitor_days;
+      DROP TABLE feedback_visitor_days;
+      ALTER TABLE feedback_visitor_days_by_day RENAME TO feedback_visitor_days;
+      CREATE INDEX feedback_visitor_days_visitor ON feedback_visitor_days (visitor);
+      CREATE INDEX feedback_visitor_days_config ON feedback_visitor_days (config, visitor);
+    `,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -304,6 +324,17 @@ export const postgresMigrations: readonly Migration[] = [
     sql: `
       ALTER TABLE feedback_visitor_days SET (fillfactor = 50);
       ALTER TABLE feedback_positions SET (fillfactor = 50);
+    `,
+  },
+  {
+    version: 7,
+    // As SQLite's version 6: keyed by day first, so each run's writes stay in the newest days'
+    // region of the key, which also serves the metrics' day ranges (the day index goes).
+    name: 'per-visitor-day aggregates keyed by day first',
+    sql: `
+      ALTER TABLE feedback_visitor_days DROP CONSTRAINT feedback_visitor_days_pkey,
+        ADD PRIMARY KEY (day, tier, model_version, config, variant, visitor);
+      DROP INDEX feedback_visitor_days_day;
     `,
   },
 ];
