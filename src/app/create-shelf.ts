@@ -135,23 +135,11 @@ export async function createShelf(
   let bullmqRef: BullmqJobs | null = null;
   let inlineRef: InlineJobs<ShelfJobName> | null = null;
   const counters = new FeedbackCounters();
-  // The writer thread opens the configured store itself: not for a store handed in (tests).
-  const capacity = config.impressionBuffer;
-  let impressions: ImpressionLog;
-  try {
-    impressions =
-      config.impressionWriter === 'thread' && !overrides.store
-        ? await ImpressionThread.start({ database: config.database, log, counters, capacity })
-        : new ImpressionRecorder({ store, log, counters, capacity }).start();
-  } catch (err) {
-    if (!overrides.store) await store.close();
-    await ownRedis?.quit();
-    throw err;
-  }
+  let impressionsRef: ImpressionLog | null = null;
   let attributorRef: Attributor | null = null;
   const closeOwned = async () => {
     // The impressions held are written before the store closes (drain and close alike).
-    await impressions.close();
+    await impressionsRef?.close();
     await attributorRef?.close();
     await feed?.close();
     await bullmqRef?.close();
@@ -159,6 +147,13 @@ export async function createShelf(
     await ownRedis?.quit();
   };
   try {
+    // The writer thread opens the configured store itself: not for a store handed in (tests).
+    const capacity = config.impressionBuffer;
+    const impressions: ImpressionLog =
+      config.impressionWriter === 'thread' && !overrides.store
+        ? await ImpressionThread.start({ database: config.database, log, counters, capacity })
+        : new ImpressionRecorder({ store, log, counters, capacity }).start();
+    impressionsRef = impressions;
     const registry = overrides.registry ?? new ModelRegistry(config.modelsDir);
     const realtime =
       overrides.realtime ??
