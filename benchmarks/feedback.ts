@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
+import { createRng } from '../models/random.ts';
 import { aggregateFeedback } from '../src/feedback/aggregate-feedback.ts';
 import { Attributor } from '../src/feedback/attributor.ts';
 import { ImpressionRecorder } from '../src/feedback/impression-recorder.ts';
@@ -32,63 +33,42 @@ const DAY = 86_400_000;
 const LIST = 20;
 const silent = pino({ level: 'silent' });
 
-/** A seeded generator (mulberry32): the same lists and events on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
- * Lists shown over the 7 days before `end`, in time order, `batch` at a time: visits by a visitor
- * drawn from `visitors`, each visit a run of lists (8 on average, geometric), as a shopper moving
- * between pages sees a few tiers on each; a quarter of the visitors anonymous (sessions).
+ * Lists shown over the 7 days before `end`, in time order: visits by a visitor drawn from
+ * `visitors`, each visit a run of lists (8 on average, geometric), as a shopper moving between
+ * pages sees a few tiers on each; a quarter of the visitors anonymous (sessions).
  */
-function* impressions(
+function impressions(
   count: number,
-  o: { visitors: number; items: number; end: number; seed: number; batch: number; prefix: string },
-): Generator<StoredImpression[]> {
-  const r = rng(o.seed);
+  o: { visitors: number; items: number; end: number; seed: number },
+): StoredImpression[] {
+  const r = createRng(o.seed);
   const start = o.end - 7 * DAY;
   let visitor = 0;
   let left = 0;
-  for (let done = 0; done < count;) {
-    const n = Math.min(o.batch, count - done);
-    const out: StoredImpression[] = [];
-    for (let k = 0; k < n; k++, done++) {
-      if (left-- <= 0) {
-        visitor = Math.floor(r() * o.visitors);
-        left = Math.floor(-Math.log(1 - r()) * 7);
-      }
-      const first = Math.floor(r() * (o.items - LIST));
-      const itemIds: string[] = [];
-      for (let p = 0; p < LIST; p++) itemIds.push(`sku-${first + p}`);
-      const i: StoredImpression = {
-        recommendationId: `${o.prefix}-${done}`,
-        tier: r() < 0.7 ? 'personalized' : 'homepage',
-        config: 'default',
-        probability: 1,
-        modelVersion: 'v1',
-        itemIds,
-        timestamp: start + Math.floor((done / count) * 7 * DAY),
-      };
-      if (visitor % 4 === 0) i.sessionId = `s-${visitor}`;
-      else i.userId = `u-${visitor}`;
-      out.push(i);
+  const out: StoredImpression[] = [];
+  for (let done = 0; done < count; done++) {
+    if (left-- <= 0) {
+      visitor = r.int(o.visitors);
+      left = Math.floor(-Math.log(1 - r.next()) * 7);
     }
-    yield out;
+    const first = r.int(o.items - LIST);
+    const itemIds: string[] = [];
+    for (let p = 0; p < LIST; p++) itemIds.push(`sku-${first + p}`);
+    const i: StoredImpression = {
+      recommendationId: `a-${done}`,
+      tier: r.next() < 0.7 ? 'personalized' : 'homepage',
+      config: 'default',
+      probability: 1,
+      modelVersion: 'v1',
+      itemIds,
+      timestamp: start + Math.floor((done / count) * 7 * DAY),
+    };
+    if (visitor % 4 === 0) i.sessionId = `s-${visitor}`;
+    else i.userId = `u-${visitor}`;
+    out.push(i);
   }
-}
-
-async function fill(store: Store, batches: Iterable<StoredImpression[]>): Promise<number> {
-  let n = 0;
-  for (const b of batches) n += await store.insertImpressions(b);
-  return n;
+  return out;
 }
 
 function seconds(t0: number): number {
@@ -97,19 +77,15 @@ function seconds(t0: number): number {
 
 /** Stores `events` in batches of 100 and credits them, as the events route does; events/s. */
 async function attributionRun(store: Store, count: number, seed: number) {
-  const r = rng(seed);
-  const visitors = 20_000;
-  const end = Date.now() - 60_000;
-  const lists = [
-    ...impressions(200_000, { visitors, items: 50_000, end, seed, batch: 200_000, prefix: 'a' }),
-  ][0]!;
-  await fill(store, [lists]);
+  const r = createRng(seed);
+  const lists = impressions(200_000, { visitors: 20_000, items: 50_000, end: Date.now() - 60_000, seed });
+  await store.insertImpressions(lists);
   const attributor = new Attributor({ store, retries: 0 });
   const events: ShelfEvent[] = [];
   for (let k = 0; k < count; k++) {
-    const list = lists[Math.floor(r() * lists.length)]!;
-    const pos = Math.floor(r() * LIST);
-    const x = r();
+    const list = lists[r.int(lists.length)]!;
+    const pos = r.int(LIST);
+    const x = r.next();
     const type = x < 0.8 ? 'click' : x < 0.9 ? 'add_to_cart' : 'purchase';
     const e: ShelfEvent = {
       eventId: `e-${k}`,
@@ -118,7 +94,7 @@ async function attributionRun(store: Store, count: number, seed: number) {
       timestamp: list.timestamp + 60_000,
       ...(list.userId !== undefined ? { userId: list.userId } : { sessionId: list.sessionId! }),
       // Half name their list; the others are credited through the visitor's latest list in the window.
-      ...(r() < 0.5 ? { recommendationId: list.recommendationId } : {}),
+      ...(r.next() < 0.5 ? { recommendationId: list.recommendationId } : {}),
       ...(type === 'purchase' ? { price: 12.5, quantity: 1 } : {}),
     } as ShelfEvent;
     events.push(e);
