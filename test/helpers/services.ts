@@ -4,6 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -34,4 +36,36 @@ export async function serviceAvailable(name: string, url: string): Promise<boole
 /** A schema or key prefix no other test run uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * A PostgreSQL database of its own, for tests that run real server processes (each opens the
+ * database's default schema): its URL, and `drop()` (which ends the connections still open).
+ */
+export async function createDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = uniqueName(prefix);
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: POSTGRES_URL });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** Deletes every Redis key under `prefix` (a test's queues and counters). */
+export async function clearRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  } finally {
+    await redis.quit();
+  }
 }

@@ -9,8 +9,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
@@ -21,14 +19,21 @@ import { openPostgresStore } from '../../../src/store/postgres-store.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { startWorkerProcess } from '../../helpers/server-process.ts';
 import type { ServerProcess } from '../../helpers/server-process.ts';
-import { POSTGRES_URL, REDIS_URL, serviceAvailable, uniqueName } from '../../helpers/services.ts';
+import {
+  clearRedisPrefix,
+  createDatabase,
+  POSTGRES_URL,
+  REDIS_URL,
+  serviceAvailable,
+  uniqueName,
+} from '../../helpers/services.ts';
 
 const available =
   (await serviceAvailable('PostgreSQL', POSTGRES_URL)) && (await serviceAvailable('Redis', REDIS_URL));
 
 describe.runIf(available)('a worker killed mid-train', () => {
   let dir: string;
-  let database: string;
+  let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
   let prefix: string;
   let store: Store;
   let queue: BullmqJobs;
@@ -37,15 +42,9 @@ describe.runIf(available)('a worker killed mid-train', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shelf-worker-kill-'));
-    database = uniqueName('shelf_worker_kill');
+    database = await createDatabase('shelf_worker_kill');
     prefix = uniqueName('shelf-worker-kill');
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
-    store = await openPostgresStore({ url: url.toString() });
+    store = await openPostgresStore({ url: database.url });
     await exportStorefront(
       generateStorefront({ seed: 3, items: 200, users: 200, events: 8000, now: Date.now() }),
       {
@@ -53,7 +52,7 @@ describe.runIf(available)('a worker killed mid-train', () => {
       },
     );
     env = {
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: database.url,
       REDIS_URL,
       SHELF_DATA_DIR: dir,
       SHELF_QUEUE_PREFIX: prefix,
@@ -71,14 +70,8 @@ describe.runIf(available)('a worker killed mid-train', () => {
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await queue?.close();
     await store?.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await clearRedisPrefix(prefix);
+    await database?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -8,8 +8,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
@@ -20,7 +18,14 @@ import type { Item, Store } from '../../../src/store/types.ts';
 import { trainVersion } from '../../../training/publish.ts';
 import { client, personal, startServerProcess, startWorkerProcess } from '../../helpers/server-process.ts';
 import type { Answer, ServerProcess } from '../../helpers/server-process.ts';
-import { POSTGRES_URL, REDIS_URL, serviceAvailable, uniqueName } from '../../helpers/services.ts';
+import {
+  clearRedisPrefix,
+  createDatabase,
+  POSTGRES_URL,
+  REDIS_URL,
+  serviceAvailable,
+  uniqueName,
+} from '../../helpers/services.ts';
 
 const available =
   (await serviceAvailable('PostgreSQL', POSTGRES_URL)) && (await serviceAvailable('Redis', REDIS_URL));
@@ -35,7 +40,7 @@ const { call, ask } = client({ storefront: SHOP, admin: ADMIN });
 
 describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir', () => {
   let dir: string;
-  let database: string;
+  let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
   let store: Store;
   let registry: ModelRegistry;
   let items: Item[];
@@ -58,15 +63,9 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shelf-replicas-'));
-    database = uniqueName('shelf_replicas');
+    database = await createDatabase('shelf_replicas');
     prefix = uniqueName('shelf-replicas');
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    await admin.end();
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${database}`;
-    store = await openPostgresStore({ url: url.toString() });
+    store = await openPostgresStore({ url: database.url });
     const now = Date.now();
     const sf = generateStorefront({ seed: 7, items: 300, users: 300, events: 15_000, now });
     await exportStorefront(sf, { store });
@@ -76,7 +75,7 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     const { manifest } = await trainVersion({ store, registry, recipe, seed: 1, log });
     await registry.promote(manifest.version);
     env = {
-      DATABASE_URL: url.toString(),
+      DATABASE_URL: database.url,
       REDIS_URL,
       SHELF_DATA_DIR: dir,
       SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
@@ -97,15 +96,9 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), worker?.stop()]);
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await clearRedisPrefix(prefix);
     await store?.close();
-    const admin = new pg.Client({ connectionString: POSTGRES_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await database?.drop();
     await rm(dir, { recursive: true, force: true });
   });
 
