@@ -88,9 +88,7 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     const [gone, noConsent] = personalUsers as [string, string];
     await call(server, 'DELETE', `/v1/users/${gone}`, undefined, SHOP);
     await call(server, 'PATCH', `/v1/users/${noConsent}`, { consent: { personalization: false } }, SHOP);
-    // A visitor with no other history: what the lists say of its views is this one view (a
-    // generated user's older views, dated by the clock, could outrank it).
-    const viewer = 'embedded-viewer';
+    const viewer = users[299]!;
     await call(
       server,
       'POST',
