@@ -29,6 +29,12 @@ export interface AdaptiveTier {
   minImpressions: number;
   /** `explore`: the chance a request is served an arm drawn evenly. @defaultValue 0 */
   exploration: number;
+  /**
+   * Whether each list also logs what every arm would have shown, position by position (the
+   * item-position estimator of `shelf evaluate --off-policy` needs it): each request on the
+   * tier then computes every arm's list, cached alike. @defaultValue true
+   */
+  positions: boolean;
 }
 
 export interface AdaptiveConfig {
@@ -42,7 +48,10 @@ export const NO_ADAPTIVE: AdaptiveConfig = Object.freeze({ seed: 1, tiers: {} })
 const isObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
-/** `SHELF_ADAPTIVE` (JSON: tier → `{ mode, arms, reward?, floor?, everyMs?, minImpressions?, exploration? }`). */
+/** Presets per tier at most (with the default, 31 arms: one bit each in a position's mask). */
+export const MAX_ARMS = 30;
+
+/** `SHELF_ADAPTIVE` (JSON: tier → `{ mode, arms, reward?, floor?, everyMs?, minImpressions?, exploration?, positions? }`). */
 export function parseAdaptive(json: string | undefined, seed = 1): AdaptiveConfig {
   if (json === undefined || json.trim() === '') return { seed, tiers: {} };
   const bad = (path: string, reason: string) =>
@@ -62,6 +71,8 @@ export function parseAdaptive(json: string | undefined, seed = 1): AdaptiveConfi
     if (mode !== 'bandit' && mode !== 'explore') throw bad(`${tier}.mode`, 'must be bandit or explore');
     if (!isObject(v.arms) || !Object.keys(v.arms).length)
       throw bad(`${tier}.arms`, 'must name at least one preset');
+    if (Object.keys(v.arms).length > MAX_ARMS)
+      throw bad(`${tier}.arms`, `must name at most ${MAX_ARMS} presets`);
     const arms: AdaptiveTier['arms'] = {};
     for (const [name, preset] of Object.entries(v.arms)) {
       if (name === DEFAULT_ARM || !/^[A-Za-z0-9_.-]{1,64}$/.test(name))
@@ -88,6 +99,8 @@ export function parseAdaptive(json: string | undefined, seed = 1): AdaptiveConfi
     const reward = v.reward ?? 'click';
     if (reward !== 'click' && reward !== 'purchase' && reward !== 'revenue')
       throw bad(`${tier}.reward`, 'must be click, purchase or revenue');
+    const positions = v.positions ?? true;
+    if (typeof positions !== 'boolean') throw bad(`${tier}.positions`, 'must be true or false');
     const k = Object.keys(arms).length + 1;
     tiers[tier as Tier] = {
       mode,
@@ -102,6 +115,7 @@ export function parseAdaptive(json: string | undefined, seed = 1): AdaptiveConfi
         'must be an integer ≥ 0',
       ),
       exploration: num('exploration', 0, (x) => x >= 0 && x <= 1, 'must lie in [0, 1]'),
+      positions,
     };
   }
   return { seed, tiers };

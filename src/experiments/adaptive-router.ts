@@ -1,7 +1,8 @@
 /**
  * Adaptive serving on the hot path: for a tier with a policy (adaptive-policy.ts), a request not
  * in an experiment is served one arm, drawn with the arm's current chance from a seeded
- * generator, and that chance goes on the impression as its propensity. Requests in an experiment
+ * generator, and that chance goes on the impression as its propensity (with every arm, when the
+ * policy logs positions: the answer then records what each would have shown). Requests in an experiment
  * are left alone (never inside a control arm; a treatment keeps its variant's configuration, so
  * the experiment's numbers stay its own). Without a policy, `active` is false and nothing runs.
  *
@@ -25,7 +26,6 @@ interface Arm {
   name: string;
   configName: string;
   preset: AdaptiveTier['arms'][string];
-  built: WeakMap<TierConfig, TierConfig>;
 }
 
 interface Policy {
@@ -33,6 +33,8 @@ interface Policy {
   o: AdaptiveTier;
   arms: Arm[];
   probabilities: number[];
+  /** Every arm's configuration over a tier default (one per model version served). */
+  built: WeakMap<TierConfig, TierConfig[]>;
 }
 
 export interface AdaptiveRouterOptions {
@@ -66,11 +68,10 @@ export class AdaptiveRouter {
         name,
         configName: armConfigName(tier, name),
         preset: name === DEFAULT_ARM ? {} : t.arms[name]!,
-        built: new WeakMap(),
       }));
       const probabilities =
         t.mode === 'explore' ? explorationSplit(arms.length, t.exploration) : arms.map(() => 1 / arms.length);
-      this.policies.set(tier, { tier, o: t, arms, probabilities });
+      this.policies.set(tier, { tier, o: t, arms, probabilities, built: new WeakMap() });
     }
   }
 
@@ -95,14 +96,14 @@ export class AdaptiveRouter {
     const p = this.policies.get(r.tier);
     if (!p) return;
     const i = pick(p.probabilities, this.rng.next());
-    const arm = p.arms[i]!;
-    let c = arm.built.get(base);
-    if (!c) {
-      c = withVariant(base, arm.configName, arm.preset);
-      arm.built.set(base, c);
+    let configs = p.built.get(base);
+    if (!configs) {
+      configs = p.arms.map((arm) => withVariant(base, arm.configName, arm.preset));
+      p.built.set(base, configs);
     }
-    r.config = c;
+    r.config = configs[i]!;
     r.probability = p.probabilities[i]!;
+    if (p.o.positions) r.arms = { configs, probabilities: p.probabilities };
   }
 
   /**

@@ -93,6 +93,7 @@ export class ImpressionRecorder implements ImpressionLog {
     if (i.sessionId !== undefined) s.sessionId = i.sessionId;
     if (i.experiment !== undefined) s.experiment = i.experiment;
     if (i.variant !== undefined) s.variant = i.variant;
+    if (i.positions !== undefined) s.positions = i.positions;
     this.buffer.push(s);
   };
 

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from './catalog.ts';
 import type { Scored } from './rules.ts';
+import type { PositionLog } from '../store/types.ts';
 import type { Impression, Recommendation, RecommendedItem, RecommendRequest } from './types.ts';
 import type { Visitor } from './visitor.ts';
 
@@ -28,6 +29,7 @@ export function answer(
   onImpression: ((impression: Impression) => void) | undefined,
   /** The items' ids, when the caller has them already. */
   itemIds: string[] = items.map((i) => i.itemId),
+  positions?: PositionLog,
 ): Recommendation {
   const recommendationId = timeOrderedId(now);
   const out: Recommendation = { recommendationId, tier: req.tier, modelVersion, items };
@@ -46,8 +48,27 @@ export function answer(
     modelVersion,
     itemIds,
     timestamp: now,
+    ...(positions ? { positions } : {}),
   });
   return out;
+}
+
+/**
+ * Which of the arms (`lists`: what each would have shown) put `shown`'s item at each position
+ * there: bit `a` of `masks[k]`. At most 31 arms (the policy allows fewer).
+ */
+export function positionLog(
+  shown: readonly Pick<RecommendedItem, 'itemId'>[],
+  lists: readonly (readonly Pick<RecommendedItem, 'itemId'>[])[],
+  arms: string[],
+  probabilities: readonly number[],
+): PositionLog {
+  const masks = shown.map((item, k) => {
+    let m = 0;
+    for (let a = 0; a < lists.length; a++) if (lists[a]![k]?.itemId === item.itemId) m |= 1 << a;
+    return m;
+  });
+  return { arms, probabilities: [...probabilities], masks };
 }
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;

@@ -7,8 +7,8 @@
 import type { Logger } from 'pino';
 import type { RealtimeState } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { Change, Item, ShelfEvent, Store } from '../store/types.ts';
-import { answer, answerItems } from './answer.ts';
+import type { Change, Item, PositionLog, ShelfEvent, Store } from '../store/types.ts';
+import { answer, answerItems, positionLog } from './answer.ts';
 import { times, visitorDamping } from './damping.ts';
 import { explained } from './explain.ts';
 import type { Explanation, ListTrace } from './explain.ts';
@@ -129,14 +129,27 @@ export class Engine {
     // 1. Who asks.
     const found = this.visitors.of(req, now);
     const who = found instanceof Promise ? await found : found;
-    const version = s.model.version;
+    const items = this.itemsFor(s, req, who, config, limit, now);
+    const positions = req.arms ? this.positionsOf(current, req, who, config, limit, now, items) : undefined;
+    return this.answered(s.model.version, req, config.name, who, items, now, positions);
+  }
+
+  /** Steps 2–4, or the list computed for the same request and visitor state a moment ago. */
+  private itemsFor(
+    s: Served,
+    req: RecommendRequest,
+    who: Visitor,
+    config: TierConfig,
+    limit: number,
+    now: number,
+  ): readonly RecommendedItem[] {
     const key = this.answers.enabled ? answerKey(req, limit) : null;
     // The catalogue's size too: a new item (a page item unknown when the list was made, a new
     // arrival) makes cached lists stale, where a change to a listed item is checked item by item.
     const stamp = key !== null ? `${historyStamp(who)}|${s.catalog.size}` : '';
     if (key !== null) {
       const hit = this.answers.get(key, s, now, stamp, s.catalog.version, stillAllowed, req);
-      if (hit) return this.answered(version, req, config.name, who, hit.items, now);
+      if (hit) return hit.items;
     }
     const chosen = this.list(s, req, who, config, limit, now);
     const items = answerItems(s.catalog, chosen);
@@ -151,7 +164,34 @@ export class Engine {
         items,
       });
     }
-    return this.answered(version, req, config.name, who, items, now);
+    return items;
+  }
+
+  /**
+   * What every arm of `req.arms` would have shown this visitor now (each list as its own
+   * request would get it, cached alike), compared position by position with `shown`.
+   */
+  private positionsOf(
+    current: Served,
+    req: RecommendRequest,
+    who: Visitor,
+    config: TierConfig,
+    limit: number,
+    now: number,
+    shown: readonly RecommendedItem[],
+  ): PositionLog {
+    const { configs, probabilities } = req.arms!;
+    const lists = configs.map((c) => {
+      if (c.name === config.name) return shown;
+      const s = c.modelVersion === undefined ? current : this.versionFor(c.modelVersion, current);
+      return this.itemsFor(s, { ...req, config: c }, who, c, limit, now);
+    });
+    return positionLog(
+      shown,
+      lists,
+      configs.map((c) => c.name),
+      probabilities,
+    );
   }
 
   /** The version `version` when it is current or held beside it; the current one otherwise. */
@@ -171,6 +211,7 @@ export class Engine {
     who: Visitor,
     items: readonly RecommendedItem[],
     now: number,
+    positions?: PositionLog,
   ): Recommendation {
     // The ids once, for the impression and for rotation.
     const itemIds = items.map((i) => i.itemId);
@@ -179,7 +220,7 @@ export class Engine {
         .shown(who, itemIds, now)
         .catch((err: unknown) => this.o.log.warn({ err }, 'rotation: recording a list shown failed'));
     }
-    return answer(version, req, configName, who, items, now, this.o.onImpression, itemIds);
+    return answer(version, req, configName, who, items, now, this.o.onImpression, itemIds, positions);
   }
 
   /**

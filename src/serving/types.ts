@@ -1,5 +1,5 @@
 /** What serving is asked and what it answers (DESIGN.md "Serving a tier"). */
-import type { EventType } from '../store/types.ts';
+import type { EventType, PositionLog } from '../store/types.ts';
 
 export const TIERS = ['homepage', 'category', 'personalized', 'similar', 'cart'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -35,6 +35,17 @@ export interface RecommendRequest {
   config?: TierConfig;
   /** The chance `config` was drawn with (a bandit or exploration arm), recorded as the impression's propensity; absent: 1. */
   probability?: number;
+  /**
+   * Every arm `config` was drawn from, with its chance: the answer then logs, position by
+   * position, which arms would have shown the same item there (`Impression.positions`).
+   */
+  arms?: ArmChoice;
+}
+
+/** A stochastic policy's arms for one request (one of them is the request's `config`). */
+export interface ArmChoice {
+  configs: readonly TierConfig[];
+  probabilities: readonly number[];
 }
 
 export interface RecommendedItem {
@@ -70,6 +81,8 @@ export interface Impression {
   modelVersion: string | null;
   itemIds: string[];
   timestamp: number;
+  /** When the request's arms were given: which of them would have shown each position's item there. */
+  positions?: PositionLog;
 }
 
 /** A pinned promotion: `itemId` sits at `slot` (0-based) of every list of `tiers` it may appear in. */

@@ -8,6 +8,7 @@ import type {
   FeedbackKey,
   FeedbackQuery,
   FeedbackTotals,
+  PositionLog,
   StoredImpression,
   UnitTotals,
 } from './types.ts';
@@ -25,6 +26,7 @@ export interface ImpressionRow {
   probability: number;
   model_version: string | null;
   item_ids: string | string[];
+  positions: string | PositionLog | null;
 }
 
 export interface AttributionRow {
@@ -48,7 +50,7 @@ export interface AttributionRow {
 }
 
 export const IMPRESSION_COLUMNS =
-  'seq, recommendation_id, ts, tier, user_id, session_id, experiment, variant, config, probability, model_version, item_ids';
+  'seq, recommendation_id, ts, tier, user_id, session_id, experiment, variant, config, probability, model_version, item_ids, positions';
 
 export function impressionFromRow(r: ImpressionRow): StoredImpression & { seq: number } {
   const out: StoredImpression & { seq: number } = {
@@ -65,6 +67,8 @@ export function impressionFromRow(r: ImpressionRow): StoredImpression & { seq: n
   if (r.session_id !== null) out.sessionId = r.session_id;
   if (r.experiment !== null) out.experiment = r.experiment;
   if (r.variant !== null) out.variant = r.variant;
+  if (r.positions !== null)
+    out.positions = typeof r.positions === 'string' ? (JSON.parse(r.positions) as PositionLog) : r.positions;
   return out;
 }
 

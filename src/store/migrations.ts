@@ -171,6 +171,13 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX feedback_visitor_days_config ON feedback_visitor_days (config, visitor);
     `,
   },
+  {
+    version: 7,
+    // Off-policy evaluation's item-position estimator: per position, which arms of a stochastic
+    // policy would have put the shown item there (null when the list was served deterministically).
+    name: 'impression position propensities',
+    sql: `ALTER TABLE impressions ADD COLUMN positions TEXT;`,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -336,5 +343,10 @@ export const postgresMigrations: readonly Migration[] = [
         ADD PRIMARY KEY (day, tier, model_version, config, variant, visitor);
       DROP INDEX feedback_visitor_days_day;
     `,
+  },
+  {
+    version: 8,
+    name: 'impression position propensities',
+    sql: `ALTER TABLE impressions ADD COLUMN positions JSONB;`,
   },
 ];

@@ -527,10 +527,10 @@ export class PostgresStore implements Store {
       await c.query('SELECT pg_advisory_xact_lock($1)', [IMPRESSIONS_LOCK]);
       const res = await c.query(
         `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown)
-         SELECT rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items::jsonb, shown
+         SELECT rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items::jsonb, pos::jsonb, shown
          FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::float8[], $10::text[], $11::text[], $12::int4[]) WITH ORDINALITY
-           AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, shown, ord)
+                     $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::int4[]) WITH ORDINALITY
+           AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, pos, shown, ord)
          ORDER BY ord
          ON CONFLICT (recommendation_id) DO NOTHING`,
         [
@@ -545,6 +545,7 @@ export class PostgresStore implements Store {
           impressions.map((i) => i.probability),
           impressions.map((i) => i.modelVersion),
           impressions.map((i) => JSON.stringify(i.itemIds)),
+          impressions.map((i) => (i.positions ? JSON.stringify(i.positions) : null)),
           impressions.map((i) => i.itemIds.length),
         ],
       );

@@ -200,7 +200,7 @@ export class SqliteStore implements Store {
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
       deleteVisitorDays: db.prepare('DELETE FROM feedback_visitor_days WHERE visitor = ?'),
       insertImpression: db.prepare(
-        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (recommendation_id) DO NOTHING`,
       ),
       impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
@@ -519,6 +519,7 @@ export class SqliteStore implements Store {
           i.probability,
           i.modelVersion,
           JSON.stringify(i.itemIds),
+          i.positions ? JSON.stringify(i.positions) : null,
           i.itemIds.length,
         ).changes;
       }

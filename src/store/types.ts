@@ -223,6 +223,21 @@ export interface StoredImpression {
   itemIds: string[];
   /** Epoch ms. */
   timestamp: number;
+  /** Per position, the arms of the stochastic policy that served it (absent when deterministic). */
+  positions?: PositionLog;
+}
+
+/**
+ * What each arm of a stochastic policy (a bandit, exploration) would have shown, position by
+ * position: the data the item-position estimator of off-policy evaluation needs. `masks[k]` has
+ * bit `a` set when arm `a` would have shown the list's item at position `k` there.
+ */
+export interface PositionLog {
+  /** The arms' configuration names. */
+  arms: string[];
+  /** The chance each arm had. */
+  probabilities: number[];
+  masks: number[];
 }
 
 /** Who an event or an impression belongs to: a user, a session, or both. */

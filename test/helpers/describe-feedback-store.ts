@@ -44,8 +44,14 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(await store().insertImpressions([full])).toBe(0);
       expect(await store().impressions(['r1', 'nope'])).toEqual([full]);
       const noModel = impression('r3', { modelVersion: null, userId: 'u2', itemIds: ['z'] });
-      await store().insertImpressions([noModel]);
+      const armed = impression('r4', {
+        timestamp: T0 - HOUR,
+        probability: 0.25,
+        positions: { arms: ['a:default', 'a:pop'], probabilities: [0.75, 0.25], masks: [3, 2, 2] },
+      });
+      await store().insertImpressions([noModel, armed]);
       expect(await store().impressions(['r3'])).toEqual([noModel]);
+      expect(await store().impressions(['r4'])).toEqual([armed]);
       const latest = (itemId: string, from: number, to: number, v: VisitorRef = { userId: 'u1' }) =>
         store()
           .latestImpressionWith(v, itemId, from, to)
@@ -57,12 +63,14 @@ export function describeFeedbackStore(store: () => Store): void {
       // Seqs only grow (a refused duplicate may use one up).
       const horizon = await store().feedbackHorizon();
       expect(horizon.attributionSeq).toBe(0);
-      expect(horizon.impressionSeq).toBeGreaterThanOrEqual(3);
+      expect(horizon.impressionSeq).toBeGreaterThanOrEqual(4);
       expect((await store().impressionsAfter(0, 10)).map((i) => i.recommendationId)).toEqual([
         'r1',
         'r2',
         'r3',
+        'r4',
       ]);
+      expect((await store().impressionsAfter(0, 10))[3]!.positions).toEqual(armed.positions);
     });
 
     it('attributes an explicit recommendationId to the item position in that list', async () => {

@@ -8,7 +8,7 @@ import { DEFAULT_RECIPE, scoreServedVersion, scoreVersion } from '../../../train
 import type { Recipe, ServedVersionScore } from '../../../training/publish.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
 import { loadAlsVersion } from '../../registry/als-version.ts';
-import { listEstimates } from '../../experiments/off-policy.ts';
+import { itemPositionEstimates, listEstimates } from '../../experiments/off-policy.ts';
 import { loggedRounds } from '../../experiments/off-policy-logs.ts';
 import type { Command } from '../command.ts';
 import type { CommandContext } from '../command.ts';
@@ -33,9 +33,12 @@ shelf evaluate [VERSION] --off-policy CONFIG --from TIME --to TIME [--resamples 
             the lists logged from --from to --to (ISO-8601 or epoch ms) on the tiers it was served
             on, from each list's logged propensity (a bandit's or exploration's, SHELF_ADAPTIVE):
             IPS and self-normalised IPS at list level with percentile-bootstrap 95% intervals
-            (--resamples, default 2000; --seed, default 1), beside VERSION's offline NDCG@20.
-            Lists served with propensity 1 under another configuration carry no weight: without
-            exploration the estimate rests on the target's own lists only.`;
+            (--resamples, default 2000; --seed, default 1), beside VERSION's offline NDCG@20;
+            and, over the lists that logged every arm position by position (the policy's
+            \`positions\`, on by default), the item-position estimator (Li et al. 2018), which
+            weighs each position by its own item's propensity. Lists served with propensity 1
+            under another configuration carry no weight: without exploration the estimate rests
+            on the target's own lists only.`;
 
 const evaluate: Command = {
   summary: 'score a published version on a split of the store’s events',
@@ -147,12 +150,25 @@ async function offPolicy(
       `no list was served under ${JSON.stringify(config)} between --from and --to: nothing to weigh (see SHELF_ADAPTIVE)`,
     );
   const { ips, snips } = listEstimates(logs.rounds, { resamples, seed });
+  const itemPosition = logs.positions.length
+    ? itemPositionEstimates(logs.positions, { resamples, seed })
+    : null;
   const ndcg = (await registry.manifest(version)).metrics?.['ndcg@20'] ?? null;
   const window = { from: new Date(from).toISOString(), to: new Date(to).toISOString() };
   if (v.json) {
     ctx.out.write(
-      JSON.stringify({ config, ...window, ...logs, rounds: undefined, ips, snips, version, ndcgAt20: ndcg }) +
-        '\n',
+      JSON.stringify({
+        config,
+        ...window,
+        ...logs,
+        rounds: undefined,
+        positions: undefined,
+        ips,
+        snips,
+        itemPosition,
+        version,
+        ndcgAt20: ndcg,
+      }) + '\n',
     );
     return 0;
   }
@@ -162,6 +178,11 @@ async function offPolicy(
       `(${logs.lists} lists logged, ${logs.targetLists} of them under it):\n` +
       `  IPS   ${f(ips.value)}  95% [${f(ips.ci95[0])}, ${f(ips.ci95[1])}]  (bootstrap, ${resamples} resamples)\n` +
       `  SNIPS ${f(snips.value)}  95% [${f(snips.ci95[0])}, ${f(snips.ci95[1])}]\n` +
+      (itemPosition
+        ? `  item-position, over the ${itemPosition.ips.n} lists that logged every arm position by position:\n` +
+          `    IPS   ${f(itemPosition.ips.value)}  95% [${f(itemPosition.ips.ci95[0])}, ${f(itemPosition.ips.ci95[1])}]\n` +
+          `    SNIPS ${f(itemPosition.snips.value)}  95% [${f(itemPosition.snips.ci95[0])}, ${f(itemPosition.snips.ci95[1])}]\n`
+        : '  item-position: no list logged its arms position by position\n') +
       `  ${version} offline NDCG@20 ${ndcg === null ? 'not recorded' : f(ndcg)}\n` +
       (logs.deterministicOthers
         ? `  note: ${logs.deterministicOthers} lists were served with propensity 1 under another configuration and weigh nothing\n`

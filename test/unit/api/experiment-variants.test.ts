@@ -17,6 +17,7 @@ import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { withVariant } from '../../../src/experiments/experiment-router.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { RecommendRequest } from '../../../src/serving/types.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { trainVersion } from '../../../training/publish.ts';
 
@@ -265,6 +266,7 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
               everyMs: 900_000,
               minImpressions: 100,
               exploration: 0.5,
+              positions: true,
             },
           },
         },
@@ -291,6 +293,34 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
       expect(new Set(byConfig.get('adaptive:homepage:pop'))).toEqual(new Set([0.25]));
       expect(byConfig.get('adaptive:homepage:pop')!.length).toBeGreaterThan(5);
       expect(byConfig.get('adaptive:homepage:default')!.length).toBeGreaterThan(30);
+      // Per position, which arms would have shown the item there: each arm's list asked of the
+      // engine on its own must agree with the masks, bit by bit.
+      const arms = ['adaptive:homepage:default', 'adaptive:homepage:pop'];
+      let agreeing = 0;
+      let differing = 0;
+      for (const i of imps.slice(0, 20)) {
+        expect(i.positions).toMatchObject({ arms, probabilities: [0.75, 0.25] });
+        const r: RecommendRequest = { tier: 'homepage', userId: i.userId!, limit: 8 };
+        explore.adaptive.route(r, explore.engine.defaultConfig('homepage')!);
+        const lists = await Promise.all(
+          r.arms!.configs.map(async (config) => {
+            const { arms: _, ...alone } = r;
+            return (await explore.engine.recommend({ ...alone, config })).items;
+          }),
+        );
+        expect(r.arms!.configs.map((c) => c.name)).toEqual(arms);
+        expect(i.positions!.masks).toEqual(
+          i.itemIds.map((id, k) => lists.reduce((m, l, a) => (l[k]?.itemId === id ? m | (1 << a) : m), 0)),
+        );
+        // The arm that served it always agrees with itself.
+        const own = 1 << arms.indexOf(i.config);
+        expect(i.positions!.masks.every((m) => (m & own) !== 0)).toBe(true);
+        agreeing += i.positions!.masks.filter((m) => m === 3).length;
+        differing += i.positions!.masks.filter((m) => m !== 3).length;
+      }
+      // Not a vacuous comparison: the arms agree at some positions and differ at others.
+      expect(agreeing).toBeGreaterThan(0);
+      expect(differing).toBeGreaterThan(0);
       const split = await explore.app.inject({ url: '/v1/admin/adaptive', headers: as(ADMIN) });
       expect(split.json()).toEqual({
         tiers: { homepage: { arms: ['default', 'pop'], probabilities: [0.75, 0.25] } },
@@ -301,10 +331,9 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
         headers: as(SHOP),
       });
       await explore.impressions.flush();
-      expect((await store.impressions([other.json().recommendationId]))[0]).toMatchObject({
-        config: 'default',
-        probability: 1,
-      });
+      const deterministic = (await store.impressions([other.json().recommendationId]))[0]!;
+      expect(deterministic).toMatchObject({ config: 'default', probability: 1 });
+      expect(deterministic.positions).toBeUndefined();
       // A visitor in a running experiment keeps the variant's configuration, with propensity 1.
       const ex = {
         id: 'with-explore',

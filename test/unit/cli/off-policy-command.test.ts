@@ -20,6 +20,14 @@ import { oneDepartmentStore } from '../../helpers/one-department-store.ts';
 
 const T0 = Date.UTC(2025, 5, 1);
 const log = pino({ level: 'silent' });
+const withArms = (i: StoredImpression, masks: number[]): StoredImpression => ({
+  ...i,
+  positions: {
+    arms: ['adaptive:category:default', 'adaptive:category:pop'],
+    probabilities: [0.75, 0.25],
+    masks,
+  },
+});
 
 describe('shelf evaluate --off-policy', () => {
   let dataDir: string;
@@ -60,8 +68,13 @@ describe('shelf evaluate --off-policy', () => {
       imp('r4', 'homepage', 'adaptive:homepage:default', 0.75, T0 + 4),
       imp('r5', 'homepage', 'adaptive:homepage:pop', 0.25, T0 + 86_400_000 * 3),
       imp('r6', 'similar', 'default', 1, T0 + 5),
+      // Category lists that logged both arms position by position (default 0.75, pop 0.25).
+      withArms(imp('r7', 'category', 'adaptive:category:default', 0.75, T0 + 6), [3, 1, 1]),
+      withArms(imp('r8', 'category', 'adaptive:category:pop', 0.25, T0 + 7), [2, 3, 2]),
+      withArms(imp('r9', 'category', 'adaptive:category:default', 0.75, T0 + 8), [1, 1, 1]),
+      withArms(imp('r10', 'category', 'adaptive:category:pop', 0.25, T0 + 9), [3, 3, 3]),
     ]);
-    const click = (eventId: string, recommendationId: string, position: number) => ({
+    const click = (eventId: string, recommendationId: string, position: number, tier = 'homepage') => ({
       eventId,
       type: 'click' as const,
       itemId: 'a',
@@ -71,7 +84,7 @@ describe('shelf evaluate --off-policy', () => {
       position,
       units: 0,
       revenue: 0,
-      tier: 'homepage',
+      tier,
       modelVersion: version,
       config: '',
       variant: '',
@@ -83,6 +96,10 @@ describe('shelf evaluate --off-policy', () => {
       click('e2', 'r1', 1),
       click('e3', 'r3', 0),
       click('e4', 'r5', 0),
+      click('e5', 'r7', 0, 'category'),
+      click('e6', 'r7', 1, 'category'),
+      click('e7', 'r8', 2, 'category'),
+      click('e8', 'r10', 1, 'category'),
     ]);
     const out = new PassThrough();
     out.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -128,6 +145,37 @@ describe('shelf evaluate --off-policy', () => {
     expect(plain.output).toMatch(/IPS {3}2\.0000 {2}95% \[/);
     expect(plain.output).toMatch(/SNIPS 1\.0000/);
     expect(plain.output).toMatch(new RegExp(`${version} offline NDCG@20 0\\.\\d{4}`));
+  });
+
+  it('weighs each position by its own propensity where the lists logged every arm', async () => {
+    const json = await run([
+      '--off-policy',
+      'adaptive:category:pop',
+      ...window,
+      '--json',
+      '--resamples',
+      '500',
+    ]);
+    expect(json.code).toBe(0);
+    const r = JSON.parse(json.output);
+    // List level, from the arms set at every position: r8 (only pop: w = 4, 1 click) and r10
+    // (both arms: w = 1, 1 click) are the target's; r7 and r9 weigh 0. IPS 5/4, SNIPS 5/5.
+    expect(r).toMatchObject({ lists: 4, targetLists: 2, tiers: ['category'] });
+    expect(r.ips.value).toBeCloseTo(1.25, 12);
+    expect(r.snips.value).toBeCloseTo(1, 12);
+    // Item-position, w = 1 / (chance of the arms set): position 0 w·r = [1, 0, 0, 0], w = [1, 4, 0, 1];
+    // position 1 w·r = [0, 0, 0, 1], w = [0, 1, 0, 1]; position 2 w·r = [0, 4, 0, 0], w = [0, 4, 0, 1].
+    // IPS = (1 + 1 + 4) / 4 = 1.5; SNIPS = 1/6 + 1/2 + 4/5.
+    expect(r.itemPosition.ips.value).toBeCloseTo(1.5, 12);
+    expect(r.itemPosition.snips.value).toBeCloseTo(1 / 6 + 1 / 2 + 4 / 5, 12);
+    expect(r.itemPosition.ips.n).toBe(4);
+    const plain = await run(['--off-policy', 'adaptive:category:pop', ...window]);
+    expect(plain.output).toMatch(/item-position, over the 4 lists[^\n]*\n {4}IPS {3}1\.5000 {2}95% \[/);
+    expect(plain.output).toMatch(/ {4}SNIPS 1\.4667/);
+    // The homepage's lists logged no arms: no item-position estimate there.
+    expect((await run(['--off-policy', 'adaptive:homepage:pop', ...window])).output).toMatch(
+      /item-position: no list logged its arms/,
+    );
   });
 
   it('refuses bad options by name', async () => {

@@ -10,7 +10,9 @@
  *   traffic goes to it and cumulative regret is at most half that of an even split.
  * - OPE: on logs of a stochastic policy (exploration over three arms), the SNIPS estimate of
  *   another configuration's clicks per list holds the simulator's truth within its bootstrap
- *   interval in ≥ 90% of seeds; the item-position estimator too.
+ *   interval in ≥ 90% of seeds; the item-position estimator too, on each list's arms logged
+ *   position by position as the engine logs them (answer.ts `positionLog`) and read back as the
+ *   off-policy command reads them (off-policy-logs.ts `armRounds`).
  */
 import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +21,9 @@ import { parseAdaptive } from '../../../src/experiments/adaptive-policy.ts';
 import { AdaptiveRouter } from '../../../src/experiments/adaptive-router.ts';
 import { MemoryAllocationState } from '../../../src/experiments/allocation-state.ts';
 import { itemPositionEstimates, listEstimates } from '../../../src/experiments/off-policy.ts';
+import { armRounds } from '../../../src/experiments/off-policy-logs.ts';
 import type { LoggedList, LoggedPosition } from '../../../src/experiments/off-policy.ts';
+import { positionLog } from '../../../src/serving/answer.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { RecommendRequest } from '../../../src/serving/types.ts';
 import type { FeedbackTotals } from '../../../src/store/types.ts';
@@ -36,6 +40,8 @@ const LIST_OF: Record<string, string> = {
   'adaptive:homepage:pop': 'pop',
   'adaptive:homepage:more': 'more',
 };
+
+const ids = (l: { itemIds: string[] }) => l.itemIds.map((itemId) => ({ itemId }));
 
 /** Totals per arm as the store's aggregates would give them, kept as lists are shown. */
 class Totals {
@@ -129,7 +135,7 @@ describe('bandit and off-policy evaluation on the closed-loop simulator (accepta
         log,
       });
       const split = router.split().homepage!;
-      const chance = Object.fromEntries(split.arms.map((a, i) => [a, split.probabilities[i]!]));
+      const target = split.arms.indexOf('pop');
       const rng = createRng(200 + s);
       const rounds: LoggedList[] = [];
       const positions: LoggedPosition[][] = [];
@@ -137,25 +143,19 @@ describe('bandit and off-policy evaluation on the closed-loop simulator (accepta
         const v = pop.visitors[rng.int(pop.visitors.length)]!;
         const r: RecommendRequest = { tier: 'homepage', userId: v.userId };
         router.route(r, base);
-        const arm = LIST_OF[r.config!.name]!;
-        const shown = v.lists[arm]!;
-        const clicked = shown.click.map((p) => (rng.next() < p ? 1 : 0));
-        rounds.push({
-          reward: clicked.reduce((a, b) => a + b, 0),
-          target: arm === 'pop' ? 1 : 0,
-          logging: r.probability!,
-        });
-        // Per position: the chance the logging policy puts this item here, summed over its arms.
-        positions.push(
-          shown.itemIds.map((itemId, k) => {
-            let logging = 0;
-            for (const [name, p] of Object.entries(chance)) {
-              const l = v.lists[name === 'default' ? 'als' : name]!;
-              if (l.itemIds[k] === itemId) logging += p;
-            }
-            return { reward: clicked[k]!, target: v.lists.pop!.itemIds[k] === itemId ? 1 : 0, logging };
-          }),
+        const shown = v.lists[LIST_OF[r.config!.name]!]!;
+        const clicked = Array.from(shown.click, (p) => (rng.next() < p ? 1 : 0));
+        // What the engine logs with the list (every arm's list, position by position), read
+        // back as the off-policy command reads it from the store.
+        const logged = positionLog(
+          ids(shown),
+          split.arms.map((a) => ids(v.lists[a === 'default' ? 'als' : a]!)),
+          split.arms,
+          split.probabilities,
         );
+        const round = armRounds(logged, target, clicked);
+        rounds.push(round.list);
+        positions.push(round.positions);
       }
       const lists = listEstimates(rounds, { seed: s, resamples: 300 });
       const items = itemPositionEstimates(positions, { seed: s, resamples: 300 });

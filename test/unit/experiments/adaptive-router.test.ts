@@ -80,6 +80,25 @@ describe('AdaptiveRouter', () => {
       if (r.config!.name === 'adaptive:homepage:pop') expect(r.config!.weights.vector).toBe(0);
     }
     expect(seen.get('adaptive:homepage:pop')! / 4000).toBeGreaterThan(0.93);
+    // Every arm goes with the request, for the answer to log position by position.
+    const armed: RecommendRequest = { tier: 'homepage', userId: 'u' };
+    a.route(armed, base);
+    expect(armed.arms!.configs.map((c) => c.name)).toEqual([
+      'adaptive:homepage:default',
+      'adaptive:homepage:pop',
+    ]);
+    expect(armed.arms!.configs).toContain(armed.config);
+    expect(armed.arms!.probabilities).toEqual(p);
+    const quiet = new AdaptiveRouter({
+      config: parseAdaptive(JSON.stringify({ homepage: { arms: { pop: {} }, positions: false } })),
+      state,
+      store,
+      log,
+    });
+    const unarmed: RecommendRequest = { tier: 'homepage', userId: 'u' };
+    quiet.route(unarmed, base);
+    expect(unarmed.config).toBeDefined();
+    expect(unarmed.arms).toBeUndefined();
     // In an experiment, or on a tier without a policy: untouched.
     const inExp: RecommendRequest = { tier: 'homepage', userId: 'u', experiment: 'x', variant: 'control' };
     a.route(inExp, base);

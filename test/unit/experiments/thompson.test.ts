@@ -91,6 +91,7 @@ describe('Thompson sampling', () => {
           everyMs: 900_000,
           minImpressions: 100,
           exploration: 0,
+          positions: true,
         },
       },
     });
@@ -104,5 +105,15 @@ describe('Thompson sampling', () => {
     );
     expect(() => parseAdaptive('{"homepage":{"arms":{"a":{}},"reward":"likes"}}')).toThrow(/reward/);
     expect(() => parseAdaptive('{')).toThrow(/must be JSON/);
+    expect(() => parseAdaptive('{"homepage":{"arms":{"a":{}},"positions":"yes"}}')).toThrow(
+      /homepage.positions: must be true or false/,
+    );
+    expect(parseAdaptive('{"homepage":{"arms":{"a":{}},"positions":false}}').tiers.homepage!.positions).toBe(
+      false,
+    );
+    const many = Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`a${i}`, {}]));
+    expect(() => parseAdaptive(JSON.stringify({ homepage: { arms: many } }))).toThrow(
+      /homepage.arms: must name at most 30 presets/,
+    );
   });
 });
