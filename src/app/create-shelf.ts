@@ -26,7 +26,7 @@ import { Attributor } from '../feedback/attributor.ts';
 import { FeedbackCounters } from '../feedback/feedback-counters.ts';
 import { ImpressionRecorder } from '../feedback/impression-recorder.ts';
 import type { ImpressionLog } from '../feedback/impression-recorder.ts';
-import { ImpressionThread } from '../feedback/impression-thread.ts';
+import { checkpointsFor, ImpressionThread } from '../feedback/impression-thread.ts';
 import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
 import { childImportProcessor } from '../jobs/child-import.ts';
 import { childTrainProcessor } from '../jobs/child-train.ts';
@@ -125,7 +125,11 @@ export async function createShelf(
   log: Logger,
   overrides: ShelfOverrides = {},
 ): Promise<Shelf> {
-  const store = overrides.store ?? (await openStore(config.database));
+  // The writer thread opens the configured store itself: not for a store handed in (tests).
+  const threaded = config.impressionWriter === 'thread' && !overrides.store;
+  const store =
+    overrides.store ??
+    (await openStore(threaded ? checkpointsFor(config.database, 'serving') : config.database));
   const ownRedis =
     !overrides.redis && config.redis
       ? new Redis(config.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false })
@@ -147,12 +151,10 @@ export async function createShelf(
     await ownRedis?.quit();
   };
   try {
-    // The writer thread opens the configured store itself: not for a store handed in (tests).
     const capacity = config.impressionBuffer;
-    const impressions: ImpressionLog =
-      config.impressionWriter === 'thread' && !overrides.store
-        ? await ImpressionThread.start({ database: config.database, log, counters, capacity })
-        : new ImpressionRecorder({ store, log, counters, capacity }).start();
+    const impressions: ImpressionLog = threaded
+      ? await ImpressionThread.start({ database: config.database, log, counters, capacity })
+      : new ImpressionRecorder({ store, log, counters, capacity }).start();
     impressionsRef = impressions;
     const registry = overrides.registry ?? new ModelRegistry(config.modelsDir);
     const realtime =

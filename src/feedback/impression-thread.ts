@@ -39,6 +39,21 @@ export type ToWriter =
 export type FromWriter =
   { kind: 'stats'; stats: RecorderStats } | { kind: 'done'; id: number; stats: RecorderStats };
 
+/**
+ * On SQLite, checkpoints (the write-ahead log folded back into the database file) are the
+ * writer thread's work: every second, and at its commits past 10,000 pages (40 MB) of log. At
+ * SQLite's default of 1,000 pages nearly every batch of lists paid for one (measured on 600k
+ * lists of 100k visitors: 57 µs a list written, 9–18 µs with the larger log). The serving
+ * thread's connection checkpoints only should the log pass 100,000 pages (the thread gone).
+ */
+export function checkpointsFor(db: DatabaseConfig, who: 'writer' | 'serving'): DatabaseConfig {
+  if (db.kind !== 'sqlite') return db;
+  return {
+    ...db,
+    checkpoints: who === 'writer' ? { autoPages: 10_000, everyMs: 1000 } : { autoPages: 100_000 },
+  };
+}
+
 /** The outbox goes at once when this long (a burst), else on the timer. */
 const HAND_OFF_AT = 1000;
 const NONE: RecorderStats = { recorded: 0, written: 0, dropped: 0, pending: 0 };
@@ -57,7 +72,11 @@ export class ImpressionThread implements ImpressionLog {
   private failed: Error | null = null;
 
   private constructor(private readonly o: ImpressionThreadOptions) {
-    const data: WriterData = { database: o.database, capacity: o.capacity, logLevel: o.log.level };
+    const data: WriterData = {
+      database: checkpointsFor(o.database, 'writer'),
+      capacity: o.capacity,
+      logLevel: o.log.level,
+    };
     this.worker = startTsWorker(new URL('./impression-writer.ts', import.meta.url), data);
     this.worker.on('message', (m: FromWriter) => this.heard(m));
     this.worker.on('error', (err) => this.fail(err));

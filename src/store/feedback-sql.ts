@@ -291,6 +291,9 @@ export const FEEDBACK_LISTS_COLUMNS =
 /** The newest impression and attribution seq stored. */
 export const FEEDBACK_HORIZON_SQL = `SELECT (SELECT coalesce(max(seq), 0) FROM impressions) AS impression_seq,
   (SELECT coalesce(max(seq), 0) FROM attributions) AS attribution_seq`;
-/** How many impressions ($1 < seq ≤ $2) and attributions ($3 < seq ≤ $4) a run adds. */
-export const FEEDBACK_RANGE_COUNTS_SQL = `SELECT (SELECT count(*) FROM impressions WHERE seq > $1 AND seq <= $2) AS impressions,
-  (SELECT count(*) FROM attributions WHERE seq > $3 AND seq <= $4) AS attributions`;
+/**
+ * How many impressions and attributions ($1 < seq ≤ $2) a run adds: the impressions summed
+ * from `feedback_lists` while it holds them (not a second pass over the impressions' pages).
+ */
+export const FEEDBACK_ADDED_SQL = `SELECT (SELECT coalesce(sum(n), 0) FROM feedback_lists) AS impressions,
+  (SELECT count(*) FROM attributions WHERE seq > $1 AND seq <= $2) AS attributions`;

@@ -55,7 +55,7 @@ import {
   attributionValues,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
-  FEEDBACK_RANGE_COUNTS_SQL,
+  FEEDBACK_ADDED_SQL,
   feedbackTotalsSql,
   IMPRESSION_COLUMNS,
   impressionFromRow,
@@ -671,13 +671,13 @@ export class PostgresStore implements Store {
       await c.query(AGGREGATION.fillLists, imps);
       await c.query(AGGREGATION.impressionVisitorDays);
       await c.query(AGGREGATION.impressionPositions);
+      const { rows } = await c.query<{ impressions: string; attributions: string }>(
+        FEEDBACK_ADDED_SQL,
+        attrs,
+      );
       await c.query(AGGREGATION.clearLists);
       await c.query(AGGREGATION.attributionVisitorDays, attrs);
       await c.query(AGGREGATION.attributionPositions, attrs);
-      const { rows } = await c.query<{ impressions: string; attributions: string }>(
-        FEEDBACK_RANGE_COUNTS_SQL,
-        [...imps, ...attrs],
-      );
       return { impressions: Number(rows[0]!.impressions), attributions: Number(rows[0]!.attributions) };
     });
   }
