@@ -22,6 +22,7 @@ import { ExperimentRouter, versionsServed } from '../experiments/experiment-rout
 import type { ScheduleSpec } from '../jobs/schedule-spec.ts';
 import { ExperimentService } from '../experiments/experiment-service.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
+import { aggregateInThread } from '../feedback/aggregate-thread.ts';
 import { Attributor } from '../feedback/attributor.ts';
 import { FeedbackCounters } from '../feedback/feedback-counters.ts';
 import { ImpressionRecorder } from '../feedback/impression-recorder.ts';
@@ -261,7 +262,9 @@ export async function createShelf(
           inProcess || overrides.now
             ? segmentsProcessor(segments)
             : childSegmentsProcessor(segments, childEnv(config)),
-        'aggregate-feedback': () => aggregateFeedback(store),
+        // The database's summing in a thread of its own, off the event loop that answers requests.
+        'aggregate-feedback': () =>
+          inProcess ? aggregateFeedback(store) : aggregateInThread(config.database),
         import: childImportProcessor(childEnv(config)),
       },
       { retry: { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs } },
