@@ -1,0 +1,69 @@
+/**
+ * What one shard of a sharded ALS fit is, as a job's data, and how any worker runs it: read
+ * the half-step's inputs from the shared {@link AlsShardStore}, solve the rows with the pure
+ * `solveAlsShard` (models/als-shard.ts), write the solved rows back atomically. The same
+ * function runs in a worker thread (als-shard-thread.ts) and in a BullMQ worker
+ * (src/jobs/als-shard-worker.ts); running it twice writes the same bytes.
+ */
+import type { AlsSide, SolvePlan } from '../models/als-kernel.ts';
+import { solveAlsShard } from '../models/als-shard.ts';
+import type { AlsShardKernelConfig } from '../models/als-shard.ts';
+import { AlsShardStore } from './als-shard-store.ts';
+
+/** One shard: rows [start, end) of `side` at `iteration` of fit `fitId` (JSON-safe). */
+export interface AlsShardSpec {
+  fitId: string;
+  iteration: number;
+  side: AlsSide;
+  start: number;
+  end: number;
+  /** Rows of the other side (Y's rows). */
+  otherRows: number;
+  plan: SolvePlan;
+  kernel: AlsShardKernelConfig;
+}
+
+/** Throws `RangeError` when `data` is not a well-formed {@link AlsShardSpec}. */
+export function checkShardSpec(data: unknown): AlsShardSpec {
+  const s = data as Partial<AlsShardSpec> | null;
+  const int = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+  const k = s?.kernel;
+  const ok =
+    typeof s?.fitId === 'string' &&
+    int(s.iteration, 1) &&
+    (s.side === 'users' || s.side === 'items') &&
+    int(s.start, 0) &&
+    int(s.end, s.start ?? 0) &&
+    int(s.otherRows, 0) &&
+    int(s.plan?.woodburyMaxNnz, 0) &&
+    typeof s.plan?.exact === 'boolean' &&
+    int(k?.factors, 1) &&
+    typeof k?.alpha === 'number' &&
+    int(k.cgSteps, 1) &&
+    typeof k.simd === 'boolean' &&
+    int(k.gatherRows, 0);
+  if (!ok) throw new RangeError(`not an ALS shard: ${JSON.stringify(data)}`);
+  AlsShardStore.checkFitId(s.fitId!);
+  return s as AlsShardSpec;
+}
+
+/** Solves the shard from the store's files and writes its result there; its row count. */
+export async function runAlsShard(store: AlsShardStore, spec: AlsShardSpec): Promise<number> {
+  const { fitId, iteration, side, start, end, kernel, plan } = spec;
+  const f = kernel.factors;
+  const rows = await store.readMatrixRows(fitId, side, start, end);
+  const read = <T extends Float32Array | Float64Array>(
+    name: 'other' | 'solved' | 'projected' | 'system',
+    out: T,
+    from = 0,
+  ) => store.readHalfStep(fitId, iteration, side, name, out, from);
+  const [factors, other, system, projected] = await Promise.all([
+    read('solved', new Float32Array((end - start) * f), start * f),
+    read('other', new Float32Array(spec.otherRows * f)),
+    read('system', new Float64Array(f * f)),
+    plan.woodburyMaxNnz > 0 ? read('projected', new Float32Array(spec.otherRows * f)) : null,
+  ]);
+  const solved = solveAlsShard({ side, kernel, plan, ...rows, factors, other, system, projected });
+  await store.writeShardResult(fitId, iteration, side, start, end, solved);
+  return end - start;
+}
