@@ -22,34 +22,52 @@ const ENTRY = new URL('./als-shard-thread.ts', import.meta.url);
 
 export class ThreadShardTransport implements AlsShardTransport {
   private readonly workers: (Worker | null)[];
+  private readonly busy: boolean[];
   private readonly attempts: number;
 
   constructor(private readonly o: ThreadShardTransportOptions) {
     if (!Number.isInteger(o.threads) || o.threads < 1) throw new RangeError('threads must be >= 1');
     this.attempts = o.attempts ?? 2;
     this.workers = Array.from({ length: o.threads }, () => null);
+    this.busy = this.workers.map(() => false);
   }
 
   get parallelism(): number {
     return this.o.threads;
   }
 
+  /** Runs the shards, each on the next free thread; retried on a thread's death or failure. */
   async run(specs: readonly AlsShardSpec[]): Promise<void> {
     const queue = specs.map((spec) => ({ spec, tries: 0 }));
     let failure: Error | null = null;
-    const lane = async (slot: number) => {
+    const lane = async () => {
       for (let next = queue.shift(); next && !failure; next = queue.shift()) {
         try {
           next.tries++;
-          await this.send(slot, next.spec);
+          await this.runOne(next.spec);
         } catch (err) {
           if (next.tries < this.attempts) queue.push(next);
           else failure ??= err instanceof Error ? err : new Error(String(err));
         }
       }
     };
-    await Promise.all(this.workers.map((_, slot) => lane(slot)));
+    await Promise.all(this.workers.map(() => lane()));
     if (failure) throw failure;
+  }
+
+  /**
+   * Runs one shard on a free thread (a BullMQ shard worker's processor, at a concurrency of at
+   * most `threads`): its row count. Throws when every thread is busy.
+   */
+  async runOne(spec: AlsShardSpec): Promise<number> {
+    const slot = this.busy.indexOf(false);
+    if (slot < 0) throw new Error('every ALS shard thread is busy');
+    this.busy[slot] = true;
+    try {
+      return await this.send(slot, spec);
+    } finally {
+      this.busy[slot] = false;
+    }
   }
 
   private worker(slot: number): Worker {
