@@ -82,8 +82,22 @@ export class AlsShardWorker {
     throw new UnrecoverableError(`no processor for job ${job.name} on ${ALS_SHARD_QUEUE}`);
   }
 
-  async close(): Promise<void> {
-    await this.worker.close();
+  /**
+   * Stops taking shards; those in hand get `boundMs` to finish, then their threads end and
+   * they fail this attempt (another worker retries them).
+   */
+  async close(boundMs = Number.POSITIVE_INFINITY): Promise<void> {
+    const closing = this.worker.close();
+    let timer: NodeJS.Timeout | undefined;
+    if (Number.isFinite(boundMs)) {
+      const late = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), boundMs))),
+      ]);
+      clearTimeout(timer);
+      if (late) await this.threads.close();
+    }
+    await closing;
     await this.threads.close();
   }
 }
