@@ -206,7 +206,7 @@ async function shardedFits(
   }
   printTable(
     `sharded ALS fit, ${o.interactions} interactions drawn (${nnz} user–item pairs, ${train.rows} users × ${train.cols} items), f = ${o.factors}, ${o.iterations} iterations`,
-    ['fit', 'shards per half-step', 's per iteration', 'factors differing from single process'],
+    ['fit', 'shards per half-step', 's per iteration (2…n)', 'factors differing from single process'],
     [
       ['single process, 2 threads', '-', plain.secondsPerIteration, '-'],
       ...runs.map((r) => [

@@ -6,7 +6,7 @@
  * (src/jobs/als-shard-worker.ts); running it twice writes the same bytes.
  */
 import type { AlsSide, SolvePlan } from '../models/als-kernel.ts';
-import { solveAlsShard } from '../models/als-shard.ts';
+import { AlsHalfStepSolver } from '../models/als-shard.ts';
 import type { AlsShardKernelConfig } from '../models/als-shard.ts';
 import { AlsShardStore } from './als-shard-store.ts';
 
@@ -19,6 +19,8 @@ export interface AlsShardSpec {
   end: number;
   /** Rows of the other side (Y's rows). */
   otherRows: number;
+  /** The half-step's largest shard: a worker sizes its memory once for all it takes. */
+  capacity: { rows: number; nnz: number };
   plan: SolvePlan;
   kernel: AlsShardKernelConfig;
 }
@@ -35,6 +37,8 @@ export function checkShardSpec(data: unknown): AlsShardSpec {
     int(s.start, 0) &&
     int(s.end, s.start ?? 0) &&
     int(s.otherRows, 0) &&
+    int(s.capacity?.rows, (s.end ?? 0) - (s.start ?? 0)) &&
+    int(s.capacity?.nnz, 0) &&
     int(s.plan?.woodburyMaxNnz, 0) &&
     typeof s.plan?.exact === 'boolean' &&
     int(k?.factors, 1) &&
@@ -47,23 +51,53 @@ export function checkShardSpec(data: unknown): AlsShardSpec {
   return s as AlsShardSpec;
 }
 
+/**
+ * What a worker keeps between shards: the solver of the last half-step it worked on (its
+ * memory holds that half-step's Y, B and Z), reused while the shards are of the same half-step.
+ */
+export class AlsShardCache {
+  private key = '';
+  private solver: AlsHalfStepSolver | null = null;
+
+  async solverFor(store: AlsShardStore, spec: AlsShardSpec): Promise<AlsHalfStepSolver> {
+    const key = `${spec.fitId}/${spec.iteration}/${spec.side}`;
+    if (this.solver && this.key === key && this.solver.fits(spec.capacity.rows, spec.capacity.nnz))
+      return this.solver;
+    this.solver = null; // the last half-step's memory can go before this one's is made
+    const { fitId, iteration, side, kernel, plan } = spec;
+    const f = kernel.factors;
+    const read = <T extends Float32Array | Float64Array>(name: 'other' | 'projected' | 'system', out: T) =>
+      store.readHalfStep(fitId, iteration, side, name, out);
+    const [other, system, projected] = await Promise.all([
+      read('other', new Float32Array(spec.otherRows * f)),
+      read('system', new Float64Array(f * f)),
+      plan.woodburyMaxNnz > 0 ? read('projected', new Float32Array(spec.otherRows * f)) : null,
+    ]);
+    this.solver = new AlsHalfStepSolver({ side, kernel, plan, other, system, projected }, spec.capacity);
+    this.key = key;
+    return this.solver;
+  }
+
+  clear(): void {
+    this.solver = null;
+    this.key = '';
+  }
+}
+
 /** Solves the shard from the store's files and writes its result there; its row count. */
-export async function runAlsShard(store: AlsShardStore, spec: AlsShardSpec): Promise<number> {
-  const { fitId, iteration, side, start, end, kernel, plan } = spec;
+export async function runAlsShard(
+  store: AlsShardStore,
+  spec: AlsShardSpec,
+  cache = new AlsShardCache(),
+): Promise<number> {
+  const { fitId, iteration, side, start, end, kernel } = spec;
   const f = kernel.factors;
-  const rows = await store.readMatrixRows(fitId, side, start, end);
-  const read = <T extends Float32Array | Float64Array>(
-    name: 'other' | 'solved' | 'projected' | 'system',
-    out: T,
-    from = 0,
-  ) => store.readHalfStep(fitId, iteration, side, name, out, from);
-  const [factors, other, system, projected] = await Promise.all([
-    read('solved', new Float32Array((end - start) * f), start * f),
-    read('other', new Float32Array(spec.otherRows * f)),
-    read('system', new Float64Array(f * f)),
-    plan.woodburyMaxNnz > 0 ? read('projected', new Float32Array(spec.otherRows * f)) : null,
+  const [solver, rows, factors] = await Promise.all([
+    cache.solverFor(store, spec),
+    store.readMatrixRows(fitId, side, start, end),
+    store.readHalfStep(fitId, iteration, side, 'solved', new Float32Array((end - start) * f), start * f),
   ]);
-  const solved = solveAlsShard({ side, kernel, plan, ...rows, factors, other, system, projected });
+  const solved = solver.solve({ ...rows, factors });
   await store.writeShardResult(fitId, iteration, side, start, end, solved);
   return end - start;
 }

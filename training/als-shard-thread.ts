@@ -5,17 +5,27 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { AlsShardStore } from './als-shard-store.ts';
-import { checkShardSpec, runAlsShard } from './als-shard-job.ts';
+import { AlsShardCache, checkShardSpec, runAlsShard } from './als-shard-job.ts';
 
 if (!parentPort) throw new Error('als-shard-thread.ts must run in a worker thread');
 const port = parentPort;
 const store = new AlsShardStore((workerData as { root: string }).root);
+// The half-step's Y, B and Z, read and copied once for all the shards of it this thread takes.
+const cache = new AlsShardCache();
 
 export type ShardThreadReply = { ok: true; value: number } | { ok: false; error: string };
 
+/** An idle thread lets go of the half-step's memory (hundreds of MB on a large fit). */
+const IDLE_MS = 30_000;
+let idle: NodeJS.Timeout | undefined;
+
 port.on('message', (spec: unknown) => {
-  runAlsShard(store, checkShardSpec(spec)).then(
-    (value) => port.postMessage({ ok: true, value } satisfies ShardThreadReply),
+  clearTimeout(idle);
+  runAlsShard(store, checkShardSpec(spec), cache).then(
+    (value) => {
+      idle = setTimeout(() => cache.clear(), IDLE_MS).unref();
+      port.postMessage({ ok: true, value } satisfies ShardThreadReply);
+    },
     (err: unknown) =>
       port.postMessage({
         ok: false,

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AlsShardKernelConfig, AlsSideProblem, AlsSideSolver } from '../models/als-shard.ts';
-import { shardBounds } from '../models/als-shard.ts';
+import { shardBounds, shardCapacity } from '../models/als-shard.ts';
 import type { Csr } from '../models/sparse.ts';
 import type { AlsShardSpec } from './als-shard-job.ts';
 import type { AlsShardStore } from './als-shard-store.ts';
@@ -65,6 +65,7 @@ export class ShardedAlsSolver implements AlsSideSolver {
       ...(p.projected ? { projected: p.projected } : {}),
     });
     const bounds = shardBounds(p.matrix.indptr, this.shardCount(), f);
+    const capacity = shardCapacity(p.matrix.indptr, bounds);
     const specs: AlsShardSpec[] = [];
     for (let s = 0; s + 1 < bounds.length; s++)
       specs.push({
@@ -74,6 +75,7 @@ export class ShardedAlsSolver implements AlsSideSolver {
         start: bounds[s]!,
         end: bounds[s + 1]!,
         otherRows: p.matrix.cols,
+        capacity,
         plan: p.plan,
         kernel: p.kernel,
       });
