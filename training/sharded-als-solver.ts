@@ -34,8 +34,10 @@ export interface ShardedAlsSolverOptions {
   log?: Logger;
 }
 
+/** One fit at a time (a train job's holdout and final fits run one after the other). */
 export class ShardedAlsSolver implements AlsSideSolver {
   private fitId = '';
+  private active = false;
 
   constructor(private readonly o: ShardedAlsSolverOptions) {
     if (o.shards !== undefined && (!Number.isInteger(o.shards) || o.shards < 1))
@@ -43,6 +45,8 @@ export class ShardedAlsSolver implements AlsSideSolver {
   }
 
   async begin(fit: { users: Csr; items: Csr; kernel: AlsShardKernelConfig }): Promise<void> {
+    if (this.active) throw new Error('ShardedAlsSolver runs one fit at a time');
+    this.active = true;
     this.fitId = this.o.fitId ?? `als-${Date.now()}-${randomBytes(4).toString('hex')}`;
     await this.o.store.writeMatrix(this.fitId, 'users', fit.users);
     await this.o.store.writeMatrix(this.fitId, 'items', fit.items);
@@ -53,7 +57,7 @@ export class ShardedAlsSolver implements AlsSideSolver {
   }
 
   async solveSide(p: AlsSideProblem): Promise<void> {
-    if (!this.fitId) throw new Error('ShardedAlsSolver.solveSide before begin');
+    if (!this.active) throw new Error('ShardedAlsSolver.solveSide outside a fit (begin first)');
     const { store } = this.o;
     const { side, iteration } = p;
     const f = p.kernel.factors;
@@ -107,6 +111,7 @@ export class ShardedAlsSolver implements AlsSideSolver {
   }
 
   async end(): Promise<void> {
+    this.active = false;
     if (this.fitId && !this.o.keepFiles) await this.o.store.removeFit(this.fitId);
   }
 
