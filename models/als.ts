@@ -14,7 +14,9 @@
  *   result does not depend on the worker count), then every row solved independently — CG
  *   on a gathered copy of its rows of Y, or Woodbury for short rows — with threads claiming
  *   chunks of rows from a shared cursor;
- * - workers (worker_threads) start once per fit and serve every phase of every iteration.
+ * - workers (worker_threads) start once per fit and serve every phase of every iteration;
+ * - with `sideSolver` (models/als-shard.ts), each half-step's solve phase runs elsewhere in
+ *   shards (over other threads or machines), fed the same B and Z: the same factors.
  */
 import type { Recommender } from './recommender.ts';
 import type { Csr } from './sparse.ts';

@@ -104,3 +104,29 @@ describe('AlsShardStore', () => {
     }
   });
 });
+
+describe('ThreadShardTransport', () => {
+  it('fails a shard whose files are missing after its attempts, naming the cause', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'shelf-als-threads-'));
+    const transport = new ThreadShardTransport({ root, threads: 2, attempts: 2 });
+    try {
+      const spec = checkShardSpec({
+        fitId: 'missing',
+        iteration: 1,
+        side: 'users',
+        start: 0,
+        end: 2,
+        otherRows: 3,
+        capacity: { rows: 2, nnz: 4 },
+        plan: { woodburyMaxNnz: 0, exact: false },
+        kernel: { factors: 4, alpha: 1, cgSteps: 2, simd: false, gatherRows: 0 },
+      });
+      await expect(transport.run([spec])).rejects.toThrow(/ALS shard failed: .*ENOENT/s);
+      // The threads survive a failed shard and take the next one.
+      await expect(transport.runOne(spec)).rejects.toThrow(/ENOENT/);
+    } finally {
+      await transport.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
