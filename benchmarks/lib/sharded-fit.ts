@@ -51,9 +51,10 @@ export async function shardedFit(train: Csr, o: ShardedFitOptions): Promise<Shar
     { length: o.workers },
     () => new AlsShardWorker({ url: o.redisUrl, prefix, root, log: o.log, lockMs: 30_000 }),
   );
-  const transport = await FlowShardTransport.open({ url: o.redisUrl, prefix, parallelism: o.workers });
+  let transport: FlowShardTransport | null = null;
   try {
     await Promise.all(workers.map((w) => w.waitUntilReady()));
+    transport = await FlowShardTransport.open({ url: o.redisUrl, prefix, parallelism: o.workers });
     const iterationSeconds: number[] = [];
     const model = new AlsModel({
       factors: o.factors,
@@ -77,7 +78,7 @@ export async function shardedFit(train: Csr, o: ShardedFitOptions): Promise<Shar
       itemFactors: model.itemFactors,
     };
   } finally {
-    await transport.close();
+    await transport?.close();
     await Promise.all(workers.map((w) => w.close()));
     const redis = new Redis(o.redisUrl);
     const keys = await redis.keys(`${prefix}:*`);

@@ -11,7 +11,7 @@
  * One flow per half-step rather than per iteration: the item half-step needs the user factors
  * the user half-step solves, and a flow's children all run at once.
  */
-import { FlowProducer, QueueEvents } from 'bullmq';
+import { FlowProducer, Queue, QueueEvents } from 'bullmq';
 import type { AlsShardSpec } from '../../training/als-shard-job.ts';
 import type { AlsShardTransport } from '../../training/sharded-als-solver.ts';
 
@@ -33,7 +33,10 @@ export interface FlowShardTransportOptions {
   url: string;
   /** BullMQ's key prefix (`SHELF_QUEUE_PREFIX`), as the shard workers'. */
   prefix: string;
-  /** Shard workers expected to be free (only sets the default shard count). @defaultValue 2 */
+  /**
+   * Shard workers expected to be free (only sets the default shard count). @defaultValue the
+   * shard workers connected to the queue when the transport opens
+   */
   parallelism?: number;
   /** Tries per shard (a failure, not a stall: stalls are BullMQ's `maxStalledCount`). @defaultValue 3 */
   attempts?: number;
@@ -46,17 +49,34 @@ export class FlowShardTransport implements AlsShardTransport {
   private readonly flows: FlowProducer;
   private readonly events: QueueEvents;
 
-  private constructor(private readonly o: FlowShardTransportOptions) {
-    this.parallelism = o.parallelism ?? 2;
+  private constructor(
+    private readonly o: FlowShardTransportOptions,
+    workers: number,
+  ) {
+    this.parallelism = o.parallelism ?? workers;
     // The fit waits on these for as long as a half-step takes: no retry cap on requests.
     const connection = { url: o.url, maxRetriesPerRequest: null };
     this.flows = new FlowProducer({ connection, prefix: o.prefix });
     this.events = new QueueEvents(ALS_SHARD_QUEUE, { connection, prefix: o.prefix });
   }
 
-  /** Connected and listening for completions (so none is missed). */
+  /**
+   * Connected and listening for completions (so none is missed). Fails at once when no shard
+   * worker is connected to the queue: the fit would wait for one until its timeout.
+   */
   static async open(o: FlowShardTransportOptions): Promise<FlowShardTransport> {
-    const t = new FlowShardTransport(o);
+    const queue = new Queue(ALS_SHARD_QUEUE, { connection: { url: o.url }, prefix: o.prefix });
+    let workers: number;
+    try {
+      workers = await queue.getWorkersCount();
+    } finally {
+      await queue.close();
+    }
+    if (workers === 0)
+      throw new Error(
+        `no ALS shard worker is connected to ${o.prefix}:${ALS_SHARD_QUEUE} (run shelf worker with the same REDIS_URL and SHELF_QUEUE_PREFIX)`,
+      );
+    const t = new FlowShardTransport(o, workers);
     try {
       await Promise.all([t.flows.waitUntilReady(), t.events.waitUntilReady()]);
     } catch (err) {

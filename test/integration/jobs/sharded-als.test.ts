@@ -119,6 +119,12 @@ describe.runIf(available)('sharded ALS on BullMQ workers', () => {
     expect(bitDifferences(model.itemFactors, plain.itemFactors)).toEqual(sameBits(plain.itemFactors.length));
   }
 
+  it('refuses to start a sharded fit when no shard worker is connected', async () => {
+    await expect(FlowShardTransport.open({ url: REDIS_URL, prefix })).rejects.toThrow(
+      /no ALS shard worker is connected/,
+    );
+  });
+
   it('fits through flows on two worker processes to the single-process factors', async () => {
     workers.push(await startShardWorker(env), await startShardWorker(env));
     const model = await shardedFit('two-workers');
