@@ -1,54 +1,51 @@
 /**
  * What one shard of a sharded ALS fit is, as a job's data, and how any worker runs it: read
  * the half-step's inputs from the shared {@link AlsShardStore}, solve the rows with the pure
- * `solveAlsShard` (models/als-shard.ts), write the solved rows back atomically. The same
+ * `AlsHalfStepSolver` (models/als-shard.ts), write the solved rows back atomically. The same
  * function runs in a worker thread (als-shard-thread.ts) and in a BullMQ worker
  * (src/jobs/als-shard-worker.ts); running it twice writes the same bytes.
  */
-import type { AlsSide, SolvePlan } from '../models/als-kernel.ts';
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { AlsHalfStepSolver } from '../models/als-shard.ts';
-import type { AlsShardKernelConfig } from '../models/als-shard.ts';
-import { AlsShardStore } from './als-shard-store.ts';
+import type { AlsShardStore } from './als-shard-store.ts';
 
-/** One shard: rows [start, end) of `side` at `iteration` of fit `fitId` (JSON-safe). */
-export interface AlsShardSpec {
-  fitId: string;
-  iteration: number;
-  side: AlsSide;
-  start: number;
-  end: number;
-  /** Rows of the other side (Y's rows). */
-  otherRows: number;
-  /** The half-step's largest shard: a worker sizes its memory once for all it takes. */
-  capacity: { rows: number; nnz: number };
-  plan: SolvePlan;
-  kernel: AlsShardKernelConfig;
-}
+const Int = (minimum: number) => Type.Integer({ minimum });
+
+/** One shard: rows [start, end) of `side` at `iteration` of fit `fitId` (JSON, a job's data). */
+export const AlsShardSpec = Type.Object(
+  {
+    fitId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }),
+    iteration: Int(1),
+    side: Type.Union([Type.Literal('users'), Type.Literal('items')]),
+    start: Int(0),
+    end: Int(0),
+    /** Rows of the other side (Y's rows). */
+    otherRows: Int(0),
+    /** The half-step's largest shard: a worker sizes its memory once for all it takes. */
+    capacity: Type.Object({ rows: Int(0), nnz: Int(0) }),
+    plan: Type.Object({ woodburyMaxNnz: Int(0), exact: Type.Boolean() }),
+    kernel: Type.Object({
+      factors: Int(1),
+      alpha: Type.Number(),
+      cgSteps: Int(1),
+      simd: Type.Boolean(),
+      gatherRows: Int(0),
+    }),
+  },
+  { additionalProperties: false },
+);
+export type AlsShardSpec = Static<typeof AlsShardSpec>;
 
 /** Throws `RangeError` when `data` is not a well-formed {@link AlsShardSpec}. */
 export function checkShardSpec(data: unknown): AlsShardSpec {
-  const s = data as Partial<AlsShardSpec> | null;
-  const int = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
-  const k = s?.kernel;
-  const ok =
-    typeof s?.fitId === 'string' &&
-    int(s.iteration, 1) &&
-    (s.side === 'users' || s.side === 'items') &&
-    int(s.start, 0) &&
-    int(s.end, s.start ?? 0) &&
-    int(s.otherRows, 0) &&
-    int(s.capacity?.rows, (s.end ?? 0) - (s.start ?? 0)) &&
-    int(s.capacity?.nnz, 0) &&
-    int(s.plan?.woodburyMaxNnz, 0) &&
-    typeof s.plan?.exact === 'boolean' &&
-    int(k?.factors, 1) &&
-    typeof k?.alpha === 'number' &&
-    int(k.cgSteps, 1) &&
-    typeof k.simd === 'boolean' &&
-    int(k.gatherRows, 0);
-  if (!ok) throw new RangeError(`not an ALS shard: ${JSON.stringify(data)}`);
-  AlsShardStore.checkFitId(s.fitId!);
-  return s as AlsShardSpec;
+  const error = Value.Errors(AlsShardSpec, data).First();
+  if (error) throw new RangeError(`not an ALS shard: data${error.path} ${error.message}`);
+  const s = data as AlsShardSpec;
+  if (s.end < s.start || s.capacity.rows < s.end - s.start)
+    throw new RangeError(`not an ALS shard: rows [${s.start}, ${s.end}) beyond its capacity`);
+  return s;
 }
 
 /**
