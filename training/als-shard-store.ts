@@ -12,7 +12,7 @@
  * shard-<start>-<end>.f32`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AlsSide } from '../models/als-kernel.ts';
 import type { Csr } from '../models/sparse.ts';
@@ -155,6 +155,30 @@ export class AlsShardStore {
 
   async removeFit(fitId: string): Promise<void> {
     await rm(this.fitDir(fitId), { recursive: true, force: true });
+  }
+
+  /**
+   * Removes the files of fits untouched for `ageMs` (their coordinator died: a live fit's
+   * directory changes at every half-step); the ids removed.
+   */
+  async removeAbandoned(ageMs: number, now = Date.now()): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const removed: string[] = [];
+    for (const name of names) {
+      if (!FIT_ID.test(name)) continue;
+      const info = await stat(join(this.root, name)).catch(() => null);
+      if (info?.isDirectory() && now - info.mtimeMs > ageMs) {
+        await this.removeFit(name);
+        removed.push(name);
+      }
+    }
+    return removed;
   }
 }
 

@@ -31,6 +31,11 @@ export interface ShardedAlsSolverOptions {
   fitId?: string;
   /** Keep the fit's files when it ends (debugging). @defaultValue false */
   keepFiles?: boolean;
+  /**
+   * As a fit begins, the files of fits untouched this long (their coordinator died) are
+   * removed. @defaultValue 6 hours
+   */
+  abandonedAfterMs?: number;
   log?: Logger;
 }
 
@@ -48,6 +53,8 @@ export class ShardedAlsSolver implements AlsSideSolver {
     if (this.active) throw new Error('ShardedAlsSolver runs one fit at a time');
     this.active = true;
     this.fitId = this.o.fitId ?? `als-${Date.now()}-${randomBytes(4).toString('hex')}`;
+    const abandoned = await this.o.store.removeAbandoned(this.o.abandonedAfterMs ?? 6 * 3_600_000);
+    if (abandoned.length) this.o.log?.warn({ fits: abandoned }, 'removed the files of abandoned ALS fits');
     await this.o.store.writeMatrix(this.fitId, 'users', fit.users);
     await this.o.store.writeMatrix(this.fitId, 'items', fit.items);
     this.o.log?.info(

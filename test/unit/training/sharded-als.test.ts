@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,15 @@ describe('AlsShardStore', () => {
         'short',
       );
       expect(() => store.fitDir('../etc')).toThrow(RangeError);
+      // A fit untouched for a day (its coordinator died) goes; a live one and other names stay.
+      const dayAgo = new Date(Date.now() - 86_400_000);
+      await utimes(store.fitDir('fit-1'), dayAgo, dayAgo);
+      await mkdir(store.fitDir('fit-2'));
+      await mkdir(join(root, 'not.a.fit'));
+      await utimes(join(root, 'not.a.fit'), dayAgo, dayAgo);
+      expect(await store.removeAbandoned(3_600_000)).toEqual(['fit-1']);
+      expect((await readdir(root)).sort()).toEqual(['fit-2', 'not.a.fit']);
+      expect(await new AlsShardStore(join(root, 'none')).removeAbandoned(0)).toEqual([]);
       expect(() => checkShardSpec({ fitId: 'x' })).toThrow(RangeError);
     } finally {
       await rm(root, { recursive: true, force: true });
