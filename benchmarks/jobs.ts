@@ -1,10 +1,15 @@
 /**
- * `npm run bench -- jobs [--jobs 2000] [--items 3000] [--duration 5] [--connections 8] [--worker on|off]`:
+ * `npm run bench -- jobs [--jobs 2000] [--items 3000] [--duration 5] [--connections 8] [--worker on|off]
+ *  [--shard-interactions 1000000] [--shard-iterations 3] [--shard-factors 64] [--parts rates,latency,shard]`:
  * 1. jobs/s of a no-op job through the inline runner and through BullMQ (one in-process worker
  *    at concurrency 1 and 8, on `REDIS_URL`, default redis://127.0.0.1:6379);
  * 2. the personalized tier's HTTP p99 while idle and while a `train` and a `segments` job run:
  *    in embedded mode (the jobs in child processes of the server), and with `--worker on` with
  *    Redis and a `shelf worker` process beside the server (over the same SQLite file).
+ * 3. the sharded ALS fit's seconds per iteration on 1 and 2 shard workers (BullMQ flows, see
+ *    benchmarks/lib/sharded-fit.ts) over `--shard-interactions` seeded power-law interactions
+ *    (users = n / 20, items = n / 200), beside the single-process fit on 2 threads, and whether
+ *    the factors are bit-identical to the single-process ones. The issue asks for 20 000 000.
  * The issue's target: p99 during the jobs ≤ 2× idle. Sizes are small by default (a smoke run).
  */
 import { spawn } from 'node:child_process';
@@ -20,7 +25,9 @@ import { loadConfig } from '../src/config.ts';
 import { BullmqJobs } from '../src/jobs/bullmq-jobs.ts';
 import { ShelfWorker } from '../src/jobs/bullmq-worker.ts';
 import { InlineJobs } from '../src/jobs/inline-jobs.ts';
+import { powerLawInteractions } from '../training/datasets/synthetic-interactions.ts';
 import { runLoad } from './lib/load-client.ts';
+import { differingElements, plainFit, shardedFit } from './lib/sharded-fit.ts';
 import type { LoadResult } from './lib/load-client.ts';
 import { parseArgs, printTable } from './lib/table.ts';
 
@@ -166,8 +173,71 @@ async function latencyUnderJobs(
   }
 }
 
+async function shardedFits(
+  redisUrl: string,
+  o: { interactions: number; iterations: number; factors: number },
+): Promise<unknown> {
+  const seed = 1;
+  const t0 = performance.now();
+  const train = powerLawInteractions({
+    users: Math.max(10, Math.round(o.interactions / 20)),
+    items: Math.max(10, Math.round(o.interactions / 200)),
+    interactions: o.interactions,
+    seed,
+  });
+  const generateSeconds = (performance.now() - t0) / 1000;
+  const nnz = train.indptr[train.rows]!;
+  const fit = { iterations: o.iterations, factors: o.factors, seed };
+  const plain = await plainFit(train, { ...fit, threads: 2 });
+  const runs = [];
+  for (const workers of [1, 2]) {
+    // 4 shards per worker: a lost shard costs a quarter of a worker's share, and the shards even out.
+    const run = await shardedFit(train, { ...fit, redisUrl, workers, shards: 4 * workers, log });
+    const differing =
+      differingElements(run.userFactors, plain.userFactors) +
+      differingElements(run.itemFactors, plain.itemFactors);
+    runs.push({
+      workers,
+      shards: run.shards,
+      secondsPerIteration: run.secondsPerIteration,
+      iterationSeconds: run.iterationSeconds,
+      differingFromSingleProcess: differing,
+    });
+  }
+  printTable(
+    `sharded ALS fit, ${o.interactions} interactions drawn (${nnz} user–item pairs, ${train.rows} users × ${train.cols} items), f = ${o.factors}, ${o.iterations} iterations`,
+    ['fit', 'shards per half-step', 's per iteration (2…n)', 'factors differing from single process'],
+    [
+      ['single process, 2 threads', '-', plain.secondsPerIteration, '-'],
+      ...runs.map((r) => [
+        `sharded, ${r.workers} worker${r.workers > 1 ? 's' : ''}`,
+        r.shards,
+        r.secondsPerIteration,
+        r.differingFromSingleProcess,
+      ]),
+    ],
+  );
+  return {
+    interactions: o.interactions,
+    pairs: nnz,
+    users: train.rows,
+    items: train.cols,
+    factors: o.factors,
+    iterations: o.iterations,
+    generateSeconds,
+    singleProcess2ThreadsSecondsPerIteration: plain.secondsPerIteration,
+    sharded: runs,
+  };
+}
+
 export default async function jobs(args: string[]): Promise<unknown> {
   const opts = parseArgs(args);
+  const parts = new Set(String(opts.get('parts') ?? 'rates,latency,shard').split(','));
+  const shard = {
+    interactions: Number(opts.get('shard-interactions') ?? 1_000_000),
+    iterations: Number(opts.get('shard-iterations') ?? 3),
+    factors: Number(opts.get('shard-factors') ?? 64),
+  };
   const n = Number(opts.get('jobs') ?? 2000);
   const items = Number(opts.get('items') ?? 3000);
   const duration = Number(opts.get('duration') ?? 5);
@@ -175,47 +245,55 @@ export default async function jobs(args: string[]): Promise<unknown> {
   const withWorker = (opts.get('worker') ?? 'on') === 'on';
   const redisUrl = String(opts.get('redis') ?? 'redis://127.0.0.1:6379');
 
-  const rates = {
-    inline: await inlineRate(n),
-    bullmqConcurrency1: await bullmqRate(redisUrl, n, 1),
-    bullmqConcurrency8: await bullmqRate(redisUrl, n, 8),
-  };
-  printTable(
-    `no-op jobs, ${n} each`,
-    ['runner', 'jobs/s'],
-    [
-      ['inline (in process)', rates.inline],
-      ['BullMQ, 1 worker, concurrency 1', rates.bullmqConcurrency1],
-      ['BullMQ, 1 worker, concurrency 8', rates.bullmqConcurrency8],
-    ],
-  );
+  let rates: Record<string, number> | undefined;
+  if (parts.has('rates')) {
+    rates = {
+      inline: await inlineRate(n),
+      bullmqConcurrency1: await bullmqRate(redisUrl, n, 1),
+      bullmqConcurrency8: await bullmqRate(redisUrl, n, 8),
+    };
+    printTable(
+      `no-op jobs, ${n} each`,
+      ['runner', 'jobs/s'],
+      [
+        ['inline (in process)', rates.inline],
+        ['BullMQ, 1 worker, concurrency 1', rates.bullmqConcurrency1],
+        ['BullMQ, 1 worker, concurrency 8', rates.bullmqConcurrency8],
+      ],
+    );
+  }
 
-  const latency: Record<string, { idle: Phase; duringJobs: Phase }> = {};
-  latency.embedded = await latencyUnderJobs('embedded', { items, duration, connections, redisUrl });
-  if (withWorker)
-    latency.worker = await latencyUnderJobs('worker', { items, duration, connections, redisUrl });
-  printTable(
-    `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase: idle, then while a train and a segments job run`,
-    [
-      'mode',
-      'idle p99 ms',
-      'jobs p99 ms',
-      'ratio (target ≤ 2)',
-      'idle req/s',
-      'jobs req/s',
-      'errors',
-      'jobs took s',
-    ],
-    Object.entries(latency).map(([mode, r]) => [
-      mode,
-      r.idle.p99Ms,
-      r.duringJobs.p99Ms,
-      r.duringJobs.p99Ms / Math.max(1, r.idle.p99Ms),
-      r.idle.reqPerSec,
-      r.duringJobs.reqPerSec,
-      r.idle.errors + r.duringJobs.errors,
-      r.duringJobs.jobSeconds ?? 0,
-    ]),
-  );
-  return { jobs: n, items, durationSeconds: duration, connections, rates, latency };
+  let latency: Record<string, { idle: Phase; duringJobs: Phase }> | undefined;
+  if (parts.has('latency')) {
+    latency = {};
+    latency.embedded = await latencyUnderJobs('embedded', { items, duration, connections, redisUrl });
+    if (withWorker)
+      latency.worker = await latencyUnderJobs('worker', { items, duration, connections, redisUrl });
+    printTable(
+      `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase: idle, then while a train and a segments job run`,
+      [
+        'mode',
+        'idle p99 ms',
+        'jobs p99 ms',
+        'ratio (target ≤ 2)',
+        'idle req/s',
+        'jobs req/s',
+        'errors',
+        'jobs took s',
+      ],
+      Object.entries(latency).map(([mode, r]) => [
+        mode,
+        r.idle.p99Ms,
+        r.duringJobs.p99Ms,
+        r.duringJobs.p99Ms / Math.max(1, r.idle.p99Ms),
+        r.idle.reqPerSec,
+        r.duringJobs.reqPerSec,
+        r.idle.errors + r.duringJobs.errors,
+        r.duringJobs.jobSeconds ?? 0,
+      ]),
+    );
+  }
+
+  const sharded = parts.has('shard') ? await shardedFits(redisUrl, shard) : undefined;
+  return { jobs: n, items, durationSeconds: duration, connections, rates, latency, sharded };
 }

@@ -14,7 +14,9 @@
  *   result does not depend on the worker count), then every row solved independently — CG
  *   on a gathered copy of its rows of Y, or Woodbury for short rows — with threads claiming
  *   chunks of rows from a shared cursor;
- * - workers (worker_threads) start once per fit and serve every phase of every iteration.
+ * - workers (worker_threads) start once per fit and serve every phase of every iteration;
+ * - with `sideSolver` (models/als-shard.ts), each half-step's solve phase runs elsewhere in
+ *   shards (over other threads or machines), fed the same B and Z: the same factors.
  */
 import type { Recommender } from './recommender.ts';
 import type { Csr } from './sparse.ts';
@@ -27,6 +29,7 @@ import { spdInverseInto } from './linalg.ts';
 import { createWasmMemory, SIMD_MAX_FACTORS } from './als-simd.ts';
 import { factorTopK } from './factor-top-k.ts';
 import type { FactorTopK } from './factor-top-k.ts';
+import type { AlsShardKernelConfig, AlsSideProblem, AlsSideSolver } from './als-shard.ts';
 
 export interface AlsIterationInfo {
   /** 1-based. */
@@ -75,9 +78,16 @@ export interface AlsOptions {
   /** Compute the training loss after each iteration (one extra pass). @defaultValue false */
   computeLoss?: boolean;
   onIteration?: (info: AlsIterationInfo) => void;
+  /**
+   * Solves each half-step's rows elsewhere (models/als-shard.ts: in shards, over worker threads
+   * or BullMQ workers) instead of on this fit's threads. The fit still computes the Gram matrix
+   * (and Z = Y B⁻¹) once per half-step, so the factors are the same either way.
+   */
+  sideSolver?: AlsSideSolver;
 }
 
-type ResolvedOptions = Required<Omit<AlsOptions, 'onIteration'>> & Pick<AlsOptions, 'onIteration'>;
+type ResolvedOptions = Required<Omit<AlsOptions, 'onIteration' | 'sideSolver'>> &
+  Pick<AlsOptions, 'onIteration' | 'sideSolver'>;
 
 /** Relative cost (≈ multiply-adds) of one row solve with k entries, for planning only. */
 const cgCost = (k: number, f: number, steps: number) => (steps + 1) * (f * f + 2 * k * f) + 8 * f;
@@ -121,6 +131,7 @@ export class AlsModel implements Recommender {
       simd: options.simd ?? true,
       computeLoss: options.computeLoss ?? false,
       onIteration: options.onIteration,
+      sideSolver: options.sideSolver,
     };
     if (!Number.isInteger(o.factors) || o.factors < 1)
       throw new RangeError('factors must be a positive integer');
@@ -182,11 +193,19 @@ export class AlsModel implements Recommender {
     const executor: AlsExecutor = parallel
       ? await WorkerExecutor.start(workers, buffers)
       : new InProcessExecutor(new AlsKernel(buffers));
+    const kernel: AlsShardKernelConfig = {
+      factors: f,
+      alpha: o.alpha,
+      cgSteps: o.cgSteps,
+      simd: buffers.memory !== null,
+      gatherRows: buffers.gatherRows,
+    };
     try {
+      await o.sideSolver?.begin?.({ users: buffers.users, items: buffers.items, kernel });
       for (let it = 1; it <= o.iterations; it++) {
         const t0 = performance.now();
-        await this.halfStep(executor, buffers, 'users', plans.users);
-        await this.halfStep(executor, buffers, 'items', plans.items);
+        await this.halfStep(executor, buffers, 'users', plans.users, it, kernel);
+        await this.halfStep(executor, buffers, 'items', plans.items, it, kernel);
         const seconds = (performance.now() - t0) / 1000;
         let loss: number | undefined;
         if (o.computeLoss) loss = await this.loss(executor, buffers);
@@ -194,6 +213,7 @@ export class AlsModel implements Recommender {
       }
     } finally {
       await executor.close();
+      await o.sideSolver?.end?.();
     }
     // Back to the caller's order, in fresh arrays so that the training buffers can be collected.
     this.userFactors = unpermuteRows(userFactors, userRank, f);
@@ -290,7 +310,14 @@ export class AlsModel implements Recommender {
     sumGramBlocks(buffers, blocks);
   }
 
-  private async halfStep(executor: AlsExecutor, buffers: AlsBuffers, side: AlsSide, sp: SidePlan) {
+  private async halfStep(
+    executor: AlsExecutor,
+    buffers: AlsBuffers,
+    side: AlsSide,
+    sp: SidePlan,
+    iteration: number,
+    kernel: AlsShardKernelConfig,
+  ) {
     const f = this.factors;
     await this.computeSystem(executor, buffers, side);
     if (sp.plan.woodburyMaxNnz > 0) {
@@ -307,6 +334,23 @@ export class AlsModel implements Recommender {
       );
     }
     const rows = side === 'users' ? buffers.users.rows : buffers.items.rows;
+    const solver = this.options.sideSolver;
+    if (solver) {
+      const otherRows = side === 'users' ? buffers.items.rows : buffers.users.rows;
+      const problem: AlsSideProblem = {
+        side,
+        iteration,
+        matrix: side === 'users' ? buffers.users : buffers.items,
+        solved: side === 'users' ? buffers.userFactors : buffers.itemFactors,
+        other: side === 'users' ? buffers.itemFactors : buffers.userFactors,
+        system: buffers.system,
+        projected: sp.plan.woodburyMaxNnz > 0 ? buffers.projected.subarray(0, otherRows * f) : null,
+        plan: sp.plan,
+        kernel,
+      };
+      await solver.solveSide(problem);
+      return;
+    }
     const chunk = Math.max(16, Math.min(4096, Math.ceil(rows / (64 * executor.parallelism))));
     buffers.cursor[0] = 0;
     await executor.run(

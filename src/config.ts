@@ -60,6 +60,12 @@ export interface ShelfConfig {
     lockMs: number;
   };
   /**
+   * Sharded ALS (training/sharded-als-solver.ts): shards per half-step of the train job's fits
+   * (0: the fit solves on its own threads), and the shard threads of each `shelf worker` (also
+   * of a sharded fit without Redis).
+   */
+  alsShards: { shards: number; threads: number };
+  /**
    * Attribution of events without a recommendationId: how far back the list that showed the
    * item is looked for, ms, per event type.
    */
@@ -260,6 +266,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       backoffMs: parseWhole('SHELF_JOB_BACKOFF_MS', env.SHELF_JOB_BACKOFF_MS, 1000),
       lockMs: parsePositive('SHELF_JOB_LOCK_MS', env.SHELF_JOB_LOCK_MS, 30_000),
     },
+    alsShards: {
+      shards: parseWhole('SHELF_ALS_SHARDS', env.SHELF_ALS_SHARDS, 0),
+      threads: parsePositive('SHELF_ALS_SHARD_THREADS', env.SHELF_ALS_SHARD_THREADS, 1),
+    },
     attributionWindowMs: {
       click: parseWhole('SHELF_ATTRIBUTION_CLICK_MS', env.SHELF_ATTRIBUTION_CLICK_MS, 86_400_000),
       addToCart: parseWhole('SHELF_ATTRIBUTION_CART_MS', env.SHELF_ATTRIBUTION_CART_MS, 604_800_000),
@@ -299,6 +309,10 @@ export function childEnv(config: Readonly<ShelfConfig>): Record<string, string> 
     SHELF_DATASETS_DIR: config.datasetsDir,
     ...(config.database.kind === 'postgres' ? { DATABASE_URL: config.database.url } : {}),
     ...(config.redis ? { REDIS_URL: config.redis.url } : {}),
+    // A sharded train fit enqueues its shards under the same prefix the workers take them from.
+    SHELF_QUEUE_PREFIX: config.jobs.prefix,
+    SHELF_ALS_SHARDS: String(config.alsShards.shards),
+    SHELF_ALS_SHARD_THREADS: String(config.alsShards.threads),
   };
 }
 

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { AlsModel } from '../models/als.ts';
 import type { AlsIterationInfo } from '../models/als.ts';
+import type { AlsSideSolver } from '../models/als-shard.ts';
 import type { Recommender } from '../models/recommender.ts';
 import type { Csr } from '../models/sparse.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
@@ -97,12 +98,17 @@ async function fitRecipe(
   recipe: Recipe,
   seed: number,
   onIteration?: (i: AlsIterationInfo) => void,
+  sideSolver?: AlsSideSolver,
 ): Promise<Fit> {
   const weights = { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays };
   const matrix = split
     ? interactionMatrix(s, weights, 0, split.cutoffIndex, split.cutoffTime)
     : interactionMatrix(s, weights);
-  const model = new AlsModel({ ...alsOptions(recipe, seed), onIteration });
+  const model = new AlsModel({
+    ...alsOptions(recipe, seed),
+    onIteration,
+    ...(sideSolver ? { sideSolver } : {}),
+  });
   await model.fit(matrix);
   return { model, matrix };
 }
@@ -228,6 +234,11 @@ export interface TrainOptions {
   onStage?: (stage: TrainStage) => void;
   /** Called as each stage of the job ends, with its seconds (the stage breakdown). */
   onTiming?: (t: StageTiming) => void;
+  /**
+   * Solves both fits' half-steps in shards (a `ShardedAlsSolver`, training/sharded-als-solver.ts):
+   * the same factors, the work spread over worker threads or BullMQ workers.
+   */
+  sideSolver?: AlsSideSolver;
 }
 
 export type TrainStage = 'snapshot' | 'holdout fit' | 'serving rules' | 'final fit' | 'publish';
@@ -286,7 +297,9 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   o.onStage?.('holdout fit');
   const holdout =
     split.testUsers.length > 0
-      ? await clock.time('fit', () => fitRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i)))
+      ? await clock.time('fit', () =>
+          fitRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i), o.sideSolver),
+        )
       : null;
   const metrics = holdout
     ? await clock.time('evaluate', () => metricsOf(holdout.model, holdout.matrix, split))
@@ -334,7 +347,7 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   if ('skipped' in rules) o.log.info({ reason: rules.skipped }, 'serving rules not tuned');
   o.onStage?.('final fit');
   const final = await clock.time('final-fit', () =>
-    fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i)),
+    fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i), o.sideSolver),
   );
   o.onStage?.('publish');
   const publishClock = clock.child('publish');

@@ -3,7 +3,9 @@
  * config's schedules as BullMQ job schedulers (one firing per schedule for the whole cluster,
  * however many workers run). The train and segments jobs run in child processes (child-job.ts),
  * so this process's event loop stays free to renew its job locks; a version the train job
- * promotes, and a segment report, reach every replica through the change feed.
+ * promotes, and a segment report, reach every replica through the change feed. Each worker also
+ * takes the shards of sharded ALS fits (`SHELF_ALS_SHARDS`; src/jobs/als-shard-worker.ts) on
+ * `SHELF_ALS_SHARD_THREADS` threads of its own.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -12,6 +14,8 @@ import { RedisSignal } from '../changes/redis-signal.ts';
 import { childEnv } from '../config.ts';
 import type { ShelfConfig } from '../config.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
+import { AlsShardWorker } from '../jobs/als-shard-worker.ts';
+import { alsShardRoot } from '../jobs/als-sharding.ts';
 import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
 import { ShelfWorker } from '../jobs/bullmq-worker.ts';
 import { childImportProcessor } from '../jobs/child-import.ts';
@@ -23,6 +27,7 @@ import { scheduleSpecs } from './create-shelf.ts';
 
 export interface RunningWorker {
   worker: ShelfWorker;
+  shards: AlsShardWorker;
   queue: BullmqJobs;
   /** Stops taking jobs; those in hand get `boundMs`, then go back to the queue; closes all. */
   close(boundMs: number): Promise<void>;
@@ -62,11 +67,21 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
       import: childImportProcessor(env),
     },
   });
+  const shards = new AlsShardWorker({
+    url,
+    prefix: config.jobs.prefix,
+    root: alsShardRoot(config),
+    threads: config.alsShards.threads,
+    lockMs: config.jobs.lockMs,
+    log,
+  });
   try {
     await worker.waitUntilReady();
+    await shards.waitUntilReady();
     await queue.syncSchedules(scheduleSpecs(config));
   } catch (err) {
     await worker.close(0);
+    await shards.close();
     await queue.close();
     await store.close();
     redis.disconnect();
@@ -75,9 +90,10 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
   log.info({ concurrency: config.jobs.concurrency, prefix: config.jobs.prefix }, 'worker ready');
   return {
     worker,
+    shards,
     queue,
     async close(boundMs) {
-      await worker.close(boundMs);
+      await Promise.all([worker.close(boundMs), shards.close(boundMs)]);
       await queue.close();
       await changes.close();
       await store.close();

@@ -6,6 +6,7 @@
  * outside the composition root reaches training.
  */
 import type { Logger } from 'pino';
+import type { AlsSideSolver } from '../../models/als-shard.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Engine, EngineOptions } from '../serving/engine.ts';
 import type { Store } from '../store/types.ts';
@@ -26,6 +27,8 @@ export interface TrainProcessorOptions {
   seed?: number;
   /** Makes the engine a version's serving rules are tuned with (none: no tuned rules). */
   makeEngine?: (o: EngineOptions) => Engine;
+  /** Solves the fits' half-steps in shards (`SHELF_ALS_SHARDS`; src/jobs/als-sharding.ts). */
+  sideSolver?: AlsSideSolver;
 }
 
 /** What a train job reports while it runs. */
@@ -88,6 +91,7 @@ export async function runTrainJob(o: TrainJobOptions): Promise<Verdict> {
       ...(seed !== undefined ? { seed } : {}),
       ...(o.makeEngine ? { makeEngine: o.makeEngine } : {}),
       ...(o.jobKey ? { jobKey: o.jobKey } : {}),
+      ...(o.sideSolver ? { sideSolver: o.sideSolver } : {}),
       onStage: (stage) => show(stage),
       onIteration: (phase, info) =>
         show(phase === 'holdout' ? 'holdout fit' : 'final fit', info.iteration, iterations),

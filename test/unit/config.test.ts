@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { childEnv, loadConfig } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 const KEY = 'k'.repeat(20);
@@ -36,6 +36,14 @@ describe('loadConfig', () => {
       everyMs: 60_000,
     });
     expect(c.jobs).toEqual({ prefix: 'shelf', concurrency: 1, attempts: 3, backoffMs: 1000, lockMs: 30_000 });
+    expect(c.alsShards).toEqual({ shards: 0, threads: 1 });
+    expect(
+      loadConfig({ SHELF_ALS_SHARDS: '8', SHELF_ALS_SHARD_THREADS: '2', SHELF_QUEUE_PREFIX: 'p' }),
+    ).toMatchObject({ alsShards: { shards: 8, threads: 2 } });
+    // A train child enqueues its shards where the workers take them: same prefix, same sharding.
+    expect(
+      childEnv(loadConfig({ SHELF_ALS_SHARDS: '8', SHELF_ALS_SHARD_THREADS: '2', SHELF_QUEUE_PREFIX: 'p' })),
+    ).toMatchObject({ SHELF_ALS_SHARDS: '8', SHELF_ALS_SHARD_THREADS: '2', SHELF_QUEUE_PREFIX: 'p' });
     expect(Object.isFrozen(c.http)).toBe(true);
     expect(c.maxEventSkewMs).toBe(600_000);
     expect(loadConfig({ SHELF_MAX_EVENT_SKEW_MS: '0' }).maxEventSkewMs).toBe(0);
@@ -87,6 +95,8 @@ describe('loadConfig', () => {
     [{ SHELF_SCHEDULE_SEGMENTS: 'daily' }, 'SHELF_SCHEDULE_SEGMENTS'],
     [{ SHELF_QUEUE_PREFIX: 'a b' }, 'SHELF_QUEUE_PREFIX'],
     [{ SHELF_WORKER_CONCURRENCY: '0' }, 'SHELF_WORKER_CONCURRENCY'],
+    [{ SHELF_ALS_SHARDS: 'many' }, 'SHELF_ALS_SHARDS'],
+    [{ SHELF_ALS_SHARD_THREADS: '0' }, 'SHELF_ALS_SHARD_THREADS'],
     [{ SHELF_MAX_EVENT_SKEW_MS: '10m' }, 'SHELF_MAX_EVENT_SKEW_MS'],
     [{ SHELF_AUTH_FAILURE_LIMIT: '0' }, 'SHELF_AUTH_FAILURE_LIMIT'],
     [{ SHELF_FEED_POLL_MS: 'soon' }, 'SHELF_FEED_POLL_MS'],

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import { createEngine } from '../../app/create-shelf.ts';
 import { CLI_ACTOR, JOB_ACTOR } from '../../changes/audit-log.ts';
 import { InputError } from '../../errors.ts';
+import { openShardedAls } from '../../jobs/als-sharding.ts';
 import { runTrainJob } from '../../jobs/train-processor.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
@@ -85,123 +86,135 @@ const train: Command = {
 
     const store = await ctx.store();
     const registry = new ModelRegistry(ctx.config.modelsDir);
-    if (v['as-job']) {
-      // The job's parent holds this process's stdin: when the parent dies (SIGKILL too), stdin
-      // ends and so does this train, so a retried job never races an orphan.
-      const unwatch = exitWithParent();
-      const verdict = await runTrainJob({
+    // SHELF_ALS_SHARDS > 0: both fits solve their half-steps in shards (same factors).
+    const sharded = await openShardedAls(ctx.config, ctx.log);
+    try {
+      return await trainCommand();
+    } finally {
+      await sharded?.close();
+    }
+
+    async function trainCommand(): Promise<number> {
+      if (v['as-job']) {
+        // The job's parent holds this process's stdin: when the parent dies (SIGKILL too), stdin
+        // ends and so does this train, so a retried job never races an orphan.
+        const unwatch = exitWithParent();
+        const verdict = await runTrainJob({
+          store,
+          registry,
+          log: ctx.log,
+          recipe,
+          makeEngine: createEngine,
+          ...(sharded ? { sideSolver: sharded.solver } : {}),
+          payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
+          ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
+          onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
+        });
+        if (verdict.promoted) {
+          const version = await registry.current();
+          await ctx.audit(
+            'model.promote',
+            version,
+            { force: v.force, candidate: verdict.candidate },
+            JOB_ACTOR,
+          );
+          await ctx.publish([{ kind: 'version', version }]);
+        }
+        ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
+        unwatch();
+        return verdict.promoted ? 0 : 1;
+      }
+      const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
+      const tty = process.stderr.isTTY && !v.json;
+      const bar = tty
+        ? new cliProgress.SingleBar(
+            {
+              format: 'training {phase} [{bar}] {value}/{total} iterations | {seconds}s/it',
+              stream: process.stderr,
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : null;
+      let phase = '';
+      const stages: StageTiming[] = [];
+      const t0 = performance.now();
+      const onStage = (t: StageTiming) => {
+        stages.push(t);
+        if (bar && phase) {
+          bar.stop();
+          phase = '';
+        }
+        ctx.log.info(t, 'stage done');
+      };
+      const { manifest, scored } = await trainVersion({
         store,
         registry,
-        log: ctx.log,
         recipe,
+        ...(seed === undefined ? {} : { seed }),
         makeEngine: createEngine,
-        payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
-        ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
-        onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
+        ...(sharded ? { sideSolver: sharded.solver } : {}),
+        log: ctx.log,
+        onTiming: onStage,
+        onIteration(p, info) {
+          if (bar) {
+            if (p !== phase) {
+              if (phase) bar.stop();
+              phase = p;
+              bar.start(iterations, 0, { phase: p, seconds: '—' });
+            }
+            bar.update(info.iteration, { phase: p, seconds: info.seconds.toFixed(2) });
+          } else ctx.log.info({ phase: p, ...info }, 'ALS iteration');
+        },
       });
-      if (verdict.promoted) {
-        const version = await registry.current();
+      bar?.stop();
+      const verdict = v['no-promote']
+        ? null
+        : await promoteWithGate({
+            registry,
+            store,
+            version: manifest.version,
+            force: v.force,
+            ...(margin === undefined ? {} : { gate: { margin } }),
+            log: ctx.log,
+            scored,
+            onStage,
+          });
+      const totalSeconds = Math.round(performance.now() - t0) / 1000;
+      if (verdict?.promoted) {
         await ctx.audit(
           'model.promote',
-          version,
+          manifest.version,
           { force: v.force, candidate: verdict.candidate },
-          JOB_ACTOR,
+          CLI_ACTOR,
         );
-        await ctx.publish([{ kind: 'version', version }]);
+        await ctx.publish([{ kind: 'version', version: manifest.version }]);
       }
-      ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
-      unwatch();
-      return verdict.promoted ? 0 : 1;
-    }
-    const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
-    const tty = process.stderr.isTTY && !v.json;
-    const bar = tty
-      ? new cliProgress.SingleBar(
-          {
-            format: 'training {phase} [{bar}] {value}/{total} iterations | {seconds}s/it',
-            stream: process.stderr,
-          },
-          cliProgress.Presets.shades_classic,
-        )
-      : null;
-    let phase = '';
-    const stages: StageTiming[] = [];
-    const t0 = performance.now();
-    const onStage = (t: StageTiming) => {
-      stages.push(t);
-      if (bar && phase) {
-        bar.stop();
-        phase = '';
+      if (v.json) {
+        ctx.out.write(
+          JSON.stringify({
+            version: manifest.version,
+            metrics: manifest.metrics,
+            verdict,
+            stages,
+            totalSeconds,
+          }) + '\n',
+        );
+      } else {
+        const m = manifest.metrics;
+        ctx.out.write(
+          `published ${manifest.version}: ${manifest.data.users} users, ${manifest.data.items} items, ` +
+            `${manifest.data.interactions} interactions\n` +
+            (m
+              ? `newest split: NDCG@20 ${m['ndcg@20'].toFixed(4)}, Recall@20 ${m['recall@20'].toFixed(4)}, ` +
+                `coverage@20 ${m['coverage@20'].toFixed(4)} over ${m.testUsers} test users\n`
+              : 'newest split: no test users, so no offline metrics\n') +
+            rulesLine(manifest.params.servingRules as RulesReport | { skipped: string }) +
+            (verdict ? verdict.message + '\n' : 'not promoted (--no-promote)\n') +
+            stagesLine(stages, totalSeconds),
+        );
       }
-      ctx.log.info(t, 'stage done');
-    };
-    const { manifest, scored } = await trainVersion({
-      store,
-      registry,
-      recipe,
-      ...(seed === undefined ? {} : { seed }),
-      makeEngine: createEngine,
-      log: ctx.log,
-      onTiming: onStage,
-      onIteration(p, info) {
-        if (bar) {
-          if (p !== phase) {
-            if (phase) bar.stop();
-            phase = p;
-            bar.start(iterations, 0, { phase: p, seconds: '—' });
-          }
-          bar.update(info.iteration, { phase: p, seconds: info.seconds.toFixed(2) });
-        } else ctx.log.info({ phase: p, ...info }, 'ALS iteration');
-      },
-    });
-    bar?.stop();
-    const verdict = v['no-promote']
-      ? null
-      : await promoteWithGate({
-          registry,
-          store,
-          version: manifest.version,
-          force: v.force,
-          ...(margin === undefined ? {} : { gate: { margin } }),
-          log: ctx.log,
-          scored,
-          onStage,
-        });
-    const totalSeconds = Math.round(performance.now() - t0) / 1000;
-    if (verdict?.promoted) {
-      await ctx.audit(
-        'model.promote',
-        manifest.version,
-        { force: v.force, candidate: verdict.candidate },
-        CLI_ACTOR,
-      );
-      await ctx.publish([{ kind: 'version', version: manifest.version }]);
+      return verdict && !verdict.promoted ? 1 : 0;
     }
-    if (v.json) {
-      ctx.out.write(
-        JSON.stringify({
-          version: manifest.version,
-          metrics: manifest.metrics,
-          verdict,
-          stages,
-          totalSeconds,
-        }) + '\n',
-      );
-    } else {
-      const m = manifest.metrics;
-      ctx.out.write(
-        `published ${manifest.version}: ${manifest.data.users} users, ${manifest.data.items} items, ` +
-          `${manifest.data.interactions} interactions\n` +
-          (m
-            ? `newest split: NDCG@20 ${m['ndcg@20'].toFixed(4)}, Recall@20 ${m['recall@20'].toFixed(4)}, ` +
-              `coverage@20 ${m['coverage@20'].toFixed(4)} over ${m.testUsers} test users\n`
-            : 'newest split: no test users, so no offline metrics\n') +
-          rulesLine(manifest.params.servingRules as RulesReport | { skipped: string }) +
-          (verdict ? verdict.message + '\n' : 'not promoted (--no-promote)\n') +
-          stagesLine(stages, totalSeconds),
-      );
-    }
-    return verdict && !verdict.promoted ? 1 : 0;
   },
 };
 
