@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000] [--rotation on|off] [--impression-writes on|off]`:
+ * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000] [--rotation on|off]
+ * [--impression-writes on|off] [--impressions on|off]`:
  * the personalized tier over HTTP, list cache hits and cache off, beside a bare Fastify route
  * returning a constant list of the same size (see http-runs.ts for how it is driven).
  */
@@ -36,16 +37,26 @@ export default async function http(args: string[]): Promise<unknown> {
   // not written: what writing every list served to the store costs the request loop.
   const writes = opts.get('impression-writes') ?? 'on';
   if (writes !== 'on' && writes !== 'off') throw new Error('--impression-writes must be on or off');
+  // `--impressions off`: no list recorded at all (SHELF_IMPRESSION_WRITER=off), as before the
+  // feedback loop existed: what the rest of serving costs, against older code.
+  const impressions = opts.get('impressions') ?? 'on';
+  if (impressions !== 'on' && impressions !== 'off') throw new Error('--impressions must be on or off');
   const env: Record<string, string> = {
     ...(rotation === 'off' ? { SHELF_ROTATION_SHOWS: '0' } : {}),
     ...(writes === 'off' ? { SHELF_IMPRESSION_BUFFER: '1' } : {}),
+    ...(impressions === 'off' ? { SHELF_IMPRESSION_WRITER: 'off' } : {}),
   };
   const runs = await measureHttp({
     items,
     duration,
     connections,
     visitors,
-    variants: [{ name: `shelf (rotation ${rotation}, impression writes ${writes})`, env }],
+    variants: [
+      {
+        name: `shelf (rotation ${rotation}, impressions ${impressions === 'off' ? 'off' : `written ${writes}`})`,
+        env,
+      },
+    ],
   });
   const shelf = runs.variants[0]!;
   const ratio = shelf.cached.reqPerSec / runs.bare.reqPerSec;
@@ -59,6 +70,7 @@ export default async function http(args: string[]): Promise<unknown> {
     visitors,
     rotation,
     impressionWrites: writes,
+    impressions,
     modelVersion: runs.modelVersion,
     cacheHitRatio: shelf.cacheHitRatio,
     shelf: pick(shelf.cached),
