@@ -19,19 +19,16 @@ async function walAfterWrites(file: string, checkpoints: WalCheckpoints): Promis
   const store = await openSqliteStore(file, checkpoints);
   try {
     for (let b = 0; b < 12; b++) {
-      const batch = Array.from(
-        { length: 500 },
-        (_, k): StoredImpression => ({
-          recommendationId: `r-${b}-${k}`,
-          tier: 'personalized',
-          userId: `u-${(b * 7919 + k * 104_729) % 5000}`,
-          config: 'default',
-          probability: 1,
-          modelVersion: 'v1',
-          itemIds,
-          timestamp: 1_700_000_000_000 + b * 1000 + k,
-        }),
-      );
+      const batch = Array.from({ length: 500 }, (_, k): StoredImpression => ({
+        recommendationId: `r-${b}-${k}`,
+        tier: 'personalized',
+        userId: `u-${(b * 7919 + k * 104_729) % 5000}`,
+        config: 'default',
+        probability: 1,
+        modelVersion: 'v1',
+        itemIds,
+        timestamp: 1_700_000_000_000 + b * 1000 + k,
+      }));
       await store.insertImpressions(batch);
       await new Promise((r) => setTimeout(r, 40));
     }
