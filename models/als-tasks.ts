@@ -7,7 +7,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { AlsBuffers, AlsKernel, AlsSide, SolvePlan } from './als-kernel.ts';
-import { startTsWorker } from './ts-worker.ts';
+import { askWorker, startTsWorker } from './ts-worker.ts';
+import type { WorkerReply } from './ts-worker.ts';
 
 export type AlsTask =
   | { op: 'gram'; side: AlsSide; start: number; end: number }
@@ -21,7 +22,7 @@ export interface AlsWorkerData {
   slot: number;
 }
 
-export type AlsTaskReply = { ok: true; value: number } | { ok: false; error: string };
+export type AlsTaskReply = WorkerReply<number>;
 
 export function runAlsTask(kernel: AlsKernel, task: AlsTask): number {
   switch (task.op) {
@@ -87,30 +88,7 @@ export class WorkerExecutor implements AlsExecutor {
   }
 
   private send(worker: Worker, task: AlsTask): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const onMessage = (reply: AlsTaskReply) => {
-        cleanup();
-        if (reply.ok) resolve(reply.value);
-        else reject(new Error(`ALS worker failed: ${reply.error}`));
-      };
-      const onError = (err: Error) => {
-        cleanup();
-        reject(err);
-      };
-      const onExit = (code: number) => {
-        cleanup();
-        reject(new Error(`ALS worker exited with code ${code}`));
-      };
-      const cleanup = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-      worker.postMessage(task);
-    });
+    return askWorker<number>(worker, task, 'ALS worker');
   }
 
   async close(): Promise<void> {

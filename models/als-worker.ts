@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AlsKernel } from './als-kernel.ts';
 import type { AlsTask, AlsTaskReply, AlsWorkerData } from './als-tasks.ts';
 import { runAlsTask } from './als-tasks.ts';
+import { replyError } from './ts-worker.ts';
 
 if (!parentPort) throw new Error('als-worker.ts must run in a worker thread');
 const port = parentPort;
@@ -17,7 +18,7 @@ port.on('message', (task: AlsTask) => {
   try {
     reply = { ok: true, value: runAlsTask(kernel, task) };
   } catch (err) {
-    reply = { ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+    reply = replyError(err);
   }
   port.postMessage(reply);
 });

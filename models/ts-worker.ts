@@ -1,7 +1,10 @@
 /**
- * Starts a worker thread whose entry is a TypeScript file. Each worker imports it through tsx's
- * `tsImport` (on Node 20 `--import tsx` in a worker's execArgv does not reach the worker's entry
- * module), which works under `node --import tsx`, the `shelf` command and vitest alike.
+ * Worker threads whose entry is a TypeScript file, and the one-reply exchange every Shelf
+ * worker speaks: a message in, `{ ok: true, value }` or `{ ok: false, error }` back.
+ *
+ * Each worker imports its entry through tsx's `tsImport` (on Node 20 `--import tsx` in a
+ * worker's execArgv does not reach the worker's entry module), which works under
+ * `node --import tsx`, the `shelf` command and vitest alike.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -9,4 +12,50 @@ export function startTsWorker(entry: URL, workerData: unknown): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsxApi)}).then((api) => api.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}));`;
   return new Worker(boot, { eval: true, workerData });
+}
+
+export type WorkerReply<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** A failure as a reply's `error`: the stack when there is one. */
+export function replyError(err: unknown): WorkerReply<never> {
+  return { ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+}
+
+/**
+ * Posts `message` to `worker` (none: the worker answers of its own accord) and resolves with
+ * its reply's value; rejects with `${what} failed: …` when it answers a failure, or with the
+ * error or exit that lost the worker, after calling `onLost`.
+ */
+export function askWorker<T>(
+  worker: Worker,
+  message: unknown,
+  what: string,
+  onLost?: () => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onMessage = (reply: WorkerReply<T>) => {
+      cleanup();
+      if (reply.ok) resolve(reply.value);
+      else reject(new Error(`${what} failed: ${reply.error}`));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      onLost?.();
+      reject(err);
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      onLost?.();
+      reject(new Error(`${what} exited with code ${code}`));
+    };
+    const cleanup = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    if (message !== undefined) worker.postMessage(message);
+  });
 }

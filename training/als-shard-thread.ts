@@ -4,6 +4,8 @@
  * worker runs) and answers `{ ok, value }`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { replyError } from '../models/ts-worker.ts';
+import type { WorkerReply } from '../models/ts-worker.ts';
 import { AlsShardStore } from './als-shard-store.ts';
 import { AlsShardCache, checkShardSpec, runAlsShard } from './als-shard-job.ts';
 
@@ -12,8 +14,6 @@ const port = parentPort;
 const store = new AlsShardStore((workerData as { root: string }).root);
 // The half-step's Y, B and Z, read and copied once for all the shards of it this thread takes.
 const cache = new AlsShardCache();
-
-export type ShardThreadReply = { ok: true; value: number } | { ok: false; error: string };
 
 /** An idle thread lets go of the half-step's memory (hundreds of MB on a large fit). */
 const IDLE_MS = 30_000;
@@ -24,12 +24,8 @@ port.on('message', (spec: unknown) => {
   runAlsShard(store, checkShardSpec(spec), cache).then(
     (value) => {
       idle = setTimeout(() => cache.clear(), IDLE_MS).unref();
-      port.postMessage({ ok: true, value } satisfies ShardThreadReply);
+      port.postMessage({ ok: true, value } satisfies WorkerReply<number>);
     },
-    (err: unknown) =>
-      port.postMessage({
-        ok: false,
-        error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-      } satisfies ShardThreadReply),
+    (err: unknown) => port.postMessage(replyError(err)),
   );
 });

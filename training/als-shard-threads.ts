@@ -5,9 +5,8 @@
  * shard run again, up to `attempts` times.
  */
 import type { Worker } from 'node:worker_threads';
-import { startTsWorker } from '../models/ts-worker.ts';
+import { askWorker, startTsWorker } from '../models/ts-worker.ts';
 import type { AlsShardSpec } from './als-shard-job.ts';
-import type { ShardThreadReply } from './als-shard-thread.ts';
 import type { AlsShardTransport } from './sharded-als-solver.ts';
 
 export interface ThreadShardTransportOptions {
@@ -81,32 +80,10 @@ export class ThreadShardTransport implements AlsShardTransport {
 
   private send(slot: number, spec: AlsShardSpec): Promise<number> {
     const worker = this.worker(slot);
-    return new Promise((resolve, reject) => {
-      const onMessage = (reply: ShardThreadReply) => {
-        cleanup();
-        if (reply.ok) resolve(reply.value);
-        else reject(new Error(`ALS shard failed: ${reply.error}`));
-      };
-      const onError = (err: Error) => {
-        cleanup();
-        this.workers[slot] = null;
-        void worker.terminate();
-        reject(err);
-      };
-      const onExit = (code: number) => {
-        cleanup();
-        this.workers[slot] = null;
-        reject(new Error(`ALS shard thread exited with code ${code}`));
-      };
-      const cleanup = () => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-      worker.postMessage(spec);
+    // A thread lost (an error or an exit) is replaced on the slot's next shard.
+    return askWorker<number>(worker, spec, 'ALS shard', () => {
+      this.workers[slot] = null;
+      void worker.terminate();
     });
   }
 
