@@ -5,15 +5,22 @@
  * shows as a ratio. Every server of a run shares one data dir: the first start seeds the demo
  * storefront and trains; the others load that version.
  *
+ * The storefront is seeded and its first version trained in a child process first
+ * (prepare-data-dir.ts): every measured server starts on a ready data dir, in a process whose
+ * heap never held the setup (the first variant measured on the server that had seeded ran with
+ * that garbage in its old generation, which made its collections costlier than the others').
+ *
  * Traffic: `visitors` distinct users in turn (each comes back every `visitors / req/s` seconds,
  * as a shopper moving between pages does), after a first pass that serves each of them once; so
  * the list cache answers the measured requests, and its hit ratio is printed. autocannon runs in
  * a child process (load-client.ts), on the same 2 cores; the servers' CPU time per request is
  * measured in this process, the client's in its own.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { startServer } from '../../src/app/start-server.ts';
@@ -37,6 +44,25 @@ export interface HttpOptions {
 }
 
 type Run = LoadResult & { cpuUsPerRequest: number };
+
+/** The demo storefront the runs serve (prepare-data-dir.ts seeds it). */
+export function demoOf(items: number) {
+  return { items, users: Math.round(items / 5), events: items * 10, seed: 1 };
+}
+
+/** Seeds `dir` with `items` items and trains its first version, in a child process. */
+function prepare(dir: string, items: number): Promise<void> {
+  const script = fileURLToPath(new URL('./prepare-data-dir.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(items)], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`preparing the data dir exited with code ${code}`)),
+    );
+  });
+}
 
 export interface VariantRuns {
   name: string;
@@ -75,7 +101,7 @@ export async function measureHttp(
   const visitors = o.visitors ?? 2000;
   const limit = 20;
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-http-'));
-  const t0 = performance.now();
+  await prepare(dir, o.items);
   const start = (cacheMs: number, env: Record<string, string>) =>
     startServer({
       config: loadConfig({
@@ -87,10 +113,6 @@ export async function measureHttp(
         ...env,
       }),
       log: pino({ level: 'silent' }),
-      demo: { items: o.items, users: Math.round(o.items / 5), events: o.items * 10, seed: 1 },
-      onProgress: (m, p) => {
-        if (!p) console.error(`setup: ${m} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-      },
     });
   const users = Array.from(
     { length: visitors },
