@@ -245,9 +245,11 @@ const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, po
  */
 export function aggregationSql(d: AggregationDialect): {
   fillLists: string;
+  listConfigs: string;
   clearLists: string;
   impressionVisitorDays: string;
   impressionPositions: string;
+  attributionConfigs: string;
   attributionVisitorDays: string;
   attributionPositions: string;
 } {
@@ -256,6 +258,9 @@ export function aggregationSql(d: AggregationDialect): {
       SELECT tier, coalesce(model_version, ''), config, coalesce(variant, ''), ts / 86400000, ${VISITOR},
         shown, count(*)
       FROM impressions WHERE seq > $1 AND seq <= $2 GROUP BY 6, 5, 1, 2, 3, 4, 7`,
+    // The configs the aggregates hold (erasure seeks a visitor's rows config by config).
+    listConfigs: `INSERT INTO feedback_configs (config) SELECT DISTINCT config FROM feedback_lists WHERE true
+      ON CONFLICT (config) DO NOTHING`,
     clearLists: 'DELETE FROM feedback_lists',
     impressionVisitorDays: `${VISITOR_DAYS}
       SELECT tier, mv, config, variant, ${d.dayOf('days')}, visitor, sum(n), sum(n * len), 0, 0, 0, 0, 0
@@ -271,6 +276,8 @@ export function aggregationSql(d: AggregationDialect): {
       FROM lengths JOIN positions ON p < len
       GROUP BY tier, mv, config, variant, days, p
       ${POSITION_KEY} items_shown = t.items_shown + excluded.items_shown`,
+    attributionConfigs: `INSERT INTO feedback_configs (config)
+      SELECT DISTINCT config FROM attributions WHERE seq > $1 AND seq <= $2 ON CONFLICT (config) DO NOTHING`,
     attributionVisitorDays: `${VISITOR_DAYS}
       SELECT tier, model_version, config, variant, day, visitor, 0, 0, ${COUNTS}
       FROM attributions WHERE seq > $1 AND seq <= $2
@@ -297,3 +304,10 @@ export const FEEDBACK_HORIZON_SQL = `SELECT (SELECT coalesce(max(seq), 0) FROM i
  */
 export const FEEDBACK_ADDED_SQL = `SELECT (SELECT coalesce(sum(n), 0) FROM feedback_lists) AS impressions,
   (SELECT count(*) FROM attributions WHERE seq > $1 AND seq <= $2) AS attributions`;
+
+/**
+ * A visitor's per-visitor-day rows ($1 its key), found through the (config, visitor) index one
+ * config at a time: the table has no visitor index (each new row wrote it at a random place).
+ */
+export const ERASE_VISITOR_DAYS_SQL = `DELETE FROM feedback_visitor_days
+  WHERE config IN (SELECT config FROM feedback_configs) AND visitor = $1`;

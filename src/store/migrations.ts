@@ -178,6 +178,18 @@ export const sqliteMigrations: readonly Migration[] = [
     name: 'impression position propensities',
     sql: `ALTER TABLE impressions ADD COLUMN positions TEXT;`,
   },
+  {
+    version: 8,
+    // Every new visitor-day row wrote the visitor index at a random place (about a third of an
+    // incremental aggregation's time). Erasure finds a visitor's rows through the config index
+    // instead, one seek per config the aggregates hold, listed here.
+    name: 'visitor-day aggregates without a visitor index',
+    sql: `
+      CREATE TABLE feedback_configs (config TEXT PRIMARY KEY);
+      INSERT INTO feedback_configs SELECT DISTINCT config FROM feedback_visitor_days;
+      DROP INDEX feedback_visitor_days_visitor;
+    `,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -348,5 +360,14 @@ export const postgresMigrations: readonly Migration[] = [
     version: 8,
     name: 'impression position propensities',
     sql: `ALTER TABLE impressions ADD COLUMN positions JSONB;`,
+  },
+  {
+    version: 9,
+    name: 'visitor-day aggregates without a visitor index',
+    sql: `
+      CREATE TABLE feedback_configs (config TEXT PRIMARY KEY);
+      INSERT INTO feedback_configs SELECT DISTINCT config FROM feedback_visitor_days;
+      DROP INDEX feedback_visitor_days_visitor;
+    `,
   },
 ];

@@ -55,6 +55,7 @@ import {
   attributionValues,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
+  ERASE_VISITOR_DAYS_SQL,
   FEEDBACK_ADDED_SQL,
   feedbackTotalsSql,
   IMPRESSION_COLUMNS,
@@ -382,7 +383,7 @@ export class PostgresStore implements Store {
       const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
       await c.query('DELETE FROM impressions WHERE user_id = $1', [userId]);
       await c.query('DELETE FROM attributions WHERE user_id = $1', [userId]);
-      await c.query('DELETE FROM feedback_visitor_days WHERE visitor = $1', [visitorKey({ userId })]);
+      await c.query(ERASE_VISITOR_DAYS_SQL, [visitorKey({ userId })]);
       const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       return { user, events };
     });
@@ -671,11 +672,13 @@ export class PostgresStore implements Store {
       await c.query(AGGREGATION.fillLists, imps);
       await c.query(AGGREGATION.impressionVisitorDays);
       await c.query(AGGREGATION.impressionPositions);
+      await c.query(AGGREGATION.listConfigs);
       const { rows } = await c.query<{ impressions: string; attributions: string }>(
         FEEDBACK_ADDED_SQL,
         attrs,
       );
       await c.query(AGGREGATION.clearLists);
+      await c.query(AGGREGATION.attributionConfigs, attrs);
       await c.query(AGGREGATION.attributionVisitorDays, attrs);
       await c.query(AGGREGATION.attributionPositions, attrs);
       return { impressions: Number(rows[0]!.impressions), attributions: Number(rows[0]!.attributions) };

@@ -57,6 +57,7 @@ import {
   attributionValues,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
+  ERASE_VISITOR_DAYS_SQL,
   FEEDBACK_ADDED_SQL,
   feedbackTotalsSql,
   IMPRESSION_COLUMNS,
@@ -87,9 +88,11 @@ function prepareAggregation(db: Database.Database) {
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS feedback_lists (${FEEDBACK_LISTS_COLUMNS})`);
   return {
     fillLists: q(sql.fillLists),
+    listConfigs: q(sql.listConfigs),
     clearLists: q(sql.clearLists),
     impressionVisitorDays: q(sql.impressionVisitorDays),
     impressionPositions: q(sql.impressionPositions),
+    attributionConfigs: q(sql.attributionConfigs),
     attributionVisitorDays: q(sql.attributionVisitorDays),
     attributionPositions: q(sql.attributionPositions),
     horizon: q(FEEDBACK_HORIZON_SQL),
@@ -217,7 +220,7 @@ export class SqliteStore implements Store {
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
       deleteImpressions: db.prepare('DELETE FROM impressions WHERE user_id = ?'),
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
-      deleteVisitorDays: db.prepare('DELETE FROM feedback_visitor_days WHERE visitor = ?'),
+      deleteVisitorDays: db.prepare(ERASE_VISITOR_DAYS_SQL.replace('$1', '?')),
       insertImpression: db.prepare(
         `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (recommendation_id) DO NOTHING`,
@@ -631,8 +634,10 @@ export class SqliteStore implements Store {
       s.fillLists.run(...imps);
       s.impressionVisitorDays.run();
       s.impressionPositions.run();
+      s.listConfigs.run();
       const n = s.added.get(...attrs) as { impressions: number; attributions: number };
       s.clearLists.run();
+      s.attributionConfigs.run(...attrs);
       s.attributionVisitorDays.run(...attrs);
       s.attributionPositions.run(...attrs);
       return { impressions: n.impressions, attributions: n.attributions };

@@ -238,6 +238,24 @@ export function describeFeedbackStore(store: () => Store): void {
         expect.objectContaining({ impressions: 2, visitors: 1, clicks: 1 }),
       ]);
     });
+    it('erases a deleted user’s per-visitor-day rows under every configuration', async () => {
+      await store().insertImpressions([
+        impression('e1', { userId: 'u9', config: 'c1' }),
+        impression('e2', { userId: 'u9', config: 'c2', timestamp: T0 + DAY }),
+        impression('e3', { userId: 'u8', config: 'c2' }),
+      ]);
+      await aggregateFeedback(store());
+      const q = { from: '2026-01-01', to: '2026-01-31', groupBy: ['config' as const] };
+      const visitors = async () =>
+        (await store().feedbackTotals(q)).map((t) => [t.keys.config, t.visitors]).sort();
+      expect(await visitors()).toEqual([
+        ['c1', 1],
+        ['c2', 2],
+      ]);
+      await store().deleteUser('u9');
+      expect(await visitors()).toEqual([['c2', 1]]);
+    });
+
     it('sums each unit of an experiment variant over its days, and keeps experiments', async () => {
       await store().insertImpressions([
         impression('r1', { config: 'x1:control', variant: 'control', experiment: 'x1' }),
