@@ -6,15 +6,22 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ShelfConfig } from '../config.ts';
 import { AlsShardStore } from '../../training/als-shard-store.ts';
 import { ThreadShardTransport } from '../../training/als-shard-threads.ts';
 import { ShardedAlsSolver } from '../../training/sharded-als-solver.ts';
 import type { AlsShardTransport } from '../../training/sharded-als-solver.ts';
 import { FlowShardTransport } from './als-shard-flow.ts';
 
+/** What of the config sharding reads (the config module sits above the jobs, so not its type). */
+export interface ShardingConfig {
+  modelsDir: string;
+  alsShards: { shards: number; threads: number };
+  redis: { url: string } | null;
+  jobs: { prefix: string };
+}
+
 /** Where sharded fits keep their files: under the models dir, which every worker mounts. */
-export function alsShardRoot(config: Readonly<ShelfConfig>): string {
+export function alsShardRoot(config: Pick<ShardingConfig, 'modelsDir'>): string {
   return join(config.modelsDir, 'als-shards');
 }
 
@@ -24,7 +31,10 @@ export interface ShardedAls {
 }
 
 /** The configured sharded solver, or null when `SHELF_ALS_SHARDS` is 0. */
-export async function openShardedAls(config: Readonly<ShelfConfig>, log: Logger): Promise<ShardedAls | null> {
+export async function openShardedAls(
+  config: Readonly<ShardingConfig>,
+  log: Logger,
+): Promise<ShardedAls | null> {
   const { shards, threads } = config.alsShards;
   if (shards === 0) return null;
   const root = alsShardRoot(config);
