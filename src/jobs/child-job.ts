@@ -4,14 +4,41 @@
  * dir (the config's variables), writes `{"progress":{stage,percent}}` lines while it runs and its
  * result as the last line of stdout. It ends when its parent does: it watches its stdin, which
  * the parent holds open. An abort of the job ends it with SIGTERM.
+ *
+ * The child runs at a lower CPU priority (nice 10), its threads too: on a machine that also
+ * serves, the scheduler gives the API the cores it asks for and the job the rest, so a train
+ * job slows down rather than the answers.
  */
 import { spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { JobContext } from './job-types.ts';
 
 const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
 /** Of the child's stderr, the tail kept for a failure's message. */
 const STDERR_TAIL = 4000;
+/** A job child's niceness (never above this process's own priority). */
+export const JOB_NICENESS = 10;
+
+/** Starts `shelf ...args` with `env` added, at the job's lower priority. */
+export function startJobChild(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): ChildProcessWithoutNullStreams {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  if (child.pid !== undefined) {
+    try {
+      setPriority(child.pid, Math.max(getPriority(), JOB_NICENESS));
+    } catch {
+      // Not permitted here (a container's limits): the job runs at this process's priority.
+    }
+  }
+  return child;
+}
 
 export interface ChildJobResult {
   /** The child's exit code. */
@@ -30,10 +57,7 @@ export function runChildJob(
 ): Promise<ChildJobResult> {
   return new Promise<ChildJobResult>((resolve, reject) => {
     if (ctx.signal.aborted) return reject(abortReason(ctx.signal));
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = startJobChild(args, env);
     const onAbort = () => child.kill('SIGTERM');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let pending = '';
