@@ -2,9 +2,10 @@
  * Adaptive serving on the hot path: for a tier with a policy (adaptive-policy.ts), a request not
  * in an experiment is served one arm, drawn with the arm's current chance from a seeded
  * generator, and that chance goes on the impression as its propensity (with every arm, when the
- * policy logs positions: the answer then records what each would have shown). Requests in an experiment
- * are left alone (never inside a control arm; a treatment keeps its variant's configuration, so
- * the experiment's numbers stay its own). Without a policy, `active` is false and nothing runs.
+ * policy logs positions: the answer then records what each would have shown). Requests in an
+ * experiment are left alone (never inside a control arm; a treatment keeps its variant's
+ * configuration, so the experiment's numbers stay its own). Without a policy, `active` is false
+ * and nothing runs.
  *
  * `refresh` (on a timer) reads the shared split (allocation-state.ts); when it is due, recomputes
  * it from the arms' attributed totals in the store by Thompson sampling (thompson.ts) and writes

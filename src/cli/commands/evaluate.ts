@@ -145,7 +145,7 @@ async function offPolicy(
   const resamples = whole('resamples', 2000, 100);
   const seed = whole('seed', 1, 0);
   const logs = await loggedRounds(await ctx.store(), { config, from, to });
-  if (logs.targetLists === 0)
+  if (logs.targetLists === 0 && logs.positions.length === 0)
     throw new InputError(
       `no list was served under ${JSON.stringify(config)} between --from and --to: nothing to weigh (see SHELF_ADAPTIVE)`,
     );

@@ -172,6 +172,23 @@ describe('shelf evaluate --off-policy', () => {
     const plain = await run(['--off-policy', 'adaptive:category:pop', ...window]);
     expect(plain.output).toMatch(/item-position, over the 4 lists[^\n]*\n {4}IPS {3}1\.5000 {2}95% \[/);
     expect(plain.output).toMatch(/ {4}SNIPS 1\.4667/);
+    // Only r9 in the window: pop never shows its whole list, but its positions still weigh.
+    const alone = await run([
+      '--off-policy',
+      'adaptive:category:pop',
+      '--from',
+      String(T0 + 8),
+      '--to',
+      String(T0 + 9),
+      '--json',
+      '--resamples',
+      '100',
+    ]);
+    expect(JSON.parse(alone.output)).toMatchObject({
+      lists: 1,
+      targetLists: 0,
+      itemPosition: { ips: { n: 1 } },
+    });
     // The homepage's lists logged no arms: no item-position estimate there.
     expect((await run(['--off-policy', 'adaptive:homepage:pop', ...window])).output).toMatch(
       /item-position: no list logged its arms/,
