@@ -56,6 +56,7 @@ describe('graceful drain on SIGTERM', () => {
     const acknowledged = new Set<string>();
     const statuses = new Map<number, number>();
     const dropped: string[] = [];
+    const odd: string[] = [];
     let refused = 0;
     let signalled = false;
     let batch = 0;
@@ -85,6 +86,8 @@ describe('graceful drain on SIGTERM', () => {
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
           if (res.status === 503) expect(res.headers.get('retry-after')).toBe('5');
           const body = (await res.json()) as { results?: { eventId: string; status: string }[] };
+          if (res.status !== 200 && res.status !== 503)
+            odd.push(`${events ? 'events' : 'recommendations'} ${res.status} ${JSON.stringify(body)}`);
           if (res.status === 200 && events) {
             for (const r of body.results!) if (r.status === 'accepted') acknowledged.add(r.eventId);
           }
@@ -114,7 +117,10 @@ describe('graceful drain on SIGTERM', () => {
     expect(took).toBeLessThan(BOUND_MS);
     expect(dropped).toEqual([]);
     expect(refused).toBe(5);
-    expect([...statuses.keys()].every((s) => s === 200 || s === 503)).toBe(true);
+    expect(
+      [...statuses.keys()].every((s) => s === 200 || s === 503),
+      `${JSON.stringify([...statuses])}\n${odd.join('\n')}\n${server.output().slice(-2000)}`,
+    ).toBe(true);
     expect(acknowledged.size).toBeGreaterThan(0);
     const store = await openSqliteStore(join(dir, 'shelf.sqlite'));
     try {
