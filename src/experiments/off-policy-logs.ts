@@ -29,6 +29,13 @@ export interface LoggedRounds {
 
 const PAGE = 10_000;
 
+/** A list's clicks, from its clicks by position. */
+function clicksOf(clicksAt: readonly (number | undefined)[]): number {
+  let sum = 0;
+  for (const c of clicksAt) sum += c ?? 0;
+  return sum;
+}
+
 /** The chances of the arms whose bits `mask` sets. */
 function chanceOf(p: PositionLog, mask: number): number {
   let sum = 0;
@@ -48,10 +55,8 @@ export function armRounds(
 ): { list: LoggedList; positions: LoggedPosition[] } {
   const bit = 1 << arm;
   const whole = p.masks.reduce((m, x) => m & x, (1 << p.arms.length) - 1);
-  let reward = 0;
-  for (const c of clicksAt) reward += c ?? 0;
   return {
-    list: { reward, target: whole & bit ? 1 : 0, logging: chanceOf(p, whole) },
+    list: { reward: clicksOf(clicksAt), target: whole & bit ? 1 : 0, logging: chanceOf(p, whole) },
     positions: p.masks.map((mask, k) => ({
       reward: clicksAt[k] ?? 0,
       target: mask & bit ? 1 : 0,
@@ -82,7 +87,6 @@ export async function loggedRounds(
     config: string;
     probability: number;
     recommendationId: string;
-    itemIds: string[];
     positions?: PositionLog;
   }[] = [];
   const tiers = new Set<string>();
@@ -115,7 +119,7 @@ export async function loggedRounds(
     const target = i.config === o.config ? 1 : 0;
     targetLists += target;
     if (!target && i.probability >= 1) deterministicOthers++;
-    rounds.push({ reward: at.reduce((a, b) => a + (b ?? 0), 0), target, logging: i.probability });
+    rounds.push({ reward: clicksOf(at), target, logging: i.probability });
   }
   return {
     rounds,
