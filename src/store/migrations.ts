@@ -8,6 +8,17 @@ export interface Migration {
   sql: string;
 }
 
+/**
+ * Both stores' per-visitor-day aggregates without their visitor index: every new row wrote it at
+ * a random place (about a third of an incremental aggregation's time). Erasure finds a visitor's
+ * rows through the config index instead, one seek per config the aggregates hold, listed here.
+ */
+const WITHOUT_VISITOR_INDEX = `
+  CREATE TABLE feedback_configs (config TEXT PRIMARY KEY);
+  INSERT INTO feedback_configs SELECT DISTINCT config FROM feedback_visitor_days;
+  DROP INDEX feedback_visitor_days_visitor;
+`;
+
 export const sqliteMigrations: readonly Migration[] = [
   {
     version: 1,
@@ -180,15 +191,8 @@ export const sqliteMigrations: readonly Migration[] = [
   },
   {
     version: 8,
-    // Every new visitor-day row wrote the visitor index at a random place (about a third of an
-    // incremental aggregation's time). Erasure finds a visitor's rows through the config index
-    // instead, one seek per config the aggregates hold, listed here.
     name: 'visitor-day aggregates without a visitor index',
-    sql: `
-      CREATE TABLE feedback_configs (config TEXT PRIMARY KEY);
-      INSERT INTO feedback_configs SELECT DISTINCT config FROM feedback_visitor_days;
-      DROP INDEX feedback_visitor_days_visitor;
-    `,
+    sql: WITHOUT_VISITOR_INDEX,
   },
 ];
 
@@ -364,10 +368,6 @@ export const postgresMigrations: readonly Migration[] = [
   {
     version: 9,
     name: 'visitor-day aggregates without a visitor index',
-    sql: `
-      CREATE TABLE feedback_configs (config TEXT PRIMARY KEY);
-      INSERT INTO feedback_configs SELECT DISTINCT config FROM feedback_visitor_days;
-      DROP INDEX feedback_visitor_days_visitor;
-    `,
+    sql: WITHOUT_VISITOR_INDEX,
   },
 ];
