@@ -33,6 +33,11 @@ export async function serviceAvailable(name: string, url: string): Promise<boole
   return false;
 }
 
+/** Both PostgreSQL and Redis answer (the suites running real server and worker processes). */
+export async function servicesAvailable(): Promise<boolean> {
+  return (await serviceAvailable('PostgreSQL', POSTGRES_URL)) && (await serviceAvailable('Redis', REDIS_URL));
+}
+
 /** A schema or key prefix no other test run uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`;

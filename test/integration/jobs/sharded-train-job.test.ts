@@ -25,14 +25,12 @@ import type { ServerProcess } from '../../helpers/server-process.ts';
 import {
   clearRedisPrefix,
   createDatabase,
-  POSTGRES_URL,
   REDIS_URL,
-  serviceAvailable,
+  servicesAvailable,
   uniqueName,
 } from '../../helpers/services.ts';
 
-const available =
-  (await serviceAvailable('PostgreSQL', POSTGRES_URL)) && (await serviceAvailable('Redis', REDIS_URL));
+const available = await servicesAvailable();
 
 describe.runIf(available)('a sharded train job on two workers', () => {
   let dir: string;

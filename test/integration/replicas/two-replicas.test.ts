@@ -21,14 +21,12 @@ import type { Answer, ServerProcess } from '../../helpers/server-process.ts';
 import {
   clearRedisPrefix,
   createDatabase,
-  POSTGRES_URL,
   REDIS_URL,
-  serviceAvailable,
+  servicesAvailable,
   uniqueName,
 } from '../../helpers/services.ts';
 
-const available =
-  (await serviceAvailable('PostgreSQL', POSTGRES_URL)) && (await serviceAvailable('Redis', REDIS_URL));
+const available = await servicesAvailable();
 const log = pino({ level: 'silent' });
 const SHOP = 'storefront-key-replicas-0123';
 const ADMIN = 'admin-key-replicas-0123456789';
