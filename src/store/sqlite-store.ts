@@ -138,6 +138,16 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * Runs `fn` in a transaction that takes the write lock at its start (BEGIN IMMEDIATE), waiting
+   * up to the busy timeout for it. A deferred one that reads before it writes fails at once with
+   * "database is locked" when another connection (the impression writer thread, a job's
+   * process) has committed since its read: SQLite cannot wait its way out of that.
+   */
+  private write<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
   async migrate(): Promise<void> {
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)',
@@ -150,12 +160,12 @@ export class SqliteStore implements Store {
     );
     for (const m of sqliteMigrations) {
       if (done.has(m.version)) continue;
-      this.db.transaction(() => {
+      this.write(() => {
         this.db.exec(m.sql);
         this.db
           .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
           .run(m.version, m.name, Date.now());
-      })();
+      });
     }
     this.stmts = this.prepare();
   }
@@ -278,7 +288,7 @@ export class SqliteStore implements Store {
   async upsertItems(items: readonly Item[]): Promise<UpsertResult> {
     const stmt = this.s.upsertItem;
     let written = 0;
-    this.db.transaction(() => {
+    this.write(() => {
       for (const i of items) {
         written += stmt.run({
           itemId: i.itemId,
@@ -295,7 +305,7 @@ export class SqliteStore implements Store {
           attributes: JSON.stringify(i.attributes),
         }).changes;
       }
-    })();
+    });
     return { written };
   }
 
@@ -321,7 +331,7 @@ export class SqliteStore implements Store {
   async upsertUsers(users: readonly User[]): Promise<UpsertResult> {
     const stmt = this.s.upsertUser;
     let written = 0;
-    this.db.transaction(() => {
+    this.write(() => {
       for (const u of users) {
         written += stmt.run(
           u.userId,
@@ -330,7 +340,7 @@ export class SqliteStore implements Store {
           u.consent.personalization ? 1 : 0,
         ).changes;
       }
-    })();
+    });
     return { written };
   }
 
@@ -340,7 +350,7 @@ export class SqliteStore implements Store {
   }
 
   async patchUser(userId: string, patch: UserPatch, now: number): Promise<User> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const row = this.s.getUser.get(userId) as UserRow | undefined;
       const u = patched(row ? userFromRow(row) : null, userId, patch, now);
       this.s.upsertUser.run(
@@ -350,7 +360,7 @@ export class SqliteStore implements Store {
         u.consent.personalization ? 1 : 0,
       );
       return u;
-    })();
+    });
   }
 
   async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
@@ -360,7 +370,7 @@ export class SqliteStore implements Store {
     for (const { index } of invalid) statuses[index] = 'invalid';
     let stored = 0;
     let erased = 0;
-    this.db.transaction(() => {
+    this.write(() => {
       const gone = new Set(userIdsOf(kept).filter((u) => isErased.get(u) !== undefined));
       for (const [userId, firstSeen] of usersFirstSeen(kept)) {
         if (!gone.has(userId)) touchUser.run(userId, firstSeen);
@@ -389,7 +399,7 @@ export class SqliteStore implements Store {
         statuses[i] = changes ? 'stored' : 'duplicate';
         stored += changes;
       }
-    })();
+    });
     return { stored, duplicates: kept.length - stored - erased, erased, invalid, statuses };
   }
 
@@ -417,18 +427,18 @@ export class SqliteStore implements Store {
   }
 
   async mergeSession(sessionId: string, userId: string): Promise<number> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const moved = this.s.merge.run(userId, sessionId).changes;
       // The session's lists and credits follow it, so later events of the user find them.
       this.s.mergeImpressions.run(userId, sessionId);
       this.s.mergeAttributions.run(userId, sessionId);
       if (moved) this.s.touchUser.run(userId, Date.now());
       return moved;
-    })();
+    });
   }
 
   async deleteUser(userId: string, now = Date.now()): Promise<{ user: boolean; events: number }> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       this.s.erase.run(userId, now);
       const events = this.s.deleteEvents.run(userId).changes;
       this.s.deleteImpressions.run(userId);
@@ -436,7 +446,7 @@ export class SqliteStore implements Store {
       this.s.deleteVisitorDays.run(visitorKey({ userId }));
       const user = this.s.deleteUser.run(userId).changes > 0;
       return { user, events };
-    })();
+    });
   }
 
   async erasedAmong(userIds: readonly string[]): Promise<Set<string>> {
@@ -448,11 +458,11 @@ export class SqliteStore implements Store {
   }
 
   async appendChanges(changes: readonly Change[], now: number): Promise<number> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       let seq = 0;
       for (const c of changes) seq = Number(this.s.appendChange.run(now, JSON.stringify(c)).lastInsertRowid);
       return seq;
-    })();
+    });
   }
 
   async changesSince(seq: number, limit: number): Promise<StoredChange[]> {
@@ -465,12 +475,12 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
-    this.db.transaction(() => {
+    this.write(() => {
       for (const e of entries) {
         const detail = e.detail === undefined ? null : JSON.stringify(e.detail);
         this.s.appendAudit.run(e.at, e.role, e.keyId, e.action, e.target, detail);
       }
-    })();
+    });
   }
 
   async audit(query: AuditQuery = {}): Promise<StoredAuditEntry[]> {
@@ -527,7 +537,7 @@ export class SqliteStore implements Store {
   async insertImpressions(impressions: readonly StoredImpression[]): Promise<number> {
     const stmt = this.s.insertImpression;
     let n = 0;
-    this.db.transaction(() => {
+    this.write(() => {
       for (const i of impressions) {
         n += stmt.run(
           i.recommendationId,
@@ -545,7 +555,7 @@ export class SqliteStore implements Store {
           i.itemIds.length,
         ).changes;
       }
-    })();
+    });
     return n;
   }
 
@@ -576,11 +586,11 @@ export class SqliteStore implements Store {
 
   async insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>> {
     const stored = new Set<string>();
-    this.db.transaction(() => {
+    this.write(() => {
       for (const a of attributions) {
         if (this.s.insertAttribution.run(...attributionValues(a)).changes) stored.add(a.eventId);
       }
-    })();
+    });
     return stored;
   }
 
@@ -620,7 +630,7 @@ export class SqliteStore implements Store {
     from: FeedbackWatermark,
     to: FeedbackWatermark,
   ): Promise<{ impressions: number; attributions: number } | null> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const s = this.s;
       const moved = s.moveWatermark.run(
         to.impressionSeq,
@@ -641,7 +651,7 @@ export class SqliteStore implements Store {
       s.attributionVisitorDays.run(...attrs);
       s.attributionPositions.run(...attrs);
       return { impressions: n.impressions, attributions: n.attributions };
-    })();
+    });
   }
 
   async feedbackTotals(query: FeedbackQuery): Promise<FeedbackTotals[]> {

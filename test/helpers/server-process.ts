@@ -43,7 +43,8 @@ export async function startServerProcess(
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the output is whole only once the child's stdio has closed.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
   const proc: ServerProcess = {
     url,
@@ -126,7 +127,8 @@ export async function startWorkerProcess(
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the output is whole only once the child's stdio has closed.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const proc: ServerProcess = {
     url: '',
     child,

@@ -1,0 +1,77 @@
+/**
+ * Two writers on one SQLite file, as in `shelf start` (the serving thread and the impression
+ * writer thread): events stored while another connection commits all the time must wait for the
+ * write lock, never fail with "database is locked". A transaction that read (the erased-users
+ * check) before it wrote used to fail at once whenever the other connection had committed since.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { ShelfEvent } from '../../../src/store/types.ts';
+
+/** Commits one small transaction after another on `file` until told to stop. */
+const OTHER_WRITER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require('better-sqlite3');
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 5000');
+db.exec('CREATE TABLE IF NOT EXISTS other (n INTEGER)');
+const insert = db.prepare('INSERT INTO other (n) VALUES (?)');
+let stop = false;
+let commits = 0;
+parentPort.on('message', () => (stop = true));
+const step = () => {
+  for (let k = 0; k < 20; k++) { insert.run(k); commits++; }
+  if (stop) { db.close(); parentPort.postMessage(commits); } else setImmediate(step);
+};
+parentPort.postMessage('started');
+step();
+`;
+
+describe('SQLite with a second writer', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-writers-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('stores every batch of events while another connection commits', async () => {
+    const file = join(dir, 'shelf.sqlite');
+    const store = await openSqliteStore(file);
+    const other = new Worker(OTHER_WRITER, { eval: true, workerData: { file } });
+    try {
+      await new Promise((r) => other.once('message', r));
+      let stored = 0;
+      const failures: string[] = [];
+      for (let b = 0; b < 300; b++) {
+        const events = Array.from({ length: 20 }, (_, k): ShelfEvent => ({
+          eventId: `e-${b}-${k}`,
+          type: 'view',
+          userId: `u-${k}`,
+          itemId: `sku-${b % 7}`,
+          timestamp: 1_700_000_000_000 + b * 100 + k,
+        }));
+        try {
+          stored += (await store.insertEvents(events)).stored;
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        // Yield so the other thread's commits land between batches.
+        await new Promise((r) => setImmediate(r));
+      }
+      other.postMessage('stop');
+      const commits = (await new Promise((r) => other.once('message', r))) as number;
+      expect(failures).toEqual([]);
+      expect(stored).toBe(300 * 20);
+      expect(commits).toBeGreaterThan(0);
+    } finally {
+      await other.terminate();
+      await store.close();
+    }
+  });
+});
