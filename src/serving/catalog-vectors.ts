@@ -9,6 +9,7 @@
  * view of the filter's words from `offset` on (no copy, no per-item work). An item delisted
  * while served has no vector until it is listed again.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { TopK } from '../../models/top-k.ts';
 import type { AnnIndex } from '../index/ann-index.ts';
 import { ExactIndex } from '../index/exact-index.ts';
@@ -16,6 +17,9 @@ import { ItemFilter } from '../index/item-filter.ts';
 import type { Item } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
 import type { ServingModel } from './serving-model.ts';
+
+/** How long loading a version holds the event loop at a time, ms. */
+export const DEFAULT_SLICE_MS = 5;
 
 export class CatalogVectors {
   /** Items delisted since load. */
@@ -26,7 +30,7 @@ export class CatalogVectors {
   /** Content vectors of items added while served (null without encoder or index). */
   private readonly later: AnnIndex | null;
 
-  /** Extends `model`'s index with the content vectors of `catalog`'s items beyond the model's. */
+  /** Vectors of `model` over `catalog`; `addUnseen` before serving. */
   constructor(
     private readonly model: ServingModel,
     private readonly catalog: Catalog,
@@ -36,10 +40,25 @@ export class CatalogVectors {
     this.loaded = catalog.size;
     this.offset = catalog.size & ~31;
     this.later = index && encoder ? ExactIndex.empty(index.dims) : null;
+  }
+
+  /**
+   * Adds the content vectors of the catalogue's items the model never saw to the version's
+   * index, before it is served. On a large catalogue that is tens of thousands of graph
+   * insertions (seconds): done in slices of `sliceMs`, each followed by a turn of the event
+   * loop, so the version being replaced keeps answering meanwhile.
+   */
+  async addUnseen(sliceMs = DEFAULT_SLICE_MS): Promise<void> {
+    const { index, encoder } = this.model;
     if (!index || !encoder) return;
-    for (let i = model.itemIds.length; i < catalog.size; i++) {
-      const item = catalog.item(i);
+    let sliceEnd = performance.now() + sliceMs;
+    for (let i = this.model.itemIds.length; i < this.loaded; i++) {
+      const item = this.catalog.item(i);
       if (item) index.add(i, this.contentVector(item));
+      if (performance.now() >= sliceEnd) {
+        await yieldToEventLoop();
+        sliceEnd = performance.now() + sliceMs;
+      }
     }
   }
 

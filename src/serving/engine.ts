@@ -20,9 +20,9 @@ import type { CandidateRequest, SegmentLists } from './candidates.ts';
 import { contextOf, Filters, stillAllowed } from './filters.ts';
 import { ModelHolder } from './model-holder.ts';
 import { queryVector } from './query-vector.ts';
-import { applyItems } from './served.ts';
+import { applyItems, ItemsHeard } from './served.ts';
 import { SideVersions } from './side-versions.ts';
-import type { Served } from './served.ts';
+import type { Served, ServedSource } from './served.ts';
 import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT } from './rules.ts';
 import type { Scored } from './rules.ts';
 import type {
@@ -54,6 +54,8 @@ export interface EngineOptions {
   onImpression?: (impression: Impression) => void;
   /** Reuse of recently computed lists (see answer-cache.ts); default: 30 s, 100k lists. */
   answerCache?: AnswerCacheOptions;
+  /** How long loading a version holds the event loop at a time, ms. @defaultValue 5 */
+  loadSliceMs?: number;
 }
 
 export const DEFAULT_ANSWER_CACHE: AnswerCacheOptions = { ttlMs: 30_000, entries: 100_000 };
@@ -70,17 +72,20 @@ export class Engine {
   private readonly blend = new Blend();
   private readonly answers: AnswerCache<Served>;
   private readonly side: SideVersions;
+  private readonly heard = new ItemsHeard();
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? Date.now;
     const config = o.config ?? DEFAULT_SERVING_CONFIG;
-    this.models = new ModelHolder({
+    const source: ServedSource = {
       registry: o.registry,
       store: o.store,
-      log: o.log,
       now: this.now,
       config,
-    });
+      heard: this.heard,
+      ...(o.loadSliceMs !== undefined ? { sliceMs: o.loadSliceMs } : {}),
+    };
+    this.models = new ModelHolder({ ...source, log: o.log });
     this.visitors = new Visitors(o.store, o.realtime, config.consumed);
     this.trending = new TrendingState({
       counters: o.realtime.trending,
@@ -90,11 +95,8 @@ export class Engine {
     });
     this.answers = new AnswerCache(o.answerCache ?? DEFAULT_ANSWER_CACHE);
     this.side = new SideVersions({
-      registry: o.registry,
-      store: o.store,
+      ...source,
       log: o.log,
-      now: this.now,
-      config,
       onLoad: (s) => this.trending.follow(s),
       onDrop: (s) => this.trending.unfollow(s),
     });
@@ -309,6 +311,7 @@ export class Engine {
     const s = this.models.current;
     if (s) applyItems(s, items);
     for (const side of this.side.all()) applyItems(side, items);
+    this.heard.heard(items);
   }
 
   /** Right to erasure: no real-time state, no vector, cold from now on. */

@@ -4,19 +4,11 @@
  * during a swap.
  */
 import type { Logger } from 'pino';
-import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { Store } from '../store/types.ts';
-import type { ServingConfig } from './types.ts';
 import { loadServed } from './served.ts';
-import type { Served } from './served.ts';
+import type { Served, ServedSource } from './served.ts';
 
-export interface ModelHolderOptions {
-  registry: ModelRegistry;
-  store: Store;
+export interface ModelHolderOptions extends ServedSource {
   log: Logger;
-  now: () => number;
-  /** The engine's configuration (a version's tuned rules replace its tiers' rules). */
-  config: ServingConfig;
 }
 
 export class ModelHolder {
@@ -38,7 +30,7 @@ export class ModelHolder {
     const run = async () => {
       const target = version === undefined ? await this.o.registry.current() : version;
       const t0 = performance.now();
-      this.served = await loadServed(this.o.registry, this.o.store, target, this.o.now, this.o.config);
+      this.served = await loadServed(this.o, target);
       this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, 'model swapped in');
     };
     const next = this.swapping.then(run, run);

@@ -36,27 +36,67 @@ export function tierDefaults(config: ServingConfig, model: ServingModel): Record
   return Object.fromEntries(TIERS.map((t) => [t, tierConfig(c, t)])) as Record<Tier, TierConfig>;
 }
 
+/**
+ * Item changes that arrive while versions load. A load reads the catalogue first and is ready
+ * seconds later (the unseen items' vectors, catalog-vectors.ts): what changed meanwhile is
+ * replayed onto the new version before it is served, or a stock-out or a delisting heard
+ * during a swap would be lost until the next one.
+ */
+export class ItemsHeard {
+  private readonly open = new Set<Item[]>();
+
+  /** Called with every item change, beside applying it to what is served. */
+  heard(items: readonly Item[]): void {
+    for (const pending of this.open) pending.push(...items);
+  }
+
+  /** Runs `load`, then applies what was heard meanwhile to what it loaded. */
+  async during(load: () => Promise<Served>): Promise<Served> {
+    const pending: Item[] = [];
+    this.open.add(pending);
+    try {
+      const s = await load();
+      applyItems(s, pending);
+      return s;
+    } finally {
+      this.open.delete(pending);
+    }
+  }
+}
+
+/** Where versions are loaded from, and with what. */
+export interface ServedSource {
+  registry: ModelRegistry;
+  store: Store;
+  now: () => number;
+  /** The engine's configuration (a version's tuned rules replace its tiers' rules). */
+  config: ServingConfig;
+  /** The engine's item changes, replayed onto a version loaded while they came. */
+  heard: ItemsHeard;
+  /** How long a load may hold the event loop at a time, ms (catalog-vectors.ts). */
+  sliceMs?: number;
+}
+
 /** Loads `version` (null: trending only) with the store's catalogue, recent events and erasures. */
-export async function loadServed(
-  registry: ModelRegistry,
-  store: Store,
-  version: string | null,
-  now: () => number,
-  config: ServingConfig,
-): Promise<Served> {
-  const items: Item[] = [];
-  for await (const item of allItems(store)) items.push(item);
-  // Erased users' vectors are dropped at load: a version trained before an erasure never
-  // personalizes for that user.
-  const model = await loadServingModel(registry, version, new Set(await store.erasedUsers()));
-  const catalog = new Catalog(model.itemIds, items, now);
-  return {
-    model,
-    catalog,
-    vectors: new CatalogVectors(model, catalog),
-    trending: emptyTrending(catalog),
-    defaults: tierDefaults(config, model),
-  };
+export function loadServed(source: ServedSource, version: string | null): Promise<Served> {
+  const { registry, store, now, config } = source;
+  return source.heard.during(async () => {
+    const items: Item[] = [];
+    for await (const item of allItems(store)) items.push(item);
+    // Erased users' vectors are dropped at load: a version trained before an erasure never
+    // personalizes for that user.
+    const model = await loadServingModel(registry, version, new Set(await store.erasedUsers()));
+    const catalog = new Catalog(model.itemIds, items, now);
+    const vectors = new CatalogVectors(model, catalog);
+    await vectors.addUnseen(source.sliceMs);
+    return {
+      model,
+      catalog,
+      vectors,
+      trending: emptyTrending(catalog),
+      defaults: tierDefaults(config, model),
+    };
+  });
 }
 
 /** Item changes (stock, price, status, new items): the next request sees them. */

@@ -6,18 +6,11 @@
  * kept current with item changes like the current one.
  */
 import type { Logger } from 'pino';
-import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { Store } from '../store/types.ts';
 import { loadServed } from './served.ts';
-import type { Served } from './served.ts';
-import type { ServingConfig } from './types.ts';
+import type { Served, ServedSource } from './served.ts';
 
-export interface SideVersionsOptions {
-  registry: ModelRegistry;
-  store: Store;
+export interface SideVersionsOptions extends ServedSource {
   log: Logger;
-  now: () => number;
-  config: ServingConfig;
   /**
    * At most this many versions beside the current one (each holds its vectors and catalogue).
    * @defaultValue 2
@@ -66,7 +59,7 @@ export class SideVersions {
       for (const v of keep) {
         if (this.loaded.has(v)) continue;
         try {
-          const s = await loadServed(this.o.registry, this.o.store, v, this.o.now, this.o.config);
+          const s = await loadServed(this.o, v);
           this.loaded.set(v, s);
           this.o.onLoad?.(s);
           this.o.log.info({ version: v }, 'model version loaded beside the current one');

@@ -75,7 +75,10 @@ export function model(over: Partial<ServingModel> = {}): ServingModel {
   };
 }
 
-/** `model()` served over `ITEMS` (or `items`), with `c` the most trending, then `e`. */
+/**
+ * `model()` served over `ITEMS` (or `items`), with `c` the most trending, then `e`. The unseen
+ * items' content vectors are not in the index yet: `loaded` when the model has an encoder.
+ */
 export function served(o: { model?: ServingModel; items?: Item[] } = {}): Served {
   const m = o.model ?? model();
   const catalog = new Catalog(m.itemIds, o.items ?? ITEMS, () => NOW);
@@ -84,4 +87,11 @@ export function served(o: { model?: ServingModel; items?: Item[] } = {}): Served
   trending.add(4, NOW - 1000, 4);
   const defaults = tierDefaults(DEFAULT_SERVING_CONFIG, m);
   return { model: m, catalog, vectors: new CatalogVectors(m, catalog), trending, defaults };
+}
+
+/** `served(o)` as a load leaves it: the unseen items' content vectors added. */
+export async function loaded(o: Parameters<typeof served>[0] = {}): Promise<Served> {
+  const s = served(o);
+  await s.vectors.addUnseen();
+  return s;
 }

@@ -3,7 +3,7 @@ import type { ContentEncoder } from '../../../models/content-encoder.ts';
 import { ItemFilter } from '../../../src/index/item-filter.ts';
 import { applyItems } from '../../../src/serving/served.ts';
 import type { Item } from '../../../src/store/types.ts';
-import { item, ITEMS, model, NOW, served } from '../../helpers/served-fixture.ts';
+import { item, ITEMS, loaded, model, NOW, served } from '../../helpers/served-fixture.ts';
 
 /** An encoder that puts an item on the axis its title names (`x …` or `y …`). */
 const axisEncoder = {
@@ -14,8 +14,8 @@ const axisEncoder = {
 } as unknown as ContentEncoder; // only `factors` and `encodeInto` are used by serving
 
 describe('catalogue vectors beside an immutable model', () => {
-  it("gives items the model never saw a content vector, searched with the model's items", () => {
-    const s = served({ model: model({ encoder: axisEncoder }) });
+  it("gives items the model never saw a content vector, searched with the model's items", async () => {
+    const s = await loaded({ model: model({ encoder: axisEncoder }) });
     const all = ItemFilter.all(s.catalog.size);
     // g (cold, title "Title g": the y axis) has [0, 2], the best match for [0, 1].
     expect(Array.from(s.vectors.vector(6)!)).toEqual([0, 2]);
@@ -33,8 +33,8 @@ describe('catalogue vectors beside an immutable model', () => {
     ).toEqual([h, 1]);
   });
 
-  it('drops the vector of an item delisted while served, and restores it when listed again', () => {
-    const s = served({ model: model({ encoder: axisEncoder }) });
+  it('drops the vector of an item delisted while served, and restores it when listed again', async () => {
+    const s = await loaded({ model: model({ encoder: axisEncoder }) });
     applyItems(s, [
       item('a', ['Home > Kitchen'], { status: 'delisted' }),
       item('g', ['Home'], { status: 'delisted' }),
@@ -46,9 +46,9 @@ describe('catalogue vectors beside an immutable model', () => {
     expect(Array.from(s.vectors.vector(6)!)).toEqual([0, 2]);
   });
 
-  it('never writes into the model while served: item changes and events go to the state beside it', () => {
+  it('never writes into the model while served: item changes and events go to the state beside it', async () => {
     const m = model({ encoder: axisEncoder });
-    const s = served({ model: m });
+    const s = await loaded({ model: m });
     const before = { size: m.index!.size, space: m.index!.itemSpace, items: [...m.itemIds] };
     applyItems(s, [item('new', ['Toys'], { title: 'x' }), item('b', ['Home'], { status: 'delisted' })]);
     s.trending.setScore(s.catalog.indexOf('new')!, NOW, 8); // as TrendingState mirrors the counters
@@ -57,16 +57,36 @@ describe('catalogue vectors beside an immutable model', () => {
     expect(s.trending.top(1, { at: NOW }).indices[0]).toBe(s.catalog.indexOf('new'));
   });
 
-  it('serves no vector without an index, and content vectors only with an encoder', () => {
+  it('adds the unseen items a slice at a time, the event loop turning between slices', async () => {
+    const extra = Array.from({ length: 30 }, (_, k) => item(`n${k}`, ['Toys'], { title: k % 2 ? 'x' : 'y' }));
+    const s = served({ model: model({ encoder: axisEncoder }), items: [...ITEMS, ...extra] });
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const done = s.vectors.addUnseen(0);
+    expect(s.vectors.vector(6)).not.toBeNull(); // the first slice, before the first turn
+    expect(s.vectors.vector(s.catalog.indexOf('n29')!)).toBeNull();
+    await done;
+    ticking = false;
+    // A slice of 0 ms is one item: a turn after each of g, n0 … n29 but the first.
+    expect(turns).toBeGreaterThanOrEqual(20);
+    expect(Array.from(s.vectors.vector(s.catalog.indexOf('n29')!)!)).toEqual([2, 0]);
+  });
+
+  it('serves no vector without an index, and content vectors only with an encoder', async () => {
     const bare = served({ model: model({ index: null, als: null }) });
     expect(bare.vectors.searchable).toBe(false);
     expect(served().vectors.vector(6)).toBeNull();
   });
 
-  it('answers the same for items added while served as for the same items present at load', () => {
+  it('answers the same for items added while served as for the same items present at load', async () => {
     const extra = Array.from({ length: 40 }, (_, k) => item(`n${k}`, ['Toys'], { title: k % 2 ? 'x' : 'y' }));
-    const atLoad = served({ model: model({ encoder: axisEncoder }), items: [...ITEMS, ...extra] });
-    const later = served({ model: model({ encoder: axisEncoder }) });
+    const atLoad = await loaded({ model: model({ encoder: axisEncoder }), items: [...ITEMS, ...extra] });
+    const later = await loaded({ model: model({ encoder: axisEncoder }) });
     applyItems(later, extra);
     const all = ItemFilter.all(atLoad.catalog.size);
     for (const q of [

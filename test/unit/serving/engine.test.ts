@@ -357,6 +357,47 @@ describe('serving engine on a generated storefront', () => {
     expect(e.version).toBe(versions[0]);
   });
 
+  it('applies an item change heard while the next version loads to that version', async () => {
+    // The catalogue is read first; the version is served seconds later on a large catalogue
+    // (the unseen items' vectors). A stock-out heard in between must not be lost.
+    let itemsRead: (() => void) | null = null;
+    const watched = new Proxy(store, {
+      get(target, key, receiver) {
+        const v = Reflect.get(target, key, receiver) as unknown;
+        if (key !== 'listItems' || typeof v !== 'function') return v;
+        return async (...args: unknown[]) => {
+          const page = (await (v as (...a: unknown[]) => Promise<Item[]>).apply(target, args)) as Item[];
+          if (page.length === 0) itemsRead?.();
+          return page;
+        };
+      },
+    });
+    const e = new Engine({
+      store: watched,
+      realtime: new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } }),
+      registry,
+      log,
+      now: () => clock,
+      answerCache: { ttlMs: 0, entries: 0 },
+      loadSliceMs: 0,
+    });
+    await e.swap(versions[0]!);
+    const ask = { tier: 'similar' as const, itemId: someItem(), limit: 10 };
+    const top = (await e.recommend(ask)).items[0]!.itemId;
+    const read = new Promise<void>((r) => (itemsRead = r));
+    const swap = e.swap(versions[0]!);
+    await read;
+    const gone = { ...byId(top), stock: 0 };
+    await store.upsertItems([gone]);
+    e.updateItems([gone]);
+    await swap;
+    try {
+      expect((await e.recommend(ask)).items.map((i) => i.itemId)).not.toContain(top);
+    } finally {
+      await store.upsertItems([byId(top)]);
+    }
+  });
+
   it('reads a user without events from the store once, then learns their events from ingest', async () => {
     const e = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 0, entries: 1 });
     await e.swap();
