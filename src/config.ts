@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { parseAdaptive } from './experiments/adaptive-policy.ts';
@@ -32,6 +33,13 @@ export interface ShelfConfig {
   rateLimitPerMinute: number;
   /** Failed authentications per minute per client address before it is answered 429. */
   authFailuresPerMinute: number;
+  /**
+   * Which proxies in front of Shelf are believed about the client's address (X-Forwarded-For):
+   * none (false: the socket's peer is the client), all (true), the nearest `n` hops, or those at
+   * the listed addresses and ranges. Behind a load balancer that is not trusted, every client
+   * has the balancer's address: the per-address limits would count them all as one.
+   */
+  trustProxy: TrustProxy;
   /** How far past the clock an event may be dated, ms; later ones are rejected. */
   maxEventSkewMs: number;
   logLevel: LogLevel;
@@ -93,6 +101,8 @@ export interface ShelfConfig {
    */
   adaptive: AdaptiveConfig;
 }
+
+export type TrustProxy = boolean | number | string[];
 
 export type ImpressionWriter = 'thread' | 'inline' | 'off';
 const IMPRESSION_WRITERS: readonly ImpressionWriter[] = ['thread', 'inline', 'off'];
@@ -162,6 +172,29 @@ function parseOrigins(raw: string | undefined): string[] {
         `${JSON.stringify(origin)} must be a bare origin (${url.origin})`,
       );
     return origin;
+  });
+}
+
+/** proxy-addr's names for address ranges, accepted beside addresses and CIDR ranges. */
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const value = raw?.trim() ?? '';
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((entry) => {
+    const e = entry.trim();
+    const [address, bits, extra] = e.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+    if (!NAMED_RANGES.has(e) && (family === 0 || !okBits || extra !== undefined))
+      throw new ConfigError(
+        'SHELF_TRUST_PROXY',
+        `${JSON.stringify(e)} is not true, false, a hop count, an address, a range like 10.0.0.0/8 or one of ${[...NAMED_RANGES].join(', ')}`,
+      );
+    return e;
   });
 }
 
@@ -242,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     corsOrigins: parseOrigins(env.SHELF_CORS_ORIGINS),
     rateLimitPerMinute: parsePositive('SHELF_RATE_LIMIT', env.SHELF_RATE_LIMIT, 6000),
     authFailuresPerMinute: parsePositive('SHELF_AUTH_FAILURE_LIMIT', env.SHELF_AUTH_FAILURE_LIMIT, 30),
+    trustProxy: parseTrustProxy(env.SHELF_TRUST_PROXY),
     maxEventSkewMs: parseWhole(
       'SHELF_MAX_EVENT_SKEW_MS',
       env.SHELF_MAX_EVENT_SKEW_MS,

@@ -17,7 +17,7 @@ import type { ChangeFeed } from '../changes/change-feed.ts';
 import type { AdaptiveRouter } from '../experiments/adaptive-router.ts';
 import type { ExperimentRouter } from '../experiments/experiment-router.ts';
 import type { ExperimentService } from '../experiments/experiment-service.ts';
-import type { ShelfConfig } from '../config.ts';
+import type { ShelfConfig, TrustProxy } from '../config.ts';
 import { ShelfError } from '../errors.ts';
 import type { JobQueue } from '../jobs/job-types.ts';
 import type { Schedules } from '../jobs/schedules.ts';
@@ -51,7 +51,12 @@ import { securityHeaders } from './security-headers.ts';
 export interface AppDeps {
   config: Pick<
     ShelfConfig,
-    'apiKeys' | 'corsOrigins' | 'rateLimitPerMinute' | 'authFailuresPerMinute' | 'maxEventSkewMs'
+    | 'apiKeys'
+    | 'corsOrigins'
+    | 'rateLimitPerMinute'
+    | 'authFailuresPerMinute'
+    | 'maxEventSkewMs'
+    | 'trustProxy'
   >;
   engine: Engine;
   store: Store;
@@ -96,6 +101,8 @@ export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: 2 * 1024 * 1024,
+    // The client's address (the per-address limits) from X-Forwarded-For, through trusted proxies only.
+    trustProxy: proxiesTrusted(deps.config.trustProxy),
     // While closing, the drain answers (503 with Retry-After), not Fastify's bare 503.
     return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
@@ -195,4 +202,9 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
   return app;
+}
+
+/** Fastify's `trustProxy` (a hop count as the function Fastify makes of one; its types omit numbers). */
+function proxiesTrusted(t: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof t === 'number' ? (_address, hop) => hop < t : t;
 }

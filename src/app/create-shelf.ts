@@ -320,6 +320,7 @@ export async function createShelf(
         corsOrigins: config.corsOrigins,
         rateLimitPerMinute: config.rateLimitPerMinute,
         authFailuresPerMinute: config.authFailuresPerMinute,
+        trustProxy: config.trustProxy,
         maxEventSkewMs: config.maxEventSkewMs,
       },
       engine,

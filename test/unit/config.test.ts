@@ -49,6 +49,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ SHELF_MAX_EVENT_SKEW_MS: '0' }).maxEventSkewMs).toBe(0);
     expect(c.authFailuresPerMinute).toBe(30);
     expect(loadConfig({ SHELF_AUTH_FAILURE_LIMIT: '5' }).authFailuresPerMinute).toBe(5);
+    expect(c.trustProxy).toBe(false);
+    expect(loadConfig({ SHELF_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ SHELF_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ SHELF_TRUST_PROXY: '10.0.0.0/8, loopback,::1' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+      '::1',
+    ]);
     expect(c.feedPollMs).toBe(1000);
     expect(c.drainMs).toBe(10_000);
     expect(c.rotation).toEqual({ shows: 3, windowMs: 86_400_000, factor: 0.3, forMs: 259_200_000 });
@@ -99,6 +107,9 @@ describe('loadConfig', () => {
     [{ SHELF_ALS_SHARD_THREADS: '0' }, 'SHELF_ALS_SHARD_THREADS'],
     [{ SHELF_MAX_EVENT_SKEW_MS: '10m' }, 'SHELF_MAX_EVENT_SKEW_MS'],
     [{ SHELF_AUTH_FAILURE_LIMIT: '0' }, 'SHELF_AUTH_FAILURE_LIMIT'],
+    [{ SHELF_TRUST_PROXY: 'yes' }, 'SHELF_TRUST_PROXY'],
+    [{ SHELF_TRUST_PROXY: '10.0.0.0/33' }, 'SHELF_TRUST_PROXY'],
+    [{ SHELF_TRUST_PROXY: '10.0.0.1,lb.internal' }, 'SHELF_TRUST_PROXY'],
     [{ SHELF_FEED_POLL_MS: 'soon' }, 'SHELF_FEED_POLL_MS'],
     [{ SHELF_DRAIN_MS: '0' }, 'SHELF_DRAIN_MS'],
     [{ SHELF_ROTATION_FACTOR: '2' }, 'SHELF_ROTATION_FACTOR'],

@@ -194,4 +194,35 @@ describe('HTTP API input guards', () => {
     }
     expect((await from('10.0.0.9', SHOP)).statusCode).toBe(200);
   });
+
+  it('tells clients behind a trusted proxy apart by X-Forwarded-For, and only then', async () => {
+    const guess = (forwardedFor: string, key = 'wrong-key-0123456789') =>
+      shelf.app.inject({
+        url: '/v1/recommendations/homepage',
+        remoteAddress: '10.0.0.2', // the load balancer
+        headers: { ...as(key), 'x-forwarded-for': forwardedFor },
+      });
+    // Not trusted: every client is the balancer; one guesser blocks the whole shop.
+    await shelf.close();
+    shelf = await make({ SHELF_AUTH_FAILURE_LIMIT: '3' });
+    const guesses = async () => {
+      const codes: number[] = [];
+      for (let i = 0; i < 4; i++) codes.push((await guess('203.0.113.9')).statusCode);
+      return codes;
+    };
+    expect(await guesses()).toEqual([401, 401, 401, 429]);
+    expect((await guess('198.51.100.4', SHOP)).statusCode).toBe(429);
+    // Trusted: the guesser alone is blocked; a forwarded address from elsewhere is not believed.
+    await shelf.close();
+    shelf = await make({ SHELF_AUTH_FAILURE_LIMIT: '3', SHELF_TRUST_PROXY: '10.0.0.0/8' });
+    expect(await guesses()).toEqual([401, 401, 401, 429]);
+    expect((await guess('203.0.113.9', SHOP)).statusCode).toBe(429);
+    expect((await guess('198.51.100.4', SHOP)).statusCode).toBe(200);
+    const spoofed = await shelf.app.inject({
+      url: '/v1/recommendations/homepage',
+      remoteAddress: '192.0.2.50', // not a trusted proxy: its header says nothing
+      headers: { ...as(SHOP), 'x-forwarded-for': '203.0.113.9' },
+    });
+    expect(spoofed.statusCode).toBe(200);
+  });
 });
