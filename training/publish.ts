@@ -180,8 +180,11 @@ async function versionDraft(
     const item = catalogue.get(id);
     if (seen[i] && item) described.set(id, item);
   });
+  // The catalogue's other items get their content vectors now, not at every load.
+  const inFit = new Set(s.itemIds);
+  const unseen = [...catalogue.values()].filter((item) => !inFit.has(item.itemId));
   const { model, matrix } = fit;
-  const extra = await servingArtefacts(s, matrix, model.itemFactors, model.factors, described, seed, {
+  const extra = await servingArtefacts(s, matrix, model.itemFactors, model.factors, described, unseen, seed, {
     easeMaxItems: recipe.easeMaxItems,
     easeLambda: recipe.easeLambda,
     easeHalfLifeDays: recipe.easeHalfLifeDays,

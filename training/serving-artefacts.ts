@@ -13,6 +13,8 @@ import { EaseModel, easeLists } from '../models/ease.ts';
 import { itemNeighbours } from '../models/item-neighbours.ts';
 import type { NeighbourLists } from '../models/item-neighbours.ts';
 import type { Csr } from '../models/sparse.ts';
+import { stackRows } from '../models/matrix.ts';
+import type { Vectors } from '../models/matrix.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import { buildAnnIndex } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
@@ -64,12 +66,22 @@ export function purchaseBaskets(s: Snapshot): Csr {
   return basketsFromPairs(Int32Array.from(b), Int32Array.from(i), s.itemIds.length, basketOf.size);
 }
 
+/** Content vectors encoded per call (bounds the feature rows held at once). */
+const ENCODE_CHUNK = 10_000;
+
+/**
+ * The artefacts. `catalogue` holds the items the encoder learns from (the fit's, described);
+ * `unseen` the catalogue's items the fit never saw, in the order a load numbers them (itemId):
+ * their content vectors go into the index after the model's items and into the version, so
+ * that loading it encodes and inserts none of them.
+ */
 export async function servingArtefacts(
   s: Snapshot,
   interactions: Csr,
   itemFactors: Float32Array,
   factors: number,
   catalogue: Map<string, Item>,
+  unseen: readonly Item[],
   seed: number,
   options: ServingArtefactOptions = {},
 ): Promise<{ files: Record<string, Uint8Array>; params: Record<string, number> }> {
@@ -89,6 +101,7 @@ export async function servingArtefacts(
   // The encoder learns item content → factors on the items the store describes.
   const known = s.itemIds.flatMap((id, i) => (catalogue.has(id) ? [i] : []));
   let encoderItems = 0;
+  let content: Float32Array | null = null;
   if (known.length > 0) {
     const targets = new Float32Array(known.length * factors);
     known.forEach((i, r) => targets.set(itemFactors.subarray(i * factors, (i + 1) * factors), r * factors));
@@ -105,10 +118,24 @@ export async function servingArtefacts(
       [F.contentEncoder]: Buffer.from(JSON.stringify(artefact.manifest)),
     });
     encoderItems = known.length;
+    if (unseen.length) {
+      const vectors = (content = new Float32Array(unseen.length * factors));
+      await clock.time('content vectors', () => {
+        for (let r = 0; r < unseen.length; r += ENCODE_CHUNK) {
+          const chunk = unseen.slice(r, r + ENCODE_CHUNK);
+          encoder.encodeInto(chunk, vectors.subarray(r * factors, (r + chunk.length) * factors));
+        }
+      });
+      Object.assign(files, {
+        [F.contentItems]: Buffer.from(JSON.stringify(unseen.map((i) => i.itemId))),
+        [F.contentVectors]: bytesOf(vectors),
+      });
+    }
   }
   const ease = await clock.time('ease', () => easeFiles(s, interactions, options));
   Object.assign(files, ease.files);
-  const index = await clock.time('hnsw', () => annIndexFiles(itemFactors, factors, seed));
+  const indexed = stackRows(itemFactors, content, factors);
+  const index = await clock.time('hnsw', () => annIndexFiles(indexed, seed));
   Object.assign(files, index);
   return {
     files,
@@ -116,6 +143,7 @@ export async function servingArtefacts(
       neighboursK: neighbours.k,
       complementsK: complements.k,
       encoderItems,
+      contentItems: content ? unseen.length : 0,
       hnsw: Object.keys(index).length > 0 ? 1 : 0,
       easeK: ease.k,
     },
@@ -161,12 +189,7 @@ async function easeFiles(
 }
 
 /** The HNSW index files when the catalogue is large enough to need one (see buildAnnIndex). */
-async function annIndexFiles(
-  itemFactors: Float32Array,
-  factors: number,
-  seed: number,
-): Promise<Record<string, Uint8Array>> {
-  const vectors = { data: itemFactors, rows: itemFactors.length / factors, cols: factors };
+async function annIndexFiles(vectors: Vectors, seed: number): Promise<Record<string, Uint8Array>> {
   const index = await buildAnnIndex(vectors, { seed });
   if (index.kind !== 'hnsw') return {};
   const dir = await mkdtemp(join(tmpdir(), 'shelf-index-'));

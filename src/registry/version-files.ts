@@ -20,8 +20,17 @@ export const VERSION_FILES = {
   /** EASE's largest item-item weights (small catalogues): rows × k, −1 padded. */
   easeIndices: 'ease-indices.i32',
   easeScores: 'ease-scores.f32',
-  /** The HNSW graph over the item factors (small catalogues get an exact index at load instead). */
+  /**
+   * The HNSW graph over the item factors and the content vectors (small catalogues get an exact
+   * index at load instead).
+   */
   annIndex: 'ann-index.bin',
+  /**
+   * The catalogue's items the fit never saw when it was published (JSON ids) and their content
+   * vectors (rows × factors): in the index after the model's items, so a load has none to add.
+   */
+  contentItems: 'content-items.json',
+  contentVectors: 'content-vectors.f32',
   /** The content encoder's manifest; its own files sit beside it. */
   contentEncoder: 'content-encoder.json',
   /** Serving rules tuned on the version's holdout (src/serving/version-rules.ts); absent: the engine's. */

@@ -1,8 +1,9 @@
 /**
- * The item vectors serving searches. At load, before anything is served, the version's index
- * gains content vectors for the catalogue's items the model never saw (one index, one search,
- * as fast as before the model was made immutable). While served it is never written: items
- * added later get their content vector in a small index beside it, searched with it and merged.
+ * The item vectors serving searches. A version's index holds the content vectors of the
+ * catalogue's items its fit never saw when it was published; at load, before anything is
+ * served, it gains those of items added since (one index, one search). While served it is never
+ * written: items added later get their content vector in a small index beside it, searched with
+ * it and merged.
  *
  * The later items' index numbers an item `i` as `i − offset`, `offset` being the catalogue's
  * size at load rounded down to a whole bitset word, so a request's filter is handed to it as a
@@ -43,16 +44,16 @@ export class CatalogVectors {
   }
 
   /**
-   * Adds the content vectors of the catalogue's items the model never saw to the version's
-   * index, before it is served. On a large catalogue that is tens of thousands of graph
-   * insertions (seconds): done in slices of `sliceMs`, each followed by a turn of the event
-   * loop, so the version being replaced keeps answering meanwhile.
+   * Adds the content vectors of the catalogue's items the version does not hold (newer than it:
+   * it holds those it was published with) to its index, before it is served. Should they be
+   * many, that is many graph insertions (seconds): done in slices of `sliceMs`, each followed by
+   * a turn of the event loop, so the version being replaced keeps answering meanwhile.
    */
   async addUnseen(sliceMs = DEFAULT_SLICE_MS): Promise<void> {
     const { index, encoder } = this.model;
     if (!index || !encoder) return;
     let sliceEnd = performance.now() + sliceMs;
-    for (let i = this.model.itemIds.length; i < this.loaded; i++) {
+    for (let i = this.model.itemIds.length + this.model.contentItemIds.length; i < this.loaded; i++) {
       const item = this.catalog.item(i);
       if (item) index.add(i, this.contentVector(item));
       if (performance.now() >= sliceEnd) {

@@ -86,7 +86,7 @@ export function loadServed(source: ServedSource, version: string | null): Promis
     // Erased users' vectors are dropped at load: a version trained before an erasure never
     // personalizes for that user.
     const model = await loadServingModel(registry, version, new Set(await store.erasedUsers()));
-    const catalog = new Catalog(model.itemIds, items, now);
+    const catalog = new Catalog([...model.itemIds, ...model.contentItemIds], items, now);
     const vectors = new CatalogVectors(model, catalog);
     await vectors.addUnseen(source.sliceMs);
     return {

@@ -6,6 +6,7 @@
 import type { AlsModel } from '../../models/als.ts';
 import { ContentEncoder } from '../../models/content-encoder.ts';
 import type { NeighbourLists } from '../../models/item-neighbours.ts';
+import { stackRows } from '../../models/matrix.ts';
 import type { Csr } from '../../models/sparse.ts';
 import { float32From, int32From } from '../../models/typed-bytes.ts';
 import type { AnnIndex } from '../index/ann-index.ts';
@@ -24,6 +25,11 @@ export interface ServingModel {
   readonly als: AlsModel | null;
   /** The model's item ids: item index `i` of every array below is `itemIds[i]`. */
   readonly itemIds: readonly string[];
+  /**
+   * Catalogue items the fit never saw, in the index through their content vectors as items
+   * `itemIds.length + k` (published with the version, so a load does not encode them).
+   */
+  readonly contentItemIds: readonly string[];
   readonly userIndex: ReadonlyMap<string, number>;
   readonly userRows: Csr | null;
   readonly neighbours: NeighbourLists | null;
@@ -34,8 +40,9 @@ export interface ServingModel {
   readonly easeHalfLifeMs: number;
   readonly encoder: ContentEncoder | null;
   /**
-   * The model's item vectors; at load, before it is served, extended with the content vectors
-   * of the catalogue's items the model never saw (catalog-vectors.ts); never written after.
+   * The model's item vectors and the content vectors of `contentItemIds`; at load, before it is
+   * served, extended with those of catalogue items newer than the version (catalog-vectors.ts);
+   * never written after.
    */
   readonly index: AnnIndex | null;
   /** Per model item, the training users who interacted with it: the last fallback source. */
@@ -56,6 +63,7 @@ export const NO_MODEL: ServingModel = Object.freeze({
   manifest: null,
   als: null,
   itemIds: [],
+  contentItemIds: [],
   userIndex: new Map<string, number>(),
   userRows: null,
   neighbours: null,
@@ -122,7 +130,16 @@ export async function loadServingModel(
     for (const name of Object.keys(encoderManifest.files)) files[name] = await file(name);
     encoder = ContentEncoder.fromArtefact(encoderManifest, files);
   }
-  const vectors = { data: model.itemFactors, rows: itemIds.length, cols: model.factors };
+  const contentItemIds = has(F.contentItems)
+    ? (JSON.parse((await file(F.contentItems)).toString('utf8')) as string[])
+    : [];
+  const vectors = stackRows(
+    model.itemFactors,
+    contentItemIds.length ? float32From(await file(F.contentVectors), F.contentVectors) : null,
+    model.factors,
+  );
+  if (vectors.rows !== itemIds.length + contentItemIds.length)
+    throw new RangeError(`version ${version}: ${F.contentVectors} does not match ${F.contentItems}`);
   const index = has(F.annIndex)
     ? await loadAnnIndex(await registry.path(version, F.annIndex), { vectors })
     : await buildAnnIndex(vectors);
@@ -131,6 +148,7 @@ export async function loadServingModel(
     manifest,
     als: model,
     itemIds,
+    contentItemIds,
     userIndex: new Map(userIds.flatMap((id, u) => (erased.has(id) ? [] : [[id, u] as const]))),
     userRows,
     neighbours,

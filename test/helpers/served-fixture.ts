@@ -51,6 +51,7 @@ export function model(over: Partial<ServingModel> = {}): ServingModel {
     manifest: null,
     als: AlsModel.fromFactors(Float32Array.from(USER_FACTORS), itemFactors, 2),
     itemIds: ['a', 'b', 'c', 'd', 'e', 'f'],
+    contentItemIds: [],
     userIndex: new Map([
       ['u1', 0],
       ['u2', 1],
