@@ -116,7 +116,7 @@ export interface HnswBuildOptions extends HnswSearchOptions {
   strataNormRatio?: number;
   /** @defaultValue 1000 */
   minStratumSize?: number;
-  /** The longest stratum gets `m · topStratumLinks` links. @defaultValue 2 */
+  /** The longest stratum, when it holds at most half the items, gets `m · topStratumLinks` links. @defaultValue 2 */
   topStratumLinks?: number;
   /** hnswlib M: links per node (2M on the base layer). @defaultValue 16 */
   m?: number;
@@ -282,8 +282,12 @@ export class HnswIndex implements AnnIndex {
       while (to < total && norms[byNorm[to]!]! >= minNorm) to++;
       const graph = new hnswlib.HierarchicalNSW('ip', cols);
       // The longest stratum also takes the tail of norms (the widest ratio, so the most
-      // pruning) and holds most top results: twice the links, for a few % more memory.
-      const m = s === 0 && bounds.length > 1 ? p.m * p.topStratumLinks : p.m;
+      // pruning) and holds most top results: twice the links, for a few % more memory, while
+      // it is the minority it is meant to be. Holding most items (norms bunched, a few near
+      // zero below), it is the whole graph: twice the links would double the build for
+      // nothing (100k demo items: 28 s against 13 s, recall@20 0.952 against 0.949).
+      const top = s === 0 && bounds.length > 1 && (to - from) * 2 <= total;
+      const m = top ? p.m * p.topStratumLinks : p.m;
       graph.initIndex(Math.max(to - from, 16), m, p.efConstruction, p.seed + s);
       const members = new Uint32Array((rows + 31) >>> 5);
       for (let t = from; t < to; t++) members[byNorm[t]! >>> 5]! |= 1 << (byNorm[t]! & 31);
