@@ -158,9 +158,12 @@ export class SqliteStore implements Store {
         .all()
         .map((r) => (r as { version: number }).version),
     );
+    const applied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
     for (const m of sqliteMigrations) {
       if (done.has(m.version)) continue;
       this.write(() => {
+        // Again under the write lock: another process opening the file may have applied it since.
+        if (applied.get(m.version)) return;
         this.db.exec(m.sql);
         this.db
           .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
