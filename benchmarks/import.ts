@@ -116,6 +116,7 @@ function nullStore(): Store {
     async lastChangeSeq() {
       return 0;
     },
+    pruneChanges: unsupported,
     async appendAudit() {},
     audit: unsupported,
     streamEvents: unsupported,

@@ -91,6 +91,8 @@ export interface ShelfConfig {
    * process's change arrives when no Redis tells (embedded mode, the command line).
    */
   feedPollMs: number;
+  /** How long the change feed's log keeps a change, ms (older ones are deleted by servers). */
+  changeLogRetainMs: number;
   /** On SIGTERM: how long requests in flight and a running job are given before exit, ms. */
   drainMs: number;
   /** Rotation (src/realtime/rotation.ts): shows without engagement that demote an item (0: off), by how much, how long. */
@@ -312,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     impressionBuffer: parsePositive('SHELF_IMPRESSION_BUFFER', env.SHELF_IMPRESSION_BUFFER, 50_000),
     impressionWriter,
     feedPollMs: parseWhole('SHELF_FEED_POLL_MS', env.SHELF_FEED_POLL_MS, 1000),
+    changeLogRetainMs: parsePositive('SHELF_CHANGE_LOG_DAYS', env.SHELF_CHANGE_LOG_DAYS, 7) * 86_400_000,
     drainMs: parsePositive('SHELF_DRAIN_MS', env.SHELF_DRAIN_MS, 10_000),
     rotation: {
       shows: parseWhole('SHELF_ROTATION_SHOWS', env.SHELF_ROTATION_SHOWS, DEFAULT_ROTATION.shows),

@@ -176,6 +176,7 @@ export async function createShelf(
       store,
       signal: redis ? new RedisSignal(redis) : null,
       pollMs: config.feedPollMs,
+      retainMs: config.changeLogRetainMs,
       log,
       ...(overrides.now ? { now: overrides.now } : {}),
     });

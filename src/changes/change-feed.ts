@@ -22,16 +22,23 @@ export interface ChangeSignal {
 }
 
 export interface ChangeFeedOptions {
-  store: Pick<Store, 'appendChanges' | 'changesSince' | 'lastChangeSeq'>;
+  store: Pick<Store, 'appendChanges' | 'changesSince' | 'lastChangeSeq' | 'pruneChanges'>;
   signal?: ChangeSignal | null;
   /** How often the log is read without a signal, ms; 0: never. */
   pollMs: number;
+  /**
+   * How long changes stay in the log, ms: older ones are deleted at start and hourly (a server
+   * does this; a process starting reads from the newest seq, so only one running that long
+   * without reaching the store would miss any). Absent: never.
+   */
+  retainMs?: number;
   log: Logger;
   now?: () => number;
 }
 
 /** Changes read per page when catching up. */
 const PAGE = 500;
+const HOUR = 3_600_000;
 
 export class ChangeFeed {
   private applied = 0;
@@ -40,6 +47,7 @@ export class ChangeFeed {
   /** Catch-ups run one at a time, in order. */
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
   constructor(private readonly o: ChangeFeedOptions) {
@@ -70,6 +78,20 @@ export class ChangeFeed {
       () => void this.catchUp(),
     );
     if (this.o.pollMs > 0) this.timer = setInterval(() => void this.catchUp(), this.o.pollMs).unref();
+    if (this.o.retainMs !== undefined) {
+      await this.prune();
+      this.pruneTimer = setInterval(() => void this.prune(), HOUR).unref();
+    }
+  }
+
+  /** Deletes the changes older than the retention (not the newest). */
+  private async prune(): Promise<void> {
+    try {
+      const pruned = await this.o.store.pruneChanges(this.now() - this.o.retainMs!);
+      if (pruned) this.o.log.info({ pruned }, 'change feed: old changes deleted from the log');
+    } catch (err) {
+      this.o.log.warn({ err }, 'change feed: pruning the log failed');
+    }
   }
 
   /** Appends `changes` to the log, applies them here and tells the other processes. */
@@ -110,7 +132,8 @@ export class ChangeFeed {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.timer = this.pruneTimer = null;
     this.started = false;
     await this.queue;
     await this.o.signal?.close();

@@ -10,6 +10,7 @@ import {
   itemFromRow,
   MAX_LOG_PAGE,
   patched,
+  PRUNE_CHANGES_SQL,
   userFromRow,
   userIdsOf,
   storableOf,
@@ -443,6 +444,10 @@ export class PostgresStore implements Store {
       'SELECT coalesce(max(seq), 0) AS seq FROM changes',
     );
     return Number(rows[0]!.seq);
+  }
+
+  async pruneChanges(before: number): Promise<number> {
+    return (await this.pool.query(PRUNE_CHANGES_SQL, [before])).rowCount ?? 0;
   }
 
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {

@@ -150,6 +150,9 @@ export function userIdsOf(events: readonly { userId?: string }[]): string[] {
 /** Audit entries and changes read per page at most. */
 export const MAX_LOG_PAGE = 1000;
 
+/** The change log's entries older than $1 (epoch ms), all but the newest (`pruneChanges`). */
+export const PRUNE_CHANGES_SQL = 'DELETE FROM changes WHERE at < $1 AND seq < (SELECT max(seq) FROM changes)';
+
 /** The first time each user appears in a batch of events (profile rows made on the fly). */
 export function usersFirstSeen(events: readonly ShelfEvent[]): Map<string, number> {
   const first = new Map<string, number>();

@@ -12,6 +12,7 @@ import {
   itemFromRow,
   MAX_LOG_PAGE,
   patched,
+  PRUNE_CHANGES_SQL,
   userFromRow,
   userIdsOf,
   storableOf,
@@ -276,6 +277,7 @@ export class SqliteStore implements Store {
       appendChange: db.prepare('INSERT INTO changes (at, change) VALUES (?, ?)'),
       changesSince: db.prepare('SELECT seq, at, change FROM changes WHERE seq > ? ORDER BY seq LIMIT ?'),
       lastChange: db.prepare('SELECT coalesce(max(seq), 0) FROM changes').pluck(),
+      pruneChanges: db.prepare(PRUNE_CHANGES_SQL.replace('$1', '?')),
       appendAudit: db.prepare(
         'INSERT INTO audit_log (at, role, key_id, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -475,6 +477,10 @@ export class SqliteStore implements Store {
 
   async lastChangeSeq(): Promise<number> {
     return this.s.lastChange.get() as number;
+  }
+
+  async pruneChanges(before: number): Promise<number> {
+    return this.write(() => this.s.pruneChanges.run(before).changes);
   }
 
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {

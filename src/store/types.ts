@@ -439,6 +439,11 @@ export interface Store {
   changesSince(seq: number, limit: number): Promise<StoredChange[]>;
   /** The newest change's seq (0: none). */
   lastChangeSeq(): Promise<number>;
+  /**
+   * Deletes the changes appended before `before` (epoch ms), all but the newest; returns how many
+   * went. A process reads the log from where it stands, and one starting from the newest seq.
+   */
+  pruneChanges(before: number): Promise<number>;
   appendAudit(entries: readonly AuditEntry[]): Promise<void>;
   /** Audit entries, newest first. */
   audit(query?: AuditQuery): Promise<StoredAuditEntry[]>;

@@ -294,6 +294,25 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect(await store.changesSince(last, 10)).toEqual([]);
     });
 
+    it('prunes the change log before a time, never its newest change', async () => {
+      const old = await store.appendChanges(
+        [
+          { kind: 'items', itemIds: ['a'] },
+          { kind: 'erased', userId: 'u1' },
+        ],
+        T0,
+      );
+      const kept = await store.appendChanges([{ kind: 'version', version: 'v2' }], T0 + 10);
+      expect(await store.pruneChanges(T0 + 5)).toBe(2);
+      expect((await store.changesSince(0, 10)).map((c) => c.seq)).toEqual([kept]);
+      // Everything older, the newest too: the newest stays, so the log's head is never lost.
+      expect(await store.pruneChanges(T0 + 100)).toBe(0);
+      expect(await store.lastChangeSeq()).toBe(kept);
+      const next = await store.appendChanges([{ kind: 'items', itemIds: ['b'] }], T0 + 200);
+      expect(next).toBeGreaterThan(kept);
+      expect(old).toBeLessThan(kept);
+    });
+
     it('appends to the audit log and reads it newest first, a page at a time', async () => {
       await store.appendAudit([
         { at: T0, role: 'admin', keyId: 'admin:abc', action: 'model.promote', target: 'v1' },

@@ -115,4 +115,26 @@ describe('change feed', () => {
     await b.feed.catchUp();
     expect(b.applied).toEqual([items('kept')]);
   });
+
+  it('deletes changes older than its retention at start, keeping the newest', async () => {
+    const a = await process();
+    await a.feed.start();
+    await a.feed.publish([items('x')]);
+    await a.feed.publish([items('y')]);
+    const newest = await a.store.lastChangeSeq();
+    const store = await openSqliteStore(join(dir, 'shelf.sqlite'));
+    stores.push(store);
+    // A day later, with a retention of an hour: both are old, the newest stays.
+    const later = new ChangeFeed({
+      store,
+      pollMs: 0,
+      log,
+      retainMs: 3_600_000,
+      now: () => Date.now() + 86_400_000,
+    });
+    feeds.push(later);
+    await later.start();
+    expect((await store.changesSince(0, 10)).map((c) => c.seq)).toEqual([newest]);
+    expect(later.seq).toBe(newest);
+  });
 });
