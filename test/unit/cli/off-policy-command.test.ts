@@ -122,18 +122,22 @@ describe('shelf evaluate --off-policy', () => {
     return { code, output: text };
   };
   const window = ['--from', '2025-06-01T00:00:00Z', '--to', '2025-06-02T00:00:00Z'];
-
-  it('estimates a configuration’s clicks per list from the logged propensities', async () => {
-    const json = await run([
+  /** `--off-policy config` over `span` as JSON: the exit code and the parsed estimate. */
+  const estimate = async (config: string, span = window, resamples = 500) => {
+    const { code, output } = await run([
       '--off-policy',
-      'adaptive:homepage:pop',
-      ...window,
+      config,
+      ...span,
       '--json',
       '--resamples',
-      '500',
+      String(resamples),
     ]);
-    expect(json.code).toBe(0);
-    const r = JSON.parse(json.output);
+    return { code, r: JSON.parse(output) };
+  };
+
+  it('estimates a configuration’s clicks per list from the logged propensities', async () => {
+    const { code, r } = await estimate('adaptive:homepage:pop');
+    expect(code).toBe(0);
     // Rounds in the window on the homepage: w = [4, 4, 0, 0], r = [2, 0, 1, 0].
     // IPS = (8 + 0) / 4 = 2; SNIPS = 8 / 8 = 1.
     expect(r).toMatchObject({ lists: 4, targetLists: 2, tiers: ['homepage'], version });
@@ -148,16 +152,8 @@ describe('shelf evaluate --off-policy', () => {
   });
 
   it('weighs each position by its own propensity where the lists logged every arm', async () => {
-    const json = await run([
-      '--off-policy',
-      'adaptive:category:pop',
-      ...window,
-      '--json',
-      '--resamples',
-      '500',
-    ]);
-    expect(json.code).toBe(0);
-    const r = JSON.parse(json.output);
+    const { code, r } = await estimate('adaptive:category:pop');
+    expect(code).toBe(0);
     // List level, from the arms set at every position: r8 (only pop: w = 4, 1 click) and r10
     // (both arms: w = 1, 1 click) are the target's; r7 and r9 weigh 0. IPS 5/4, SNIPS 5/5.
     expect(r).toMatchObject({ lists: 4, targetLists: 2, tiers: ['category'] });
@@ -173,18 +169,12 @@ describe('shelf evaluate --off-policy', () => {
     expect(plain.output).toMatch(/item-position, over the 4 lists[^\n]*\n {4}IPS {3}1\.5000 {2}95% \[/);
     expect(plain.output).toMatch(/ {4}SNIPS 1\.4667/);
     // Only r9 in the window: pop never shows its whole list, but its positions still weigh.
-    const alone = await run([
-      '--off-policy',
+    const alone = await estimate(
       'adaptive:category:pop',
-      '--from',
-      String(T0 + 8),
-      '--to',
-      String(T0 + 9),
-      '--json',
-      '--resamples',
-      '100',
-    ]);
-    expect(JSON.parse(alone.output)).toMatchObject({
+      ['--from', String(T0 + 8), '--to', String(T0 + 9)],
+      100,
+    );
+    expect(alone.r).toMatchObject({
       lists: 1,
       targetLists: 0,
       itemPosition: { ips: { n: 1 } },
