@@ -3,9 +3,14 @@
  * failure; on a laptop without it the suite skips with a printed reason.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { openPostgresStore } from '../../src/store/postgres-store.ts';
+import type { Store } from '../../src/store/types.ts';
 
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -73,4 +78,47 @@ export async function clearRedisPrefix(prefix: string): Promise<void> {
   } finally {
     await redis.quit();
   }
+}
+
+/** What a test of real server and worker processes stands on (`clusterGround`). */
+export interface ClusterGround {
+  /** The data dir every process shares. */
+  dir: string;
+  /** The queue and key prefix in Redis. */
+  prefix: string;
+  /** Open on the test's own PostgreSQL database. */
+  store: Store;
+  /** Every process's environment: that database, Redis, the data dir and prefix, no schedule, warnings only. */
+  env: Record<string, string>;
+  /** Closes the store, deletes the Redis keys, drops the database, removes the data dir. */
+  close(): Promise<void>;
+}
+
+/** A data dir, a PostgreSQL database and a Redis prefix of the test's own, named after `name`. */
+export async function clusterGround(name: string): Promise<ClusterGround> {
+  const dir = await mkdtemp(join(tmpdir(), `${name}-`));
+  const database = await createDatabase(name);
+  const prefix = uniqueName(name);
+  const store = await openPostgresStore({ url: database.url });
+  return {
+    dir,
+    prefix,
+    store,
+    env: {
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      SHELF_DATA_DIR: dir,
+      SHELF_QUEUE_PREFIX: prefix,
+      SHELF_SCHEDULE_TRAIN: 'off',
+      SHELF_SCHEDULE_AGGREGATE: 'off',
+      SHELF_SCHEDULE_SEGMENTS: 'off',
+      SHELF_LOG_LEVEL: 'warn',
+    },
+    async close() {
+      await store.close();
+      await clearRedisPrefix(prefix);
+      await database.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -4,8 +4,7 @@
  * flows), which the workers' shard workers solve. The version it publishes has the factors,
  * byte for byte, of the same recipe and seed fitted unsharded in this process.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
@@ -17,49 +16,31 @@ import { BullmqJobs } from '../../../src/jobs/bullmq-jobs.ts';
 import type { JobStatus } from '../../../src/jobs/job-types.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import { VERSION_FILES } from '../../../src/registry/version-files.ts';
-import { openPostgresStore } from '../../../src/store/postgres-store.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { trainVersion } from '../../../training/publish.ts';
 import { startWorkerProcess } from '../../helpers/server-process.ts';
 import type { ServerProcess } from '../../helpers/server-process.ts';
-import {
-  clearRedisPrefix,
-  createDatabase,
-  REDIS_URL,
-  servicesAvailable,
-  uniqueName,
-} from '../../helpers/services.ts';
+import { clusterGround, REDIS_URL, servicesAvailable } from '../../helpers/services.ts';
+import type { ClusterGround } from '../../helpers/services.ts';
 
 const available = await servicesAvailable();
 
 describe.runIf(available)('a sharded train job on two workers', () => {
+  let ground: ClusterGround | undefined;
   let dir: string;
-  let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
   let prefix: string;
   let store: Store;
   let queue: BullmqJobs;
   const workers: ServerProcess[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shelf-sharded-train-'));
-    database = await createDatabase('shelf_sharded_train');
-    prefix = uniqueName('shelf-sharded-train');
-    store = await openPostgresStore({ url: database.url });
+    ground = await clusterGround('shelf_sharded_train');
+    ({ dir, prefix, store } = ground);
     await exportStorefront(
       generateStorefront({ seed: 4, items: 200, users: 300, events: 9000, now: Date.now() }),
       { store },
     );
-    const env = {
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      SHELF_DATA_DIR: dir,
-      SHELF_QUEUE_PREFIX: prefix,
-      SHELF_ALS_SHARDS: '4',
-      SHELF_SCHEDULE_TRAIN: 'off',
-      SHELF_SCHEDULE_AGGREGATE: 'off',
-      SHELF_SCHEDULE_SEGMENTS: 'off',
-      SHELF_LOG_LEVEL: 'warn',
-    };
+    const env = { ...ground.env, SHELF_ALS_SHARDS: '4' };
     workers.push(await startWorkerProcess(env), await startWorkerProcess(env));
     queue = new BullmqJobs({ url: REDIS_URL, prefix, retry: { attempts: 1, backoffMs: 100 } });
   }, 90_000);
@@ -67,10 +48,7 @@ describe.runIf(available)('a sharded train job on two workers', () => {
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     await queue?.close();
-    await store?.close();
-    if (prefix) await clearRedisPrefix(prefix);
-    await database?.drop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await ground?.close();
   });
 
   it('publishes the factors of the unsharded fit, its shards solved by both workers', async () => {

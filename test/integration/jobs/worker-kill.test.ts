@@ -6,8 +6,7 @@
  * A worker stopped with SIGTERM hands its job back within SHELF_DRAIN_MS. And an import job: a
  * file read by the worker, imported once however often it runs.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
@@ -15,23 +14,17 @@ import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { BullmqJobs } from '../../../src/jobs/bullmq-jobs.ts';
 import type { JobStatus } from '../../../src/jobs/job-types.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { openPostgresStore } from '../../../src/store/postgres-store.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { startWorkerProcess } from '../../helpers/server-process.ts';
 import type { ServerProcess } from '../../helpers/server-process.ts';
-import {
-  clearRedisPrefix,
-  createDatabase,
-  REDIS_URL,
-  servicesAvailable,
-  uniqueName,
-} from '../../helpers/services.ts';
+import { clusterGround, REDIS_URL, servicesAvailable } from '../../helpers/services.ts';
+import type { ClusterGround } from '../../helpers/services.ts';
 
 const available = await servicesAvailable();
 
 describe.runIf(available)('a worker killed mid-train', () => {
+  let ground: ClusterGround | undefined;
   let dir: string;
-  let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
   let prefix: string;
   let store: Store;
   let queue: BullmqJobs;
@@ -39,38 +32,22 @@ describe.runIf(available)('a worker killed mid-train', () => {
   const workers: ServerProcess[] = [];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shelf-worker-kill-'));
-    database = await createDatabase('shelf_worker_kill');
-    prefix = uniqueName('shelf-worker-kill');
-    store = await openPostgresStore({ url: database.url });
+    ground = await clusterGround('shelf_worker_kill');
+    ({ dir, prefix, store } = ground);
     await exportStorefront(
       generateStorefront({ seed: 3, items: 200, users: 200, events: 8000, now: Date.now() }),
       {
         store,
       },
     );
-    env = {
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      SHELF_DATA_DIR: dir,
-      SHELF_QUEUE_PREFIX: prefix,
-      SHELF_JOB_LOCK_MS: '2000',
-      SHELF_JOB_BACKOFF_MS: '100',
-      SHELF_SCHEDULE_TRAIN: 'off',
-      SHELF_SCHEDULE_AGGREGATE: 'off',
-      SHELF_SCHEDULE_SEGMENTS: 'off',
-      SHELF_LOG_LEVEL: 'warn',
-    };
+    env = { ...ground.env, SHELF_JOB_LOCK_MS: '2000', SHELF_JOB_BACKOFF_MS: '100' };
     queue = new BullmqJobs({ url: REDIS_URL, prefix, retry: { attempts: 3, backoffMs: 100 } });
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await queue?.close();
-    await store?.close();
-    await clearRedisPrefix(prefix);
-    await database?.drop();
-    await rm(dir, { recursive: true, force: true });
+    await ground?.close();
   });
 
   const until = async (id: string, holds: (s: JobStatus) => boolean, ms: number) => {

@@ -5,26 +5,18 @@
  * replicas then serve (issue #15). The replicas poll the change log only every 60 s here, so
  * what arrives within a second came through the Redis signal.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { openPostgresStore } from '../../../src/store/postgres-store.ts';
 import type { Item, Store } from '../../../src/store/types.ts';
 import { trainVersion } from '../../../training/publish.ts';
 import { client, personal, startServerProcess, startWorkerProcess } from '../../helpers/server-process.ts';
 import type { Answer, ServerProcess } from '../../helpers/server-process.ts';
-import {
-  clearRedisPrefix,
-  createDatabase,
-  REDIS_URL,
-  servicesAvailable,
-  uniqueName,
-} from '../../helpers/services.ts';
+import { clusterGround, servicesAvailable, uniqueName } from '../../helpers/services.ts';
+import type { ClusterGround } from '../../helpers/services.ts';
 
 const available = await servicesAvailable();
 const log = pino({ level: 'silent' });
@@ -37,8 +29,8 @@ const WITHIN_MS = 1000;
 const { call, ask } = client({ storefront: SHOP, admin: ADMIN });
 
 describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir', () => {
+  let ground: ClusterGround | undefined;
   let dir: string;
-  let database: Awaited<ReturnType<typeof createDatabase>> | undefined;
   let store: Store;
   let registry: ModelRegistry;
   let items: Item[];
@@ -47,7 +39,6 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
   let b: ServerProcess;
   let worker: ServerProcess;
   let env: Record<string, string>;
-  let prefix: string;
 
   /** Asks B until `holds` (at most 3 s); the time it took, ms. */
   const onB = async (query: string, holds: (a: Answer) => boolean): Promise<number> => {
@@ -60,10 +51,8 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shelf-replicas-'));
-    database = await createDatabase('shelf_replicas');
-    prefix = uniqueName('shelf-replicas');
-    store = await openPostgresStore({ url: database.url });
+    ground = await clusterGround('shelf_replicas');
+    ({ dir, store } = ground);
     const now = Date.now();
     const sf = generateStorefront({ seed: 7, items: 300, users: 300, events: 15_000, now });
     await exportStorefront(sf, { store });
@@ -73,17 +62,10 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     const { manifest } = await trainVersion({ store, registry, recipe, seed: 1, log });
     await registry.promote(manifest.version);
     env = {
-      DATABASE_URL: database.url,
-      REDIS_URL,
-      SHELF_DATA_DIR: dir,
+      ...ground.env,
       SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
-      SHELF_QUEUE_PREFIX: prefix,
-      SHELF_SCHEDULE_TRAIN: 'off',
-      SHELF_SCHEDULE_SEGMENTS: 'off',
-      SHELF_SCHEDULE_AGGREGATE: 'off',
       SHELF_FEED_POLL_MS: '60000',
       SHELF_ANSWER_CACHE_MS: '30000',
-      SHELF_LOG_LEVEL: 'warn',
     };
     [a, b, worker] = await Promise.all([
       startServerProcess(env),
@@ -94,10 +76,7 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), worker?.stop()]);
-    await clearRedisPrefix(prefix);
-    await store?.close();
-    await database?.drop();
-    await rm(dir, { recursive: true, force: true });
+    await ground?.close();
   });
 
   it('never shows on B an item that went out of stock or was delisted on A', async () => {
