@@ -121,9 +121,9 @@ export class SqliteStore implements Store {
   constructor(file: string, checkpoints?: WalCheckpoints) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    this.useWal();
+    this.db.pragma('synchronous = NORMAL');
     // Sorts and the aggregation's temporary table in memory, not in a temporary file.
     this.db.pragma('temp_store = MEMORY');
     // Event inserts touch random pages of the eventId and user indexes: the default 2 MB page
@@ -136,6 +136,25 @@ export class SqliteStore implements Store {
           if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
         }, checkpoints.everyMs).unref();
       }
+    }
+  }
+
+  /**
+   * Switches the file to WAL. Two processes opening a fresh file at once race to switch it, and
+   * the loser gets "database is locked" at once (the busy timeout does not cover the switch): it
+   * tries again a little later, by when the file is in WAL or free to switch.
+   */
+  private useWal(): void {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        this.db.pragma('journal_mode = WAL');
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      }
+      // A synchronous pause: the store is being constructed, nothing else waits on it yet.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   }
 
