@@ -8,11 +8,10 @@
  * 0) while the others go on. So the target columns are split into groups solved on worker
  * threads, and the weights are bit-identical to solving all columns together.
  */
-import type { Worker } from 'node:worker_threads';
 import type { Csr } from './sparse.ts';
 import { transpose } from './sparse.ts';
 import { SpmmPair } from './spmm-simd.ts';
-import { startTsWorker } from './ts-worker.ts';
+import { askWorker, startLoadedWorker } from './ts-worker.ts';
 
 export interface RidgeOptions {
   l2: number;
@@ -78,9 +77,7 @@ export async function ridgeByColumns(
       options: { l2: o.l2, tolerance: o.tolerance, maxIterations: o.maxIterations },
     };
   });
-  const results = await Promise.all(
-    tasks.map((t, g) => (g === 0 ? Promise.resolve(ridgeColumns(t)) : solveOnWorker(t))),
-  );
+  const results = await solveGroups(tasks);
   const w = new Float32Array(p * f);
   let iterations = 0;
   let residual = 0;
@@ -94,35 +91,28 @@ export async function ridgeByColumns(
   return { w, mean, iterations, residual };
 }
 
-function solveOnWorker(task: RidgeTask): Promise<RidgeColumnsResult> {
-  return new Promise((resolve, reject) => {
-    let worker: Worker;
-    try {
-      worker = startTsWorker(new URL('./ridge-worker.ts', import.meta.url), task);
-    } catch (err) {
-      reject(err as Error);
-      return;
-    }
-    let settled = false;
-    worker.once(
-      'message',
-      (reply: { ok: true; result: RidgeColumnsResult } | { ok: false; error: string }) => {
-        settled = true;
-        void worker.terminate();
-        if (reply.ok) resolve(reply.result);
-        else reject(new Error(`ridge worker failed: ${reply.error}`));
-      },
-    );
-    worker.once('error', (err) => {
-      if (settled) return;
-      settled = true;
-      reject(err);
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new Error(`ridge worker exited with code ${code}`));
-    });
-  });
+/** Solves the first group on this thread, each other on a worker thread of its own, side by side. */
+async function solveGroups(tasks: RidgeTask[]): Promise<RidgeColumnsResult[]> {
+  const entry = new URL('./ridge-worker.ts', import.meta.url);
+  const loaded = await Promise.allSettled(tasks.slice(1).map(() => startLoadedWorker(entry)));
+  const workers = loaded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  try {
+    const lost = loaded.find((r) => r.status === 'rejected');
+    if (lost) raise(lost.reason);
+    const pending = workers.map((w, k) => askWorker<RidgeColumnsResult>(w, tasks[k + 1], 'ridge worker'));
+    // Settled now, so that a failing worker is not an unhandled rejection while this thread solves.
+    const settled = Promise.allSettled(pending);
+    const first = ridgeColumns(tasks[0]!);
+    const rest = await settled;
+    return [first, ...rest.map((r) => (r.status === 'fulfilled' ? r.value : raise(r.reason)))];
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
+
+const raise = (reason: unknown): never => {
+  throw reason instanceof Error ? reason : new Error(String(reason));
+};
 
 /** Per-column mean of a rows × f matrix. */
 export function columnMeans(y: Float32Array, rows: number, f: number): Float64Array {

@@ -1,17 +1,19 @@
 /**
- * Worker thread of ridge-columns.ts: solves one group of target columns (workerData, a
- * {@link RidgeTask}) and posts `{ ok, result }` once.
+ * Worker thread of ridge-columns.ts: answers once loaded (ts-worker.ts `startLoadedWorker`),
+ * then solves one group of target columns (a {@link RidgeTask} message) and answers with it.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { ridgeColumns } from './ridge-columns.ts';
 import type { RidgeTask } from './ridge-columns.ts';
+import { replyError } from './ts-worker.ts';
 
-if (!parentPort) throw new Error('ridge-worker.ts must run in a worker thread');
-try {
-  parentPort.postMessage({ ok: true, result: ridgeColumns(workerData as RidgeTask) });
-} catch (err) {
-  parentPort.postMessage({
-    ok: false,
-    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-  });
-}
+const port = parentPort;
+if (!port) throw new Error('ridge-worker.ts must run in a worker thread');
+port.once('message', (task: RidgeTask) => {
+  try {
+    port.postMessage({ ok: true, value: ridgeColumns(task) });
+  } catch (err) {
+    port.postMessage(replyError(err));
+  }
+});
+port.postMessage({ ok: true, value: null });

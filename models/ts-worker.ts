@@ -14,6 +14,23 @@ export function startTsWorker(entry: URL, workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
+/**
+ * A worker started with {@link startTsWorker} once it has loaded its entry, which answers
+ * `{ ok: true, value: null }` when it has (see ridge-worker.ts). A worker loads its TypeScript
+ * through this thread's event loop: work this thread starts synchronously before the worker
+ * has loaded holds the worker back until it ends, so it would run after, not beside.
+ */
+export async function startLoadedWorker(entry: URL, workerData?: unknown): Promise<Worker> {
+  const worker = startTsWorker(entry, workerData);
+  try {
+    await askWorker<null>(worker, undefined, `worker ${entry.pathname.split('/').pop()}`);
+  } catch (err) {
+    await worker.terminate();
+    throw err;
+  }
+  return worker;
+}
+
 export type WorkerReply<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** A failure as a reply's `error`: the stack when there is one. */
