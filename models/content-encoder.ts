@@ -46,7 +46,12 @@ export interface ContentEncoderOptions extends TextFeaturesOptions {
   kind?: ContentEncoderKind;
   /** Ridge: λ of the L2 penalty (rows of X have unit norm). @defaultValue 0.5 */
   l2?: number;
-  /** Ridge: stop when every column's residual ‖r‖/‖b‖ is below this. @defaultValue 1e-4 */
+  /**
+   * Ridge: stop when every column's residual ‖r‖/‖b‖ is below this. The solution moves ~0.2% on
+   * the way to 1e-4 (a third more iterations), well inside what content predicts of a factor
+   * vector: the quality benchmark's encoder and cold-start figures on online-retail and
+   * MovieLens agree to 1e-4 either way. @defaultValue 1e-3
+   */
   tolerance?: number;
   /** Ridge: cap on conjugate-gradient iterations. @defaultValue 500 */
   maxIterations?: number;
@@ -331,7 +336,7 @@ function resolveOptions(options: ContentEncoderOptions): ResolvedOptions {
   const o: ResolvedOptions = {
     kind: options.kind ?? 'ridge',
     l2: options.l2 ?? 0.5,
-    tolerance: options.tolerance ?? 1e-4,
+    tolerance: options.tolerance ?? 1e-3,
     maxIterations: options.maxIterations ?? 500,
     hidden: options.hidden ?? 256,
     epochs: options.epochs ?? 10,
