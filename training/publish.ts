@@ -161,7 +161,7 @@ async function itemsById(store: Store): Promise<Map<string, Item>> {
 const recipeOf = (m: VersionManifest): Recipe => ({ ...DEFAULT_RECIPE, ...(m.params as Partial<Recipe>) });
 
 /**
- * A version serving `fit`, made from the events of `s` (the snapshot, or its part before a
+ * A version serving `fit` (its ANN index pending), made from the events of `s` (the snapshot, or its part before a
  * holdout's cutoff): the factors and id maps, and the lists, rows and encoder serving reads.
  */
 async function versionDraft(
@@ -171,7 +171,7 @@ async function versionDraft(
   seed: number,
   catalogue: ReadonlyMap<string, Item>,
   clock?: StageClock,
-): Promise<VersionDraft> {
+): Promise<PendingDraft> {
   // The encoder learns content → factors of the items the fit has seen.
   const seen = new Uint8Array(s.itemIds.length);
   for (let e = 0; e < s.length; e++) seen[s.items[e]!] = 1;
@@ -212,7 +212,18 @@ async function versionDraft(
       [F.itemFactors]: bytesOf(model.itemFactors),
       ...extra.files,
     },
+    index: extra.index,
   };
+}
+
+/** A draft whose ANN index is still being built, on a thread of its own. */
+interface PendingDraft extends VersionDraft {
+  index: Promise<Record<string, Uint8Array>>;
+}
+
+/** The draft with its index, once built. */
+async function withIndex({ meta, files, index }: PendingDraft): Promise<VersionDraft> {
+  return { meta, files: { ...files, ...(await index) } };
 }
 
 export interface TrainOptions {
@@ -233,7 +244,7 @@ export interface TrainOptions {
    * version it published before and publishes no second one (`versionOfJob`).
    */
   jobKey?: string;
-  /** Called as each stage begins: snapshot, holdout fit, rules, final fit, publish. */
+  /** Called as each stage begins: snapshot, holdout fit, holdout version, final fit, publish, serving rules. */
   onStage?: (stage: TrainStage) => void;
   /** Called as each stage of the job ends, with its seconds (the stage breakdown). */
   onTiming?: (t: StageTiming) => void;
@@ -244,7 +255,8 @@ export interface TrainOptions {
   sideSolver?: AlsSideSolver;
 }
 
-export type TrainStage = 'snapshot' | 'holdout fit' | 'serving rules' | 'final fit' | 'publish';
+export type TrainStage =
+  'snapshot' | 'holdout fit' | 'holdout version' | 'final fit' | 'publish' | 'serving rules';
 
 export interface TrainResult {
   manifest: VersionManifest;
@@ -309,18 +321,24 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     : null;
   if (metrics) metrics.split.testFraction = recipe.testFraction;
   o.log.info({ ...metrics, split: undefined }, 'scored on the newest split');
+  const makeEngine = o.makeEngine;
+  const skipped = !recipe.tuneRules
+    ? 'turned off (tuneRules false)'
+    : !makeEngine
+      ? 'no engine to tune them with'
+      : !holdout
+        ? 'the newest split has no test users'
+        : null;
+  // Each version's graph is built on a thread of its own while this one goes on: the holdout
+  // fit's (the rules are tuned on it) beside the final fit and publish, the final one's beside
+  // the tuning.
+  const rulesClock = clock.child('rules');
   let tuneSeconds = 0;
-  let rules: TunedRules | { skipped: string };
-  if (!recipe.tuneRules) rules = { skipped: 'turned off (tuneRules false)' };
-  else if (!o.makeEngine) rules = { skipped: 'no engine to tune them with' };
-  else if (!holdout) rules = { skipped: 'the newest split has no test users' };
-  else {
+  let holdoutDraft: PendingDraft | null = null;
+  if (!skipped && holdout) {
+    o.onStage?.('holdout version');
     const t = performance.now();
-    o.onStage?.('serving rules');
-    const makeEngine = o.makeEngine;
-    const rulesClock = clock.child('rules');
-    // The holdout fit, served as a version of its own: no model is fitted twice.
-    const holdoutVersion = await rulesClock.time('draft', () =>
+    holdoutDraft = await rulesClock.time('draft', () =>
       versionDraft(
         snapshotPrefix(s, split.cutoffIndex),
         holdout,
@@ -330,6 +348,23 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
         rulesClock.child('draft'),
       ),
     );
+    tuneSeconds += (performance.now() - t) / 1000;
+  }
+  o.onStage?.('final fit');
+  const final = await clock.time('final-fit', () =>
+    fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i), o.sideSolver),
+  );
+  o.onStage?.('publish');
+  const publishClock = clock.child('publish');
+  const pending = await clock.time('publish', () =>
+    versionDraft(s, final, recipe, seed, catalogue, publishClock),
+  );
+  let rules: TunedRules | { skipped: string } = { skipped: skipped ?? 'not tuned' };
+  if (holdoutDraft && makeEngine) {
+    o.onStage?.('serving rules');
+    const t = performance.now();
+    // No model is fitted twice: the holdout fit, served as a version of its own.
+    const holdoutVersion = await rulesClock.time('index wait', () => withIndex(holdoutDraft));
     rules = await rulesClock.time('tune', () =>
       tuneVersionRules({
         store: o.store,
@@ -344,20 +379,11 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
         clock: rulesClock.child('tune'),
       }),
     );
-    tuneSeconds = (performance.now() - t) / 1000;
+    tuneSeconds += (performance.now() - t) / 1000;
     clock.record('rules', tuneSeconds);
   }
   if ('skipped' in rules) o.log.info({ reason: rules.skipped }, 'serving rules not tuned');
-  o.onStage?.('final fit');
-  const final = await clock.time('final-fit', () =>
-    fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i), o.sideSolver),
-  );
-  o.onStage?.('publish');
-  const publishClock = clock.child('publish');
-  const draft = await clock.time('publish', async () => {
-    const d = await versionDraft(s, final, recipe, seed, catalogue, publishClock);
-    return d;
-  });
+  const draft = await publishClock.time('index wait', () => withIndex(pending));
   const trainSeconds = (performance.now() - t0) / 1000 - tuneSeconds;
   const manifest = await clock.time('write', () =>
     o.registry.create(
@@ -546,12 +572,14 @@ export async function scoreServedVersion(o: ServedVersionOptions): Promise<Serve
   if (refitted) {
     const recipe = recipeOf(manifest);
     const fit = await fitRecipe(o.s, o.split, recipe, manifest.seed);
-    const draft = await versionDraft(
-      snapshotPrefix(o.s, o.split.cutoffIndex),
-      fit,
-      recipe,
-      manifest.seed,
-      await itemsById(o.store),
+    const draft = await withIndex(
+      await versionDraft(
+        snapshotPrefix(o.s, o.split.cutoffIndex),
+        fit,
+        recipe,
+        manifest.seed,
+        await itemsById(o.store),
+      ),
     );
     if (tunedRules) draft.files[F.servingRules] = await o.registry.file(o.version, F.servingRules);
     version = draft;

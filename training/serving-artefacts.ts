@@ -2,11 +2,8 @@
  * What serving needs beyond the factors, built at publish time from the same snapshot:
  * item-to-item neighbours, bought-together complements (baskets = a user's purchases on one
  * day), each user's training row for fold-in, the content encoder for cold-start items, and
- * the HNSW graph for catalogues too large for exact search.
+ * the HNSW graph for catalogues too large for exact search (on a thread of its own).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
 import { basketsFromPairs, boughtTogether } from '../models/bought-together.ts';
 import { ContentEncoder } from '../models/content-encoder.ts';
 import { EaseModel, easeLists } from '../models/ease.ts';
@@ -14,12 +11,12 @@ import { itemNeighbours } from '../models/item-neighbours.ts';
 import type { NeighbourLists } from '../models/item-neighbours.ts';
 import type { Csr } from '../models/sparse.ts';
 import { stackRows } from '../models/matrix.ts';
-import type { Vectors } from '../models/matrix.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
-import { buildAnnIndex } from '../src/index/build-ann-index.ts';
+import { annIndexKind } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { Item } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
+import { annIndexFilesOnThread } from './ann-index-files.ts';
 import type { Snapshot } from './snapshot.ts';
 import { StageClock } from './stage-clock.ts';
 
@@ -66,6 +63,16 @@ export function purchaseBaskets(s: Snapshot): Csr {
   return basketsFromPairs(Int32Array.from(b), Int32Array.from(i), s.itemIds.length, basketOf.size);
 }
 
+export interface ServingArtefacts {
+  files: Record<string, Uint8Array>;
+  params: Record<string, number>;
+  /**
+   * The ANN index's files (none for an exact index), built on a worker thread: the caller goes
+   * on beside it and awaits it when it needs them.
+   */
+  index: Promise<Record<string, Uint8Array>>;
+}
+
 /** Content vectors encoded per call (bounds the feature rows held at once). */
 const ENCODE_CHUNK = 10_000;
 
@@ -84,7 +91,7 @@ export async function servingArtefacts(
   unseen: readonly Item[],
   seed: number,
   options: ServingArtefactOptions = {},
-): Promise<{ files: Record<string, Uint8Array>; params: Record<string, number> }> {
+): Promise<ServingArtefacts> {
   const k = options.k ?? 50;
   const clock = options.clock ?? new StageClock();
   const neighbours = await clock.time('neighbours', () => itemNeighbours(interactions, { k, seed }));
@@ -135,16 +142,22 @@ export async function servingArtefacts(
   const ease = await clock.time('ease', () => easeFiles(s, interactions, options));
   Object.assign(files, ease.files);
   const indexed = stackRows(itemFactors, content, factors);
-  const index = await clock.time('hnsw', () => annIndexFiles(indexed, seed));
-  Object.assign(files, index);
+  const t0 = performance.now();
+  const index = annIndexFilesOnThread({ vectors: indexed, seed }).then((built) => {
+    clock.record('hnsw', (performance.now() - t0) / 1000);
+    return built;
+  });
+  // Handled here too: a caller that fails before awaiting it must not crash the process.
+  index.catch(() => {});
   return {
     files,
+    index,
     params: {
       neighboursK: neighbours.k,
       complementsK: complements.k,
       encoderItems,
       contentItems: content ? unseen.length : 0,
-      hnsw: Object.keys(index).length > 0 ? 1 : 0,
+      hnsw: annIndexKind(indexed) === 'hnsw' ? 1 : 0,
       easeK: ease.k,
     },
   };
@@ -186,18 +199,4 @@ async function easeFiles(
     files: { [F.easeIndices]: bytesOf(lists.indices), [F.easeScores]: bytesOf(lists.scores) },
     k: lists.k,
   };
-}
-
-/** The HNSW index files when the catalogue is large enough to need one (see buildAnnIndex). */
-async function annIndexFiles(vectors: Vectors, seed: number): Promise<Record<string, Uint8Array>> {
-  const index = await buildAnnIndex(vectors, { seed });
-  if (index.kind !== 'hnsw') return {};
-  const dir = await mkdtemp(join(tmpdir(), 'shelf-index-'));
-  try {
-    const out: Record<string, Uint8Array> = {};
-    for (const file of await index.save(join(dir, F.annIndex))) out[basename(file)] = await readFile(file);
-    return out;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }

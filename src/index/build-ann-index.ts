@@ -26,12 +26,19 @@ export interface BuildAnnIndexOptions extends HnswBuildOptions, ExactIndexOption
   exactMaxFloats?: number;
 }
 
+/** Which index {@link buildAnnIndex} builds for `vectors`. */
+export function annIndexKind(vectors: Vectors, options: BuildAnnIndexOptions = {}): 'hnsw' | 'exact' {
+  return (
+    options.kind ??
+    (vectors.rows * vectors.cols <= (options.exactMaxFloats ?? EXACT_MAX_FLOATS) ? 'exact' : 'hnsw')
+  );
+}
+
 /** An `ExactIndex` for small catalogues, an `HnswIndex` otherwise. */
 export async function buildAnnIndex(vectors: Vectors, options: BuildAnnIndexOptions = {}): Promise<AnnIndex> {
-  const kind =
-    options.kind ??
-    (vectors.rows * vectors.cols <= (options.exactMaxFloats ?? EXACT_MAX_FLOATS) ? 'exact' : 'hnsw');
-  return kind === 'exact' ? ExactIndex.build(vectors, options) : HnswIndex.build(vectors, options);
+  return annIndexKind(vectors, options) === 'exact'
+    ? ExactIndex.build(vectors, options)
+    : HnswIndex.build(vectors, options);
 }
 
 /** Loads an index saved by either implementation (its `.json` says which). */

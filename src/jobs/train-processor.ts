@@ -40,10 +40,11 @@ export interface TrainProgress {
 /** Where each stage starts and ends, in percent of the job; the fits advance by iteration. */
 const SPAN: Record<TrainProgress['stage'], [number, number]> = {
   snapshot: [0, 5],
-  'holdout fit': [5, 40],
-  'serving rules': [40, 50],
-  'final fit': [50, 85],
-  publish: [85, 90],
+  'holdout fit': [5, 30],
+  'holdout version': [30, 40],
+  'final fit': [40, 65],
+  publish: [65, 75],
+  'serving rules': [75, 90],
   gate: [90, 100],
 };
 

@@ -69,7 +69,7 @@ describe.runIf(available)('a worker killed mid-train', () => {
       job.id,
       (s) =>
         s.state === 'running' &&
-        ['holdout fit', 'serving rules', 'final fit'].includes(s.progress?.stage ?? ''),
+        ['holdout fit', 'holdout version', 'final fit'].includes(s.progress?.stage ?? ''),
       40_000,
     );
     expect(running.attempts).toBe(1);

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { annIndexFiles, annIndexFilesOnThread } from '../../../training/ann-index-files.ts';
+import { VERSION_FILES as F } from '../../../src/registry/version-files.ts';
+import { clustered } from '../../helpers/describe-ann-index.ts';
+
+describe('annIndexFilesOnThread', () => {
+  it('builds on a worker thread the very files the calling thread builds', async () => {
+    const { vectors } = clustered(2000, 16, 8, 3);
+    const task = { vectors, seed: 7, exactMaxFloats: 1000 };
+    const [here, there] = [await annIndexFiles(task), await annIndexFilesOnThread(task)];
+    expect(Object.keys(there).sort()).toEqual(Object.keys(here).sort());
+    expect(Object.keys(there)).toContain(F.annIndex);
+    for (const name of Object.keys(here))
+      expect(Buffer.from(there[name]!).equals(Buffer.from(here[name]!))).toBe(true);
+  });
+
+  it('gives no files for a catalogue small enough for exact search, and reports a failed build', async () => {
+    const { vectors } = clustered(100, 8, 2, 4);
+    expect(await annIndexFilesOnThread({ vectors, seed: 1 })).toEqual({});
+    const broken = { rows: 3000, cols: 8, data: new Float32Array(3000 * 8).fill(Number.NaN) };
+    await expect(annIndexFilesOnThread({ vectors: broken, seed: 1, exactMaxFloats: 0 })).rejects.toThrow(
+      /ANN index worker failed: .*non-finite/,
+    );
+  });
+});

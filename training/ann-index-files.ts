@@ -1,0 +1,50 @@
+/**
+ * A version's ANN index as files, built on a worker thread (ann-index-worker.ts): hnswlib
+ * builds a graph on one core, for tens of seconds at 100k items, so the train job fits,
+ * encodes and tunes beside it instead of waiting.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import type { Vectors } from '../models/matrix.ts';
+import { askWorker, startLoadedWorker } from '../models/ts-worker.ts';
+import { annIndexKind, buildAnnIndex } from '../src/index/build-ann-index.ts';
+import { VERSION_FILES as F } from '../src/registry/version-files.ts';
+
+/** What ann-index-worker.ts is asked. */
+export interface AnnIndexTask {
+  vectors: Vectors;
+  seed: number;
+  /** Below this many floats the index is exact (tests lower it). @defaultValue EXACT_MAX_FLOATS */
+  exactMaxFloats?: number;
+}
+
+/** The HNSW index files when the catalogue is large enough to need one (see buildAnnIndex). */
+export async function annIndexFiles(task: AnnIndexTask): Promise<Record<string, Uint8Array>> {
+  const index = await buildAnnIndex(task.vectors, options(task));
+  if (index.kind !== 'hnsw') return {};
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-index-'));
+  try {
+    const out: Record<string, Uint8Array> = {};
+    for (const file of await index.save(join(dir, F.annIndex))) out[basename(file)] = await readFile(file);
+    return out;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const options = (t: AnnIndexTask) => ({
+  seed: t.seed,
+  ...(t.exactMaxFloats === undefined ? {} : { exactMaxFloats: t.exactMaxFloats }),
+});
+
+/** {@link annIndexFiles} on a worker thread of its own; none is started for an exact index. */
+export async function annIndexFilesOnThread(task: AnnIndexTask): Promise<Record<string, Uint8Array>> {
+  if (annIndexKind(task.vectors, options(task)) !== 'hnsw') return {};
+  const worker = await startLoadedWorker(new URL('./ann-index-worker.ts', import.meta.url));
+  try {
+    return await askWorker<Record<string, Uint8Array>>(worker, task, 'ANN index worker');
+  } finally {
+    await worker.terminate();
+  }
+}
