@@ -122,6 +122,19 @@ async function servedEngine(
   return engine;
 }
 
+const columns = new WeakMap<ServedTargets, Map<string, number>>();
+
+/** Item id → target column, made once per targets: a tuning asks the same ones about 80 times. */
+function columnsOf(targets: ServedTargets): Map<string, number> {
+  let columnOf = columns.get(targets);
+  if (!columnOf) {
+    columnOf = new Map();
+    for (const [col, id] of targets.itemIds.entries()) columnOf.set(id, col);
+    columns.set(targets, columnOf);
+  }
+  return columnOf;
+}
+
 /** Asks `engine` for `tier` (K items) for each test user, and scores the lists. */
 export async function evaluateServed(
   engine: Engine,
@@ -130,8 +143,7 @@ export async function evaluateServed(
   k = 20,
   request: Partial<RecommendRequest> = {},
 ): Promise<ServedResult> {
-  const columnOf = new Map<string, number>();
-  targets.itemIds.forEach((id, col) => columnOf.set(id, col));
+  const columnOf = columnsOf(targets);
   const lists: Int32Array[] = [];
   let lengths = 0;
   let short = 0;
@@ -256,6 +268,7 @@ export async function tuneServedRules(
   tier: Tier,
   base: ServingConfig,
   minCoverage: number,
+  fixed: ReadonlySet<string> = new Set(),
 ): Promise<ServedTuning> {
   const scored = new Map<string, ServedResult>();
   const scoreRules = async (rules: TierRules) => {
@@ -270,6 +283,7 @@ export async function tuneServedRules(
   const trials: ServedTuning['trials'] = [];
   for (let pass = 0; pass < 2; pass++) {
     for (const knob of KNOBS) {
+      if (fixed.has(knob.name)) continue;
       for (const value of knob.values) {
         const next = knob.set(rules, value);
         if (JSON.stringify(next) === JSON.stringify(rules)) continue;
@@ -296,23 +310,27 @@ export interface TiersTuning {
 /**
  * Tunes `tiers` in turn from `base` (tuneServedRules) under the diversity floor of the served
  * rows: lists at least as diverse (coverage@20) as the most accurate model source alone (the
- * ALS vector or EASE), so the rules may not buy accuracy by narrowing what is shown.
+ * ALS vector or EASE), so the rules may not buy accuracy by narrowing what is shown. The weight
+ * of a source the version `lacking` (no EASE above its catalogue size) changes no list, so it
+ * is not tried.
  */
 export async function tuneServedTiers(
   score: ServedScorer,
   tiers: readonly Tier[],
   base: ServingConfig,
+  lacking: ReadonlySet<'ease' | 'neighbours'> = new Set(),
 ): Promise<TiersTuning> {
   let bestModel = -1;
   let minCoverage = 0;
   for (const source of ['vector', 'ease'] as const) {
+    if (source === 'ease' && lacking.has('ease')) continue;
     const r = await score('personalized', modelOnly(source, base));
     if (r['ndcg@20'] > bestModel) [bestModel, minCoverage] = [r['ndcg@20'], r['coverage@20']];
   }
   let config = base;
   const out: TiersTuning['tiers'] = {};
   for (const tier of tiers) {
-    const t = await tuneServedRules(score, tier, base, minCoverage);
+    const t = await tuneServedRules(score, tier, base, minCoverage, lacking);
     out[tier] = t;
     config = { ...config, tiers: { ...config.tiers, [tier]: t.rules } };
   }

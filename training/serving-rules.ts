@@ -87,7 +87,7 @@ export async function tuneVersionRules(o: RulesTuningOptions): Promise<TunedRule
   try {
     const score = servedScorer(setup, targets, o.makeEngine, o.log);
     const tuned = await clock.time('search', () =>
-      tuneServedTiers(score, TUNED_TIERS, DEFAULT_SERVING_CONFIG),
+      tuneServedTiers(score, TUNED_TIERS, DEFAULT_SERVING_CONFIG, lackingSources(o.holdoutVersion)),
     );
     const rules: VersionRules = {};
     const validation: RulesReport['validation'] = {};
@@ -116,6 +116,15 @@ export async function tuneVersionRules(o: RulesTuningOptions): Promise<TunedRule
   } finally {
     await setup.close();
   }
+}
+
+/** The optional sources the version was published without (its params count their lists). */
+function lackingSources(v: VersionDraft): Set<'ease' | 'neighbours'> {
+  const lacks = (k: string) => !(Number(v.meta.params[k]) > 0);
+  const out = new Set<'ease' | 'neighbours'>();
+  if (lacks('easeK')) out.add('ease');
+  if (lacks('neighboursK')) out.add('neighbours');
+  return out;
 }
 
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
