@@ -161,8 +161,9 @@ async function itemsById(store: Store): Promise<Map<string, Item>> {
 const recipeOf = (m: VersionManifest): Recipe => ({ ...DEFAULT_RECIPE, ...(m.params as Partial<Recipe>) });
 
 /**
- * A version serving `fit` (its ANN index pending), made from the events of `s` (the snapshot, or its part before a
- * holdout's cutoff): the factors and id maps, and the lists, rows and encoder serving reads.
+ * A version serving `fit`, made from the events of `s` (the snapshot, or its part before a
+ * holdout's cutoff): the factors and id maps, and the lists, rows and encoder serving reads;
+ * its ANN index still building on its thread.
  */
 async function versionDraft(
   s: Snapshot,
@@ -244,7 +245,10 @@ export interface TrainOptions {
    * version it published before and publishes no second one (`versionOfJob`).
    */
   jobKey?: string;
-  /** Called as each stage begins: snapshot, holdout fit, holdout version, final fit, publish, serving rules. */
+  /**
+   * Called as each stage begins: snapshot, holdout fit, holdout version (the holdout fit served
+   * as a version, to tune the rules on), final fit, publish, serving rules.
+   */
   onStage?: (stage: TrainStage) => void;
   /** Called as each stage of the job ends, with its seconds (the stage breakdown). */
   onTiming?: (t: StageTiming) => void;

@@ -261,14 +261,14 @@ export interface ServedTuning {
  * Coordinate search of one tier's rules for the best served NDCG@20 on a validation setup,
  * under a diversity floor: a setting whose coverage@20 falls below `minCoverage` is not taken.
  * Two passes over the knobs, each value tried from the best so far; a setting met again (the
- * second pass revisits many) is not asked again.
+ * second pass revisits many) is not asked again, nor the weight of a source `lacking`.
  */
 export async function tuneServedRules(
   score: ServedScorer,
   tier: Tier,
   base: ServingConfig,
   minCoverage: number,
-  fixed: ReadonlySet<string> = new Set(),
+  lacking: ReadonlySet<string> = new Set(),
 ): Promise<ServedTuning> {
   const scored = new Map<string, ServedResult>();
   const scoreRules = async (rules: TierRules) => {
@@ -283,7 +283,7 @@ export async function tuneServedRules(
   const trials: ServedTuning['trials'] = [];
   for (let pass = 0; pass < 2; pass++) {
     for (const knob of KNOBS) {
-      if (fixed.has(knob.name)) continue;
+      if (lacking.has(knob.name)) continue;
       for (const value of knob.values) {
         const next = knob.set(rules, value);
         if (JSON.stringify(next) === JSON.stringify(rules)) continue;
@@ -311,8 +311,8 @@ export interface TiersTuning {
  * Tunes `tiers` in turn from `base` (tuneServedRules) under the diversity floor of the served
  * rows: lists at least as diverse (coverage@20) as the most accurate model source alone (the
  * ALS vector or EASE), so the rules may not buy accuracy by narrowing what is shown. The weight
- * of a source the version `lacking` (no EASE above its catalogue size) changes no list, so it
- * is not tried.
+ * of a source the version lacks (`lacking`: EASE above its catalogue size) changes no list, so
+ * it is not tried.
  */
 export async function tuneServedTiers(
   score: ServedScorer,
