@@ -36,9 +36,10 @@ export interface CutoffSetupOptions {
   users: Iterable<string>;
   /**
    * What to serve: a version of a registry, or a draft published into a scratch registry that
-   * `close()` removes.
+   * `close()` removes. A draft may still be in the making (its graph building): it is awaited
+   * once the store is filled.
    */
-  version: { registry: ModelRegistry; version: string } | VersionDraft;
+  version: { registry: ModelRegistry; version: string } | VersionDraft | Promise<VersionDraft>;
 }
 
 const BATCH = 10_000;
@@ -82,13 +83,14 @@ export async function cutoffSetup(o: CutoffSetupOptions): Promise<ServedSetup> {
     }
     if (profiles.length) await store.upsertUsers(profiles);
 
+    const served = await o.version;
     let registry: ModelRegistry;
     let version: string;
-    if ('registry' in o.version) ({ registry, version } = o.version);
+    if ('registry' in served) ({ registry, version } = served);
     else {
       scratch = await mkdtemp(join(tmpdir(), 'shelf-cutoff-'));
       registry = new ModelRegistry(join(scratch, 'models'));
-      ({ version } = await registry.create(o.version.meta, o.version.files));
+      ({ version } = await registry.create(served.meta, served.files));
     }
     const dir = scratch;
     return {

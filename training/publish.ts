@@ -367,8 +367,10 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   if (holdoutDraft && makeEngine) {
     o.onStage?.('serving rules');
     const t = performance.now();
-    // No model is fitted twice: the holdout fit, served as a version of its own.
-    const holdoutVersion = await rulesClock.time('index wait', () => withIndex(holdoutDraft));
+    // No model is fitted twice: the holdout fit, served as a version of its own. Its graph may
+    // still be building: the tuning fills the store at the cutoff meanwhile.
+    const holdoutVersion = withIndex(holdoutDraft);
+    holdoutVersion.catch(() => {}); // handled by the tuning, which awaits it after the store
     rules = await rulesClock.time('tune', () =>
       tuneVersionRules({
         store: o.store,

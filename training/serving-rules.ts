@@ -35,14 +35,20 @@ export interface RulesTuningOptions {
   catalogue: ReadonlyMap<string, Item>;
   s: Snapshot;
   split: Holdout;
-  /** The fit on the holdout's train part, as a version to serve. */
-  holdoutVersion: VersionDraft;
+  /**
+   * The fit on the holdout's train part, as a version to serve; still in the making is fine: the
+   * store at the cutoff is filled meanwhile.
+   */
+  holdoutVersion: VersionDraft | Promise<VersionDraft>;
   makeEngine: (o: EngineOptions) => Engine;
   /** Test users asked per setting: a seeded sample of at most this many (0: all). */
   maxUsers: number;
   seed: number;
   log: Logger;
-  /** Times the store at the cutoff (`setup`) and the search (`search`). @defaultValue none */
+  /**
+   * Times the store at the cutoff (`setup`, with any wait for the version) and the search
+   * (`search`). @defaultValue none
+   */
   clock?: StageClock;
 }
 
@@ -86,8 +92,9 @@ export async function tuneVersionRules(o: RulesTuningOptions): Promise<TunedRule
   );
   try {
     const score = servedScorer(setup, targets, o.makeEngine, o.log);
+    const lacking = lackingSources(await o.holdoutVersion);
     const tuned = await clock.time('search', () =>
-      tuneServedTiers(score, TUNED_TIERS, DEFAULT_SERVING_CONFIG, lackingSources(o.holdoutVersion)),
+      tuneServedTiers(score, TUNED_TIERS, DEFAULT_SERVING_CONFIG, lacking),
     );
     const rules: VersionRules = {};
     const validation: RulesReport['validation'] = {};
