@@ -1,6 +1,7 @@
 /**
  * A worker thread that opens (and so migrates) a SQLite store when told: for tests of several
- * processes opening one fresh file at once. Replies `{ ok }` or the failure.
+ * processes opening one fresh file at once. Answers once loaded (ts-worker.ts
+ * `startLoadedWorker`), then `{ ok }` or the failure.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { replyError } from '../../models/ts-worker.ts';
@@ -15,4 +16,4 @@ parentPort!.on('message', () => {
       (err: unknown) => parentPort!.postMessage(replyError(err)),
     );
 });
-parentPort!.postMessage('ready');
+parentPort!.postMessage({ ok: true, value: null });

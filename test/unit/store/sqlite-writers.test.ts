@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { askWorker, startTsWorker } from '../../../models/ts-worker.ts';
+import { askWorker, startLoadedWorker } from '../../../models/ts-worker.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { ShelfEvent } from '../../../src/store/types.ts';
 
@@ -84,9 +84,11 @@ describe('SQLite with a second writer', () => {
     for (let round = 0; round < 5; round++) {
       const file = join(dir, `fresh-${round}.sqlite`);
       const entry = new URL('../../helpers/open-store-worker.ts', import.meta.url);
-      const workers = [startTsWorker(entry, { file }), startTsWorker(entry, { file })];
+      const workers = await Promise.all([
+        startLoadedWorker(entry, { file }),
+        startLoadedWorker(entry, { file }),
+      ]);
       try {
-        await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
         // Told together: both read the applied migrations before either has written one.
         const opened = await Promise.allSettled(workers.map((w) => askWorker(w, 'open', 'opening')));
         for (const o of opened) if (o.status === 'rejected') failures.push(String(o.reason));
