@@ -22,6 +22,7 @@ import { pino } from 'pino';
 import { startServer } from '../src/app/start-server.ts';
 import type { RunningServer } from '../src/app/start-server.ts';
 import { loadConfig } from '../src/config.ts';
+import { demoUserId } from '../src/demo/build-shoppers.ts';
 import { BullmqJobs } from '../src/jobs/bullmq-jobs.ts';
 import { ShelfWorker } from '../src/jobs/bullmq-worker.ts';
 import { InlineJobs } from '../src/jobs/inline-jobs.ts';
@@ -119,8 +120,7 @@ async function latencyUnderJobs(
     const key = (role: string) => server!.apiKeys.find((k) => k.role === role)!.key;
     const headers = { authorization: `Bearer ${key('storefront')}` };
     const admin = { authorization: `Bearer ${key('admin')}`, 'content-type': 'application/json' };
-    const pad = String(Math.round(o.items / 2)).length;
-    const users = Array.from({ length: 500 }, (_, i) => `u-${String(i + 1).padStart(pad, '0')}`);
+    const users = Array.from({ length: 500 }, (_, i) => demoUserId(i, Math.round(o.items / 2)));
     const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=20`);
     const load = (): Promise<LoadResult> =>
       runLoad({ url: server!.url, paths, headers, duration: o.duration, connections: o.connections });

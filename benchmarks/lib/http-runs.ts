@@ -25,6 +25,7 @@ import Fastify from 'fastify';
 import { pino } from 'pino';
 import { startServer } from '../../src/app/start-server.ts';
 import { loadConfig } from '../../src/config.ts';
+import { demoUserId } from '../../src/demo/build-shoppers.ts';
 import { runLoad } from './load-client.ts';
 import type { LoadResult } from './load-client.ts';
 import { printTable } from './table.ts';
@@ -114,10 +115,7 @@ export async function measureHttp(
       }),
       log: pino({ level: 'silent' }),
     });
-  const users = Array.from(
-    { length: visitors },
-    (_, i) => `u-${String(i + 1).padStart(String(Math.round(o.items / 5)).length, '0')}`,
-  );
+  const users = Array.from({ length: visitors }, (_, i) => demoUserId(i, demoOf(o.items).users));
   const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=${limit}`);
   /** One server: warmed up (JIT; every visitor's first list), then measured with returning visitors. */
   const measure = async (cacheMs: number, env: Record<string, string>) => {

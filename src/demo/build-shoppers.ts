@@ -46,6 +46,11 @@ const NO_CONSENT_SHARE = 0.03;
 /** Activity stops this long before `now` at the latest, so whole sessions fit before it. */
 export const ACTIVITY_MARGIN_MS = 2 * HOUR;
 
+/** The id of the demo's `index`-th shopper (from 0) of `users`: `u-00001`, five digits at least. */
+export function demoUserId(index: number, users: number): string {
+  return `u-${String(index + 1).padStart(Math.max(5, String(users).length), '0')}`;
+}
+
 export interface Shopper {
   segment: Segment;
   /** Node indices of the favourite categories (never nested in one another). */
@@ -111,7 +116,6 @@ export function buildShoppers(
   });
 
   const segmentCum = cumulative(SEGMENTS.map((s) => SEGMENT_SHARES[s]));
-  const width = Math.max(5, String(options.users).length);
   const users: User[] = [];
   const shoppers: Shopper[] = [];
   const weights = new Float64Array(options.users);
@@ -175,7 +179,7 @@ export function buildShoppers(
         ? 0
         : (logNormal(rng, 1, 0.8) * SEGMENT_ACTIVITY[segment] * (activityEnd - activityStart)) / (days * DAY);
     users.push({
-      userId: `u-${String(u + 1).padStart(width, '0')}`,
+      userId: demoUserId(u, options.users),
       attributes: { country: pickOne(COUNTRIES, rng), signup: rng.next() < 0.35 ? 'app' : 'web' },
       createdAt,
       consent: { personalization: rng.next() >= NO_CONSENT_SHARE },
