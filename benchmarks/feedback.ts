@@ -1,12 +1,12 @@
 /**
  * `npm run bench -- feedback [--stores sqlite,postgres] [--impressions 10000000] [--incremental 1000000]
- * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--stall-seconds 10]`: the
+ * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--rounds 3] [--stall-seconds 10]`: the
  * feedback loop's figures (issue #13), each on data made here with a fixed seed:
  * - events/s through attribution: store insert plus attribution, batches of 100, on each store;
  * - the aggregation job over `--impressions` lists from scratch, then over `--incremental` new
  *   ones, on each store;
  * - the HTTP personalized tier with impression recording on and off, cache hits and cache off
- *   (the http bench's runs, benchmarks/lib/http-runs.ts);
+ *   (the http bench's runs, benchmarks/lib/http-runs.ts), `--rounds` servers of each, alternating;
  * - the impression buffer's peak size and heap while the store stalls for `--stall-seconds`.
  */
 import { randomUUID } from 'node:crypto';
@@ -310,6 +310,7 @@ export default async function feedback(args: string[]): Promise<unknown> {
     const runs = await measureHttp({
       items: Number(opts.get('items') ?? 20_000),
       duration: Number(opts.get('duration') ?? 10),
+      rounds: Number(opts.get('rounds') ?? 3),
       variants: [
         // Rotation off in both: it changes a returning visitor's list (and so the cache's hit
         // ratio) with the number of requests served, which is what is being compared.
@@ -322,8 +323,11 @@ export default async function feedback(args: string[]): Promise<unknown> {
     });
     const [on, off] = runs.variants;
     const share = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
+    // Each round's servers ran next to each other: their ratios, beside the medians'.
+    const byRound = (a: number[], b: number[]) => a.map((x, r) => share(x, b[r]!)).join(' · ');
     console.log(
-      `\nrecorded / not recorded throughput (target ≥ 90%): cache hits ${share(on!.cached.reqPerSec, off!.cached.reqPerSec)}, cache off ${share(on!.uncached.reqPerSec, off!.uncached.reqPerSec)}`,
+      `\nrecorded / not recorded throughput (target ≥ 90%): cache hits ${share(on!.cached.reqPerSec, off!.cached.reqPerSec)}, cache off ${share(on!.uncached.reqPerSec, off!.uncached.reqPerSec)}` +
+        ` (medians; by round: cache hits ${byRound(on!.rounds.cached, off!.rounds.cached)}, cache off ${byRound(on!.rounds.uncached, off!.rounds.uncached)})`,
     );
     result.http = runs;
   }

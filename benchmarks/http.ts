@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- http [--items 100000] [--duration 10] [--connections 32] [--visitors 2000] [--rotation on|off]
- * [--impression-writes on|off] [--impressions on|off]`:
+ * [--impression-writes on|off] [--impressions on|off] [--rounds 1]`:
  * the personalized tier over HTTP, list cache hits and cache off, beside a bare Fastify route
  * returning a constant list of the same size (see http-runs.ts for how it is driven).
  */
@@ -51,6 +51,7 @@ export default async function http(args: string[]): Promise<unknown> {
     duration,
     connections,
     visitors,
+    rounds: Number(opts.get('rounds') ?? 1),
     variants: [
       {
         name: `shelf (rotation ${rotation}, impressions ${impressions === 'off' ? 'off' : `written ${writes}`})`,

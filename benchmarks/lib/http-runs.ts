@@ -42,6 +42,12 @@ export interface HttpOptions {
   connections?: number;
   visitors?: number;
   variants: HttpVariant[];
+  /**
+   * Servers started per variant and cache mode, the variants' order flipped every round; each
+   * row is the round of median throughput (this machine's runs of the same code differ by up to
+   * a quarter). @defaultValue 1
+   */
+  rounds?: number;
 }
 
 type Run = LoadResult & { cpuUsPerRequest: number };
@@ -68,8 +74,16 @@ function prepare(dir: string, items: number): Promise<void> {
 export interface VariantRuns {
   name: string;
   cacheHitRatio: number;
+  /** The median round's, cache on and off. */
   cached: Run;
   uncached: Run;
+  /** Every round's req/s, in order. */
+  rounds: { cached: number[]; uncached: number[] };
+}
+
+/** The run of median throughput (the lower of the two middle ones for an even count). */
+function median<T extends { run: Run }>(runs: T[]): T {
+  return [...runs].sort((a, b) => a.run.reqPerSec - b.run.reqPerSec)[(runs.length - 1) >> 1]!;
 }
 
 /** Drives `url` from a child process; the server's CPU time per request is measured here. */
@@ -154,23 +168,34 @@ export async function measureHttp(
     // Cache on for every variant, then cache off: a variant's two rows are apart in time, but
     // the variants compared in one row kind are measured next to each other.
     let modelVersion = '';
-    const cached: { run: Run; hitRatio: number }[] = [];
-    for (const v of o.variants) {
-      const m = await measure(30_000, v.env);
-      modelVersion = m.modelVersion;
-      cached.push(m);
+    const cached = o.variants.map((): { run: Run; hitRatio: number }[] => []);
+    const uncached = o.variants.map((): { run: Run }[] => []);
+    for (let round = 0; round < (o.rounds ?? 1); round++) {
+      const order = o.variants.map((_, k) => k);
+      if (round % 2) order.reverse();
+      for (const k of order) {
+        const m = await measure(30_000, o.variants[k]!.env);
+        modelVersion = m.modelVersion;
+        cached[k]!.push(m);
+      }
+      for (const k of order) uncached[k]!.push(await measure(0, o.variants[k]!.env));
     }
-    const uncached: Run[] = [];
-    for (const v of o.variants) uncached.push((await measure(0, v.env)).run);
     const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
     await drive(bareUrl, paths, {}, 2, connections);
     const bareRun = await drive(bareUrl, paths, {}, o.duration, connections);
-    const variants = o.variants.map((v, k) => ({
-      name: v.name,
-      cacheHitRatio: cached[k]!.hitRatio,
-      cached: cached[k]!.run,
-      uncached: uncached[k]!,
-    }));
+    const variants = o.variants.map((v, k): VariantRuns => {
+      const hits = median(cached[k]!);
+      return {
+        name: v.name,
+        cacheHitRatio: hits.hitRatio,
+        cached: hits.run,
+        uncached: median(uncached[k]!).run,
+        rounds: {
+          cached: cached[k]!.map((m) => m.run.reqPerSec),
+          uncached: uncached[k]!.map((m) => m.run.reqPerSec),
+        },
+      };
+    });
     const row = (name: string, r: Run) => [
       name,
       r.reqPerSec,
@@ -182,7 +207,7 @@ export async function measureHttp(
       Math.round(r.clientCpuUsPerRequest),
     ];
     printTable(
-      `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s, ${visitors.toLocaleString('en-US')} visitors in turn`,
+      `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s, ${visitors.toLocaleString('en-US')} visitors in turn${(o.rounds ?? 1) > 1 ? `; each row the median of ${o.rounds} rounds` : ''}`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req', 'client CPU µs/req'],
       [
         ...variants.map((v) =>
@@ -192,6 +217,12 @@ export async function measureHttp(
         row('bare fastify', bareRun),
       ],
     );
+    if ((o.rounds ?? 1) > 1) {
+      for (const v of variants)
+        console.log(
+          `${v.name}: req/s by round, cache hits ${v.rounds.cached.join(' · ')}; cache off ${v.rounds.uncached.join(' · ')}`,
+        );
+    }
     return { variants, bare: bareRun, modelVersion };
   } finally {
     await bare.close();
