@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { demoUserId } from '../../../src/demo/build-shoppers.ts';
 import { DEMO_NOW, generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import type { StorefrontOptions } from '../../../src/demo/generate-storefront.ts';
 import { eventRecord, itemRecord, toJsonl, userRecord } from '../../../src/demo/json-records.ts';
@@ -99,6 +100,14 @@ describe('generateStorefront: records', () => {
     expect(unordered).toBe(0);
     expect(events.at(-1)!.timestamp).toBeLessThanOrEqual(now);
     expect(events[0]!.timestamp).toBeGreaterThanOrEqual(now - 180 * DAY);
+  });
+
+  it('names users u-00001 … in order, as demoUserId does for benchmarks that ask for them', () => {
+    expect(storefront.users.map((u) => u.userId)).toEqual(
+      Array.from({ length: OPTIONS.users! }, (_, i) => demoUserId(i, OPTIONS.users!)),
+    );
+    expect(storefront.users[0]!.userId).toBe('u-00001');
+    expect(demoUserId(99_999, 100_000)).toBe('u-100000');
   });
 
   it('lands within 10 % of the requested number of events', () => {
