@@ -103,13 +103,14 @@ async function latencyUnderJobs(
     SHELF_SCHEDULE_AGGREGATE: 'off',
     ...(mode === 'worker' ? { REDIS_URL: o.redisUrl, SHELF_QUEUE_PREFIX: prefix } : {}),
   };
+  const demo = { items: o.items, users: Math.round(o.items / 2), events: o.items * 20, seed: 1 };
   let server: RunningServer | null = null;
   let worker: ReturnType<typeof spawn> | null = null;
   try {
     server = await startServer({
       config: loadConfig(env),
       log,
-      demo: { items: o.items, users: Math.round(o.items / 2), events: o.items * 20, seed: 1 },
+      demo,
       simulate: false,
     });
     if (mode === 'worker') {
@@ -120,7 +121,7 @@ async function latencyUnderJobs(
     const key = (role: string) => server!.apiKeys.find((k) => k.role === role)!.key;
     const headers = { authorization: `Bearer ${key('storefront')}` };
     const admin = { authorization: `Bearer ${key('admin')}`, 'content-type': 'application/json' };
-    const users = Array.from({ length: 500 }, (_, i) => demoUserId(i, Math.round(o.items / 2)));
+    const users = Array.from({ length: 500 }, (_, i) => demoUserId(i, demo.users));
     const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=20`);
     const load = (): Promise<LoadResult> =>
       runLoad({ url: server!.url, paths, headers, duration: o.duration, connections: o.connections });
