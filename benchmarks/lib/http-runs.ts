@@ -114,6 +114,7 @@ export async function measureHttp(
 ): Promise<{ variants: VariantRuns[]; bare: Run; modelVersion: string }> {
   const connections = o.connections ?? 32;
   const visitors = o.visitors ?? 2000;
+  const rounds = o.rounds ?? 1;
   const limit = 20;
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-http-'));
   await prepare(dir, o.items);
@@ -170,7 +171,7 @@ export async function measureHttp(
     let modelVersion = '';
     const cached = o.variants.map((): { run: Run; hitRatio: number }[] => []);
     const uncached = o.variants.map((): { run: Run }[] => []);
-    for (let round = 0; round < (o.rounds ?? 1); round++) {
+    for (let round = 0; round < rounds; round++) {
       const order = o.variants.map((_, k) => k);
       if (round % 2) order.reverse();
       for (const k of order) {
@@ -207,7 +208,7 @@ export async function measureHttp(
       Math.round(r.clientCpuUsPerRequest),
     ];
     printTable(
-      `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s, ${visitors.toLocaleString('en-US')} visitors in turn${(o.rounds ?? 1) > 1 ? `; each row the median of ${o.rounds} rounds` : ''}`,
+      `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s, ${visitors.toLocaleString('en-US')} visitors in turn${rounds > 1 ? `; each row the median of ${rounds} rounds` : ''}`,
       ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req', 'client CPU µs/req'],
       [
         ...variants.map((v) =>
@@ -217,7 +218,7 @@ export async function measureHttp(
         row('bare fastify', bareRun),
       ],
     );
-    if ((o.rounds ?? 1) > 1) {
+    if (rounds > 1) {
       for (const v of variants)
         console.log(
           `${v.name}: req/s by round, cache hits ${v.rounds.cached.join(' · ')}; cache off ${v.rounds.uncached.join(' · ')}`,
