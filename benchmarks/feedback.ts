@@ -1,12 +1,15 @@
 /**
  * `npm run bench -- feedback [--stores sqlite,postgres] [--impressions 10000000] [--incremental 1000000]
- * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--rounds 3] [--stall-seconds 10]`: the
+ * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--rounds 3] [--writer-stored …] [--stall-seconds 10]`: the
  * feedback loop's figures (issue #13), each on data made here with a fixed seed:
  * - events/s through attribution: store insert plus attribution, batches of 100, on each store;
  * - the aggregation job over `--impressions` lists from scratch, then over `--incremental` new
  *   ones, on each store;
  * - the HTTP personalized tier with impression recording on and off, cache hits and cache off
  *   (the http bench's runs, benchmarks/lib/http-runs.ts), `--rounds` servers of each, alternating;
+ * - the impression writer thread's CPU per list on SQLite, by lists already stored
+ *   (`--writer-stored 0,1000000`) and visitors (`--writer-visitors 4000,100000`), at
+ *   `--writer-rate 10000` lists/s for `--writer-seconds 10`;
  * - the impression buffer's peak size and heap while the store stalls for `--stall-seconds`.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,6 +23,8 @@ import { createRng } from '../models/random.ts';
 import { aggregateFeedback } from '../src/feedback/aggregate-feedback.ts';
 import { Attributor } from '../src/feedback/attributor.ts';
 import { ImpressionRecorder } from '../src/feedback/impression-recorder.ts';
+import { ImpressionThread } from '../src/feedback/impression-thread.ts';
+import { timeOrderedId } from '../src/serving/answer.ts';
 import type { Impression } from '../src/serving/types.ts';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -28,6 +33,7 @@ import { openPostgresStore } from '../src/store/postgres-store.ts';
 import type { ShelfEvent, Store, StoredImpression } from '../src/store/types.ts';
 import { measureHttp } from './lib/http-runs.ts';
 import { parseArgs, printTable } from './lib/table.ts';
+import { threadCpuSince, threadCpuUs } from './lib/thread-cpu.ts';
 
 const DAY = 86_400_000;
 const LIST = 20;
@@ -170,6 +176,84 @@ async function aggregationRun(h: Handle, total: number, incremental: number) {
   };
 }
 
+/**
+ * The server's impression writer thread (impression-thread.ts) over a SQLite table already
+ * holding `stored` lists (written by SQL, as the aggregation's are), fed `rate` lists a second
+ * for `seconds` from this thread: the CPU time each thread spends per list. This thread's is
+ * making each list and handing it over; the writer's is the store's insert with its index
+ * upkeep, commits and checkpoints, which grows with the table. The writer is taken to be the
+ * busiest thread but this one (nothing else runs here); the rest is V8's helpers (GC).
+ */
+async function writerRun(stored: number, visitors: number, rate: number, seconds: number) {
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-writer-'));
+  const file = join(dir, 'shelf.sqlite');
+  try {
+    const store = await openStore({ kind: 'sqlite', file });
+    const db = new Database(file);
+    const t0 = Date.now() - stored - 60_000;
+    for (let i = 0; i < stored; i += 1_000_000) {
+      const to = Math.min(stored, i + 1_000_000);
+      db.exec(fillSql('sqlite', { prefix: 'x-', t0, step: 1, visitors, from: i, to }));
+    }
+    db.close();
+    await store.close();
+    const thread = await ImpressionThread.start({
+      database: { kind: 'sqlite', file },
+      log: silent,
+      capacity: 50_000,
+    });
+    const r = createRng(11);
+    const list = (): Impression => {
+      const v = r.int(visitors);
+      const first = r.int(99_980);
+      const itemIds: string[] = [];
+      for (let p = 0; p < LIST; p++) itemIds.push(`sku-${first + p}`);
+      const at = Date.now();
+      return {
+        recommendationId: timeOrderedId(at),
+        tier: 'personalized',
+        ...(v % 4 ? { userId: `u-${v}` } : { sessionId: `s-${v}` }),
+        config: 'default',
+        modelVersion: 'v1',
+        itemIds,
+        timestamp: at,
+      };
+    };
+    const feed = async (forMs: number): Promise<number> => {
+      const start = performance.now();
+      let sent = 0;
+      while (performance.now() - start < forMs) {
+        const due = Math.floor(((performance.now() - start) / 1000) * rate);
+        for (; sent < due; sent++) thread.record(list());
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await thread.flush();
+      return sent;
+    };
+    await feed(1000);
+    const before = threadCpuUs();
+    const lists = await feed(seconds * 1000);
+    const threads = threadCpuSince(before);
+    const stats = thread.stats;
+    await thread.close();
+    const feeder = threads.find((t) => t.tid === String(process.pid))?.us ?? 0;
+    const [writer, ...helpers] = threads.filter((t) => t.tid !== String(process.pid));
+    return {
+      stored,
+      visitors,
+      rate,
+      lists,
+      written: stats.written,
+      dropped: stats.dropped,
+      feederUsPerList: feeder / lists,
+      writerUsPerList: (writer?.us ?? 0) / lists,
+      helpersUsPerList: helpers.reduce((sum, t) => sum + t.us, 0) / lists,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** The recorder with a store that does not answer for `stallMs`, fed `rate` lists a second. */
 async function stalledBuffer(stallMs: number, rate: number, capacity: number) {
   setFlagsFromString('--expose_gc');
@@ -266,6 +350,8 @@ async function withStore<T>(kind: Kind, run: (h: Handle) => Promise<T>): Promise
   }
 }
 
+const numbers = (list: string | true): number[] => String(list).split(',').map(Number);
+
 export default async function feedback(args: string[]): Promise<unknown> {
   const opts = parseArgs(args);
   const stores = String(opts.get('stores') ?? 'sqlite,postgres').split(',') as Kind[];
@@ -331,6 +417,27 @@ export default async function feedback(args: string[]): Promise<unknown> {
     );
     result.http = runs;
   }
+
+  const writer: Awaited<ReturnType<typeof writerRun>>[] = [];
+  const writerRate = Number(opts.get('writer-rate') ?? 10_000);
+  const writerSeconds = Number(opts.get('writer-seconds') ?? 10);
+  for (const stored of numbers(opts.get('writer-stored') ?? '0,1000000'))
+    for (const visitors of numbers(opts.get('writer-visitors') ?? '4000,100000'))
+      writer.push(await writerRun(stored, visitors, writerRate, writerSeconds));
+  printTable(
+    `Impression writer thread (SQLite): CPU per list, ${writerRate.toLocaleString('en-US')} lists/s of ${LIST} items for ${writerSeconds} s, by lists already stored and visitors`,
+    ['stored', 'visitors', 'written', 'dropped', 'feeder µs/list', 'writer µs/list', 'GC helpers µs/list'],
+    writer.map((w) => [
+      w.stored,
+      w.visitors,
+      w.written,
+      w.dropped,
+      w.feederUsPerList,
+      w.writerUsPerList,
+      w.helpersUsPerList,
+    ]),
+  );
+  result.writer = writer;
 
   const stall = await stalledBuffer(stallMs, 20_000, 50_000);
   printTable(
