@@ -14,7 +14,7 @@
  * as a shopper moving between pages does), after a first pass that serves each of them once; so
  * the list cache answers the measured requests, and its hit ratio is printed. autocannon runs in
  * a child process (load-client.ts), on the same 2 cores; the servers' CPU time per request is
- * measured in this process, the client's in its own.
+ * measured in this process (split into the serving thread and the others), the client's in its own.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,6 +29,7 @@ import { demoUserId } from '../../src/demo/build-shoppers.ts';
 import { runLoad } from './load-client.ts';
 import type { LoadResult } from './load-client.ts';
 import { printTable } from './table.ts';
+import { threadCpuSince, threadCpuUs } from './thread-cpu.ts';
 
 export interface HttpVariant {
   name: string;
@@ -50,7 +51,11 @@ export interface HttpOptions {
   rounds?: number;
 }
 
-type Run = LoadResult & { cpuUsPerRequest: number };
+/**
+ * The server's CPU per request, and its split: the thread that serves (this process's main
+ * thread) and the others (the impression writer, V8's helpers), from /proc's per-thread times.
+ */
+type Run = LoadResult & { cpuUsPerRequest: number; servingCpuUsPerRequest: number };
 
 /** The demo storefront the runs serve (prepare-data-dir.ts seeds it). */
 export function demoOf(items: number) {
@@ -95,9 +100,12 @@ async function drive(
   connections: number,
 ): Promise<Run> {
   const cpu = process.cpuUsage();
+  const threads = threadCpuUs();
   const result = await runLoad({ url, paths, headers, duration, connections });
   const used = process.cpuUsage(cpu);
-  return { ...result, cpuUsPerRequest: (used.user + used.system) / Math.max(1, result.requests) };
+  const serving = threadCpuSince(threads).find((t) => t.tid === String(process.pid))?.us ?? 0;
+  const n = Math.max(1, result.requests);
+  return { ...result, cpuUsPerRequest: (used.user + used.system) / n, servingCpuUsPerRequest: serving / n };
 }
 
 /** The list cache's hits and misses, from the server's /metrics. */
@@ -205,11 +213,24 @@ export async function measureHttp(
       r.errors,
       r.requests,
       Math.round(r.cpuUsPerRequest),
+      Math.round(r.servingCpuUsPerRequest),
+      Math.round(r.cpuUsPerRequest - r.servingCpuUsPerRequest),
       Math.round(r.clientCpuUsPerRequest),
     ];
     printTable(
       `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s, ${visitors.toLocaleString('en-US')} visitors in turn${rounds > 1 ? `; each row the median of ${rounds} rounds` : ''}`,
-      ['server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'requests', 'server CPU µs/req', 'client CPU µs/req'],
+      [
+        'server',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'errors',
+        'requests',
+        'server CPU µs/req',
+        'serving thread',
+        'other threads',
+        'client CPU µs/req',
+      ],
       [
         ...variants.map((v) =>
           row(`${v.name} (list cache hits ${(v.cacheHitRatio * 100).toFixed(1)}%)`, v.cached),
