@@ -141,16 +141,25 @@ function fillSql(
     FROM (SELECT i, ((i / 8) * 2654435761) % ${o.visitors} AS v, (i * 7919) % 99980 AS f FROM ${source}) AS g`;
 }
 
+/** fillSql's lists `from` ≤ i < `to`, a million to a statement. */
+async function fillLists(
+  h: Handle,
+  o: { prefix: string; t0: number; step: number; visitors: number },
+  from: number,
+  to: number,
+): Promise<void> {
+  for (let i = from; i < to; i += 1_000_000) {
+    await h.exec(fillSql(h.kind, { ...o, from: i, to: Math.min(to, i + 1_000_000) }));
+  }
+}
+
 /** The aggregation job over `total` lists from scratch, then over `incremental` more. */
 async function aggregationRun(h: Handle, total: number, incremental: number) {
   const visitors = Math.max(1000, Math.round(total / 20));
   const step = Math.max(1, Math.floor((7 * DAY) / (total + incremental)));
   const t0 = Date.now() - 8 * DAY;
-  const fill = async (prefix: string, from: number, to: number) => {
-    for (let i = from; i < to; i += 1_000_000) {
-      await h.exec(fillSql(h.kind, { prefix, t0, step, visitors, from: i, to: Math.min(to, i + 1_000_000) }));
-    }
-  };
+  const fill = (prefix: string, from: number, to: number) =>
+    fillLists(h, { prefix, t0, step, visitors }, from, to);
   let at = performance.now();
   await fill('x-', 0, total);
   const fillSeconds = seconds(at);
@@ -184,74 +193,61 @@ async function aggregationRun(h: Handle, total: number, incremental: number) {
  * upkeep, commits and checkpoints, which grows with the table. The writer is taken to be the
  * busiest thread but this one (nothing else runs here); the rest is V8's helpers (GC).
  */
-async function writerRun(stored: number, visitors: number, rate: number, seconds: number) {
-  const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-writer-'));
-  const file = join(dir, 'shelf.sqlite');
-  try {
-    const store = await openStore({ kind: 'sqlite', file });
-    const db = new Database(file);
-    const t0 = Date.now() - stored - 60_000;
-    for (let i = 0; i < stored; i += 1_000_000) {
-      const to = Math.min(stored, i + 1_000_000);
-      db.exec(fillSql('sqlite', { prefix: 'x-', t0, step: 1, visitors, from: i, to }));
-    }
-    db.close();
-    await store.close();
-    const thread = await ImpressionThread.start({
-      database: { kind: 'sqlite', file },
-      log: silent,
-      capacity: 50_000,
-    });
-    const r = createRng(11);
-    const list = (): Impression => {
-      const v = r.int(visitors);
-      const first = r.int(99_980);
-      const itemIds: string[] = [];
-      for (let p = 0; p < LIST; p++) itemIds.push(`sku-${first + p}`);
-      const at = Date.now();
-      return {
-        recommendationId: timeOrderedId(at),
-        tier: 'personalized',
-        ...(v % 4 ? { userId: `u-${v}` } : { sessionId: `s-${v}` }),
-        config: 'default',
-        modelVersion: 'v1',
-        itemIds,
-        timestamp: at,
-      };
-    };
-    const feed = async (forMs: number): Promise<number> => {
-      const start = performance.now();
-      let sent = 0;
-      while (performance.now() - start < forMs) {
-        const due = Math.floor(((performance.now() - start) / 1000) * rate);
-        for (; sent < due; sent++) thread.record(list());
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      await thread.flush();
-      return sent;
-    };
-    await feed(1000);
-    const before = threadCpuUs();
-    const lists = await feed(seconds * 1000);
-    const threads = threadCpuSince(before);
-    const stats = thread.stats;
-    await thread.close();
-    const feeder = threads.find((t) => t.tid === String(process.pid))?.us ?? 0;
-    const [writer, ...helpers] = threads.filter((t) => t.tid !== String(process.pid));
+async function writerRun(h: Handle, stored: number, visitors: number, rate: number, seconds: number) {
+  if (h.file === null) throw new Error('the writer run needs a SQLite store');
+  await fillLists(h, { prefix: 'x-', t0: Date.now() - stored - 60_000, step: 1, visitors }, 0, stored);
+  const thread = await ImpressionThread.start({
+    database: { kind: 'sqlite', file: h.file },
+    log: silent,
+    capacity: 50_000,
+  });
+  const r = createRng(11);
+  const list = (): Impression => {
+    const v = r.int(visitors);
+    const first = r.int(99_980);
+    const itemIds: string[] = [];
+    for (let p = 0; p < LIST; p++) itemIds.push(`sku-${first + p}`);
+    const at = Date.now();
     return {
-      stored,
-      visitors,
-      rate,
-      lists,
-      written: stats.written,
-      dropped: stats.dropped,
-      feederUsPerList: feeder / lists,
-      writerUsPerList: (writer?.us ?? 0) / lists,
-      helpersUsPerList: helpers.reduce((sum, t) => sum + t.us, 0) / lists,
+      recommendationId: timeOrderedId(at),
+      tier: 'personalized',
+      ...(v % 4 ? { userId: `u-${v}` } : { sessionId: `s-${v}` }),
+      config: 'default',
+      modelVersion: 'v1',
+      itemIds,
+      timestamp: at,
     };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  };
+  const feed = async (forMs: number): Promise<number> => {
+    const start = performance.now();
+    let sent = 0;
+    while (performance.now() - start < forMs) {
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      for (; sent < due; sent++) thread.record(list());
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await thread.flush();
+    return sent;
+  };
+  await feed(1000);
+  const before = threadCpuUs();
+  const lists = await feed(seconds * 1000);
+  const threads = threadCpuSince(before);
+  const stats = thread.stats;
+  await thread.close();
+  const feeder = threads.find((t) => t.tid === String(process.pid))?.us ?? 0;
+  const [writer, ...helpers] = threads.filter((t) => t.tid !== String(process.pid));
+  return {
+    stored,
+    visitors,
+    rate,
+    lists,
+    written: stats.written,
+    dropped: stats.dropped,
+    feederUsPerList: feeder / lists,
+    writerUsPerList: (writer?.us ?? 0) / lists,
+    helpersUsPerList: helpers.reduce((sum, t) => sum + t.us, 0) / lists,
+  };
 }
 
 /** The recorder with a store that does not answer for `stallMs`, fed `rate` lists a second. */
@@ -315,6 +311,8 @@ type Kind = 'sqlite' | 'postgres';
 interface Handle {
   kind: Kind;
   store: Store;
+  /** The SQLite database's file, for a connection of another thread's own; null on PostgreSQL. */
+  file: string | null;
   exec(sql: string): Promise<void>;
 }
 
@@ -327,7 +325,7 @@ async function withStore<T>(kind: Kind, run: (h: Handle) => Promise<T>): Promise
       const db = new Database(file);
       db.pragma('busy_timeout = 5000');
       try {
-        return await run({ kind, store, exec: async (sql) => void db.exec(sql) });
+        return await run({ kind, store, file, exec: async (sql) => void db.exec(sql) });
       } finally {
         db.close();
         await store.close();
@@ -339,7 +337,7 @@ async function withStore<T>(kind: Kind, run: (h: Handle) => Promise<T>): Promise
     const client = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
     await client.connect();
     try {
-      return await run({ kind, store, exec: async (sql) => void (await client.query(sql)) });
+      return await run({ kind, store, file: null, exec: async (sql) => void (await client.query(sql)) });
     } finally {
       await client.end();
       await store.dropSchema();
@@ -423,7 +421,9 @@ export default async function feedback(args: string[]): Promise<unknown> {
   const writerSeconds = Number(opts.get('writer-seconds') ?? 10);
   for (const stored of numbers(opts.get('writer-stored') ?? '0,1000000'))
     for (const visitors of numbers(opts.get('writer-visitors') ?? '4000,100000'))
-      writer.push(await writerRun(stored, visitors, writerRate, writerSeconds));
+      writer.push(
+        await withStore('sqlite', (h) => writerRun(h, stored, visitors, writerRate, writerSeconds)),
+      );
   printTable(
     `Impression writer thread (SQLite): CPU per list, ${writerRate.toLocaleString('en-US')} lists/s of ${LIST} items for ${writerSeconds} s, by lists already stored and visitors`,
     ['stored', 'visitors', 'written', 'dropped', 'feeder µs/list', 'writer µs/list', 'GC helpers µs/list'],
