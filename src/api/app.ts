@@ -46,7 +46,7 @@ import { experimentRoutes } from './routes/admin-experiments.ts';
 import { recommendationRoutes } from './routes/recommendations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
-import { securityHeaders } from './security-headers.ts';
+import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers.ts';
 
 export interface AppDeps {
   config: Pick<
@@ -97,7 +97,6 @@ export type ShelfApp = Awaited<ReturnType<typeof buildApp>>;
 
 export async function buildApp(deps: AppDeps) {
   const { engine, store, registry, jobs, segments, changes, audit } = deps;
-  const security = securityHeaders();
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: 2 * 1024 * 1024,
@@ -108,7 +107,7 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
     // Errors met before routing (a malformed URL): Fastify would answer them itself, FST code and all.
     frameworkErrors: (err, req, reply) => {
-      reply.headers(security);
+      reply.headers(API_SECURITY_HEADERS);
       errorHandler(err, req, reply);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -119,7 +118,7 @@ export async function buildApp(deps: AppDeps) {
   app.setNotFoundHandler(notFoundHandler);
 
   app.addHook('onRequest', (_req, reply, done) => {
-    reply.headers(security);
+    reply.headers(API_SECURITY_HEADERS);
     done();
   });
   app.addHook('onRequest', deps.drain.onRequest);
@@ -134,7 +133,15 @@ export async function buildApp(deps: AppDeps) {
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  // The docs are pages: helmet's document headers over the API's (swagger-ui's own script policy last).
+  const documentHeaders = documentSecurityHeaders();
+  await app.register(async (docs) => {
+    docs.addHook('onRequest', (_req, reply, done) => {
+      reply.headers(documentHeaders);
+      done();
+    });
+    await docs.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  });
 
   // The rate limit, which counts per key, in preHandler (after authentication has named the key).
   await app.register(rateLimit, {

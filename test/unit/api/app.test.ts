@@ -563,13 +563,25 @@ describe('HTTP API', () => {
     expect(metrics).toMatch(/shelf_answer_cache\{kind="misses"\} [1-9]/);
     const doc = (await app.inject({ url: '/docs/json' })).json();
     expect(Object.keys(doc.paths)).toContain('/v1/recommendations/{tier}');
-    const headers = (await app.inject({ url: '/healthz' })).headers;
-    expect(headers['x-content-type-options']).toBe('nosniff');
-    expect(headers['strict-transport-security']).toMatch(/^max-age=\d+/);
-    expect(headers['content-security-policy']).toMatch(/default-src 'self'/);
+    // API replies: the OWASP REST set, and none of the document headers.
+    for (const url of ['/healthz', `/v1/recommendations/homepage?limit=3`]) {
+      const { headers, statusCode } = await get(url);
+      expect(statusCode).toBe(200);
+      expect(headers['x-content-type-options']).toBe('nosniff');
+      expect(headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+      expect(headers['content-security-policy']).toBe("frame-ancestors 'none'");
+      expect(headers['x-frame-options']).toBe('DENY');
+      expect(headers['cache-control']).toBe('no-store');
+      expect(headers['cross-origin-opener-policy']).toBeUndefined();
+    }
+    // The docs are pages: helmet's document headers, swagger-ui's script policy.
     const page = await app.inject({ url: '/docs/' });
     expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
     expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
   });
 
   it('limits the rate per key with 429', async () => {
