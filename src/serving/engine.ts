@@ -1,30 +1,26 @@
 /**
  * The serving engine: a tier's list in the five steps of DESIGN.md "Serving a tier" — who asks,
- * what may be shown, where candidates come from, blend and rules, the answer — on the version
- * the model holder serves, with recently computed lists reused (answer-cache.ts). Also where
- * the engine hears of changes: events, item changes, deletion, consent, session merges.
+ * what may be shown, where candidates come from, blend and rules (those three in
+ * list-stages.ts), the answer — on the version the model holder serves, with recently computed
+ * lists reused (answer-cache.ts). Also where the engine hears of changes: events, item changes,
+ * deletion, consent, session merges.
  */
 import type { Logger } from 'pino';
 import type { RealtimeState } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import type { Change, Item, PositionLog, ShelfEvent, Store } from '../store/types.ts';
 import { answer, answerItems, positionLog } from './answer.ts';
-import { times, visitorDamping } from './damping.ts';
 import { explained } from './explain.ts';
 import type { Explanation, ListTrace } from './explain.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
 import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
-import { Blend } from './blend.ts';
-import { Candidates } from './candidates.ts';
-import type { CandidateRequest, SegmentLists } from './candidates.ts';
-import { contextOf, Filters, stillAllowed } from './filters.ts';
+import type { SegmentLists } from './candidates.ts';
+import { stillAllowed } from './filters.ts';
+import { ListStages } from './list-stages.ts';
 import { ModelHolder } from './model-holder.ts';
-import { queryVector } from './query-vector.ts';
 import { applyItems, ItemsHeard } from './served.ts';
 import { SideVersions } from './side-versions.ts';
 import type { Served, ServedSource } from './served.ts';
-import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT } from './rules.ts';
-import type { Scored } from './rules.ts';
 import type {
   Impression,
   RecommendedItem,
@@ -66,10 +62,7 @@ export class Engine {
   private readonly models: ModelHolder;
   private readonly visitors: Visitors;
   private readonly trending: TrendingState;
-  private readonly filters = new Filters();
-  private readonly sources = new Candidates();
-  /** The candidates of the request being computed (reused: see blend.ts). */
-  private readonly blend = new Blend();
+  private readonly stages: ListStages;
   private readonly answers: AnswerCache<Served>;
   private readonly side: SideVersions;
   private readonly heard = new ItemsHeard();
@@ -87,6 +80,7 @@ export class Engine {
     };
     this.models = new ModelHolder({ ...source, log: o.log });
     this.visitors = new Visitors(o.store, o.realtime, config.consumed);
+    this.stages = new ListStages(o.realtime.rotation.policy);
     this.trending = new TrendingState({
       counters: o.realtime.trending,
       store: o.store,
@@ -153,7 +147,7 @@ export class Engine {
       const hit = this.answers.get(key, s, now, stamp, s.catalog.version, stillAllowed, req);
       if (hit) return hit.items;
     }
-    const chosen = this.list(s, req, who, config, limit, now);
+    const chosen = this.stages.list(s, req, who, config, limit, now);
     const items = answerItems(s.catalog, chosen);
     if (key !== null) {
       this.answers.set(key, {
@@ -239,65 +233,14 @@ export class Engine {
     const found = this.visitors.of(req, now);
     const who = found instanceof Promise ? await found : found;
     const trace: ListTrace = {};
-    const chosen = this.list(s, req, who, config, limit, now, trace);
+    const chosen = this.stages.list(s, req, who, config, limit, now, trace);
     const items = answerItems(s.catalog, chosen);
-    return explained(s, req, who, config, limit, chosen, trace, this.blend, itemId, items);
-  }
-
-  /** Steps 2–4 for one request, without an await (the filters live in reused buffers). */
-  private list(
-    s: Served,
-    req: RecommendRequest,
-    who: Visitor,
-    config: TierConfig,
-    limit: number,
-    now: number,
-    trace?: ListTrace,
-  ) {
-    const c = s.catalog;
-    const ctx = contextOf(c, req);
-    // 3. What may be shown (before the candidates: every source searches within it).
-    const allowed = this.filters.allowed(s, req, who, ctx, config);
-    // 2. Candidates, weighted into the blend.
-    const r: CandidateRequest = {
-      s,
-      req,
-      who,
-      ctx,
-      allowed,
-      x: queryVector(s, req.tier, who, ctx),
-      config,
-      limit,
-      now,
-    };
-    this.blend.reset();
-    this.sources.collect(this.blend, r);
-    const newArrivals = this.sources.newArrivals(r);
-    // 4. Boosts, then the rules: pins, the new-arrival slot, the category cap, MMR.
-    const pins = pinsOf(config, req.category, allowed.filter, c);
-    const candidates = this.blend.shortlisted(
-      times(booster(config.boosts, c), visitorDamping(s, who, this.o.realtime.rotation.policy.factor)),
-      limit * RULES_POOL_PER_SLOT + pins.length + 1,
-      newArrivals.map((a) => a.index),
-    );
-    if (trace) {
-      trace.ctx = ctx;
-      trace.shortlist = candidates;
-      trace.pins = pins.length;
-    }
-    return applyRules(candidates, {
-      limit,
-      rules: config,
-      pins,
-      newArrivals,
-      categoryOf: (i) => c.item(i)?.categories[0] ?? null,
-      vectorOf: (i) => s.vectors.vector(i),
-    }) satisfies Scored[];
+    return explained(s, req, who, config, limit, chosen, trace, this.stages.blend, itemId, items);
   }
 
   /** Replaces the segment lists; visitors without history get the `new` segment's. */
   setSegmentTrending(lists: SegmentLists): void {
-    this.sources.setSegmentLists(lists);
+    this.stages.setSegmentLists(lists);
   }
 
   /** Feeds stored events to real-time state and trending (call after the store accepted them). */
