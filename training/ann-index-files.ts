@@ -38,13 +38,28 @@ const options = (t: AnnIndexTask) => ({
   ...(t.exactMaxFloats === undefined ? {} : { exactMaxFloats: t.exactMaxFloats }),
 });
 
-/** {@link annIndexFiles} on a worker thread of its own; none is started for an exact index. */
-export async function annIndexFilesOnThread(task: AnnIndexTask): Promise<Record<string, Uint8Array>> {
+/**
+ * {@link annIndexFiles} on a worker thread of its own; none is started for an exact index.
+ * `signal` ends the build: the thread is terminated (a failed train job does not wait for its
+ * graphs) and the promise rejects with the signal's reason.
+ */
+export async function annIndexFilesOnThread(
+  task: AnnIndexTask,
+  signal?: AbortSignal,
+): Promise<Record<string, Uint8Array>> {
   if (annIndexKind(task.vectors, options(task)) !== 'hnsw') return {};
+  signal?.throwIfAborted();
   const worker = await startLoadedWorker(new URL('./ann-index-worker.ts', import.meta.url));
+  const stop = () => void worker.terminate();
+  signal?.addEventListener('abort', stop, { once: true });
   try {
+    signal?.throwIfAborted(); // while the thread loaded
     return await askWorker<Record<string, Uint8Array>>(worker, task, 'ANN index worker');
+  } catch (err) {
+    signal?.throwIfAborted();
+    throw err;
   } finally {
+    signal?.removeEventListener('abort', stop);
     await worker.terminate();
   }
 }

@@ -171,7 +171,7 @@ async function versionDraft(
   recipe: Recipe,
   seed: number,
   catalogue: ReadonlyMap<string, Item>,
-  clock?: StageClock,
+  o: { clock?: StageClock; signal?: AbortSignal } = {},
 ): Promise<PendingDraft> {
   // The encoder learns content → factors of the items the fit has seen.
   const seen = new Uint8Array(s.itemIds.length);
@@ -189,7 +189,7 @@ async function versionDraft(
     easeMaxItems: recipe.easeMaxItems,
     easeLambda: recipe.easeLambda,
     easeHalfLifeDays: recipe.easeHalfLifeDays,
-    ...(clock ? { clock } : {}),
+    ...o,
   });
   return {
     meta: {
@@ -301,6 +301,16 @@ function fitKey(r: Recipe, seed: number): string {
 
 /** Trains and publishes a version (not yet current). */
 export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
+  // A job that fails ends the graph builds it started, not waiting for their threads to finish.
+  const graphs = new AbortController();
+  try {
+    return await trainAndPublish(o, graphs.signal);
+  } finally {
+    graphs.abort(new Error('the train job ended before its ANN index was built'));
+  }
+}
+
+async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<TrainResult> {
   const recipe: Recipe = { ...DEFAULT_RECIPE, ...o.recipe };
   const seed = o.seed ?? 42;
   o.onStage?.('snapshot');
@@ -343,14 +353,10 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
     o.onStage?.('holdout version');
     const t = performance.now();
     holdoutDraft = await rulesClock.time('draft', () =>
-      versionDraft(
-        snapshotPrefix(s, split.cutoffIndex),
-        holdout,
-        recipe,
-        seed,
-        catalogue,
-        rulesClock.child('draft'),
-      ),
+      versionDraft(snapshotPrefix(s, split.cutoffIndex), holdout, recipe, seed, catalogue, {
+        clock: rulesClock.child('draft'),
+        signal: graphs,
+      }),
     );
     tuneSeconds += (performance.now() - t) / 1000;
   }
@@ -361,7 +367,7 @@ export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
   o.onStage?.('publish');
   const publishClock = clock.child('publish');
   const pending = await clock.time('publish', () =>
-    versionDraft(s, final, recipe, seed, catalogue, publishClock),
+    versionDraft(s, final, recipe, seed, catalogue, { clock: publishClock, signal: graphs }),
   );
   let rules: TunedRules | { skipped: string } = { skipped: skipped ?? 'not tuned' };
   if (holdoutDraft && makeEngine) {

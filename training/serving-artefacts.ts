@@ -36,6 +36,8 @@ export interface ServingArtefactOptions {
   easeK?: number;
   /** Times each artefact (neighbours, complements, encoder, ease, hnsw). @defaultValue none */
   clock?: StageClock;
+  /** Ends the ANN index's build on its thread (the train job failed). */
+  signal?: AbortSignal;
 }
 
 export function listFiles(
@@ -143,7 +145,7 @@ export async function servingArtefacts(
   Object.assign(files, ease.files);
   const indexed = stackRows(itemFactors, content, factors);
   const t0 = performance.now();
-  const index = annIndexFilesOnThread({ vectors: indexed, seed }).then((built) => {
+  const index = annIndexFilesOnThread({ vectors: indexed, seed }, options.signal).then((built) => {
     clock.record('hnsw', (performance.now() - t0) / 1000);
     return built;
   });

@@ -22,4 +22,17 @@ describe('annIndexFilesOnThread', () => {
       /ANN index worker failed: .*non-finite/,
     );
   });
+
+  it('ends the build when its signal aborts: the thread is terminated and the files never come', async () => {
+    const { vectors } = clustered(60_000, 32, 16, 5);
+    const stop = new AbortController();
+    const reason = new Error('the train job failed');
+    const build = annIndexFilesOnThread({ vectors, seed: 3, exactMaxFloats: 1000 }, stop.signal);
+    setTimeout(() => stop.abort(reason), 300);
+    await expect(build).rejects.toBe(reason);
+    // Aborted before it starts: no thread at all.
+    await expect(annIndexFilesOnThread({ vectors, seed: 3, exactMaxFloats: 1000 }, stop.signal)).rejects.toBe(
+      reason,
+    );
+  });
 });
