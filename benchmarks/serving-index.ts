@@ -44,7 +44,7 @@ import { ExactIndex } from '../src/index/exact-index.ts';
 import { HnswIndex } from '../src/index/hnsw-index.ts';
 import type { HnswSearchOptions } from '../src/index/hnsw-index.ts';
 import { ItemFilter } from '../src/index/item-filter.ts';
-import { dotAt } from '../src/index/vector-store.ts';
+import { dotF32 } from '../models/dot.ts';
 import { clusteredItems, userQueries } from '../test/helpers/clustered-vectors.ts';
 import { parseArgs, printTable } from './lib/table.ts';
 
@@ -162,7 +162,7 @@ export function exactTruth(
   gathered: Float32Array,
 ): { all: Int32Array; filtered: Int32Array[] } {
   const { data, rows, cols } = vectors;
-  for (let i = 0; i < rows; i++) scores[i] = dotAt(data, i * cols, query, cols);
+  for (let i = 0; i < rows; i++) scores[i] = dotF32(data, i * cols, query, 0, cols);
   const all = topK(scores, K).indices;
   const filtered = filters.map((f) => {
     const items = f.items();

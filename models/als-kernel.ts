@@ -15,6 +15,7 @@
  *   (I + S G S) w = S G t — a k × k Cholesky instead of an f × f one;
  * - Cholesky: exact, forms the f × f matrix (the `solver: 'cholesky'` option, and fold-in).
  */
+import { dotF32, dotF32F64, dotF64 } from './dot.ts';
 import type { Csr } from './sparse.ts';
 import { choleskyInPlace, choleskySolveInPlace, gramUpperAccumulate } from './linalg.ts';
 import { cgChunkEntries, createAlsSimd } from './als-simd.ts';
@@ -172,12 +173,7 @@ export class AlsKernel {
     const inv = this.buf.systemInverse;
     for (let row = start; row < end; row++) {
       const o = row * f;
-      for (let a = 0; a < f; a++) {
-        const ra = a * f;
-        let s = 0;
-        for (let b = 0; b < f; b++) s += inv[ra + b]! * y[o + b]!;
-        z[o + a] = s;
-      }
+      for (let a = 0; a < f; a++) z[o + a] = dotF32F64(y, o, inv, a * f, f);
     }
   }
 
@@ -249,19 +245,13 @@ export class AlsKernel {
     for (let u = start; u < end; u++) {
       const xo = u * f;
       let xbx = 0;
-      for (let a = 0; a < f; a++) {
-        const ra = a * f;
-        let s = 0;
-        for (let b = 0; b < f; b++) s += bm[ra + b]! * xs[xo + b]!;
-        xbx += s * xs[xo + a]!;
-      }
+      for (let a = 0; a < f; a++) xbx += dotF32F64(xs, xo, bm, a * f, f) * xs[xo + a]!;
       // xᵀBx = xᵀYᵀYx + λ‖x‖²: every item counted as (0 − s)², then the stored entries corrected.
       let row = xbx;
       for (let j = users.indptr[u]!; j < users.indptr[u + 1]!; j++) {
         const v = users.values[j]!;
         const yo = users.indices[j]! * f;
-        let s = 0;
-        for (let b = 0; b < f; b++) s += y[yo + b]! * xs[xo + b]!;
+        const s = dotF32(y, yo, xs, xo, f);
         const c = 1 + alpha * Math.abs(v);
         const p = v > 0 ? 1 : 0;
         row += c * (p - s) * (p - s) - s * s;
@@ -379,7 +369,7 @@ export class AlsKernel {
     // G = Yᵤ Zᵤᵀ (lower triangle, k × k).
     for (let j = 0; j < k; j++) {
       const yo = items[s + j]! * f;
-      for (let l = 0; l <= j; l++) m[j * k + l] = dotRows(y, yo, z, items[s + l]! * f, f);
+      for (let l = 0; l <= j; l++) m[j * k + l] = dotF32(y, yo, z, items[s + l]! * f, f);
     }
     // G t, then M = I + S G S and q = S G t.
     for (let j = 0; j < k; j++) {
@@ -429,10 +419,10 @@ export class AlsKernel {
       const conf = alpha * Math.abs(v);
       const t = v > 0 ? 1 + conf : 0;
       const yo = items[j]! * f;
-      const coef = t - conf * dotRow(y, yo, x, f);
+      const coef = t - conf * dotF32F64(y, yo, x, 0, f);
       axpyRow(coef, y, yo, r, f);
     }
-    let rsOld = dot(r, r, f);
+    let rsOld = dotF64(r, 0, r, 0, f);
     if (rsOld < 1e-20) return;
     p.set(r);
     for (let step = 0; step < this.buf.cgSteps; step++) {
@@ -441,9 +431,9 @@ export class AlsKernel {
       for (let j = s; j < e; j++) {
         const conf = alpha * Math.abs(values[j]!);
         const yo = items[j]! * f;
-        axpyRow(conf * dotRow(y, yo, p, f), y, yo, ap, f);
+        axpyRow(conf * dotF32F64(y, yo, p, 0, f), y, yo, ap, f);
       }
-      const step_ = rsOld / dot(p, ap, f);
+      const step_ = rsOld / dotF64(p, 0, ap, 0, f);
       let rsNew = 0;
       for (let a = 0; a < f; a++) {
         x[a]! += step_ * p[a]!;
@@ -460,62 +450,38 @@ export class AlsKernel {
   }
 }
 
-/** out = scale · M v for a full f × f matrix. */
+/**
+ * out = scale · M v for a full f × f matrix: four rows at a time, each with its own sum, so the
+ * CPU overlaps them (the whole JS fit ~15% faster than with one dot product per row).
+ */
 function symv(m: Float64Array, f: number, v: Float64Array, out: Float64Array, scale: number): void {
-  for (let a = 0; a < f; a++) {
-    const ra = a * f;
-    let d0 = 0;
-    let d1 = 0;
-    let d2 = 0;
-    let d3 = 0;
-    let b = 0;
-    for (; b + 4 <= f; b += 4) {
-      d0 += m[ra + b]! * v[b]!;
-      d1 += m[ra + b + 1]! * v[b + 1]!;
-      d2 += m[ra + b + 2]! * v[b + 2]!;
-      d3 += m[ra + b + 3]! * v[b + 3]!;
+  let a = 0;
+  for (; a + 4 <= f; a += 4) {
+    const r0 = a * f;
+    const r1 = r0 + f;
+    const r2 = r1 + f;
+    const r3 = r2 + f;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    for (let b = 0; b < f; b++) {
+      const x = v[b]!;
+      s0 += m[r0 + b]! * x;
+      s1 += m[r1 + b]! * x;
+      s2 += m[r2 + b]! * x;
+      s3 += m[r3 + b]! * x;
     }
-    for (; b < f; b++) d0 += m[ra + b]! * v[b]!;
-    out[a] = scale * (d0 + d1 + d2 + d3);
+    out[a] = scale * s0;
+    out[a + 1] = scale * s1;
+    out[a + 2] = scale * s2;
+    out[a + 3] = scale * s3;
   }
+  for (; a < f; a++) out[a] = scale * dotF64(m, a * f, v, 0, f);
 }
 
 function roundUp4(n: number): number {
   return Math.ceil(n / 4) * 4;
-}
-
-/** Row `ao / f` of a dotted with row `bo / f` of b. */
-function dotRows(a: Float32Array, ao: number, b: Float32Array, bo: number, f: number): number {
-  let d0 = 0;
-  let d1 = 0;
-  let d2 = 0;
-  let d3 = 0;
-  let i = 0;
-  for (; i + 4 <= f; i += 4) {
-    d0 += a[ao + i]! * b[bo + i]!;
-    d1 += a[ao + i + 1]! * b[bo + i + 1]!;
-    d2 += a[ao + i + 2]! * b[bo + i + 2]!;
-    d3 += a[ao + i + 3]! * b[bo + i + 3]!;
-  }
-  for (; i < f; i++) d0 += a[ao + i]! * b[bo + i]!;
-  return d0 + d1 + d2 + d3;
-}
-
-/** Row `yo / f` of y dotted with v. */
-function dotRow(y: Float32Array, yo: number, v: Float64Array, f: number): number {
-  let d0 = 0;
-  let d1 = 0;
-  let d2 = 0;
-  let d3 = 0;
-  let b = 0;
-  for (; b + 4 <= f; b += 4) {
-    d0 += y[yo + b]! * v[b]!;
-    d1 += y[yo + b + 1]! * v[b + 1]!;
-    d2 += y[yo + b + 2]! * v[b + 2]!;
-    d3 += y[yo + b + 3]! * v[b + 3]!;
-  }
-  for (; b < f; b++) d0 += y[yo + b]! * v[b]!;
-  return d0 + d1 + d2 + d3;
 }
 
 /** out += a · (row `yo / f` of y). */
@@ -528,10 +494,4 @@ function axpyRow(a: number, y: Float32Array, yo: number, out: Float64Array, f: n
     out[b + 3]! += a * y[yo + b + 3]!;
   }
   for (; b < f; b++) out[b]! += a * y[yo + b]!;
-}
-
-function dot(a: Float64Array, b: Float64Array, f: number): number {
-  let s = 0;
-  for (let i = 0; i < f; i++) s += a[i]! * b[i]!;
-  return s;
 }

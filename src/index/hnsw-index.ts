@@ -56,7 +56,8 @@ import {
 } from './index-file.ts';
 import { countBits, ItemFilter } from './item-filter.ts';
 import { QuantizedRows } from './quantized-rows.ts';
-import { checkItem, checkQuery, checkVectors, dotAt, scoreRowsInto, VectorStore } from './vector-store.ts';
+import { dotF32 } from '../../models/dot.ts';
+import { checkItem, checkQuery, checkVectors, scoreRowsInto, VectorStore } from './vector-store.ts';
 
 /** How searches run; can differ between the process that built and the one that loads. */
 export interface HnswSearchOptions {
@@ -264,7 +265,7 @@ export class HnswIndex implements AnnIndex {
       for (let j = 0; j < cols; j++) {
         if (!Number.isFinite(row[j]!)) throw new RangeError(`vector of item ${i} has a non-finite value`);
       }
-      norms[i] = Math.sqrt(dotAt(store.data, i * cols, row, cols));
+      norms[i] = Math.sqrt(dotF32(store.data, i * cols, row, 0, cols));
     }
     // Longest first; inside a stratum, rows in index order.
     const byNorm = Int32Array.from(items).sort((a, b) => norms[b]! - norms[a]! || a - b);
@@ -459,7 +460,7 @@ export class HnswIndex implements AnnIndex {
     const wasLive = this.store.isLive(itemIndex);
     this.store.set(itemIndex, vector);
     this.quant.set(itemIndex, vector);
-    const norm = Math.sqrt(dotAt(vector, 0, vector, vector.length));
+    const norm = Math.sqrt(dotF32(vector, 0, vector, 0, vector.length));
     let to = this.strata.findIndex((s) => norm >= s.minNorm);
     if (to < 0) to = this.strata.length - 1;
     if (itemIndex >= this.stratumOf.length) {
@@ -581,7 +582,7 @@ export class HnswIndex implements AnnIndex {
   private searchStrata(query: Float32Array, k: number, fraction: number, filter?: ItemFilter): AnnResult {
     const { overFetch, maxFetch, rescore, scanRowsPerEf, efSearch } = this.search_;
     const d = this.dims;
-    const qNorm = Math.sqrt(dotAt(query, 0, query, d));
+    const qNorm = Math.sqrt(dotF32(query, 0, query, 0, d));
     const q = this.asPlain(query);
     const firstFetch = filter ? firstFetchFor(k, fraction, overFetch) : k;
     const baseFetch = filter ? k * overFetch : k;

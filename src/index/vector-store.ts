@@ -7,6 +7,7 @@
  * copy of the model version's item vectors and reads them back with `row`. `set` writes rows
  * in place and moves to a larger buffer (×1.5) when an item index falls beyond it.
  */
+import { dotF32 } from '../../models/dot.ts';
 import { topK } from '../../models/top-k.ts';
 import type { TopK } from '../../models/top-k.ts';
 import type { Vectors } from '../../models/matrix.ts';
@@ -110,7 +111,7 @@ export class VectorStore {
 
   /** Inner product of row `item` with `query`. */
   dot(item: number, query: Float32Array): number {
-    return dotAt(this.buf, item * this.dims, query, this.dims);
+    return dotF32(this.buf, item * this.dims, query, 0, this.dims);
   }
 
   /**
@@ -202,8 +203,8 @@ let touchSink = 0;
  * with its own accumulator, so the CPU overlaps their misses; and one float of every cache
  * line of the rows 16 ahead is read early (a software prefetch), so their misses are in
  * flight while the current rows are scored. Together ~2× faster than one row at a time.
- * Every score either index reports comes from here (or from `dotAt`, which adds in the same
- * order), so they agree exactly.
+ * Every score either index reports comes from here (or from models/dot.ts `dotF32`, which adds in
+ * the same order), so they agree exactly.
  */
 export function scoreRowsInto(
   data: Float32Array,
@@ -256,22 +257,13 @@ export function scoreRowsInto(
     out[j + 2] = s2;
     out[j + 3] = s3;
   }
-  for (; j < count; j++) out[j] = dotAt(data, rows[j]! * d, q, d);
+  for (; j < count; j++) out[j] = dotF32(data, rows[j]! * d, q, 0, d);
   touchSink = touch;
 }
 
 /** The last value `scoreRowsInto` read ahead (exported only so it counts as used). */
 export function lastTouch(): number {
   return touchSink;
-}
-
-/** data[o .. o + d) · q, summed in the same order as `scoreRowsInto` (float64 accumulator). */
-export function dotAt(data: Float32Array, o: number, q: Float32Array, d: number): number {
-  const even = d & ~1;
-  let s = 0;
-  for (let t = 0; t < even; t += 2) s += data[o + t]! * q[t]! + data[o + t + 1]! * q[t + 1]!;
-  if (even !== d) s += data[o + even]! * q[even]!;
-  return s;
 }
 
 /** Shape checks shared by both indexes. */

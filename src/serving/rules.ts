@@ -3,6 +3,7 @@
  * arrival, at most N items per category, and MMR diversity over item vectors. Uncategorised items
  * are not one category (never capped), and the cap yields rather than leave a list short.
  */
+import { dotF32 } from '../../models/dot.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Item } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
@@ -119,10 +120,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
         hasUnit[j] = dims > 0 && unitInto(o.vectorOf(pool[j]!.index), unit, j * dims, dims) ? 1 : 0;
       if (hasUnit[j] === 1) {
         for (; seen[j]! < chosenRows.length; seen[j]!++) {
-          const a = j * dims;
-          const b = chosenRows[seen[j]!]! * dims;
-          let d = 0;
-          for (let t = 0; t < dims; t++) d += unit[a + t]! * unit[b + t]!;
+          const d = dotF32(unit, j * dims, unit, chosenRows[seen[j]!]! * dims, dims);
           if (d > maxSim[j]!) maxSim[j] = d;
         }
       }
@@ -241,9 +239,7 @@ function bestFirst(candidates: readonly Scored[], m: number): Scored[] {
 function unitInto(v: Float32Array | null, out: Float32Array, at: number, dims: number): boolean {
   if (!v || v.length < dims) return false;
   const d = dims;
-  let sq = 0;
-  for (let k = 0; k < d; k++) sq += v[k]! * v[k]!;
-  const norm = Math.sqrt(sq);
+  const norm = Math.sqrt(dotF32(v, 0, v, 0, d));
   if (!(norm > 0)) return false;
   for (let k = 0; k < d; k++) out[at + k] = v[k]! / norm;
   return true;
