@@ -15,6 +15,8 @@ export interface ThreadShardTransportOptions {
   threads: number;
   /** Tries per shard before the half-step fails. @defaultValue 2 */
   attempts?: number;
+  /** The threads' script (tests wrap als-shard-thread.ts in one that crashes). @defaultValue als-shard-thread.ts */
+  entry?: URL;
 }
 
 const ENTRY = new URL('./als-shard-thread.ts', import.meta.url);
@@ -72,7 +74,7 @@ export class ThreadShardTransport implements AlsShardTransport {
   private worker(slot: number): Worker {
     let w = this.workers[slot];
     if (!w) {
-      w = startTsWorker(ENTRY, { root: this.o.root });
+      w = startTsWorker(this.o.entry ?? ENTRY, { root: this.o.root });
       this.workers[slot] = w;
     }
     return w;

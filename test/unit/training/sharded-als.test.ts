@@ -115,6 +115,34 @@ describe('AlsShardStore', () => {
 });
 
 describe('ThreadShardTransport', () => {
+  it('runs again the shard of a thread that died mid-fit, on a new thread: the same factors', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'shelf-als-threads-'));
+    const marker = join(root, 'crashed');
+    process.env.SHELF_TEST_CRASH_MARKER = marker;
+    const entry = new URL('../../helpers/crashing-shard-thread.ts', import.meta.url);
+    const transport = new ThreadShardTransport({ root, threads: 2, attempts: 2, entry });
+    try {
+      const plain = new AlsModel(OPTIONS);
+      await plain.fit(train);
+      const sharded = new AlsModel({
+        ...OPTIONS,
+        sideSolver: new ShardedAlsSolver({ store: new AlsShardStore(root), transport, shards: 5 }),
+      });
+      await sharded.fit(train);
+      expect(await readdir(root)).toContain('crashed'); // a thread did die
+      expect(bitDifferences(sharded.userFactors, plain.userFactors)).toEqual(
+        sameBits(plain.userFactors.length),
+      );
+      expect(bitDifferences(sharded.itemFactors, plain.itemFactors)).toEqual(
+        sameBits(plain.itemFactors.length),
+      );
+    } finally {
+      delete process.env.SHELF_TEST_CRASH_MARKER;
+      await transport.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('fails a shard whose files are missing after its attempts, naming the cause', async () => {
     const root = await mkdtemp(join(tmpdir(), 'shelf-als-threads-'));
     const transport = new ThreadShardTransport({ root, threads: 2, attempts: 2 });
