@@ -51,6 +51,7 @@ import type {
 } from './types.ts';
 import { visitorKey } from './types.ts';
 import type { AttributionRow, ImpressionRow, TotalsRow } from './feedback-sql.ts';
+import { ImpressionVisitors } from './impression-visitors.ts';
 import {
   aggregationSql,
   ATTRIBUTION_COLUMNS,
@@ -117,8 +118,15 @@ export class SqliteStore implements Store {
   private stmts: ReturnType<SqliteStore['prepare']> | null = null;
   private readonly checkpointTimer: NodeJS.Timeout | null = null;
 
-  /** `file` is a path or `:memory:`. */
-  constructor(file: string, checkpoints?: WalCheckpoints) {
+  /**
+   * `file` is a path or `:memory:`. `impressionIndexMs`: how often writing lists moves their
+   * recent visitor entries into the impressions' visitor index (impression-visitors.ts), ms.
+   */
+  constructor(
+    file: string,
+    checkpoints?: WalCheckpoints,
+    private readonly impressionIndexMs = 1000,
+  ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('busy_timeout = 5000');
@@ -244,14 +252,10 @@ export class SqliteStore implements Store {
       usersActivityFirst: db.prepare(usersActivitySql('>=')),
       usersActivityNext: db.prepare(usersActivitySql('>')),
       merge: db.prepare('UPDATE events SET user_id = ? WHERE session_id = ? AND user_id IS NULL'),
-      mergeImpressions: db.prepare(
-        'UPDATE impressions SET user_id = ? WHERE session_id = ? AND user_id IS NULL',
-      ),
       mergeAttributions: db.prepare(
         'UPDATE attributions SET user_id = ? WHERE session_id = ? AND user_id IS NULL',
       ),
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
-      deleteImpressions: db.prepare('DELETE FROM impressions WHERE user_id = ?'),
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
       deleteVisitorDays: db.prepare(ERASE_VISITOR_DAYS_SQL.replace('$1', '?')),
       insertImpression: db.prepare(
@@ -259,13 +263,7 @@ export class SqliteStore implements Store {
          ON CONFLICT (recommendation_id) DO NOTHING`,
       ),
       impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
-      // The newest first over impressions_user / impressions_session; membership from json_each.
-      latestWith: db.prepare(
-        `SELECT ${IMPRESSION_COLUMNS} FROM impressions
-         WHERE (user_id = @userId OR session_id = @sessionId) AND ts >= @from AND ts <= @to
-           AND EXISTS (SELECT 1 FROM json_each(item_ids) WHERE value = @itemId)
-         ORDER BY ts DESC, seq DESC LIMIT 1`,
-      ),
+      visitors: new ImpressionVisitors(db, this.impressionIndexMs),
       insertAttribution: db.prepare(
         `INSERT INTO attributions (${ATTRIBUTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (event_id) DO NOTHING`,
@@ -454,7 +452,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       const moved = this.s.merge.run(userId, sessionId).changes;
       // The session's lists and credits follow it, so later events of the user find them.
-      this.s.mergeImpressions.run(userId, sessionId);
+      this.s.visitors.merge(sessionId, userId);
       this.s.mergeAttributions.run(userId, sessionId);
       if (moved) this.s.touchUser.run(userId, Date.now());
       return moved;
@@ -465,7 +463,7 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.s.erase.run(userId, now);
       const events = this.s.deleteEvents.run(userId).changes;
-      this.s.deleteImpressions.run(userId);
+      this.s.visitors.erase(userId);
       this.s.deleteAttributions.run(userId);
       this.s.deleteVisitorDays.run(visitorKey({ userId }));
       const user = this.s.deleteUser.run(userId).changes > 0;
@@ -566,6 +564,7 @@ export class SqliteStore implements Store {
     const stmt = this.s.insertImpression;
     let n = 0;
     this.write(() => {
+      const after = this.s.visitors.newest();
       for (const i of impressions) {
         n += stmt.run(
           i.recommendationId,
@@ -583,6 +582,7 @@ export class SqliteStore implements Store {
           i.itemIds.length,
         ).changes;
       }
+      this.s.visitors.added(after, Date.now());
     });
     return n;
   }
@@ -602,13 +602,7 @@ export class SqliteStore implements Store {
     from: number,
     to: number,
   ): Promise<StoredImpression | null> {
-    const row = this.s.latestWith.get({
-      userId: visitor.userId ?? null,
-      sessionId: visitor.sessionId ?? null,
-      itemId,
-      from,
-      to,
-    }) as ImpressionRow | undefined;
+    const row = this.s.visitors.latestWith(visitor, itemId, from, to);
     return row ? withoutSeq(impressionFromRow(row)) : null;
   }
 

@@ -2,10 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateFeedback } from '../../../src/feedback/aggregate-feedback.ts';
 import { sqliteMigrations } from '../../../src/store/migrations.ts';
-import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import { openSqliteStore, SqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { StoredImpression } from '../../../src/store/types.ts';
+import { describeFeedbackStore, impression } from '../../helpers/describe-feedback-store.ts';
 import { describeStore, event } from '../../helpers/describe-store.ts';
 
 describeStore('sqlite (memory)', async () => {
@@ -49,6 +51,118 @@ describe('SqliteStore on disk', () => {
       const [all] = await store.feedbackTotals({ from: '2026-01-01', to: '2026-01-01', groupBy: [] });
       expect(all).toMatchObject({ impressions: 1, itemsShown: 3 });
       await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// The impressions' visitor entries (impression-visitors.ts) moved at every write, and never: the
+// feedback suite finds, merges and erases lists in either table alike.
+for (const [name, everyMs] of [
+  ['moved at every write', 0],
+  ['never moved', Infinity],
+] as const) {
+  describe(`SqliteStore, the impressions' visitor entries ${name}`, () => {
+    let store: SqliteStore;
+    beforeEach(async () => {
+      store = new SqliteStore(':memory:', undefined, everyMs);
+      await store.migrate();
+    });
+    afterEach(() => store.close());
+    describeFeedbackStore(() => store);
+  });
+}
+
+describe("SqliteStore, the impressions' visitor index", () => {
+  const T0 = Date.UTC(2026, 0, 1, 12);
+  const at = (id: string, ts: number, over: Partial<StoredImpression> = {}) =>
+    impression(id, { timestamp: ts, ...over });
+
+  it('finds, merges and erases lists in both its tables, and keeps no entry of an erased user', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
+    try {
+      const file = join(dir, 'shelf.sqlite');
+      // Moved at the first write only: r1's and s1's entries in the index, r2's and s2's recent.
+      const store = new SqliteStore(file, undefined, 3_600_000);
+      await store.migrate();
+      await store.insertImpressions([
+        at('r1', T0, { sessionId: 'sx' }),
+        at('s1', T0 + 1, { userId: undefined, sessionId: 'sy' }),
+      ]);
+      await store.insertImpressions([
+        at('r2', T0 + 2, { itemIds: ['a'] }),
+        at('s2', T0 + 3, { userId: undefined, sessionId: 'sy', itemIds: ['q'] }),
+      ]);
+      const raw = new Database(file, { readonly: true });
+      const entries = (table = 'impression_visitors') =>
+        raw.prepare(`SELECT visitor, seq FROM ${table} ORDER BY seq, visitor`).all();
+      expect(entries()).toEqual([
+        { visitor: 's:sx', seq: 1 },
+        { visitor: 'u:u1', seq: 1 },
+        { visitor: 's:sy', seq: 2 },
+      ]);
+      expect(entries('impression_visitors_recent')).toEqual([
+        { visitor: 'u:u1', seq: 3 },
+        { visitor: 's:sy', seq: 4 },
+      ]);
+      const latest = async (item: string, v: { userId?: string; sessionId?: string }) =>
+        (await store.latestImpressionWith(v, item, T0 - 1, T0 + 10))?.recommendationId ?? null;
+      expect(await latest('a', { userId: 'u1' })).toBe('r2'); // recent, newer
+      expect(await latest('b', { userId: 'u1' })).toBe('r1'); // indexed
+      expect(await latest('b', { sessionId: 'sx' })).toBe('r1'); // through its session entry
+      expect(await latest('q', { sessionId: 'sy' })).toBe('s2');
+      // A login: the session's lists on both sides become the user's.
+      await store.mergeSession('sy', 'u9');
+      expect(await latest('b', { userId: 'u9' })).toBe('s1');
+      expect(await latest('q', { userId: 'u9' })).toBe('s2');
+      // Erasure: every list of the user and every entry naming one, on both sides.
+      await store.deleteUser('u1');
+      expect(await store.impressions(['r1', 'r2'])).toEqual([]);
+      expect(entries()).toEqual([
+        { visitor: 's:sy', seq: 2 },
+        { visitor: 'u:u9', seq: 2 },
+        { visitor: 'u:u9', seq: 4 },
+      ]);
+      expect(entries('impression_visitors_recent')).toEqual([{ visitor: 's:sy', seq: 4 }]);
+      await store.deleteUser('u9');
+      expect(await store.impressions(['s1', 's2'])).toEqual([]);
+      expect([...entries(), ...entries('impression_visitors_recent')]).toEqual([]);
+      raw.close();
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is built from the lists of a store made before it, which are then found as before', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
+    try {
+      const file = join(dir, 'shelf.sqlite');
+      const db = new Database(file);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
+      for (const m of sqliteMigrations.filter((x) => x.version < 9)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+      }
+      const insert = db.prepare(
+        `INSERT INTO impressions (recommendation_id, ts, tier, user_id, session_id, config, probability, model_version, item_ids, shown)
+         VALUES (?, ?, 'homepage', ?, ?, 'default', 1, 'v1', '["a","b","c"]', 3)`,
+      );
+      insert.run('r1', T0, 'u1', 's1');
+      insert.run('r2', T0 + 1, null, 's2');
+      db.close();
+      const store = new SqliteStore(file, undefined, Infinity);
+      await store.migrate();
+      const found = async (v: { userId?: string; sessionId?: string }) =>
+        (await store.latestImpressionWith(v, 'b', T0 - 1, T0 + 10))?.recommendationId ?? null;
+      expect(await found({ userId: 'u1' })).toBe('r1');
+      expect(await found({ sessionId: 's1' })).toBe('r1');
+      expect(await found({ sessionId: 's2' })).toBe('r2');
+      await store.close();
+      const raw = new Database(file, { readonly: true });
+      expect(raw.prepare('SELECT count(*) FROM impression_visitors').pluck().get()).toBe(3);
+      raw.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,134 @@
+/**
+ * SQLite's visitor index of the impressions (migration 9): which lists each visitor was shown,
+ * (visitor key, ts, seq), in two tables. An index on the impressions table wrote, for every list,
+ * an entry at that visitor's place among millions: once the table outgrew a page per visitor,
+ * about one page written per list, half of what writing a list cost, growing with the table.
+ * Now a list's entries go to `impression_visitors_recent`, which holds a second's lists at most
+ * and so a few hundred pages, all of them written by every commit anyway; once a second they
+ * move to `impression_visitors` in visitor order, where the entries of a second's lists share
+ * their pages. Every lookup, merge and erasure reads both. PostgreSQL keeps its plain indexes
+ * (postgres-store.ts).
+ */
+import type Database from 'better-sqlite3';
+import { IMPRESSION_COLUMNS } from './feedback-sql.ts';
+import type { ImpressionRow } from './feedback-sql.ts';
+import type { VisitorRef } from './types.ts';
+
+const JOINED = IMPRESSION_COLUMNS.split(', ')
+  .map((c) => `i.${c}`)
+  .join(', ');
+/** The rows (seq) of visitor key @visitor, in both tables. */
+const ROWS_OF = `SELECT seq FROM impression_visitors WHERE visitor = @visitor
+  UNION ALL SELECT seq FROM impression_visitors_recent WHERE visitor = @visitor`;
+
+export class ImpressionVisitors {
+  private readonly s;
+  /** When the recent entries last moved (this process's clock), ms. */
+  private movedAt = Number.NEGATIVE_INFINITY;
+
+  /** `moveEveryMs`: how often `added` moves the recent entries (Infinity: never). */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly moveEveryMs = 1000,
+  ) {
+    const latest = (table: string) =>
+      // Newest first over the visitor's entries: the first list holding the item ends the scan.
+      db.prepare(
+        `SELECT ${JOINED} FROM ${table} v JOIN impressions i ON i.seq = v.seq
+         WHERE v.visitor = @visitor AND v.ts >= @from AND v.ts <= @to
+           AND EXISTS (SELECT 1 FROM json_each(i.item_ids) WHERE value = @itemId)
+         ORDER BY v.ts DESC, v.seq DESC LIMIT 1`,
+      );
+    this.s = {
+      newest: db.prepare('SELECT coalesce(max(seq), 0) FROM impressions').pluck(),
+      add: db.prepare(
+        `INSERT INTO impression_visitors_recent
+         SELECT 'u:' || user_id, ts, seq FROM impressions WHERE seq > @after AND user_id IS NOT NULL
+         UNION ALL
+         SELECT 's:' || session_id, ts, seq FROM impressions WHERE seq > @after AND session_id IS NOT NULL`,
+      ),
+      // The recent table is read in key order: the entries go in visitor by visitor.
+      move: db.prepare(
+        'INSERT INTO impression_visitors SELECT visitor, ts, seq FROM impression_visitors_recent',
+      ),
+      clearRecent: db.prepare('DELETE FROM impression_visitors_recent'),
+      latest: latest('impression_visitors'),
+      latestRecent: latest('impression_visitors_recent'),
+      // A login: the session's lists become the user's too.
+      mergeEntries: db.prepare(
+        `INSERT OR IGNORE INTO impression_visitors (visitor, ts, seq)
+         SELECT 'u:' || @userId, ts, seq FROM impressions WHERE user_id IS NULL AND seq IN (${ROWS_OF})`,
+      ),
+      mergeRows: db.prepare(
+        `UPDATE impressions SET user_id = @userId WHERE user_id IS NULL AND seq IN (${ROWS_OF})`,
+      ),
+      // Erasure: the user's lists, and every entry naming them (their sessions' too).
+      eraseSessionEntries: ['impression_visitors', 'impression_visitors_recent'].map((table) =>
+        db.prepare(
+          `DELETE FROM ${table} WHERE (visitor, ts, seq) IN (
+             SELECT 's:' || session_id, ts, seq FROM impressions WHERE session_id IS NOT NULL AND seq IN (${ROWS_OF}))`,
+        ),
+      ),
+      eraseRows: db.prepare(`DELETE FROM impressions WHERE seq IN (${ROWS_OF})`),
+      eraseEntries: db.prepare('DELETE FROM impression_visitors WHERE visitor = @visitor'),
+      eraseRecentEntries: db.prepare('DELETE FROM impression_visitors_recent WHERE visitor = @visitor'),
+    };
+  }
+
+  /** The newest row before lists are written (inside the transaction that writes them). */
+  newest(): number {
+    return this.s.newest.get() as number;
+  }
+
+  /**
+   * Indexes the lists written after row `after` (inside the transaction that wrote them), and
+   * moves the recent entries when they last moved a while ago.
+   */
+  added(after: number, now: number): void {
+    this.s.add.run({ after });
+    if (this.moveEveryMs === Infinity || now - this.movedAt < this.moveEveryMs) return;
+    this.movedAt = now;
+    this.s.move.run();
+    this.s.clearRecent.run();
+  }
+
+  /** The newest list shown to `visitor` in [from, to] that holds `itemId` (both tables in one snapshot). */
+  latestWith(visitor: VisitorRef, itemId: string, from: number, to: number): ImpressionRow | undefined {
+    const keys = [
+      ...(visitor.userId !== undefined ? [`u:${visitor.userId}`] : []),
+      ...(visitor.sessionId !== undefined ? [`s:${visitor.sessionId}`] : []),
+    ];
+    return this.db.transaction(() => {
+      let best: ImpressionRow | undefined;
+      for (const key of keys) {
+        for (const stmt of [this.s.latest, this.s.latestRecent]) {
+          const r = stmt.get({ visitor: key, itemId, from, to }) as ImpressionRow | undefined;
+          if (r && (!best || newer(r, best))) best = r;
+        }
+      }
+      return best;
+    })();
+  }
+
+  /** The session's lists become the user's (inside the merge's write transaction). */
+  merge(sessionId: string, userId: string): void {
+    const visitor = `s:${sessionId}`;
+    this.s.mergeEntries.run({ userId, visitor });
+    this.s.mergeRows.run({ userId, visitor });
+  }
+
+  /** Deletes the user's lists and every entry naming one (inside the erasure's write transaction). */
+  erase(userId: string): void {
+    const visitor = `u:${userId}`;
+    for (const stmt of this.s.eraseSessionEntries) stmt.run({ visitor });
+    this.s.eraseRows.run({ visitor });
+    this.s.eraseEntries.run({ visitor });
+    this.s.eraseRecentEntries.run({ visitor });
+  }
+}
+
+/** `a` was written after `b`: a later timestamp, or the same one and a later row. */
+function newer(a: ImpressionRow, b: ImpressionRow): boolean {
+  const [at, bt] = [Number(a.ts), Number(b.ts)];
+  return at > bt || (at === bt && Number(a.seq) > Number(b.seq));
+}
