@@ -7,6 +7,7 @@
  *   ones, on each store;
  * - the HTTP personalized tier with impression recording on and off, cache hits and cache off
  *   (the http bench's runs, benchmarks/lib/http-runs.ts), `--rounds` servers of each, alternating;
+ *   the figure is the median of the rounds' ratios (each round's two servers run back to back);
  * - the impression writer thread's CPU per list on SQLite, by lists already stored
  *   (`--writer-stored 0,1000000`) and visitors (`--writer-visitors 4000,100000`), at
  *   `--writer-rate 10000` lists/s for `--writer-seconds 10`;
@@ -406,14 +407,25 @@ export default async function feedback(args: string[]): Promise<unknown> {
       ],
     });
     const [on, off] = runs.variants;
-    const share = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
-    // Each round's servers ran next to each other: their ratios, beside the medians'.
-    const byRound = (a: number[], b: number[]) => a.map((x, r) => share(x, b[r]!)).join(' · ');
+    const share = (x: number) => `${(x * 100).toFixed(0)}%`;
+    // The figure is the median of the rounds' ratios, pair by pair: a round's two servers ran
+    // next to each other, so the machine's drift between rounds (this machine's runs of the same
+    // code differ by up to half) cancels; the ratio of the two medians mixes rounds and is
+    // printed beside it.
+    const ratios = (a: number[], b: number[]) => a.map((x, r) => x / b[r]!);
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((x, y) => x - y);
+      const mid = sorted.length >> 1;
+      return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    };
+    const hits = ratios(on!.rounds.cached, off!.rounds.cached);
+    const misses = ratios(on!.rounds.uncached, off!.rounds.uncached);
     console.log(
-      `\nrecorded / not recorded throughput (target ≥ 90%): cache hits ${share(on!.cached.reqPerSec, off!.cached.reqPerSec)}, cache off ${share(on!.uncached.reqPerSec, off!.uncached.reqPerSec)}` +
-        ` (medians; by round: cache hits ${byRound(on!.rounds.cached, off!.rounds.cached)}, cache off ${byRound(on!.rounds.uncached, off!.rounds.uncached)})`,
+      `\nrecorded / not recorded throughput (target ≥ 90%), median of the rounds' ratios: cache hits ${share(median(hits))}, cache off ${share(median(misses))}` +
+        ` (by round: cache hits ${hits.map(share).join(' · ')}, cache off ${misses.map(share).join(' · ')};` +
+        ` ratio of the medians: cache hits ${share(on!.cached.reqPerSec / off!.cached.reqPerSec)}, cache off ${share(on!.uncached.reqPerSec / off!.uncached.reqPerSec)})`,
     );
-    result.http = runs;
+    result.http = { ...runs, pairedRatio: { cacheHits: median(hits), cacheOff: median(misses) } };
   }
 
   const writer: Awaited<ReturnType<typeof writerRun>>[] = [];

@@ -1,7 +1,7 @@
 /**
  * The impression recorder in a worker thread with a store connection of its own
  * (impression-writer.ts). The serving thread only appends each list to an outbox handed to the
- * thread every few milliseconds, so writing lists — a row and three index entries each — takes
+ * thread every few milliseconds, so writing lists — a row and its index entries each — takes
  * nothing from the event loop, and a list lives in the serving heap for milliseconds, not until
  * the next write: held for a second, every list outlived two scavenges and was promoted, and
  * collecting it made garbage collection several times costlier on a large catalogue.
