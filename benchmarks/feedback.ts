@@ -33,6 +33,7 @@ import { openStore } from '../src/store/open-store.ts';
 import { openPostgresStore } from '../src/store/postgres-store.ts';
 import type { ShelfEvent, Store, StoredImpression } from '../src/store/types.ts';
 import { measureHttp } from './lib/http-runs.ts';
+import { median } from './lib/median.ts';
 import { parseArgs, printTable } from './lib/table.ts';
 import { threadCpuSince, threadCpuUs } from './lib/thread-cpu.ts';
 
@@ -413,11 +414,6 @@ export default async function feedback(args: string[]): Promise<unknown> {
     // code differ by up to half) cancels; the ratio of the two medians mixes rounds and is
     // printed beside it.
     const ratios = (a: number[], b: number[]) => a.map((x, r) => x / b[r]!);
-    const median = (xs: number[]) => {
-      const sorted = [...xs].sort((x, y) => x - y);
-      const mid = sorted.length >> 1;
-      return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-    };
     const hits = ratios(on!.rounds.cached, off!.rounds.cached);
     const misses = ratios(on!.rounds.uncached, off!.rounds.uncached);
     console.log(

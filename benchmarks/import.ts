@@ -30,6 +30,7 @@ import { openPostgresStore } from '../src/store/postgres-store.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { InsertResult, Item, ShelfEvent, Store, UpsertResult, User } from '../src/store/types.ts';
 import { parseArgs, printTable } from './lib/table.ts';
+import { median } from './lib/median.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const KNOWN = ['parse', 'sqlite', 'postgres'] as const;
@@ -174,12 +175,6 @@ async function writeSyntheticEvents(file: string, n: number): Promise<void> {
   }
   gzip.end();
   await done;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function measure(

@@ -67,6 +67,7 @@ import { servedSetup } from '../training/served-setup.ts';
 import { TUNED_TIERS } from '../training/serving-rules.ts';
 import type { RulesReport } from '../training/serving-rules.ts';
 import { parseArgs, printTable } from './lib/table.ts';
+import { median } from './lib/median.ts';
 
 const K = 20;
 
@@ -756,12 +757,6 @@ function formatParams(p: Params, parent: Params | null = null): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   return text || '-';
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;

@@ -13,6 +13,7 @@ import type { Csr } from '../models/sparse.ts';
 import { createRng } from '../models/random.ts';
 import type { Rng } from '../models/random.ts';
 import { parseArgs, printTable } from './lib/table.ts';
+import { median } from './lib/median.ts';
 
 interface SizeResult {
   interactions: number;
@@ -233,11 +234,4 @@ function foldInTimes(model: AlsModel, rng: Rng): { medianMicros: number; p99Micr
   }
   times.sort((a, b) => a - b);
   return { medianMicros: median(times), p99Micros: times[Math.floor(times.length * 0.99)]! };
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
