@@ -23,6 +23,13 @@ const ROWS_OF = `SELECT seq FROM impression_visitors WHERE visitor = @visitor
 
 export class ImpressionVisitors {
   private readonly s;
+  /** Both tables' newest list per key, read in one transaction (one snapshot: none missed mid-move). */
+  private readonly newestOf: (
+    keys: readonly string[],
+    itemId: string,
+    from: number,
+    to: number,
+  ) => ImpressionRow | undefined;
   /** When the recent entries last moved (this process's clock), ms. */
   private movedAt = Number.NEGATIVE_INFINITY;
 
@@ -73,6 +80,16 @@ export class ImpressionVisitors {
       eraseEntries: db.prepare('DELETE FROM impression_visitors WHERE visitor = @visitor'),
       eraseRecentEntries: db.prepare('DELETE FROM impression_visitors_recent WHERE visitor = @visitor'),
     };
+    this.newestOf = db.transaction((keys: readonly string[], itemId: string, from: number, to: number) => {
+      let best: ImpressionRow | undefined;
+      for (const key of keys) {
+        for (const stmt of [this.s.latest, this.s.latestRecent]) {
+          const r = stmt.get({ visitor: key, itemId, from, to }) as ImpressionRow | undefined;
+          if (r && (!best || newer(r, best))) best = r;
+        }
+      }
+      return best;
+    });
   }
 
   /** The newest row before lists are written (inside the transaction that writes them). */
@@ -98,16 +115,7 @@ export class ImpressionVisitors {
       ...(visitor.userId !== undefined ? [`u:${visitor.userId}`] : []),
       ...(visitor.sessionId !== undefined ? [`s:${visitor.sessionId}`] : []),
     ];
-    return this.db.transaction(() => {
-      let best: ImpressionRow | undefined;
-      for (const key of keys) {
-        for (const stmt of [this.s.latest, this.s.latestRecent]) {
-          const r = stmt.get({ visitor: key, itemId, from, to }) as ImpressionRow | undefined;
-          if (r && (!best || newer(r, best))) best = r;
-        }
-      }
-      return best;
-    })();
+    return this.newestOf(keys, itemId, from, to);
   }
 
   /** The session's lists become the user's (inside the merge's write transaction). */
