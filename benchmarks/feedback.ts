@@ -192,7 +192,7 @@ async function aggregationRun(h: Handle, total: number, incremental: number) {
  * holding `stored` lists (written by SQL, as the aggregation's are), fed `rate` lists a second
  * for `seconds` from this thread: the CPU time each thread spends per list. This thread's is
  * making each list and handing it over; the writer's is the store's insert with its index
- * upkeep, commits and checkpoints, which grows with the table. The writer is taken to be the
+ * upkeep, commits and checkpoints, by lists already stored. The writer is taken to be the
  * busiest thread but this one (nothing else runs here); the rest is V8's helpers (GC).
  */
 async function writerRun(h: Handle, stored: number, visitors: number, rate: number, seconds: number) {
