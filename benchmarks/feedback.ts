@@ -1,13 +1,13 @@
 /**
  * `npm run bench -- feedback [--stores sqlite,postgres] [--impressions 10000000] [--incremental 1000000]
- * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--rounds 3] [--writer-stored …] [--stall-seconds 10]`: the
+ * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--rounds 3] [--slices 5] [--writer-stored …] [--stall-seconds 10]`: the
  * feedback loop's figures (issue #13), each on data made here with a fixed seed:
  * - events/s through attribution: store insert plus attribution, batches of 100, on each store;
  * - the aggregation job over `--impressions` lists from scratch, then over `--incremental` new
  *   ones, on each store;
  * - the HTTP personalized tier with impression recording on and off, cache hits and cache off
- *   (the http bench's runs, benchmarks/lib/http-runs.ts), `--rounds` servers of each, alternating;
- *   the figure is the median of the rounds' ratios (each round's two servers run back to back);
+ *   (the http bench's runs, benchmarks/lib/http-runs.ts): `--rounds` rounds, each a server of each
+ *   side by side, driven in turn in `--slices` slices; the figure is the median of the rounds' ratios;
  * - the impression writer thread's CPU per list on SQLite, by lists already stored
  *   (`--writer-stored 0,1000000`) and visitors (`--writer-visitors 4000,100000`), at
  *   `--writer-rate 10000` lists/s for `--writer-seconds 10`;
@@ -397,6 +397,7 @@ export default async function feedback(args: string[]): Promise<unknown> {
       items: Number(opts.get('items') ?? 20_000),
       duration: Number(opts.get('duration') ?? 10),
       rounds: Number(opts.get('rounds') ?? 3),
+      slices: Number(opts.get('slices') ?? 5),
       variants: [
         // Rotation off in both: it changes a returning visitor's list (and so the cache's hit
         // ratio) with the number of requests served, which is what is being compared.
@@ -409,8 +410,8 @@ export default async function feedback(args: string[]): Promise<unknown> {
     });
     const [on, off] = runs.variants;
     const share = (x: number) => `${(x * 100).toFixed(0)}%`;
-    // The figure is the median of the rounds' ratios, pair by pair: a round's two servers ran
-    // next to each other, so the machine's drift between rounds (this machine's runs of the same
+    // The figure is the median of the rounds' ratios, pair by pair: a round's two servers were
+    // driven in turn, so the machine's drift between rounds (this machine's runs of the same
     // code differ by up to half) cancels; the ratio of the two medians mixes rounds and is
     // printed beside it.
     const ratios = (a: number[], b: number[]) => a.map((x, r) => x / b[r]!);

@@ -1,33 +1,40 @@
 /**
  * The HTTP runs of the http and feedback benchmarks: the personalized tier over loopback with
- * autocannon, for each variant (a server environment), with the list cache on and off, then a
+ * autocannon, for each variant (a server environment), with the list cache on and off, beside a
  * bare Fastify route that returns a constant list of the same size, so the engine's overhead
  * shows as a ratio. Every server of a run shares one data dir: the first start seeds the demo
  * storefront and trains; the others load that version.
  *
  * The storefront is seeded and its first version trained in a child process first
- * (prepare-data-dir.ts): every measured server starts on a ready data dir, in a process whose
- * heap never held the setup (the first variant measured on the server that had seeded ran with
- * that garbage in its old generation, which made its collections costlier than the others').
+ * (prepare-data-dir.ts). Every measured server, the bare route's too, then runs in a process of
+ * its own (server-process.ts says why).
+ *
+ * The servers compared run side by side and are driven in turn, in slices: a round starts one
+ * server of each variant (and the bare route, cache on), warms each, then drives them one after
+ * another for `slices` slices of `duration / slices` seconds each, the order flipped every slice.
+ * This machine's speed drifts by a quarter and more within a minute, so servers measured one
+ * after the other, even back to back, compared the machine's moments as much as the servers;
+ * slices of a second or two, taken in turn, see the same drift. The next round starts fresh
+ * servers: a process's own luck (its heap's layout, the JIT's choices) varies too.
  *
  * Traffic: `visitors` distinct users in turn (each comes back every `visitors / req/s` seconds,
  * as a shopper moving between pages does), after a first pass that serves each of them once; so
  * the list cache answers the measured requests, and its hit ratio is printed. autocannon runs in
- * a child process (load-client.ts), on the same 2 cores; the servers' CPU time per request is
- * measured in this process (split into the serving thread and the others), the client's in its own.
+ * a child process (load-client.ts), on the same 2 cores; each server's CPU time per request is
+ * read from /proc for its process (split into the serving thread and the others), the client's
+ * in its own.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify from 'fastify';
-import { pino } from 'pino';
-import { startServer } from '../../src/app/start-server.ts';
-import { loadConfig } from '../../src/config.ts';
 import { demoUserId } from '../../src/demo/build-shoppers.ts';
+import { median as medianOf } from './median.ts';
 import { runLoad } from './load-client.ts';
 import type { LoadResult } from './load-client.ts';
+import { startServerProcess } from './server-process.ts';
+import type { ServerProcess, ServerProcessOptions } from './server-process.ts';
 import { printTable } from './table.ts';
 import { threadCpuSince, threadCpuUs } from './thread-cpu.ts';
 
@@ -39,23 +46,23 @@ export interface HttpVariant {
 
 export interface HttpOptions {
   items: number;
+  /** Seconds each server is measured for in a round (in `slices` slices). */
   duration: number;
   connections?: number;
   visitors?: number;
   variants: HttpVariant[];
-  /**
-   * Servers started per variant and cache mode, the variants' order flipped every round; each
-   * row is the round of median throughput (this machine's runs of the same code differ by up to
-   * a quarter). @defaultValue 1
-   */
+  /** Rounds, each on fresh servers; each row is the round of median throughput. @defaultValue 1 */
   rounds?: number;
+  /** Slices a round's `duration` is driven in, server by server in turn. @defaultValue 5 */
+  slices?: number;
 }
 
 /**
- * The server's CPU per request, and its split: the thread that serves (this process's main
- * thread) and the others (the impression writer, V8's helpers), from /proc's per-thread times.
+ * A server's measured requests: their throughput (requests over the seconds it was driven), the
+ * median of its slices' p50 and p99, and its CPU per request, split into the thread that serves
+ * (the process's main thread) and the others (the impression writer, V8's helpers).
  */
-type Run = LoadResult & { cpuUsPerRequest: number; servingCpuUsPerRequest: number };
+export type Run = LoadResult & { cpuUsPerRequest: number; servingCpuUsPerRequest: number };
 
 /** The demo storefront the runs serve (prepare-data-dir.ts seeds it). */
 export function demoOf(items: number) {
@@ -87,118 +94,144 @@ export interface VariantRuns {
 }
 
 /** The run of median throughput (the lower of the two middle ones for an even count). */
-function median<T extends { run: Run }>(runs: T[]): T {
+function medianRun<T extends { run: Run }>(runs: T[]): T {
   return [...runs].sort((a, b) => a.run.reqPerSec - b.run.reqPerSec)[(runs.length - 1) >> 1]!;
 }
 
-/** Drives `url` from a child process; the server's CPU time per request is measured here. */
-async function drive(
-  url: string,
-  paths: string[],
-  headers: Record<string, string>,
-  duration: number,
-  connections: number,
-): Promise<Run> {
-  const cpu = process.cpuUsage();
-  const threads = threadCpuUs();
-  const result = await runLoad({ url, paths, headers, duration, connections });
-  const used = process.cpuUsage(cpu);
-  const serving = threadCpuSince(threads).find((t) => t.tid === String(process.pid))?.us ?? 0;
-  const n = Math.max(1, result.requests);
-  return { ...result, cpuUsPerRequest: (used.user + used.system) / n, servingCpuUsPerRequest: serving / n };
-}
-
 /** The list cache's hits and misses, from the server's /metrics. */
-async function cacheCounts(url: string, headers: Record<string, string>) {
-  const text = await (await fetch(`${url}/metrics`, { headers })).text();
+async function cacheCounts(s: ServerProcess) {
+  const text = await (
+    await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })
+  ).text();
   const count = (kind: string) =>
     Number(new RegExp(`shelf_answer_cache\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
   return { hits: count('hits'), misses: count('misses') };
 }
 
+/** One server of a round: its process, its requests' headers and the slices it was driven for. */
+interface Measured {
+  server: ServerProcess;
+  headers: Record<string, string>;
+  slices: { load: LoadResult; cpuUs: number; servingCpuUs: number }[];
+}
+
+/** Drives `m`'s server for one slice from the load client's process, with its CPU from /proc. */
+async function slice(m: Measured, paths: string[], seconds: number, connections: number): Promise<void> {
+  const { pid, url } = m.server;
+  const before = threadCpuUs(pid);
+  const load = await runLoad({ url, paths, headers: m.headers, duration: seconds, connections });
+  const threads = threadCpuSince(before, pid);
+  const cpuUs = threads.reduce((sum, t) => sum + t.us, 0);
+  const servingCpuUs = threads.find((t) => t.tid === String(pid))?.us ?? 0;
+  m.slices.push({ load, cpuUs, servingCpuUs });
+}
+
+/** A server's slices as one run. */
+function runOf(m: Measured, seconds: number): Run {
+  const n = Math.max(
+    1,
+    m.slices.reduce((sum, s) => sum + s.load.requests, 0),
+  );
+  const sum = (f: (s: Measured['slices'][number]) => number) => m.slices.reduce((t, s) => t + f(s), 0);
+  return {
+    reqPerSec: Math.round(n / seconds),
+    p50Ms: medianOf(m.slices.map((s) => s.load.p50Ms)),
+    p99Ms: medianOf(m.slices.map((s) => s.load.p99Ms)),
+    errors: sum((s) => s.load.errors),
+    requests: n,
+    clientCpuUsPerRequest: sum((s) => s.load.clientCpuUsPerRequest * s.load.requests) / n,
+    cpuUsPerRequest: sum((s) => s.cpuUs) / n,
+    servingCpuUsPerRequest: sum((s) => s.servingCpuUs) / n,
+  };
+}
+
 /** Measures every variant (cache on, then cache off) and the bare route; prints one table. */
-export async function measureHttp(
-  o: HttpOptions,
-): Promise<{ variants: VariantRuns[]; bare: Run; modelVersion: string }> {
+export async function measureHttp(o: HttpOptions): Promise<{
+  variants: VariantRuns[];
+  bare: Run;
+  /** Every round's bare req/s, in order (measured beside the cache-on servers). */
+  bareRounds: number[];
+  modelVersion: string;
+}> {
   const connections = o.connections ?? 32;
   const visitors = o.visitors ?? 2000;
   const rounds = o.rounds ?? 1;
+  const slices = o.slices ?? 5;
   const limit = 20;
   const dir = await mkdtemp(join(tmpdir(), 'shelf-bench-http-'));
   await prepare(dir, o.items);
-  const start = (cacheMs: number, env: Record<string, string>) =>
-    startServer({
-      config: loadConfig({
-        SHELF_DATA_DIR: dir,
-        SHELF_PORT: '0',
-        SHELF_RATE_LIMIT: String(1e9),
-        SHELF_LOG_LEVEL: 'silent',
-        SHELF_ANSWER_CACHE_MS: String(cacheMs),
-        ...env,
-      }),
-      log: pino({ level: 'silent' }),
-    });
   const users = Array.from({ length: visitors }, (_, i) => demoUserId(i, demoOf(o.items).users));
   const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=${limit}`);
-  /** One server: warmed up (JIT; every visitor's first list), then measured with returning visitors. */
-  const measure = async (cacheMs: number, env: Record<string, string>) => {
-    const server = await start(cacheMs, env);
+  /** One round of servers side by side: each warmed (JIT; every visitor's first list), then driven in turn. */
+  const round = async (r: number, shelves: ServerProcessOptions['shelf'][]) => {
+    const measured: Measured[] = [];
     try {
-      const keyOf = (role: string) => server.apiKeys.find((k) => k.role === role)!.key;
-      const headers = { authorization: `Bearer ${keyOf('storefront')}` };
-      const admin = { authorization: `Bearer ${keyOf('admin')}` };
-      const { modelVersion } = (await (await fetch(`${server.url}/readyz`)).json()) as {
-        modelVersion: string;
-      };
-      await runLoad({ url: server.url, paths, headers, duration: 600, connections, amount: paths.length });
-      await drive(server.url, paths, headers, 2, connections);
-      const before = await cacheCounts(server.url, admin);
-      const run = await drive(server.url, paths, headers, o.duration, connections);
-      const after = await cacheCounts(server.url, admin);
-      const hits = after.hits - before.hits;
-      return { run, modelVersion, hitRatio: hits / (hits + after.misses - before.misses) };
+      for (const shelf of shelves) {
+        const server = await startServerProcess({ shelf, limit });
+        const headers: Record<string, string> = server.storefrontKey
+          ? { authorization: `Bearer ${server.storefrontKey}` }
+          : {};
+        measured.push({ server, headers, slices: [] });
+        if (shelf)
+          await runLoad({
+            url: server.url,
+            paths,
+            headers,
+            duration: 600,
+            connections,
+            amount: paths.length,
+          });
+        await runLoad({ url: server.url, paths, headers, duration: 2, connections });
+      }
+      const before = await Promise.all(
+        measured.map((m) => (m.server.adminKey ? cacheCounts(m.server) : null)),
+      );
+      for (let k = 0; k < slices; k++) {
+        const order = (r + k) % 2 ? [...measured].reverse() : measured;
+        for (const m of order) await slice(m, paths, o.duration / slices, connections);
+      }
+      return await Promise.all(
+        measured.map(async (m, i) => {
+          const after = m.server.adminKey ? await cacheCounts(m.server) : null;
+          const hits = after && before[i] ? after.hits - before[i].hits : NaN;
+          const misses = after && before[i] ? after.misses - before[i].misses : NaN;
+          return {
+            run: runOf(m, o.duration),
+            modelVersion: m.server.modelVersion,
+            hitRatio: hits / (hits + misses),
+          };
+        }),
+      );
     } finally {
-      await server.close();
+      await Promise.all(measured.map((m) => m.server.close()));
     }
   };
-  const bare = Fastify({ logger: false });
-  const constant = {
-    recommendationId: '00000000-0000-0000-0000-000000000000',
-    tier: 'personalized',
-    modelVersion: 'bare',
-    items: Array.from({ length: limit }, (_, i) => ({
-      itemId: `sku-${i}`,
-      score: 1 - i / 100,
-      reason: 'recommended for you',
-    })),
-  };
-  bare.get('/v1/recommendations/:tier', async () => constant);
   try {
-    // Cache on for every variant, then cache off: a variant's two rows are apart in time, but
-    // the variants compared in one row kind are measured next to each other.
-    let modelVersion = '';
+    // Cache on for every variant beside the bare route, then cache off. The list cache's entries
+    // outlive the round (ten minutes), so every measured request of a returning visitor hits.
     const cached = o.variants.map((): { run: Run; hitRatio: number }[] => []);
     const uncached = o.variants.map((): { run: Run }[] => []);
-    for (let round = 0; round < rounds; round++) {
-      const order = o.variants.map((_, k) => k);
-      if (round % 2) order.reverse();
-      for (const k of order) {
-        const m = await measure(30_000, o.variants[k]!.env);
-        modelVersion = m.modelVersion;
-        cached[k]!.push(m);
-      }
-      for (const k of order) uncached[k]!.push(await measure(0, o.variants[k]!.env));
+    const bare: { run: Run }[] = [];
+    let modelVersion = '';
+    for (let r = 0; r < rounds; r++) {
+      const on = await round(r, [...o.variants.map((v) => ({ dir, cacheMs: 600_000, env: v.env })), null]);
+      on.slice(0, -1).forEach((m, k) => cached[k]!.push(m));
+      bare.push(on.at(-1)!);
+      modelVersion = on[0]!.modelVersion;
+      const off = await round(
+        r,
+        o.variants.map((v) => ({ dir, cacheMs: 0, env: v.env })),
+      );
+      off.forEach((m, k) => uncached[k]!.push(m));
     }
-    const bareUrl = await bare.listen({ host: '127.0.0.1', port: 0 });
-    await drive(bareUrl, paths, {}, 2, connections);
-    const bareRun = await drive(bareUrl, paths, {}, o.duration, connections);
+    const bareRun = medianRun(bare).run;
     const variants = o.variants.map((v, k): VariantRuns => {
-      const hits = median(cached[k]!);
+      const hits = medianRun(cached[k]!);
       return {
         name: v.name,
         cacheHitRatio: hits.hitRatio,
         cached: hits.run,
-        uncached: median(uncached[k]!).run,
+        uncached: medianRun(uncached[k]!).run,
         rounds: {
           cached: cached[k]!.map((m) => m.run.reqPerSec),
           uncached: uncached[k]!.map((m) => m.run.reqPerSec),
@@ -218,7 +251,7 @@ export async function measureHttp(
       Math.round(r.clientCpuUsPerRequest),
     ];
     printTable(
-      `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s, ${visitors.toLocaleString('en-US')} visitors in turn${rounds > 1 ? `; each row the median of ${rounds} rounds` : ''}`,
+      `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s a server in ${slices} slices taken in turn, ${visitors.toLocaleString('en-US')} visitors in turn${rounds > 1 ? `; each row the median of ${rounds} rounds` : ''}`,
       [
         'server',
         'req/s',
@@ -244,10 +277,10 @@ export async function measureHttp(
         console.log(
           `${v.name}: req/s by round, cache hits ${v.rounds.cached.join(' · ')}; cache off ${v.rounds.uncached.join(' · ')}`,
         );
+      console.log(`bare fastify: req/s by round ${bare.map((b) => b.run.reqPerSec).join(' · ')}`);
     }
-    return { variants, bare: bareRun, modelVersion };
+    return { variants, bare: bareRun, bareRounds: bare.map((b) => b.run.reqPerSec), modelVersion };
   } finally {
-    await bare.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
 /**
- * CPU time of each thread of this process, from Linux's /proc/self/task: what a process-wide
+ * CPU time of each thread of a process, from Linux's /proc/<pid>/task: what a process-wide
  * `process.cpuUsage()` cannot split (the serving thread, a worker thread, V8's helper threads).
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -7,13 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks a second in /proc's times (USER_HZ: 100 on every Linux this runs on). */
 const TICKS_PER_SECOND = 100;
 
-/** Thread id → user + system CPU time so far, µs. */
-export function threadCpuUs(): Map<string, number> {
+/** Thread id → user + system CPU time so far, µs, of process `pid` (this one by default). */
+export function threadCpuUs(pid: number | 'self' = 'self'): Map<string, number> {
   const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       // The fields after the command name (which may hold spaces), from field 3 (state) on.
-      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       const ticks = Number(fields[11]) + Number(fields[12]);
       out.set(tid, (ticks * 1e6) / TICKS_PER_SECOND);
     } catch {
@@ -24,8 +24,11 @@ export function threadCpuUs(): Map<string, number> {
 }
 
 /** Each thread's CPU between two `threadCpuUs` readings, µs, busiest first. */
-export function threadCpuSince(before: ReadonlyMap<string, number>): { tid: string; us: number }[] {
-  return [...threadCpuUs()]
+export function threadCpuSince(
+  before: ReadonlyMap<string, number>,
+  pid: number | 'self' = 'self',
+): { tid: string; us: number }[] {
+  return [...threadCpuUs(pid)]
     .map(([tid, us]) => ({ tid, us: us - (before.get(tid) ?? 0) }))
     .sort((a, b) => b.us - a.us);
 }
