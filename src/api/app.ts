@@ -125,7 +125,10 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onSend', deps.drain.onSend);
   app.addHook('onResponse', deps.drain.onResponse);
   app.addHook('onRequestAbort', deps.drain.onAbort);
-  await app.register(cors, { origin: [...deps.config.corsOrigins] });
+  // Browsers' cross-origin calls, for the configured origins only. None configured (a storefront's
+  // server calls the API), no hook runs: @fastify/cors spends ~3 µs a request (5% of a list-cache
+  // hit's serving thread) on merging its options and the Vary header even when no origin is allowed.
+  if (deps.config.corsOrigins.length) await app.register(cors, { origin: [...deps.config.corsOrigins] });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Shelf', description: 'Recommendations and events for e-commerce', version: '0.1.0' },

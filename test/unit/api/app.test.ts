@@ -35,12 +35,12 @@ describe('HTTP API', () => {
   let app: ShelfApp;
 
   /** Shelf as `shelf start` builds it, over the test's store, clock and trained registry. */
-  const make = (rateLimitPerMinute = 10_000) =>
+  const make = (rateLimitPerMinute = 10_000, corsOrigins = 'https://shop.example') =>
     createShelf(
       loadConfig({
         SHELF_DATA_DIR: dir,
         SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
-        SHELF_CORS_ORIGINS: 'https://shop.example',
+        SHELF_CORS_ORIGINS: corsOrigins,
         SHELF_RATE_LIMIT: String(rateLimitPerMinute),
       }),
       log,
@@ -612,6 +612,48 @@ describe('HTTP API', () => {
       );
     } finally {
       await limited.close();
+    }
+  });
+
+  it('answers cross-origin calls from the configured origins only, and none when none is configured', async () => {
+    const url = '/v1/recommendations/homepage';
+    const preflight = (a: ShelfApp, origin: string) =>
+      a.inject({
+        method: 'OPTIONS',
+        url,
+        headers: {
+          origin,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    const allowed = await preflight(app, 'https://shop.example');
+    expect(allowed.statusCode).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(allowed.headers['access-control-allow-methods']).toMatch(/GET/);
+    expect(allowed.headers['access-control-allow-headers']).toBe('authorization');
+    const call = await app.inject({ url, headers: { ...as(SHOP), origin: 'https://shop.example' } });
+    expect(call.statusCode).toBe(200);
+    expect(call.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(call.headers.vary).toMatch(/Origin/);
+    const other = await app.inject({ url, headers: { ...as(SHOP), origin: 'https://evil.example' } });
+    expect(other.statusCode).toBe(200);
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    expect(
+      (await preflight(app, 'https://evil.example')).headers['access-control-allow-origin'],
+    ).toBeUndefined();
+
+    const closed = await make(10_000, '');
+    try {
+      const res = await closed.app.inject({ url, headers: { ...as(SHOP), origin: 'https://shop.example' } });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(res.headers.vary).toBeUndefined();
+      const none = await preflight(closed.app, 'https://shop.example');
+      expect(none.headers['access-control-allow-origin']).toBeUndefined();
+      expect(none.headers['access-control-allow-methods']).toBeUndefined();
+    } finally {
+      await closed.close();
     }
   });
 
