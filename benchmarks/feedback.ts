@@ -32,7 +32,7 @@ import pg from 'pg';
 import { openStore } from '../src/store/open-store.ts';
 import { openPostgresStore } from '../src/store/postgres-store.ts';
 import type { ShelfEvent, Store, StoredImpression } from '../src/store/types.ts';
-import { measureHttp } from './lib/http-runs.ts';
+import { measureHttp, roundRatios } from './lib/http-runs.ts';
 import { median } from './lib/median.ts';
 import { parseArgs, printTable } from './lib/table.ts';
 import { threadCpuSince, threadCpuUs } from './lib/thread-cpu.ts';
@@ -410,13 +410,10 @@ export default async function feedback(args: string[]): Promise<unknown> {
     });
     const [on, off] = runs.variants;
     const share = (x: number) => `${(x * 100).toFixed(0)}%`;
-    // The figure is the median of the rounds' ratios, pair by pair: a round's two servers were
-    // driven in turn, so the machine's drift between rounds (this machine's runs of the same
-    // code differ by up to half) cancels; the ratio of the two medians mixes rounds and is
-    // printed beside it.
-    const ratios = (a: number[], b: number[]) => a.map((x, r) => x / b[r]!);
-    const hits = ratios(on!.rounds.cached, off!.rounds.cached);
-    const misses = ratios(on!.rounds.uncached, off!.rounds.uncached);
+    // The figure is the median of the rounds' ratios (this machine's runs of the same code
+    // differ by up to half); the ratio of the two medians is printed beside it.
+    const hits = roundRatios(on!.rounds.cached, off!.rounds.cached);
+    const misses = roundRatios(on!.rounds.uncached, off!.rounds.uncached);
     console.log(
       `\nrecorded / not recorded throughput (target ≥ 90%), median of the rounds' ratios: cache hits ${share(median(hits))}, cache off ${share(median(misses))}` +
         ` (by round: cache hits ${hits.map(share).join(' · ')}, cache off ${misses.map(share).join(' · ')};` +

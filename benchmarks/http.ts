@@ -4,7 +4,7 @@
  * the personalized tier over HTTP, list cache hits and cache off, beside a bare Fastify route
  * returning a constant list of the same size (see http-runs.ts for how it is driven).
  */
-import { measureHttp } from './lib/http-runs.ts';
+import { measureHttp, roundRatios } from './lib/http-runs.ts';
 import { median } from './lib/median.ts';
 import { parseArgs } from './lib/table.ts';
 
@@ -63,7 +63,7 @@ export default async function http(args: string[]): Promise<unknown> {
   });
   const shelf = runs.variants[0]!;
   // Paired by round: a round's cache-on server and bare route were driven in turn.
-  const ratios = shelf.rounds.cached.map((x, r) => x / runs.bareRounds[r]!);
+  const ratios = roundRatios(shelf.rounds.cached, runs.bareRounds);
   const ratio = median(ratios);
   const share = (x: number) => `${(x * 100).toFixed(0)}%`;
   console.log(

@@ -93,6 +93,14 @@ export interface VariantRuns {
   rounds: { cached: number[]; uncached: number[] };
 }
 
+/**
+ * Round by round, `a`'s req/s over `b`'s: a round's servers were driven in turn, so each ratio
+ * sees one moment of the machine; their median is the figure (the medians' ratio mixes rounds).
+ */
+export function roundRatios(a: readonly number[], b: readonly number[]): number[] {
+  return a.map((x, r) => x / b[r]!);
+}
+
 /** The run of median throughput (the lower of the two middle ones for an even count). */
 function medianRun<T extends { run: Run }>(runs: T[]): T {
   return [...runs].sort((a, b) => a.run.reqPerSec - b.run.reqPerSec)[(runs.length - 1) >> 1]!;
