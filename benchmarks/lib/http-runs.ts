@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoUserId } from '../../src/demo/build-shoppers.ts';
-import { median as medianOf } from './median.ts';
+import { median } from './median.ts';
 import { runLoad } from './load-client.ts';
 import type { LoadResult } from './load-client.ts';
 import { startServerProcess } from './server-process.ts';
@@ -106,8 +106,9 @@ function medianRun<T extends { run: Run }>(runs: T[]): T {
   return [...runs].sort((a, b) => a.run.reqPerSec - b.run.reqPerSec)[(runs.length - 1) >> 1]!;
 }
 
-/** The list cache's hits and misses, from the server's /metrics. */
+/** The list cache's hits and misses, from the server's /metrics (NaN for the bare route). */
 async function cacheCounts(s: ServerProcess) {
+  if (!s.adminKey) return { hits: NaN, misses: NaN };
   const text = await (
     await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })
   ).text();
@@ -143,8 +144,8 @@ function runOf(m: Measured, seconds: number): Run {
   const sum = (f: (s: Measured['slices'][number]) => number) => m.slices.reduce((t, s) => t + f(s), 0);
   return {
     reqPerSec: Math.round(n / seconds),
-    p50Ms: medianOf(m.slices.map((s) => s.load.p50Ms)),
-    p99Ms: medianOf(m.slices.map((s) => s.load.p99Ms)),
+    p50Ms: median(m.slices.map((s) => s.load.p50Ms)),
+    p99Ms: median(m.slices.map((s) => s.load.p99Ms)),
     errors: sum((s) => s.load.errors),
     requests: n,
     clientCpuUsPerRequest: sum((s) => s.load.clientCpuUsPerRequest * s.load.requests) / n,
@@ -191,18 +192,16 @@ export async function measureHttp(o: HttpOptions): Promise<{
           });
         await runLoad({ url: server.url, paths, headers, duration: 2, connections });
       }
-      const before = await Promise.all(
-        measured.map((m) => (m.server.adminKey ? cacheCounts(m.server) : null)),
-      );
+      const before = await Promise.all(measured.map((m) => cacheCounts(m.server)));
       for (let k = 0; k < slices; k++) {
         const order = (r + k) % 2 ? [...measured].reverse() : measured;
         for (const m of order) await slice(m, paths, o.duration / slices, connections);
       }
       return await Promise.all(
         measured.map(async (m, i) => {
-          const after = m.server.adminKey ? await cacheCounts(m.server) : null;
-          const hits = after && before[i] ? after.hits - before[i].hits : NaN;
-          const misses = after && before[i] ? after.misses - before[i].misses : NaN;
+          const after = await cacheCounts(m.server);
+          const hits = after.hits - before[i]!.hits;
+          const misses = after.misses - before[i]!.misses;
           return {
             run: runOf(m, o.duration),
             modelVersion: m.server.modelVersion,
