@@ -25,7 +25,7 @@ import { createRng } from './random.ts';
 import type { Rng } from './random.ts';
 import { columnMeans, ridgeByColumns } from './ridge-columns.ts';
 import { TextFeatures } from './text-features.ts';
-import type { ItemContent, TextFeaturesOptions, TextFeaturesState } from './text-features.ts';
+import type { ItemContent, TermsMemo, TextFeaturesOptions, TextFeaturesState } from './text-features.ts';
 import { initTf } from './tf-backend.ts';
 import type { TfBackendName } from './tf-backend.ts';
 
@@ -71,10 +71,12 @@ export interface ContentEncoderOptions extends TextFeaturesOptions {
   backends?: TfBackendName[];
   /** MLP: called after each epoch. */
   onEpoch?: (info: ContentEncoderEpochInfo) => void;
+  /** Items' terms already collected (made with the same text options), reused and added to. */
+  terms?: TermsMemo;
 }
 
 type ResolvedOptions = Required<
-  Omit<ContentEncoderOptions, keyof TextFeaturesOptions | 'onEpoch' | 'backends'>
+  Omit<ContentEncoderOptions, keyof TextFeaturesOptions | 'onEpoch' | 'backends' | 'terms'>
 > &
   Pick<ContentEncoderOptions, 'onEpoch' | 'backends'>;
 
@@ -157,7 +159,7 @@ export class ContentEncoder {
       if (!Number.isFinite(targets[k]!)) throw new RangeError(`targets[${k}] is not finite`);
     const o = resolveOptions(options);
     const started = performance.now();
-    const { features, x } = TextFeatures.fitTransform(items, options);
+    const { features, x } = TextFeatures.fitTransform(items, options, options.terms);
     const base = { items: items.length, columns: features.columns, nnz: x.indices.length };
     if (o.kind === 'ridge') {
       const { weights, iterations, residual } = await fitRidge(x, targets, factors, o);
@@ -187,11 +189,14 @@ export class ContentEncoder {
     return new ContentEncoder('mlp', factors, o.hidden, features, weights, training);
   }
 
-  /** Writes one factor vector per item into `out` (items.length × factors, row-major). */
-  encodeInto(items: readonly ItemContent[], out: Float32Array): void {
+  /**
+   * Writes one factor vector per item into `out` (items.length × factors, row-major); `terms`
+   * saves tokenizing items it has seen.
+   */
+  encodeInto(items: readonly ItemContent[], out: Float32Array, terms?: TermsMemo): void {
     if (out.length !== items.length * this.factors)
       throw new RangeError(`out has ${out.length} values, expected ${items.length} × ${this.factors}`);
-    this.encodeFeaturesInto(this.features.transform(items), out);
+    this.encodeFeaturesInto(this.features.transform(items, terms), out);
   }
 
   /** As {@link encodeInto}, from rows already made by `this.features.transform`. */

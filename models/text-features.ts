@@ -102,8 +102,9 @@ export class TextFeatures {
   static fitTransform(
     items: readonly ItemContent[],
     options: TextFeaturesOptions = {},
+    memo?: TermsMemo,
   ): { features: TextFeatures; x: Csr } {
-    const terms = allTerms(items, resolveOptions(options));
+    const terms = allTerms(items, resolveOptions(options), new TokenHasher(), memo);
     const features = TextFeatures.fromTerms(items.length, terms, options);
     return { features, x: features.rowsOf(terms) };
   }
@@ -149,23 +150,25 @@ export class TextFeatures {
     return { ...this.options, documents: this.documents, buckets: this.buckets, idf: this.idf };
   }
 
-  /** One L2-normalised TF-IDF row per item, columns ascending (see the module comment). */
-  transform(items: readonly ItemContent[]): Csr {
-    return this.rowsOf(allTerms(items, this.options, this.hasher));
+  /**
+   * One L2-normalised TF-IDF row per item, columns ascending (see the module comment); items
+   * `memo` has seen are not tokenized again.
+   */
+  transform(items: readonly ItemContent[], memo?: TermsMemo): Csr {
+    return this.rowsOf(allTerms(items, this.options, this.hasher, memo));
   }
 
   private rowsOf(terms: ItemTerms): Csr {
     const columnOf = this.lookup();
     const rows = terms.indptr.length - 1;
     const indptr = new Int32Array(rows + 1);
-    const cols: number[] = [];
-    const vals: number[] = [];
-    const rowCols: number[] = [];
-    const rowVals: number[] = [];
-    const order: number[] = [];
+    // At most one entry per term: sized once, trimmed at the end.
+    const indices = new Int32Array(terms.buckets.length);
+    const values = new Float32Array(terms.buckets.length);
+    const weights = new Float64Array(terms.buckets.length);
+    let n = 0;
     for (let r = 0; r < rows; r++) {
-      rowCols.length = 0;
-      rowVals.length = 0;
+      const start = n;
       let norm2 = 0;
       for (let p = terms.indptr[r]!; p < terms.indptr[r + 1]!; p++) {
         const count = terms.counts[p]!;
@@ -174,28 +177,22 @@ export class TextFeatures {
         const w =
           Math.sign(count) * (1 + Math.log(Math.abs(count))) * (c >= 0 ? this.idf[c]! : this.unseenIdf);
         norm2 += w * w;
-        if (c >= 0) {
-          rowCols.push(c);
-          rowVals.push(w);
+        if (c < 0) continue;
+        // Insertion into the row's columns, kept ascending (a row holds tens of terms).
+        let k = n++;
+        while (k > start && indices[k - 1]! > c) {
+          indices[k] = indices[k - 1]!;
+          weights[k] = weights[k - 1]!;
+          k--;
         }
+        indices[k] = c;
+        weights[k] = w;
       }
       const scale = norm2 > 0 ? 1 / Math.sqrt(norm2) : 0;
-      order.length = 0;
-      for (let k = 0; k < rowCols.length; k++) order.push(k);
-      order.sort((a, b) => rowCols[a]! - rowCols[b]!);
-      for (const k of order) {
-        cols.push(rowCols[k]!);
-        vals.push(rowVals[k]! * scale);
-      }
-      indptr[r + 1] = cols.length;
+      for (let k = start; k < n; k++) values[k] = weights[k]! * scale;
+      indptr[r + 1] = n;
     }
-    return {
-      rows,
-      cols: this.columns,
-      indptr,
-      indices: Int32Array.from(cols),
-      values: Float32Array.from(vals),
-    };
+    return { rows, cols: this.columns, indptr, indices: indices.slice(0, n), values: values.slice(0, n) };
   }
 
   private lookup(): Int32Array {
@@ -236,20 +233,75 @@ interface ItemTerms {
   counts: Int32Array;
 }
 
-function allTerms(items: readonly ItemContent[], o: ResolvedOptions, hasher = new TokenHasher()): ItemTerms {
-  const terms = new Map<number, number>();
-  const indptr = new Int32Array(items.length + 1);
-  const buckets: number[] = [];
-  const counts: number[] = [];
-  for (let r = 0; r < items.length; r++) {
-    collectTerms(items[r]!, o, hasher, terms);
-    for (const [bucket, count] of terms) {
-      buckets.push(bucket);
-      counts.push(count);
-    }
-    indptr[r + 1] = buckets.length;
+/**
+ * Each item's (bucket, signed count) pairs, remembered by item object: a train job featurises
+ * its catalogue for two encoders (the holdout draft's and the final version's) and their items'
+ * content vectors, and each item is tokenized and hashed once. Holds for the options it was
+ * made with (all but `minDf`, which only the fit reads); others are refused.
+ */
+export class TermsMemo {
+  private readonly options: ResolvedOptions;
+  private readonly pairs = new Map<ItemContent, Int32Array>();
+  private readonly hasher = new TokenHasher();
+  private readonly scratch = new Map<number, number>();
+
+  constructor(options: TextFeaturesOptions = {}) {
+    this.options = resolveOptions(options);
   }
-  return { indptr, buckets: Int32Array.from(buckets), counts: Int32Array.from(counts) };
+
+  /** The item's pairs (bucket, count interleaved), collected on first sight. */
+  pairsOf(item: ItemContent, o: ResolvedOptions): Int32Array {
+    const m = this.options;
+    if (
+      o.dims !== m.dims ||
+      o.hashSeed !== m.hashSeed ||
+      o.bigrams !== m.bigrams ||
+      o.priceBandsPerDoubling !== m.priceBandsPerDoubling ||
+      o.charNgrams !== m.charNgrams
+    )
+      throw new RangeError('the terms memo was made with other text feature options');
+    let pairs = this.pairs.get(item);
+    if (!pairs) this.pairs.set(item, (pairs = packTerms(item, o, this.hasher, this.scratch)));
+    return pairs;
+  }
+}
+
+function allTerms(
+  items: readonly ItemContent[],
+  o: ResolvedOptions,
+  hasher = new TokenHasher(),
+  memo?: TermsMemo,
+): ItemTerms {
+  const scratch = new Map<number, number>();
+  const each = items.map((item) => (memo ? memo.pairsOf(item, o) : packTerms(item, o, hasher, scratch)));
+  const indptr = new Int32Array(items.length + 1);
+  for (let r = 0; r < items.length; r++) indptr[r + 1] = indptr[r]! + each[r]!.length / 2;
+  const buckets = new Int32Array(indptr[items.length]!);
+  const counts = new Int32Array(buckets.length);
+  each.forEach((pairs, r) => {
+    for (let k = 0, p = indptr[r]!; k < pairs.length; k += 2, p++) {
+      buckets[p] = pairs[k]!;
+      counts[p] = pairs[k + 1]!;
+    }
+  });
+  return { indptr, buckets, counts };
+}
+
+/** The item's (bucket, signed count) pairs, interleaved, in first-seen order. */
+function packTerms(
+  item: ItemContent,
+  o: ResolvedOptions,
+  hasher: TokenHasher,
+  scratch: Map<number, number>,
+): Int32Array {
+  collectTerms(item, o, hasher, scratch);
+  const pairs = new Int32Array(scratch.size * 2);
+  let k = 0;
+  for (const [bucket, count] of scratch) {
+    pairs[k++] = bucket;
+    pairs[k++] = count;
+  }
+  return pairs;
 }
 
 /**

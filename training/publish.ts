@@ -28,6 +28,8 @@ import type { WeightOptions } from './interaction-weights.ts';
 import { holdoutTargets, servedScorer } from './served-evaluation.ts';
 import type { ServedResult } from './served-evaluation.ts';
 import { servingArtefacts } from './serving-artefacts.ts';
+import type { ServingArtefactOptions } from './serving-artefacts.ts';
+import { TermsMemo } from '../models/text-features.ts';
 import { TUNED_TIERS, tuneVersionRules } from './serving-rules.ts';
 import type { TunedRules } from './serving-rules.ts';
 import { snapshotPrefix, takeSnapshot } from './snapshot.ts';
@@ -171,7 +173,7 @@ async function versionDraft(
   recipe: Recipe,
   seed: number,
   catalogue: ReadonlyMap<string, Item>,
-  o: { clock?: StageClock; signal?: AbortSignal } = {},
+  o: Pick<ServingArtefactOptions, 'clock' | 'signal' | 'exactIndex' | 'terms'> = {},
 ): Promise<PendingDraft> {
   // The encoder learns content → factors of the items the fit has seen.
   const seen = new Uint8Array(s.itemIds.length);
@@ -343,40 +345,42 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
       : !holdout
         ? 'the newest split has no test users'
         : null;
-  // Each version's graph is built on a thread of its own while this one goes on: the holdout
-  // fit's (the rules are tuned on it) beside the final fit and publish, the final one's beside
-  // the tuning.
+  // Both versions' encoders read the same catalogue: each item is tokenized once.
+  const terms = new TermsMemo();
   const rulesClock = clock.child('rules');
   let tuneSeconds = 0;
-  let holdoutDraft: PendingDraft | null = null;
+  // The holdout fit served as a version of its own, to tune the rules on (no model is fitted
+  // twice). It has no graph: it is searched exactly, each of its searches once however many
+  // settings are tried (memo-index.ts), which costs far less than a graph.
+  let holdoutVersion: VersionDraft | null = null;
   if (!skipped && holdout) {
     o.onStage?.('holdout version');
     const t = performance.now();
-    holdoutDraft = await rulesClock.time('draft', () =>
+    const pendingDraft = await rulesClock.time('draft', () =>
       versionDraft(snapshotPrefix(s, split.cutoffIndex), holdout, recipe, seed, catalogue, {
         clock: rulesClock.child('draft'),
-        signal: graphs,
+        exactIndex: true,
+        terms,
       }),
     );
+    holdoutVersion = await withIndex(pendingDraft);
     tuneSeconds += (performance.now() - t) / 1000;
   }
   o.onStage?.('final fit');
   const final = await clock.time('final-fit', () =>
     fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i), o.sideSolver),
   );
+  // The final version's graph builds on a thread of its own (tens of seconds at 100k items)
+  // beside the tuning.
   o.onStage?.('publish');
   const publishClock = clock.child('publish');
   const pending = await clock.time('publish', () =>
-    versionDraft(s, final, recipe, seed, catalogue, { clock: publishClock, signal: graphs }),
+    versionDraft(s, final, recipe, seed, catalogue, { clock: publishClock, signal: graphs, terms }),
   );
   let rules: TunedRules | { skipped: string } = { skipped: skipped ?? 'not tuned' };
-  if (holdoutDraft && makeEngine) {
+  if (holdoutVersion && makeEngine) {
     o.onStage?.('serving rules');
     const t = performance.now();
-    // No model is fitted twice: the holdout fit, served as a version of its own. Its graph may
-    // still be building: the tuning fills the store at the cutoff meanwhile.
-    const holdoutVersion = withIndex(holdoutDraft);
-    holdoutVersion.catch(() => {}); // handled by the tuning, which awaits it after the store
     rules = await rulesClock.time('tune', () =>
       tuneVersionRules({
         store: o.store,

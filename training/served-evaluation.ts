@@ -102,6 +102,9 @@ const pickTargets = (t: EvalTargets): EvalTargets => ({
   truthItems: t.truthItems,
 });
 
+/** ANN answers an evaluation engine remembers: a few per test user and tier (a tuning asks ≤ 1,000 users). */
+const SEARCH_MEMO = 20_000;
+
 /** An engine over the setup's store and version, its clock at the cutoff, the list cache off. */
 async function servedEngine(
   setup: ServedSetup,
@@ -117,6 +120,8 @@ async function servedEngine(
     log,
     now: () => setup.now,
     answerCache: { ttlMs: 0, entries: 0 },
+    // Every setting tried asks each test user the same searches again.
+    searchMemo: SEARCH_MEMO,
   });
   await engine.swap(setup.version);
   return engine;

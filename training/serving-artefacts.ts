@@ -6,6 +6,7 @@
  */
 import { basketsFromPairs, boughtTogether } from '../models/bought-together.ts';
 import { ContentEncoder } from '../models/content-encoder.ts';
+import type { TermsMemo } from '../models/text-features.ts';
 import { EaseModel, easeLists } from '../models/ease.ts';
 import { itemNeighbours } from '../models/item-neighbours.ts';
 import type { NeighbourLists } from '../models/item-neighbours.ts';
@@ -38,6 +39,14 @@ export interface ServingArtefactOptions {
   clock?: StageClock;
   /** Ends the ANN index's build on its thread (the train job failed). */
   signal?: AbortSignal;
+  /**
+   * No graph, whatever the catalogue's size: the version is searched exactly (`hnsw: 0`), as a
+   * holdout draft that is only evaluated is (its searches remembered, memo-index.ts).
+   * @defaultValue false
+   */
+  exactIndex?: boolean;
+  /** The catalogue's terms, shared by a job's versions (each item tokenized once). */
+  terms?: TermsMemo;
 }
 
 export function listFiles(
@@ -119,7 +128,7 @@ export async function servingArtefacts(
         known.map((i) => catalogue.get(s.itemIds[i]!)!),
         targets,
         factors,
-        { seed },
+        { seed, ...(options.terms ? { terms: options.terms } : {}) },
       ),
     );
     const artefact = encoder.toArtefact();
@@ -132,7 +141,11 @@ export async function servingArtefacts(
       await clock.time('content vectors', () => {
         for (let r = 0; r < unseen.length; r += ENCODE_CHUNK) {
           const chunk = unseen.slice(r, r + ENCODE_CHUNK);
-          encoder.encodeInto(chunk, vectors.subarray(r * factors, (r + chunk.length) * factors));
+          encoder.encodeInto(
+            chunk,
+            vectors.subarray(r * factors, (r + chunk.length) * factors),
+            options.terms,
+          );
         }
       });
       Object.assign(files, {
@@ -144,11 +157,15 @@ export async function servingArtefacts(
   const ease = await clock.time('ease', () => easeFiles(s, interactions, options));
   Object.assign(files, ease.files);
   const indexed = stackRows(itemFactors, content, factors);
+  const kind = options.exactIndex ? 'exact' : annIndexKind(indexed);
   const t0 = performance.now();
-  const index = annIndexFilesOnThread({ vectors: indexed, seed }, options.signal).then((built) => {
-    clock.record('hnsw', (performance.now() - t0) / 1000);
-    return built;
-  });
+  const index =
+    kind === 'hnsw'
+      ? annIndexFilesOnThread({ vectors: indexed, seed }, options.signal).then((built) => {
+          clock.record('hnsw', (performance.now() - t0) / 1000);
+          return built;
+        })
+      : Promise.resolve({});
   // Handled here too: a caller that fails before awaiting it must not crash the process.
   index.catch(() => {});
   return {
@@ -159,7 +176,7 @@ export async function servingArtefacts(
       complementsK: complements.k,
       encoderItems,
       contentItems: content ? unseen.length : 0,
-      hnsw: annIndexKind(indexed) === 'hnsw' ? 1 : 0,
+      hnsw: kind === 'hnsw' ? 1 : 0,
       easeK: ease.k,
     },
   };

@@ -52,6 +52,11 @@ export interface EngineOptions {
   answerCache?: AnswerCacheOptions;
   /** How long loading a version holds the event loop at a time, ms. @defaultValue 5 */
   loadSliceMs?: number;
+  /**
+   * Evaluation engines only: each version's index remembers up to this many answers
+   * (memo-index.ts), as a tuning asks the same searches under every setting. @defaultValue 0
+   */
+  searchMemo?: number;
 }
 
 export const DEFAULT_ANSWER_CACHE: AnswerCacheOptions = { ttlMs: 30_000, entries: 100_000 };
@@ -77,6 +82,7 @@ export class Engine {
       config,
       heard: this.heard,
       ...(o.loadSliceMs !== undefined ? { sliceMs: o.loadSliceMs } : {}),
+      ...(o.searchMemo ? { searchMemo: o.searchMemo } : {}),
     };
     this.models = new ModelHolder({ ...source, log: o.log });
     this.visitors = new Visitors(o.store, o.realtime, config.consumed);

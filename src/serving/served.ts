@@ -5,6 +5,7 @@
  * counters. A request reads one `Served` from start to answer.
  */
 import type { TrendingModel } from '../../models/trending.ts';
+import { MemoIndex } from '../index/memo-index.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
 import { allItems } from '../store/all-items.ts';
 import type { Item, Store } from '../store/types.ts';
@@ -75,6 +76,8 @@ export interface ServedSource {
   heard: ItemsHeard;
   /** How long a load may hold the event loop at a time, ms (catalog-vectors.ts). */
   sliceMs?: number;
+  /** Answers each version's index remembers (evaluation engines, memo-index.ts). */
+  searchMemo?: number;
 }
 
 /** Loads `version` (null: trending only) with the store's catalogue, recent events and erasures. */
@@ -85,7 +88,11 @@ export function loadServed(source: ServedSource, version: string | null): Promis
     for await (const item of allItems(store)) items.push(item);
     // Erased users' vectors are dropped at load: a version trained before an erasure never
     // personalizes for that user.
-    const model = await loadServingModel(registry, version, new Set(await store.erasedUsers()));
+    const loaded = await loadServingModel(registry, version, new Set(await store.erasedUsers()));
+    const model =
+      source.searchMemo && loaded.index
+        ? { ...loaded, index: new MemoIndex(loaded.index, source.searchMemo) }
+        : loaded;
     const catalog = new Catalog([...model.itemIds, ...model.contentItemIds], items, now);
     const vectors = new CatalogVectors(model, catalog);
     await vectors.addUnseen(source.sliceMs);

@@ -140,9 +140,11 @@ export async function loadServingModel(
   );
   if (vectors.rows !== itemIds.length + contentItemIds.length)
     throw new RangeError(`version ${version}: ${F.contentVectors} does not match ${F.contentItems}`);
+  // Without a saved graph: exact when the version says it has none (`hnsw: 0`, e.g. a holdout
+  // draft), else by size (versions from before the parameter).
   const index = has(F.annIndex)
     ? await loadAnnIndex(await registry.path(version, F.annIndex), { vectors })
-    : await buildAnnIndex(vectors);
+    : await buildAnnIndex(vectors, manifest.params['hnsw'] === 0 ? { kind: 'exact' } : {});
   return {
     version,
     manifest,

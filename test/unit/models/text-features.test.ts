@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  TermsMemo,
   TextFeatures,
   hashToken,
   itemTokens,
@@ -119,6 +120,31 @@ describe('TextFeatures', () => {
       expect(features.state()).toEqual(fitted.state());
       expect(x).toEqual(fitted.transform(more));
     }
+  });
+
+  it('gives the same features and rows from a terms memo, which tokenizes each item once', () => {
+    const more = [...corpus, item('red red mug mug', { description: 'blue teapot', brand: 'Acme' })].map(
+      (i) => ({
+        ...i,
+      }),
+    );
+    const options = { dims: 1 << 12, minDf: 2 };
+    const plain = TextFeatures.fitTransform(more.slice(0, 4), options);
+    const memo = new TermsMemo(options);
+    const fitted = TextFeatures.fitTransform(more.slice(0, 4), options, memo);
+    expect(fitted.features.state()).toEqual(plain.features.state());
+    expect(fitted.x).toEqual(plain.x);
+    expect(fitted.features.transform(more, memo)).toEqual(plain.features.transform(more));
+    // Remembered by item, not tokenized again: an item edited in place keeps its first terms.
+    const before = plain.features.transform(more.slice(0, 1));
+    more[0]!.title = 'completely different words';
+    expect(fitted.features.transform(more.slice(0, 1), memo)).toEqual(before);
+    expect(plain.features.transform(more.slice(0, 1))).not.toEqual(before);
+    // Made for other options: refused. minDf is the fit's alone: any is served.
+    expect(() => TextFeatures.fitTransform(more, { dims: 1 << 10 }, memo)).toThrow(
+      /other text feature options/,
+    );
+    expect(TextFeatures.fitTransform(more, { dims: 1 << 12 }, memo).x.rows).toBe(more.length);
   });
 
   it('puts each token in bucket hash & (dims − 1) with the sign of the top bit, idf-weighted, unit norm', () => {

@@ -110,6 +110,43 @@ describe('serving engine on a generated storefront', () => {
     }
   });
 
+  it('answers the same lists with a search memo (evaluation engines), through stock changes', async () => {
+    const off = { ttlMs: 0, entries: 0 };
+    const plain = engine(DEFAULT_SERVING_CONFIG, off);
+    const memo = new Engine({
+      store,
+      realtime: new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } }),
+      registry,
+      log,
+      now: () => clock,
+      answerCache: off,
+      searchMemo: 50,
+    });
+    await Promise.all([plain.swap(), memo.swap()]);
+    const ask = async (e: Engine) => {
+      const out: string[][] = [];
+      for (const tier of ['personalized', 'homepage', 'similar'] as const)
+        for (const userId of users.slice(0, 30))
+          out.push(
+            (await e.recommend({ tier, userId, limit: 10, itemId: items[3]!.itemId })).items.map(
+              (i) => i.itemId,
+            ),
+          );
+      return out;
+    };
+    const expected = await ask(plain);
+    expect(await ask(memo)).toEqual(expected);
+    expect(await ask(memo)).toEqual(expected); // from memory
+    // An item out of stock leaves every list, remembered or not.
+    const gone = expected[0]![0]!;
+    const change = { ...byId(gone), stock: 0 };
+    for (const e of [plain, memo]) e.updateItems([change]);
+    const after = await ask(plain);
+    expect(after.flat()).not.toContain(gone);
+    expect(await ask(memo)).toEqual(after);
+    for (const e of [plain, memo]) e.updateItems([byId(gone)]);
+  });
+
   it('never returns out-of-stock or delisted items, nor more than N per category', async () => {
     const e = engine();
     await e.swap();
