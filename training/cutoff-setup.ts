@@ -2,9 +2,10 @@
  * The store as it stood at a holdout's cutoff, served: what `shelf train` tunes a version's
  * serving rules on and `shelf evaluate --served` scores. The engine reads visitors' histories
  * and trending from its store (trending reads forward from two weeks before its clock), so it
- * gets a fresh in-memory store holding only what was known then: the snapshot's events before
- * the cutoff, the items published before it or seen in those events, and the profiles (consent)
- * of the users it will be asked about. Anonymous session events are not in a snapshot, so they
+ * gets a fresh in-memory store holding only what was known then and what it reads: of the
+ * snapshot's events before the cutoff, those of the users it will be asked about and those in
+ * trending's window; the items published before the cutoff or seen in an event before it; and
+ * the asked users' profiles (consent). Anonymous session events are not in a snapshot, so they
  * move no trending counter here.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelRegistry } from '../src/registry/model-registry.ts';
 import type { NewVersion } from '../src/registry/model-registry.ts';
+import { TRENDING_WINDOW_MS } from '../src/serving/trending-state.ts';
 import { openSqliteStore } from '../src/store/sqlite-store.ts';
 import type { Item, ShelfEvent, Store, User } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
@@ -49,6 +51,11 @@ export async function cutoffSetup(o: CutoffSetupOptions): Promise<ServedSetup> {
   let scratch: string | null = null;
   try {
     const { s, split } = o;
+    const users = [...o.users];
+    const asked = new Set(users);
+    const isAsked = Uint8Array.from(s.userIds, (id) => (asked.has(id) ? 1 : 0));
+    // Visitors' histories are read per user; nothing else reads events older than trending's window.
+    const windowStart = split.cutoffTime - TRENDING_WINDOW_MS;
     const seen = new Uint8Array(s.itemIds.length);
     for (let e = 0; e < split.cutoffIndex; e++) seen[s.items[e]!] = 1;
     const items: Item[] = [];
@@ -60,6 +67,7 @@ export async function cutoffSetup(o: CutoffSetupOptions): Promise<ServedSetup> {
     await store.upsertItems(items);
     let batch: ShelfEvent[] = [];
     for (let e = 0; e < split.cutoffIndex; e++) {
+      if (!isAsked[s.users[e]!] && s.timestamps[e]! < windowStart) continue;
       const type = EVENT_TYPES[s.types[e]!]!;
       const amount = s.amounts[e]!;
       batch.push({
@@ -77,7 +85,7 @@ export async function cutoffSetup(o: CutoffSetupOptions): Promise<ServedSetup> {
     }
     if (batch.length) await store.insertEvents(batch);
     const profiles: User[] = [];
-    for (const userId of o.users) {
+    for (const userId of users) {
       const user = await o.store.getUser(userId);
       if (user) profiles.push(user);
     }
