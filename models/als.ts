@@ -65,6 +65,11 @@ export interface AlsOptions {
    */
   parallelMinInteractions?: number;
   /**
+   * Every phase on worker threads (`workers` of them, one is enough), whatever the fit's size:
+   * the calling thread stays free, e.g. for a second fit side by side. @defaultValue false
+   */
+  offThread?: boolean;
+  /**
    * Solve short rows (few entries compared with `factors`) exactly through the Woodbury
    * identity when that costs less than CG; rows stay independent, so it changes no contract.
    * @defaultValue true
@@ -127,6 +132,7 @@ export class AlsModel implements Recommender {
       seed: options.seed ?? 1,
       workers: options.workers ?? 2,
       parallelMinInteractions: options.parallelMinInteractions ?? 1_000_000,
+      offThread: options.offThread ?? false,
       woodbury: options.woodbury ?? true,
       simd: options.simd ?? true,
       computeLoss: options.computeLoss ?? false,
@@ -173,7 +179,7 @@ export class AlsModel implements Recommender {
     checkCsr(train);
     const o = this.options;
     const nnz = train.indptr[train.rows]!;
-    const parallel = o.workers > 1 && nnz >= o.parallelMinInteractions;
+    const parallel = o.offThread || (o.workers > 1 && nnz >= o.parallelMinInteractions);
     const workers = parallel ? o.workers : 1;
     const itemIndptr = columnPointers(train);
     const plans = {

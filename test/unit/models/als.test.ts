@@ -71,6 +71,18 @@ describe('AlsModel', () => {
     expect(two.itemFactors).toEqual(one.itemFactors);
   });
 
+  it('fits off the calling thread on one worker, whatever its size, to the same factors', async () => {
+    const one = await fitted(train, { workers: 1 });
+    // The calling thread's event loop runs meanwhile (an in-process fit never yields to it).
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const model = await fitted(train, { offThread: true });
+    clearInterval(timer);
+    expect(ticks).toBeGreaterThan(0);
+    expect(model.userFactors).toEqual(one.userFactors);
+    expect(model.itemFactors).toEqual(one.itemFactors);
+  });
+
   it('solves short rows by Woodbury exactly as by an f × f Cholesky (JS and SIMD kernels)', async () => {
     // Reference: the plain JS f × f Cholesky, float64 throughout.
     const chol = await fitted(train, { solver: 'cholesky', woodbury: false, simd: false });
