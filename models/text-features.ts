@@ -19,6 +19,7 @@
  * the idf of df = 0), so an item described mostly by unknown words gets a shorter vector and
  * the encoder's prediction falls back towards its bias (the mean item).
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Csr } from './sparse.ts';
 
 /** What the encoder reads of an item; `Item` from src/store/types.ts fits as it is. */
@@ -263,6 +264,18 @@ export class TermsMemo {
     let pairs = this.pairs.get(item);
     if (!pairs) this.pairs.set(item, (pairs = packTerms(item, o, this.hasher, this.scratch)));
     return pairs;
+  }
+
+  /**
+   * Collects the items' pairs ahead of their use, letting the event loop run between chunks of
+   * `chunk` items: worker threads this thread serves (a fit's) go on meanwhile.
+   */
+  async collect(items: Iterable<ItemContent>, chunk = 1000): Promise<void> {
+    let n = 0;
+    for (const item of items) {
+      this.pairsOf(item, this.options);
+      if (++n % chunk === 0) await yieldToEventLoop();
+    }
   }
 }
 

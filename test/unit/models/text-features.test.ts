@@ -147,6 +147,21 @@ describe('TextFeatures', () => {
     expect(TextFeatures.fitTransform(more, { dims: 1 << 12 }, memo).x.rows).toBe(more.length);
   });
 
+  it('collects a memo ahead of use in chunks, letting the event loop run between them', async () => {
+    const many = Array.from({ length: 25 }, (_, i) => item(`mug ${i}`, { brand: i % 2 ? 'Acme' : 'Bolt' }));
+    const options = { dims: 1 << 12 };
+    const memo = new TermsMemo(options);
+    let ticks = 0;
+    const immediate = setImmediate(() => ticks++);
+    await memo.collect(many, 10);
+    clearImmediate(immediate);
+    expect(ticks).toBe(1);
+    // Collected: an item edited afterwards keeps the terms collected for it.
+    const plain = TextFeatures.fitTransform(many, options);
+    many[0]!.title = 'completely different words';
+    expect(TextFeatures.fitTransform(many, options, memo).x).toEqual(plain.x);
+  });
+
   it('puts each token in bucket hash & (dims − 1) with the sign of the top bit, idf-weighted, unit norm', () => {
     const dims = 1 << 10;
     const features = TextFeatures.fit([item('alpha'), item('alpha beta')], { dims, bigrams: false });
