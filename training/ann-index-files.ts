@@ -38,28 +38,39 @@ const options = (t: AnnIndexTask) => ({
   ...(t.exactMaxFloats === undefined ? {} : { exactMaxFloats: t.exactMaxFloats }),
 });
 
+/** An index build under way on its worker thread. */
+export interface AnnIndexBuild {
+  /** The index files, once built; rejects with the signal's reason if it aborts. */
+  files: Promise<Record<string, Uint8Array>>;
+}
+
 /**
- * {@link annIndexFiles} on a worker thread of its own; none is started for an exact index.
- * `signal` ends the build: the thread is terminated (a failed train job does not wait for its
- * graphs) and the promise rejects with the signal's reason.
+ * Starts {@link annIndexFiles} on a worker thread of its own (none for an exact index) and
+ * resolves once the thread has loaded and holds the task: a thread loads through this thread's
+ * event loop (ts-worker.ts), so the caller may go on with synchronous work without holding the
+ * build back. `signal` ends the build: the thread is terminated (a failed train job does not
+ * wait for its graphs) and `files` rejects with the signal's reason.
  */
-export async function annIndexFilesOnThread(
-  task: AnnIndexTask,
-  signal?: AbortSignal,
-): Promise<Record<string, Uint8Array>> {
-  if (annIndexKind(task.vectors, options(task)) !== 'hnsw') return {};
+export async function startAnnIndexBuild(task: AnnIndexTask, signal?: AbortSignal): Promise<AnnIndexBuild> {
+  if (annIndexKind(task.vectors, options(task)) !== 'hnsw') return { files: Promise.resolve({}) };
   signal?.throwIfAborted();
   const worker = await startLoadedWorker(new URL('./ann-index-worker.ts', import.meta.url));
   const stop = () => void worker.terminate();
   signal?.addEventListener('abort', stop, { once: true });
-  try {
-    signal?.throwIfAborted(); // while the thread loaded
-    return await askWorker<Record<string, Uint8Array>>(worker, task, 'ANN index worker');
-  } catch (err) {
-    signal?.throwIfAborted();
-    throw err;
-  } finally {
-    signal?.removeEventListener('abort', stop);
-    await worker.terminate();
-  }
+  const built = async () => {
+    try {
+      signal?.throwIfAborted(); // while the thread loaded
+      return await askWorker<Record<string, Uint8Array>>(worker, task, 'ANN index worker');
+    } catch (err) {
+      signal?.throwIfAborted();
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      await worker.terminate();
+    }
+  };
+  const files = built();
+  // Handled here too: a caller that fails before awaiting it must not crash the process.
+  files.catch(() => {});
+  return { files };
 }

@@ -6,18 +6,18 @@
  */
 import { basketsFromPairs, boughtTogether } from '../models/bought-together.ts';
 import { ContentEncoder } from '../models/content-encoder.ts';
-import type { TermsMemo } from '../models/text-features.ts';
 import { EaseModel, easeLists } from '../models/ease.ts';
 import { itemNeighbours } from '../models/item-neighbours.ts';
 import type { NeighbourLists } from '../models/item-neighbours.ts';
 import type { Csr } from '../models/sparse.ts';
 import { stackRows } from '../models/matrix.ts';
+import type { TermsMemo } from '../models/text-features.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import { annIndexKind } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { Item } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
-import { annIndexFilesOnThread } from './ann-index-files.ts';
+import { startAnnIndexBuild } from './ann-index-files.ts';
 import type { Snapshot } from './snapshot.ts';
 import { StageClock } from './stage-clock.ts';
 
@@ -47,6 +47,8 @@ export interface ServingArtefactOptions {
   exactIndex?: boolean;
   /** The catalogue's terms, shared by a job's versions (each item tokenized once). */
   terms?: TermsMemo;
+  /** The content encoder's ridge tolerance (content-encoder.ts). @defaultValue the encoder's */
+  encoderTolerance?: number;
 }
 
 export function listFiles(
@@ -105,17 +107,12 @@ export async function servingArtefacts(
 ): Promise<ServingArtefacts> {
   const k = options.k ?? 50;
   const clock = options.clock ?? new StageClock();
-  const neighbours = await clock.time('neighbours', () => itemNeighbours(interactions, { k, seed }));
-  const complements = await clock.time('complements', () =>
-    boughtTogether(purchaseBaskets(s), { k, seed, minScore: 1 }),
-  );
   const files: Record<string, Uint8Array> = {
     [F.userItemsIndptr]: bytesOf(interactions.indptr),
     [F.userItemsIndices]: bytesOf(interactions.indices),
     [F.userItemsValues]: bytesOf(interactions.values),
-    ...listFiles('neighbours', neighbours),
-    ...listFiles('complements', complements),
   };
+  // The index's rows first: its graph builds on its thread while the lists are made.
   // The encoder learns item content → factors on the items the store describes.
   const known = s.itemIds.flatMap((id, i) => (catalogue.has(id) ? [i] : []));
   let encoderItems = 0;
@@ -128,7 +125,11 @@ export async function servingArtefacts(
         known.map((i) => catalogue.get(s.itemIds[i]!)!),
         targets,
         factors,
-        { seed, ...(options.terms ? { terms: options.terms } : {}) },
+        {
+          seed,
+          ...(options.terms ? { terms: options.terms } : {}),
+          ...(options.encoderTolerance === undefined ? {} : { tolerance: options.encoderTolerance }),
+        },
       ),
     );
     const artefact = encoder.toArtefact();
@@ -154,20 +155,29 @@ export async function servingArtefacts(
       });
     }
   }
-  const ease = await clock.time('ease', () => easeFiles(s, interactions, options));
-  Object.assign(files, ease.files);
   const indexed = stackRows(itemFactors, content, factors);
   const kind = options.exactIndex ? 'exact' : annIndexKind(indexed);
   const t0 = performance.now();
-  const index =
-    kind === 'hnsw'
-      ? annIndexFilesOnThread({ vectors: indexed, seed }, options.signal).then((built) => {
-          clock.record('hnsw', (performance.now() - t0) / 1000);
-          return built;
-        })
-      : Promise.resolve({});
+  const build = kind === 'hnsw' ? await startAnnIndexBuild({ vectors: indexed, seed }, options.signal) : null;
+  const index = build
+    ? build.files.then((built) => {
+        clock.record('hnsw', (performance.now() - t0) / 1000);
+        return built;
+      })
+    : Promise.resolve({});
   // Handled here too: a caller that fails before awaiting it must not crash the process.
   index.catch(() => {});
+  const neighbours = await clock.time('neighbours', () => itemNeighbours(interactions, { k, seed }));
+  const complements = await clock.time('complements', () =>
+    boughtTogether(purchaseBaskets(s), { k, seed, minScore: 1 }),
+  );
+  const ease = await clock.time('ease', () => easeFiles(s, interactions, options));
+  Object.assign(
+    files,
+    listFiles('neighbours', neighbours),
+    listFiles('complements', complements),
+    ease.files,
+  );
   return {
     files,
     index,
