@@ -3,12 +3,14 @@
  * serving rules on it → refit on everything → publish a version → promote it when it passes
  * the gate.
  */
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { AlsModel } from '../models/als.ts';
 import type { AlsIterationInfo } from '../models/als.ts';
 import type { AlsSideSolver } from '../models/als-shard.ts';
 import type { Recommender } from '../models/recommender.ts';
 import type { Csr } from '../models/sparse.ts';
+import { TermsMemo } from '../models/text-features.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import type { AlsVersion } from '../src/registry/als-version.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
@@ -29,7 +31,6 @@ import { holdoutTargets, servedScorer } from './served-evaluation.ts';
 import type { ServedResult } from './served-evaluation.ts';
 import { servingArtefacts } from './serving-artefacts.ts';
 import type { ServingArtefactOptions } from './serving-artefacts.ts';
-import { TermsMemo } from '../models/text-features.ts';
 import { TUNED_TIERS, tuneVersionRules } from './serving-rules.ts';
 import type { TunedRules } from './serving-rules.ts';
 import { snapshotPrefix, takeSnapshot } from './snapshot.ts';
@@ -87,10 +88,25 @@ export interface GateOptions {
 
 export const CODE_VERSION = '0.1.0';
 
+/**
+ * From this many events the holdout and final fits run side by side on worker threads: each
+ * thread takes ~0.5 s to start, which a fit of a few seconds repays (the demo store's 424k
+ * events: 2.3 s a fit in-process).
+ */
+const SIDE_BY_SIDE_MIN_EVENTS = 250_000;
+
 /** A recipe's ALS fit and the matrix it was fitted on. */
 interface Fit {
   model: AlsModel;
   matrix: Csr;
+}
+
+/** How a fit runs: its progress, and where its half-steps are solved. */
+interface FitRun {
+  onIteration?: (i: AlsIterationInfo) => void;
+  sideSolver?: AlsSideSolver;
+  /** On worker threads, beside another fit (the factors are the same either way). */
+  offThread?: boolean;
 }
 
 /** Fits a recipe on the split's train part (`split` null: on every event). */
@@ -99,8 +115,7 @@ async function fitRecipe(
   split: Holdout | null,
   recipe: Recipe,
   seed: number,
-  onIteration?: (i: AlsIterationInfo) => void,
-  sideSolver?: AlsSideSolver,
+  run: FitRun = {},
 ): Promise<Fit> {
   const weights = { weights: recipe.weights, halfLifeDays: recipe.halfLifeDays };
   const matrix = split
@@ -108,8 +123,12 @@ async function fitRecipe(
     : interactionMatrix(s, weights);
   const model = new AlsModel({
     ...alsOptions(recipe, seed),
-    onIteration,
-    ...(sideSolver ? { sideSolver } : {}),
+    onIteration: run.onIteration,
+    ...(run.sideSolver ? { sideSolver: run.sideSolver } : {}),
+    // Side by side, each fit gets its share of the cores.
+    ...(run.offThread
+      ? { offThread: true, workers: Math.max(1, Math.floor(availableParallelism() / 2)) }
+      : {}),
   });
   await model.fit(matrix);
   return { model, matrix };
@@ -123,7 +142,7 @@ export async function scoreRecipe(
   seed: number,
   onIteration?: (i: AlsIterationInfo) => void,
 ): Promise<OfflineMetrics> {
-  const { model, matrix } = await fitRecipe(s, split, recipe, seed, onIteration);
+  const { model, matrix } = await fitRecipe(s, split, recipe, seed, onIteration ? { onIteration } : {});
   return metricsOf(model, matrix, split);
 }
 
@@ -173,7 +192,7 @@ async function versionDraft(
   recipe: Recipe,
   seed: number,
   catalogue: ReadonlyMap<string, Item>,
-  o: Pick<ServingArtefactOptions, 'clock' | 'signal' | 'exactIndex' | 'terms'> = {},
+  o: Pick<ServingArtefactOptions, 'clock' | 'signal' | 'exactIndex' | 'terms' | 'encoderTolerance'> = {},
 ): Promise<PendingDraft> {
   // The encoder learns content → factors of the items the fit has seen.
   const seen = new Uint8Array(s.itemIds.length);
@@ -248,8 +267,8 @@ export interface TrainOptions {
    */
   jobKey?: string;
   /**
-   * Called as each stage begins: snapshot, holdout fit, holdout version (the holdout fit served
-   * as a version, to tune the rules on), final fit, publish, serving rules.
+   * Called as each stage begins: snapshot, holdout fit, final fit, publish, holdout version (the
+   * holdout fit served as a version, to tune the rules on), serving rules.
    */
   onStage?: (stage: TrainStage) => void;
   /** Called as each stage of the job ends, with its seconds (the stage breakdown). */
@@ -259,10 +278,15 @@ export interface TrainOptions {
    * the same factors, the work spread over worker threads or BullMQ workers.
    */
   sideSolver?: AlsSideSolver;
+  /**
+   * From this many events the two fits run side by side on worker threads, the catalogue being
+   * tokenized meanwhile. @defaultValue SIDE_BY_SIDE_MIN_EVENTS
+   */
+  sideBySideFrom?: number;
 }
 
 export type TrainStage =
-  'snapshot' | 'holdout fit' | 'holdout version' | 'final fit' | 'publish' | 'serving rules';
+  'snapshot' | 'holdout fit' | 'final fit' | 'publish' | 'holdout version' | 'serving rules';
 
 export interface TrainResult {
   manifest: VersionManifest;
@@ -326,12 +350,42 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
   const catalogue = await clock.time('catalogue', () => itemsById(o.store));
   const t0 = performance.now();
   o.onStage?.('holdout fit');
-  const holdout =
-    split.testUsers.length > 0
-      ? await clock.time('fit', () =>
-          fitRecipe(s, split, recipe, seed, (i) => o.onIteration?.('holdout', i), o.sideSolver),
-        )
-      : null;
+  const fit = (split: Holdout | null, phase: 'holdout' | 'final', offThread: boolean) =>
+    clock.time(split ? 'fit' : 'final-fit', () =>
+      fitRecipe(s, split, recipe, seed, {
+        onIteration: (i) => o.onIteration?.(phase, i),
+        ...(o.sideSolver ? { sideSolver: o.sideSolver } : {}),
+        offThread,
+      }),
+    );
+  const scoring = split.testUsers.length > 0;
+  // Two fits big enough to repay starting their threads run side by side, one core each.
+  const sideBySide = scoring && !o.sideSolver && s.length >= (o.sideBySideFrom ?? SIDE_BY_SIDE_MIN_EVENTS);
+  let holdout: Fit | null = null;
+  let final: Fit;
+  // Both versions' encoders read the same catalogue: each item is tokenized once.
+  const terms = new TermsMemo();
+  if (sideBySide) {
+    // This thread tokenizes the catalogue meanwhile.
+    const [h, f] = await Promise.all([
+      fit(split, 'holdout', true),
+      fit(null, 'final', true),
+      terms.collect(catalogue.values()),
+    ]);
+    [holdout, final] = [h, f];
+    o.onStage?.('final fit');
+  } else {
+    holdout = scoring ? await fit(split, 'holdout', false) : null;
+    o.onStage?.('final fit');
+    final = await fit(null, 'final', false);
+  }
+  // The final version first: its graph (tens of seconds at 100k items, on a thread of its own)
+  // then builds beside the scoring and the tuning, which need the holdout fit only.
+  o.onStage?.('publish');
+  const publishClock = clock.child('publish');
+  const pending = await clock.time('publish', () =>
+    versionDraft(s, final, recipe, seed, catalogue, { clock: publishClock, signal: graphs, terms }),
+  );
   const metrics = holdout
     ? await clock.time('evaluate', () => metricsOf(holdout.model, holdout.matrix, split))
     : null;
@@ -345,42 +399,25 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
       : !holdout
         ? 'the newest split has no test users'
         : null;
-  // Both versions' encoders read the same catalogue: each item is tokenized once.
-  const terms = new TermsMemo();
-  const rulesClock = clock.child('rules');
-  let tuneSeconds = 0;
-  // The holdout fit served as a version of its own, to tune the rules on (no model is fitted
-  // twice). It has no graph: it is searched exactly, each of its searches once however many
-  // settings are tried (memo-index.ts), which costs far less than a graph.
-  let holdoutVersion: VersionDraft | null = null;
-  if (!skipped && holdout) {
-    o.onStage?.('holdout version');
-    const t = performance.now();
-    const pendingDraft = await rulesClock.time('draft', () =>
-      versionDraft(snapshotPrefix(s, split.cutoffIndex), holdout, recipe, seed, catalogue, {
-        clock: rulesClock.child('draft'),
-        exactIndex: true,
-        terms,
-      }),
-    );
-    holdoutVersion = await withIndex(pendingDraft);
-    tuneSeconds += (performance.now() - t) / 1000;
-  }
-  o.onStage?.('final fit');
-  const final = await clock.time('final-fit', () =>
-    fitRecipe(s, null, recipe, seed, (i) => o.onIteration?.('final', i), o.sideSolver),
-  );
-  // The final version's graph builds on a thread of its own (tens of seconds at 100k items)
-  // beside the tuning.
-  o.onStage?.('publish');
-  const publishClock = clock.child('publish');
-  const pending = await clock.time('publish', () =>
-    versionDraft(s, final, recipe, seed, catalogue, { clock: publishClock, signal: graphs, terms }),
-  );
   let rules: TunedRules | { skipped: string } = { skipped: skipped ?? 'not tuned' };
-  if (holdoutVersion && makeEngine) {
+  const t1 = performance.now();
+  if (!skipped && holdout && makeEngine) {
+    // The holdout fit served as a version of its own, to tune the rules on (no model is fitted
+    // twice). It has no graph: it is searched exactly, each of its searches once however many
+    // settings are tried (memo-index.ts), which costs far less than a graph.
+    o.onStage?.('holdout version');
+    const rulesClock = clock.child('rules');
+    const holdoutVersion = await rulesClock.time('draft', async () =>
+      withIndex(
+        await versionDraft(snapshotPrefix(s, split.cutoffIndex), holdout, recipe, seed, catalogue, {
+          clock: rulesClock.child('draft'),
+          exactIndex: true,
+          terms,
+          encoderTolerance: 1e-2,
+        }),
+      ),
+    );
     o.onStage?.('serving rules');
-    const t = performance.now();
     rules = await rulesClock.time('tune', () =>
       tuneVersionRules({
         store: o.store,
@@ -395,10 +432,10 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
         clock: rulesClock.child('tune'),
       }),
     );
-    tuneSeconds += (performance.now() - t) / 1000;
-    clock.record('rules', tuneSeconds);
   }
+  const tuneSeconds = (performance.now() - t1) / 1000;
   if ('skipped' in rules) o.log.info({ reason: rules.skipped }, 'serving rules not tuned');
+  else clock.record('rules', tuneSeconds);
   const draft = await publishClock.time('index wait', () => withIndex(pending));
   const trainSeconds = (performance.now() - t0) / 1000 - tuneSeconds;
   const manifest = await clock.time('write', () =>

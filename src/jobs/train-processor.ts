@@ -41,9 +41,9 @@ export interface TrainProgress {
 const SPAN: Record<TrainProgress['stage'], [number, number]> = {
   snapshot: [0, 5],
   'holdout fit': [5, 30],
-  'holdout version': [30, 40],
-  'final fit': [40, 65],
-  publish: [65, 75],
+  'final fit': [30, 55],
+  publish: [55, 65],
+  'holdout version': [65, 75],
   'serving rules': [75, 90],
   gate: [90, 100],
 };
@@ -52,6 +52,20 @@ const SPAN: Record<TrainProgress['stage'], [number, number]> = {
 export function trainPercent(stage: TrainProgress['stage'], done = 0, of = 1): number {
   const [a, b] = SPAN[stage];
   return Math.round(a + ((b - a) * Math.min(done, of)) / Math.max(1, of));
+}
+
+/**
+ * Reports a train job's stages and iterations as progress that never goes back: on a big store
+ * both fits run side by side, and the holdout fit's iterations come in behind the final fit's.
+ */
+export function progressOf(onProgress?: (p: TrainProgress) => void) {
+  let shown = 0;
+  return (stage: TrainProgress['stage'], done?: number, of?: number): void => {
+    const percent = trainPercent(stage, done, of);
+    if (percent < shown) return;
+    shown = percent;
+    onProgress?.({ stage, percent });
+  };
 }
 
 /** The recipe part of a train payload. */
@@ -73,8 +87,7 @@ export interface TrainJobOptions extends TrainProcessorOptions {
 
 /** Trains (unless the job published already), publishes, promotes through the gate: the verdict. */
 export async function runTrainJob(o: TrainJobOptions): Promise<Verdict> {
-  const show = (stage: TrainProgress['stage'], done?: number, of?: number) =>
-    o.onProgress?.({ stage, percent: trainPercent(stage, done, of) });
+  const show = progressOf(o.onProgress);
   const recipe = { ...o.recipe, ...recipeOf(o.payload) };
   const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
   let version = o.jobKey ? await versionOfJob(o.registry, o.jobKey) : null;

@@ -26,6 +26,9 @@ import { loadAlsVersion } from '../../../src/registry/als-version.ts';
 
 const log = pino({ level: 'silent' });
 
+const withoutSeconds = (json: Uint8Array) =>
+  JSON.parse(Buffer.from(json).toString(), (key, value: unknown) => (key === 'seconds' ? undefined : value));
+
 describe('train, publish and gate on a generated storefront', () => {
   let dir: string;
   let store: Store;
@@ -67,6 +70,34 @@ describe('train, publish and gate on a generated storefront', () => {
     );
     expect(a.manifest.params.encoderItems).toBe(a.manifest.data.items);
     expect(await registry.current()).toBeNull();
+  });
+
+  it('publishes the same version with its fits side by side on worker threads', async () => {
+    const phases: string[] = [];
+    const [apart, side] = [
+      await trainVersion({ store, registry, recipe: fast, seed: 4, log, sideBySideFrom: Infinity }),
+      await trainVersion({
+        store,
+        registry,
+        recipe: fast,
+        seed: 4,
+        log,
+        sideBySideFrom: 0,
+        onIteration: (phase) => phases.push(phase),
+      }),
+    ];
+    expect(side.manifest.metrics).toEqual(apart.manifest.metrics);
+    expect(phases.filter((p) => p === 'holdout')).toHaveLength(fast.iterations);
+    expect(phases.filter((p) => p === 'final')).toHaveLength(fast.iterations);
+    for (const file of Object.keys(apart.manifest.files)) {
+      const [a, b] = await Promise.all([
+        registry.file(apart.manifest.version, file),
+        registry.file(side.manifest.version, file),
+      ]);
+      // The encoder's manifest says how long its fit took; all else is the same.
+      if (file === 'content-encoder.json') expect(withoutSeconds(b)).toEqual(withoutSeconds(a));
+      else expect(Buffer.from(b).equals(Buffer.from(a)), file).toBe(true);
+    }
   });
 
   it('ranks each user’s planted favourite categories above the rest for most users', async () => {
