@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- jobs [--jobs 2000] [--items 3000] [--duration 5] [--connections 8] [--worker on|off]
- *  [--shard-interactions 1000000] [--shard-iterations 3] [--shard-factors 64] [--parts rates,latency,shard]`:
+ *  [--shard-interactions 1000000] [--shard-iterations 3] [--shard-factors 64]
+ *  [--train-items 100000] [--train-users 50000] [--parts rates,latency,shard,train]`:
  * 1. jobs/s of a no-op job through the inline runner and through BullMQ (one in-process worker
  *    at concurrency 1 and 8, on `REDIS_URL`, default redis://127.0.0.1:6379);
  * 2. the personalized tier's HTTP p99 while idle and while a `train` and a `segments` job run:
@@ -10,7 +11,9 @@
  *    benchmarks/lib/sharded-fit.ts) over `--shard-interactions` seeded power-law interactions
  *    (users = n / 20, items = n / 200), beside the single-process fit on 2 threads, and whether
  *    the factors are bit-identical to the single-process ones. The issue asks for 20 000 000.
- * The issue's target: p99 during the jobs ≤ 2× idle. Sizes are small by default (a smoke run).
+ * 4. the whole train job on the demo store, stage by stage (train-job.ts; its own bench too).
+ * The issue's targets: p99 during the jobs ≤ 2× idle; the train job ≤ 30 s at 100k items × 50k
+ * users. The other sizes are small by default (a smoke run).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,6 +34,8 @@ import { runLoad } from './lib/load-client.ts';
 import { differingElements, plainFit, shardedFit } from './lib/sharded-fit.ts';
 import type { LoadResult } from './lib/load-client.ts';
 import { parseArgs, printTable } from './lib/table.ts';
+import { printTrainJob, trainJob } from './train-job.ts';
+import type { TrainJobResult } from './train-job.ts';
 
 const BIN = fileURLToPath(new URL('../src/cli/bin.mjs', import.meta.url));
 const log = pino({ level: 'silent' });
@@ -233,7 +238,7 @@ async function shardedFits(
 
 export default async function jobs(args: string[]): Promise<unknown> {
   const opts = parseArgs(args);
-  const parts = new Set(String(opts.get('parts') ?? 'rates,latency,shard').split(','));
+  const parts = new Set(String(opts.get('parts') ?? 'rates,latency,shard,train').split(','));
   const shard = {
     interactions: Number(opts.get('shard-interactions') ?? 1_000_000),
     iterations: Number(opts.get('shard-iterations') ?? 3),
@@ -296,5 +301,15 @@ export default async function jobs(args: string[]): Promise<unknown> {
   }
 
   const sharded = parts.has('shard') ? await shardedFits(redisUrl, shard) : undefined;
-  return { jobs: n, items, durationSeconds: duration, connections, rates, latency, sharded };
+
+  let train: TrainJobResult | undefined;
+  if (parts.has('train')) {
+    train = await trainJob({
+      items: Number(opts.get('train-items') ?? 100_000),
+      users: Number(opts.get('train-users') ?? 50_000),
+      seed: 42,
+    });
+    printTrainJob(train);
+  }
+  return { jobs: n, items, durationSeconds: duration, connections, rates, latency, sharded, train };
 }
