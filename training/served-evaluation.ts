@@ -102,12 +102,17 @@ const pickTargets = (t: EvalTargets): EvalTargets => ({
   truthItems: t.truthItems,
 });
 
-/** ANN answers an evaluation engine remembers: a few per test user and tier (a tuning asks ≤ 1,000 users). */
-const SEARCH_MEMO = 20_000;
+/**
+ * ANN answers an evaluation engine remembers per user it is asked about: a few per tier. Every
+ * answer a tuning asks again must still be held, or the memo (first in, first out) forgets
+ * each one just before it is asked again.
+ */
+const SEARCH_MEMO_PER_USER = 4 * TIERS.length;
 
 /** An engine over the setup's store and version, its clock at the cutoff, the list cache off. */
 async function servedEngine(
   setup: ServedSetup,
+  users: number,
   makeEngine: (o: EngineOptions) => Engine,
   log: Logger,
 ): Promise<Engine> {
@@ -121,7 +126,7 @@ async function servedEngine(
     now: () => setup.now,
     answerCache: { ttlMs: 0, entries: 0 },
     // Every setting tried asks each test user the same searches again.
-    searchMemo: SEARCH_MEMO,
+    searchMemo: Math.max(1000, users * SEARCH_MEMO_PER_USER),
   });
   await engine.swap(setup.version);
   return engine;
@@ -192,7 +197,7 @@ export function servedScorer(
   let engine: Promise<Engine> | null = null;
   return async (tier, config) =>
     evaluateServed(
-      await (engine ??= servedEngine(setup, makeEngine, log)),
+      await (engine ??= servedEngine(setup, targets.testUsers.length, makeEngine, log)),
       targets,
       tier,
       20,
