@@ -11,7 +11,7 @@
 import type { Csr } from './sparse.ts';
 import { transpose } from './sparse.ts';
 import { SpmmPair } from './spmm-simd.ts';
-import { askWorker, startLoadedWorker } from './ts-worker.ts';
+import { startWorkerOn } from './ts-worker.ts';
 
 export interface RidgeOptions {
   l2: number;
@@ -94,19 +94,18 @@ export async function ridgeByColumns(
 /** Solves the first group on this thread, each other on a worker thread of its own, side by side. */
 async function solveGroups(tasks: RidgeTask[]): Promise<RidgeColumnsResult[]> {
   const entry = new URL('./ridge-worker.ts', import.meta.url);
-  const loaded = await Promise.allSettled(tasks.slice(1).map(() => startLoadedWorker(entry)));
-  const workers = loaded.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  // Each thread loads while this one solves.
+  const started = tasks
+    .slice(1)
+    .map((task) => startWorkerOn<RidgeColumnsResult>(entry, task, 'ridge worker'));
   try {
-    const lost = loaded.find((r) => r.status === 'rejected');
-    if (lost) raise(lost.reason);
-    const pending = workers.map((w, k) => askWorker<RidgeColumnsResult>(w, tasks[k + 1], 'ridge worker'));
     // Settled now, so that a failing worker is not an unhandled rejection while this thread solves.
-    const settled = Promise.allSettled(pending);
+    const settled = Promise.allSettled(started.map((w) => w.reply));
     const first = ridgeColumns(tasks[0]!);
     const rest = await settled;
     return [first, ...rest.map((r) => (r.status === 'fulfilled' ? r.value : raise(r.reason)))];
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(started.map((w) => w.worker.terminate()));
   }
 }
 

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Vectors } from '../models/matrix.ts';
-import { askWorker, startLoadedWorker } from '../models/ts-worker.ts';
+import { startWorkerOn } from '../models/ts-worker.ts';
 import { annIndexKind, buildAnnIndex } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 
@@ -38,39 +38,29 @@ const options = (t: AnnIndexTask) => ({
   ...(t.exactMaxFloats === undefined ? {} : { exactMaxFloats: t.exactMaxFloats }),
 });
 
-/** An index build under way on its worker thread. */
-export interface AnnIndexBuild {
-  /** The index files, once built; rejects with the signal's reason if it aborts. */
-  files: Promise<Record<string, Uint8Array>>;
-}
-
 /**
- * Starts {@link annIndexFiles} on a worker thread of its own (none for an exact index) and
- * resolves once the thread has loaded and holds the task: a thread loads through this thread's
- * event loop (ts-worker.ts), so the caller may go on with synchronous work without holding the
- * build back. `signal` ends the build: the thread is terminated (a failed train job does not
- * wait for its graphs) and `files` rejects with the signal's reason.
+ * {@link annIndexFiles} on a worker thread of its own, started and given the task before this
+ * returns (it loads and builds while the caller goes on); none is started for an exact index.
+ * `signal` ends the build: the thread is terminated (a failed train job does not wait for its
+ * graphs) and the promise rejects with the signal's reason.
  */
-export async function startAnnIndexBuild(task: AnnIndexTask, signal?: AbortSignal): Promise<AnnIndexBuild> {
-  if (annIndexKind(task.vectors, options(task)) !== 'hnsw') return { files: Promise.resolve({}) };
+export async function annIndexFilesOnThread(
+  task: AnnIndexTask,
+  signal?: AbortSignal,
+): Promise<Record<string, Uint8Array>> {
+  if (annIndexKind(task.vectors, options(task)) !== 'hnsw') return {};
   signal?.throwIfAborted();
-  const worker = await startLoadedWorker(new URL('./ann-index-worker.ts', import.meta.url));
+  const entry = new URL('./ann-index-worker.ts', import.meta.url);
+  const { worker, reply } = startWorkerOn<Record<string, Uint8Array>>(entry, task, 'ANN index worker');
   const stop = () => void worker.terminate();
   signal?.addEventListener('abort', stop, { once: true });
-  const built = async () => {
-    try {
-      signal?.throwIfAborted(); // while the thread loaded
-      return await askWorker<Record<string, Uint8Array>>(worker, task, 'ANN index worker');
-    } catch (err) {
-      signal?.throwIfAborted();
-      throw err;
-    } finally {
-      signal?.removeEventListener('abort', stop);
-      await worker.terminate();
-    }
-  };
-  const files = built();
-  // Handled here too: a caller that fails before awaiting it must not crash the process.
-  files.catch(() => {});
-  return { files };
+  try {
+    return await reply;
+  } catch (err) {
+    signal?.throwIfAborted();
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+    await worker.terminate();
+  }
 }

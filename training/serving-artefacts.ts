@@ -17,7 +17,7 @@ import { annIndexKind } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { Item } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
-import { startAnnIndexBuild } from './ann-index-files.ts';
+import { annIndexFilesOnThread } from './ann-index-files.ts';
 import type { Snapshot } from './snapshot.ts';
 import { StageClock } from './stage-clock.ts';
 
@@ -158,13 +158,13 @@ export async function servingArtefacts(
   const indexed = stackRows(itemFactors, content, factors);
   const kind = options.exactIndex ? 'exact' : annIndexKind(indexed);
   const t0 = performance.now();
-  const build = kind === 'hnsw' ? await startAnnIndexBuild({ vectors: indexed, seed }, options.signal) : null;
-  const index = build
-    ? build.files.then((built) => {
-        clock.record('hnsw', (performance.now() - t0) / 1000);
-        return built;
-      })
-    : Promise.resolve({});
+  const index =
+    kind === 'hnsw'
+      ? annIndexFilesOnThread({ vectors: indexed, seed }, options.signal).then((built) => {
+          clock.record('hnsw', (performance.now() - t0) / 1000);
+          return built;
+        })
+      : Promise.resolve({});
   // Handled here too: a caller that fails before awaiting it must not crash the process.
   index.catch(() => {});
   const neighbours = await clock.time('neighbours', () => itemNeighbours(interactions, { k, seed }));

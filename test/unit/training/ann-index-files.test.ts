@@ -1,17 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { annIndexFiles, startAnnIndexBuild } from '../../../training/ann-index-files.ts';
-import type { AnnIndexTask } from '../../../training/ann-index-files.ts';
+import { annIndexFiles, annIndexFilesOnThread } from '../../../training/ann-index-files.ts';
 import { VERSION_FILES as F } from '../../../src/registry/version-files.ts';
 import { clustered } from '../../helpers/describe-ann-index.ts';
 
-const onThread = async (task: AnnIndexTask, signal?: AbortSignal) =>
-  (await startAnnIndexBuild(task, signal)).files;
-
-describe('startAnnIndexBuild', () => {
+describe('annIndexFilesOnThread', () => {
   it('builds on a worker thread the very files the calling thread builds', async () => {
     const { vectors } = clustered(2000, 16, 8, 3);
     const task = { vectors, seed: 7, exactMaxFloats: 1000 };
-    const [here, there] = [await annIndexFiles(task), await onThread(task)];
+    const [here, there] = [await annIndexFiles(task), await annIndexFilesOnThread(task)];
     expect(Object.keys(there).sort()).toEqual(Object.keys(here).sort());
     expect(Object.keys(there)).toContain(F.annIndex);
     for (const name of Object.keys(here))
@@ -20,9 +16,9 @@ describe('startAnnIndexBuild', () => {
 
   it('gives no files for a catalogue small enough for exact search, and reports a failed build', async () => {
     const { vectors } = clustered(100, 8, 2, 4);
-    expect(await onThread({ vectors, seed: 1 })).toEqual({});
+    expect(await annIndexFilesOnThread({ vectors, seed: 1 })).toEqual({});
     const broken = { rows: 3000, cols: 8, data: new Float32Array(3000 * 8).fill(Number.NaN) };
-    await expect(onThread({ vectors: broken, seed: 1, exactMaxFloats: 0 })).rejects.toThrow(
+    await expect(annIndexFilesOnThread({ vectors: broken, seed: 1, exactMaxFloats: 0 })).rejects.toThrow(
       /ANN index worker failed: .*non-finite/,
     );
   });
@@ -31,10 +27,12 @@ describe('startAnnIndexBuild', () => {
     const { vectors } = clustered(60_000, 32, 16, 5);
     const stop = new AbortController();
     const reason = new Error('the train job failed');
-    const build = onThread({ vectors, seed: 3, exactMaxFloats: 1000 }, stop.signal);
+    const build = annIndexFilesOnThread({ vectors, seed: 3, exactMaxFloats: 1000 }, stop.signal);
     setTimeout(() => stop.abort(reason), 300);
     await expect(build).rejects.toBe(reason);
     // Aborted before it starts: no thread at all.
-    await expect(onThread({ vectors, seed: 3, exactMaxFloats: 1000 }, stop.signal)).rejects.toBe(reason);
+    await expect(annIndexFilesOnThread({ vectors, seed: 3, exactMaxFloats: 1000 }, stop.signal)).rejects.toBe(
+      reason,
+    );
   });
 });
