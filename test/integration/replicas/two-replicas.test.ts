@@ -1,9 +1,9 @@
 /**
  * Two `shelf start` processes and one `shelf worker` over one PostgreSQL, one Redis and one data
  * dir, as Shelf scales out: a change made through replica A is honoured by replica B within a
- * second (issue #12), and a train job queued through A runs on the worker, whose version both
- * replicas then serve (issue #15). The replicas poll the change log only every 60 s here, so
- * what arrives within a second came through the Redis signal.
+ * second (issue #12), and a train job queued through A or fired by a schedule runs on a worker,
+ * whose version both replicas then serve (issue #15). The replicas poll the change log only
+ * every 60 s here, so what arrives within a second came through the Redis signal.
  */
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -283,4 +283,44 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     expect(after.items).toHaveLength(10);
     expect(personal(after)).toBe(false);
   }, 120_000);
+  // Last: from here on the cluster has a new current version.
+  it('fires a scheduled train on the workers; both replicas then serve the version it published', async () => {
+    // Current: a version any default train beats, so the gate promotes the scheduled one.
+    const weak = await trainVersion({
+      store,
+      registry,
+      recipe: { factors: 2, iterations: 1, easeMaxItems: 0, tuneRules: false },
+      seed: 9,
+      log,
+    });
+    await call(a, 'POST', `/v1/admin/models/${weak.manifest.version}/promote?force=true`);
+    const before = new Set(await registry.versions());
+    // A worker configured to retrain every few seconds registers that schedule for the cluster:
+    // whichever worker is free takes each firing.
+    const scheduling = await startWorkerProcess({ ...env, SHELF_SCHEDULE_TRAIN: 'every 3s' });
+    try {
+      let version: string | null = null;
+      const end = Date.now() + 90_000;
+      while (version === null && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 200));
+        const current = await registry.current();
+        if (current && !before.has(current)) version = current;
+      }
+      expect(version, `${scheduling.output()}\n${worker.output()}`).not.toBeNull();
+      // Published by a job the schedule fired (BullMQ names it after its scheduler), not one queued.
+      expect(String((await registry.manifest(version!)).params.jobKey)).toMatch(/^repeat:train:/);
+      for (const replica of [a, b]) {
+        const t0 = performance.now();
+        while ((await ask(replica, 'homepage?limit=3')).modelVersion !== version) {
+          if (performance.now() - t0 > WITHIN_MS)
+            throw new Error(`${replica.url} still serves the old version`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    } finally {
+      // The schedule off again for the cluster (a worker registers its config as it starts).
+      await scheduling.stop();
+      await (await startWorkerProcess(env)).stop();
+    }
+  }, 150_000);
 });
