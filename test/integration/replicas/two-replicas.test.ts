@@ -50,6 +50,18 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     }
   };
 
+  /** Asks both replicas until each serves `version`, failing past {@link WITHIN_MS}. */
+  const servedByBoth = async (version: string): Promise<void> => {
+    for (const replica of [a, b]) {
+      const t0 = performance.now();
+      while ((await ask(replica, 'homepage?limit=3')).modelVersion !== version) {
+        if (performance.now() - t0 > WITHIN_MS)
+          throw new Error(`${replica.url} still serves the old version`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
+
   beforeAll(async () => {
     ground = await clusterGround('shelf_replicas');
     ({ dir, store } = ground);
@@ -233,14 +245,7 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     const version = (await registry.versions()).at(-1)!;
     expect((await registry.manifest(version)).params.jobKey).toBe(job.id);
     expect(await registry.current()).toBe(version);
-    for (const replica of [a, b]) {
-      const t0 = performance.now();
-      while ((await ask(replica, 'homepage?limit=3')).modelVersion !== version) {
-        if (performance.now() - t0 > WITHIN_MS)
-          throw new Error(`${replica.url} still serves the old version`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    await servedByBoth(version);
     const listed = (await call(a, 'GET', '/v1/admin/jobs?limit=5')) as { jobs: { id: string }[] };
     expect(listed.jobs.map((j) => j.id)).toContain(job.id);
   }, 90_000);
@@ -309,14 +314,7 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
       expect(version, `${scheduling.output()}\n${worker.output()}`).not.toBeNull();
       // Published by a job the schedule fired (BullMQ names it after its scheduler), not one queued.
       expect(String((await registry.manifest(version!)).params.jobKey)).toMatch(/^repeat:train:/);
-      for (const replica of [a, b]) {
-        const t0 = performance.now();
-        while ((await ask(replica, 'homepage?limit=3')).modelVersion !== version) {
-          if (performance.now() - t0 > WITHIN_MS)
-            throw new Error(`${replica.url} still serves the old version`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      await servedByBoth(version!);
     } finally {
       // The schedule off again for the cluster (a worker registers its config as it starts).
       await scheduling.stop();
