@@ -192,7 +192,7 @@ async function versionDraft(
   recipe: Recipe,
   seed: number,
   catalogue: ReadonlyMap<string, Item>,
-  o: Pick<ServingArtefactOptions, 'clock' | 'signal' | 'exactIndex' | 'terms' | 'encoderTolerance'> = {},
+  o: Pick<ServingArtefactOptions, 'clock' | 'signal' | 'exactIndex' | 'encoder'> = {},
 ): Promise<PendingDraft> {
   // The encoder learns content → factors of the items the fit has seen.
   const seen = new Uint8Array(s.itemIds.length);
@@ -383,7 +383,11 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
   o.onStage?.('publish');
   const publishClock = clock.child('publish');
   const pending = await clock.time('publish', () =>
-    versionDraft(s, final, recipe, seed, catalogue, { clock: publishClock, signal: graphs, terms }),
+    versionDraft(s, final, recipe, seed, catalogue, {
+      clock: publishClock,
+      signal: graphs,
+      encoder: { terms },
+    }),
   );
   const metrics = holdout
     ? await clock.time('evaluate', () => metricsOf(holdout.model, holdout.matrix, split))
@@ -413,8 +417,7 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
         await versionDraft(snapshotPrefix(s, split.cutoffIndex), holdout, recipe, seed, catalogue, {
           clock: rulesClock.child('draft'),
           exactIndex: true,
-          terms,
-          encoderTolerance: 1e-2,
+          encoder: { terms, tolerance: 1e-2 },
         }),
       ),
     );

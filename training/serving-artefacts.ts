@@ -6,12 +6,12 @@
  */
 import { basketsFromPairs, boughtTogether } from '../models/bought-together.ts';
 import { ContentEncoder } from '../models/content-encoder.ts';
+import type { ContentEncoderOptions } from '../models/content-encoder.ts';
 import { EaseModel, easeLists } from '../models/ease.ts';
 import { itemNeighbours } from '../models/item-neighbours.ts';
 import type { NeighbourLists } from '../models/item-neighbours.ts';
 import type { Csr } from '../models/sparse.ts';
 import { stackRows } from '../models/matrix.ts';
-import type { TermsMemo } from '../models/text-features.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import { annIndexKind } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
@@ -45,10 +45,11 @@ export interface ServingArtefactOptions {
    * @defaultValue false
    */
   exactIndex?: boolean;
-  /** The catalogue's terms, shared by a job's versions (each item tokenized once). */
-  terms?: TermsMemo;
-  /** The content encoder's ridge tolerance (content-encoder.ts). @defaultValue the encoder's */
-  encoderTolerance?: number;
+  /**
+   * The content encoder's options beyond its seed: the catalogue's `terms`, shared by a job's
+   * versions (each item tokenized once, its content vectors too), and the ridge's `tolerance`.
+   */
+  encoder?: Pick<ContentEncoderOptions, 'terms' | 'tolerance'>;
 }
 
 export function listFiles(
@@ -125,11 +126,7 @@ export async function servingArtefacts(
         known.map((i) => catalogue.get(s.itemIds[i]!)!),
         targets,
         factors,
-        {
-          seed,
-          ...(options.terms ? { terms: options.terms } : {}),
-          ...(options.encoderTolerance === undefined ? {} : { tolerance: options.encoderTolerance }),
-        },
+        { seed, ...options.encoder },
       ),
     );
     const artefact = encoder.toArtefact();
@@ -145,7 +142,7 @@ export async function servingArtefacts(
           encoder.encodeInto(
             chunk,
             vectors.subarray(r * factors, (r + chunk.length) * factors),
-            options.terms,
+            options.encoder?.terms,
           );
         }
       });
