@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Impression } from '../serving/types.ts';
-import type { Store, StoredImpression } from '../store/types.ts';
+import type { NewImpression, Store, StoredImpression } from '../store/types.ts';
 import type { FeedbackCounters } from './feedback-counters.ts';
 
 export interface ImpressionRecorderOptions {
@@ -43,7 +43,7 @@ export interface ImpressionLog {
 }
 
 export class ImpressionRecorder implements ImpressionLog {
-  private buffer: StoredImpression[] = [];
+  private buffer: NewImpression[] = [];
   private writing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -74,12 +74,7 @@ export class ImpressionRecorder implements ImpressionLog {
 
   /** The engine's `onImpression`: synchronous, O(1), never throws. */
   readonly record = (i: Impression): void => {
-    this.recorded++;
     this.o.counters?.impression(i.tier);
-    if (this.closed || this.buffer.length >= this.capacity) {
-      this.shed(1);
-      return;
-    }
     const s: StoredImpression = {
       recommendationId: i.recommendationId,
       tier: i.tier,
@@ -94,8 +89,18 @@ export class ImpressionRecorder implements ImpressionLog {
     if (i.experiment !== undefined) s.experiment = i.experiment;
     if (i.variant !== undefined) s.variant = i.variant;
     if (i.positions !== undefined) s.positions = i.positions;
-    this.buffer.push(s);
+    this.add(s);
   };
+
+  /** A list as it is to be written (the writer thread's, handed over by impression-thread.ts). */
+  add(s: NewImpression): void {
+    this.recorded++;
+    if (this.closed || this.buffer.length >= this.capacity) {
+      this.shed(1);
+      return;
+    }
+    this.buffer.push(s);
+  }
 
   get stats(): RecorderStats {
     return {

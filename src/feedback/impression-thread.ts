@@ -15,6 +15,8 @@ import type { Impression } from '../serving/types.ts';
 import type { DatabaseConfig } from '../store/open-store.ts';
 import type { FeedbackCounters } from './feedback-counters.ts';
 import type { ImpressionLog, RecorderStats } from './impression-recorder.ts';
+import { encode, FIELDS } from './impression-wire.ts';
+import type { Wire } from './impression-wire.ts';
 
 export interface ImpressionThreadOptions {
   database: DatabaseConfig;
@@ -33,8 +35,7 @@ export interface WriterData {
   logLevel: string;
 }
 
-export type ToWriter =
-  { kind: 'record'; impressions: Impression[] } | { kind: 'flush' | 'close'; id: number };
+export type ToWriter = { kind: 'record'; lists: Wire } | { kind: 'flush' | 'close'; id: number };
 
 export type FromWriter =
   { kind: 'stats'; stats: RecorderStats } | { kind: 'done'; id: number; stats: RecorderStats };
@@ -59,7 +60,13 @@ const HAND_OFF_AT = 1000;
 const NONE: RecorderStats = { recorded: 0, written: 0, dropped: 0, pending: 0 };
 
 export class ImpressionThread implements ImpressionLog {
-  private outbox: Impression[] = [];
+  /** The lists not yet handed over, `FIELDS` values each. */
+  private outbox: Wire = [];
+  /**
+   * Each list's ids as JSON, made once: a list cache hit hands over the same array of ids
+   * (engine.ts), so a hit's list costs a lookup here, not a JSON.stringify.
+   */
+  private readonly idsJson = new WeakMap<readonly string[], string>();
   private readonly worker: Worker;
   private readonly timer: NodeJS.Timeout;
   private recorded = 0;
@@ -100,20 +107,30 @@ export class ImpressionThread implements ImpressionLog {
   readonly record = (i: Impression): void => {
     this.recorded++;
     this.o.counters?.impression(i.tier);
-    if (this.closed || this.failed || this.outbox.length + this.thread.pending >= this.o.capacity) {
+    if (this.closed || this.failed || this.held + this.thread.pending >= this.o.capacity) {
       this.shed(1);
       return;
     }
-    this.outbox.push(i);
-    if (this.outbox.length >= HAND_OFF_AT) this.handOff();
+    let json = this.idsJson.get(i.itemIds);
+    if (json === undefined) {
+      json = JSON.stringify(i.itemIds);
+      this.idsJson.set(i.itemIds, json);
+    }
+    encode(this.outbox, i, json);
+    if (this.held >= HAND_OFF_AT) this.handOff();
   };
+
+  /** Lists in the outbox. */
+  private get held(): number {
+    return this.outbox.length / FIELDS;
+  }
 
   get stats(): RecorderStats {
     return {
       recorded: this.recorded,
       written: this.thread.written,
       dropped: this.thread.dropped + this.shedHere,
-      pending: this.outbox.length + this.thread.pending,
+      pending: this.held + this.thread.pending,
     };
   }
 
@@ -133,7 +150,7 @@ export class ImpressionThread implements ImpressionLog {
 
   private handOff(): void {
     if (!this.outbox.length || this.failed) return;
-    this.worker.postMessage({ kind: 'record', impressions: this.outbox } satisfies ToWriter);
+    this.worker.postMessage({ kind: 'record', lists: this.outbox } satisfies ToWriter);
     this.outbox = [];
   }
 
@@ -159,7 +176,7 @@ export class ImpressionThread implements ImpressionLog {
   private fail(err: Error): void {
     if (this.failed) return;
     this.failed = err;
-    this.shed(this.outbox.length + this.thread.pending);
+    this.shed(this.held + this.thread.pending);
     this.outbox = [];
     this.o.log.error({ err }, 'the impression writer thread failed: impressions are shed from now on');
     for (const resolve of this.waiting.values()) resolve();

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { openStore } from '../store/open-store.ts';
 import { ImpressionRecorder } from './impression-recorder.ts';
+import { decodeLists } from './impression-wire.ts';
 import type { FromWriter, ToWriter, WriterData } from './impression-thread.ts';
 
 if (!parentPort) throw new Error('impression-writer.ts must run in a worker thread');
@@ -31,7 +32,7 @@ setInterval(() => send({ kind: 'stats', stats: recorder.stats }), 1000).unref();
 
 port.on('message', (m: ToWriter) => {
   if (m.kind === 'record') {
-    for (const i of m.impressions) recorder.record(i);
+    for (const s of decodeLists(m.lists)) recorder.add(s);
     return;
   }
   const done = m.kind === 'flush' ? recorder.flush() : recorder.close().then(() => store.close());

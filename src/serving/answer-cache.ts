@@ -28,6 +28,8 @@ export interface CacheEntry<M> {
   indices: readonly number[];
   /** The answer's items, frozen: every answer from this entry shares the array. */
   items: readonly RecommendedItem[];
+  /** Their ids, frozen and shared alike (impressions, rotation). */
+  itemIds: readonly string[];
   /** Its place in the recency order (set by the cache). */
   order?: number;
 }

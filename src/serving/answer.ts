@@ -27,8 +27,7 @@ export function answer(
   items: readonly RecommendedItem[],
   now: number,
   onImpression: ((impression: Impression) => void) | undefined,
-  /** The items' ids, when the caller has them already. */
-  itemIds: string[] = items.map((i) => i.itemId),
+  itemIds: readonly string[],
   positions?: PositionLog,
 ): Recommendation {
   const recommendationId = timeOrderedId(now);
@@ -36,20 +35,16 @@ export function answer(
   // Assigned, not spread: this runs on every cache hit.
   if (req.experiment) out.experiment = req.experiment;
   if (req.variant) out.variant = req.variant;
-  onImpression?.({
-    recommendationId,
-    tier: req.tier,
-    ...(who.userId ? { userId: who.userId } : {}),
-    ...(req.sessionId ? { sessionId: req.sessionId } : {}),
-    ...(req.experiment ? { experiment: req.experiment } : {}),
-    ...(req.variant ? { variant: req.variant } : {}),
-    config,
-    ...(req.probability !== undefined ? { probability: req.probability } : {}),
-    modelVersion,
-    itemIds,
-    timestamp: now,
-    ...(positions ? { positions } : {}),
-  });
+  if (onImpression) {
+    const i: Impression = { recommendationId, tier: req.tier, config, modelVersion, itemIds, timestamp: now };
+    if (who.userId) i.userId = who.userId;
+    if (req.sessionId) i.sessionId = req.sessionId;
+    if (req.experiment) i.experiment = req.experiment;
+    if (req.variant) i.variant = req.variant;
+    if (req.probability !== undefined) i.probability = req.probability;
+    if (positions) i.positions = positions;
+    onImpression(i);
+  }
   return out;
 }
 

@@ -13,7 +13,7 @@ import { answer, answerItems, positionLog } from './answer.ts';
 import { explained } from './explain.ts';
 import type { Explanation, ListTrace } from './explain.ts';
 import { AnswerCache, answerKey } from './answer-cache.ts';
-import type { AnswerCacheOptions, AnswerCacheStats } from './answer-cache.ts';
+import type { AnswerCacheOptions, AnswerCacheStats, CacheEntry } from './answer-cache.ts';
 import type { SegmentLists } from './candidates.ts';
 import { stillAllowed } from './filters.ts';
 import { ListStages } from './list-stages.ts';
@@ -58,6 +58,9 @@ export interface EngineOptions {
    */
   searchMemo?: number;
 }
+
+/** A list's items and their ids, both frozen (a cached list's are shared by its answers). */
+type Listed = Pick<CacheEntry<Served>, 'items' | 'itemIds'>;
 
 export const DEFAULT_ANSWER_CACHE: AnswerCacheOptions = { ttlMs: 30_000, entries: 100_000 };
 export const MAX_LIMIT = 100;
@@ -131,9 +134,11 @@ export class Engine {
     // 1. Who asks.
     const found = this.visitors.of(req, now);
     const who = found instanceof Promise ? await found : found;
-    const items = this.itemsFor(s, req, who, config, limit, now);
-    const positions = req.arms ? this.positionsOf(current, req, who, config, limit, now, items) : undefined;
-    return this.answered(s.model.version, req, config.name, who, items, now, positions);
+    const list = this.itemsFor(s, req, who, config, limit, now);
+    const positions = req.arms
+      ? this.positionsOf(current, req, who, config, limit, now, list.items)
+      : undefined;
+    return this.answered(s.model.version, req, config.name, who, list, now, positions);
   }
 
   /** Steps 2–4, or the list computed for the same request and visitor state a moment ago. */
@@ -144,17 +149,18 @@ export class Engine {
     config: TierConfig,
     limit: number,
     now: number,
-  ): readonly RecommendedItem[] {
+  ): Listed {
     const key = this.answers.enabled ? answerKey(req, limit) : null;
     // The catalogue's size too: a new item (a page item unknown when the list was made, a new
     // arrival) makes cached lists stale, where a change to a listed item is checked item by item.
     const stamp = key !== null ? `${historyStamp(who)}|${s.catalog.size}` : '';
     if (key !== null) {
       const hit = this.answers.get(key, s, now, stamp, s.catalog.version, stillAllowed, req);
-      if (hit) return hit.items;
+      if (hit) return hit;
     }
     const chosen = this.stages.list(s, req, who, config, limit, now);
     const items = answerItems(s.catalog, chosen);
+    const list: Listed = { items, itemIds: Object.freeze(items.map((i) => i.itemId)) };
     if (key !== null) {
       this.answers.set(key, {
         model: s,
@@ -163,10 +169,10 @@ export class Engine {
         catalogVersion: s.catalog.version,
         ...(who.userId !== undefined ? { userId: who.userId } : {}),
         indices: chosen.map((c) => c.index),
-        items,
+        ...list,
       });
     }
-    return items;
+    return list;
   }
 
   /**
@@ -186,7 +192,7 @@ export class Engine {
     const lists = configs.map((c) => {
       if (c.name === config.name) return shown;
       const s = c.modelVersion === undefined ? current : this.versionFor(c.modelVersion, current);
-      return this.itemsFor(s, { ...req, config: c }, who, c, limit, now);
+      return this.itemsFor(s, { ...req, config: c }, who, c, limit, now).items;
     });
     return positionLog(
       shown,
@@ -211,12 +217,10 @@ export class Engine {
     req: RecommendRequest,
     configName: string,
     who: Visitor,
-    items: readonly RecommendedItem[],
+    { items, itemIds }: Listed,
     now: number,
     positions?: PositionLog,
   ): Recommendation {
-    // The ids once, for the impression and for rotation.
-    const itemIds = items.map((i) => i.itemId);
     if (who.personal && who.subject && itemIds.length && this.o.realtime.rotation.policy.shows > 0) {
       this.visitors
         .shown(who, itemIds, now)

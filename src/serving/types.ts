@@ -79,7 +79,8 @@ export interface Impression {
   /** The probability the configuration was chosen with; absent: 1 (deterministic). */
   probability?: number;
   modelVersion: string | null;
-  itemIds: string[];
+  /** Frozen; a list cache hit hands the same array as the list's earlier answers. */
+  itemIds: readonly string[];
   timestamp: number;
   /** When the request's arms were given: which of them would have shown each position's item there. */
   positions?: PositionLog;

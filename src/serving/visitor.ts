@@ -18,7 +18,7 @@ export interface Visitor {
   /** Deleted since the served model was trained: their vector is never used. */
   forgotten: boolean;
   /** Newest first, at most `HISTORY`. */
-  history: RecentEvent[];
+  history: readonly RecentEvent[];
   /**
    * Item id → the consumed event types the user has for it over their whole stored history, and
    * the newest one's time; empty for sessions and without consent. Recent events are in `history`.
@@ -162,7 +162,7 @@ export class Visitors {
       personal = allowed;
     }
     const subject = subjectOf(req);
-    let history: RecentEvent[] = [];
+    let history: readonly RecentEvent[] = [];
     let demoted = NONE;
     if (subject && personal) {
       demoted = await this.realtime.rotation.demoted(subject, now);
@@ -200,7 +200,7 @@ export class Visitors {
     userId: string | undefined,
     subject: Subject | null,
     personal: boolean,
-    history: RecentEvent[],
+    history: readonly RecentEvent[],
     demoted: ReadonlySet<string>,
   ): Visitor {
     // Assigned, not spread: this runs for every request, list-cache hits included.

@@ -5,9 +5,11 @@
 import type {
   Attribution,
   AttributedType,
+  EncodedIds,
   FeedbackKey,
   FeedbackQuery,
   FeedbackTotals,
+  NewImpression,
   PositionLog,
   StoredImpression,
   UnitTotals,
@@ -51,6 +53,12 @@ export interface AttributionRow {
 
 export const IMPRESSION_COLUMNS =
   'seq, recommendation_id, ts, tier, user_id, session_id, experiment, variant, config, probability, model_version, item_ids, positions';
+
+/** A list's ids as stored: JSON array text, and their count. */
+export function encodedIds(i: NewImpression): EncodedIds {
+  const ids = i.itemIds;
+  return 'json' in ids ? ids : { json: JSON.stringify(ids), count: ids.length };
+}
 
 export function impressionFromRow(r: ImpressionRow): StoredImpression & { seq: number } {
   const out: StoredImpression & { seq: number } = {

@@ -22,6 +22,7 @@ import type {
   FeedbackQuery,
   FeedbackTotals,
   FeedbackWatermark,
+  NewImpression,
   StoredImpression,
   VisitorRef,
   AuditEntry,
@@ -54,6 +55,7 @@ import {
   ATTRIBUTION_COLUMNS,
   attributionFromRow,
   attributionValues,
+  encodedIds,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
   ERASE_VISITOR_DAYS_SQL,
@@ -527,8 +529,9 @@ export class PostgresStore implements Store {
     };
   }
 
-  async insertImpressions(impressions: readonly StoredImpression[]): Promise<number> {
+  async insertImpressions(impressions: readonly NewImpression[]): Promise<number> {
     if (!impressions.length) return 0;
+    const ids = impressions.map(encodedIds);
     return this.tx(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [IMPRESSIONS_LOCK]);
       const res = await c.query(
@@ -550,9 +553,9 @@ export class PostgresStore implements Store {
           impressions.map((i) => i.config),
           impressions.map((i) => i.probability),
           impressions.map((i) => i.modelVersion),
-          impressions.map((i) => JSON.stringify(i.itemIds)),
+          ids.map((i) => i.json),
           impressions.map((i) => (i.positions ? JSON.stringify(i.positions) : null)),
-          impressions.map((i) => i.itemIds.length),
+          ids.map((i) => i.count),
         ],
       );
       return res.rowCount ?? 0;

@@ -24,6 +24,7 @@ import type {
   FeedbackQuery,
   FeedbackTotals,
   FeedbackWatermark,
+  NewImpression,
   StoredImpression,
   VisitorRef,
   AuditEntry,
@@ -57,6 +58,7 @@ import {
   ATTRIBUTION_COLUMNS,
   attributionFromRow,
   attributionValues,
+  encodedIds,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
   ERASE_VISITOR_DAYS_SQL,
@@ -560,12 +562,13 @@ export class SqliteStore implements Store {
     };
   }
 
-  async insertImpressions(impressions: readonly StoredImpression[]): Promise<number> {
+  async insertImpressions(impressions: readonly NewImpression[]): Promise<number> {
     const stmt = this.s.insertImpression;
     let n = 0;
     this.write(() => {
       const after = this.s.visitors.newest();
       for (const i of impressions) {
+        const ids = encodedIds(i);
         n += stmt.run(
           i.recommendationId,
           i.timestamp,
@@ -577,9 +580,9 @@ export class SqliteStore implements Store {
           i.config,
           i.probability,
           i.modelVersion,
-          JSON.stringify(i.itemIds),
+          ids.json,
           i.positions ? JSON.stringify(i.positions) : null,
-          i.itemIds.length,
+          ids.count,
         ).changes;
       }
       this.s.visitors.added(after, Date.now());

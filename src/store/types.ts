@@ -220,11 +220,23 @@ export interface StoredImpression {
   config: string;
   probability: number;
   modelVersion: string | null;
-  itemIds: string[];
+  itemIds: readonly string[];
   /** Epoch ms. */
   timestamp: number;
   /** Per position, the arms of the stochastic policy that served it (absent when deterministic). */
   positions?: PositionLog;
+}
+
+/**
+ * A list to write. Its ids may come as JSON array text with their count, as the impression writer
+ * thread is handed them: the text is made once per cached list and written as is.
+ */
+export type NewImpression = StoredImpression | (Omit<StoredImpression, 'itemIds'> & { itemIds: EncodedIds });
+
+/** A list's ids as the JSON array text the stores keep, and how many they are. */
+export interface EncodedIds {
+  json: string;
+  count: number;
 }
 
 /**
@@ -456,7 +468,7 @@ export interface Store {
   usersActivity(query?: ActivityQuery): AsyncIterable<UserActivity>;
   stats(): Promise<StoreStats>;
   /** Stores impressions not seen before (by recommendationId); returns how many were new. */
-  insertImpressions(impressions: readonly StoredImpression[]): Promise<number>;
+  insertImpressions(impressions: readonly NewImpression[]): Promise<number>;
   /** The impressions of `recommendationIds` that are stored. */
   impressions(recommendationIds: readonly string[]): Promise<StoredImpression[]>;
   /** The visitor's newest impression showing `itemId` with `from` ≤ time ≤ `to`, or null. */

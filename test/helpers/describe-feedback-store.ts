@@ -38,6 +38,16 @@ export function describeFeedbackStore(store: () => Store): void {
       return new Attributor({ store: store(), retries: 0 }).attribute(stored);
     };
 
+    it('stores ids handed over as JSON text with their count (as the writer thread hands them) as it stores an array', async () => {
+      const listed = impression('r1', { itemIds: ['x', 'y"z', 'b'] });
+      const encoded = { ...impression('r2'), itemIds: { json: JSON.stringify(listed.itemIds), count: 3 } };
+      expect(await store().insertImpressions([listed, encoded])).toBe(2);
+      expect(await store().impressions(['r2'])).toEqual([{ ...listed, recommendationId: 'r2' }]);
+      expect(await store().latestImpressionWith({ userId: 'u1' }, 'y"z', T0 - DAY, T0 + DAY)).toMatchObject({
+        recommendationId: 'r2',
+      });
+    });
+
     it('stores impressions once each, with every field, and finds the latest showing an item', async () => {
       const full = impression('r1', { sessionId: 's1', experiment: 'x', variant: 'B', probability: 0.5 });
       expect(await store().insertImpressions([full, impression('r2', { timestamp: T0 + HOUR })])).toBe(2);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FeedbackCounters } from '../../../src/feedback/feedback-counters.ts';
 import { ImpressionRecorder } from '../../../src/feedback/impression-recorder.ts';
 import type { Impression } from '../../../src/serving/types.ts';
-import type { StoredImpression } from '../../../src/store/types.ts';
+import type { NewImpression } from '../../../src/store/types.ts';
 
 const log = pino({ level: 'silent' });
 const imp = (n: number): Impression => ({
@@ -17,7 +17,7 @@ const imp = (n: number): Impression => ({
 
 /** A store whose writes hang until `release()`. */
 function stalledStore() {
-  const written: StoredImpression[] = [];
+  const written: NewImpression[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
   let calls = 0;
@@ -27,7 +27,7 @@ function stalledStore() {
     get calls() {
       return calls;
     },
-    async insertImpressions(batch: readonly StoredImpression[]) {
+    async insertImpressions(batch: readonly NewImpression[]) {
       calls++;
       await gate;
       written.push(...batch);
@@ -61,7 +61,7 @@ describe('ImpressionRecorder', () => {
   });
 
   it('writes what it holds on close, and sheds after', async () => {
-    const written: StoredImpression[] = [];
+    const written: NewImpression[] = [];
     const rec = new ImpressionRecorder({
       store: { insertImpressions: async (b) => (written.push(...b), b.length) },
       log,
@@ -76,7 +76,7 @@ describe('ImpressionRecorder', () => {
   });
 
   it('flushes on its timer, at least every flushEveryMs', async () => {
-    const written: StoredImpression[] = [];
+    const written: NewImpression[] = [];
     const rec = new ImpressionRecorder({
       store: { insertImpressions: async (b) => (written.push(...b), b.length) },
       log,
@@ -90,7 +90,7 @@ describe('ImpressionRecorder', () => {
 
   it('drops a batch the store refuses, counted, and goes on', async () => {
     let fail = true;
-    const written: StoredImpression[] = [];
+    const written: NewImpression[] = [];
     const rec = new ImpressionRecorder({
       store: {
         insertImpressions: async (b) => {

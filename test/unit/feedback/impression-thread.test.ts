@@ -49,6 +49,38 @@ describe('ImpressionThread (the recorder in a worker thread over its own SQLite 
     }
   });
 
+  it('hands every field over: session, experiment, probability, positions, no model', async () => {
+    const t = await ImpressionThread.start({ database: database(), log, capacity: 100 });
+    try {
+      const ids = Object.freeze(['a', 'b"c']);
+      const full: Impression = {
+        recommendationId: 'r-full',
+        tier: 'cart',
+        sessionId: 's1',
+        experiment: 'x',
+        variant: 'B',
+        config: 'x:B',
+        probability: 0.25,
+        modelVersion: null,
+        itemIds: ids,
+        timestamp: 5_000,
+        positions: { arms: ['x:A', 'x:B'], probabilities: [0.75, 0.25], masks: [2, 3] },
+      };
+      t.record(full);
+      // The same ids array again (a list cache hit): its JSON is made once and reused.
+      t.record({ ...imp(1), itemIds: ids });
+      await t.flush();
+      expect(await store.impressions(['r-full'])).toEqual([full]);
+      expect((await store.impressions(['r1']))[0]).toEqual({
+        ...imp(1),
+        itemIds: ['a', 'b"c'],
+        probability: 1,
+      });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('sheds beyond its capacity, counted, and keeps what came first', async () => {
     const counters = new FeedbackCounters();
     const t = await ImpressionThread.start({ database: database(), log, counters, capacity: 10 });

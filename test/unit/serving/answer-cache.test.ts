@@ -12,6 +12,7 @@ const entry = (at = 0): CacheEntry<object> => ({
   catalogVersion: 1,
   indices: [1],
   items: [],
+  itemIds: [],
 });
 const allowed = () => true;
 

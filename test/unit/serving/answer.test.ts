@@ -25,8 +25,9 @@ describe('answer: ids, items and the impression', () => {
       consumed: new Map(),
       demoted: new Set<string>(),
     };
-    const one = answer('v-test', req, 'preset-2', who, items, 1234, (i) => seen.push(i));
-    const two = answer('v-test', req, 'preset-2', who, items, 1235, (i) => seen.push(i));
+    const ids = items.map((i) => i.itemId);
+    const one = answer('v-test', req, 'preset-2', who, items, 1234, (i) => seen.push(i), ids);
+    const two = answer('v-test', req, 'preset-2', who, items, 1235, (i) => seen.push(i), ids);
     expect(one).toMatchObject({ tier: 'homepage', modelVersion: 'v-test', variant: 'B', items });
     expect(one.recommendationId).not.toBe(two.recommendationId);
     expect(seen[0]).toEqual({
