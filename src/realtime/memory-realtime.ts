@@ -7,6 +7,8 @@ import { DEFAULT_TRENDING } from './trending-counters.ts';
 import type { RealtimeState, RecentEvent, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
+const NO_EVENTS: readonly RecentEvent[] = Object.freeze([]);
+
 export interface MemoryRealtimeOptions {
   /** Events kept per user or session. @defaultValue 50 */
   capacity?: number;
@@ -39,11 +41,14 @@ export class MemoryRealtime implements RealtimeState {
   }
 
   async recent(subject: Subject, limit = this.capacity): Promise<RecentEvent[]> {
-    return this.recentNow(subject, limit);
+    return (this.subjects.get(subjectKey(subject)) ?? []).slice(0, limit);
   }
 
-  recentNow(subject: Subject, limit = this.capacity): RecentEvent[] {
-    return (this.subjects.get(subjectKey(subject)) ?? []).slice(0, limit);
+  recentNow(subject: Subject, limit = this.capacity): readonly RecentEvent[] {
+    // The stored array itself when it is all asked for (every list-cache hit): `put` replaces
+    // a visitor's array, never changes one.
+    const events = this.subjects.get(subjectKey(subject)) ?? NO_EVENTS;
+    return events.length <= limit ? events : events.slice(0, limit);
   }
 
   async mergeSession(sessionId: string, userId: string): Promise<void> {

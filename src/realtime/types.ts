@@ -27,7 +27,7 @@ export interface RealtimeState {
   /** Newest first. */
   recent(subject: Subject, limit?: number): Promise<RecentEvent[]>;
   /** `recent` without a promise, where the state is in this process (serving's hot path). */
-  recentNow?(subject: Subject, limit?: number): RecentEvent[];
+  recentNow?(subject: Subject, limit?: number): readonly RecentEvent[];
   /** Moves a session's events (and rotation streaks) to the user (login). */
   mergeSession(sessionId: string, userId: string): Promise<void>;
   /** Forgets a subject entirely, rotation streaks too (right to deletion). */
