@@ -62,7 +62,12 @@ export interface HttpOptions {
  * median of its slices' p50 and p99, and its CPU per request, split into the thread that serves
  * (the process's main thread) and the others (the impression writer, V8's helpers).
  */
-export type Run = LoadResult & { cpuUsPerRequest: number; servingCpuUsPerRequest: number };
+export type Run = LoadResult & {
+  cpuUsPerRequest: number;
+  servingCpuUsPerRequest: number;
+  /** Lists the server's impression buffer shed while it was driven (NaN: the bare route). */
+  listsShed: number;
+};
 
 /** The demo storefront the runs serve (prepare-data-dir.ts seeds it). */
 export function demoOf(items: number) {
@@ -107,14 +112,15 @@ function medianRun<T extends { run: Run }>(runs: T[]): T {
 }
 
 /** The list cache's hits and misses, from the server's /metrics (NaN for the bare route). */
-async function cacheCounts(s: ServerProcess) {
-  if (!s.adminKey) return { hits: NaN, misses: NaN };
+async function serverCounts(s: ServerProcess) {
+  if (!s.adminKey) return { hits: NaN, misses: NaN, shed: NaN };
   const text = await (
     await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${s.adminKey}` } })
   ).text();
   const count = (kind: string) =>
     Number(new RegExp(`shelf_answer_cache\\{kind="${kind}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
-  return { hits: count('hits'), misses: count('misses') };
+  const shed = Number(/^shelf_impressions_dropped_total (\d+)/m.exec(text)?.[1] ?? NaN);
+  return { hits: count('hits'), misses: count('misses'), shed };
 }
 
 /** One server of a round: its process, its requests' headers and the slices it was driven for. */
@@ -136,7 +142,7 @@ async function slice(m: Measured, paths: string[], seconds: number, connections:
 }
 
 /** A server's slices as one run. */
-function runOf(m: Measured, seconds: number): Run {
+function runOf(m: Measured, seconds: number, listsShed: number): Run {
   const n = Math.max(
     1,
     m.slices.reduce((sum, s) => sum + s.load.requests, 0),
@@ -151,6 +157,7 @@ function runOf(m: Measured, seconds: number): Run {
     clientCpuUsPerRequest: sum((s) => s.load.clientCpuUsPerRequest * s.load.requests) / n,
     cpuUsPerRequest: sum((s) => s.cpuUs) / n,
     servingCpuUsPerRequest: sum((s) => s.servingCpuUs) / n,
+    listsShed,
   };
 }
 
@@ -192,18 +199,18 @@ export async function measureHttp(o: HttpOptions): Promise<{
           });
         await runLoad({ url: server.url, paths, headers, duration: 2, connections });
       }
-      const before = await Promise.all(measured.map((m) => cacheCounts(m.server)));
+      const before = await Promise.all(measured.map((m) => serverCounts(m.server)));
       for (let k = 0; k < slices; k++) {
         const order = (r + k) % 2 ? [...measured].reverse() : measured;
         for (const m of order) await slice(m, paths, o.duration / slices, connections);
       }
       return await Promise.all(
         measured.map(async (m, i) => {
-          const after = await cacheCounts(m.server);
+          const after = await serverCounts(m.server);
           const hits = after.hits - before[i]!.hits;
           const misses = after.misses - before[i]!.misses;
           return {
-            run: runOf(m, o.duration),
+            run: runOf(m, o.duration, after.shed - before[i]!.shed),
             modelVersion: m.server.modelVersion,
             hitRatio: hits / (hits + misses),
           };
@@ -256,6 +263,7 @@ export async function measureHttp(o: HttpOptions): Promise<{
       Math.round(r.servingCpuUsPerRequest),
       Math.round(r.cpuUsPerRequest - r.servingCpuUsPerRequest),
       Math.round(r.clientCpuUsPerRequest),
+      Number.isNaN(r.listsShed) ? '' : r.listsShed,
     ];
     printTable(
       `HTTP personalized tier, ${o.items.toLocaleString('en-US')} items (model ${modelVersion}), ${connections} connections, ${o.duration} s a server in ${slices} slices taken in turn, ${visitors.toLocaleString('en-US')} visitors in turn${rounds > 1 ? `; each row the median of ${rounds} rounds` : ''}`,
@@ -270,6 +278,7 @@ export async function measureHttp(o: HttpOptions): Promise<{
         'serving thread',
         'other threads',
         'client CPU µs/req',
+        'lists shed',
       ],
       [
         ...variants.map((v) =>
