@@ -27,6 +27,7 @@ export function answer(
   items: readonly RecommendedItem[],
   now: number,
   onImpression: ((impression: Impression) => void) | undefined,
+  /** The items' ids, frozen: a cached list's answers share them (the writer keys its JSON by them). */
   itemIds: readonly string[],
   positions?: PositionLog,
 ): Recommendation {
