@@ -111,7 +111,10 @@ function medianRun<T extends { run: Run }>(runs: T[]): T {
   return [...runs].sort((a, b) => a.run.reqPerSec - b.run.reqPerSec)[(runs.length - 1) >> 1]!;
 }
 
-/** The list cache's hits and misses, from the server's /metrics (NaN for the bare route). */
+/**
+ * The list cache's hits and misses and the lists the impression buffer shed so far, from the
+ * server's /metrics (NaN for the bare route).
+ */
 async function serverCounts(s: ServerProcess) {
   if (!s.adminKey) return { hits: NaN, misses: NaN, shed: NaN };
   const text = await (

@@ -40,8 +40,8 @@ export class MemoryRealtime implements RealtimeState {
     this.put(subjectKey(subject), events);
   }
 
-  async recent(subject: Subject, limit = this.capacity): Promise<RecentEvent[]> {
-    return (this.subjects.get(subjectKey(subject)) ?? []).slice(0, limit);
+  async recent(subject: Subject, limit = this.capacity): Promise<readonly RecentEvent[]> {
+    return this.recentNow(subject, limit);
   }
 
   recentNow(subject: Subject, limit = this.capacity): readonly RecentEvent[] {

@@ -25,7 +25,7 @@ export interface RealtimeState {
   /** Records events (any order); keeps the newest `capacity` per subject. */
   record(subject: Subject, events: readonly RecentEvent[]): Promise<void>;
   /** Newest first. */
-  recent(subject: Subject, limit?: number): Promise<RecentEvent[]>;
+  recent(subject: Subject, limit?: number): Promise<readonly RecentEvent[]>;
   /** `recent` without a promise, where the state is in this process (serving's hot path). */
   recentNow?(subject: Subject, limit?: number): readonly RecentEvent[];
   /** Moves a session's events (and rotation streaks) to the user (login). */

@@ -67,7 +67,7 @@ describe('ImpressionThread (the recorder in a worker thread over its own SQLite 
         positions: { arms: ['x:A', 'x:B'], probabilities: [0.75, 0.25], masks: [2, 3] },
       };
       t.record(full);
-      // The same ids array again (a list cache hit): its JSON is made once and reused.
+      // The same ids array again, as a list cache hit hands it: written for this list too.
       t.record({ ...imp(1), itemIds: ids });
       await t.flush();
       expect(await store.impressions(['r-full'])).toEqual([full]);
