@@ -89,11 +89,14 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   const n = pool.length;
   const cats = new Int32Array(n);
   for (let j = 0; j < n; j++) cats[j] = categoryId(pool[j]!.index);
+  const lambda = o.rules.mmrLambda;
   // Lazy MMR: the pool is sorted by relevance and a candidate's value is at most λ · rel, so
   // a slot's scan stops at the first candidate that cannot beat the best found; the
   // candidates it reaches catch up on their similarity to the items chosen since they were
-  // last looked at. Same picks as the full O(limit · pool · dims) MMR, a fraction of the work.
-  const dims = pool.reduce((d, s) => d || (o.vectorOf(s.index)?.length ?? 0), 0);
+  // last looked at, and stop catching up once they fall to the best found (similarity only
+  // lowers a value). Same picks as the full O(limit · pool · dims) MMR, a fraction of the
+  // work; at λ = 1 similarity weighs nothing and no vector is read.
+  const dims = lambda < 1 ? pool.reduce((d, s) => d || (o.vectorOf(s.index)?.length ?? 0), 0) : 0;
   const unit = new Float32Array((n + o.limit) * dims);
   const hasUnit = new Int8Array(n).fill(-1); // -1: not computed yet, 0: no vector, 1: ready
   /** Rows of `unit` holding the chosen items' unit vectors, in the order they were chosen. */
@@ -107,7 +110,6 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
       if (s && unitInto(o.vectorOf(s.index), unit, spare * dims, dims)) chosenRows.push(spare++);
     }
   }
-  const lambda = o.rules.mmrLambda;
   for (let slot = 0; slot < o.limit; slot++) {
     if (slots[slot]) continue;
     let bestAt = -1;
@@ -118,13 +120,16 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
       if (taken[j] || capped(cats[j]!)) continue;
       if (hasUnit[j] === -1)
         hasUnit[j] = dims > 0 && unitInto(o.vectorOf(pool[j]!.index), unit, j * dims, dims) ? 1 : 0;
+      let value = lambda * rel - (1 - lambda) * Math.max(0, maxSim[j]!);
       if (hasUnit[j] === 1) {
-        for (; seen[j]! < chosenRows.length; seen[j]!++) {
+        for (; seen[j]! < chosenRows.length && value > bestValue; seen[j]!++) {
           const d = dotF32(unit, j * dims, unit, chosenRows[seen[j]!]! * dims, dims);
-          if (d > maxSim[j]!) maxSim[j] = d;
+          if (d > maxSim[j]!) {
+            maxSim[j] = d;
+            value = lambda * rel - (1 - lambda) * Math.max(0, d);
+          }
         }
       }
-      const value = lambda * rel - (1 - lambda) * Math.max(0, maxSim[j]!);
       if (value > bestValue) {
         bestValue = value;
         bestAt = j;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { dotF32 } from '../../../models/dot.ts';
 import { createRng } from '../../../models/random.ts';
 import { applyRules, RULES_POOL_PER_SLOT, shortlist } from '../../../src/serving/rules.ts';
 import type { RuleInput, Scored } from '../../../src/serving/rules.ts';
@@ -100,5 +101,107 @@ describe('applyRules: the category cap', () => {
     );
     expect(two.slice(0, 4).map((s) => s.index)).toEqual([0, 1, 3, 4]);
     expect(two).toHaveLength(10);
+  });
+});
+
+describe('applyRules: MMR', () => {
+  const dims = 6;
+  const unit = (v: Float32Array) => {
+    const norm = Math.sqrt(dotF32(v, 0, v, 0, dims));
+    return Float32Array.from(v, (x) => x / norm);
+  };
+  /** The textbook MMR over the whole pool: every candidate's similarity to every chosen item. */
+  const fullMmr = (pool: Scored[], o: RuleInput, placed: (Scored | undefined)[]): number[] => {
+    const top = Math.max(...pool.map((c) => c.score));
+    const slots = [...placed];
+    const chosen = slots.flatMap((s) => (s ? [unit(o.vectorOf(s.index)!)] : []));
+    const perCategory = new Map<string, number>();
+    for (const s of slots)
+      if (s) perCategory.set(o.categoryOf(s.index)!, (perCategory.get(o.categoryOf(s.index)!) ?? 0) + 1);
+    const taken = new Set<number>();
+    for (let slot = 0; slot < o.limit; slot++) {
+      if (slots[slot]) continue;
+      let best = -1;
+      let bestValue = -Infinity;
+      pool.forEach((c, j) => {
+        if (taken.has(j) || (perCategory.get(o.categoryOf(c.index)!) ?? 0) >= o.rules.maxPerCategory) return;
+        const u = unit(o.vectorOf(c.index)!);
+        const sim = Math.max(-1, ...chosen.map((w) => dotF32(u, 0, w, 0, dims)));
+        const lambda = o.rules.mmrLambda;
+        const value = lambda * (c.score / top) - (1 - lambda) * Math.max(0, sim);
+        if (value > bestValue) [best, bestValue] = [j, value];
+      });
+      if (best < 0) break;
+      taken.add(best);
+      slots[slot] = pool[best];
+      chosen.push(unit(o.vectorOf(pool[best]!.index)!));
+      const cat = o.categoryOf(pool[best]!.index)!;
+      perCategory.set(cat, (perCategory.get(cat) ?? 0) + 1);
+    }
+    return slots.flatMap((s) => (s ? [s.index] : []));
+  };
+
+  it('picks what the full MMR picks, at every λ, under the cap and around pins', () => {
+    const rng = createRng(11);
+    const vectors = Array.from({ length: 300 }, () =>
+      Float32Array.from({ length: dims }, () => rng.next() - 0.3),
+    );
+    for (let round = 0; round < 300; round++) {
+      const limit = 1 + rng.int(20);
+      const n = 1 + rng.int(limit * RULES_POOL_PER_SLOT);
+      const picked = new Set<number>();
+      while (picked.size < n) picked.add(rng.int(300));
+      // Distinct scores, best first: the pool is the candidates in this order.
+      const candidates = [...picked].map((index, j) => ({ index, score: 1 - j / (n + 1), reason: 'r' }));
+      const pin = round % 4 === 0 ? { index: rng.int(300), slot: rng.int(limit) } : null;
+      const lambda = [1, 0.95, 0.8, 0.5, 0.2, 0][round % 6]!;
+      const input: RuleInput = {
+        limit,
+        rules: {
+          ...DEFAULT_SERVING_CONFIG.tiers.personalized,
+          mmrLambda: lambda,
+          maxPerCategory: 20,
+          newItemSlot: -1,
+        },
+        pins: pin && !picked.has(pin.index) ? [pin] : [],
+        newArrivals: [],
+        categoryOf: (i) => `c${i % 9}`,
+        vectorOf: (i) => vectors[i]!,
+      };
+      const placed: (Scored | undefined)[] = new Array(limit);
+      for (const p of input.pins) placed[p.slot] = { index: p.index, score: 1, reason: 'promoted' };
+      expect(applyRules(candidates, input).map((s) => s.index)).toEqual(fullMmr(candidates, input, placed));
+    }
+  });
+
+  it('reads no vector at λ = 1, where similarity weighs nothing', () => {
+    let reads = 0;
+    const input: RuleInput = {
+      limit: 5,
+      rules: {
+        ...DEFAULT_SERVING_CONFIG.tiers.personalized,
+        mmrLambda: 1,
+        maxPerCategory: 20,
+        newItemSlot: -1,
+      },
+      pins: [],
+      newArrivals: [],
+      categoryOf: () => null,
+      vectorOf: () => {
+        reads++;
+        return Float32Array.of(1, 0, 0, 0, 0, 0);
+      },
+    };
+    const list = applyRules(
+      Array.from({ length: 12 }, (_, index) => ({ index, score: 1 - index / 20, reason: 'r' })),
+      input,
+    );
+    expect(list.map((s) => s.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(reads).toBe(0);
+    applyRules(
+      Array.from({ length: 12 }, (_, index) => ({ index, score: 1 - index / 20, reason: 'r' })),
+      { ...input, rules: { ...input.rules, mmrLambda: 0.9 } },
+    );
+    expect(reads).toBeGreaterThan(0);
   });
 });
