@@ -7,6 +7,7 @@
  * served-setup.ts), `shelf train`'s rule tuning and `shelf evaluate --served` (the newest
  * split of the store, cutoff-setup.ts).
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createRng } from '../models/random.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
@@ -195,14 +196,18 @@ export function servedScorer(
   log: Logger,
 ): ServedScorer {
   let engine: Promise<Engine> | null = null;
-  return async (tier, config) =>
-    evaluateServed(
+  return async (tier, config) => {
+    // A tuning scores for seconds without leaving this thread's loop otherwise: between
+    // settings, what waits on it goes on (the train job's graph thread handing back its files).
+    await yieldToEventLoop();
+    return evaluateServed(
       await (engine ??= servedEngine(setup, targets.testUsers.length, makeEngine, log)),
       targets,
       tier,
       20,
       config ? { config: tierConfig(config, tier, 'evaluated') } : {},
     );
+  };
 }
 
 /** One of the version's models alone: no other source, no rule, no slot. */
