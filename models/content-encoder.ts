@@ -55,6 +55,11 @@ export interface ContentEncoderOptions extends TextFeaturesOptions {
   tolerance?: number;
   /** Ridge: cap on conjugate-gradient iterations. @defaultValue 500 */
   maxIterations?: number;
+  /**
+   * Ridge: solve on worker threads only, leaving the calling thread free for other work while
+   * `fit` is pending (ridge-columns.ts `offThread`). @defaultValue false
+   */
+  offThread?: boolean;
   /** MLP: hidden units. @defaultValue 256 */
   hidden?: number;
   /** MLP: passes over the items. @defaultValue 10 */
@@ -343,6 +348,7 @@ function resolveOptions(options: ContentEncoderOptions): ResolvedOptions {
     l2: options.l2 ?? 0.5,
     tolerance: options.tolerance ?? 1e-3,
     maxIterations: options.maxIterations ?? 500,
+    offThread: options.offThread ?? false,
     hidden: options.hidden ?? 256,
     epochs: options.epochs ?? 10,
     learningRate: options.learningRate ?? 0.003,

@@ -1,10 +1,10 @@
 /**
- * Sparse × dense products in float64 for the content encoder's ridge CG (ridge-columns.ts), in
+ * Sparse × dense products in float32 for the content encoder's ridge CG (ridge-columns.ts), in
  * WebAssembly SIMD: `spmm` writes `out` (rows × g) = A v for a CSR `A` and a dense `v` (A.cols
- * × g), two float64 lanes at a time, the output row held in registers while the row's entries
+ * × g), four float32 lanes at a time, the output row held in registers while the row's entries
  * stream past. Each output value is summed from 0 over the row's entries in their stored order,
- * `acc + a·v` without fused multiply-add: exactly what the scalar loop
- * `out[r·g + j] += a · v[c·g + j]` computes, bit for bit. Aᵀ t is the same product over the
+ * `acc + a·v` without fused multiply-add, rounded to float32 at each step: exactly what
+ * ridge-columns.ts's scalar loop computes, bit for bit. Aᵀ t is the same product over the
  * transposed CSR (a stable transpose keeps each column's rows ascending, the order a scatter
  * over the rows adds them in).
  */
@@ -21,7 +21,7 @@ import {
 import type { WasmMemory } from './wasm-builder.ts';
 import type { Csr } from './sparse.ts';
 
-/** The widest row the kernel keeps in registers (g/2 v128 accumulators). */
+/** The widest row the kernel keeps in registers (g/4 v128 accumulators). */
 export const SPMM_MAX_WIDTH = 128;
 
 interface SpmmExports {
@@ -37,7 +37,7 @@ function spmmFn(g: number): Fn {
   const o = fn.local(I32);
   const row = fn.local(I32);
   const a = fn.local(V128);
-  const acc = Array.from({ length: g / 2 }, () => fn.local(V128));
+  const acc = Array.from({ length: g / 4 }, () => fn.local(V128));
   fn.i32(0).set(r);
   fn.get(out).set(o);
   fn.whileLoop(
@@ -49,14 +49,14 @@ function spmmFn(g: number): Fn {
       fn.whileLoop(
         () => fn.get(p).get(pEnd).op(0x4e),
         () => {
-          // a = splat(f64(values[p])); row = v + indices[p] · 8g
-          fn.get(iv).get(p).i32(4).op(0x6c, 0x6a).loadF32(0).op(0xbb).simd(SIMD.F64X2_SPLAT).set(a);
+          // a = splat(values[p]); row = v + indices[p] · 4g
+          fn.get(iv).get(p).i32(4).op(0x6c, 0x6a).loadF32(0).simd(SIMD.F32X4_SPLAT).set(a);
           fn.get(ix)
             .get(p)
             .i32(4)
             .op(0x6c, 0x6a)
             .loadI32(0)
-            .i32(8 * g)
+            .i32(4 * g)
             .op(0x6c)
             .get(v)
             .op(0x6a)
@@ -67,8 +67,8 @@ function spmmFn(g: number): Fn {
               .get(a)
               .get(row)
               .loadV(16 * k)
-              .simd(SIMD.F64X2_MUL)
-              .simd(SIMD.F64X2_ADD)
+              .simd(SIMD.F32X4_MUL)
+              .simd(SIMD.F32X4_ADD)
               .set(c),
           );
           fn.bump(p, 1);
@@ -80,7 +80,7 @@ function spmmFn(g: number): Fn {
           .get(c)
           .storeV(16 * k),
       );
-      fn.bump(o, 8 * g).bump(r, 1);
+      fn.bump(o, 4 * g).bump(r, 1);
     },
   );
   return fn;
@@ -97,7 +97,7 @@ interface PlacedCsr {
 }
 
 /**
- * X and Xᵀ and three dense float64 blocks (`dir`: X.cols × g, `t`: X.rows × g, `q`: X.cols × g)
+ * X and Xᵀ and three dense float32 blocks (`dir`: X.cols × g, `t`: X.rows × g, `q`: X.cols × g)
  * in one memory, for `t = X dir` and `q = Xᵀ t`.
  */
 export class SpmmPair {
@@ -106,14 +106,14 @@ export class SpmmPair {
     private readonly x: PlacedCsr,
     private readonly xt: PlacedCsr,
     private readonly at: { dir: number; t: number; q: number },
-    readonly dir: Float64Array,
-    readonly t: Float64Array,
-    readonly q: Float64Array,
+    readonly dir: Float32Array,
+    readonly t: Float32Array,
+    readonly q: Float32Array,
   ) {}
 
-  /** Null when g is odd or wider than {@link SPMM_MAX_WIDTH}, or without WebAssembly SIMD. */
+  /** Null when g is not a multiple of 4 or is wider than {@link SPMM_MAX_WIDTH}, or without WebAssembly SIMD. */
   static create(x: Csr, xt: Csr, g: number): SpmmPair | null {
-    if (g % 2 !== 0 || g < 2 || g > SPMM_MAX_WIDTH) return null;
+    if (g % 4 !== 0 || g < 4 || g > SPMM_MAX_WIDTH) return null;
     const sizes = [
       4 * (x.rows + 1),
       4 * x.indices.length,
@@ -121,9 +121,9 @@ export class SpmmPair {
       4 * (xt.rows + 1),
       4 * xt.indices.length,
       4 * xt.indices.length,
-      8 * x.cols * g,
-      8 * x.rows * g,
-      8 * x.cols * g,
+      4 * x.cols * g,
+      4 * x.rows * g,
+      4 * x.cols * g,
     ];
     const offsets: number[] = [];
     let total = 0;
@@ -150,9 +150,9 @@ export class SpmmPair {
       place(x, 0),
       place(xt, 3),
       { dir, t, q },
-      new Float64Array(buf, dir, x.cols * g),
-      new Float64Array(buf, t, x.rows * g),
-      new Float64Array(buf, q, x.cols * g),
+      new Float32Array(buf, dir, x.cols * g),
+      new Float32Array(buf, t, x.rows * g),
+      new Float32Array(buf, q, x.cols * g),
     );
   }
 

@@ -382,16 +382,20 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
   // then builds beside the scoring and the tuning, which need the holdout fit only.
   o.onStage?.('publish');
   const publishClock = clock.child('publish');
-  const pending = await clock.time('publish', () =>
+  // Its encoder solves on worker threads while this thread scores the holdout fit.
+  const publishing = clock.time('publish', () =>
     versionDraft(s, final, recipe, seed, catalogue, {
       clock: publishClock,
       signal: graphs,
-      encoder: { terms },
+      encoder: { terms, offThread: true },
     }),
   );
+  // Settled at once: should scoring fail, the draft's failure is not an unhandled rejection.
+  publishing.catch(() => {});
   const metrics = holdout
     ? await clock.time('evaluate', () => metricsOf(holdout.model, holdout.matrix, split))
     : null;
+  const pending = await publishing;
   if (metrics) metrics.split.testFraction = recipe.testFraction;
   o.log.info({ ...metrics, split: undefined }, 'scored on the newest split');
   const makeEngine = o.makeEngine;
@@ -409,18 +413,21 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
     // twice). It has no graph: it is searched exactly, each of its searches once however many
     // settings are tried (memo-index.ts), which costs far less than a graph. Its encoder only
     // places the items the holdout fit never saw: solved to 1e-2, a third fewer iterations
-    // (its weights ~3% from the 1e-3 solution; the demo store's tuned rules do not move).
+    // (its weights ~3% from the 1e-3 solution; the demo store's tuned rules do not move). The
+    // encoder solves on worker threads while this thread writes the store the tuning serves
+    // from (cutoff-setup.ts), which awaits the draft only at its end.
     o.onStage?.('holdout version');
     const rulesClock = clock.child('rules');
-    const holdoutVersion = await rulesClock.time('draft', async () =>
+    const holdoutVersion = rulesClock.time('draft', async () =>
       withIndex(
         await versionDraft(snapshotPrefix(s, split.cutoffIndex), holdout, recipe, seed, catalogue, {
           clock: rulesClock.child('draft'),
           exactIndex: true,
-          encoder: { terms, tolerance: 1e-2 },
+          encoder: { terms, tolerance: 1e-2, offThread: true },
         }),
       ),
     );
+    holdoutVersion.catch(() => {}); // awaited by the tuning, which may fail before it does
     o.onStage?.('serving rules');
     rules = await rulesClock.time('tune', () =>
       tuneVersionRules({

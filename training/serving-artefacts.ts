@@ -47,9 +47,10 @@ export interface ServingArtefactOptions {
   exactIndex?: boolean;
   /**
    * The content encoder's options beyond its seed: the catalogue's `terms`, shared by a job's
-   * versions (each item tokenized once, its content vectors too), and the ridge's `tolerance`.
+   * versions (each item tokenized once, its content vectors too), the ridge's `tolerance`, and
+   * `offThread` (the caller goes on with other work while the ridge solves).
    */
-  encoder?: Pick<ContentEncoderOptions, 'terms' | 'tolerance'>;
+  encoder?: Pick<ContentEncoderOptions, 'terms' | 'tolerance' | 'offThread'>;
 }
 
 export function listFiles(
