@@ -121,6 +121,7 @@ function nullStore(): Store {
     async appendAudit() {},
     audit: unsupported,
     streamEvents: unsupported,
+    streamInteractions: unsupported,
     recentEvents: unsupported,
     userItems: unsupported,
     mergeSession: unsupported,

@@ -32,17 +32,18 @@ export async function takeSnapshot(store: Store, query: InteractionQuery = {}): 
   const types = new GrowableColumn((n) => new Uint8Array(n));
   const amounts = new GrowableColumn((n) => new Float32Array(n));
   const timestamps = new GrowableColumn((n) => new Float64Array(n));
-  for await (const e of store.streamEvents(query)) {
-    if (e.userId === undefined) continue;
-    let u = userIndex.get(e.userId);
-    if (u === undefined) userIndex.set(e.userId, (u = userIndex.size));
-    let i = itemIndex.get(e.itemId);
-    if (i === undefined) itemIndex.set(e.itemId, (i = itemIndex.size));
-    users.push(u);
-    items.push(i);
-    types.push(TYPE_CODE.get(e.type)!);
-    amounts.push(e.type === 'rating' ? (e.value ?? 0) : (e.quantity ?? 1));
-    timestamps.push(e.timestamp);
+  for await (const rows of store.streamInteractions(query)) {
+    for (const [userId, itemId, type, value, quantity, timestamp] of rows) {
+      let u = userIndex.get(userId);
+      if (u === undefined) userIndex.set(userId, (u = userIndex.size));
+      let i = itemIndex.get(itemId);
+      if (i === undefined) itemIndex.set(itemId, (i = itemIndex.size));
+      users.push(u);
+      items.push(i);
+      types.push(TYPE_CODE.get(type)!);
+      amounts.push(type === 'rating' ? (value ?? 0) : (quantity ?? 1));
+      timestamps.push(timestamp);
+    }
   }
   return {
     userIds: [...userIndex.keys()],

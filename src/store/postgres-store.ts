@@ -32,6 +32,7 @@ import type {
   InsertResult,
   InsertStatus,
   InteractionQuery,
+  InteractionRow,
   Item,
   ItemQuery,
   ShelfEvent,
@@ -330,6 +331,33 @@ export class PostgresStore implements Store {
       const last = rows[rows.length - 1]!;
       ts = Number(last.ts);
       seq = Number(last.seq);
+    }
+  }
+
+  async *streamInteractions(query: InteractionQuery = {}): AsyncIterable<readonly InteractionRow[]> {
+    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
+    const types = query.types ? new Set<EventType>(query.types) : null;
+    let ts = (query.from ?? Number.MIN_SAFE_INTEGER) - 1;
+    let seq = Number.MAX_SAFE_INTEGER;
+    const to = query.to ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      const { rows } = await this.pool.query<
+        [string, string, EventType, number | null, number | null, string, string]
+      >({
+        text: `SELECT user_id, item_id, type, value, quantity, ts, seq FROM events
+               WHERE (ts, seq) > ($1::int8, $2::int8) AND ts < $3::int8 AND user_id IS NOT NULL
+               ORDER BY ts, seq LIMIT $4`,
+        values: [ts, seq, to, limit],
+        rowMode: 'array',
+      });
+      const batch: InteractionRow[] = [];
+      for (const r of rows)
+        if (!types || types.has(r[2])) batch.push([r[0], r[1], r[2], r[3], r[4], Number(r[5])]); // ts and seq are int8: text
+      yield batch;
+      if (rows.length < limit) return;
+      const last = rows[rows.length - 1]!;
+      ts = Number(last[5]);
+      seq = Number(last[6]);
     }
   }
 

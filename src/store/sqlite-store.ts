@@ -34,6 +34,7 @@ import type {
   InsertResult,
   InsertStatus,
   InteractionQuery,
+  InteractionRow,
   Item,
   ItemQuery,
   ShelfEvent,
@@ -242,6 +243,13 @@ export class SqliteStore implements Store {
         `SELECT seq, ${EVENT_COLUMNS} FROM events
          WHERE (ts > @ts OR (ts = @ts AND seq > @seq)) AND ts < @to ORDER BY ts, seq LIMIT @limit`,
       ),
+      interactions: db
+        .prepare(
+          `SELECT user_id, item_id, type, value, quantity, ts, seq FROM events
+           WHERE (ts > @ts OR (ts = @ts AND seq > @seq)) AND ts < @to AND user_id IS NOT NULL
+           ORDER BY ts, seq LIMIT @limit`,
+        )
+        .raw(),
       userItems: db.prepare(
         'SELECT item_id AS itemId, type, MAX(ts) AS at FROM events WHERE user_id = ? ' +
           'GROUP BY item_id, type ORDER BY item_id, type',
@@ -438,6 +446,21 @@ export class SqliteStore implements Store {
       if (rows.length < limit) return;
       const last = rows[rows.length - 1]!;
       cursor = { ts: Number(last.ts), seq: last.seq };
+    }
+  }
+
+  async *streamInteractions(query: InteractionQuery = {}): AsyncIterable<readonly InteractionRow[]> {
+    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
+    const types = query.types ? new Set<EventType>(query.types) : null;
+    let cursor = { ts: (query.from ?? Number.MIN_SAFE_INTEGER) - 1, seq: Number.MAX_SAFE_INTEGER };
+    const to = query.to ?? Number.MAX_SAFE_INTEGER;
+    for (;;) {
+      // [user_id, item_id, type, value, quantity, ts, seq]: an InteractionRow and its seq.
+      const rows = this.s.interactions.all({ ...cursor, to, limit }) as InteractionRow[];
+      yield types ? rows.filter((r) => types.has(r[2])) : rows;
+      if (rows.length < limit) return;
+      const last = rows[rows.length - 1]!;
+      cursor = { ts: last[5], seq: last[6] as number };
     }
   }
 

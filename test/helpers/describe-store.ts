@@ -168,6 +168,44 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       );
     });
 
+    it("streams the users' interactions in the events' order, without anonymous ones", async () => {
+      const events: ShelfEvent[] = [];
+      for (let i = 0; i < 29; i++)
+        events.push(
+          event(`e${i}`, {
+            timestamp: T0 + ((i * 7) % 10) * 1000,
+            itemId: `i${i % 4}`,
+            ...(i % 5 === 0 ? { userId: undefined, sessionId: 's1' } : { userId: `u${i % 3}` }),
+            ...(i % 4 === 0
+              ? { type: 'rating' as const, value: 4.5 }
+              : { type: 'purchase' as const, quantity: i }),
+          }),
+        );
+      await store.insertEvents(events);
+      const asRow = (e: ShelfEvent) => [
+        e.userId,
+        e.itemId,
+        e.type,
+        e.value ?? null,
+        e.quantity ?? null,
+        e.timestamp,
+      ];
+      const read = async (q: Parameters<typeof store.streamInteractions>[0]) => {
+        const rows: unknown[][] = [];
+        for await (const batch of store.streamInteractions(q))
+          for (const r of batch) rows.push(r.slice(0, 6));
+        return rows;
+      };
+      const users = (await collect(store.streamEvents())).filter((e) => e.userId !== undefined);
+      expect(users).toHaveLength(23);
+      expect(await read({ batchSize: 4 })).toEqual(users.map(asRow));
+      const window = users.filter((e) => e.timestamp >= T0 + 3000 && e.timestamp < T0 + 6000);
+      expect(window.length).toBeGreaterThan(3);
+      expect(await read({ from: T0 + 3000, to: T0 + 6000, batchSize: 3 })).toEqual(window.map(asRow));
+      const rated = users.filter((e) => e.type === 'rating');
+      expect(await read({ types: ['rating'], batchSize: 2 })).toEqual(rated.map(asRow));
+    });
+
     it('filters the stream by event type', async () => {
       await store.insertEvents([event('a'), event('b', { type: 'purchase' }), event('c', { type: 'click' })]);
       const bought = await collect(store.streamEvents({ types: ['purchase', 'click'], batchSize: 1 }));
