@@ -30,6 +30,24 @@ describe('ridgeByColumns', () => {
     expect(split.residual).toBe(one.residual);
   });
 
+  it('solves off the calling thread when asked, to the same bits', async () => {
+    const here = await ridgeByColumns(x, targets, f, { ...o, workers: 1 });
+    // One group: on this thread it is solved before the call returns, so the promise settles
+    // before the event loop turns; on a worker thread the loop turns first.
+    const order: string[] = [];
+    const solving = ridgeByColumns(x, targets, f, { ...o, workers: 1, offThread: true });
+    setImmediate(() => order.push('loop'));
+    const away = await solving.then((r) => (order.push('solved'), r));
+    expect(order).toEqual(['loop', 'solved']);
+    expect(away.w).toEqual(here.w);
+    expect(away.iterations).toBe(here.iterations);
+    const inThread: string[] = [];
+    const solved = ridgeByColumns(x, targets, f, { ...o, workers: 1 });
+    setImmediate(() => inThread.push('loop'));
+    await solved.then(() => inThread.push('solved'));
+    expect(inThread[0]).toBe('solved');
+  });
+
   it('solves the normal equations (XᵀX + λI) w = Xᵀ(y − b)', async () => {
     const { w, mean } = await ridgeByColumns(x, targets, f, { ...o, workers: 1 });
     // Residual of column 0 of the normal equations, relative to its right-hand side.
