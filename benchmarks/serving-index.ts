@@ -41,7 +41,7 @@ import { createRng } from '../models/random.ts';
 import { topK } from '../models/top-k.ts';
 import type { AnnResult } from '../src/index/ann-index.ts';
 import { ExactIndex } from '../src/index/exact-index.ts';
-import { HnswIndex } from '../src/index/hnsw-index.ts';
+import { HNSW_BUILD_DEFAULTS, HnswIndex } from '../src/index/hnsw-index.ts';
 import type { HnswSearchOptions } from '../src/index/hnsw-index.ts';
 import { ItemFilter } from '../src/index/item-filter.ts';
 import { dotF32 } from '../models/dot.ts';
@@ -485,10 +485,10 @@ export default async function servingIndex(
         queries,
         recallQueries: Math.min(queries, num('recall-queries', 500)),
         exactQueries: num('exact-queries', 30),
-        m: num('m', 16, 2),
-        efConstruction: num('ef-construction', 100),
-        strata: num('strata', 8),
-        strataNormRatio: num('strata-norm-ratio', 1.3),
+        m: num('m', HNSW_BUILD_DEFAULTS.m, 2),
+        efConstruction: num('ef-construction', HNSW_BUILD_DEFAULTS.efConstruction),
+        strata: num('strata', HNSW_BUILD_DEFAULTS.strata),
+        strataNormRatio: num('strata-norm-ratio', HNSW_BUILD_DEFAULTS.strataNormRatio),
         search: {
           ...(opts.has('exact-max-allowed') ? { exactMaxAllowed: num('exact-max-allowed', 0, 0) } : {}),
           ...(opts.has('over-fetch') ? { overFetch: num('over-fetch', 2) } : {}),

@@ -18,6 +18,7 @@ import type { Vectors } from '../models/matrix.ts';
 import { createRng } from '../models/random.ts';
 import { bytesOf } from '../models/typed-bytes.ts';
 import { buildAnnIndex } from '../src/index/build-ann-index.ts';
+import { HNSW_BUILD_DEFAULTS } from '../src/index/hnsw-index.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
 import { DEFAULT_ROTATION } from '../src/realtime/rotation.ts';
 import { ModelRegistry } from '../src/registry/model-registry.ts';
@@ -185,7 +186,10 @@ async function versionIndex(
   log: (s: string) => void,
   cacheDir?: string,
 ): Promise<Record<string, Uint8Array>> {
-  const cached = cacheDir ? join(cacheDir, `engine-${vectors.rows}x${vectors.cols}-${CLUSTERS}-42`) : null;
+  // The build's settings are the index's defaults: a graph cached under other ones is not reused.
+  const { m, efConstruction } = HNSW_BUILD_DEFAULTS;
+  const name = `engine-${vectors.rows}x${vectors.cols}-${CLUSTERS}-${m}-${efConstruction}-42`;
+  const cached = cacheDir ? join(cacheDir, name) : null;
   if (cached && existsSync(join(cached, 'done'))) {
     log(`  reusing the graph in ${cached}`);
     const names = (await readdir(cached)).filter((f) => f !== 'done');

@@ -179,7 +179,8 @@ const DEFAULTS = {
   rescore: 4,
   scanRowsPerEf: 60,
 };
-const BUILD_DEFAULTS = {
+/** What a build uses unless told otherwise (the serving benchmarks measure these too). */
+export const HNSW_BUILD_DEFAULTS = {
   strata: 8,
   strataNormRatio: 1.3,
   minStratumSize: 1000,
@@ -241,7 +242,7 @@ export class HnswIndex implements AnnIndex {
     checkVectors(vectors);
     const { rows, cols } = vectors;
     const p = {
-      ...BUILD_DEFAULTS,
+      ...HNSW_BUILD_DEFAULTS,
       ...pick(options, [
         'strata',
         'strataNormRatio',
