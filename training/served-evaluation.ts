@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { createRng } from '../models/random.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
 import { DEFAULT_ROTATION } from '../src/realtime/rotation.ts';
+import type { RealtimeState } from '../src/realtime/types.ts';
 import type { ModelRegistry } from '../src/registry/model-registry.ts';
 import type { Engine, EngineOptions } from '../src/serving/engine.ts';
 import type { BlendWeights, RecommendRequest, ServingConfig, Tier, TierRules } from '../src/serving/types.ts';
@@ -32,6 +33,12 @@ export interface ServedSetup {
   /** The split's cutoff, epoch ms: the engine's clock. */
   now: number;
   close(): Promise<void>;
+  /**
+   * Counts trending's window into the engine's real-time state before the engine starts, which
+   * then reads no window from `store` (cutoffSetup's: from its snapshot, so that the store
+   * need not hold the window). None: the engine reads it from `store`.
+   */
+  seedTrending?(realtime: RealtimeState): Promise<void>;
 }
 
 /** Whom a served evaluation asks, and what counts as a hit. */
@@ -117,11 +124,13 @@ async function servedEngine(
   makeEngine: (o: EngineOptions) => Engine,
   log: Logger,
 ): Promise<Engine> {
+  // Rotation off: every configuration tried asks each test user again, which is not a visitor
+  // coming back to lists they were shown (rotation would demote what earlier trials showed).
+  const realtime = new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } });
+  await setup.seedTrending?.(realtime);
   const engine = makeEngine({
     store: setup.store,
-    // Rotation off: every configuration tried asks each test user again, which is not a visitor
-    // coming back to lists they were shown (rotation would demote what earlier trials showed).
-    realtime: new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } }),
+    realtime,
     registry: setup.registry,
     log,
     now: () => setup.now,

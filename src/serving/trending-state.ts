@@ -62,6 +62,31 @@ export function engagementOf(e: ShelfEvent): Engagement | null {
   return { visitor, itemId: e.itemId, type: e.type, timestamp: e.timestamp, weight };
 }
 
+/**
+ * Counts a window's events (in time order) into `counters`, each (visitor, item, type) once per
+ * day: what the first replica does at its first swap (`TrendingState`), and what the train job's
+ * tuning does from its snapshot (training/cutoff-setup.ts) instead of reading the window back.
+ */
+export async function seedTrending(
+  counters: TrendingCounters,
+  events: AsyncIterable<ShelfEvent> | Iterable<ShelfEvent>,
+  now: number,
+): Promise<void> {
+  const cap = new OncePerPeriod();
+  let batch: Engagement[] = [];
+  for await (const e of events) {
+    const g = engagementOf(e);
+    // Clamped as the counters clamp, so that the cap's days agree with theirs.
+    if (!g || !cap.first(g.visitor, g.itemId, g.type, Math.min(g.timestamp, now))) continue;
+    batch.push(g);
+    if (batch.length >= SEED_BATCH) {
+      await counters.seed(batch, now);
+      batch = [];
+    }
+  }
+  if (batch.length) await counters.seed(batch, now);
+}
+
 export interface TrendingStateOptions {
   counters: TrendingCounters;
   /** Where the window is read from when this replica seeds the counters. */
@@ -127,21 +152,9 @@ export class TrendingState {
     }
   }
 
-  /** Counts the store's window, each (visitor, item, type) once per day (read in time order). */
+  /** Counts the store's window into the counters. */
   private async seed(now: number): Promise<void> {
-    const cap = new OncePerPeriod();
-    let batch: Engagement[] = [];
-    for await (const e of this.o.store.streamEvents({ from: now - TRENDING_WINDOW_MS })) {
-      const g = engagementOf(e);
-      // Clamped as the counters clamp, so that the cap's days agree with theirs.
-      if (!g || !cap.first(g.visitor, g.itemId, g.type, Math.min(g.timestamp, now))) continue;
-      batch.push(g);
-      if (batch.length >= SEED_BATCH) {
-        await this.o.counters.seed(batch, now);
-        batch = [];
-      }
-    }
-    if (batch.length) await this.o.counters.seed(batch, now);
+    await seedTrending(this.o.counters, this.o.store.streamEvents({ from: now - TRENDING_WINDOW_MS }), now);
   }
 
   /** Reads the counters' changes since the last read, one read at a time (a caller joins the next one). */

@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { TRENDING_WINDOW_MS } from '../../../src/serving/trending-state.ts';
+import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
+import { seedTrending, TRENDING_WINDOW_MS } from '../../../src/serving/trending-state.ts';
 import { allItems } from '../../../src/store/all-items.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
-import type { Item, Store } from '../../../src/store/types.ts';
+import type { Item, ShelfEvent, Store } from '../../../src/store/types.ts';
 import { createEngine } from '../../../src/app/create-shelf.ts';
 import { cutoffSetup } from '../../../training/cutoff-setup.ts';
 import { newestSplit } from '../../../training/holdout.ts';
@@ -17,6 +18,12 @@ import { DEFAULT_WEIGHTS } from '../../../training/interaction-weights.ts';
 import { trainVersion } from '../../../training/publish.ts';
 import { holdoutTargets, sampleTargets, servedScorer } from '../../../training/served-evaluation.ts';
 import { takeSnapshot } from '../../../training/snapshot.ts';
+
+const collect = async (events: AsyncIterable<ShelfEvent>) => {
+  const out: ShelfEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+};
 
 describe('cutoffSetup', () => {
   let dir: string;
@@ -51,7 +58,7 @@ describe('cutoffSetup', () => {
     return { s, split, manifest, catalogue };
   };
 
-  it('holds what serving reads at the cutoff: the asked users’ histories and trending’s window', async () => {
+  it('holds the asked users’ histories, and counts trending’s window as an engine reading it would', async () => {
     const { s, split, manifest, catalogue } = await trained();
     const asked = Array.from(split.testUsers.slice(0, 20), (u) => s.userIds[u]!);
     const setup = await cutoffSetup({
@@ -68,22 +75,42 @@ describe('cutoffSetup', () => {
         user: s.userIds[s.users[e]!]!,
         at: s.timestamps[e]!,
       }));
-      // The test needs other users' events older than the window: those are left out.
-      expect(before.filter((e) => !asked.includes(e.user) && e.at < windowStart).length).toBeGreaterThan(100);
+      // The test needs other users' events in the window: those are counted, not stored.
+      expect(before.filter((e) => !asked.includes(e.user) && e.at >= windowStart).length).toBeGreaterThan(
+        100,
+      );
       for (const user of asked) {
         const known = before.filter((e) => e.user === user).length;
         expect((await setup.store.recentEvents(user, 100_000)).length).toBe(known);
         expect((await setup.store.getUser(user))?.consent).toEqual((await store.getUser(user))?.consent);
       }
-      let windowed = 0;
-      for await (const e of setup.store.streamEvents({ from: windowStart })) {
-        expect(e.timestamp).toBeLessThan(split.cutoffTime);
-        windowed++;
-      }
-      expect(windowed).toBe(before.filter((e) => e.at >= windowStart).length);
       let stored = 0;
-      for await (const e of setup.store.streamEvents()) stored += e.timestamp < windowStart ? 1 : 0;
-      expect(stored).toBe(before.filter((e) => asked.includes(e.user) && e.at < windowStart).length);
+      for await (const e of setup.store.streamEvents()) {
+        expect(asked).toContain(e.userId);
+        expect(e.timestamp).toBeLessThan(split.cutoffTime);
+        stored++;
+      }
+      expect(stored).toBe(before.filter((e) => asked.includes(e.user)).length);
+
+      // The same counts as an engine's first swap reading the window from a store that holds it.
+      const seeded = new MemoryRealtime();
+      await setup.seedTrending!(seeded);
+      expect(await seeded.trending.claimSeed()).toBe(false);
+      const windowStore = await openSqliteStore(':memory:');
+      try {
+        await windowStore.insertEvents(
+          (await collect(store.streamEvents({ from: windowStart, to: split.cutoffTime }))).filter(
+            (e) => e.userId !== undefined,
+          ),
+        );
+        const read = new MemoryRealtime();
+        await seedTrending(read.trending, windowStore.streamEvents({ from: windowStart }), split.cutoffTime);
+        const expected = read.trending.readNow(split.cutoffTime, null).scores;
+        expect(expected.size).toBeGreaterThan(50);
+        expect(seeded.trending.readNow(split.cutoffTime, null).scores).toEqual(expected);
+      } finally {
+        await windowStore.close();
+      }
     } finally {
       await setup.close();
     }
