@@ -437,6 +437,11 @@ export function murmur3(bytes: Uint8Array, length: number, seed: number): number
     k = Math.imul(k, c2);
     h ^= k;
   }
+  return murmur3Finish(h, length);
+}
+
+/** MurmurHash3's finalisation of the running hash `h` of `length` bytes. */
+export function murmur3Finish(h: number, length: number): number {
   h ^= length;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

@@ -13,6 +13,7 @@
  */
 import type { AnnIndex, AnnResult } from './ann-index.ts';
 import type { ItemFilter } from './item-filter.ts';
+import { murmur3Finish } from '../../models/text-features.ts';
 
 interface Remembered {
   /** A copy of the query's bits. */
@@ -137,19 +138,8 @@ function hashesOf(bits: Uint32Array, words: Uint32Array | undefined, seed: numbe
     }
   }
   const length = 4 * (bits.length + (words?.length ?? 0));
-  HASHES[0] = finish(a, length);
-  HASHES[1] = finish(b, length);
-}
-
-/** MurmurHash3's finalisation. */
-function finish(h: number, length: number): number {
-  h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  HASHES[0] = murmur3Finish(a, length);
+  HASHES[1] = murmur3Finish(b, length);
 }
 
 function sameWords(a: Uint32Array, b: Uint32Array): boolean {

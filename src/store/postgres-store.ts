@@ -6,6 +6,7 @@ import {
   auditFromRow,
   changeFromRow,
   DEFAULT_STREAM_BATCH,
+  eventPages,
   eventFromRow,
   itemFromRow,
   MAX_LOG_PAGE,
@@ -315,49 +316,45 @@ export class PostgresStore implements Store {
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
-    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
     const types = query.types ? new Set<EventType>(query.types) : null;
-    let ts = (query.from ?? Number.MIN_SAFE_INTEGER) - 1;
-    let seq = Number.MAX_SAFE_INTEGER;
-    const to = query.to ?? Number.MAX_SAFE_INTEGER;
-    for (;;) {
-      const { rows } = await this.pool.query<EventRow & { seq: string }>(
-        `SELECT seq, ${EVENT_COLUMNS} FROM events
-         WHERE (ts, seq) > ($1::int8, $2::int8) AND ts < $3::int8 ORDER BY ts, seq LIMIT $4`,
-        [ts, seq, to, limit],
-      );
+    const pages = eventPages(
+      query,
+      async (after, to, limit) =>
+        (
+          await this.pool.query<EventRow & { seq: string }>(
+            `SELECT seq, ${EVENT_COLUMNS} FROM events
+             WHERE (ts, seq) > ($1::int8, $2::int8) AND ts < $3::int8 ORDER BY ts, seq LIMIT $4`,
+            [after.ts, after.seq, to, limit],
+          )
+        ).rows,
+      (r) => ({ ts: Number(r.ts), seq: Number(r.seq) }),
+    );
+    for await (const rows of pages)
       for (const r of rows) if (!types || types.has(r.type as EventType)) yield eventFromRow(r);
-      if (rows.length < limit) return;
-      const last = rows[rows.length - 1]!;
-      ts = Number(last.ts);
-      seq = Number(last.seq);
-    }
   }
 
   async *streamInteractions(query: InteractionQuery = {}): AsyncIterable<readonly InteractionRow[]> {
-    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
     const types = query.types ? new Set<EventType>(query.types) : null;
-    let ts = (query.from ?? Number.MIN_SAFE_INTEGER) - 1;
-    let seq = Number.MAX_SAFE_INTEGER;
-    const to = query.to ?? Number.MAX_SAFE_INTEGER;
-    for (;;) {
-      const { rows } = await this.pool.query<
-        [string, string, EventType, number | null, number | null, string, string]
-      >({
-        text: `SELECT user_id, item_id, type, value, quantity, ts, seq FROM events
-               WHERE (ts, seq) > ($1::int8, $2::int8) AND ts < $3::int8 AND user_id IS NOT NULL
-               ORDER BY ts, seq LIMIT $4`,
-        values: [ts, seq, to, limit],
-        rowMode: 'array',
-      });
+    const pages = eventPages(
+      query,
+      async (after, to, limit) =>
+        (
+          await this.pool.query<[string, string, EventType, number | null, number | null, string, string]>({
+            text: `SELECT user_id, item_id, type, value, quantity, ts, seq FROM events
+                   WHERE (ts, seq) > ($1::int8, $2::int8) AND ts < $3::int8 AND user_id IS NOT NULL
+                   ORDER BY ts, seq LIMIT $4`,
+            values: [after.ts, after.seq, to, limit],
+            rowMode: 'array',
+          })
+        ).rows,
+      (r) => ({ ts: Number(r[5]), seq: Number(r[6]) }),
+    );
+    for await (const rows of pages) {
       const batch: InteractionRow[] = [];
       for (const r of rows)
-        if (!types || types.has(r[2])) batch.push([r[0], r[1], r[2], r[3], r[4], Number(r[5])]); // ts and seq are int8: text
+        // ts and seq are int8: text.
+        if (!types || types.has(r[2])) batch.push([r[0], r[1], r[2], r[3], r[4], Number(r[5])]);
       yield batch;
-      if (rows.length < limit) return;
-      const last = rows[rows.length - 1]!;
-      ts = Number(last[5]);
-      seq = Number(last[6]);
     }
   }
 

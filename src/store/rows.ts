@@ -6,6 +6,7 @@ import type {
   AttributeValue,
   Change,
   EventType,
+  InteractionQuery,
   InvalidEvent,
   Item,
   ShelfEvent,
@@ -165,6 +166,34 @@ export function usersFirstSeen(events: readonly ShelfEvent[]): Map<string, numbe
 }
 
 export const DEFAULT_STREAM_BATCH = 5000;
+
+/** Where a time-ordered read of events goes on from: after (ts, seq). */
+export interface EventCursor {
+  ts: number;
+  seq: number;
+}
+
+/**
+ * The pages of a read of events in (ts, seq) order within `query`'s window, `fetch` reading the
+ * next page after a cursor (keyset paging, so memory stays bounded by the page): what
+ * `streamEvents` and `streamInteractions` share in both stores. `query.types` is left to the
+ * caller.
+ */
+export async function* eventPages<R>(
+  query: InteractionQuery,
+  fetch: (after: EventCursor, to: number, limit: number) => R[] | Promise<R[]>,
+  cursorOf: (last: R) => EventCursor,
+): AsyncIterable<R[]> {
+  const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
+  const to = query.to ?? Number.MAX_SAFE_INTEGER;
+  let after: EventCursor = { ts: (query.from ?? Number.MIN_SAFE_INTEGER) - 1, seq: Number.MAX_SAFE_INTEGER };
+  for (;;) {
+    const rows = await fetch(after, to, limit);
+    yield rows;
+    if (rows.length < limit) return;
+    after = cursorOf(rows[rows.length - 1]!);
+  }
+}
 
 const NUL = 'must not contain the NUL character (U+0000): PostgreSQL cannot store it';
 

@@ -8,6 +8,7 @@ import {
   auditFromRow,
   changeFromRow,
   DEFAULT_STREAM_BATCH,
+  eventPages,
   eventFromRow,
   itemFromRow,
   MAX_LOG_PAGE,
@@ -436,32 +437,25 @@ export class SqliteStore implements Store {
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
-    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
     const types = query.types ? new Set<EventType>(query.types) : null;
-    let cursor = { ts: (query.from ?? Number.MIN_SAFE_INTEGER) - 1, seq: Number.MAX_SAFE_INTEGER };
-    const to = query.to ?? Number.MAX_SAFE_INTEGER;
-    for (;;) {
-      const rows = this.s.page.all({ ...cursor, to, limit }) as (EventRow & { seq: number })[];
+    const pages = eventPages(
+      query,
+      (after, to, limit) => this.s.page.all({ ...after, to, limit }) as (EventRow & { seq: number })[],
+      (r) => ({ ts: Number(r.ts), seq: r.seq }),
+    );
+    for await (const rows of pages)
       for (const r of rows) if (!types || types.has(r.type as EventType)) yield eventFromRow(r);
-      if (rows.length < limit) return;
-      const last = rows[rows.length - 1]!;
-      cursor = { ts: Number(last.ts), seq: last.seq };
-    }
   }
 
   async *streamInteractions(query: InteractionQuery = {}): AsyncIterable<readonly InteractionRow[]> {
-    const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
     const types = query.types ? new Set<EventType>(query.types) : null;
-    let cursor = { ts: (query.from ?? Number.MIN_SAFE_INTEGER) - 1, seq: Number.MAX_SAFE_INTEGER };
-    const to = query.to ?? Number.MAX_SAFE_INTEGER;
-    for (;;) {
-      // [user_id, item_id, type, value, quantity, ts, seq]: an InteractionRow and its seq.
-      const rows = this.s.interactions.all({ ...cursor, to, limit }) as InteractionRow[];
-      yield types ? rows.filter((r) => types.has(r[2])) : rows;
-      if (rows.length < limit) return;
-      const last = rows[rows.length - 1]!;
-      cursor = { ts: last[5], seq: last[6] as number };
-    }
+    // [user_id, item_id, type, value, quantity, ts, seq]: an InteractionRow and its seq.
+    const pages = eventPages(
+      query,
+      (after, to, limit) => this.s.interactions.all({ ...after, to, limit }) as InteractionRow[],
+      (r) => ({ ts: r[5], seq: r[6] as number }),
+    );
+    for await (const rows of pages) yield types ? rows.filter((r) => types.has(r[2])) : rows;
   }
 
   async recentEvents(userId: string, limit: number): Promise<ShelfEvent[]> {
