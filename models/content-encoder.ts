@@ -7,7 +7,7 @@
  * vectors. Two maps:
  * - `ridge` (default): linear, y = b + x W, minimising ‖X W − (Y − b)‖² + λ‖W‖² with b the mean
  *   target; solved exactly (to a relative residual of `tolerance`) by conjugate gradients on
- *   the sparse features, in plain TypeScript — deterministic, no tf;
+ *   the sparse features (products in float32 WebAssembly SIMD) — deterministic, no tf;
  * - `mlp`: y = b₂ + relu(b₁ + x W₁) W₂, trained with TensorFlow.js (Adam — lazy, per touched
  *   row, on the sparse first layer — mean squared error on standardised targets, L2 on the
  *   weights a batch touches); weights initialised and batches shuffled from `seed` with
