@@ -316,7 +316,6 @@ export class PostgresStore implements Store {
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
-    const types = query.types ? new Set<EventType>(query.types) : null;
     const pages = eventPages(
       query,
       async (after, to, limit) =>
@@ -328,13 +327,12 @@ export class PostgresStore implements Store {
           )
         ).rows,
       (r) => ({ ts: Number(r.ts), seq: Number(r.seq) }),
+      (r) => r.type as EventType,
     );
-    for await (const rows of pages)
-      for (const r of rows) if (!types || types.has(r.type as EventType)) yield eventFromRow(r);
+    for await (const rows of pages) for (const r of rows) yield eventFromRow(r);
   }
 
   async *streamInteractions(query: InteractionQuery = {}): AsyncIterable<readonly InteractionRow[]> {
-    const types = query.types ? new Set<EventType>(query.types) : null;
     const pages = eventPages(
       query,
       async (after, to, limit) =>
@@ -348,14 +346,11 @@ export class PostgresStore implements Store {
           })
         ).rows,
       (r) => ({ ts: Number(r[5]), seq: Number(r[6]) }),
+      (r) => r[2],
     );
-    for await (const rows of pages) {
-      const batch: InteractionRow[] = [];
-      for (const r of rows)
-        // ts and seq are int8: text.
-        if (!types || types.has(r[2])) batch.push([r[0], r[1], r[2], r[3], r[4], Number(r[5])]);
-      yield batch;
-    }
+    // ts and seq are int8: text.
+    for await (const rows of pages)
+      yield rows.map((r) => [r[0], r[1], r[2], r[3], r[4], Number(r[5])] as const);
   }
 
   async recentEvents(userId: string, limit: number): Promise<ShelfEvent[]> {

@@ -174,22 +174,23 @@ export interface EventCursor {
 }
 
 /**
- * The pages of a read of events in (ts, seq) order within `query`'s window, `fetch` reading the
- * next page after a cursor (keyset paging, so memory stays bounded by the page): what
- * `streamEvents` and `streamInteractions` share in both stores. `query.types` is left to the
- * caller.
+ * The pages of a read of events in (ts, seq) order within `query`'s window, only the rows of
+ * `query.types` kept, `fetch` reading the next page after a cursor (keyset paging, so memory
+ * stays bounded by the page): what `streamEvents` and `streamInteractions` share in both stores.
  */
 export async function* eventPages<R>(
   query: InteractionQuery,
   fetch: (after: EventCursor, to: number, limit: number) => R[] | Promise<R[]>,
   cursorOf: (last: R) => EventCursor,
+  typeOf: (row: R) => EventType,
 ): AsyncIterable<R[]> {
   const limit = query.batchSize ?? DEFAULT_STREAM_BATCH;
   const to = query.to ?? Number.MAX_SAFE_INTEGER;
+  const types = query.types ? new Set<EventType>(query.types) : null;
   let after: EventCursor = { ts: (query.from ?? Number.MIN_SAFE_INTEGER) - 1, seq: Number.MAX_SAFE_INTEGER };
   for (;;) {
     const rows = await fetch(after, to, limit);
-    yield rows;
+    yield types ? rows.filter((r) => types.has(typeOf(r))) : rows;
     if (rows.length < limit) return;
     after = cursorOf(rows[rows.length - 1]!);
   }

@@ -437,25 +437,23 @@ export class SqliteStore implements Store {
   }
 
   async *streamEvents(query: InteractionQuery = {}): AsyncIterable<ShelfEvent> {
-    const types = query.types ? new Set<EventType>(query.types) : null;
     const pages = eventPages(
       query,
       (after, to, limit) => this.s.page.all({ ...after, to, limit }) as (EventRow & { seq: number })[],
       (r) => ({ ts: Number(r.ts), seq: r.seq }),
+      (r) => r.type as EventType,
     );
-    for await (const rows of pages)
-      for (const r of rows) if (!types || types.has(r.type as EventType)) yield eventFromRow(r);
+    for await (const rows of pages) for (const r of rows) yield eventFromRow(r);
   }
 
   async *streamInteractions(query: InteractionQuery = {}): AsyncIterable<readonly InteractionRow[]> {
-    const types = query.types ? new Set<EventType>(query.types) : null;
     // [user_id, item_id, type, value, quantity, ts, seq]: an InteractionRow and its seq.
-    const pages = eventPages(
+    yield* eventPages(
       query,
       (after, to, limit) => this.s.interactions.all({ ...after, to, limit }) as InteractionRow[],
       (r) => ({ ts: r[5], seq: r[6] as number }),
+      (r) => r[2],
     );
-    for await (const rows of pages) yield types ? rows.filter((r) => types.has(r[2])) : rows;
   }
 
   async recentEvents(userId: string, limit: number): Promise<ShelfEvent[]> {
