@@ -63,7 +63,10 @@ describe.runIf(available)('a worker killed mid-train', () => {
 
   it('retries the job on another worker and publishes one version', async () => {
     workers.push(await startWorkerProcess(env));
-    const job = await queue.enqueue('train', { factors: 8, iterations: 4, seed: 5 });
+    // Fits of ~0.6 s each (64 factors, 200 iterations on 8,000 events): a window the polling
+    // below cannot miss. With 8 factors and 4 iterations both fits took ~30 ms, and CI once
+    // saw the job complete without ever being seen fitting.
+    const job = await queue.enqueue('train', { factors: 64, iterations: 200, seed: 5 });
     // Killed once the child is fitting: past the snapshot, before anything is published.
     const running = await until(
       job.id,
@@ -92,7 +95,8 @@ describe.runIf(available)('a worker killed mid-train', () => {
     for (const w of workers.splice(0)) await w.stop('SIGKILL');
     const draining = await startWorkerProcess({ ...env, SHELF_DRAIN_MS: '300' });
     workers.push(draining);
-    const job = await queue.enqueue('train', { factors: 8, iterations: 4, seed: 6 });
+    // Still fitting SHELF_DRAIN_MS after its first progress (fits of ~0.6 s, as above).
+    const job = await queue.enqueue('train', { factors: 64, iterations: 200, seed: 6 });
     await until(job.id, (s) => s.state === 'running' && s.progress !== undefined, 40_000);
     expect(await draining.stop('SIGTERM')).toBe(0);
     expect(draining.output()).toContain('job handed back');
