@@ -1,7 +1,8 @@
 /**
  * Ridge regression by conjugate gradients for the content encoder: (XᵀX + λI) W = Xᵀ(Y − b),
  * b the mean target, one independent CG per target column run side by side (each with its own
- * step sizes), from W = 0, until every column's relative residual is below the tolerance.
+ * step sizes, all preconditioned by the same diagonal), from W = 0, until every column's
+ * relative residual is below the tolerance.
  *
  * The columns never mix: a column's every value is computed by the same operations in the same
  * order whichever other columns run beside it, and a converged column stays frozen (its step is
@@ -167,7 +168,23 @@ function sparseTransposeTimesDenseInto<T extends Float64Array | Float32Array>(
   }
 }
 
-/** The CG of `task.g` target columns side by side (`centred` = Y − b, rows × g). */
+/**
+ * 1 / the diagonal of XᵀX + λI: the Jacobi preconditioner. A feature's column weighs as much as
+ * the items holding it, from a few to thousands; scaled by it, the CG's steps move rare and
+ * common features alike (on the demo store's 16k columns: 36 iterations to 1e-2 instead of 65,
+ * 85 to 1e-3 instead of 100, for weights as far from the exact solution).
+ */
+function jacobi(x: Csr, l2: number): Float64Array {
+  const d = new Float64Array(x.cols).fill(l2);
+  for (let k = 0; k < x.indices.length; k++) d[x.indices[k]!]! += x.values[k]! ** 2;
+  for (let c = 0; c < x.cols; c++) d[c] = 1 / d[c]!;
+  return d;
+}
+
+/**
+ * The preconditioned CG of `task.g` target columns side by side (`centred` = Y − b, rows × g);
+ * each column stops when its residual ‖r‖ / ‖b‖ is below the tolerance.
+ */
 export function ridgeColumns(task: RidgeTask): RidgeColumnsResult {
   const { x, centred, g: f, options: o } = task;
   if (x.indptr[0] !== 0 || x.indptr[x.rows] !== x.indices.length)
@@ -183,14 +200,22 @@ export function ridgeColumns(task: RidgeTask): RidgeColumnsResult {
   const dir32 = simd ? simd.dir : new Float32Array(p * f);
   const t32 = simd ? simd.t : new Float32Array(x.rows * f);
   const q32 = simd ? simd.q : new Float32Array(p * f);
-  const dir = Float64Array.from(res);
+  const inv = jacobi(x, o.l2);
+  const dir = new Float64Array(p * f);
   const q = new Float64Array(p * f);
-  const rr = new Float64Array(f);
+  const rr = new Float64Array(f); // r·r, for the stopping test
+  const rz = new Float64Array(f); // r·M⁻¹r, for the steps
   const bb = new Float64Array(f);
   const pq = new Float64Array(f);
   const alpha = new Float64Array(f);
   const done = new Uint8Array(f);
-  for (let c = 0; c < p; c++) for (let j = 0; j < f; j++) rr[j]! += res[c * f + j]! ** 2;
+  for (let c = 0; c < p; c++)
+    for (let j = 0; j < f; j++) {
+      const r = res[c * f + j]!;
+      dir[c * f + j] = inv[c]! * r;
+      rr[j]! += r * r;
+      rz[j]! += r * r * inv[c]!;
+    }
   bb.set(rr);
   let iterations = 0;
   let worst = 0;
@@ -223,22 +248,26 @@ export function ridgeColumns(task: RidgeTask): RidgeColumnsResult {
         pq[j]! += dir[row + j]! * q[row + j]!;
       }
     }
-    for (let j = 0; j < f; j++) alpha[j] = done[j] || !(pq[j]! > 0) ? 0 : rr[j]! / pq[j]!;
-    const rrOld = rr.slice();
+    for (let j = 0; j < f; j++) alpha[j] = done[j] || !(pq[j]! > 0) ? 0 : rz[j]! / pq[j]!;
+    const rzOld = rz.slice();
     rr.fill(0);
+    rz.fill(0);
     for (let c = 0; c < p; c++) {
       const row = c * f;
+      const m = inv[c]!;
       for (let j = 0; j < f; j++) {
         w[row + j]! += alpha[j]! * dir[row + j]!;
-        res[row + j]! -= alpha[j]! * q[row + j]!;
-        rr[j]! += res[row + j]! ** 2;
+        const r = (res[row + j]! -= alpha[j]! * q[row + j]!);
+        rr[j]! += r * r;
+        rz[j]! += r * r * m;
       }
     }
     for (let c = 0; c < p; c++) {
       const row = c * f;
+      const m = inv[c]!;
       for (let j = 0; j < f; j++) {
-        const beta = rrOld[j]! > 0 ? rr[j]! / rrOld[j]! : 0;
-        dir[row + j] = res[row + j]! + beta * dir[row + j]!;
+        const beta = rzOld[j]! > 0 ? rz[j]! / rzOld[j]! : 0;
+        dir[row + j] = m * res[row + j]! + beta * dir[row + j]!;
       }
     }
   }

@@ -412,8 +412,8 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
     // The holdout fit served as a version of its own, to tune the rules on (no model is fitted
     // twice). It has no graph: it is searched exactly, each of its searches once however many
     // settings are tried (memo-index.ts), which costs far less than a graph. Its encoder only
-    // places the items the holdout fit never saw: solved to 1e-2, a third fewer iterations
-    // (its weights ~3% from the 1e-3 solution; the demo store's tuned rules do not move). The
+    // places the items the holdout fit never saw: solved to 1e-2, under half the iterations
+    // (its vectors ~2% from the 1e-3 solution; the demo store's tuned rules do not move). The
     // encoder solves on worker threads while this thread writes the store the tuning serves
     // from (cutoff-setup.ts), which awaits the draft only at its end.
     o.onStage?.('holdout version');

@@ -70,6 +70,26 @@ describe('ridgeByColumns', () => {
     expect(Math.sqrt(num / den)).toBeLessThan(1e-4);
   });
 
+  it('scales the steps by the diagonal: a diagonal system of unequal columns in one step', async () => {
+    // One feature a row, column c in c + 1 rows with values of its own scale: XᵀX + λI is
+    // diagonal with 60 distinct entries, which plain CG took 32 steps to solve.
+    const cols = 60;
+    const r: number[] = [];
+    const c: number[] = [];
+    const v: number[] = [];
+    for (let col = 0; col < cols; col++)
+      for (let k = 0; k <= col; k++) {
+        r.push(r.length);
+        c.push(col);
+        v.push(0.05 * (1 + (col % 7)) + 0.01 * k);
+      }
+    const d = csrFromCoo(r.length, cols, Int32Array.from(r), Int32Array.from(c), Float32Array.from(v));
+    const y = Float32Array.from({ length: r.length * 2 }, () => rng.normal());
+    const solved = await ridgeByColumns(d, y, 2, { l2: 0.5, tolerance: 1e-5, maxIterations: 500 });
+    expect(solved.iterations).toBeLessThanOrEqual(2);
+    expect(solved.residual).toBeLessThan(1e-5);
+  });
+
   it('gives bit-identical weights from the SIMD products and the JS ones', () => {
     const centred = Float64Array.from(targets, (v, k) => v - (k % f) * 0.01);
     const task = { x, centred, g: f, options: o };
