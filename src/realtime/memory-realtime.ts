@@ -65,6 +65,11 @@ export class MemoryRealtime implements RealtimeState {
     this.subjects.delete(subjectKey(subject));
   }
 
+  async erase(subject: Subject): Promise<void> {
+    await this.forget(subject);
+    this.trending.forgetVisitor(subjectKey(subject));
+  }
+
   async close(): Promise<void> {
     this.subjects.clear();
   }

@@ -1,10 +1,11 @@
 /**
  * Trending counters in this process (embedded mode): see trending-counters.ts for what counts.
  * Memory: one number per (epoch, item) for the two epochs a read needs, the cap's keys of today
- * and yesterday (~100 bytes per distinct visitor, item and type of those two days; dropped
- * after), and one version per item counted in those epochs, for reads of what changed.
+ * and yesterday by visitor (~100 bytes per distinct visitor, item and type of those two days,
+ * and ~150 per visitor; dropped after), and one version per item counted in those epochs, for
+ * reads of what changed. An erased user's keys go at once (`forgetVisitor`).
  */
-import { capKey, capPeriodOf, CAP_PERIOD_MS } from '../store/engagement-cap.ts';
+import { capPeriodOf, CAP_PERIOD_MS } from '../store/engagement-cap.ts';
 import type {
   Engagement,
   TrendingCounters,
@@ -17,8 +18,11 @@ export class MemoryTrending implements TrendingCounters {
   private readonly epochs: TrendingEpochs;
   /** Epoch → item → counter. */
   private readonly counters = new Map<number, Map<string, number>>();
-  /** UTC day → the cap's keys counted that day (today's and yesterday's only). */
-  private readonly seen = new Map<number, Set<string>>();
+  /**
+   * UTC day → visitor → the (event type, item) counted for them that day (today's and
+   * yesterday's only): by visitor, so that an erased user's go at once, not at the day's end.
+   */
+  private readonly seen = new Map<number, Map<string, Set<string>>>();
   /** Item → the version at which it last changed; `version` counts changes. */
   private readonly changed = new Map<string, number>();
   private version = 0;
@@ -80,10 +84,17 @@ export class MemoryTrending implements TrendingCounters {
     return { scores, full: since === null, cursor: this.version };
   }
 
+  /** Drops what the cap holds of `visitor` (a `subjectKey`): an erased user's. */
+  forgetVisitor(visitor: string): void {
+    for (const visitors of this.seen.values()) visitors.delete(visitor);
+  }
+
   private firstOf(day: number, e: Engagement): boolean {
-    let keys = this.seen.get(day);
-    if (!keys) this.seen.set(day, (keys = new Set()));
-    const key = capKey(e.visitor, e.itemId, e.type);
+    let visitors = this.seen.get(day);
+    if (!visitors) this.seen.set(day, (visitors = new Map()));
+    let keys = visitors.get(e.visitor);
+    if (!keys) visitors.set(e.visitor, (keys = new Set()));
+    const key = `${e.type}|${e.itemId}`;
     if (keys.has(key)) return false;
     keys.add(key);
     return true;

@@ -89,6 +89,11 @@ export class RedisRealtime implements RealtimeState {
     await this.redis.del(this.key(subject));
   }
 
+  /** Trending's cap holds digests here, no id (redis-trending.ts), gone by the next day's end. */
+  async erase(subject: Subject): Promise<void> {
+    await this.forget(subject);
+  }
+
   async close(): Promise<void> {
     // The connection belongs to the caller.
   }

@@ -30,8 +30,13 @@ export interface RealtimeState {
   recentNow?(subject: Subject, limit?: number): readonly RecentEvent[];
   /** Moves a session's events (and rotation streaks) to the user (login). */
   mergeSession(sessionId: string, userId: string): Promise<void>;
-  /** Forgets a subject entirely, rotation streaks too (right to deletion). */
+  /** Forgets a subject's events and rotation streaks (consent withdrawn). */
   forget(subject: Subject): Promise<void>;
+  /**
+   * Right to deletion: `forget`, and any id of the subject trending's cap holds. Not on consent
+   * withdrawn: a visitor could then reset its own cap and count again.
+   */
+  erase(subject: Subject): Promise<void>;
   close(): Promise<void>;
 }
 

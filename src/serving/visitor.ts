@@ -109,7 +109,7 @@ export class Visitors {
     this.forgotten.add(userId);
     this.consent.delete(userId);
     this.consumed.delete(userId);
-    await this.realtime.forget({ userId });
+    await this.realtime.erase({ userId });
   }
 
   /** A login: the session's events become the user's (read the user's consumed items again). */

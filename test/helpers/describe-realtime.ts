@@ -58,10 +58,13 @@ export function describeRealtime(
       expect(await state.recent({ userId: 'dup' })).toHaveLength(2);
     });
 
-    it('forgets a subject', async () => {
+    it('forgets a subject, and erases one', async () => {
       await state.record({ userId: 'gone' }, [ev('a', 1)]);
+      await state.record({ userId: 'erased' }, [ev('a', 1)]);
       await state.forget({ userId: 'gone' });
+      await state.erase({ userId: 'erased' });
       expect(await state.recent({ userId: 'gone' })).toEqual([]);
+      expect(await state.recent({ userId: 'erased' })).toEqual([]);
     });
 
     // Issue #12, reproduction 5: one user's 1,000 views put an item first for every first-time visitor.

@@ -290,6 +290,23 @@ describe('serving engine on a generated storefront', () => {
     expect(afterDelete.items).not.toEqual(personal.items);
   });
 
+  it("erases a deleted user from trending's cap; consent withdrawn keeps them capped", async () => {
+    const realtime = new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } });
+    const e = new Engine({ store, realtime, registry, log, now: () => clock });
+    const [erased, withdrawn] = [users[30]!, users[31]!];
+    const view = (userId: string) => ({
+      visitor: `u:${userId}`,
+      itemId: items[0]!.itemId,
+      type: 'view' as const,
+      timestamp: clock - 1000,
+      weight: 1,
+    });
+    expect(await realtime.trending.add([view(erased), view(withdrawn)], clock)).toBe(2);
+    await e.forgetUser(erased);
+    await e.usersChanged([withdrawn], [withdrawn]);
+    expect(await realtime.trending.add([view(erased), view(withdrawn)], clock)).toBe(1);
+  });
+
   it("serves a visitor without history their segment's list first, within the filters", async () => {
     const e = engine();
     await e.swap();
