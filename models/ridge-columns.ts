@@ -195,7 +195,8 @@ export function ridgeColumns(task: RidgeTask): RidgeColumnsResult {
   sparseTransposeTimesDenseInto(x, centred, f, res); // r = b − A·0
   // X dir and Xᵀ t in float32, in WebAssembly SIMD when it can (the same values), else in JS:
   // twice the lanes and half the bytes of float64, for ~18% more iterations to the same
-  // tolerance (the products' rounding); the CG's own vectors and sums stay float64.
+  // tolerance (the products' rounding; measured before the preconditioner, with plain CG);
+  // the CG's own vectors and sums stay float64.
   const simd = task.noSimd ? null : SpmmPair.create(x, transpose(x), f);
   const dir32 = simd ? simd.dir : new Float32Array(p * f);
   const t32 = simd ? simd.t : new Float32Array(x.rows * f);
