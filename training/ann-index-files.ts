@@ -11,6 +11,9 @@ import { startWorkerOn } from '../models/ts-worker.ts';
 import { annIndexKind, buildAnnIndex } from '../src/index/build-ann-index.ts';
 import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 
+/** The message that ends ann-index-worker.ts's build. */
+export const STOP = 'stop';
+
 /** What ann-index-worker.ts is asked. */
 export interface AnnIndexTask {
   vectors: Vectors;
@@ -19,9 +22,15 @@ export interface AnnIndexTask {
   exactMaxFloats?: number;
 }
 
-/** The HNSW index files when the catalogue is large enough to need one (see buildAnnIndex). */
-export async function annIndexFiles(task: AnnIndexTask): Promise<Record<string, Uint8Array>> {
-  const index = await buildAnnIndex(task.vectors, options(task));
+/**
+ * The HNSW index files when the catalogue is large enough to need one (see buildAnnIndex);
+ * `signal` ends the build at its next yield.
+ */
+export async function annIndexFiles(
+  task: AnnIndexTask,
+  signal?: AbortSignal,
+): Promise<Record<string, Uint8Array>> {
+  const index = await buildAnnIndex(task.vectors, { ...options(task), ...(signal ? { signal } : {}) });
   if (index.kind !== 'hnsw') return {};
   const dir = await mkdtemp(join(tmpdir(), 'shelf-index-'));
   try {
@@ -41,8 +50,11 @@ const options = (t: AnnIndexTask) => ({
 /**
  * {@link annIndexFiles} on a worker thread of its own, started and given the task before this
  * returns (it loads and builds while the caller goes on); none is started for an exact index.
- * `signal` ends the build: the thread is terminated (a failed train job does not wait for its
- * graphs) and the promise rejects with the signal's reason.
+ * `signal` ends the build (a failed train job does not wait for its graphs) and the promise
+ * rejects with the signal's reason. The thread is asked to stop, which it does at the build's
+ * next yield (~20 ms), and only then terminated: terminated inside hnswlib's addPoint, its
+ * next N-API call fails, the addon's throw fails too, and Node aborts the whole process
+ * ("FATAL ERROR: Error::ThrowAsJavaScriptException napi_throw").
  */
 export async function annIndexFilesOnThread(
   task: AnnIndexTask,
@@ -52,10 +64,12 @@ export async function annIndexFilesOnThread(
   signal?.throwIfAborted();
   const entry = new URL('./ann-index-worker.ts', import.meta.url);
   const { worker, reply } = startWorkerOn<Record<string, Uint8Array>>(entry, task, 'ANN index worker');
-  const stop = () => void worker.terminate();
+  const stop = () => worker.postMessage(STOP);
   signal?.addEventListener('abort', stop, { once: true });
   try {
-    return await reply;
+    const files = await reply;
+    signal?.throwIfAborted(); // stopped while it saved
+    return files;
   } catch (err) {
     signal?.throwIfAborted();
     throw err;

@@ -129,6 +129,8 @@ export interface HnswBuildOptions extends HnswSearchOptions {
   include?: ItemFilter;
   /** Called now and then during the build (which yields to the event loop every ~20 ms). */
   onProgress?: (done: number, total: number) => void;
+  /** Ends the build at its next yield: it rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface HnswLoadOptions extends HnswSearchOptions {
@@ -240,6 +242,7 @@ export class HnswIndex implements AnnIndex {
   /** Builds the graphs over the rows of `vectors` (taken without copying). */
   static async build(vectors: Vectors, options: HnswBuildOptions = {}): Promise<HnswIndex> {
     checkVectors(vectors);
+    options.signal?.throwIfAborted();
     const { rows, cols } = vectors;
     const p = {
       ...HNSW_BUILD_DEFAULTS,
@@ -316,6 +319,7 @@ export class HnswIndex implements AnnIndex {
         if ((++done & 255) === 0 && performance.now() - last > 20) {
           options.onProgress?.(done, total);
           await yieldToEventLoop();
+          options.signal?.throwIfAborted();
           last = performance.now();
         }
       }

@@ -235,6 +235,24 @@ describe('HnswIndex', () => {
     expect(a!.equals(b!)).toBe(true);
     expect(a!.equals(c!)).toBe(false);
   });
+
+  it('ends its build at the next yield once its signal aborts, rejecting with the reason', async () => {
+    const { vectors } = clustered(20_000, 16, 10, 95);
+    const stop = new AbortController();
+    const reason = new Error('the train job failed');
+    const seen: number[] = [];
+    const build = HnswIndex.build(vectors, {
+      signal: stop.signal,
+      onProgress: (done) => {
+        seen.push(done);
+        stop.abort(reason);
+      },
+    });
+    await expect(build).rejects.toBe(reason);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeLessThan(20_000);
+    await expect(HnswIndex.build(vectors, { signal: stop.signal })).rejects.toBe(reason);
+  });
 });
 
 describe('HnswIndex: int8 scans of the allowed items', () => {
