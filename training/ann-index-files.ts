@@ -78,3 +78,29 @@ export async function annIndexFilesOnThread(
     await worker.terminate();
   }
 }
+
+/**
+ * The graph builds of one train job: ended together when the job ends without them (it failed),
+ * and waited for, so that the job's process never exits while a thread is inside hnswlib.
+ */
+export class GraphBuilds {
+  private readonly stop = new AbortController();
+  private readonly running = new Set<Promise<unknown>>();
+
+  /** {@link annIndexFilesOnThread}, ended by {@link end}. */
+  build(task: AnnIndexTask): Promise<Record<string, Uint8Array>> {
+    const built = annIndexFilesOnThread(task, this.stop.signal);
+    this.running.add(built);
+    void built.then(
+      () => this.running.delete(built),
+      () => this.running.delete(built),
+    );
+    return built;
+  }
+
+  /** Ends the builds still running; resolves once their threads have stopped. */
+  async end(reason: Error): Promise<void> {
+    this.stop.abort(reason);
+    await Promise.allSettled(this.running);
+  }
+}

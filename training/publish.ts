@@ -20,6 +20,7 @@ import type { Tier } from '../src/serving/types.ts';
 import { versionRulesFile } from '../src/serving/version-rules.ts';
 import { allItems } from '../src/store/all-items.ts';
 import type { Item, Store } from '../src/store/types.ts';
+import { GraphBuilds } from './ann-index-files.ts';
 import { cutoffSetup } from './cutoff-setup.ts';
 import type { VersionDraft } from './cutoff-setup.ts';
 import { evaluateRecommender } from './evaluate.ts';
@@ -192,7 +193,7 @@ async function versionDraft(
   recipe: Recipe,
   seed: number,
   catalogue: ReadonlyMap<string, Item>,
-  o: Pick<ServingArtefactOptions, 'clock' | 'signal' | 'exactIndex' | 'encoder'> = {},
+  o: Pick<ServingArtefactOptions, 'clock' | 'graphs' | 'exactIndex' | 'encoder'> = {},
 ): Promise<PendingDraft> {
   // The encoder learns content → factors of the items the fit has seen.
   const seen = new Uint8Array(s.itemIds.length);
@@ -327,16 +328,16 @@ function fitKey(r: Recipe, seed: number): string {
 
 /** Trains and publishes a version (not yet current). */
 export async function trainVersion(o: TrainOptions): Promise<TrainResult> {
-  // A job that fails ends the graph builds it started, not waiting for their threads to finish.
-  const graphs = new AbortController();
+  // A job that fails ends the graph builds it started, at their next yield, not at their end.
+  const graphs = new GraphBuilds();
   try {
-    return await trainAndPublish(o, graphs.signal);
+    return await trainAndPublish(o, graphs);
   } finally {
-    graphs.abort(new Error('the train job ended before its ANN index was built'));
+    await graphs.end(new Error('the train job ended before its ANN index was built'));
   }
 }
 
-async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<TrainResult> {
+async function trainAndPublish(o: TrainOptions, graphs: GraphBuilds): Promise<TrainResult> {
   const recipe: Recipe = { ...DEFAULT_RECIPE, ...o.recipe };
   const seed = o.seed ?? 42;
   o.onStage?.('snapshot');
@@ -386,7 +387,7 @@ async function trainAndPublish(o: TrainOptions, graphs: AbortSignal): Promise<Tr
   const publishing = clock.time('publish', () =>
     versionDraft(s, final, recipe, seed, catalogue, {
       clock: publishClock,
-      signal: graphs,
+      graphs,
       encoder: { terms, offThread: true },
     }),
   );

@@ -18,6 +18,7 @@ import { VERSION_FILES as F } from '../src/registry/version-files.ts';
 import type { Item } from '../src/store/types.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
 import { annIndexFilesOnThread } from './ann-index-files.ts';
+import type { GraphBuilds } from './ann-index-files.ts';
 import type { Snapshot } from './snapshot.ts';
 import { StageClock } from './stage-clock.ts';
 
@@ -37,8 +38,8 @@ export interface ServingArtefactOptions {
   easeK?: number;
   /** Times each artefact (neighbours, complements, encoder, ease, hnsw). @defaultValue none */
   clock?: StageClock;
-  /** Ends the ANN index's build on its thread (the train job failed). */
-  signal?: AbortSignal;
+  /** Where the ANN index is built (on a thread; the job ends it if it fails). @defaultValue its own thread */
+  graphs?: GraphBuilds;
   /**
    * No graph, whatever the catalogue's size: the version is searched exactly (`hnsw: 0`), as a
    * holdout draft that is only evaluated is (its searches remembered, memo-index.ts).
@@ -156,9 +157,10 @@ export async function servingArtefacts(
   const indexed = stackRows(itemFactors, content, factors);
   const kind = options.exactIndex ? 'exact' : annIndexKind(indexed);
   const t0 = performance.now();
+  const task = { vectors: indexed, seed };
   const index =
     kind === 'hnsw'
-      ? annIndexFilesOnThread({ vectors: indexed, seed }, options.signal).then((built) => {
+      ? (options.graphs?.build(task) ?? annIndexFilesOnThread(task)).then((built) => {
           clock.record('hnsw', (performance.now() - t0) / 1000);
           return built;
         })

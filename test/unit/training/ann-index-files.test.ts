@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { annIndexFiles, annIndexFilesOnThread } from '../../../training/ann-index-files.ts';
+import { annIndexFiles, annIndexFilesOnThread, GraphBuilds } from '../../../training/ann-index-files.ts';
 import { VERSION_FILES as F } from '../../../src/registry/version-files.ts';
 import { clustered } from '../../helpers/describe-ann-index.ts';
 
@@ -40,5 +40,24 @@ describe('annIndexFilesOnThread', () => {
     await expect(annIndexFilesOnThread({ vectors, seed: 3, exactMaxFloats: 1000 }, stopped)).rejects.toBe(
       reason,
     );
+  });
+
+  it("a job's graph builds end together, and ending them waits for their threads to stop", async () => {
+    const { vectors } = clustered(60_000, 32, 16, 6);
+    const graphs = new GraphBuilds();
+    const settled: string[] = [];
+    const builds = [3, 4].map((seed) =>
+      graphs.build({ vectors, seed, exactMaxFloats: 1000 }).then(
+        () => settled.push('built'),
+        (err: unknown) => settled.push((err as Error).message),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await graphs.end(new Error('the train job failed'));
+    settled.push('ended');
+    await Promise.all(builds);
+    expect(settled).toEqual(['the train job failed', 'the train job failed', 'ended']);
+    // Nothing left running: ending again is immediate and changes nothing.
+    await graphs.end(new Error('again'));
   });
 });
