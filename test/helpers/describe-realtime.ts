@@ -159,5 +159,28 @@ export function describeRealtime(
       await state.forget({ userId: 'rot-w' });
       expect((await rot.demoted({ userId: 'rot-w' }, t + 53 * H)).size).toBe(0);
     });
+
+    it('keeps demotions, and only them, through many shows of other items over days', async () => {
+      const H = 3_600_000;
+      const t = Date.UTC(2026, 0, 2);
+      const rot = state.rotation;
+      const u = { userId: 'rot-many' };
+      for (const k of [0, 1, 2]) await rot.shown(u, ['kept'], t + k);
+      // 600 other items, 20 a list, one list an hour: each shown once, long out of its window.
+      for (let l = 0; l < 30; l++)
+        await rot.shown(
+          u,
+          Array.from({ length: 20 }, (_, j) => `other-${l * 20 + j}`),
+          t + (l + 1) * H,
+        );
+      await rot.shown(u, ['late'], t + 40 * H);
+      await rot.shown(u, ['late'], t + 40 * H + 1);
+      expect([...(await rot.demoted(u, t + 41 * H))]).toEqual(['kept']);
+      await rot.shown(u, ['late'], t + 41 * H);
+      expect([...(await rot.demoted(u, t + 42 * H))].sort()).toEqual(['kept', 'late']);
+      await rot.engaged(u, ['kept']);
+      expect([...(await rot.demoted(u, t + 42 * H))]).toEqual(['late']);
+      expect((await rot.demoted(u, t + 41 * H + rot.policy.forMs + 1)).size).toBe(0);
+    });
   });
 }

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, describe } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RedisRealtime } from '../../../src/realtime/redis-realtime.ts';
 import { describeRealtime } from '../../helpers/describe-realtime.ts';
 import { REDIS_URL, serviceAvailable, uniqueName } from '../../helpers/services.ts';
@@ -22,5 +22,39 @@ describe.runIf(available)('RedisRealtime', () => {
         if (keys.length) await redis!.del(...keys);
       },
     };
+  });
+});
+
+describe.runIf(available)('RedisRealtime rotation in Redis', () => {
+  it('reads only the demotions per request, and keeps the streaks hash about as small as the memory rotation', async () => {
+    const prefix = `${uniqueName('shelf_rot')}:`;
+    const state = new RedisRealtime(redis!, { prefix });
+    const rot = state.rotation;
+    const H = 3_600_000;
+    const t = Date.UTC(2026, 0, 3);
+    const u = { userId: 'many' };
+    try {
+      for (const k of [0, 1, 2]) await rot.shown(u, ['kept'], t + k);
+      // 1,200 items over 60 hours, each shown once: all but the last day's are stale.
+      for (let l = 0; l < 60; l++)
+        await rot.shown(
+          u,
+          Array.from({ length: 20 }, (_, j) => `i-${l * 20 + j}`),
+          t + (l + 1) * H,
+        );
+      const fields = await redis!.hlen(`${prefix}rot:u:many`);
+      // The last 24 hours' 500 streaks, `kept` and the pruning mark, and at most as many again
+      // since the last pruning (1,202 without it).
+      expect(fields).toBeGreaterThanOrEqual(25 * 20 + 2);
+      expect(fields).toBeLessThanOrEqual(2 * (25 * 20 + 2) + 20);
+      expect(await redis!.zrange(`${prefix}rotd:u:many`, '0', '-1')).toEqual(['kept']);
+      expect([...(await rot.demoted(u, t + 61 * H))]).toEqual(['kept']);
+      expect(await redis!.pttl(`${prefix}rotd:u:many`)).toBeGreaterThan(0);
+      await state.forget(u);
+      expect(await redis!.exists(`${prefix}rot:u:many`, `${prefix}rotd:u:many`)).toBe(0);
+    } finally {
+      const keys = await redis!.keys(`${prefix}*`);
+      if (keys.length) await redis!.del(...keys);
+    }
   });
 });
