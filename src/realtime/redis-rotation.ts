@@ -37,7 +37,7 @@ for i = 6, #ARGV do
     redis.call('HSET', KEYS[1], ARGV[i], n .. ':' .. since .. ':' .. untl)
   end
 end
-local limit = tonumber(redis.call('HGET', KEYS[1], '~prune') or '64')
+local limit = tonumber(redis.call('HGET', KEYS[1], '~prune') or '') or 64
 if redis.call('HLEN', KEYS[1]) > limit then
   local all = redis.call('HGETALL', KEYS[1])
   for j = 1, #all, 2 do
