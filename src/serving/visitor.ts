@@ -165,9 +165,12 @@ export class Visitors {
     let history: readonly RecentEvent[] = [];
     let demoted = NONE;
     if (subject && personal) {
-      demoted = await this.realtime.rotation.demoted(subject, now);
-      if (this.needsConsumed(userId)) await this.readConsumed(userId);
-      history = await this.realtime.recent(subject, HISTORY);
+      // Side by side: with Redis, one round trip's wait instead of two in a row.
+      [demoted, history] = await Promise.all([
+        this.realtime.rotation.demoted(subject, now),
+        this.realtime.recent(subject, HISTORY),
+        this.needsConsumed(userId) ? this.readConsumed(userId) : undefined,
+      ]);
       if (this.mayWarm(userId)) {
         // First sight since start: add the stored history to the real-time state, whatever came
         // first (a request, an event, a merged session: then the real-time state holds only

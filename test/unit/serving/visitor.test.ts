@@ -4,6 +4,7 @@ import { historyStamp, typeBit, Visitors } from '../../../src/serving/visitor.ts
 import type { Visitor } from '../../../src/serving/visitor.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { ShelfEvent, Store } from '../../../src/store/types.ts';
+import type { Subject } from '../../../src/realtime/types.ts';
 import { ITEMS, NOW } from '../../helpers/served-fixture.ts';
 
 const ev = (eventId: string, over: Partial<ShelfEvent>): ShelfEvent => ({
@@ -43,6 +44,41 @@ describe('visitors: who asks', () => {
     const again = visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW);
     expect(again).not.toBeInstanceOf(Promise);
     expect((again as Visitor).history).toHaveLength(2);
+  });
+
+  it('asks a remote real-time state for the demotions and the recent events at once', async () => {
+    // A state without the synchronous reads (as Redis is) whose demotions answer only once the
+    // recent events have been asked for: read one after the other, the two never end.
+    const mem = new MemoryRealtime();
+    let recentAsked = () => {};
+    const asked = new Promise<void>((r) => (recentAsked = r));
+    const rotation = new Proxy(mem.rotation, {
+      get: (t, p) =>
+        p === 'demotedNow'
+          ? undefined
+          : p === 'demoted'
+            ? async (s: Subject, at: number) => (await asked, t.demoted(s, at))
+            : Reflect.get(t, p, t),
+    });
+    const remote = new Proxy(mem, {
+      get: (t, p) =>
+        p === 'recentNow'
+          ? undefined
+          : p === 'rotation'
+            ? rotation
+            : p === 'recent'
+              ? (s: Subject, limit?: number) => (recentAsked(), t.recent(s, limit))
+              : Reflect.get(t, p, t),
+    });
+    const visitors = new Visitors(store, remote);
+    const stuck = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('read one after the other')), 2000).unref(),
+    );
+    const v = await Promise.race([
+      resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW)),
+      stuck,
+    ]);
+    expect(v.history.map((e) => e.itemId)).toEqual(['c', 'b']);
   });
 
   it('merges the stored history when the first contact since start is an event or a merged session', async () => {
