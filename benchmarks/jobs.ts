@@ -6,7 +6,9 @@
  *    at concurrency 1 and 8, on `REDIS_URL`, default redis://127.0.0.1:6379);
  * 2. the personalized tier's HTTP p99 while idle and while a `train` and a `segments` job run:
  *    in embedded mode (the jobs in child processes of the server), and with `--worker on` with
- *    Redis and a `shelf worker` process beside the server (over the same SQLite file).
+ *    Redis and a `shelf worker` process beside the server (over the same SQLite file). Beside
+ *    them, the p99 next to busy loops at the lowest priority (nice 19, one per core): what any
+ *    background CPU costs the API on this machine, the jobs' own cost aside.
  * 3. the sharded ALS fit's seconds per iteration on 1 and 2 shard workers (BullMQ flows, see
  *    benchmarks/lib/sharded-fit.ts) over `--shard-interactions` seeded power-law interactions
  *    (users = n / 20, items = n / 200), beside the single-process fit on 2 threads, and whether
@@ -17,7 +19,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -92,10 +94,26 @@ interface Phase {
   jobSeconds?: number;
 }
 
+interface LatencyPhases {
+  idle: Phase;
+  besideSpinners: Phase;
+  duringJobs: Phase;
+}
+
+/** Busy loops at nice 19, one per core, ending after `seconds`. */
+function spinners(seconds: number): ReturnType<typeof spawn>[] {
+  return Array.from({ length: availableParallelism() }, () => {
+    const loop = `const end = Date.now() + ${Math.ceil(seconds * 1000)}; while (Date.now() < end) {}`;
+    const child = spawn(process.execPath, ['-e', loop], { stdio: 'ignore' });
+    if (child.pid !== undefined) setPriority(child.pid, 19);
+    return child;
+  });
+}
+
 async function latencyUnderJobs(
   mode: 'embedded' | 'worker',
   o: { items: number; duration: number; connections: number; redisUrl: string },
-): Promise<{ idle: Phase; duringJobs: Phase }> {
+): Promise<LatencyPhases> {
   const dir = await mkdtemp(join(tmpdir(), `shelf-bench-jobs-${mode}-`));
   const prefix = `shelf-bench-jobs-${process.pid}`;
   const env: Record<string, string> = {
@@ -132,6 +150,9 @@ async function latencyUnderJobs(
       runLoad({ url: server!.url, paths, headers, duration: o.duration, connections: o.connections });
     await load(); // warm-up
     const idle = await load();
+    const spinning = spinners(o.duration + 2);
+    const besideSpinners = await load();
+    for (const child of spinning) child.kill();
     const post = async (path: string) =>
       (
         (await (await fetch(server!.url + path, { method: 'POST', headers: admin, body: '{}' })).json()) as {
@@ -165,7 +186,11 @@ async function latencyUnderJobs(
       reqPerSec: r.reqPerSec,
       errors: r.errors,
     });
-    return { idle: pick(idle), duringJobs: { ...pick(during), jobSeconds } };
+    return {
+      idle: pick(idle),
+      besideSpinners: pick(besideSpinners),
+      duringJobs: { ...pick(during), jobSeconds },
+    };
   } finally {
     worker?.kill('SIGTERM');
     await server?.close();
@@ -269,19 +294,21 @@ export default async function jobs(args: string[]): Promise<unknown> {
     );
   }
 
-  let latency: Record<string, { idle: Phase; duringJobs: Phase }> | undefined;
+  let latency: Record<string, LatencyPhases> | undefined;
   if (parts.has('latency')) {
     latency = {};
     latency.embedded = await latencyUnderJobs('embedded', { items, duration, connections, redisUrl });
     if (withWorker)
       latency.worker = await latencyUnderJobs('worker', { items, duration, connections, redisUrl });
     printTable(
-      `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase: idle, then while a train and a segments job run`,
+      `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase: idle, beside ${availableParallelism()} nice-19 busy loops, then while a train and a segments job run`,
       [
         'mode',
         'idle p99 ms',
         'jobs p99 ms',
         'ratio (target ≤ 2)',
+        'busy loops p99 ms',
+        'their ratio',
         'idle req/s',
         'jobs req/s',
         'errors',
@@ -291,10 +318,12 @@ export default async function jobs(args: string[]): Promise<unknown> {
         mode,
         r.idle.p99Ms,
         r.duringJobs.p99Ms,
-        r.duringJobs.p99Ms / Math.max(1, r.idle.p99Ms),
+        r.duringJobs.p99Ms / r.idle.p99Ms,
+        r.besideSpinners.p99Ms,
+        r.besideSpinners.p99Ms / r.idle.p99Ms,
         r.idle.reqPerSec,
         r.duringJobs.reqPerSec,
-        r.idle.errors + r.duringJobs.errors,
+        r.idle.errors + r.besideSpinners.errors + r.duringJobs.errors,
         r.duringJobs.jobSeconds ?? 0,
       ]),
     );
