@@ -46,6 +46,7 @@ import type { HnswSearchOptions } from '../src/index/hnsw-index.ts';
 import { ItemFilter } from '../src/index/item-filter.ts';
 import { dotF32 } from '../models/dot.ts';
 import { clusteredItems, userQueries } from '../test/helpers/clustered-vectors.ts';
+import { percentile } from './lib/percentile.ts';
 import { parseArgs, printTable } from './lib/table.ts';
 
 export const FRACTIONS = ['0.01', '0.1', '0.5'] as const;
@@ -221,11 +222,6 @@ function latencyOf(wall: Float64Array, cpu: Float64Array): Latency {
     cpuP50Ms: percentile(cpu, 0.5),
     cpuP99Ms: percentile(cpu, 0.99),
   };
-}
-
-export function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
 function meanRecall(results: AnnResult[], truth: Int32Array[]): number {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { percentile } from './percentile.ts';
 
 export interface LoadOptions {
   url: string;
@@ -55,8 +56,7 @@ async function main(o: LoadOptions): Promise<LoadResult> {
     });
   });
   const sorted = Float64Array.from(times).sort();
-  const at = (q: number) =>
-    sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : 0;
+  const at = (q: number) => (sorted.length ? percentile(sorted, q) : 0);
   return {
     reqPerSec: result.requests.average,
     p50Ms: at(0.5),
