@@ -2,7 +2,8 @@
  * Recently computed lists, so that a visitor who asks again for the same thing (the next page
  * view, a reload, the same tier on another page) gets it without another candidate search.
  * An entry is only reused while all of this holds:
- * - the same model version object is served (a swap or rollback starts afresh);
+ * - the same model version object is served (a swap or rollback starts afresh, but with the
+ *   most recently used lists already computed on the new version: engine.ts `warm`);
  * - it is younger than `ttlMs` (trending, new arrivals and pins move on within that time);
  * - the visitor's recent events are the same (`stamp`: a view, a purchase, a deletion or a
  *   consent change computes anew, on every replica, because real-time state is shared);
@@ -30,6 +31,9 @@ export interface CacheEntry<M> {
   items: readonly RecommendedItem[];
   /** Their ids, frozen and shared alike (impressions, rotation). */
   itemIds: readonly string[];
+  /** The request and its resolved limit (what a swap's warm-up asks the next version again). */
+  req: RecommendRequest;
+  limit: number;
   /** Its place in the recency order (set by the cache). */
   order?: number;
 }
@@ -109,6 +113,15 @@ export class AnswerCache<M> {
     this.map.delete(key);
     entry.order = ++this.seq;
     this.map.set(key, entry);
+  }
+
+  /** Up to `n` entries made for `model`, most recently used first (a swap warms them). */
+  recent(model: M, n: number): CacheEntry<M>[] {
+    const out: CacheEntry<M>[] = [];
+    const entries = [...this.map.values()];
+    for (let k = entries.length - 1; k >= 0 && out.length < n; k--)
+      if (entries[k]!.model === model) out.push(entries[k]!);
+    return out;
   }
 
   /** Drops every list made for `userId` (deletion, consent change). */

@@ -9,6 +9,8 @@ import type { Served, ServedSource } from './served.ts';
 
 export interface ModelHolderOptions extends ServedSource {
   log: Logger;
+  /** Called with a loaded version before it is swapped in (the one in use still serving). */
+  prepare?: (next: Served) => Promise<void>;
 }
 
 export class ModelHolder {
@@ -30,7 +32,7 @@ export class ModelHolder {
     const run = async () => {
       const target = version === undefined ? await this.o.registry.current() : version;
       const t0 = performance.now();
-      this.served = await loadServed(this.o, target);
+      this.served = await loadServed(this.o, target, this.o.prepare);
       this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, 'model swapped in');
     };
     const next = this.swapping.then(run, run);

@@ -80,8 +80,15 @@ export interface ServedSource {
   searchMemo?: number;
 }
 
-/** Loads `version` (null: trending only) with the store's catalogue, recent events and erasures. */
-export function loadServed(source: ServedSource, version: string | null): Promise<Served> {
+/**
+ * Loads `version` (null: trending only) with the store's catalogue, recent events and erasures;
+ * `prepare` then readies it (item changes heard until it is done are replayed onto it too).
+ */
+export function loadServed(
+  source: ServedSource,
+  version: string | null,
+  prepare?: (next: Served) => Promise<void>,
+): Promise<Served> {
   const { registry, store, now, config } = source;
   return source.heard.during(async () => {
     const items: Item[] = [];
@@ -96,13 +103,15 @@ export function loadServed(source: ServedSource, version: string | null): Promis
     const catalog = new Catalog([...model.itemIds, ...model.contentItemIds], items, now);
     const vectors = new CatalogVectors(model, catalog);
     await vectors.addUnseen(source.sliceMs);
-    return {
+    const served: Served = {
       model,
       catalog,
       vectors,
       trending: emptyTrending(catalog),
       defaults: tierDefaults(config, model),
     };
+    await prepare?.(served);
+    return served;
   });
 }
 

@@ -13,6 +13,8 @@ const entry = (at = 0): CacheEntry<object> => ({
   indices: [1],
   items: [],
   itemIds: [],
+  req,
+  limit: 20,
 });
 const allowed = () => true;
 
@@ -40,5 +42,17 @@ describe('AnswerCache', () => {
     expect(cache.get('a', model, 5, 's', 3, check(false), req)).toBeNull();
     expect(checks).toBe(2);
     expect(cache.stats()).toEqual({ hits: 3, misses: 1, size: 0 });
+  });
+
+  it("lists a version's entries most recently used first, up to a count", () => {
+    const cache = new AnswerCache<object>({ ttlMs: 1000, entries: 10 });
+    const other = {};
+    for (const k of ['a', 'b', 'c', 'd']) cache.set(k, entry(k.charCodeAt(0)));
+    cache.set('x', { ...entry(), model: other });
+    // A read of an older entry makes it the most recent.
+    expect(cache.get('a', model, 100, 's', 1, allowed, req)).not.toBeNull();
+    expect(cache.recent(model, 10).map((e) => e.at)).toEqual([97, 100, 99, 98]);
+    expect(cache.recent(model, 2).map((e) => e.at)).toEqual([97, 100]);
+    expect(cache.recent(other, 10)).toHaveLength(1);
   });
 });

@@ -523,21 +523,44 @@ describe('serving engine on a generated storefront', () => {
       expect(misses()).toBe(2);
       await e.recommend(req);
       expect(misses()).toBe(2);
+      // The swap computed the list on the new version before swapping it in: a hit.
       await e.swap(versions[1]!);
-      await e.recommend(req);
-      expect(misses()).toBe(3);
+      expect((await e.recommend(req)).modelVersion).toBe(versions[1]);
+      expect(misses()).toBe(2);
       clock = NOW + 10_001;
       try {
         await e.recommend(req);
-        expect(misses()).toBe(4);
+        expect(misses()).toBe(3);
       } finally {
         clock = NOW;
       }
       const personal = await e.recommend(req);
       await e.forgetUser(userId);
       const after = await e.recommend(req);
-      expect(misses()).toBe(6);
+      expect(misses()).toBe(5);
       expect(ids(after)).not.toEqual(ids(personal));
+    });
+
+    it('computes the lists most recently used on a new version before swapping it in, as a request would', async () => {
+      const e = engine();
+      await e.swap(versions[0]!);
+      const reqs = [
+        request('personalized', { userId: users[40], limit: 10 }),
+        request('homepage', { userId: users[41], limit: 8 }),
+        request('similar', { userId: users[42] }),
+        request('personalized', { sessionId: 'warm-s', userId: undefined }),
+      ];
+      for (const r of reqs) await e.recommend(r);
+      const before = e.answerCacheStats();
+      await e.swap(versions[1]!);
+      const warmed = await Promise.all(reqs.map((r) => e.recommend(r)));
+      expect(e.answerCacheStats()).toMatchObject({ hits: before.hits + reqs.length, misses: before.misses });
+      const fresh = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 0, entries: 0 });
+      await fresh.swap(versions[1]!);
+      for (const [k, r] of reqs.entries()) {
+        expect(warmed[k]!.modelVersion).toBe(versions[1]);
+        expect(ids(warmed[k]!)).toEqual(ids(await fresh.recommend(r)));
+      }
     });
 
     it('never serves a cached item that went out of stock, out of the category or outside the filters', async () => {
