@@ -53,12 +53,23 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[5]))
 `;
 
+interface RotationScripts {
+  /** SHOWN by its SHA (EVALSHA; ioredis loads it on first use): not its text on every request. */
+  shelfRotationShown(...args: (string | number)[]): Promise<unknown>;
+}
+
 export class RedisRotation implements RotationState {
+  private readonly scripts: RotationScripts;
+
   constructor(
     private readonly redis: Redis,
     readonly policy: RotationPolicy,
     private readonly prefix: string,
-  ) {}
+  ) {
+    if (!(redis as unknown as Partial<RotationScripts>).shelfRotationShown)
+      redis.defineCommand('shelfRotationShown', { lua: SHOWN, numberOfKeys: 2 });
+    this.scripts = redis as unknown as RotationScripts;
+  }
 
   private key(s: Subject): string {
     return `${this.prefix}rot:${subjectKey(s)}`;
@@ -75,9 +86,7 @@ export class RedisRotation implements RotationState {
   async shown(subject: Subject, itemIds: readonly string[], at: number): Promise<void> {
     const p = this.policy;
     if (p.shows <= 0 || !itemIds.length) return;
-    await this.redis.eval(
-      SHOWN,
-      2,
+    await this.scripts.shelfRotationShown(
       this.key(subject),
       this.demotionsKey(subject),
       at,

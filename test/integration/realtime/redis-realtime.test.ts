@@ -57,4 +57,27 @@ describe.runIf(available)('RedisRealtime rotation in Redis', () => {
       if (keys.length) await redis!.del(...keys);
     }
   });
+
+  it('sends its script by SHA on each show, not its text', async () => {
+    const prefix = `${uniqueName('shelf_rot')}:`;
+    const state = new RedisRealtime(redis!, { prefix });
+    const monitor = await redis!.monitor();
+    const commands: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((a) => a.startsWith(prefix))) commands.push(args[0]!.toLowerCase());
+    });
+    try {
+      const t = Date.UTC(2026, 0, 3);
+      for (let k = 0; k < 10; k++) await state.rotation.shown({ userId: 'sha' }, ['a', 'b'], t + k);
+      for (let wait = 0; commands.length < 10 && wait < 50; wait++)
+        await new Promise((r) => setTimeout(r, 20));
+      // The first may load it (EVAL after NOSCRIPT) when no other test has yet.
+      expect(commands.filter((c) => c === 'evalsha').length).toBeGreaterThanOrEqual(9);
+      expect(commands.filter((c) => c === 'eval').length).toBeLessThanOrEqual(1);
+    } finally {
+      monitor.disconnect();
+      const keys = await redis!.keys(`${prefix}*`);
+      if (keys.length) await redis!.del(...keys);
+    }
+  });
 });
