@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { paced } from './paced.ts';
 import { percentile } from './percentile.ts';
 
 export interface LoadOptions {
@@ -16,6 +17,11 @@ export interface LoadOptions {
   connections: number;
   /** Stop after this many requests instead (then `duration` is a time limit). */
   amount?: number;
+  /**
+   * Requests a second, sent at an even pace over at most `connections` keep-alive connections
+   * whatever the answers' speed (paced.ts); unset: autocannon, as fast as the server answers.
+   */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -36,8 +42,16 @@ const cpuUs = (u: NodeJS.CpuUsage) => u.user + u.system;
  * is kept here instead and the percentiles taken from them.
  */
 async function main(o: LoadOptions): Promise<LoadResult> {
-  let n = 0;
   const cpu = process.cpuUsage();
+  if (o.rate !== undefined) {
+    const r = await paced({ ...o, rate: o.rate });
+    return {
+      ...r,
+      ...percentiles(r.times),
+      clientCpuUsPerRequest: cpuUs(process.cpuUsage(cpu)) / Math.max(1, r.requests),
+    };
+  }
+  let n = 0;
   const times: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -55,16 +69,19 @@ async function main(o: LoadOptions): Promise<LoadResult> {
       if (status >= 200 && status < 300) times.push(ms);
     });
   });
-  const sorted = Float64Array.from(times).sort();
-  const at = (q: number) => (sorted.length ? percentile(sorted, q) : 0);
   return {
     reqPerSec: result.requests.average,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
+    ...percentiles(times),
     errors: result.errors + result.timeouts + result.non2xx,
     requests: result.requests.total,
     clientCpuUsPerRequest: cpuUs(process.cpuUsage(cpu)) / Math.max(1, result.requests.total),
   };
+}
+
+function percentiles(times: readonly number[]): { p50Ms: number; p99Ms: number } {
+  const sorted = Float64Array.from(times).sort();
+  const at = (q: number) => (sorted.length ? percentile(sorted, q) : 0);
+  return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
 /** Runs this file as a child process with `o` and resolves to what it measured. */
