@@ -215,10 +215,24 @@ export class Engine {
       for (const e of this.answers.recent(previous, n)) {
         const config = e.req.config ?? next.defaults[e.req.tier];
         if (config.modelVersion !== undefined) continue;
-        const now = this.now();
-        const found = this.visitors.of(e.req, now);
-        const who = found instanceof Promise ? await found : found;
-        this.computed(next, e.req, who, config, e.limit, now, answerKey(e.req, e.limit), stampOf(who, next));
+        try {
+          const now = this.now();
+          const found = this.visitors.of(e.req, now);
+          const who = found instanceof Promise ? await found : found;
+          this.computed(
+            next,
+            e.req,
+            who,
+            config,
+            e.limit,
+            now,
+            answerKey(e.req, e.limit),
+            stampOf(who, next),
+          );
+        } catch (err) {
+          // A list that cannot be warmed is computed at its next request; the swap goes on.
+          this.o.log.warn({ err, tier: e.req.tier }, 'a list could not be warmed before a swap');
+        }
         if (performance.now() >= sliceEnd) {
           await yieldToEventLoop();
           sliceEnd = performance.now() + WARM_SLICE_MS;

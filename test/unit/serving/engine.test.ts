@@ -541,6 +541,25 @@ describe('serving engine on a generated storefront', () => {
       expect(ids(after)).not.toEqual(ids(personal));
     });
 
+    it('swaps a version in even when its lists cannot be warmed', async () => {
+      const realtime = new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } });
+      const e = new Engine({ store, realtime, registry, log, now: () => clock });
+      await e.swap(versions[0]!);
+      const req = request('personalized', { userId: users[44], limit: 10 });
+      await e.recommend(req);
+      const recentNow = realtime.recentNow.bind(realtime);
+      realtime.recentNow = () => {
+        throw new Error('real-time state unreadable');
+      };
+      try {
+        await e.swap(versions[1]!);
+      } finally {
+        realtime.recentNow = recentNow;
+      }
+      expect(e.version).toBe(versions[1]);
+      expect((await e.recommend(req)).modelVersion).toBe(versions[1]);
+    });
+
     it('computes the lists most recently used on a new version before swapping it in, as a request would', async () => {
       const e = engine();
       await e.swap(versions[0]!);
