@@ -53,6 +53,8 @@ export interface AnswerCacheStats {
 
 export class AnswerCache<M> {
   private readonly map = new Map<string, CacheEntry<M>>();
+  /** Entries for the version about to be served (see `stage`). */
+  private readonly staged = new Map<string, CacheEntry<M>>();
   private hits = 0;
   private misses = 0;
   /** Insertions so far: an entry's `order` tells how far from the newest end it is. */
@@ -115,18 +117,35 @@ export class AnswerCache<M> {
     this.map.set(key, entry);
   }
 
-  /** Up to `n` entries made for `model`, most recently used first (a swap warms them). */
-  recent(model: M, n: number): CacheEntry<M>[] {
-    const out: CacheEntry<M>[] = [];
-    const entries = [...this.map.values()];
+  /** Up to `n` entries made for `model` with their keys, most recently used first (a swap warms them). */
+  recent(model: M, n: number): [string, CacheEntry<M>][] {
+    const out: [string, CacheEntry<M>][] = [];
+    const entries = [...this.map];
     for (let k = entries.length - 1; k >= 0 && out.length < n; k--)
-      if (entries[k]!.model === model) out.push(entries[k]!);
+      if (entries[k]![1].model === model) out.push(entries[k]!);
     return out;
   }
 
-  /** Drops every list made for `userId` (deletion, consent change). */
+  /**
+   * Keeps `entry` apart until {@link commitStaged}: made for a version about to be served, it
+   * must not replace the entry the version still served answers from (a request would miss,
+   * drop it and compute its list again on the old version, then once more after the swap).
+   */
+  stage(key: string, entry: CacheEntry<M>): void {
+    if (this.enabled) this.staged.set(key, entry);
+  }
+
+  /** Moves the staged entries in, the first staged ending most recent. */
+  commitStaged(): void {
+    const staged = [...this.staged].reverse();
+    this.staged.clear();
+    for (const [key, entry] of staged) this.set(key, entry);
+  }
+
+  /** Drops every list made for `userId` (deletion, consent change), staged ones too. */
   forgetUser(userId: string): void {
-    for (const [key, e] of this.map) if (e.userId === userId) this.map.delete(key);
+    for (const map of [this.map, this.staged])
+      for (const [key, e] of map) if (e.userId === userId) map.delete(key);
   }
 
   stats(): AnswerCacheStats {

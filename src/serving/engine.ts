@@ -164,10 +164,12 @@ export class Engine {
       const hit = this.answers.get(key, s, now, stamp, s.catalog.version, stillAllowed, req);
       if (hit) return hit;
     }
-    return this.computed(s, req, who, config, limit, now, key, stamp);
+    const entry = this.computed(s, req, who, config, limit, now, stamp);
+    if (key !== null) this.answers.set(key, entry);
+    return entry;
   }
 
-  /** Steps 2–4 on `s`, kept under `key` (null: the cache is off) with the visitor's `stamp`. */
+  /** Steps 2–4 on `s`, as the cache entry that keeps the list for the visitor's `stamp`. */
   private computed(
     s: Served,
     req: RecommendRequest,
@@ -175,35 +177,32 @@ export class Engine {
     config: TierConfig,
     limit: number,
     now: number,
-    key: string | null,
     stamp: string,
-  ): Listed {
+  ): CacheEntry<Served> {
     const chosen = this.stages.list(s, req, who, config, limit, now);
     const items = answerItems(s.catalog, chosen);
-    const list: Listed = { items, itemIds: Object.freeze(items.map((i) => i.itemId)) };
-    if (key !== null) {
-      this.answers.set(key, {
-        model: s,
-        at: now,
-        stamp,
-        catalogVersion: s.catalog.version,
-        ...(who.userId !== undefined ? { userId: who.userId } : {}),
-        indices: chosen.map((c) => c.index),
-        req,
-        limit,
-        ...list,
-      });
-    }
-    return list;
+    return {
+      model: s,
+      at: now,
+      stamp,
+      catalogVersion: s.catalog.version,
+      ...(who.userId !== undefined ? { userId: who.userId } : {}),
+      indices: chosen.map((c) => c.index),
+      req,
+      limit,
+      items,
+      itemIds: Object.freeze(items.map((i) => i.itemId)),
+    };
   }
 
   /**
    * Before `next` is swapped in: the lists most recently used on the version served now, computed
-   * on `next` (newest first, a few milliseconds at a time; requests are answered meanwhile). A
-   * swap otherwise starts with an empty cache, and its first half second, with every visitor's
-   * list computed at once, made answers wait up to 250 ms (the jobs bench at 3,600 req/s on
-   * 3,000 items). A list a request replaces meanwhile, or whose visitor acts, is computed again
-   * as any other; one naming a version held beside (an experiment's) is not the swap's.
+   * on `next` (newest first, a few milliseconds at a time; requests are answered meanwhile from
+   * the version served) and staged, to enter the cache together just before the swap. A swap
+   * otherwise starts with an empty cache, and its first half second, with every visitor's list
+   * computed at once, made answers wait up to 250 ms (the jobs bench at 3,600 req/s on 3,000
+   * items). A list whose visitor acts meanwhile is computed again as any other; one naming a
+   * version held beside (an experiment's) is not the swap's.
    */
   private async warm(next: Served): Promise<void> {
     const previous = this.models.current;
@@ -212,23 +211,14 @@ export class Engine {
     this.trending.follow(next);
     try {
       let sliceEnd = performance.now() + WARM_SLICE_MS;
-      for (const e of this.answers.recent(previous, n)) {
+      for (const [key, e] of this.answers.recent(previous, n)) {
         const config = e.req.config ?? next.defaults[e.req.tier];
         if (config.modelVersion !== undefined) continue;
         try {
           const now = this.now();
           const found = this.visitors.of(e.req, now);
           const who = found instanceof Promise ? await found : found;
-          this.computed(
-            next,
-            e.req,
-            who,
-            config,
-            e.limit,
-            now,
-            answerKey(e.req, e.limit),
-            stampOf(who, next),
-          );
+          this.answers.stage(key, this.computed(next, e.req, who, config, e.limit, now, stampOf(who, next)));
         } catch (err) {
           // A list that cannot be warmed is computed at its next request; the swap goes on.
           this.o.log.warn({ err, tier: e.req.tier }, 'a list could not be warmed before a swap');
@@ -240,6 +230,8 @@ export class Engine {
       }
     } finally {
       this.trending.unfollow(next);
+      // Nothing runs between here and the swap but the load's last steps (no I/O, no request).
+      this.answers.commitStaged();
     }
   }
 

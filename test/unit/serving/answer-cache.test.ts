@@ -51,8 +51,27 @@ describe('AnswerCache', () => {
     cache.set('x', { ...entry(), model: other });
     // A read of an older entry makes it the most recent.
     expect(cache.get('a', model, 100, 's', 1, allowed, req)).not.toBeNull();
-    expect(cache.recent(model, 10).map((e) => e.at)).toEqual([97, 100, 99, 98]);
-    expect(cache.recent(model, 2).map((e) => e.at)).toEqual([97, 100]);
-    expect(cache.recent(other, 10)).toHaveLength(1);
+    expect(cache.recent(model, 10).map(([k, e]) => `${k}${e.at}`)).toEqual(['a97', 'd100', 'c99', 'b98']);
+    expect(cache.recent(model, 2).map(([k]) => k)).toEqual(['a', 'd']);
+    expect(cache.recent(other, 10).map(([k]) => k)).toEqual(['x']);
+  });
+
+  it('keeps staged entries out of reach until committed, forgets a user in them too, and commits the first staged as most recent', () => {
+    const cache = new AnswerCache<object>({ ttlMs: 1000, entries: 10 });
+    const next = {};
+    cache.set('a', entry());
+    cache.stage('a', { ...entry(), model: next });
+    cache.stage('b', { ...entry(), model: next });
+    cache.stage('u', { ...entry(), model: next, userId: 'gone' });
+    // The version still served answers from its own entry.
+    expect(cache.get('a', model, 0, 's', 1, allowed, req)).not.toBeNull();
+    expect(cache.get('b', next, 0, 's', 1, allowed, req)).toBeNull();
+    cache.forgetUser('gone');
+    cache.commitStaged();
+    expect(cache.recent(next, 10).map(([k]) => k)).toEqual(['a', 'b']);
+    expect(cache.get('a', next, 0, 's', 1, allowed, req)).not.toBeNull();
+    expect(cache.get('u', next, 0, 's', 1, allowed, req)).toBeNull();
+    cache.commitStaged();
+    expect(cache.stats().size).toBe(2);
   });
 });
