@@ -44,6 +44,29 @@ describe('AnswerCache', () => {
     expect(cache.stats()).toEqual({ hits: 3, misses: 1, size: 0 });
   });
 
+  it('spreads the expiry of lists made together over the last quarter of the ttl, reproducibly', () => {
+    const expiries = (seed?: number) => {
+      const cache = new AnswerCache<object>({ ttlMs: 1000, entries: 1000, ...(seed ? { seed } : {}) });
+      const keys = Array.from({ length: 400 }, (_, i) => `k${i}`);
+      for (const k of keys) cache.set(k, entry());
+      const left = (now: number) => keys.filter((k) => cache.get(k, model, now, 's', 1, allowed, req)).length;
+      // A read at a time drops what has expired by then, so the counts fall as `now` grows.
+      return [749, 800, 875, 950, 1000, 1001].map(left);
+    };
+    const [before, at800, at875, at950, atTtl, after] = expiries();
+    expect(before).toBe(400); // none before three quarters of the ttl
+    expect(at800).toBeGreaterThan(300); // about 320: a fifth of the spread gone
+    expect(at800).toBeLessThan(340);
+    expect(at875).toBeGreaterThan(180); // about half
+    expect(at875).toBeLessThan(220);
+    expect(at950).toBeGreaterThan(60); // about a fifth
+    expect(at950).toBeLessThan(100);
+    expect(atTtl).toBe(0);
+    expect(after).toBe(0);
+    expect(expiries()).toEqual([before, at800, at875, at950, atTtl, after]);
+    expect(expiries(7)).not.toEqual(expiries());
+  });
+
   it("lists a version's entries most recently used first, up to a count", () => {
     const cache = new AnswerCache<object>({ ttlMs: 1000, entries: 10 });
     const other = {};
