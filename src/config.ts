@@ -3,6 +3,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { parseAdaptive } from './experiments/adaptive-policy.ts';
 import type { AdaptiveConfig } from './experiments/adaptive-policy.ts';
+import { JOB_PRIORITIES } from './jobs/child-job.ts';
+import type { JobChildSpec, JobPriority } from './jobs/child-job.ts';
 import { parseSchedule } from './jobs/schedule-spec.ts';
 import type { ScheduleSpec } from './jobs/schedule-spec.ts';
 import { DEFAULT_ROTATION } from './realtime/rotation.ts';
@@ -66,6 +68,8 @@ export interface ShelfConfig {
     backoffMs: number;
     /** A job whose worker stopped renewing its lock this long is retried by another, ms. */
     lockMs: number;
+    /** How a job's child process shares the CPU with the server (jobs/child-job.ts). */
+    priority: JobPriority;
   };
   /**
    * Sharded ALS (training/sharded-als-solver.ts): shards per half-step of the train job's fits
@@ -153,6 +157,18 @@ function parseWhole(name: string, raw: string | undefined, fallback: number): nu
   if (!/^\d+$/.test(raw))
     throw new ConfigError(name, `must be a whole number ≥ 0, got ${JSON.stringify(raw)}`);
   return Number(raw);
+}
+
+/** One of `allowed` (`fallback` when unset). */
+function oneOf<T extends string>(
+  name: string,
+  raw: string | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const value = (raw || fallback) as T;
+  if (!allowed.includes(value)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}`);
+  return value;
 }
 
 function parseOrigins(raw: string | undefined): string[] {
@@ -259,14 +275,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     : { kind: 'sqlite', file: join(dataDir, 'shelf.sqlite') };
   const redisUrl = env.REDIS_URL;
   const redis = redisUrl ? { url: parseUrl('REDIS_URL', redisUrl, ['redis:', 'rediss:']) } : null;
-  const logLevel = (env.SHELF_LOG_LEVEL || 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new ConfigError('SHELF_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
-  }
-  const impressionWriter = (env.SHELF_IMPRESSION_WRITER || 'thread') as ImpressionWriter;
-  if (!IMPRESSION_WRITERS.includes(impressionWriter)) {
-    throw new ConfigError('SHELF_IMPRESSION_WRITER', `must be one of ${IMPRESSION_WRITERS.join(', ')}`);
-  }
+  const logLevel = oneOf('SHELF_LOG_LEVEL', env.SHELF_LOG_LEVEL, LOG_LEVELS, 'info');
+  const impressionWriter = oneOf(
+    'SHELF_IMPRESSION_WRITER',
+    env.SHELF_IMPRESSION_WRITER,
+    IMPRESSION_WRITERS,
+    'thread',
+  );
   const datasets = env.SHELF_DATASETS_DIR || '../shared/data';
   const config: ShelfConfig = {
     dataDir,
@@ -301,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       attempts: parsePositive('SHELF_JOB_ATTEMPTS', env.SHELF_JOB_ATTEMPTS, 3),
       backoffMs: parseWhole('SHELF_JOB_BACKOFF_MS', env.SHELF_JOB_BACKOFF_MS, 1000),
       lockMs: parsePositive('SHELF_JOB_LOCK_MS', env.SHELF_JOB_LOCK_MS, 30_000),
+      priority: oneOf('SHELF_JOB_PRIORITY', env.SHELF_JOB_PRIORITY, JOB_PRIORITIES, 'low'),
     },
     alsShards: {
       shards: parseWhole('SHELF_ALS_SHARDS', env.SHELF_ALS_SHARDS, 0),
@@ -351,6 +367,11 @@ export function childEnv(config: Readonly<ShelfConfig>): Record<string, string> 
     SHELF_ALS_SHARDS: String(config.alsShards.shards),
     SHELF_ALS_SHARD_THREADS: String(config.alsShards.threads),
   };
+}
+
+/** How a job's child process is started: with the config's variables, at the job priority. */
+export function jobChild(config: Readonly<ShelfConfig>): JobChildSpec {
+  return { env: childEnv(config), priority: config.jobs.priority };
 }
 
 function deepFreeze<T extends object>(value: T): Readonly<T> {

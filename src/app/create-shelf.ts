@@ -14,7 +14,7 @@ import { Drain } from '../api/drain.ts';
 import { AuditLog, JOB_ACTOR } from '../changes/audit-log.ts';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
-import { childEnv } from '../config.ts';
+import { jobChild } from '../config.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
 import { AdaptiveRouter } from '../experiments/adaptive-router.ts';
 import { MemoryAllocationState, RedisAllocationState } from '../experiments/allocation-state.ts';
@@ -244,7 +244,7 @@ export async function createShelf(
     const inProcess = overrides.store || overrides.registry || overrides.train;
     const train = inProcess
       ? trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train })
-      : childTrainProcessor(childEnv(config));
+      : childTrainProcessor(jobChild(config));
     const jobs = new InlineJobs<ShelfJobName>(
       {
         // A version the job promotes reaches every replica through the feed (the child publishes
@@ -262,11 +262,11 @@ export async function createShelf(
         segments:
           inProcess || overrides.now
             ? segmentsProcessor(segments)
-            : childSegmentsProcessor(segments, childEnv(config)),
+            : childSegmentsProcessor(segments, jobChild(config)),
         // The database's summing in a thread of its own, off the event loop that answers requests.
         'aggregate-feedback': () =>
           inProcess ? aggregateFeedback(store) : aggregateInThread(config.database),
-        import: childImportProcessor(childEnv(config)),
+        import: childImportProcessor(jobChild(config)),
       },
       { retry: { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs } },
     );

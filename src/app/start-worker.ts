@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
-import { childEnv } from '../config.ts';
+import { jobChild } from '../config.ts';
 import type { ShelfConfig } from '../config.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { AlsShardWorker } from '../jobs/als-shard-worker.ts';
@@ -42,7 +42,7 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
   const shared = new SharedSegmentReport(redis, config.jobs.prefix);
   const retry = { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs };
   const queue = new BullmqJobs({ url, prefix: config.jobs.prefix, retry });
-  const env = childEnv(config);
+  const child = jobChild(config);
   const worker = new ShelfWorker({
     url,
     prefix: config.jobs.prefix,
@@ -51,7 +51,7 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
     log,
     processors: {
       // The child publishes, audits and announces the version itself.
-      train: childTrainProcessor(env),
+      train: childTrainProcessor(child),
       segments: childSegmentsProcessor(
         {
           accept: async (report) => {
@@ -59,12 +59,12 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
             await changes.publish([{ kind: 'segments', computedAt: report.computedAt }]);
           },
         },
-        env,
+        child,
       ),
       // Incremental and idempotent: a retried run finds only what no run counted yet.
       'aggregate-feedback': () => aggregateFeedback(store),
       // The file must be where this worker can read it (a shared filesystem).
-      import: childImportProcessor(env),
+      import: childImportProcessor(child),
     },
   });
   const shards = new AlsShardWorker({

@@ -5,6 +5,7 @@
  * publishes what changed on the change feed, as the command line does.
  */
 import { runChildJob } from './child-job.ts';
+import type { JobChildSpec } from './child-job.ts';
 import type { ImportPayload } from './job-payloads.ts';
 import type { JobContext } from './job-types.ts';
 
@@ -12,14 +13,14 @@ import type { JobContext } from './job-types.ts';
 export type ImportJobResult = Record<string, unknown>;
 
 export function childImportProcessor(
-  env: Readonly<Record<string, string>>,
+  spec: JobChildSpec,
 ): (ctx: JobContext<ImportPayload>) => Promise<ImportJobResult> {
   return async (ctx) => {
     const p = ctx.data;
     const args = ['import', p.kind, p.file, '--json', '--as-job'];
     if (p.format) args.push('--format', p.format);
     if (p.encoding) args.push('--encoding', p.encoding);
-    const { code, last, stderr } = await runChildJob(args, env, ctx);
+    const { code, last, stderr } = await runChildJob(args, spec, ctx);
     if (code !== 0 || last === null || typeof last !== 'object')
       throw new Error(`shelf import exited with ${code}: ${stderr}`);
     return last as ImportJobResult;

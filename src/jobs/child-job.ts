@@ -5,34 +5,69 @@
  * result as the last line of stdout. It ends when its parent does: it watches its stdin, which
  * the parent holds open. An abort of the job ends it with SIGTERM.
  *
- * The child runs at a lower CPU priority (nice 10), its threads too: on a machine that also
- * serves, the scheduler gives the API the cores it asks for and the job the rest, so a train
- * job slows down rather than the answers.
+ * The child runs at a lower CPU priority, its threads and its own children too, so that on a
+ * machine that also serves a train job slows down rather than the answers (`JobPriority`).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JobContext } from './job-types.ts';
 
 const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
 /** Of the child's stderr, the tail kept for a failure's message. */
 const STDERR_TAIL = 4000;
-/** A job child's niceness (never above this process's own priority). */
+/** A `low` job child's niceness (never above this process's own priority). */
 export const JOB_NICENESS = 10;
 
-/** Starts `shelf ...args` with `env` added, at the job's lower priority. */
-export function startJobChild(
-  args: readonly string[],
-  env: Readonly<Record<string, string>>,
-): ChildProcessWithoutNullStreams {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  if (child.pid !== undefined) {
+/**
+ * How a job child shares the CPU with the process that serves (`SHELF_JOB_PRIORITY`):
+ * - `low` (the default): niceness 10. The scheduler shares a contended core out by weight,
+ *   so the job still gets about a tenth of it.
+ * - `idle` (Linux's SCHED_IDLE, set through util-linux's `chrt` before node starts, so every
+ *   thread and child inherits it): the job runs only on a core nothing else wants, and a
+ *   waking request thread takes the core from it at once; a machine serving at full load for
+ *   hours never finishes the job. Without `chrt` (not Linux), niceness 19. On this 2-core VM
+ *   it measured no better than `low` (jobs bench, 3 alternated pairs: p99 during the jobs
+ *   0.55–1.20× idle at `low`, 0.90–1.65× at `idle`), hence not the default.
+ * - `normal`: this process's own priority (a machine that only runs jobs).
+ */
+export type JobPriority = 'idle' | 'low' | 'normal';
+export const JOB_PRIORITIES: readonly JobPriority[] = ['idle', 'low', 'normal'];
+
+/** `chrt`'s path when it is on PATH (looked for once). */
+let chrtPath: string | null | undefined;
+function chrt(): string | null {
+  chrtPath ??=
+    (process.platform === 'linux' &&
+      (process.env.PATH ?? '')
+        .split(delimiter)
+        .map((dir) => join(dir, 'chrt'))
+        .find((path) => existsSync(path))) ||
+    null;
+  return chrtPath;
+}
+
+/** What a job child is started with: the config's variables (config.ts `childEnv`) and its priority. */
+export interface JobChildSpec {
+  env: Readonly<Record<string, string>>;
+  priority: JobPriority;
+}
+
+/** Starts `shelf ...args` with `spec.env` added, at `spec.priority`. */
+export function startJobChild(args: readonly string[], spec: JobChildSpec): ChildProcessWithoutNullStreams {
+  const options = { env: { ...process.env, ...spec.env }, stdio: 'pipe' as const };
+  const idleBy = spec.priority === 'idle' ? chrt() : null;
+  // Set before `node` starts (chrt execs it): every thread and child it makes inherits the policy.
+  const child = idleBy
+    ? spawn(idleBy, ['--idle', '0', process.execPath, BIN, ...args], options)
+    : spawn(process.execPath, [BIN, ...args], options);
+  const niceness = spec.priority === 'low' ? JOB_NICENESS : spec.priority === 'idle' && !idleBy ? 19 : null;
+  if (niceness !== null && child.pid !== undefined) {
     try {
-      setPriority(child.pid, Math.max(getPriority(), JOB_NICENESS));
+      setPriority(child.pid, Math.max(getPriority(), niceness));
     } catch {
       // Not permitted here (a container's limits): the job runs at this process's priority.
     }
@@ -49,15 +84,15 @@ export interface ChildJobResult {
   stderr: string;
 }
 
-/** Runs `shelf ...args` with `env` added; progress lines go to `ctx.progress`. */
+/** Runs `shelf ...args` as `spec` says; progress lines go to `ctx.progress`. */
 export function runChildJob(
   args: readonly string[],
-  env: Readonly<Record<string, string>>,
+  spec: JobChildSpec,
   ctx: Pick<JobContext, 'progress' | 'signal'>,
 ): Promise<ChildJobResult> {
   return new Promise<ChildJobResult>((resolve, reject) => {
     if (ctx.signal.aborted) return reject(abortReason(ctx.signal));
-    const child = startJobChild(args, env);
+    const child = startJobChild(args, spec);
     const onAbort = () => child.kill('SIGTERM');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let pending = '';

@@ -7,6 +7,7 @@
  * when Shelf opened its store and data dir from the config, which a child process can open too.
  */
 import { runChildJob } from './child-job.ts';
+import type { JobChildSpec } from './child-job.ts';
 import type { TrainPayload } from './job-payloads.ts';
 import type { JobContext } from './job-types.ts';
 import type { Verdict } from './train-processor.ts';
@@ -23,14 +24,12 @@ function argsOf(p: TrainPayload): string[] {
   return a;
 }
 
-/** A processor running `shelf train --as-job` with `env` (the config's variables); its verdict. */
-export function childTrainProcessor(
-  env: Readonly<Record<string, string>>,
-): (ctx: JobContext<TrainPayload>) => Promise<Verdict> {
+/** A processor running `shelf train --as-job` as `spec` says; its verdict. */
+export function childTrainProcessor(spec: JobChildSpec): (ctx: JobContext<TrainPayload>) => Promise<Verdict> {
   return async (ctx) => {
     const { code, last, stderr } = await runChildJob(
       ['train', '--json', '--as-job', '--job-key', ctx.id, ...argsOf(ctx.data)],
-      env,
+      spec,
       ctx,
     );
     // Exit 1 with a verdict: the gate refused the version (a result, not a failure).

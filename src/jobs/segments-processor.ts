@@ -2,6 +2,7 @@
 import type { SegmentReport, SegmentReports } from '../segments/segment-reports.ts';
 import { reportFromJson } from '../segments/segment-reports.ts';
 import { runChildJob } from './child-job.ts';
+import type { JobChildSpec } from './child-job.ts';
 import type { JobContext } from './job-types.ts';
 
 /** What the job's status shows; the full report stays in `SegmentReports.latest`. */
@@ -28,10 +29,10 @@ export function segmentsProcessor(reports: SegmentReports): (ctx: JobContext) =>
 export function childSegmentsProcessor(
   /** Takes the report (a worker shares it before the job completes). */
   reports: { accept(report: SegmentReport): void | Promise<void> },
-  env: Readonly<Record<string, string>>,
+  spec: JobChildSpec,
 ): (ctx: JobContext) => Promise<SegmentsJobResult> {
   return async (ctx) => {
-    const { code, last, stderr } = await runChildJob(['segments', '--as-job'], env, ctx);
+    const { code, last, stderr } = await runChildJob(['segments', '--as-job'], spec, ctx);
     if (code !== 0 || last === null) throw new Error(`shelf segments exited with ${code}: ${stderr}`);
     const report = reportFromJson(last);
     await reports.accept(report);

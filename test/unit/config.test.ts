@@ -35,7 +35,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ SHELF_AGGREGATE_EVERY_MS: '60000' }).schedules.aggregate).toEqual({
       everyMs: 60_000,
     });
-    expect(c.jobs).toEqual({ prefix: 'shelf', concurrency: 1, attempts: 3, backoffMs: 1000, lockMs: 30_000 });
+    expect(c.jobs).toEqual({
+      prefix: 'shelf',
+      concurrency: 1,
+      attempts: 3,
+      backoffMs: 1000,
+      lockMs: 30_000,
+      priority: 'low',
+    });
+    expect(loadConfig({ SHELF_JOB_PRIORITY: 'idle' }).jobs.priority).toBe('idle');
     expect(c.alsShards).toEqual({ shards: 0, threads: 1 });
     expect(
       loadConfig({ SHELF_ALS_SHARDS: '8', SHELF_ALS_SHARD_THREADS: '2', SHELF_QUEUE_PREFIX: 'p' }),
@@ -117,6 +125,7 @@ describe('loadConfig', () => {
     [{ SHELF_DRAIN_MS: '0' }, 'SHELF_DRAIN_MS'],
     [{ SHELF_ROTATION_FACTOR: '2' }, 'SHELF_ROTATION_FACTOR'],
     [{ SHELF_ROTATION_FOR_MS: '-5' }, 'SHELF_ROTATION_FOR_MS'],
+    [{ SHELF_JOB_PRIORITY: 'high' }, 'SHELF_JOB_PRIORITY'],
   ])('rejects %o naming the variable', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}: `));

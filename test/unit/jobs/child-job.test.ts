@@ -3,25 +3,56 @@
  * job on the serving machine takes the cores the API leaves; and `runChildJob` reports its
  * progress lines and its last line.
  */
+import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { JOB_NICENESS, runChildJob, startJobChild } from '../../../src/jobs/child-job.ts';
+import type { JobPriority } from '../../../src/jobs/child-job.ts';
+
+/** Linux's scheduling policy of `pid` (`/proc/PID/stat` field 41): 0 normal, 5 SCHED_IDLE. */
+const policyOf = (pid: number) =>
+  Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[41 - 3]);
+
+/** Starts `shelf --help` at `priority`, hands its pid to `check` once node runs in it, ends it. */
+async function withChild(priority: JobPriority, check: (pid: number) => void): Promise<void> {
+  const child = startJobChild(['--help'], { env: {}, priority });
+  try {
+    // `chrt` sets the policy, then becomes node: wait for node, which `--help` keeps up for a while.
+    const pid = child.pid!;
+    const end = Date.now() + 5000;
+    while (process.platform === 'linux' && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'node') {
+      if (Date.now() > end) throw new Error('the child never became node');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    check(pid);
+  } finally {
+    child.kill();
+    await new Promise((r) => child.once('close', r));
+  }
+}
 
 describe('job child processes', () => {
-  it('start at the job niceness, below this process', async () => {
-    const child = startJobChild(['--help'], {});
-    try {
-      expect(getPriority(child.pid)).toBe(Math.max(getPriority(), JOB_NICENESS));
-      expect(getPriority(child.pid)).toBeGreaterThan(getPriority());
-    } finally {
-      child.kill();
-      await new Promise((r) => child.once('close', r));
-    }
+  it('start at the job niceness, below this process, when low', async () => {
+    await withChild('low', (pid) => {
+      expect(getPriority(pid)).toBe(Math.max(getPriority(), JOB_NICENESS));
+      expect(getPriority(pid)).toBeGreaterThan(getPriority());
+    });
   });
+
+  it.runIf(process.platform === 'linux')(
+    'run under SCHED_IDLE when idle, and as this process when normal',
+    async () => {
+      await withChild('idle', (pid) => expect(policyOf(pid)).toBe(5));
+      await withChild('normal', (pid) => {
+        expect(policyOf(pid)).toBe(0);
+        expect(getPriority(pid)).toBe(getPriority());
+      });
+    },
+  );
 
   it('run a command to its end and hand back its exit code', async () => {
     const ctx = { progress: () => {}, signal: new AbortController().signal };
-    const r = await runChildJob(['--help'], {}, ctx);
+    const r = await runChildJob(['--help'], { env: {}, priority: 'idle' }, ctx);
     expect(r.code).toBe(0);
   });
 });
