@@ -26,6 +26,7 @@ import type {
   TrendingCountersOptions,
   TrendingRead,
 } from './trending-counters.ts';
+import { withScripts } from './redis-scripts.ts';
 import { oldestLiveDay, TrendingEpochs } from './trending-counters.ts';
 
 export interface RedisTrendingOptions extends TrendingCountersOptions {
@@ -101,11 +102,10 @@ export class RedisTrending implements TrendingCounters {
   ) {
     this.epochs = new TrendingEpochs(options);
     this.prefix = `${options.prefix ?? 'shelf:rt:'}trend:`;
-    const scripts = redis as unknown as Partial<TrendingScripts>;
-    if (!scripts.shelfTrendingAdd) redis.defineCommand('shelfTrendingAdd', { lua: ADD });
-    if (!scripts.shelfTrendingChanged)
-      redis.defineCommand('shelfTrendingChanged', { lua: CHANGED, numberOfKeys: 3, readOnly: true });
-    this.scripts = redis as unknown as TrendingScripts;
+    this.scripts = withScripts<TrendingScripts>(redis, {
+      shelfTrendingAdd: { lua: ADD },
+      shelfTrendingChanged: { lua: CHANGED, numberOfKeys: 3, readOnly: true },
+    });
   }
 
   add(events: readonly Engagement[], now: number): Promise<number> {
