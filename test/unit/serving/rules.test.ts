@@ -205,3 +205,39 @@ describe('applyRules: MMR', () => {
     expect(reads).toBeGreaterThan(0);
   });
 });
+
+describe('applyRules: order', () => {
+  it('lists by score, ties by lower item index, from short pools and long ones, call after call', () => {
+    const rng = createRng(11);
+    const input = (limit: number): RuleInput => ({
+      limit,
+      rules: {
+        ...DEFAULT_SERVING_CONFIG.tiers.personalized,
+        mmrLambda: 1,
+        maxPerCategory: 10_000,
+        newItemSlot: -1,
+      },
+      pins: [],
+      newArrivals: [],
+      categoryOf: () => null,
+      vectorOf: () => null,
+    });
+    // Pools of 80 and 120 are sorted by insertion, one of 400 by the comparator; the scratch
+    // arrays of a long pool are reused by the short ones after it.
+    for (const [limit, n] of [
+      [20, 90],
+      [100, 600],
+      [5, 3],
+      [30, 2000],
+      [20, 90],
+    ] as const) {
+      const levels = 1 + rng.int(6);
+      const indices = Array.from({ length: 3 * n }, (_, i) => i).sort(() => rng.next() - 0.5);
+      const candidates: Scored[] = indices
+        .slice(0, n)
+        .map((index) => ({ index, score: rng.int(levels) / levels, reason: 'r' }));
+      const best = [...candidates].sort((a, b) => b.score - a.score || a.index - b.index).slice(0, limit);
+      expect(applyRules(candidates, input(limit))).toEqual(best);
+    }
+  });
+});
