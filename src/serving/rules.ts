@@ -281,7 +281,7 @@ function bestFirst(candidates: readonly Scored[], m: number): Scored[] {
     for (let j = 0; j < n; j++) bestScores[j] = candidates[j]!.score;
     cut = bestScores.subarray(0, n).sort()[n - m]!;
   }
-  const out = candidates.filter((c) => c.score >= cut);
+  const out = n > m ? candidates.filter((c) => c.score >= cut) : candidates.slice();
   if (out.length > INSERTION_MAX) out.sort(byScore);
   else {
     for (let a = 1; a < out.length; a++) {
