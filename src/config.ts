@@ -58,7 +58,10 @@ export interface ShelfConfig {
   schedules: { train: ScheduleSpec | null; aggregate: ScheduleSpec | null; segments: ScheduleSpec | null };
   /** The job queue with Redis, and how its jobs are run and retried. */
   jobs: {
-    /** BullMQ's key prefix: clusters (and tests) sharing a Redis keep apart by it. */
+    /**
+     * The prefix of everything a cluster keeps in Redis (`redisNames`): its queues, real-time
+     * state, counters, splits and signals. Clusters (and tests) sharing a Redis keep apart by it.
+     */
     prefix: string;
     /** Jobs one `shelf worker` runs at once. */
     concurrency: number;
@@ -264,6 +267,33 @@ function parsePrefix(raw: string | undefined): string {
       `must be 1–64 letters, digits, _ . or -, got ${JSON.stringify(raw)}`,
     );
   return raw;
+}
+
+/** The names a cluster's Redis keys and channel start with. */
+export interface RedisNames {
+  /** Visitors' recent events, rotation and trending (realtime/). */
+  realtime: string;
+  /** The change feed's pub/sub channel. */
+  changes: string;
+  /** The adaptive tiers' splits. */
+  allocation: string;
+  /** Rate-limit and failed-authentication counters. */
+  rateLimit: string;
+}
+
+/**
+ * Everything a cluster keeps in Redis, under its prefix (`SHELF_QUEUE_PREFIX`, which BullMQ's
+ * keys take too), so that two clusters on one Redis (a staging and a production, two shops)
+ * share no visitor's state, trending count, split or change signal. The default prefix gives
+ * the names these always had.
+ */
+export function redisNames(prefix: string): RedisNames {
+  return {
+    realtime: `${prefix}:rt:`,
+    changes: `${prefix}:changes`,
+    allocation: `${prefix}:`,
+    rateLimit: `${prefix}-rate-limit:`,
+  };
 }
 
 /** Builds the one config object from an environment; a bad value throws `ConfigError` naming it. */

@@ -17,7 +17,7 @@ import type { ChangeFeed } from '../changes/change-feed.ts';
 import type { AdaptiveRouter } from '../experiments/adaptive-router.ts';
 import type { ExperimentRouter } from '../experiments/experiment-router.ts';
 import type { ExperimentService } from '../experiments/experiment-service.ts';
-import type { ShelfConfig, TrustProxy } from '../config.ts';
+import type { RedisNames, ShelfConfig, TrustProxy } from '../config.ts';
 import { ShelfError } from '../errors.ts';
 import type { JobQueue } from '../jobs/job-types.ts';
 import type { Schedules } from '../jobs/schedules.ts';
@@ -85,8 +85,8 @@ export interface AppDeps {
   /** The adaptive tiers' split now, for `GET /v1/admin/adaptive`. */
   adaptiveSplit?: Pick<AdaptiveRouter, 'split'>;
   log: Logger;
-  /** Shared rate-limit counters across replicas. */
-  redis?: Redis;
+  /** Rate-limit counters shared by the replicas, under `names.rateLimit`. */
+  redis?: { client: Redis; names: RedisNames };
   /** Graceful drain on SIGTERM (readiness, 503 for new requests). */
   drain: Drain;
   /** The clock events are checked against (dated at most `maxEventSkewMs` past it). @defaultValue Date.now */
@@ -153,7 +153,7 @@ export async function buildApp(deps: AppDeps) {
     max: deps.config.rateLimitPerMinute,
     timeWindow: 60_000,
     keyGenerator: (req) => req.keyId ?? req.ip,
-    ...(deps.redis ? { redis: deps.redis, nameSpace: 'shelf-rate-limit:' } : {}),
+    ...(deps.redis ? { redis: deps.redis.client, nameSpace: deps.redis.names.rateLimit } : {}),
     errorResponseBuilder: (_req, ctx) =>
       ShelfError.of(
         'SHELF_ERR_RATE_LIMITED',

@@ -14,7 +14,7 @@ import { Drain } from '../api/drain.ts';
 import { AuditLog, JOB_ACTOR } from '../changes/audit-log.ts';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
-import { jobChild } from '../config.ts';
+import { jobChild, redisNames } from '../config.ts';
 import type { ApiKey, ShelfConfig } from '../config.ts';
 import { AdaptiveRouter } from '../experiments/adaptive-router.ts';
 import { MemoryAllocationState, RedisAllocationState } from '../experiments/allocation-state.ts';
@@ -136,6 +136,7 @@ export async function createShelf(
       ? new Redis(config.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false })
       : null;
   const redis = overrides.redis ?? ownRedis;
+  const names = redisNames(config.jobs.prefix);
   let feed: ChangeFeed | null = null;
   let bullmqRef: BullmqJobs | null = null;
   let inlineRef: InlineJobs<ShelfJobName> | null = null;
@@ -161,7 +162,7 @@ export async function createShelf(
     const realtime =
       overrides.realtime ??
       (redis
-        ? new RedisRealtime(redis, { rotation: config.rotation })
+        ? new RedisRealtime(redis, { rotation: config.rotation, prefix: names.realtime })
         : new MemoryRealtime({ rotation: config.rotation }));
     const engine = createEngine({
       store,
@@ -174,7 +175,7 @@ export async function createShelf(
     });
     const changes = new ChangeFeed({
       store,
-      signal: redis ? new RedisSignal(redis) : null,
+      signal: redis ? new RedisSignal(redis, names.changes) : null,
       pollMs: config.feedPollMs,
       retainMs: config.changeLogRetainMs,
       log,
@@ -225,7 +226,7 @@ export async function createShelf(
     feed = changes;
     const adaptive = new AdaptiveRouter({
       config: config.adaptive,
-      state: redis ? new RedisAllocationState(redis) : new MemoryAllocationState(),
+      state: redis ? new RedisAllocationState(redis, names.allocation) : new MemoryAllocationState(),
       store,
       log,
       ...(overrides.now ? { now: overrides.now } : {}),
@@ -341,7 +342,7 @@ export async function createShelf(
       adaptiveSplit: adaptive,
       drain,
       log,
-      ...(redis ? { redis } : {}),
+      ...(redis ? { redis: { client: redis, names } } : {}),
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     let closing: Promise<void> | null = null;

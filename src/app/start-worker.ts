@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
-import { jobChild } from '../config.ts';
+import { jobChild, redisNames } from '../config.ts';
 import type { ShelfConfig } from '../config.ts';
 import { aggregateFeedback } from '../feedback/aggregate-feedback.ts';
 import { AlsShardWorker } from '../jobs/als-shard-worker.ts';
@@ -38,7 +38,12 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
   const url = config.redis.url;
   const store = await openStore(config.database);
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  const changes = new ChangeFeed({ store, signal: new RedisSignal(redis), pollMs: 0, log });
+  const changes = new ChangeFeed({
+    store,
+    signal: new RedisSignal(redis, redisNames(config.jobs.prefix).changes),
+    pollMs: 0,
+    log,
+  });
   const shared = new SharedSegmentReport(redis, config.jobs.prefix);
   const retry = { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs };
   const queue = new BullmqJobs({ url, prefix: config.jobs.prefix, retry });

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { AuditLog, CLI_ACTOR } from '../changes/audit-log.ts';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
+import { redisNames } from '../config.ts';
 import type { ShelfConfig } from '../config.ts';
 import { Attributor } from '../feedback/attributor.ts';
 import { openStore } from '../store/open-store.ts';
@@ -39,7 +40,7 @@ export function createContext(o: ContextOptions): { ctx: CommandContext; close()
       if (config.redis) redis ??= new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
       const feed = new ChangeFeed({
         store: await ctx.store(),
-        signal: redis ? new RedisSignal(redis) : null,
+        signal: redis ? new RedisSignal(redis, redisNames(config.jobs.prefix).changes) : null,
         pollMs: 0,
         log,
       });
