@@ -6,14 +6,13 @@
 import type { Redis } from 'ioredis';
 import type { ChangeSignal } from './change-feed.ts';
 
-export const CHANGES_CHANNEL = 'shelf:changes';
-
 export class RedisSignal implements ChangeSignal {
   private subscriber: Redis | null = null;
 
   constructor(
     private readonly redis: Redis,
-    private readonly channel = CHANGES_CHANNEL,
+    /** The cluster's channel (`redisNames().changes`). */
+    private readonly channel: string,
   ) {}
 
   async announce(seq: number): Promise<void> {

@@ -37,7 +37,8 @@ export class MemoryAllocationState implements AllocationState {
 export class RedisAllocationState implements AllocationState {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix = 'shelf:',
+    /** The cluster's prefix (`redisNames().allocation`). */
+    private readonly prefix: string,
   ) {}
 
   private key(tier: string): string {

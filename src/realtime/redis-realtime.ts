@@ -14,8 +14,8 @@ import type { RealtimeState, RecentEvent, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
 export interface RedisRealtimeOptions {
-  /** Key prefix, so several Shelf deployments (or test runs) share a Redis. @defaultValue `shelf:rt:` */
-  prefix?: string;
+  /** Key prefix (`redisNames().realtime`), so several clusters (or test runs) share a Redis. */
+  prefix: string;
   /** Events kept per user or session. @defaultValue 50 */
   capacity?: number;
   /** Seconds a subject's events live after its last write. @defaultValue 30 days */
@@ -35,9 +35,9 @@ export class RedisRealtime implements RealtimeState {
 
   constructor(
     private readonly redis: Redis,
-    options: RedisRealtimeOptions = {},
+    options: RedisRealtimeOptions,
   ) {
-    this.prefix = options.prefix ?? 'shelf:rt:';
+    this.prefix = options.prefix;
     this.capacity = options.capacity ?? 50;
     this.ttl = options.ttlSeconds ?? 30 * 86_400;
     this.trending = new RedisTrending(redis, {

@@ -1,6 +1,6 @@
 /**
  * Trending counters in Redis, shared by every replica (see trending-counters.ts for what
- * counts). Keys, under the real-time prefix (`shelf:rt:` by default):
+ * counts). Keys, under the real-time prefix (`<SHELF_QUEUE_PREFIX>:rt:`, `shelf:rt:` by default):
  *
  * - `trend:e:<epoch>` sorted set, item → the epoch's counter; a read needs the current and the
  *   previous epoch, so each expires two epochs (two windows) after it starts;
@@ -30,8 +30,8 @@ import { withScripts } from './redis-scripts.ts';
 import { oldestLiveDay, TrendingEpochs } from './trending-counters.ts';
 
 export interface RedisTrendingOptions extends TrendingCountersOptions {
-  /** Key prefix (the real-time state's). @defaultValue `shelf:rt:` */
-  prefix?: string;
+  /** Key prefix (the real-time state's). */
+  prefix: string;
 }
 
 /** How long `trend:touched` remembers a change; a replica that read longer ago reads everything. */
@@ -101,7 +101,7 @@ export class RedisTrending implements TrendingCounters {
     options: RedisTrendingOptions,
   ) {
     this.epochs = new TrendingEpochs(options);
-    this.prefix = `${options.prefix ?? 'shelf:rt:'}trend:`;
+    this.prefix = `${options.prefix}trend:`;
     this.scripts = withScripts<TrendingScripts>(redis, {
       shelfTrendingAdd: { lua: ADD },
       shelfTrendingChanged: { lua: CHANGED, numberOfKeys: 3, readOnly: true },
