@@ -54,9 +54,31 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[5]))
 `;
 
+/**
+ * A login: KEYS[1], KEYS[2] the user's hash and demotions, KEYS[3], KEYS[4] the session's; ARGV[1]
+ * the ttl. Per item, the streak demoted until later wins, a tie keeps the user's (as
+ * memory-rotation.ts merges): copied whole, a session's streak replaced a user's demotion in the
+ * hash, and shows during it counted again and renewed it.
+ */
+const MERGE = `
+local from = redis.call('HGETALL', KEYS[3])
+local function untl(v) return tonumber(string.match(v, ':(%d+)$')) end
+for j = 1, #from, 2 do
+  if from[j] ~= '~prune' then
+    local mine = redis.call('HGET', KEYS[1], from[j])
+    if not mine or untl(mine) < untl(from[j + 1]) then redis.call('HSET', KEYS[1], from[j], from[j + 1]) end
+  end
+end
+redis.call('ZUNIONSTORE', KEYS[2], 2, KEYS[2], KEYS[4], 'AGGREGATE', 'MAX')
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[1]))
+redis.call('DEL', KEYS[3], KEYS[4])
+`;
+
 interface RotationScripts {
   /** SHOWN by its SHA (EVALSHA; ioredis loads it on first use): not its text on every request. */
   shelfRotationShown(...args: (string | number)[]): Promise<unknown>;
+  shelfRotationMerge(...args: (string | number)[]): Promise<unknown>;
 }
 
 export class RedisRotation implements RotationState {
@@ -69,6 +91,7 @@ export class RedisRotation implements RotationState {
   ) {
     this.scripts = withScripts<RotationScripts>(redis, {
       shelfRotationShown: { lua: SHOWN, numberOfKeys: 2 },
+      shelfRotationMerge: { lua: MERGE, numberOfKeys: 4 },
     });
   }
 
@@ -115,23 +138,13 @@ export class RedisRotation implements RotationState {
 
   async merge(sessionId: string, userId: string): Promise<void> {
     const [from, to] = [{ sessionId }, { userId }];
-    const fields = Object.entries(await this.redis.hgetall(this.key(from)))
-      .filter(([id]) => id !== '~prune')
-      .flat();
-    const multi = this.redis.multi();
-    if (fields.length) multi.hset(this.key(to), ...fields).pexpire(this.key(to), this.ttlMs);
-    await multi
-      .zunionstore(
-        this.demotionsKey(to),
-        2,
-        this.demotionsKey(to),
-        this.demotionsKey(from),
-        'AGGREGATE',
-        'MAX',
-      )
-      .pexpire(this.demotionsKey(to), this.ttlMs)
-      .del(this.key(from), this.demotionsKey(from))
-      .exec();
+    await this.scripts.shelfRotationMerge(
+      this.key(to),
+      this.demotionsKey(to),
+      this.key(from),
+      this.demotionsKey(from),
+      this.ttlMs,
+    );
   }
 
   async forget(subject: Subject): Promise<void> {

@@ -160,6 +160,25 @@ export function describeRealtime(
       expect((await rot.demoted({ userId: 'rot-w' }, t + 53 * H)).size).toBe(0);
     });
 
+    it('merges a session into a user per item: the later demotion wins, ties keep the user', async () => {
+      const t = Date.UTC(2026, 0, 3);
+      const rot = state.rotation;
+      const [u, s] = [{ userId: 'rot-m' }, { sessionId: 'rot-ms' }];
+      const until = t + 2 + rot.policy.forMs;
+      // The user: `a` demoted; `b` shown twice. The session: `a` and `b` shown once each.
+      for (const k of [0, 1, 2]) await rot.shown(u, ['a'], t + k);
+      for (const k of [0, 1]) await rot.shown(u, ['b'], t + k);
+      await rot.shown(s, ['a', 'b'], t + 3);
+      await state.mergeSession('rot-ms', 'rot-m');
+      // Shows while `a` is demoted do not count, after the merge as before: it lapses on time.
+      for (const k of [4, 5, 6]) await rot.shown(u, ['a'], t + k);
+      expect(await rot.demoted(u, until - 1)).toContain('a');
+      expect(await rot.demoted(u, until + 1)).not.toContain('a');
+      // `b` kept the user's streak of two: one more show demotes it.
+      await rot.shown(u, ['b'], t + 7);
+      expect(await rot.demoted(u, t + 8)).toContain('b');
+    });
+
     it('keeps demotions, and only them, through many shows of other items over days', async () => {
       const H = 3_600_000;
       const t = Date.UTC(2026, 0, 2);
