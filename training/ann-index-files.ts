@@ -66,6 +66,15 @@ export async function annIndexFilesOnThread(
   const { worker, reply } = startWorkerOn<Record<string, Uint8Array>>(entry, task, 'ANN index worker');
   const stop = () => worker.postMessage(STOP);
   signal?.addEventListener('abort', stop, { once: true });
+  // Answered, the thread is out of hnswlib: an exit may then end it.
+  const thread = {
+    stop,
+    out: reply.then(
+      () => {},
+      () => {},
+    ),
+  };
+  threads.add(thread);
   try {
     const files = await reply;
     signal?.throwIfAborted(); // stopped while it saved
@@ -76,7 +85,23 @@ export async function annIndexFilesOnThread(
   } finally {
     signal?.removeEventListener('abort', stop);
     await worker.terminate();
+    threads.delete(thread);
   }
+}
+
+/** The graph threads of this process, each with what stops it and when it is out of hnswlib. */
+const threads = new Set<{ stop: () => void; out: Promise<void> }>();
+
+/**
+ * Stops every graph build of this process and resolves once their threads are out of hnswlib:
+ * what a process exiting mid-job does first (its parent gone: cli/exit-with-parent.ts). Exiting
+ * ends its threads where they are, and one ended inside addPoint aborted the whole process
+ * (FATAL ERROR … napi_throw, killed by SIGABRT) instead of its exiting with its code.
+ */
+export async function endGraphBuilds(): Promise<void> {
+  const live = [...threads];
+  for (const t of live) t.stop();
+  await Promise.all(live.map((t) => t.out));
 }
 
 /**

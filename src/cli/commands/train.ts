@@ -9,6 +9,7 @@ import { InputError } from '../../errors.ts';
 import { openShardedAls } from '../../jobs/als-sharding.ts';
 import { runTrainJob } from '../../jobs/train-processor.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
+import { endGraphBuilds } from '../../../training/ann-index-files.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
 import type { Recipe } from '../../../training/publish.ts';
 import type { RulesReport } from '../../../training/serving-rules.ts';
@@ -97,8 +98,9 @@ const train: Command = {
     async function trainCommand(): Promise<number> {
       if (v['as-job']) {
         // The job's parent holds this process's stdin: when the parent dies (SIGKILL too), stdin
-        // ends and so does this train, so a retried job never races an orphan.
-        const unwatch = exitWithParent();
+        // ends and so does this train, so a retried job never races an orphan; its graph
+        // threads are stopped first.
+        const unwatch = exitWithParent(3, endGraphBuilds);
         const verdict = await runTrainJob({
           store,
           registry,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { annIndexFiles, annIndexFilesOnThread, GraphBuilds } from '../../../training/ann-index-files.ts';
+import {
+  annIndexFiles,
+  annIndexFilesOnThread,
+  endGraphBuilds,
+  GraphBuilds,
+} from '../../../training/ann-index-files.ts';
 import { VERSION_FILES as F } from '../../../src/registry/version-files.ts';
 import { clustered } from '../../helpers/describe-ann-index.ts';
 
@@ -59,5 +64,27 @@ describe('annIndexFilesOnThread', () => {
     expect(settled).toEqual(['the train job failed', 'the train job failed', 'ended']);
     // Nothing left running: ending again is immediate and changes nothing.
     await graphs.end(new Error('again'));
+  });
+
+  it('endGraphBuilds stops every graph thread of the process, one not given a signal too', async () => {
+    const { vectors } = clustered(60_000, 32, 16, 7);
+    const settled: string[] = [];
+    const builds = [5, 6].map((seed) =>
+      annIndexFilesOnThread({ vectors, seed, exactMaxFloats: 1000 }).then(
+        () => settled.push('built'),
+        (err: unknown) => settled.push((err as Error).message),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await endGraphBuilds();
+    settled.push('ended');
+    await Promise.all(builds);
+    // Each thread answered "stopped" (its build's failure) before endGraphBuilds resolved.
+    expect(settled.filter((s) => s !== 'ended')).toEqual([
+      expect.stringMatching(/stopped/),
+      expect.stringMatching(/stopped/),
+    ]);
+    // None left: ending again is immediate.
+    await endGraphBuilds();
   });
 });
