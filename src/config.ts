@@ -279,6 +279,8 @@ export interface RedisNames {
   allocation: string;
   /** Rate-limit and failed-authentication counters. */
   rateLimit: string;
+  /** The latest segment report a worker computed (segments/shared-segment-report.ts). */
+  segmentReport: string;
 }
 
 /**
@@ -293,6 +295,7 @@ export function redisNames(prefix: string): RedisNames {
     changes: `${prefix}:changes`,
     allocation: `${prefix}:`,
     rateLimit: `${prefix}-rate-limit:`,
+    segmentReport: `${prefix}:segments:latest`,
   };
 }
 

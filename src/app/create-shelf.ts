@@ -284,7 +284,7 @@ export async function createShelf(
     const queue: JobQueue<ShelfJobName> = bullmq ?? jobs;
     const schedules: Shelf['schedules'] = bullmq ?? new TimerSchedules(scheduleSpecs(config), jobs, log);
     // A report a worker computed reaches this replica through the feed; the report is in Redis.
-    const shared = redis && bullmq ? new SharedSegmentReport(redis, config.jobs.prefix) : null;
+    const shared = redis && bullmq ? new SharedSegmentReport(redis, names.segmentReport) : null;
     if (shared)
       changes.on(async (c) => {
         if (!c.some((x) => x.kind === 'segments')) return;

@@ -38,13 +38,14 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
   const url = config.redis.url;
   const store = await openStore(config.database);
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const names = redisNames(config.jobs.prefix);
   const changes = new ChangeFeed({
     store,
-    signal: new RedisSignal(redis, redisNames(config.jobs.prefix).changes),
+    signal: new RedisSignal(redis, names.changes),
     pollMs: 0,
     log,
   });
-  const shared = new SharedSegmentReport(redis, config.jobs.prefix);
+  const shared = new SharedSegmentReport(redis, names.segmentReport);
   const retry = { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs };
   const queue = new BullmqJobs({ url, prefix: config.jobs.prefix, retry });
   const child = jobChild(config);

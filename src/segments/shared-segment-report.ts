@@ -1,21 +1,18 @@
 /**
  * The latest segment report, shared through Redis when a worker computes it (`shelf worker`
- * runs the segments job): the worker writes it under the queue prefix and announces it on the
- * change feed; every API replica reads it from here and serves its lists.
+ * runs the segments job): the worker writes it at the cluster's key (`redisNames().segmentReport`)
+ * and announces it on the change feed; every API replica reads it from here and serves its lists.
  */
 import type { Redis } from 'ioredis';
 import { reportFromJson, reportToJson } from './segment-reports.ts';
 import type { SegmentReport } from './segment-reports.ts';
 
 export class SharedSegmentReport {
-  private readonly key: string;
-
   constructor(
     private readonly redis: Redis,
-    prefix: string,
-  ) {
-    this.key = `${prefix}:segments:latest`;
-  }
+    /** The cluster's key (`redisNames().segmentReport`). */
+    private readonly key: string,
+  ) {}
 
   async save(report: SegmentReport): Promise<void> {
     await this.redis.set(this.key, reportToJson(report));
