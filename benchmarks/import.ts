@@ -123,6 +123,7 @@ function nullStore(): Store {
     streamEvents: unsupported,
     streamInteractions: unsupported,
     recentEvents: unsupported,
+    sessionEvents: unsupported,
     userItems: unsupported,
     mergeSession: unsupported,
     deleteUser: unsupported,

@@ -6,6 +6,7 @@
  * user forgotten or changed.
  */
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
+import { subjectKey } from '../realtime/types.ts';
 import type { EventType, ShelfEvent, Store } from '../store/types.ts';
 import { EVENT_TYPES } from '../store/types.ts';
 import type { RecommendRequest } from './types.ts';
@@ -37,7 +38,7 @@ export interface Consumed {
 
 /** Recent events read per request (history, exclusions, neighbour seeds). */
 export const HISTORY = 50;
-/** Users whose stored history was added to real-time state, at most (then the set starts over). */
+/** Visitors whose stored history was added to real-time state, at most (then the set starts over). */
 const WARMED_MAX = 1_000_000;
 /** Users whose consumed items are held at once (the least recently read go first). */
 const CONSUMED_USERS = 100_000;
@@ -51,7 +52,11 @@ export const typeBit = (type: EventType): number => 1 << EVENT_TYPES.indexOf(typ
 
 export class Visitors {
   private readonly consent = new Map<string, boolean>();
-  /** Users whose stored history is in the real-time state (not read again; bounded). */
+  /**
+   * Visitors (subjectKey) whose stored history is in the real-time state (not read again;
+   * bounded): users and anonymous sessions alike, so that a session's purchase before a restart
+   * of an embedded server (its real-time state in memory) still keeps the item out after it.
+   */
   private readonly warmed = new Set<string>();
   private readonly forgotten = new Set<string>();
   /** Per user read, their consumed items (see `Visitor.consumed`); insertion order is recency. */
@@ -77,7 +82,7 @@ export class Visitors {
     if (personal && this.needsConsumed(userId)) return this.read(req, now);
     const subject = subjectOf(req);
     const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
-    if (subject && personal && this.mayWarm(userId)) return this.read(req, now);
+    if (subject && personal && this.mayWarm(subject)) return this.read(req, now);
     const demoted = subject && personal ? rt.rotation.demotedNow(subject, now) : NONE;
     return this.make(userId, subject, personal, history, demoted);
   }
@@ -115,7 +120,7 @@ export class Visitors {
   /** A login: the session's events become the user's (read the user's consumed items again). */
   mergeSession(sessionId: string, userId: string): Promise<void> {
     this.consumed.delete(userId);
-    this.warmed.delete(userId);
+    this.warmed.delete(subjectKey({ userId }));
     return this.realtime.mergeSession(sessionId, userId);
   }
 
@@ -126,7 +131,7 @@ export class Visitors {
   changed(userId: string): void {
     this.consent.delete(userId);
     this.consumed.delete(userId);
-    this.warmed.delete(userId);
+    this.warmed.delete(subjectKey({ userId }));
   }
 
   /** Consent to personalization withdrawn: no real-time state is kept for the user. */
@@ -135,9 +140,10 @@ export class Visitors {
     await this.realtime.forget({ userId });
   }
 
-  /** Whether `userId`'s events may still have to be read from the store (first sight since start). */
-  private mayWarm(userId: string | undefined): boolean {
-    return userId !== undefined && !this.forgotten.has(userId) && !this.warmed.has(userId);
+  /** Whether the visitor's events may still have to be read from the store (first sight since start). */
+  private mayWarm(subject: Subject): boolean {
+    if ('userId' in subject && this.forgotten.has(subject.userId)) return false;
+    return !this.warmed.has(subjectKey(subject));
   }
 
   /** Whether `userId`'s consumed items have yet to be read from the store. */
@@ -171,21 +177,20 @@ export class Visitors {
         this.realtime.recent(subject, HISTORY),
         this.needsConsumed(userId) ? this.readConsumed(userId) : undefined,
       ]);
-      if (this.mayWarm(userId)) {
+      if (this.mayWarm(subject)) {
         // First sight since start: add the stored history to the real-time state, whatever came
         // first (a request, an event, a merged session: then the real-time state holds only
         // that). Recording is idempotent, so another replica doing the same adds nothing.
-        const stored = (await this.store.recentEvents(userId!, HISTORY)).map((e) => ({
-          itemId: e.itemId,
-          type: e.type,
-          timestamp: e.timestamp,
-        }));
+        const events = await ('userId' in subject
+          ? this.store.recentEvents(subject.userId, HISTORY)
+          : this.store.sessionEvents(subject.sessionId, HISTORY));
+        const stored = events.map((e) => ({ itemId: e.itemId, type: e.type, timestamp: e.timestamp }));
         if (stored.length) {
           await this.realtime.record(subject, stored);
           history = await this.realtime.recent(subject, HISTORY);
         }
         if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
-        this.warmed.add(userId!);
+        this.warmed.add(subjectKey(subject));
       }
     }
     return this.make(userId, subject, personal, history, demoted);

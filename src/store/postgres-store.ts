@@ -361,6 +361,15 @@ export class PostgresStore implements Store {
     return rows.map(eventFromRow);
   }
 
+  async sessionEvents(sessionId: string, limit: number): Promise<ShelfEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE session_id = $1 AND user_id IS NULL ` +
+        'ORDER BY ts DESC, seq DESC LIMIT $2',
+      [sessionId, limit],
+    );
+    return rows.map(eventFromRow);
+  }
+
   async userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]> {
     const { rows } = await this.pool.query<{ itemId: string; type: EventType; at: string }>(
       `SELECT item_id AS "itemId", type, MAX(ts) AS at FROM events WHERE user_id = $1 AND type = ANY($2)

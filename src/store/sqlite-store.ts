@@ -258,6 +258,10 @@ export class SqliteStore implements Store {
       recent: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?`,
       ),
+      sessionRecent: db.prepare(
+        `SELECT ${EVENT_COLUMNS} FROM events WHERE session_id = ? AND user_id IS NULL ` +
+          'ORDER BY ts DESC, seq DESC LIMIT ?',
+      ),
       userActivity: db.prepare(`SELECT ${ACTIVITY_AGGREGATES} FROM events WHERE user_id = ? AND ts >= ?`),
       // Keyset pages over the events_user index; the first page also takes a user id of ''.
       usersActivityFirst: db.prepare(usersActivitySql('>=')),
@@ -458,6 +462,10 @@ export class SqliteStore implements Store {
 
   async recentEvents(userId: string, limit: number): Promise<ShelfEvent[]> {
     return (this.s.recent.all(userId, limit) as EventRow[]).map(eventFromRow);
+  }
+
+  async sessionEvents(sessionId: string, limit: number): Promise<ShelfEvent[]> {
+    return (this.s.sessionRecent.all(sessionId, limit) as EventRow[]).map(eventFromRow);
   }
 
   async userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]> {

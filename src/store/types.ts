@@ -448,6 +448,8 @@ export interface Store {
   streamInteractions(query?: InteractionQuery): AsyncIterable<readonly InteractionRow[]>;
   /** A user's most recent events, newest first. */
   recentEvents(userId: string, limit: number): Promise<ShelfEvent[]>;
+  /** A session's most recent anonymous events (those of no user), newest first. */
+  sessionEvents(sessionId: string, limit: number): Promise<ShelfEvent[]>;
   /**
    * The distinct (item, event type) pairs of a user's whole history with a type of `types`,
    * in item order, with the newest such event's time: what serving keeps out of the user's

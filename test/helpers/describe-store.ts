@@ -217,6 +217,20 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect((await store.recentEvents('u1', 2)).map((e) => e.eventId)).toEqual(['e3', 'e2']);
     });
 
+    it('returns a session’s anonymous events newest first, not those of its user', async () => {
+      await store.insertEvents([
+        event('a1', { userId: undefined, sessionId: 'visit' }),
+        event('a3', { userId: undefined, sessionId: 'visit', timestamp: T0 + 2 }),
+        event('a2', { userId: undefined, sessionId: 'visit', timestamp: T0 + 1 }),
+        event('logged', { sessionId: 'visit', timestamp: T0 + 3 }),
+        event('elsewhere', { userId: undefined, sessionId: 'another', timestamp: T0 + 4 }),
+      ]);
+      expect((await store.sessionEvents('visit', 2)).map((e) => e.eventId)).toEqual(['a3', 'a2']);
+      expect((await store.sessionEvents('visit', 10)).map((e) => e.eventId)).toEqual(['a3', 'a2', 'a1']);
+      await store.mergeSession('visit', 'u1');
+      expect(await store.sessionEvents('visit', 10)).toEqual([]);
+    });
+
     it("lists the distinct items of a user's whole history by event type", async () => {
       await store.insertEvents([
         event('p1', { itemId: 'b', type: 'purchase' }),

@@ -73,7 +73,7 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('keeps stock, delisting, a new item, an erasure, withdrawn consent and history across a restart', async () => {
+  it("keeps stock, delisting, a new item, an erasure, withdrawn consent and history (a user's and an anonymous session's) across a restart", async () => {
     const page = items.find((i) => i.status === 'active' && i.stock !== 0)!;
     const shown = (await ask(server, `similar?itemId=${page.itemId}&limit=10`)).items.map((i) => i.itemId);
     await call(server, 'PATCH', `/v1/items/${shown[0]}`, { stock: 0 });
@@ -104,6 +104,23 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     await call(server, 'POST', '/v1/events', { events: [purchase] }, SHOP);
     const after = await ask(server, `personalized?userId=${buyer}&limit=10`);
     expect(after.items.map((i) => i.itemId)).not.toContain(bought);
+    // An anonymous session's purchase: its history lives in the real-time state (memory here),
+    // which the restart empties; it is read back from the store.
+    const sessionId = 'embedded-anonymous-visit';
+    const offered = (await ask(server, `homepage?sessionId=${sessionId}&limit=10`)).items.map(
+      (i) => i.itemId,
+    );
+    const taken = offered.find((id) => once.has(id))!;
+    const anonymous = {
+      ...purchase,
+      eventId: 'embedded-anon-buy',
+      userId: undefined,
+      sessionId,
+      itemId: taken,
+    };
+    await call(server, 'POST', '/v1/events', { events: [anonymous] }, SHOP);
+    const homepage = `homepage?sessionId=${sessionId}&limit=10`;
+    expect((await ask(server, homepage)).items.map((i) => i.itemId)).not.toContain(taken);
 
     expect(await server.stop()).toBe(0);
     server = await startServerProcess(env);
@@ -123,6 +140,9 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     const again = await ask(server, `personalized?userId=${buyer}&limit=10`);
     expect(again.items).toHaveLength(10);
     expect(again.items.map((i) => i.itemId)).not.toContain(bought);
+    const anonymousAgain = await ask(server, homepage);
+    expect(anonymousAgain.items).toHaveLength(10);
+    expect(anonymousAgain.items.map((i) => i.itemId)).not.toContain(taken);
   }, 120_000);
 
   it('honours consent withdrawn by `shelf import users` at once, without a restart', async () => {

@@ -244,6 +244,32 @@ describe('serving engine on a generated storefront', () => {
     }
   });
 
+  it("keeps an anonymous session's purchase out after a restart (real-time state in memory)", async () => {
+    const sessionId = 'anon-buyer';
+    const before = engine();
+    await before.swap();
+    for (const tier of ['homepage', 'personalized'] as const) {
+      const shown = await before.recommend({ tier, sessionId, limit: 20 });
+      const bought = shown.items.find((i) => byId(i.itemId)?.repurchasable === false)!;
+      const purchase: ShelfEvent = {
+        eventId: `anon-buy-${tier}`,
+        type: 'purchase',
+        sessionId,
+        itemId: bought.itemId,
+        timestamp: NOW - 500,
+      };
+      await store.insertEvents([purchase]);
+      await before.ingest([purchase]);
+      const ids = async (e: Engine) =>
+        (await e.recommend({ tier, sessionId, limit: 20 })).items.map((i) => i.itemId);
+      expect(await ids(before)).not.toContain(bought.itemId);
+      // A new engine over the same store, its real-time state empty: an embedded server restarted.
+      const after = engine();
+      await after.swap();
+      expect(await ids(after)).not.toContain(bought.itemId);
+    }
+  });
+
   it('folds in fresh views: three views of a category put it first on the next call', async () => {
     const e = engine();
     await e.swap();
