@@ -27,17 +27,20 @@ export function visitorDamping(
   }
   const lists = s.model.neighbours;
   if (lists) {
-    const damp = (itemId: string) => {
+    // Each rejected item once: a recent dislike is in both the history and the consumed items,
+    // and an item may be disliked twice. Neighbours of two rejected items are damped twice.
+    const rejected = new Set<string>();
+    for (const e of who.history) if (typeBit(e.type) & REJECTED) rejected.add(e.itemId);
+    for (const [itemId, { types }] of who.consumed) if (types & REJECTED) rejected.add(itemId);
+    const n = Math.min(DISLIKE_NEIGHBOURS, lists.k);
+    for (const itemId of rejected) {
       const i = c.indexOf(itemId);
-      if (i === undefined || i >= lists.rows) return;
-      const n = Math.min(DISLIKE_NEIGHBOURS, lists.k);
+      if (i === undefined || i >= lists.rows) continue;
       for (let r = i * lists.k, end = r + n; r < end; r++) {
         const j = lists.indices[r]!;
         if (j >= 0) factors.set(j, (factors.get(j) ?? 1) * DISLIKE_DAMPING);
       }
-    };
-    for (const e of who.history) if (typeBit(e.type) & REJECTED) damp(e.itemId);
-    for (const [itemId, { types }] of who.consumed) if (types & REJECTED) damp(itemId);
+    }
   }
   return factors.size ? (i) => factors.get(i) ?? 1 : null;
 }

@@ -834,4 +834,33 @@ describe('serving engine on a generated storefront', () => {
     }
     expect(lower).toBeGreaterThan(0);
   });
+
+  it("damps a disliked item's neighbours once, though the dislike is in both history and stored items", async () => {
+    const e = engine();
+    await e.swap();
+    const userId = users[40]!;
+    const page = items.find((i) => i.status === 'active' && i.stock !== 0)!;
+    const ask = { tier: 'similar' as const, itemId: page.itemId, userId, limit: 20 };
+    const plain = (await e.recommend(ask)).items;
+    const disliked = plain[0]!.itemId;
+    const event: ShelfEvent = {
+      eventId: 'damp-once',
+      type: 'dislike',
+      userId,
+      itemId: disliked,
+      timestamp: NOW - 1000,
+    };
+    // Stored and ingested, as the events route does: a recent event the user's stored history has too.
+    await store.insertEvents([event]);
+    await e.ingest([event]);
+    const ratios: number[] = [];
+    for (const { itemId, score } of plain.slice(1)) {
+      const now = (await e.explain(ask, itemId)).score;
+      if (now !== null && score > 0) ratios.push(now / score);
+    }
+    const damped = ratios.filter((r) => r < 0.7);
+    expect(damped.length).toBeGreaterThan(0);
+    // Once: about half (the dislike moves the user's other scores a little); twice would be a quarter.
+    for (const r of damped) expect(r).toBeGreaterThan(0.38);
+  });
 });
