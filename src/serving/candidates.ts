@@ -12,12 +12,14 @@ import type { TopK } from '../../models/top-k.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Segment } from '../segments/segments.ts';
 import { REJECTIONS } from '../store/event-weights.ts';
+import { EVENT_TYPES } from '../store/types.ts';
 import type { Blend } from './blend.ts';
 import type { Catalog } from './catalog.ts';
 import type { Allowed, Context } from './filters.ts';
 import type { Served } from './served.ts';
 import { keepAllowed, popularTop, topAmong, TrendingTop } from './top-lists.ts';
 import type { RecommendRequest, Tier, TierConfig } from './types.ts';
+import { typeBit } from './visitor.ts';
 import type { Visitor } from './visitor.ts';
 
 /** Per-segment lists of what users engage with now, best first (segment-trending.ts makes them). */
@@ -170,7 +172,11 @@ export class Candidates {
       if (j !== undefined && j < lists.rows && at > (newest.get(j) ?? -Infinity)) newest.set(j, at);
     };
     for (const e of who.history) if (s.model.eventWeights[e.type] > 0) note(e.itemId, e.timestamp);
-    for (const [itemId, c] of who.consumed) note(itemId, c.at);
+    // A consumed item only if one of its types weighs: a disliked or hidden item (consumed, so
+    // that the filters keep it out) is not engagement, and its EASE row must not lift its likes.
+    let weighed = 0;
+    for (const t of EVENT_TYPES) if (s.model.eventWeights[t] > 0) weighed |= typeBit(t);
+    for (const [itemId, c] of who.consumed) if (c.types & weighed) note(itemId, c.at);
     const halfLife = s.model.easeHalfLifeMs;
     for (const [j, at] of newest) {
       const wj = Math.pow(0.5, Math.max(0, now - at) / halfLife);

@@ -7,6 +7,7 @@ import { contextOf, Filters } from '../../../src/serving/filters.ts';
 import { queryVector } from '../../../src/serving/query-vector.ts';
 import type { Served } from '../../../src/serving/served.ts';
 import type { RecommendRequest, TierConfig } from '../../../src/serving/types.ts';
+import { typeBit } from '../../../src/serving/visitor.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { Visitor } from '../../../src/serving/visitor.ts';
 import { model, NOW, served } from '../../helpers/served-fixture.ts';
@@ -198,6 +199,11 @@ describe('candidates: where a list comes from', () => {
     // Both fresh: d = 0.1 + 1 beats c = 0.9. With b ten days old, c wins.
     expect(ask(consumed(0, 0))).toEqual(['d', 'c']);
     expect(ask(consumed(0, 10 * DAY))).toEqual(['c', 'd']);
+    // b disliked, not engaged with: its row lifts nothing; a's alone ranks c over d.
+    const disliked = new Map(
+      [...consumed(0, 0)].map(([id, c]) => [id, id === 'b' ? { ...c, types: typeBit('dislike') } : c]),
+    );
+    expect(ask(disliked)).toEqual(['c', 'd']);
     // Without consent, none.
     const none = collect(
       { tier: 'personalized', userId: 'u1' },
