@@ -124,6 +124,7 @@ function nullStore(): Store {
     streamInteractions: unsupported,
     recentEvents: unsupported,
     sessionEvents: unsupported,
+    sessionItems: unsupported,
     userItems: unsupported,
     mergeSession: unsupported,
     deleteUser: unsupported,

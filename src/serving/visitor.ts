@@ -1,9 +1,9 @@
 /**
  * Stage 1, who asks: identity, consent, history (real-time state, warmed from the store on
- * first sight) and what the user consumed over their whole stored history (the items a filter
- * keeps out: read once per user, then kept current by the events recorded here, for a bounded
- * number of users). Also where a visitor's state changes: events recorded, a session merged, a
- * user forgotten or changed.
+ * first sight) and what the visitor consumed over their whole stored history (the items a
+ * filter keeps out: read once per user or session, then kept current by the events recorded
+ * here, for a bounded number of visitors). Also where a visitor's state changes: events
+ * recorded, a session merged, a user forgotten or changed.
  */
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import { subjectKey } from '../realtime/types.ts';
@@ -21,8 +21,9 @@ export interface Visitor {
   /** Newest first, at most `HISTORY`. */
   history: readonly RecentEvent[];
   /**
-   * Item id → the consumed event types the user has for it over their whole stored history, and
-   * the newest one's time; empty for sessions and without consent. Recent events are in `history`.
+   * Item id → the consumed event types the visitor has for it over their whole stored history (a
+   * session: its anonymous events), and the newest one's time; empty without consent. Recent
+   * events are in `history` too, but only the last `HISTORY`.
    */
   consumed: ReadonlyMap<string, Consumed>;
   /** Items rotation demotes for this visitor now (shown again and again without engagement). */
@@ -40,8 +41,8 @@ export interface Consumed {
 export const HISTORY = 50;
 /** Visitors whose stored history was added to real-time state, at most (then the set starts over). */
 const WARMED_MAX = 1_000_000;
-/** Users whose consumed items are held at once (the least recently read go first). */
-const CONSUMED_USERS = 100_000;
+/** Visitors whose consumed items are held at once (the least recently read go first). */
+const CONSUMED_VISITORS = 100_000;
 const NOTHING: ReadonlyMap<string, Consumed> = new Map();
 const NONE: ReadonlySet<string> = new Set();
 /** Events that end a rotation streak: the visitor engaged with the item. */
@@ -59,7 +60,10 @@ export class Visitors {
    */
   private readonly warmed = new Set<string>();
   private readonly forgotten = new Set<string>();
-  /** Per user read, their consumed items (see `Visitor.consumed`); insertion order is recency. */
+  /**
+   * Per visitor read (subjectKey), their consumed items (see `Visitor.consumed`); insertion order
+   * is recency.
+   */
   private readonly consumed = new Map<string, Map<string, Consumed>>();
 
   constructor(
@@ -79,8 +83,8 @@ export class Visitors {
     const rt = this.realtime;
     const personal = userId === undefined ? true : this.consent.get(userId);
     if (personal === undefined || !rt.recentNow || !rt.rotation.demotedNow) return this.read(req, now);
-    if (personal && this.needsConsumed(userId)) return this.read(req, now);
     const subject = subjectOf(req);
+    if (subject && personal && this.needsConsumed(subject)) return this.read(req, now);
     const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
     if (subject && personal && this.mayWarm(subject)) return this.read(req, now);
     const demoted = subject && personal ? rt.rotation.demotedNow(subject, now) : NONE;
@@ -104,7 +108,7 @@ export class Visitors {
       if (!subject) continue;
       await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
       if (ENGAGEMENT.has(e.type)) await this.realtime.rotation.engaged(subject, [e.itemId]);
-      const items = e.userId !== undefined ? this.consumed.get(e.userId) : undefined;
+      const items = this.consumed.get(subjectKey(subject));
       if (items && this.consumedTypes.includes(e.type)) add(items, e.itemId, e.type, e.timestamp);
     }
   }
@@ -113,13 +117,14 @@ export class Visitors {
   async forget(userId: string): Promise<void> {
     this.forgotten.add(userId);
     this.consent.delete(userId);
-    this.consumed.delete(userId);
+    this.consumed.delete(subjectKey({ userId }));
     await this.realtime.erase({ userId });
   }
 
   /** A login: the session's events become the user's (read the user's consumed items again). */
   mergeSession(sessionId: string, userId: string): Promise<void> {
-    this.consumed.delete(userId);
+    this.consumed.delete(subjectKey({ userId }));
+    this.consumed.delete(subjectKey({ sessionId }));
     this.warmed.delete(subjectKey({ userId }));
     return this.realtime.mergeSession(sessionId, userId);
   }
@@ -130,7 +135,7 @@ export class Visitors {
    */
   changed(userId: string): void {
     this.consent.delete(userId);
-    this.consumed.delete(userId);
+    this.consumed.delete(subjectKey({ userId }));
     this.warmed.delete(subjectKey({ userId }));
   }
 
@@ -146,13 +151,12 @@ export class Visitors {
     return !this.warmed.has(subjectKey(subject));
   }
 
-  /** Whether `userId`'s consumed items have yet to be read from the store. */
-  private needsConsumed(userId: string | undefined): userId is string {
+  /** Whether the visitor's consumed items have yet to be read from the store. */
+  private needsConsumed(subject: Subject): boolean {
     return (
-      userId !== undefined &&
       this.consumedTypes.length > 0 &&
-      !this.forgotten.has(userId) &&
-      !this.consumed.has(userId)
+      !('userId' in subject && this.forgotten.has(subject.userId)) &&
+      !this.consumed.has(subjectKey(subject))
     );
   }
 
@@ -175,7 +179,7 @@ export class Visitors {
       [demoted, history] = await Promise.all([
         this.realtime.rotation.demoted(subject, now),
         this.realtime.recent(subject, HISTORY),
-        this.needsConsumed(userId) ? this.readConsumed(userId) : undefined,
+        this.needsConsumed(subject) ? this.readConsumed(subject) : undefined,
       ]);
       if (this.mayWarm(subject)) {
         // First sight since start: add the stored history to the real-time state, whatever came
@@ -196,12 +200,14 @@ export class Visitors {
     return this.make(userId, subject, personal, history, demoted);
   }
 
-  private async readConsumed(userId: string): Promise<void> {
+  private async readConsumed(subject: Subject): Promise<void> {
     const items = new Map<string, Consumed>();
-    for (const r of await this.store.userItems(userId, this.consumedTypes))
-      add(items, r.itemId, r.type, r.at);
-    if (this.consumed.size >= CONSUMED_USERS) this.consumed.delete(this.consumed.keys().next().value!);
-    this.consumed.set(userId, items);
+    const rows = await ('userId' in subject
+      ? this.store.userItems(subject.userId, this.consumedTypes)
+      : this.store.sessionItems(subject.sessionId, this.consumedTypes));
+    for (const r of rows) add(items, r.itemId, r.type, r.at);
+    if (this.consumed.size >= CONSUMED_VISITORS) this.consumed.delete(this.consumed.keys().next().value!);
+    this.consumed.set(subjectKey(subject), items);
   }
 
   private make(
@@ -216,8 +222,9 @@ export class Visitors {
     if (userId !== undefined) {
       who.userId = userId;
       who.forgotten = this.forgotten.has(userId);
-      if (personal) who.consumed = this.consumed.get(userId) ?? NOTHING;
     }
+    if (subject && personal && !who.forgotten)
+      who.consumed = this.consumed.get(subjectKey(subject)) ?? NOTHING;
     return who;
   }
 }

@@ -370,11 +370,19 @@ export class PostgresStore implements Store {
     return rows.map(eventFromRow);
   }
 
-  async userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]> {
+  userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]> {
+    return this.itemsOf('user_id = $1', userId, types);
+  }
+
+  sessionItems(sessionId: string, types: readonly EventType[]): Promise<UserItem[]> {
+    return this.itemsOf('session_id = $1 AND user_id IS NULL', sessionId, types);
+  }
+
+  private async itemsOf(who: string, id: string, types: readonly EventType[]): Promise<UserItem[]> {
     const { rows } = await this.pool.query<{ itemId: string; type: EventType; at: string }>(
-      `SELECT item_id AS "itemId", type, MAX(ts) AS at FROM events WHERE user_id = $1 AND type = ANY($2)
+      `SELECT item_id AS "itemId", type, MAX(ts) AS at FROM events WHERE ${who} AND type = ANY($2)
        GROUP BY item_id, type ORDER BY item_id COLLATE "C", type COLLATE "C"`,
-      [userId, types],
+      [id, types],
     );
     return rows.map((r) => ({ itemId: r.itemId, type: r.type, at: Number(r.at) }));
   }

@@ -255,6 +255,10 @@ export class SqliteStore implements Store {
         'SELECT item_id AS itemId, type, MAX(ts) AS at FROM events WHERE user_id = ? ' +
           'GROUP BY item_id, type ORDER BY item_id, type',
       ),
+      sessionItems: db.prepare(
+        'SELECT item_id AS itemId, type, MAX(ts) AS at FROM events WHERE session_id = ? ' +
+          'AND user_id IS NULL GROUP BY item_id, type ORDER BY item_id, type',
+      ),
       recent: db.prepare(
         `SELECT ${EVENT_COLUMNS} FROM events WHERE user_id = ? ORDER BY ts DESC, seq DESC LIMIT ?`,
       ),
@@ -470,6 +474,11 @@ export class SqliteStore implements Store {
 
   async userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]> {
     const rows = this.s.userItems.all(userId) as UserItem[];
+    return rows.filter((r) => types.includes(r.type));
+  }
+
+  async sessionItems(sessionId: string, types: readonly EventType[]): Promise<UserItem[]> {
+    const rows = this.s.sessionItems.all(sessionId) as UserItem[];
     return rows.filter((r) => types.includes(r.type));
   }
 

@@ -456,6 +456,8 @@ export interface Store {
    * lists (bought, rated, disliked…) and the history EASE scores from.
    */
   userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]>;
+  /** `userItems` of a session's anonymous events (those of no user). */
+  sessionItems(sessionId: string, types: readonly EventType[]): Promise<UserItem[]>;
   /** Gives a session's anonymous events, impressions and attributions to a user; returns how many events moved. */
   mergeSession(sessionId: string, userId: string): Promise<number>;
   /**

@@ -231,6 +231,28 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect(await store.sessionEvents('visit', 10)).toEqual([]);
     });
 
+    it('lists the distinct items of a session’s anonymous events by event type', async () => {
+      await store.insertEvents([
+        event('b1', { userId: undefined, sessionId: 'visit', itemId: 'b', type: 'purchase' }),
+        event('b2', {
+          userId: undefined,
+          sessionId: 'visit',
+          itemId: 'b',
+          type: 'purchase',
+          timestamp: T0 + 1,
+        }),
+        event('v1', { userId: undefined, sessionId: 'visit', itemId: 'c' }),
+        event('u1', { sessionId: 'visit', itemId: 'd', type: 'purchase' }),
+        event('x1', { userId: undefined, sessionId: 'another', itemId: 'e', type: 'purchase' }),
+      ]);
+      expect(await store.sessionItems('visit', ['purchase', 'dislike'])).toEqual([
+        { itemId: 'b', type: 'purchase', at: T0 + 1 },
+      ]);
+      expect(await store.sessionItems('visit', ['view'])).toEqual([{ itemId: 'c', type: 'view', at: T0 }]);
+      await store.mergeSession('visit', 'u1');
+      expect(await store.sessionItems('visit', ['purchase'])).toEqual([]);
+    });
+
     it("lists the distinct items of a user's whole history by event type", async () => {
       await store.insertEvents([
         event('p1', { itemId: 'b', type: 'purchase' }),

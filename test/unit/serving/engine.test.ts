@@ -270,6 +270,34 @@ describe('serving engine on a generated storefront', () => {
     }
   });
 
+  it("keeps a session's purchase out however many events follow it", async () => {
+    const sessionId = 'anon-long-visit';
+    const e = engine();
+    await e.swap();
+    const shown = await e.recommend({ tier: 'homepage', sessionId, limit: 20 });
+    const bought = shown.items.find((i) => byId(i.itemId)?.repurchasable === false)!.itemId;
+    const others = items.filter((i) => i.itemId !== bought && i.status === 'active').slice(0, 60);
+    const events: ShelfEvent[] = [
+      { eventId: 'long-buy', type: 'purchase', sessionId, itemId: bought, timestamp: NOW - 10_000 },
+      ...others.map((item, k) => ({
+        eventId: `long-view-${k}`,
+        type: 'view' as const,
+        sessionId,
+        itemId: item.itemId,
+        timestamp: NOW - 9_000 + k,
+      })),
+    ];
+    await store.insertEvents(events);
+    await e.ingest(events);
+    // Sixty views later the purchase is out of the session's recent history (50 events).
+    const why = await e.explain({ tier: 'homepage', sessionId, limit: 20 }, bought);
+    expect(why.stage).toBe('filters');
+    expect(why.reason).toContain('purchase');
+    const fresh = engine();
+    await fresh.swap();
+    expect((await fresh.explain({ tier: 'homepage', sessionId, limit: 20 }, bought)).stage).toBe('filters');
+  });
+
   it('folds in fresh views: three views of a category put it first on the next call', async () => {
     const e = engine();
     await e.swap();
