@@ -84,11 +84,13 @@ export class Visitors {
     const personal = userId === undefined ? true : this.consent.get(userId);
     if (personal === undefined || !rt.recentNow || !rt.rotation.demotedNow) return this.read(req, now);
     const subject = subjectOf(req);
-    if (subject && personal && this.needsConsumed(subject)) return this.read(req, now);
+    // Made once: this runs for every request, list-cache hits included.
+    const key = subject && subjectKey(subject);
+    if (key && personal && this.needsConsumed(key, userId)) return this.read(req, now);
     const history = subject && personal ? rt.recentNow(subject, HISTORY) : [];
-    if (subject && personal && this.mayWarm(subject)) return this.read(req, now);
+    if (key && personal && this.mayWarm(key, userId)) return this.read(req, now);
     const demoted = subject && personal ? rt.rotation.demotedNow(subject, now) : NONE;
-    return this.make(userId, subject, personal, history, demoted);
+    return this.make(userId, subject, key, personal, history, demoted);
   }
 
   /** Lists shown to a visitor, for rotation (none kept without consent). */
@@ -145,19 +147,22 @@ export class Visitors {
     await this.realtime.forget({ userId });
   }
 
-  /** Whether the visitor's events may still have to be read from the store (first sight since start). */
-  private mayWarm(subject: Subject): boolean {
-    if ('userId' in subject && this.forgotten.has(subject.userId)) return false;
-    return !this.warmed.has(subjectKey(subject));
+  /** Whether `userId` is a user deleted since start: nothing of theirs is read or kept. */
+  private isForgotten(userId: string | undefined): boolean {
+    return userId !== undefined && this.forgotten.has(userId);
   }
 
-  /** Whether the visitor's consumed items have yet to be read from the store. */
-  private needsConsumed(subject: Subject): boolean {
-    return (
-      this.consumedTypes.length > 0 &&
-      !('userId' in subject && this.forgotten.has(subject.userId)) &&
-      !this.consumed.has(subjectKey(subject))
-    );
+  /**
+   * Whether the visitor's events may still have to be read from the store (first sight since
+   * start); `key` is their subjectKey, `userId` theirs if a user.
+   */
+  private mayWarm(key: string, userId: string | undefined): boolean {
+    return !this.isForgotten(userId) && !this.warmed.has(key);
+  }
+
+  /** Whether the visitor's consumed items have yet to be read from the store (as `mayWarm`). */
+  private needsConsumed(key: string, userId: string | undefined): boolean {
+    return this.consumedTypes.length > 0 && !this.isForgotten(userId) && !this.consumed.has(key);
   }
 
   private async read(req: RecommendRequest, now: number): Promise<Visitor> {
@@ -172,16 +177,17 @@ export class Visitors {
       personal = allowed;
     }
     const subject = subjectOf(req);
+    const key = subject && subjectKey(subject);
     let history: readonly RecentEvent[] = [];
     let demoted = NONE;
-    if (subject && personal) {
+    if (subject && key && personal) {
       // Side by side: with Redis, one round trip's wait instead of two in a row.
       [demoted, history] = await Promise.all([
         this.realtime.rotation.demoted(subject, now),
         this.realtime.recent(subject, HISTORY),
-        this.needsConsumed(subject) ? this.readConsumed(subject) : undefined,
+        this.needsConsumed(key, userId) ? this.readConsumed(subject, key) : undefined,
       ]);
-      if (this.mayWarm(subject)) {
+      if (this.mayWarm(key, userId)) {
         // First sight since start: add the stored history to the real-time state, whatever came
         // first (a request, an event, a merged session: then the real-time state holds only
         // that). Recording is idempotent, so another replica doing the same adds nothing.
@@ -194,25 +200,27 @@ export class Visitors {
           history = await this.realtime.recent(subject, HISTORY);
         }
         if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
-        this.warmed.add(subjectKey(subject));
+        this.warmed.add(key);
       }
     }
-    return this.make(userId, subject, personal, history, demoted);
+    return this.make(userId, subject, key, personal, history, demoted);
   }
 
-  private async readConsumed(subject: Subject): Promise<void> {
+  private async readConsumed(subject: Subject, key: string): Promise<void> {
     const items = new Map<string, Consumed>();
     const rows = await ('userId' in subject
       ? this.store.userItems(subject.userId, this.consumedTypes)
       : this.store.sessionItems(subject.sessionId, this.consumedTypes));
     for (const r of rows) add(items, r.itemId, r.type, r.at);
     if (this.consumed.size >= CONSUMED_VISITORS) this.consumed.delete(this.consumed.keys().next().value!);
-    this.consumed.set(subjectKey(subject), items);
+    this.consumed.set(key, items);
   }
 
   private make(
     userId: string | undefined,
     subject: Subject | null,
+    /** The subject's subjectKey. */
+    key: string | null,
     personal: boolean,
     history: readonly RecentEvent[],
     demoted: ReadonlySet<string>,
@@ -221,10 +229,9 @@ export class Visitors {
     const who: Visitor = { subject, personal, forgotten: false, history, consumed: NOTHING, demoted };
     if (userId !== undefined) {
       who.userId = userId;
-      who.forgotten = this.forgotten.has(userId);
+      who.forgotten = this.isForgotten(userId);
     }
-    if (subject && personal && !who.forgotten)
-      who.consumed = this.consumed.get(subjectKey(subject)) ?? NOTHING;
+    if (key && personal && !who.forgotten) who.consumed = this.consumed.get(key) ?? NOTHING;
     return who;
   }
 }
