@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- jobs [--jobs 2000] [--items 3000] [--duration 5] [--connections 8] [--steady-share 0.25] [--worker on|off]
  *  [--shard-interactions 1000000] [--shard-iterations 3] [--shard-factors 64]
- *  [--train-items 100000] [--train-users 50000] [--parts rates,latency,shard,train]`:
+ *  [--train-items 100000] [--train-users 50000] [--parts rates,latency,shard,train] [--job-priority idle|low|normal]`:
  * 1. jobs/s of a no-op job through the inline runner and through BullMQ (one in-process worker
  *    at concurrency 1 and 8, on `REDIS_URL`, default redis://127.0.0.1:6379);
  * 2. the personalized tier's HTTP p99 while idle and while a `train` and a `segments` job run:
@@ -11,6 +11,10 @@
  *    background CPU costs the API on this machine, the jobs' own cost aside. These loads are as
  *    fast as the server answers, so a job's CPU shows as queueing; the same is then measured at a
  *    fixed rate, `--steady-share` (0.25) of the idle req/s, with the jobs run a second time.
+ *    Each phase also reports how long the serving thread waited, runnable, for a core (ms per
+ *    second of load, from /proc): a p99 rests on a few requests and moves by 2–5× between runs
+ *    of the same code here; the wait sums every wake-up, so it shows the jobs' cost steadily.
+ *    `--job-priority` sets the job children's `SHELF_JOB_PRIORITY` (default: the config's).
  * 3. the sharded ALS fit's seconds per iteration on 1 and 2 shard workers (BullMQ flows, see
  *    benchmarks/lib/sharded-fit.ts) over `--shard-interactions` seeded power-law interactions
  *    (users = n / 20, items = n / 200), beside the single-process fit on 2 threads, and whether
@@ -38,6 +42,7 @@ import { runLoad } from './lib/load-client.ts';
 import { differingElements, plainFit, shardedFit } from './lib/sharded-fit.ts';
 import type { LoadResult } from './lib/load-client.ts';
 import { parseArgs, printTable } from './lib/table.ts';
+import { mainThreadWaitMs } from './lib/thread-cpu.ts';
 import { printTrainJob, trainJob } from './train-job.ts';
 import type { TrainJobResult } from './train-job.ts';
 
@@ -94,15 +99,26 @@ interface Phase {
   errors: number;
   /** Seconds the jobs took (the load ran for at least as long, or stopped at its duration). */
   jobSeconds?: number;
+  /**
+   * Milliseconds the serving thread (this process's main thread: the server runs here) spent
+   * runnable but waiting for a core, per second of the load; null off Linux.
+   */
+  waitedMsPerSecond: number | null;
 }
 
-/** What a phase reports of its load. */
-const pick = (r: LoadResult): Phase => ({
-  p50Ms: r.p50Ms,
-  p99Ms: r.p99Ms,
-  reqPerSec: r.reqPerSec,
-  errors: r.errors,
-});
+/** `load`'s answers, with the serving thread's wait for a core meanwhile. */
+async function measured(load: Promise<LoadResult>, seconds: number): Promise<Phase> {
+  const before = mainThreadWaitMs();
+  const r = await load;
+  const after = mainThreadWaitMs();
+  return {
+    p50Ms: r.p50Ms,
+    p99Ms: r.p99Ms,
+    reqPerSec: r.reqPerSec,
+    errors: r.errors,
+    waitedMsPerSecond: before === null || after === null ? null : (after - before) / seconds,
+  };
+}
 
 interface LatencyPhases {
   idle: Phase;
@@ -111,6 +127,16 @@ interface LatencyPhases {
   /** At a fixed rate (`rate` requests/s), idle and while the jobs run. */
   steadyIdle: Phase & { rate: number };
   steadyJobs: Phase & { rate: number };
+}
+
+interface LatencyOptions {
+  items: number;
+  duration: number;
+  connections: number;
+  steadyShare: number;
+  redisUrl: string;
+  /** `SHELF_JOB_PRIORITY` of the server and the worker; unset: the config's default. */
+  jobPriority: string | undefined;
 }
 
 /** Busy loops at nice 19, one per core, ending after `seconds`. */
@@ -123,10 +149,7 @@ function spinners(seconds: number): ReturnType<typeof spawn>[] {
   });
 }
 
-async function latencyUnderJobs(
-  mode: 'embedded' | 'worker',
-  o: { items: number; duration: number; connections: number; steadyShare: number; redisUrl: string },
-): Promise<LatencyPhases> {
+async function latencyUnderJobs(mode: 'embedded' | 'worker', o: LatencyOptions): Promise<LatencyPhases> {
   const dir = await mkdtemp(join(tmpdir(), `shelf-bench-jobs-${mode}-`));
   const prefix = `shelf-bench-jobs-${process.pid}`;
   const env: Record<string, string> = {
@@ -137,6 +160,7 @@ async function latencyUnderJobs(
     SHELF_SCHEDULE_TRAIN: 'off',
     SHELF_SCHEDULE_SEGMENTS: 'off',
     SHELF_SCHEDULE_AGGREGATE: 'off',
+    ...(o.jobPriority ? { SHELF_JOB_PRIORITY: o.jobPriority } : {}),
     ...(mode === 'worker' ? { REDIS_URL: o.redisUrl, SHELF_QUEUE_PREFIX: prefix } : {}),
   };
   const demo = { items: o.items, users: Math.round(o.items / 2), events: o.items * 20, seed: 1 };
@@ -193,7 +217,7 @@ async function latencyUnderJobs(
     const whileJobsRun = async (rate?: number): Promise<Phase> => {
       const t0 = performance.now();
       const ids = [await post('/v1/admin/train'), await post('/v1/admin/segments')];
-      const running = load(rate);
+      const running = measured(load(rate), o.duration);
       const finished = (async () => {
         for (;;) {
           const states = await Promise.all(
@@ -211,12 +235,12 @@ async function latencyUnderJobs(
           await new Promise((r) => setTimeout(r, 200));
         }
       })();
-      return { ...pick(await running), jobSeconds: await finished };
+      return { ...(await running), jobSeconds: await finished };
     };
     await load(); // warm-up
-    const idle = pick(await load());
+    const idle = await measured(load(), o.duration);
     const spinning = spinners(o.duration + 2);
-    const besideSpinners = pick(await load());
+    const besideSpinners = await measured(load(), o.duration);
     for (const child of spinning) child.kill();
     const duringJobs = await whileJobsRun();
     await swappedIn();
@@ -234,7 +258,7 @@ async function latencyUnderJobs(
     // The same at a fixed rate the idle server answers with room to spare, as a storefront's
     // traffic arrives: the jobs' cost to each answer, not to a saturated server's queue.
     const rate = Math.max(1, Math.round(idle.reqPerSec * o.steadyShare));
-    const steadyIdle = { ...pick(await load(rate)), rate };
+    const steadyIdle = { ...(await measured(load(rate), o.duration)), rate };
     const steadyJobs = { ...(await whileJobsRun(rate)), rate };
     return { idle, besideSpinners, duringJobs, steadyIdle, steadyJobs };
   } finally {
@@ -322,6 +346,8 @@ export default async function jobs(args: string[]): Promise<unknown> {
   const steadyShare = Number(opts.get('steady-share') ?? 0.25);
   const withWorker = (opts.get('worker') ?? 'on') === 'on';
   const redisUrl = String(opts.get('redis') ?? 'redis://127.0.0.1:6379');
+  const priority = opts.get('job-priority');
+  const jobPriority = priority === undefined ? undefined : String(priority);
 
   let rates: Record<string, number> | undefined;
   if (parts.has('rates')) {
@@ -344,21 +370,10 @@ export default async function jobs(args: string[]): Promise<unknown> {
   let latency: Record<string, LatencyPhases> | undefined;
   if (parts.has('latency')) {
     latency = {};
-    latency.embedded = await latencyUnderJobs('embedded', {
-      items,
-      duration,
-      connections,
-      steadyShare,
-      redisUrl,
-    });
-    if (withWorker)
-      latency.worker = await latencyUnderJobs('worker', {
-        items,
-        duration,
-        connections,
-        steadyShare,
-        redisUrl,
-      });
+    const lo: LatencyOptions = { items, duration, connections, steadyShare, redisUrl, jobPriority };
+    latency.embedded = await latencyUnderJobs('embedded', lo);
+    if (withWorker) latency.worker = await latencyUnderJobs('worker', lo);
+    const waited = (p: Phase) => p.waitedMsPerSecond ?? NaN;
     printTable(
       `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase: idle, beside ${availableParallelism()} nice-19 busy loops, then while a train and a segments job run`,
       [
@@ -370,6 +385,9 @@ export default async function jobs(args: string[]): Promise<unknown> {
         'their ratio',
         'idle req/s',
         'jobs req/s',
+        'waited ms/s idle',
+        'busy loops',
+        'jobs',
         'errors',
         'jobs took s',
       ],
@@ -382,6 +400,9 @@ export default async function jobs(args: string[]): Promise<unknown> {
         r.besideSpinners.p99Ms / r.idle.p99Ms,
         r.idle.reqPerSec,
         r.duringJobs.reqPerSec,
+        waited(r.idle),
+        waited(r.besideSpinners),
+        waited(r.duringJobs),
         r.idle.errors + r.besideSpinners.errors + r.duringJobs.errors,
         r.duringJobs.jobSeconds ?? 0,
       ]),
@@ -396,6 +417,8 @@ export default async function jobs(args: string[]): Promise<unknown> {
         'jobs p50 ms',
         'jobs p99 ms',
         'ratio (target ≤ 2)',
+        'waited ms/s idle',
+        'jobs',
         'errors',
         'jobs took s',
       ],
@@ -407,6 +430,8 @@ export default async function jobs(args: string[]): Promise<unknown> {
         r.steadyJobs.p50Ms,
         r.steadyJobs.p99Ms,
         r.steadyJobs.p99Ms / r.steadyIdle.p99Ms,
+        waited(r.steadyIdle),
+        waited(r.steadyJobs),
         r.steadyIdle.errors + r.steadyJobs.errors,
         r.steadyJobs.jobSeconds ?? 0,
       ]),
@@ -430,6 +455,7 @@ export default async function jobs(args: string[]): Promise<unknown> {
     durationSeconds: duration,
     connections,
     steadyShare,
+    jobPriority: jobPriority ?? 'default',
     rates,
     latency,
     sharded,

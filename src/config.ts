@@ -349,7 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       attempts: parsePositive('SHELF_JOB_ATTEMPTS', env.SHELF_JOB_ATTEMPTS, 3),
       backoffMs: parseWhole('SHELF_JOB_BACKOFF_MS', env.SHELF_JOB_BACKOFF_MS, 1000),
       lockMs: parsePositive('SHELF_JOB_LOCK_MS', env.SHELF_JOB_LOCK_MS, 30_000),
-      priority: oneOf('SHELF_JOB_PRIORITY', env.SHELF_JOB_PRIORITY, JOB_PRIORITIES, 'low'),
+      priority: oneOf('SHELF_JOB_PRIORITY', env.SHELF_JOB_PRIORITY, JOB_PRIORITIES, 'idle'),
     },
     alsShards: {
       shards: parseWhole('SHELF_ALS_SHARDS', env.SHELF_ALS_SHARDS, 0),

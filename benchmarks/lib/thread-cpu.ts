@@ -32,3 +32,17 @@ export function threadCpuSince(
     .map(([tid, us]) => ({ tid, us: us - (before.get(tid) ?? 0) }))
     .sort((a, b) => b.us - a.us);
 }
+
+/**
+ * How long this process's main thread has waited, runnable, for a core so far, ms (the second
+ * field of Linux's schedstat); null where /proc has no schedstat. A p99 rests on a few requests;
+ * this sums every wake-up's wait, so it shows what other processes cost the serving thread.
+ */
+export function mainThreadWaitMs(): number | null {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(' ');
+    return Number(fields[1]) / 1e6;
+  } catch {
+    return null;
+  }
+}

@@ -24,14 +24,17 @@ export const JOB_NICENESS = 10;
 
 /**
  * How a job child shares the CPU with the process that serves (`SHELF_JOB_PRIORITY`):
- * - `low` (the default): niceness 10. The scheduler shares a contended core out by weight,
- *   so the job still gets about a tenth of it.
- * - `idle` (Linux's SCHED_IDLE, set through util-linux's `chrt` before node starts, so every
- *   thread and child inherits it): the job runs only on a core nothing else wants, and a
- *   waking request thread takes the core from it at once; a machine serving at full load for
- *   hours never finishes the job. Without `chrt` (not Linux), niceness 19. On this 2-core VM
- *   it measured no better than `low` (jobs bench, 3 alternated pairs: p99 during the jobs
- *   0.55–1.20× idle at `low`, 0.90–1.65× at `idle`), hence not the default.
+ * - `idle` (the default; Linux's SCHED_IDLE, set through util-linux's `chrt` before node
+ *   starts, so every thread and child inherits it): the job runs on what the serving process
+ *   leaves, and a waking request thread takes the core from it at once. Under a nice value the
+ *   kernel lets the running job finish its slice first: with a train and a segments job at
+ *   niceness 10, the serving thread waited for a core 21–82 ms a second more than with no job
+ *   at a fixed rate, and 390–410 ms a second at full load; at SCHED_IDLE −21 to +10 ms, and
+ *   240–290 (jobs bench, which prints that wait; 3 alternated pairs). Where nothing else wants a core it runs as fast as at any priority; a
+ *   machine kept busy around the clock by other work never finishes it. Without `chrt` (not
+ *   Linux), niceness 19.
+ * - `low`: niceness 10. The scheduler shares a contended core out by weight, so the job still
+ *   gets about a tenth of it: for a machine that is never idle.
  * - `normal`: this process's own priority (a machine that only runs jobs).
  */
 export type JobPriority = 'idle' | 'low' | 'normal';

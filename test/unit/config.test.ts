@@ -41,9 +41,9 @@ describe('loadConfig', () => {
       attempts: 3,
       backoffMs: 1000,
       lockMs: 30_000,
-      priority: 'low',
+      priority: 'idle',
     });
-    expect(loadConfig({ SHELF_JOB_PRIORITY: 'idle' }).jobs.priority).toBe('idle');
+    expect(loadConfig({ SHELF_JOB_PRIORITY: 'low' }).jobs.priority).toBe('low');
     expect(c.alsShards).toEqual({ shards: 0, threads: 1 });
     expect(
       loadConfig({ SHELF_ALS_SHARDS: '8', SHELF_ALS_SHARD_THREADS: '2', SHELF_QUEUE_PREFIX: 'p' }),
