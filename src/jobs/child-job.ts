@@ -30,9 +30,9 @@ export const JOB_NICENESS = 10;
  *   kernel lets the running job finish its slice first: with a train and a segments job at
  *   niceness 10, the serving thread waited for a core 21–82 ms a second more than with no job
  *   at a fixed rate, and 390–410 ms a second at full load; at SCHED_IDLE −21 to +10 ms, and
- *   240–290 (jobs bench, which prints that wait; 3 alternated pairs). Where nothing else wants a core it runs as fast as at any priority; a
- *   machine kept busy around the clock by other work never finishes it. Without `chrt` (not
- *   Linux), niceness 19.
+ *   240–290 (jobs bench, which prints that wait; 3 alternated pairs). Where nothing else wants
+ *   a core it runs as fast as at any priority; a machine kept busy around the clock by other
+ *   work never finishes it. Without `chrt` (not Linux), niceness 19.
  * - `low`: niceness 10. The scheduler shares a contended core out by weight, so the job still
  *   gets about a tenth of it: for a machine that is never idle.
  * - `normal`: this process's own priority (a machine that only runs jobs).
