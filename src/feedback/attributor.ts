@@ -11,7 +11,8 @@
  *
  * An event naming a list the store does not hold yet is tried again a little later: behind a
  * load balancer the click reaches one replica while the list it names may still sit in the
- * impression buffer of another (flushed within a second). After the last try it gets no credit.
+ * impression buffer of another (flushed within a second), or in this one's, should the store be
+ * slow to take it (`settleMs`). After the last try it gets no credit.
  */
 import type { Attribution, AttributedType, ShelfEvent, Store, StoredImpression } from '../store/types.ts';
 import { visitorKey } from '../store/types.ts';
@@ -40,6 +41,14 @@ export interface AttributorOptions {
   windows?: AttributionWindows;
   /** Called before impressions are looked up (the recorder's flush). */
   settle?: () => Promise<void>;
+  /**
+   * How long an attribution waits for `settle` at most, ms. The events route awaits it, and the
+   * flush waits on the store: one that stops taking impressions (a lock on their table, a slow
+   * disk) held every click, add-to-cart and purchase posted until it took them again. A list
+   * still unwritten then is found by the retries.
+   * @defaultValue 1000
+   */
+  settleMs?: number;
   counters?: FeedbackCounters;
   /** How long an event naming an unknown list waits before its next try, ms. @defaultValue 1500 */
   retryMs?: number;
@@ -90,11 +99,23 @@ export class Attributor {
     }
   }
 
+  /** The recorder's flush, or `settleMs`, whichever comes first. */
+  private async settled(): Promise<void> {
+    if (!this.o.settle) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.o.settleMs ?? 1000)));
+    try {
+      await Promise.race([this.o.settle(), bound]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** `retries`: how many more tries an event naming a list not stored yet may have. */
   private async attributeWith(stored: readonly ShelfEvent[], retries: number): Promise<Attribution[]> {
     const events = stored.filter((e) => CREDITED.has(e.type));
     if (!events.length) return [];
-    await this.o.settle?.();
+    await this.settled();
     const ids = events.flatMap((e) => (e.recommendationId === undefined ? [] : [e.recommendationId]));
     const byId = new Map((await this.o.store.impressions(ids)).map((i) => [i.recommendationId, i]));
     const waiting =

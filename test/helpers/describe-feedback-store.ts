@@ -110,6 +110,27 @@ export function describeFeedbackStore(store: () => Store): void {
       await attributor.close();
     });
 
+    it('waits for a recorder that never settles (a starved or stalled writer) no longer than settleMs', async () => {
+      // Without the bound, attribute() (and the events route awaiting it) would never resolve.
+      const attributor = new Attributor({
+        store: store(),
+        settle: () => new Promise<void>(() => {}),
+        settleMs: 20,
+        retryMs: 20,
+        retries: 2,
+      });
+      const click = ev('stalled-1', { recommendationId: 'r-stalled' });
+      await store().insertEvents([click]);
+      expect(await attributor.attribute([click])).toEqual([]);
+      // The writer gets to it: the retry credits the click.
+      await store().insertImpressions([impression('r-stalled')]);
+      const credited = async () =>
+        (await store().attributionsAfter(0, 100)).filter((a) => a.eventId === 'stalled-1');
+      for (let i = 0; i < 50 && !(await credited()).length; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await credited()).toMatchObject([{ recommendationId: 'r-stalled', position: 1 }]);
+      await attributor.close();
+    });
+
     it('gives no credit when the item was not in the referenced list, even if another list showed it', async () => {
       await store().insertImpressions([impression('r1', { itemIds: ['a'] }), impression('r2')]);
       expect(await post([ev('e1', { recommendationId: 'r1' })])).toEqual([]);
