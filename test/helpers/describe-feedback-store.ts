@@ -38,6 +38,14 @@ export function describeFeedbackStore(store: () => Store): void {
       return new Attributor({ store: store(), retries: 0 }).attribute(stored);
     };
 
+    /** The attributions of `eventId` once a retry has made them (half a second at most). */
+    const creditOnRetry = async (eventId: string) => {
+      const credited = async () =>
+        (await store().attributionsAfter(0, 100)).filter((a) => a.eventId === eventId);
+      for (let i = 0; i < 50 && !(await credited()).length; i++) await new Promise((r) => setTimeout(r, 10));
+      return credited();
+    };
+
     it('stores ids handed over as JSON text with their count (as the writer thread hands them) as it stores an array', async () => {
       const listed = impression('r1', { itemIds: ['x', 'y"z', 'b'] });
       const encoded = { ...impression('r2'), itemIds: { json: JSON.stringify(listed.itemIds), count: 3 } };
@@ -99,10 +107,9 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(await attributor.attribute([click])).toEqual([]);
       // The other replica's buffer is flushed a moment later; the retry credits the click.
       await store().insertImpressions([impression('r-late')]);
-      const credited = async () =>
-        (await store().attributionsAfter(0, 100)).filter((a) => a.eventId === 'late-1');
-      for (let i = 0; i < 50 && !(await credited()).length; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(await credited()).toMatchObject([{ recommendationId: 'r-late', position: 1, type: 'click' }]);
+      expect(await creditOnRetry('late-1')).toMatchObject([
+        { recommendationId: 'r-late', position: 1, type: 'click' },
+      ]);
       // An unknown list still unknown after the last try gets nothing (and close ends the waiting).
       const never = ev('late-2', { recommendationId: 'r-never' });
       await store().insertEvents([never]);
@@ -124,10 +131,9 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(await attributor.attribute([click])).toEqual([]);
       // The writer gets to it: the retry credits the click.
       await store().insertImpressions([impression('r-stalled')]);
-      const credited = async () =>
-        (await store().attributionsAfter(0, 100)).filter((a) => a.eventId === 'stalled-1');
-      for (let i = 0; i < 50 && !(await credited()).length; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(await credited()).toMatchObject([{ recommendationId: 'r-stalled', position: 1 }]);
+      expect(await creditOnRetry('stalled-1')).toMatchObject([
+        { recommendationId: 'r-stalled', position: 1 },
+      ]);
       await attributor.close();
     });
 
