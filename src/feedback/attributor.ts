@@ -16,6 +16,7 @@
  */
 import type { Attribution, AttributedType, ShelfEvent, Store, StoredImpression } from '../store/types.ts';
 import { visitorKey } from '../store/types.ts';
+import { settlesWithin } from '../time-bound.ts';
 import type { FeedbackCounters } from './feedback-counters.ts';
 
 const HOUR = 3_600_000;
@@ -99,23 +100,12 @@ export class Attributor {
     }
   }
 
-  /** The recorder's flush, or `settleMs`, whichever comes first. */
-  private async settled(): Promise<void> {
-    if (!this.o.settle) return;
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.o.settleMs ?? 1000)));
-    try {
-      await Promise.race([this.o.settle(), bound]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   /** `retries`: how many more tries an event naming a list not stored yet may have. */
   private async attributeWith(stored: readonly ShelfEvent[], retries: number): Promise<Attribution[]> {
     const events = stored.filter((e) => CREDITED.has(e.type));
     if (!events.length) return [];
-    await this.settled();
+    // The recorder's flush, or `settleMs`, whichever comes first.
+    if (this.o.settle) await settlesWithin(this.o.settle(), this.o.settleMs ?? 1000);
     const ids = events.flatMap((e) => (e.recommendationId === undefined ? [] : [e.recommendationId]));
     const byId = new Map((await this.o.store.impressions(ids)).map((i) => [i.recommendationId, i]));
     const waiting =

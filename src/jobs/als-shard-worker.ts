@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { checkShardSpec } from '../../training/als-shard-job.ts';
 import type { AlsShardSpec } from '../../training/als-shard-job.ts';
 import { ThreadShardTransport } from '../../training/als-shard-threads.ts';
+import { settlesWithin } from '../time-bound.ts';
 import { ALS_HALF_STEP_JOB, ALS_SHARD_JOB, ALS_SHARD_QUEUE } from './als-shard-flow.ts';
 import type { AlsHalfStepData } from './als-shard-flow.ts';
 
@@ -88,15 +89,7 @@ export class AlsShardWorker {
    */
   async close(boundMs = Number.POSITIVE_INFINITY): Promise<void> {
     const closing = this.worker.close();
-    let timer: NodeJS.Timeout | undefined;
-    if (Number.isFinite(boundMs)) {
-      const late = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), boundMs))),
-      ]);
-      clearTimeout(timer);
-      if (late) await this.threads.close();
-    }
+    if (Number.isFinite(boundMs) && !(await settlesWithin(closing, boundMs))) await this.threads.close();
     await closing;
     await this.threads.close();
   }

@@ -9,6 +9,7 @@
 import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { settlesWithin } from '../time-bound.ts';
 import { PermanentJobError } from './inline-jobs.ts';
 import { checkPayload, PayloadError } from './job-payloads.ts';
 import type { JobProcessor, ShelfJobName } from './job-types.ts';
@@ -100,13 +101,7 @@ export class ShelfWorker {
   /** Stops taking jobs; those in hand get `boundMs` to finish, then go back to the queue. */
   async close(boundMs: number): Promise<void> {
     const closing = this.worker.close();
-    let timer: NodeJS.Timeout | undefined;
-    const late = await Promise.race([
-      closing.then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), boundMs))),
-    ]);
-    clearTimeout(timer);
-    if (late) {
+    if (!(await settlesWithin(closing, boundMs))) {
       this.handingBack = true;
       this.worker.cancelAllJobs('the worker is shutting down');
       await closing;
