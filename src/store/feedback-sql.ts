@@ -195,11 +195,15 @@ export function totalsFromRows(q: FeedbackQuery, rows: readonly TotalsRow[]): Fe
   return out;
 }
 
+/** The visitor-day rows of the groups `feedback_groups` lists `WHERE …`: a seek each. */
+const IN_GROUPS = (where: string) => `(day, tier, model_version, config, variant) IN
+  (SELECT day, tier, model_version, config, variant FROM feedback_groups ${where})`;
+
 /** Per visitor sums of the visitor-day aggregates of some configs (an experiment's variants); `$CONFIGS` is the backend's list. */
 export const UNIT_TOTALS_SQL = `
   SELECT config, visitor, sum(impressions) AS impressions, sum(clicks) AS clicks,
     sum(purchases) AS purchases, sum(revenue) AS revenue
-  FROM feedback_visitor_days WHERE config IN ($CONFIGS)
+  FROM feedback_visitor_days WHERE ${IN_GROUPS('WHERE config IN ($CONFIGS)')}
   GROUP BY config, visitor ORDER BY config, visitor`;
 
 export interface UnitTotalsRow {
@@ -242,6 +246,8 @@ const VISITOR_DAY_KEY = 'ON CONFLICT (day, tier, model_version, config, variant,
 const POSITIONS = `INSERT INTO feedback_positions AS t (tier, model_version, config, variant, day, position,
   items_shown, clicks, add_to_carts, purchases, units, revenue)`;
 const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET';
+const GROUPS = 'INSERT INTO feedback_groups (day, tier, model_version, config, variant)';
+const GROUP_KEY = 'ON CONFLICT (day, tier, model_version, config, variant) DO NOTHING';
 
 /**
  * The statements that add impressions with $1 < seq ≤ $2, then attributions with $1 < seq ≤ $2,
@@ -253,11 +259,11 @@ const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, po
  */
 export function aggregationSql(d: AggregationDialect): {
   fillLists: string;
-  listConfigs: string;
+  listGroups: string;
   clearLists: string;
   impressionVisitorDays: string;
   impressionPositions: string;
-  attributionConfigs: string;
+  attributionGroups: string;
   attributionVisitorDays: string;
   attributionPositions: string;
 } {
@@ -266,9 +272,9 @@ export function aggregationSql(d: AggregationDialect): {
       SELECT tier, coalesce(model_version, ''), config, coalesce(variant, ''), ts / 86400000, ${VISITOR},
         shown, count(*)
       FROM impressions WHERE seq > $1 AND seq <= $2 GROUP BY 6, 5, 1, 2, 3, 4, 7`,
-    // The configs the aggregates hold (erasure seeks a visitor's rows config by config).
-    listConfigs: `INSERT INTO feedback_configs (config) SELECT DISTINCT config FROM feedback_lists WHERE true
-      ON CONFLICT (config) DO NOTHING`,
+    // The groups the aggregates hold: erasure and experiment readouts seek each one.
+    listGroups: `${GROUPS} SELECT DISTINCT ${d.dayOf('days')}, tier, mv, config, variant FROM feedback_lists
+      WHERE true ${GROUP_KEY}`,
     clearLists: 'DELETE FROM feedback_lists',
     impressionVisitorDays: `${VISITOR_DAYS}
       SELECT tier, mv, config, variant, ${d.dayOf('days')}, visitor, sum(n), sum(n * len), 0, 0, 0, 0, 0
@@ -284,8 +290,8 @@ export function aggregationSql(d: AggregationDialect): {
       FROM lengths JOIN positions ON p < len
       GROUP BY tier, mv, config, variant, days, p
       ${POSITION_KEY} items_shown = t.items_shown + excluded.items_shown`,
-    attributionConfigs: `INSERT INTO feedback_configs (config)
-      SELECT DISTINCT config FROM attributions WHERE seq > $1 AND seq <= $2 ON CONFLICT (config) DO NOTHING`,
+    attributionGroups: `${GROUPS} SELECT DISTINCT day, tier, model_version, config, variant FROM attributions
+      WHERE seq > $1 AND seq <= $2 ${GROUP_KEY}`,
     attributionVisitorDays: `${VISITOR_DAYS}
       SELECT tier, model_version, config, variant, day, visitor, 0, 0, ${COUNTS}
       FROM attributions WHERE seq > $1 AND seq <= $2
@@ -314,8 +320,7 @@ export const FEEDBACK_ADDED_SQL = `SELECT (SELECT coalesce(sum(n), 0) FROM feedb
   (SELECT count(*) FROM attributions WHERE seq > $1 AND seq <= $2) AS attributions`;
 
 /**
- * A visitor's per-visitor-day rows ($1 its key), found through the (config, visitor) index one
- * config at a time: the table has no visitor index (each new row wrote it at a random place).
+ * A visitor's per-visitor-day rows ($1 its key), found through the primary key one group at a
+ * time: the table has no visitor index (each new row wrote it at a random place).
  */
-export const ERASE_VISITOR_DAYS_SQL = `DELETE FROM feedback_visitor_days
-  WHERE config IN (SELECT config FROM feedback_configs) AND visitor = $1`;
+export const ERASE_VISITOR_DAYS_SQL = `DELETE FROM feedback_visitor_days WHERE ${IN_GROUPS('')} AND visitor = $1`;

@@ -717,13 +717,13 @@ export class PostgresStore implements Store {
       await c.query(AGGREGATION.fillLists, imps);
       await c.query(AGGREGATION.impressionVisitorDays);
       await c.query(AGGREGATION.impressionPositions);
-      await c.query(AGGREGATION.listConfigs);
+      await c.query(AGGREGATION.listGroups);
       const { rows } = await c.query<{ impressions: string; attributions: string }>(
         FEEDBACK_ADDED_SQL,
         attrs,
       );
       await c.query(AGGREGATION.clearLists);
-      await c.query(AGGREGATION.attributionConfigs, attrs);
+      await c.query(AGGREGATION.attributionGroups, attrs);
       await c.query(AGGREGATION.attributionVisitorDays, attrs);
       await c.query(AGGREGATION.attributionPositions, attrs);
       return { impressions: Number(rows[0]!.impressions), attributions: Number(rows[0]!.attributions) };

@@ -94,11 +94,11 @@ function prepareAggregation(db: Database.Database) {
   db.exec(`CREATE TEMP TABLE IF NOT EXISTS feedback_lists (${FEEDBACK_LISTS_COLUMNS})`);
   return {
     fillLists: q(sql.fillLists),
-    listConfigs: q(sql.listConfigs),
+    listGroups: q(sql.listGroups),
     clearLists: q(sql.clearLists),
     impressionVisitorDays: q(sql.impressionVisitorDays),
     impressionPositions: q(sql.impressionPositions),
-    attributionConfigs: q(sql.attributionConfigs),
+    attributionGroups: q(sql.attributionGroups),
     attributionVisitorDays: q(sql.attributionVisitorDays),
     attributionPositions: q(sql.attributionPositions),
     horizon: q(FEEDBACK_HORIZON_SQL),
@@ -701,10 +701,10 @@ export class SqliteStore implements Store {
       s.fillLists.run(...imps);
       s.impressionVisitorDays.run();
       s.impressionPositions.run();
-      s.listConfigs.run();
+      s.listGroups.run();
       const n = s.added.get(...attrs) as { impressions: number; attributions: number };
       s.clearLists.run();
-      s.attributionConfigs.run(...attrs);
+      s.attributionGroups.run(...attrs);
       s.attributionVisitorDays.run(...attrs);
       s.attributionPositions.run(...attrs);
       return { impressions: n.impressions, attributions: n.attributions };

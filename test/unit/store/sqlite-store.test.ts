@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { aggregateFeedback } from '../../../src/feedback/aggregate-feedback.ts';
+import { ERASE_VISITOR_DAYS_SQL } from '../../../src/store/feedback-sql.ts';
 import { sqliteMigrations } from '../../../src/store/migrations.ts';
 import { openSqliteStore, SqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { StoredImpression } from '../../../src/store/types.ts';
@@ -162,6 +163,46 @@ describe("SqliteStore, the impressions' visitor index", () => {
       await store.close();
       const raw = new Database(file, { readonly: true });
       expect(raw.prepare('SELECT count(*) FROM impression_visitors').pluck().get()).toBe(3);
+      raw.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('erases, after migration 10, the visitor-day rows aggregated before it, in every group', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
+    try {
+      const file = join(dir, 'shelf.sqlite');
+      const db = new Database(file);
+      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
+      for (const m of sqliteMigrations.filter((x) => x.version < 10)) {
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+      }
+      const row = db.prepare(
+        `INSERT INTO feedback_visitor_days VALUES ('homepage', 'v1', ?, '', ?, ?, 1, 3, 0, 0, 0, 0, 0)`,
+      );
+      row.run('c1', '2026-01-01', 'u:u9');
+      row.run('c2', '2026-01-02', 'u:u9');
+      row.run('c2', '2026-01-02', 'u:u8');
+      db.exec("INSERT INTO feedback_configs VALUES ('c1'), ('c2')");
+      db.close();
+      const store = await openSqliteStore(file);
+      await store.deleteUser('u9');
+      await store.close();
+      const raw = new Database(file, { readonly: true });
+      expect(raw.prepare('SELECT config, day, visitor FROM feedback_visitor_days').all()).toEqual([
+        { config: 'c2', day: '2026-01-02', visitor: 'u:u8' },
+      ]);
+      const plan = raw
+        .prepare(`EXPLAIN QUERY PLAN ${ERASE_VISITOR_DAYS_SQL.replace('$1', '?')}`)
+        .all('u:u9')
+        .map((r) => (r as { detail: string }).detail)
+        .join(' | ');
+      // A seek per group into the primary key, not a scan of the table.
+      expect(plan).toContain(
+        'INDEX sqlite_autoindex_feedback_visitor_days_1 (day=? AND tier=? AND model_version=? AND config=? AND variant=? AND visitor=?)',
+      );
       raw.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
