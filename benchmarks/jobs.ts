@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- jobs [--jobs 2000] [--items 3000] [--duration 5] [--connections 8] [--steady-share 0.25] [--worker on|off]
+ * `npm run bench -- jobs [--jobs 2000] [--items 3000] [--duration 5] [--connections 8] [--steady-share 0.25] [--rounds 3] [--worker on|off]
  *  [--shard-interactions 1000000] [--shard-iterations 3] [--shard-factors 64]
  *  [--train-items 100000] [--train-users 50000] [--parts rates,latency,shard,train] [--job-priority idle|low|normal]`:
  * 1. jobs/s of a no-op job through the inline runner and through BullMQ (one in-process worker
@@ -10,7 +10,9 @@
  *    them, the p99 next to busy loops at the lowest priority (nice 19, one per core): what any
  *    background CPU costs the API on this machine, the jobs' own cost aside. These loads are as
  *    fast as the server answers, so a job's CPU shows as queueing; the same is then measured at a
- *    fixed rate, `--steady-share` (0.25) of the idle req/s, with the jobs run a second time.
+ *    fixed rate, `--steady-share` (0.25) of the idle req/s. At each load, `--rounds` rounds of an
+ *    idle phase and a jobs phase (the jobs posted again each time): the ratio is the median of the
+ *    rounds' ratios, each round's printed beside it.
  *    Each phase also reports how long the serving thread waited, runnable, for a core (ms per
  *    second of load, from /proc): a p99 rests on a few requests and moves by 2–5× between runs
  *    of the same code here; the wait sums every wake-up, so it shows the jobs' cost steadily.
@@ -39,6 +41,7 @@ import { ShelfWorker } from '../src/jobs/bullmq-worker.ts';
 import { InlineJobs } from '../src/jobs/inline-jobs.ts';
 import { powerLawInteractions } from '../training/datasets/synthetic-interactions.ts';
 import { runLoad } from './lib/load-client.ts';
+import { median } from './lib/median.ts';
 import { differingElements, plainFit, shardedFit } from './lib/sharded-fit.ts';
 import type { LoadResult } from './lib/load-client.ts';
 import { parseArgs, printTable } from './lib/table.ts';
@@ -120,13 +123,21 @@ async function measured(load: Promise<LoadResult>, seconds: number): Promise<Pha
   };
 }
 
-interface LatencyPhases {
+/** An idle phase and the jobs phase after it, measured in one round. */
+interface Round {
   idle: Phase;
+  jobs: Phase;
+  /** jobs p99 ÷ idle p99. */
+  ratio: number;
+}
+
+interface LatencyPhases {
+  /** As fast as the server answers: the rounds, in order. */
+  full: Round[];
   besideSpinners: Phase;
-  duringJobs: Phase;
   /** At a fixed rate (`rate` requests/s), idle and while the jobs run. */
-  steadyIdle: Phase & { rate: number };
-  steadyJobs: Phase & { rate: number };
+  rate: number;
+  steady: Round[];
 }
 
 interface LatencyOptions {
@@ -134,10 +145,14 @@ interface LatencyOptions {
   duration: number;
   connections: number;
   steadyShare: number;
+  /** Idle and jobs phases at each load; the figure is the median of the rounds' ratios. */
+  rounds: number;
   redisUrl: string;
   /** `SHELF_JOB_PRIORITY` of the server and the worker; unset: the config's default. */
   jobPriority: string | undefined;
 }
+
+const roundOf = (idle: Phase, jobs: Phase): Round => ({ idle, jobs, ratio: jobs.p99Ms / idle.p99Ms });
 
 /** Busy loops at nice 19, one per core, ending after `seconds`. */
 function spinners(seconds: number): ReturnType<typeof spawn>[] {
@@ -203,16 +218,6 @@ async function latencyUnderJobs(mode: 'embedded' | 'worker', o: LatencyOptions):
       ).id;
     const serving = async () =>
       ((await (await fetch(`${server!.url}/readyz`)).json()) as { modelVersion: string | null }).modelVersion;
-    const before = await serving();
-    /**
-     * Until the server serves the version the train job published (it hears of it after the job
-     * ends), at most 15 s: an idle phase must not measure the swap.
-     */
-    const swappedIn = async () => {
-      const end = performance.now() + 15_000;
-      while ((await serving()) === before && performance.now() < end)
-        await new Promise((r) => setTimeout(r, 100));
-    };
     /** `load` from the moment a train and a segments job are posted, and the seconds they took. */
     const whileJobsRun = async (rate?: number): Promise<Phase> => {
       const t0 = performance.now();
@@ -237,30 +242,52 @@ async function latencyUnderJobs(mode: 'embedded' | 'worker', o: LatencyOptions):
       })();
       return { ...(await running), jobSeconds: await finished };
     };
+    /**
+     * After a jobs phase: until the server serves the version the train job published, then every
+     * visitor's list on it, once, so that the next idle phase measures neither the swap nor the
+     * lists the swap did not compute (Engine.warm computes only those it found cached; without
+     * this pass the first half second computed the rest at once: tails up to 250 ms at 3,600
+     * req/s on 3,000 items).
+     */
+    const settle = async (before: string | null) => {
+      const end = performance.now() + 15_000;
+      while ((await serving()) === before && performance.now() < end)
+        await new Promise((r) => setTimeout(r, 100));
+      await runLoad({
+        url: server!.url,
+        paths,
+        headers,
+        duration: 60,
+        connections: o.connections,
+        amount: paths.length,
+      });
+    };
+    /**
+     * `rounds` idle phases, each followed by a jobs phase, at `rate` (unset: as fast as the server
+     * answers). A p99 rests on a few requests, and one stall of 50 ms doubles it: one pair of
+     * phases is a lottery around the target, the median of several is the figure.
+     */
+    const rounds = async (rate?: number): Promise<Round[]> => {
+      const out: Round[] = [];
+      for (let r = 0; r < o.rounds; r++) {
+        const idle = await measured(load(rate), o.duration);
+        const before = await serving();
+        const jobs = await whileJobsRun(rate);
+        await settle(before);
+        out.push(roundOf(idle, jobs));
+      }
+      return out;
+    };
     await load(); // warm-up
-    const idle = await measured(load(), o.duration);
     const spinning = spinners(o.duration + 2);
     const besideSpinners = await measured(load(), o.duration);
     for (const child of spinning) child.kill();
-    const duringJobs = await whileJobsRun();
-    await swappedIn();
-    // Every visitor's list on the new version, once, before the idle phase: the swap computed
-    // only the lists it found cached (Engine.warm); without this pass, the first half second
-    // computed the rest at once (tails up to 250 ms at 3,600 req/s on 3,000 items).
-    await runLoad({
-      url: server!.url,
-      paths,
-      headers,
-      duration: 60,
-      connections: o.connections,
-      amount: paths.length,
-    });
+    const full = await rounds();
     // The same at a fixed rate the idle server answers with room to spare, as a storefront's
     // traffic arrives: the jobs' cost to each answer, not to a saturated server's queue.
-    const rate = Math.max(1, Math.round(idle.reqPerSec * o.steadyShare));
-    const steadyIdle = { ...(await measured(load(rate), o.duration)), rate };
-    const steadyJobs = { ...(await whileJobsRun(rate)), rate };
-    return { idle, besideSpinners, duringJobs, steadyIdle, steadyJobs };
+    const rate = Math.max(1, Math.round(median(full.map((r) => r.idle.reqPerSec)) * o.steadyShare));
+    const steady = await rounds(rate);
+    return { full, besideSpinners, rate, steady };
   } finally {
     worker?.kill('SIGTERM');
     await server?.close();
@@ -344,6 +371,7 @@ export default async function jobs(args: string[]): Promise<unknown> {
   const duration = Number(opts.get('duration') ?? 5);
   const connections = Number(opts.get('connections') ?? 8);
   const steadyShare = Number(opts.get('steady-share') ?? 0.25);
+  const rounds = Number(opts.get('rounds') ?? 3);
   const withWorker = (opts.get('worker') ?? 'on') === 'on';
   const redisUrl = String(opts.get('redis') ?? 'redis://127.0.0.1:6379');
   const priority = opts.get('job-priority');
@@ -370,17 +398,23 @@ export default async function jobs(args: string[]): Promise<unknown> {
   let latency: Record<string, LatencyPhases> | undefined;
   if (parts.has('latency')) {
     latency = {};
-    const lo: LatencyOptions = { items, duration, connections, steadyShare, redisUrl, jobPriority };
+    const lo: LatencyOptions = { items, duration, connections, steadyShare, rounds, redisUrl, jobPriority };
     latency.embedded = await latencyUnderJobs('embedded', lo);
     if (withWorker) latency.worker = await latencyUnderJobs('worker', lo);
     const waited = (p: Phase) => p.waitedMsPerSecond ?? NaN;
+    /** The median over `rs` of `f`. */
+    const mid = (rs: Round[], f: (r: Round) => number) => median(rs.map(f));
+    const ratios = (rs: Round[]) => rs.map((r) => r.ratio.toFixed(2)).join(' · ');
+    const errors = (rs: Round[]) => rs.reduce((n, r) => n + r.idle.errors + r.jobs.errors, 0);
+    const took = (rs: Round[]) => mid(rs, (r) => r.jobs.jobSeconds ?? 0);
     printTable(
-      `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase: idle, beside ${availableParallelism()} nice-19 busy loops, then while a train and a segments job run`,
+      `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase, as fast as the server answers: beside ${availableParallelism()} nice-19 busy loops, then ${rounds} rounds of idle and while a train and a segments job run; medians of the rounds`,
       [
         'mode',
         'idle p99 ms',
         'jobs p99 ms',
         'ratio (target ≤ 2)',
+        'rounds’ ratios',
         'busy loops p99 ms',
         'their ratio',
         'idle req/s',
@@ -391,24 +425,28 @@ export default async function jobs(args: string[]): Promise<unknown> {
         'errors',
         'jobs took s',
       ],
-      Object.entries(latency).map(([mode, r]) => [
-        mode,
-        r.idle.p99Ms,
-        r.duringJobs.p99Ms,
-        r.duringJobs.p99Ms / r.idle.p99Ms,
-        r.besideSpinners.p99Ms,
-        r.besideSpinners.p99Ms / r.idle.p99Ms,
-        r.idle.reqPerSec,
-        r.duringJobs.reqPerSec,
-        waited(r.idle),
-        waited(r.besideSpinners),
-        waited(r.duringJobs),
-        r.idle.errors + r.besideSpinners.errors + r.duringJobs.errors,
-        r.duringJobs.jobSeconds ?? 0,
-      ]),
+      Object.entries(latency).map(([mode, r]) => {
+        const idleP99 = mid(r.full, (x) => x.idle.p99Ms);
+        return [
+          mode,
+          idleP99,
+          mid(r.full, (x) => x.jobs.p99Ms),
+          mid(r.full, (x) => x.ratio),
+          ratios(r.full),
+          r.besideSpinners.p99Ms,
+          r.besideSpinners.p99Ms / idleP99,
+          mid(r.full, (x) => x.idle.reqPerSec),
+          mid(r.full, (x) => x.jobs.reqPerSec),
+          mid(r.full, (x) => waited(x.idle)),
+          waited(r.besideSpinners),
+          mid(r.full, (x) => waited(x.jobs)),
+          errors(r.full) + r.besideSpinners.errors,
+          took(r.full),
+        ];
+      }),
     );
     printTable(
-      `the same at a fixed rate, ${steadyShare * 100}% of the idle req/s above, up to ${Math.max(64, connections)} connections, latency from when each request was due: idle, then while the jobs run again (a swap at their end included when the load outlasts the train job)`,
+      `the same at a fixed rate, ${steadyShare * 100}% of the idle req/s above, up to ${Math.max(64, connections)} connections, latency from when each request was due: ${rounds} rounds of idle and while the jobs run (a swap at their end included when the load outlasts the train job); medians of the rounds`,
       [
         'mode',
         'req/s',
@@ -417,6 +455,7 @@ export default async function jobs(args: string[]): Promise<unknown> {
         'jobs p50 ms',
         'jobs p99 ms',
         'ratio (target ≤ 2)',
+        'rounds’ ratios',
         'waited ms/s idle',
         'jobs',
         'errors',
@@ -424,16 +463,17 @@ export default async function jobs(args: string[]): Promise<unknown> {
       ],
       Object.entries(latency).map(([mode, r]) => [
         mode,
-        r.steadyIdle.rate,
-        r.steadyIdle.p50Ms,
-        r.steadyIdle.p99Ms,
-        r.steadyJobs.p50Ms,
-        r.steadyJobs.p99Ms,
-        r.steadyJobs.p99Ms / r.steadyIdle.p99Ms,
-        waited(r.steadyIdle),
-        waited(r.steadyJobs),
-        r.steadyIdle.errors + r.steadyJobs.errors,
-        r.steadyJobs.jobSeconds ?? 0,
+        r.rate,
+        mid(r.steady, (x) => x.idle.p50Ms),
+        mid(r.steady, (x) => x.idle.p99Ms),
+        mid(r.steady, (x) => x.jobs.p50Ms),
+        mid(r.steady, (x) => x.jobs.p99Ms),
+        mid(r.steady, (x) => x.ratio),
+        ratios(r.steady),
+        mid(r.steady, (x) => waited(x.idle)),
+        mid(r.steady, (x) => waited(x.jobs)),
+        errors(r.steady),
+        took(r.steady),
       ]),
     );
   }
@@ -455,6 +495,7 @@ export default async function jobs(args: string[]): Promise<unknown> {
     durationSeconds: duration,
     connections,
     steadyShare,
+    rounds,
     jobPriority: jobPriority ?? 'default',
     rates,
     latency,
