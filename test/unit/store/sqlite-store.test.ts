@@ -16,6 +16,17 @@ describeStore('sqlite (memory)', async () => {
   return { store, cleanup: () => store.close() };
 });
 
+/** A store file as the migrations before `version` left it. */
+function storeBefore(file: string, version: number): Database.Database {
+  const db = new Database(file);
+  db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
+  for (const m of sqliteMigrations.filter((x) => x.version < version)) {
+    db.exec(m.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+  }
+  return db;
+}
+
 describe('SqliteStore on disk', () => {
   it('keeps data and migration state across reopen', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
@@ -36,12 +47,7 @@ describe('SqliteStore on disk', () => {
     const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
     try {
       const file = join(dir, 'shelf.sqlite');
-      const db = new Database(file);
-      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
-      for (const m of sqliteMigrations.filter((x) => x.version < 5)) {
-        db.exec(m.sql);
-        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-      }
+      const db = storeBefore(file, 5);
       db.prepare(
         `INSERT INTO impressions (recommendation_id, ts, tier, user_id, config, probability, model_version, item_ids)
          VALUES ('r1', ?, 'homepage', 'u1', 'default', 1, 'v1', '["a","b","c"]')`,
@@ -140,12 +146,7 @@ describe("SqliteStore, the impressions' visitor index", () => {
     const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
     try {
       const file = join(dir, 'shelf.sqlite');
-      const db = new Database(file);
-      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
-      for (const m of sqliteMigrations.filter((x) => x.version < 9)) {
-        db.exec(m.sql);
-        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-      }
+      const db = storeBefore(file, 9);
       const insert = db.prepare(
         `INSERT INTO impressions (recommendation_id, ts, tier, user_id, session_id, config, probability, model_version, item_ids, shown)
          VALUES (?, ?, 'homepage', ?, ?, 'default', 1, 'v1', '["a","b","c"]', 3)`,
@@ -173,12 +174,7 @@ describe("SqliteStore, the impressions' visitor index", () => {
     const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
     try {
       const file = join(dir, 'shelf.sqlite');
-      const db = new Database(file);
-      db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
-      for (const m of sqliteMigrations.filter((x) => x.version < 10)) {
-        db.exec(m.sql);
-        db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-      }
+      const db = storeBefore(file, 10);
       const row = db.prepare(
         `INSERT INTO feedback_visitor_days VALUES ('homepage', 'v1', ?, '', ?, ?, 1, 3, 0, 0, 0, 0, 0)`,
       );
