@@ -195,9 +195,10 @@ export function totalsFromRows(q: FeedbackQuery, rows: readonly TotalsRow[]): Fe
   return out;
 }
 
+/** The columns of `feedback_groups`: the first five of the visitor-day aggregates' key. */
+const GROUP = 'day, tier, model_version, config, variant';
 /** The visitor-day rows of the groups `feedback_groups` lists `WHERE …`: a seek each. */
-const IN_GROUPS = (where: string) => `(day, tier, model_version, config, variant) IN
-  (SELECT day, tier, model_version, config, variant FROM feedback_groups ${where})`;
+const IN_GROUPS = (where: string) => `(${GROUP}) IN (SELECT ${GROUP} FROM feedback_groups ${where})`;
 
 /** Per visitor sums of the visitor-day aggregates of some configs (an experiment's variants); `$CONFIGS` is the backend's list. */
 export const UNIT_TOTALS_SQL = `
@@ -242,12 +243,12 @@ const ADD_COUNTS = `clicks = t.clicks + excluded.clicks, add_to_carts = t.add_to
   purchases = t.purchases + excluded.purchases, units = t.units + excluded.units, revenue = t.revenue + excluded.revenue`;
 const VISITOR_DAYS = `INSERT INTO feedback_visitor_days AS t (tier, model_version, config, variant, day, visitor,
   impressions, items_shown, clicks, add_to_carts, purchases, units, revenue)`;
-const VISITOR_DAY_KEY = 'ON CONFLICT (day, tier, model_version, config, variant, visitor) DO UPDATE SET';
+const VISITOR_DAY_KEY = `ON CONFLICT (${GROUP}, visitor) DO UPDATE SET`;
 const POSITIONS = `INSERT INTO feedback_positions AS t (tier, model_version, config, variant, day, position,
   items_shown, clicks, add_to_carts, purchases, units, revenue)`;
 const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET';
-const GROUPS = 'INSERT INTO feedback_groups (day, tier, model_version, config, variant)';
-const GROUP_KEY = 'ON CONFLICT (day, tier, model_version, config, variant) DO NOTHING';
+const GROUPS = `INSERT INTO feedback_groups (${GROUP})`;
+const GROUP_KEY = `ON CONFLICT (${GROUP}) DO NOTHING`;
 
 /**
  * The statements that add impressions with $1 < seq ≤ $2, then attributions with $1 < seq ≤ $2,
@@ -290,7 +291,7 @@ export function aggregationSql(d: AggregationDialect): {
       FROM lengths JOIN positions ON p < len
       GROUP BY tier, mv, config, variant, days, p
       ${POSITION_KEY} items_shown = t.items_shown + excluded.items_shown`,
-    attributionGroups: `${GROUPS} SELECT DISTINCT day, tier, model_version, config, variant FROM attributions
+    attributionGroups: `${GROUPS} SELECT DISTINCT ${GROUP} FROM attributions
       WHERE seq > $1 AND seq <= $2 ${GROUP_KEY}`,
     attributionVisitorDays: `${VISITOR_DAYS}
       SELECT tier, model_version, config, variant, day, visitor, 0, 0, ${COUNTS}
