@@ -3,6 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { parseAdaptive } from './experiments/adaptive-policy.ts';
 import type { AdaptiveConfig } from './experiments/adaptive-policy.ts';
+import { DEFAULT_CLOCK_SKEW_MS } from './feedback/attributor.ts';
 import { JOB_PRIORITIES } from './jobs/child-job.ts';
 import type { JobChildSpec, JobPriority } from './jobs/child-job.ts';
 import { parseSchedule } from './jobs/schedule-spec.ts';
@@ -85,6 +86,11 @@ export interface ShelfConfig {
    * item is looked for, ms, per event type.
    */
   attributionWindowMs: { click: number; addToCart: number; purchase: number };
+  /**
+   * How long after such an event a list may have been shown and still take its credit, when no
+   * list before it does (the storefront's clock is not Shelf's), ms.
+   */
+  attributionSkewMs: number;
   /** Impressions held in memory at most while the store is slow; beyond, they are shed. */
   impressionBuffer: number;
   /**
@@ -360,6 +366,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       addToCart: parseWhole('SHELF_ATTRIBUTION_CART_MS', env.SHELF_ATTRIBUTION_CART_MS, 604_800_000),
       purchase: parseWhole('SHELF_ATTRIBUTION_PURCHASE_MS', env.SHELF_ATTRIBUTION_PURCHASE_MS, 604_800_000),
     },
+    attributionSkewMs: parseWhole(
+      'SHELF_ATTRIBUTION_SKEW_MS',
+      env.SHELF_ATTRIBUTION_SKEW_MS,
+      DEFAULT_CLOCK_SKEW_MS,
+    ),
     impressionBuffer: parsePositive('SHELF_IMPRESSION_BUFFER', env.SHELF_IMPRESSION_BUFFER, 50_000),
     impressionWriter,
     feedPollMs: parseWhole('SHELF_FEED_POLL_MS', env.SHELF_FEED_POLL_MS, 1000),

@@ -298,6 +298,7 @@ export async function createShelf(
     const attributor = new Attributor({
       store,
       windows: config.attributionWindowMs,
+      clockSkewMs: config.attributionSkewMs,
       settle: () => impressions.flush(),
       counters,
     });

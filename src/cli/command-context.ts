@@ -49,7 +49,12 @@ export function createContext(o: ContextOptions): { ctx: CommandContext; close()
     async attributor() {
       // No impressions are buffered in this process, and the lists imported events name were
       // written long ago: an unknown one gets no credit at once (no waiting for a replica).
-      return new Attributor({ store: await ctx.store(), windows: config.attributionWindowMs, retries: 0 });
+      return new Attributor({
+        store: await ctx.store(),
+        windows: config.attributionWindowMs,
+        clockSkewMs: config.attributionSkewMs,
+        retries: 0,
+      });
     },
     async audit(action, target, detail, actor = CLI_ACTOR) {
       await new AuditLog(await ctx.store()).record(actor, action, target, detail);

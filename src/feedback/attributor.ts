@@ -37,9 +37,20 @@ export const DEFAULT_WINDOWS: Readonly<AttributionWindows> = Object.freeze({
   purchase: 7 * 24 * HOUR,
 });
 
+/** How long after an event's time a list may have been shown and still take its credit, ms. */
+export const DEFAULT_CLOCK_SKEW_MS = 5000;
+
 export interface AttributorOptions {
   store: Pick<Store, 'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution'>;
   windows?: AttributionWindows;
+  /**
+   * An event without a recommendationId that no list shown before its time explains takes the
+   * newest list shown at most this long after it, ms. The event's time is the storefront's
+   * clock, often in whole seconds, the list's Shelf's: a purchase 300 ms after its list, sent
+   * as 10:00:44Z for 10:00:44.6, found no list before it and went uncredited.
+   * @defaultValue 5000
+   */
+  clockSkewMs?: number;
   /** Called before impressions are looked up (the recorder's flush). */
   settle?: () => Promise<void>;
   /**
@@ -152,7 +163,12 @@ export class Attributor {
           : e.type === 'add_to_cart'
             ? this.windows.addToCart
             : this.windows.purchase;
-      impression = await this.o.store.latestImpressionWith(e, e.itemId, e.timestamp - window, e.timestamp);
+      const skew = this.o.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
+      impression =
+        (await this.o.store.latestImpressionWith(e, e.itemId, e.timestamp - window, e.timestamp)) ??
+        (skew > 0
+          ? await this.o.store.latestImpressionWith(e, e.itemId, e.timestamp + 1, e.timestamp + skew)
+          : null);
     }
     const position = impression ? impression.itemIds.indexOf(e.itemId) : -1;
     if (!impression || position < 0) return null;

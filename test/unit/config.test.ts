@@ -69,6 +69,9 @@ describe('loadConfig', () => {
     expect(c.changeLogRetainMs).toBe(7 * 86_400_000);
     expect(loadConfig({ SHELF_CHANGE_LOG_DAYS: '30' }).changeLogRetainMs).toBe(30 * 86_400_000);
     expect(c.drainMs).toBe(10_000);
+    expect(c.attributionSkewMs).toBe(5000);
+    expect(loadConfig({ SHELF_ATTRIBUTION_SKEW_MS: '0' }).attributionSkewMs).toBe(0);
+    expect(() => loadConfig({ SHELF_ATTRIBUTION_SKEW_MS: '-1' })).toThrow(/SHELF_ATTRIBUTION_SKEW_MS/);
     expect(c.rotation).toEqual({ shows: 3, windowMs: 86_400_000, factor: 0.3, forMs: 259_200_000 });
     expect(loadConfig({ SHELF_ROTATION_SHOWS: '0', SHELF_ROTATION_FACTOR: '0.5' }).rotation).toMatchObject({
       shows: 0,
