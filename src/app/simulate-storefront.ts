@@ -58,7 +58,11 @@ export async function simulateStorefront(o: SimulateStorefrontOptions): Promise<
   // The simulator is one trusted in-process client sending a day's traffic in seconds: the
   // per-key rate limit (counted on the real clock) is not for it.
   const config = { ...o.config, rateLimitPerMinute: Number.MAX_SAFE_INTEGER };
-  const shelf = await createShelf(config, o.log, {
+  // Its requests are not a client's: at info, the two lines logged per request were a wall of
+  // about 900 lines on `npm start`'s first run. Warnings and errors still show; so does every
+  // request when the level asks for debugging.
+  const level = o.log.isLevelEnabled('debug') || !o.log.isLevelEnabled('warn') ? o.log.level : 'warn';
+  const shelf = await createShelf(config, o.log.child({ simulation: true }, { level }), {
     store: o.store,
     ...(o.registry ? { registry: o.registry } : {}),
     now: clock.now,

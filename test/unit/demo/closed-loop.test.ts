@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShelf } from '../../../src/app/create-shelf.ts';
 import { simulateStorefront } from '../../../src/app/simulate-storefront.ts';
@@ -34,6 +35,7 @@ const SIMULATION = { visitors: 80, days: 4, seed: 5, start: NOW };
 async function simulated(
   dir: string,
   sf: Storefront,
+  simulationLog: Logger = log,
 ): Promise<{ store: Store; config: ShelfConfig; run: SimulateStorefrontResult }> {
   const store = await openSqliteStore(':memory:');
   await exportStorefront(sf, { store });
@@ -52,7 +54,7 @@ async function simulated(
   });
   const run = await simulateStorefront({
     config,
-    log,
+    log: simulationLog,
     store,
     registry,
     planted: sf.planted,
@@ -159,10 +161,14 @@ describe('the closed-loop simulator', () => {
     expect(summary.byTier.personalized!.trueCtr).toBeGreaterThan(0);
   });
 
-  it('gives the same counts for the same seed on the same data', async () => {
+  it('gives the same counts for the same seed on the same data, and logs none of its requests at info', async () => {
     dirs.push(await mkdtemp(join(tmpdir(), 'shelf-sim-')));
-    const again = await simulated(dirs[1]!, sf);
+    const lines: { msg: string }[] = [];
+    const info = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const again = await simulated(dirs[1]!, sf, info);
     stores.push(again.store);
     expect(again.run.result).toEqual(first.run.result);
+    expect(again.run.result.totals.impressions).toBeGreaterThan(100);
+    expect(lines.filter((l) => /request/.test(l.msg))).toEqual([]);
   });
 });
