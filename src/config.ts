@@ -346,7 +346,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     modelsDir: resolve(cwd, env.SHELF_MODELS_DIR || join(dataDir, 'models')),
     schedules: {
       train: scheduleOf(env, 'SHELF_SCHEDULE_TRAIN', '0 3 * * *'),
-      aggregate: scheduleOf(env, 'SHELF_SCHEDULE_AGGREGATE', 'every 5m', 'SHELF_AGGREGATE_EVERY_MS'),
+      // Embedded, every minute (#13: the live numbers one machine shows); scaled out, every few
+      // minutes (#15), since each run is a job on the shared queue.
+      aggregate: scheduleOf(
+        env,
+        'SHELF_SCHEDULE_AGGREGATE',
+        redis ? 'every 5m' : 'every 1m',
+        'SHELF_AGGREGATE_EVERY_MS',
+      ),
       segments: scheduleOf(env, 'SHELF_SCHEDULE_SEGMENTS', '0 4 * * *', 'SHELF_SEGMENTS_EVERY_MS'),
     },
     jobs: {

@@ -21,7 +21,7 @@ describe('loadConfig', () => {
     );
     expect(c.schedules).toEqual({
       train: { pattern: '0 3 * * *' },
-      aggregate: { everyMs: 300_000 },
+      aggregate: { everyMs: 60_000 },
       segments: { pattern: '0 4 * * *' },
     });
     expect(
@@ -32,8 +32,8 @@ describe('loadConfig', () => {
     });
     // The older millisecond variables still set the interval when the schedule is not given.
     expect(loadConfig({ SHELF_SEGMENTS_EVERY_MS: '0' }).schedules.segments).toBeNull();
-    expect(loadConfig({ SHELF_AGGREGATE_EVERY_MS: '60000' }).schedules.aggregate).toEqual({
-      everyMs: 60_000,
+    expect(loadConfig({ SHELF_AGGREGATE_EVERY_MS: '90000' }).schedules.aggregate).toEqual({
+      everyMs: 90_000,
     });
     expect(c.jobs).toEqual({
       prefix: 'shelf',
@@ -89,6 +89,7 @@ describe('loadConfig', () => {
     });
     expect(c.database).toEqual({ kind: 'postgres', url: 'postgres://u@db:5432/shelf' });
     expect(c.redis).toEqual({ url: 'redis://cache:6379' });
+    expect(c.schedules.aggregate).toEqual({ everyMs: 300_000 });
     expect(c.http.port).toBe(8080);
     expect(c.apiKeys.map((k) => k.role)).toEqual(['storefront', 'admin']);
     expect(c.logLevel).toBe('warn');
