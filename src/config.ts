@@ -87,8 +87,8 @@ export interface ShelfConfig {
    */
   attributionWindowMs: { click: number; addToCart: number; purchase: number };
   /**
-   * How long after such an event a list may have been shown and still take its credit, when no
-   * list before it does (the storefront's clock is not Shelf's), ms.
+   * How long after such an event a list may have been shown and still take its credit (the
+   * storefront's clock is not Shelf's), ms.
    */
   attributionSkewMs: number;
   /** Impressions held in memory at most while the store is slow; beyond, they are shed. */

@@ -44,10 +44,11 @@ export interface AttributorOptions {
   store: Pick<Store, 'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution'>;
   windows?: AttributionWindows;
   /**
-   * An event without a recommendationId that no list shown before its time explains takes the
-   * newest list shown at most this long after it, ms. The event's time is the storefront's
-   * clock, often in whole seconds, the list's Shelf's: a purchase 300 ms after its list, sent
-   * as 10:00:44Z for 10:00:44.6, found no list before it and went uncredited.
+   * An event without a recommendationId takes the newest list shown up to this long after its
+   * time, ms. The event's time is the storefront's clock, often in whole seconds, the list's
+   * Shelf's: a purchase 300 ms after its list, sent as 10:00:44Z for 10:00:44.6, passed over
+   * the list the visitor bought from, for one shown days before or for none. A list shown after
+   * the event holding its item is rare (the product page's lists leave the item out).
    * @defaultValue 5000
    */
   clockSkewMs?: number;
@@ -164,11 +165,12 @@ export class Attributor {
             ? this.windows.addToCart
             : this.windows.purchase;
       const skew = this.o.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
-      impression =
-        (await this.o.store.latestImpressionWith(e, e.itemId, e.timestamp - window, e.timestamp)) ??
-        (skew > 0
-          ? await this.o.store.latestImpressionWith(e, e.itemId, e.timestamp + 1, e.timestamp + skew)
-          : null);
+      impression = await this.o.store.latestImpressionWith(
+        e,
+        e.itemId,
+        e.timestamp - window,
+        e.timestamp + skew,
+      );
     }
     const position = impression ? impression.itemIds.indexOf(e.itemId) : -1;
     if (!impression || position < 0) return null;
