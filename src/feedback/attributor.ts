@@ -47,8 +47,9 @@ export interface AttributorOptions {
    * An event without a recommendationId takes the newest list shown up to this long after its
    * time, ms. The event's time is the storefront's clock, often in whole seconds, the list's
    * Shelf's: a purchase 300 ms after its list, sent as 10:00:44Z for 10:00:44.6, passed over
-   * the list the visitor bought from, for one shown days before or for none. A list shown after
-   * the event holding its item is rare (the product page's lists leave the item out).
+   * the list the visitor bought from, for one shown days before or for none. The cost: a list
+   * holding the item shown within that time after the event takes the credit from the list
+   * before it (a storefront that shows the same list again the moment an item of it is clicked).
    * @defaultValue 5000
    */
   clockSkewMs?: number;
