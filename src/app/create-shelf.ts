@@ -30,8 +30,10 @@ import type { ImpressionLog } from '../feedback/impression-recorder.ts';
 import { checkpointsFor, ImpressionThread } from '../feedback/impression-thread.ts';
 import { BullmqJobs } from '../jobs/bullmq-jobs.ts';
 import { childImportProcessor } from '../jobs/child-import.ts';
+import type { JobChildSpec } from '../jobs/child-job.ts';
 import { childTrainProcessor } from '../jobs/child-train.ts';
 import { InlineJobs } from '../jobs/inline-jobs.ts';
+import { JobSpawner } from '../jobs/job-spawner.ts';
 import type { JobQueue, ScheduledJobName, ShelfJobName } from '../jobs/job-types.ts';
 import { TimerSchedules } from '../jobs/schedules.ts';
 import type { Schedules } from '../jobs/schedules.ts';
@@ -126,6 +128,10 @@ export async function createShelf(
   log: Logger,
   overrides: ShelfOverrides = {},
 ): Promise<Shelf> {
+  // Training runs in a child process when it can open the same store and data dir (they came
+  // from the config), so the API keeps answering; in this process otherwise (tests' in-memory
+  // stores, a recipe given in code).
+  const inProcess = overrides.store || overrides.registry || overrides.train;
   // The writer thread opens the configured store itself: not for a store handed in (tests).
   const threaded = config.impressionWriter === 'thread' && !overrides.store;
   const store =
@@ -151,7 +157,12 @@ export async function createShelf(
     await bullmqRef?.close();
     if (!overrides.store) await store.close();
     await ownRedis?.quit();
+    await spawner?.close();
   };
+  // Embedded, the job children are this process's: a helper started now, while this process is
+  // small, starts them (job-spawner.ts). With Redis, workers run the jobs.
+  const spawner = !inProcess && !config.redis ? JobSpawner.start() : null;
+  const child: JobChildSpec = { ...jobChild(config), ...(spawner ? { spawner } : {}) };
   try {
     const capacity = config.impressionBuffer;
     const impressions: ImpressionLog = threaded
@@ -239,13 +250,9 @@ export async function createShelf(
       versions: () => registry.versions(),
       ...(overrides.now ? { now: overrides.now } : {}),
     });
-    // Training runs in a child process when it can open the same store and data dir (they came
-    // from the config), so the API keeps answering; in this process otherwise (tests' in-memory
-    // stores, a recipe given in code).
-    const inProcess = overrides.store || overrides.registry || overrides.train;
     const train = inProcess
       ? trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train })
-      : childTrainProcessor(jobChild(config));
+      : childTrainProcessor(child);
     const jobs = new InlineJobs<ShelfJobName>(
       {
         // A version the job promotes reaches every replica through the feed (the child publishes
@@ -261,13 +268,11 @@ export async function createShelf(
         },
         // The store's reads and the classification of every user in a child process, too.
         segments:
-          inProcess || overrides.now
-            ? segmentsProcessor(segments)
-            : childSegmentsProcessor(segments, jobChild(config)),
+          inProcess || overrides.now ? segmentsProcessor(segments) : childSegmentsProcessor(segments, child),
         // The database's summing in a thread of its own, off the event loop that answers requests.
         'aggregate-feedback': () =>
           inProcess ? aggregateFeedback(store) : aggregateInThread(config.database),
-        import: childImportProcessor(jobChild(config)),
+        import: childImportProcessor(child),
       },
       { retry: { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs } },
     );

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { JobSpawner } from './job-spawner.ts';
 import type { JobContext } from './job-types.ts';
 
 const BIN = fileURLToPath(new URL('../cli/bin.mjs', import.meta.url));
@@ -57,6 +58,17 @@ function chrt(): string | null {
 export interface JobChildSpec {
   env: Readonly<Record<string, string>>;
   priority: JobPriority;
+  /** Who starts it: a helper process (job-spawner.ts), or this process when unset. */
+  spawner?: Pick<JobSpawner, 'start'>;
+}
+
+/** A running job child as `runChildJob` reads it: started here, or by the spawner's helper. */
+export interface JobChild {
+  readonly stdout: { on(event: 'data', f: (chunk: Buffer | string) => void): unknown };
+  readonly stderr: { on(event: 'data', f: (chunk: Buffer | string) => void): unknown };
+  once(event: 'error', f: (err: Error) => void): unknown;
+  once(event: 'close', f: (code: number | null) => void): unknown;
+  kill(signal?: NodeJS.Signals): boolean;
 }
 
 /** Starts `shelf ...args` with `spec.env` added, at `spec.priority`. */
@@ -75,6 +87,8 @@ export function startJobChild(args: readonly string[], spec: JobChildSpec): Chil
       // Not permitted here (a container's limits): the job runs at this process's priority.
     }
   }
+  // The parent never writes: stdin stays open until this process ends.
+  child.stdin.on('error', () => {});
   return child;
 }
 
@@ -95,7 +109,7 @@ export function runChildJob(
 ): Promise<ChildJobResult> {
   return new Promise<ChildJobResult>((resolve, reject) => {
     if (ctx.signal.aborted) return reject(abortReason(ctx.signal));
-    const child = startJobChild(args, spec);
+    const child = spec.spawner ? spec.spawner.start(args, spec) : startJobChild(args, spec);
     const onAbort = () => child.kill('SIGTERM');
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let pending = '';
@@ -113,15 +127,13 @@ export function runChildJob(
       if (p && typeof p.stage === 'string' && typeof p.percent === 'number') ctx.progress(p.stage, p.percent);
       else last = parsed;
     };
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d) => {
       pending += d.toString();
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
       for (const l of lines) line(l);
     });
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-STDERR_TAIL)));
-    // The parent never writes: stdin stays open until this process ends.
-    child.stdin.on('error', () => {});
+    child.stderr.on('data', (d) => (err = (err + d.toString()).slice(-STDERR_TAIL)));
     child.once('error', reject);
     child.once('close', (code) => {
       ctx.signal.removeEventListener('abort', onAbort);
