@@ -2,9 +2,9 @@
  * Job children started by a small helper process (job-spawner-process.ts) instead of by the
  * process that serves. Starting a process copies the page tables of the one that starts it, and
  * Node does it on the event loop: 5 ms from a 50 MB process, 26–55 ms from one of 0.5–1.5 GB
- * (measured here), and a train and a segments job posted together held the serving loop 30–75 ms
- * at 220 MB, the jobs bench's worst p99s. The helper is started with the server, while it is
- * small, and stays small: what it starts costs it, not the requests.
+ * (measured here); a train and a segments job posted to a 220 MB server held its loop 27–37 ms.
+ * The helper is started with the server, while it is small, and stays small: what it starts
+ * costs it, not the requests.
  *
  * The helper relays each child's output and exit over its IPC channel and ends with its parent
  * (its channel closes); the children then see their stdin end and exit too (exit-with-parent.ts).
