@@ -19,8 +19,8 @@ type AggregateStore = Pick<Store, 'feedbackWatermark' | 'feedbackHorizon' | 'add
 
 /**
  * Seqs added per transaction at most: bounds how long one write holds SQLite's single writer
- * lock (about a second here, which event inserts wait out), not memory — the database sums,
- * nothing is read out.
+ * lock (0.6–0.7 s here since migration 10, which event inserts wait out), not memory — the
+ * database sums, nothing is read out.
  */
 const CHUNK = 250_000;
 

@@ -1,6 +1,6 @@
 /**
  * The aggregate-feedback job in a worker thread with a store connection of its own: on SQLite
- * the database sums each chunk synchronously (about a second per 250,000 lists), which on the
+ * the database sums each chunk synchronously (0.6–0.7 s per 250,000 lists), which on the
  * serving thread would stop it answering for that long (issue #15: nothing heavy there).
  */
 import type { DatabaseConfig } from '../store/open-store.ts';
