@@ -8,10 +8,10 @@ import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { JOB_NICENESS, runChildJob, startJobChild } from '../../../src/jobs/child-job.ts';
 import type { JobPriority } from '../../../src/jobs/child-job.ts';
+import { procStat } from '../../helpers/proc-stat.ts';
 
 /** Linux's scheduling policy of `pid` (`/proc/PID/stat` field 41): 0 normal, 5 SCHED_IDLE. */
-const policyOf = (pid: number) =>
-  Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[41 - 3]);
+const policyOf = (pid: number) => Number(procStat(pid)![41 - 3]);
 
 /** Starts `shelf --help` at `priority`, hands its pid to `check` once node runs in it, ends it. */
 async function withChild(priority: JobPriority, check: (pid: number) => void): Promise<void> {

@@ -4,34 +4,23 @@
  * again once the helper is gone.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runChildJob } from '../../../src/jobs/child-job.ts';
 import type { JobChildSpec } from '../../../src/jobs/child-job.ts';
 import { JobSpawner } from '../../../src/jobs/job-spawner.ts';
+import { procStat } from '../../helpers/proc-stat.ts';
 
-/** The processes whose parent is `pid` (Linux's /proc). */
+/** The processes whose parent is `pid`. */
 function childrenOf(pid: number): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
-    .flatMap((d) => {
-      try {
-        const ppid = Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-        return ppid === pid ? [Number(d)] : [];
-      } catch {
-        return []; // ended meanwhile
-      }
-    });
+    .map(Number)
+    .filter((p) => procStat(p)?.[1] === String(pid));
 }
 
-/** `/proc/PID/stat`, or '' once the process is gone. */
-function statOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return '';
-  }
-}
+/** Whether `pid` has ended (gone, or a zombie its parent has not reaped). */
+const ended = (pid: number) => (procStat(pid)?.[0] ?? 'Z') === 'Z';
 
 const ctx = (signal = new AbortController().signal) => ({ progress: () => {}, signal });
 
@@ -89,12 +78,11 @@ describe('the job spawner', () => {
           server.stdout.once('data', (d: Buffer) => resolve(d.toString())),
         ),
       );
-      expect(existsSync(`/proc/${helper}`)).toBe(true);
+      expect(ended(helper)).toBe(false);
       server.kill('SIGKILL');
       const end = Date.now() + 10_000;
-      while (existsSync(`/proc/${helper}`) && !/\) Z /.test(statOf(helper)) && Date.now() < end)
-        await new Promise((r) => setTimeout(r, 20));
-      expect(existsSync(`/proc/${helper}`) && !/\) Z /.test(statOf(helper))).toBe(false);
+      while (!ended(helper) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(ended(helper)).toBe(true);
     },
   );
 
