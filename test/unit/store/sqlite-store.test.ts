@@ -16,6 +16,16 @@ describeStore('sqlite (memory)', async () => {
   return { store, cleanup: () => store.close() };
 });
 
+/** `fn` given a new temporary directory, removed after it. */
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** A store file as the migrations before `version` left it. */
 function storeBefore(file: string, version: number): Database.Database {
   const db = new Database(file);
@@ -29,8 +39,7 @@ function storeBefore(file: string, version: number): Database.Database {
 
 describe('SqliteStore on disk', () => {
   it('keeps data and migration state across reopen', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'nested', 'shelf.sqlite');
       const a = await openSqliteStore(file);
       await a.insertEvents([event('e1')]);
@@ -38,14 +47,11 @@ describe('SqliteStore on disk', () => {
       const b = await openSqliteStore(file);
       expect((await b.stats()).events).toBe(1);
       await b.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('gives impressions stored before migration 5 their list length, so they aggregate alike', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'shelf.sqlite');
       const db = storeBefore(file, 5);
       db.prepare(
@@ -58,9 +64,7 @@ describe('SqliteStore on disk', () => {
       const [all] = await store.feedbackTotals({ from: '2026-01-01', to: '2026-01-01', groupBy: [] });
       expect(all).toMatchObject({ impressions: 1, itemsShown: 3 });
       await store.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -87,8 +91,7 @@ describe("SqliteStore, the impressions' visitor index", () => {
     impression(id, { timestamp: ts, ...over });
 
   it('finds, merges and erases lists in both its tables, and keeps no entry of an erased user', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'shelf.sqlite');
       // Moved at the first write only: r1's and s1's entries in the index, r2's and s2's recent.
       const store = new SqliteStore(file, undefined, 3_600_000);
@@ -137,14 +140,11 @@ describe("SqliteStore, the impressions' visitor index", () => {
       expect([...entries(), ...entries('impression_visitors_recent')]).toEqual([]);
       raw.close();
       await store.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('is built from the lists of a store made before it, which are then found as before', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'shelf.sqlite');
       const db = storeBefore(file, 9);
       const insert = db.prepare(
@@ -165,14 +165,11 @@ describe("SqliteStore, the impressions' visitor index", () => {
       const raw = new Database(file, { readonly: true });
       expect(raw.prepare('SELECT count(*) FROM impression_visitors').pluck().get()).toBe(3);
       raw.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('erases, after migration 10, the visitor-day rows aggregated before it, in every group', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'shelf-sqlite-'));
-    try {
+    await inTempDir(async (dir) => {
       const file = join(dir, 'shelf.sqlite');
       const db = storeBefore(file, 10);
       const row = db.prepare(
@@ -200,8 +197,6 @@ describe("SqliteStore, the impressions' visitor index", () => {
         'INDEX sqlite_autoindex_feedback_visitor_days_1 (day=? AND tier=? AND model_version=? AND config=? AND variant=? AND visitor=?)',
       );
       raw.close();
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
