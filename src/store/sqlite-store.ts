@@ -82,6 +82,17 @@ import {
 } from './user-activity-sql.ts';
 import type { PreExposureRow } from './user-activity-sql.ts';
 
+/** How long a write waits for the write lock before it fails with "database is locked", ms. */
+const BUSY_MS = 5000;
+/** The longest pause between two tries for the write lock, ms. */
+const MAX_PAUSE_MS = 8;
+/** A write that held the lock this long, ms, … */
+const LONG_HOLD_MS = 50;
+/** … waits this long before this connection's next (over two tries of a waiting one), ms. */
+const ASIDE_MS = 20;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 const EVENT_COLUMNS =
   'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
 
@@ -121,6 +132,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private stmts: ReturnType<SqliteStore['prepare']> | null = null;
   private readonly checkpointTimer: NodeJS.Timeout | null = null;
+  /** Until when this connection lets the others take the write lock (write). */
+  private asideUntil = 0;
 
   /**
    * `file` is a path or `:memory:`. `impressionIndexMs`: how often writing lists moves their
@@ -133,7 +146,7 @@ export class SqliteStore implements Store {
   ) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${BUSY_MS}`);
     this.useWal();
     this.db.pragma('synchronous = NORMAL');
     // Sorts and the aggregation's temporary table in memory, not in a temporary file.
@@ -171,13 +184,55 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs `fn` in a transaction that takes the write lock at its start (BEGIN IMMEDIATE), waiting
-   * up to the busy timeout for it. A deferred one that reads before it writes fails at once with
-   * "database is locked" when another connection (the impression writer thread, a job's
-   * process) has committed since its read: SQLite cannot wait its way out of that.
+   * Runs `fn` in a transaction that takes the write lock at its start (BEGIN IMMEDIATE). A
+   * deferred one that reads before it writes fails at once with "database is locked" when
+   * another connection (the impression writer thread, a job's process) has committed since its
+   * read: SQLite cannot wait its way out of that.
+   *
+   * The lock is waited for here, between tries a few milliseconds apart (up to `BUSY_MS`), not
+   * by SQLite's busy handler: that sleeps on the calling thread, and on the serving thread an
+   * event insert behind the aggregation thread's chunk stopped every request for as long. And
+   * a write that held the lock long lets the others in before this connection's next: the lock
+   * is not fair, and the aggregation's chunks, one right after another, kept it until the run
+   * ended (an event insert waited 1.75 s over 1M lists).
    */
-  private write<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+  private async write<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + BUSY_MS;
+    for (let pause = 1; ; pause = Math.min(2 * pause, MAX_PAUSE_MS)) {
+      const aside = this.asideUntil - Date.now();
+      if (aside > 0) await sleep(aside);
+      // From BEGIN to COMMIT in one synchronous stretch: no other call on this connection between.
+      if (this.begin(Date.now() >= deadline)) return this.commit(fn);
+      await sleep(pause);
+    }
+  }
+
+  /** BEGIN IMMEDIATE without waiting: false when another connection holds the lock (and not `last`). */
+  private begin(last: boolean): boolean {
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY' && !last) return false;
+      throw err;
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_MS}`);
+    }
+  }
+
+  private commit<T>(fn: () => T): T {
+    const start = performance.now();
+    try {
+      const out = fn();
+      this.db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    } finally {
+      if (performance.now() - start >= LONG_HOLD_MS) this.asideUntil = Date.now() + ASIDE_MS;
+    }
   }
 
   async migrate(): Promise<void> {
@@ -193,7 +248,7 @@ export class SqliteStore implements Store {
     const applied = this.db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?');
     for (const m of sqliteMigrations) {
       if (done.has(m.version)) continue;
-      this.write(() => {
+      await this.write(() => {
         // Again under the write lock: another process opening the file may have applied it since.
         if (applied.get(m.version)) return;
         this.db.exec(m.sql);
@@ -329,7 +384,7 @@ export class SqliteStore implements Store {
   async upsertItems(items: readonly Item[]): Promise<UpsertResult> {
     const stmt = this.s.upsertItem;
     let written = 0;
-    this.write(() => {
+    await this.write(() => {
       for (const i of items) {
         written += stmt.run({
           itemId: i.itemId,
@@ -372,7 +427,7 @@ export class SqliteStore implements Store {
   async upsertUsers(users: readonly User[]): Promise<UpsertResult> {
     const stmt = this.s.upsertUser;
     let written = 0;
-    this.write(() => {
+    await this.write(() => {
       for (const u of users) {
         written += stmt.run(
           u.userId,
@@ -411,7 +466,7 @@ export class SqliteStore implements Store {
     for (const { index } of invalid) statuses[index] = 'invalid';
     let stored = 0;
     let erased = 0;
-    this.write(() => {
+    await this.write(() => {
       const gone = new Set(userIdsOf(kept).filter((u) => isErased.get(u) !== undefined));
       for (const [userId, firstSeen] of usersFirstSeen(kept)) {
         if (!gone.has(userId)) touchUser.run(userId, firstSeen);
@@ -535,7 +590,7 @@ export class SqliteStore implements Store {
   }
 
   async appendAudit(entries: readonly AuditEntry[]): Promise<void> {
-    this.write(() => {
+    await this.write(() => {
       for (const e of entries) {
         const detail = e.detail === undefined ? null : JSON.stringify(e.detail);
         this.s.appendAudit.run(e.at, e.role, e.keyId, e.action, e.target, detail);
@@ -597,7 +652,7 @@ export class SqliteStore implements Store {
   async insertImpressions(impressions: readonly NewImpression[]): Promise<number> {
     const stmt = this.s.insertImpression;
     let n = 0;
-    this.write(() => {
+    await this.write(() => {
       const after = this.s.visitors.newest();
       for (const i of impressions) {
         const ids = encodedIds(i);
@@ -643,7 +698,7 @@ export class SqliteStore implements Store {
 
   async insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>> {
     const stored = new Set<string>();
-    this.write(() => {
+    await this.write(() => {
       for (const a of attributions) {
         if (this.s.insertAttribution.run(...attributionValues(a)).changes) stored.add(a.eventId);
       }
@@ -742,12 +797,11 @@ export class SqliteStore implements Store {
   }
 
   async saveExperiment(e: Experiment): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO experiments (id, body, updated_at) VALUES (?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
-      )
-      .run(e.id, JSON.stringify(e), Date.now());
+    const save = this.db.prepare(
+      `INSERT INTO experiments (id, body, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+    );
+    await this.write(() => save.run(e.id, JSON.stringify(e), Date.now()));
   }
 
   async experiments(): Promise<Experiment[]> {

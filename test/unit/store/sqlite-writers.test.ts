@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askWorker, startLoadedWorker } from '../../../models/ts-worker.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
@@ -34,6 +35,14 @@ const step = () => {
 parentPort.postMessage('started');
 step();
 `;
+
+const view = (prefix: string, k: number): ShelfEvent => ({
+  eventId: `${prefix}-${k}`,
+  type: 'view',
+  userId: `u-${k % 100}`,
+  itemId: `sku-${k % 7}`,
+  timestamp: 1_700_000_000_000 + k,
+});
 
 describe('SQLite with a second writer', () => {
   let dir: string;
@@ -75,6 +84,46 @@ describe('SQLite with a second writer', () => {
       expect(commits).toBeGreaterThan(0);
     } finally {
       await other.terminate();
+      await store.close();
+    }
+  });
+
+  it('waits for a lock another connection holds without stopping the thread, and then writes', async () => {
+    const file = join(dir, 'held.sqlite');
+    const store = await openSqliteStore(file);
+    const other = new Database(file);
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      let done = false;
+      const insert = store.insertEvents([view('held', 0)]).finally(() => (done = true));
+      // SQLite's busy handler would have slept in the call above until it failed (the lock is
+      // held by this thread, which it stopped): now the thread goes on and the insert waits.
+      await new Promise((r) => setTimeout(r, 30));
+      expect(done).toBe(false);
+      other.exec('COMMIT');
+      expect((await insert).stored).toBe(1);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it('lets a waiting connection in after a long write, before its next one', async () => {
+    const file = join(dir, 'fair.sqlite');
+    const store = await openSqliteStore(file);
+    const other = new Database(file);
+    try {
+      // 50,000 events: far longer than the 50 ms that counts as a long hold.
+      await store.insertEvents(Array.from({ length: 50_000 }, (_, k) => view('bulk', k)));
+      const next = store.insertEvents([view('next', 0)]);
+      // The lock is free, and the store's next write has not taken it: another connection can.
+      other.exec('BEGIN IMMEDIATE');
+      const stored = other.prepare("SELECT count(*) FROM events WHERE event_id = 'next-0'").pluck().get();
+      other.exec('COMMIT');
+      expect(stored).toBe(0);
+      expect((await next).stored).toBe(1);
+    } finally {
+      other.close();
       await store.close();
     }
   });
