@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askWorker, startLoadedWorker } from '../../../models/ts-worker.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
-import type { ShelfEvent } from '../../../src/store/types.ts';
+import type { ShelfEvent, Store } from '../../../src/store/types.ts';
 
 /** Commits one small transaction after another on `file` until told to stop. */
 const OTHER_WRITER = `
@@ -88,11 +88,24 @@ describe('SQLite with a second writer', () => {
     }
   });
 
-  it('waits for a lock another connection holds without stopping the thread, and then writes', async () => {
-    const file = join(dir, 'held.sqlite');
+  /** The store and a plain second connection on a new file `name`, both closed after `fn`. */
+  const withSecondConnection = async (
+    name: string,
+    fn: (store: Store, other: Database.Database) => Promise<void>,
+  ) => {
+    const file = join(dir, name);
     const store = await openSqliteStore(file);
     const other = new Database(file);
     try {
+      await fn(store, other);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  };
+
+  it('waits for a lock another connection holds without stopping the thread, and then writes', () =>
+    withSecondConnection('held.sqlite', async (store, other) => {
       other.exec('BEGIN IMMEDIATE');
       let done = false;
       const insert = store.insertEvents([view('held', 0)]).finally(() => (done = true));
@@ -102,17 +115,10 @@ describe('SQLite with a second writer', () => {
       expect(done).toBe(false);
       other.exec('COMMIT');
       expect((await insert).stored).toBe(1);
-    } finally {
-      other.close();
-      await store.close();
-    }
-  });
+    }));
 
-  it('lets a waiting connection in after a long write, before its next one', async () => {
-    const file = join(dir, 'fair.sqlite');
-    const store = await openSqliteStore(file);
-    const other = new Database(file);
-    try {
+  it('lets a waiting connection in after a long write, before its next one', () =>
+    withSecondConnection('fair.sqlite', async (store, other) => {
       // 50,000 events: far longer than the 50 ms that counts as a long hold.
       await store.insertEvents(Array.from({ length: 50_000 }, (_, k) => view('bulk', k)));
       const next = store.insertEvents([view('next', 0)]);
@@ -122,11 +128,7 @@ describe('SQLite with a second writer', () => {
       other.exec('COMMIT');
       expect(stored).toBe(0);
       expect((await next).stored).toBe(1);
-    } finally {
-      other.close();
-      await store.close();
-    }
-  });
+    }));
 
   it('opens one fresh file from two threads at once: each migration applied once', async () => {
     const failures: string[] = [];
