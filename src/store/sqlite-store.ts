@@ -85,11 +85,11 @@ import type { PreExposureRow } from './user-activity-sql.ts';
 /** How long a write waits for the write lock before it fails with "database is locked", ms. */
 const BUSY_MS = 5000;
 /** The longest pause between two tries for the write lock, ms. */
-const MAX_PAUSE_MS = 8;
+const MAX_PAUSE_MS = 4;
 /** A write that held the lock this long, ms, … */
 const LONG_HOLD_MS = 50;
 /** … waits this long before this connection's next (over two tries of a waiting one), ms. */
-const ASIDE_MS = 20;
+const ASIDE_MS = 10;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
