@@ -65,7 +65,8 @@ describe('the aggregate-feedback job in a thread', () => {
   it('sums what the job in this process sums, without stopping this thread', async () => {
     for (let k = 0; k < LISTS; k += 10_000)
       await store.insertImpressions(lists(`a${k}`, T0 + k * 1000, 10_000, 40_000));
-    const here = await longestStall(() => aggregateFeedback(store));
+    // In one chunk (SQLite runs in smaller ones): a stall long enough to tell the two apart.
+    const here = await longestStall(() => aggregateFeedback(store, LISTS));
     const inProcess = await store.feedbackTotals({ from: '2026-01-01', to: '2026-12-31', groupBy: ['tier'] });
 
     for (let k = 0; k < LISTS; k += 10_000)
