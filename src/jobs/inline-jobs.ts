@@ -8,6 +8,7 @@
  * child-segments.ts) so the serving event loop keeps answering.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { checkPayload, PayloadError } from './job-payloads.ts';
 import { DEFAULT_RETRY } from './job-types.ts';
 import type { JobCounts, JobProcessor, JobQueue, JobStatus, RetryPolicy } from './job-types.ts';
@@ -158,8 +159,4 @@ export class InlineJobs<N extends string = string> implements JobQueue<N> {
     const done = [...this.jobs.values()].filter((j) => j.state === 'completed' || j.state === 'failed');
     for (const j of done.slice(0, Math.max(0, done.length - KEEP))) this.jobs.delete(j.id);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,6 +1,7 @@
 /** The embedded default store: one SQLite file in WAL mode through better-sqlite3. */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { sqliteMigrations } from './migrations.ts';
 import type { AuditRow, ChangeRow, EventRow, ItemRow, UserRow } from './rows.ts';
@@ -90,8 +91,6 @@ const MAX_PAUSE_MS = 4;
 const LONG_HOLD_MS = 50;
 /** … waits this long before this connection's next (over two tries of a waiting one), ms. */
 const ASIDE_MS = 10;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const EVENT_COLUMNS =
   'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
