@@ -131,6 +131,7 @@ function nullStore(): Store {
     userActivity: unsupported,
     usersActivity: unsupported,
     stats: unsupported,
+    async ping() {},
     async close() {},
   };
 }

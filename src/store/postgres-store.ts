@@ -541,6 +541,10 @@ export class PostgresStore implements Store {
     }
   }
 
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
   async stats(): Promise<StoreStats> {
     const [items, users, span, byType] = await Promise.all([
       this.pool.query<{ n: string; active: string }>(

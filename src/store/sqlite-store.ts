@@ -622,6 +622,10 @@ export class SqliteStore implements Store {
     }
   }
 
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
   async stats(): Promise<StoreStats> {
     const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
     const items = one<{ n: number; active: number | null }>(

@@ -490,7 +490,10 @@ export interface Store {
    * collation), fetched a page of users at a time; events without a userId are skipped.
    */
   usersActivity(query?: ActivityQuery): AsyncIterable<UserActivity>;
+  /** Counts every item, user and event: an operator's figures, not a probe (it reads whole tables). */
   stats(): Promise<StoreStats>;
+  /** Resolves when the store answers a query (one that reads no table): readiness probes. */
+  ping(): Promise<void>;
   /** Stores impressions not seen before (by recommendationId); returns how many were new. */
   insertImpressions(impressions: readonly NewImpression[]): Promise<number>;
   /** The impressions of `recommendationIds` that are stored. */

@@ -55,6 +55,10 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect((await store.stats()).items).toBe(0);
     });
 
+    it('answers a ping (what readiness probes ask)', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
     it('round-trips items with every field, and upserts idempotently', async () => {
       const full = item('a', {
         description: 'A mug',

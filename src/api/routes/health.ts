@@ -8,7 +8,7 @@ import * as S from '../schemas.ts';
 
 export interface HealthRoutesOptions {
   engine: Pick<Engine, 'ready' | 'version'>;
-  store: Pick<Store, 'stats'>;
+  store: Pick<Store, 'ping'>;
   metrics: Pick<ApiMetrics, 'contentType' | 'render'>;
   drain: Pick<Drain, 'draining'>;
 }
@@ -25,7 +25,9 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     '/readyz',
     { schema: { response: { 200: S.ReadyReply, 503: S.ReadyReply, ...S.ErrorResponses } } },
     async (_req, reply) => {
-      const storeOk = await store.stats().then(
+      // A query that reads no table: a probe every few seconds must not count the events
+      // (the serving thread's own read on SQLite: 23 ms at 60k events, growing with them).
+      const storeOk = await store.ping().then(
         () => true,
         () => false,
       );
