@@ -45,6 +45,8 @@ import { median } from './lib/median.ts';
 import { differingElements, plainFit, shardedFit } from './lib/sharded-fit.ts';
 import type { LoadResult } from './lib/load-client.ts';
 import { parseArgs, printTable } from './lib/table.ts';
+import { traceStalls } from './lib/stalls.ts';
+import type { Stall } from './lib/stalls.ts';
 import { mainThreadWaitMs } from './lib/thread-cpu.ts';
 import { printTrainJob, trainJob } from './train-job.ts';
 import type { TrainJobResult } from './train-job.ts';
@@ -107,12 +109,19 @@ interface Phase {
    * runnable but waiting for a core, per second of the load; null off Linux.
    */
   waitedMsPerSecond: number | null;
+  /** The serving thread's longest event-loop stall, ms, and those of 50 ms or more. */
+  longestStallMs: number;
+  stalls: Stall[];
+  /** Seconds from the phase's start until the version the train job published was served. */
+  swappedAtS?: number;
 }
 
 /** `load`'s answers, with the serving thread's wait for a core meanwhile. */
 async function measured(load: Promise<LoadResult>, seconds: number): Promise<Phase> {
   const before = mainThreadWaitMs();
+  const stop = traceStalls();
   const r = await load;
+  const { longestMs, stalls } = stop();
   const after = mainThreadWaitMs();
   return {
     p50Ms: r.p50Ms,
@@ -120,6 +129,8 @@ async function measured(load: Promise<LoadResult>, seconds: number): Promise<Pha
     reqPerSec: r.reqPerSec,
     errors: r.errors,
     waitedMsPerSecond: before === null || after === null ? null : (after - before) / seconds,
+    longestStallMs: longestMs,
+    stalls,
   };
 }
 
@@ -219,7 +230,7 @@ async function latencyUnderJobs(mode: 'embedded' | 'worker', o: LatencyOptions):
     const serving = async () =>
       ((await (await fetch(`${server!.url}/readyz`)).json()) as { modelVersion: string | null }).modelVersion;
     /** `load` from the moment a train and a segments job are posted, and the seconds they took. */
-    const whileJobsRun = async (rate?: number): Promise<Phase> => {
+    const whileJobsRun = async (before: string | null, rate?: number): Promise<Phase> => {
       const t0 = performance.now();
       const ids = [await post('/v1/admin/train'), await post('/v1/admin/segments')];
       const running = measured(load(rate), o.duration);
@@ -240,7 +251,15 @@ async function latencyUnderJobs(mode: 'embedded' | 'worker', o: LatencyOptions):
           await new Promise((r) => setTimeout(r, 200));
         }
       })();
-      return { ...(await running), jobSeconds: await finished };
+      // When the published version was first served (polled beside the load, up to 15 s after the jobs).
+      let doneAt = Infinity;
+      void finished.then(() => (doneAt = performance.now()));
+      const swapped = (async () => {
+        while ((await serving()) === before && performance.now() < doneAt + 15_000)
+          await new Promise((r) => setTimeout(r, 100));
+        return (performance.now() - t0) / 1000;
+      })();
+      return { ...(await running), jobSeconds: await finished, swappedAtS: await swapped };
     };
     /**
      * After a jobs phase: until the server serves the version the train job published, then every
@@ -272,7 +291,7 @@ async function latencyUnderJobs(mode: 'embedded' | 'worker', o: LatencyOptions):
       for (let r = 0; r < o.rounds; r++) {
         const idle = await measured(load(rate), o.duration);
         const before = await serving();
-        const jobs = await whileJobsRun(rate);
+        const jobs = await whileJobsRun(before, rate);
         await settle(before);
         out.push(roundOf(idle, jobs));
       }
@@ -410,6 +429,9 @@ export default async function jobs(args: string[]): Promise<unknown> {
     const ratios = (rs: Round[]) => rs.map((r) => r.ratio.toFixed(2)).join(' · ');
     const errors = (rs: Round[]) => rs.reduce((n, r) => n + r.idle.errors + r.jobs.errors, 0);
     const took = (rs: Round[]) => mid(rs, (r) => r.jobs.jobSeconds ?? 0);
+    /** Each round's longest stall in `phase`, in order (their outliers are what the p99s show). */
+    const stallsOf = (rs: Round[], phase: 'idle' | 'jobs') =>
+      rs.map((r) => r[phase].longestStallMs).join(' · ');
     printTable(
       `personalized tier, ${items} items, ${connections} connections, ${duration} s per phase, as fast as the server answers: beside ${availableParallelism()} nice-19 busy loops, then ${rounds} rounds of idle and while a train and a segments job run; medians of the rounds`,
       [
@@ -461,6 +483,8 @@ export default async function jobs(args: string[]): Promise<unknown> {
         'rounds’ ratios',
         'waited ms/s idle',
         'jobs',
+        'longest stall ms idle',
+        'jobs',
         'errors',
         'jobs took s',
       ],
@@ -475,9 +499,43 @@ export default async function jobs(args: string[]): Promise<unknown> {
         ratios(r.steady),
         mid(r.steady, (x) => waited(x.idle)),
         mid(r.steady, (x) => waited(x.jobs)),
+        stallsOf(r.steady, 'idle'),
+        stallsOf(r.steady, 'jobs'),
         errors(r.steady),
         took(r.steady),
       ]),
+    );
+
+    printTable(
+      'each fixed-rate round: p99 beside the serving thread’s longest stall, and when the published version was first served (s from the jobs’ start; the phase lasts ' +
+        `${duration} s)`,
+      [
+        'mode',
+        'round',
+        'idle p99 ms',
+        'idle stall ms',
+        'jobs p99 ms',
+        'jobs stall ms',
+        'stalls ≥ 50 ms (s: ms)',
+        'swapped at s',
+        'jobs took s',
+      ],
+      Object.entries(latency).flatMap(([mode, r]) =>
+        r.steady.map((x, k) => [
+          mode,
+          k + 1,
+          x.idle.p99Ms,
+          x.idle.longestStallMs,
+          x.jobs.p99Ms,
+          x.jobs.longestStallMs,
+          [
+            ...x.idle.stalls.map((t) => `idle ${t.atS}: ${t.ms}`),
+            ...x.jobs.stalls.map((t) => `jobs ${t.atS}: ${t.ms}`),
+          ].join(', ') || '-',
+          x.jobs.swappedAtS ?? NaN,
+          x.jobs.jobSeconds ?? NaN,
+        ]),
+      ),
     );
   }
 
