@@ -92,6 +92,14 @@ const LONG_HOLD_MS = 50;
 /** … waits this long before this connection's next (over two tries of a waiting one), ms. */
 const ASIDE_MS = 10;
 
+/**
+ * SQLite's "busy" in any of its extended forms: another connection holds the lock
+ * (SQLITE_BUSY), or is recovering the write-ahead log after a crash (SQLITE_BUSY_RECOVERY).
+ * better-sqlite3 reports the extended code, so the plain one alone missed the second.
+ */
+export const isBusy = (err: unknown): boolean =>
+  String((err as { code?: unknown } | null)?.code ?? '').startsWith('SQLITE_BUSY');
+
 const EVENT_COLUMNS =
   'event_id, type, user_id, session_id, item_id, quantity, price, value, recommendation_id, ts, context';
 
@@ -175,7 +183,7 @@ export class SqliteStore implements Store {
         this.db.pragma('journal_mode = WAL');
         return;
       } catch (err) {
-        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        if (!isBusy(err) || Date.now() > deadline) throw err;
       }
       // A synchronous pause: the store is being constructed, nothing else waits on it yet.
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
@@ -213,7 +221,7 @@ export class SqliteStore implements Store {
       this.db.exec('BEGIN IMMEDIATE');
       return true;
     } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY' && !last) return false;
+      if (isBusy(err) && !last) return false;
       throw err;
     } finally {
       this.db.pragma(`busy_timeout = ${BUSY_MS}`);

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askWorker, startLoadedWorker } from '../../../models/ts-worker.ts';
-import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import { isBusy, openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { ShelfEvent, Store } from '../../../src/store/types.ts';
 
 /** Commits one small transaction after another on `file` until told to stop. */
@@ -130,6 +130,30 @@ describe('SQLite with a second writer', () => {
       expect((await next).stored).toBe(1);
     }));
 
+  it('knows the lock held elsewhere, and a log in recovery, as busy; other errors not', () => {
+    const file = join(dir, 'busy.sqlite');
+    const [a, b] = [new Database(file), new Database(file)];
+    try {
+      a.exec('CREATE TABLE t (k INTEGER PRIMARY KEY)');
+      a.exec('BEGIN IMMEDIATE');
+      b.pragma('busy_timeout = 0');
+      const held = caught(() => b.exec('BEGIN IMMEDIATE'));
+      a.exec('INSERT INTO t VALUES (1)');
+      a.exec('COMMIT');
+      const duplicate = caught(() => a.exec('INSERT INTO t VALUES (1)'));
+      expect(isBusy(held)).toBe(true);
+      // Reported as its extended code when another connection recovers the log after a crash.
+      expect(isBusy(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY_RECOVERY' }))).toBe(
+        true,
+      );
+      expect(isBusy(duplicate)).toBe(false);
+      expect(isBusy(new Error('no code'))).toBe(false);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it('opens one fresh file from two threads at once: each migration applied once', async () => {
     const failures: string[] = [];
     for (let round = 0; round < 5; round++) {
@@ -150,3 +174,13 @@ describe('SQLite with a second writer', () => {
     expect(failures).toEqual([]);
   });
 });
+
+/** What `f` threw. */
+function caught(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected an error');
+}
