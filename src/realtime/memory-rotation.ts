@@ -5,10 +5,23 @@ import type { RotationState, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
 const NONE: ReadonlySet<string> = new Set();
+/** How often a visitor's lapsed streaks are dropped, ms of the shows' clock. */
+const PRUNE_EVERY_MS = 60_000;
+
+/** One visitor's streaks, and what every request reads of them: the items demoted now. */
+interface Visitor {
+  streaks: Map<string, Streak>;
+  /** The demoted items as last read (null: a show or an engagement changed them since). */
+  demoted: ReadonlySet<string> | null;
+  /** When that read was made, and when its first demotion lapses: it holds in between. */
+  readAt: number;
+  lapsesAt: number;
+  prunedAt: number;
+}
 
 export class MemoryRotation implements RotationState {
   /** Insertion order is recency: a write re-inserts the visitor. */
-  private readonly visitors = new Map<string, Map<string, Streak>>();
+  private readonly visitors = new Map<string, Visitor>();
 
   constructor(
     readonly policy: RotationPolicy,
@@ -18,44 +31,72 @@ export class MemoryRotation implements RotationState {
   async shown(subject: Subject, itemIds: readonly string[], at: number): Promise<void> {
     if (this.policy.shows <= 0) return;
     const key = subjectKey(subject);
-    const streaks = this.visitors.get(key) ?? new Map<string, Streak>();
+    const v = this.visitors.get(key) ?? visitor(new Map());
     this.visitors.delete(key);
-    for (const id of itemIds) streaks.set(id, afterShow(streaks.get(id), at, this.policy));
-    // Streaks past both their window and their demotion are dropped, so a visitor's map stays small.
-    for (const [id, s] of streaks) {
-      if (s.until <= at && at - s.since > this.policy.windowMs) streaks.delete(id);
+    for (const id of itemIds) {
+      const before = v.streaks.get(id);
+      const after = afterShow(before, at, this.policy);
+      // Only a new demotion changes what is demoted (a show while demoted keeps its streak).
+      if (after.until !== (before?.until ?? 0)) v.demoted = null;
+      v.streaks.set(id, after);
     }
-    this.visitors.set(key, streaks);
+    // Streaks past both their window and their demotion are dropped, so a visitor's map stays
+    // small: once a minute, not at every list (the map holds every item shown within days).
+    if (at - v.prunedAt >= PRUNE_EVERY_MS || at < v.prunedAt) {
+      for (const [id, s] of v.streaks) {
+        if (s.until <= at && at - s.since > this.policy.windowMs) v.streaks.delete(id);
+      }
+      v.prunedAt = at;
+    }
+    this.visitors.set(key, v);
     if (this.visitors.size > this.maxVisitors) this.visitors.delete(this.visitors.keys().next().value!);
   }
 
   async engaged(subject: Subject, itemIds: readonly string[]): Promise<void> {
-    const streaks = this.visitors.get(subjectKey(subject));
-    for (const id of itemIds) streaks?.delete(id);
+    const v = this.visitors.get(subjectKey(subject));
+    if (!v) return;
+    for (const id of itemIds) if (v.streaks.delete(id)) v.demoted = null;
   }
 
   async demoted(subject: Subject, at: number): Promise<ReadonlySet<string>> {
     return this.demotedNow(subject, at);
   }
 
+  /** Read at every personalized request: the last answer again until something changed it. */
   demotedNow(subject: Subject, at: number): ReadonlySet<string> {
-    const streaks = this.visitors.get(subjectKey(subject));
-    if (!streaks) return NONE;
+    const v = this.visitors.get(subjectKey(subject));
+    if (!v) return NONE;
+    if (v.demoted && at >= v.readAt && at < v.lapsesAt) return v.demoted;
     let out: Set<string> | null = null;
-    for (const [id, s] of streaks) if (s.until > at) (out ??= new Set()).add(id);
-    return out ?? NONE;
+    let lapsesAt = Infinity;
+    for (const [id, s] of v.streaks) {
+      if (s.until <= at) continue;
+      (out ??= new Set()).add(id);
+      lapsesAt = Math.min(lapsesAt, s.until);
+    }
+    v.demoted = out ?? NONE;
+    v.readAt = at;
+    v.lapsesAt = lapsesAt;
+    return v.demoted;
   }
 
   async merge(sessionId: string, userId: string): Promise<void> {
     const from = this.visitors.get(subjectKey({ sessionId }));
     if (!from) return;
     this.visitors.delete(subjectKey({ sessionId }));
-    const to = this.visitors.get(subjectKey({ userId })) ?? new Map<string, Streak>();
-    for (const [id, s] of from) if (!to.has(id) || to.get(id)!.until < s.until) to.set(id, s);
+    const to = this.visitors.get(subjectKey({ userId })) ?? visitor(new Map());
+    for (const [id, s] of from.streaks) {
+      if (!to.streaks.has(id) || to.streaks.get(id)!.until < s.until) to.streaks.set(id, s);
+    }
+    to.demoted = null;
     this.visitors.set(subjectKey({ userId }), to);
   }
 
   async forget(subject: Subject): Promise<void> {
     this.visitors.delete(subjectKey(subject));
   }
+}
+
+function visitor(streaks: Map<string, Streak>): Visitor {
+  return { streaks, demoted: null, readAt: 0, lapsesAt: 0, prunedAt: Number.NEGATIVE_INFINITY };
 }
