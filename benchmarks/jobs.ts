@@ -16,6 +16,9 @@
  *    Each phase also reports how long the serving thread waited, runnable, for a core (ms per
  *    second of load, from /proc): a p99 rests on a few requests and moves by 2–5× between runs
  *    of the same code here; the wait sums every wake-up, so it shows the jobs' cost steadily.
+ *    And its event-loop stalls (benchmarks/lib/stalls.ts): each fixed-rate round is printed with
+ *    its p99s beside the longest stall of each phase, and when the train job's version was first
+ *    served, so that an outlier round tells whether the serving thread stopped, and for what.
  *    `--job-priority` sets the job children's `SHELF_JOB_PRIORITY` (default: the config's).
  * 3. the sharded ALS fit's seconds per iteration on 1 and 2 shard workers (BullMQ flows, see
  *    benchmarks/lib/sharded-fit.ts) over `--shard-interactions` seeded power-law interactions
@@ -507,8 +510,7 @@ export default async function jobs(args: string[]): Promise<unknown> {
     );
 
     printTable(
-      'each fixed-rate round: p99 beside the serving thread’s longest stall, and when the published version was first served (s from the jobs’ start; the phase lasts ' +
-        `${duration} s)`,
+      `each fixed-rate round: p99 beside the serving thread’s longest stall, and when the published version was first served (s from the jobs’ start; the phase lasts ${duration} s)`,
       [
         'mode',
         'round',

@@ -31,7 +31,7 @@ export class MemoryRotation implements RotationState {
   async shown(subject: Subject, itemIds: readonly string[], at: number): Promise<void> {
     if (this.policy.shows <= 0) return;
     const key = subjectKey(subject);
-    const v = this.visitors.get(key) ?? visitor(new Map());
+    const v = this.visitors.get(key) ?? newVisitor();
     this.visitors.delete(key);
     for (const id of itemIds) {
       const before = v.streaks.get(id);
@@ -84,7 +84,7 @@ export class MemoryRotation implements RotationState {
     const from = this.visitors.get(subjectKey({ sessionId }));
     if (!from) return;
     this.visitors.delete(subjectKey({ sessionId }));
-    const to = this.visitors.get(subjectKey({ userId })) ?? visitor(new Map());
+    const to = this.visitors.get(subjectKey({ userId })) ?? newVisitor();
     for (const [id, s] of from.streaks) {
       if (!to.streaks.has(id) || to.streaks.get(id)!.until < s.until) to.streaks.set(id, s);
     }
@@ -97,6 +97,6 @@ export class MemoryRotation implements RotationState {
   }
 }
 
-function visitor(streaks: Map<string, Streak>): Visitor {
-  return { streaks, demoted: null, readAt: 0, lapsesAt: 0, prunedAt: Number.NEGATIVE_INFINITY };
+function newVisitor(): Visitor {
+  return { streaks: new Map(), demoted: null, readAt: 0, lapsesAt: 0, prunedAt: Number.NEGATIVE_INFINITY };
 }
