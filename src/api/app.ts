@@ -60,6 +60,8 @@ export interface AppDeps {
   >;
   engine: Engine;
   store: Store;
+  /** Where the metrics API's totals are read (a read thread on SQLite); default `store`. */
+  reads?: Pick<Store, 'feedbackTotals'>;
   registry: ModelRegistry;
   /** Runs the jobs (src/jobs/: inline, or BullMQ with Redis) and answers their status. */
   jobs: JobQueue<'train' | 'segments' | 'aggregate-feedback'>;
@@ -204,7 +206,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(auditRoutes, { store });
   await app.register(explainRoutes, { engine });
   await app.register(segmentRoutes, { segments, jobs });
-  await app.register(feedbackRoutes, { store, jobs });
+  await app.register(feedbackRoutes, { store: deps.reads ?? store, jobs });
   await app.register(jobRoutes, { jobs, schedules: deps.schedules });
   await app.register(experimentRoutes, {
     experiments: deps.experiments,

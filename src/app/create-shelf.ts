@@ -51,6 +51,8 @@ import { Engine } from '../serving/engine.ts';
 import type { EngineOptions } from '../serving/engine.ts';
 import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../serving/trending-state.ts';
 import { openStore } from '../store/open-store.ts';
+import { ReadThread } from '../store/read-thread.ts';
+import type { LongReads } from '../store/read-thread.ts';
 import type { Store } from '../store/types.ts';
 
 export type { ShelfJobName };
@@ -149,12 +151,14 @@ export async function createShelf(
   const counters = new FeedbackCounters();
   let impressionsRef: ImpressionLog | null = null;
   let attributorRef: Attributor | null = null;
+  let readThread: ReadThread | null = null;
   const closeOwned = async () => {
     // The impressions held are written before the store closes (drain and close alike).
     await impressionsRef?.close();
     await attributorRef?.close();
     await feed?.close();
     await bullmqRef?.close();
+    await readThread?.close();
     if (!overrides.store) await store.close();
     await ownRedis?.quit();
     await spawner?.close();
@@ -169,6 +173,10 @@ export async function createShelf(
       ? await ImpressionThread.start({ database: config.database, log, counters, capacity })
       : new ImpressionRecorder({ store, log, counters, capacity }).start();
     impressionsRef = impressions;
+    // SQLite's long reads (metrics, experiment readouts) on a connection in a thread of their own.
+    readThread =
+      !overrides.store && config.database.kind === 'sqlite' ? await ReadThread.start(config.database) : null;
+    const reads: LongReads = readThread ?? store;
     const registry = overrides.registry ?? new ModelRegistry(config.modelsDir);
     const realtime =
       overrides.realtime ??
@@ -238,13 +246,14 @@ export async function createShelf(
     const adaptive = new AdaptiveRouter({
       config: config.adaptive,
       state: redis ? new RedisAllocationState(redis, names.allocation) : new MemoryAllocationState(),
-      store,
+      store: reads,
       log,
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     const audit = new AuditLog(store, overrides.now);
     const experiments = new ExperimentService({
       store,
+      reads,
       changes,
       audit,
       versions: () => registry.versions(),
@@ -333,6 +342,7 @@ export async function createShelf(
       },
       engine,
       store,
+      reads,
       registry,
       jobs: queue,
       schedules,

@@ -16,6 +16,8 @@ import type { ExperimentResults, ResultsOptions } from './experiment-results.ts'
 
 export interface ExperimentServiceOptions {
   store: Pick<Store, 'saveExperiment' | 'experiments' | 'unitTotals' | 'preExposure'>;
+  /** Where the readouts' per-unit totals are read (a read thread on SQLite); default `store`. */
+  reads?: Pick<Store, 'unitTotals'>;
   changes: Pick<ChangeFeed, 'publish'>;
   audit: Pick<AuditLog, 'record'>;
   /** The registered model versions (a variant's `modelVersion` must name one); unchecked without it. */
@@ -150,7 +152,9 @@ export class ExperimentService {
 
   async results(id: string, options: ResultsOptions = {}): Promise<ExperimentResults> {
     const e = await this.get(id);
-    const rows = await this.o.store.unitTotals(e.variants.map((v) => variantConfigName(e.id, v.name)));
+    const rows = await (this.o.reads ?? this.o.store).unitTotals(
+      e.variants.map((v) => variantConfigName(e.id, v.name)),
+    );
     if (e.startedAt === null) return experimentResults(e, rows, options);
     // CUPED's covariate: each unit's purchases and revenue in the window before the start.
     const users: string[] = [];

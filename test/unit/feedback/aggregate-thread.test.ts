@@ -11,6 +11,7 @@ import { aggregateFeedback } from '../../../src/feedback/aggregate-feedback.ts';
 import { aggregateInThread } from '../../../src/feedback/aggregate-thread.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store, StoredImpression } from '../../../src/store/types.ts';
+import { longestStall } from '../../helpers/longest-stall.ts';
 
 const T0 = Date.UTC(2026, 0, 5, 12);
 const LISTS = 150_000;
@@ -28,24 +29,6 @@ function lists(prefix: string, at: number, count: number, visitors: number): Sto
     itemIds,
     timestamp: at + k * 1000,
   }));
-}
-
-/** Runs `work` while a 5 ms timer ticks; the longest gap between ticks, ms. */
-async function longestStall(work: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
-  let longest = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 5);
-  try {
-    await work();
-    await new Promise((r) => setTimeout(r, 20));
-  } finally {
-    clearInterval(timer);
-  }
-  return longest;
 }
 
 describe('the aggregate-feedback job in a thread', () => {

@@ -1,0 +1,92 @@
+/**
+ * SQLite's long reads in a thread of their own (read-thread.ts): the same answers as the store
+ * on this thread, and this thread's event loop free meanwhile — where the same read here stops
+ * timers for as long as it takes.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReadThread } from '../../../src/store/read-thread.ts';
+import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { FeedbackQuery, Store } from '../../../src/store/types.ts';
+import { longestStall } from '../../helpers/longest-stall.ts';
+
+const VISITORS = 100_000;
+const DAYS = 4;
+const WEEK: FeedbackQuery = { from: '2026-11-01', to: '2026-11-30', groupBy: ['day'] };
+
+describe('the store read thread', () => {
+  let dir: string;
+  let store: Store;
+  let file: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-read-thread-'));
+    file = join(dir, 'shelf.sqlite');
+    store = await openSqliteStore(file);
+    // Per-visitor-day aggregates as the aggregation leaves them: two configs, a visitor a row a day.
+    const db = new Database(file);
+    db.exec(`WITH RECURSIVE d(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM d WHERE k < ${DAYS - 1}),
+      v(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM v WHERE i < ${VISITORS - 1})
+      INSERT INTO feedback_visitor_days (tier, model_version, config, variant, day, visitor,
+        impressions, items_shown, clicks, add_to_carts, purchases, units, revenue)
+      SELECT 'personalized', 'v1', CASE WHEN i % 2 THEN 'exp:a' ELSE 'exp:b' END, '',
+        date('2026-11-01', '+' || k || ' days'), 'u:' || i, 1 + i % 5, 20 * (1 + i % 5), i % 3, 0, i % 7 = 0, i % 7 = 0, (i % 7 = 0) * 9.5
+      FROM d, v`);
+    db.exec(
+      'INSERT INTO feedback_groups SELECT DISTINCT day, tier, model_version, config, variant FROM feedback_visitor_days',
+    );
+    db.close();
+  });
+  afterAll(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers what the store answers here, without stopping this thread', async () => {
+    let here: Awaited<ReturnType<Store['feedbackTotals']>> = [];
+    const stalledHere = await longestStall(async () => (here = await store.feedbackTotals(WEEK)));
+    const reads = await ReadThread.start({ kind: 'sqlite', file });
+    try {
+      let there: typeof here = [];
+      const stalledThere = await longestStall(async () => (there = await reads.feedbackTotals(WEEK)));
+      expect(there).toEqual(here);
+      expect(there.map((t) => [t.keys.day, t.visitors])).toEqual(
+        ['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04'].map((day) => [day, VISITORS]),
+      );
+      // Asked together, the reads are answered in turn, each with its own answer.
+      const [units, again] = await Promise.all([
+        reads.unitTotals(['exp:a', 'exp:b']),
+        reads.feedbackTotals(WEEK),
+      ]);
+      expect(units).toEqual(await store.unitTotals(['exp:a', 'exp:b']));
+      expect(units).toHaveLength(VISITORS);
+      expect(again).toEqual(here);
+      // Here the read stops timers for as long as it takes; in its own thread, far less.
+      const stalls = JSON.stringify({ stalledHere, stalledThere });
+      expect(stalledHere, stalls).toBeGreaterThan(100);
+      expect(stalledThere, stalls).toBeLessThan(stalledHere / 2);
+    } finally {
+      await reads.close();
+    }
+  }, 60_000);
+
+  it('fails with the reason when the store cannot be opened, and a failed read with its own', async () => {
+    const inside = join(file, 'inside', 'shelf.sqlite');
+    await expect(ReadThread.start({ kind: 'sqlite', file: inside })).rejects.toThrow(
+      /ENOTDIR|not a directory/i,
+    );
+    const reads = await ReadThread.start({ kind: 'sqlite', file });
+    try {
+      // A day the SQL cannot group by: the store refuses it, and the thread answers the next read.
+      await expect(reads.feedbackTotals({ ...WEEK, groupBy: ['nope' as 'day'] })).rejects.toThrow(
+        /feedbackTotals failed/,
+      );
+      expect(await reads.feedbackTotals(WEEK)).toHaveLength(DAYS);
+    } finally {
+      await reads.close();
+    }
+  });
+});
