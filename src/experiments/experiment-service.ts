@@ -16,8 +16,8 @@ import type { ExperimentResults, ResultsOptions } from './experiment-results.ts'
 
 export interface ExperimentServiceOptions {
   store: Pick<Store, 'saveExperiment' | 'experiments' | 'unitTotals' | 'preExposure'>;
-  /** Where the readouts' per-unit totals are read (a read thread on SQLite); default `store`. */
-  reads?: Pick<Store, 'unitTotals'>;
+  /** Where readouts read per-unit totals and pre-exposure purchases (a read thread on SQLite); default `store`. */
+  reads?: Pick<Store, 'unitTotals' | 'preExposure'>;
   changes: Pick<ChangeFeed, 'publish'>;
   audit: Pick<AuditLog, 'record'>;
   /** The registered model versions (a variant's `modelVersion` must name one); unchecked without it. */
@@ -162,8 +162,9 @@ export class ExperimentService {
     for (const r of rows) (r.visitor.startsWith('u:') ? users : sessions).push(r.visitor.slice(2));
     const from = e.startedAt - PRE_PERIOD_MS;
     const pre = new Map<string, { purchases: number; revenue: number }>();
-    for (const p of await this.o.store.preExposure('user', users, from, e.startedAt)) pre.set(`u:${p.id}`, p);
-    for (const p of await this.o.store.preExposure('session', sessions, from, e.startedAt))
+    for (const p of await (this.o.reads ?? this.o.store).preExposure('user', users, from, e.startedAt))
+      pre.set(`u:${p.id}`, p);
+    for (const p of await (this.o.reads ?? this.o.store).preExposure('session', sessions, from, e.startedAt))
       pre.set(`s:${p.id}`, p);
     return experimentResults(e, rows, { ...options, pre });
   }

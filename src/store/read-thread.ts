@@ -1,5 +1,6 @@
 /**
- * The store's long reads — the metrics API's totals, an experiment's readout — on a connection
+ * The store's long reads — the metrics API's totals, an experiment's readout and its units'
+ * pre-exposure purchases — on a connection
  * of their own in a worker thread. On SQLite a read runs synchronously on the thread that asks:
  * over a week of 500,000 visitors a day (3.5M visitor-day rows) the totals took 2.1–4.9 s, and
  * on the serving thread no request is answered meanwhile. PostgreSQL reads over the network and
@@ -8,13 +9,15 @@
 import type { Worker } from 'node:worker_threads';
 import { askWorker, startLoadedWorker } from '../../models/ts-worker.ts';
 import type { DatabaseConfig } from './open-store.ts';
-import type { FeedbackQuery, FeedbackTotals, Store, UnitTotals } from './types.ts';
+import type { FeedbackQuery, FeedbackTotals, PreExposure, Store, UnitTotals } from './types.ts';
 
 /** The reads that may run long. */
-export type LongReads = Pick<Store, 'feedbackTotals' | 'unitTotals'>;
+export type LongReads = Pick<Store, 'feedbackTotals' | 'unitTotals' | 'preExposure'>;
 
 export type ReadRequest =
-  { method: 'feedbackTotals'; query: FeedbackQuery } | { method: 'unitTotals'; configs: readonly string[] };
+  | { method: 'feedbackTotals'; query: FeedbackQuery }
+  | { method: 'unitTotals'; configs: readonly string[] }
+  | { method: 'preExposure'; by: 'user' | 'session'; ids: readonly string[]; from: number; to: number };
 
 export class ReadThread implements LongReads {
   /** One read at a time: each reply answers the request before it. */
@@ -33,6 +36,15 @@ export class ReadThread implements LongReads {
 
   unitTotals(configs: readonly string[]): Promise<UnitTotals[]> {
     return this.ask({ method: 'unitTotals', configs });
+  }
+
+  preExposure(
+    by: 'user' | 'session',
+    ids: readonly string[],
+    from: number,
+    to: number,
+  ): Promise<PreExposure[]> {
+    return this.ask({ method: 'preExposure', by, ids, from, to });
   }
 
   async close(): Promise<void> {

@@ -21,7 +21,11 @@ try {
 async function answer(r: ReadRequest): Promise<WorkerReply<unknown>> {
   try {
     const value =
-      r.method === 'feedbackTotals' ? await store.feedbackTotals(r.query) : await store.unitTotals(r.configs);
+      r.method === 'feedbackTotals'
+        ? await store.feedbackTotals(r.query)
+        : r.method === 'unitTotals'
+          ? await store.unitTotals(r.configs)
+          : await store.preExposure(r.by, r.ids, r.from, r.to);
     return { ok: true, value };
   } catch (err) {
     return replyError(err);

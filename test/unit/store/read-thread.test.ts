@@ -39,6 +39,22 @@ describe('the store read thread', () => {
       'INSERT INTO feedback_groups SELECT DISTINCT day, tier, model_version, config, variant FROM feedback_visitor_days',
     );
     db.close();
+    // Purchases of two users before the 15th (p3's after it).
+    const purchase = (eventId: string, userId: string, day: number) => ({
+      eventId,
+      type: 'purchase' as const,
+      userId,
+      itemId: 'sku-1',
+      price: 10,
+      quantity: 1,
+      timestamp: Date.UTC(2026, 10, day),
+    });
+    await store.insertEvents([
+      purchase('e1', 'p1', 2),
+      purchase('e2', 'p1', 3),
+      purchase('e3', 'p2', 4),
+      purchase('e4', 'p3', 20),
+    ]);
   });
   afterAll(async () => {
     await store.close();
@@ -64,6 +80,14 @@ describe('the store read thread', () => {
       expect(units).toEqual(await store.unitTotals(['exp:a', 'exp:b']));
       expect(units).toHaveLength(VISITORS);
       expect(again).toEqual(here);
+      // The units' purchases before an experiment's start (CUPED's covariate).
+      const ids = ['p1', 'p2', 'p3'];
+      const pre = await reads.preExposure('user', ids, 0, Date.UTC(2026, 10, 15));
+      expect(pre).toEqual(await store.preExposure('user', ids, 0, Date.UTC(2026, 10, 15)));
+      expect(pre.map((p) => [p.id, p.purchases]).sort()).toEqual([
+        ['p1', 2],
+        ['p2', 1],
+      ]);
       // Here the read stops timers for as long as it takes; in its own thread, far less.
       const stalls = JSON.stringify({ stalledHere, stalledThere });
       expect(stalledHere, stalls).toBeGreaterThan(100);
