@@ -37,6 +37,10 @@ export class ExperimentService {
     this.now = o.now ?? Date.now;
   }
 
+  private get reads(): Pick<Store, 'unitTotals' | 'preExposure'> {
+    return this.o.reads ?? this.o.store;
+  }
+
   list(): Promise<Experiment[]> {
     return this.o.store.experiments();
   }
@@ -152,9 +156,7 @@ export class ExperimentService {
 
   async results(id: string, options: ResultsOptions = {}): Promise<ExperimentResults> {
     const e = await this.get(id);
-    const rows = await (this.o.reads ?? this.o.store).unitTotals(
-      e.variants.map((v) => variantConfigName(e.id, v.name)),
-    );
+    const rows = await this.reads.unitTotals(e.variants.map((v) => variantConfigName(e.id, v.name)));
     if (e.startedAt === null) return experimentResults(e, rows, options);
     // CUPED's covariate: each unit's purchases and revenue in the window before the start.
     const users: string[] = [];
@@ -162,9 +164,8 @@ export class ExperimentService {
     for (const r of rows) (r.visitor.startsWith('u:') ? users : sessions).push(r.visitor.slice(2));
     const from = e.startedAt - PRE_PERIOD_MS;
     const pre = new Map<string, { purchases: number; revenue: number }>();
-    for (const p of await (this.o.reads ?? this.o.store).preExposure('user', users, from, e.startedAt))
-      pre.set(`u:${p.id}`, p);
-    for (const p of await (this.o.reads ?? this.o.store).preExposure('session', sessions, from, e.startedAt))
+    for (const p of await this.reads.preExposure('user', users, from, e.startedAt)) pre.set(`u:${p.id}`, p);
+    for (const p of await this.reads.preExposure('session', sessions, from, e.startedAt))
       pre.set(`s:${p.id}`, p);
     return experimentResults(e, rows, { ...options, pre });
   }

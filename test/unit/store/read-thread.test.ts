@@ -112,5 +112,7 @@ describe('the store read thread', () => {
     } finally {
       await reads.close();
     }
+    // Once the thread is gone a read fails at once (it would otherwise wait for an answer forever).
+    await expect(reads.feedbackTotals(WEEK)).rejects.toThrow(/the store read thread exited/);
   });
 });
