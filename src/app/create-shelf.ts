@@ -173,9 +173,10 @@ export async function createShelf(
       ? await ImpressionThread.start({ database: config.database, log, counters, capacity })
       : new ImpressionRecorder({ store, log, counters, capacity }).start();
     impressionsRef = impressions;
-    // SQLite's long reads (metrics, experiment readouts) on a connection in a thread of their own.
+    // SQLite's long reads (metrics, experiment readouts) on a connection in a thread of their own,
+    // started by the first of them.
     readThread =
-      !overrides.store && config.database.kind === 'sqlite' ? await ReadThread.start(config.database) : null;
+      !overrides.store && config.database.kind === 'sqlite' ? new ReadThread(config.database) : null;
     const reads: LongReads = readThread ?? store;
     const registry = overrides.registry ?? new ModelRegistry(config.modelsDir);
     const realtime =

@@ -64,7 +64,7 @@ describe('the store read thread', () => {
   it('answers what the store answers here, without stopping this thread', async () => {
     let here: Awaited<ReturnType<Store['feedbackTotals']>> = [];
     const stalledHere = await longestStall(async () => (here = await store.feedbackTotals(WEEK)));
-    const reads = await ReadThread.start({ kind: 'sqlite', file });
+    const reads = new ReadThread({ kind: 'sqlite', file });
     try {
       let there: typeof here = [];
       const stalledThere = await longestStall(async () => (there = await reads.feedbackTotals(WEEK)));
@@ -99,10 +99,11 @@ describe('the store read thread', () => {
 
   it('fails with the reason when the store cannot be opened, and a failed read with its own', async () => {
     const inside = join(file, 'inside', 'shelf.sqlite');
-    await expect(ReadThread.start({ kind: 'sqlite', file: inside })).rejects.toThrow(
-      /ENOTDIR|not a directory/i,
-    );
-    const reads = await ReadThread.start({ kind: 'sqlite', file });
+    // The thread starts at the first read, which fails with the reason.
+    const unopened = new ReadThread({ kind: 'sqlite', file: inside });
+    await expect(unopened.feedbackTotals(WEEK)).rejects.toThrow(/ENOTDIR|not a directory/i);
+    await unopened.close();
+    const reads = new ReadThread({ kind: 'sqlite', file });
     try {
       // A day the SQL cannot group by: the store refuses it, and the thread answers the next read.
       await expect(reads.feedbackTotals({ ...WEEK, groupBy: ['nope' as 'day'] })).rejects.toThrow(
