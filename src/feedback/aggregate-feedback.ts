@@ -21,8 +21,8 @@ type AggregateStore = Pick<Store, 'kind' | 'feedbackWatermark' | 'feedbackHorizo
  * Seqs added per transaction at most, by store; it bounds time, not memory (the database sums,
  * nothing is read out). On SQLite a chunk holds the single writer lock, which an event insert
  * on the serving thread waits out: 0.4–0.7 s at 250,000 lists, 0.2–0.4 s at 100,000, ~0.1 s at
- * 50,000. PostgreSQL has
- * no such lock, and each chunk pays a fixed part (its temporary table, the groups' upsert).
+ * 50,000. PostgreSQL has no such lock, and each chunk pays a fixed part (its temporary table,
+ * the groups' upsert).
  */
 const CHUNK = { sqlite: 100_000, postgres: 250_000 } as const;
 
