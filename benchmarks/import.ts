@@ -106,6 +106,7 @@ function nullStore(): Store {
     preExposure: unsupported,
     saveExperiment: unsupported,
     experiments: unsupported,
+    generatedKeys: unsupported,
     async erasedAmong() {
       return new Set<string>();
     },

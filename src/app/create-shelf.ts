@@ -319,12 +319,7 @@ export async function createShelf(
     });
     attributorRef = attributor;
     const generatedKeys = config.apiKeys.length === 0;
-    const apiKeys: readonly ApiKey[] = generatedKeys
-      ? [
-          { role: 'storefront', key: `sk_${randomBytes(18).toString('base64url')}` },
-          { role: 'admin', key: `ak_${randomBytes(18).toString('base64url')}` },
-        ]
-      : config.apiKeys;
+    const apiKeys: readonly ApiKey[] = generatedKeys ? await keysOf(store) : config.apiKeys;
     // The feed starts before the version and catalogue are read, so a change made meanwhile is
     // applied after them rather than lost.
     await changes.start();
@@ -419,4 +414,16 @@ export function scheduleSpecs(config: Readonly<ShelfConfig>): Record<ScheduledJo
     segments: config.schedules.segments,
     'aggregate-feedback': config.schedules.aggregate,
   };
+}
+
+/** The store's generated keys: this process's pair if it is the first to offer one. */
+async function keysOf(store: Store): Promise<ApiKey[]> {
+  const kept = await store.generatedKeys({
+    storefront: `sk_${randomBytes(18).toString('base64url')}`,
+    admin: `ak_${randomBytes(18).toString('base64url')}`,
+  });
+  return [
+    { role: 'storefront', key: kept.storefront },
+    { role: 'admin', key: kept.admin },
+  ];
 }

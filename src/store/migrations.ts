@@ -37,6 +37,19 @@ const GROUPS_NOT_CONFIG_INDEX = `
   DROP TABLE feedback_configs;
 `;
 
+/**
+ * The API keys generated at a start without `SHELF_API_KEYS`: one pair per store, kept. Made
+ * per process, they changed at every restart and differed between replicas, so a storefront's
+ * key stopped working (401) after a restart or on the other replica.
+ */
+const GENERATED_KEYS = `
+  CREATE TABLE generated_keys (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    storefront TEXT NOT NULL,
+    admin TEXT NOT NULL
+  );
+`;
+
 export const sqliteMigrations: readonly Migration[] = [
   {
     version: 1,
@@ -245,6 +258,7 @@ export const sqliteMigrations: readonly Migration[] = [
     name: 'visitor-day aggregates found through their groups',
     sql: GROUPS_NOT_CONFIG_INDEX,
   },
+  { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -426,4 +440,5 @@ export const postgresMigrations: readonly Migration[] = [
     name: 'visitor-day aggregates found through their groups',
     sql: GROUPS_NOT_CONFIG_INDEX,
   },
+  { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
 ];

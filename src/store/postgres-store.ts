@@ -47,6 +47,7 @@ import type {
   UserItem,
   UserPatch,
   Experiment,
+  GeneratedKeys,
   PreExposure,
   UnitTotals,
 } from './types.ts';
@@ -780,6 +781,17 @@ export class PostgresStore implements Store {
   async experiments(): Promise<Experiment[]> {
     const { rows } = await this.pool.query<{ body: Experiment }>('SELECT body FROM experiments ORDER BY id');
     return rows.map((r) => r.body);
+  }
+
+  async generatedKeys(offer: GeneratedKeys): Promise<GeneratedKeys> {
+    await this.pool.query(
+      'INSERT INTO generated_keys (id, storefront, admin) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING',
+      [offer.storefront, offer.admin],
+    );
+    const { rows } = await this.pool.query<GeneratedKeys>(
+      'SELECT storefront, admin FROM generated_keys WHERE id = 1',
+    );
+    return rows[0]!;
   }
 
   /** Drops the schema and everything in it (tests and benchmarks use their own schema). */

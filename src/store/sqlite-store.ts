@@ -50,6 +50,7 @@ import type {
   UserItem,
   UserPatch,
   Experiment,
+  GeneratedKeys,
   PreExposure,
   UnitTotals,
 } from './types.ts';
@@ -818,6 +819,16 @@ export class SqliteStore implements Store {
   async experiments(): Promise<Experiment[]> {
     const rows = this.db.prepare('SELECT body FROM experiments ORDER BY id').all() as { body: string }[];
     return rows.map((r) => JSON.parse(r.body) as Experiment);
+  }
+
+  async generatedKeys(offer: GeneratedKeys): Promise<GeneratedKeys> {
+    const keep = this.db.prepare(
+      'INSERT INTO generated_keys (id, storefront, admin) VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING',
+    );
+    await this.write(() => keep.run(offer.storefront, offer.admin));
+    return this.db
+      .prepare('SELECT storefront, admin FROM generated_keys WHERE id = 1')
+      .get() as GeneratedKeys;
   }
 
   async close(): Promise<void> {

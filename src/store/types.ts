@@ -541,5 +541,16 @@ export interface Store {
   saveExperiment(experiment: Experiment): Promise<void>;
   /** Every experiment, in id order. */
   experiments(): Promise<Experiment[]>;
+  /**
+   * The API keys generated for this store (no `SHELF_API_KEYS`): the first pair ever offered,
+   * kept, so that every process on the store, and every restart, accepts the same ones.
+   */
+  generatedKeys(offer: GeneratedKeys): Promise<GeneratedKeys>;
   close(): Promise<void>;
+}
+
+/** A storefront and an admin key, as `npm start` generates them. */
+export interface GeneratedKeys {
+  storefront: string;
+  admin: string;
 }

@@ -59,6 +59,15 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       await expect(store.ping()).resolves.toBeUndefined();
     });
 
+    it('keeps the first generated keys offered: later and concurrent offers get that pair', async () => {
+      const offer = (n: number) => ({ storefront: `sk_offer-${n}`, admin: `ak_offer-${n}` });
+      const racing = await Promise.all([1, 2, 3].map((n) => store.generatedKeys(offer(n))));
+      expect(new Set(racing.map((k) => `${k.storefront} ${k.admin}`)).size).toBe(1);
+      expect([1, 2, 3].map((n) => offer(n).storefront)).toContain(racing[0]!.storefront);
+      expect(racing[0]!.admin).toBe(racing[0]!.storefront.replace('sk_', 'ak_'));
+      expect(await store.generatedKeys(offer(4))).toEqual(racing[0]);
+    });
+
     it('round-trips items with every field, and upserts idempotently', async () => {
       const full = item('a', {
         description: 'A mug',

@@ -87,10 +87,11 @@ describe('npm start’s code path on an empty data dir', () => {
     expect(body.items.some((i) => i.reason === 'popular with new customers')).toBe(true);
   });
 
-  it('reuses the store and the model on the next start', async () => {
+  it('reuses the store, the model and the generated keys on the next start', async () => {
     const ready = async () =>
       ((await (await fetch(`${server.url}/readyz`)).json()) as { modelVersion: string }).modelVersion;
     const version = await ready();
+    const keys = server.apiKeys;
     await server.close();
     messages.length = 0;
     server = await startServer({
@@ -100,5 +101,12 @@ describe('npm start’s code path on an empty data dir', () => {
     });
     expect(messages).toEqual([]);
     expect(await ready()).toBe(version);
+    // A storefront configured with the first start's key goes on working.
+    expect(server.apiKeys).toEqual(keys);
+    const shop = keys.find((k) => k.role === 'storefront')!.key;
+    const res = await fetch(`${server.url}/v1/recommendations/homepage?limit=3`, {
+      headers: { authorization: `Bearer ${shop}` },
+    });
+    expect(res.status).toBe(200);
   });
 });

@@ -288,6 +288,18 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     expect(after.items).toHaveLength(10);
     expect(personal(after)).toBe(false);
   }, 120_000);
+  it('gives replicas started at once without SHELF_API_KEYS one pair of generated keys', async () => {
+    const unkeyed = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'SHELF_API_KEYS'));
+    const replicas = await Promise.all([startServerProcess(unkeyed), startServerProcess(unkeyed)]);
+    try {
+      const printed = await Promise.all(replicas.map(printedKeys));
+      expect(printed[1]).toEqual(printed[0]);
+      const other = client(printed[0]!);
+      for (const r of replicas) expect((await other.ask(r, 'homepage?limit=3')).items).toHaveLength(3);
+    } finally {
+      await Promise.all(replicas.map((r) => r.stop()));
+    }
+  }, 120_000);
   // Last: from here on the cluster has a new current version.
   it('fires a scheduled train on the workers; both replicas then serve the version it published', async () => {
     // Current: a version any default train beats, so the gate promotes the scheduled one.
@@ -322,3 +334,14 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     }
   }, 150_000);
 });
+
+/** The keys `shelf start` printed (it prints them once it listens). */
+async function printedKeys(p: ServerProcess): Promise<{ storefront: string; admin: string }> {
+  for (let i = 0; i < 100; i++) {
+    const storefront = /storefront (sk_\S+)/.exec(p.output())?.[1];
+    const admin = /admin +(ak_\S+)/.exec(p.output())?.[1];
+    if (storefront && admin) return { storefront, admin };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no generated keys printed:\n${p.output()}`);
+}
