@@ -45,6 +45,17 @@ const STATE: Record<string, JobState> = {
   failed: 'failed',
 };
 
+/**
+ * A job scheduler's next firing, not yet due: BullMQ holds it as a delayed job from the moment
+ * the previous one fires (for a nightly train, a day ahead). It is the schedule's (listed with
+ * its next run by `schedules`), not work queued: counted as queued, a cluster at rest showed
+ * one queued job per schedule, forever. A firing that failed and waits to be retried is queued.
+ */
+function upcoming(job: Job): boolean {
+  // Asked of delayed jobs only: once due, the firing waits for a worker like any queued job.
+  return Boolean(job.repeatJobKey) && job.attemptsStarted === 0;
+}
+
 /** A BullMQ job as a Shelf job status. */
 export function statusOf(job: Job, state: string): JobStatus {
   const s: JobStatus = {
@@ -98,22 +109,17 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
     const types: JobType[] = ['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'];
     for (const type of types) {
       const jobs = (await this.queue.getJobs(type, 0, limit - 1, false)) as Job[];
-      for (const j of jobs) if (j) out.push(statusOf(j, type));
+      for (const j of jobs) if (j && !(type === 'delayed' && upcoming(j))) out.push(statusOf(j, type));
     }
     return out.sort((a, b) => b.queuedAt.localeCompare(a.queuedAt)).slice(0, limit);
   }
 
   async counts(): Promise<JobCounts> {
-    const c = await this.queue.getJobCounts(
-      'active',
-      'waiting',
-      'prioritized',
-      'delayed',
-      'completed',
-      'failed',
-    );
+    const c = await this.queue.getJobCounts('active', 'waiting', 'prioritized', 'completed', 'failed');
+    // Delayed jobs are each schedule's next firing and retries in their backoff: a few, read whole.
+    const delayed = ((await this.queue.getJobs('delayed')) as Job[]).filter((j) => j && !upcoming(j));
     return {
-      queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0),
+      queued: (c.waiting ?? 0) + (c.prioritized ?? 0) + delayed.length,
       running: c.active ?? 0,
       completed: c.completed ?? 0,
       failed: c.failed ?? 0,

@@ -145,6 +145,38 @@ describe.runIf(available)('the BullMQ runner', () => {
     for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThan(500);
   });
 
+  it("counts no job for a schedule's next firing, and a retry waiting out its backoff as queued", async () => {
+    let runs = 0;
+    const { queue } = setup({
+      'aggregate-feedback': async () => {
+        if (++runs === 1) throw new Error('connection reset');
+        return null;
+      },
+    });
+    // Nightly: the next firing is a delayed job until tomorrow.
+    await queue.syncSchedules({
+      train: { pattern: '0 3 * * *' },
+      segments: null,
+      'aggregate-feedback': null,
+    });
+    expect((await queue.schedules()).find((s) => s.job === 'train')!.next).not.toBeNull();
+    expect(await queue.counts()).toMatchObject({ queued: 0, running: 0 });
+    expect(await queue.list(10)).toEqual([]);
+    // A producer whose retries wait 10 s: the failed attempt's job is queued meanwhile.
+    const slow = new BullmqJobs({
+      url: REDIS_URL,
+      prefix: prefixes.at(-1)!,
+      retry: { attempts: 2, backoffMs: 10_000 },
+    });
+    opened.push(slow);
+    const job = await slow.enqueue('aggregate-feedback');
+    const s = await until(queue, job.id, (x) => x.error !== undefined && x.state !== 'running');
+    expect(s).toMatchObject({ state: 'queued', attempts: 1, error: 'connection reset' });
+    expect(await queue.counts()).toMatchObject({ queued: 1, running: 0 });
+    expect((await queue.list(10)).map((j) => j.id)).toEqual([job.id]);
+    await queue.syncSchedules({ train: null, segments: null, 'aggregate-feedback': null });
+  });
+
   it('hands a job in hand back to the queue when a worker closes past its bound', async () => {
     let aborted = 0;
     const slow: JobProcessor<never> = (ctx) =>
