@@ -64,6 +64,8 @@ export class Candidates {
   private readonly trending = new TrendingTop();
   /** Per item, the EASE sum of the request being computed (zero between requests). */
   private easeSums = new Float32Array(0);
+  /** Which items `easeSums` holds a sum for (a sum may be 0). */
+  private easeMarks = new Uint8Array(0);
 
   /** Replaces the segment lists (visitors without history get the `new` segment's). */
   setSegmentLists(lists: SegmentLists): void {
@@ -162,8 +164,12 @@ export class Candidates {
     now: number,
   ): void {
     const lists = s.model.ease!;
-    if (this.easeSums.length < lists.rows) this.easeSums = new Float32Array(lists.rows);
+    if (this.easeSums.length < lists.rows) {
+      this.easeSums = new Float32Array(lists.rows);
+      this.easeMarks = new Uint8Array(lists.rows);
+    }
     const sums = this.easeSums;
+    const marks = this.easeMarks;
     const touched: number[] = [];
     // Each item the visitor engaged with, weighed by the recency of its newest event, as fitted.
     const newest = new Map<number, number>();
@@ -177,20 +183,32 @@ export class Candidates {
     let weighed = 0;
     for (const t of EVENT_TYPES) if (s.model.eventWeights[t] > 0) weighed |= typeBit(t);
     for (const [itemId, c] of who.consumed) if (c.types & weighed) note(itemId, c.at);
+    // Recency from the visitor's newest event, not from now: the list is min-max normalised, so
+    // a factor common to every weight changes nothing, but 2^(−age / halfLife) from now was 0
+    // for a history years old (a returning customer, a dataset like Online Retail's), every
+    // sum 0, and every item tied at the top score.
     const halfLife = s.model.easeHalfLifeMs;
+    let latest = -Infinity;
+    for (const at of newest.values()) latest = Math.max(latest, Math.min(at, now));
     for (const [j, at] of newest) {
-      const wj = Math.pow(0.5, Math.max(0, now - at) / halfLife);
+      const wj = Math.pow(0.5, Math.max(0, latest - at) / halfLife);
       const row = neighboursOf(lists, j);
       for (let r = 0; r < row.indices.length; r++) {
         const i = row.indices[r]!;
         if (!filter.has(i)) continue;
-        if (sums[i] === 0) touched.push(i);
+        if (!marks[i]) {
+          marks[i] = 1;
+          touched.push(i);
+        }
         sums[i]! += wj * row.scores[r]!;
       }
     }
     if (!touched.length) return;
     const top = topAmong(touched, sums, k);
-    for (const i of touched) sums[i] = 0;
+    for (const i of touched) {
+      sums[i] = 0;
+      marks[i] = 0;
+    }
     addList(blend, top, weight, 'recommended for you');
   }
 

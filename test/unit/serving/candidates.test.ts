@@ -199,6 +199,23 @@ describe('candidates: where a list comes from', () => {
     // Both fresh: d = 0.1 + 1 beats c = 0.9. With b ten days old, c wins.
     expect(ask(consumed(0, 0))).toEqual(['d', 'c']);
     expect(ask(consumed(0, 10 * DAY))).toEqual(['c', 'd']);
+    // The same history years ago (2^(−age / halfLife) from now is 0): the same list and scores.
+    const scores = (c: Visitor['consumed']) =>
+      collect(
+        { tier: 'personalized', userId: 'u1' },
+        { ...user('u1'), consumed: c },
+        new Candidates(),
+        easeOnly,
+        withEase,
+      )
+        .out.filter((x) => x.reason === 'recommended for you')
+        .map((x) => [x.itemId, x.score]);
+    const YEAR = 365 * DAY;
+    expect(scores(consumed(15 * YEAR, 15 * YEAR + 10 * DAY))).toEqual(scores(consumed(0, 10 * DAY)));
+    expect(scores(consumed(0, 10 * DAY))).toEqual([
+      ['c', 1],
+      ['d', 0],
+    ]);
     // b disliked, not engaged with: its row lifts nothing; a's alone ranks c over d.
     const disliked = new Map(
       [...consumed(0, 0)].map(([id, c]) => [id, id === 'b' ? { ...c, types: typeBit('dislike') } : c]),
