@@ -412,11 +412,14 @@ export class Engine {
     if (!s) return {};
     const items = s.catalog.availableFilter().items();
     const item = items.length ? s.catalog.item(items[0]!) : undefined;
+    // The first available item with a category: a catalogue may have none (Online Retail's).
+    const categorised = items.find((i) => s.catalog.item(i)!.categories.length > 0);
+    const category = categorised === undefined ? undefined : s.catalog.item(categorised)!.categories[0]!;
     const userId = s.model.userIndex.keys().next().value;
     return {
       ...(userId !== undefined ? { userId } : {}),
       ...(item ? { itemId: item.itemId } : {}),
-      ...(item?.categories[0] ? { category: item.categories[0].split(' > ')[0]! } : {}),
+      ...(category ? { category: category.split(' > ')[0]! } : {}),
     };
   }
 }

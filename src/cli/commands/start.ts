@@ -40,7 +40,7 @@ const start: Command = {
     const shop = server.apiKeys.find((k) => k.role === 'storefront')?.key ?? '<storefront key>';
     const admin = server.apiKeys.find((k) => k.role === 'admin')?.key ?? '<admin key>';
     const curl = (path: string) => `  curl -H 'Authorization: Bearer ${shop}' '${base}${path}'`;
-    const { userId = 'u-0001', itemId = '<itemId>', category = 'Home' } = server.example;
+    const { userId = 'u-0001', itemId = '<itemId>', category } = server.example;
     const q = encodeURIComponent;
     const lines = [
       `\nShelf is ready in ${((performance.now() - t0) / 1000).toFixed(1)} s at ${base}`,
@@ -52,7 +52,8 @@ const start: Command = {
       '\nTry:',
       curl(`/v1/recommendations/homepage?userId=${q(userId)}`),
       curl(`/v1/recommendations/personalized?userId=${q(userId)}&limit=10`),
-      curl(`/v1/recommendations/category?category=${q(category)}&userId=${q(userId)}`),
+      // Only with a category the catalogue has: another one answers an empty list.
+      ...(category ? [curl(`/v1/recommendations/category?category=${q(category)}&userId=${q(userId)}`)] : []),
       curl(`/v1/recommendations/similar?itemId=${q(itemId)}`),
       curl(`/v1/recommendations/cart?cartItemIds=${q(itemId)}`),
       '',

@@ -147,6 +147,20 @@ describe('serving engine on a generated storefront', () => {
     for (const e of [plain, memo]) e.updateItems([byId(gone)]);
   });
 
+  it("gives npm start's examples a category the catalogue has, past items without one", async () => {
+    const e = engine();
+    await e.swap();
+    const first = e.example();
+    const firstItem = byId(first.itemId!);
+    expect(first.category).toBe(firstItem.categories[0]!.split(' > ')[0]);
+    // The first item uncategorised: the category comes from the next one with a category.
+    e.updateItems([{ ...firstItem, categories: [] }]);
+    const { category } = e.example();
+    expect(category).toBeDefined();
+    expect((await e.recommend({ tier: 'category', category: category!, limit: 5 })).items).toHaveLength(5);
+    e.updateItems([firstItem]);
+  });
+
   it('never returns out-of-stock or delisted items, nor more than N per category', async () => {
     const e = engine();
     await e.swap();
