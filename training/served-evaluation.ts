@@ -132,7 +132,11 @@ async function servedEngine(
     store: setup.store,
     realtime,
     registry: setup.registry,
-    log,
+    // Its swaps are not the server's: 'model swapped in' named a draft that is never published.
+    log: log.child(
+      { engine: 'evaluation' },
+      { level: log.levelVal > log.levels.values.warn! ? log.level : 'warn' },
+    ),
     now: () => setup.now,
     answerCache: { ttlMs: 0, entries: 0 },
     // Every setting tried asks each test user the same searches again.

@@ -128,8 +128,12 @@ describe('cutoffSetup', () => {
       version: { registry, version: manifest.version },
     });
     try {
-      const score = servedScorer(setup, targets, createEngine, pino({ level: 'silent' }));
+      // At info: its engine's swap is an evaluation's, not logged as the server's would be.
+      const lines: string[] = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+      const score = servedScorer(setup, targets, createEngine, log);
       const first = await score('personalized');
+      expect(lines.join('')).not.toContain('model swapped in');
       expect(first.users).toBe(targets.testUsers.length);
       // What waits on the loop (a worker's answer, a timer) runs before the next setting's score.
       let ran = false;
