@@ -15,6 +15,8 @@ export interface ModelHolderOptions extends ServedSource {
 
 export class ModelHolder {
   private served: Served | null = null;
+  /** The version last loaded (null: none; undefined: nothing loaded yet). */
+  private version: string | null | undefined = undefined;
   private swapping: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: ModelHolderOptions) {}
@@ -33,7 +35,16 @@ export class ModelHolder {
       const target = version === undefined ? await this.o.registry.current() : version;
       const t0 = performance.now();
       this.served = await loadServed(this.o, target, this.o.prepare);
-      this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, 'model swapped in');
+      // Said as it is: a load of the version already served refreshes its catalogue and
+      // erasures, and a store without a version serves trending only.
+      const what =
+        target === null
+          ? 'no model version yet: serving trending'
+          : target === this.version
+            ? 'model reloaded'
+            : 'model swapped in';
+      this.version = target;
+      this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, what);
     };
     const next = this.swapping.then(run, run);
     this.swapping = next.catch(() => undefined);

@@ -147,6 +147,21 @@ describe('serving engine on a generated storefront', () => {
     for (const e of [plain, memo]) e.updateItems([byId(gone)]);
   });
 
+  it('logs a swap as what it was: none yet, a new version, the same one reloaded', async () => {
+    const lines: string[] = [];
+    const heard = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const e = new Engine({ store, realtime: new MemoryRealtime(), registry, log: heard, now: () => clock });
+    const said = () => lines.splice(0).map((l) => JSON.parse(l) as { msg: string; version: string | null });
+    await e.swap(null);
+    expect(said()).toMatchObject([{ msg: 'no model version yet: serving trending', version: null }]);
+    await e.swap(versions[0]!);
+    await e.swap(versions[0]!);
+    expect(said()).toMatchObject([
+      { msg: 'model swapped in', version: versions[0] },
+      { msg: 'model reloaded', version: versions[0] },
+    ]);
+  });
+
   it("gives npm start's examples a category the catalogue has, past items without one", async () => {
     const e = engine();
     await e.swap();
