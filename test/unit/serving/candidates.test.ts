@@ -186,20 +186,6 @@ describe('candidates: where a list comes from', () => {
         ['a', { types: 1, at: NOW - aAgo }],
         ['b', { types: 1, at: NOW - bAgo }],
       ]);
-    const ask = (c: Visitor['consumed']) =>
-      collect(
-        { tier: 'personalized', userId: 'u1' },
-        { ...user('u1'), consumed: c },
-        new Candidates(),
-        easeOnly,
-        withEase,
-      )
-        .out.filter((x) => x.reason === 'recommended for you')
-        .map((x) => x.itemId);
-    // Both fresh: d = 0.1 + 1 beats c = 0.9. With b ten days old, c wins.
-    expect(ask(consumed(0, 0))).toEqual(['d', 'c']);
-    expect(ask(consumed(0, 10 * DAY))).toEqual(['c', 'd']);
-    // The same history years ago (2^(−age / halfLife) from now is 0): the same list and scores.
     const scores = (c: Visitor['consumed']) =>
       collect(
         { tier: 'personalized', userId: 'u1' },
@@ -210,6 +196,11 @@ describe('candidates: where a list comes from', () => {
       )
         .out.filter((x) => x.reason === 'recommended for you')
         .map((x) => [x.itemId, x.score]);
+    const ask = (c: Visitor['consumed']) => scores(c).map(([itemId]) => itemId);
+    // Both fresh: d = 0.1 + 1 beats c = 0.9. With b ten days old, c wins.
+    expect(ask(consumed(0, 0))).toEqual(['d', 'c']);
+    expect(ask(consumed(0, 10 * DAY))).toEqual(['c', 'd']);
+    // The same history years ago (2^(−age / halfLife) from now is 0): the same list and scores.
     const YEAR = 365 * DAY;
     expect(scores(consumed(15 * YEAR, 15 * YEAR + 10 * DAY))).toEqual(scores(consumed(0, 10 * DAY)));
     expect(scores(consumed(0, 10 * DAY))).toEqual([
