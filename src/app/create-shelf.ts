@@ -5,7 +5,7 @@
  * take what they need as arguments. Pieces given in `overrides` belong to the caller, who closes
  * them; the rest are opened here and closed by `close()`.
  */
-import { randomBytes } from 'node:crypto';
+import { storeKeys } from './generated-keys.ts';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
@@ -319,7 +319,13 @@ export async function createShelf(
     });
     attributorRef = attributor;
     const generatedKeys = config.apiKeys.length === 0;
-    const apiKeys: readonly ApiKey[] = generatedKeys ? await keysOf(store) : config.apiKeys;
+    const kept = generatedKeys ? await storeKeys(store) : null;
+    const apiKeys: readonly ApiKey[] = kept
+      ? [
+          { role: 'storefront', key: kept.storefront },
+          { role: 'admin', key: kept.admin },
+        ]
+      : config.apiKeys;
     // The feed starts before the version and catalogue are read, so a change made meanwhile is
     // applied after them rather than lost.
     await changes.start();
@@ -414,16 +420,4 @@ export function scheduleSpecs(config: Readonly<ShelfConfig>): Record<ScheduledJo
     segments: config.schedules.segments,
     'aggregate-feedback': config.schedules.aggregate,
   };
-}
-
-/** The store's generated keys: this process's pair if it is the first to offer one. */
-async function keysOf(store: Store): Promise<ApiKey[]> {
-  const kept = await store.generatedKeys({
-    storefront: `sk_${randomBytes(18).toString('base64url')}`,
-    admin: `ak_${randomBytes(18).toString('base64url')}`,
-  });
-  return [
-    { role: 'storefront', key: kept.storefront },
-    { role: 'admin', key: kept.admin },
-  ];
 }

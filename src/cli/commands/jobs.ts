@@ -1,22 +1,25 @@
 /**
  * `shelf jobs`: the job queue from the command line. With `REDIS_URL` it reads (and queues on)
  * the BullMQ queue that `shelf worker` processes run; embedded mode runs jobs inside the server,
- * so there it asks the server's API (`--url`, `--key`: an admin key).
+ * so there it asks the server's API: by default the one this config starts, with its admin key
+ * (`SHELF_API_KEYS`'s, or the one generated for the store); `--url` and `--key` name another.
  */
 import cliProgress from 'cli-progress';
+import { storeKeys } from '../../app/generated-keys.ts';
 import { InputError } from '../../errors.ts';
 import { BullmqJobs } from '../../jobs/bullmq-jobs.ts';
 import { checkPayload } from '../../jobs/job-payloads.ts';
 import { JOB_NAMES } from '../../jobs/job-types.ts';
 import type { JobCounts, JobStatus, ShelfJobName } from '../../jobs/job-types.ts';
 import type { ScheduleInfo } from '../../jobs/schedules.ts';
-import type { Command } from '../command.ts';
+import type { Command, CommandContext } from '../command.ts';
 import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf jobs [list] [--limit N] [--watch] [--json]
 shelf jobs add NAME [--data JSON]      NAME: ${JOB_NAMES.join(', ')}
 shelf jobs schedules [--json]
-  [--url URL --key ADMIN_KEY]           embedded mode: the server to ask (jobs run inside it)
+  [--url URL --key ADMIN_KEY]           embedded mode: the server to ask (jobs run inside it);
+                                        default: SHELF_HOST:SHELF_PORT with this store's admin key
 
   list       counts per state and the newest jobs: state, attempts, stage and percent, failure
   --watch    keep showing the running jobs' progress (bars on a terminal) until they finish
@@ -64,6 +67,19 @@ function httpSource(base: string, key: string): JobSource {
       (await call<{ schedules: ScheduleInfo[] }>('GET', '/v1/admin/schedules')).schedules,
     close: async () => {},
   };
+}
+
+/** The address `shelf start` listens on with this config (all interfaces: this machine's). */
+function localServer(http: { host: string; port: number }): string {
+  const host = http.host === '0.0.0.0' || http.host === '::' ? '127.0.0.1' : http.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`;
+}
+
+/** The configured admin key, or the one `shelf start` generated for this store. */
+async function adminKey(ctx: CommandContext): Promise<string> {
+  const configured = ctx.config.apiKeys.find((k) => k.role === 'admin');
+  if (configured) return configured.key;
+  return (await storeKeys(await ctx.store())).admin;
 }
 
 function row(j: JobStatus): string {
@@ -117,9 +133,7 @@ const jobs: Command = {
         retry: { attempts: ctx.config.jobs.attempts, backoffMs: ctx.config.jobs.backoffMs },
       });
     } else {
-      throw new InputError(
-        'embedded mode runs jobs inside the server: give --url and --key, or set REDIS_URL',
-      );
+      source = httpSource(localServer(ctx.config.http), v.key ?? (await adminKey(ctx)));
     }
     try {
       const out = (text: string) => ctx.out.write(text + '\n');

@@ -1,9 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../src/app/start-server.ts';
+import { createContext } from '../../../src/cli/command-context.ts';
+import jobs from '../../../src/cli/commands/jobs.ts';
 import type { RunningServer } from '../../../src/app/start-server.ts';
 import { loadConfig } from '../../../src/config.ts';
 
@@ -85,6 +88,25 @@ describe('npm start’s code path on an empty data dir', () => {
     });
     const body = (await res.json()) as { items: { reason: string }[] };
     expect(body.items.some((i) => i.reason === 'popular with new customers')).toBe(true);
+  });
+
+  it('answers `shelf jobs` with no --url or --key: the configured address, the store’s admin key', async () => {
+    const port = new URL(server.url).port;
+    let text = '';
+    const out = new PassThrough();
+    out.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const cli = createContext({
+      config: loadConfig({ SHELF_DATA_DIR: dir, SHELF_PORT: port }),
+      log: pino({ level: 'silent' }),
+      out,
+    });
+    try {
+      await jobs.run(['schedules', '--json'], cli.ctx);
+    } finally {
+      await cli.close();
+    }
+    const { schedules } = JSON.parse(text) as { schedules: { job: string }[] };
+    expect(schedules.map((x) => x.job).sort()).toEqual(['aggregate-feedback', 'segments', 'train']);
   });
 
   it('reuses the store, the model and the generated keys on the next start', async () => {
