@@ -107,6 +107,7 @@ function nullStore(): Store {
     saveExperiment: unsupported,
     experiments: unsupported,
     generatedKeys: unsupported,
+    hasEvents: unsupported,
     async erasedAmong() {
       return new Set<string>();
     },

@@ -72,7 +72,8 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     const simulation = o.simulate === false ? null : { visitors: 300, days: 2, seed: 1, ...o.simulate };
     // The demo history ends where the simulated days begin; they end at 00:00 UTC today.
     const today = Math.floor(Date.now() / DAY) * DAY;
-    if ((await store.stats()).events === 0) {
+    // One row read, not `stats`'s counts of every table (169 ms on Online Retail's 540k events).
+    if (!(await store.hasEvents())) {
       say('the store is empty: generating the demo storefront');
       const sf = generateStorefront({
         ...o.demo,

@@ -546,6 +546,10 @@ export class PostgresStore implements Store {
     await this.pool.query('SELECT 1');
   }
 
+  async hasEvents(): Promise<boolean> {
+    return (await this.pool.query('SELECT 1 FROM events LIMIT 1')).rowCount! > 0;
+  }
+
   async stats(): Promise<StoreStats> {
     const [items, users, span, byType] = await Promise.all([
       this.pool.query<{ n: string; active: string }>(

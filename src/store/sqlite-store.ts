@@ -635,6 +635,10 @@ export class SqliteStore implements Store {
     this.db.prepare('SELECT 1').get();
   }
 
+  async hasEvents(): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM events LIMIT 1').get() !== undefined;
+  }
+
   async stats(): Promise<StoreStats> {
     const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
     const items = one<{ n: number; active: number | null }>(

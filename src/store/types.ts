@@ -494,6 +494,8 @@ export interface Store {
   stats(): Promise<StoreStats>;
   /** Resolves when the store answers a query (one that reads no table): readiness probes. */
   ping(): Promise<void>;
+  /** Whether any event is stored: one row read, where `stats` counts every table. */
+  hasEvents(): Promise<boolean>;
   /** Stores impressions not seen before (by recommendationId); returns how many were new. */
   insertImpressions(impressions: readonly NewImpression[]): Promise<number>;
   /** The impressions of `recommendationIds` that are stored. */

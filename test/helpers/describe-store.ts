@@ -59,6 +59,12 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       await expect(store.ping()).resolves.toBeUndefined();
     });
 
+    it('says whether any event is stored', async () => {
+      expect(await store.hasEvents()).toBe(false);
+      await store.insertEvents([event('first')]);
+      expect(await store.hasEvents()).toBe(true);
+    });
+
     it('keeps the first generated keys offered: later and concurrent offers get that pair', async () => {
       const offer = (n: number) => ({ storefront: `sk_offer-${n}`, admin: `ak_offer-${n}` });
       const racing = await Promise.all([1, 2, 3].map((n) => store.generatedKeys(offer(n))));
