@@ -5,7 +5,6 @@
  * take what they need as arguments. Pieces given in `overrides` belong to the caller, who closes
  * them; the rest are opened here and closed by `close()`.
  */
-import { storeKeys } from './generated-keys.ts';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
@@ -54,6 +53,7 @@ import { openStore } from '../store/open-store.ts';
 import { ReadThread } from '../store/read-thread.ts';
 import type { LongReads } from '../store/read-thread.ts';
 import type { Store } from '../store/types.ts';
+import { storeKeys } from './generated-keys.ts';
 
 export type { ShelfJobName };
 

@@ -72,7 +72,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     const simulation = o.simulate === false ? null : { visitors: 300, days: 2, seed: 1, ...o.simulate };
     // The demo history ends where the simulated days begin; they end at 00:00 UTC today.
     const today = Math.floor(Date.now() / DAY) * DAY;
-    // One row read, not `stats`'s counts of every table (169 ms on Online Retail's 540k events).
+    // One row read, not `stats`'s counts of every table (170–190 ms on Online Retail's 540k events).
     if (!(await store.hasEvents())) {
       say('the store is empty: generating the demo storefront');
       const sf = generateStorefront({

@@ -44,6 +44,10 @@ function httpSource(base: string, key: string): JobSource {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    }).catch((err: Error) => {
+      // Refused, unresolvable, reset: said in one line, not as a stack.
+      const why = (err.cause as Error | undefined)?.message ?? err.message;
+      throw new InputError(`no Shelf server answers at ${base} (${why}): start one, or give --url and --key`);
     });
     const json = (await res.json()) as T & { message?: string };
     if (!res.ok) throw new InputError(`${method} ${path}: ${res.status} ${json.message ?? ''}`);

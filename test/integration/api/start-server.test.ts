@@ -9,6 +9,8 @@ import { createContext } from '../../../src/cli/command-context.ts';
 import jobs from '../../../src/cli/commands/jobs.ts';
 import type { RunningServer } from '../../../src/app/start-server.ts';
 import { loadConfig } from '../../../src/config.ts';
+import { InputError } from '../../../src/errors.ts';
+import { freePort } from '../../helpers/server-process.ts';
 
 describe('npm start’s code path on an empty data dir', () => {
   let dir: string;
@@ -107,6 +109,22 @@ describe('npm start’s code path on an empty data dir', () => {
     }
     const { schedules } = JSON.parse(text) as { schedules: { job: string }[] };
     expect(schedules.map((x) => x.job).sort()).toEqual(['aggregate-feedback', 'segments', 'train']);
+    // No server there: one line naming the address, not a stack.
+    const none = String(await freePort());
+    const idle = createContext({
+      config: loadConfig({ SHELF_DATA_DIR: dir, SHELF_PORT: none }),
+      log: pino({ level: 'silent' }),
+      out,
+    });
+    try {
+      await expect(jobs.run(['list'], idle.ctx)).rejects.toThrow(
+        new InputError(
+          `no Shelf server answers at http://127.0.0.1:${none} (connect ECONNREFUSED 127.0.0.1:${none}): start one, or give --url and --key`,
+        ),
+      );
+    } finally {
+      await idle.close();
+    }
   });
 
   it('reuses the store, the model and the generated keys on the next start', async () => {
