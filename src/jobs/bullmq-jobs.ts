@@ -69,7 +69,7 @@ export function statusOf(job: Job, state: string): JobStatus {
   if (job.finishedOn) s.finishedAt = new Date(job.finishedOn).toISOString();
   const p = job.progress as Partial<JobProgress> | number;
   if (typeof p === 'object' && typeof p.stage === 'string' && typeof p.percent === 'number')
-    s.progress = { stage: p.stage, percent: p.percent };
+    s.progress = { stage: p.stage, percent: s.state === 'completed' ? 100 : p.percent };
   if (job.returnvalue !== null && job.returnvalue !== undefined) s.result = job.returnvalue;
   if (job.failedReason) s.error = job.failedReason;
   return s;

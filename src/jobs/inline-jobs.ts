@@ -151,6 +151,8 @@ export class InlineJobs<N extends string = string> implements JobQueue<N> {
   private finish(job: JobStatus, err: Error | null): void {
     job.state = err ? 'failed' : 'completed';
     if (err) job.error = err.message;
+    // Done is 100%, whatever the last stage reported (segments report 'classify 0%' only).
+    else if (job.progress) job.progress = { ...job.progress, percent: 100 };
     job.finishedAt = new Date().toISOString();
     this.prune();
   }

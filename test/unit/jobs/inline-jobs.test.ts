@@ -17,7 +17,8 @@ describe('InlineJobs', () => {
           order.push('a end');
           return { n: 1 };
         },
-        b: async () => {
+        b: async (ctx: JobContext) => {
+          ctx.progress('classify', 0);
           order.push('b');
           return 2;
         },
@@ -35,6 +36,8 @@ describe('InlineJobs', () => {
       result: { n: 1 },
       progress: { stage: 'done', percent: 100 },
     });
+    // Its last report said 0%; done is 100%.
+    expect((await jobs.status(b.id))!.progress).toEqual({ stage: 'classify', percent: 100 });
     const s = (await jobs.status(a.id))!;
     expect(Date.parse(s.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(s.startedAt!));
     expect((await jobs.list(10)).map((j) => j.id)).toEqual([b.id, a.id]);
