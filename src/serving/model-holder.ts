@@ -4,6 +4,7 @@
  * during a swap.
  */
 import type { Logger } from 'pino';
+import { Turns } from '../turns.ts';
 import { loadServed } from './served.ts';
 import type { Served, ServedSource } from './served.ts';
 
@@ -17,7 +18,7 @@ export class ModelHolder {
   private served: Served | null = null;
   /** The version last loaded (null: none; undefined: nothing loaded yet). */
   private version: string | null | undefined = undefined;
-  private swapping: Promise<void> = Promise.resolve();
+  private readonly swaps = new Turns();
 
   constructor(private readonly o: ModelHolderOptions) {}
 
@@ -46,8 +47,6 @@ export class ModelHolder {
       this.version = target;
       this.o.log.info({ version: target, ms: Math.round(performance.now() - t0) }, what);
     };
-    const next = this.swapping.then(run, run);
-    this.swapping = next.catch(() => undefined);
-    return next;
+    return this.swaps.run(run);
   }
 }

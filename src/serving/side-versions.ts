@@ -6,6 +6,7 @@
  * kept current with item changes like the current one.
  */
 import type { Logger } from 'pino';
+import { Turns } from '../turns.ts';
 import { loadServed } from './served.ts';
 import type { Served, ServedSource } from './served.ts';
 
@@ -25,7 +26,7 @@ export const DEFAULT_SIDE_VERSIONS = 2;
 
 export class SideVersions {
   private readonly loaded = new Map<string, Served>();
-  private turn: Promise<void> = Promise.resolve();
+  private readonly turns = new Turns();
 
   constructor(private readonly o: SideVersionsOptions) {}
 
@@ -71,8 +72,6 @@ export class SideVersions {
         }
       }
     };
-    const next = this.turn.then(run, run);
-    this.turn = next.catch(() => undefined);
-    return next;
+    return this.turns.run(run);
   }
 }

@@ -9,6 +9,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { askWorker, startLoadedWorker } from '../../models/ts-worker.ts';
+import { Turns } from '../turns.ts';
 import type { DatabaseConfig } from './open-store.ts';
 import type { FeedbackQuery, FeedbackTotals, PreExposure, Store, UnitTotals } from './types.ts';
 
@@ -22,7 +23,7 @@ export type ReadRequest =
 
 export class ReadThread implements LongReads {
   /** One read at a time: each reply answers the request before it. */
-  private turn: Promise<unknown> = Promise.resolve();
+  private readonly turns = new Turns();
   /** The thread, once a read has started it (it has opened the store when this resolves). */
   private worker: Promise<Worker> | null = null;
   private closed = false;
@@ -50,7 +51,7 @@ export class ReadThread implements LongReads {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.turn.catch(() => undefined);
+    await this.turns.idle();
     const worker = await this.worker?.catch(() => null);
     await worker?.terminate();
   }
@@ -79,8 +80,6 @@ export class ReadThread implements LongReads {
       if (this.closed) throw new Error('the store read thread is closed');
       return askWorker<T>(await this.started(), request, `the store read ${request.method}`);
     };
-    const next = this.turn.then(run, run);
-    this.turn = next.catch(() => undefined);
-    return next;
+    return this.turns.run(run);
   }
 }
