@@ -48,7 +48,7 @@ import { SegmentReports } from '../segments/segment-reports.ts';
 import { SharedSegmentReport } from '../segments/shared-segment-report.ts';
 import { Engine } from '../serving/engine.ts';
 import type { EngineOptions } from '../serving/engine.ts';
-import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../serving/trending-state.ts';
+import { SEGMENT_TRENDING } from '../serving/trending-state.ts';
 import { openStore } from '../store/open-store.ts';
 import { ReadThread } from '../store/read-thread.ts';
 import type { LongReads } from '../store/read-thread.ts';
@@ -206,11 +206,7 @@ export async function createShelf(
     // lists visitors without history get.
     const segments = new SegmentReports({
       store,
-      trending: {
-        weights: TRENDING_WEIGHTS,
-        halfLifeMs: TRENDING_HALF_LIFE_MS,
-        windowMs: TRENDING_WINDOW_MS,
-      },
+      trending: SEGMENT_TRENDING,
       ...(overrides.now ? { now: overrides.now } : {}),
       onReport: (report) => engine.setSegmentTrending(report.trending),
     });

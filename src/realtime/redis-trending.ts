@@ -4,22 +4,25 @@
  *
  * - `trend:e:<epoch>` sorted set, item → the epoch's counter; a read needs the current and the
  *   previous epoch, so each expires two epochs (two windows) after it starts;
- * - `trend:seen:<day>` set of the cap's keys (visitor, item, type) counted that UTC day, each
- *   as 16 characters of its SHA-256 (no user id kept in Redis; a collision has odds of 2^−96);
- *   kept until the end of the next day;
+ * - `trend:v:<epoch>` sorted set, item → the visits counted in the epoch (`minVisitors`), with
+ *   the counter's lifetime;
+ * - `trend:seen:<day>` set of the cap's keys (visitor, item, type) counted that UTC day, and of
+ *   its visits (visitor, item), each as 16 characters of its SHA-256 (no user id kept in Redis;
+ *   a collision has odds of 2^−96); kept until the end of the next day;
  * - `trend:touched` sorted set, item → Redis time (ms) of its last change, trimmed to the last
  *   ten minutes: how a replica reads only what changed since its last read;
  * - `trend:seeded` the mark of the one replica that counted the store's window.
  *
- * Memory bound: (items engaged in two windows) × ~2 counter entries, plus the distinct
- * (visitor, item, type) of two days (~70 bytes each), plus the items changed in ten minutes.
+ * Memory bound: (items engaged in two windows) × ~4 counter entries, plus the distinct
+ * (visitor, item, type) and (visitor, item) of two days (~70 bytes each), plus the items changed
+ * in ten minutes.
  *
  * A batch of events is one script: the cap's check, the counter and the change mark happen
  * together, so two replicas counting the same visitor's events at once count them once.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { capKey, capPeriodOf, CAP_PERIOD_MS } from '../store/engagement-cap.ts';
+import { capKey, capPeriodOf, CAP_PERIOD_MS, VISIT } from '../store/engagement-cap.ts';
 import type {
   Engagement,
   TrendingCounters,
@@ -42,25 +45,35 @@ const TTL_MARGIN_MS = 60 * 60_000;
 const BATCH = 500;
 
 /**
- * KEYS: touched, then per event its day's seen set and its epoch's counter. ARGV: the touched
- * set's keep (ms), then per event: the cap's key ('' when already capped: old seeded days), the
- * seen set's TTL, the item, the increment, the counter's TTL. Returns how many counted.
+ * KEYS: touched, then per event its day's seen set, its epoch's counter and its epoch's visits.
+ * ARGV: the touched set's keep (ms), then per event: the cap's key ('' when already capped: old
+ * seeded days), the visit's key (for an old seeded day: '1' a visit, '' none), the seen set's
+ * TTL, the item, the increment, the counters' TTL. Returns how many counted.
  */
 const ADD = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local counted = 0
-for i = 1, (#KEYS - 1) / 2 do
-  local a = 1 + (i - 1) * 5
+for i = 1, (#KEYS - 1) / 3 do
+  local k = 3 * i - 1
+  local a = 1 + (i - 1) * 6
   local fresh = 1
+  local visit = ARGV[a + 2] == '1' and 1 or 0
   if ARGV[a + 1] ~= '' then
-    fresh = redis.call('SADD', KEYS[2 * i], ARGV[a + 1])
-    if fresh == 1 then redis.call('PEXPIRE', KEYS[2 * i], ARGV[a + 2]) end
+    fresh = redis.call('SADD', KEYS[k], ARGV[a + 1])
+    if fresh == 1 then
+      visit = redis.call('SADD', KEYS[k], ARGV[a + 2])
+      redis.call('PEXPIRE', KEYS[k], ARGV[a + 3])
+    end
   end
   if fresh == 1 then
-    redis.call('ZINCRBY', KEYS[2 * i + 1], ARGV[a + 4], ARGV[a + 3])
-    redis.call('PEXPIRE', KEYS[2 * i + 1], ARGV[a + 5])
-    redis.call('ZADD', KEYS[1], now, ARGV[a + 3])
+    redis.call('ZINCRBY', KEYS[k + 1], ARGV[a + 5], ARGV[a + 4])
+    redis.call('PEXPIRE', KEYS[k + 1], ARGV[a + 6])
+    if visit == 1 then
+      redis.call('ZINCRBY', KEYS[k + 2], 1, ARGV[a + 4])
+      redis.call('PEXPIRE', KEYS[k + 2], ARGV[a + 6])
+    end
+    redis.call('ZADD', KEYS[1], now, ARGV[a + 4])
     counted = counted + 1
   end
 end
@@ -69,9 +82,10 @@ return counted
 `;
 
 /**
- * KEYS: touched, the current epoch's counter, the previous one's. ARGV: since (Redis ms), the
- * touched set's keep. Returns [now, 1] when `since` is too old to answer from, else [now, 0,
- * then per item changed since: item, current counter or '', previous counter or ''].
+ * KEYS: touched, the current epoch's counter and visits, the previous one's. ARGV: since (Redis
+ * ms), the touched set's keep. Returns [now, 1] when `since` is too old to answer from, else
+ * [now, 0, then per item changed since: item, current counter, current visits, previous
+ * counter, previous visits (each '' when none)].
  */
 const CHANGED = `
 local t = redis.call('TIME')
@@ -80,8 +94,7 @@ if now - tonumber(ARGV[1]) > tonumber(ARGV[2]) then return { tostring(now), 1 } 
 local out = { tostring(now), 0 }
 for _, item in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')) do
   out[#out + 1] = item
-  out[#out + 1] = redis.call('ZSCORE', KEYS[2], item) or ''
-  out[#out + 1] = redis.call('ZSCORE', KEYS[3], item) or ''
+  for k = 2, 5 do out[#out + 1] = redis.call('ZSCORE', KEYS[k], item) or '' end
 end
 return out
 `;
@@ -104,7 +117,7 @@ export class RedisTrending implements TrendingCounters {
     this.prefix = `${options.prefix}trend:`;
     this.scripts = withScripts<TrendingScripts>(redis, {
       shelfTrendingAdd: { lua: ADD },
-      shelfTrendingChanged: { lua: CHANGED, numberOfKeys: 3, readOnly: true },
+      shelfTrendingChanged: { lua: CHANGED, numberOfKeys: 5, readOnly: true },
     });
   }
 
@@ -130,43 +143,44 @@ export class RedisTrending implements TrendingCounters {
     const e = this.epochs.epochOf(at);
     const fc = this.epochs.factor(e, at);
     const fp = this.epochs.factor(e - 1, at);
-    const score = (current: unknown, previous: unknown) =>
-      (current === '' || current === null ? 0 : Number(current) * fc) +
-      (previous === '' || previous === null ? 0 : Number(previous) * fp);
+    const n = (v: unknown) => (v === '' || v === null || v === undefined ? 0 : Number(v));
+    // [current counter, current visits, previous counter, previous visits]
+    const score = (c: readonly unknown[]) =>
+      n(c[1]) + n(c[3]) < this.epochs.minVisitors ? 0 : n(c[0]) * fc + n(c[2]) * fp;
+    const keys = [this.key(`e:${e}`), this.key(`v:${e}`), this.key(`e:${e - 1}`), this.key(`v:${e - 1}`)];
     if (since !== null) {
       const [now, tooOld, ...rest] = await this.scripts.shelfTrendingChanged(
         this.key('touched'),
-        this.key(`e:${e}`),
-        this.key(`e:${e - 1}`),
+        ...keys,
         since,
         TOUCHED_KEEP_MS,
       );
       if (Number(tooOld) === 0) {
         const scores = new Map<string, number>();
-        for (let i = 0; i < rest.length; i += 3) scores.set(String(rest[i]), score(rest[i + 1], rest[i + 2]));
+        for (let i = 0; i < rest.length; i += 5) scores.set(String(rest[i]), score(rest.slice(i + 1, i + 5)));
         return { scores, full: false, cursor: Number(now) };
       }
     }
-    // Everything: both epochs' counters and Redis's time, at once.
-    const replies = (await this.redis
-      .multi()
-      .time()
-      .zrange(this.key(`e:${e}`), 0, '-1', 'WITHSCORES')
-      .zrange(this.key(`e:${e - 1}`), 0, '-1', 'WITHSCORES')
-      .exec())!;
-    const [time, current, previous] = replies.map(([err, value]) => {
+    // Everything: both epochs' counters and visits, and Redis's time, at once.
+    const m = this.redis.multi().time();
+    for (const key of keys) m.zrange(key, 0, '-1', 'WITHSCORES');
+    const [time, ...sets] = (await m.exec())!.map(([err, value]) => {
       if (err) throw err;
       return value as string[];
-    }) as [string[], string[], string[]];
-    const counters = new Map<string, [string, string]>();
-    for (let i = 0; i < current.length; i += 2) counters.set(current[i]!, [current[i + 1]!, '']);
-    for (let i = 0; i < previous.length; i += 2) {
-      const entry = counters.get(previous[i]!);
-      if (entry) entry[1] = previous[i + 1]!;
-      else counters.set(previous[i]!, ['', previous[i + 1]!]);
-    }
+    }) as [string[], ...string[][]];
+    const counters = new Map<string, string[]>();
+    sets.forEach((set, k) => {
+      for (let i = 0; i < set.length; i += 2) {
+        let entry = counters.get(set[i]!);
+        if (!entry) counters.set(set[i]!, (entry = ['', '', '', '']));
+        entry[k] = set[i + 1]!;
+      }
+    });
     const scores = new Map<string, number>();
-    for (const [itemId, [c, p]] of counters) scores.set(itemId, score(c, p));
+    for (const [itemId, c] of counters) {
+      const v = score(c);
+      if (v) scores.set(itemId, v);
+    }
     return { scores, full: true, cursor: Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000) };
   }
 
@@ -188,9 +202,11 @@ export class RedisTrending implements TrendingCounters {
         const ts = Math.min(e.timestamp, now);
         const day = capPeriodOf(ts);
         const epoch = this.epochs.epochOf(ts);
-        keys.push(this.key(`seen:${day}`), this.key(`e:${epoch}`));
+        keys.push(this.key(`seen:${day}`), this.key(`e:${epoch}`), this.key(`v:${epoch}`));
+        const checked = capped(day);
         args.push(
-          capped(day) ? digest(capKey(e.visitor, e.itemId, e.type)) : '',
+          checked ? digest(capKey(e.visitor, e.itemId, e.type)) : '',
+          checked ? digest(capKey(e.visitor, e.itemId, VISIT)) : e.visit === false ? '' : '1',
           ttl((day + 2) * CAP_PERIOD_MS - now),
           e.itemId,
           String(this.epochs.increment(ts, e.weight)),

@@ -11,7 +11,11 @@
  *   event dated 2099 cannot make its item's score Infinity and every other one 0;
  * - live events (`add`) of a day before yesterday are not counted: the cap remembers only
  *   today's and yesterday's visitors (its memory bound). The store's window is counted once,
- *   at the first start (`claimSeed`, `seed`), with the cap applied while reading it.
+ *   at the first start (`claimSeed`, `seed`), with the cap applied while reading it;
+ * - an item scores only once `minVisitors` visits count for it in the epochs a read sums (a
+ *   visit: a visitor's first engagement with the item in a UTC day, whatever its type). The cap
+ *   bounds one visitor's weight, not their rank: in a quiet shop one visitor's click and
+ *   purchase made that item first for every visitor without history.
  *
  * Decay without rewriting: the window's time is cut into epochs one window long; an event adds
  * `weight · 2^((timestamp − epochStart) / halfLife)` to its item in its epoch's counter, and a
@@ -30,6 +34,12 @@ export interface Engagement {
   timestamp: number;
   /** The event type's trending weight; > 0. */
   weight: number;
+  /**
+   * Whether it is the visitor's first engagement with the item that day, as the caller's cap
+   * found it: only for seeded days before yesterday (`seed`), whose visitors the counters do
+   * not remember; they tell the later days' visits themselves.
+   */
+  visit?: boolean;
 }
 
 export interface TrendingCountersOptions {
@@ -40,6 +50,8 @@ export interface TrendingCountersOptions {
    * windows old (the older part decayed by 2^(−window / halfLife) or more).
    */
   windowMs: number;
+  /** Visits an item needs, in the epochs a read sums, to score (≥ 1). */
+  minVisitors: number;
 }
 
 export interface TrendingRead {
@@ -73,10 +85,14 @@ export interface TrendingCounters {
   readNow?(at: number, since: number | null): TrendingRead;
 }
 
-/** Trending remembers about a week: a two-day half-life; a window of several half-lives. */
+/**
+ * Trending remembers about a week: a two-day half-life; a window of several half-lives. An item
+ * trends once three visits engaged with it.
+ */
 export const DEFAULT_TRENDING: Readonly<TrendingCountersOptions> = Object.freeze({
   halfLifeMs: 2 * 86_400_000,
   windowMs: 14 * 86_400_000,
+  minVisitors: 3,
 });
 
 /** Live events of a day before this one (the day before `now`'s) are not counted. */
@@ -86,14 +102,18 @@ export const oldestLiveDay = (now: number, dayMs: number): number => Math.floor(
 export class TrendingEpochs {
   readonly halfLifeMs: number;
   readonly epochMs: number;
+  readonly minVisitors: number;
 
   constructor(o: TrendingCountersOptions) {
     if (!(o.halfLifeMs > 0 && Number.isFinite(o.halfLifeMs)))
       throw new RangeError(`halfLifeMs must be a finite number > 0, got ${o.halfLifeMs}`);
     if (!(o.windowMs > 0 && o.windowMs / o.halfLifeMs <= 512))
       throw new RangeError(`windowMs must be > 0 and at most 512 half-lives, got ${o.windowMs}`);
+    if (!(Number.isInteger(o.minVisitors) && o.minVisitors >= 1))
+      throw new RangeError(`minVisitors must be an integer >= 1, got ${o.minVisitors}`);
     this.halfLifeMs = o.halfLifeMs;
     this.epochMs = o.windowMs;
+    this.minVisitors = o.minVisitors;
   }
 
   epochOf(timestamp: number): number {

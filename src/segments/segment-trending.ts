@@ -13,9 +13,11 @@
  * with a window event is recent, so `churning` and `churned` get empty lists.
  *
  * One user counts at most once per item, event type and UTC day (src/store/engagement-cap.ts),
- * as in storefront trending: one user's 1,000 views must not top a segment's list.
+ * as in storefront trending: one user's 1,000 views must not top a segment's list. And, as
+ * there, an item is listed once `minVisitors` visits (a user's first engagement with it in a UTC
+ * day) count for it: one user alone does not make a segment's list.
  */
-import { OncePerPeriod } from '../store/engagement-cap.ts';
+import { OncePerPeriod, VISIT } from '../store/engagement-cap.ts';
 import type { EventType, Store, UserActivity } from '../store/types.ts';
 import { EVENT_TYPES } from '../store/types.ts';
 import type { Segment, SegmentRules } from './segments.ts';
@@ -30,6 +32,8 @@ export interface SegmentTrendingOptions {
   halfLifeMs: number;
   /** Events with `now − windowMs ≤ ts ≤ now` count; finite, > 0. */
   windowMs: number;
+  /** Visits an item needs in the window to be listed; an integer ≥ 1. @defaultValue 1 */
+  minVisitors?: number;
   /** Items kept per segment; an integer ≥ 1. @defaultValue 500 */
   perSegment?: number;
 }
@@ -75,8 +79,8 @@ export async function computeSegmentTrending(
   now: number,
   options: SegmentTrendingOptions,
 ): Promise<SegmentTrending> {
-  const { rules, weights, halfLifeMs, windowMs, perSegment = DEFAULT_PER_SEGMENT } = options;
-  checkOptions(weights, halfLifeMs, windowMs, perSegment);
+  const { rules, weights, halfLifeMs, windowMs, minVisitors = 1, perSegment = DEFAULT_PER_SEGMENT } = options;
+  checkOptions(weights, halfLifeMs, windowMs, perSegment, minVisitors);
   classify(NO_ACTIVITY, now, rules); // bad `now` or rules fail before the scans, with classify's message
   const from = now - windowMs;
 
@@ -89,6 +93,7 @@ export async function computeSegmentTrending(
 
   const users = SEGMENTS.map(() => 0);
   const scores = SEGMENTS.map(() => new Map<string, number>());
+  const visits = SEGMENTS.map(() => new Map<string, number>());
   const cap = new OncePerPeriod();
   // `to` is exclusive; floor + 1 keeps ts = now for any `now`, the check below drops the rest.
   for await (const e of store.streamEvents({ from, to: Math.floor(now) + 1 })) {
@@ -105,16 +110,17 @@ export async function computeSegmentTrending(
     if (!w || !cap.first(e.userId, e.itemId, e.type, ts)) continue;
     const items = scores[segment]!;
     items.set(e.itemId, (items.get(e.itemId) ?? 0) + w * 2 ** ((ts - now) / halfLifeMs));
+    if (cap.first(e.userId, e.itemId, VISIT, ts))
+      visits[segment]!.set(e.itemId, (visits[segment]!.get(e.itemId) ?? 0) + 1);
   }
 
   return {
     computedAt: now,
     rules: { ...rules },
     users: Object.fromEntries(SEGMENTS.map((s, i) => [s, users[i]!])) as Record<Segment, number>,
-    items: Object.fromEntries(SEGMENTS.map((s, i) => [s, best(scores[i]!, perSegment)])) as Record<
-      Segment,
-      TrendingItem[]
-    >,
+    items: Object.fromEntries(
+      SEGMENTS.map((s, i) => [s, best(scores[i]!, visits[i]!, minVisitors, perSegment)]),
+    ) as Record<Segment, TrendingItem[]>,
   };
 }
 
@@ -127,10 +133,16 @@ const NO_ACTIVITY: UserActivity = {
   revenue: 0,
 };
 
-/** The `k` best positive scores, descending, ties by itemId. */
-function best(scores: Map<string, number>, k: number): TrendingItem[] {
+/** The `k` best positive scores of items with `minVisitors` visits, descending, ties by itemId. */
+function best(
+  scores: Map<string, number>,
+  visits: Map<string, number>,
+  minVisitors: number,
+  k: number,
+): TrendingItem[] {
   const out: TrendingItem[] = [];
-  for (const [itemId, score] of scores) if (score > 0) out.push({ itemId, score });
+  for (const [itemId, score] of scores)
+    if (score > 0 && (visits.get(itemId) ?? 0) >= minVisitors) out.push({ itemId, score });
   out.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
   return out.length > k ? out.slice(0, k) : out;
 }
@@ -140,6 +152,7 @@ function checkOptions(
   halfLifeMs: number,
   windowMs: number,
   perSegment: number,
+  minVisitors: number,
 ): void {
   if (typeof windowMs !== 'number' || !(windowMs > 0 && Number.isFinite(windowMs))) {
     throw new RangeError(`segment trending: windowMs must be a finite number > 0, got ${String(windowMs)}`);
@@ -149,6 +162,9 @@ function checkOptions(
   }
   if (!Number.isInteger(perSegment) || perSegment < 1) {
     throw new RangeError(`segment trending: perSegment must be an integer ≥ 1, got ${String(perSegment)}`);
+  }
+  if (!Number.isInteger(minVisitors) || minVisitors < 1) {
+    throw new RangeError(`segment trending: minVisitors must be an integer ≥ 1, got ${String(minVisitors)}`);
   }
   for (const [type, w] of Object.entries(weights)) {
     if (!(EVENT_TYPES as readonly string[]).includes(type)) {

@@ -16,16 +16,23 @@ import { TrendingModel } from '../../models/trending.ts';
 import { DEFAULT_TRENDING } from '../realtime/trending-counters.ts';
 import type { Engagement, TrendingCounters, TrendingRead } from '../realtime/trending-counters.ts';
 import { subjectKey } from '../realtime/types.ts';
-import { OncePerPeriod } from '../store/engagement-cap.ts';
+import { OncePerPeriod, VISIT } from '../store/engagement-cap.ts';
 import { engagementWeights } from '../store/event-weights.ts';
 import type { EventType, ShelfEvent, Store } from '../store/types.ts';
 import type { Catalog } from './catalog.ts';
 
 /** How much an event says about an item's popularity right now: the engagement of the one weight table. */
 export const TRENDING_WEIGHTS: Partial<Record<EventType, number>> = engagementWeights();
-/** Trending remembers about a week; the window read at start covers several half-lives. */
+/** Trending remembers about a week; the window read at start covers several half-lives; three visits make an item trend. */
 export const TRENDING_HALF_LIFE_MS = DEFAULT_TRENDING.halfLifeMs;
 export const TRENDING_WINDOW_MS = DEFAULT_TRENDING.windowMs;
+/** Segment lists are scored as storefront trending is (segments/segment-trending.ts). */
+export const SEGMENT_TRENDING = Object.freeze({
+  weights: TRENDING_WEIGHTS,
+  halfLifeMs: TRENDING_HALF_LIFE_MS,
+  windowMs: TRENDING_WINDOW_MS,
+  minVisitors: DEFAULT_TRENDING.minVisitors,
+});
 /** Room for items added after load (beyond it they get no trending score until the next swap). */
 const TRENDING_HEADROOM = 1.25;
 /** A request starts a read of the shared counters' changes at most this often. */
@@ -64,7 +71,7 @@ export function engagementOf(e: ShelfEvent): Engagement | null {
 
 /**
  * Counts a window's events (in time order) into `counters`, each (visitor, item, type) once per
- * day: what the first replica does at its first swap (`TrendingState`), and what the train job's
+ * day, each marked whether it is its visitor's visit of the item that day: what the first replica does at its first swap (`TrendingState`), and what the train job's
  * tuning does from its snapshot (training/cutoff-setup.ts) instead of reading the window back.
  */
 export async function seedTrending(
@@ -76,8 +83,11 @@ export async function seedTrending(
   let batch: Engagement[] = [];
   for await (const e of events) {
     const g = engagementOf(e);
+    if (!g) continue;
     // Clamped as the counters clamp, so that the cap's days agree with theirs.
-    if (!g || !cap.first(g.visitor, g.itemId, g.type, Math.min(g.timestamp, now))) continue;
+    const ts = Math.min(g.timestamp, now);
+    if (!cap.first(g.visitor, g.itemId, g.type, ts)) continue;
+    g.visit = cap.first(g.visitor, g.itemId, VISIT, ts);
     batch.push(g);
     if (batch.length >= SEED_BATCH) {
       await counters.seed(batch, now);

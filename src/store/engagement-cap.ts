@@ -13,8 +13,15 @@ export const CAP_PERIOD_MS = 86_400_000;
 /** The cap's period (UTC day number) of an event time. */
 export const capPeriodOf = (timestamp: number): number => Math.floor(timestamp / CAP_PERIOD_MS);
 
+/**
+ * The cap's key of a visit: a visitor's first engagement with an item in a period, whatever its
+ * type. Visits are what a non-personal list's reach counts (`minVisitors`): an item one visitor
+ * alone engaged with ranks for nobody else.
+ */
+export const VISIT = '*';
+
 /** One (visitor, item, type) as a string, unambiguous whatever the ids hold. */
-export function capKey(visitor: string, itemId: string, type: EventType): string {
+export function capKey(visitor: string, itemId: string, type: EventType | typeof VISIT): string {
   return `${type}|${itemId.length}:${itemId}|${visitor}`;
 }
 
@@ -27,7 +34,7 @@ export class OncePerPeriod {
   private readonly seen = new Set<string>();
 
   /** True the first time (visitor, item, type) is met in the period of `timestamp`. */
-  first(visitor: string, itemId: string, type: EventType, timestamp: number): boolean {
+  first(visitor: string, itemId: string, type: EventType | typeof VISIT, timestamp: number): boolean {
     const period = capPeriodOf(timestamp);
     if (period !== this.period) {
       this.period = period;

@@ -4,7 +4,7 @@
  * the serving event loop, and takes the report from its last line of output.
  */
 import { SegmentReports, reportToJson } from '../../segments/segment-reports.ts';
-import { TRENDING_HALF_LIFE_MS, TRENDING_WEIGHTS, TRENDING_WINDOW_MS } from '../../serving/trending-state.ts';
+import { SEGMENT_TRENDING } from '../../serving/trending-state.ts';
 import type { Command } from '../command.ts';
 import { exitWithParent } from '../exit-with-parent.ts';
 import { parseOptions } from '../command.ts';
@@ -33,11 +33,7 @@ const segments: Command = {
     const unwatch = v['as-job'] ? exitWithParent() : () => {};
     const reports = new SegmentReports({
       store: await ctx.store(),
-      trending: {
-        weights: TRENDING_WEIGHTS,
-        halfLifeMs: TRENDING_HALF_LIFE_MS,
-        windowMs: TRENDING_WINDOW_MS,
-      },
+      trending: SEGMENT_TRENDING,
     });
     if (v['as-job']) ctx.out.write(JSON.stringify({ progress: { stage: 'classify', percent: 0 } }) + '\n');
     const report = await reports.refresh();

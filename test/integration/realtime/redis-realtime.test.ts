@@ -12,9 +12,9 @@ afterAll(async () => {
 });
 
 describe.runIf(available)('RedisRealtime', () => {
-  describeRealtime('redis', async (capacity) => {
+  describeRealtime('redis', async (capacity, trending) => {
     const prefix = `${uniqueName('shelf_rt')}:`;
-    const state = new RedisRealtime(redis!, { prefix, capacity });
+    const state = new RedisRealtime(redis!, { prefix, capacity, trending });
     return {
       state,
       async cleanup() {

@@ -21,11 +21,7 @@ import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import { SegmentReports } from '../../../src/segments/segment-reports.ts';
 import { Engine } from '../../../src/serving/engine.ts';
-import {
-  TRENDING_HALF_LIFE_MS,
-  TRENDING_WEIGHTS,
-  TRENDING_WINDOW_MS,
-} from '../../../src/serving/trending-state.ts';
+import { SEGMENT_TRENDING } from '../../../src/serving/trending-state.ts';
 import type { RecommendRequest, ServingConfig, Tier } from '../../../src/serving/types.ts';
 import { DEFAULT_SERVING_CONFIG, TIERS } from '../../../src/serving/types.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
@@ -77,11 +73,7 @@ describe('golden answers of the serving pipeline', () => {
     const segments = new SegmentReports({
       store,
       now: () => NOW,
-      trending: {
-        weights: TRENDING_WEIGHTS,
-        halfLifeMs: TRENDING_HALF_LIFE_MS,
-        windowMs: TRENDING_WINDOW_MS,
-      },
+      trending: SEGMENT_TRENDING,
     });
     const lists = (await segments.refresh()).trending;
 

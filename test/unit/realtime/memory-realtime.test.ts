@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { describeRealtime } from '../../helpers/describe-realtime.ts';
 
-describeRealtime('memory', async (capacity) => {
-  const state = new MemoryRealtime({ capacity });
+describeRealtime('memory', async (capacity, trending) => {
+  const state = new MemoryRealtime({ capacity, trending });
   return { state, cleanup: () => state.close() };
 });
 

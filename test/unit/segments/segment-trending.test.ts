@@ -190,6 +190,29 @@ describe('computeSegmentTrending on a SQLite store', () => {
     expect(t.users.new).toBe(3);
   });
 
+  it('lists an item once minVisitors visits count for it: a user once a day, whatever the types', async () => {
+    const t = await computeSegmentTrending(store, NOW, { ...OPTIONS, minVisitors: 2 });
+    // new: newbie's a on two days, b and c on one; active: one visit each of a, b, c; churned:
+    // g by two users.
+    expect(t.items.new).toEqual([{ itemId: 'a', score: 2 }]);
+    expect(t.items.active).toEqual([]);
+    expect(t.items.churned).toEqual([{ itemId: 'g', score: 3 / 128 }]);
+    // Another active user's visits of b and of c (two types on one day: one visit): both listed.
+    await store.insertEvents([
+      ev('rookie', 'view', 'b', 0),
+      ev('rookie', 'click', 'c', 0),
+      ev('rookie', 'purchase', 'c', 0),
+    ]);
+    const more = await computeSegmentTrending(store, NOW, { ...OPTIONS, minVisitors: 2 });
+    expect(more.items.active).toEqual([
+      { itemId: 'c', score: 2 + 2 + 8 },
+      { itemId: 'b', score: 2 + 1 },
+    ]);
+    expect((await computeSegmentTrending(store, NOW, { ...OPTIONS, minVisitors: 3 })).items.active).toEqual(
+      [],
+    );
+  });
+
   it('is deterministic', async () => {
     const a = await computeSegmentTrending(store, NOW, OPTIONS);
     const b = await computeSegmentTrending(store, NOW, OPTIONS);
@@ -225,6 +248,7 @@ describe('computeSegmentTrending options', () => {
     [{ halfLifeMs: -1 }, /halfLifeMs must be/],
     [{ perSegment: 0 }, /perSegment must be/],
     [{ perSegment: 1.5 }, /perSegment must be/],
+    [{ minVisitors: 0 }, /minVisitors must be/],
     [{ weights: { view: NaN } }, /weights\.view must be/],
     [{ weights: { veiw: 1 } as SegmentTrendingOptions['weights'] }, /weights\.veiw is not an event type/],
     [{ rules: { ...RULES, churnedDays: 1 } }, /churningDays/],
