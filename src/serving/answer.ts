@@ -38,7 +38,8 @@ export function answer(
   if (req.variant) out.variant = req.variant;
   if (onImpression) {
     const i: Impression = { recommendationId, tier: req.tier, config, modelVersion, itemIds, timestamp: now };
-    if (who.userId) i.userId = who.userId;
+    // An erased user's id is stored nowhere again: the list is recorded as anonymous.
+    if (who.userId && !who.forgotten) i.userId = who.userId;
     if (req.sessionId) i.sessionId = req.sessionId;
     if (req.experiment) i.experiment = req.experiment;
     if (req.variant) i.variant = req.variant;

@@ -93,9 +93,9 @@ export class Visitors {
     return this.make(userId, subject, key, personal, history, demoted);
   }
 
-  /** Lists shown to a visitor, for rotation (none kept without consent). */
+  /** Lists shown to a visitor, for rotation (none kept without consent, nothing of an erased user). */
   shown(who: Visitor, itemIds: readonly string[], at: number): Promise<void> {
-    if (!who.subject || !who.personal || !itemIds.length) return Promise.resolve();
+    if (!who.subject || !who.personal || who.forgotten || !itemIds.length) return Promise.resolve();
     return this.realtime.rotation.shown(who.subject, itemIds, at);
   }
 
@@ -147,7 +147,7 @@ export class Visitors {
     await this.realtime.forget({ userId });
   }
 
-  /** Whether `userId` is a user deleted since start: nothing of theirs is read or kept. */
+  /** Whether `userId` is an erased user: nothing of theirs is read or kept. */
   private isForgotten(userId: string | undefined): boolean {
     return userId !== undefined && this.forgotten.has(userId);
   }
@@ -171,7 +171,13 @@ export class Visitors {
     if (userId !== undefined) {
       let allowed = this.consent.get(userId);
       if (allowed === undefined) {
-        allowed = (await this.store.getUser(userId))?.consent.personalization ?? true;
+        const user = await this.store.getUser(userId);
+        // The store's tombstone, not only this process's memory: a user erased before a restart
+        // or through another replica is forgotten here too.
+        if (!user && !this.forgotten.has(userId) && (await this.store.erasedAmong([userId])).size) {
+          this.forgotten.add(userId);
+        }
+        allowed = user?.consent.personalization ?? true;
         this.consent.set(userId, allowed);
       }
       personal = allowed;

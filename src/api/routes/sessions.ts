@@ -4,11 +4,12 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
-import { ShelfError, ValidationError } from '../../errors.ts';
+import { ValidationError } from '../../errors.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
 import { userIdProblem } from '../../store/validate.ts';
 import { STOREFRONT } from '../auth.ts';
+import { refuseErased } from '../erased.ts';
 import * as S from '../schemas.ts';
 
 export interface SessionRoutesOptions {
@@ -36,9 +37,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       const { userId } = req.body;
       const problem = userIdProblem(userId);
       if (problem) throw new ValidationError([{ field: 'body/userId', reason: problem }]);
-      if ((await store.erasedAmong([userId])).size) {
-        throw ShelfError.of('SHELF_ERR_ERASED', `user ${userId} was erased; send a new pseudonymous id`);
-      }
+      await refuseErased(store, userId);
       const moved = await store.mergeSession(sessionId, userId);
       // The real-time state is shared (or this process's); other replicas read the user again.
       await engine.mergeSession(sessionId, userId);

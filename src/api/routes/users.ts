@@ -6,11 +6,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AuditLog } from '../../changes/audit-log.ts';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
-import { ShelfError, ValidationError } from '../../errors.ts';
+import { ValidationError } from '../../errors.ts';
 import type { SegmentReports } from '../../segments/segment-reports.ts';
 import type { Store } from '../../store/types.ts';
 import { validateUserPatch } from '../../store/validate.ts';
 import { actorOf, STOREFRONT } from '../auth.ts';
+import { refuseErased } from '../erased.ts';
 import * as S from '../schemas.ts';
 
 export interface UserRoutesOptions {
@@ -55,9 +56,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
       const { userId } = req.params;
       const checked = validateUserPatch(req.body);
       if (!checked.ok) throw new ValidationError(checked.errors);
-      if ((await store.erasedAmong([userId])).size) {
-        throw ShelfError.of('SHELF_ERR_ERASED', `user ${userId} was erased; send a new pseudonymous id`);
-      }
+      await refuseErased(store, userId);
       const patch = checked.value;
       const user = await store.patchUser(userId, patch, Date.now());
       // Attribute names only: their values may be personal.
@@ -80,6 +79,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     async (req) => {
       const { userId } = req.params;
       const user = await store.getUser(userId);
+      // Not a blank profile with default consent: nothing is told of an erased user.
+      if (!user) await refuseErased(store, userId);
       const recent = await store.recentEvents(userId, 1000);
       const consent = user?.consent ?? { personalization: true };
       // Without consent to personalization no profile is made: no segment either.

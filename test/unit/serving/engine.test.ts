@@ -373,6 +373,47 @@ describe('serving engine on a generated storefront', () => {
     expect(afterDelete.items).not.toEqual(personal.items);
   });
 
+  // Seen with two replicas: after DELETE /v1/users/14, each request for user 14 stored an
+  // impression naming them and their rotation state, on the replica that erased and the other.
+  it("stores nothing of an erased user's later requests, erased here, elsewhere or before a restart", async () => {
+    const realtime = new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 1 } });
+    const seen: Impression[] = [];
+    const make = async () => {
+      const e = new Engine({
+        store,
+        realtime,
+        registry,
+        log,
+        now: () => clock,
+        onImpression: (i) => seen.push(i),
+      });
+      await e.swap();
+      return e;
+    };
+    const [here, elsewhere, kept] = [users[32]!, users[33]!, users[34]!];
+    const e = await make();
+    await store.deleteUser(here);
+    await e.forgetUser(here);
+    // Erased through another replica, or before this engine started: only the store knows.
+    await store.deleteUser(elsewhere);
+    const restarted = await make();
+    for (const [engine, userId, erased] of [
+      [e, here, true],
+      [e, elsewhere, true],
+      [restarted, here, true],
+      [restarted, kept, false],
+    ] as const) {
+      const r = await engine.recommend({ tier: 'personalized', userId, limit: 10 });
+      expect(r.items).toHaveLength(10);
+      await new Promise((resolve) => setImmediate(resolve)); // rotation is recorded without waiting
+      expect(seen.find((i) => i.recommendationId === r.recommendationId)!.userId).toBe(
+        erased ? undefined : userId,
+      );
+      // One show demotes (shows: 1): nothing is kept of an erased user.
+      expect((await realtime.rotation.demoted({ userId }, clock)).size).toBe(erased ? 0 : 10);
+    }
+  });
+
   it("erases a deleted user from trending's cap; consent withdrawn keeps them capped", async () => {
     const realtime = new MemoryRealtime({ rotation: { ...DEFAULT_ROTATION, shows: 0 } });
     const e = new Engine({ store, realtime, registry, log, now: () => clock });
