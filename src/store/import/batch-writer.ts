@@ -37,8 +37,10 @@ export class BatchWriter implements ImportSink {
   /** The line of each queued event, for the store's refusals. */
   private eventLines: number[] = [];
   private inflight: Promise<void> | null = null;
-  /** Items to write only when the store has none with their id. */
-  private readonly provisional = new WeakSet<Item>();
+  /** Items an events file implies: written only when their id is new to the store (`ImportSink.item`). */
+  private readonly implied = new WeakSet<Item>();
+  /** The ids of implied items this import wrote as new: later rows may complete them. */
+  private readonly created = new Set<string>();
 
   readonly counts: Record<ImportKind, EntityCounts> = {
     items: { stored: 0, duplicates: 0 },
@@ -65,8 +67,8 @@ export class BatchWriter implements ImportSink {
       throw new RangeError('batchSize must be ≥ 1');
   }
 
-  item(item: Item, options?: { ifMissing?: boolean }): void {
-    if (options?.ifMissing) this.provisional.add(item);
+  item(item: Item, options?: { implied?: boolean }): void {
+    if (options?.implied) this.implied.add(item);
     this.items.push(item);
   }
 
@@ -171,10 +173,11 @@ export class BatchWriter implements ImportSink {
 
   private async writeItems(batch: Item[]): Promise<void> {
     const latest = lastById(batch, (i) => i.itemId);
-    // A provisional item (no description seen yet) is written only when the id is new.
-    const provisional = [...latest.values()].filter((i) => this.provisional.has(i)).map((i) => i.itemId);
-    const known = new Set((await this.store.getItems(provisional)).map((i) => i.itemId));
+    const implied = [...latest.values()].filter((i) => this.implied.has(i));
+    const lookUp = implied.filter((i) => !this.created.has(i.itemId)).map((i) => i.itemId);
+    const known = new Set((await this.store.getItems(lookUp)).map((i) => i.itemId));
     const toWrite = [...latest.values()].filter((i) => !known.has(i.itemId));
+    for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
     const { written } = toWrite.length ? await this.store.upsertItems(toWrite) : { written: 0 };
     this.counts.items.stored += written;
     this.counts.items.duplicates += latest.size - written;

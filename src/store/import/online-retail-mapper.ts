@@ -324,8 +324,8 @@ export class OnlineRetailMapper implements RecordMapper {
         sink.count('items');
         if (nonProduct) sink.count('nonProductItems');
       }
-      // A title-less placeholder must never overwrite a stored title (e.g. on re-import).
-      sink.item(v.value, { ifMissing: description === '' });
+      // What the rows say of an item fills a catalogue, never overwrites one (stock, status, …).
+      sink.item(v.value, { implied: true });
       return true;
     }
     sink.reject(

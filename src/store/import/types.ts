@@ -21,8 +21,13 @@ export interface ImportError extends FieldError {
  * (`validateItem`/`validateUser`/`validateEvent`); bad rows go to `reject`.
  */
 export interface ImportSink {
-  /** `ifMissing`: a provisional record, written only when the store has no item with that id. */
-  item(item: Item, options?: { ifMissing?: boolean }): void;
+  /**
+   * `implied`: an item an events file implies (Online Retail's StockCode and Description),
+   * written only when the store held no item with its id before this import; a later row may
+   * complete one this import wrote (its title). Events never reset a catalogue's stock, status
+   * or other fields, on a first import or a repeated one.
+   */
+  item(item: Item, options?: { implied?: boolean }): void;
   user(user: User): void;
   /** `line`: where the row starts, should the store refuse the event after all. */
   event(event: ShelfEvent, line: number): void;

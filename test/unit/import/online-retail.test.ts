@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { importFile } from '../../../src/store/import/import-file.ts';
 import { parseUtcDateTime } from '../../../src/store/import/online-retail-mapper.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
-import type { ShelfEvent, Store } from '../../../src/store/types.ts';
+import type { Item, ShelfEvent, Store } from '../../../src/store/types.ts';
 
 // Rows shaped like online_retail.csv.gz (real codes and descriptions), one case per line.
 const FIXTURE = [
@@ -136,6 +136,33 @@ describe('Online Retail import', () => {
     const again = await importFile(store, { kind: 'events', file: path, batchSize: 1 });
     expect(again.also.items).toEqual({ stored: 0, duplicates: 7 });
     expect((await store.getItem('22633'))?.title).toBe('HAND WARMER UNION JACK');
+  });
+
+  // Seen on the real file: importing it again after the shop set stock and status put sold-out
+  // and delisted items back in every tier (stock null, status active, repurchasable false).
+  it("never resets the catalogue's own fields: stock, status, repurchasable, categories, title", async () => {
+    await importFile(store, { kind: 'events', file: path });
+    const [heart, warmer] = (await store.getItems(['85123A', '22633'])) as [Item, Item];
+    const shop: Item[] = [
+      { ...heart, stock: 0, repurchasable: true, categories: ['Home > Lights'], title: 'Heart holder' },
+      { ...warmer, status: 'delisted', price: 1.85 },
+    ];
+    await store.upsertItems(shop);
+    for (const batchSize of [1, 5000]) {
+      const again = await importFile(store, { kind: 'events', file: path, batchSize });
+      expect(again.also.items?.stored).toBe(0);
+      expect(await store.getItems(['85123A', '22633'])).toEqual(shop);
+    }
+    // A file of new rows only: the same.
+    const late = join(dir, 'late.csv');
+    await writeFile(
+      late,
+      [FIXTURE.split('\n')[0], '581587,22633,HAND WARMER,12,2011-12-09 12:50:00,1.85,12680.0,France'].join(
+        '\n',
+      ),
+    );
+    expect((await importFile(store, { kind: 'events', file: late })).stored).toBe(1);
+    expect(await store.getItems(['85123A', '22633'])).toEqual(shop);
   });
 
   it('writes every item before the first batch of events that refers to it', async () => {
