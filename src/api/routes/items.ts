@@ -6,13 +6,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AuditLog } from '../../changes/audit-log.ts';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
 import { NotFoundError } from '../../errors.ts';
-import type { Store } from '../../store/types.ts';
+import { givesPublishedAt, keepPublishedAt } from '../../store/published-at.ts';
+import type { Item, Store } from '../../store/types.ts';
 import { validateItem } from '../../store/validate.ts';
 import { ADMIN, actorOf } from '../auth.ts';
 import * as S from '../schemas.ts';
 
 export interface ItemRoutesOptions {
-  store: Pick<Store, 'upsertItems' | 'getItem'>;
+  store: Pick<Store, 'upsertItems' | 'getItem' | 'getItems'>;
   changes: Pick<ChangeFeed, 'publish'>;
   audit: Pick<AuditLog, 'record'>;
 }
@@ -27,7 +28,15 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
     async (req) => {
       const now = Date.now();
       const checked = req.body.items.map((raw) => validateItem(raw, now));
-      const valid = checked.flatMap((c) => (c.ok ? [c.value] : []));
+      // An item sent again without publishedAt keeps the one stored (published-at.ts).
+      const defaulted = new Set<Item>(
+        checked.flatMap((c, k) => (c.ok && !givesPublishedAt(req.body.items[k]) ? [c.value] : [])),
+      );
+      const valid = await keepPublishedAt(
+        store,
+        checked.flatMap((c) => (c.ok ? [c.value] : [])),
+        defaulted,
+      );
       const { written } = valid.length ? await store.upsertItems(valid) : { written: 0 };
       if (valid.length) {
         await audit.record(actorOf(req), 'items.upsert', null, { items: valid.length, written });

@@ -8,8 +8,9 @@
  * are written (`stored`), identical ones count as `duplicates`. When one id occurs several
  * times in a batch the last one wins and the id is counted once.
  */
+import { keepPublishedAt } from '../published-at.ts';
 import type { Attribution, Item, ShelfEvent, Store, User } from '../types.ts';
-import type { EntityCounts, ImportError, ImportKind, ImportSink } from './types.ts';
+import type { EntityCounts, ImportError, ImportKind, ImportSink, ItemOptions } from './types.ts';
 
 export interface BatchWriterOptions {
   /** @defaultValue 5000 */
@@ -41,6 +42,8 @@ export class BatchWriter implements ImportSink {
   private readonly implied = new WeakSet<Item>();
   /** The ids of implied items this import wrote as new: later rows may complete them. */
   private readonly created = new Set<string>();
+  /** Items whose record gave no `publishedAt`: a stored item keeps its own. */
+  private readonly publishedAtDefaulted = new WeakSet<Item>();
 
   readonly counts: Record<ImportKind, EntityCounts> = {
     items: { stored: 0, duplicates: 0 },
@@ -67,8 +70,9 @@ export class BatchWriter implements ImportSink {
       throw new RangeError('batchSize must be ≥ 1');
   }
 
-  item(item: Item, options?: { implied?: boolean }): void {
+  item(item: Item, options?: ItemOptions): void {
     if (options?.implied) this.implied.add(item);
+    if (options?.publishedAtDefaulted) this.publishedAtDefaulted.add(item);
     this.items.push(item);
   }
 
@@ -176,7 +180,12 @@ export class BatchWriter implements ImportSink {
     const implied = [...latest.values()].filter((i) => this.implied.has(i));
     const lookUp = implied.filter((i) => !this.created.has(i.itemId)).map((i) => i.itemId);
     const known = new Set((await this.store.getItems(lookUp)).map((i) => i.itemId));
-    const toWrite = [...latest.values()].filter((i) => !known.has(i.itemId));
+    const defaulted = new Set([...latest.values()].filter((i) => this.publishedAtDefaulted.has(i)));
+    const toWrite = await keepPublishedAt(
+      this.store,
+      [...latest.values()].filter((i) => !known.has(i.itemId)),
+      defaulted,
+    );
     for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
     const { written } = toWrite.length ? await this.store.upsertItems(toWrite) : { written: 0 };
     this.counts.items.stored += written;

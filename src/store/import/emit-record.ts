@@ -1,4 +1,5 @@
 /** Validates one raw record of a kind and hands it to the sink (or rejects it with its line). */
+import { givesPublishedAt } from '../published-at.ts';
 import { validateEvent, validateItem, validateUser } from '../validate.ts';
 import type { EventLimits } from '../validate.ts';
 import type { ImportKind, ImportSink } from './types.ts';
@@ -18,7 +19,7 @@ export function emitRecord(
     else sink.reject(line, v.errors);
   } else if (kind === 'items') {
     const v = validateItem(raw, now);
-    if (v.ok) sink.item(v.value);
+    if (v.ok) sink.item(v.value, givesPublishedAt(raw) ? {} : { publishedAtDefaulted: true });
     else sink.reject(line, v.errors);
   } else {
     const v = validateUser(raw, now);

@@ -16,6 +16,13 @@ export interface ImportError extends FieldError {
   line: number;
 }
 
+export interface ItemOptions {
+  /** See `ImportSink.item`. */
+  implied?: boolean;
+  /** The record gave no `publishedAt` (`now` filled it): an item already stored keeps its own (published-at.ts). */
+  publishedAtDefaulted?: boolean;
+}
+
 /**
  * Where a mapper puts what it made of a row. Values handed over are already validated
  * (`validateItem`/`validateUser`/`validateEvent`); bad rows go to `reject`.
@@ -27,7 +34,7 @@ export interface ImportSink {
    * complete one this import wrote (its title). Events never reset a catalogue's stock, status
    * or other fields, on a first import or a repeated one.
    */
-  item(item: Item, options?: { implied?: boolean }): void;
+  item(item: Item, options?: ItemOptions): void;
   user(user: User): void;
   /** `line`: where the row starts, should the store refuse the event after all. */
   event(event: ShelfEvent, line: number): void;

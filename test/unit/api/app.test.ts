@@ -324,6 +324,16 @@ describe('HTTP API', () => {
       errors: [{ index: 1, errors: [{ field: 'title' }] }],
     });
     expect(await store.getItem('api-new')).toMatchObject({ title: 'New lamp' });
+    // Sent again without publishedAt (to set repurchasable, the one way to): the item keeps its
+    // date, not now's, which made a 2010 item a new arrival on every cold visitor's homepage.
+    const published = (await store.getItem('api-new'))!.publishedAt;
+    const put = (item: Record<string, unknown>) =>
+      app.inject({ method: 'PUT', url: '/v1/items', headers: as(ADMIN), payload: { items: [item] } });
+    await new Promise((r) => setTimeout(r, 5));
+    await put({ itemId: 'api-new', title: 'New lamp', repurchasable: true });
+    expect(await store.getItem('api-new')).toMatchObject({ repurchasable: true, publishedAt: published });
+    await put({ itemId: 'api-new', title: 'New lamp', publishedAt: '2010-12-01T08:26:00Z' });
+    expect((await store.getItem('api-new'))!.publishedAt).toBe(Date.UTC(2010, 11, 1, 8, 26));
   });
 
   it('deletes a user: events, profile and personal state; the user is cold afterwards', async () => {

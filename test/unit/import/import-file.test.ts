@@ -274,9 +274,15 @@ describe('importFile: items and users', () => {
     const path = await file('items.csv', ITEMS);
     await run('items', path);
     expect(await run('items', path)).toMatchObject({ stored: 0, duplicates: 2 });
+    const published = (await store.getItem('m2'))!.publishedAt;
     const changed = await file('items.csv', ITEMS.replace('Plate', 'Dinner plate'));
-    expect(await run('items', changed)).toMatchObject({ stored: 1, duplicates: 1 });
-    expect((await store.getItem('m2'))?.title).toBe('Dinner plate');
+    // A later file (another `now`): m2 gives no publishedAt and keeps the stored one, not the
+    // file's time, which would make every item of a re-sent catalogue a new arrival.
+    expect(await run('items', changed, { now: published + 86_400_000 })).toMatchObject({
+      stored: 1,
+      duplicates: 1,
+    });
+    expect(await store.getItem('m2')).toMatchObject({ title: 'Dinner plate', publishedAt: published });
 
     const users = await file(
       'users.jsonl',
