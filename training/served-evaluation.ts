@@ -267,7 +267,8 @@ const KNOBS: Knob[] = [
   weightKnob('trending', [0, 0.05, 0.1, 0.4]),
   { name: 'mmrLambda', values: [1, 0.95, 0.9, 0.8], set: (r, v) => ({ ...r, mmrLambda: v }) },
   { name: 'maxPerCategory', values: [4, 8, 20], set: (r, v) => ({ ...r, maxPerCategory: v }) },
-  { name: 'newItemSlot', values: [-1, 4], set: (r, v) => ({ ...r, newItemSlot: v }) },
+  // Not the new-arrival slot: the shop's promise to new items, which past events cannot weigh
+  // (src/serving/version-rules.ts).
 ];
 
 /** The knobs the tuning moves, by name. */

@@ -792,7 +792,8 @@ describe('serving engine on a generated storefront', () => {
     expect(await reasons(req)).toContain('recommended for you');
     const untuned = await personalized();
     await e.swap(tuned);
-    expect(await reasons(req)).toEqual(new Set(['trending now']));
+    // Trending only, and the engine's new-arrival slot: a version's rules never turn it off.
+    expect(await reasons(req)).toEqual(new Set(['trending now', 'new arrival']));
     expect(impressions.at(-1)).toMatchObject({ config: 'default', modelVersion: tuned });
     expect(await reasons({ ...req, config: tierConfig(DEFAULT_SERVING_CONFIG, 'homepage') })).toContain(
       'recommended for you',

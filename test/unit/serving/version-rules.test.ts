@@ -32,7 +32,9 @@ describe('version rules', () => {
     expect(bad({ homepage: { ...tuned, weights: { ...tuned.weights, vector: -1 } } })).toThrow(/vector/);
   });
 
-  it('replaces the tuned tiers only, and keeps the operator’s pins, boosts and consumed types', () => {
+  // Seen with Online Retail: every tuned version had turned the slot off (-1) in both tuned
+  // tiers, and 12 items added through PUT /v1/items were never shown.
+  it('replaces the tuned tiers only, and keeps the operator’s pins, boosts, consumed types and new-arrival slot', () => {
     const config: ServingConfig = {
       ...DEFAULT_SERVING_CONFIG,
       pins: [{ itemId: 'a', slot: 0, tiers: ['personalized'] }],
@@ -41,10 +43,17 @@ describe('version rules', () => {
     };
     expect(withVersionRules(config, null)).toBe(config);
     const merged = withVersionRules(config, { personalized: tuned });
-    expect(merged.tiers.personalized).toEqual(tuned);
+    const slot = config.tiers.personalized.newItemSlot;
+    expect(slot).toBeGreaterThanOrEqual(0);
+    expect(merged.tiers.personalized).toEqual({ ...tuned, newItemSlot: slot });
     expect(merged.tiers.homepage).toEqual(config.tiers.homepage);
     const defaults = tierDefaults(config, model({ rules: { personalized: tuned } }));
-    expect(defaults.personalized).toMatchObject({ ...tuned, name: 'default', consumed: ['purchase'] });
+    expect(defaults.personalized).toMatchObject({
+      ...tuned,
+      newItemSlot: slot,
+      name: 'default',
+      consumed: ['purchase'],
+    });
     expect(defaults.personalized.pins).toEqual(config.pins);
     expect(defaults.personalized.boosts).toEqual(config.boosts);
     expect(defaults.homepage).toMatchObject(config.tiers.homepage);
