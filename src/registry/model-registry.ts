@@ -151,14 +151,15 @@ export class ModelRegistry {
     await this.setCurrent(version, 'promote', reason);
   }
 
-  /** Makes the version that was current before the present one current again. */
+  /**
+   * Undoes the newest promotion not yet undone: the version current before it is current again.
+   * Rollbacks take promotions back one by one, so a second rollback goes further back, never
+   * forward to the version the first one left.
+   */
   async rollback(reason?: string): Promise<string> {
     const current = await this.current();
     if (!current) throw new RegistryError('no current version to roll back from');
-    // Walk back through the pointer changes to the last version that differs from the current one.
-    const entries = await this.history();
-    const idx = entries.map((e) => e.version).lastIndexOf(current);
-    const previous = idx >= 0 ? entries[idx]!.previous : null;
+    const previous = rollbackTarget(await this.history(), current);
     if (!previous) throw new RegistryError(`no version before ${current} to roll back to`);
     await this.manifest(previous);
     await this.setCurrent(previous, 'rollback', reason);
@@ -179,6 +180,24 @@ export class ModelRegistry {
     if (!VERSION_RE.test(version))
       throw new RegistryError(`${JSON.stringify(version)} is not a version name`);
   }
+}
+
+/**
+ * The version a rollback from `current` returns to: the pointer's history replayed as a stack
+ * (a promotion pushes, a rollback pops), the entry below `current`. A history that does not end
+ * at `current` (edited by hand) falls back to the pointer's previous value at its last move to it.
+ */
+function rollbackTarget(history: readonly HistoryEntry[], current: string): string | null {
+  const stack: string[] = [];
+  for (const e of history) {
+    if (e.action === 'rollback') {
+      while (stack.length && stack[stack.length - 1] !== e.version) stack.pop();
+      if (!stack.length) stack.push(e.version);
+    } else if (stack[stack.length - 1] !== e.version) stack.push(e.version);
+  }
+  if (stack[stack.length - 1] === current) return stack[stack.length - 2] ?? null;
+  const last = history.map((e) => e.version).lastIndexOf(current);
+  return last >= 0 ? history[last]!.previous : null;
 }
 
 function versionName(d: Date): string {

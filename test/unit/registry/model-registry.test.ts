@@ -63,6 +63,21 @@ describe('ModelRegistry', () => {
       ['promote', b.version, a.version],
       ['rollback', a.version, b.version],
     ]);
+    // Seen with Online Retail: a second rollback put back the version the first one left.
+    await expect(reg.rollback()).rejects.toThrow(/no version before/);
+    expect(await reg.current()).toBe(a.version);
+  });
+
+  it('rolls back promotions one by one, past an earlier rollback', async () => {
+    const [a, b, c, d] = await Promise.all(
+      [1, 2, 3, 4].map((day) => reg.create(meta, {}, new Date(Date.UTC(2026, 0, day)))),
+    );
+    for (const v of [a, b, c]) await reg.promote(v!.version);
+    expect(await reg.rollback()).toBe(b!.version);
+    await reg.promote(d!.version);
+    expect(await reg.rollback()).toBe(b!.version);
+    expect(await reg.rollback()).toBe(a!.version);
+    await expect(reg.rollback()).rejects.toThrow(/no version before/);
   });
 
   it('refuses unknown versions, bad names and corrupt files', async () => {
