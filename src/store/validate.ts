@@ -161,6 +161,10 @@ export function parseTimestamp(v: unknown): number | null {
   if (/^\d+$/.test(s)) return Number(s);
   // ISO-8601 only: a date, optionally a time; `Date.parse` alone accepts too much.
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s)) return null;
+  // `Date.parse` rolls an impossible day over (2026-02-30 reads as March 2): refused instead.
+  const [y, mo, d] = [s.slice(0, 4), s.slice(5, 7), s.slice(8, 10)].map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return null;
   // A date-time without a zone is read as UTC, never as the machine's local time.
   const iso = s.replace(' ', 'T');
   const ms = Date.parse(/T[^Z+-]*$/.test(iso) ? `${iso}Z` : iso);

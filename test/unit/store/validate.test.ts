@@ -183,4 +183,20 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('1320800000000')).toBe(1320800000000);
     expect(parseTimestamp('Nov 9 2011')).toBeNull();
   });
+
+  // Seen through POST /v1/events: 2026-02-30T10:00:00Z was stored as 2026-03-02 10:00.
+  it('refuses a day the calendar does not have, and keeps leap days', () => {
+    for (const s of ['2026-02-30T10:00:00Z', '2026-02-29', '2026-04-31 00:00:00', '2026-00-10', '2026-01-00'])
+      expect(parseTimestamp(s), s).toBeNull();
+    expect(parseTimestamp('2024-02-29')).toBe(Date.UTC(2024, 1, 29));
+    expect(
+      validateEvent({
+        eventId: 'e',
+        type: 'view',
+        userId: 'u',
+        itemId: 'i',
+        timestamp: '2026-02-30T10:00:00Z',
+      }),
+    ).toMatchObject({ ok: false, errors: [{ field: 'timestamp' }] });
+  });
 });
