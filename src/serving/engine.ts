@@ -350,8 +350,21 @@ export class Engine {
   }
 
   /**
+   * Events of these visitors were stored outside this server (`shelf import events`): what it
+   * holds of them is read from the store again at their next request, so an imported purchase
+   * keeps its item out at once.
+   */
+  eventsStored(userIds: readonly string[], sessionIds: readonly string[]): void {
+    for (const userId of userIds) {
+      this.answers.forgetUser(userId);
+      this.visitors.eventsStored({ userId });
+    }
+    for (const sessionId of sessionIds) this.visitors.eventsStored({ sessionId });
+  }
+
+  /**
    * Applies the change feed (src/changes/): items read again from the store, users erased or
-   * changed, a version made current. Each change is applied on its own: one that fails (a
+   * changed, visitors' imported events, a version made current. Each change is applied on its own: one that fails (a
    * version whose files this replica cannot read) is logged and does not hold up the others.
    */
   async applyChanges(changes: readonly Change[]): Promise<void> {
@@ -361,6 +374,7 @@ export class Engine {
         if (c.kind === 'items') for (const id of c.itemIds) itemIds.add(id);
         else if (c.kind === 'users') await this.usersChanged(c.userIds, c.withdrawn);
         else if (c.kind === 'erased') await this.forgetUser(c.userId);
+        else if (c.kind === 'visitors') this.eventsStored(c.userIds, c.sessionIds);
         else if (c.kind === 'version' && c.version !== this.version) await this.swap(c.version);
       } catch (err) {
         this.o.log.error({ err, change: c }, 'applying a change failed');

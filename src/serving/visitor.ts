@@ -141,6 +141,13 @@ export class Visitors {
     this.warmed.delete(subjectKey({ userId }));
   }
 
+  /** Events of the visitor's were stored elsewhere (an import): their stored history and consumed items are read again. */
+  eventsStored(subject: Subject): void {
+    const key = subjectKey(subject);
+    this.consumed.delete(key);
+    this.warmed.delete(key);
+  }
+
   /** Consent to personalization withdrawn: no real-time state is kept for the user. */
   async withdrawn(userId: string): Promise<void> {
     this.changed(userId);

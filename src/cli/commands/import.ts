@@ -87,10 +87,20 @@ const command: Command = {
       format,
       encoding,
       batchSize,
-      // Running servers apply what changed: items read again, consent and profiles honoured.
+      // Running servers apply what changed: items read again, consent and profiles honoured,
+      // visitors' histories read again.
       onWritten: async (w) => {
         if ('items' in w) {
           await ctx.publish([{ kind: 'items', itemIds: w.items.map((i) => i.itemId) }]);
+        } else if ('events' in w) {
+          // Their history and consumed items are read again: an imported purchase is kept out at once.
+          const userIds = new Set(w.events.flatMap((e) => (e.userId === undefined ? [] : [e.userId])));
+          const sessionIds = new Set(
+            w.events.flatMap((e) =>
+              e.userId === undefined && e.sessionId !== undefined ? [e.sessionId] : [],
+            ),
+          );
+          await ctx.publish([{ kind: 'visitors', userIds: [...userIds], sessionIds: [...sessionIds] }]);
         } else {
           const userIds = w.users.map((u) => u.userId);
           const withdrawn = w.users.filter((u) => !u.consent.personalization).map((u) => u.userId);

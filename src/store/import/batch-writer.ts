@@ -17,8 +17,8 @@ export interface BatchWriterOptions {
   batchSize?: number;
   /** Error entries kept for the summary; the rest are only counted. @defaultValue 1000 */
   maxErrors?: number;
-  /** Called with each batch of items or users written (new or changed): the change feed. */
-  onWritten?: (written: { items: Item[] } | { users: User[] }) => Promise<void>;
+  /** Called with each batch of items or users written (new or changed), and of events stored: the change feed. */
+  onWritten?: (written: { items: Item[] } | { users: User[] } | { events: ShelfEvent[] }) => Promise<void>;
   /**
    * Credits the events of each batch the store reported `stored` to the lists that showed their
    * items, as the events route does (src/feedback/attributor.ts): an imported click or purchase
@@ -161,9 +161,10 @@ export class BatchWriter implements ImportSink {
         for (let k = 0; k < r.erased; k++) this.skip(ERASED);
         // Validation refuses what a store cannot hold; should one get through, it is a bad row.
         for (const e of r.invalid) this.reject(lines[b]![e.index]!, [e]);
+        const stored = r.stored ? batch.filter((_, k) => r.statuses[k] === 'stored') : [];
+        if (stored.length) await this.onWritten?.({ events: stored });
         // Only what was stored: a duplicate of an earlier import is never credited again.
-        if (this.attributor && r.stored) {
-          const stored = batch.filter((_, k) => r.statuses[k] === 'stored');
+        if (this.attributor && stored.length) {
           const made = (await this.attributor.attribute(stored)).length;
           // In the summary's counts: how many imported events the metrics now credit.
           if (made) this.count('attributed', made);
