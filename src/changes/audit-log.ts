@@ -23,6 +23,7 @@ export type AuditAction =
   | 'items.upsert'
   | 'item.patch'
   | 'items.import'
+  | 'events.import'
   | 'model.train'
   | 'model.promote'
   | 'model.rollback'

@@ -130,8 +130,8 @@ const command: Command = {
               'importing',
             ),
     });
-    if (summary.stored && kind !== 'events') {
-      await ctx.audit(kind === 'items' ? 'items.import' : 'users.import', null, {
+    if (summary.stored) {
+      await ctx.audit(`${kind as ImportKind}.import`, null, {
         file: summary.file,
         stored: summary.stored,
       });

@@ -195,5 +195,8 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     await writeFile(file, JSON.stringify({ ...purchase, timestamp: Date.now() - 60_000, price: 5 }) + '\n');
     await shelf('import', 'events', file);
     await until(`personalized?userId=${user}&limit=10`, (a) => !a.items.some((i) => i.itemId === bought));
+    // An import from the command line is audited, events too (only items and users were).
+    const audit = (await call(server, 'GET', '/v1/admin/audit?limit=1')) as { entries: { action: string }[] };
+    expect(audit.entries[0]).toMatchObject({ action: 'events.import', role: 'cli' });
   }, 60_000);
 });
