@@ -3,7 +3,7 @@
  * tier (held in memory, rebuilt from the store on every experiment change of the feed) choose a
  * variant by two hashes — the layer's, to pick the one experiment of the layer the unit falls in,
  * then the experiment's salt, to pick the variant — and a shipped variant is the tier's default
- * for everyone else. No store read per request, but for an experiment with an audience: a unit
+ * for everyone, the variants of an experiment started later built on it. No store read per request, but for an experiment with an audience: a unit
  * in its slice is enrolled only when its segment is one of the audience's (`segmentOf`, cached by
  * its caller), else served the default and not counted. A variant's `TierConfig` is built once
  * per base.
@@ -180,17 +180,19 @@ export class ExperimentRouter {
   }
 
   private apply(r: RecommendRequest, base: TierConfig, a: Assigned | null): void {
+    const s = this.shipped.get(r.tier);
+    if (!a && !s) return;
+    // A shipped variant is the tier's default for everyone, a running experiment's units too:
+    // its variants change that default, not the engine's.
+    const version = a?.v.config.modelVersion ?? s?.config.modelVersion;
+    let c = (version !== undefined && this.o.defaultsOf?.(r.tier, version)) || base;
+    if (s) c = built(s, c);
     if (a) {
-      const version = a.v.config.modelVersion;
-      r.config = built(a.v, (version !== undefined && this.o.defaultsOf?.(r.tier, version)) || base);
+      c = built(a.v, c);
       r.experiment = a.experiment;
       r.variant = a.variant;
-      return;
     }
-    const s = this.shipped.get(r.tier);
-    if (!s) return;
-    const version = s.config.modelVersion;
-    r.config = built(s, (version !== undefined && this.o.defaultsOf?.(r.tier, version)) || base);
+    r.config = c;
   }
 }
 
