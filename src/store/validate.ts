@@ -204,6 +204,8 @@ export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated
   }
   const itemId = c.id('itemId', true);
   const quantity = c.number('quantity', { min: 0 });
+  // A purchase of no unit counted as a purchase (and a conversion) with no revenue.
+  if (quantity === 0) c.fail('quantity', 'must be more than 0');
   const price = c.number('price', { min: 0 });
   // Each is finite, their product need not be (1e308 × 10): revenue sums would be Infinity.
   if (price !== undefined && !Number.isFinite(price * (quantity ?? 1))) {

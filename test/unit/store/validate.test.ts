@@ -33,6 +33,8 @@ describe('validateEvent', () => {
     [{ ...base, userId: undefined }, 'userId', 'userId or sessionId'],
     [{ ...base, userId: 'ann@example.com' }, 'userId', 'e-mail'],
     [{ ...base, quantity: 'two' }, 'quantity', 'must be a number'],
+    [{ ...base, type: 'purchase', quantity: 0 }, 'quantity', 'more than 0'],
+    [{ ...base, quantity: -2 }, 'quantity', 'at least 0'],
     [{ ...base, price: -1 }, 'price', 'at least 0'],
     [{ ...base, timestamp: 'yesterday' }, 'timestamp', 'ISO-8601'],
     [{ ...base, timestamp: 1_700_000_000 }, 'timestamp', 'epoch seconds'],
