@@ -8,7 +8,7 @@ import cliProgress from 'cli-progress';
 import { storeKeys } from '../../app/generated-keys.ts';
 import { InputError } from '../../errors.ts';
 import { BullmqJobs } from '../../jobs/bullmq-jobs.ts';
-import { checkPayload } from '../../jobs/job-payloads.ts';
+import { checkPayload, PayloadError } from '../../jobs/job-payloads.ts';
 import { JOB_NAMES } from '../../jobs/job-types.ts';
 import type { JobCounts, JobStatus, ShelfJobName } from '../../jobs/job-types.ts';
 import type { ScheduleInfo } from '../../jobs/schedules.ts';
@@ -152,7 +152,13 @@ const jobs: Command = {
             throw new InputError(`--data: not JSON (${(err as Error).message})`);
           }
         }
-        checkPayload(name, data);
+        try {
+          checkPayload(name, data);
+        } catch (err) {
+          // Said in one line, as the API's 400 says it, not as a stack.
+          if (err instanceof PayloadError) throw new InputError(`--data: ${err.message}`);
+          throw err;
+        }
         const job = await source.enqueue(name as ShelfJobName, data);
         out(v.json ? JSON.stringify(job) : `queued ${job.name} as job ${job.id}`);
         return 0;

@@ -1,0 +1,49 @@
+/** The `shelf` command's own output and errors, as a terminal or a pipe sees them. */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../../../src/cli/bin.mjs', import.meta.url));
+
+/** Runs `shelf args`; `closeStdout`: its reader goes away at once (`shelf … | head -0`). */
+function shelf(args: string[], env: NodeJS.ProcessEnv, closeStdout = false) {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+  let [stdout, stderr] = ['', ''];
+  if (closeStdout) child.stdout.destroy();
+  else child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+describe('shelf on the command line', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shelf-cli-'));
+    env = { SHELF_DATA_DIR: dir, SHELF_LOG_LEVEL: 'warn', SHELF_API_KEYS: 'admin:admin-key-cli-0123456789' };
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Seen with `shelf jobs | head -5`: an unhandled EPIPE and its stack.
+  it('stops quietly when its reader goes away', async () => {
+    const r = await shelf(['--help'], env, true);
+    expect(r.stderr).not.toMatch(/EPIPE|Error/);
+    expect(r.code).toBe(0);
+  });
+
+  // Seen: `shelf jobs add import --data '{"kind":"events"}'` printed PayloadError's stack.
+  it('says in one line what a job payload lacks', async () => {
+    const r = await shelf(['jobs', 'add', 'import', '--data', '{"kind":"events"}'], env);
+    expect(r.stderr.trim()).toBe(
+      'shelf jobs: --data: bad import payload: data/file Expected required property; data/file Expected string',
+    );
+    expect(r.code).toBe(1);
+  });
+});
