@@ -189,6 +189,47 @@ describe('assignment', () => {
     expect(anyone.config).toMatchObject({ name: 'shipped:x:b', maxPerCategory: 1 });
   });
 
+  // Seen with two replicas: blend-1's b shipped (trending 0.1), then y9 started with variants {}
+  // and {}: its users were served the engine's default (trending 0.4), undoing the ship for all
+  // of y9's traffic, and y9's control was not what everyone else saw.
+  it('builds a later experiment’s variants on the shipped default', () => {
+    const base = tierConfig(DEFAULT_SERVING_CONFIG, 'homepage');
+    const shipped = experiment(
+      {
+        id: 'blend-1',
+        variants: [
+          { name: 'control', share: 0.5, config: {} },
+          { name: 'b', share: 0.5, config: { weights: { trending: 0.1 } } },
+        ],
+      },
+      { state: 'shipped', range: null, shipped: { variant: 'b', at: 1 } },
+    );
+    const y9 = experiment({
+      id: 'y9',
+      variants: [
+        { name: 'control', share: 0.5, config: {} },
+        { name: 'capped', share: 0.5, config: { rules: { maxPerCategory: 2 } } },
+      ],
+    });
+    const router = new ExperimentRouter();
+    router.load([shipped, y9]);
+    const seen = new Set<string>();
+    for (const userId of users.slice(0, 40)) {
+      const r: RecommendRequest = { tier: 'homepage', userId };
+      router.route(r, base);
+      seen.add(r.variant!);
+      expect(r).toMatchObject({ experiment: 'y9', config: { name: `y9:${r.variant}` } });
+      expect(r.config!.weights).toEqual({ ...base.weights, trending: 0.1 });
+      expect(r.config!.maxPerCategory).toBe(r.variant === 'capped' ? 2 : base.maxPerCategory);
+    }
+    expect(seen).toEqual(new Set(['control', 'capped']));
+    router.load([shipped]);
+    const r: RecommendRequest = { tier: 'homepage', userId: users[0]! };
+    router.route(r, base);
+    expect(r.experiment).toBeUndefined();
+    expect(r.config).toMatchObject({ name: 'shipped:blend-1:b', weights: { trending: 0.1 } });
+  });
+
   it('checks a definition field by field', () => {
     const bad = (over: Partial<ExperimentInput>) => () => experiment(over);
     expect(
