@@ -11,6 +11,7 @@ import type { FieldError } from '../errors.ts';
 import { SEGMENTS } from '../segments/segments.ts';
 import { TIERS } from '../serving/types.ts';
 import type { Experiment, ExperimentState, ExperimentVariant, VariantConfig } from '../store/types.ts';
+import { BUCKETS, shareBounds } from './assignment.ts';
 
 export interface ExperimentInput {
   id: string;
@@ -68,6 +69,8 @@ export function draftOf(
   });
   if (input.variants.length && Math.abs(sum - 1) > SHARE_TOLERANCE)
     bad('variants', `shares must sum to 1, they sum to ${sum}`);
+  else
+    for (const i of emptyVariants(input.variants.map((v) => v.share))) bad(`variants/${i}/share`, NO_BUCKET);
   if (errors.length) throw new ValidationError(errors);
   const variants: ExperimentVariant[] = input.variants.map((v) => ({
     name: v.name,
@@ -113,7 +116,22 @@ export function sharesOf(e: Experiment, input: readonly { name: string; share: n
   const sum = input.reduce((a, v) => a + v.share, 0);
   if (Math.abs(sum - 1) > SHARE_TOLERANCE) bad('variants', `shares must sum to 1, they sum to ${sum}`);
   if (errors.length) throw new ValidationError(errors);
-  return e.variants.map((v) => byName.get(v.name)!);
+  const shares = e.variants.map((v) => byName.get(v.name)!);
+  for (const k of emptyVariants(shares))
+    bad(`variants/${input.findIndex((v) => v.name === e.variants[k]!.name)}/share`, NO_BUCKET);
+  if (errors.length) throw new ValidationError(errors);
+  return shares;
+}
+
+const NO_BUCKET = `gives the variant none of the ${BUCKETS} buckets: at least ${1 / BUCKETS}`;
+
+/**
+ * The variants whose share rounds to none of the buckets: such a variant could never be served
+ * and its results would stay empty (a share of 0.00001 was accepted).
+ */
+function emptyVariants(shares: readonly number[]): number[] {
+  const bounds = shareBounds(shares);
+  return [...bounds].flatMap((hi, i) => (hi - (i === 0 ? 0 : bounds[i - 1]!) <= 0 ? [i] : []));
 }
 
 export type LifecycleAction = 'start' | 'pause' | 'stop' | 'ship';

@@ -223,6 +223,15 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toMatch(/variants\/1\/name: "z" is not a variant.*missing b, c/);
+    const none = await admin('POST', '/v1/admin/experiments/shares/shares', {
+      variants: [
+        { name: 'c', share: 0.49999 },
+        { name: 'b', share: 0.00001 },
+        { name: 'a', share: 0.5 },
+      ],
+    });
+    expect(none.statusCode).toBe(400);
+    expect(none.json().message).toMatch(/variants\/1\/share: gives the variant none of the 10000 buckets/);
     const changed = await admin('POST', '/v1/admin/experiments/shares/shares', {
       variants: [
         { name: 'a', share: 0.4 },

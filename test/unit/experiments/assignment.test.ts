@@ -241,6 +241,15 @@ describe('assignment', () => {
       }),
     ).toThrow(/variants\/1\/name: duplicates "a".*shares must sum to 1/);
     expect(bad({ tiers: ['nope'] })).toThrow(/body\/tiers\/0/);
+    // Seen: a share of 0.00001 was accepted; the variant got no bucket and was never served.
+    expect(
+      bad({
+        variants: [
+          { name: 'a', share: 0.99999, config: {} },
+          { name: 'b', share: 0.00001, config: {} },
+        ],
+      }),
+    ).toThrow(/variants\/1\/share: gives the variant none of the 10000 buckets: at least 0.0001/);
     expect(
       bad({
         variants: [
