@@ -3,10 +3,10 @@
  * tier (held in memory, rebuilt from the store on every experiment change of the feed) choose a
  * variant by two hashes — the layer's, to pick the one experiment of the layer the unit falls in,
  * then the experiment's salt, to pick the variant — and a shipped variant is the tier's default
- * for everyone, the variants of an experiment started later built on it. No store read per request, but for an experiment with an audience: a unit
- * in its slice is enrolled only when its segment is one of the audience's (`segmentOf`, cached by
- * its caller), else served the default and not counted. A variant's `TierConfig` is built once
- * per base.
+ * for everyone, the variants of an experiment started later built on it. No store read per
+ * request, but for an experiment with an audience: a unit in its slice is enrolled only when its
+ * segment is one of the audience's (`segmentOf`, cached by its caller), else served the default
+ * and not counted. A variant's `TierConfig` is built once per base.
  */
 import type { RecommendRequest, Tier, TierConfig } from '../serving/types.ts';
 import type { Experiment, VariantConfig } from '../store/types.ts';

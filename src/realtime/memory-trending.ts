@@ -18,10 +18,10 @@ import type {
 } from './trending-counters.ts';
 import { oldestLiveDay, TrendingEpochs } from './trending-counters.ts';
 
-/** What the cap says of an event: not counted; counted; counted, and its visitor's visit of the item. */
 /** An event type's bit in a day's entry of (visitor, item). */
 const TYPE_BIT = Object.fromEntries(EVENT_TYPES.map((t, k) => [t, 1 << k])) as Record<EventType, number>;
 
+/** What the cap says of an event: not counted; counted; counted, and its visitor's visit of the item. */
 const NOT_FIRST = 0;
 const TYPE_FIRST = 1;
 const VISIT_FIRST = 2;

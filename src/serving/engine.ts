@@ -364,8 +364,9 @@ export class Engine {
 
   /**
    * Applies the change feed (src/changes/): items read again from the store, users erased or
-   * changed, visitors' imported events, a version made current. Each change is applied on its own: one that fails (a
-   * version whose files this replica cannot read) is logged and does not hold up the others.
+   * changed, visitors' imported events, a version made current. Each change is applied on its
+   * own: one that fails (a version whose files this replica cannot read) is logged and does not
+   * hold up the others.
    */
   async applyChanges(changes: readonly Change[]): Promise<void> {
     const itemIds = new Set<string>();

@@ -23,7 +23,10 @@ import type { Catalog } from './catalog.ts';
 
 /** How much an event says about an item's popularity right now: the engagement of the one weight table. */
 export const TRENDING_WEIGHTS: Partial<Record<EventType, number>> = engagementWeights();
-/** Trending remembers about a week; the window read at start covers several half-lives; three visits make an item trend. */
+/**
+ * Trending remembers about a week; the window read at start covers several half-lives; an item
+ * trends from its third visit.
+ */
 export const TRENDING_HALF_LIFE_MS = DEFAULT_TRENDING.halfLifeMs;
 export const TRENDING_WINDOW_MS = DEFAULT_TRENDING.windowMs;
 /** Segment lists are scored as storefront trending is (segments/segment-trending.ts). */
@@ -71,8 +74,9 @@ export function engagementOf(e: ShelfEvent): Engagement | null {
 
 /**
  * Counts a window's events (in time order) into `counters`, each (visitor, item, type) once per
- * day, each marked whether it is its visitor's visit of the item that day: what the first replica does at its first swap (`TrendingState`), and what the train job's
- * tuning does from its snapshot (training/cutoff-setup.ts) instead of reading the window back.
+ * day, each marked whether it is its visitor's visit of the item that day: what the first
+ * replica does at its first swap (`TrendingState`), and what the train job's tuning does from
+ * its snapshot (training/cutoff-setup.ts) instead of reading the window back.
  */
 export async function seedTrending(
   counters: TrendingCounters,

@@ -1,13 +1,14 @@
 /**
  * The serving rules a model version carries (`serving-rules.json`): blend weights, MMR λ and
- * category cap of some tiers, tuned for served accuracy on the version's
- * own holdout (training/serving-rules.ts). Such rules are data-driven: the weight that suits
+ * category cap of some tiers, tuned for served accuracy on the version's own holdout
+ * (training/serving-rules.ts). Such rules are data-driven: the weight that suits
  * one model's vector source (or one catalogue's EASE lists) does not suit the next, so the
  * rules travel with the model they were tuned for rather than living in the engine's config.
  * Pins, boosts, what counts as consumed and the new-arrival slot stay the operator's (the
  * engine's config): the slot is the shop's promise that new items are shown in their first 72
  * hours, which accuracy on past events cannot weigh (it credits only what holdout users went on
- * to engage with, which a slot item displaces). Files that carry a slot are read; the engine's serves.
+ * to engage with, which a slot item displaces). Files that carry a slot are read; the engine's
+ * slot serves.
  */
 import { RegistryError } from '../errors.ts';
 import type { BlendWeights, ServingConfig, Tier, TierRules } from './types.ts';
@@ -61,7 +62,10 @@ export function parseVersionRules(text: string, what = 'serving-rules.json'): Ve
   return out;
 }
 
-/** `config` with the tiers of `rules` replaced (pins, boosts, `consumed` and each tier's new-arrival slot kept). */
+/**
+ * `config` with the tiers of `rules` replaced (pins, boosts, `consumed` and each tier's
+ * new-arrival slot kept).
+ */
 export function withVersionRules(config: ServingConfig, rules: VersionRules | null): ServingConfig {
   if (!rules) return config;
   const tiers = { ...config.tiers };

@@ -141,7 +141,10 @@ export class Visitors {
     this.warmed.delete(subjectKey({ userId }));
   }
 
-  /** Events of the visitor's were stored elsewhere (an import): their stored history and consumed items are read again. */
+  /**
+   * Events of the visitor's were stored elsewhere (an import): their stored history and consumed
+   * items are read again.
+   */
   eventsStored(subject: Subject): void {
     const key = subjectKey(subject);
     this.consumed.delete(key);

@@ -173,7 +173,10 @@ export type Change =
   | { kind: 'items'; itemIds: string[] }
   | { kind: 'users'; userIds: string[]; withdrawn: string[] }
   | { kind: 'erased'; userId: string }
-  /** Events stored for them outside the servers (an import): their history and consumed items are read again. */
+  /**
+   * Events stored for them outside the servers (an import): their history and consumed items
+   * are read again.
+   */
   | { kind: 'visitors'; userIds: string[]; sessionIds: string[] }
   | { kind: 'version'; version: string | null }
   | { kind: 'experiment'; id: string }

@@ -17,7 +17,10 @@ export interface BatchWriterOptions {
   batchSize?: number;
   /** Error entries kept for the summary; the rest are only counted. @defaultValue 1000 */
   maxErrors?: number;
-  /** Called with each batch of items or users written (new or changed), and of events stored: the change feed. */
+  /**
+   * Called with each batch of items or users written (new or changed), and of events stored:
+   * the change feed.
+   */
   onWritten?: (written: { items: Item[] } | { users: User[] } | { events: ShelfEvent[] }) => Promise<void>;
   /**
    * Credits the events of each batch the store reported `stored` to the lists that showed their

@@ -19,7 +19,10 @@ export interface ImportError extends FieldError {
 export interface ItemOptions {
   /** See `ImportSink.item`. */
   implied?: boolean;
-  /** The record gave no `publishedAt` (`now` filled it): an item already stored keeps its own (published-at.ts). */
+  /**
+   * The record gave no `publishedAt` (`now` filled it): an item already stored keeps its own
+   * (published-at.ts).
+   */
   publishedAtDefaulted?: boolean;
 }
 
