@@ -84,7 +84,7 @@ export function versionsServed(experiments: readonly Experiment[]): string[] {
   return [...out];
 }
 
-type Assigned = Assignment & { v: CompiledVariant };
+type Assigned = Assignment & { v: CompiledVariant; unit: 'user' | 'session' };
 
 export class ExperimentRouter {
   private running = new Map<Tier, Compiled[]>();
@@ -157,7 +157,7 @@ export class ExperimentRouter {
       }
       if (layerBucket < c.range[0] || layerBucket >= c.range[1]) continue;
       const v = c.variants[c.table[bucketOf(c.salt, unitId)]!]!;
-      const a: Assigned = { experiment: c.id, variant: v.name, v };
+      const a: Assigned = { experiment: c.id, variant: v.name, v, unit: c.unit };
       // Experiments of a layer never share a unit: outside the audience, it is in none of them.
       if (!c.audience) return a;
       const audience = c.audience;
@@ -191,6 +191,7 @@ export class ExperimentRouter {
       c = built(a.v, c);
       r.experiment = a.experiment;
       r.variant = a.variant;
+      if (a.unit === 'session') r.sessionUnit = true;
     }
     r.config = c;
   }

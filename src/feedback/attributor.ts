@@ -15,7 +15,7 @@
  * slow to take it (`settleMs`). After the last try it gets no credit.
  */
 import type { Attribution, AttributedType, ShelfEvent, Store, StoredImpression } from '../store/types.ts';
-import { visitorKey } from '../store/types.ts';
+import { impressionVisitor } from '../store/types.ts';
 import { settlesWithin } from '../time-bound.ts';
 import type { FeedbackCounters } from './feedback-counters.ts';
 
@@ -191,7 +191,7 @@ export class Attributor {
       config: impression.config,
       variant: impression.variant ?? '',
       day: utcDay(impression.timestamp),
-      visitor: visitorKey(impression),
+      visitor: impressionVisitor(impression),
     };
   }
 

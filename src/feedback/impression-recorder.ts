@@ -89,6 +89,7 @@ export class ImpressionRecorder implements ImpressionLog {
     if (i.experiment !== undefined) s.experiment = i.experiment;
     if (i.variant !== undefined) s.variant = i.variant;
     if (i.positions !== undefined) s.positions = i.positions;
+    if (i.sessionUnit) s.sessionUnit = true;
     this.add(s);
   };
 

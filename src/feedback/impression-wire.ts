@@ -10,8 +10,8 @@ import type { NewImpression, PositionLog } from '../store/types.ts';
  * per object and per string: a list as an object with an array of 20 ids cost 1–3 µs on each
  * side, a row of this array ~0.5 µs (a message of 1,000 lists).
  */
-export type Wire = (string | number | null | undefined | PositionLog)[];
-export const FIELDS = 13;
+export type Wire = (string | number | boolean | null | undefined | PositionLog)[];
+export const FIELDS = 14;
 
 /** Appends `i` to `wire`, its ids as `idsJson`. */
 export function encode(wire: Wire, i: Impression, idsJson: string): void {
@@ -29,6 +29,7 @@ export function encode(wire: Wire, i: Impression, idsJson: string): void {
     i.itemIds.length,
     i.timestamp,
     i.positions,
+    i.sessionUnit,
   );
 }
 
@@ -50,6 +51,7 @@ export function decodeLists(wire: Wire): NewImpression[] {
     if (wire[k + 4] !== undefined) s.experiment = wire[k + 4] as string;
     if (wire[k + 5] !== undefined) s.variant = wire[k + 5] as string;
     if (wire[k + 12] !== undefined) s.positions = wire[k + 12] as PositionLog;
+    if (wire[k + 13]) s.sessionUnit = true;
     out.push(s);
   }
   return out;

@@ -43,6 +43,7 @@ export function answer(
     if (req.sessionId) i.sessionId = req.sessionId;
     if (req.experiment) i.experiment = req.experiment;
     if (req.variant) i.variant = req.variant;
+    if (req.sessionUnit) i.sessionUnit = true;
     if (req.probability !== undefined) i.probability = req.probability;
     if (positions) i.positions = positions;
     onImpression(i);

@@ -31,6 +31,8 @@ export interface RecommendRequest {
   variant?: string;
   /** The experiment that chose `variant` (src/experiments/), echoed in the answer and the impression. */
   experiment?: string;
+  /** `experiment` randomises by session: its impressions count by session (`Impression.sessionUnit`). */
+  sessionUnit?: true;
   /** The tier's serving configuration for this request (an experiment variant's, a bandit arm's); default: the engine's. */
   config?: TierConfig;
   /** The chance `config` was drawn with (a bandit or exploration arm), recorded as the impression's propensity; absent: 1. */
@@ -84,6 +86,8 @@ export interface Impression {
   timestamp: number;
   /** When the request's arms were given: which of them would have shown each position's item there. */
   positions?: PositionLog;
+  /** Its experiment randomises by session: it counts by its session. */
+  sessionUnit?: true;
 }
 
 /** A pinned promotion: `itemId` sits at `slot` (0-based) of every list of `tiers` it may appear in. */

@@ -29,6 +29,7 @@ export interface ImpressionRow {
   model_version: string | null;
   item_ids: string | string[];
   positions: string | PositionLog | null;
+  session_unit: number | boolean | null;
 }
 
 export interface AttributionRow {
@@ -52,7 +53,7 @@ export interface AttributionRow {
 }
 
 export const IMPRESSION_COLUMNS =
-  'seq, recommendation_id, ts, tier, user_id, session_id, experiment, variant, config, probability, model_version, item_ids, positions';
+  'seq, recommendation_id, ts, tier, user_id, session_id, experiment, variant, config, probability, model_version, item_ids, positions, session_unit';
 
 /** A list's ids as stored: JSON array text, and their count. */
 export function encodedIds(i: NewImpression): EncodedIds {
@@ -75,6 +76,7 @@ export function impressionFromRow(r: ImpressionRow): StoredImpression & { seq: n
   if (r.session_id !== null) out.sessionId = r.session_id;
   if (r.experiment !== null) out.experiment = r.experiment;
   if (r.variant !== null) out.variant = r.variant;
+  if (r.session_unit) out.sessionUnit = true;
   if (r.positions !== null)
     out.positions = typeof r.positions === 'string' ? (JSON.parse(r.positions) as PositionLog) : r.positions;
   return out;
@@ -235,8 +237,9 @@ export interface AggregationDialect {
 
 /** The longest list an impression may hold (serving answers at most 100): positions counted. */
 const MAX_POSITIONS = 1000;
-/** An impression's visitor key (`visitorKey` in types.ts). */
-const VISITOR = `CASE WHEN user_id IS NOT NULL THEN 'u:' || user_id ELSE 's:' || coalesce(session_id, '') END`;
+/** An impression's visitor key (`impressionVisitor` in types.ts). */
+const VISITOR = `CASE WHEN user_id IS NOT NULL AND NOT coalesce(session_unit, FALSE) THEN 'u:' || user_id
+  ELSE 's:' || coalesce(session_id, '') END`;
 const COUNTS = `sum(CASE WHEN type = 'click' THEN 1 ELSE 0 END), sum(CASE WHEN type = 'add_to_cart' THEN 1 ELSE 0 END),
   sum(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END), sum(units), sum(revenue)`;
 const ADD_COUNTS = `clicks = t.clicks + excluded.clicks, add_to_carts = t.add_to_carts + excluded.add_to_carts,

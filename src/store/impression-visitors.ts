@@ -76,6 +76,13 @@ export class ImpressionVisitors {
              SELECT 's:' || session_id, ts, seq FROM impressions WHERE session_id IS NOT NULL AND seq IN (${ROWS_OF}))`,
         ),
       ),
+      // The sessions the user's lists counted by (session-unit experiments): their aggregates go too.
+      sessionUnits: db
+        .prepare(
+          `SELECT DISTINCT 's:' || coalesce(session_id, '') FROM impressions
+           WHERE session_unit AND seq IN (${ROWS_OF})`,
+        )
+        .pluck(),
       eraseRows: db.prepare(`DELETE FROM impressions WHERE seq IN (${ROWS_OF})`),
       eraseEntries: db.prepare('DELETE FROM impression_visitors WHERE visitor = @visitor'),
       eraseRecentEntries: db.prepare('DELETE FROM impression_visitors_recent WHERE visitor = @visitor'),
@@ -125,13 +132,18 @@ export class ImpressionVisitors {
     this.s.mergeRows.run({ userId, visitor });
   }
 
-  /** Deletes the user's lists and every entry naming one (inside the erasure's write transaction). */
-  erase(userId: string): void {
+  /**
+   * Deletes the user's lists and every entry naming one (inside the erasure's write transaction);
+   * returns the visitor keys of the sessions some of them counted by (`impressionVisitor`).
+   */
+  erase(userId: string): string[] {
     const visitor = `u:${userId}`;
+    const sessions = this.s.sessionUnits.all({ visitor }) as string[];
     for (const stmt of this.s.eraseSessionEntries) stmt.run({ visitor });
     this.s.eraseRows.run({ visitor });
     this.s.eraseEntries.run({ visitor });
     this.s.eraseRecentEntries.run({ visitor });
+    return sessions;
   }
 }
 

@@ -50,6 +50,13 @@ const GENERATED_KEYS = `
   );
 `;
 
+/**
+ * A list served in an experiment that randomises by session counts by its session in the
+ * per-visitor aggregates, whether or not the visitor was signed in (visitorKey of an impression,
+ * types.ts): keyed by user, one session asked for with and without a userId was two units.
+ */
+const SESSION_UNIT = (type: string) => `ALTER TABLE impressions ADD COLUMN session_unit ${type};`;
+
 export const sqliteMigrations: readonly Migration[] = [
   {
     version: 1,
@@ -259,6 +266,7 @@ export const sqliteMigrations: readonly Migration[] = [
     sql: GROUPS_NOT_CONFIG_INDEX,
   },
   { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
+  { version: 12, name: 'impressions counted by session', sql: SESSION_UNIT('INTEGER') },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -441,4 +449,5 @@ export const postgresMigrations: readonly Migration[] = [
     sql: GROUPS_NOT_CONFIG_INDEX,
   },
   { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
+  { version: 12, name: 'impressions counted by session', sql: SESSION_UNIT('BOOLEAN') },
 ];

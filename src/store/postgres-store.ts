@@ -422,9 +422,15 @@ export class PostgresStore implements Store {
         [userId, now],
       );
       const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
+      // The sessions some of the user's lists counted by (session-unit experiments): their aggregates go too.
+      const { rows } = await c.query<{ v: string }>(
+        `SELECT DISTINCT 's:' || coalesce(session_id, '') AS v FROM impressions WHERE user_id = $1 AND session_unit`,
+        [userId],
+      );
       await c.query('DELETE FROM impressions WHERE user_id = $1', [userId]);
       await c.query('DELETE FROM attributions WHERE user_id = $1', [userId]);
-      await c.query(ERASE_VISITOR_DAYS_SQL, [visitorKey({ userId })]);
+      for (const visitor of [visitorKey({ userId }), ...rows.map((r) => r.v)])
+        await c.query(ERASE_VISITOR_DAYS_SQL, [visitor]);
       const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       return { user, events };
     });
@@ -582,10 +588,11 @@ export class PostgresStore implements Store {
       await c.query('SELECT pg_advisory_xact_lock($1)', [IMPRESSIONS_LOCK]);
       const res = await c.query(
         `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown)
-         SELECT rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items::jsonb, pos::jsonb, shown
+         SELECT rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items::jsonb, pos::jsonb, su, shown
          FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                     $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::int4[]) WITH ORDINALITY
-           AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, pos, shown, ord)
+                     $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::bool[],
+                     $14::int4[]) WITH ORDINALITY
+           AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, pos, su, shown, ord)
          ORDER BY ord
          ON CONFLICT (recommendation_id) DO NOTHING`,
         [
@@ -601,6 +608,7 @@ export class PostgresStore implements Store {
           impressions.map((i) => i.modelVersion),
           ids.map((i) => i.json),
           impressions.map((i) => (i.positions ? JSON.stringify(i.positions) : null)),
+          impressions.map((i) => (i.sessionUnit ? true : null)),
           ids.map((i) => i.count),
         ],
       );

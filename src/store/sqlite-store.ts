@@ -341,7 +341,7 @@ export class SqliteStore implements Store {
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
       deleteVisitorDays: db.prepare(ERASE_VISITOR_DAYS_SQL.replace('$1', '?')),
       insertImpression: db.prepare(
-        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (recommendation_id) DO NOTHING`,
       ),
       impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
@@ -560,9 +560,9 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.s.erase.run(userId, now);
       const events = this.s.deleteEvents.run(userId).changes;
-      this.s.visitors.erase(userId);
+      const sessions = this.s.visitors.erase(userId);
       this.s.deleteAttributions.run(userId);
-      this.s.deleteVisitorDays.run(visitorKey({ userId }));
+      for (const visitor of [visitorKey({ userId }), ...sessions]) this.s.deleteVisitorDays.run(visitor);
       const user = this.s.deleteUser.run(userId).changes > 0;
       return { user, events };
     });
@@ -685,6 +685,7 @@ export class SqliteStore implements Store {
           i.modelVersion,
           ids.json,
           i.positions ? JSON.stringify(i.positions) : null,
+          i.sessionUnit ? 1 : null,
           ids.count,
         ).changes;
       }

@@ -244,6 +244,8 @@ export interface StoredImpression {
   timestamp: number;
   /** Per position, the arms of the stochastic policy that served it (absent when deterministic). */
   positions?: PositionLog;
+  /** Served in an experiment that randomises by session: it counts by its session (`impressionVisitor`). */
+  sessionUnit?: true;
 }
 
 /**
@@ -350,6 +352,11 @@ export interface FeedbackTotals extends FeedbackCounts {
 /** The visitor key of aggregates: `u:<userId>` or `s:<sessionId>` (the two cannot collide). */
 export function visitorKey(v: VisitorRef): string {
   return v.userId !== undefined ? `u:${v.userId}` : `s:${v.sessionId ?? ''}`;
+}
+
+/** Whom an impression counts for in the per-visitor aggregates: its session when `sessionUnit`. */
+export function impressionVisitor(i: Pick<StoredImpression, 'userId' | 'sessionId' | 'sessionUnit'>): string {
+  return i.sessionUnit ? visitorKey({ sessionId: i.sessionId ?? '' }) : visitorKey(i);
 }
 
 /** An experiment's lifecycle: draft → running ⇄ paused → stopped; `shipped` once a variant was made the default. */

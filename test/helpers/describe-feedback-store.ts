@@ -359,6 +359,36 @@ export function describeFeedbackStore(store: () => Store): void {
       await store().saveExperiment(running);
       expect(await store().experiments()).toEqual([{ ...x, id: 'a0' }, running]);
     });
+    // Seen with two replicas: a session-unit experiment counted 74 sessions as 148 units, those
+    // asked for with a userId under u:, the same sessions without one under s:.
+    it('counts a session-unit experiment’s lists by session, signed in or not, and erases them with the user', async () => {
+      const s = (id: string, over: Partial<StoredImpression>) =>
+        impression(id, {
+          config: 'x2:control',
+          variant: 'control',
+          experiment: 'x2',
+          sessionUnit: true,
+          ...over,
+        });
+      await store().insertImpressions([
+        s('s1', { userId: 'u7', sessionId: 'sess-a' }),
+        s('s2', { userId: undefined, sessionId: 'sess-a', timestamp: T0 + 1 }),
+        s('s3', { userId: 'u6', sessionId: 'sess-b' }),
+      ]);
+      expect((await store().impressions(['s1']))[0]).toMatchObject({ sessionUnit: true, userId: 'u7' });
+      await post([
+        ev('sc1', { recommendationId: 's1', userId: 'u7', sessionId: 'sess-a' }),
+        ev('sc2', { recommendationId: 's2', userId: undefined, sessionId: 'sess-a', itemId: 'c' }),
+      ]);
+      await aggregateFeedback(store());
+      expect(await store().unitTotals(['x2:control'])).toEqual([
+        { config: 'x2:control', visitor: 's:sess-a', impressions: 2, clicks: 2, purchases: 0, revenue: 0 },
+        { config: 'x2:control', visitor: 's:sess-b', impressions: 1, clicks: 0, purchases: 0, revenue: 0 },
+      ]);
+      await store().deleteUser('u7');
+      expect((await store().unitTotals(['x2:control'])).map((t) => t.visitor)).toEqual(['s:sess-b']);
+    });
+
     it('sums each visitor’s purchases and net revenue before exposure (CUPED)', async () => {
       await store().insertEvents([
         ev('p1', { type: 'purchase', price: 5, quantity: 2, timestamp: T0 - 2 * DAY }),
