@@ -23,6 +23,9 @@ export async function startLoadedWorker(entry: URL, workerData?: unknown): Promi
   try {
     await askWorker<null>(worker, undefined, `worker ${entry.pathname.split('/').pop()}`);
   } catch (err) {
+    // A worker that failed to load says why, then throws: its 'error' event may come after the
+    // reply, with no listener left, and end this process as an uncaught error. Already told.
+    worker.on('error', () => {});
     await worker.terminate();
     throw err;
   }
