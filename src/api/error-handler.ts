@@ -59,13 +59,18 @@ export function fromFastifyError(err: FastifyError, status: number): ShelfError 
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) {
-    const first = err.validation[0];
     const where = err.validationContext ?? 'request';
-    const details = err.validation.map((v) => ({
-      field: `${where}${v.instancePath}${v.params && 'missingProperty' in v.params ? `/${String(v.params.missingProperty)}` : ''}`,
-      reason: v.message ?? 'is invalid',
-    }));
-    const message = `${where}${first?.instancePath || ''} ${first?.message ?? 'is invalid'}`;
+    // The field named, a missing one or one not allowed ("body must NOT have additional
+    // properties" left the client to guess which).
+    const details = err.validation.map((v) => {
+      const p = v.params as Record<string, unknown> | undefined;
+      const named = p?.['missingProperty'] ?? p?.['additionalProperty'];
+      return {
+        field: `${where}${v.instancePath}${named !== undefined ? `/${String(named)}` : ''}`,
+        reason: p?.['additionalProperty'] !== undefined ? 'is not a field here' : (v.message ?? 'is invalid'),
+      };
+    });
+    const message = `${details[0]?.field ?? where} ${details[0]?.reason ?? 'is invalid'}`;
     const status = ERROR_CODES.SHELF_ERR_VALIDATION;
     return reply.status(status).send(errorBody(status, 'SHELF_ERR_VALIDATION', message, details));
   }

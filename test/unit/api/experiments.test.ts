@@ -113,6 +113,17 @@ describe('experiments through HTTP', () => {
     const unit = await admin('POST', '/v1/admin/experiments', { ...body, unit: 'device' });
     expect(unit.statusCode).toBe(400);
     expect(unit.json().message).toMatch(/unit/);
+    // Seen: "body must NOT have additional properties", naming none.
+    const extra = await admin('POST', '/v1/admin/experiments', {
+      ...body,
+      variants: [body.variants[0], { ...body.variants[1], confg: {} }],
+    });
+    expect(extra.statusCode).toBe(400);
+    expect(extra.json().message).toBe('body/variants/1/confg is not a field here');
+    expect(extra.json().details[0]).toEqual({
+      field: 'body/variants/1/confg',
+      reason: 'is not a field here',
+    });
   });
 
   it('runs an experiment: visitors get their variant’s configuration, recorded on the impression', async () => {
