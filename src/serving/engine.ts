@@ -357,9 +357,9 @@ export class Engine {
   eventsStored(userIds: readonly string[], sessionIds: readonly string[]): void {
     for (const userId of userIds) {
       this.answers.forgetUser(userId);
-      this.visitors.eventsStored({ userId });
+      this.visitors.readAgain({ userId });
     }
-    for (const sessionId of sessionIds) this.visitors.eventsStored({ sessionId });
+    for (const sessionId of sessionIds) this.visitors.readAgain({ sessionId });
   }
 
   /**

@@ -137,15 +137,14 @@ export class Visitors {
    */
   changed(userId: string): void {
     this.consent.delete(userId);
-    this.consumed.delete(subjectKey({ userId }));
-    this.warmed.delete(subjectKey({ userId }));
+    this.readAgain({ userId });
   }
 
   /**
-   * Events of the visitor's were stored elsewhere (an import): their stored history and consumed
-   * items are read again.
+   * The visitor's stored history and consumed items are read again at their next request (their
+   * profile changed, or events of theirs were stored elsewhere: an import).
    */
-  eventsStored(subject: Subject): void {
+  readAgain(subject: Subject): void {
     const key = subjectKey(subject);
     this.consumed.delete(key);
     this.warmed.delete(key);

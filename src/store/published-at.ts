@@ -16,7 +16,7 @@ export function givesPublishedAt(raw: unknown): boolean {
 export async function keepPublishedAt(
   store: Pick<Store, 'getItems'>,
   items: readonly Item[],
-  defaulted: ReadonlySet<Item>,
+  defaulted: { has(item: Item): boolean },
 ): Promise<Item[]> {
   const ids = items.filter((i) => defaulted.has(i)).map((i) => i.itemId);
   if (!ids.length) return [...items];

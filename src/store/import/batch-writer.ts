@@ -181,14 +181,14 @@ export class BatchWriter implements ImportSink {
 
   private async writeItems(batch: Item[]): Promise<void> {
     const latest = lastById(batch, (i) => i.itemId);
-    const implied = [...latest.values()].filter((i) => this.implied.has(i));
+    const items = [...latest.values()];
+    const implied = items.filter((i) => this.implied.has(i));
     const lookUp = implied.filter((i) => !this.created.has(i.itemId)).map((i) => i.itemId);
     const known = new Set((await this.store.getItems(lookUp)).map((i) => i.itemId));
-    const defaulted = new Set([...latest.values()].filter((i) => this.publishedAtDefaulted.has(i)));
     const toWrite = await keepPublishedAt(
       this.store,
-      [...latest.values()].filter((i) => !known.has(i.itemId)),
-      defaulted,
+      items.filter((i) => !known.has(i.itemId)),
+      this.publishedAtDefaulted,
     );
     for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
     const { written } = toWrite.length ? await this.store.upsertItems(toWrite) : { written: 0 };
