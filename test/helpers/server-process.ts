@@ -71,6 +71,7 @@ export async function startServerProcess(
 }
 
 export interface Answer {
+  recommendationId: string;
   modelVersion: string | null;
   items: { itemId: string; reason: string }[];
 }
