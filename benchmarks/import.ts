@@ -106,6 +106,8 @@ function nullStore(): Store {
     preExposure: unsupported,
     saveExperiment: unsupported,
     experiments: unsupported,
+    merchantRules: unsupported,
+    saveMerchantRules: unsupported,
     generatedKeys: unsupported,
     hasEvents: unsupported,
     async erasedAmong() {

@@ -37,6 +37,7 @@ import { explainRoutes } from './routes/admin-explain.ts';
 import { feedbackRoutes } from './routes/admin-feedback.ts';
 import { modelRoutes } from './routes/admin-models.ts';
 import type { GateVerdict } from './routes/admin-models.ts';
+import { rulesRoutes } from './routes/admin-rules.ts';
 import { segmentRoutes } from './routes/admin-segments.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -205,6 +206,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(modelRoutes, { engine, registry, jobs, promote: deps.promote, changes, audit });
   await app.register(auditRoutes, { store });
   await app.register(explainRoutes, { engine });
+  await app.register(rulesRoutes, { engine, store, changes, audit, ...(deps.now ? { now: deps.now } : {}) });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(feedbackRoutes, { store: deps.reads ?? store, jobs });
   await app.register(jobRoutes, { jobs, schedules: deps.schedules });

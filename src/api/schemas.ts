@@ -534,3 +534,59 @@ export const ExperimentResultsReply = Type.Object({
     threshold: Type.Number(),
   }),
 });
+
+/** Multipliers of blended scores: above 1 lifts, below 1 sinks (never 0: a filter removes). */
+const Factors = (description: string) =>
+  Type.Record(
+    Type.String({ minLength: 1, maxLength: 512 }),
+    Type.Number({ exclusiveMinimum: 0, maximum: 100 }),
+    {
+      description,
+    },
+  );
+/** `PUT /v1/admin/rules`: the whole set, replacing the one served. */
+export const RulesBody = Type.Object(
+  {
+    pins: Type.Array(
+      Type.Object(
+        {
+          itemId: Id,
+          slot: Type.Integer({ minimum: 0, maximum: 99, description: '0-based position in the list' }),
+          tiers: Type.Optional(
+            Type.Array(Type.String({ enum: [...TIERS] }), {
+              minItems: 1,
+              uniqueItems: true,
+              description: 'the tiers whose lists show it (absent: every tier)',
+            }),
+          ),
+          category: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 512,
+              description: 'only in the lists asked for with this category',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 1000 },
+    ),
+    boosts: Type.Object(
+      {
+        itemIds: Type.Optional(Factors('by item id')),
+        brands: Type.Optional(Factors('by brand')),
+        categories: Type.Optional(Factors('by category subtree ("Home" covers "Home > Kitchen")')),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+const RuleWarning = Type.Object({ field: Type.String(), reason: Type.String() });
+export const RulesReply = Type.Composite([
+  RulesBody,
+  Type.Object({
+    updatedAt: Type.Union([Type.String(), Type.Null()], { description: 'null: never set (none served)' }),
+    warnings: Type.Optional(Type.Array(RuleWarning)),
+  }),
+]);

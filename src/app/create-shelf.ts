@@ -239,6 +239,20 @@ export async function createShelf(
         log.error({ err }, 'reloading experiments failed');
       }
     });
+    // The merchandising rules (pins, boosts) every replica serves: the stored ones, read at start
+    // and again whenever a replica replaces them (PUT /v1/admin/rules).
+    const loadRules = async () => {
+      const stored = await store.merchantRules();
+      if (stored) engine.setMerchantRules(stored.rules);
+    };
+    changes.on(async (c) => {
+      if (!c.some((x) => x.kind === 'rules')) return;
+      try {
+        await loadRules();
+      } catch (err) {
+        log.error({ err }, 'reloading the merchandising rules failed');
+      }
+    });
     feed = changes;
     const adaptive = new AdaptiveRouter({
       config: config.adaptive,
@@ -325,6 +339,7 @@ export async function createShelf(
     // The feed starts before the version and catalogue are read, so a change made meanwhile is
     // applied after them rather than lost.
     await changes.start();
+    await loadRules();
     await engine.swap();
     await loadExperiments();
     await adaptive.refresh();

@@ -32,7 +32,8 @@ export type AuditAction =
   | 'experiment.shares'
   | 'experiment.pause'
   | 'experiment.stop'
-  | 'experiment.ship';
+  | 'experiment.ship'
+  | 'rules.update';
 
 export class AuditLog {
   constructor(

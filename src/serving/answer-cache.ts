@@ -4,6 +4,7 @@
  * An entry is only reused while all of this holds:
  * - the same model version object is served (a swap or rollback starts afresh, but with the
  *   most recently used lists already computed on the new version: engine.ts `warm`);
+ * - the merchandising rules (pins, boosts) are those it was made with;
  * - it is younger than its lifetime: `ttlMs` (trending, new arrivals and pins move on within that
  *   time) less up to a quarter, drawn for each entry. Lists made together (a swap's warm-up, a
  *   burst of traffic after a quiet spell) would otherwise expire together and all be computed
@@ -21,13 +22,15 @@
  */
 import { createRng } from '../../models/random.ts';
 import type { Rng } from '../../models/random.ts';
-import type { RecommendedItem, RecommendRequest } from './types.ts';
+import type { RecommendedItem, RecommendRequest, TierConfig } from './types.ts';
 
 /** The share of `ttlMs` by which an entry's lifetime may fall short of it (see above). */
 export const EXPIRY_SPREAD = 0.25;
 
 export interface CacheEntry<M> {
   model: M;
+  /** The configuration the list was made with (its pins and boosts must still be the rules'). */
+  config: Pick<TierConfig, 'pins' | 'boosts'>;
   at: number;
   stamp: string;
   /** The catalogue version the items were last checked against. */
@@ -83,13 +86,14 @@ export class AnswerCache<M> {
   }
 
   /**
-   * The entry for `key` when it still holds for `model`, `now` and `stamp`; when the catalogue
+   * The entry for `key` when it still holds for `model`, `config`, `now` and `stamp`; when the catalogue
    * changed since its items were last checked, `stillAllowed(model, req, indices)` checks them.
    * (A function and its arguments, not a closure: this runs on every hit.)
    */
   get(
     key: string,
     model: M,
+    config: Pick<TierConfig, 'pins' | 'boosts'>,
     now: number,
     stamp: string,
     catalogVersion: number,
@@ -103,6 +107,8 @@ export class AnswerCache<M> {
     }
     const holds =
       e.model === model &&
+      e.config.pins === config.pins &&
+      e.config.boosts === config.boosts &&
       e.stamp === stamp &&
       now >= e.at &&
       now - e.at <= (e.lifeMs ?? this.options.ttlMs) &&

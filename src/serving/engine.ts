@@ -9,7 +9,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { RealtimeState } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { Change, Item, PositionLog, ShelfEvent, Store } from '../store/types.ts';
+import type { Change, Item, MerchantRules, PositionLog, ShelfEvent, Store } from '../store/types.ts';
 import { answer, answerItems, positionLog } from './answer.ts';
 import { explained } from './explain.ts';
 import type { Explanation, ListTrace } from './explain.ts';
@@ -18,8 +18,9 @@ import type { AnswerCacheOptions, AnswerCacheStats, CacheEntry } from './answer-
 import type { SegmentLists } from './candidates.ts';
 import { stillAllowed } from './filters.ts';
 import { ListStages } from './list-stages.ts';
+import type { CatalogueLabels } from './merchant-rules.ts';
 import { ModelHolder } from './model-holder.ts';
-import { applyItems, ItemsHeard } from './served.ts';
+import { applyItems, ItemsHeard, tierDefaults } from './served.ts';
 import { SideVersions } from './side-versions.ts';
 import type { Served, ServedSource } from './served.ts';
 import type {
@@ -82,21 +83,24 @@ export class Engine {
   private readonly answers: AnswerCache<Served>;
   private readonly side: SideVersions;
   private readonly heard = new ItemsHeard();
+  /** The engine's configuration; the merchandising rules in it change (`setMerchantRules`). */
+  private config: ServingConfig;
+  /** Each served version's tier defaults, and the configuration they were made from. */
+  private readonly defaults = new WeakMap<Served, { from: ServingConfig; tiers: Record<Tier, TierConfig> }>();
 
   constructor(private readonly o: EngineOptions) {
     this.now = o.now ?? Date.now;
-    const config = o.config ?? DEFAULT_SERVING_CONFIG;
+    this.config = o.config ?? DEFAULT_SERVING_CONFIG;
     const source: ServedSource = {
       registry: o.registry,
       store: o.store,
       now: this.now,
-      config,
       heard: this.heard,
       ...(o.loadSliceMs !== undefined ? { sliceMs: o.loadSliceMs } : {}),
       ...(o.searchMemo ? { searchMemo: o.searchMemo } : {}),
     };
     this.models = new ModelHolder({ ...source, log: o.log, prepare: (next) => this.warm(next) });
-    this.visitors = new Visitors(o.store, o.realtime, config.consumed);
+    this.visitors = new Visitors(o.store, o.realtime, this.config.consumed);
     this.stages = new ListStages(o.realtime.rotation.policy);
     this.trending = new TrendingState({
       counters: o.realtime.trending,
@@ -127,15 +131,58 @@ export class Engine {
    */
   defaultConfig(tier: Tier, version?: string): TierConfig | null {
     const current = this.models.current;
-    if (version === undefined || current?.model.version === version) return current?.defaults[tier] ?? null;
-    return this.side.get(version)?.defaults[tier] ?? null;
+    const s = version === undefined || current?.model.version === version ? current : this.side.get(version);
+    return s ? this.defaultsOf(s)[tier] : null;
+  }
+
+  /**
+   * Each tier's configuration on `s` when a request brings none: the engine's, with the rules
+   * the version was tuned with (served.ts `tierDefaults`); made again once the merchandising
+   * rules change, so every list from then on, an experiment variant's too (built on these),
+   * has the new ones.
+   */
+  private defaultsOf(s: Served): Record<Tier, TierConfig> {
+    const made = this.defaults.get(s);
+    if (made?.from === this.config) return made.tiers;
+    const tiers = tierDefaults(this.config, s.model);
+    this.defaults.set(s, { from: this.config, tiers });
+    return tiers;
+  }
+
+  /**
+   * Serves `rules` (pins and boosts) from the next request on, on every version; lists made
+   * under the previous ones are not reused (answer-cache.ts compares them).
+   */
+  setMerchantRules(rules: MerchantRules): void {
+    this.config = { ...this.config, pins: rules.pins, boosts: rules.boosts };
+  }
+
+  /** The merchandising rules served now. */
+  get merchantRules(): MerchantRules {
+    return { pins: this.config.pins, boosts: this.config.boosts };
+  }
+
+  /** What the served catalogue holds, for checking merchandising rules (merchant-rules.ts). */
+  catalogueLabels(): CatalogueLabels {
+    const brands = new Set<string>();
+    const categories = new Set<string>();
+    const c = this.models.current?.catalog;
+    for (let i = 0; c && i < c.size; i++) {
+      const item = c.item(i);
+      if (item?.brand) brands.add(item.brand);
+      for (const path of item?.categories ?? []) {
+        const parts = path.split(' > ');
+        for (let k = 1; k <= parts.length; k++) categories.add(parts.slice(0, k).join(' > '));
+      }
+    }
+    return { hasItem: (id) => c?.indexOf(id) !== undefined, brands, categories };
   }
 
   async recommend(req: RecommendRequest): Promise<Recommendation> {
     const current = this.models.current;
     if (!current) throw new Error('the engine has no model loaded: call swap() first');
     this.trending.serve(current);
-    const config = req.config ?? current.defaults[req.tier];
+    const config = req.config ?? this.defaultsOf(current)[req.tier];
     const s = config.modelVersion === undefined ? current : this.versionFor(config.modelVersion, current);
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();
@@ -161,7 +208,7 @@ export class Engine {
     const key = this.answers.enabled ? answerKey(req, limit) : null;
     const stamp = key !== null ? stampOf(who, s) : '';
     if (key !== null) {
-      const hit = this.answers.get(key, s, now, stamp, s.catalog.version, stillAllowed, req);
+      const hit = this.answers.get(key, s, config, now, stamp, s.catalog.version, stillAllowed, req);
       if (hit) return hit;
     }
     const entry = this.computed(s, req, who, config, limit, now, stamp);
@@ -183,6 +230,7 @@ export class Engine {
     const items = answerItems(s.catalog, chosen);
     return {
       model: s,
+      config,
       at: now,
       stamp,
       catalogVersion: s.catalog.version,
@@ -212,7 +260,7 @@ export class Engine {
     try {
       let sliceEnd = performance.now() + WARM_SLICE_MS;
       for (const [key, e] of this.answers.recent(previous, n)) {
-        const config = e.req.config ?? next.defaults[e.req.tier];
+        const config = e.req.config ?? this.defaultsOf(next)[e.req.tier];
         if (config.modelVersion !== undefined) continue;
         try {
           const now = this.now();
@@ -296,7 +344,7 @@ export class Engine {
   async explain(req: RecommendRequest, itemId: string): Promise<Explanation> {
     const current = this.models.current;
     if (!current) throw new Error('the engine has no model loaded: call swap() first');
-    const config = req.config ?? current.defaults[req.tier];
+    const config = req.config ?? this.defaultsOf(current)[req.tier];
     const s = config.modelVersion === undefined ? current : this.versionFor(config.modelVersion, current);
     const limit = Math.max(1, Math.min(req.limit ?? 20, MAX_LIMIT));
     const now = this.now();

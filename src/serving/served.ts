@@ -1,6 +1,6 @@
 /**
- * What one swap serves: an immutable model version and the tiers' default configurations it
- * is served with, and beside them the state that moves while it is served — the catalogue
+ * What one swap serves: an immutable model version, and beside it the state that moves while it
+ * is served — the catalogue
  * (stock, status, new items), the content vectors of items the model never saw, and trending
  * counters. A request reads one `Served` from start to answer.
  */
@@ -24,8 +24,6 @@ export interface Served {
   readonly vectors: CatalogVectors;
   /** Filled and kept current from the real-time counters by `TrendingState`. */
   readonly trending: TrendingModel;
-  /** Each tier's configuration when a request brings none. */
-  readonly defaults: Readonly<Record<Tier, TierConfig>>;
 }
 
 /**
@@ -70,8 +68,6 @@ export interface ServedSource {
   registry: ModelRegistry;
   store: Store;
   now: () => number;
-  /** The engine's configuration (a version's tuned rules replace its tiers' rules). */
-  config: ServingConfig;
   /** The engine's item changes, replayed onto a version loaded while they came. */
   heard: ItemsHeard;
   /** How long a load may hold the event loop at a time, ms (catalog-vectors.ts). */
@@ -89,7 +85,7 @@ export function loadServed(
   version: string | null,
   prepare?: (next: Served) => Promise<void>,
 ): Promise<Served> {
-  const { registry, store, now, config } = source;
+  const { registry, store, now } = source;
   return source.heard.during(async () => {
     const items: Item[] = [];
     for await (const item of allItems(store)) items.push(item);
@@ -103,13 +99,7 @@ export function loadServed(
     const catalog = new Catalog([...model.itemIds, ...model.contentItemIds], items, now);
     const vectors = new CatalogVectors(model, catalog);
     await vectors.addUnseen(source.sliceMs);
-    const served: Served = {
-      model,
-      catalog,
-      vectors,
-      trending: emptyTrending(catalog),
-      defaults: tierDefaults(config, model),
-    };
+    const served: Served = { model, catalog, vectors, trending: emptyTrending(catalog) };
     await prepare?.(served);
     return served;
   });

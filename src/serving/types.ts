@@ -1,5 +1,7 @@
 /** What serving is asked and what it answers (DESIGN.md "Serving a tier"). */
-import type { EventType, PositionLog } from '../store/types.ts';
+import type { Boosts, EventType, Pin, PositionLog } from '../store/types.ts';
+
+export type { Boosts, Pin };
 
 export const TIERS = ['homepage', 'category', 'personalized', 'similar', 'cart'] as const;
 export type Tier = (typeof TIERS)[number];
@@ -90,15 +92,6 @@ export interface Impression {
   sessionUnit?: true;
 }
 
-/** A pinned promotion: `itemId` sits at `slot` (0-based) of every list of `tiers` it may appear in. */
-export interface Pin {
-  itemId: string;
-  slot: number;
-  tiers?: Tier[];
-  /** Only in lists for this category subtree. */
-  category?: string;
-}
-
 /** Candidate sources a tier blends. */
 export interface BlendWeights {
   /** Nearest items to the user (or item) vector. */
@@ -121,13 +114,6 @@ export interface TierRules {
   mmrLambda: number;
   /** 0-based slot reserved for a new arrival (< 72 h old), or -1 for none. */
   newItemSlot: number;
-}
-
-/** Multipliers applied to blended scores, by item id, brand or category subtree. */
-export interface Boosts {
-  itemIds?: Record<string, number>;
-  brands?: Record<string, number>;
-  categories?: Record<string, number>;
 }
 
 export interface ServingConfig {

@@ -42,6 +42,15 @@ const GROUPS_NOT_CONFIG_INDEX = `
  * per process, they changed at every restart and differed between replicas, so a storefront's
  * key stopped working (401) after a restart or on the other replica.
  */
+/** The one row of the shop's merchandising rules (pins and boosts) as JSON. */
+const MERCHANT_RULES = (json: string) => `
+  CREATE TABLE merchant_rules (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    body ${json} NOT NULL,
+    updated_at BIGINT NOT NULL
+  );
+`;
+
 const GENERATED_KEYS = `
   CREATE TABLE generated_keys (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -267,6 +276,7 @@ export const sqliteMigrations: readonly Migration[] = [
   },
   { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
   { version: 12, name: 'impressions counted by session', sql: SESSION_UNIT('INTEGER') },
+  { version: 13, name: 'merchandising rules', sql: MERCHANT_RULES('TEXT') },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -450,4 +460,5 @@ export const postgresMigrations: readonly Migration[] = [
   },
   { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
   { version: 12, name: 'impressions counted by session', sql: SESSION_UNIT('BOOLEAN') },
+  { version: 13, name: 'merchandising rules', sql: MERCHANT_RULES('JSONB') },
 ];

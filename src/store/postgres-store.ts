@@ -48,6 +48,7 @@ import type {
   UserPatch,
   Experiment,
   GeneratedKeys,
+  MerchantRules,
   PreExposure,
   UnitTotals,
 } from './types.ts';
@@ -793,6 +794,22 @@ export class PostgresStore implements Store {
   async experiments(): Promise<Experiment[]> {
     const { rows } = await this.pool.query<{ body: Experiment }>('SELECT body FROM experiments ORDER BY id');
     return rows.map((r) => r.body);
+  }
+
+  async merchantRules(): Promise<{ rules: MerchantRules; updatedAt: number } | null> {
+    const { rows } = await this.pool.query<{ body: MerchantRules; updated_at: string }>(
+      'SELECT body, updated_at FROM merchant_rules WHERE id = 1',
+    );
+    const row = rows[0];
+    return row ? { rules: row.body, updatedAt: Number(row.updated_at) } : null;
+  }
+
+  async saveMerchantRules(rules: MerchantRules, at: number): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO merchant_rules (id, body, updated_at) VALUES (1, $1::jsonb, $2)
+       ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+      [JSON.stringify(rules), at],
+    );
   }
 
   async generatedKeys(offer: GeneratedKeys): Promise<GeneratedKeys> {

@@ -51,6 +51,7 @@ import type {
   UserPatch,
   Experiment,
   GeneratedKeys,
+  MerchantRules,
   PreExposure,
   UnitTotals,
 } from './types.ts';
@@ -824,6 +825,20 @@ export class SqliteStore implements Store {
   async experiments(): Promise<Experiment[]> {
     const rows = this.db.prepare('SELECT body FROM experiments ORDER BY id').all() as { body: string }[];
     return rows.map((r) => JSON.parse(r.body) as Experiment);
+  }
+
+  async merchantRules(): Promise<{ rules: MerchantRules; updatedAt: number } | null> {
+    const row = this.db.prepare('SELECT body, updated_at FROM merchant_rules WHERE id = 1').get() as
+      { body: string; updated_at: number } | undefined;
+    return row ? { rules: JSON.parse(row.body) as MerchantRules, updatedAt: row.updated_at } : null;
+  }
+
+  async saveMerchantRules(rules: MerchantRules, at: number): Promise<void> {
+    const save = this.db.prepare(
+      `INSERT INTO merchant_rules (id, body, updated_at) VALUES (1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+    );
+    await this.write(() => save.run(JSON.stringify(rules), at));
   }
 
   async generatedKeys(offer: GeneratedKeys): Promise<GeneratedKeys> {

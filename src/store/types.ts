@@ -180,6 +180,8 @@ export type Change =
   | { kind: 'visitors'; userIds: string[]; sessionIds: string[] }
   | { kind: 'version'; version: string | null }
   | { kind: 'experiment'; id: string }
+  /** The merchandising rules were replaced: read them again. */
+  | { kind: 'rules' }
   /** A worker computed a segment report; it is in Redis (src/segments/shared-segment-report.ts). */
   | { kind: 'segments'; computedAt: number };
 
@@ -383,6 +385,32 @@ export interface ExperimentVariant {
 }
 
 /**
+ * A pinned promotion: `itemId` sits at `slot` (0-based) of every list of `tiers` (tier names;
+ * absent: every tier) it may appear in — never when it is out of stock, delisted or otherwise
+ * filtered out of that list.
+ */
+export interface Pin {
+  itemId: string;
+  slot: number;
+  tiers?: string[];
+  /** Only in the lists asked for with this `category` (that exact path). */
+  category?: string;
+}
+
+/** Multipliers applied to blended scores, by item id, brand or category subtree. */
+export interface Boosts {
+  itemIds?: Record<string, number>;
+  brands?: Record<string, number>;
+  categories?: Record<string, number>;
+}
+
+/** The shop's merchandising rules (`PUT /v1/admin/rules`): every replica serves the stored ones. */
+export interface MerchantRules {
+  pins: Pin[];
+  boosts: Boosts;
+}
+
+/**
  * An A/B experiment (DESIGN.md "Experiment"); the first variant is the control. `salt` seeds
  * assignment; `range` is the slice of the layer's 10,000 buckets it holds while running or
  * paused (given at start), so experiments of one layer never share a visitor.
@@ -555,6 +583,10 @@ export interface Store {
   saveExperiment(experiment: Experiment): Promise<void>;
   /** Every experiment, in id order. */
   experiments(): Promise<Experiment[]>;
+  /** The merchandising rules stored last and when (epoch ms); null: never set. */
+  merchantRules(): Promise<{ rules: MerchantRules; updatedAt: number } | null>;
+  /** Replaces the merchandising rules. */
+  saveMerchantRules(rules: MerchantRules, at: number): Promise<void>;
   /**
    * The API keys generated for this store (no `SHELF_API_KEYS`): the first pair ever offered,
    * kept, so that every process on the store, and every restart, accepts the same ones.

@@ -74,6 +74,22 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect(await store.generatedKeys(offer(4))).toEqual(racing[0]);
     });
 
+    it('keeps the merchandising rules last saved, with their time', async () => {
+      expect(await store.merchantRules()).toBeNull();
+      const first = {
+        pins: [
+          { itemId: 'a', slot: 0, tiers: ['homepage'] },
+          { itemId: 'b', slot: 3, category: 'Home > Mugs' },
+        ],
+        boosts: { brands: { Acme: 1.5 }, categories: { Home: 0.5 } },
+      };
+      await store.saveMerchantRules(first, 1000);
+      expect(await store.merchantRules()).toEqual({ rules: first, updatedAt: 1000 });
+      const second = { pins: [], boosts: { itemIds: { c: 2 } } };
+      await store.saveMerchantRules(second, 2000);
+      expect(await store.merchantRules()).toEqual({ rules: second, updatedAt: 2000 });
+    });
+
     it('round-trips items with every field, and upserts idempotently', async () => {
       const full = item('a', {
         description: 'A mug',

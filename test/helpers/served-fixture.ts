@@ -8,10 +8,8 @@ import { TrendingModel } from '../../models/trending.ts';
 import { ExactIndex } from '../../src/index/exact-index.ts';
 import { Catalog } from '../../src/serving/catalog.ts';
 import { CatalogVectors } from '../../src/serving/catalog-vectors.ts';
-import { tierDefaults } from '../../src/serving/served.ts';
 import type { Served } from '../../src/serving/served.ts';
 import type { ServingModel } from '../../src/serving/serving-model.ts';
-import { DEFAULT_SERVING_CONFIG } from '../../src/serving/types.ts';
 import { EVENT_WEIGHTS } from '../../src/store/event-weights.ts';
 import type { Item } from '../../src/store/types.ts';
 
@@ -86,8 +84,7 @@ export function served(o: { model?: ServingModel; items?: Item[] } = {}): Served
   const trending = new TrendingModel({ items: 64, halfLifeMs: 2 * DAY });
   trending.add(2, NOW - 1000, 8);
   trending.add(4, NOW - 1000, 4);
-  const defaults = tierDefaults(DEFAULT_SERVING_CONFIG, m);
-  return { model: m, catalog, vectors: new CatalogVectors(m, catalog), trending, defaults };
+  return { model: m, catalog, vectors: new CatalogVectors(m, catalog), trending };
 }
 
 /** `served(o)` as a load leaves it: the unseen items' content vectors added. */

@@ -1,7 +1,7 @@
 /**
  * Two `shelf start` processes and one `shelf worker` over one PostgreSQL, one Redis and one data
  * dir, as Shelf scales out: a change made through replica A is honoured by replica B within a
- * second (issue #12), and a train job queued through A or fired by a schedule runs on a worker,
+ * second (issue #12) — merchandising rules too —, and a train job queued through A or fired by a schedule runs on a worker,
  * whose version both replicas then serve (issue #15). The replicas poll the change log only
  * every 60 s here, so what arrives within a second came through the Redis signal.
  */
@@ -114,6 +114,26 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     expect(bySimilarity(await ask(b, query))).toBe(false);
     await call(a, 'PUT', '/v1/items', { items: [fresh] });
     expect(await onB(query, bySimilarity)).toBeLessThan(WITHIN_MS);
+  });
+
+  it('serves on B within a second the pins and boosts set on A, over the list B had cached', async () => {
+    const user = users[50]!;
+    const query = `homepage?userId=${user}&limit=10`;
+    const shown = (await ask(b, query)).items.map((i) => i.itemId);
+    const outside = items.filter((i) => i.status === 'active' && i.stock !== 0 && !shown.includes(i.itemId));
+    const [pinned, boosted] = [outside[0]!.itemId, shown.at(-1)!];
+    await call(a, 'PUT', '/v1/admin/rules', {
+      pins: [{ itemId: pinned, slot: 0, tiers: ['homepage'] }],
+      boosts: { itemIds: { [boosted]: 100 } },
+    });
+    const took = await onB(
+      query,
+      (ans) => ans.items[0]?.itemId === pinned && ans.items[1]?.itemId === boosted,
+    );
+    expect(took).toBeLessThan(WITHIN_MS);
+    expect(await call(b, 'GET', '/v1/admin/rules')).toMatchObject({ pins: [{ itemId: pinned, slot: 0 }] });
+    await call(a, 'PUT', '/v1/admin/rules', { pins: [], boosts: {} });
+    expect(await onB(query, (ans) => ans.items[0]?.itemId !== pinned)).toBeLessThan(WITHIN_MS);
   });
 
   it('stops personalizing on B at once for a user erased or withdrawing consent on A', async () => {

@@ -745,6 +745,7 @@ describe('HTTP API', () => {
       'POST /v1/admin/experiments/{id}/ship',
       'POST /v1/admin/experiments/{id}/shares',
       'POST /v1/admin/train',
+      'PUT /v1/admin/rules',
     ];
     const withQuery = [
       'GET /v1/recommendations/{tier}',
@@ -765,6 +766,7 @@ describe('HTTP API', () => {
         'GET /v1/admin/jobs/{id}',
         'GET /v1/admin/schedules',
         'GET /v1/admin/models',
+        'GET /v1/admin/rules',
         'POST /v1/admin/models/rollback',
         'POST /v1/admin/segments',
         'POST /v1/admin/feedback/aggregate',
