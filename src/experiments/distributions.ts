@@ -166,6 +166,21 @@ export function studentTwoSided(t: number, df: number): number {
   return betaI(df / (df + t * t), df / 2, 0.5);
 }
 
+/**
+ * The `t` with `studentTwoSided(t, df)` = `alpha` (Student's two-sided quantile), by bisection:
+ * the p-value falls as t grows, and 200 halvings of [0, 1e6] reach double precision.
+ */
+export function studentQuantile(alpha: number, df: number): number {
+  let lo = 0;
+  let hi = 1e6;
+  for (let k = 0; k < 200 && hi - lo > 1e-13 * hi; k++) {
+    const mid = (lo + hi) / 2;
+    if (studentTwoSided(mid, df) > alpha) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 /** P(X > x) for a chi-square X with `df` degrees of freedom. */
 export function chiSquareSf(x: number, df: number): number {
   return gammaQ(df / 2, x / 2);

@@ -4,7 +4,8 @@
  * revenue, summed over days from the feedback aggregates of its variant's configuration. Per
  * variant CTR (a ratio metric, delta method over units), conversion (converting units ÷ units)
  * and revenue per unit, each with a 95% interval; per treatment and metric the relative lift over
- * the control (the first variant) with a delta-method interval, a fixed-horizon p-value (Holm-
+ * the control (the first variant) with an interval on the log scale and the p-value of the same
+ * statistic (Holm-
  * adjusted beside it when there are several treatments) and an always-valid confidence sequence;
  * a sample-ratio-mismatch check; CUPED (Deng et al. 2013) for conversion and revenue per unit
  * when pre-exposure data are given. Every number says its method.
@@ -17,13 +18,10 @@ import {
   meanEstimate,
   normalInterval,
   ratioEstimate,
-  relativeLift,
+  liftTest,
   sequentialHalfWidth,
   sequentialPValue,
   srmTest,
-  twoProportionZ,
-  welchTest,
-  zTest,
 } from './statistics.ts';
 
 export interface ResultsOptions {
@@ -43,10 +41,10 @@ export interface ResultsOptions {
 export interface CupedComparison {
   lift: number | null;
   liftCi95: [number | null, number | null];
-  /** Welch's t on the adjusted values. */
+  /** The lift's test (`liftTest`) on the adjusted values. */
   pValue: number | null;
   theta: number;
-  /** 1 − the adjusted lift's variance ÷ the unadjusted one's. */
+  /** 1 − the variance of the adjusted means' difference ÷ the unadjusted one's. */
   varianceReduction: number | null;
 }
 
@@ -84,7 +82,10 @@ export interface Comparison {
   /** μ_variant / μ_control − 1. */
   lift: number | null;
   liftCi95: [number | null, number | null];
-  /** Fixed horizon, two-sided: valid at one pre-planned look. */
+  /**
+   * Fixed horizon, two-sided: valid at one pre-planned look. From the interval's own statistic:
+   * below α exactly when `liftCi95` leaves 0 out.
+   */
   pValue: number | null;
   /** `pValue` after Holm's step-down adjustment over the treatments of this metric. */
   pValueHolm: number | null;
@@ -213,25 +214,19 @@ export function experimentResults(
     const c = estimates[0]![m];
     const start = comparisons.length;
     for (let i = 1; i < e.variants.length; i++) {
-      const t = estimates[i]![m];
-      const lift = relativeLift(t, c);
-      const [lo, hi] = normalInterval(lift, ALPHA);
-      const h = sequentialHalfWidth(lift, ALPHA, nStar);
-      let p: number;
-      if (m === 'conversion')
-        p = twoProportionZ(sum(arms[i]!.converted), t.n, sum(arms[0]!.converted), c.n).pValue;
-      else if (m === 'revenuePerUnit') p = welchTest(t, c).pValue;
-      else p = zTest(t, c).pValue;
-      const ok = t.n > 1 && c.n > 1 && Number.isFinite(lift.value);
+      const test = liftTest(estimates[i]![m], c, ALPHA, m === 'revenuePerUnit');
+      const h = test ? sequentialHalfWidth(test.scale, ALPHA, nStar) : NaN;
       comparisons.push({
         variant: e.variants[i]!.name,
         metric: m,
-        lift: ok ? num(lift.value) : null,
-        liftCi95: ok ? pair(lo, hi) : [null, null],
-        pValue: ok ? num(p) : null,
+        lift: test ? num(test.lift) : null,
+        liftCi95: test ? pair(test.ci[0], test.ci[1]) : [null, null],
+        pValue: test ? num(test.pValue) : null,
         pValueHolm: null,
-        sequentialCi95: ok ? pair(lift.value - h, lift.value + h) : [null, null],
-        sequentialPValue: ok ? num(sequentialPValue(lift, 0, ALPHA, nStar)) : null,
+        sequentialCi95: test
+          ? pair(test.toLift(test.scale.value - h), test.toLift(test.scale.value + h))
+          : [null, null],
+        sequentialPValue: test ? num(sequentialPValue(test.scale, 0, ALPHA, nStar)) : null,
         cuped: null,
       });
     }
@@ -261,14 +256,14 @@ export function experimentResults(
       ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval',
       conversion: 'converting units ÷ units; binomial variance over units; normal (Wald) 95% interval',
       revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
-      lift: 'relative lift μ_variant/μ_control − 1 with a delta-method variance; normal 95% interval (fixed horizon)',
+      lift: 'relative lift μ_variant/μ_control − 1; 95% interval on ln(μ_variant/μ_control) with the delta-method variance Var_v/μ_v² + Var_c/μ_c², mapped back by exp(·) − 1 (above −100%, asymmetric); on the lift itself when the variant’s mean is 0; normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
       pValue:
-        'two-sided, fixed horizon, α = 0.05: ctr z-test on delta-method variances; conversion two-proportion z-test (pooled); revenuePerUnit Welch’s t (Welch–Satterthwaite df)',
+        'two-sided, fixed horizon, α = 0.05, from the statistic of the lift’s interval: p < 0.05 exactly when the interval leaves 0 out',
       pValueHolm: 'Holm–Bonferroni step-down over the treatments of the metric',
-      sequential: `asymptotic confidence sequence (Waudby-Smith et al. 2021, as in GrowthBook), α = 0.05, N* = ${nStar} combined units; always-valid p-value by the matching mixture e-value`,
+      sequential: `asymptotic confidence sequence (Waudby-Smith et al. 2021, as in GrowthBook) on the lift's statistic, mapped back alike, α = 0.05, N* = ${nStar} combined units; always-valid p-value by the matching mixture e-value`,
       srm: `Pearson chi-square of units per variant against the configured shares, flagged at p < ${SRM_THRESHOLD}; not run below ${SRM_MIN_UNITS} units in a variant`,
       cuped: options.pre
-        ? 'conversion and revenuePerUnit: Y − θ(X − X̄), θ = cov(Y, X)/var(X) pooled over variants, X the unit’s same metric in the 14 days before the experiment started (0 without data); Welch’s t and a delta-method lift on the adjusted values'
+        ? 'conversion and revenuePerUnit: Y − θ(X − X̄), θ = cov(Y, X)/var(X) pooled over variants, X the unit’s same metric in the 14 days before the experiment started (0 without data); the lift’s interval and test on the adjusted values'
         : 'not applied (the experiment has not started)',
     },
     variants,
@@ -320,22 +315,20 @@ function cuped(arms: readonly Arm[], metric: 'conversion' | 'revenuePerUnit', ou
     return meanEstimate(adj);
   });
   const c = adjusted[0]!;
+  const plainOf = (a: Arm) => meanEstimate(metric === 'conversion' ? a.converted : a.revenue);
+  const plainControl = plainOf(arms[0]!);
   out.forEach((cmp, i) => {
     const t = adjusted[i + 1]!;
-    const lift = relativeLift(t, c);
-    const [lo, hi] = normalInterval(lift, ALPHA);
-    const plain = relativeLift(
-      metric === 'conversion' ? meanEstimate(arms[i + 1]!.converted) : meanEstimate(arms[i + 1]!.revenue),
-      metric === 'conversion' ? meanEstimate(arms[0]!.converted) : meanEstimate(arms[0]!.revenue),
-    );
-    const ok = t.n > 1 && c.n > 1 && Number.isFinite(lift.value);
-    cmp.cuped = ok
+    const test = liftTest(t, c, ALPHA, metric === 'revenuePerUnit');
+    // Of the difference of the means, which CUPED adjusts (a lift's scale may differ between the two).
+    const plain = plainOf(arms[i + 1]!).variance + plainControl.variance;
+    cmp.cuped = test
       ? {
-          lift: num(lift.value),
-          liftCi95: pair(lo, hi),
-          pValue: num(welchTest(t, c).pValue),
+          lift: num(test.lift),
+          liftCi95: pair(test.ci[0], test.ci[1]),
+          pValue: num(test.pValue),
           theta,
-          varianceReduction: plain.variance > 0 ? num(1 - lift.variance / plain.variance) : null,
+          varianceReduction: plain > 0 ? num(1 - (t.variance + c.variance) / plain) : null,
         }
       : null;
   });

@@ -1,11 +1,11 @@
 /**
  * The estimators and tests of experiment results (../shared/EXPERIMENTS.md): sample moments over
- * randomisation units, the delta method for ratio metrics and relative lift (GrowthBook gbstats
- * `docs/statistics/details.mdx`), Welch's t, the two-proportion z-test, Pearson's chi-square for
+ * randomisation units, the delta method for ratio metrics (GrowthBook gbstats
+ * `docs/statistics/details.mdx`) and for the log of a relative lift, Pearson's chi-square for
  * sample-ratio mismatch, Holm's step-down adjustment, and asymptotic confidence sequences
  * (Waudby-Smith et al. 2021, arXiv 2103.06476, as in GrowthBook's frequentist engine).
  */
-import { chiSquareSf, normalQuantile, normalSf, studentTwoSided } from './distributions.ts';
+import { chiSquareSf, normalQuantile, normalSf, studentQuantile, studentTwoSided } from './distributions.ts';
 
 /** A mean over units and the variance of that mean (not of one unit). */
 export interface Estimate {
@@ -61,46 +61,56 @@ export function normalInterval(e: Estimate, alpha: number): [number, number] {
   return [e.value - h, e.value + h];
 }
 
+/** A relative lift with its interval and p-value, both from one statistic (`liftTest`). */
+export interface LiftTest {
+  /** μ_T/μ_C − 1. */
+  lift: number;
+  ci: [number, number];
+  pValue: number;
+  /** The statistic's estimate — ln(μ_T/μ_C), or the lift itself — and its map back to a lift. */
+  scale: Estimate;
+  toLift: (x: number) => number;
+}
+
 /**
- * Relative lift Δ = μ_T/μ_C − 1 and its delta-method variance
- * Var_T/μ_C² + μ_T²·Var_C/μ_C⁴ (Var_ the variances of the two estimates).
+ * The relative lift μ_T/μ_C − 1 of `t` over `c`, with its 1 − α interval and two-sided p-value
+ * made from one statistic, so that p < α exactly when the interval leaves 0 out. When both means
+ * are positive it is ln(μ_T/μ_C) with the delta-method variance Var_T/μ_T² + Var_C/μ_C², the
+ * interval mapped back by exp(·) − 1: it stays above −100% and is asymmetric, as a ratio's is
+ * (on the lift itself, the delta-method interval of GrowthBook's gbstats, Var_T/μ_C² +
+ * μ_T²·Var_C/μ_C⁴, went down to −152% on 14 units a variant, and its p-value came from another
+ * test). A treatment mean of 0 (or below, CUPED-adjusted) is tested on the difference of the
+ * means over the control's, (μ_T − μ_C)/μ_C, variance (Var_T + Var_C)/μ_C². `welch`: Student's t with
+ * Welch–Satterthwaite degrees of freedom instead of the normal (means of skewed values, as
+ * revenue). Null without two units an arm or with a zero control mean.
  */
-export function relativeLift(t: Estimate, c: Estimate): Estimate {
-  if (c.value === 0) return { value: NaN, variance: NaN, n: t.n + c.n };
-  const variance = t.variance / c.value ** 2 + (t.value ** 2 * c.variance) / c.value ** 4;
-  return { value: t.value / c.value - 1, variance, n: t.n + c.n };
-}
-
-/** Welch's t on the difference of two means: two-sided p, with Welch–Satterthwaite df. */
-export function welchTest(t: Estimate, c: Estimate): { t: number; df: number; pValue: number } {
-  const se2 = t.variance + c.variance;
-  if (!(se2 > 0)) return { t: NaN, df: NaN, pValue: 1 };
-  const stat = (t.value - c.value) / Math.sqrt(se2);
-  const df = se2 ** 2 / (t.variance ** 2 / Math.max(1, t.n - 1) + c.variance ** 2 / Math.max(1, c.n - 1));
-  return { t: stat, df, pValue: studentTwoSided(stat, df) };
-}
-
-/** Two-proportion z-test with the pooled proportion: two-sided p. */
-export function twoProportionZ(
-  xT: number,
-  nT: number,
-  xC: number,
-  nC: number,
-): { z: number; pValue: number } {
-  if (nT === 0 || nC === 0) return { z: NaN, pValue: 1 };
-  const pool = (xT + xC) / (nT + nC);
-  const se = Math.sqrt(pool * (1 - pool) * (1 / nT + 1 / nC));
-  if (!(se > 0)) return { z: NaN, pValue: 1 };
-  const z = (xT / nT - xC / nC) / se;
-  return { z, pValue: 2 * normalSf(Math.abs(z)) };
-}
-
-/** z-test of a difference whose estimates are (asymptotically) normal, e.g. two delta-method ratios. */
-export function zTest(t: Estimate, c: Estimate): { z: number; pValue: number } {
-  const se2 = t.variance + c.variance;
-  if (!(se2 > 0)) return { z: NaN, pValue: 1 };
-  const z = (t.value - c.value) / Math.sqrt(se2);
-  return { z, pValue: 2 * normalSf(Math.abs(z)) };
+export function liftTest(t: Estimate, c: Estimate, alpha: number, welch = false): LiftTest | null {
+  if (t.n < 2 || c.n < 2 || !(c.value > 0) || !Number.isFinite(t.value)) return null;
+  const lift = t.value / c.value - 1;
+  const onLog = t.value > 0;
+  // Each arm's share of the statistic's variance: of ln(μ_T/μ_C), or of (μ_T − μ_C)/μ_C.
+  const a = t.variance / (onLog ? t.value : c.value) ** 2;
+  const b = c.variance / c.value ** 2;
+  const scale: Estimate = {
+    value: onLog ? Math.log(t.value / c.value) : lift,
+    variance: a + b,
+    n: t.n + c.n,
+  };
+  const toLift = onLog ? Math.expm1 : (x: number) => x;
+  const se = Math.sqrt(scale.variance);
+  if (!(se > 0)) return { lift, ci: [lift, lift], pValue: 1, scale, toLift };
+  const df = welch ? (a + b) ** 2 / (a ** 2 / (t.n - 1) + b ** 2 / (c.n - 1)) : Infinity;
+  const q = welch ? studentQuantile(alpha, df) : normalQuantile(1 - alpha / 2);
+  const stat = scale.value / se;
+  // A lift of values never below 0 is never below −100% (only the difference's interval reaches it).
+  const floor = t.value >= 0 ? -1 : -Infinity;
+  return {
+    lift,
+    ci: [Math.max(floor, toLift(scale.value - q * se)), toLift(scale.value + q * se)],
+    pValue: welch ? studentTwoSided(stat, df) : 2 * normalSf(Math.abs(stat)),
+    scale,
+    toLift,
+  };
 }
 
 /** Pearson's chi-square of `observed` counts against `shares` (summing to 1): statistic and p. */

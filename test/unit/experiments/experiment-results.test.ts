@@ -105,32 +105,46 @@ describe('experiment results', () => {
     close(c!.metrics.revenuePerUnit.value, 6.122307692307691);
   });
 
-  it('comparisons: lift with delta-method interval, p-values by metric, Holm over the treatments', () => {
+  it('comparisons: lift with its interval on the log scale and the same statistic’s p-value, Holm over the treatments', () => {
+    // Python (/tmp/fx2.py of the session that changed it): l = ln(μ_t/μ_c), se² = Var_t/μ_t² +
+    // Var_c/μ_c² (ratio variances as above, conversion and revenue s²/n); expm1(l ± q·se), q and
+    // p by norm (ctr, conversion) or t with Welch–Satterthwaite df (revenue).
     const get = (variant: string, metric: string) =>
       r.comparisons.find((c) => c.variant === variant && c.metric === metric)!;
     const ctrB = get('b', 'ctr');
     close(ctrB.lift, 0.7619047619047621);
-    close(ctrB.liftCi95[0], -0.7605361878709689);
-    close(ctrB.liftCi95[1], 2.2843457116804933);
-    close(ctrB.pValue, 0.2264191766762802);
-    close(ctrB.pValueHolm, 0.4528383533525604);
-    close(get('c', 'ctr').pValue, 0.23035556515132594);
-    close(get('c', 'ctr').liftCi95[1], 0.12017364740178804);
+    close(ctrB.liftCi95[0], -0.25747046528962203, 1e-8);
+    close(ctrB.liftCi95[1], 3.1807204224320924, 1e-9);
+    close(ctrB.pValue, 0.19888874718558702, 1e-9);
+    close(ctrB.pValueHolm, 0.39777749437117405, 1e-9);
+    close(get('c', 'ctr').pValue, 0.273388363737742, 1e-9);
+    close(get('c', 'ctr').pValueHolm, 0.39777749437117405, 1e-9);
+    close(get('c', 'ctr').liftCi95[0], -0.8553581331231243, 1e-9);
+    close(get('c', 'ctr').liftCi95[1], 0.7284068948917052, 1e-9);
     close(get('b', 'conversion').lift, 0.5555555555555556);
-    close(get('b', 'conversion').liftCi95[0], -1.5209424072484776);
-    close(get('b', 'conversion').pValue, 0.49508816926050114);
-    close(get('c', 'conversion').pValue, 0.5799965728363652);
-    close(get('c', 'conversion').pValueHolm, 0.9901763385210023);
+    // The delta method on the lift itself put this at −152%, below what a lift can be.
+    close(get('b', 'conversion').liftCi95[0], -0.5905984399713236, 1e-9);
+    close(get('b', 'conversion').liftCi95[1], 4.9104637663087125, 1e-9);
+    close(get('b', 'conversion').pValue, 0.5165167415872512, 1e-9);
+    close(get('c', 'conversion').pValue, 0.5975152212837699, 1e-9);
+    close(get('c', 'conversion').pValueHolm, 1);
     close(get('b', 'revenuePerUnit').lift, 1.6393364606703376);
-    close(get('b', 'revenuePerUnit').liftCi95[1], 5.6346889489243415);
-    close(get('b', 'revenuePerUnit').pValue, 0.25359230741773015, 1e-8);
-    close(get('b', 'revenuePerUnit').pValueHolm, 0.5071846148354603, 1e-8);
-    close(get('c', 'revenuePerUnit').pValueHolm, 0.5183349184288317, 1e-8);
-    // The always-valid interval holds the fixed one and is centred on the same lift.
+    close(get('b', 'revenuePerUnit').liftCi95[0], -0.46532598897730293, 1e-8);
+    close(get('b', 'revenuePerUnit').liftCi95[1], 12.028680670862288, 1e-8);
+    close(get('b', 'revenuePerUnit').pValue, 0.22135859147472203, 1e-8);
+    close(get('b', 'revenuePerUnit').pValueHolm, 0.44271718294944407, 1e-8);
+    close(get('c', 'revenuePerUnit').pValueHolm, 0.5033122196475618, 1e-8);
+    // The always-valid interval holds the fixed one and is centred on the same lift (on the log
+    // scale); every interval is above −100%.
     for (const c of r.comparisons) {
       expect(c.sequentialCi95[0]!).toBeLessThan(c.liftCi95[0]!);
       expect(c.sequentialCi95[1]!).toBeGreaterThan(c.liftCi95[1]!);
-      close((c.sequentialCi95[0]! + c.sequentialCi95[1]!) / 2, c.lift!, 1e-9);
+      expect(c.sequentialCi95[0]!).toBeGreaterThan(-1);
+      close(
+        (Math.log1p(c.sequentialCi95[0]!) + Math.log1p(c.sequentialCi95[1]!)) / 2,
+        Math.log1p(c.lift!),
+        1e-9,
+      );
       expect(c.sequentialPValue!).toBeGreaterThanOrEqual(c.pValue!);
     }
     expect(r.srm).toMatchObject({ flagged: false });
@@ -174,10 +188,11 @@ describe('experiment results', () => {
     expect(broken.comparisons[0]).toMatchObject({ metric: 'ctr', lift: null, pValue: null });
   });
 
-  it('CUPED on revenue per unit: θ pooled, adjusted lift, Welch, the variance it removes', () => {
+  it('CUPED on revenue per unit: θ pooled, adjusted lift and its test, the variance it removes', () => {
     // Python: rng = default_rng(11); x = round(gamma(2, 10, n), 2); y = round(0.8x + normal(5 + shift, 4, n), 2);
-    // θ = cov(X, Y)/var(X) over both arms; adjusted y − θ(x − X̄); lift by the delta method,
-    // p by ttest_ind(equal_var=False); the variance reduction against the unadjusted lift's.
+    // θ = cov(X, Y)/var(X) over both arms; adjusted y − θ(x − X̄); the lift's interval and p on
+    // ln(μ_b/μ_c) with Welch–Satterthwaite df (scipy t.ppf, t.sf); the variance reduction of the
+    // means' difference, s_b²/n_b + s_c²/n_c adjusted against unadjusted.
     const X = {
       control: [
         17.11, 38.0, 13.11, 25.16, 28.29, 46.17, 27.08, 12.24, 29.74, 14.77, 7.77, 22.3, 2.14, 11.33, 3.87,
@@ -226,10 +241,10 @@ describe('experiment results', () => {
     const rev = r.comparisons.find((c) => c.metric === 'revenuePerUnit')!;
     close(rev.cuped!.theta, 0.739426340781282);
     close(rev.cuped!.lift, 0.15349349994225125);
-    close(rev.cuped!.liftCi95[0], 0.04194072264460892);
-    close(rev.cuped!.liftCi95[1], 0.2650462772398936);
-    close(rev.cuped!.pValue, 0.00647325545725942, 1e-8);
-    close(rev.cuped!.varianceReduction, 0.8958274615560932);
+    close(rev.cuped!.liftCi95[0], 0.04365060097417917, 1e-8);
+    close(rev.cuped!.liftCi95[1], 0.27489722438433517, 1e-8);
+    close(rev.cuped!.pValue, 0.006422595340763588, 1e-8);
+    close(rev.cuped!.varianceReduction, 0.8873191803019792);
     // Every unit converted before and after: X does not vary, no CUPED on conversion.
     expect(r.comparisons.find((c) => c.metric === 'conversion')!.cuped).toBeNull();
     expect(experimentResults(e, rows).comparisons.every((c) => c.cuped === null)).toBe(true);

@@ -8,18 +8,17 @@ import {
   chiSquareSf,
   normalQuantile,
   normalSf,
+  studentQuantile,
   studentTwoSided,
 } from '../../../src/experiments/distributions.ts';
 import {
   holm,
+  liftTest,
   meanEstimate,
   ratioEstimate,
-  relativeLift,
   sequentialHalfWidth,
   sequentialPValue,
   srmTest,
-  twoProportionZ,
-  welchTest,
 } from '../../../src/experiments/statistics.ts';
 
 const close = (actual: number, expected: number, rel = 1e-9) =>
@@ -41,6 +40,8 @@ describe('distributions (scipy.stats)', () => {
     close(studentTwoSided(2.1, 7.3), 0.0722467134248534); // 2*t.sf(2.1, 7.3)
     close(studentTwoSided(0.5, 30), 0.6207230048851272); // 2*t.sf(0.5, 30)
     close(studentTwoSided(-4, 2.5), 0.03901297584131825); // 2*t.sf(4, 2.5)
+    close(studentQuantile(0.05, 7.3), 2.345066736547703, 1e-10); // t.ppf(0.975, 7.3)
+    close(studentQuantile(0.01, 2.5), 7.163728138948783, 1e-10); // t.ppf(0.995, 2.5)
   });
 
   it('chi-square tail', () => {
@@ -67,21 +68,6 @@ describe('estimators and tests', () => {
     close(c.variance, 0.0015063358350035046);
   });
 
-  it("Welch's t on revenue per unit", () => {
-    const revT = meanEstimate(f64([0, 12.5, 0, 30, 0, 0, 8, 0, 0, 20]));
-    const revC = meanEstimate(f64([0, 0, 15, 0, 0, 9.5, 0, 0]));
-    const w = welchTest(revT, revC); // ttest_ind(revT, revC, equal_var=False)
-    close(w.t, 1.0076776704313561);
-    close(w.pValue, 0.3302072042781921, 1e-8);
-  });
-
-  it('two-proportion z-test (pooled)', () => {
-    // p = 215/2000; z = (0.12 − 0.095)/√(p(1−p)(2/1000)); 2*norm.sf(|z|)
-    const z = twoProportionZ(120, 1000, 95, 1000);
-    close(z.z, 1.8047484035755383);
-    close(z.pValue, 0.07111406169644634);
-  });
-
   it('sample-ratio mismatch: Pearson chi-square against the shares', () => {
     const two = srmTest([5100, 4900], [0.5, 0.5]); // chisquare([5100, 4900], [5000, 5000])
     close(two.chi2, 4);
@@ -92,11 +78,56 @@ describe('estimators and tests', () => {
     expect(three.pValue).toBeLessThan(0.001);
   });
 
-  it('relative lift and its delta-method variance', () => {
-    // GrowthBook gbstats details: Var = σ_T²/μ_C² + μ_T² σ_C²/μ_C⁴ (computed by hand: 0.02152).
-    const l = relativeLift({ value: 0.12, variance: 1e-4, n: 100 }, { value: 0.1, variance: 8e-5, n: 100 });
-    close(l.value, 0.2, 1e-12);
-    close(l.variance, 0.02152, 1e-12);
+  it('the lift of a ratio metric: interval on the log scale, p-value from the same statistic', () => {
+    // l = ln(r_T/r_C), se² = Var_T/r_T² + Var_C/r_C² (the ratios above); expm1(l ± norm.ppf(0.975)·se),
+    // 2*norm.sf(|l|/se).
+    const lift = liftTest(ratioEstimate(xT, yT), ratioEstimate(xC, yC), 0.05)!;
+    close(lift.lift, 0.8068181818181821);
+    close(lift.ci[0], -0.009848120242453554, 1e-7);
+    close(lift.ci[1], 2.2970618032338086, 1e-9);
+    close(lift.pValue, 0.053890796363153234, 1e-9);
+    close(lift.scale.variance, 0.09417238264989543);
+    // Asymmetric about the lift, as a ratio is; above −100% however wide.
+    expect(lift.ci[1] - lift.lift).toBeGreaterThan(lift.lift - lift.ci[0]);
+    const wide = liftTest(
+      { value: 0.01, variance: 1e-4, n: 20 },
+      { value: 0.02, variance: 1e-4, n: 20 },
+      0.05,
+    )!;
+    expect(wide.ci[0]).toBeGreaterThan(-1);
+  });
+
+  it("the lift of revenue per unit: Student's t with Welch–Satterthwaite df on the log scale", () => {
+    // a = s_T²/(n_T μ_T²), b = s_C²/(n_C μ_C²), df = (a+b)²/(a²/(n_T−1) + b²/(n_C−1));
+    // expm1(ln(μ_T/μ_C) ± t.ppf(0.975, df)·√(a+b)); 2*t.sf(|ln(μ_T/μ_C)|/√(a+b), df).
+    const revT = meanEstimate(f64([0, 12.5, 0, 30, 0, 0, 8, 0, 0, 20]));
+    const revC = meanEstimate(f64([0, 0, 15, 0, 0, 9.5, 0, 0]));
+    const lift = liftTest(revT, revC, 0.05, true)!;
+    close(lift.lift, 1.3020408163265307);
+    close(lift.ci[0], -0.6144561890431326, 1e-8);
+    close(lift.ci[1], 12.74523924241177, 1e-8);
+    close(lift.pValue, 0.3322354455732401, 1e-8);
+  });
+
+  it('the interval leaves 0 out exactly when p < α, and a zero mean is tested on the difference', () => {
+    // 120/1000 vs 95/1000 as means of 0/1 units: expm1(l ± 1.96·se), 2*norm.sf(|l|/se).
+    const conv = (k: number, n: number) => meanEstimate(f64([...Array(k).fill(1), ...Array(n - k).fill(0)]));
+    const near = liftTest(conv(120, 1000), conv(95, 1000), 0.05)!;
+    close(near.ci[0], -0.020784411842563775, 1e-8);
+    close(near.ci[1], 0.6294347091005242, 1e-9);
+    close(near.pValue, 0.07213159036272315, 1e-8);
+    for (let k = 100; k <= 140; k++) {
+      const x = liftTest(conv(k, 1000), conv(95, 1000), 0.05)!;
+      expect(x.pValue < 0.05).toBe(x.ci[0] > 0 || x.ci[1] < 0);
+    }
+    // No treatment conversions: (μ_T − μ_C)/μ_C, se = √((Var_T + Var_C))/μ_C; floored at −100%.
+    const zero = liftTest(conv(0, 5), conv(4, 6), 0.05)!;
+    expect(zero.lift).toBe(-1);
+    expect(zero.ci[0]).toBe(-1);
+    close(zero.ci[1], -0.38020496769543843, 1e-9);
+    close(zero.pValue, 0.001565402258002548, 1e-8);
+    expect(liftTest(conv(3, 5), conv(0, 6), 0.05)).toBeNull();
+    expect(liftTest(conv(1, 1), conv(2, 6), 0.05)).toBeNull();
   });
 
   it("Holm's step-down adjustment (worked by hand from Holm 1979)", () => {
