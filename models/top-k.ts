@@ -76,3 +76,10 @@ function swap(idx: Int32Array, val: Float32Array, a: number, b: number): void {
   val[a] = val[b]!;
   val[b] = tv;
 }
+
+/** Drops trailing entries whose score is not positive (topK keeps them when k is large). */
+export function positive(r: TopK): TopK {
+  let n = r.indices.length;
+  while (n > 0 && !(r.scores[n - 1]! > 0)) n--;
+  return n === r.indices.length ? r : { indices: r.indices.subarray(0, n), scores: r.scores.subarray(0, n) };
+}

@@ -21,7 +21,7 @@
  * well above 1 for one taking off. `risingPrior` (in weight units) keeps items with a single
  * event from topping the list.
  */
-import { topK } from './top-k.ts';
+import { positive, topK } from './top-k.ts';
 import type { TopK } from './top-k.ts';
 import type { NeighbourLists } from './item-neighbours.ts';
 
@@ -392,11 +392,4 @@ export function buildItemCategories(
     indptr[i + 1] = indices.length;
   }
   return { categories: names.length, indptr, indices: Int32Array.from(indices), names };
-}
-
-/** Drops trailing entries whose score is not positive (topK keeps them when k is large). */
-function positive(r: TopK): TopK {
-  let n = r.indices.length;
-  while (n > 0 && !(r.scores[n - 1]! > 0)) n--;
-  return n === r.indices.length ? r : { indices: r.indices.subarray(0, n), scores: r.scores.subarray(0, n) };
 }

@@ -1,9 +1,11 @@
 /**
  * Best-first lists a request keeps the allowed part of: the most trending items, from top lists
  * cached for a short while (of the catalogue, or of a category subtree) so that a request does
- * not score every item of a department; and the most popular, the source of last resort.
+ * not score every item of a department; and the most popular, the source of last resort. An item
+ * nobody engaged with lately is not trending: it is never in a trending list (it would be
+ * shown as "trending in …"), whatever the list's length.
  */
-import { topK } from '../../models/top-k.ts';
+import { positive, topK } from '../../models/top-k.ts';
 import type { TopK } from '../../models/top-k.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Served } from './served.ts';
@@ -45,7 +47,7 @@ export class TrendingTop {
     let list = cache.top.get(where);
     if (!list) {
       list = category
-        ? topAmong(s.catalog.categoryFilter(category).items(), scores(), TRENDING_CACHE_SIZE)
+        ? positive(topAmong(s.catalog.categoryFilter(category).items(), scores(), TRENDING_CACHE_SIZE))
         : s.trending.top(TRENDING_CACHE_SIZE, { at: now });
       if (cache.top.size >= TRENDING_CACHE_LISTS) cache.top.clear();
       cache.top.set(where, list);
@@ -53,7 +55,7 @@ export class TrendingTop {
     const kept = keepAllowed(list, filter, k);
     return kept.indices.length >= k || list.indices.length < TRENDING_CACHE_SIZE
       ? kept
-      : topAmong(filter.items(), scores(), k);
+      : positive(topAmong(filter.items(), scores(), k));
   }
 }
 
