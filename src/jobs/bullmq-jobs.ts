@@ -65,10 +65,13 @@ export function statusOf(job: Job, state: string): JobStatus {
     queuedAt: new Date(job.timestamp).toISOString(),
     attempts: job.attemptsStarted,
   };
-  if (job.processedOn) s.startedAt = new Date(job.processedOn).toISOString();
+  // A job back in the queue (handed back by a stopping worker, or waiting to be retried) has not
+  // started the attempt it waits for: an earlier attempt's start and progress would read as now.
+  const started = s.state !== 'queued';
+  if (started && job.processedOn) s.startedAt = new Date(job.processedOn).toISOString();
   if (job.finishedOn) s.finishedAt = new Date(job.finishedOn).toISOString();
   const p = job.progress as Partial<JobProgress> | number;
-  if (typeof p === 'object' && typeof p.stage === 'string' && typeof p.percent === 'number')
+  if (started && typeof p === 'object' && typeof p.stage === 'string' && typeof p.percent === 'number')
     s.progress = { stage: p.stage, percent: s.state === 'completed' ? 100 : p.percent };
   if (job.returnvalue !== null && job.returnvalue !== undefined) s.result = job.returnvalue;
   if (job.failedReason) s.error = job.failedReason;

@@ -103,6 +103,9 @@ describe.runIf(available)('a worker killed mid-train', () => {
     const back = (await queue.status(job.id))!;
     expect(back.state).toBe('queued');
     expect(back.error).toBeUndefined();
+    // Seen: the handed-back job still showed the progress and start of the attempt it left.
+    expect(back.progress).toBeUndefined();
+    expect(back.startedAt).toBeUndefined();
     workers.push(await startWorkerProcess(env));
     const done = await until(job.id, (s) => s.state === 'completed' || s.state === 'failed', 50_000);
     expect(done.state).toBe('completed');
