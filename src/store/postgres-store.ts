@@ -418,6 +418,15 @@ export class PostgresStore implements Store {
 
   async deleteUser(userId: string, now = Date.now()): Promise<{ user: boolean; events: number }> {
     return this.tx(async (c) => {
+      // In turn with the aggregation (its chunk holds the watermark row) and with the writes of
+      // lists and attributions (their locks): a chunk that read the user's lists before this
+      // deletes commits its sums before it, so they are deleted; a list or attribution written
+      // after it finds the tombstone and is not stored (the inserts' WHERE).
+      await c.query('SELECT 1 FROM feedback_watermark WHERE id = 1 FOR UPDATE');
+      await c.query('SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)', [
+        IMPRESSIONS_LOCK,
+        ATTRIBUTIONS_LOCK,
+      ]);
       await c.query(
         'INSERT INTO erased_users (user_id, erased_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING',
         [userId, now],
@@ -594,6 +603,7 @@ export class PostgresStore implements Store {
                      $8::text[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::bool[],
                      $14::int4[]) WITH ORDINALITY
            AS t(rid, ts, tier, uid, sid, exp, variant, config, prob, mv, items, pos, su, shown, ord)
+         WHERE uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid)
          ORDER BY ord
          ON CONFLICT (recommendation_id) DO NOTHING`,
         [
@@ -654,6 +664,7 @@ export class PostgresStore implements Store {
                      $8::int4[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[],
                      $15::text[], $16::text[]) WITH ORDINALITY
            AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
+         WHERE uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid)
          ORDER BY ord
          ON CONFLICT (event_id) DO NOTHING
          RETURNING event_id`,

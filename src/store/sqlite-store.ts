@@ -341,14 +341,21 @@ export class SqliteStore implements Store {
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
       deleteVisitorDays: db.prepare(ERASE_VISITOR_DAYS_SQL.replace('$1', '?')),
+      // A list naming an erased user is not stored: one recorded before the erasure reached this
+      // process, and written after it (the writer's buffer), would bring the user's id back. The
+      // user id comes again as the last two values (better-sqlite3 takes no reused ?NNN).
       insertImpression: db.prepare(
-        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE ? IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = ?)
          ON CONFLICT (recommendation_id) DO NOTHING`,
       ),
       impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
       visitors: new ImpressionVisitors(db, this.impressionIndexMs),
       insertAttribution: db.prepare(
-        `INSERT INTO attributions (${ATTRIBUTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+         WHERE ? IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = ?)
          ON CONFLICT (event_id) DO NOTHING`,
       ),
       purchaseAttribution: db.prepare(
@@ -688,6 +695,8 @@ export class SqliteStore implements Store {
           i.positions ? JSON.stringify(i.positions) : null,
           i.sessionUnit ? 1 : null,
           ids.count,
+          i.userId ?? null,
+          i.userId ?? null,
         ).changes;
       }
       this.s.visitors.added(after, Date.now());
@@ -718,7 +727,8 @@ export class SqliteStore implements Store {
     const stored = new Set<string>();
     await this.write(() => {
       for (const a of attributions) {
-        if (this.s.insertAttribution.run(...attributionValues(a)).changes) stored.add(a.eventId);
+        const user = a.userId ?? null;
+        if (this.s.insertAttribution.run(...attributionValues(a), user, user).changes) stored.add(a.eventId);
       }
     });
     return stored;

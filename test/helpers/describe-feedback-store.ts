@@ -316,6 +316,35 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(await visitors()).toEqual([['c2', 1]]);
     });
 
+    it('never stores a list or an attribution naming an erased user, written after the erasure', async () => {
+      // Seen with two replicas: a list served a moment before DELETE /v1/users/:id, still in the
+      // serving replica's buffer, was written after the erasure and named the user again.
+      await store().insertImpressions([impression('before', { userId: 'u5' })]);
+      const [credit] = await post([ev('early', { userId: 'u5', recommendationId: 'before' })]);
+      expect(credit).toBeDefined();
+      await store().deleteUser('u5');
+      const late = [
+        impression('late-1', { userId: 'u5', sessionId: 's5' }),
+        impression('late-2', { userId: 'u6' }),
+        impression('late-3', { userId: undefined, sessionId: 's5' }),
+      ];
+      expect(await store().insertImpressions(late)).toBe(2);
+      expect(
+        (await store().impressions(['before', 'late-1', 'late-2', 'late-3']))
+          .map((i) => i.recommendationId)
+          .sort(),
+      ).toEqual(['late-2', 'late-3']);
+      // The attributor's write of a credit made before the erasure reached it.
+      const stored = await store().insertAttributions([
+        { ...credit!, eventId: 'late-credit' },
+        { ...credit!, eventId: 'other', userId: 'u6', visitor: 'u:u6' },
+      ]);
+      expect([...stored]).toEqual(['other']);
+      await aggregateFeedback(store());
+      const totals = await store().unitTotals(['default']);
+      expect(totals.map((t) => t.visitor).sort()).toEqual(['s:s5', 'u:u6']);
+    });
+
     it('sums each unit of an experiment variant over its days, and keeps experiments', async () => {
       await store().insertImpressions([
         impression('r1', { config: 'x1:control', variant: 'control', experiment: 'x1' }),
