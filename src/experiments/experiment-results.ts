@@ -129,6 +129,13 @@ interface Arm {
  * whose user signed in on two sessions: aggregates key visitors by user when known) is left out,
  * as GrowthBook drops multiple exposures: it would count in both arms.
  */
+/**
+ * Whether a visitor key names someone: the lists of no visitor (an erased user's, recorded
+ * anonymous, while the experiment still routed them by the id they were asked for) sum under a
+ * key with no id, which is no unit — it was one control unit gathering each such list.
+ */
+const identified = (visitor: string) => visitor.length > 2;
+
 function armsOf(
   e: Experiment,
   rows: readonly UnitTotals[],
@@ -136,7 +143,8 @@ function armsOf(
 ): { arms: Arm[]; multipleExposures: number } {
   const index = new Map(e.variants.map((v, i) => [variantConfigName(e.id, v.name), i]));
   const seen = new Map<string, number>();
-  for (const r of rows) if (index.has(r.config)) seen.set(r.visitor, (seen.get(r.visitor) ?? 0) + 1);
+  for (const r of rows)
+    if (index.has(r.config) && identified(r.visitor)) seen.set(r.visitor, (seen.get(r.visitor) ?? 0) + 1);
   const counts = new Int32Array(e.variants.length);
   let multipleExposures = 0;
   for (const n of seen.values()) if (n > 1) multipleExposures++;
@@ -223,9 +231,7 @@ export function experimentResults(
         liftCi95: test ? pair(test.ci[0], test.ci[1]) : [null, null],
         pValue: test ? num(test.pValue) : null,
         pValueHolm: null,
-        sequentialCi95: test
-          ? pair(test.toLift(test.scale.value - h), test.toLift(test.scale.value + h))
-          : [null, null],
+        sequentialCi95: test ? pair(...test.around(h)) : [null, null],
         sequentialPValue: test ? num(sequentialPValue(test.scale, 0, ALPHA, nStar)) : null,
         cuped: null,
       });
@@ -256,7 +262,7 @@ export function experimentResults(
       ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval',
       conversion: 'converting units ÷ units; binomial variance over units; normal (Wald) 95% interval',
       revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
-      lift: 'relative lift μ_variant/μ_control − 1; 95% interval on ln(μ_variant/μ_control) with the delta-method variance Var_v/μ_v² + Var_c/μ_c², mapped back by exp(·) − 1 (above −100%, asymmetric); on the lift itself when the variant’s mean is 0; normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
+      lift: 'relative lift μ_variant/μ_control − 1; 95% interval on ln(μ_variant/μ_control) with the delta-method variance Var_v/μ_v² + Var_c/μ_c², mapped back by exp(·) − 1 (above −100%, asymmetric); when the variant’s mean is 0, on (μ_variant − μ_control)/μ_control floored at −100%; when the control’s is 0, no lift and no interval, but p tests μ_variant − μ_control; normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
       pValue:
         'two-sided, fixed horizon, α = 0.05, from the statistic of the lift’s interval: p < 0.05 exactly when the interval leaves 0 out',
       pValueHolm: 'Holm–Bonferroni step-down over the treatments of the metric',

@@ -63,13 +63,15 @@ export function normalInterval(e: Estimate, alpha: number): [number, number] {
 
 /** A relative lift with its interval and p-value, both from one statistic (`liftTest`). */
 export interface LiftTest {
-  /** μ_T/μ_C − 1. */
+  /** μ_T/μ_C − 1; NaN when the control's mean is 0. */
   lift: number;
+  /** NaN, NaN when the control's mean is 0 (a ratio over 0 has no interval). */
   ci: [number, number];
   pValue: number;
-  /** The statistic's estimate — ln(μ_T/μ_C), or the lift itself — and its map back to a lift. */
+  /** The statistic's estimate: ln(μ_T/μ_C), (μ_T − μ_C)/μ_C, or μ_T − μ_C. */
   scale: Estimate;
-  toLift: (x: number) => number;
+  /** The lift's interval for `scale.value ± h` (the sequential one is made with its own h). */
+  around: (h: number) => [number, number];
 }
 
 /**
@@ -80,36 +82,43 @@ export interface LiftTest {
  * (on the lift itself, the delta-method interval of GrowthBook's gbstats, Var_T/μ_C² +
  * μ_T²·Var_C/μ_C⁴, went down to −152% on 14 units a variant, and its p-value came from another
  * test). A treatment mean of 0 (or below, CUPED-adjusted) is tested on the difference of the
- * means over the control's, (μ_T − μ_C)/μ_C, variance (Var_T + Var_C)/μ_C². `welch`: Student's t with
- * Welch–Satterthwaite degrees of freedom instead of the normal (means of skewed values, as
- * revenue). Null without two units an arm or with a zero control mean.
+ * means over the control's, (μ_T − μ_C)/μ_C, variance (Var_T + Var_C)/μ_C²; a lift of values
+ * never below 0 is floored at −100% either way. A control mean of 0 (or below) leaves no lift
+ * and no interval, but the difference μ_T − μ_C is still tested (0 clicks in 112 units against
+ * 22 in 88 is no tie). `welch`: Student's t with Welch–Satterthwaite degrees of freedom instead
+ * of the normal (means of skewed values, as revenue). Null without two units an arm, or with
+ * nothing to compare (both means 0, no variance).
  */
 export function liftTest(t: Estimate, c: Estimate, alpha: number, welch = false): LiftTest | null {
-  if (t.n < 2 || c.n < 2 || !(c.value > 0) || !Number.isFinite(t.value)) return null;
-  const lift = t.value / c.value - 1;
-  const onLog = t.value > 0;
-  // Each arm's share of the statistic's variance: of ln(μ_T/μ_C), or of (μ_T − μ_C)/μ_C.
-  const a = t.variance / (onLog ? t.value : c.value) ** 2;
-  const b = c.variance / c.value ** 2;
-  const scale: Estimate = {
-    value: onLog ? Math.log(t.value / c.value) : lift,
-    variance: a + b,
-    n: t.n + c.n,
-  };
-  const toLift = onLog ? Math.expm1 : (x: number) => x;
-  const se = Math.sqrt(scale.variance);
-  if (!(se > 0)) return { lift, ci: [lift, lift], pValue: 1, scale, toLift };
-  const df = welch ? (a + b) ** 2 / (a ** 2 / (t.n - 1) + b ** 2 / (c.n - 1)) : Infinity;
-  const q = welch ? studentQuantile(alpha, df) : normalQuantile(1 - alpha / 2);
-  const stat = scale.value / se;
+  if (t.n < 2 || c.n < 2 || !Number.isFinite(t.value) || !Number.isFinite(c.value)) return null;
+  const ratio = c.value > 0;
+  const onLog = ratio && t.value > 0;
+  const lift = ratio ? t.value / c.value - 1 : NaN;
+  // Each arm's share of the statistic's variance.
+  const a = t.variance / (onLog ? t.value : ratio ? c.value : 1) ** 2;
+  const b = c.variance / (ratio ? c.value : 1) ** 2;
+  const value = onLog ? Math.log(t.value / c.value) : ratio ? lift : t.value - c.value;
+  const scale: Estimate = { value, variance: a + b, n: t.n + c.n };
   // A lift of values never below 0 is never below −100% (only the difference's interval reaches it).
   const floor = t.value >= 0 ? -1 : -Infinity;
+  const around = (h: number): [number, number] =>
+    !ratio
+      ? [NaN, NaN]
+      : onLog
+        ? [Math.expm1(value - h), Math.expm1(value + h)]
+        : [Math.max(floor, value - h), value + h];
+  const se = Math.sqrt(scale.variance);
+  // Nothing varies: a tie on a ratio; with no control mean either, nothing was measured.
+  if (!(se > 0)) return ratio ? { lift, ci: around(0), pValue: 1, scale, around } : null;
+  const df = welch ? (a + b) ** 2 / (a ** 2 / (t.n - 1) + b ** 2 / (c.n - 1)) : Infinity;
+  const q = welch ? studentQuantile(alpha, df) : normalQuantile(1 - alpha / 2);
+  const stat = value / se;
   return {
     lift,
-    ci: [Math.max(floor, toLift(scale.value - q * se)), toLift(scale.value + q * se)],
+    ci: around(q * se),
     pValue: welch ? studentTwoSided(stat, df) : 2 * normalSf(Math.abs(stat)),
     scale,
-    toLift,
+    around,
   };
 }
 

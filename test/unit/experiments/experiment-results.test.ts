@@ -188,6 +188,47 @@ describe('experiment results', () => {
     expect(broken.comparisons[0]).toMatchObject({ metric: 'ctr', lift: null, pValue: null });
   });
 
+  it('floors a zero variant’s intervals at −100%, tests a zero control’s difference, and counts no unit without an id', () => {
+    const two = draftOf(
+      {
+        id: 'w',
+        name: 'w',
+        tiers: ['homepage'],
+        unit: 'user',
+        variants: [
+          { name: 'control', share: 0.5, config: {} },
+          { name: 'b', share: 0.5, config: {} },
+        ],
+      },
+      0,
+      's',
+    );
+    const zeros = [0, 0, 0, 0, 0, 0];
+    const clicked = { imp: [2, 2, 2, 2, 2, 2], clk: [1, 1, 0, 1, 0, 1], pur: zeros, rev: zeros };
+    const none = { imp: [2, 2, 2, 2, 2, 2], clk: zeros, pur: zeros, rev: zeros };
+    const rows = rowsOf('w', { control: clicked, b: none });
+    // An erased user's lists, recorded anonymous while the experiment still routed them: seen
+    // counted as one more control unit.
+    rows.push({ config: 'w:control', visitor: 's:', impressions: 4, clicks: 0, purchases: 0, revenue: 0 });
+    const r = experimentResults(two, rows);
+    expect(r.variants.map((v) => v.units)).toEqual([6, 6]);
+    const ctr = r.comparisons.find((c) => c.metric === 'ctr')!;
+    // (0 − 1/3)/(1/3) with variance (0 + s_x²/(n·ȳ²))/(1/3)² = 0.1: 2*norm.sf(√10).
+    expect(ctr).toMatchObject({ lift: -1, liftCi95: [-1, expect.any(Number)] });
+    close(ctr.pValue, 0.001565402258002548, 1e-9);
+    // Seen at −1.38 to −2.10 (the fixed interval was floored, the sequential one not).
+    expect(ctr.sequentialCi95[0]).toBe(-1);
+    // No purchase anywhere: nothing to compare.
+    expect(r.comparisons.find((c) => c.metric === 'conversion')).toMatchObject({ lift: null, pValue: null });
+
+    // No control clicks against some: no lift or interval, the difference 1/3 tested (same z).
+    const swapped = experimentResults(two, rowsOf('w', { control: none, b: clicked }));
+    const up = swapped.comparisons.find((c) => c.metric === 'ctr')!;
+    expect(up).toMatchObject({ lift: null, liftCi95: [null, null], sequentialCi95: [null, null] });
+    close(up.pValue, 0.001565402258002548, 1e-9);
+    expect(up.sequentialPValue).toBeGreaterThan(up.pValue!);
+  });
+
   it('CUPED on revenue per unit: θ pooled, adjusted lift and its test, the variance it removes', () => {
     // Python: rng = default_rng(11); x = round(gamma(2, 10, n), 2); y = round(0.8x + normal(5 + shift, 4, n), 2);
     // θ = cov(X, Y)/var(X) over both arms; adjusted y − θ(x − X̄); the lift's interval and p on

@@ -109,7 +109,7 @@ describe('estimators and tests', () => {
     close(lift.pValue, 0.3322354455732401, 1e-8);
   });
 
-  it('the interval leaves 0 out exactly when p < α, and a zero mean is tested on the difference', () => {
+  it('the interval leaves 0 out exactly when p < α; a zero mean is tested on the difference, a zero control leaves no lift but a test', () => {
     // 120/1000 vs 95/1000 as means of 0/1 units: expm1(l ± 1.96·se), 2*norm.sf(|l|/se).
     const conv = (k: number, n: number) => meanEstimate(f64([...Array(k).fill(1), ...Array(n - k).fill(0)]));
     const near = liftTest(conv(120, 1000), conv(95, 1000), 0.05)!;
@@ -126,7 +126,14 @@ describe('estimators and tests', () => {
     expect(zero.ci[0]).toBe(-1);
     close(zero.ci[1], -0.38020496769543843, 1e-9);
     close(zero.pValue, 0.001565402258002548, 1e-8);
-    expect(liftTest(conv(3, 5), conv(0, 6), 0.05)).toBeNull();
+    // Its always-valid interval (a wider h) is floored alike.
+    expect(zero.around(10)[0]).toBe(-1);
+    // No control conversions: no lift and no interval, but the difference is tested:
+    // 2*norm.sf(0.6/√(s_T²/5)) with s_T² = 0.3.
+    const none = liftTest(conv(3, 5), conv(0, 6), 0.05)!;
+    expect(none.lift).toBeNaN();
+    expect(none.ci).toEqual([NaN, NaN]);
+    close(none.pValue, 0.014305878435429648, 1e-9);
     expect(liftTest(conv(1, 1), conv(2, 6), 0.05)).toBeNull();
   });
 
