@@ -186,11 +186,11 @@ export async function buildApp(deps: AppDeps) {
     done();
   });
 
-  await app.register(recommendationRoutes, {
-    engine,
+  const routers = {
     experiments: deps.experimentRouter,
     ...(deps.adaptive ? { adaptive: deps.adaptive } : {}),
-  });
+  };
+  await app.register(recommendationRoutes, { engine, ...routers });
   const now = deps.now ?? Date.now;
   const latestEventAt = () => now() + deps.config.maxEventSkewMs;
   await app.register(eventRoutes, {
@@ -205,7 +205,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(sessionRoutes, { store, engine, changes });
   await app.register(modelRoutes, { engine, registry, jobs, promote: deps.promote, changes, audit });
   await app.register(auditRoutes, { store });
-  await app.register(explainRoutes, { engine });
+  await app.register(explainRoutes, { engine, ...routers });
   await app.register(rulesRoutes, { engine, store, changes, audit, ...(deps.now ? { now: deps.now } : {}) });
   await app.register(segmentRoutes, { segments, jobs });
   await app.register(feedbackRoutes, { store: deps.reads ?? store, jobs });

@@ -1,5 +1,11 @@
-/** A recommendation request from a query string (`GET /v1/recommendations/:tier`, the explain route). */
+/**
+ * A recommendation request from a query string, and the configuration it is served with
+ * (`GET /v1/recommendations/:tier`, the explain route).
+ */
 import { ShelfError } from '../errors.ts';
+import type { AdaptiveRouter } from '../experiments/adaptive-router.ts';
+import type { ExperimentRouter } from '../experiments/experiment-router.ts';
+import type { Engine } from '../serving/engine.ts';
 import type { RecommendRequest, RequestFilters, Tier } from '../serving/types.ts';
 import type { RecommendQuery } from './schemas.ts';
 
@@ -35,4 +41,33 @@ export function requestOf(tier: Tier, q: RecommendQuery): RecommendRequest {
     r.filters = filters;
   }
   return r;
+}
+
+/** What chooses a request's configuration, beside the engine's default. */
+export interface Routers {
+  engine: Pick<Engine, 'defaultConfig'>;
+  /** Running experiments and shipped variants (src/experiments/). */
+  experiments?: Pick<ExperimentRouter, 'active' | 'route'> | undefined;
+  /** Adaptive tiers: a bandit's or exploration's arm for requests in no experiment. */
+  adaptive?: Pick<AdaptiveRouter, 'active' | 'route'> | undefined;
+}
+
+/**
+ * Sets `r`'s configuration as serving does: a running experiment's variant or a shipped one,
+ * then an adaptive tier's arm; the engine's default when none applies. A promise only when an
+ * experiment with an audience looks the visitor's segment up (not an async function: this runs
+ * on every request).
+ */
+export function routeRequest(r: RecommendRequest, o: Routers): Promise<void> | undefined {
+  const { experiments, adaptive } = o;
+  if (!experiments?.active && !adaptive?.active) return undefined;
+  const base = o.engine.defaultConfig(r.tier);
+  if (!base) return undefined;
+  const routed = experiments?.active ? experiments.route(r, base) : undefined;
+  if (routed)
+    return routed.then(() => {
+      if (adaptive?.active) adaptive.route(r, r.config ?? base);
+    });
+  if (adaptive?.active) adaptive.route(r, r.config ?? base);
+  return undefined;
 }

@@ -59,6 +59,9 @@ export const ExplainReply = Type.Object({
   score: Type.Union([Type.Number(), Type.Null()]),
   lowestShown: Type.Union([Type.Number(), Type.Null()]),
   items: Type.Array(Type.Object({ itemId: Type.String(), score: Type.Number(), reason: Type.String() })),
+  config: Type.String({ description: 'the configuration the list is served with' }),
+  experiment: Type.Optional(Type.String()),
+  variant: Type.Optional(Type.String()),
 });
 
 /**

@@ -1,19 +1,23 @@
 /**
  * `GET /v1/admin/explain?tier=…&itemId=…&userId=…|sessionId=…`: whether the item would be shown to
- * that visitor, at which position, and if not, the stage that kept it out (src/serving/explain.ts).
+ * that visitor, at which position, and if not, the stage that kept it out (src/serving/explain.ts)
+ * — in the list they are served: their experiment's variant, a shipped one or an adaptive arm, as
+ * the recommendations route chooses it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Engine } from '../../serving/engine.ts';
 import type { Tier } from '../../serving/types.ts';
 import { ADMIN } from '../auth.ts';
-import { requestOf } from '../recommend-request.ts';
+import { requestOf, routeRequest } from '../recommend-request.ts';
+import type { Routers } from '../recommend-request.ts';
 import * as S from '../schemas.ts';
 
-export interface ExplainRoutesOptions {
-  engine: Pick<Engine, 'explain'>;
+export interface ExplainRoutesOptions extends Omit<Routers, 'engine'> {
+  engine: Pick<Engine, 'explain' | 'defaultConfig'>;
 }
 
-export const explainRoutes: FastifyPluginAsyncTypebox<ExplainRoutesOptions> = async (app, { engine }) => {
+export const explainRoutes: FastifyPluginAsyncTypebox<ExplainRoutesOptions> = async (app, o) => {
+  const { engine } = o;
   app.get(
     '/v1/admin/explain',
     {
@@ -27,8 +31,14 @@ export const explainRoutes: FastifyPluginAsyncTypebox<ExplainRoutesOptions> = as
         ...rest,
         ...(pageItemId !== undefined ? { itemId: pageItemId } : {}),
       });
+      await routeRequest(request, o);
       const e = await engine.explain(request, itemId);
-      return { ...e, items: [...e.items] };
+      return {
+        ...e,
+        items: [...e.items],
+        config: request.config?.name ?? 'default',
+        ...(request.experiment ? { experiment: request.experiment, variant: request.variant } : {}),
+      };
     },
   );
 };

@@ -4,21 +4,16 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
-import type { AdaptiveRouter } from '../../experiments/adaptive-router.ts';
-import type { ExperimentRouter } from '../../experiments/experiment-router.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Recommendation, Tier } from '../../serving/types.ts';
 import { STOREFRONT } from '../auth.ts';
 import { recommendationJson } from '../recommendation-json.ts';
-import { requestOf } from '../recommend-request.ts';
+import { requestOf, routeRequest } from '../recommend-request.ts';
+import type { Routers } from '../recommend-request.ts';
 import * as S from '../schemas.ts';
 
-export interface RecommendationRoutesOptions {
+export interface RecommendationRoutesOptions extends Omit<Routers, 'engine'> {
   engine: Pick<Engine, 'recommend' | 'defaultConfig'>;
-  /** Running experiments and shipped variants: the request's configuration (src/experiments/). */
-  experiments?: Pick<ExperimentRouter, 'active' | 'route'>;
-  /** Adaptive tiers: a bandit's or exploration's arm for requests in no experiment (src/experiments/). */
-  adaptive?: Pick<AdaptiveRouter, 'active' | 'route'>;
 }
 
 /** Serialised by recommendation-json.ts (items made once per cached list), not the schema's serializer. */
@@ -31,8 +26,9 @@ function sendAnswer(reply: FastifyReply, answer: Recommendation): void {
 
 export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoutesOptions> = async (
   app,
-  { engine, experiments, adaptive },
+  routers,
 ) => {
+  const { engine } = routers;
   app.get(
     '/v1/recommendations/:tier',
     {
@@ -46,19 +42,8 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
     (req, reply) => {
       // The schema's enum admits only tiers (Type.Unsafe carries no static type through the provider).
       const r = requestOf(req.params.tier as Tier, req.query);
-      if (experiments?.active || adaptive?.active) {
-        const base = engine.defaultConfig(r.tier);
-        // A promise only for a visitor of an experiment with an audience (its segment looked up).
-        const routed = base && experiments?.active ? experiments.route(r, base) : undefined;
-        if (routed)
-          return routed
-            .then(() => {
-              if (adaptive?.active) adaptive.route(r, r.config ?? base!);
-              return engine.recommend(r);
-            })
-            .then((answer) => sendAnswer(reply, answer));
-        if (base && adaptive?.active) adaptive.route(r, r.config ?? base);
-      }
+      const routed = routeRequest(r, routers);
+      if (routed) return routed.then(() => engine.recommend(r)).then((answer) => sendAnswer(reply, answer));
       // Not an async function (its own promise and resumption per request): the engine's promise,
       // which Fastify awaits (a rejection reaches the error handler).
       // The items array must reach the serializer as is: that is how a cached list's JSON is reused.

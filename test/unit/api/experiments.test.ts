@@ -184,6 +184,22 @@ describe('experiments through HTTP', () => {
       config: `blend-1:${answers.get(u0)!.variant}`,
     });
 
+    // Explain runs the list the visitor is served, their variant's (seen explaining the default
+    // list instead: an item shown at position 2 'ranked below the cut').
+    for (const variant of ['b', 'control']) {
+      const u = byVariant.get(variant)![0]!;
+      const served = answers.get(u)!.items.map((i) => i.itemId);
+      const r = await admin('GET', `/v1/admin/explain?tier=homepage&userId=${u}&limit=8&itemId=${served[2]}`);
+      expect(r.json()).toMatchObject({
+        shown: true,
+        position: 2,
+        experiment: 'blend-1',
+        variant,
+        config: `blend-1:${variant}`,
+      });
+      expect(r.json().items.map((i: { itemId: string }) => i.itemId)).toEqual(served);
+    }
+
     // Paused: nobody is in it; resumed: everyone is back in the same variant.
     expect((await admin('POST', '/v1/admin/experiments/blend-1/pause')).json().state).toBe('paused');
     expect((await home(u0)).experiment).toBeUndefined();
