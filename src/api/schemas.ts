@@ -81,9 +81,13 @@ export const RecommendationReply = Type.Object({
 
 export type RecommendationReply = Static<typeof RecommendationReply>;
 
-/** Records are validated one by one (src/store/validate.ts), so one bad event never sinks the batch. */
+/**
+ * Records are validated one by one (src/store/validate.ts), so one bad event never sinks the
+ * batch: not even one that is no object (`5`, `null`), which an item schema of objects refused
+ * with the whole batch.
+ */
 export const EventsBody = Type.Object({
-  events: Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: 1000 }),
+  events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 1000 }),
 });
 export type EventsBody = Static<typeof EventsBody>;
 
@@ -102,8 +106,9 @@ export const EventsReply = Type.Object({
   ),
 });
 
+/** Validated one by one, as events are. */
 export const ItemsBody = Type.Object({
-  items: Type.Array(Type.Object({}, { additionalProperties: true }), { minItems: 1, maxItems: 1000 }),
+  items: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 1000 }),
 });
 export type ItemsBody = Static<typeof ItemsBody>;
 export const ItemsReply = Type.Object({

@@ -50,7 +50,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         const errors = c.ok ? refused.get(v) : c.errors;
         if (!c.ok || errors) {
           if (c.ok) v++;
-          const eventId = (req.body.events[index] as { eventId?: unknown }).eventId;
+          const raw = req.body.events[index];
+          const eventId =
+            typeof raw === 'object' && raw !== null ? (raw as { eventId?: unknown }).eventId : undefined;
           return {
             index,
             ...(typeof eventId === 'string' ? { eventId } : {}),

@@ -257,19 +257,28 @@ describe('HTTP API', () => {
         { eventId: 'api-2', type: 'teleport', userId: users[2], itemId, timestamp: NOW - 9 },
         { eventId: 'api-3', type: 'click', userId: users[2], itemId, timestamp: 'later' },
         { eventId: 'api-4', type: 'purchase', userId: users[2], itemId, quantity: 1, timestamp: NOW - 8 },
+        // Not objects: rejected each, not the batch (seen: 400 for all 20 events of a batch).
+        5,
+        null,
       ],
     };
     const res = await app.inject({ method: 'POST', url: '/v1/events', headers: as(SHOP), payload });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ accepted: 2, duplicates: 0, rejected: 2 });
+    expect(res.json()).toMatchObject({ accepted: 2, duplicates: 0, rejected: 4 });
     expect(res.json().results[1]).toMatchObject({ status: 'rejected', errors: [{ field: 'type' }] });
     expect(res.json().results[2]).toMatchObject({ status: 'rejected', errors: [{ field: 'timestamp' }] });
+    for (const index of [4, 5])
+      expect(res.json().results[index]).toEqual({
+        index,
+        status: 'rejected',
+        errors: [{ field: '(record)', reason: 'must be a JSON object' }],
+      });
     const ids = (await store.recentEvents(users[2]!, 100)).map((e) => e.eventId);
     expect(ids).toContain('api-1');
     expect(ids).toContain('api-4');
     expect(ids).not.toContain('api-2');
     const again = await app.inject({ method: 'POST', url: '/v1/events', headers: as(SHOP), payload });
-    expect(again.json()).toMatchObject({ accepted: 0, duplicates: 2, rejected: 2 });
+    expect(again.json()).toMatchObject({ accepted: 0, duplicates: 2, rejected: 4 });
     const tooMany = await app.inject({
       method: 'POST',
       url: '/v1/events',
@@ -315,13 +324,20 @@ describe('HTTP API', () => {
       url: '/v1/items',
       headers: as(ADMIN),
       payload: {
-        items: [{ itemId: 'api-new', title: 'New lamp', categories: ['Home > Lighting'] }, { itemId: 'x' }],
+        items: [
+          { itemId: 'api-new', title: 'New lamp', categories: ['Home > Lighting'] },
+          { itemId: 'x' },
+          'lamp',
+        ],
       },
     });
     expect(res.json()).toMatchObject({
       written: 1,
-      rejected: 1,
-      errors: [{ index: 1, errors: [{ field: 'title' }] }],
+      rejected: 2,
+      errors: [
+        { index: 1, errors: [{ field: 'title' }] },
+        { index: 2, errors: [{ field: '(record)', reason: 'must be a JSON object' }] },
+      ],
     });
     expect(await store.getItem('api-new')).toMatchObject({ title: 'New lamp' });
     // Sent again without publishedAt (to set repurchasable, the one way to): the item keeps its
