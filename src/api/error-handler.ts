@@ -67,7 +67,12 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
       const named = p?.['missingProperty'] ?? p?.['additionalProperty'];
       return {
         field: `${where}${v.instancePath}${named !== undefined ? `/${String(named)}` : ''}`,
-        reason: p?.['additionalProperty'] !== undefined ? 'is not a field here' : (v.message ?? 'is invalid'),
+        reason:
+          p?.['additionalProperty'] !== undefined
+            ? 'is not a field here'
+            : p?.['missingProperty'] !== undefined
+              ? 'is required'
+              : (v.message ?? 'is invalid'),
       };
     });
     const message = `${details[0]?.field ?? where} ${details[0]?.reason ?? 'is invalid'}`;

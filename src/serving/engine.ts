@@ -175,7 +175,14 @@ export class Engine {
         for (let k = 1; k <= parts.length; k++) categories.add(parts.slice(0, k).join(' > '));
       }
     }
-    return { hasItem: (id) => c?.indexOf(id) !== undefined, brands, categories };
+    return {
+      item: (id) => {
+        const i = c?.indexOf(id);
+        return i === undefined ? undefined : c!.item(i);
+      },
+      brands,
+      categories,
+    };
   }
 
   async recommend(req: RecommendRequest): Promise<Recommendation> {

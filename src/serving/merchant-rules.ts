@@ -3,7 +3,8 @@
  * them: checked against each other and the catalogue before they are stored, so that a rule
  * that could never act is refused with the field that names it rather than kept and ignored.
  */
-import type { Boosts, MerchantRules, Pin } from '../store/types.ts';
+import type { Boosts, Item, MerchantRules, Pin } from '../store/types.ts';
+import { isAvailable } from './catalog.ts';
 import { TIERS } from './types.ts';
 
 export interface RuleProblem {
@@ -13,7 +14,7 @@ export interface RuleProblem {
 
 /** What the catalogue served now knows (the engine's `catalogueLabels`). */
 export interface CatalogueLabels {
-  hasItem(itemId: string): boolean;
+  item(itemId: string): Item | undefined;
   /** Every brand of an item. */
   brands: ReadonlySet<string>;
   /** Every category path of an item, and each of its ancestors ("Home", "Home > Kitchen"). */
@@ -25,8 +26,8 @@ export const NO_RULES: MerchantRules = { pins: [], boosts: {} };
 /**
  * What is wrong with `rules` (empty: they can be stored): pins of unknown items, two pins
  * competing for one slot of one list or one item pinned twice in it, boosts of unknown items.
- * Boosts of a brand or category no item has are not errors (the catalogue may not hold them
- * yet): `warnings` names them.
+ * What cannot act now but may later is kept and named in `warnings`: a pinned item out of stock
+ * or delisted, or outside the category its pin is for; boosts of a brand or category no item has.
  */
 export function checkMerchantRules(
   rules: MerchantRules,
@@ -36,8 +37,13 @@ export function checkMerchantRules(
   const warnings: RuleProblem[] = [];
   rules.pins.forEach((p, k) => {
     const at = `pins/${k}`;
-    if (!labels.hasItem(p.itemId))
-      problems.push({ field: `${at}/itemId`, reason: `'${p.itemId}' is not in the catalogue` });
+    const item = labels.item(p.itemId);
+    if (!item) problems.push({ field: `${at}/itemId`, reason: `'${p.itemId}' is not in the catalogue` });
+    else if (!isAvailable(item))
+      warnings.push({
+        field: `${at}/itemId`,
+        reason: `'${p.itemId}' is out of stock or delisted: not shown until it is back`,
+      });
     for (let j = 0; j < k; j++) {
       const other = rules.pins[j]!;
       if (!overlap(p, other)) continue;
@@ -54,9 +60,14 @@ export function checkMerchantRules(
     }
     if (p.category !== undefined && !labels.categories.has(p.category))
       warnings.push({ field: `${at}/category`, reason: `no item is in category '${p.category}'` });
+    else if (item && p.category !== undefined && !inSubtree(item, p.category))
+      warnings.push({
+        field: `${at}/category`,
+        reason: `'${p.itemId}' is not in '${p.category}': never shown in its lists`,
+      });
   });
   for (const id of Object.keys(rules.boosts.itemIds ?? {}))
-    if (!labels.hasItem(id))
+    if (!labels.item(id))
       problems.push({ field: `boosts/itemIds/${id}`, reason: `'${id}' is not in the catalogue` });
   for (const brand of Object.keys(rules.boosts.brands ?? {}))
     if (!labels.brands.has(brand))
@@ -66,6 +77,9 @@ export function checkMerchantRules(
       warnings.push({ field: `boosts/categories/${path}`, reason: `no item is in category '${path}'` });
   return { problems, warnings };
 }
+
+const inSubtree = (item: Item, path: string) =>
+  item.categories.some((c) => c === path || c.startsWith(path + ' > '));
 
 /** Whether some list shows both pins: a tier in common, and a category one of them allows. */
 function overlap(a: Pin, b: Pin): boolean {

@@ -18,7 +18,7 @@ import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
-import type { Store } from '../../../src/store/types.ts';
+import type { Item, Store } from '../../../src/store/types.ts';
 import { trainVersion } from '../../../training/publish.ts';
 
 const log = pino({ level: 'silent' });
@@ -41,6 +41,7 @@ describe('merchandising rules through HTTP', () => {
   let replica: Shelf;
   let users: string[];
   let itemIds: string[];
+  let items: Item[];
 
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
   const put = (s: Shelf, payload: object) =>
@@ -62,7 +63,8 @@ describe('merchandising rules through HTTP', () => {
     const sf = generateStorefront({ seed: 11, items: 150, users: 60, events: 3000, now: NOW });
     await exportStorefront(sf, { store });
     users = sf.users.map((u) => u.userId);
-    itemIds = sf.items.map((i) => i.itemId);
+    items = sf.items;
+    itemIds = items.map((i) => i.itemId);
     const { manifest } = await trainVersion({
       store,
       registry,
@@ -131,10 +133,26 @@ describe('merchandising rules through HTTP', () => {
     expect(zero.json().message).toMatch(/^body\/boosts\/brands\/Acme must be > 0/);
     const missing = await put(shelf, { pins: [] });
     expect(missing.statusCode).toBe(400);
-    expect(missing.json().message).toMatch(/boosts/);
+    // Seen: "body/boosts must have required property 'boosts'".
+    expect(missing.json().message).toBe('body/boosts is required');
     expect(
       (await shelf.app.inject({ url: '/v1/admin/rules', headers: as(ADMIN) })).json().updatedAt,
     ).toBeNull();
+    // A category pin for an item outside that category is kept (it may be recategorised) and said.
+    const first = items.find((i) => i.categories.length)!;
+    const elsewhere = items.find(
+      (i) =>
+        i.categories.length && !i.categories.some((c) => first.categories[0]!.startsWith(c.split(' > ')[0]!)),
+    )!;
+    const category = elsewhere.categories[0]!;
+    const outside = await put(shelf, { pins: [{ itemId: first.itemId, slot: 0, category }], boosts: {} });
+    expect(outside.statusCode).toBe(200);
+    expect(outside.json().warnings).toEqual([
+      {
+        field: 'pins/0/category',
+        reason: `'${first.itemId}' is not in '${category}': never shown in its lists`,
+      },
+    ]);
   });
 
   it('pins items at their slots from the next request on, on this replica, another and one started after', async () => {
@@ -193,7 +211,8 @@ describe('merchandising rules through HTTP', () => {
     const entries = (
       audit.json() as { entries: { action: string; role: string; detail: { rules: string } }[] }
     ).entries.filter((e) => e.action === 'rules.update');
-    expect(entries).toHaveLength(1);
+    // Newest first: this set, then the one kept with a warning above.
+    expect(entries).toHaveLength(2);
     expect(entries[0]).toMatchObject({ action: 'rules.update', role: 'admin' });
     expect(JSON.parse(entries[0]!.detail.rules).pins).toHaveLength(2);
   });
@@ -212,6 +231,14 @@ describe('merchandising rules through HTTP', () => {
         payload: { stock: n },
       });
     expect((await stock(0)).statusCode).toBe(200);
+    // Set again while out: kept, and said.
+    const again = await put(shelf, { pins: [{ itemId: pinned, slot: 0 }], boosts: {} });
+    expect(again.json().warnings).toEqual([
+      {
+        field: 'pins/0/itemId',
+        reason: `'${pinned}' is out of stock or delisted: not shown until it is back`,
+      },
+    ]);
     const out = await list(shelf, 'homepage', user);
     expect(ids(out)).not.toContain(pinned);
     expect(out.items).toHaveLength(10);
