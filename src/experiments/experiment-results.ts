@@ -260,7 +260,8 @@ export function experimentResults(
     methods: {
       unit: `the randomisation unit (${e.unit}); per-unit sums of impressions (lists), attributed clicks, purchases and revenue from the feedback aggregates`,
       ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval',
-      conversion: 'converting units ÷ units; binomial variance over units; normal (Wald) 95% interval',
+      conversion:
+        'converting units ÷ units; variance s²/n of the 0/1 units (s² with n − 1: p(1 − p)·n/(n − 1)); normal (Wald) 95% interval',
       revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
       lift: 'relative lift μ_variant/μ_control − 1; 95% interval on ln(μ_variant/μ_control) with the delta-method variance Var_v/μ_v² + Var_c/μ_c², mapped back by exp(·) − 1 (above −100%, asymmetric); when the variant’s mean is 0, on (μ_variant − μ_control)/μ_control floored at −100%; when the control’s is 0, no lift and no interval, but p tests μ_variant − μ_control; normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
       pValue:
