@@ -3,22 +3,17 @@
  * variant's configuration with `experiment` and `variant` in the answer and the impression, ship
  * (the default after a restart too), results from the aggregates, the audit log.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShelf } from '../../../src/app/create-shelf.ts';
 import type { Shelf } from '../../../src/app/create-shelf.ts';
 import { loadConfig } from '../../../src/config.ts';
 import type { ShelfConfig } from '../../../src/config.ts';
-import { exportStorefront } from '../../../src/demo/export-storefront.ts';
-import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { withVariant } from '../../../src/experiments/experiment-router.ts';
-import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import type { Store } from '../../../src/store/types.ts';
-import { trainVersion } from '../../../training/publish.ts';
+import { trainedShop } from '../../helpers/trained-shop.ts';
+import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
 const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 12);
@@ -38,7 +33,7 @@ interface Answer {
 }
 
 describe('experiments through HTTP', () => {
-  let dir: string;
+  let shop: TrainedShop;
   let store: Store;
   let registry: ModelRegistry;
   let config: ShelfConfig;
@@ -70,23 +65,12 @@ describe('experiments through HTTP', () => {
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shelf-experiments-'));
-    store = await openSqliteStore(':memory:');
-    registry = new ModelRegistry(join(dir, 'models'));
-    const sf = generateStorefront({ seed: 7, items: 120, users: 80, events: 4000, now: NOW });
-    await exportStorefront(sf, { store });
-    users = sf.users.map((u) => u.userId);
-    const { manifest } = await trainVersion({
-      store,
-      registry,
-      recipe: { factors: 8, iterations: 3 },
-      seed: 1,
-      log,
-    });
-    await registry.promote(manifest.version);
+    shop = await trainedShop({ seed: 7, items: 120, users: 80, events: 4000, now: NOW });
+    ({ store, registry } = shop);
+    users = shop.storefront.users.map((u) => u.userId);
     // Rotation off: a list shown again is the same list (the engine's lists are compared below).
     config = loadConfig({
-      SHELF_DATA_DIR: dir,
+      SHELF_DATA_DIR: shop.dir,
       SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
       SHELF_ROTATION_SHOWS: '0',
     });
@@ -96,8 +80,7 @@ describe('experiments through HTTP', () => {
   afterAll(async () => {
     await replica.close();
     await shelf.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await shop.close();
   });
 
   it('refuses a bad definition, naming the field', async () => {

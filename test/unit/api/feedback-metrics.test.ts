@@ -2,21 +2,15 @@
  * The feedback loop through HTTP: lists served are recorded, events credited, the aggregate job
  * run, and `GET /v1/admin/metrics` checked against values counted by hand.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShelfApp } from '../../../src/api/app.ts';
 import { createShelf } from '../../../src/app/create-shelf.ts';
 import type { Shelf } from '../../../src/app/create-shelf.ts';
 import { loadConfig } from '../../../src/config.ts';
-import { exportStorefront } from '../../../src/demo/export-storefront.ts';
-import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
-import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store } from '../../../src/store/types.ts';
-import { trainVersion } from '../../../training/publish.ts';
+import { trainedShop } from '../../helpers/trained-shop.ts';
+import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
 const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 12);
@@ -25,7 +19,7 @@ const SHOP = 'storefront-key-0123456789';
 const ADMIN = 'admin-key-0123456789abcdef';
 
 describe('feedback through HTTP', () => {
-  let dir: string;
+  let shop: TrainedShop;
   let store: Store;
   let shelf: Shelf;
   let app: ShelfApp;
@@ -41,31 +35,19 @@ describe('feedback through HTTP', () => {
   };
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shelf-feedback-'));
-    store = await openSqliteStore(':memory:');
-    const registry = new ModelRegistry(join(dir, 'models'));
-    const sf = generateStorefront({ seed: 5, items: 120, users: 80, events: 4000, now: NOW });
-    await exportStorefront(sf, { store });
-    user = sf.users[0]!.userId;
-    const { manifest } = await trainVersion({
-      store,
-      registry,
-      recipe: { factors: 8, iterations: 3 },
-      seed: 1,
-      log,
-    });
-    await registry.promote(manifest.version);
+    shop = await trainedShop({ seed: 5, items: 120, users: 80, events: 4000, now: NOW });
+    store = shop.store;
+    user = shop.storefront.users[0]!.userId;
     shelf = await createShelf(
-      loadConfig({ SHELF_DATA_DIR: dir, SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}` }),
+      loadConfig({ SHELF_DATA_DIR: shop.dir, SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}` }),
       log,
-      { store, registry, now: () => NOW },
+      { store, registry: shop.registry, now: () => NOW },
     );
     app = shelf.app;
   });
   afterAll(async () => {
     await shelf.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await shop.close();
   });
 
   it('answers CTR, conversion and revenue per tier and position as counted by hand', async () => {

@@ -5,21 +5,16 @@
  * and on one started afterwards; a pinned item out of stock is not shown; a boost lifts; the
  * audit log keeps the set.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShelf } from '../../../src/app/create-shelf.ts';
 import type { Shelf } from '../../../src/app/create-shelf.ts';
 import { loadConfig } from '../../../src/config.ts';
 import type { ShelfConfig } from '../../../src/config.ts';
-import { exportStorefront } from '../../../src/demo/export-storefront.ts';
-import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
-import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
+import type { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import type { Item, Store } from '../../../src/store/types.ts';
-import { trainVersion } from '../../../training/publish.ts';
+import { trainedShop } from '../../helpers/trained-shop.ts';
+import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
 const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 12);
@@ -32,7 +27,7 @@ interface Answer {
 }
 
 describe('merchandising rules through HTTP', () => {
-  let dir: string;
+  let shop: TrainedShop;
   let store: Store;
   let registry: ModelRegistry;
   let config: ShelfConfig;
@@ -57,25 +52,14 @@ describe('merchandising rules through HTTP', () => {
   const ids = (a: Answer) => a.items.map((i) => i.itemId);
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shelf-rules-'));
-    store = await openSqliteStore(':memory:');
-    registry = new ModelRegistry(join(dir, 'models'));
-    const sf = generateStorefront({ seed: 11, items: 150, users: 60, events: 3000, now: NOW });
-    await exportStorefront(sf, { store });
-    users = sf.users.map((u) => u.userId);
-    items = sf.items;
+    shop = await trainedShop({ seed: 11, items: 150, users: 60, events: 3000, now: NOW });
+    ({ store, registry } = shop);
+    users = shop.storefront.users.map((u) => u.userId);
+    items = shop.storefront.items;
     itemIds = items.map((i) => i.itemId);
-    const { manifest } = await trainVersion({
-      store,
-      registry,
-      recipe: { factors: 8, iterations: 3 },
-      seed: 1,
-      log,
-    });
-    await registry.promote(manifest.version);
     // Rotation off: a list asked again is the same list unless the rules changed it.
     config = loadConfig({
-      SHELF_DATA_DIR: dir,
+      SHELF_DATA_DIR: shop.dir,
       SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
       SHELF_ROTATION_SHOWS: '0',
     });
@@ -85,8 +69,7 @@ describe('merchandising rules through HTTP', () => {
   afterAll(async () => {
     await replica.close();
     await shelf.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await shop.close();
   });
 
   it('answers no rules before any are set', async () => {

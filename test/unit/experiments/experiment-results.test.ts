@@ -66,6 +66,23 @@ function rowsOf(
   return rows;
 }
 
+/** A draft experiment `id` of a control and a `b`, half each. */
+const halves = (id: string) =>
+  draftOf(
+    {
+      id,
+      name: id,
+      tiers: ['homepage'],
+      unit: 'user',
+      variants: [
+        { name: 'control', share: 0.5, config: {} },
+        { name: 'b', share: 0.5, config: {} },
+      ],
+    },
+    0,
+    's',
+  );
+
 const third = 1 / 3;
 const exp3 = draftOf(
   {
@@ -152,20 +169,7 @@ describe('experiment results', () => {
   });
 
   it('flags a sample-ratio mismatch at p < 0.001 and stays quiet on noise', () => {
-    const two = draftOf(
-      {
-        id: 'y',
-        name: 'y',
-        tiers: ['homepage'],
-        unit: 'user',
-        variants: [
-          { name: 'control', share: 0.5, config: {} },
-          { name: 'b', share: 0.5, config: {} },
-        ],
-      },
-      0,
-      's',
-    );
+    const two = halves('y');
     const zeros = (n: number) => ({
       imp: Array<number>(n).fill(1),
       clk: Array<number>(n).fill(0),
@@ -189,20 +193,7 @@ describe('experiment results', () => {
   });
 
   it('floors a zero variant’s intervals at −100%, tests a zero control’s difference, and counts no unit without an id', () => {
-    const two = draftOf(
-      {
-        id: 'w',
-        name: 'w',
-        tiers: ['homepage'],
-        unit: 'user',
-        variants: [
-          { name: 'control', share: 0.5, config: {} },
-          { name: 'b', share: 0.5, config: {} },
-        ],
-      },
-      0,
-      's',
-    );
+    const two = halves('w');
     const zeros = [0, 0, 0, 0, 0, 0];
     const clicked = { imp: [2, 2, 2, 2, 2, 2], clk: [1, 1, 0, 1, 0, 1], pur: zeros, rev: zeros };
     const none = { imp: [2, 2, 2, 2, 2, 2], clk: zeros, pur: zeros, rev: zeros };
@@ -254,20 +245,7 @@ describe('experiment results', () => {
         57.18, 24.66, 45.45,
       ],
     };
-    const e = draftOf(
-      {
-        id: 'z',
-        name: 'z',
-        tiers: ['homepage'],
-        unit: 'user',
-        variants: [
-          { name: 'control', share: 0.5, config: {} },
-          { name: 'b', share: 0.5, config: {} },
-        ],
-      },
-      0,
-      's',
-    );
+    const e = halves('z');
     const arm = (ys: number[]) => ({
       imp: ys.map(() => 1),
       clk: ys.map(() => 0),

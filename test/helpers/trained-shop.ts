@@ -1,0 +1,52 @@
+/**
+ * A demo storefront in an in-memory SQLite store, with a version trained (8 factors, 3
+ * iterations, seed 1) and made current in a models dir of its own: what the HTTP tests serve.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { exportStorefront } from '../../src/demo/export-storefront.ts';
+import { generateStorefront } from '../../src/demo/generate-storefront.ts';
+import type { Storefront, StorefrontOptions } from '../../src/demo/generate-storefront.ts';
+import { ModelRegistry } from '../../src/registry/model-registry.ts';
+import { openSqliteStore } from '../../src/store/sqlite-store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { trainVersion } from '../../training/publish.ts';
+
+export interface TrainedShop {
+  /** The data dir (its `models/` holds the version). */
+  dir: string;
+  store: Store;
+  registry: ModelRegistry;
+  storefront: Storefront;
+  /** Closes the store and deletes the dir. */
+  close(): Promise<void>;
+}
+
+export async function trainedShop(storefront: StorefrontOptions & { now: number }): Promise<TrainedShop> {
+  const dir = await mkdtemp(join(tmpdir(), 'shelf-shop-'));
+  const store = await openSqliteStore(':memory:');
+  const registry = new ModelRegistry(join(dir, 'models'));
+  const sf = generateStorefront(storefront);
+  await exportStorefront(sf, { store });
+  const log = pino({ level: 'silent' });
+  const { manifest } = await trainVersion({
+    store,
+    registry,
+    recipe: { factors: 8, iterations: 3 },
+    seed: 1,
+    log,
+  });
+  await registry.promote(manifest.version);
+  return {
+    dir,
+    store,
+    registry,
+    storefront: sf,
+    close: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
