@@ -157,11 +157,6 @@ export class Engine {
     this.config = { ...this.config, pins: rules.pins, boosts: rules.boosts };
   }
 
-  /** The merchandising rules served now. */
-  get merchantRules(): MerchantRules {
-    return { pins: this.config.pins, boosts: this.config.boosts };
-  }
-
   /** What the served catalogue holds, for checking merchandising rules (merchant-rules.ts). */
   catalogueLabels(): CatalogueLabels {
     const brands = new Set<string>();
