@@ -7,6 +7,7 @@ import { csrFromCoo } from '../models/sparse.ts';
 import type { Csr } from '../models/sparse.ts';
 import { EVENT_WEIGHTS, REJECTIONS } from '../src/store/event-weights.ts';
 import type { EventType } from '../src/store/types.ts';
+import { RATING_MAX } from '../src/store/validate.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
 import type { Snapshot } from './snapshot.ts';
 
@@ -47,12 +48,17 @@ export function interactionMatrix(
     rows[k] = s.users[e]!;
     cols[k] = s.items[e]!;
     if (REJECTED.has(type)) disliked.add(s.users[e]! * s.itemIds.length + s.items[e]!);
-    const base = type === RATING ? (typeWeight[type]! * s.amounts[e]!) / 5 : typeWeight[type]!;
+    // A rating stored before values were checked (validate.ts) counts within the scale.
+    const base =
+      type === RATING ? (typeWeight[type]! * clampRating(s.amounts[e]!)) / RATING_MAX : typeWeight[type]!;
     vals[k] = base * Math.exp(-lambda * Math.max(0, ref - s.timestamps[e]!));
   }
   const summed = csrFromCoo(s.userIds.length, s.itemIds.length, rows, cols, vals);
   return dropNonPositive(summed, (u, i) => disliked.has(u * s.itemIds.length + i));
 }
+
+/** Within [0, RATING_MAX]; a value beyond float32 (1e300 reads as Infinity) counts as the top. */
+const clampRating = (v: number) => (Number.isNaN(v) ? 0 : Math.min(RATING_MAX, Math.max(0, v)));
 
 /** Keeps entries with a positive sum that `drop` does not name. */
 function dropNonPositive(m: Csr, drop: (row: number, col: number) => boolean): Csr {

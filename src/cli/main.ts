@@ -67,7 +67,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       console.error(`shelf ${name}: ${err.message}`);
       return 1;
     }
-    throw err;
+    // Unexpected: its stack for whoever debugs it, then one line that says what failed, last (a
+    // job run as a child keeps its stderr's last line as the reason: child-job.ts). Uncaught, the
+    // stack ended with 'Node.js v20…', and a failed train job's reason read "at async
+    // trainCommand (…) | | Node.js v20.20.2".
+    console.error(err);
+    console.error(`shelf ${name}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    return 1;
   } finally {
     await close();
   }

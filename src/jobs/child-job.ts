@@ -139,9 +139,19 @@ export function runChildJob(
       ctx.signal.removeEventListener('abort', onAbort);
       line(pending);
       if (ctx.signal.aborted) return reject(abortReason(ctx.signal));
-      resolve({ code, last, stderr: err.trim().split('\n').slice(-3).join(' | ') });
+      resolve({ code, last, stderr: reasonOf(err) });
     });
   });
+}
+
+/**
+ * A failed child's reason from its stderr: the line the command line prints last for a failure
+ * (`shelf <command>: …`, cli/main.ts), else the last three lines.
+ */
+export function reasonOf(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  const said = lines.findLast((l) => l.startsWith('shelf '));
+  return said ?? lines.slice(-3).join(' | ');
 }
 
 function abortReason(signal: AbortSignal): Error {

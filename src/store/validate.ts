@@ -102,7 +102,12 @@ class Checker {
     const v = this.raw[field];
     if (v === undefined || v === null || v === '') return undefined;
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    if (!Number.isFinite(n)) return this.fail(field, `must be a number, got ${JSON.stringify(v)}`);
+    // String(v) for numbers: JSON.stringify(Infinity) is 'null' (a price of 1e400 read "got null").
+    if (!Number.isFinite(n))
+      return this.fail(
+        field,
+        `must be a number, got ${typeof v === 'number' ? String(v) : JSON.stringify(v)}`,
+      );
     if (opts.integer && !Number.isInteger(n)) return this.fail(field, 'must be a whole number');
     if (opts.min !== undefined && n < opts.min) return this.fail(field, `must be at least ${opts.min}`);
     return n;
@@ -184,6 +189,9 @@ function result<T>(c: Checker, value: T): Validated<T> {
 }
 
 /** `limits.latest` rejects events dated further in the future than the caller allows. */
+/** The top of the rating scale training reads (training/interaction-weights.ts: weight × value / 5). */
+export const RATING_MAX = 5;
+
 export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated<ShelfEvent> {
   if (!isRecord(raw)) return notAnObject();
   const c = new Checker(raw);
@@ -214,6 +222,11 @@ export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated
   const value = c.number('value');
   if (type === 'rating' && value === undefined && !c.errors.some((e) => e.field === 'value')) {
     c.fail('value', 'is required for rating events');
+  }
+  // Training weighs a rating by value / 5: one rating of 1e300 stopped every later fit (a weight
+  // that is not finite), one of 1000 weighed as 200 purchases in the model everyone is served.
+  if (type === 'rating' && value !== undefined && (value < 0 || value > RATING_MAX)) {
+    c.fail('value', `must be a rating from 0 to ${RATING_MAX} (rescale other scales), got ${value}`);
   }
   const recommendationId = c.id('recommendationId', false);
   const timestamp = c.timestamp('timestamp', true);

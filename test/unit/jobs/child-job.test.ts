@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { JOB_NICENESS, runChildJob, startJobChild } from '../../../src/jobs/child-job.ts';
+import { JOB_NICENESS, reasonOf, runChildJob, startJobChild } from '../../../src/jobs/child-job.ts';
 import type { JobPriority } from '../../../src/jobs/child-job.ts';
 import { procStat } from '../../helpers/proc-stat.ts';
 
@@ -49,6 +49,19 @@ describe('job child processes', () => {
       });
     },
   );
+
+  it("keep as a failure's reason the line the command line prints last for it", () => {
+    // Seen as a failed train job's reason: "at async trainCommand (…) | | Node.js v20.20.2".
+    const stack = [
+      '{"level":30,"msg":"fitting"}',
+      'RangeError: value at entry 52276 is not finite',
+      '    at checkCsr (models/als.ts:466:11)',
+      '    at async trainCommand (src/cli/commands/train.ts:104:25)',
+      'shelf train: RangeError: value at entry 52276 is not finite',
+    ].join('\n');
+    expect(reasonOf(stack)).toBe('shelf train: RangeError: value at entry 52276 is not finite');
+    expect(reasonOf('a\nb\nc\nd\n')).toBe('b | c | d');
+  });
 
   it('run a command to its end and hand back its exit code', async () => {
     const ctx = { progress: () => {}, signal: new AbortController().signal };

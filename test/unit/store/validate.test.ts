@@ -39,6 +39,11 @@ describe('validateEvent', () => {
     [{ ...base, timestamp: 'yesterday' }, 'timestamp', 'ISO-8601'],
     [{ ...base, timestamp: 1_700_000_000 }, 'timestamp', 'epoch seconds'],
     [{ ...base, type: 'rating' }, 'value', 'required for rating'],
+    // Seen: a rating of 1e300 stopped every later fit; one of 1000 weighed as 200 purchases.
+    [{ ...base, type: 'rating', value: 1e300 }, 'value', 'must be a rating from 0 to 5'],
+    [{ ...base, type: 'rating', value: 6 }, 'value', 'got 6'],
+    [{ ...base, type: 'rating', value: -1 }, 'value', 'from 0 to 5'],
+    [{ ...base, price: Infinity }, 'price', 'got Infinity'],
     [{ ...base, context: { nested: { a: 1 } } }, 'context.nested', 'string, number or boolean'],
   ])('rejects %o on field %s', (raw, field, reason) => {
     const errs = errorsOf(validateEvent(raw));

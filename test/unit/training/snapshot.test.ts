@@ -48,6 +48,18 @@ describe('interactionMatrix', () => {
     expect([...rowValues(m, 0)]).toEqual([3, 8, 5]);
   });
 
+  it('counts a rating within the scale, one stored out of it too (seen: 1e300 stopped every fit)', async () => {
+    const s = await snapshotOf([
+      ['huge', { itemId: 'a', type: 'rating', value: 1e300 }],
+      ['neg', { itemId: 'b', type: 'rating', value: -4 }],
+      ['half', { itemId: 'c', type: 'rating', value: 2.5 }],
+    ]);
+    const m = interactionMatrix(s, noDecay);
+    // Weight 5 × value / 5: a, at most 5; b, nothing (dropped); c, 2.5.
+    expect([...rowIndices(m, 0)]).toEqual([0, 2]);
+    expect([...rowValues(m, 0)]).toEqual([5, 2.5]);
+  });
+
   it('halves an event’s weight every half-life before the reference time', async () => {
     const s = await snapshotOf([
       ['old', { itemId: 'a', type: 'purchase', timestamp: T }],
