@@ -28,7 +28,6 @@ export function requestOf(tier: Tier, q: RecommendQuery): RecommendRequest {
   if (q.sessionId !== undefined) r.sessionId = q.sessionId;
   if (q.itemId !== undefined) r.itemId = q.itemId;
   if (q.category !== undefined) r.category = q.category;
-  if (q.variant !== undefined) r.variant = q.variant;
   const exclude = list(q.exclude);
   if (exclude) r.exclude = exclude;
   const cartItemIds = list(q.cartItemIds);

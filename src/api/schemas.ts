@@ -36,13 +36,12 @@ export const RecommendQuery = Type.Object({
   minPrice: Type.Optional(Type.Number({ minimum: 0 })),
   maxPrice: Type.Optional(Type.Number({ minimum: 0 })),
   brand: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-  variant: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
 });
 export type RecommendQuery = Static<typeof RecommendQuery>;
 
 /** The explain route: a recommendation request, `itemId` the item asked about, `pageItemId` the page's. */
 export const ExplainQuery = Type.Composite([
-  Type.Omit(RecommendQuery, ['itemId', 'variant']),
+  Type.Omit(RecommendQuery, ['itemId']),
   Type.Object({
     tier: Type.Unsafe<Tier>({ type: 'string', enum: [...TIERS] }),
     itemId: Id,

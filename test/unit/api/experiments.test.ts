@@ -134,6 +134,15 @@ describe('experiments through HTTP', () => {
       // The same visitor gets the same variant on every request.
       expect((await home(u)).variant).toBe(a.variant);
     }
+    // The reply's keys in the schema's order, experiment and variant included.
+    expect(Object.keys(answers.get(users[0]!)!)).toEqual([
+      'recommendationId',
+      'tier',
+      'modelVersion',
+      'experiment',
+      'variant',
+      'items',
+    ]);
     expect(byVariant.get('control')!.length).toBeGreaterThan(20);
     expect(byVariant.get('b')!.length).toBeGreaterThan(20);
     // The other replica, once it has read the feed (its poll or the Redis signal), assigns alike.
