@@ -8,6 +8,7 @@ import type { ExperimentRouter } from '../experiments/experiment-router.ts';
 import type { Engine } from '../serving/engine.ts';
 import type { RecommendRequest, RequestFilters, Tier } from '../serving/types.ts';
 import type { RecommendQuery } from './schemas.ts';
+import { requireUserId } from './user-id.ts';
 
 const list = (s: string | undefined) =>
   s
@@ -24,7 +25,10 @@ export function requestOf(tier: Tier, q: RecommendQuery): RecommendRequest {
   if (tier === 'category' && !q.category)
     throw ShelfError.of('SHELF_ERR_VALIDATION', 'querystring/category is required for the category tier');
   const r: RecommendRequest = { tier, limit: q.limit ?? 20 };
-  if (q.userId !== undefined) r.userId = q.userId;
+  if (q.userId !== undefined) {
+    requireUserId(q.userId, 'querystring/userId');
+    r.userId = q.userId;
+  }
   if (q.sessionId !== undefined) r.sessionId = q.sessionId;
   if (q.itemId !== undefined) r.itemId = q.itemId;
   if (q.category !== undefined) r.category = q.category;

@@ -4,13 +4,12 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
-import { ValidationError } from '../../errors.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
-import { userIdProblem } from '../../store/validate.ts';
 import { STOREFRONT } from '../auth.ts';
 import { refuseErased } from '../erased.ts';
 import * as S from '../schemas.ts';
+import { requireUserId } from '../user-id.ts';
 
 export interface SessionRoutesOptions {
   store: Pick<Store, 'mergeSession' | 'erasedAmong'>;
@@ -35,8 +34,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     async (req) => {
       const { sessionId } = req.params;
       const { userId } = req.body;
-      const problem = userIdProblem(userId);
-      if (problem) throw new ValidationError([{ field: 'body/userId', reason: problem }]);
+      requireUserId(userId, 'body/userId');
       await refuseErased(store, userId);
       const moved = await store.mergeSession(sessionId, userId);
       // The real-time state is shared (or this process's); other replicas read the user again.

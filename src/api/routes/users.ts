@@ -13,6 +13,7 @@ import { validateUserPatch } from '../../store/validate.ts';
 import { actorOf, STOREFRONT } from '../auth.ts';
 import { refuseErased } from '../erased.ts';
 import * as S from '../schemas.ts';
+import { requireUserId } from '../user-id.ts';
 
 export interface UserRoutesOptions {
   store: Pick<Store, 'deleteUser' | 'getUser' | 'recentEvents' | 'patchUser' | 'erasedAmong'>;
@@ -54,6 +55,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     },
     async (req) => {
       const { userId } = req.params;
+      requireUserId(userId, 'params/userId');
       const checked = validateUserPatch(req.body);
       if (!checked.ok) throw new ValidationError(checked.errors);
       await refuseErased(store, userId);
@@ -78,6 +80,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     },
     async (req) => {
       const { userId } = req.params;
+      requireUserId(userId, 'params/userId');
       const user = await store.getUser(userId);
       // Not a blank profile with default consent: nothing is told of an erased user.
       if (!user) await refuseErased(store, userId);

@@ -163,6 +163,32 @@ describe('HTTP API input guards', () => {
     expect(ok.json()).toMatchObject({ userId: 'u-ann', eventsMoved: 1 });
   });
 
+  it('never takes an e-mail address as a user id: a profile, its PATCH, a list asked for it', async () => {
+    // Seen: PATCH created user x@y.org, its profile answered known, a list's impression named a@b.com.
+    const asked = [
+      {
+        method: 'PATCH' as const,
+        url: '/v1/users/x@y.org',
+        payload: { attributes: { tier: 'gold' } },
+        field: 'params/userId',
+      },
+      { method: 'GET' as const, url: '/v1/users/x@y.org/profile', field: 'params/userId' },
+      {
+        method: 'GET' as const,
+        url: '/v1/recommendations/homepage?userId=a@b.com',
+        field: 'querystring/userId',
+      },
+    ];
+    for (const { field, ...request } of asked) {
+      const res = await shelf.app.inject({ ...request, headers: as(SHOP) });
+      expect(res.statusCode, request.url).toBe(400);
+      expect(res.json().details, request.url).toEqual([
+        { field, reason: 'looks like an e-mail address; send a pseudonymous id' },
+      ]);
+    }
+    expect(await store.getUser('x@y.org')).toBeNull();
+  });
+
   it('answers 429 to an address past its failed authentications, before looking at any key', async () => {
     await shelf.close();
     shelf = await make({ SHELF_AUTH_FAILURE_LIMIT: '3' });
