@@ -81,67 +81,72 @@ const command: Command = {
     const store = await ctx.store();
     // The import job runs this in a child process: progress as JSON lines, ends with its parent.
     const unwatch = asJob ? exitWithParent() : () => {};
-    const summary = await importFile(store, {
-      kind: kind as ImportKind,
-      file,
-      format,
-      encoding,
-      batchSize,
-      // Running servers apply what changed: items read again, consent and profiles honoured,
-      // visitors' histories read again.
-      onWritten: async (w) => {
-        if ('items' in w) {
-          await ctx.publish([{ kind: 'items', itemIds: w.items.map((i) => i.itemId) }]);
-        } else if ('events' in w) {
-          // Their history and consumed items are read again: an imported purchase is kept out at once.
-          const userIds = new Set(w.events.flatMap((e) => (e.userId === undefined ? [] : [e.userId])));
-          const sessionIds = new Set(
-            w.events.flatMap((e) =>
-              e.userId === undefined && e.sessionId !== undefined ? [e.sessionId] : [],
-            ),
-          );
-          await ctx.publish([{ kind: 'visitors', userIds: [...userIds], sessionIds: [...sessionIds] }]);
-        } else {
-          const userIds = w.users.map((u) => u.userId);
-          const withdrawn = w.users.filter((u) => !u.consent.personalization).map((u) => u.userId);
-          await ctx.publish([{ kind: 'users', userIds, withdrawn }]);
-        }
-      },
-      // Imported clicks and purchases are credited like the API's (a recommendationId, or the window).
-      attributor: await ctx.attributor(),
-      latestEventAt: Date.now() + ctx.config.maxEventSkewMs,
-      onProgress: (p) =>
-        asJob
-          ? ctx.out.write(
-              JSON.stringify({
-                progress: {
-                  stage: 'import',
-                  percent: Math.round((100 * p.bytesRead) / Math.max(1, p.bytesTotal)),
+    try {
+      const summary = await importFile(store, {
+        kind: kind as ImportKind,
+        file,
+        format,
+        encoding,
+        batchSize,
+        // Running servers apply what changed: items read again, consent and profiles honoured,
+        // visitors' histories read again.
+        onWritten: async (w) => {
+          if ('items' in w) {
+            await ctx.publish([{ kind: 'items', itemIds: w.items.map((i) => i.itemId) }]);
+          } else if ('events' in w) {
+            // Their history and consumed items are read again: an imported purchase is kept out at once.
+            const userIds = new Set(w.events.flatMap((e) => (e.userId === undefined ? [] : [e.userId])));
+            const sessionIds = new Set(
+              w.events.flatMap((e) =>
+                e.userId === undefined && e.sessionId !== undefined ? [e.sessionId] : [],
+              ),
+            );
+            await ctx.publish([{ kind: 'visitors', userIds: [...userIds], sessionIds: [...sessionIds] }]);
+          } else {
+            const userIds = w.users.map((u) => u.userId);
+            const withdrawn = w.users.filter((u) => !u.consent.personalization).map((u) => u.userId);
+            await ctx.publish([{ kind: 'users', userIds, withdrawn }]);
+          }
+        },
+        // Imported clicks and purchases are credited like the API's (a recommendationId, or the window).
+        attributor: await ctx.attributor(),
+        latestEventAt: Date.now() + ctx.config.maxEventSkewMs,
+        onProgress: (p) =>
+          asJob
+            ? ctx.out.write(
+                JSON.stringify({
+                  progress: {
+                    stage: 'import',
+                    percent: Math.round((100 * p.bytesRead) / Math.max(1, p.bytesTotal)),
+                  },
+                }) + '\n',
+              )
+            : ctx.log.info(
+                {
+                  rows: p.rows,
+                  stored: p.stored,
+                  rejected: p.rejected,
+                  percent: Math.round((100 * p.bytesRead) / p.bytesTotal),
                 },
-              }) + '\n',
-            )
-          : ctx.log.info(
-              {
-                rows: p.rows,
-                stored: p.stored,
-                rejected: p.rejected,
-                percent: Math.round((100 * p.bytesRead) / p.bytesTotal),
-              },
-              'importing',
-            ),
-    });
-    if (summary.stored) {
-      await ctx.audit(`${kind as ImportKind}.import`, null, {
-        file: summary.file,
-        stored: summary.stored,
+                'importing',
+              ),
       });
+      if (summary.stored) {
+        await ctx.audit(`${kind as ImportKind}.import`, null, {
+          file: summary.file,
+          stored: summary.stored,
+        });
+      }
+      if (summary.ignoredColumns.length) {
+        ctx.log.warn({ columns: summary.ignoredColumns }, 'ignored CSV columns that are not fields');
+      }
+      ctx.out.write(json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
+      return 0;
+    } finally {
+      // Failed too (a file that cannot be read): a watch left on stdin kept the process, and the
+      // worker's job with it, alive for good.
+      unwatch();
     }
-    if (summary.ignoredColumns.length) {
-      ctx.log.warn({ columns: summary.ignoredColumns }, 'ignored CSV columns that are not fields');
-    }
-    ctx.out.write(json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
-    unwatch();
-    return 0;
   },
 };
 

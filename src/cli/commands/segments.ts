@@ -31,13 +31,18 @@ const segments: Command = {
       USAGE,
     );
     const unwatch = v['as-job'] ? exitWithParent() : () => {};
-    const reports = new SegmentReports({
-      store: await ctx.store(),
-      trending: SEGMENT_TRENDING,
-    });
-    if (v['as-job']) ctx.out.write(JSON.stringify({ progress: { stage: 'classify', percent: 0 } }) + '\n');
-    const report = await reports.refresh();
-    unwatch();
+    let report;
+    try {
+      const reports = new SegmentReports({
+        store: await ctx.store(),
+        trending: SEGMENT_TRENDING,
+      });
+      if (v['as-job']) ctx.out.write(JSON.stringify({ progress: { stage: 'classify', percent: 0 } }) + '\n');
+      report = await reports.refresh();
+    } finally {
+      // Failed too: a watch left on stdin kept the process alive.
+      unwatch();
+    }
     if (v.json || v['as-job']) {
       ctx.out.write(reportToJson(report) + '\n');
       return 0;

@@ -101,30 +101,34 @@ const train: Command = {
         // ends and so does this train, so a retried job never races an orphan; its graph
         // threads are stopped first.
         const unwatch = exitWithParent(3, endGraphBuilds);
-        const verdict = await runTrainJob({
-          store,
-          registry,
-          log: ctx.log,
-          recipe,
-          makeEngine: createEngine,
-          ...(sharded ? { sideSolver: sharded.solver } : {}),
-          payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
-          ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
-          onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
-        });
-        if (verdict.promoted) {
-          const version = await registry.current();
-          await ctx.audit(
-            'model.promote',
-            version,
-            { force: v.force, candidate: verdict.candidate },
-            JOB_ACTOR,
-          );
-          await ctx.publish([{ kind: 'version', version }]);
+        try {
+          const verdict = await runTrainJob({
+            store,
+            registry,
+            log: ctx.log,
+            recipe,
+            makeEngine: createEngine,
+            ...(sharded ? { sideSolver: sharded.solver } : {}),
+            payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
+            ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
+            onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
+          });
+          if (verdict.promoted) {
+            const version = await registry.current();
+            await ctx.audit(
+              'model.promote',
+              version,
+              { force: v.force, candidate: verdict.candidate },
+              JOB_ACTOR,
+            );
+            await ctx.publish([{ kind: 'version', version }]);
+          }
+          ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
+          return verdict.promoted ? 0 : 1;
+        } finally {
+          // Failed too: a watch left on stdin kept the process (and the worker's job) alive.
+          unwatch();
         }
-        ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
-        unwatch();
-        return verdict.promoted ? 0 : 1;
       }
       const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
       const tty = process.stderr.isTTY && !v.json;

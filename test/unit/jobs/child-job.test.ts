@@ -4,7 +4,9 @@
  * progress lines and its last line.
  */
 import { readFileSync } from 'node:fs';
-import { getPriority } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JOB_NICENESS, reasonOf, runChildJob, startJobChild } from '../../../src/jobs/child-job.ts';
 import type { JobPriority } from '../../../src/jobs/child-job.ts';
@@ -62,6 +64,26 @@ describe('job child processes', () => {
     expect(reasonOf(stack)).toBe('shelf train: RangeError: value at entry 52276 is not finite');
     expect(reasonOf('a\nb\nc\nd\n')).toBe('b | c | d');
   });
+
+  it('end a child that fails (a file it cannot read) at once, with its reason', async () => {
+    // Seen: an import job naming a missing file held the worker for good (its stdin watch kept
+    // the child alive), and every job behind it waited.
+    const dir = await mkdtemp(join(tmpdir(), 'shelf-child-'));
+    try {
+      const ctx = { progress: () => {}, signal: new AbortController().signal };
+      const missing = join(dir, 'missing.jsonl');
+      const env = { SHELF_DATA_DIR: dir, DATABASE_URL: '', REDIS_URL: '', SHELF_LOG_LEVEL: 'silent' };
+      const r = await runChildJob(
+        ['import', 'items', missing, '--json', '--as-job'],
+        { env, priority: 'normal' },
+        ctx,
+      );
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toBe(`shelf import: cannot read ${missing}: ENOENT`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   it('run a command to its end and hand back its exit code', async () => {
     const ctx = { progress: () => {}, signal: new AbortController().signal };
