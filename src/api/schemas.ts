@@ -5,6 +5,7 @@ import type { Static } from '@sinclair/typebox';
 import { LIFECYCLES, SEGMENTS } from '../segments/segments.ts';
 import type { Lifecycle, Segment } from '../segments/segments.ts';
 import { TIERS } from '../serving/types.ts';
+import { MAX_STOCK } from '../store/validate.ts';
 import type { Tier } from '../serving/types.ts';
 
 export const ErrorReply = Type.Object({
@@ -119,7 +120,7 @@ export const ItemsReply = Type.Object({
 export const ItemParams = Type.Object({ itemId: Id });
 export const ItemPatch = Type.Object(
   {
-    stock: Type.Optional(Type.Integer({ minimum: 0 })),
+    stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
     price: Type.Optional(Type.Number({ minimum: 0 })),
     status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('delisted')])),
   },

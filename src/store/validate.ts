@@ -98,7 +98,7 @@ class Checker {
     return v;
   }
 
-  number(field: string, opts: { min?: number; integer?: boolean } = {}): number | undefined {
+  number(field: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null || v === '') return undefined;
     const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
@@ -110,6 +110,7 @@ class Checker {
       );
     if (opts.integer && !Number.isInteger(n)) return this.fail(field, 'must be a whole number');
     if (opts.min !== undefined && n < opts.min) return this.fail(field, `must be at least ${opts.min}`);
+    if (opts.max !== undefined && n > opts.max) return this.fail(field, `must be at most ${opts.max}`);
     return n;
   }
 
@@ -189,6 +190,12 @@ function result<T>(c: Checker, value: T): Validated<T> {
 }
 
 /** `limits.latest` rejects events dated further in the future than the caller allows. */
+/**
+ * The most stock an item may have: PostgreSQL's `integer` column. One item of 2^31 failed the
+ * whole batch it came in with a database error (500, and the good items lost with it).
+ */
+export const MAX_STOCK = 2_147_483_647;
+
 /** The top of the rating scale training reads (training/interaction-weights.ts: weight × value / 5). */
 export const RATING_MAX = 5;
 
@@ -272,7 +279,7 @@ export function validateItem(raw: unknown, now: number): Validated<Item> {
   const price = c.number('price', { min: 0 });
   const currency = c.text('currency', false);
   if (currency !== undefined && !/^[A-Z]{3}$/.test(currency)) c.fail('currency', 'must be an ISO 4217 code');
-  const stock = c.number('stock', { min: 0, integer: true });
+  const stock = c.number('stock', { min: 0, max: MAX_STOCK, integer: true });
   let status: Item['status'] = 'active';
   if (raw.status !== undefined && raw.status !== null) {
     if (raw.status === 'active' || raw.status === 'delisted') status = raw.status;

@@ -1,5 +1,6 @@
 /** One suite every `Store` implementation must pass (gorse's `baseTestSuite`). */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MAX_STOCK } from '../../src/store/validate.ts';
 import type { Item, ShelfEvent, Store, UserActivity } from '../../src/store/types.ts';
 import { describeFeedbackStore } from './describe-feedback-store.ts';
 
@@ -72,6 +73,11 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       expect([1, 2, 3].map((n) => offer(n).storefront)).toContain(racing[0]!.storefront);
       expect(racing[0]!.admin).toBe(racing[0]!.storefront.replace('sk_', 'ak_'));
       expect(await store.generatedKeys(offer(4))).toEqual(racing[0]);
+    });
+
+    it('holds the most stock an item may have', async () => {
+      await store.upsertItems([item('max', { stock: MAX_STOCK })]);
+      expect((await store.getItem('max'))!.stock).toBe(MAX_STOCK);
     });
 
     it('keeps the merchandising rules last saved, with their time', async () => {

@@ -309,6 +309,14 @@ describe('HTTP API', () => {
       payload: { stock: -1 },
     });
     expect(bad.json().message).toMatch(/^body\/stock /);
+    // More than the store's integer column holds (seen: 500 on PostgreSQL).
+    const huge = await app.inject({
+      method: 'PATCH',
+      url: `/v1/items/${top}`,
+      headers: as(ADMIN),
+      payload: { stock: 2_147_483_648 },
+    });
+    expect(huge.json()).toMatchObject({ statusCode: 400, message: 'body/stock must be <= 2147483647' });
     const missing = await app.inject({
       method: 'PATCH',
       url: '/v1/items/nope',
