@@ -228,3 +228,44 @@ describe('train, publish and gate on a generated storefront', () => {
     expect(again.trials.map((t) => t.validation)).toEqual(result.trials.map((t) => t.validation));
   });
 });
+
+describe('a history years older than the newest events', () => {
+  it('still shapes the published fit: every item it holds has a vector', async () => {
+    // Seen: Online Retail's 2011 beside a month of 2026 events, the published fit had zero
+    // vectors for 98.7% of the items (their events weighed 2^-60), and the gate scored it well.
+    const dir = await mkdtemp(join(tmpdir(), 'shelf-old-history-'));
+    const store = await openSqliteStore(':memory:');
+    try {
+      const registry = new ModelRegistry(join(dir, 'models'));
+      const then = Date.UTC(2011, 5, 1);
+      const sf = generateStorefront({ seed: 9, items: 300, users: 300, events: 15_000, now: then });
+      await exportStorefront(sf, { store });
+      const recent = Date.UTC(2026, 10, 1);
+      await store.insertEvents(
+        Array.from({ length: 40 }, (_, k) => ({
+          eventId: `recent-${k}`,
+          type: 'purchase' as const,
+          userId: `new-${k % 8}`,
+          itemId: sf.items[k % 5]!.itemId,
+          timestamp: recent + k * 60_000,
+        })),
+      );
+      const { manifest } = await trainVersion({
+        store,
+        registry,
+        recipe: { factors: 16, iterations: 8 },
+        seed: 1,
+        log,
+      });
+      const { model, itemIds } = await loadAlsVersion(registry, manifest.version);
+      const f = model.options.factors;
+      let zero = 0;
+      for (let i = 0; i < itemIds.length; i++)
+        if (model.itemFactors.subarray(i * f, (i + 1) * f).every((x) => x === 0)) zero++;
+      expect(zero / itemIds.length).toBeLessThan(0.05);
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

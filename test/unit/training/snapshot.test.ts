@@ -70,6 +70,17 @@ describe('interactionMatrix', () => {
     expect(rowValues(m, 0)[1]).toBeCloseTo(8, 4);
   });
 
+  it('counts an event however old at least 1/32 of a fresh one (seen: 2011 history weighed 2^-60 beside 2026 events)', async () => {
+    const s = await snapshotOf([
+      ['past', { itemId: 'a', type: 'purchase', timestamp: T - 15 * 365 * DAY }],
+      ['mid', { itemId: 'b', type: 'purchase', timestamp: T - 90 * DAY }],
+      ['now', { itemId: 'c', type: 'purchase', timestamp: T }],
+    ]);
+    const m = interactionMatrix(s, DEFAULT_WEIGHTS);
+    // Purchase weight 8: 8/32 at the floor, 8/2 one half-life back, 8 now.
+    expect([...rowValues(m, 0)].map((v) => +v.toFixed(4))).toEqual([0.25, 4, 8]);
+  });
+
   it('drops returned purchases and disliked items, and honours the event range', async () => {
     const s = await snapshotOf([
       ['p1', { itemId: 'a', type: 'purchase', timestamp: T }],
