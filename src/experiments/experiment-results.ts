@@ -5,10 +5,9 @@
  * variant CTR (a ratio metric, delta method over units), conversion (converting units ÷ units)
  * and revenue per unit, each with a 95% interval; per treatment and metric the relative lift over
  * the control (the first variant) with an interval on the log scale and the p-value of the same
- * statistic (Holm-
- * adjusted beside it when there are several treatments) and an always-valid confidence sequence;
- * a sample-ratio-mismatch check; CUPED (Deng et al. 2013) for conversion and revenue per unit
- * when pre-exposure data are given. Every number says its method.
+ * statistic (Holm-adjusted beside it when there are several treatments) and an always-valid
+ * confidence sequence; a sample-ratio-mismatch check; CUPED (Deng et al. 2013) for conversion
+ * and revenue per unit when pre-exposure data are given. Every number says its method.
  */
 import type { Experiment, UnitTotals } from '../store/types.ts';
 import { variantConfigName } from './experiment-definition.ts';
@@ -125,17 +124,17 @@ interface Arm {
 }
 
 /**
- * Per-unit arrays of each variant. A unit seen under two variants (a session-unit experiment
- * whose user signed in on two sessions: aggregates key visitors by user when known) is left out,
- * as GrowthBook drops multiple exposures: it would count in both arms.
- */
-/**
  * Whether a visitor key names someone: the lists of no visitor (an erased user's, recorded
  * anonymous, while the experiment still routed them by the id they were asked for) sum under a
  * key with no id, which is no unit — it was one control unit gathering each such list.
  */
 const identified = (visitor: string) => visitor.length > 2;
 
+/**
+ * Per-unit arrays of each variant. A unit seen under two variants (a session-unit experiment
+ * whose user signed in on two sessions: aggregates key visitors by user when known) is left out,
+ * as GrowthBook drops multiple exposures: it would count in both arms.
+ */
 function armsOf(
   e: Experiment,
   rows: readonly UnitTotals[],

@@ -35,7 +35,8 @@ class Bitset {
   }
 }
 
-const inCategory = (item: Item, path: string) =>
+/** Whether `item` is in the category subtree `path` (`Home` holds `Home > Kitchen > Mugs`). */
+export const inCategory = (item: Item, path: string) =>
   item.categories.some((c) => c === path || c.startsWith(path + ' > '));
 
 export class Catalog {

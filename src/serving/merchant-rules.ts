@@ -4,7 +4,7 @@
  * that could never act is refused with the field that names it rather than kept and ignored.
  */
 import type { Boosts, Item, MerchantRules, Pin } from '../store/types.ts';
-import { isAvailable } from './catalog.ts';
+import { inCategory, isAvailable } from './catalog.ts';
 import { TIERS } from './types.ts';
 
 export interface RuleProblem {
@@ -60,7 +60,7 @@ export function checkMerchantRules(
     }
     if (p.category !== undefined && !labels.categories.has(p.category))
       warnings.push({ field: `${at}/category`, reason: `no item is in category '${p.category}'` });
-    else if (item && p.category !== undefined && !inSubtree(item, p.category))
+    else if (item && p.category !== undefined && !inCategory(item, p.category))
       warnings.push({
         field: `${at}/category`,
         reason: `'${p.itemId}' is not in '${p.category}': never shown in its lists`,
@@ -77,9 +77,6 @@ export function checkMerchantRules(
       warnings.push({ field: `boosts/categories/${path}`, reason: `no item is in category '${path}'` });
   return { problems, warnings };
 }
-
-const inSubtree = (item: Item, path: string) =>
-  item.categories.some((c) => c === path || c.startsWith(path + ' > '));
 
 /** Whether some list shows both pins: a tier in common, and a category one of them allows. */
 function overlap(a: Pin, b: Pin): boolean {

@@ -6,6 +6,7 @@
 import { dotF32 } from '../../models/dot.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Item } from '../store/types.ts';
+import { inCategory } from './catalog.ts';
 import type { Catalog } from './catalog.ts';
 import type { Boosts, TierConfig, TierRules } from './types.ts';
 
@@ -196,7 +197,7 @@ function boostOf(b: Boosts, item: Item): number {
   let f = b.itemIds?.[item.itemId] ?? 1;
   if (item.brand && b.brands?.[item.brand]) f *= b.brands[item.brand]!;
   for (const [path, factor] of Object.entries(b.categories ?? {})) {
-    if (item.categories.some((p) => p === path || p.startsWith(path + ' > '))) f *= factor;
+    if (inCategory(item, path)) f *= factor;
   }
   return f;
 }

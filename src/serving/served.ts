@@ -1,8 +1,7 @@
 /**
  * What one swap serves: an immutable model version, and beside it the state that moves while it
- * is served — the catalogue
- * (stock, status, new items), the content vectors of items the model never saw, and trending
- * counters. A request reads one `Served` from start to answer.
+ * is served — the catalogue (stock, status, new items), the content vectors of items the model
+ * never saw, and trending counters. A request reads one `Served` from start to answer.
  */
 import type { TrendingModel } from '../../models/trending.ts';
 import { MemoIndex } from '../index/memo-index.ts';
