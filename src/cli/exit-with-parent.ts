@@ -19,3 +19,22 @@ export function exitWithParent(code = 3, first: () => Promise<unknown> = async (
 
 /** How long `first` may hold the exit. */
 const FIRST_MS = 5000;
+
+/**
+ * Runs `work` while `exitWithParent` watches (when `watch`: the command runs as a job's child),
+ * and stops watching however `work` ends. Stopped only on success, a watch left on stdin after a
+ * failure kept the process, and the worker's job with it, alive for good (an import job naming a
+ * file that cannot be read).
+ */
+export async function watchingParent<T>(
+  watch: boolean,
+  work: () => Promise<T>,
+  first?: () => Promise<unknown>,
+): Promise<T> {
+  const unwatch = watch ? exitWithParent(3, first) : () => {};
+  try {
+    return await work();
+  } finally {
+    unwatch();
+  }
+}

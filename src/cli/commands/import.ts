@@ -11,7 +11,7 @@ import { parseEncoding, parseFormat } from '../../store/import/resolve-format.ts
 import type { ImportEncoding, ImportFormat, ImportKind } from '../../store/import/types.ts';
 import { IMPORT_KINDS } from '../../store/import/types.ts';
 import type { Command } from '../command.ts';
-import { exitWithParent } from '../exit-with-parent.ts';
+import { watchingParent } from '../exit-with-parent.ts';
 
 const VALUE_OPTIONS = ['format', 'encoding', 'batch-size'] as const;
 
@@ -80,8 +80,7 @@ const command: Command = {
     }
     const store = await ctx.store();
     // The import job runs this in a child process: progress as JSON lines, ends with its parent.
-    const unwatch = asJob ? exitWithParent() : () => {};
-    try {
+    return watchingParent(asJob, async () => {
       const summary = await importFile(store, {
         kind: kind as ImportKind,
         file,
@@ -142,11 +141,7 @@ const command: Command = {
       }
       ctx.out.write(json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
       return 0;
-    } finally {
-      // Failed too (a file that cannot be read): a watch left on stdin kept the process, and the
-      // worker's job with it, alive for good.
-      unwatch();
-    }
+    });
   },
 };
 

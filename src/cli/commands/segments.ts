@@ -6,7 +6,7 @@
 import { SegmentReports, reportToJson } from '../../segments/segment-reports.ts';
 import { SEGMENT_TRENDING } from '../../serving/trending-state.ts';
 import type { Command } from '../command.ts';
-import { exitWithParent } from '../exit-with-parent.ts';
+import { watchingParent } from '../exit-with-parent.ts';
 import { parseOptions } from '../command.ts';
 
 const USAGE = `shelf segments [--json] [--as-job]
@@ -30,19 +30,14 @@ const segments: Command = {
       },
       USAGE,
     );
-    const unwatch = v['as-job'] ? exitWithParent() : () => {};
-    let report;
-    try {
+    const report = await watchingParent(v['as-job'], async () => {
       const reports = new SegmentReports({
         store: await ctx.store(),
         trending: SEGMENT_TRENDING,
       });
       if (v['as-job']) ctx.out.write(JSON.stringify({ progress: { stage: 'classify', percent: 0 } }) + '\n');
-      report = await reports.refresh();
-    } finally {
-      // Failed too: a watch left on stdin kept the process alive.
-      unwatch();
-    }
+      return reports.refresh();
+    });
     if (v.json || v['as-job']) {
       ctx.out.write(reportToJson(report) + '\n');
       return 0;

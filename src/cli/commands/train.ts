@@ -15,7 +15,7 @@ import type { Recipe } from '../../../training/publish.ts';
 import type { RulesReport } from '../../../training/serving-rules.ts';
 import type { StageTiming } from '../../../training/stage-clock.ts';
 import type { Command } from '../command.ts';
-import { exitWithParent } from '../exit-with-parent.ts';
+import { watchingParent } from '../exit-with-parent.ts';
 import { numberOption, parseOptions } from '../command.ts';
 
 const USAGE = `shelf train [--factors N] [--iterations N] [--regularization X] [--alpha X]
@@ -100,35 +100,35 @@ const train: Command = {
         // The job's parent holds this process's stdin: when the parent dies (SIGKILL too), stdin
         // ends and so does this train, so a retried job never races an orphan; its graph
         // threads are stopped first.
-        const unwatch = exitWithParent(3, endGraphBuilds);
-        try {
-          const verdict = await runTrainJob({
-            store,
-            registry,
-            log: ctx.log,
-            recipe,
-            makeEngine: createEngine,
-            ...(sharded ? { sideSolver: sharded.solver } : {}),
-            payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
-            ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
-            onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
-          });
-          if (verdict.promoted) {
-            const version = await registry.current();
-            await ctx.audit(
-              'model.promote',
-              version,
-              { force: v.force, candidate: verdict.candidate },
-              JOB_ACTOR,
-            );
-            await ctx.publish([{ kind: 'version', version }]);
-          }
-          ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
-          return verdict.promoted ? 0 : 1;
-        } finally {
-          // Failed too: a watch left on stdin kept the process (and the worker's job) alive.
-          unwatch();
-        }
+        return watchingParent(
+          true,
+          async () => {
+            const verdict = await runTrainJob({
+              store,
+              registry,
+              log: ctx.log,
+              recipe,
+              makeEngine: createEngine,
+              ...(sharded ? { sideSolver: sharded.solver } : {}),
+              payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
+              ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
+              onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
+            });
+            if (verdict.promoted) {
+              const version = await registry.current();
+              await ctx.audit(
+                'model.promote',
+                version,
+                { force: v.force, candidate: verdict.candidate },
+                JOB_ACTOR,
+              );
+              await ctx.publish([{ kind: 'version', version }]);
+            }
+            ctx.out.write(JSON.stringify({ version: await registry.current(), verdict }) + '\n');
+            return verdict.promoted ? 0 : 1;
+          },
+          endGraphBuilds,
+        );
       }
       const iterations = recipe.iterations ?? DEFAULT_RECIPE.iterations;
       const tty = process.stderr.isTTY && !v.json;
