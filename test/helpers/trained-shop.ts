@@ -6,6 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { createShelf } from '../../src/app/create-shelf.ts';
+import type { Shelf } from '../../src/app/create-shelf.ts';
+import { loadConfig } from '../../src/config.ts';
 import { exportStorefront } from '../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../src/demo/generate-storefront.ts';
 import type { Storefront, StorefrontOptions } from '../../src/demo/generate-storefront.ts';
@@ -20,6 +23,8 @@ export interface TrainedShop {
   store: Store;
   registry: ModelRegistry;
   storefront: Storefront;
+  /** A Shelf over the shop's store and models (`env` added to its data dir), on the clock `now`. */
+  start(env: Record<string, string>, now: () => number): Promise<Shelf>;
   /** Closes the store and deletes the dir. */
   close(): Promise<void>;
 }
@@ -44,6 +49,8 @@ export async function trainedShop(storefront: StorefrontOptions & { now: number 
     store,
     registry,
     storefront: sf,
+    start: (env, now) =>
+      createShelf(loadConfig({ SHELF_DATA_DIR: dir, ...env }), log, { store, registry, now }),
     close: async () => {
       await store.close();
       await rm(dir, { recursive: true, force: true });

@@ -3,22 +3,18 @@
  * variant's configuration with `experiment` and `variant` in the answer and the impression, ship
  * (the default after a restart too), results from the aggregates, the audit log.
  */
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createShelf } from '../../../src/app/create-shelf.ts';
 import type { Shelf } from '../../../src/app/create-shelf.ts';
-import { loadConfig } from '../../../src/config.ts';
-import type { ShelfConfig } from '../../../src/config.ts';
 import { withVariant } from '../../../src/experiments/experiment-router.ts';
-import type { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import type { Store } from '../../../src/store/types.ts';
 import { trainedShop } from '../../helpers/trained-shop.ts';
 import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
-const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 12);
 const SHOP = 'storefront-key-0123456789';
 const ADMIN = 'admin-key-0123456789abcdef';
+/** Rotation off: a list shown again is the same list (the engine's lists are compared below). */
+const ENV = { SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`, SHELF_ROTATION_SHOWS: '0' };
 /** Trending only, one item per category: lists plainly unlike the default's. */
 const B_CONFIG = {
   weights: { vector: 0, neighbours: 0, ease: 0, complements: 0, trending: 1 },
@@ -35,8 +31,6 @@ interface Answer {
 describe('experiments through HTTP', () => {
   let shop: TrainedShop;
   let store: Store;
-  let registry: ModelRegistry;
-  let config: ShelfConfig;
   let shelf: Shelf;
   /** Another replica over the same store: it learns of experiments from the change feed only. */
   let replica: Shelf;
@@ -66,16 +60,10 @@ describe('experiments through HTTP', () => {
 
   beforeAll(async () => {
     shop = await trainedShop({ seed: 7, items: 120, users: 80, events: 4000, now: NOW });
-    ({ store, registry } = shop);
+    store = shop.store;
     users = shop.storefront.users.map((u) => u.userId);
-    // Rotation off: a list shown again is the same list (the engine's lists are compared below).
-    config = loadConfig({
-      SHELF_DATA_DIR: shop.dir,
-      SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
-      SHELF_ROTATION_SHOWS: '0',
-    });
-    shelf = await createShelf(config, log, { store, registry, now: () => NOW });
-    replica = await createShelf(config, log, { store, registry, now: () => NOW });
+    shelf = await shop.start(ENV, () => NOW);
+    replica = await shop.start(ENV, () => NOW);
   });
   afterAll(async () => {
     await replica.close();
@@ -289,7 +277,7 @@ describe('experiments through HTTP', () => {
     expect(a.items.map((i) => i.itemId)).toEqual(want);
 
     await shelf.close();
-    shelf = await createShelf(config, log, { store, registry, now: () => NOW });
+    shelf = await shop.start(ENV, () => NOW);
     // Trending is read again at start, so the list is compared with the new engine's.
     const base2 = shelf.engine.defaultConfig('homepage')!;
     const want2 = await shelf.engine.recommend({

@@ -2,17 +2,12 @@
  * The feedback loop through HTTP: lists served are recorded, events credited, the aggregate job
  * run, and `GET /v1/admin/metrics` checked against values counted by hand.
  */
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ShelfApp } from '../../../src/api/app.ts';
-import { createShelf } from '../../../src/app/create-shelf.ts';
 import type { Shelf } from '../../../src/app/create-shelf.ts';
-import { loadConfig } from '../../../src/config.ts';
-import type { Store } from '../../../src/store/types.ts';
 import { trainedShop } from '../../helpers/trained-shop.ts';
 import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
-const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 12);
 const DAY = '2025-01-15';
 const SHOP = 'storefront-key-0123456789';
@@ -20,7 +15,6 @@ const ADMIN = 'admin-key-0123456789abcdef';
 
 describe('feedback through HTTP', () => {
   let shop: TrainedShop;
-  let store: Store;
   let shelf: Shelf;
   let app: ShelfApp;
   let user: string;
@@ -36,13 +30,8 @@ describe('feedback through HTTP', () => {
 
   beforeAll(async () => {
     shop = await trainedShop({ seed: 5, items: 120, users: 80, events: 4000, now: NOW });
-    store = shop.store;
     user = shop.storefront.users[0]!.userId;
-    shelf = await createShelf(
-      loadConfig({ SHELF_DATA_DIR: shop.dir, SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}` }),
-      log,
-      { store, registry: shop.registry, now: () => NOW },
-    );
+    shelf = await shop.start({ SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}` }, () => NOW);
     app = shelf.app;
   });
   afterAll(async () => {

@@ -5,21 +5,17 @@
  * and on one started afterwards; a pinned item out of stock is not shown; a boost lifts; the
  * audit log keeps the set.
  */
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createShelf } from '../../../src/app/create-shelf.ts';
 import type { Shelf } from '../../../src/app/create-shelf.ts';
-import { loadConfig } from '../../../src/config.ts';
-import type { ShelfConfig } from '../../../src/config.ts';
-import type { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import type { Item, Store } from '../../../src/store/types.ts';
+import type { Item } from '../../../src/store/types.ts';
 import { trainedShop } from '../../helpers/trained-shop.ts';
 import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
-const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 12);
 const SHOP = 'storefront-key-0123456789';
 const ADMIN = 'admin-key-0123456789abcdef';
+/** Rotation off: a list asked again is the same list unless the rules changed it. */
+const ENV = { SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`, SHELF_ROTATION_SHOWS: '0' };
 
 interface Answer {
   items: { itemId: string; reason: string }[];
@@ -28,9 +24,6 @@ interface Answer {
 
 describe('merchandising rules through HTTP', () => {
   let shop: TrainedShop;
-  let store: Store;
-  let registry: ModelRegistry;
-  let config: ShelfConfig;
   let shelf: Shelf;
   /** Another replica over the same store: it learns of the rules from the change feed only. */
   let replica: Shelf;
@@ -53,18 +46,11 @@ describe('merchandising rules through HTTP', () => {
 
   beforeAll(async () => {
     shop = await trainedShop({ seed: 11, items: 150, users: 60, events: 3000, now: NOW });
-    ({ store, registry } = shop);
     users = shop.storefront.users.map((u) => u.userId);
     items = shop.storefront.items;
     itemIds = items.map((i) => i.itemId);
-    // Rotation off: a list asked again is the same list unless the rules changed it.
-    config = loadConfig({
-      SHELF_DATA_DIR: shop.dir,
-      SHELF_API_KEYS: `storefront:${SHOP},admin:${ADMIN}`,
-      SHELF_ROTATION_SHOWS: '0',
-    });
-    shelf = await createShelf(config, log, { store, registry, now: () => NOW });
-    replica = await createShelf(config, log, { store, registry, now: () => NOW });
+    shelf = await shop.start(ENV, () => NOW);
+    replica = await shop.start(ENV, () => NOW);
   });
   afterAll(async () => {
     await replica.close();
@@ -170,7 +156,7 @@ describe('merchandising rules through HTTP', () => {
       expect(ids(personalized)).not.toContain(home0);
       expect(personalized.items[2]!.itemId).toBe(every2);
     }
-    const restarted = await createShelf(config, log, { store, registry, now: () => NOW });
+    const restarted = await shop.start(ENV, () => NOW);
     try {
       expect(ids(await list(restarted, 'homepage', user)).slice(0, 3)).toEqual([
         home0,
