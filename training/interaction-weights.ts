@@ -6,14 +6,13 @@
  */
 import { csrFromCoo } from '../models/sparse.ts';
 import type { Csr } from '../models/sparse.ts';
-import { EVENT_WEIGHTS, REJECTIONS } from '../src/store/event-weights.ts';
+import { EVENT_WEIGHTS, RATING_MAX, REJECTIONS } from '../src/store/event-weights.ts';
 import type { EventType } from '../src/store/types.ts';
-import { RATING_MAX } from '../src/store/validate.ts';
 import { EVENT_TYPES } from '../src/store/types.ts';
 import type { Snapshot } from './snapshot.ts';
 
 export interface WeightOptions {
-  /** Weight per event type; a rating's weight is multiplied by its value / 5. */
+  /** Weight per event type; a rating's weight is multiplied by its value / RATING_MAX. */
   weights: Record<EventType, number>;
   /** Half-life of an event's weight in days; 0 turns decay off. @defaultValue 90 */
   halfLifeDays: number;

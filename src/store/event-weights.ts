@@ -9,8 +9,9 @@ import { EVENT_TYPES } from './types.ts';
 export type EventWeights = Readonly<Record<EventType, number>>;
 
 /**
- * Purchase > add-to-cart > click > view; a rating counts its weight × value / 5; a return takes
- * its purchase back, a removal from the cart its add; a dislike or a hide removes the pair.
+ * Purchase > add-to-cart > click > view; a rating counts its weight × value / RATING_MAX; a
+ * return takes its purchase back, a removal from the cart its add; a dislike or a hide removes
+ * the pair.
  */
 export const EVENT_WEIGHTS: EventWeights = Object.freeze({
   view: 1,
@@ -23,6 +24,12 @@ export const EVENT_WEIGHTS: EventWeights = Object.freeze({
   dislike: 0,
   hide: 0,
 });
+
+/**
+ * The top of the rating scale: a rating counts its weight × value / RATING_MAX, its value checked
+ * from 0 to it (validate.ts) and counted within it (training/interaction-weights.ts).
+ */
+export const RATING_MAX = 5;
 
 /** Event types that remove the pair (visitor, item) altogether, whatever else they did. */
 export const REJECTIONS: readonly EventType[] = ['dislike', 'hide'];

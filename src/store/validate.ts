@@ -6,6 +6,7 @@
  */
 import type { FieldError } from '../errors.ts';
 import type { AttributeValue, EventType, Item, ShelfEvent, User, UserPatch } from './types.ts';
+import { RATING_MAX } from './event-weights.ts';
 import { EVENT_TYPES } from './types.ts';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
@@ -196,9 +197,6 @@ function result<T>(c: Checker, value: T): Validated<T> {
  */
 export const MAX_STOCK = 2_147_483_647;
 
-/** The top of the rating scale training reads (training/interaction-weights.ts: weight × value / 5). */
-export const RATING_MAX = 5;
-
 export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated<ShelfEvent> {
   if (!isRecord(raw)) return notAnObject();
   const c = new Checker(raw);
@@ -230,8 +228,9 @@ export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated
   if (type === 'rating' && value === undefined && !c.errors.some((e) => e.field === 'value')) {
     c.fail('value', 'is required for rating events');
   }
-  // Training weighs a rating by value / 5: one rating of 1e300 stopped every later fit (a weight
-  // that is not finite), one of 1000 weighed as 200 purchases in the model everyone is served.
+  // Training weighs a rating by value / RATING_MAX: one rating of 1e300 stopped every later
+  // fit (a weight that is not finite), one of 1000 weighed as 200 purchases in the model
+  // everyone is served.
   if (type === 'rating' && value !== undefined && (value < 0 || value > RATING_MAX)) {
     c.fail('value', `must be a rating from 0 to ${RATING_MAX} (rescale other scales), got ${value}`);
   }
