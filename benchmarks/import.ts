@@ -93,6 +93,7 @@ function nullStore(): Store {
     patchUser: unsupported,
     insertImpressions: unsupported,
     impressions: unsupported,
+    listsShownTo: unsupported,
     latestImpressionWith: unsupported,
     insertAttributions: unsupported,
     purchaseAttribution: unsupported,

@@ -1,7 +1,10 @@
-/** Rotation streaks in this process (embedded mode): a bounded LRU map of visitor → item → streak. */
+/**
+ * Rotation streaks in this process (embedded mode): a bounded LRU map of visitor → item → streak,
+ * rebuilt from the stored lists at a visitor's first sight after a start (`restore`).
+ */
 import type { RotationPolicy, Streak } from './rotation.ts';
 import { afterShow } from './rotation.ts';
-import type { RotationState, Subject } from './types.ts';
+import type { RotationHistory, RotationState, Subject } from './types.ts';
 import { subjectKey } from './types.ts';
 
 const NONE: ReadonlySet<string> = new Set();
@@ -33,6 +36,28 @@ export class MemoryRotation implements RotationState {
     const key = subjectKey(subject);
     const v = this.visitors.get(key) ?? newVisitor();
     this.visitors.delete(key);
+    this.show(v, itemIds, at);
+    this.keep(key, v);
+  }
+
+  async restore(subject: Subject, read: () => Promise<RotationHistory>): Promise<void> {
+    const key = subjectKey(subject);
+    if (this.policy.shows <= 0 || this.visitors.has(key)) return;
+    const { lists, engaged } = await read();
+    // Something of theirs arrived while the store was read: it is newer than what was read.
+    if (this.visitors.has(key) || !lists.length) return;
+    const v = newVisitor();
+    let e = 0;
+    for (const list of lists) {
+      // An engagement at the time of a list came after it (a click on what was shown).
+      for (; e < engaged.length && engaged[e]!.at < list.at; e++) v.streaks.delete(engaged[e]!.itemId);
+      this.show(v, list.itemIds, list.at);
+    }
+    for (; e < engaged.length; e++) v.streaks.delete(engaged[e]!.itemId);
+    this.keep(key, v);
+  }
+
+  private show(v: Visitor, itemIds: readonly string[], at: number): void {
     for (const id of itemIds) {
       const before = v.streaks.get(id);
       const after = afterShow(before, at, this.policy);
@@ -48,6 +73,10 @@ export class MemoryRotation implements RotationState {
       }
       v.prunedAt = at;
     }
+  }
+
+  /** `v` as the most recently written visitor (the least recent goes past the bound). */
+  private keep(key: string, v: Visitor): void {
     this.visitors.set(key, v);
     if (this.visitors.size > this.maxVisitors) this.visitors.delete(this.visitors.keys().next().value!);
   }

@@ -3,7 +3,7 @@
  * what a visitor did a second ago before any retraining, and the trending counters. In memory in embedded mode; Redis
  * implements the same interface when `REDIS_URL` is set.
  */
-import type { EventType } from '../store/types.ts';
+import type { EventType, ShownList, Subject } from '../store/types.ts';
 import type { RotationPolicy } from './rotation.ts';
 import type { TrendingCounters } from './trending-counters.ts';
 
@@ -14,8 +14,7 @@ export interface RecentEvent {
   timestamp: number;
 }
 
-/** Whose events: a logged-in user or an anonymous session. */
-export type Subject = { userId: string } | { sessionId: string };
+export type { Subject };
 
 export interface RealtimeState {
   /** Engagement per item over the window, capped per visitor (trending-counters.ts). */
@@ -45,6 +44,12 @@ export function subjectKey(s: Subject): string {
 }
 
 /** Rotation's streaks (rotation.ts): what each visitor was shown without engaging. */
+/** What rotation replays: lists shown and engagements, each oldest first. */
+export interface RotationHistory {
+  lists: readonly ShownList[];
+  engaged: readonly { itemId: string; at: number }[];
+}
+
 export interface RotationState {
   readonly policy: RotationPolicy;
   /** Records that `itemIds` were shown to `subject` at `at`. */
@@ -55,6 +60,12 @@ export interface RotationState {
   demoted(subject: Subject, at: number): Promise<ReadonlySet<string>>;
   /** `demoted` without a promise, where the state is in this process. */
   demotedNow?(subject: Subject, at: number): ReadonlySet<string>;
+  /**
+   * Where the state lives in this process (embedded mode) and so began empty at its start: the
+   * visitor's streaks rebuilt from the lists they were shown and the items they engaged with
+   * (time order), read by `read` only when this process holds nothing for them yet.
+   */
+  restore?(subject: Subject, read: () => Promise<RotationHistory>): Promise<void>;
   /** A login: the session's streaks become the user's. */
   merge(sessionId: string, userId: string): Promise<void>;
   forget(subject: Subject): Promise<void>;

@@ -43,6 +43,8 @@ export const HISTORY = 50;
 const WARMED_MAX = 1_000_000;
 /** Visitors whose consumed items are held at once (the least recently read go first). */
 const CONSUMED_VISITORS = 100_000;
+/** Lists read back per visitor for rotation (embedded mode, first sight since start), at most. */
+const RESTORED_LISTS = 500;
 const NOTHING: ReadonlyMap<string, Consumed> = new Map();
 const NONE: ReadonlySet<string> = new Set();
 /** Events that end a rotation streak: the visitor engaged with the item. */
@@ -213,6 +215,21 @@ export class Visitors {
         if (stored.length) {
           await this.realtime.record(subject, stored);
           history = await this.realtime.recent(subject, HISTORY);
+        }
+        const rotation = this.realtime.rotation;
+        if (rotation.restore) {
+          // Rotation in this process's memory began empty at its start: the lists that could
+          // still count (a window, then a demotion) are read back, so a restart does not show
+          // an embedded shop's visitors again what they were shown again and again before it.
+          const span = rotation.policy.windowMs + rotation.policy.forMs;
+          await rotation.restore(subject, async () => ({
+            lists: await this.store.listsShownTo(subject, now - span, RESTORED_LISTS),
+            engaged: stored
+              .filter((e) => ENGAGEMENT.has(e.type))
+              .reverse()
+              .map((e) => ({ itemId: e.itemId, at: e.timestamp })),
+          }));
+          demoted = await rotation.demoted(subject, now);
         }
         if (this.warmed.size >= WARMED_MAX) this.warmed.clear();
         this.warmed.add(key);

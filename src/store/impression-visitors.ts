@@ -12,7 +12,7 @@
 import type Database from 'better-sqlite3';
 import { IMPRESSION_COLUMNS } from './feedback-sql.ts';
 import type { ImpressionRow } from './feedback-sql.ts';
-import type { VisitorRef } from './types.ts';
+import type { ShownList, Subject, VisitorRef } from './types.ts';
 
 const JOINED = IMPRESSION_COLUMNS.split(', ')
   .map((c) => `i.${c}`)
@@ -59,6 +59,15 @@ export class ImpressionVisitors {
         'INSERT INTO impression_visitors SELECT visitor, ts, seq FROM impression_visitors_recent',
       ),
       clearRecent: db.prepare('DELETE FROM impression_visitors_recent'),
+      // Newest first through the visitor's entries (both tables in one statement: one snapshot).
+      shownTo: db.prepare(
+        `SELECT i.item_ids, i.ts FROM (
+           SELECT ts, seq FROM impression_visitors WHERE visitor = @visitor AND ts >= @from
+           UNION ALL SELECT ts, seq FROM impression_visitors_recent WHERE visitor = @visitor AND ts >= @from
+         ) v JOIN impressions i ON i.seq = v.seq
+         WHERE NOT @anonymous OR i.user_id IS NULL
+         ORDER BY v.ts DESC, v.seq DESC LIMIT @limit`,
+      ),
       latest: latest('impression_visitors'),
       latestRecent: latest('impression_visitors_recent'),
       // A login: the session's lists become the user's too.
@@ -123,6 +132,17 @@ export class ImpressionVisitors {
       ...(visitor.sessionId !== undefined ? [`s:${visitor.sessionId}`] : []),
     ];
     return this.newestOf(keys, itemId, from, to);
+  }
+
+  /** `Store.listsShownTo`: the visitor's lists since `from`, the newest `limit`, oldest first. */
+  shownTo(visitor: Subject, from: number, limit: number): ShownList[] {
+    const anonymous = 'sessionId' in visitor;
+    const key = anonymous ? `s:${visitor.sessionId}` : `u:${visitor.userId}`;
+    const rows = this.s.shownTo.all({ visitor: key, from, limit, anonymous: anonymous ? 1 : 0 }) as {
+      item_ids: string;
+      ts: number;
+    }[];
+    return rows.reverse().map((r) => ({ itemIds: JSON.parse(r.item_ids) as string[], at: r.ts }));
   }
 
   /** The session's lists become the user's (inside the merge's write transaction). */

@@ -24,7 +24,9 @@ import type {
   FeedbackTotals,
   FeedbackWatermark,
   NewImpression,
+  ShownList,
   StoredImpression,
+  Subject,
   VisitorRef,
   AuditEntry,
   AuditQuery,
@@ -634,6 +636,18 @@ export class PostgresStore implements Store {
       [[...new Set(recommendationIds)]],
     );
     return rows.map((r) => withoutSeq(impressionFromRow(r)));
+  }
+
+  async listsShownTo(visitor: Subject, from: number, limit: number): Promise<ShownList[]> {
+    const [where, id] =
+      'sessionId' in visitor
+        ? ['session_id = $1 AND user_id IS NULL', visitor.sessionId]
+        : ['user_id = $1', visitor.userId];
+    const { rows } = await this.pool.query<{ item_ids: string[]; ts: string }>(
+      `SELECT item_ids, ts FROM impressions WHERE ${where} AND ts >= $2 ORDER BY ts DESC, seq DESC LIMIT $3`,
+      [id, from, limit],
+    );
+    return rows.reverse().map((r) => ({ itemIds: r.item_ids, at: Number(r.ts) }));
   }
 
   async latestImpressionWith(

@@ -27,7 +27,9 @@ import type {
   FeedbackTotals,
   FeedbackWatermark,
   NewImpression,
+  ShownList,
   StoredImpression,
+  Subject,
   VisitorRef,
   AuditEntry,
   AuditQuery,
@@ -711,6 +713,10 @@ export class SqliteStore implements Store {
       if (row) out.push(withoutSeq(impressionFromRow(row)));
     }
     return out;
+  }
+
+  async listsShownTo(visitor: Subject, from: number, limit: number): Promise<ShownList[]> {
+    return this.s.visitors.shownTo(visitor, from, limit);
   }
 
   async latestImpressionWith(

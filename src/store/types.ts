@@ -275,6 +275,15 @@ export interface PositionLog {
   masks: number[];
 }
 
+/** One visitor: a user, or an anonymous session. */
+export type Subject = { userId: string } | { sessionId: string };
+
+/** A list as rotation replays it: the items shown, and when. */
+export interface ShownList {
+  itemIds: string[];
+  at: number;
+}
+
 /** Who an event or an impression belongs to: a user, a session, or both. */
 export interface VisitorRef {
   userId?: string;
@@ -540,6 +549,12 @@ export interface Store {
   insertImpressions(impressions: readonly NewImpression[]): Promise<number>;
   /** The impressions of `recommendationIds` that are stored. */
   impressions(recommendationIds: readonly string[]): Promise<StoredImpression[]>;
+  /**
+   * The lists shown to a visitor since `from` (a user's: those naming them; a session's: its
+   * anonymous ones), the newest `limit`, oldest first: what rotation rebuilds its streaks from
+   * when its state lived in a process that restarted.
+   */
+  listsShownTo(visitor: Subject, from: number, limit: number): Promise<ShownList[]>;
   /** The visitor's newest impression showing `itemId` with `from` ≤ time ≤ `to`, or null. */
   latestImpressionWith(
     visitor: VisitorRef,

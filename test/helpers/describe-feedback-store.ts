@@ -56,6 +56,28 @@ export function describeFeedbackStore(store: () => Store): void {
       });
     });
 
+    it('lists what a visitor was shown since a time, the newest few, oldest first (a session: its anonymous lists)', async () => {
+      await store().insertImpressions([
+        impression('w1', { timestamp: T0 - DAY, itemIds: ['old'] }),
+        impression('w2', { timestamp: T0, itemIds: ['a'] }),
+        impression('w3', { timestamp: T0 + HOUR, itemIds: ['b', 'c'], sessionId: 'sx' }),
+        impression('w4', { timestamp: T0 + 2 * HOUR, itemIds: ['d'] }),
+        impression('w5', { timestamp: T0 + HOUR, userId: undefined, sessionId: 'sx', itemIds: ['e'] }),
+        impression('w6', { timestamp: T0 + 3 * HOUR, userId: 'u2', itemIds: ['f'] }),
+      ]);
+      const [a, bc, d] = [
+        { itemIds: ['a'], at: T0 },
+        { itemIds: ['b', 'c'], at: T0 + HOUR },
+        { itemIds: ['d'], at: T0 + 2 * HOUR },
+      ];
+      expect(await store().listsShownTo({ userId: 'u1' }, T0, 10)).toEqual([a, bc, d]);
+      expect(await store().listsShownTo({ userId: 'u1' }, T0, 2)).toEqual([bc, d]);
+      expect(await store().listsShownTo({ sessionId: 'sx' }, 0, 10)).toEqual([
+        { itemIds: ['e'], at: T0 + HOUR },
+      ]);
+      expect(await store().listsShownTo({ userId: 'nobody' }, 0, 10)).toEqual([]);
+    });
+
     it('stores impressions once each, with every field, and finds the latest showing an item', async () => {
       const full = impression('r1', { sessionId: 's1', experiment: 'x', variant: 'B', probability: 0.5 });
       expect(await store().insertImpressions([full, impression('r2', { timestamp: T0 + HOUR })])).toBe(2);

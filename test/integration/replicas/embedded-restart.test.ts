@@ -73,7 +73,23 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("keeps stock, delisting, a new item, an erasure, withdrawn consent and history (a user's and an anonymous session's) across a restart", async () => {
+  it("keeps stock, delisting, a new item, an erasure, withdrawn consent, history (a user's and an anonymous session's) and rotation across a restart", async () => {
+    // Rotation: a list shown three times demotes its items for days. Its state is in memory
+    // here; after the restart it is read back from the stored lists.
+    const repeated = users[10]!;
+    const rotated = `personalized?userId=${repeated}&limit=10`;
+    const top = (await ask(server, rotated)).items[0]!.itemId;
+    await ask(server, rotated);
+    await until(rotated, (a) => a.items[0]!.itemId !== top);
+    const demoted = async () =>
+      (
+        (await call(
+          server,
+          'GET',
+          `/v1/admin/explain?tier=personalized&userId=${repeated}&itemId=${top}&limit=10`,
+        )) as { reason: string }
+      ).reason;
+    expect(await demoted()).toContain('demoted by rotation');
     const page = items.find((i) => i.status === 'active' && i.stock !== 0)!;
     const shown = (await ask(server, `similar?itemId=${page.itemId}&limit=10`)).items.map((i) => i.itemId);
     await call(server, 'PATCH', `/v1/items/${shown[0]}`, { stock: 0 });
@@ -140,6 +156,8 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     const again = await ask(server, `personalized?userId=${buyer}&limit=10`);
     expect(again.items).toHaveLength(10);
     expect(again.items.map((i) => i.itemId)).not.toContain(bought);
+    expect((await ask(server, rotated)).items[0]!.itemId).not.toBe(top);
+    expect(await demoted()).toContain('demoted by rotation');
     const anonymousAgain = await ask(server, homepage);
     expect(anonymousAgain.items).toHaveLength(10);
     expect(anonymousAgain.items.map((i) => i.itemId)).not.toContain(taken);
