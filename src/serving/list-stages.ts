@@ -60,11 +60,12 @@ export class ListStages {
     };
     this.blend.reset();
     this.sources.collect(this.blend, r);
-    const newArrivals = this.sources.newArrivals(r);
+    const damping = visitorDamping(s, who, this.rotation.factor);
+    const newArrivals = undamped(this.sources.newArrivals(r), damping);
     // 4. Boosts, then the rules: pins, the new-arrival slot, the category cap, MMR.
     const pins = pinsOf(config, req.category, allowed.filter, c);
     const candidates = this.blend.shortlisted(
-      times(booster(config.boosts, c), visitorDamping(s, who, this.rotation.factor)),
+      times(booster(config.boosts, c), damping),
       limit * RULES_POOL_PER_SLOT + pins.length + 1,
       newArrivals.map((a) => a.index),
     );
@@ -82,4 +83,14 @@ export class ListStages {
       vectorOf: (i) => s.vectors.vector(i),
     }) satisfies Scored[];
   }
+}
+
+/**
+ * The new arrivals that may take the new-arrival slot: not one the visitor's damping lowers
+ * (rotation's demotion: shown again and again without engagement; or near an item they
+ * disliked). The slot goes to another new arrival, or to none; those still compete in the
+ * ranking with their damped scores.
+ */
+function undamped<T extends { index: number }>(arrivals: T[], damping: ((i: number) => number) | null): T[] {
+  return damping ? arrivals.filter((a) => damping(a.index) >= 1) : arrivals;
 }

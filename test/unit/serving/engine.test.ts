@@ -905,6 +905,25 @@ describe('serving engine on a generated storefront', () => {
     }
   });
 
+  it('gives the new-arrival slot to another new arrival once the visitor was shown theirs again and again', async () => {
+    const e = engine(DEFAULT_SERVING_CONFIG, undefined, DEFAULT_ROTATION);
+    await e.swap();
+    const slot = DEFAULT_SERVING_CONFIG.tiers.homepage.newItemSlot;
+    const userId = users[61]!;
+    const ask = async () => {
+      const items = (await e.recommend({ tier: 'homepage', userId, limit: 10 })).items;
+      await new Promise((r) => setTimeout(r, 5)); // rotation is recorded without waiting
+      return items;
+    };
+    const first = (await ask())[slot]!;
+    expect(first.reason).toBe('new arrival');
+    await ask();
+    await ask();
+    const fourth = (await ask())[slot]!;
+    expect(fourth.reason).toBe('new arrival');
+    expect(fourth.itemId).not.toBe(first.itemId);
+  });
+
   it('damps the nearest neighbours of an item the visitor disliked or hid', async () => {
     const e = engine();
     await e.swap();
