@@ -4,8 +4,10 @@
  * the candidate sources, the ranking cut, the rules) and the scores involved.
  */
 import type { Blend } from './blend.ts';
+import { visitorDamping } from './damping.ts';
 import type { Context } from './filters.ts';
 import { whyNotAllowed } from './filters.ts';
+import { NEW_ARRIVAL, PROMOTED } from './rules.ts';
 import type { Scored } from './rules.ts';
 import type { Served } from './served.ts';
 import type { RecommendedItem, RecommendRequest, TierConfig } from './types.ts';
@@ -51,7 +53,21 @@ export function explained(
   items: readonly RecommendedItem[],
 ): Explanation {
   const i = s.catalog.indexOf(itemId);
-  const lowestShown = chosen.length ? Math.min(...chosen.map((c) => c.score)) : null;
+  // What it had to beat: the items the ranking placed, not those a pin or the new-arrival slot
+  // put in (a pin scores the top, a new arrival no source proposed scores 0).
+  const ranked = chosen.filter((c) => c.reason !== PROMOTED && c.reason !== NEW_ARRIVAL);
+  const lowestShown = ranked.length ? Math.min(...ranked.map((c) => c.score)) : null;
+  // The visitor's damping: rotation (shown again and again without engagement), and nearness
+  // to an item they disliked or hid; each multiplied its score down.
+  const damped =
+    i === undefined
+      ? []
+      : [
+          ...(who.demoted.has(itemId) ? ['demoted by rotation: shown repeatedly without engagement'] : []),
+          ...((visitorDamping(s, who, 1)?.(i) ?? 1) < 1
+            ? ['damped as a near neighbour of an item the visitor disliked or hid']
+            : []),
+        ];
   const out = (
     stage: ExplainStage,
     reason: string,
@@ -62,7 +78,10 @@ export function explained(
     shown: stage === 'shown',
     position,
     stage,
-    reason,
+    reason:
+      (stage === 'ranking' || stage === 'rules') && damped.length
+        ? `${reason} (${damped.join('; ')})`
+        : reason,
     score,
     lowestShown,
     items,
@@ -72,16 +91,13 @@ export function explained(
   if (at >= 0) return out('shown', chosen[at]!.reason, chosen[at]!.score, at);
   const notAllowed = whyNotAllowed(s, req, who, trace.ctx!, config, i);
   if (notAllowed) return out('filters', notAllowed, null);
-  // Rotation: shown again and again without engagement, its score multiplied down.
-  const demoted = who.demoted.has(itemId)
-    ? ' (demoted by rotation: shown repeatedly without engagement)'
-    : '';
+
   const listed = trace.shortlist!.find((c) => c.index === i);
   if (!listed) {
     const score = blend.scoreOf(i);
     return score === null
       ? out('candidates', 'not a candidate of any source', null)
-      : out('ranking', `ranked below the candidates the rules consider${demoted}`, score);
+      : out('ranking', `ranked below the candidates the rules consider`, score);
   }
   // It reached the rules: the category cap, a pin or the new-arrival slot, or MMR took its place.
   const category = s.catalog.item(i)?.categories[0];
@@ -94,7 +110,7 @@ export function explained(
     );
   }
   const better = trace.shortlist!.filter((c) => c.score > listed.score).length;
-  if (better >= limit) return out('ranking', `${better} candidates scored higher${demoted}`, listed.score);
+  if (better >= limit) return out('ranking', `${better} candidates scored higher`, listed.score);
   const placed = (trace.pins ?? 0) + (config.newItemSlot >= 0 ? 1 : 0);
   if (better >= limit - placed) {
     return out('rules', 'displaced by a pinned promotion or the new-arrival slot', listed.score);

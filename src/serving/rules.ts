@@ -28,6 +28,10 @@ export interface RuleInput {
   vectorOf: (index: number) => Float32Array | null;
 }
 
+/** The reasons of the items a pin and the new-arrival slot place. */
+export const PROMOTED = 'promoted';
+export const NEW_ARRIVAL = 'new arrival';
+
 /** The category id of an uncategorised item. */
 const UNCAPPED = -1;
 
@@ -64,7 +68,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
 
   for (const p of o.pins) {
     if (p.slot < o.limit && !slots[p.slot] && !used.has(p.index))
-      take({ index: p.index, score: top, reason: 'promoted' }, p.slot);
+      take({ index: p.index, score: top, reason: PROMOTED }, p.slot);
   }
   const newSlot = o.rules.newItemSlot;
   if (newSlot >= 0 && newSlot < o.limit && !slots[newSlot]) {
@@ -77,7 +81,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
         {
           index: best.index,
           score: candidates.find((s) => s.index === best.index)?.score ?? 0,
-          reason: 'new arrival',
+          reason: NEW_ARRIVAL,
         },
         newSlot,
       );

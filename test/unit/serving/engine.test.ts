@@ -239,6 +239,11 @@ describe('serving engine on a generated storefront', () => {
     const slotItem = r.items[DEFAULT_SERVING_CONFIG.tiers.homepage.newItemSlot]!.itemId;
     const published = slotItem === fresh.itemId ? fresh.publishedAt : byId(slotItem).publishedAt;
     expect(NOW - published).toBeLessThan(72 * 3_600_000);
+    // Explain's bar to beat is the lowest the ranking placed, not the pin's or the new arrival's.
+    const ranked = r.items.filter((i) => i.reason !== 'promoted' && i.reason !== 'new arrival');
+    const why = await e.explain({ tier: 'homepage', userId: users[8], limit: 10 }, 'not-an-item');
+    expect(why.lowestShown).toBeCloseTo(Math.min(...ranked.map((i) => i.score)), 3);
+    expect(why.lowestShown).toBeGreaterThan(0);
   });
 
   it('drops an item from the next answer when its stock runs out', async () => {
@@ -951,6 +956,16 @@ describe('serving engine on a generated storefront', () => {
       if (was && i.score < was.score * 0.6) lower++;
     }
     expect(lower).toBeGreaterThan(0);
+    // Explain names the damping of those it pushed out of the list.
+    const pushedOut = plain.filter((p) => p !== hidden && !after.some((a) => a.itemId === p.itemId));
+    const why = await Promise.all(
+      pushedOut.map((p) =>
+        e.explain({ tier: 'similar', itemId: page.itemId, sessionId: 'damping-hid', limit: 20 }, p.itemId),
+      ),
+    );
+    expect(
+      why.some((w) => w.reason.includes('a near neighbour of an item the visitor disliked or hid')),
+    ).toBe(true);
   });
 
   it("damps a disliked item's neighbours once, though the dislike is in both history and stored items", async () => {
