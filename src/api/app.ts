@@ -40,6 +40,7 @@ import type { GateVerdict } from './routes/admin-models.ts';
 import { rulesRoutes } from './routes/admin-rules.ts';
 import { segmentRoutes } from './routes/admin-segments.ts';
 import { eventRoutes } from './routes/events.ts';
+import { documentedBody } from './schemas.ts';
 import { healthRoutes } from './routes/health.ts';
 import { itemRoutes } from './routes/items.ts';
 import { jobRoutes } from './routes/admin-jobs.ts';
@@ -138,6 +139,10 @@ export async function buildApp(deps: AppDeps) {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    transform: ({ schema, url }) => ({
+      url,
+      schema: schema?.body ? { ...schema, body: documentedBody(schema.body) as object } : schema,
+    }),
   });
   // The docs are pages: helmet's document headers over the API's (swagger-ui's own script policy last).
   const documentHeaders = documentSecurityHeaders();

@@ -5,6 +5,8 @@ import type { Static } from '@sinclair/typebox';
 import { LIFECYCLES, SEGMENTS } from '../segments/segments.ts';
 import type { Lifecycle, Segment } from '../segments/segments.ts';
 import { TIERS } from '../serving/types.ts';
+import { RATING_MAX } from '../store/event-weights.ts';
+import { EVENT_TYPES } from '../store/types.ts';
 import { MAX_STOCK } from '../store/validate.ts';
 import type { Tier } from '../serving/types.ts';
 
@@ -111,6 +113,59 @@ export const ItemsBody = Type.Object({
   items: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 1000 }),
 });
 export type ItemsBody = Static<typeof ItemsBody>;
+
+const Timestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Integer()], {
+  description: 'ISO-8601 (a zoneless time is UTC) or epoch milliseconds',
+});
+const Attributes = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]));
+
+/** An event's fields as the document shows them; validate.ts `validateEvent` checks each record. */
+const EventRecord = Type.Object({
+  eventId: Type.String({ description: 'unique: a duplicate is counted once' }),
+  type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
+  userId: Type.Optional(Type.String({ description: 'userId or sessionId is required' })),
+  sessionId: Type.Optional(Type.String()),
+  itemId: Type.String(),
+  timestamp: Timestamp,
+  quantity: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'units of a purchase or return' })),
+  price: Type.Optional(Type.Number({ minimum: 0, description: 'unit price' })),
+  value: Type.Optional(
+    Type.Number({ minimum: 0, maximum: RATING_MAX, description: 'a rating, required for rating events' }),
+  ),
+  recommendationId: Type.Optional(Type.String({ description: 'the list the event follows' })),
+  context: Type.Optional(Attributes),
+});
+
+/** An item's fields as the document shows them; validate.ts `validateItem` checks each record. */
+const ItemRecord = Type.Object({
+  itemId: Type.String(),
+  title: Type.String(),
+  description: Type.Optional(Type.String()),
+  categories: Type.Optional(
+    Type.Array(Type.String(), { description: "category paths, 'Home > Kitchen > Mugs'" }),
+  ),
+  brand: Type.Optional(Type.String()),
+  price: Type.Optional(Type.Number({ minimum: 0 })),
+  currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
+  stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
+  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('delisted')])),
+  publishedAt: Type.Optional(Timestamp),
+  repurchasable: Type.Optional(Type.Boolean()),
+  attributes: Type.Optional(Attributes),
+});
+
+/**
+ * The OpenAPI document's request body of a route: batches of events and items show their
+ * records' fields, though ajv takes any element (each is checked by validate.ts, so one bad
+ * record is reported, not the batch refused). @fastify/swagger's `transform` calls this.
+ */
+export function documentedBody(body: unknown): unknown {
+  const records =
+    body === EventsBody ? { events: EventRecord } : body === ItemsBody ? { items: ItemRecord } : null;
+  if (!records) return body;
+  const [key, record] = Object.entries(records)[0]!;
+  return Type.Object({ [key]: Type.Array(record, { minItems: 1, maxItems: 1000 }) });
+}
 export const ItemsReply = Type.Object({
   written: Type.Integer(),
   rejected: Type.Integer(),

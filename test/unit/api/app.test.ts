@@ -825,5 +825,23 @@ describe('HTTP API', () => {
       ).toBe(true);
       expect(statuses, `${route} error responses`).toEqual(expect.arrayContaining(['4xx', '5xx']));
     }
+    // Batches show their records' fields (a generated client needs them), though each record is
+    // validated on its own.
+    type Body = { content: Record<string, { schema: { properties: Record<string, RecordSchema> } }> };
+    type RecordSchema = { items: { required: string[]; properties: Record<string, unknown> } };
+    const record = (route: string, key: string) => {
+      const op = operations.find((o) => o.route === route)!.op.requestBody as Body;
+      return op.content['application/json']!.schema.properties[key]!.items;
+    };
+    const event = record('POST /v1/events', 'events');
+    expect(event.required.sort()).toEqual(['eventId', 'itemId', 'timestamp', 'type']);
+    expect(Object.keys(event.properties)).toEqual(
+      expect.arrayContaining(['userId', 'sessionId', 'price', 'quantity', 'value', 'recommendationId']),
+    );
+    const item = record('PUT /v1/items', 'items');
+    expect(item.required.sort()).toEqual(['itemId', 'title']);
+    expect(Object.keys(item.properties)).toEqual(
+      expect.arrayContaining(['categories', 'price', 'stock', 'status', 'publishedAt', 'repurchasable']),
+    );
   });
 });
