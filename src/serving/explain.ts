@@ -24,6 +24,9 @@ export interface ListTrace {
 
 export type ExplainStage = 'shown' | 'catalogue' | 'filters' | 'candidates' | 'ranking' | 'rules';
 
+/** The stages where an item's score counted: its damping is named there. */
+const SCORED: ReadonlySet<ExplainStage> = new Set(['shown', 'ranking', 'rules']);
+
 export interface Explanation {
   itemId: string;
   shown: boolean;
@@ -78,10 +81,7 @@ export function explained(
     shown: stage === 'shown',
     position,
     stage,
-    reason:
-      (stage === 'ranking' || stage === 'rules') && damped.length
-        ? `${reason} (${damped.join('; ')})`
-        : reason,
+    reason: SCORED.has(stage) && damped.length ? `${reason} (${damped.join('; ')})` : reason,
     score,
     lowestShown,
     items,
