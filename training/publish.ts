@@ -18,6 +18,7 @@ import type { ModelRegistry, OfflineMetrics, VersionManifest } from '../src/regi
 import type { Engine, EngineOptions } from '../src/serving/engine.ts';
 import type { Tier } from '../src/serving/types.ts';
 import { versionRulesFile } from '../src/serving/version-rules.ts';
+import { withoutUsers } from '../src/registry/erase-users.ts';
 import { allItems } from '../src/store/all-items.ts';
 import type { Item, Store } from '../src/store/types.ts';
 import { GraphBuilds } from './ann-index-files.ts';
@@ -450,20 +451,27 @@ async function trainAndPublish(o: TrainOptions, graphs: GraphBuilds): Promise<Tr
   else clock.record('rules', tuneSeconds);
   const draft = await publishClock.time('index wait', () => withIndex(pending));
   const trainSeconds = (performance.now() - t0) / 1000 - tuneSeconds;
+  const files =
+    'skipped' in rules ? draft.files : { ...draft.files, [F.servingRules]: versionRulesFile(rules.rules) };
   const manifest = await clock.time('write', () =>
-    o.registry.create(
-      {
-        ...draft.meta,
-        params: {
-          ...draft.meta.params,
-          trainSeconds,
-          ...(o.jobKey ? { jobKey: o.jobKey } : {}),
-          servingRules: 'skipped' in rules ? rules : rules.report,
+    // Under the registry's lock, as an erasure's rewrite is: a user erased since the snapshot
+    // is left out here, or their erasure (waiting for the lock) finds this version stored.
+    o.registry.exclusive(async () => {
+      const erased = withoutUsers(files, new Set(await o.store.erasedUsers()));
+      return o.registry.create(
+        {
+          ...draft.meta,
+          params: {
+            ...draft.meta.params,
+            trainSeconds,
+            ...(o.jobKey ? { jobKey: o.jobKey } : {}),
+            servingRules: 'skipped' in rules ? rules : rules.report,
+          },
+          metrics,
         },
-        metrics,
-      },
-      'skipped' in rules ? draft.files : { ...draft.files, [F.servingRules]: versionRulesFile(rules.rules) },
-    ),
+        { ...files, ...erased },
+      );
+    }),
   );
   o.log.info(
     { version: manifest.version, ndcgAt20: metrics?.['ndcg@20'], trainSeconds, tuneSeconds },

@@ -206,7 +206,7 @@ export async function buildApp(deps: AppDeps) {
     ...(deps.attributor ? { attributor: deps.attributor } : {}),
   });
   await app.register(itemRoutes, { store, changes, audit });
-  await app.register(userRoutes, { store, changes, audit, segments });
+  await app.register(userRoutes, { store, registry, changes, audit, segments });
   await app.register(sessionRoutes, { store, engine, changes });
   await app.register(modelRoutes, { engine, registry, jobs, promote: deps.promote, changes, audit });
   await app.register(auditRoutes, { store });

@@ -303,6 +303,9 @@ export const DeleteUserReply = Type.Object({
   userId: Type.String(),
   profileRemoved: Type.Boolean(),
   eventsRemoved: Type.Integer(),
+  versionsRewritten: Type.Integer({
+    description: 'stored model versions rewritten without the user (id, vector, training row)',
+  }),
 });
 export const MergeReply = Type.Object({
   sessionId: Type.String(),

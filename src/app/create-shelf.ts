@@ -42,6 +42,7 @@ import type { TrainProcessorOptions } from '../jobs/train-processor.ts';
 import { MemoryRealtime } from '../realtime/memory-realtime.ts';
 import { RedisRealtime } from '../realtime/redis-realtime.ts';
 import type { RealtimeState } from '../realtime/types.ts';
+import { eraseFromVersions } from '../registry/erase-users.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { SegmentCache } from '../segments/segment-cache.ts';
 import { SegmentReports } from '../segments/segment-reports.ts';
@@ -341,6 +342,11 @@ export async function createShelf(
     await changes.start();
     await loadRules();
     await engine.swap();
+    // An erasure whose rewrite of the stored versions did not finish (its process died) is
+    // finished here; nothing to do reads each version's user ids once.
+    await eraseFromVersions(registry, new Set(await store.erasedUsers())).catch((err: unknown) =>
+      log.error({ err }, 'removing erased users from the stored versions failed'),
+    );
     await loadExperiments();
     await adaptive.refresh();
     const drain = new Drain();

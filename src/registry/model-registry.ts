@@ -4,7 +4,8 @@
  * that pointer, written atomically (temp file + rename). `history.jsonl` records each change.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { RegistryError } from '../errors.ts';
 
@@ -36,6 +37,14 @@ export interface VersionManifest {
 }
 
 export type NewVersion = Omit<VersionManifest, 'schemaVersion' | 'version' | 'files' | 'createdAt'>;
+
+/** A file that disagrees with its manifest is read this many times, this far apart. */
+const REREADS = 5;
+const REREAD_MS = 50;
+/** `exclusive`: how long a caller waits for the lock, how often it looks, when a lock is stale. */
+const LOCK_WAIT_MS = 60_000;
+const LOCK_POLL_MS = 25;
+const LOCK_STALE_MS = 120_000;
 
 const VERSION_RE = /^v\d{8}-\d{6}-\d{3}$/;
 const FILE_RE = /^[a-z0-9][a-z0-9._-]*$/;
@@ -104,14 +113,70 @@ export class ModelRegistry {
 
   /** Reads one file of a version and checks it against the manifest's size and hash. */
   async file(version: string, name: string): Promise<Buffer> {
-    const m = await this.manifest(version);
-    const entry = m.files[name];
-    if (!entry) throw new RegistryError(`version ${version} has no file ${name}`);
-    const bytes = await readFile(join(this.dir, version, name));
-    if (bytes.byteLength !== entry.bytes || sha256(bytes) !== entry.sha256) {
-      throw new RegistryError(`version ${version}: ${name} does not match its manifest (corrupt or edited)`);
+    // A rewrite (an erasure) renames the file, then the manifest: read between the two, they
+    // disagree for a moment, so a mismatch is read again before it counts as corruption.
+    for (let attempt = 1; ; attempt++) {
+      const m = await this.manifest(version);
+      const entry = m.files[name];
+      if (!entry) throw new RegistryError(`version ${version} has no file ${name}`);
+      const bytes = await readFile(join(this.dir, version, name));
+      if (bytes.byteLength === entry.bytes && sha256(bytes) === entry.sha256) return bytes;
+      if (attempt === REREADS) {
+        throw new RegistryError(
+          `version ${version}: ${name} does not match its manifest (corrupt or edited)`,
+        );
+      }
+      await sleep(REREAD_MS);
     }
-    return bytes;
+  }
+
+  /**
+   * Replaces files of an existing version (an erasure's): each through a temp file and a rename,
+   * then the manifest with their new sizes and hashes. Callers hold `exclusive`.
+   */
+  async rewrite(version: string, files: Record<string, Uint8Array>): Promise<void> {
+    const m = await this.manifest(version);
+    const dir = join(this.dir, version);
+    for (const [name, bytes] of Object.entries(files)) {
+      if (!m.files[name]) throw new RegistryError(`version ${version} has no file ${name}`);
+      const tmp = join(dir, `.${name}-${process.pid}`);
+      await writeFile(tmp, bytes);
+      await rename(tmp, join(dir, name));
+      m.files[name] = { bytes: bytes.byteLength, sha256: sha256(bytes) };
+    }
+    const tmp = join(dir, `.manifest-${process.pid}`);
+    await writeFile(tmp, JSON.stringify(m, null, 2) + '\n');
+    await rename(tmp, join(dir, 'manifest.json'));
+  }
+
+  /**
+   * Runs `work` while no other process (or call) sharing this models dir runs one: a lock file
+   * made with O_EXCL, taken over once older than `LOCK_STALE_MS` (its holder died).
+   */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    await mkdir(this.dir, { recursive: true });
+    const lock = join(this.dir, '.lock');
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const age = await stat(lock).then(
+          (st) => Date.now() - st.mtimeMs,
+          () => 0,
+        );
+        if (age > LOCK_STALE_MS) await rm(lock, { force: true });
+        else if (Date.now() > deadline) throw new RegistryError(`the models dir is locked (${lock})`);
+        else await sleep(LOCK_POLL_MS);
+      }
+    }
+    try {
+      return await work();
+    } finally {
+      await rm(lock, { force: true });
+    }
   }
 
   /**

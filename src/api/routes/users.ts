@@ -7,6 +7,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AuditLog } from '../../changes/audit-log.ts';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
 import { ValidationError } from '../../errors.ts';
+import { eraseFromVersions } from '../../registry/erase-users.ts';
+import type { ModelRegistry } from '../../registry/model-registry.ts';
 import type { SegmentReports } from '../../segments/segment-reports.ts';
 import type { Store } from '../../store/types.ts';
 import { validateUserPatch } from '../../store/validate.ts';
@@ -16,7 +18,9 @@ import * as S from '../schemas.ts';
 import { requireUserId } from '../user-id.ts';
 
 export interface UserRoutesOptions {
-  store: Pick<Store, 'deleteUser' | 'getUser' | 'recentEvents' | 'patchUser' | 'erasedAmong'>;
+  store: Pick<Store, 'deleteUser' | 'getUser' | 'recentEvents' | 'patchUser' | 'erasedAmong' | 'erasedUsers'>;
+  /** The stored versions, which name their users: an erasure rewrites them without the user. */
+  registry: ModelRegistry;
   changes: Pick<ChangeFeed, 'publish'>;
   audit: Pick<AuditLog, 'record'>;
   /** Classifies one user with the latest segment report's rules. */
@@ -25,7 +29,7 @@ export interface UserRoutesOptions {
 
 export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
   app,
-  { store, changes, audit, segments },
+  { store, registry, changes, audit, segments },
 ) => {
   app.delete(
     '/v1/users/:userId',
@@ -39,7 +43,14 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
       const removed = await store.deleteUser(userId, Date.now());
       await audit.record(actorOf(req), 'user.erase', userId, { events: removed.events });
       await changes.publish([{ kind: 'erased', userId }]);
-      return { userId, profileRemoved: removed.user, eventsRemoved: removed.events };
+      // Every tombstone, not only this one: one an earlier erasure could not finish goes too.
+      const rewritten = await eraseFromVersions(registry, new Set(await store.erasedUsers()));
+      return {
+        userId,
+        profileRemoved: removed.user,
+        eventsRemoved: removed.events,
+        versionsRewritten: rewritten.length,
+      };
     },
   );
 

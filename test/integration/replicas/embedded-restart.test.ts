@@ -4,7 +4,7 @@
  * every promise of issue #12 that used to live in one process's memory.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,7 +102,14 @@ describe('embedded mode across a restart, and the command line reaching a runnin
       if (personalUsers.length === 2) break;
     }
     const [gone, noConsent] = personalUsers as [string, string];
-    await call(server, 'DELETE', `/v1/users/${gone}`, undefined, SHOP);
+    const erased = (await call(server, 'DELETE', `/v1/users/${gone}`, undefined, SHOP)) as {
+      versionsRewritten: number;
+    };
+    // Both stored versions named the user (and their vector, and their training row): no longer.
+    expect(erased.versionsRewritten).toBe(2);
+    for (const v of [first, second]) {
+      expect(await readFile(join(dir, 'models', v, 'users.json'), 'utf8')).not.toContain(`"${gone}"`);
+    }
     await call(server, 'PATCH', `/v1/users/${noConsent}`, { consent: { personalization: false } }, SHOP);
     // A purchase of the buyer's first pick that is not bought again and again: history that
     // must outlive the process, or the trained vector puts the item back in the list after it.

@@ -13,6 +13,7 @@ import type { ErrorCode } from '../../../src/errors.ts';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
+import { VERSION_FILES } from '../../../src/registry/version-files.ts';
 import type { Engine } from '../../../src/serving/engine.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Item, Store } from '../../../src/store/types.ts';
@@ -365,9 +366,21 @@ describe('HTTP API', () => {
     const userId = users[6]!;
     const cold = (await get('/v1/recommendations/personalized?userId=nobody-at-all&limit=10')).json();
     expect((await get(`/v1/users/${userId}/profile`)).json()).toMatchObject({ known: true });
+    const named = async () => {
+      const out: string[] = [];
+      for (const v of await registry.versions()) {
+        const ids = JSON.parse((await registry.file(v, VERSION_FILES.users)).toString('utf8')) as string[];
+        if (ids.includes(userId)) out.push(v);
+      }
+      return out;
+    };
+    const holding = await named();
+    expect(holding.length).toBeGreaterThan(0);
     const del = await app.inject({ method: 'DELETE', url: `/v1/users/${userId}`, headers: as(SHOP) });
-    expect(del.json()).toMatchObject({ profileRemoved: true });
+    expect(del.json()).toMatchObject({ profileRemoved: true, versionsRewritten: holding.length });
     expect(del.json().eventsRemoved).toBeGreaterThan(0);
+    // The stored versions (kept for rollback) no longer name the user, and still load.
+    expect(await named()).toEqual([]);
     expect(await store.recentEvents(userId, 10)).toEqual([]);
     const after = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
     expect(after.items).toEqual(cold.items);
@@ -409,8 +422,22 @@ describe('HTTP API', () => {
     });
     expect((await get('/v1/admin/audit', SHOP)).statusCode).toBe(403);
 
+    // An erasure whose rewrite of the versions never ran (its process died after the store's
+    // deletion): a start finishes it.
+    const orphan = users[80]!;
+    expect((await store.deleteUser(orphan, NOW)).events).toBeGreaterThan(0);
+    const namingOrphan = async () => {
+      const out: string[] = [];
+      for (const v of await registry.versions()) {
+        const ids = JSON.parse((await registry.file(v, VERSION_FILES.users)).toString('utf8')) as string[];
+        if (ids.includes(orphan)) out.push(v);
+      }
+      return out;
+    };
+    expect((await namingOrphan()).length).toBeGreaterThan(0);
     // A restart (a fresh Shelf over the same store and the version trained before the erasure).
     const again = await make();
+    expect(await namingOrphan()).toEqual([]);
     try {
       const ask = (who: string) =>
         again.app.inject({

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { int32From } from '../../../models/typed-bytes.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
@@ -70,6 +71,25 @@ describe('train, publish and gate on a generated storefront', () => {
     );
     expect(a.manifest.params.encoderItems).toBe(a.manifest.data.items);
     expect(await registry.current()).toBeNull();
+  });
+
+  it('publishes without a user erased after its snapshot was taken (their id, vector and row)', async () => {
+    const { userIds } = await takeSnapshot(store);
+    const [gone, kept] = [userIds[3]!, userIds[4]!];
+    // The erasure lands while the fit runs: the snapshot had the user's events.
+    const erasedMeanwhile: Store = Object.create(store) as Store;
+    erasedMeanwhile.erasedUsers = async () => [gone];
+    const { manifest } = await trainVersion({ store: erasedMeanwhile, registry, recipe: fast, seed: 3, log });
+    const v = await loadAlsVersion(registry, manifest.version);
+    expect(v.userIds).not.toContain(gone);
+    expect(v.userIds[3]).toBe('');
+    expect(v.userIds[4]).toBe(kept);
+    const k = v.model.factors;
+    expect(Array.from(v.model.userFactors.subarray(3 * k, 4 * k)).every((x) => x === 0)).toBe(true);
+    expect(Array.from(v.model.userFactors.subarray(4 * k, 5 * k)).some((x) => x !== 0)).toBe(true);
+    const indptr = int32From(await registry.file(manifest.version, 'user-items-indptr.i32'));
+    expect(indptr[4]! - indptr[3]!).toBe(0);
+    expect(indptr[5]! - indptr[4]!).toBeGreaterThan(0);
   });
 
   it('publishes the same version with its fits side by side on worker threads', async () => {

@@ -1,0 +1,90 @@
+/**
+ * Right to erasure in the published versions. A version names its users (users.json) beside
+ * their vectors (user-factors.f32) and training rows (user-items-*, CSR); versions are kept for
+ * rollback, and one whose snapshot was taken before an erasure is published after it. An erased
+ * user's id is blanked ('': no id is empty), their vector zeroed and their row emptied, in the
+ * files a training run is about to publish and in every version already stored.
+ */
+import { bytesOf, float32From, int32From } from '../../models/typed-bytes.ts';
+import type { ModelRegistry } from './model-registry.ts';
+import { VERSION_FILES as F } from './version-files.ts';
+
+/** The user files of a version, by file name (those it has). */
+export type UserFiles = Partial<Record<string, Uint8Array>>;
+
+const USER_FILES = [F.users, F.userFactors, F.userItemsIndptr, F.userItemsIndices, F.userItemsValues];
+
+/** The user files of `files` rewritten without the `erased` users, or null when it names none. */
+export function withoutUsers(
+  files: UserFiles,
+  erased: ReadonlySet<string>,
+): Record<string, Uint8Array> | null {
+  const named = files[F.users];
+  if (!named || !erased.size) return null;
+  const userIds = JSON.parse(Buffer.from(named).toString('utf8')) as string[];
+  const rows = new Set<number>();
+  userIds.forEach((u, r) => {
+    if (erased.has(u)) rows.add(r);
+  });
+  if (!rows.size) return null;
+  for (const r of rows) userIds[r] = '';
+  const out: Record<string, Uint8Array> = { [F.users]: Buffer.from(JSON.stringify(userIds)) };
+  const factorBytes = files[F.userFactors];
+  if (factorBytes) {
+    const factors = float32From(factorBytes, F.userFactors);
+    const k = factors.length / userIds.length;
+    for (const r of rows) factors.fill(0, r * k, (r + 1) * k);
+    out[F.userFactors] = bytesOf(factors);
+  }
+  const [indptrBytes, indicesBytes, valuesBytes] = [
+    F.userItemsIndptr,
+    F.userItemsIndices,
+    F.userItemsValues,
+  ].map((name) => files[name]);
+  if (indptrBytes && indicesBytes && valuesBytes) {
+    const indptr = int32From(indptrBytes, F.userItemsIndptr);
+    const indices = int32From(indicesBytes, F.userItemsIndices);
+    const values = float32From(valuesBytes, F.userItemsValues);
+    const kept = new Int32Array(indptr.length);
+    for (let r = 0; r + 1 < indptr.length; r++) {
+      kept[r + 1] = kept[r]! + (rows.has(r) ? 0 : indptr[r + 1]! - indptr[r]!);
+    }
+    const keptIndices = new Int32Array(kept[kept.length - 1]!);
+    const keptValues = new Float32Array(keptIndices.length);
+    for (let r = 0; r + 1 < indptr.length; r++) {
+      if (rows.has(r)) continue;
+      keptIndices.set(indices.subarray(indptr[r], indptr[r + 1]), kept[r]);
+      keptValues.set(values.subarray(indptr[r], indptr[r + 1]), kept[r]);
+    }
+    out[F.userItemsIndptr] = bytesOf(kept);
+    out[F.userItemsIndices] = bytesOf(keptIndices);
+    out[F.userItemsValues] = bytesOf(keptValues);
+  }
+  return out;
+}
+
+/**
+ * Removes the `erased` users from every stored version (one process at a time: the registry's
+ * lock); returns the versions rewritten. Idempotent: a version already without them is only read.
+ */
+export async function eraseFromVersions(
+  registry: ModelRegistry,
+  erased: ReadonlySet<string>,
+): Promise<string[]> {
+  if (!erased.size) return [];
+  return registry.exclusive(async () => {
+    const rewritten: string[] = [];
+    for (const version of await registry.versions()) {
+      const { files } = await registry.manifest(version);
+      if (!files[F.users]) continue;
+      const users = await registry.file(version, F.users);
+      // Most versions name none of them: their other files are not read.
+      if (!withoutUsers({ [F.users]: users }, erased)) continue;
+      const current: UserFiles = {};
+      for (const name of USER_FILES) if (files[name]) current[name] = await registry.file(version, name);
+      await registry.rewrite(version, withoutUsers(current, erased)!);
+      rewritten.push(version);
+    }
+    return rewritten;
+  });
+}
