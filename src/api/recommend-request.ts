@@ -18,12 +18,20 @@ const list = (s: string | undefined) =>
         .filter(Boolean)
     : undefined;
 
+/** A query-string error as the schema's are answered: the field and reason, in the message and in details. */
+function invalid(field: string, reason: string): ShelfError {
+  return ShelfError.of('SHELF_ERR_VALIDATION', `querystring/${field} ${reason}`, [
+    { field: `querystring/${field}`, reason },
+  ]);
+}
+
 /** Only the parameters given, as properties (not spreads: this runs on every request). */
 export function requestOf(tier: Tier, q: RecommendQuery): RecommendRequest {
-  if (tier === 'similar' && !q.itemId)
-    throw ShelfError.of('SHELF_ERR_VALIDATION', 'querystring/itemId is required for the similar tier');
-  if (tier === 'category' && !q.category)
-    throw ShelfError.of('SHELF_ERR_VALIDATION', 'querystring/category is required for the category tier');
+  if (tier === 'similar' && !q.itemId) throw invalid('itemId', 'is required for the similar tier');
+  if (tier === 'category' && !q.category) throw invalid('category', 'is required for the category tier');
+  // Not an empty list that looks like a shop with nothing in the range.
+  if (q.minPrice !== undefined && q.maxPrice !== undefined && q.minPrice > q.maxPrice)
+    throw invalid('minPrice', `must be at most maxPrice (${q.maxPrice}), got ${q.minPrice}`);
   const r: RecommendRequest = { tier, limit: q.limit ?? 20 };
   if (q.userId !== undefined) {
     requireUserId(q.userId, 'querystring/userId');

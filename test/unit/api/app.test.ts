@@ -246,9 +246,15 @@ describe('HTTP API', () => {
     expect((await get('/v1/recommendations/homepage?limit=101')).json().message).toMatch(
       /^querystring\/limit /,
     );
-    expect((await get('/v1/recommendations/similar')).json().message).toMatch(
-      /querystring\/itemId is required/,
-    );
+    expect((await get('/v1/recommendations/similar')).json()).toMatchObject({
+      message: expect.stringMatching(/querystring\/itemId is required/),
+      details: [{ field: 'querystring/itemId', reason: 'is required for the similar tier' }],
+    });
+    const crossed = await get('/v1/recommendations/homepage?minPrice=5&maxPrice=1');
+    expect(crossed.statusCode).toBe(400);
+    expect(crossed.json().details).toEqual([
+      { field: 'querystring/minPrice', reason: 'must be at most maxPrice (1), got 5' },
+    ]);
   });
 
   it('stores exactly the valid events of a mixed batch and says why the others failed', async () => {
