@@ -123,9 +123,12 @@ export class Candidates {
         category ? `trending in ${category.split(' > ').pop()}` : 'trending now',
       );
     }
-    // Only items no source reached: a fallback adds nothing to a real candidate's score.
-    if (blend.count < limit && filter.count > blend.count)
-      addList(blend, popularTop(s, filter, limit + blend.count), POPULAR_WEIGHT, 'popular', true);
+    // Only items no source reached: a fallback adds nothing to a real candidate's score. As
+    // many more as rotation demotes: with only `limit` candidates (a visitor without history on
+    // a shop with nothing trending) all of them shown and demoted, the list could not move on.
+    const demoted = Math.min(who.demoted.size, filter.count);
+    if (blend.count < limit + demoted && filter.count > blend.count)
+      addList(blend, popularTop(s, filter, limit + demoted + blend.count), POPULAR_WEIGHT, 'popular', true);
   }
 
   /**

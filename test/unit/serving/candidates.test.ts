@@ -174,6 +174,11 @@ describe('candidates: where a list comes from', () => {
     // Sources that found enough need no fallback.
     const similar = collect({ tier: 'similar', itemId: 'a' }, anonymous).out;
     expect(similar.map((c) => c.reason)).not.toContain('popular');
+    // A visitor shown f, c and e again and again (rotation demotes them): as many more come, so
+    // the list can move on (it was f, c, e alone, demoted alike, every time).
+    const rotated: Visitor = { ...anonymous, subject: { sessionId: 's' }, demoted: new Set(['f', 'c', 'e']) };
+    const more = collect({ tier: 'homepage', exclude: ['a'] }, rotated, new Candidates(), undefined, old).out;
+    expect(more.filter((c) => !rotated.demoted.has(c.itemId)).map((c) => c.itemId)).toEqual(['b', 'd', 'g']);
   });
 
   it("sums EASE's rows over the user's whole history, each weighed by its recency", () => {

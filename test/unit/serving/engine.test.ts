@@ -910,6 +910,23 @@ describe('serving engine on a generated storefront', () => {
     }
   });
 
+  it('rotates an anonymous visitor without history too: a list shown three times moves on', async () => {
+    const e = engine(DEFAULT_SERVING_CONFIG, undefined, DEFAULT_ROTATION);
+    await e.swap();
+    for (const tier of ['homepage', 'personalized'] as const) {
+      const ask = async () => {
+        const items = (await e.recommend({ tier, sessionId: `rot-anon-${tier}`, limit: 5 })).items;
+        await new Promise((r) => setTimeout(r, 5)); // rotation is recorded without waiting
+        return items.map((i) => i.itemId);
+      };
+      const first = await ask();
+      await ask();
+      await ask();
+      const fourth = await ask();
+      expect(fourth.filter((id) => !first.includes(id)).length, tier).toBeGreaterThan(0);
+    }
+  });
+
   it('gives the new-arrival slot to another new arrival once the visitor was shown theirs again and again', async () => {
     const e = engine(DEFAULT_SERVING_CONFIG, undefined, DEFAULT_ROTATION);
     await e.swap();
