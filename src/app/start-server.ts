@@ -56,6 +56,9 @@ export interface RunningServer {
   drain(boundMs: number): Promise<void>;
 }
 
+/** The job id of a cluster's first train job (queued once by however many replicas). */
+export const FIRST_VERSION_JOB = 'first-version';
+
 export async function startServer(o: StartOptions): Promise<RunningServer> {
   const { config, log } = o;
   const say = o.onProgress ?? ((message: string) => log.info(message));
@@ -73,7 +76,11 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     // The demo history ends where the simulated days begin; they end at 00:00 UTC today.
     const today = Math.floor(Date.now() / DAY) * DAY;
     // One row read, not `stats`'s counts of every table (170–190 ms on Online Retail's 540k events).
-    if (!(await store.hasEvents())) {
+    // Demo data only where it cannot land in a shop's own database: the embedded store.
+    const embedded = config.database.kind === 'sqlite';
+    if (!(await store.hasEvents()) && !embedded) {
+      say('the store is empty: import your catalogue and events (no demo data is written to PostgreSQL)');
+    } else if (!(await store.hasEvents())) {
       say('the store is empty: generating the demo storefront');
       const sf = generateStorefront({
         ...o.demo,
@@ -89,7 +96,16 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       say(`demo storefront: ${summary.items} items, ${summary.users} users, ${summary.events} events`);
       changed = true;
     }
-    if (!(await registry.current())) {
+    if (!(await registry.current()) && !(await store.hasEvents())) {
+      say('no model version yet, and no events to train one on: serving trending until one is published');
+    } else if (!(await registry.current()) && shelf.bullmq) {
+      // The cluster's workers train it, once however many replicas start together; the version
+      // reaches every replica through the change feed.
+      await shelf.bullmq.enqueueOnce('train', FIRST_VERSION_JOB);
+      say(
+        'no model version yet: a train job is queued for the workers; serving trending until it is published',
+      );
+    } else if (!(await registry.current())) {
       say('no model version yet: training one');
       const job = jobs.add('train');
       await jobs.idle();

@@ -100,6 +100,17 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
     return statusOf(job, 'waiting');
   }
 
+  /**
+   * Queues `name` under the job id `id` unless a job of that id is queued, running or done (BullMQ
+   * adds nothing then): replicas starting together queue it once. A failed one is queued again.
+   */
+  async enqueueOnce(name: ShelfJobName, id: string): Promise<JobStatus> {
+    const existing = await this.queue.getJob(id);
+    if (existing && (await existing.isFailed())) await existing.remove();
+    const job = await this.queue.add(name, {}, { jobId: id });
+    return statusOf(job, await this.queue.getJobState(id));
+  }
+
   async status(id: string): Promise<JobStatus | null> {
     // The state first, then the job: its fields are at least as new as the state read.
     const state = await this.queue.getJobState(id);

@@ -4,7 +4,8 @@ import { startServer } from '../../app/start-server.ts';
 import type { Command } from '../command.ts';
 
 const start: Command = {
-  summary: 'serve the API (seeds demo data and trains a first model when the store is empty)',
+  summary:
+    'serve the API (embedded: seeds demo data into an empty store and trains a first model; with Redis the workers train it)',
   usage: 'shelf start   (configure with SHELF_* variables, DATABASE_URL, REDIS_URL; see README.md)',
   async run(_args, ctx) {
     const tty = process.stderr.isTTY;
