@@ -56,6 +56,12 @@ export const DEFAULT_N_STAR = 5000;
 
 export const METRICS = ['ctr', 'conversion', 'revenuePerUnit'] as const;
 export type MetricName = (typeof METRICS)[number];
+/** Where each metric's value can lie (revenue goes below 0 with returns). */
+const RANGES: Record<MetricName, [number, number]> = {
+  ctr: [0, Infinity],
+  conversion: [0, 1],
+  revenuePerUnit: [-Infinity, Infinity],
+};
 
 export interface MetricValue {
   value: number | null;
@@ -200,7 +206,11 @@ export function experimentResults(
       METRICS.map((m) => {
         const est = estimates[i]![m];
         const [lo, hi] = normalInterval(est, ALPHA);
-        return [m, { value: est.n ? num(est.value) : null, ci95: est.n ? pair(lo, hi) : [null, null] }];
+        // A rate is never below 0 (nor a conversion above 1): the normal interval is clipped
+        // (a variant with few clicks read [-0.024, 0.871] as its CTR).
+        const [min, max] = RANGES[m];
+        const ci = pair(Math.max(min, lo), Math.min(max, hi));
+        return [m, { value: est.n ? num(est.value) : null, ci95: est.n ? ci : [null, null] }];
       }),
     ) as Record<MetricName, MetricValue>;
     return {
@@ -258,9 +268,9 @@ export function experimentResults(
     multipleExposures,
     methods: {
       unit: `the randomisation unit (${e.unit}); per-unit sums of impressions (lists), attributed clicks, purchases and revenue from the feedback aggregates`,
-      ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval',
+      ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval, clipped at 0',
       conversion:
-        'converting units ÷ units; variance s²/n of the 0/1 units (s² with n − 1: p(1 − p)·n/(n − 1)); normal (Wald) 95% interval',
+        'converting units ÷ units; variance s²/n of the 0/1 units (s² with n − 1: p(1 − p)·n/(n − 1)); normal (Wald) 95% interval, clipped to [0, 1]',
       revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
       lift: 'relative lift μ_variant/μ_control − 1; 95% interval on ln(μ_variant/μ_control) with the delta-method variance Var_v/μ_v² + Var_c/μ_c², mapped back by exp(·) − 1 (above −100%, asymmetric); when the variant’s mean is 0, on (μ_variant − μ_control)/μ_control floored at −100%; when the control’s is 0, no lift and no interval, but p tests μ_variant − μ_control; normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
       pValue:
