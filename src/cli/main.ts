@@ -4,11 +4,11 @@
  */
 import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
 import { loadConfig } from '../config.ts';
 import { ShelfError } from '../errors.ts';
 import type { Command } from './command.ts';
 import { createContext } from './command-context.ts';
+import { cliLogger } from './logger.ts';
 
 const commandsDir = fileURLToPath(new URL('./commands/', import.meta.url));
 
@@ -56,8 +56,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let close = async () => {};
   try {
     const config = loadConfig(env);
-    // Logs go to stderr so that `--json` output on stdout stays machine-readable.
-    const log = pino({ level: config.logLevel, redact: ['*.url', '*.key', 'apiKeys'] }, pino.destination(2));
+    const log = cliLogger(config.logLevel);
     const made = createContext({ config, log, out: process.stdout });
     close = made.close;
     const ctx = made.ctx;
