@@ -5,7 +5,7 @@
  * take what they need as arguments. Pieces given in `overrides` belong to the caller, who closes
  * them; the rest are opened here and closed by `close()`.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { buildApp } from '../api/app.ts';
 import type { ShelfApp } from '../api/app.ts';
@@ -42,6 +42,7 @@ import type { TrainProcessorOptions } from '../jobs/train-processor.ts';
 import { MemoryRealtime } from '../realtime/memory-realtime.ts';
 import { RedisRealtime } from '../realtime/redis-realtime.ts';
 import type { RealtimeState } from '../realtime/types.ts';
+import { connectRedis } from './redis-connection.ts';
 import { eraseFromVersions } from '../registry/erase-users.ts';
 import { ModelRegistry } from '../registry/model-registry.ts';
 import { SegmentCache } from '../segments/segment-cache.ts';
@@ -142,7 +143,10 @@ export async function createShelf(
     (await openStore(threaded ? checkpointsFor(config.database, 'serving') : config.database));
   const ownRedis =
     !overrides.redis && config.redis
-      ? new Redis(config.redis.url, { maxRetriesPerRequest: 1, lazyConnect: false })
+      ? await connectRedis(config.redis.url).catch(async (err: unknown) => {
+          if (!overrides.store) await store.close();
+          throw err;
+        })
       : null;
   const redis = overrides.redis ?? ownRedis;
   const names = redisNames(config.jobs.prefix);

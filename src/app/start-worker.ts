@@ -7,7 +7,6 @@
  * takes the shards of sharded ALS fits (`SHELF_ALS_SHARDS`; src/jobs/als-shard-worker.ts) on
  * `SHELF_ALS_SHARD_THREADS` threads of its own.
  */
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ChangeFeed } from '../changes/change-feed.ts';
 import { RedisSignal } from '../changes/redis-signal.ts';
@@ -24,6 +23,7 @@ import { childSegmentsProcessor } from '../jobs/segments-processor.ts';
 import { SharedSegmentReport } from '../segments/shared-segment-report.ts';
 import { openStore } from '../store/open-store.ts';
 import { scheduleSpecs } from './create-shelf.ts';
+import { connectRedis } from './redis-connection.ts';
 
 export interface RunningWorker {
   worker: ShelfWorker;
@@ -37,7 +37,10 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
   if (!config.redis) throw new Error('shelf worker needs REDIS_URL: embedded mode runs jobs in the server');
   const url = config.redis.url;
   const store = await openStore(config.database);
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const redis = await connectRedis(url).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const names = redisNames(config.jobs.prefix);
   const changes = new ChangeFeed({
     store,
