@@ -97,6 +97,7 @@ function nullStore(): Store {
     latestImpressionWith: unsupported,
     insertAttributions: unsupported,
     purchaseAttribution: unsupported,
+    netRevenue: unsupported,
     impressionsAfter: unsupported,
     attributionsAfter: unsupported,
     feedbackWatermark: unsupported,

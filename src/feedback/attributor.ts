@@ -41,7 +41,10 @@ export const DEFAULT_WINDOWS: Readonly<AttributionWindows> = Object.freeze({
 export const DEFAULT_CLOCK_SKEW_MS = 5000;
 
 export interface AttributorOptions {
-  store: Pick<Store, 'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution'>;
+  store: Pick<
+    Store,
+    'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution' | 'netRevenue'
+  >;
   windows?: AttributionWindows;
   /**
    * An event without a recommendationId takes the newest list shown up to this long after its
@@ -126,15 +129,12 @@ export class Attributor {
         ? events.filter((e) => e.recommendationId !== undefined && !byId.has(e.recommendationId))
         : [];
     if (waiting.length) this.wait(waiting, retries - 1);
+    // What this batch credits so far: a return looks for its purchase and for earlier returns here too.
     const out: Attribution[] = [];
-    // Purchases credited earlier in this batch, for a return in the same batch.
-    const purchases: Attribution[] = [];
     for (const e of events) {
       if (waiting.includes(e)) continue;
-      const a = e.type === 'return' ? await this.forReturn(e, purchases) : await this.forEngagement(e, byId);
-      if (!a) continue;
-      out.push(a);
-      if (a.type === 'purchase') purchases.push(a);
+      const a = e.type === 'return' ? await this.forReturn(e, out) : await this.forEngagement(e, byId);
+      if (a) out.push(a);
     }
     const inserted = await this.o.store.insertAttributions(out);
     const made = out.filter((a) => inserted.has(a.eventId));
@@ -195,9 +195,13 @@ export class Attributor {
     };
   }
 
-  /** A return takes its revenue back from the impression its purchase (the latest before it) was credited to. */
+  /**
+   * A return takes its revenue back from the impression its purchase (the latest before it) was
+   * credited to; `batch`: what this batch credited before it.
+   */
   private async forReturn(e: ShelfEvent, batch: readonly Attribution[]): Promise<Attribution | null> {
     const same = (a: Attribution) =>
+      a.type === 'purchase' &&
       a.itemId === e.itemId &&
       a.at <= e.timestamp &&
       ((e.userId !== undefined && a.userId === e.userId) ||
@@ -208,6 +212,18 @@ export class Attributor {
     const quantity = e.quantity ?? 1;
     // Without a price on the return, the purchase's unit price.
     const unitPrice = e.price ?? (purchase.units ? purchase.revenue / purchase.units : 0);
+    // Never more than the list's purchases of the item took in, less earlier returns (stored,
+    // and this batch's): a return of 5 against a purchase of 3, or a second return of the same
+    // unit, made the revenue negative and a variant's readout with it.
+    const pair = (a: Attribution) =>
+      a.recommendationId === purchase.recommendationId &&
+      a.itemId === purchase.itemId &&
+      (a.type === 'purchase' || a.type === 'return');
+    const net =
+      (await this.o.store.netRevenue(purchase.recommendationId, purchase.itemId)) +
+      batch.filter(pair).reduce((t, a) => t + a.revenue, 0);
+    const revenue = Math.min(unitPrice * quantity, Math.max(0, net));
+    if (revenue <= 0) return null;
     return {
       ...purchase,
       ...visitorOf(e),
@@ -215,7 +231,7 @@ export class Attributor {
       type: 'return',
       at: e.timestamp,
       units: 0,
-      revenue: -unitPrice * quantity,
+      revenue: -revenue,
     };
   }
 }

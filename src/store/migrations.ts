@@ -51,6 +51,19 @@ const MERCHANT_RULES = (json: string) => `
   );
 `;
 
+/**
+ * A list's item is clicked through once: a second click on it from the same list (a reload, a
+ * script sending the click again under new event ids) is stored as an event, not credited again
+ * (CTR stays clicks ÷ lists, never above one a shown item). Earlier duplicates go, the first
+ * kept. The same index finds what a list's purchases of an item took in, for returns.
+ */
+const ONE_CLICK_PER_LIST_ITEM = `
+  DELETE FROM attributions WHERE type = 'click' AND seq NOT IN (
+    SELECT min(seq) FROM attributions WHERE type = 'click' GROUP BY recommendation_id, item_id);
+  CREATE UNIQUE INDEX attributions_one_click ON attributions (recommendation_id, item_id) WHERE type = 'click';
+  CREATE INDEX attributions_list_item ON attributions (recommendation_id, item_id);
+`;
+
 const GENERATED_KEYS = `
   CREATE TABLE generated_keys (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -277,6 +290,7 @@ export const sqliteMigrations: readonly Migration[] = [
   { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
   { version: 12, name: 'impressions counted by session', sql: SESSION_UNIT('INTEGER') },
   { version: 13, name: 'merchandising rules', sql: MERCHANT_RULES('TEXT') },
+  { version: 14, name: 'one click per list item', sql: ONE_CLICK_PER_LIST_ITEM },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -461,4 +475,5 @@ export const postgresMigrations: readonly Migration[] = [
   { version: 11, name: 'generated API keys', sql: GENERATED_KEYS },
   { version: 12, name: 'impressions counted by session', sql: SESSION_UNIT('BOOLEAN') },
   { version: 13, name: 'merchandising rules', sql: MERCHANT_RULES('JSONB') },
+  { version: 14, name: 'one click per list item', sql: ONE_CLICK_PER_LIST_ITEM },
 ];

@@ -680,12 +680,21 @@ export class PostgresStore implements Store {
            AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
          WHERE uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid)
          ORDER BY ord
-         ON CONFLICT (event_id) DO NOTHING
+         ON CONFLICT DO NOTHING
          RETURNING event_id`,
         Array.from({ length: 16 }, (_, k) => column(k)),
       );
       return new Set(rows.map((r) => r.event_id));
     });
+  }
+
+  async netRevenue(recommendationId: string, itemId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ net: string | number }>(
+      `SELECT coalesce(sum(revenue), 0) AS net FROM attributions
+       WHERE recommendation_id = $1 AND item_id = $2 AND type IN ('purchase', 'return')`,
+      [recommendationId, itemId],
+    );
+    return Number(rows[0]!.net);
   }
 
   async purchaseAttribution(

@@ -358,8 +358,14 @@ export class SqliteStore implements Store {
         `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
          SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
          WHERE ? IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = ?)
-         ON CONFLICT (event_id) DO NOTHING`,
+         ON CONFLICT DO NOTHING`,
       ),
+      netRevenue: db
+        .prepare(
+          `SELECT coalesce(sum(revenue), 0) FROM attributions
+           WHERE recommendation_id = ? AND item_id = ? AND type IN ('purchase', 'return')`,
+        )
+        .pluck(),
       purchaseAttribution: db.prepare(
         `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions
          WHERE (user_id = @userId OR session_id = @sessionId) AND item_id = @itemId AND type = 'purchase'
@@ -738,6 +744,10 @@ export class SqliteStore implements Store {
       }
     });
     return stored;
+  }
+
+  async netRevenue(recommendationId: string, itemId: string): Promise<number> {
+    return Number(this.s.netRevenue.get(recommendationId, itemId) ?? 0);
   }
 
   async purchaseAttribution(

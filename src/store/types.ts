@@ -562,8 +562,16 @@ export interface Store {
     from: number,
     to: number,
   ): Promise<StoredImpression | null>;
-  /** Stores attributions not seen before (by eventId); returns the eventIds newly stored. */
+  /**
+   * Stores attributions not seen before (by eventId), and a click only if the list's item has
+   * none yet (one click-through per shown item); returns the eventIds newly stored.
+   */
   insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>>;
+  /**
+   * What a list's attributed purchases of an item took in, less what returns took back: the most
+   * a further return of it may take back.
+   */
+  netRevenue(recommendationId: string, itemId: string): Promise<number>;
   /** The visitor's newest purchase attribution of `itemId` at or before `before`, or null. */
   purchaseAttribution(visitor: VisitorRef, itemId: string, before: number): Promise<Attribution | null>;
   /** Impressions with seq > `after`, in seq order, at most `limit`. */

@@ -241,6 +241,28 @@ export function describeFeedbackStore(store: () => Store): void {
       });
       // A return with no attributed purchase gets nothing.
       expect(await post([ev('ret2', { type: 'return', itemId: 'c' })])).toEqual([]);
+      // Never more back than the purchase took in: 5 of the 3 units bought, 2 already returned,
+      // takes back the last 5, and a return in the same batch after it nothing.
+      const later = { timestamp: T0 + 4 * HOUR };
+      const rest = await post([
+        ev('ret3', { type: 'return', quantity: 5, ...later }),
+        ev('ret4', { type: 'return', quantity: 1, ...later }),
+      ]);
+      expect(rest.map((a) => [a.eventId, a.revenue])).toEqual([['ret3', -5]]);
+      expect(await post([ev('ret5', { type: 'return', ...later })])).toEqual([]);
+      expect(await store().netRevenue('r1', 'b')).toBe(0);
+    });
+
+    it('credits one click a shown item: another click on it from the same list is no click-through', async () => {
+      await store().insertImpressions([impression('r1')]);
+      const again = (id: string) => ev(id, { recommendationId: 'r1' });
+      expect(await post([again('k1'), again('k2')])).toHaveLength(1);
+      expect(await post([again('k3')])).toEqual([]);
+      // Other items of the list, and other event types on the same item, still count.
+      expect(await post([ev('k4', { recommendationId: 'r1', itemId: 'c' })])).toHaveLength(1);
+      expect(await post([ev('k5', { recommendationId: 'r1', type: 'add_to_cart' })])).toHaveLength(1);
+      const clicks = (await store().attributionsAfter(0, 10)).filter((a) => a.type === 'click');
+      expect(clicks.map((a) => a.eventId)).toEqual(['k1', 'k4']);
     });
 
     it('carries a session’s impressions into the user it is merged into', async () => {

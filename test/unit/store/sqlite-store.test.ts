@@ -66,6 +66,30 @@ describe('SqliteStore on disk', () => {
       await store.close();
     });
   });
+
+  it('keeps the first of the clicks credited more than once to one list item before migration 14', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'shelf.sqlite');
+      const db = storeBefore(file, 14);
+      const credit = db.prepare(
+        `INSERT INTO attributions (event_id, type, item_id, user_id, ts, recommendation_id, position, units, revenue,
+           tier, model_version, config, variant, day, visitor)
+         VALUES (?, ?, ?, 'u1', 1, 'r1', 0, 0, 0, 'homepage', 'v1', 'default', '', '2026-01-01', 'u:u1')`,
+      );
+      for (const [id, type, item] of [
+        ['k1', 'click', 'a'],
+        ['k2', 'click', 'a'],
+        ['k3', 'click', 'b'],
+        ['k4', 'add_to_cart', 'a'],
+        ['k5', 'click', 'a'],
+      ])
+        credit.run(id, type, item);
+      db.close();
+      const store = await openSqliteStore(file);
+      expect((await store.attributionsAfter(0, 10)).map((a) => a.eventId)).toEqual(['k1', 'k3', 'k4']);
+      await store.close();
+    });
+  });
 });
 
 // The impressions' visitor entries (impression-visitors.ts) moved at every write, and never: the
