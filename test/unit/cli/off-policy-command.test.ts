@@ -77,7 +77,8 @@ describe('shelf evaluate --off-policy', () => {
     const click = (eventId: string, recommendationId: string, position: number, tier = 'homepage') => ({
       eventId,
       type: 'click' as const,
-      itemId: 'a',
+      // The item at that position of the list (one click-through per list item is credited).
+      itemId: ['a', 'b', 'c'][position]!,
       userId: `u-${recommendationId}`,
       at: T0 + 100,
       recommendationId,
