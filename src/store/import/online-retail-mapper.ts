@@ -19,8 +19,9 @@
  *   so serving never recommends it.
  * - Items are upserted while importing events: title = the first non-empty Description of the
  *   StockCode among imported rows (trimmed; the StockCode itself until one is seen),
- *   publishedAt = the first InvoiceDate of the StockCode. No category, no price (unit prices
- *   vary per invoice line).
+ *   publishedAt = the first InvoiceDate of the StockCode, price = its first positive UnitPrice
+ *   (GBP; unit prices vary per invoice line, and without one a price filter kept every item
+ *   out). No category. A catalogue imported or sent with its own prices keeps them.
  *
  * `shelf import items` emits only those items; `shelf import users` emits one user per
  * CustomerID (createdAt = first InvoiceDate, attributes.country = its first Country).
@@ -196,8 +197,8 @@ export class OnlineRetailMapper implements RecordMapper {
   readonly quoted = true;
   readonly ignoredColumns: string[] = [];
   private rows: OnlineRetailRows | null = null;
-  /** StockCode → first InvoiceDate and whether a real title was written. */
-  private readonly items = new Map<string, { publishedAt: number; titled: boolean }>();
+  /** StockCode → first InvoiceDate, and the title ('' until a row has one) and price written. */
+  private readonly items = new Map<string, { publishedAt: number; title: string; price?: number }>();
   private readonly users = new Set<string>();
   /** InvoiceNo → StockCode → rows so far, for the last RECENT_INVOICES invoices. */
   private readonly occurrences = new Map<string, Map<string, number>>();
@@ -272,7 +273,7 @@ export class OnlineRetailMapper implements RecordMapper {
       }
       return;
     }
-    if (!this.item(code, row.description, timestamp, nonProduct, line, sink)) return;
+    if (!this.item(code, row.description, row.unitPrice, timestamp, nonProduct, line, sink)) return;
     if (this.kind !== 'events') return;
     sink.event(v.value, line);
     if (nonProduct) sink.flag('nonProduct');
@@ -296,30 +297,37 @@ export class OnlineRetailMapper implements RecordMapper {
     return n;
   }
 
-  /** Emits the item when first seen or when it gets its first real title; false when it is invalid. */
+  /**
+   * Emits the item when first seen, and again when it gets its first real title or first price;
+   * false when it is invalid.
+   */
   private item(
     code: string,
     description: string,
+    unitPrice: number,
     at: number,
     nonProduct: boolean,
     line: number,
     sink: ImportSink,
   ): boolean {
     const known = this.items.get(code);
-    if (known && (known.titled || !description)) return true;
+    const title = known?.title || description;
+    const price = known?.price ?? (unitPrice > 0 ? unitPrice : undefined);
+    if (known && title === known.title && price === known.price) return true;
     const publishedAt = known ? known.publishedAt : at;
     const raw: Item = {
       itemId: code,
-      title: description || code,
+      title: title || code,
       categories: [],
       status: nonProduct ? 'delisted' : 'active',
       publishedAt,
       repurchasable: false,
       attributes: nonProduct ? { nonProduct: true } : {},
+      ...(price !== undefined ? { price, currency: 'GBP' } : {}),
     };
     const v = validateItem(raw, at);
     if (v.ok) {
-      this.items.set(code, { publishedAt, titled: description !== '' });
+      this.items.set(code, { publishedAt, title, ...(price !== undefined ? { price } : {}) });
       if (!known) {
         sink.count('items');
         if (nonProduct) sink.count('nonProductItems');

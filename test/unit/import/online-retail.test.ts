@@ -104,7 +104,13 @@ describe('Online Retail import', () => {
       status: 'active',
       publishedAt: Date.UTC(2010, 11, 1, 8, 28),
       attributes: {},
+      // The first positive UnitPrice: a price filter (maxPrice) can keep it, as it kept no item.
+      price: 1.85,
+      currency: 'GBP',
     });
+    expect(await store.getItem('85123A')).toMatchObject({ price: 2.55 });
+    // Sold at 0 only: no price.
+    expect((await store.getItem('22139'))?.price).toBeUndefined();
     expect(await store.getItem('82567')).toMatchObject({ title: 'AIRLINE LOUNGE,METAL SIGN' });
     for (const code of ['POST', 'D']) {
       expect(await store.getItem(code)).toMatchObject({
