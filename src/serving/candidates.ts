@@ -8,7 +8,9 @@
  */
 import { neighboursOf } from '../../models/item-neighbours.ts';
 import type { NeighbourLists } from '../../models/item-neighbours.ts';
+import { hashToken } from '../../models/text-features.ts';
 import type { TopK } from '../../models/top-k.ts';
+import { subjectKey } from '../realtime/types.ts';
 import type { ItemFilter } from '../index/item-filter.ts';
 import type { Segment } from '../segments/segments.ts';
 import { REJECTIONS } from '../store/event-weights.ts';
@@ -133,7 +135,8 @@ export class Candidates {
 
   /**
    * New arrivals that may take the exposure slot, best first: the closest to the query vector
-   * when there is one (an exact search over the few new items), else the newest.
+   * when there is one (an exact search over the few new items), else the newest from the
+   * visitor's own starting place.
    */
   newArrivals(r: CandidateRequest): { index: number; score: number }[] {
     if (r.config.newItemSlot < 0) return [];
@@ -147,10 +150,13 @@ export class Candidates {
       if (found.indices.length)
         return Array.from(found.indices, (index, j) => ({ index, score: found.scores[j]! }));
     }
-    return fresh.list
-      .filter((i) => allowed.has(i))
-      .slice(0, NEW_ARRIVAL_CANDIDATES)
-      .map((index, j) => ({ index, score: -j }));
+    // Without a taste vector every visitor would get the newest: each starts at a place of
+    // their own in the list (a hash of who they are), so every new arrival gets its share of
+    // exposure. The same visitor keeps their order (and rotation moves them along it).
+    const newest = fresh.list.filter((i) => allowed.has(i)).slice(0, NEW_ARRIVAL_CANDIDATES);
+    const n = newest.length;
+    const start = r.who.subject && n ? hashToken(subjectKey(r.who.subject)) % n : 0;
+    return [...newest.slice(start), ...newest.slice(0, start)].map((index, j) => ({ index, score: -j }));
   }
 
   /**

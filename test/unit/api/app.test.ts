@@ -48,6 +48,8 @@ describe('HTTP API', () => {
       { store, registry, now: () => NOW, train: { recipe, seed: 4 } },
     );
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
+  /** A list's items but the new arrival (whose place in the slot differs from one visitor to the next). */
+  const ranked = (items: { reason: string }[]) => items.filter((i) => i.reason !== 'new arrival');
   const get = (url: string, key = SHOP) => app.inject({ method: 'GET', url, headers: as(key) });
   /** POSTs an admin job route (202) and polls the job until it has finished; its status. */
   const runJob = async (url: string) => {
@@ -389,7 +391,8 @@ describe('HTTP API', () => {
     expect(await named()).toEqual([]);
     expect(await store.recentEvents(userId, 10)).toEqual([]);
     const after = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
-    expect(after.items).toEqual(cold.items);
+    // What any visitor without history gets (the new-arrival slot starts at each id's own place).
+    expect(ranked(after.items)).toEqual(ranked(cold.items));
 
     // The tombstone: nothing more is stored or changed for the id, and it is written in the audit log.
     const itemId = available()[0]!.itemId;
@@ -452,7 +455,7 @@ describe('HTTP API', () => {
         });
       const items = (await ask(userId)).json().items;
       expect(items.length).toBe(10);
-      expect(items).toEqual((await ask('nobody-at-all')).json().items);
+      expect(ranked(items)).toEqual(ranked((await ask('nobody-at-all')).json().items));
     } finally {
       await again.close();
     }

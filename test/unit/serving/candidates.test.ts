@@ -10,7 +10,7 @@ import type { RecommendRequest, TierConfig } from '../../../src/serving/types.ts
 import { typeBit } from '../../../src/serving/visitor.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { Visitor } from '../../../src/serving/visitor.ts';
-import { model, NOW, served } from '../../helpers/served-fixture.ts';
+import { item, ITEMS, model, NOW, served } from '../../helpers/served-fixture.ts';
 
 const DAY = 86_400_000;
 
@@ -144,6 +144,35 @@ describe('candidates: where a list comes from', () => {
     expect(collect({ tier: 'homepage' }, anonymous).newArrivals).toEqual(['g']);
     expect(collect({ tier: 'similar', itemId: 'a' }, anonymous).newArrivals).toEqual([]);
     expect(collect({ tier: 'homepage', exclude: ['g'] }, anonymous).newArrivals).toEqual([]);
+  });
+
+  it('spreads the new-arrival slot over visitors without a taste vector, each keeping their own order', () => {
+    const three = served({
+      items: [
+        ...ITEMS,
+        item('h', ['Toys > Games'], { publishedAt: NOW - 2 * DAY }),
+        item('i', ['Home > Bath'], { publishedAt: NOW - 2.5 * DAY }),
+      ],
+    });
+    const firstFor = (sessionId: string) =>
+      collect(
+        { tier: 'homepage', sessionId },
+        { ...anonymous, subject: { sessionId } },
+        undefined,
+        undefined,
+        three,
+      ).newArrivals;
+    const firsts = new Set(Array.from({ length: 30 }, (_, k) => firstFor(`visit-${k}`)[0]));
+    // Every new arrival leads some visitors' lists (all got the newest, g, before).
+    expect([...firsts].sort()).toEqual(['g', 'h', 'i']);
+    expect(firstFor('visit-7')).toEqual(firstFor('visit-7'));
+    expect(firstFor('visit-7').sort()).toEqual(['g', 'h', 'i']);
+    // Nobody to tell apart: the newest first.
+    expect(collect({ tier: 'homepage' }, anonymous, undefined, undefined, three).newArrivals).toEqual([
+      'g',
+      'h',
+      'i',
+    ]);
   });
 
   it('finds items similar to the page item and complements of the cart', () => {
