@@ -374,21 +374,22 @@ describe('HTTP API', () => {
     const userId = users[6]!;
     const cold = (await get('/v1/recommendations/personalized?userId=nobody-at-all&limit=10')).json();
     expect((await get(`/v1/users/${userId}/profile`)).json()).toMatchObject({ known: true });
-    const named = async () => {
+    /** The stored versions whose user ids name `who`. */
+    const naming = async (who: string) => {
       const out: string[] = [];
       for (const v of await registry.versions()) {
         const ids = JSON.parse((await registry.file(v, VERSION_FILES.users)).toString('utf8')) as string[];
-        if (ids.includes(userId)) out.push(v);
+        if (ids.includes(who)) out.push(v);
       }
       return out;
     };
-    const holding = await named();
+    const holding = await naming(userId);
     expect(holding.length).toBeGreaterThan(0);
     const del = await app.inject({ method: 'DELETE', url: `/v1/users/${userId}`, headers: as(SHOP) });
     expect(del.json()).toMatchObject({ profileRemoved: true, versionsRewritten: holding.length });
     expect(del.json().eventsRemoved).toBeGreaterThan(0);
     // The stored versions (kept for rollback) no longer name the user, and still load.
-    expect(await named()).toEqual([]);
+    expect(await naming(userId)).toEqual([]);
     expect(await store.recentEvents(userId, 10)).toEqual([]);
     const after = (await get(`/v1/recommendations/personalized?userId=${userId}&limit=10`)).json();
     // What any visitor without history gets (the new-arrival slot starts at each id's own place).
@@ -435,18 +436,10 @@ describe('HTTP API', () => {
     // deletion): a start finishes it.
     const orphan = users[80]!;
     expect((await store.deleteUser(orphan, NOW)).events).toBeGreaterThan(0);
-    const namingOrphan = async () => {
-      const out: string[] = [];
-      for (const v of await registry.versions()) {
-        const ids = JSON.parse((await registry.file(v, VERSION_FILES.users)).toString('utf8')) as string[];
-        if (ids.includes(orphan)) out.push(v);
-      }
-      return out;
-    };
-    expect((await namingOrphan()).length).toBeGreaterThan(0);
+    expect((await naming(orphan)).length).toBeGreaterThan(0);
     // A restart (a fresh Shelf over the same store and the version trained before the erasure).
     const again = await make();
-    expect(await namingOrphan()).toEqual([]);
+    expect(await naming(orphan)).toEqual([]);
     try {
       const ask = (who: string) =>
         again.app.inject({
