@@ -78,9 +78,10 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     // One row read, not `stats`'s counts of every table (170–190 ms on Online Retail's 540k events).
     // Demo data only where it cannot land in a shop's own database: the embedded store.
     const embedded = config.database.kind === 'sqlite';
-    if (!(await store.hasEvents()) && !embedded) {
+    const empty = !(await store.hasEvents());
+    if (empty && !embedded) {
       say('the store is empty: import your catalogue and events (no demo data is written to PostgreSQL)');
-    } else if (!(await store.hasEvents())) {
+    } else if (empty) {
       say('the store is empty: generating the demo storefront');
       const sf = generateStorefront({
         ...o.demo,
@@ -96,16 +97,17 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       say(`demo storefront: ${summary.items} items, ${summary.users} users, ${summary.events} events`);
       changed = true;
     }
-    if (!(await registry.current()) && !(await store.hasEvents())) {
+    const versionless = !(await registry.current());
+    if (versionless && !(await store.hasEvents())) {
       say('no model version yet, and no events to train one on: serving trending until one is published');
-    } else if (!(await registry.current()) && shelf.bullmq) {
+    } else if (versionless && shelf.bullmq) {
       // The cluster's workers train it, once however many replicas start together; the version
       // reaches every replica through the change feed.
       await shelf.bullmq.enqueueOnce('train', FIRST_VERSION_JOB);
       say(
         'no model version yet: a train job is queued for the workers; serving trending until it is published',
       );
-    } else if (!(await registry.current())) {
+    } else if (versionless) {
       say('no model version yet: training one');
       const job = jobs.add('train');
       await jobs.idle();

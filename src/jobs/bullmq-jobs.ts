@@ -101,12 +101,13 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
   }
 
   /**
-   * Queues `name` under the job id `id` unless a job of that id is queued, running or done (BullMQ
-   * adds nothing then): replicas starting together queue it once. A failed one is queued again.
+   * Queues `name` under the job id `id` unless a job of that id is queued or running (BullMQ adds
+   * nothing then): replicas starting together queue it once. A finished one is queued again.
    */
   async enqueueOnce(name: ShelfJobName, id: string): Promise<JobStatus> {
     const existing = await this.queue.getJob(id);
-    if (existing && (await existing.isFailed())) await existing.remove();
+    const state = existing ? await existing.getState() : null;
+    if (state === 'failed' || state === 'completed') await existing!.remove();
     const job = await this.queue.add(name, {}, { jobId: id });
     return statusOf(job, await this.queue.getJobState(id));
   }

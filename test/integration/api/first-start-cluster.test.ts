@@ -6,7 +6,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIRST_VERSION_JOB, startServer } from '../../../src/app/start-server.ts';
 import type { RunningServer } from '../../../src/app/start-server.ts';
-import { BullmqJobs } from '../../../src/jobs/bullmq-jobs.ts';
+import { Worker } from 'bullmq';
+import { BullmqJobs, QUEUE_NAME } from '../../../src/jobs/bullmq-jobs.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
@@ -74,10 +75,29 @@ describe.runIf(available)('a replica’s first start on PostgreSQL and Redis', (
       prefix: ground.prefix,
       retry: { attempts: 1, backoffMs: 10 },
     });
+    const worker = new Worker(QUEUE_NAME, async () => ({ promoted: false }), {
+      connection: { url: ground.env.REDIS_URL! },
+      prefix: ground.prefix,
+      autorun: false,
+    });
     try {
-      const trains = (await queue.list(20)).filter((j) => j.name === 'train');
-      expect(trains.map((j) => [j.id, j.state])).toEqual([[FIRST_VERSION_JOB, 'queued']]);
+      const trains = async () => (await queue.list(20)).filter((j) => j.name === 'train');
+      expect((await trains()).map((j) => [j.id, j.state])).toEqual([[FIRST_VERSION_JOB, 'queued']]);
+      // A first job that ended without a version (here: a worker that publishes nothing): the
+      // next replica to start queues it again.
+      void worker.run();
+      for (let i = 0; i < 100 && (await trains())[0]?.state !== 'completed'; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      await worker.close();
+      expect((await trains()).map((j) => j.state)).toEqual(['completed']);
+      const again: string[] = [];
+      await start(again);
+      expect(again).toContain(
+        'no model version yet: a train job is queued for the workers; serving trending until it is published',
+      );
+      expect((await trains()).map((j) => [j.id, j.state])).toEqual([[FIRST_VERSION_JOB, 'queued']]);
     } finally {
+      await worker.close();
       await queue.queue.close();
     }
   }, 60_000);
