@@ -410,7 +410,11 @@ export const FeedbackMetricsReply = Type.Object({
       position: Type.Optional(Type.Integer()),
       impressions: Type.Integer(),
       itemsShown: Type.Integer(),
-      visitors: NullableNumber,
+      visitors: Type.Unsafe<number | null>({
+        type: ['number', 'null'],
+        description:
+          'users and sessions reached (a list asked for by nobody counts as an impression only); null by position',
+      }),
       clicks: Type.Integer(),
       addToCarts: Type.Integer(),
       purchases: Type.Integer(),

@@ -139,6 +139,8 @@ const COLUMN: Record<FeedbackKey, string> = {
   position: 'position',
 };
 
+/** The visitor key of a list with neither a user nor a session (`impressionVisitor`). */
+const NOBODY = 's:';
 const SUMS = `SUM(items_shown) AS items_shown, SUM(clicks) AS clicks, SUM(add_to_carts) AS add_to_carts,
   SUM(purchases) AS purchases, SUM(units) AS units, SUM(revenue) AS revenue`;
 
@@ -159,9 +161,11 @@ export function feedbackTotalsSql(q: FeedbackQuery): string {
     return `SELECT ${keys}SUM(items_shown) AS impressions, ${SUMS}, NULL AS visitors, NULL AS visitor_ctr
       FROM feedback_positions WHERE day >= $1 AND day <= $2 ${groupBy([])}`;
   }
+  // Lists asked for by nobody (no user, no session: the key 's:') count as lists, not as one
+  // visitor who saw them all.
   return `SELECT ${keys}SUM(impressions) AS impressions, ${SUMS},
-      SUM(CASE WHEN impressions > 0 THEN 1 ELSE 0 END) AS visitors,
-      AVG(CASE WHEN impressions > 0 THEN clicks * 1.0 / impressions END) AS visitor_ctr
+      SUM(CASE WHEN impressions > 0 AND visitor <> '${NOBODY}' THEN 1 ELSE 0 END) AS visitors,
+      AVG(CASE WHEN impressions > 0 AND visitor <> '${NOBODY}' THEN clicks * 1.0 / impressions END) AS visitor_ctr
     FROM (SELECT ${keys}visitor, SUM(impressions) AS impressions, ${SUMS}
           FROM feedback_visitor_days WHERE day >= $1 AND day <= $2 ${groupBy(['visitor'])}) AS v
     ${groupBy([])}`;

@@ -273,6 +273,19 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(a).toMatchObject({ recommendationId: 'r1', userId: 'u9', revenue: 4 });
     });
 
+    it('counts lists asked for by nobody (no user, no session) as lists, not as one visitor', async () => {
+      const nobody = { userId: undefined, sessionId: undefined };
+      await store().insertImpressions([
+        impression('n1', nobody),
+        impression('n2', nobody),
+        impression('n3', { ...nobody, timestamp: T0 + HOUR }),
+        impression('r1'),
+      ]);
+      await aggregateFeedback(store());
+      const [all] = await store().feedbackTotals({ from: '2026-01-01', to: '2026-01-01', groupBy: [] });
+      expect(all).toMatchObject({ impressions: 4, visitors: 1 });
+    });
+
     it('aggregates incrementally and idempotently, and erases a deleted user’s impressions', async () => {
       await store().insertImpressions([
         impression('r1'),
