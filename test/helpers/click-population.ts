@@ -9,21 +9,11 @@
  * purchases from these probabilities is the same visitor model, so the truth (expected clicks per
  * list under each configuration) is known exactly.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import type { Rng } from '../../models/random.ts';
-import { createShelf } from '../../src/app/create-shelf.ts';
-import { loadConfig } from '../../src/config.ts';
 import { trueProbabilities } from '../../src/demo/click-model.ts';
-import { exportStorefront } from '../../src/demo/export-storefront.ts';
-import { generateStorefront } from '../../src/demo/generate-storefront.ts';
 import { withVariant } from '../../src/experiments/experiment-router.ts';
-import { ModelRegistry } from '../../src/registry/model-registry.ts';
-import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { VariantConfig } from '../../src/store/types.ts';
-import { trainVersion } from '../../training/publish.ts';
+import { trainedShop } from './trained-shop.ts';
 
 /** One configuration's list for one visitor, position by position. */
 export interface ListTruth {
@@ -58,29 +48,13 @@ export async function clickPopulation(
   configs: Record<string, VariantConfig>,
   o: { seed?: number; users?: number } = {},
 ): Promise<Population> {
-  const log = pino({ level: 'silent' });
-  const dir = await mkdtemp(join(tmpdir(), 'shelf-population-'));
-  const store = await openSqliteStore(':memory:');
+  const shop = await trainedShop(
+    { seed: o.seed ?? 3, items: 200, users: o.users ?? 300, events: 9000, now: NOW },
+    { factors: 8, iterations: 4 },
+  );
   try {
-    const registry = new ModelRegistry(join(dir, 'models'));
-    const sf = generateStorefront({
-      seed: o.seed ?? 3,
-      items: 200,
-      users: o.users ?? 300,
-      events: 9000,
-      now: NOW,
-    });
-    await exportStorefront(sf, { store });
-    const { manifest } = await trainVersion({
-      store,
-      registry,
-      recipe: { factors: 8, iterations: 4 },
-      seed: 1,
-      log,
-    });
-    await registry.promote(manifest.version);
-    const config = loadConfig({ SHELF_DATA_DIR: dir, SHELF_ROTATION_SHOWS: '0', SHELF_ANSWER_CACHE_MS: '0' });
-    const shelf = await createShelf(config, log, { store, registry, now: () => NOW });
+    const sf = shop.storefront;
+    const shelf = await shop.start({ SHELF_ROTATION_SHOWS: '0', SHELF_ANSWER_CACHE_MS: '0' }, () => NOW);
     try {
       const items = new Map(sf.items.map((i) => [i.itemId, i]));
       const base = shelf.engine.defaultConfig('homepage')!;
@@ -120,8 +94,7 @@ export async function clickPopulation(
       await shelf.close();
     }
   } finally {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await shop.close();
   }
 }
 

@@ -1,6 +1,7 @@
 /**
- * A demo storefront in an in-memory SQLite store, with a version trained (8 factors, 3
- * iterations, seed 1) and made current in a models dir of its own: what the HTTP tests serve.
+ * A demo storefront in an in-memory SQLite store, with a version trained (seed 1; 8 factors and
+ * 3 iterations unless a recipe is given) and made current in a models dir of its own: what the
+ * HTTP tests, the closed-loop simulator's tests and the click population serve.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { ModelRegistry } from '../../src/registry/model-registry.ts';
 import { openSqliteStore } from '../../src/store/sqlite-store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { trainVersion } from '../../training/publish.ts';
+import type { Recipe } from '../../training/publish.ts';
 
 export interface TrainedShop {
   /** The data dir (its `models/` holds the version). */
@@ -29,7 +31,10 @@ export interface TrainedShop {
   close(): Promise<void>;
 }
 
-export async function trainedShop(storefront: StorefrontOptions & { now: number }): Promise<TrainedShop> {
+export async function trainedShop(
+  storefront: StorefrontOptions & { now: number },
+  recipe: Partial<Recipe> = { factors: 8, iterations: 3 },
+): Promise<TrainedShop> {
   const dir = await mkdtemp(join(tmpdir(), 'shelf-shop-'));
   const store = await openSqliteStore(':memory:');
   const registry = new ModelRegistry(join(dir, 'models'));
@@ -39,7 +44,7 @@ export async function trainedShop(storefront: StorefrontOptions & { now: number 
   const { manifest } = await trainVersion({
     store,
     registry,
-    recipe: { factors: 8, iterations: 3 },
+    recipe,
     seed: 1,
     log,
   });

@@ -3,9 +3,7 @@
  * job, `GET /v1/admin/metrics` per tier equals the simulator's own counts exactly; the ground
  * truth is written beside the data; the same seed gives the same counts.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,14 +14,10 @@ import { loadConfig } from '../../../src/config.ts';
 import type { ShelfConfig } from '../../../src/config.ts';
 import type { ShownList, SimulationCounts } from '../../../src/demo/closed-loop.ts';
 import { trueProbabilities } from '../../../src/demo/click-model.ts';
-import { exportStorefront } from '../../../src/demo/export-storefront.ts';
-import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
-import type { Storefront } from '../../../src/demo/generate-storefront.ts';
 import type { MetricsRow } from '../../../src/feedback/feedback-metrics.ts';
-import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store } from '../../../src/store/types.ts';
-import { trainVersion } from '../../../training/publish.ts';
+import { trainedShop } from '../../helpers/trained-shop.ts';
+import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
 const log = pino({ level: 'silent' });
 const NOW = Date.UTC(2025, 0, 15, 0);
@@ -31,53 +25,36 @@ const ADMIN = 'admin-key-0123456789abcdef';
 // A seed whose four days hold returns and a purchase of several units.
 const SIMULATION = { visitors: 80, days: 4, seed: 5, start: NOW };
 
-/** A fresh store with the demo storefront and a trained version, then the simulation through it. */
+/** The demo storefront, trained (trained-shop.ts), then the simulation through it. */
 async function simulated(
-  dir: string,
-  sf: Storefront,
   simulationLog: Logger = log,
-): Promise<{ store: Store; config: ShelfConfig; run: SimulateStorefrontResult }> {
-  const store = await openSqliteStore(':memory:');
-  await exportStorefront(sf, { store });
-  const registry = new ModelRegistry(join(dir, 'models'));
-  const { manifest } = await trainVersion({
-    store,
-    registry,
-    recipe: { factors: 8, iterations: 3 },
-    seed: 1,
-    log,
-  });
-  await registry.promote(manifest.version);
+): Promise<{ shop: TrainedShop; store: Store; config: ShelfConfig; run: SimulateStorefrontResult }> {
+  const shop = await trainedShop({ seed: 5, items: 150, users: 120, events: 5000, now: NOW });
   const config = loadConfig({
-    SHELF_DATA_DIR: dir,
+    SHELF_DATA_DIR: shop.dir,
     SHELF_API_KEYS: `storefront:storefront-key-0123456789,admin:${ADMIN}`,
   });
   const run = await simulateStorefront({
     config,
     log: simulationLog,
-    store,
-    registry,
-    planted: sf.planted,
+    store: shop.store,
+    registry: shop.registry,
+    planted: shop.storefront.planted,
     simulation: SIMULATION,
   });
-  return { store, config, run };
+  return { shop, store: shop.store, config, run };
 }
 
 describe('the closed-loop simulator', () => {
-  const dirs: string[] = [];
-  const stores: Store[] = [];
-  let sf: Storefront;
+  const shops: TrainedShop[] = [];
   let first: Awaited<ReturnType<typeof simulated>>;
 
   beforeAll(async () => {
-    sf = generateStorefront({ seed: 5, items: 150, users: 120, events: 5000, now: NOW });
-    dirs.push(await mkdtemp(join(tmpdir(), 'shelf-sim-')));
-    first = await simulated(dirs[0]!, sf);
-    stores.push(first.store);
+    first = await simulated();
+    shops.push(first.shop);
   });
   afterAll(async () => {
-    for (const s of stores) await s.close();
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
+    for (const shop of shops) await shop.close();
   });
 
   it('counts what the metrics API reports after aggregation, per tier, exactly', async () => {
@@ -134,8 +111,9 @@ describe('the closed-loop simulator', () => {
   });
 
   it('writes the ground truth beside the data: every list shown with the true chances drawn against', async () => {
-    const { run } = first;
-    expect(run.files.map((f) => f.slice(dirs[0]!.length))).toEqual([
+    const { run, shop } = first;
+    const sf = shop.storefront;
+    expect(run.files.map((f) => f.slice(shop.dir.length))).toEqual([
       '/simulation/2025-01-15-seed5/shown.jsonl',
       '/simulation/2025-01-15-seed5/summary.json',
     ]);
@@ -162,11 +140,10 @@ describe('the closed-loop simulator', () => {
   });
 
   it('gives the same counts for the same seed on the same data, and logs none of its requests at info', async () => {
-    dirs.push(await mkdtemp(join(tmpdir(), 'shelf-sim-')));
     const lines: { msg: string }[] = [];
     const info = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    const again = await simulated(dirs[1]!, sf, info);
-    stores.push(again.store);
+    const again = await simulated(info);
+    shops.push(again.shop);
     expect(again.run.result).toEqual(first.run.result);
     expect(again.run.result.totals.impressions).toBeGreaterThan(100);
     expect(lines.filter((l) => /request/.test(l.msg))).toEqual([]);
