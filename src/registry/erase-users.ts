@@ -80,8 +80,9 @@ export async function eraseFromVersions(
       const users = await registry.file(version, F.users);
       // Most versions name none of them: their other files are not read.
       if (!withoutUsers({ [F.users]: users }, erased)) continue;
-      const current: UserFiles = {};
-      for (const name of USER_FILES) if (files[name]) current[name] = await registry.file(version, name);
+      const current: UserFiles = { [F.users]: users };
+      for (const name of USER_FILES)
+        if (files[name] && !current[name]) current[name] = await registry.file(version, name);
       await registry.rewrite(version, withoutUsers(current, erased)!);
       rewritten.push(version);
     }
