@@ -166,10 +166,15 @@ async function throughStore(
     const startedAt = Date.UTC(2026, 0, 15);
     await store.saveExperiment({ ...e, startedAt });
     const db = new Database(file);
+    // Each config's group of the day, then its visitors' rows under the group's id.
+    db.prepare(
+      `INSERT INTO feedback_groups (day, tier, model_version, config, variant)
+       SELECT DISTINCT '2026-01-16', 'homepage', 'v1', value, '' FROM json_each(?)`,
+    ).run(JSON.stringify(rows.map((r) => r.config)));
     const insert = db.prepare(
-      `INSERT INTO feedback_visitor_days (tier, model_version, config, variant, day, visitor, impressions,
+      `INSERT INTO feedback_visitor_days (group_id, visitor, impressions,
          items_shown, clicks, add_to_carts, purchases, units, revenue)
-       VALUES ('homepage', 'v1', ?, '', '2026-01-16', ?, ?, ?, ?, 0, ?, ?, ?)`,
+       VALUES ((SELECT id FROM feedback_groups WHERE config = ?), ?, ?, ?, ?, 0, ?, ?, ?)`,
     );
     db.transaction(() => {
       for (const r of rows)
@@ -211,8 +216,13 @@ async function throughStore(
       audit: { record: () => Promise.resolve() },
     });
     const t1 = performance.now();
-    await service.results(e.id);
-    return { seconds: (performance.now() - t1) / 1000, fillSeconds };
+    const results = await service.results(e.id);
+    const seconds = (performance.now() - t1) / 1000;
+    // Every row written is a visitor the readout found (a schema the writes above miss reads none).
+    const units = results.variants.reduce((sum, v) => sum + v.units, 0);
+    if (units !== rows.length)
+      throw new Error(`the readout found ${units} visitors of ${rows.length} written`);
+    return { seconds, fillSeconds };
   } finally {
     await store.close();
     await rm(dir, { recursive: true, force: true });

@@ -139,6 +139,8 @@ const COLUMN: Record<FeedbackKey, string> = {
   position: 'position',
 };
 
+/** The per-visitor-day aggregates with their groups' columns (day, tier, model_version, config, variant). */
+const VISITOR_DAYS_OF_GROUPS = 'feedback_groups JOIN feedback_visitor_days ON group_id = id';
 /** The visitor key of a list with neither a user nor a session (`impressionVisitor`). */
 const NOBODY = 's:';
 const SUMS = `SUM(items_shown) AS items_shown, SUM(clicks) AS clicks, SUM(add_to_carts) AS add_to_carts,
@@ -167,7 +169,7 @@ export function feedbackTotalsSql(q: FeedbackQuery): string {
       SUM(CASE WHEN impressions > 0 AND visitor <> '${NOBODY}' THEN 1 ELSE 0 END) AS visitors,
       AVG(CASE WHEN impressions > 0 AND visitor <> '${NOBODY}' THEN clicks * 1.0 / impressions END) AS visitor_ctr
     FROM (SELECT ${keys}visitor, SUM(impressions) AS impressions, ${SUMS}
-          FROM feedback_visitor_days WHERE day >= $1 AND day <= $2 ${groupBy(['visitor'])}) AS v
+          FROM ${VISITOR_DAYS_OF_GROUPS} WHERE day >= $1 AND day <= $2 ${groupBy(['visitor'])}) AS v
     ${groupBy([])}`;
 }
 
@@ -201,16 +203,14 @@ export function totalsFromRows(q: FeedbackQuery, rows: readonly TotalsRow[]): Fe
   return out;
 }
 
-/** The columns of `feedback_groups`: the first five of the visitor-day aggregates' key. */
+/** The columns of `feedback_groups` besides its id: the group a visitor-day aggregate adds to. */
 const GROUP = 'day, tier, model_version, config, variant';
-/** The visitor-day rows of the groups `feedback_groups` lists `WHERE …`: a seek each. */
-const IN_GROUPS = (where: string) => `(${GROUP}) IN (SELECT ${GROUP} FROM feedback_groups ${where})`;
 
 /** Per visitor sums of the visitor-day aggregates of some configs (an experiment's variants); `$CONFIGS` is the backend's list. */
 export const UNIT_TOTALS_SQL = `
   SELECT config, visitor, sum(impressions) AS impressions, sum(clicks) AS clicks,
     sum(purchases) AS purchases, sum(revenue) AS revenue
-  FROM feedback_visitor_days WHERE ${IN_GROUPS('WHERE config IN ($CONFIGS)')}
+  FROM ${VISITOR_DAYS_OF_GROUPS} WHERE config IN ($CONFIGS)
   GROUP BY config, visitor ORDER BY config, visitor`;
 
 export interface UnitTotalsRow {
@@ -248,9 +248,13 @@ const COUNTS = `sum(CASE WHEN type = 'click' THEN 1 ELSE 0 END), sum(CASE WHEN t
   sum(CASE WHEN type = 'purchase' THEN 1 ELSE 0 END), sum(units), sum(revenue)`;
 const ADD_COUNTS = `clicks = t.clicks + excluded.clicks, add_to_carts = t.add_to_carts + excluded.add_to_carts,
   purchases = t.purchases + excluded.purchases, units = t.units + excluded.units, revenue = t.revenue + excluded.revenue`;
-const VISITOR_DAYS = `INSERT INTO feedback_visitor_days AS t (tier, model_version, config, variant, day, visitor,
+const VISITOR_DAYS = `INSERT INTO feedback_visitor_days AS t (group_id, visitor,
   impressions, items_shown, clicks, add_to_carts, purchases, units, revenue)`;
-const VISITOR_DAY_KEY = `ON CONFLICT (${GROUP}, visitor) DO UPDATE SET`;
+const VISITOR_DAY_KEY = 'ON CONFLICT (group_id, visitor) DO UPDATE SET';
+/** `feedback_groups` joined on the group columns of `rows` (day: an expression over `rows`). */
+const JOIN_GROUP = (rows: string, day: string) =>
+  `JOIN feedback_groups g ON g.day = ${day} AND g.tier = ${rows}.tier AND g.model_version = ${rows}.model_version
+    AND g.config = ${rows}.config AND g.variant = ${rows}.variant`;
 const POSITIONS = `INSERT INTO feedback_positions AS t (tier, model_version, config, variant, day, position,
   items_shown, clicks, add_to_carts, purchases, units, revenue)`;
 const POSITION_KEY = 'ON CONFLICT (tier, model_version, config, variant, day, position) DO UPDATE SET';
@@ -262,8 +266,9 @@ const GROUP_KEY = `ON CONFLICT (${GROUP}) DO NOTHING`;
  * to the per-visitor-day and per-position aggregates: summed by the database, so no row leaves
  * it. The impressions are read once, grouped by visitor, day and list length into the temporary
  * table `feedback_lists` (each store makes it with `FEEDBACK_LISTS_COLUMNS`; `fillLists` fills
- * it, `clearLists` empties it); both aggregates are summed from that. A list of n items adds one to each of positions 0 … n − 1: a row per
- * group and length, not per item.
+ * it, `clearLists` empties it); both aggregates are summed from that. A list of n items adds one
+ * to each of positions 0 … n − 1: a row per group and length, not per item. The groups go in
+ * first (`listGroups`, `attributionGroups`): the visitor-day rows hold their ids.
  */
 export function aggregationSql(d: AggregationDialect): {
   fillLists: string;
@@ -276,34 +281,36 @@ export function aggregationSql(d: AggregationDialect): {
   attributionPositions: string;
 } {
   return {
-    fillLists: `INSERT INTO feedback_lists (tier, mv, config, variant, days, visitor, len, n)
+    fillLists: `INSERT INTO feedback_lists (tier, model_version, config, variant, days, visitor, len, n)
       SELECT tier, coalesce(model_version, ''), config, coalesce(variant, ''), ts / 86400000, ${VISITOR},
         shown, count(*)
       FROM impressions WHERE seq > $1 AND seq <= $2 GROUP BY 6, 5, 1, 2, 3, 4, 7`,
     // The groups the aggregates hold: erasure and experiment readouts seek each one.
-    listGroups: `${GROUPS} SELECT DISTINCT ${d.dayOf('days')}, tier, mv, config, variant FROM feedback_lists
+    listGroups: `${GROUPS} SELECT DISTINCT ${d.dayOf('days')}, tier, model_version, config, variant FROM feedback_lists
       WHERE true ${GROUP_KEY}`,
     clearLists: 'DELETE FROM feedback_lists',
     impressionVisitorDays: `${VISITOR_DAYS}
-      SELECT tier, mv, config, variant, ${d.dayOf('days')}, visitor, sum(n), sum(n * len), 0, 0, 0, 0, 0
-      FROM feedback_lists GROUP BY tier, mv, config, variant, days, visitor
+      SELECT g.id, l.visitor, sum(l.n), sum(l.n * l.len), 0, 0, 0, 0, 0
+      FROM feedback_lists l ${JOIN_GROUP('l', d.dayOf('l.days'))}
+      GROUP BY g.id, l.visitor
       ${VISITOR_DAY_KEY} impressions = t.impressions + excluded.impressions,
         items_shown = t.items_shown + excluded.items_shown`,
     impressionPositions: `WITH RECURSIVE positions (p) AS (
         SELECT 0 UNION ALL SELECT p + 1 FROM positions WHERE p < ${MAX_POSITIONS - 1}),
-      lengths AS (SELECT tier, mv, config, variant, days, len, sum(n) AS n FROM feedback_lists
-                  GROUP BY tier, mv, config, variant, days, len)
+      lengths AS (SELECT tier, model_version, config, variant, days, len, sum(n) AS n FROM feedback_lists
+                  GROUP BY tier, model_version, config, variant, days, len)
       ${POSITIONS}
-      SELECT tier, mv, config, variant, ${d.dayOf('days')}, p, sum(n), 0, 0, 0, 0, 0
+      SELECT tier, model_version, config, variant, ${d.dayOf('days')}, p, sum(n), 0, 0, 0, 0, 0
       FROM lengths JOIN positions ON p < len
-      GROUP BY tier, mv, config, variant, days, p
+      GROUP BY tier, model_version, config, variant, days, p
       ${POSITION_KEY} items_shown = t.items_shown + excluded.items_shown`,
     attributionGroups: `${GROUPS} SELECT DISTINCT ${GROUP} FROM attributions
       WHERE seq > $1 AND seq <= $2 ${GROUP_KEY}`,
     attributionVisitorDays: `${VISITOR_DAYS}
-      SELECT tier, model_version, config, variant, day, visitor, 0, 0, ${COUNTS}
-      FROM attributions WHERE seq > $1 AND seq <= $2
-      GROUP BY tier, model_version, config, variant, day, visitor
+      SELECT g.id, a.visitor, 0, 0, ${COUNTS}
+      FROM attributions a ${JOIN_GROUP('a', 'a.day')}
+      WHERE a.seq > $1 AND a.seq <= $2
+      GROUP BY g.id, a.visitor
       ${VISITOR_DAY_KEY} ${ADD_COUNTS}`,
     attributionPositions: `${POSITIONS}
       SELECT tier, model_version, config, variant, day, position, 0, ${COUNTS}
@@ -315,7 +322,7 @@ export function aggregationSql(d: AggregationDialect): {
 
 /** The columns of the temporary table `feedback_lists` (each store makes it its own way). */
 export const FEEDBACK_LISTS_COLUMNS =
-  'tier TEXT, mv TEXT, config TEXT, variant TEXT, days BIGINT, visitor TEXT, len INTEGER, n BIGINT';
+  'tier TEXT, model_version TEXT, config TEXT, variant TEXT, days BIGINT, visitor TEXT, len INTEGER, n BIGINT';
 
 /** The newest impression and attribution seq stored. */
 export const FEEDBACK_HORIZON_SQL = `SELECT (SELECT coalesce(max(seq), 0) FROM impressions) AS impression_seq,
@@ -331,4 +338,5 @@ export const FEEDBACK_ADDED_SQL = `SELECT (SELECT coalesce(sum(n), 0) FROM feedb
  * A visitor's per-visitor-day rows ($1 its key), found through the primary key one group at a
  * time: the table has no visitor index (each new row wrote it at a random place).
  */
-export const ERASE_VISITOR_DAYS_SQL = `DELETE FROM feedback_visitor_days WHERE ${IN_GROUPS('')} AND visitor = $1`;
+export const ERASE_VISITOR_DAYS_SQL = `DELETE FROM feedback_visitor_days
+  WHERE group_id IN (SELECT id FROM feedback_groups) AND visitor = $1`;

@@ -767,9 +767,9 @@ export class PostgresStore implements Store {
         `CREATE TEMP TABLE IF NOT EXISTS feedback_lists (${FEEDBACK_LISTS_COLUMNS}) ON COMMIT DELETE ROWS`,
       );
       await c.query(AGGREGATION.fillLists, imps);
+      await c.query(AGGREGATION.listGroups);
       await c.query(AGGREGATION.impressionVisitorDays);
       await c.query(AGGREGATION.impressionPositions);
-      await c.query(AGGREGATION.listGroups);
       const { rows } = await c.query<{ impressions: string; attributions: string }>(
         FEEDBACK_ADDED_SQL,
         attrs,

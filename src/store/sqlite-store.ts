@@ -798,9 +798,9 @@ export class SqliteStore implements Store {
       const imps = [from.impressionSeq, to.impressionSeq];
       const attrs = [from.attributionSeq, to.attributionSeq];
       s.fillLists.run(...imps);
+      s.listGroups.run();
       s.impressionVisitorDays.run();
       s.impressionPositions.run();
-      s.listGroups.run();
       const n = s.added.get(...attrs) as { impressions: number; attributions: number };
       s.clearLists.run();
       s.attributionGroups.run(...attrs);

@@ -28,16 +28,15 @@ describe('the store read thread', () => {
     store = await openSqliteStore(file);
     // Per-visitor-day aggregates as the aggregation leaves them: two configs, a visitor a row a day.
     const db = new Database(file);
-    db.exec(`WITH RECURSIVE d(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM d WHERE k < ${DAYS - 1}),
-      v(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM v WHERE i < ${VISITORS - 1})
-      INSERT INTO feedback_visitor_days (tier, model_version, config, variant, day, visitor,
+    db.exec(`WITH RECURSIVE d(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM d WHERE k < ${DAYS - 1})
+      INSERT INTO feedback_groups (day, tier, model_version, config, variant)
+      SELECT date('2026-11-01', '+' || k || ' days'), 'personalized', 'v1', c.config, ''
+      FROM d, (SELECT 'exp:a' AS config UNION ALL SELECT 'exp:b') AS c`);
+    db.exec(`WITH RECURSIVE v(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM v WHERE i < ${VISITORS - 1})
+      INSERT INTO feedback_visitor_days (group_id, visitor,
         impressions, items_shown, clicks, add_to_carts, purchases, units, revenue)
-      SELECT 'personalized', 'v1', CASE WHEN i % 2 THEN 'exp:a' ELSE 'exp:b' END, '',
-        date('2026-11-01', '+' || k || ' days'), 'u:' || i, 1 + i % 5, 20 * (1 + i % 5), i % 3, 0, i % 7 = 0, i % 7 = 0, (i % 7 = 0) * 9.5
-      FROM d, v`);
-    db.exec(
-      'INSERT INTO feedback_groups SELECT DISTINCT day, tier, model_version, config, variant FROM feedback_visitor_days',
-    );
+      SELECT g.id, 'u:' || i, 1 + i % 5, 20 * (1 + i % 5), i % 3, 0, i % 7 = 0, i % 7 = 0, (i % 7 = 0) * 9.5
+      FROM feedback_groups g JOIN v ON g.config = CASE WHEN i % 2 THEN 'exp:a' ELSE 'exp:b' END`);
     db.close();
     // Purchases of two users before the 15th (p3's after it).
     const purchase = (eventId: string, userId: string, day: number) => ({

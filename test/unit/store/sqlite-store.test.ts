@@ -208,18 +208,22 @@ describe("SqliteStore, the impressions' visitor index", () => {
       await store.deleteUser('u9');
       await store.close();
       const raw = new Database(file, { readonly: true });
-      expect(raw.prepare('SELECT config, day, visitor FROM feedback_visitor_days').all()).toEqual([
-        { config: 'c2', day: '2026-01-02', visitor: 'u:u8' },
-      ]);
+      // Migration 15 moved the rows under their groups' ids, counts and all.
+      expect(
+        raw
+          .prepare(
+            `SELECT config, day, visitor, impressions, items_shown FROM feedback_visitor_days
+             JOIN feedback_groups ON id = group_id`,
+          )
+          .all(),
+      ).toEqual([{ config: 'c2', day: '2026-01-02', visitor: 'u:u8', impressions: 1, items_shown: 3 }]);
       const plan = raw
         .prepare(`EXPLAIN QUERY PLAN ${ERASE_VISITOR_DAYS_SQL.replace('$1', '?')}`)
         .all('u:u9')
         .map((r) => (r as { detail: string }).detail)
         .join(' | ');
       // A seek per group into the primary key, not a scan of the table.
-      expect(plan).toContain(
-        'INDEX sqlite_autoindex_feedback_visitor_days_1 (day=? AND tier=? AND model_version=? AND config=? AND variant=? AND visitor=?)',
-      );
+      expect(plan).toContain('PRIMARY KEY (group_id=? AND visitor=?)');
       raw.close();
     });
   });
