@@ -52,6 +52,26 @@ describe('erasing users from model versions', () => {
     expect(withoutUsers(userFiles(), new Set(['nobody']))).toBeNull();
   });
 
+  it('finds an id whole, whatever its characters, and however many are erased at once', () => {
+    const users = ['a"b', 'é', 'c\\d', 'plain', 'x'];
+    const erase = (ids: string[]) => {
+      const out = withoutUsers(userFiles(users), new Set(ids));
+      return out && usersOf(out[F.users]!);
+    };
+    // Ids JSON escapes, or that a byte search could misread: the parse decides.
+    expect(erase(['a"b'])).toEqual(['', 'é', 'c\\d', 'plain', 'x']);
+    expect(erase(['é'])).toEqual(['a"b', '', 'c\\d', 'plain', 'x']);
+    expect(erase(['c\\d'])).toEqual(['a"b', 'é', '', 'plain', 'x']);
+    // A plain id is found only as a whole entry, not inside another one.
+    expect(erase(['lain'])).toBeNull();
+    expect(erase(['plai', 'b'])).toBeNull();
+    expect(erase(['plain'])).toEqual(['a"b', 'é', 'c\\d', '', 'x']);
+    // More ids than are searched for as bytes: parsed, the same answer.
+    const many = Array.from({ length: 40 }, (_, i) => `nobody-${i}`);
+    expect(erase([...many, 'x'])).toEqual(['a"b', 'é', 'c\\d', 'plain', '']);
+    expect(erase(many)).toBeNull();
+  });
+
   it('rewrites every stored version naming an erased user, readable back against its manifest, and only those', async () => {
     const named = await registry.create(meta, userFiles(), new Date(Date.UTC(2026, 0, 1)));
     const other = await registry.create(meta, userFiles(['x', 'y', 'z']), new Date(Date.UTC(2026, 0, 2)));
