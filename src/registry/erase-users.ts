@@ -15,9 +15,9 @@ export type UserFiles = Partial<Record<string, Uint8Array>>;
 const USER_FILES = [F.users, F.userFactors, F.userItemsIndptr, F.userItemsIndices, F.userItemsValues];
 
 /**
- * At most this many ids are looked for in a version's users.json as bytes before it is parsed
- * (a parse takes ~0.6 s at 1M users, on the event loop of the process that serves a DELETE); an
- * id JSON.stringify writes as quote, itself, quote (printable ASCII, no quote or backslash) is
+ * At most this many ids are looked for in a version's users.json as bytes before it is parsed,
+ * on the event loop of the process that serves a DELETE (1M ids: 7 ms searched, 139 ms parsed).
+ * An id JSON.stringify writes as quote, itself, quote (printable ASCII, no quote or backslash) is
  * found as that text or is not there. Any other id, or more of them, and the parse decides.
  */
 const SEARCHED_AT_MOST = 16;
