@@ -120,6 +120,9 @@ export async function buildApp(deps: AppDeps) {
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  // Every body here is JSON. Fastify's default text/plain parser took a JSON body sent as
+  // text/plain as one string, answered "body must be object" (400): now 415, send application/json.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', (_req, reply, done) => {
     reply.headers(API_SECURITY_HEADERS);

@@ -57,12 +57,35 @@ export function fromFastifyError(err: FastifyError, status: number): ShelfError 
   return new ShelfError(code, status, err.message, { reason: err.message });
 }
 
+type ValidationErrors = NonNullable<FastifyError['validation']>;
+
+/**
+ * A value outside a union of literals (`status: 'active' | 'delisted'`) fails each literal and
+ * then the union: "must be equal to constant" once a literal, then "must match a schema in
+ * anyOf", none naming a value allowed. Those become one error listing them.
+ */
+function oneOfValues(errors: ValidationErrors): ValidationErrors {
+  const out: ValidationErrors = [];
+  for (let k = 0; k < errors.length; k++) {
+    const at = errors[k]!.instancePath;
+    let end = k;
+    while (errors[end]?.keyword === 'const' && errors[end]!.instancePath === at) end++;
+    const union = errors[end];
+    if (end > k && union?.keyword === 'anyOf' && union.instancePath === at) {
+      const allowed = errors.slice(k, end).map((e) => JSON.stringify(e.params['allowedValue']));
+      out.push({ ...union, message: `must be one of ${allowed.join(', ')}` });
+      k = end;
+    } else out.push(errors[k]!);
+  }
+  return out;
+}
+
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) {
     const where = err.validationContext ?? 'request';
     // The field named, a missing one or one not allowed ("body must NOT have additional
     // properties" left the client to guess which).
-    const details = err.validation.map((v) => {
+    const details = oneOfValues(err.validation).map((v) => {
       const p = v.params as Record<string, unknown> | undefined;
       const named = p?.['missingProperty'] ?? p?.['additionalProperty'];
       return {

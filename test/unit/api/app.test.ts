@@ -326,6 +326,18 @@ describe('HTTP API', () => {
       payload: { stock: 2_147_483_648 },
     });
     expect(huge.json()).toMatchObject({ statusCode: 400, message: 'body/stock must be <= 2147483647' });
+    // A value outside a closed list: one error naming the values allowed, not one per value.
+    const status = await app.inject({
+      method: 'PATCH',
+      url: `/v1/items/${top}`,
+      headers: as(ADMIN),
+      payload: { status: 'bogus' },
+    });
+    expect(status.json()).toMatchObject({
+      statusCode: 400,
+      message: 'body/status must be one of "active", "delisted"',
+      details: [{ field: 'body/status', reason: 'must be one of "active", "delisted"' }],
+    });
     const missing = await app.inject({
       method: 'PATCH',
       url: '/v1/items/nope',
@@ -732,6 +744,8 @@ describe('HTTP API', () => {
       [await post('{"events": [', 'application/json'), 400, 'SHELF_ERR_INVALID_JSON'],
       [await post('', 'application/json'), 400, 'SHELF_ERR_EMPTY_BODY'],
       [await post('<events/>', 'application/xml'), 415, 'SHELF_ERR_UNSUPPORTED_MEDIA_TYPE'],
+      // JSON sent as text/plain: the type named, not "body must be object".
+      [await post('{"events": []}', 'text/plain'), 415, 'SHELF_ERR_UNSUPPORTED_MEDIA_TYPE'],
       [
         await post(JSON.stringify({ events: [{ pad: 'x'.repeat(2 * 1024 * 1024) }] }), 'application/json'),
         413,
