@@ -31,19 +31,25 @@ function mayName(usersJson: Uint8Array, erased: ReadonlySet<string>): boolean {
   return false;
 }
 
-/** The user files of `files` rewritten without the `erased` users, or null when it names none. */
-export function withoutUsers(
-  files: UserFiles,
-  erased: ReadonlySet<string>,
-): Record<string, Uint8Array> | null {
-  const named = files[F.users];
-  if (!named || !erased.size || !mayName(named, erased)) return null;
-  const userIds = JSON.parse(Buffer.from(named).toString('utf8')) as string[];
+/** The ids of a version's users and the rows of the `erased` ones among them. */
+interface ErasedRows {
+  userIds: string[];
+  rows: Set<number>;
+}
+
+/** The rows of the `erased` users in `usersJson` (users.json, parsed once), or null when it names none. */
+function erasedRows(usersJson: Uint8Array, erased: ReadonlySet<string>): ErasedRows | null {
+  if (!erased.size || !mayName(usersJson, erased)) return null;
+  const userIds = JSON.parse(Buffer.from(usersJson).toString('utf8')) as string[];
   const rows = new Set<number>();
   userIds.forEach((u, r) => {
     if (erased.has(u)) rows.add(r);
   });
-  if (!rows.size) return null;
+  return rows.size ? { userIds, rows } : null;
+}
+
+/** The user files of `files` rewritten without the users at the rows found. */
+function filesWithout(files: UserFiles, { userIds, rows }: ErasedRows): Record<string, Uint8Array> {
   for (const r of rows) userIds[r] = '';
   const out: Record<string, Uint8Array> = { [F.users]: Buffer.from(JSON.stringify(userIds)) };
   const factorBytes = files[F.userFactors];
@@ -80,6 +86,16 @@ export function withoutUsers(
   return out;
 }
 
+/** The user files of `files` rewritten without the `erased` users, or null when it names none. */
+export function withoutUsers(
+  files: UserFiles,
+  erased: ReadonlySet<string>,
+): Record<string, Uint8Array> | null {
+  const named = files[F.users];
+  const found = named ? erasedRows(named, erased) : null;
+  return found && filesWithout(files, found);
+}
+
 /**
  * Removes the `erased` users from every stored version (one process at a time: the registry's
  * lock); returns the versions rewritten. Idempotent: a version already without them is only read.
@@ -96,11 +112,12 @@ export async function eraseFromVersions(
       if (!files[F.users]) continue;
       const users = await registry.file(version, F.users);
       // Most versions name none of them: their other files are not read.
-      if (!withoutUsers({ [F.users]: users }, erased)) continue;
+      const found = erasedRows(users, erased);
+      if (!found) continue;
       const current: UserFiles = { [F.users]: users };
       for (const name of USER_FILES)
         if (files[name] && !current[name]) current[name] = await registry.file(version, name);
-      await registry.rewrite(version, withoutUsers(current, erased)!);
+      await registry.rewrite(version, filesWithout(current, found));
       rewritten.push(version);
     }
     return rewritten;
