@@ -136,6 +136,8 @@ const EventRecord = Type.Object({
   context: Type.Optional(Attributes),
 });
 
+const ItemStatus = Type.Union([Type.Literal('active'), Type.Literal('delisted')]);
+
 /** An item's fields as the document shows them; validate.ts `validateItem` checks each record. */
 const ItemRecord = Type.Object({
   itemId: Type.String(),
@@ -148,7 +150,7 @@ const ItemRecord = Type.Object({
   price: Type.Optional(Type.Number({ minimum: 0 })),
   currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
   stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
-  status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('delisted')])),
+  status: Type.Optional(ItemStatus),
   publishedAt: Type.Optional(Timestamp),
   repurchasable: Type.Optional(Type.Boolean()),
   attributes: Type.Optional(Attributes),
@@ -177,7 +179,7 @@ export const ItemPatch = Type.Object(
   {
     stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
     price: Type.Optional(Type.Number({ minimum: 0 })),
-    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('delisted')])),
+    status: Type.Optional(ItemStatus),
   },
   { additionalProperties: false, minProperties: 1 },
 );
