@@ -120,41 +120,55 @@ const Timestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Integer
 const Attributes = Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]));
 
 /** An event's fields as the document shows them; validate.ts `validateEvent` checks each record. */
-const EventRecord = Type.Object({
-  eventId: Type.String({ description: 'unique: a duplicate is counted once' }),
-  type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
-  userId: Type.Optional(Type.String({ description: 'userId or sessionId is required' })),
-  sessionId: Type.Optional(Type.String()),
-  itemId: Type.String(),
-  timestamp: Timestamp,
-  quantity: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'units of a purchase or return' })),
-  price: Type.Optional(Type.Number({ minimum: 0, description: 'unit price' })),
-  value: Type.Optional(
-    Type.Number({ minimum: 0, maximum: RATING_MAX, description: 'a rating, required for rating events' }),
-  ),
-  recommendationId: Type.Optional(Type.String({ description: 'the list the event follows' })),
-  context: Type.Optional(Attributes),
-});
+const EventRecord = Type.Object(
+  {
+    eventId: Type.String({ description: 'unique: a duplicate is counted once' }),
+    type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
+    userId: Type.Optional(Type.String({ description: 'userId or sessionId is required' })),
+    sessionId: Type.Optional(Type.String()),
+    itemId: Type.String(),
+    timestamp: Timestamp,
+    quantity: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'units of a purchase or return' }),
+    ),
+    price: Type.Optional(Type.Number({ minimum: 0, description: 'unit price' })),
+    value: Type.Optional(
+      Type.Number({ minimum: 0, maximum: RATING_MAX, description: 'a rating, required for rating events' }),
+    ),
+    recommendationId: Type.Optional(Type.String({ description: 'the list the event follows' })),
+    context: Type.Optional(Attributes),
+  },
+  {
+    additionalProperties: false,
+    description: 'another field is refused by name (free-form data goes in context)',
+  },
+);
 
 const ItemStatus = Type.Union([Type.Literal('active'), Type.Literal('delisted')]);
 
 /** An item's fields as the document shows them; validate.ts `validateItem` checks each record. */
-const ItemRecord = Type.Object({
-  itemId: Type.String(),
-  title: Type.String(),
-  description: Type.Optional(Type.String()),
-  categories: Type.Optional(
-    Type.Array(Type.String(), { description: "category paths, 'Home > Kitchen > Mugs'" }),
-  ),
-  brand: Type.Optional(Type.String()),
-  price: Type.Optional(Type.Number({ minimum: 0 })),
-  currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
-  stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
-  status: Type.Optional(ItemStatus),
-  publishedAt: Type.Optional(Timestamp),
-  repurchasable: Type.Optional(Type.Boolean()),
-  attributes: Type.Optional(Attributes),
-});
+const ItemRecord = Type.Object(
+  {
+    itemId: Type.String(),
+    title: Type.String(),
+    description: Type.Optional(Type.String()),
+    categories: Type.Optional(
+      Type.Array(Type.String(), { description: "category paths, 'Home > Kitchen > Mugs'" }),
+    ),
+    brand: Type.Optional(Type.String()),
+    price: Type.Optional(Type.Number({ minimum: 0 })),
+    currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
+    stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
+    status: Type.Optional(ItemStatus),
+    publishedAt: Type.Optional(Timestamp),
+    repurchasable: Type.Optional(Type.Boolean()),
+    attributes: Type.Optional(Attributes),
+  },
+  {
+    additionalProperties: false,
+    description: 'another field is refused by name (free-form data goes in attributes)',
+  },
+);
 
 /**
  * The OpenAPI document's request body of a route: batches of events and items show their

@@ -11,6 +11,57 @@ import { EVENT_TYPES } from './types.ts';
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
+/**
+ * Each record's fields (DESIGN.md's data model), and where free-form data goes. A field outside
+ * them is refused by name: dropped, a misspelt `recomendationId` left its click uncredited and
+ * a top-level `color` went missing from the item, each with the record reported stored.
+ */
+const RECORDS = {
+  events: {
+    name: 'an event',
+    fields: [
+      'eventId',
+      'type',
+      'userId',
+      'sessionId',
+      'itemId',
+      'quantity',
+      'price',
+      'value',
+      'recommendationId',
+      'timestamp',
+      'context',
+    ],
+    freeForm: 'context',
+  },
+  items: {
+    name: 'an item',
+    fields: [
+      'itemId',
+      'title',
+      'description',
+      'categories',
+      'brand',
+      'price',
+      'currency',
+      'stock',
+      'status',
+      'publishedAt',
+      'repurchasable',
+      'attributes',
+    ],
+    freeForm: 'attributes',
+  },
+  users: { name: 'a user', fields: ['userId', 'createdAt', 'attributes', 'consent'], freeForm: 'attributes' },
+} as const;
+export type RecordKind = keyof typeof RECORDS;
+
+/** The top-level fields of `raw` that are no field of a `kind` record. */
+export function unknownFields(kind: RecordKind, raw: Record<string, unknown>): string[] {
+  const known: readonly string[] = RECORDS[kind].fields;
+  return Object.keys(raw).filter((k) => !known.includes(k));
+}
+
 const MAX_ID = 256;
 const MAX_TEXT = 10_000;
 /**
@@ -69,6 +120,17 @@ type Raw = Record<string, unknown>;
 class Checker {
   readonly errors: FieldError[] = [];
   constructor(private readonly raw: Raw) {}
+
+  /** Refuses each field of the record that is no field of a `kind` record. */
+  onlyFieldsOf(kind: RecordKind): void {
+    const r = RECORDS[kind];
+    for (const field of unknownFields(kind, this.raw)) {
+      this.fail(
+        field,
+        `is not a field of ${r.name} (${r.fields.join(', ')}); free-form data goes in ${r.freeForm}`,
+      );
+    }
+  }
 
   fail(field: string, reason: string): undefined {
     this.errors.push({ field, reason });
@@ -141,6 +203,21 @@ class Checker {
     return fallback;
   }
 
+  /** A consent object: `personalization` (default true), and nothing else. */
+  consent(field: string): { personalization: boolean } | undefined {
+    const v = this.raw[field];
+    if (v === undefined || v === null) return undefined;
+    if (!isRecord(v)) return this.fail(field, 'must be an object');
+    const inner = new Checker(v);
+    const personalization = inner.boolean('personalization', true);
+    // A misspelt `personalisation: false` was read as consent given.
+    for (const k of Object.keys(v)) {
+      if (k !== 'personalization') inner.fail(k, 'is not a consent (personalization is)');
+    }
+    for (const e of inner.errors) this.fail(`${field}.${e.field}`, e.reason);
+    return inner.errors.length ? undefined : { personalization };
+  }
+
   attributes(field: string): Record<string, AttributeValue> | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
@@ -200,6 +277,7 @@ export const MAX_STOCK = 2_147_483_647;
 export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated<ShelfEvent> {
   if (!isRecord(raw)) return notAnObject();
   const c = new Checker(raw);
+  c.onlyFieldsOf('events');
   const eventId = c.id('eventId', true);
   let type: EventType | undefined;
   if (raw.type === undefined || raw.type === null || raw.type === '') c.fail('type', 'is required');
@@ -264,6 +342,7 @@ export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated
 export function validateItem(raw: unknown, now: number): Validated<Item> {
   if (!isRecord(raw)) return notAnObject();
   const c = new Checker(raw);
+  c.onlyFieldsOf('items');
   const itemId = c.id('itemId', true);
   const title = c.text('title', true);
   const description = c.text('description', false);
@@ -307,18 +386,11 @@ export function validateItem(raw: unknown, now: number): Validated<Item> {
 export function validateUser(raw: unknown, now: number): Validated<User> {
   if (!isRecord(raw)) return notAnObject();
   const c = new Checker(raw);
+  c.onlyFieldsOf('users');
   const userId = c.id('userId', true);
   const createdAt = c.timestamp('createdAt', false) ?? now;
   const attributes = c.attributes('attributes') ?? {};
-  let personalization = true;
-  if (raw.consent !== undefined && raw.consent !== null) {
-    if (!isRecord(raw.consent)) c.fail('consent', 'must be an object');
-    else {
-      const consent = new Checker(raw.consent);
-      personalization = consent.boolean('personalization', true);
-      for (const e of consent.errors) c.fail(`consent.${e.field}`, e.reason);
-    }
-  }
+  const personalization = c.consent('consent')?.personalization ?? true;
   return result(c, { userId: userId!, attributes, createdAt, consent: { personalization } });
 }
 
@@ -329,15 +401,8 @@ export function validateUserPatch(raw: unknown): Validated<UserPatch> {
   const patch: UserPatch = {};
   const attributes = c.attributes('attributes');
   if (attributes) patch.attributes = attributes;
-  if (raw.consent !== undefined) {
-    if (!isRecord(raw.consent)) c.fail('consent', 'must be an object');
-    else {
-      const consent = new Checker(raw.consent);
-      const personalization = consent.boolean('personalization', true);
-      for (const e of consent.errors) c.fail(`consent.${e.field}`, e.reason);
-      patch.consent = { personalization };
-    }
-  }
+  const consent = c.consent('consent');
+  if (consent) patch.consent = consent;
   return result(c, patch);
 }
 

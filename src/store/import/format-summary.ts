@@ -21,7 +21,8 @@ export function formatSummary(s: ImportSummary, maxErrors = 20): string {
     row(kind, `${n(c.stored)} stored, ${n(c.duplicates)} unchanged`);
   const counts = Object.entries(s.counts);
   if (counts.length) row('counts', counts.map(([k, c]) => `${k} ${n(c)}`).join(', '));
-  if (s.ignoredColumns.length) row('ignored', `column(s) ${s.ignoredColumns.join(', ')}`);
+  if (s.ignoredColumns.length)
+    row('ignored', `${s.format === 'jsonl' ? 'field(s)' : 'column(s)'} ${s.ignoredColumns.join(', ')}`);
   const total = s.errors.length + s.errorsOmitted;
   if (total) {
     const shown = s.errors.slice(0, maxErrors);

@@ -64,7 +64,7 @@ export interface RecordMapper {
   record(text: string, line: number, sink: ImportSink): void;
   /** Called once after the last record. */
   finish?(sink: ImportSink): void;
-  /** Header columns that were not understood and are ignored. */
+  /** Header columns (CSV) or record fields (JSONL) that were not understood and are ignored. */
   readonly ignoredColumns?: readonly string[];
 }
 

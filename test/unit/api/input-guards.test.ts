@@ -118,6 +118,46 @@ describe('HTTP API input guards', () => {
     expect((await stored()).sort()).toEqual(['good-1', 'good-2']);
   });
 
+  // A misspelt field was dropped and the event answered accepted: its click went uncredited.
+  it('rejects an event or an item with a field it has not, naming the field', async () => {
+    const res = await post([view('typo', { type: 'click', recomendationId: 'r-1' }), view('fine')]);
+    expect(res.json()).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(res.json().results[0]).toEqual({
+      index: 0,
+      eventId: 'typo',
+      status: 'rejected',
+      errors: [
+        {
+          field: 'recomendationId',
+          reason: expect.stringMatching(/^is not a field of an event \(.*recommendationId/),
+        },
+      ],
+    });
+    expect(await stored()).toEqual(['fine']);
+    const items = await shelf.app.inject({
+      method: 'PUT',
+      url: '/v1/items',
+      headers: as(ADMIN),
+      payload: {
+        items: [
+          { itemId: 'sku-9', title: 'Mug', color: 'red' },
+          { itemId: 'sku-8', title: 'Cup' },
+        ],
+      },
+    });
+    expect(items.json()).toEqual({
+      written: 1,
+      rejected: 1,
+      errors: [
+        {
+          index: 0,
+          errors: [{ field: 'color', reason: expect.stringMatching(/free-form data goes in attributes$/) }],
+        },
+      ],
+    });
+    expect(await store.getItem('sku-9')).toBeNull();
+  });
+
   it('rejects a purchase whose revenue (price × quantity) is not finite', async () => {
     const res = await post([
       view('huge', { type: 'purchase', price: 1e308, quantity: 10 }),

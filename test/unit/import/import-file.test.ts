@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/errors.ts';
+import { formatSummary } from '../../../src/store/import/format-summary.ts';
 import { importFile } from '../../../src/store/import/import-file.ts';
 import type { ImportFileOptions } from '../../../src/store/import/import-file.ts';
 import { parseEncoding } from '../../../src/store/import/resolve-format.ts';
@@ -78,6 +79,20 @@ describe('importFile: events', () => {
       { line: 30, field: '(record)', reason: expect.stringContaining('is not valid JSON') },
     ]);
     expect((await store.stats()).events).toBe(37);
+  });
+
+  it("ignores a field no event has and lists it, as a CSV file's unknown column is", async () => {
+    const lines = [
+      eventLine(0, { page: 'home' }),
+      eventLine(1, { source: 'app', page: 'pdp' }),
+      eventLine(2),
+    ];
+    const s = await run('events', await file('extra.jsonl', lines.join('\n')));
+    expect(s).toMatchObject({ rows: 3, stored: 3, rejected: 0, ignoredColumns: ['page', 'source'] });
+    expect(formatSummary(s)).toContain('ignored      field(s) page, source');
+    expect((await allEvents()).map((e) => Object.keys(e).sort())).toEqual(
+      Array(3).fill(['eventId', 'itemId', 'timestamp', 'type', 'userId']),
+    );
   });
 
   // Issue #12: history has past dates; an event dated past the clock (plus the skew) is a mistake.

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseTimestamp, validateEvent, validateItem, validateUser } from '../../../src/store/validate.ts';
+import {
+  parseTimestamp,
+  validateEvent,
+  validateItem,
+  validateUser,
+  validateUserPatch,
+} from '../../../src/store/validate.ts';
 
 const NOW = Date.UTC(2026, 10, 25);
 const base = { eventId: 'e1', type: 'view', userId: 'u1', itemId: 'i1', timestamp: '2026-11-01T10:00:00Z' };
@@ -104,6 +110,25 @@ describe('validateEvent', () => {
     expect(validateEvent({ ...base, timestamp: '2099-12-31T00:00:00Z' }).ok).toBe(true);
   });
 
+  it('refuses a field no event has, by name, with the fields there are', () => {
+    const r = validateEvent({ ...base, recomendationId: 'r1', page: 'home' });
+    expect(errorsOf(r).map((e) => e.field)).toEqual(['recomendationId', 'page']);
+    expect(errorsOf(r)[0]!.reason).toBe(
+      'is not a field of an event (eventId, type, userId, sessionId, itemId, quantity, price, value, recommendationId, timestamp, context); free-form data goes in context',
+    );
+    // Every documented field is one: a full event passes.
+    const full = {
+      ...base,
+      sessionId: 's1',
+      quantity: 1,
+      price: 2,
+      value: 3,
+      recommendationId: 'r1',
+      context: {},
+    };
+    expect(validateEvent({ ...full, type: 'rating' }).ok).toBe(true);
+  });
+
   it('reports every bad field at once', () => {
     expect(errorsOf(validateEvent({ type: 'nope', timestamp: 'x' })).map((e) => e.field)).toEqual([
       'eventId',
@@ -162,6 +187,7 @@ describe('validateItem', () => {
     [{ itemId: 'i', title: 't', repurchasable: 'yes' }, 'repurchasable'],
     [{ itemId: 'i', title: 't', publishedAt: 946_684_800 }, 'publishedAt'],
     [{ itemId: 'i', title: 't', publishedAt: '1850-01-01' }, 'publishedAt'],
+    [{ itemId: 'i', title: 't', color: 'red' }, 'color'],
   ])('rejects %o on %s', (raw, field) => {
     const r = validateItem(raw, NOW);
     expect(r.ok ? [] : r.errors.map((e) => e.field)).toContain(field);
@@ -180,6 +206,22 @@ describe('validateUser', () => {
     });
     const bad = validateUser({ userId: 'u', consent: { personalization: 'maybe' } }, NOW);
     expect(bad.ok ? [] : bad.errors.map((e) => e.field)).toContain('consent.personalization');
+  });
+
+  it('refuses a consent it does not know (a refusal misspelt is no consent given)', () => {
+    const r = validateUser({ userId: 'u', consent: { personalisation: false } }, NOW);
+    expect(r).toEqual({
+      ok: false,
+      errors: [{ field: 'consent.personalisation', reason: 'is not a consent (personalization is)' }],
+    });
+    const patch = validateUserPatch({ consent: { personalization: false, marketing: true } });
+    expect(patch.ok ? [] : patch.errors.map((e) => e.field)).toEqual(['consent.marketing']);
+    expect(validateUserPatch({ consent: { personalization: false } })).toEqual({
+      ok: true,
+      value: { consent: { personalization: false } },
+    });
+    const extra = validateUser({ userId: 'u', email: 'a@b.c', segment: 'vip' }, NOW);
+    expect(extra.ok ? [] : extra.errors.map((e) => e.field)).toEqual(['email', 'segment']);
   });
 });
 
