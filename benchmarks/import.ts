@@ -112,6 +112,7 @@ function nullStore(): Store {
     saveMerchantRules: unsupported,
     generatedKeys: unsupported,
     hasEvents: unsupported,
+    isEmpty: unsupported,
     async erasedAmong() {
       return new Set<string>();
     },

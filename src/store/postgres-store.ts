@@ -568,6 +568,13 @@ export class PostgresStore implements Store {
     return (await this.pool.query('SELECT 1 FROM events LIMIT 1')).rowCount! > 0;
   }
 
+  async isEmpty(): Promise<boolean> {
+    const { rows } = await this.pool.query<{ empty: boolean }>(
+      `SELECT NOT (EXISTS (SELECT 1 FROM items) OR EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM events)) AS empty`,
+    );
+    return rows[0]!.empty;
+  }
+
   async stats(): Promise<StoreStats> {
     const [items, users, span, byType] = await Promise.all([
       this.pool.query<{ n: string; active: string }>(

@@ -655,6 +655,16 @@ export class SqliteStore implements Store {
     return this.db.prepare('SELECT 1 FROM events LIMIT 1').get() !== undefined;
   }
 
+  async isEmpty(): Promise<boolean> {
+    const any = (table: string) => `EXISTS (SELECT 1 FROM ${table})`;
+    return (
+      this.db
+        .prepare(`SELECT NOT (${['items', 'users', 'events'].map(any).join(' OR ')})`)
+        .pluck()
+        .get() === 1
+    );
+  }
+
   async stats(): Promise<StoreStats> {
     const one = <T>(sql: string) => this.db.prepare(sql).get() as T;
     const items = one<{ n: number; active: number | null }>(

@@ -545,6 +545,8 @@ export interface Store {
   ping(): Promise<void>;
   /** Whether any event is stored: one row read, where `stats` counts every table. */
   hasEvents(): Promise<boolean>;
+  /** Whether no item, user or event is stored (nothing a shop put there): a row read of each at most. */
+  isEmpty(): Promise<boolean>;
   /** Stores impressions not seen before (by recommendationId); returns how many were new. */
   insertImpressions(impressions: readonly NewImpression[]): Promise<number>;
   /** The impressions of `recommendationIds` that are stored. */

@@ -60,6 +60,14 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       await expect(store.ping()).resolves.toBeUndefined();
     });
 
+    it('says whether it is empty: an item or a user alone makes it not', async () => {
+      expect(await store.isEmpty()).toBe(true);
+      await store.upsertUsers([
+        { userId: 'u-only', attributes: {}, createdAt: T0, consent: { personalization: true } },
+      ]);
+      expect(await store.isEmpty()).toBe(false);
+    });
+
     it('says whether any event is stored', async () => {
       expect(await store.hasEvents()).toBe(false);
       await store.insertEvents([event('first')]);

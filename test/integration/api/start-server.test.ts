@@ -10,6 +10,7 @@ import jobs from '../../../src/cli/commands/jobs.ts';
 import type { RunningServer } from '../../../src/app/start-server.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { InputError } from '../../../src/errors.ts';
+import { openStore } from '../../../src/store/open-store.ts';
 import { freePort } from '../../helpers/server-process.ts';
 
 describe('npm start’s code path on an empty data dir', () => {
@@ -148,5 +149,53 @@ describe('npm start’s code path on an empty data dir', () => {
       headers: { authorization: `Bearer ${shop}` },
     });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('npm start’s code path on a store holding a catalogue and no events yet', () => {
+  it('mixes no demo data into it, and serves the catalogue while no version can be trained', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shelf-start-catalogue-'));
+    const config = loadConfig({ SHELF_DATA_DIR: dir, SHELF_PORT: '0' });
+    const store = await openStore(config.database);
+    await store.upsertItems(
+      ['mug', 'cup', 'bowl'].map((itemId) => ({
+        itemId,
+        title: itemId,
+        categories: ['Kitchen'],
+        status: 'active' as const,
+        publishedAt: Date.UTC(2026, 0, 1),
+        repurchasable: false,
+        attributes: {},
+      })),
+    );
+    await store.close();
+    const messages: string[] = [];
+    const server = await startServer({
+      config,
+      log: pino({ level: 'silent' }),
+      demo: { items: 300, users: 300, events: 15_000 },
+      onProgress: (m, p) => {
+        if (!p) messages.push(m);
+      },
+    });
+    try {
+      expect(messages).toEqual([
+        'no model version yet, and no events to train one on: serving trending until one is published',
+      ]);
+      const reader = await openStore(config.database);
+      expect(await reader.stats()).toMatchObject({ items: 3, users: 0, events: 0 });
+      await reader.close();
+      const shop = server.apiKeys.find((k) => k.role === 'storefront')!.key;
+      const res = await fetch(`${server.url}/v1/recommendations/homepage?limit=3`, {
+        headers: { authorization: `Bearer ${shop}` },
+      });
+      expect(res.status).toBe(200);
+      expect(
+        ((await res.json()) as { items: { itemId: string }[] }).items.map((i) => i.itemId).sort(),
+      ).toEqual(['bowl', 'cup', 'mug']);
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
