@@ -56,6 +56,11 @@ const RECORDS = {
 } as const;
 export type RecordKind = keyof typeof RECORDS;
 
+/** The fields of a `kind` record, and the one free-form data goes in (its object of name → value). */
+export function recordFields(kind: RecordKind): { fields: readonly string[]; freeForm: string } {
+  return RECORDS[kind];
+}
+
 /** The top-level fields of `raw` that are no field of a `kind` record. */
 export function unknownFields(kind: RecordKind, raw: Record<string, unknown>): string[] {
   const known: readonly string[] = RECORDS[kind].fields;

@@ -9,32 +9,22 @@
  */
 import { InputError } from '../../errors.ts';
 import { splitCsvFields } from './csv-fields.ts';
+import { recordFields } from '../validate.ts';
 import type { EventLimits } from '../validate.ts';
 import { emitRecord } from './emit-record.ts';
 import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
 
-const FIELDS: Record<ImportKind, readonly string[]> = {
-  events: [
-    'eventId',
-    'type',
-    'userId',
-    'sessionId',
-    'itemId',
-    'quantity',
-    'price',
-    'value',
-    'recommendationId',
-    'timestamp',
-  ],
-  items: ['itemId', 'title', 'description', 'brand', 'price', 'currency', 'stock', 'status', 'publishedAt'],
-  users: ['userId', 'createdAt'],
-};
 const BOOLEANS: Record<ImportKind, readonly string[]> = {
   events: [],
   items: ['repurchasable'],
   users: ['consent.personalization'],
 };
-const MAPS: Record<ImportKind, string> = { events: 'context', items: 'attributes', users: 'attributes' };
+/** A record's fields that a column holds as text (the others are read as typed below). */
+function textFields(kind: ImportKind): readonly string[] {
+  const { fields, freeForm } = recordFields(kind);
+  const typed = new Set([...BOOLEANS[kind], 'categories', 'consent', freeForm]);
+  return fields.filter((f) => !typed.has(f));
+}
 
 type Column =
   | { type: 'plain' | 'bool' | 'list'; name: string }
@@ -63,13 +53,14 @@ export class CsvMapper implements RecordMapper {
     const names = splitCsvFields(text, this.delimiter);
     if (!names) throw new InputError(`line ${line}: the CSV header has an unterminated quoted field`);
     const seen = new Set<string>();
-    const map = MAPS[this.kind];
+    const map = recordFields(this.kind).freeForm;
+    const textual = textFields(this.kind);
     this.columns = names.map((raw) => {
       const name = raw.trim();
       if (seen.has(name))
         throw new InputError(`line ${line}: the CSV header names column ${JSON.stringify(name)} twice`);
       seen.add(name);
-      if (FIELDS[this.kind].includes(name)) return { type: 'plain', name };
+      if (textual.includes(name)) return { type: 'plain', name };
       if (BOOLEANS[this.kind].includes(name)) return { type: 'bool', name };
       if (this.kind === 'items' && name === 'categories') return { type: 'list', name };
       if (name === map) return { type: 'json', name };
@@ -81,7 +72,7 @@ export class CsvMapper implements RecordMapper {
     });
     if (this.ignoredColumns.length === this.columns.length) {
       throw new InputError(
-        `line ${line}: no CSV column is a field of ${this.kind} (expected e.g. ${FIELDS[this.kind].slice(0, 4).join(', ')})`,
+        `line ${line}: no CSV column is a field of ${this.kind} (expected e.g. ${textual.slice(0, 4).join(', ')})`,
       );
     }
   }
