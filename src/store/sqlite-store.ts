@@ -343,13 +343,12 @@ export class SqliteStore implements Store {
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
       deleteVisitorDays: db.prepare(ERASE_VISITOR_DAYS_SQL.replace('$1', '?')),
-      // A list naming an erased user is not stored: one recorded before the erasure reached this
-      // process, and written after it (the writer's buffer), would bring the user's id back. The
-      // user id comes again as the last two values (better-sqlite3 takes no reused ?NNN).
+      // A list naming an erased user is not stored (insertImpressions looks its users up first):
+      // one recorded before the erasure reached this process, and written after it (the
+      // writer's buffer), would bring the user's id back.
       insertImpression: db.prepare(
         `INSERT INTO impressions (${IMPRESSION_COLUMNS.replace('seq, ', '')}, shown)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         WHERE ? IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = ?)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (recommendation_id) DO NOTHING`,
       ),
       impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
@@ -585,7 +584,13 @@ export class SqliteStore implements Store {
   }
 
   async erasedAmong(userIds: readonly string[]): Promise<Set<string>> {
-    return new Set(userIds.filter((u) => this.s.isErased.get(u) !== undefined));
+    return this.erasedOf(userIds);
+  }
+
+  private erasedOf(userIds: Iterable<string>): Set<string> {
+    const out = new Set<string>();
+    for (const u of userIds) if (this.s.isErased.get(u) !== undefined) out.add(u);
+    return out;
   }
 
   async erasedUsers(): Promise<string[]> {
@@ -696,7 +701,11 @@ export class SqliteStore implements Store {
     let n = 0;
     await this.write(() => {
       const after = this.s.visitors.newest();
+      // Each user once a batch, not a subquery per list (~1.3 µs of a list's write), and in the
+      // transaction that writes: an erasure committed before it is seen.
+      const erased = this.erasedOf(new Set(impressions.flatMap((i) => (i.userId ? [i.userId] : []))));
       for (const i of impressions) {
+        if (i.userId && erased.has(i.userId)) continue;
         const ids = encodedIds(i);
         n += stmt.run(
           i.recommendationId,
@@ -713,8 +722,6 @@ export class SqliteStore implements Store {
           i.positions ? JSON.stringify(i.positions) : null,
           i.sessionUnit ? 1 : null,
           ids.count,
-          i.userId ?? null,
-          i.userId ?? null,
         ).changes;
       }
       this.s.visitors.added(after, Date.now());
