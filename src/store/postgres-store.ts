@@ -14,6 +14,7 @@ import {
   PRUNE_CHANGES_SQL,
   userFromRow,
   userIdsOf,
+  IS_EMPTY_SQL,
   storableOf,
   usersFirstSeen,
 } from './rows.ts';
@@ -569,9 +570,7 @@ export class PostgresStore implements Store {
   }
 
   async isEmpty(): Promise<boolean> {
-    const { rows } = await this.pool.query<{ empty: boolean }>(
-      `SELECT NOT (EXISTS (SELECT 1 FROM items) OR EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM events)) AS empty`,
-    );
+    const { rows } = await this.pool.query<{ empty: boolean }>(IS_EMPTY_SQL);
     return rows[0]!.empty;
   }
 

@@ -143,10 +143,14 @@ export function patched(user: User | null, userId: string, patch: UserPatch, now
   };
 }
 
-/** Distinct user ids of a batch of events. */
+/** Distinct user ids of a batch (events, lists). */
 export function userIdsOf(events: readonly { userId?: string }[]): string[] {
   return [...new Set(events.flatMap((e) => (e.userId === undefined ? [] : [e.userId])))];
 }
+
+/** Whether no item, user or event is stored (`isEmpty`): a row read of each table at most. */
+export const IS_EMPTY_SQL =
+  'SELECT NOT (EXISTS (SELECT 1 FROM items) OR EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM events)) AS empty';
 
 /** Audit entries and changes read per page at most. */
 export const MAX_LOG_PAGE = 1000;

@@ -17,6 +17,7 @@ import {
   PRUNE_CHANGES_SQL,
   userFromRow,
   userIdsOf,
+  IS_EMPTY_SQL,
   storableOf,
   usersFirstSeen,
 } from './rows.ts';
@@ -483,14 +484,14 @@ export class SqliteStore implements Store {
   }
 
   async insertEvents(events: readonly ShelfEvent[]): Promise<InsertResult> {
-    const { insertEvent, touchUser, isErased } = this.s;
+    const { insertEvent, touchUser } = this.s;
     const statuses: InsertStatus[] = new Array(events.length);
     const { kept, keptAt, invalid } = storableOf(events);
     for (const { index } of invalid) statuses[index] = 'invalid';
     let stored = 0;
     let erased = 0;
     await this.write(() => {
-      const gone = new Set(userIdsOf(kept).filter((u) => isErased.get(u) !== undefined));
+      const gone = this.erasedOf(userIdsOf(kept));
       for (const [userId, firstSeen] of usersFirstSeen(kept)) {
         if (!gone.has(userId)) touchUser.run(userId, firstSeen);
       }
@@ -661,13 +662,7 @@ export class SqliteStore implements Store {
   }
 
   async isEmpty(): Promise<boolean> {
-    const any = (table: string) => `EXISTS (SELECT 1 FROM ${table})`;
-    return (
-      this.db
-        .prepare(`SELECT NOT (${['items', 'users', 'events'].map(any).join(' OR ')})`)
-        .pluck()
-        .get() === 1
-    );
+    return this.db.prepare(IS_EMPTY_SQL).pluck().get() === 1;
   }
 
   async stats(): Promise<StoreStats> {
@@ -703,9 +698,9 @@ export class SqliteStore implements Store {
       const after = this.s.visitors.newest();
       // Each user once a batch, not a subquery per list (~1.3 µs of a list's write), and in the
       // transaction that writes: an erasure committed before it is seen.
-      const erased = this.erasedOf(new Set(impressions.flatMap((i) => (i.userId ? [i.userId] : []))));
+      const erased = this.erasedOf(userIdsOf(impressions));
       for (const i of impressions) {
-        if (i.userId && erased.has(i.userId)) continue;
+        if (i.userId !== undefined && erased.has(i.userId)) continue;
         const ids = encodedIds(i);
         n += stmt.run(
           i.recommendationId,

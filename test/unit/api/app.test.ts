@@ -17,6 +17,7 @@ import { VERSION_FILES } from '../../../src/registry/version-files.ts';
 import type { Engine } from '../../../src/serving/engine.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Item, Store } from '../../../src/store/types.ts';
+import { recordFields } from '../../../src/store/validate.ts';
 import { trainVersion } from '../../../training/publish.ts';
 
 const log = pino({ level: 'silent' });
@@ -784,6 +785,33 @@ describe('HTTP API', () => {
       code: 'SHELF_ERR_QUALITY_GATE',
       message: `${version} is already current`,
     });
+  });
+
+  // validate.ts refuses a field by these lists: the document must show the same ones.
+  it('documents exactly the fields an event and an item may have', async () => {
+    const doc = (await app.inject({ url: '/docs/json' })).json() as {
+      paths: Record<
+        string,
+        Record<string, { requestBody: { content: Record<string, { schema: unknown }> } }>
+      >;
+    };
+    const recordOf = (path: string, method: string, key: string) => {
+      const body = doc.paths[path]![method]!.requestBody.content['application/json']!.schema as {
+        properties: Record<
+          string,
+          { items: { properties: Record<string, unknown>; additionalProperties: boolean } }
+        >;
+      };
+      return body.properties[key]!.items;
+    };
+    for (const [path, method, key, kind] of [
+      ['/v1/events', 'post', 'events', 'events'],
+      ['/v1/items', 'put', 'items', 'items'],
+    ] as const) {
+      const record = recordOf(path, method, key);
+      expect(Object.keys(record.properties).sort()).toEqual([...recordFields(kind).fields].sort());
+      expect(record.additionalProperties).toBe(false);
+    }
   });
 
   it('declares schemas on every route: params, query and body where it takes them, each response', async () => {
