@@ -48,8 +48,8 @@ describe('SQLite write-ahead log checkpoints', () => {
   });
 
   it('grows the log without checkpoints at commits, and keeps it short with a timer', async () => {
-    const never = await walAfterWrites(join(dir, 'never.sqlite'), { autoPages: 0 });
-    const timed = await walAfterWrites(join(dir, 'timed.sqlite'), { autoPages: 0, everyMs: 10 });
+    const never = await walAfterWrites(join(dir, 'never.sqlite'), { autoMb: 0 });
+    const timed = await walAfterWrites(join(dir, 'timed.sqlite'), { autoMb: 0, everyMs: 10 });
     // 6,000 lists of about 400 bytes, and their index entries: megabytes of log.
     expect(never).toBeGreaterThan(2 * 2 ** 20);
     expect(timed, JSON.stringify({ never, timed })).toBeLessThan(never / 3);

@@ -50,6 +50,30 @@ describe('SqliteStore on disk', () => {
     });
   });
 
+  it('makes a new file of 16 KB pages, and leaves a file made before with its own', async () => {
+    await inTempDir(async (dir) => {
+      const pageSize = (file: string) => {
+        const raw = new Database(file, { readonly: true });
+        const size = raw.pragma('page_size', { simple: true });
+        raw.close();
+        return size;
+      };
+      const fresh = join(dir, 'fresh.sqlite');
+      await (await openSqliteStore(fresh)).close();
+      expect(pageSize(fresh)).toBe(16_384);
+      const older = join(dir, 'older.sqlite');
+      storeBefore(older, 9).close();
+      expect(pageSize(older)).toBe(4096);
+      const store = await openSqliteStore(older);
+      await store.insertEvents([event('e1')]);
+      await store.close();
+      expect(pageSize(older)).toBe(4096);
+      const b = await openSqliteStore(older);
+      expect((await b.stats()).events).toBe(1);
+      await b.close();
+    });
+  });
+
   it('gives impressions stored before migration 5 their list length, so they aggregate alike', async () => {
     await inTempDir(async (dir) => {
       const file = join(dir, 'shelf.sqlite');
@@ -162,6 +186,33 @@ describe("SqliteStore, the impressions' visitor index", () => {
       await store.deleteUser('u9');
       expect(await store.impressions(['s1', 's2'])).toEqual([]);
       expect([...entries(), ...entries('impression_visitors_recent')]).toEqual([]);
+      raw.close();
+      await store.close();
+    });
+  });
+
+  it('moves the recent entries once 40,000 have come, however recently they last moved', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'shelf.sqlite');
+      // Moved at the first write, then not for an hour but for the count.
+      const store = new SqliteStore(file, undefined, 3_600_000);
+      await store.migrate();
+      const raw = new Database(file, { readonly: true });
+      const count = (table: string) => raw.prepare(`SELECT count(*) FROM ${table}`).pluck().get();
+      const lists = (from: number, n: number) =>
+        Array.from({ length: n }, (_, k) =>
+          at(`r${from + k}`, T0 + from + k, { userId: `u${(from + k) % 700}`, itemIds: ['a'] }),
+        );
+      await store.insertImpressions(lists(0, 1));
+      for (let n = 1; n < 39_001; n += 3000) await store.insertImpressions(lists(n, 3000));
+      expect([count('impression_visitors'), count('impression_visitors_recent')]).toEqual([1, 39_000]);
+      await store.insertImpressions(lists(39_001, 1000));
+      expect([count('impression_visitors'), count('impression_visitors_recent')]).toEqual([40_001, 0]);
+      await store.insertImpressions(lists(40_001, 5));
+      expect(count('impression_visitors_recent')).toBe(5);
+      expect(
+        (await store.latestImpressionWith({ userId: 'u1' }, 'a', T0, T0 + 50_000))?.recommendationId,
+      ).toBe('r39901');
       raw.close();
       await store.close();
     });
