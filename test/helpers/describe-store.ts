@@ -66,6 +66,14 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         { userId: 'u-only', attributes: {}, createdAt: T0, consent: { personalization: true } },
       ]);
       expect(await store.isEmpty()).toBe(false);
+      const other = (await make())!;
+      try {
+        expect(await other.store.isEmpty()).toBe(true);
+        await other.store.upsertItems([item('i-only')]);
+        expect(await other.store.isEmpty()).toBe(false);
+      } finally {
+        await other.cleanup();
+      }
     });
 
     it('says whether any event is stored', async () => {
