@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- feedback [--stores sqlite,postgres] [--impressions 10000000] [--incremental 1000000]
- * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--rounds 3] [--slices 5] [--writer-stored …] [--stall-seconds 10]`: the
+ * [--events 100000] [--http on|off] [--items 20000] [--duration 10] [--rounds 3] [--slices 5] [--fixed-rate 6000] [--writer-stored …] [--stall-seconds 10]`: the
  * feedback loop's figures (issue #13), each on data made here with a fixed seed:
  * - events/s through attribution: store insert plus attribution, batches of 100, on each store;
  * - the aggregation job over `--impressions` lists from scratch, then over `--incremental` new
@@ -8,6 +8,8 @@
  * - the HTTP personalized tier with impression recording on and off, cache hits and cache off
  *   (the http bench's runs, benchmarks/lib/http-runs.ts): `--rounds` rounds, each a server of each
  *   side by side, driven in turn in `--slices` slices; the figure is the median of the rounds' ratios;
+ *   then, cache hits, the same servers at `--fixed-rate` req/s (0: not run): what recording costs
+ *   in CPU per request, thread by thread, where both serve the same requests;
  * - the impression writer thread's CPU per list on SQLite, by lists already stored
  *   (`--writer-stored 0,1000000`) and visitors (`--writer-visitors 4000,100000`), at
  *   `--writer-rate 10000` lists/s for `--writer-seconds 10`;
@@ -33,6 +35,7 @@ import { openStore } from '../src/store/open-store.ts';
 import { openPostgresStore } from '../src/store/postgres-store.ts';
 import type { ShelfEvent, Store, StoredImpression } from '../src/store/types.ts';
 import { measureHttp, roundRatios } from './lib/http-runs.ts';
+import type { Run } from './lib/http-runs.ts';
 import { median } from './lib/median.ts';
 import { parseArgs, printTable } from './lib/table.ts';
 import { threadCpuSince, threadCpuUs } from './lib/thread-cpu.ts';
@@ -398,6 +401,7 @@ export default async function feedback(args: string[]): Promise<unknown> {
       duration: Number(opts.get('duration') ?? 10),
       rounds: Number(opts.get('rounds') ?? 3),
       slices: Number(opts.get('slices') ?? 5),
+      fixedRate: Number(opts.get('fixed-rate') ?? 6000),
       variants: [
         // Rotation off in both: it changes a returning visitor's list (and so the cache's hit
         // ratio) with the number of requests served, which is what is being compared.
@@ -419,7 +423,12 @@ export default async function feedback(args: string[]): Promise<unknown> {
         ` (by round: cache hits ${hits.map(share).join(' · ')}, cache off ${misses.map(share).join(' · ')};` +
         ` ratio of the medians: cache hits ${share(on!.cached.reqPerSec / off!.cached.reqPerSec)}, cache off ${share(on!.uncached.reqPerSec / off!.uncached.reqPerSec)})`,
     );
-    result.http = { ...runs, pairedRatio: { cacheHits: median(hits), cacheOff: median(misses) } };
+    const fixedRateCost = on!.fixed && off!.fixed ? printFixedRate(on!.fixed, off!.fixed) : null;
+    result.http = {
+      ...runs,
+      pairedRatio: { cacheHits: median(hits), cacheOff: median(misses) },
+      fixedRateCost,
+    };
   }
 
   const writer: Awaited<ReturnType<typeof writerRun>>[] = [];
@@ -453,4 +462,58 @@ export default async function feedback(args: string[]): Promise<unknown> {
   );
   result.stalledBuffer = stall;
   return result;
+}
+
+/**
+ * The fixed-rate runs of recording on and off (cache hits): each server's CPU per request by
+ * thread, and recording's cost as the median of the rounds' differences (a round's servers were
+ * driven in turn), also as a share of what a request costs the server and the client without it.
+ */
+function printFixedRate(on: { run: Run; rounds: Run[] }, off: { run: Run; rounds: Run[] }) {
+  const us = (x: number) => Math.round(x * 10) / 10;
+  const rest = (r: Run) => r.cpuUsPerRequest - r.servingCpuUsPerRequest - r.busiestOtherCpuUsPerRequest;
+  const row = (name: string, r: Run) => [
+    name,
+    r.reqPerSec,
+    r.p50Ms,
+    r.p99Ms,
+    us(r.cpuUsPerRequest),
+    us(r.servingCpuUsPerRequest),
+    us(r.busiestOtherCpuUsPerRequest),
+    us(rest(r)),
+    us(r.clientCpuUsPerRequest),
+    r.listsShed,
+  ];
+  printTable(
+    `HTTP personalized tier at a fixed ${on.run.reqPerSec.toLocaleString('en-US')} req/s, list cache hits, CPU µs per request by thread; each row the round of median server CPU`,
+    [
+      'server',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'server CPU',
+      'serving thread',
+      'busiest other thread',
+      'the rest',
+      'client CPU',
+      'lists shed',
+    ],
+    [row('impressions recorded', on.run), row('impressions not recorded', off.run)],
+  );
+  const diff = (f: (r: Run) => number) => median(on.rounds.map((r, k) => f(r) - f(off.rounds[k]!)));
+  const cost = {
+    server: diff((r) => r.cpuUsPerRequest),
+    servingThread: diff((r) => r.servingCpuUsPerRequest),
+    busiestOther: diff((r) => r.busiestOtherCpuUsPerRequest),
+    rest: diff(rest),
+    client: diff((r) => r.clientCpuUsPerRequest),
+    /** Server and client CPU per request without recording (the median round's). */
+    base: off.run.cpuUsPerRequest + off.run.clientCpuUsPerRequest,
+  };
+  console.log(
+    `\nrecording's CPU per list at that rate (recorded − not recorded, median of the rounds' differences): server ${us(cost.server)} µs` +
+      ` (serving thread ${us(cost.servingThread)}, busiest other thread ${us(cost.busiestOther)}, the rest ${us(cost.rest)}), client ${us(cost.client)} µs;` +
+      ` server and client without recording: ${us(cost.base)} µs a request`,
+  );
+  return cost;
 }

@@ -55,6 +55,13 @@ export interface HttpOptions {
   rounds?: number;
   /** Slices a round's `duration` is driven in, server by server in turn. @defaultValue 5 */
   slices?: number;
+  /**
+   * Also drives each cache-on server at this many requests a second (the same slices, after the
+   * flat-out ones), where its CPU per request, thread by thread, is what differs: flat out, a
+   * server slowed by its own work also does less of everything per second, and the client's CPU
+   * per request rises with its waits. Unset: not measured.
+   */
+  fixedRate?: number;
 }
 
 /**
@@ -65,6 +72,8 @@ export interface HttpOptions {
 export type Run = LoadResult & {
   cpuUsPerRequest: number;
   servingCpuUsPerRequest: number;
+  /** The busiest thread but the serving one (the impression writer's, when it records). */
+  busiestOtherCpuUsPerRequest: number;
   /** Lists the server's impression buffer shed while it was driven (NaN: the bare route). */
   listsShed: number;
 };
@@ -96,6 +105,8 @@ export interface VariantRuns {
   uncached: Run;
   /** Every round's req/s, in order. */
   rounds: { cached: number[]; uncached: number[] };
+  /** At `fixedRate`, cache on: the median round (by server CPU per request), and every round's. */
+  fixed?: { run: Run; rounds: Run[] };
 }
 
 /**
@@ -104,6 +115,11 @@ export interface VariantRuns {
  */
 export function roundRatios(a: readonly number[], b: readonly number[]): number[] {
   return a.map((x, r) => x / b[r]!);
+}
+
+/** The run of median server CPU per request (the lower of the two middle ones for an even count). */
+function medianCpuRun(runs: Run[]): Run {
+  return [...runs].sort((a, b) => a.cpuUsPerRequest - b.cpuUsPerRequest)[(runs.length - 1) >> 1]!;
 }
 
 /** The run of median throughput (the lower of the two middle ones for an even count). */
@@ -130,36 +146,63 @@ async function serverCounts(s: ServerProcess) {
 interface Measured {
   server: ServerProcess;
   headers: Record<string, string>;
-  slices: { load: LoadResult; cpuUs: number; servingCpuUs: number }[];
+  slices: Slice[];
+  /** The slices at a fixed rate. */
+  fixed: Slice[];
 }
 
-/** Drives `m`'s server for one slice from the load client's process, with its CPU from /proc. */
-async function slice(m: Measured, paths: string[], seconds: number, connections: number): Promise<void> {
+interface Slice {
+  load: LoadResult;
+  cpuUs: number;
+  servingCpuUs: number;
+  busiestOtherCpuUs: number;
+}
+
+/**
+ * Drives `m`'s server for one slice from the load client's process (flat out, or at `rate`
+ * req/s), with its CPU from /proc.
+ */
+async function slice(
+  m: Measured,
+  paths: string[],
+  seconds: number,
+  connections: number,
+  rate?: number,
+): Promise<void> {
   const { pid, url } = m.server;
   const before = threadCpuUs(pid);
-  const load = await runLoad({ url, paths, headers: m.headers, duration: seconds, connections });
+  const load = await runLoad({
+    url,
+    paths,
+    headers: m.headers,
+    duration: seconds,
+    connections,
+    ...(rate ? { rate } : {}),
+  });
   const threads = threadCpuSince(before, pid);
   const cpuUs = threads.reduce((sum, t) => sum + t.us, 0);
   const servingCpuUs = threads.find((t) => t.tid === String(pid))?.us ?? 0;
-  m.slices.push({ load, cpuUs, servingCpuUs });
+  const busiestOtherCpuUs = threads.find((t) => t.tid !== String(pid))?.us ?? 0;
+  (rate ? m.fixed : m.slices).push({ load, cpuUs, servingCpuUs, busiestOtherCpuUs });
 }
 
 /** A server's slices as one run. */
-function runOf(m: Measured, seconds: number, listsShed: number): Run {
+function runOf(slices: Slice[], seconds: number, listsShed: number): Run {
   const n = Math.max(
     1,
-    m.slices.reduce((sum, s) => sum + s.load.requests, 0),
+    slices.reduce((sum, s) => sum + s.load.requests, 0),
   );
-  const sum = (f: (s: Measured['slices'][number]) => number) => m.slices.reduce((t, s) => t + f(s), 0);
+  const sum = (f: (s: Slice) => number) => slices.reduce((t, s) => t + f(s), 0);
   return {
     reqPerSec: Math.round(n / seconds),
-    p50Ms: median(m.slices.map((s) => s.load.p50Ms)),
-    p99Ms: median(m.slices.map((s) => s.load.p99Ms)),
+    p50Ms: median(slices.map((s) => s.load.p50Ms)),
+    p99Ms: median(slices.map((s) => s.load.p99Ms)),
     errors: sum((s) => s.load.errors),
     requests: n,
     clientCpuUsPerRequest: sum((s) => s.load.clientCpuUsPerRequest * s.load.requests) / n,
     cpuUsPerRequest: sum((s) => s.cpuUs) / n,
     servingCpuUsPerRequest: sum((s) => s.servingCpuUs) / n,
+    busiestOtherCpuUsPerRequest: sum((s) => s.busiestOtherCpuUs) / n,
     listsShed,
   };
 }
@@ -182,7 +225,7 @@ export async function measureHttp(o: HttpOptions): Promise<{
   const users = Array.from({ length: visitors }, (_, i) => demoUserId(i, demoOf(o.items).users));
   const paths = users.map((u) => `/v1/recommendations/personalized?userId=${u}&limit=${limit}`);
   /** One round of servers side by side: each warmed (JIT; every visitor's first list), then driven in turn. */
-  const round = async (r: number, shelves: ServerProcessOptions['shelf'][]) => {
+  const round = async (r: number, shelves: ServerProcessOptions['shelf'][], fixedRate?: number) => {
     const measured: Measured[] = [];
     try {
       for (const shelf of shelves) {
@@ -190,7 +233,7 @@ export async function measureHttp(o: HttpOptions): Promise<{
         const headers: Record<string, string> = server.storefrontKey
           ? { authorization: `Bearer ${server.storefrontKey}` }
           : {};
-        measured.push({ server, headers, slices: [] });
+        measured.push({ server, headers, slices: [], fixed: [] });
         if (shelf)
           await runLoad({
             url: server.url,
@@ -203,22 +246,30 @@ export async function measureHttp(o: HttpOptions): Promise<{
         await runLoad({ url: server.url, paths, headers, duration: 2, connections });
       }
       const before = await Promise.all(measured.map((m) => serverCounts(m.server)));
-      for (let k = 0; k < slices; k++) {
-        const order = (r + k) % 2 ? [...measured].reverse() : measured;
-        for (const m of order) await slice(m, paths, o.duration / slices, connections);
-      }
-      return await Promise.all(
-        measured.map(async (m, i) => {
-          const after = await serverCounts(m.server);
-          const hits = after.hits - before[i]!.hits;
-          const misses = after.misses - before[i]!.misses;
-          return {
-            run: runOf(m, o.duration, after.shed - before[i]!.shed),
-            modelVersion: m.server.modelVersion,
-            hitRatio: hits / (hits + misses),
-          };
-        }),
-      );
+      const inTurn = async (servers: Measured[], rate?: number) => {
+        for (let k = 0; k < slices; k++) {
+          const order = (r + k) % 2 ? [...servers].reverse() : servers;
+          for (const m of order) await slice(m, paths, o.duration / slices, connections, rate);
+        }
+      };
+      await inTurn(measured);
+      const after = await Promise.all(measured.map((m) => serverCounts(m.server)));
+      if (fixedRate)
+        await inTurn(
+          measured.filter((m) => m.server.adminKey),
+          fixedRate,
+        );
+      const atRate = await Promise.all(measured.map((m) => serverCounts(m.server)));
+      return measured.map((m, i) => {
+        const hits = after[i]!.hits - before[i]!.hits;
+        const misses = after[i]!.misses - before[i]!.misses;
+        return {
+          run: runOf(m.slices, o.duration, after[i]!.shed - before[i]!.shed),
+          fixed: m.fixed.length ? runOf(m.fixed, o.duration, atRate[i]!.shed - after[i]!.shed) : null,
+          modelVersion: m.server.modelVersion,
+          hitRatio: hits / (hits + misses),
+        };
+      });
     } finally {
       await Promise.all(measured.map((m) => m.server.close()));
     }
@@ -226,12 +277,16 @@ export async function measureHttp(o: HttpOptions): Promise<{
   try {
     // Cache on for every variant beside the bare route, then cache off. The list cache's entries
     // outlive the round (ten minutes), so every measured request of a returning visitor hits.
-    const cached = o.variants.map((): { run: Run; hitRatio: number }[] => []);
+    const cached = o.variants.map((): { run: Run; fixed: Run | null; hitRatio: number }[] => []);
     const uncached = o.variants.map((): { run: Run }[] => []);
     const bare: { run: Run }[] = [];
     let modelVersion = '';
     for (let r = 0; r < rounds; r++) {
-      const on = await round(r, [...o.variants.map((v) => ({ dir, cacheMs: 600_000, env: v.env })), null]);
+      const on = await round(
+        r,
+        [...o.variants.map((v) => ({ dir, cacheMs: 600_000, env: v.env })), null],
+        o.fixedRate,
+      );
       on.slice(0, -1).forEach((m, k) => cached[k]!.push(m));
       bare.push(on.at(-1)!);
       modelVersion = on[0]!.modelVersion;
@@ -244,7 +299,9 @@ export async function measureHttp(o: HttpOptions): Promise<{
     const bareRun = medianRun(bare).run;
     const variants = o.variants.map((v, k): VariantRuns => {
       const hits = medianRun(cached[k]!);
+      const fixed = cached[k]!.flatMap((m) => (m.fixed ? [m.fixed] : []));
       return {
+        ...(fixed.length ? { fixed: { run: medianCpuRun(fixed), rounds: fixed } } : {}),
         name: v.name,
         cacheHitRatio: hits.hitRatio,
         cached: hits.run,
