@@ -97,7 +97,7 @@ export function explained(
     const score = blend.scoreOf(i);
     return score === null
       ? out('candidates', 'not a candidate of any source', null)
-      : out('ranking', `ranked below the candidates the rules consider`, score);
+      : out('ranking', 'ranked below the candidates the rules consider', score);
   }
   // It reached the rules: the category cap, a pin or the new-arrival slot, or MMR took its place.
   const category = s.catalog.item(i)?.categories[0];
