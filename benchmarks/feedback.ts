@@ -467,7 +467,7 @@ export default async function feedback(args: string[]): Promise<unknown> {
 /**
  * The fixed-rate runs of recording on and off (cache hits): each server's CPU per request by
  * thread, and recording's cost as the median of the rounds' differences (a round's servers were
- * driven in turn), also as a share of what a request costs the server and the client without it.
+ * driven in turn), beside the CPU a request costs the server and the client without it.
  */
 function printFixedRate(on: { run: Run; rounds: Run[] }, off: { run: Run; rounds: Run[] }) {
   const us = (x: number) => Math.round(x * 10) / 10;
