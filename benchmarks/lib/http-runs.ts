@@ -117,15 +117,13 @@ export function roundRatios(a: readonly number[], b: readonly number[]): number[
   return a.map((x, r) => x / b[r]!);
 }
 
-/** The run of median server CPU per request (the lower of the two middle ones for an even count). */
-function medianCpuRun(runs: Run[]): Run {
-  return [...runs].sort((a, b) => a.cpuUsPerRequest - b.cpuUsPerRequest)[(runs.length - 1) >> 1]!;
+/** The one of `xs` with the median `key` (the lower of the two middle ones for an even count). */
+function medianBy<T>(xs: readonly T[], key: (x: T) => number): T {
+  return [...xs].sort((a, b) => key(a) - key(b))[(xs.length - 1) >> 1]!;
 }
 
-/** The run of median throughput (the lower of the two middle ones for an even count). */
-function medianRun<T extends { run: Run }>(runs: T[]): T {
-  return [...runs].sort((a, b) => a.run.reqPerSec - b.run.reqPerSec)[(runs.length - 1) >> 1]!;
-}
+/** The run of median throughput. */
+const medianRun = <T extends { run: Run }>(runs: T[]): T => medianBy(runs, (m) => m.run.reqPerSec);
 
 /**
  * The list cache's hits and misses and the lists the impression buffer shed so far, from the
@@ -259,7 +257,7 @@ export async function measureHttp(o: HttpOptions): Promise<{
           measured.filter((m) => m.server.adminKey),
           fixedRate,
         );
-      const atRate = await Promise.all(measured.map((m) => serverCounts(m.server)));
+      const atRate = fixedRate ? await Promise.all(measured.map((m) => serverCounts(m.server))) : after;
       return measured.map((m, i) => {
         const hits = after[i]!.hits - before[i]!.hits;
         const misses = after[i]!.misses - before[i]!.misses;
@@ -301,7 +299,7 @@ export async function measureHttp(o: HttpOptions): Promise<{
       const hits = medianRun(cached[k]!);
       const fixed = cached[k]!.flatMap((m) => (m.fixed ? [m.fixed] : []));
       return {
-        ...(fixed.length ? { fixed: { run: medianCpuRun(fixed), rounds: fixed } } : {}),
+        ...(fixed.length ? { fixed: { run: medianBy(fixed, (r) => r.cpuUsPerRequest), rounds: fixed } } : {}),
         name: v.name,
         cacheHitRatio: hits.hitRatio,
         cached: hits.run,
