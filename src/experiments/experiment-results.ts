@@ -4,8 +4,8 @@
  * revenue, summed over days from the feedback aggregates of its variant's configuration. Per
  * variant CTR (a ratio metric, delta method over units), conversion (converting units ÷ units)
  * and revenue per unit, each with a 95% interval; per treatment and metric the relative lift over
- * the control (the first variant) with an interval on the log scale and the p-value of the same
- * statistic (Holm-adjusted beside it when there are several treatments) and an always-valid
+ * the control (the first variant) with Fieller's interval and the p-value of the statistic it
+ * inverts (Holm-adjusted beside it when there are several treatments) and an always-valid
  * confidence sequence; a sample-ratio-mismatch check; CUPED (Deng et al. 2013) for conversion
  * and revenue per unit when pre-exposure data are given. Every number says its method.
  */
@@ -272,11 +272,11 @@ export function experimentResults(
       conversion:
         'converting units ÷ units; variance s²/n of the 0/1 units (s² with n − 1: p(1 − p)·n/(n − 1)); normal (Wald) 95% interval, clipped to [0, 1]',
       revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
-      lift: 'relative lift μ_variant/μ_control − 1; 95% interval on ln(μ_variant/μ_control) with the delta-method variance Var_v/μ_v² + Var_c/μ_c², mapped back by exp(·) − 1 (above −100%, asymmetric); when the variant’s mean is 0, on (μ_variant − μ_control)/μ_control floored at −100%; when the control’s is 0, no lift and no interval, but p tests μ_variant − μ_control; normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
+      lift: 'relative lift μ_variant/μ_control − 1; 95% interval by Fieller’s theorem: the ratios ρ that the test of μ_variant = ρ·μ_control does not reject, (μ_v − ρμ_c)² ≤ q²(Var_v + ρ²Var_c), minus 1 (asymmetric, never below −100% for values never below 0, unbounded above — null — when the control’s mean cannot be told from 0); when the control’s mean is 0, no lift and no interval; q normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
       pValue:
-        'two-sided, fixed horizon, α = 0.05, from the statistic of the lift’s interval: p < 0.05 exactly when the interval leaves 0 out',
+        'two-sided, fixed horizon, α = 0.05, of the difference μ_variant − μ_control over √(Var_v + Var_c), the statistic Fieller’s interval inverts: p < 0.05 exactly when the lift’s interval leaves 0 out',
       pValueHolm: 'Holm–Bonferroni step-down over the treatments of the metric',
-      sequential: `asymptotic confidence sequence (Waudby-Smith et al. 2021, as in GrowthBook) on the lift's statistic, mapped back alike, α = 0.05, N* = ${nStar} combined units; always-valid p-value by the matching mixture e-value`,
+      sequential: `asymptotic confidence sequence (Waudby-Smith et al. 2021, as in GrowthBook) on the difference of the means, Fieller's interval made with its half-width, α = 0.05, N* = ${nStar} combined units; always-valid p-value by the matching mixture e-value`,
       srm: `Pearson chi-square of units per variant against the configured shares, flagged at p < ${SRM_THRESHOLD}; not run below ${SRM_MIN_UNITS} units in a variant`,
       cuped: options.pre
         ? 'conversion and revenuePerUnit: Y − θ(X − X̄), θ = cov(Y, X)/var(X) pooled over variants, X the unit’s same metric in the 14 days before the experiment started (0 without data); the lift’s interval and test on the adjusted values'
@@ -295,7 +295,7 @@ export function experimentResults(
 
 /**
  * CUPED (Deng et al. 2013) on `metric` of the treatments in `out`: θ pooled over every arm, the
- * adjusted means compared as means (Welch, delta-method lift). Nothing when X does not vary.
+ * adjusted means compared as means (Welch, Fieller's interval). Nothing when X does not vary.
  */
 function cuped(arms: readonly Arm[], metric: 'conversion' | 'revenuePerUnit', out: Comparison[]): void {
   const y = (a: Arm) => (metric === 'conversion' ? a.converted : a.revenue);
@@ -336,7 +336,7 @@ function cuped(arms: readonly Arm[], metric: 'conversion' | 'revenuePerUnit', ou
   out.forEach((cmp, i) => {
     const t = adjusted[i + 1]!;
     const test = liftTest(t, c, ALPHA, metric === 'revenuePerUnit');
-    // Of the difference of the means, which CUPED adjusts (a lift's scale may differ between the two).
+    // Of the difference of the means, which CUPED adjusts.
     const plain = plainOf(arms[i + 1]!).variance + plainControl.variance;
     cmp.cuped = test
       ? {

@@ -1,7 +1,7 @@
 /**
  * The estimators and tests of experiment results (../shared/EXPERIMENTS.md): sample moments over
  * randomisation units, the delta method for ratio metrics (GrowthBook gbstats
- * `docs/statistics/details.mdx`) and for the log of a relative lift, Pearson's chi-square for
+ * `docs/statistics/details.mdx`), Fieller's interval for a relative lift, Pearson's chi-square for
  * sample-ratio mismatch, Holm's step-down adjustment, and asymptotic confidence sequences
  * (Waudby-Smith et al. 2021, arXiv 2103.06476, as in GrowthBook's frequentist engine).
  */
@@ -65,52 +65,56 @@ export function normalInterval(e: Estimate, alpha: number): [number, number] {
 export interface LiftTest {
   /** μ_T/μ_C − 1; NaN when the control's mean is 0. */
   lift: number;
-  /** NaN, NaN when the control's mean is 0 (a ratio over 0 has no interval). */
+  /**
+   * Fieller's interval for the lift; NaN, NaN when the control's mean is 0 (a ratio over 0 has
+   * no interval); an unbounded end is ±Infinity.
+   */
   ci: [number, number];
   pValue: number;
-  /** The statistic's estimate: ln(μ_T/μ_C), (μ_T − μ_C)/μ_C, or μ_T − μ_C. */
+  /** The statistic's estimate: μ_T − μ_C, variance Var_T + Var_C. */
   scale: Estimate;
-  /** The lift's interval for `scale.value ± h` (the sequential one is made with its own h). */
+  /** Fieller's interval for `scale.value ± h` (the sequential one is made with its own h). */
   around: (h: number) => [number, number];
 }
 
 /**
  * The relative lift μ_T/μ_C − 1 of `t` over `c`, with its 1 − α interval and two-sided p-value
- * made from one statistic, so that p < α exactly when the interval leaves 0 out. When both means
- * are positive it is ln(μ_T/μ_C) with the delta-method variance Var_T/μ_T² + Var_C/μ_C², the
- * interval mapped back by exp(·) − 1: it stays above −100% and is asymmetric, as a ratio's is
- * (on the lift itself, the delta-method interval of GrowthBook's gbstats, Var_T/μ_C² +
- * μ_T²·Var_C/μ_C⁴, went down to −152% on 14 units a variant, and its p-value came from another
- * test). A treatment mean of 0 (or below, CUPED-adjusted) is tested on the difference of the
- * means over the control's, (μ_T − μ_C)/μ_C, variance (Var_T + Var_C)/μ_C²; a lift of values
- * never below 0 is floored at −100% either way. A control mean of 0 (or below) leaves no lift
- * and no interval, but the difference μ_T − μ_C is still tested (0 clicks in 112 units against
- * 22 in 88 is no tie). `welch`: Student's t with Welch–Satterthwaite degrees of freedom instead
- * of the normal (means of skewed values, as revenue). Null without two units an arm, or with
- * nothing to compare (both means 0, no variance).
+ * made from one statistic, the difference μ_T − μ_C over √(Var_T + Var_C), so that p < α exactly
+ * when the interval leaves 0 out. The interval is Fieller's: the ratios ρ the test would not
+ * reject as μ_T = ρ·μ_C, (μ_T − ρμ_C)² ≤ q²(Var_T + ρ²Var_C), minus 1. It is as asymmetric as a
+ * ratio's, never below −100% for means never below 0, and unbounded above when the control's
+ * mean cannot be told from 0. Replaced the interval on ln(μ_T/μ_C) (delta-method variance
+ * Var_T/μ_T² + Var_C/μ_C²): when one unit carries a mean, its relative variance stays near 1
+ * however large that unit, so one purchase of 1e9 among 1,000 units gave a revenue lift with
+ * p = 8e-32 that the difference of the means does not support (p = 0.32), and 8–26% of A/A
+ * comparisons of skewed revenue came out significant at α = 0.05 (the tests); the delta-method
+ * interval on the lift itself (GrowthBook's gbstats) went down to −152% on 14 units a variant. A control mean of 0
+ * (or below) leaves no lift and no interval, but the difference is still tested (0 clicks in
+ * 112 units against 22 in 88 is no tie). `welch`: Student's t with Welch–Satterthwaite degrees
+ * of freedom instead of the normal (means of skewed values, as revenue). Null without two units
+ * an arm, or with nothing to compare (both means 0, no variance).
  */
 export function liftTest(t: Estimate, c: Estimate, alpha: number, welch = false): LiftTest | null {
   if (t.n < 2 || c.n < 2 || !Number.isFinite(t.value) || !Number.isFinite(c.value)) return null;
   const ratio = c.value > 0;
-  const onLog = ratio && t.value > 0;
   const lift = ratio ? t.value / c.value - 1 : NaN;
-  // Each arm's share of the statistic's variance.
-  const a = t.variance / (onLog ? t.value : ratio ? c.value : 1) ** 2;
-  const b = c.variance / (ratio ? c.value : 1) ** 2;
-  const value = onLog ? Math.log(t.value / c.value) : ratio ? lift : t.value - c.value;
-  const scale: Estimate = { value, variance: a + b, n: t.n + c.n };
-  // A lift of values never below 0 is never below −100% (only the difference's interval reaches it).
-  const floor = t.value >= 0 ? -1 : -Infinity;
-  const around = (h: number): [number, number] =>
-    !ratio
-      ? [NaN, NaN]
-      : onLog
-        ? [Math.expm1(value - h), Math.expm1(value + h)]
-        : [Math.max(floor, value - h), value + h];
+  const value = t.value - c.value;
+  const scale: Estimate = { value, variance: t.variance + c.variance, n: t.n + c.n };
   const se = Math.sqrt(scale.variance);
+  // A lift of values never below 0 is never below −100%.
+  const floor = t.value >= 0 ? 0 : -Infinity;
+  const around = (h: number): [number, number] => {
+    if (!ratio) return [NaN, NaN];
+    // The critical value h stands for: the same test, at the level h was made for.
+    const q2 = se > 0 ? (h / se) ** 2 : 0;
+    const [lo, hi] = fieller(t.value, t.variance, c.value, c.variance, q2, floor);
+    return [lo - 1, hi - 1];
+  };
   // Nothing varies: a tie on a ratio; with no control mean either, nothing was measured.
   if (!(se > 0)) return ratio ? { lift, ci: around(0), pValue: 1, scale, around } : null;
-  const df = welch ? (a + b) ** 2 / (a ** 2 / (t.n - 1) + b ** 2 / (c.n - 1)) : Infinity;
+  const df = welch
+    ? scale.variance ** 2 / (t.variance ** 2 / (t.n - 1) + c.variance ** 2 / (c.n - 1))
+    : Infinity;
   const q = welch ? studentQuantile(alpha, df) : normalQuantile(1 - alpha / 2);
   const stat = value / se;
   return {
@@ -120,6 +124,42 @@ export function liftTest(t: Estimate, c: Estimate, alpha: number, welch = false)
     scale,
     around,
   };
+}
+
+/**
+ * Fieller's set for ρ = μ_T/μ_C (μ_C > 0), {ρ ≥ floor : (μ_T − ρμ_C)² ≤ q²(V_T + ρ²V_C)}, as
+ * [lo, hi] (ends may be ±Infinity). The set is where Aρ² + Bρ + C ≤ 0, A = μ_C² − q²V_C,
+ * B = −2μ_Tμ_C, C = μ_T² − q²V_T. It always holds μ_T/μ_C. A > 0: between the roots. A ≤ 0 (the
+ * control's mean not told from 0): outside them, or everywhere; cut at `floor` 0, a ratio of
+ * means never below 0 leaves one piece (both roots are then of one sign, or of opposite signs
+ * with the upper piece kept); with no floor the hull of the two pieces is the whole line.
+ */
+function fieller(
+  mt: number,
+  vt: number,
+  mc: number,
+  vc: number,
+  q2: number,
+  floor: number,
+): [number, number] {
+  const a = mc * mc - q2 * vc;
+  const half = mt * mc; // −B/2
+  const c = mt * mt - q2 * vt;
+  const d = half * half - a * c; // (B² − 4AC)/4, never below 0 when A > 0
+  const root = Math.sqrt(Math.max(0, d));
+  if (a > 0) return [Math.max(floor, (half - root) / a), (half + root) / a];
+  if (a === 0) {
+    // Linear: −2·half·ρ + C ≤ 0.
+    if (half === 0) return [floor, Infinity];
+    const edge = c / (2 * half);
+    return half > 0 ? [Math.max(floor, edge), Infinity] : [floor, edge];
+  }
+  if (d <= 0 || floor === -Infinity) return [floor, Infinity];
+  // A < 0: (−∞, small] ∪ [big, ∞); with the floor at 0 the piece above it.
+  const r1 = (half - root) / a;
+  const r2 = (half + root) / a;
+  const [small, big] = r1 < r2 ? [r1, r2] : [r2, r1];
+  return small >= floor ? [floor, Infinity] : [Math.max(floor, big), Infinity];
 }
 
 /** Pearson's chi-square of `observed` counts against `shares` (summing to 1): statistic and p. */

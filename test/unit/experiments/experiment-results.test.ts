@@ -123,48 +123,49 @@ describe('experiment results', () => {
     close(c!.metrics.revenuePerUnit.value, 6.122307692307691);
   });
 
-  it('comparisons: lift with its interval on the log scale and the same statistic’s p-value, Holm over the treatments', () => {
-    // Python (/tmp/fx2.py of the session that changed it): l = ln(μ_t/μ_c), se² = Var_t/μ_t² +
-    // Var_c/μ_c² (ratio variances as above, conversion and revenue s²/n); expm1(l ± q·se), q and
-    // p by norm (ctr, conversion) or t with Welch–Satterthwaite df (revenue).
+  it('comparisons: the lift with Fieller’s interval and the p-value of the difference it inverts, Holm over the treatments', () => {
+    // Python (/tmp/fieller_ref.py of session 39): per-arm estimates as above; p of
+    // (μ_t − μ_c)/√(Var_t + Var_c) by norm (ctr, conversion) or t with Welch–Satterthwaite df
+    // (revenue); the interval's ends from numpy.roots([μ_c² − q²Var_c, −2μ_tμ_c, μ_t² − q²Var_t])
+    // minus 1, floored at −100%; with μ_c² < q²Var_c (the control's mean not told from 0) the set
+    // is unbounded above and its lower end the positive root, checked against the inequality.
     const get = (variant: string, metric: string) =>
       r.comparisons.find((c) => c.variant === variant && c.metric === metric)!;
     const ctrB = get('b', 'ctr');
     close(ctrB.lift, 0.7619047619047621);
-    close(ctrB.liftCi95[0], -0.25747046528962203, 1e-8);
-    close(ctrB.liftCi95[1], 3.1807204224320924, 1e-9);
-    close(ctrB.pValue, 0.19888874718558702, 1e-9);
-    close(ctrB.pValueHolm, 0.39777749437117405, 1e-9);
-    close(get('c', 'ctr').pValue, 0.273388363737742, 1e-9);
-    close(get('c', 'ctr').pValueHolm, 0.39777749437117405, 1e-9);
-    close(get('c', 'ctr').liftCi95[0], -0.8553581331231243, 1e-9);
-    close(get('c', 'ctr').liftCi95[1], 0.7284068948917052, 1e-9);
+    close(ctrB.liftCi95[0], -0.3755780189728497, 1e-8);
+    close(ctrB.liftCi95[1], 4.033875911846149, 1e-9);
+    close(ctrB.pValue, 0.2264191766762802, 1e-9);
+    close(ctrB.pValueHolm, 0.4528383533525604, 1e-9);
+    close(get('c', 'ctr').pValue, 0.23035556515132594, 1e-9);
+    close(get('c', 'ctr').pValueHolm, 0.4528383533525604, 1e-9);
+    expect(get('c', 'ctr').liftCi95[0]).toBe(-1);
+    close(get('c', 'ctr').liftCi95[1], 0.6450766671029355, 1e-9);
     close(get('b', 'conversion').lift, 0.5555555555555556);
-    // The delta method on the lift itself put this at −152%, below what a lift can be.
-    close(get('b', 'conversion').liftCi95[0], -0.5905984399713236, 1e-9);
-    close(get('b', 'conversion').liftCi95[1], 4.9104637663087125, 1e-9);
-    close(get('b', 'conversion').pValue, 0.5165167415872512, 1e-9);
-    close(get('c', 'conversion').pValue, 0.5975152212837699, 1e-9);
+    // 3 converting units of 14 in the control: no upper bound (null), where the delta method on
+    // the log of the lift gave 491%, and on the lift itself reached −152%.
+    close(get('b', 'conversion').liftCi95[0], -0.7669167398192771, 1e-9);
+    expect(get('b', 'conversion').liftCi95[1]).toBeNull();
+    close(get('b', 'conversion').pValue, 0.5132289695014112, 1e-9);
+    close(get('c', 'conversion').pValue, 0.5939815541469793, 1e-9);
+    close(get('c', 'conversion').liftCi95[0], -0.8003297808478123, 1e-9);
     close(get('c', 'conversion').pValueHolm, 1);
     close(get('b', 'revenuePerUnit').lift, 1.6393364606703376);
-    close(get('b', 'revenuePerUnit').liftCi95[0], -0.46532598897730293, 1e-8);
-    close(get('b', 'revenuePerUnit').liftCi95[1], 12.028680670862288, 1e-8);
-    close(get('b', 'revenuePerUnit').pValue, 0.22135859147472203, 1e-8);
-    close(get('b', 'revenuePerUnit').pValueHolm, 0.44271718294944407, 1e-8);
-    close(get('c', 'revenuePerUnit').pValueHolm, 0.5033122196475618, 1e-8);
-    // The always-valid interval holds the fixed one and is centred on the same lift (on the log
-    // scale); every interval is above −100%.
+    close(get('b', 'revenuePerUnit').liftCi95[0], -0.9912369969554315, 1e-8);
+    expect(get('b', 'revenuePerUnit').liftCi95[1]).toBeNull();
+    close(get('b', 'revenuePerUnit').pValue, 0.2535923074177303, 1e-8);
+    close(get('b', 'revenuePerUnit').pValueHolm, 0.5071846148354606, 1e-8);
+    close(get('c', 'revenuePerUnit').pValueHolm, 0.518334918428832, 1e-8);
+    // The always-valid interval holds the fixed one (an unbounded end stays unbounded), never
+    // below −100%; its p-value is never below the fixed one's.
     for (const c of r.comparisons) {
-      expect(c.sequentialCi95[0]!).toBeLessThan(c.liftCi95[0]!);
-      expect(c.sequentialCi95[1]!).toBeGreaterThan(c.liftCi95[1]!);
-      expect(c.sequentialCi95[0]!).toBeGreaterThan(-1);
-      close(
-        (Math.log1p(c.sequentialCi95[0]!) + Math.log1p(c.sequentialCi95[1]!)) / 2,
-        Math.log1p(c.lift!),
-        1e-9,
-      );
+      expect(c.sequentialCi95[0]!).toBeLessThanOrEqual(c.liftCi95[0]!);
+      expect(c.sequentialCi95[0]!).toBeGreaterThanOrEqual(-1);
+      if (c.liftCi95[1] === null) expect(c.sequentialCi95[1]).toBeNull();
+      else if (c.sequentialCi95[1] !== null) expect(c.sequentialCi95[1]).toBeGreaterThan(c.liftCi95[1]);
       expect(c.sequentialPValue!).toBeGreaterThanOrEqual(c.pValue!);
     }
+    expect(get('b', 'ctr').sequentialCi95[0]!).toBeLessThan(get('b', 'ctr').liftCi95[0]!);
     expect(r.srm).toMatchObject({ flagged: false });
     close(r.srm.pValue, 0.925961078642316);
   });
@@ -223,9 +224,10 @@ describe('experiment results', () => {
 
   it('CUPED on revenue per unit: θ pooled, adjusted lift and its test, the variance it removes', () => {
     // Python: rng = default_rng(11); x = round(gamma(2, 10, n), 2); y = round(0.8x + normal(5 + shift, 4, n), 2);
-    // θ = cov(X, Y)/var(X) over both arms; adjusted y − θ(x − X̄); the lift's interval and p on
-    // ln(μ_b/μ_c) with Welch–Satterthwaite df (scipy t.ppf, t.sf); the variance reduction of the
-    // means' difference, s_b²/n_b + s_c²/n_c adjusted against unadjusted.
+    // θ = cov(X, Y)/var(X) over both arms; adjusted y − θ(x − X̄); the lift's Fieller interval and
+    // the difference's p with Welch–Satterthwaite df (scipy t.ppf, t.sf; /tmp/fieller_ref.py of
+    // session 39); the variance reduction of the means' difference, s_b²/n_b + s_c²/n_c adjusted
+    // against unadjusted.
     const X = {
       control: [
         17.11, 38.0, 13.11, 25.16, 28.29, 46.17, 27.08, 12.24, 29.74, 14.77, 7.77, 22.3, 2.14, 11.33, 3.87,
@@ -261,9 +263,9 @@ describe('experiment results', () => {
     const rev = r.comparisons.find((c) => c.metric === 'revenuePerUnit')!;
     close(rev.cuped!.theta, 0.739426340781282);
     close(rev.cuped!.lift, 0.15349349994225125);
-    close(rev.cuped!.liftCi95[0], 0.04365060097417917, 1e-8);
-    close(rev.cuped!.liftCi95[1], 0.27489722438433517, 1e-8);
-    close(rev.cuped!.pValue, 0.006422595340763588, 1e-8);
+    close(rev.cuped!.liftCi95[0], 0.04368269910154221, 1e-8);
+    close(rev.cuped!.liftCi95[1], 0.2756401811324627, 1e-8);
+    close(rev.cuped!.pValue, 0.006473255457259424, 1e-8);
     close(rev.cuped!.varianceReduction, 0.8873191803019792);
     // Every unit converted before and after: X does not vary, no CUPED on conversion.
     expect(r.comparisons.find((c) => c.metric === 'conversion')!.cuped).toBeNull();
