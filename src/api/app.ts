@@ -83,7 +83,7 @@ export interface AppDeps {
   /** Experiments' definitions, lifecycle and results. */
   experiments: ExperimentService;
   /** Which configuration a request is served with (running experiments, shipped variants). */
-  experimentRouter: Pick<ExperimentRouter, 'active' | 'route'>;
+  experimentRouter: Pick<ExperimentRouter, 'active' | 'route' | 'pinned'>;
   /** Bandit and exploration arms of adaptive tiers. */
   adaptive?: Pick<AdaptiveRouter, 'active' | 'route'>;
   /** The adaptive tiers' split now, for `GET /v1/admin/adaptive`. */
@@ -222,7 +222,13 @@ export async function buildApp(deps: AppDeps) {
     experiments: deps.experiments,
     ...(deps.adaptiveSplit ? { adaptive: deps.adaptiveSplit } : {}),
   });
-  await app.register(healthRoutes, { engine, store, metrics, drain: deps.drain });
+  await app.register(healthRoutes, {
+    engine,
+    store,
+    metrics,
+    drain: deps.drain,
+    experiments: deps.experimentRouter,
+  });
   return app;
 }
 

@@ -402,6 +402,12 @@ export const ReadyReply = Type.Object({
   ready: Type.Boolean(),
   modelVersion: NullableString,
   store: Type.Boolean(),
+  pinned: Type.Optional(
+    Type.Record(Type.String(), Type.String(), {
+      description:
+        'each tier a shipped variant keeps on a model version other than modelVersion, and that version',
+    }),
+  ),
 });
 export const MetricsReply = Type.String({ description: 'Prometheus text format' });
 

@@ -33,6 +33,7 @@ export type AuditAction =
   | 'experiment.pause'
   | 'experiment.stop'
   | 'experiment.ship'
+  | 'experiment.unship'
   | 'rules.update';
 
 export class AuditLog {

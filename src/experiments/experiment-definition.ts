@@ -134,7 +134,7 @@ function emptyVariants(shares: readonly number[]): number[] {
   return [...bounds].flatMap((hi, i) => (hi - (i === 0 ? 0 : bounds[i - 1]!) <= 0 ? [i] : []));
 }
 
-export type LifecycleAction = 'start' | 'pause' | 'stop' | 'ship';
+export type LifecycleAction = 'start' | 'pause' | 'stop' | 'ship' | 'unship';
 
 /** The states each action may leave from. */
 export const FROM: Record<LifecycleAction, readonly ExperimentState[]> = {
@@ -142,6 +142,7 @@ export const FROM: Record<LifecycleAction, readonly ExperimentState[]> = {
   pause: ['running'],
   stop: ['running', 'paused'],
   ship: ['running', 'paused', 'stopped'],
+  unship: ['shipped'],
 };
 
 /** Whether the experiment holds its slice of the layer (assigns now or will on resume). */

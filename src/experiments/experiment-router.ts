@@ -131,6 +131,20 @@ export class ExperimentRouter {
     this.shipped = new Map([...shipped].map(([t, s]) => [t, s.v]));
   }
 
+  /**
+   * Each tier whose shipped variant names a model version other than `current`, and that version:
+   * promotions and rollbacks do not reach such a tier until the variant is unshipped. From memory,
+   * for `/readyz` (no store read per probe).
+   */
+  pinned(current: string | null): Partial<Record<Tier, string>> {
+    const out: Partial<Record<Tier, string>> = {};
+    for (const [tier, v] of this.shipped) {
+      const version = v.config.modelVersion;
+      if (version !== undefined && version !== current) out[tier] = version;
+    }
+    return out;
+  }
+
   /** True when some experiment runs or was shipped (the route skips the lookup otherwise). */
   get active(): boolean {
     return this.running.size > 0 || this.shipped.size > 0;

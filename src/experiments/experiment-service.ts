@@ -1,8 +1,8 @@
 /**
  * What the experiments API and `shelf experiments` do: create a draft, move it through its
- * lifecycle, ship a variant, read results. Every change is saved, audited, and published on the
- * change feed, from which every replica (this one before `publish` returns) reloads the
- * experiments it serves.
+ * lifecycle, ship a variant (and unship it), read results. Every change is saved, audited, and
+ * published on the change feed, from which every replica (this one before `publish` returns)
+ * reloads the experiments it serves.
  */
 import type { Actor, AuditLog } from '../changes/audit-log.ts';
 import type { ChangeFeed } from '../changes/change-feed.ts';
@@ -102,7 +102,7 @@ export class ExperimentService {
     });
   }
 
-  /** A lifecycle step; `variant` names the one to ship. */
+  /** A lifecycle step; `variant` names the one to ship (`unship` takes back the one shipped). */
   async act(actor: Actor, id: string, action: LifecycleAction, variant?: string): Promise<Experiment> {
     const all = await this.o.store.experiments();
     const e = all.find((x) => x.id === id);
@@ -122,6 +122,11 @@ export class ExperimentService {
       next = { ...e, state: 'paused' };
     } else if (action === 'stop') {
       next = { ...e, state: 'stopped', stoppedAt: now, range: null };
+    } else if (action === 'unship') {
+      // A way back from a worse ship: stopped (shipping had ended its run), stoppedAt kept. The
+      // router no longer builds its tiers' default on the variant, and the version it named is
+      // let go unless something else serves it (versionsServed).
+      next = { ...e, state: 'stopped', shipped: null };
     } else {
       if (!variant || !e.variants.some((v) => v.name === variant))
         throw ShelfError.of(
@@ -136,7 +141,9 @@ export class ExperimentService {
         shipped: { variant, at: now },
       };
     }
-    return this.save(actor, `experiment.${action}`, next, variant ? { variant } : undefined);
+    // The audit entry names the variant shipped, or the one an unship takes back.
+    const named = action === 'unship' ? e.shipped?.variant : variant;
+    return this.save(actor, `experiment.${action}`, next, named ? { variant: named } : undefined);
   }
 
   /** The slice of its layer a starting experiment takes; its tiers must not be live in another layer. */

@@ -370,7 +370,10 @@ export function impressionVisitor(i: Pick<StoredImpression, 'userId' | 'sessionI
   return i.sessionUnit ? visitorKey({ sessionId: i.sessionId ?? '' }) : visitorKey(i);
 }
 
-/** An experiment's lifecycle: draft → running ⇄ paused → stopped; `shipped` once a variant was made the default. */
+/**
+ * An experiment's lifecycle: draft → running ⇄ paused → stopped; `shipped` once a variant was made
+ * the default, `stopped` again once unshipped.
+ */
 export type ExperimentState = 'draft' | 'running' | 'paused' | 'stopped' | 'shipped';
 
 /** What a variant changes in the tiers' default configuration (partial: the rest stays the default's). */

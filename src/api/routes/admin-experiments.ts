@@ -1,9 +1,10 @@
 /**
  * Experiments: `GET|POST /v1/admin/experiments`, `GET /v1/admin/experiments/:id`,
- * `POST /v1/admin/experiments/:id/start|pause|stop|ship`, `POST /v1/admin/experiments/:id/shares`
- * (new shares, moving as few visitors as possible), `GET /v1/admin/experiments/:id/results`;
- * `GET /v1/admin/adaptive`: each adaptive tier's arms and their chances now (an allocation, not a
- * result: a bandit's arm means are biased).
+ * `POST /v1/admin/experiments/:id/start|pause|stop|ship|unship` (unship: a shipped variant is no
+ * longer its tiers' default), `POST /v1/admin/experiments/:id/shares` (new shares, moving as few
+ * visitors as possible), `GET /v1/admin/experiments/:id/results`; `GET /v1/admin/adaptive`: each
+ * adaptive tier's arms and their chances now (an allocation, not a result: a bandit's arm means
+ * are biased).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AdaptiveRouter } from '../../experiments/adaptive-router.ts';
@@ -52,7 +53,7 @@ export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions
     async (req) => experiments.get(req.params.id),
   );
 
-  for (const action of ['start', 'pause', 'stop'] as const) {
+  for (const action of ['start', 'pause', 'stop', 'unship'] as const) {
     app.post(
       `/v1/admin/experiments/:id/${action}`,
       { config: ADMIN, schema: { params: S.ExperimentParams, response: one } },

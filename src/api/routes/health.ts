@@ -1,5 +1,6 @@
 /** `/healthz`, `/readyz` and `/metrics`: public, for probes and Prometheus (`/docs` is swagger-ui's). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ExperimentRouter } from '../../experiments/experiment-router.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
 import type { Drain } from '../drain.ts';
@@ -11,11 +12,13 @@ export interface HealthRoutesOptions {
   store: Pick<Store, 'ping'>;
   metrics: Pick<ApiMetrics, 'contentType' | 'render'>;
   drain: Pick<Drain, 'draining'>;
+  /** The shipped variants served now, for the tiers they pin to another model version. */
+  experiments: Pick<ExperimentRouter, 'pinned'>;
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (
   app,
-  { engine, store, metrics, drain },
+  { engine, store, metrics, drain, experiments },
 ) => {
   app.get('/healthz', { schema: { response: { 200: S.HealthReply, ...S.ErrorResponses } } }, async () => ({
     status: 'ok' as const,
@@ -33,7 +36,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       );
       // Not ready while draining: the load balancer stops sending before the process goes.
       const ready = !drain.draining && engine.ready && storeOk;
-      return reply.status(ready ? 200 : 503).send({ ready, modelVersion: engine.version, store: storeOk });
+      // A tier a shipped variant keeps on another version does not serve `modelVersion`: say so.
+      const pinned = experiments.pinned(engine.version);
+      return reply.status(ready ? 200 : 503).send({
+        ready,
+        modelVersion: engine.version,
+        store: storeOk,
+        ...(Object.keys(pinned).length ? { pinned } : {}),
+      });
     },
   );
 

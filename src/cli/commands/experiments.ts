@@ -11,7 +11,7 @@ import type { Command, CommandContext } from '../command.ts';
 import { numberOption } from '../command.ts';
 
 const USAGE =
-  'shelf experiments list [--json] | create FILE.json | start|pause|stop ID | ship ID VARIANT | shares ID NAME=SHARE… | results ID [--n-star N] [--json]';
+  'shelf experiments list [--json] | create FILE.json | start|pause|stop|unship ID | ship ID VARIANT | shares ID NAME=SHARE… | results ID [--n-star N] [--json]';
 
 /** The service over the command line's store, feed and audit log (servers apply the change from the feed). */
 async function service(ctx: CommandContext): Promise<ExperimentService> {
@@ -30,7 +30,7 @@ const line = (e: Experiment) =>
 const fmt = (x: number | null) => (x === null ? '—' : x.toPrecision(4));
 
 const experiments: Command = {
-  summary: 'list, create, start, pause, stop or ship experiments; read their results',
+  summary: 'list, create, start, pause, stop, ship or unship experiments; read their results',
   usage: USAGE,
   async run(args, ctx) {
     const [action, ...rest] = args;
@@ -60,7 +60,10 @@ const experiments: Command = {
       ctx.out.write(line(await svc.create(CLI_ACTOR, body as ExperimentInput)));
       return 0;
     }
-    if ((action === 'start' || action === 'pause' || action === 'stop') && positional[0]) {
+    if (
+      (action === 'start' || action === 'pause' || action === 'stop' || action === 'unship') &&
+      positional[0]
+    ) {
       ctx.out.write(line(await svc.act(CLI_ACTOR, positional[0], action)));
       return 0;
     }

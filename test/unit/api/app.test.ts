@@ -872,6 +872,7 @@ describe('HTTP API', () => {
         'POST /v1/admin/experiments/{id}/start',
         'POST /v1/admin/experiments/{id}/pause',
         'POST /v1/admin/experiments/{id}/stop',
+        'POST /v1/admin/experiments/{id}/unship',
         'GET /healthz',
         'GET /readyz',
         'GET /metrics',

@@ -2,7 +2,7 @@
  * Experiments through HTTP, the rest of issue #14 item 1: a variant served from another
  * registered model version beside the current one, an audience of segments (visitors outside it
  * are not enrolled), and shares changed while running, moving only the visitors whose buckets
- * change hands.
+ * change hands; a shipped variant pinning its tier to a version, and unshipped.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import type { Shelf } from '../../../src/app/create-shelf.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { exportStorefront } from '../../../src/demo/export-storefront.ts';
 import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
-import { withVariant } from '../../../src/experiments/experiment-router.ts';
+import { versionsServed, withVariant } from '../../../src/experiments/experiment-router.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { RecommendRequest } from '../../../src/serving/types.ts';
@@ -375,6 +375,71 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
       expect((await adm('/v1/admin/experiments/with-explore/stop')).statusCode).toBe(200);
     } finally {
       await explore.close();
+    }
+  });
+
+  // A shipped variant naming a modelVersion kept its tiers on that version for good: a promotion
+  // never reached them, the version stayed loaded, and /readyz named only the current one.
+  it('says which tier a shipped variant pins to an older version, and unships it back to the current one', async () => {
+    // Another replica over the same store and registry: it learns of all this from the feed.
+    const replica = await createShelf(config, log, { store, registry, now: () => NOW });
+    try {
+      const shelves = [shelf, replica];
+      const ask = async (s: Shelf, tier: string) => {
+        const r = await s.app.inject({
+          url: `/v1/recommendations/${tier}?userId=${users[0]}&limit=8`,
+          headers: as(SHOP),
+        });
+        expect(r.statusCode).toBe(200);
+        return (r.json() as Answer).modelVersion;
+      };
+      const readyz = async (s: Shelf) => (await s.app.inject({ url: '/readyz' })).json() as object;
+      expect(shelf.engine.version).toBe(v1);
+      await run(
+        {
+          id: 'pin',
+          name: 'v1 pinned',
+          tiers: ['homepage'],
+          unit: 'user',
+          variants: [
+            { name: 'control', share: 0.5, config: {} },
+            { name: 'old', share: 0.5, config: { modelVersion: v1 } },
+          ],
+        },
+        'pin',
+      );
+      expect((await admin('POST', '/v1/admin/experiments/pin/ship', { variant: 'old' })).statusCode).toBe(
+        200,
+      );
+      expect((await admin('POST', `/v1/admin/models/${v2}/promote?force=true`)).statusCode).toBe(200);
+      await replica.changes.catchUp();
+      for (const s of shelves) {
+        expect(s.engine.version).toBe(v2);
+        // Pinned: the shipped tier stays on v1, another tier follows the promotion.
+        expect(await ask(s, 'homepage')).toBe(v1);
+        expect(await ask(s, 'personalized')).toBe(v2);
+        expect(await readyz(s)).toEqual({
+          ready: true,
+          modelVersion: v2,
+          store: true,
+          pinned: { homepage: v1 },
+        });
+      }
+      expect(versionsServed(await store.experiments())).toEqual([v1]);
+
+      const unshipped = await admin('POST', '/v1/admin/experiments/pin/unship');
+      expect(unshipped.statusCode).toBe(200);
+      expect(unshipped.json()).toMatchObject({ state: 'stopped', shipped: null });
+      await replica.changes.catchUp();
+      expect(versionsServed(await store.experiments())).toEqual([]);
+      for (const s of shelves) {
+        expect(await ask(s, 'homepage')).toBe(v2);
+        expect(await readyz(s)).toEqual({ ready: true, modelVersion: v2, store: true });
+        // v1 is no longer held beside the current version.
+        expect(s.engine.defaultConfig('homepage', v1)).toBeNull();
+      }
+    } finally {
+      await replica.close();
     }
   });
 });

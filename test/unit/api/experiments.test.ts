@@ -339,4 +339,68 @@ describe('experiments through HTTP', () => {
       r.variants.map((v: { impressions: number }) => v.impressions).reduce((a: number, b: number) => a + b),
     ).toBe(2 * sessions.length);
   });
+
+  it('unships a variant: the tier’s default is the engine’s again, on the replica too, and audited', async () => {
+    // From here: blend-1 has b shipped, sess-1 runs, other is a draft.
+    const running = await admin('POST', '/v1/admin/experiments/sess-1/unship');
+    expect(running.statusCode).toBe(409);
+    expect(running.json()).toMatchObject({
+      code: 'SHELF_ERR_EXPERIMENT_STATE',
+      message: 'cannot unship experiment "sess-1": it is running',
+    });
+    const draft = await admin('POST', '/v1/admin/experiments/other/unship');
+    expect([draft.statusCode, draft.json().message]).toEqual([
+      409,
+      'cannot unship experiment "other": it is draft',
+    ]);
+    const unknown = await admin('POST', '/v1/admin/experiments/nope/unship');
+    // The experiment not found, not the route.
+    expect([unknown.statusCode, unknown.json().message]).toEqual([404, 'experiment "nope" not found']);
+
+    const u0 = users[0]!;
+    const ask = async (s: Shelf) => {
+      const r = await s.app.inject({
+        url: `/v1/recommendations/homepage?userId=${u0}&limit=8`,
+        headers: as(SHOP),
+      });
+      await s.impressions.flush();
+      const a = r.json() as Answer;
+      return { a, config: (await store.impressions([a.recommendationId]))[0]!.config };
+    };
+    await replica.changes.catchUp();
+    for (const s of [shelf, replica]) expect((await ask(s)).config).toBe('shipped:blend-1:b');
+
+    const unshipped = await admin('POST', '/v1/admin/experiments/blend-1/unship');
+    expect(unshipped.statusCode).toBe(200);
+    expect(unshipped.json()).toMatchObject({ id: 'blend-1', state: 'stopped', shipped: null, range: null });
+    // The replica learns of it from the change feed only.
+    await replica.changes.catchUp();
+    for (const s of [shelf, replica]) {
+      const { a, config } = await ask(s);
+      expect(config).toBe('default');
+      const plain = await s.engine.recommend({
+        tier: 'homepage',
+        userId: u0,
+        limit: 8,
+        config: s.engine.defaultConfig('homepage')!,
+      });
+      expect(a.items.map((i) => i.itemId)).toEqual(plain.items.map((i) => i.itemId));
+    }
+    const again = await admin('POST', '/v1/admin/experiments/blend-1/unship');
+    expect([again.statusCode, again.json().message]).toEqual([
+      409,
+      'cannot unship experiment "blend-1": it is stopped',
+    ]);
+    const audit = (await admin('GET', '/v1/admin/audit?limit=50')).json().entries as {
+      action: string;
+      target: string;
+      role: string;
+      detail: Record<string, string>;
+    }[];
+    expect(audit.find((e) => e.target === 'blend-1')).toMatchObject({
+      action: 'experiment.unship',
+      role: 'admin',
+      detail: { state: 'stopped', variant: 'b' },
+    });
+  });
 });

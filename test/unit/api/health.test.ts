@@ -4,7 +4,13 @@ import { healthRoutes } from '../../../src/api/routes/health.ts';
 import type { HealthRoutesOptions } from '../../../src/api/routes/health.ts';
 
 /** The probes over a store that answers pings as told and counts how often it was asked for its figures. */
-async function probes(o: { ping: () => Promise<void>; ready?: boolean; draining?: boolean }) {
+async function probes(o: {
+  ping: () => Promise<void>;
+  ready?: boolean;
+  draining?: boolean;
+  /** What the experiment router says is pinned, given the current version. */
+  pinned?: HealthRoutesOptions['experiments']['pinned'];
+}) {
   let statsCalls = 0;
   // Its figures read every table: a probe that asks for them fails this test.
   const store = {
@@ -19,6 +25,7 @@ async function probes(o: { ping: () => Promise<void>; ready?: boolean; draining?
     store,
     metrics: { contentType: 'text/plain', render: async () => '' },
     drain: { draining: o.draining ?? false },
+    experiments: { pinned: o.pinned ?? (() => ({})) },
   };
   const app = Fastify();
   await app.register(healthRoutes, options);
@@ -43,5 +50,20 @@ describe('/readyz', () => {
     expect([noModel.status, noModel.body]).toEqual([503, { ready: false, modelVersion: 'v1', store: true }]);
     const draining = await probes({ ping: async () => {}, draining: true });
     expect(draining.status).toBe(503);
+  });
+
+  it('names the tiers a shipped variant keeps on another model version, and only then', async () => {
+    const asked: (string | null)[] = [];
+    const r = await probes({
+      ping: async () => {},
+      pinned: (current) => {
+        asked.push(current);
+        return { homepage: 'v0' };
+      },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ ready: true, modelVersion: 'v1', store: true, pinned: { homepage: 'v0' } });
+    // Compared with the version the engine serves now.
+    expect(asked).toEqual(['v1']);
   });
 });

@@ -1,4 +1,4 @@
-/** `shelf experiments`: the API's lifecycle from the command line, published on the feed and audited. */
+/** `shelf experiments`: the API's lifecycle from the command line (unship too), published and audited. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,5 +86,25 @@ describe('shelf experiments', () => {
     ]);
     await expect(run('pause', 'x1')).rejects.toThrow(/cannot pause experiment "x1": it is shipped/);
     expect((await run('frobnicate')).code).toBe(2);
+  });
+
+  it('unships a shipped variant, audited and published like the other steps', async () => {
+    // x1 has `diverse` shipped (above).
+    const before = (await store.changesSince(0, 100)).length;
+    const unshipped = await run('unship', 'x1');
+    expect(unshipped.code).toBe(0);
+    expect(unshipped.output).toMatch(/^x1 +stopped /);
+    expect(unshipped.output).not.toMatch(/shipped/);
+    expect((await store.changesSince(0, 100)).map((c) => c.change).slice(before)).toEqual([
+      { kind: 'experiment', id: 'x1' },
+    ]);
+    expect((await store.audit())[0]).toMatchObject({
+      role: 'cli',
+      action: 'experiment.unship',
+      target: 'x1',
+      detail: { state: 'stopped', variant: 'diverse' },
+    });
+    await expect(run('unship', 'x1')).rejects.toThrow(/cannot unship experiment "x1": it is stopped/);
+    expect((await run('unship')).code).toBe(2);
   });
 });

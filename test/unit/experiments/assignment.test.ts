@@ -18,7 +18,7 @@ import {
 import type { BucketRanges } from '../../../src/experiments/assignment.ts';
 import { draftOf } from '../../../src/experiments/experiment-definition.ts';
 import type { ExperimentInput } from '../../../src/experiments/experiment-definition.ts';
-import { ExperimentRouter } from '../../../src/experiments/experiment-router.ts';
+import { ExperimentRouter, versionsServed } from '../../../src/experiments/experiment-router.ts';
 import { DEFAULT_SERVING_CONFIG, tierConfig } from '../../../src/serving/types.ts';
 import type { RecommendRequest } from '../../../src/serving/types.ts';
 import type { Experiment } from '../../../src/store/types.ts';
@@ -228,6 +228,43 @@ describe('assignment', () => {
     router.route(r, base);
     expect(r.experiment).toBeUndefined();
     expect(r.config).toMatchObject({ name: 'shipped:blend-1:b', weights: { trending: 0.1 } });
+  });
+
+  it('tells which tiers a shipped variant pins to another model version, none once unshipped', () => {
+    const base = tierConfig(DEFAULT_SERVING_CONFIG, 'homepage');
+    const pin = (state: Partial<Experiment>) =>
+      experiment(
+        {
+          id: 'pin',
+          tiers: ['homepage', 'personalized'],
+          variants: [
+            { name: 'control', share: 0.5, config: {} },
+            { name: 'old', share: 0.5, config: { modelVersion: 'v1' } },
+          ],
+        },
+        { range: null, stoppedAt: 5, ...state },
+      );
+    const shipped = pin({ state: 'shipped', shipped: { variant: 'old', at: 5 } });
+    // A later ship on the homepage only, naming no version: it wins that tier.
+    const later = experiment(
+      { id: 'later', tiers: ['homepage'] },
+      { state: 'shipped', range: null, shipped: { variant: 'b', at: 6 } },
+    );
+    const router = new ExperimentRouter();
+    router.load([shipped]);
+    expect(router.pinned('v2')).toEqual({ homepage: 'v1', personalized: 'v1' });
+    // Pinned to the version served now is no pin.
+    expect(router.pinned('v1')).toEqual({});
+    router.load([shipped, later]);
+    expect(router.pinned('v2')).toEqual({ personalized: 'v1' });
+    // Unshipped (as the service leaves it): no tier is pinned and v1 is no longer served.
+    const unshipped = pin({ state: 'stopped', shipped: null });
+    router.load([unshipped]);
+    expect(router.pinned('v2')).toEqual({});
+    expect(versionsServed([unshipped])).toEqual([]);
+    const r: RecommendRequest = { tier: 'homepage', sessionId: 's-1' };
+    router.route(r, base);
+    expect(r.config).toBeUndefined();
   });
 
   it('checks a definition field by field', () => {
