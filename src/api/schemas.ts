@@ -1,5 +1,6 @@
 /** TypeBox schemas of the HTTP API (DESIGN.md "HTTP"); types come from `Static<>`. */
 import { Type } from '@sinclair/typebox';
+import { MAX_WEIGHT } from '../experiments/experiment-definition.ts';
 import type { JobState } from '../jobs/job-types.ts';
 import type { Static } from '@sinclair/typebox';
 import { LIFECYCLES, SEGMENTS } from '../segments/segments.ts';
@@ -7,7 +8,7 @@ import type { Lifecycle, Segment } from '../segments/segments.ts';
 import { TIERS } from '../serving/types.ts';
 import { RATING_MAX } from '../store/event-weights.ts';
 import { EVENT_TYPES } from '../store/types.ts';
-import { MAX_STOCK } from '../store/validate.ts';
+import { MAX_PRICE, MAX_QUANTITY, MAX_STOCK } from '../store/validate.ts';
 import type { Tier } from '../serving/types.ts';
 
 export const ErrorReply = Type.Object({
@@ -129,9 +130,13 @@ const EventRecord = Type.Object(
     itemId: Type.String(),
     timestamp: Timestamp,
     quantity: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, description: 'units of a purchase or return' }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: MAX_QUANTITY,
+        description: 'units of a purchase or return',
+      }),
     ),
-    price: Type.Optional(Type.Number({ minimum: 0, description: 'unit price' })),
+    price: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_PRICE, description: 'unit price' })),
     value: Type.Optional(
       Type.Number({ minimum: 0, maximum: RATING_MAX, description: 'a rating, required for rating events' }),
     ),
@@ -156,7 +161,7 @@ const ItemRecord = Type.Object(
       Type.Array(Type.String(), { description: "category paths, 'Home > Kitchen > Mugs'" }),
     ),
     brand: Type.Optional(Type.String()),
-    price: Type.Optional(Type.Number({ minimum: 0 })),
+    price: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_PRICE })),
     currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
     stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
     status: Type.Optional(ItemStatus),
@@ -192,7 +197,7 @@ export const ItemParams = Type.Object({ itemId: Id });
 export const ItemPatch = Type.Object(
   {
     stock: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_STOCK })),
-    price: Type.Optional(Type.Number({ minimum: 0 })),
+    price: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_PRICE })),
     status: Type.Optional(ItemStatus),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -465,11 +470,11 @@ const VariantConfig = Type.Object(
     weights: Type.Optional(
       Type.Object(
         {
-          vector: Type.Optional(Type.Number({ minimum: 0 })),
-          neighbours: Type.Optional(Type.Number({ minimum: 0 })),
-          complements: Type.Optional(Type.Number({ minimum: 0 })),
-          trending: Type.Optional(Type.Number({ minimum: 0 })),
-          ease: Type.Optional(Type.Number({ minimum: 0 })),
+          vector: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
+          neighbours: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
+          complements: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
+          trending: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
+          ease: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
         },
         { additionalProperties: false },
       ),

@@ -26,6 +26,11 @@ export interface ExperimentInput {
 
 /** Shares must sum to 1 within this (they are rounded to buckets of 1/10,000 anyway). */
 const SHARE_TOLERANCE = 1e-6;
+/**
+ * The largest blend weight a variant may set (the tiers' defaults are 0–1). Unbounded, four
+ * weights of 1e308 summed to Infinity and every score of the variant's lists came out NaN.
+ */
+export const MAX_WEIGHT = 100;
 
 export function defaultLayer(tiers: readonly string[]): string {
   return [...new Set(tiers)].sort().join('+');
@@ -63,6 +68,9 @@ export function draftOf(
     sum += v.share;
     if (v.config.modelVersion !== undefined && !/^[A-Za-z0-9_.:-]{1,200}$/.test(v.config.modelVersion))
       bad(`variants/${i}/config/modelVersion`, 'must be a version id (A–Z a–z 0–9 _ . : -)');
+    for (const [name, w] of Object.entries(v.config.weights ?? {}))
+      if (!(typeof w === 'number' && w >= 0 && w <= MAX_WEIGHT))
+        bad(`variants/${i}/config/weights/${name}`, `must be a number in [0, ${MAX_WEIGHT}]`);
     const r = v.config.rules;
     if (r?.mmrLambda !== undefined && !(r.mmrLambda >= 0 && r.mmrLambda <= 1))
       bad(`variants/${i}/config/rules/mmrLambda`, 'must lie in [0, 1]');

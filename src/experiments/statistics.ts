@@ -92,10 +92,12 @@ export interface LiftTest {
  * (or below) leaves no lift and no interval, but the difference is still tested (0 clicks in
  * 112 units against 22 in 88 is no tie). `welch`: Student's t with Welch–Satterthwaite degrees
  * of freedom instead of the normal (means of skewed values, as revenue). Null without two units
- * an arm, or with nothing to compare (both means 0, no variance).
+ * an arm, with a mean or variance not finite, or with nothing to compare (both means 0, no
+ * variance).
  */
 export function liftTest(t: Estimate, c: Estimate, alpha: number, welch = false): LiftTest | null {
-  if (t.n < 2 || c.n < 2 || !Number.isFinite(t.value) || !Number.isFinite(c.value)) return null;
+  const finite = [t.value, t.variance, c.value, c.variance].every(Number.isFinite);
+  if (t.n < 2 || c.n < 2 || !finite) return null;
   const ratio = c.value > 0;
   const lift = ratio ? t.value / c.value - 1 : NaN;
   const value = t.value - c.value;

@@ -95,6 +95,13 @@ describe('experiments through HTTP', () => {
       field: 'body/variants/1/confg',
       reason: 'is not a field here',
     });
+    // Four weights of 1e308 summed to Infinity, and every score of the variant came out NaN.
+    const huge = await admin('POST', '/v1/admin/experiments', {
+      ...body,
+      variants: [body.variants[0], { ...body.variants[1], config: { weights: { trending: 1e308 } } }],
+    });
+    expect(huge.statusCode).toBe(400);
+    expect(huge.json().message).toMatch(/body\/variants\/1\/config\/weights\/trending/);
   });
 
   it('runs an experiment: visitors get their variant’s configuration, recorded on the impression', async () => {

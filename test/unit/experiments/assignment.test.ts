@@ -295,6 +295,17 @@ describe('assignment', () => {
         ],
       }),
     ).toThrow(/variants\/1\/config\/modelVersion: must be a version id/);
+    // A definition from `shelf experiments create` meets no schema: its weights are checked here.
+    expect(
+      bad({
+        variants: [
+          { name: 'a', share: 0.5, config: {} },
+          { name: 'b', share: 0.5, config: { weights: { vector: 1e308, trending: -1 } } },
+        ],
+      }),
+    ).toThrow(
+      /variants\/1\/config\/weights\/vector: must be a number in \[0, 100\].*variants\/1\/config\/weights\/trending/,
+    );
     expect(bad({ audience: { segments: ['active', 'vip'] } })).toThrow(
       /body\/audience\/segments\/1: must be one of new, active/,
     );

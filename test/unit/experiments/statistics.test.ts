@@ -187,6 +187,8 @@ describe('estimators and tests', () => {
     expect(none.ci).toEqual([NaN, NaN]);
     close(none.pValue, 0.014305878435429648, 1e-9);
     expect(liftTest(conv(1, 1), conv(2, 6), 0.05)).toBeNull();
+    // A variance past the largest double (revenue of 1e300 a unit): no test, not p = 1.
+    expect(liftTest({ value: 1e300, variance: Infinity, n: 9 }, conv(4, 6), 0.05)).toBeNull();
   });
 
   it("Holm's step-down adjustment (worked by hand from Holm 1979)", () => {
