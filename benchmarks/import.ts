@@ -97,7 +97,6 @@ function nullStore(): Store {
     latestImpressionWith: unsupported,
     insertAttributions: unsupported,
     purchaseAttribution: unsupported,
-    netRevenue: unsupported,
     impressionsAfter: unsupported,
     attributionsAfter: unsupported,
     feedbackWatermark: unsupported,

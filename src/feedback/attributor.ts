@@ -41,10 +41,7 @@ export const DEFAULT_WINDOWS: Readonly<AttributionWindows> = Object.freeze({
 export const DEFAULT_CLOCK_SKEW_MS = 5000;
 
 export interface AttributorOptions {
-  store: Pick<
-    Store,
-    'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution' | 'netRevenue'
-  >;
+  store: Pick<Store, 'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution'>;
   windows?: AttributionWindows;
   /**
    * An event without a recommendationId takes the newest list shown up to this long after its
@@ -136,8 +133,7 @@ export class Attributor {
       const a = e.type === 'return' ? await this.forReturn(e, out) : await this.forEngagement(e, byId);
       if (a) out.push(a);
     }
-    const inserted = await this.o.store.insertAttributions(out);
-    const made = out.filter((a) => inserted.has(a.eventId));
+    const made = await this.o.store.insertAttributions(out);
     for (const a of made) this.o.counters?.attributed(a);
     return made;
   }
@@ -212,17 +208,9 @@ export class Attributor {
     const quantity = e.quantity ?? 1;
     // Without a price on the return, the purchase's unit price.
     const unitPrice = e.price ?? (purchase.units ? purchase.revenue / purchase.units : 0);
-    // Never more than the list's purchases of the item took in, less earlier returns (stored,
-    // and this batch's): a return of 5 against a purchase of 3, or a second return of the same
-    // unit, made the revenue negative and a variant's readout with it.
-    const pair = (a: Attribution) =>
-      a.recommendationId === purchase.recommendationId &&
-      a.itemId === purchase.itemId &&
-      (a.type === 'purchase' || a.type === 'return');
-    const net =
-      (await this.o.store.netRevenue(purchase.recommendationId, purchase.itemId)) +
-      batch.filter(pair).reduce((t, a) => t + a.revenue, 0);
-    const revenue = Math.min(unitPrice * quantity, Math.max(0, net));
+    // What it asks back; the store takes back no more than the list's purchases of the item took
+    // in, less earlier returns, reading them where it writes (`insertAttributions`).
+    const revenue = unitPrice * quantity;
     if (revenue <= 0) return null;
     return {
       ...purchase,

@@ -109,6 +109,18 @@ export function attributionFromRow(r: AttributionRow): Attribution & { seq: numb
 export const ATTRIBUTION_COLUMNS =
   'event_id, type, item_id, user_id, session_id, ts, recommendation_id, position, units, revenue, tier, model_version, config, variant, day, visitor';
 
+/**
+ * Return `a` as stored, given `net`, what its list's purchases of the item took in less the
+ * returns stored so far: it takes back no more than that, and is not stored once that is 0. Read
+ * and written in one transaction, under the lock every attribution write takes: read before it
+ * (the attributor did), concurrent returns of one purchase each saw the whole of it, and four of
+ * them took back 45 of a purchase of 15.
+ */
+export function cappedReturn(a: Attribution, net: number): Attribution | null {
+  const back = Math.min(-a.revenue, Math.max(0, net));
+  return back > 0 ? { ...a, revenue: -back } : null;
+}
+
 export function attributionValues(a: Attribution): (string | number | null)[] {
   return [
     a.eventId,

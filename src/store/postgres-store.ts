@@ -62,6 +62,7 @@ import {
   ATTRIBUTION_COLUMNS,
   attributionFromRow,
   attributionValues,
+  cappedReturn,
   encodedIds,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
@@ -111,6 +112,30 @@ const AGGREGATION = aggregationSql({
 });
 
 /** The erased ones of `userIds`. */
+/** Inserts `attributions` in one statement (the caller holds the lock); the eventIds stored. */
+async function insertAttributionRows(
+  c: pg.PoolClient,
+  attributions: readonly Attribution[],
+): Promise<Set<string>> {
+  if (!attributions.length) return new Set();
+  const cols = attributions.map(attributionValues);
+  const column = (k: number) => cols.map((v) => v[k]);
+  const { rows } = await c.query<{ event_id: string }>(
+    `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
+     SELECT eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[],
+                 $8::int4[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[],
+                 $15::text[], $16::text[]) WITH ORDINALITY
+       AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
+     WHERE uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid)
+     ORDER BY ord
+     ON CONFLICT DO NOTHING
+     RETURNING event_id`,
+    Array.from({ length: 16 }, (_, k) => column(k)),
+  );
+  return new Set(rows.map((r) => r.event_id));
+}
+
 async function erasedIn(db: pg.Pool | pg.PoolClient, userIds: readonly string[]): Promise<Set<string>> {
   if (!userIds.length) return new Set();
   const { rows } = await db.query<{ user_id: string }>(
@@ -671,36 +696,27 @@ export class PostgresStore implements Store {
     return rows[0] ? withoutSeq(impressionFromRow(rows[0])) : null;
   }
 
-  async insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>> {
-    if (!attributions.length) return new Set();
-    const cols = attributions.map(attributionValues);
-    const column = (k: number) => cols.map((v) => v[k]);
+  async insertAttributions(attributions: readonly Attribution[]): Promise<Attribution[]> {
+    if (!attributions.length) return [];
     return this.tx(async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [ATTRIBUTIONS_LOCK]);
-      const { rows } = await c.query<{ event_id: string }>(
-        `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
-         SELECT eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[],
-                     $8::int4[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::text[], $16::text[]) WITH ORDINALITY
-           AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
-         WHERE uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid)
-         ORDER BY ord
-         ON CONFLICT DO NOTHING
-         RETURNING event_id`,
-        Array.from({ length: 16 }, (_, k) => column(k)),
-      );
-      return new Set(rows.map((r) => r.event_id));
+      // The others in one statement; then each return, capped by what it reads here, its
+      // batch's purchases included (cappedReturn).
+      const others = attributions.filter((a) => a.type !== 'return');
+      const ids = await insertAttributionRows(c, others);
+      const stored = new Map(others.filter((a) => ids.has(a.eventId)).map((a) => [a.eventId, a]));
+      for (const given of attributions) {
+        if (given.type !== 'return') continue;
+        const { rows } = await c.query<{ net: string | number }>(
+          `SELECT coalesce(sum(revenue), 0) AS net FROM attributions
+           WHERE recommendation_id = $1 AND item_id = $2 AND type IN ('purchase', 'return')`,
+          [given.recommendationId, given.itemId],
+        );
+        const a = cappedReturn(given, Number(rows[0]!.net));
+        if (a && (await insertAttributionRows(c, [a])).size) stored.set(a.eventId, a);
+      }
+      return attributions.flatMap((a) => stored.get(a.eventId) ?? []);
     });
-  }
-
-  async netRevenue(recommendationId: string, itemId: string): Promise<number> {
-    const { rows } = await this.pool.query<{ net: string | number }>(
-      `SELECT coalesce(sum(revenue), 0) AS net FROM attributions
-       WHERE recommendation_id = $1 AND item_id = $2 AND type IN ('purchase', 'return')`,
-      [recommendationId, itemId],
-    );
-    return Number(rows[0]!.net);
   }
 
   async purchaseAttribution(

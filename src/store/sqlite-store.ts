@@ -66,6 +66,7 @@ import {
   ATTRIBUTION_COLUMNS,
   attributionFromRow,
   attributionValues,
+  cappedReturn,
   encodedIds,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
@@ -756,19 +757,20 @@ export class SqliteStore implements Store {
     return row ? withoutSeq(impressionFromRow(row)) : null;
   }
 
-  async insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>> {
-    const stored = new Set<string>();
+  async insertAttributions(attributions: readonly Attribution[]): Promise<Attribution[]> {
+    const stored: Attribution[] = [];
     await this.write(() => {
-      for (const a of attributions) {
+      for (const given of attributions) {
+        const a =
+          given.type === 'return'
+            ? cappedReturn(given, Number(this.s.netRevenue.get(given.recommendationId, given.itemId)))
+            : given;
+        if (!a) continue;
         const user = a.userId ?? null;
-        if (this.s.insertAttribution.run(...attributionValues(a), user, user).changes) stored.add(a.eventId);
+        if (this.s.insertAttribution.run(...attributionValues(a), user, user).changes) stored.push(a);
       }
     });
     return stored;
-  }
-
-  async netRevenue(recommendationId: string, itemId: string): Promise<number> {
-    return Number(this.s.netRevenue.get(recommendationId, itemId) ?? 0);
   }
 
   async purchaseAttribution(

@@ -569,14 +569,11 @@ export interface Store {
   ): Promise<StoredImpression | null>;
   /**
    * Stores attributions not seen before (by eventId), and a click only if the list's item has
-   * none yet (one click-through per shown item); returns the eventIds newly stored.
+   * none yet (one click-through per shown item); a return takes back at most what the list's
+   * purchases of the item took in, less the returns stored before it, and nothing (not stored)
+   * once that is 0. Returns the attributions newly stored, as stored, in the order given.
    */
-  insertAttributions(attributions: readonly Attribution[]): Promise<Set<string>>;
-  /**
-   * What a list's attributed purchases of an item took in, less what returns took back: the most
-   * a further return of it may take back.
-   */
-  netRevenue(recommendationId: string, itemId: string): Promise<number>;
+  insertAttributions(attributions: readonly Attribution[]): Promise<Attribution[]>;
   /** The visitor's newest purchase attribution of `itemId` at or before `before`, or null. */
   purchaseAttribution(visitor: VisitorRef, itemId: string, before: number): Promise<Attribution | null>;
   /** Impressions with seq > `after`, in seq order, at most `limit`. */
