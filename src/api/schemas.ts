@@ -29,6 +29,13 @@ const IdList = Type.String({ maxLength: 10_000, description: 'comma-separated it
 
 /** An `enum`, not TypeBox's `Union` of literals: ajv checks an `anyOf` branch by branch, per request. */
 export const TierParams = Type.Object({ tier: Type.Unsafe<Tier>({ type: 'string', enum: [...TIERS] }) });
+/**
+ * The admin routes' query strings refuse a parameter they do not have, naming it: a misspelt
+ * `grupBy` answered ungrouped totals as if asked for them. The storefront's recommendation query
+ * does not: pages pass tracking and cache-busting parameters it has no use for.
+ */
+const ADMIN_QUERY = { additionalProperties: false } as const;
+
 export const RecommendQuery = Type.Object({
   userId: Type.Optional(Id),
   sessionId: Type.Optional(Id),
@@ -44,14 +51,17 @@ export const RecommendQuery = Type.Object({
 export type RecommendQuery = Static<typeof RecommendQuery>;
 
 /** The explain route: a recommendation request, `itemId` the item asked about, `pageItemId` the page's. */
-export const ExplainQuery = Type.Composite([
-  Type.Omit(RecommendQuery, ['itemId']),
-  Type.Object({
-    tier: Type.Unsafe<Tier>({ type: 'string', enum: [...TIERS] }),
-    itemId: Id,
-    pageItemId: Type.Optional(Id),
-  }),
-]);
+export const ExplainQuery = Type.Composite(
+  [
+    Type.Omit(RecommendQuery, ['itemId']),
+    Type.Object({
+      tier: Type.Unsafe<Tier>({ type: 'string', enum: [...TIERS] }),
+      itemId: Id,
+      pageItemId: Type.Optional(Id),
+    }),
+  ],
+  ADMIN_QUERY,
+);
 export type ExplainQuery = Static<typeof ExplainQuery>;
 export const ExplainReply = Type.Object({
   itemId: Type.String(),
@@ -221,10 +231,13 @@ export const UserReply = Type.Object({
   createdAt: Type.String(),
   consent: Type.Object({ personalization: Type.Boolean() }),
 });
-export const AuditQuery = Type.Object({
-  before: Type.Optional(Type.Integer({ minimum: 1, description: 'entries older than this seq' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-});
+export const AuditQuery = Type.Object(
+  {
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'entries older than this seq' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  ADMIN_QUERY,
+);
 export const AuditReply = Type.Object({
   entries: Type.Array(
     Type.Object({
@@ -261,9 +274,10 @@ export const ProfileReply = Type.Object({
 });
 
 const Counts = Type.Record(Type.String(), Type.Integer());
-export const SegmentsQuery = Type.Object({
-  top: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 20 })),
-});
+export const SegmentsQuery = Type.Object(
+  { top: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 20 })) },
+  ADMIN_QUERY,
+);
 export const SegmentsReply = Type.Object({
   computedAt: Type.String(),
   tookMs: Type.Integer(),
@@ -349,7 +363,10 @@ export const JobReply = Type.Object({
   result: Type.Optional(Type.Unknown()),
   error: Type.Optional(Type.String({ description: 'the reason of the last failure' })),
 });
-export const JobsQuery = Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) });
+export const JobsQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })) },
+  ADMIN_QUERY,
+);
 export const JobsReply = Type.Object({
   counts: Type.Object({
     queued: Type.Integer(),
@@ -393,7 +410,7 @@ export const ModelsReply = Type.Object({
   serving: NullableString,
   versions: Type.Array(Manifest),
 });
-export const PromoteQuery = Type.Object({ force: Type.Optional(Type.Boolean()) });
+export const PromoteQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, ADMIN_QUERY);
 export const VerdictReply = Type.Object({
   promoted: Type.Boolean(),
   message: Type.String(),
@@ -417,13 +434,16 @@ export const ReadyReply = Type.Object({
 export const MetricsReply = Type.String({ description: 'Prometheus text format' });
 
 /** `GET /v1/admin/metrics`: dates and keys are checked by src/feedback/feedback-metrics.ts (400 naming the field). */
-export const FeedbackMetricsQuery = Type.Object({
-  from: Type.String({ description: 'first UTC day, YYYY-MM-DD' }),
-  to: Type.String({ description: 'last UTC day (inclusive), YYYY-MM-DD' }),
-  groupBy: Type.Optional(
-    Type.String({ description: 'comma-separated subset of tier,modelVersion,config,variant,day,position' }),
-  ),
-});
+export const FeedbackMetricsQuery = Type.Object(
+  {
+    from: Type.String({ description: 'first UTC day, YYYY-MM-DD' }),
+    to: Type.String({ description: 'last UTC day (inclusive), YYYY-MM-DD' }),
+    groupBy: Type.Optional(
+      Type.String({ description: 'comma-separated subset of tier,modelVersion,config,variant,day,position' }),
+    ),
+  },
+  ADMIN_QUERY,
+);
 export const FeedbackMetricsReply = Type.Object({
   from: Type.String(),
   to: Type.String(),
@@ -551,15 +571,18 @@ export const SharesBody = Type.Object(
   { additionalProperties: false },
 );
 export type SharesBody = Static<typeof SharesBody>;
-export const ResultsQuery = Type.Object({
-  nStar: Type.Optional(
-    Type.Integer({
-      minimum: 10,
-      maximum: 1e9,
-      description: 'combined units at which the sequential interval is tightest; default 5000',
-    }),
-  ),
-});
+export const ResultsQuery = Type.Object(
+  {
+    nStar: Type.Optional(
+      Type.Integer({
+        minimum: 10,
+        maximum: 1e9,
+        description: 'combined units at which the sequential interval is tightest; default 5000',
+      }),
+    ),
+  },
+  ADMIN_QUERY,
+);
 export const ExperimentReply = Type.Object({
   id: Type.String(),
   name: Type.String(),

@@ -182,6 +182,13 @@ describe('HTTP API', () => {
     expect((await get(`/v1/admin/explain?tier=nope&itemId=x`, ADMIN)).json().details[0].field).toMatch(
       /tier/,
     );
+    // An admin query refuses what it has no use for; the storefront's takes tracking parameters.
+    expect((await get(`/v1/admin/explain?tier=personalized&itemId=x&usrId=u`, ADMIN)).json()).toMatchObject({
+      details: [{ field: 'querystring/usrId', reason: 'is not a field here' }],
+    });
+    expect((await get(`/v1/recommendations/personalized?userId=${userId}&utm_source=mail`)).statusCode).toBe(
+      200,
+    );
   });
 
   it('rotates a returning visitor’s list: what was shown three times without a click moves down', async () => {

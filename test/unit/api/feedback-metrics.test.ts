@@ -146,6 +146,11 @@ describe('feedback through HTTP', () => {
       ['/v1/admin/metrics?from=2025-01-01&to=2025-02-30', 'querystring/to'],
       ['/v1/admin/metrics?from=2025-01-05&to=2025-01-02', 'querystring/to'],
       ['/v1/admin/metrics?from=2025-01-01&to=2025-01-02&groupBy=tier,color', 'querystring/groupBy'],
+      // Misspelt, it answered ungrouped totals as if asked for them.
+      [
+        '/v1/admin/metrics?from=2025-01-01&to=2025-01-02&grupBy=tier',
+        'querystring/grupBy is not a field here',
+      ],
     ] as const) {
       const r = await get(url);
       expect(r.statusCode, url).toBe(400);
