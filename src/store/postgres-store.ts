@@ -105,6 +105,13 @@ const CHANGES_LOCK = 0x5e20;
  */
 const IMPRESSIONS_LOCK = 0x5e21;
 const ATTRIBUTIONS_LOCK = 0x5e22;
+/**
+ * Event inserts take it shared (never in turn with each other), an erasure exclusive: an insert
+ * that found no tombstone commits before the erasure deletes the user's events, or waits and
+ * finds it; under READ COMMITTED nothing else orders the two. Taken in a statement before the
+ * tombstone lookup: a statement reads as of its start, before a lock it takes is granted.
+ */
+const EVENTS_LOCK = 0x5e23;
 
 /** The aggregation's statements (feedback-sql.ts) in PostgreSQL's spelling. */
 const AGGREGATION = aggregationSql({
@@ -294,6 +301,7 @@ export class PostgresStore implements Store {
     let inserted: Set<string>;
     try {
       inserted = await this.tx(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock_shared($1)', [EVENTS_LOCK]);
         gone = await erasedIn(c, userIdsOf(kept));
         return insertEventRows(c, gone.size ? kept.filter(live) : kept);
       });
@@ -303,6 +311,7 @@ export class PostgresStore implements Store {
       // by row instead, each under a savepoint, so the others are stored (the batch stays one
       // transaction). Only this rare path pays a round trip per row.
       inserted = await this.tx(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock_shared($1)', [EVENTS_LOCK]);
         gone = await erasedIn(c, userIdsOf(kept));
         const ids = new Set<string>();
         for (let k = 0; k < kept.length; k++) {
@@ -447,9 +456,9 @@ export class PostgresStore implements Store {
   async deleteUser(userId: string, now = Date.now()): Promise<{ user: boolean; events: number }> {
     return this.tx(async (c) => {
       // In turn with the aggregation (its chunk holds the watermark row) and with the writes of
-      // lists and attributions (their locks): a chunk that read the user's lists before this
-      // deletes commits its sums before it, so they are deleted; a list or attribution written
-      // after it finds the tombstone and is not stored (the inserts' WHERE).
+      // lists, attributions and events (their locks): a chunk that read the user's lists before
+      // this deletes commits its sums before it, so they are deleted; a list, attribution or
+      // event written after it finds the tombstone and is not stored.
       await c.query('SELECT 1 FROM feedback_watermark WHERE id = 1 FOR UPDATE');
       await c.query('SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)', [
         IMPRESSIONS_LOCK,
@@ -459,7 +468,6 @@ export class PostgresStore implements Store {
         'INSERT INTO erased_users (user_id, erased_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING',
         [userId, now],
       );
-      const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
       // The sessions some of the user's lists counted by (session-unit experiments): their aggregates go too.
       const { rows } = await c.query<{ v: string }>(
         `SELECT DISTINCT 's:' || coalesce(session_id, '') AS v FROM impressions WHERE user_id = $1 AND session_unit`,
@@ -469,6 +477,12 @@ export class PostgresStore implements Store {
       await c.query('DELETE FROM attributions WHERE user_id = $1', [userId]);
       for (const visitor of [visitorKey({ userId }), ...rows.map((r) => r.v)])
         await c.query(ERASE_VISITOR_DAYS_SQL, [visitor]);
+      // The events' lock last: event inserts wait for this only while those in flight finish
+      // and the two deletes below run, never for a chunk or the seeks above (one per group and
+      // visitor key). An insert holding it waits for none of the other locks and no row written
+      // above (events and profiles go below): waiting for it here cannot deadlock.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [EVENTS_LOCK]);
+      const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
       const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
       return { user, events };
     });
