@@ -94,6 +94,8 @@ export class ImpressionVisitors {
              SELECT 's:' || session_id, ts, seq FROM impressions WHERE session_id IS NOT NULL AND seq IN (${ROWS_OF}))`,
         ),
       ),
+      // The user's lists: their credits go too.
+      lists: db.prepare(`SELECT recommendation_id FROM impressions WHERE seq IN (${ROWS_OF})`).pluck(),
       // The sessions the user's lists counted by (session-unit experiments): their aggregates go too.
       sessionUnits: db
         .prepare(
@@ -165,16 +167,18 @@ export class ImpressionVisitors {
 
   /**
    * Deletes the user's lists and every entry naming one (inside the erasure's write transaction);
-   * returns the visitor keys of the sessions some of them counted by (`impressionVisitor`).
+   * returns their recommendation ids, and the visitor keys of the sessions some of them counted
+   * by (`impressionVisitor`).
    */
-  erase(userId: string): string[] {
+  erase(userId: string): { lists: string[]; sessions: string[] } {
     const visitor = `u:${userId}`;
+    const lists = this.s.lists.all({ visitor }) as string[];
     const sessions = this.s.sessionUnits.all({ visitor }) as string[];
     for (const stmt of this.s.eraseSessionEntries) stmt.run({ visitor });
     this.s.eraseRows.run({ visitor });
     this.s.eraseEntries.run({ visitor });
     this.s.eraseRecentEntries.run({ visitor });
-    return sessions;
+    return { lists, sessions };
   }
 }
 

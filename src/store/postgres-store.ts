@@ -473,6 +473,13 @@ export class PostgresStore implements Store {
         `SELECT DISTINCT 's:' || coalesce(session_id, '') AS v FROM impressions WHERE user_id = $1 AND session_unit`,
         [userId],
       );
+      // The credits the user's lists got, whoever's events earned them: a click sent with only
+      // the list's session id names no user, yet counts for the list's visitor, u:<id>.
+      await c.query(
+        `DELETE FROM attributions
+         WHERE recommendation_id IN (SELECT recommendation_id FROM impressions WHERE user_id = $1)`,
+        [userId],
+      );
       await c.query('DELETE FROM impressions WHERE user_id = $1', [userId]);
       await c.query('DELETE FROM attributions WHERE user_id = $1', [userId]);
       for (const visitor of [visitorKey({ userId }), ...rows.map((r) => r.v)])

@@ -353,6 +353,7 @@ export class SqliteStore implements Store {
       ),
       deleteEvents: db.prepare('DELETE FROM events WHERE user_id = ?'),
       deleteAttributions: db.prepare('DELETE FROM attributions WHERE user_id = ?'),
+      deleteListAttributions: db.prepare('DELETE FROM attributions WHERE recommendation_id = ?'),
       deleteVisitorDays: db.prepare(ERASE_VISITOR_DAYS_SQL.replace('$1', '?')),
       // A list naming an erased user is not stored (insertImpressions looks its users up first):
       // one recorded before the erasure reached this process, and written after it (the
@@ -586,7 +587,10 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.s.erase.run(userId, now);
       const events = this.s.deleteEvents.run(userId).changes;
-      const sessions = this.s.visitors.erase(userId);
+      const { lists, sessions } = this.s.visitors.erase(userId);
+      // The credits the user's lists got, whoever's events earned them: a click sent with only
+      // the list's session id names no user, yet counts for the list's visitor, u:<id>.
+      for (const id of lists) this.s.deleteListAttributions.run(id);
       this.s.deleteAttributions.run(userId);
       for (const visitor of [visitorKey({ userId }), ...sessions]) this.s.deleteVisitorDays.run(visitor);
       const user = this.s.deleteUser.run(userId).changes > 0;

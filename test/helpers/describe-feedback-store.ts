@@ -392,6 +392,34 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(await visitors()).toEqual([['c2', 1]]);
     });
 
+    // Seen on PostgreSQL: a click and a purchase sent with only the sessionId of a list served to
+    // a user were credited to it (user_id NULL, visitor u:<user>); the erasure kept them, and the
+    // next aggregation brought the user back as an experiment unit.
+    it('erases the credits a deleted user’s lists got from session-only events', async () => {
+      await store().insertImpressions([
+        impression('t6', { userId: 't6-u1', sessionId: 't6-s' }),
+        impression('k6', { userId: 't6-u2' }),
+      ]);
+      const credits = await post([
+        ev('t6-c', { userId: undefined, sessionId: 't6-s' }),
+        ev('t6-p', { type: 'purchase', userId: undefined, sessionId: 't6-s', price: 5 }),
+        ev('k6-c', { userId: 't6-u2' }),
+      ]);
+      expect(credits.map((a) => [a.eventId, a.userId, a.visitor])).toEqual([
+        ['t6-c', undefined, 'u:t6-u1'],
+        ['t6-p', undefined, 'u:t6-u1'],
+        ['k6-c', 't6-u2', 'u:t6-u2'],
+      ]);
+      await store().deleteUser('t6-u1');
+      await aggregateFeedback(store());
+      expect((await store().attributionsAfter(0, 10)).map((a) => a.recommendationId)).toEqual(['k6']);
+      expect((await store().unitTotals(['default'])).map((t) => t.visitor)).toEqual(['u:t6-u2']);
+      const q = { from: '2026-01-01', to: '2026-01-31', groupBy: [] as const };
+      expect(await store().feedbackTotals(q)).toEqual([
+        expect.objectContaining({ impressions: 1, visitors: 1, clicks: 1, purchases: 0, revenue: 0 }),
+      ]);
+    });
+
     it('never stores a list or an attribution naming an erased user, written after the erasure', async () => {
       // Seen with two replicas: a list served a moment before DELETE /v1/users/:id, still in the
       // serving replica's buffer, was written after the erasure and named the user again.
