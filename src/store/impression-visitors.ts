@@ -96,11 +96,13 @@ export class ImpressionVisitors {
       ),
       // The user's lists: their credits go too.
       lists: db.prepare(`SELECT recommendation_id FROM impressions WHERE seq IN (${ROWS_OF})`).pluck(),
-      // The sessions the user's lists counted by (session-unit experiments): their aggregates go too.
-      sessionUnits: db
+      // The sessions the user's lists name: their aggregates go too. A session-unit experiment's
+      // lists count by their session, and so did a session's lists aggregated before it was
+      // merged into the user.
+      sessions: db
         .prepare(
-          `SELECT DISTINCT 's:' || coalesce(session_id, '') FROM impressions
-           WHERE session_unit AND seq IN (${ROWS_OF})`,
+          `SELECT DISTINCT 's:' || session_id FROM impressions
+           WHERE session_id IS NOT NULL AND seq IN (${ROWS_OF})`,
         )
         .pluck(),
       eraseRows: db.prepare(`DELETE FROM impressions WHERE seq IN (${ROWS_OF})`),
@@ -167,13 +169,12 @@ export class ImpressionVisitors {
 
   /**
    * Deletes the user's lists and every entry naming one (inside the erasure's write transaction);
-   * returns their recommendation ids, and the visitor keys of the sessions some of them counted
-   * by (`impressionVisitor`).
+   * returns their recommendation ids, and the visitor keys of the sessions they name.
    */
   erase(userId: string): { lists: string[]; sessions: string[] } {
     const visitor = `u:${userId}`;
     const lists = this.s.lists.all({ visitor }) as string[];
-    const sessions = this.s.sessionUnits.all({ visitor }) as string[];
+    const sessions = this.s.sessions.all({ visitor }) as string[];
     for (const stmt of this.s.eraseSessionEntries) stmt.run({ visitor });
     this.s.eraseRows.run({ visitor });
     this.s.eraseEntries.run({ visitor });

@@ -468,9 +468,11 @@ export class PostgresStore implements Store {
         'INSERT INTO erased_users (user_id, erased_at) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING',
         [userId, now],
       );
-      // The sessions some of the user's lists counted by (session-unit experiments): their aggregates go too.
+      // The sessions the user's lists name: their aggregates go too. A session-unit experiment's
+      // lists count by their session, and so did a session's lists aggregated before it was
+      // merged into the user.
       const { rows } = await c.query<{ v: string }>(
-        `SELECT DISTINCT 's:' || coalesce(session_id, '') AS v FROM impressions WHERE user_id = $1 AND session_unit`,
+        `SELECT DISTINCT 's:' || session_id AS v FROM impressions WHERE user_id = $1 AND session_id IS NOT NULL`,
         [userId],
       );
       // The credits the user's lists got, whoever's events earned them: a click sent with only

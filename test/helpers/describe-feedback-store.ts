@@ -420,6 +420,30 @@ export function describeFeedbackStore(store: () => Store): void {
       ]);
     });
 
+    // Seen on PostgreSQL: a session's lists and clicks, aggregated under s:<session> before it was
+    // merged into a user, stayed in the per-visitor aggregates when that user was erased.
+    it('erases with a user the per-visitor rows of every session their lists name, merged or not', async () => {
+      // t7-s is merged into the user below; t7-s2 never is, but the user was signed in on it.
+      await store().insertImpressions([
+        impression('t7', { userId: undefined, sessionId: 't7-s' }),
+        impression('t7-signed-in', { userId: 't7-u', sessionId: 't7-s2' }),
+        impression('t7-anonymous', { userId: undefined, sessionId: 't7-s2', timestamp: T0 - HOUR }),
+        impression('k7', { userId: undefined, sessionId: 'k7-s' }),
+      ]);
+      await post([ev('t7-c', { userId: undefined, sessionId: 't7-s' })]);
+      await aggregateFeedback(store());
+      const units = async () => (await store().unitTotals(['default'])).map((t) => t.visitor).sort();
+      expect(await units()).toEqual(['s:k7-s', 's:t7-s', 's:t7-s2', 'u:t7-u']);
+      expect(await store().mergeSession('t7-s', 't7-u')).toBe(1);
+      await store().deleteUser('t7-u');
+      await aggregateFeedback(store());
+      expect(await units()).toEqual(['s:k7-s']);
+      const q = { from: '2026-01-01', to: '2026-01-31', groupBy: [] as const };
+      expect(await store().feedbackTotals(q)).toEqual([
+        expect.objectContaining({ impressions: 1, visitors: 1, clicks: 0 }),
+      ]);
+    });
+
     it('never stores a list or an attribution naming an erased user, written after the erasure', async () => {
       // Seen with two replicas: a list served a moment before DELETE /v1/users/:id, still in the
       // serving replica's buffer, was written after the erasure and named the user again.
