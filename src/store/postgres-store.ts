@@ -119,7 +119,12 @@ const AGGREGATION = aggregationSql({
 });
 
 /** The erased ones of `userIds`. */
-/** Inserts `attributions` in one statement (the caller holds the lock); the eventIds stored. */
+/**
+ * Inserts `attributions` in one statement (the caller holds the lock); the eventIds stored.
+ * Neither for an erased user nor once its list is gone: a credit read from a user's list before
+ * their erasure (which deletes lists and credits holding the same lock) and written after it,
+ * for a click with only the session id, came back as the list's visitor, u:<id>.
+ */
 async function insertAttributionRows(
   c: pg.PoolClient,
   attributions: readonly Attribution[],
@@ -134,7 +139,8 @@ async function insertAttributionRows(
                  $8::int4[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[],
                  $15::text[], $16::text[]) WITH ORDINALITY
        AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
-     WHERE uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid)
+     WHERE (uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid))
+       AND EXISTS (SELECT 1 FROM impressions i WHERE i.recommendation_id = t.rid)
      ORDER BY ord
      ON CONFLICT DO NOTHING
      RETURNING event_id`,

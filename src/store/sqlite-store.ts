@@ -365,10 +365,14 @@ export class SqliteStore implements Store {
       ),
       impression: db.prepare(`SELECT ${IMPRESSION_COLUMNS} FROM impressions WHERE recommendation_id = ?`),
       visitors: new ImpressionVisitors(db, this.impressionIndexMs),
+      // Neither for an erased user nor once its list is gone: a credit read from a user's list
+      // before their erasure and written after it (a click with only the session id names no
+      // user) came back as the list's visitor, u:<id>, a unit of the experiment again.
       insertAttribution: db.prepare(
         `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
          SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-         WHERE ? IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = ?)
+         WHERE (? IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users WHERE user_id = ?))
+           AND EXISTS (SELECT 1 FROM impressions WHERE recommendation_id = ?)
          ON CONFLICT DO NOTHING`,
       ),
       netRevenue: db
@@ -771,7 +775,8 @@ export class SqliteStore implements Store {
             : given;
         if (!a) continue;
         const user = a.userId ?? null;
-        if (this.s.insertAttribution.run(...attributionValues(a), user, user).changes) stored.push(a);
+        const run = this.s.insertAttribution.run(...attributionValues(a), user, user, a.recommendationId);
+        if (run.changes) stored.push(a);
       }
     });
     return stored;

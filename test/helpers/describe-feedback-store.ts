@@ -462,10 +462,14 @@ export function describeFeedbackStore(store: () => Store): void {
           .map((i) => i.recommendationId)
           .sort(),
       ).toEqual(['late-2', 'late-3']);
-      // The attributor's write of a credit made before the erasure reached it.
+      // The attributor's write of a credit made before the erasure reached it: for the user, or
+      // for a click on their list sent with only a session id (it named no user to find erased,
+      // and came back as the list's visitor, u:u5).
+      const { userId: _erased, ...sessionOnly } = credit!;
       const stored = await store().insertAttributions([
         { ...credit!, eventId: 'late-credit' },
-        { ...credit!, eventId: 'other', userId: 'u6', visitor: 'u:u6' },
+        { ...sessionOnly, eventId: 'late-session-credit', sessionId: 's5' },
+        { ...credit!, eventId: 'other', userId: 'u6', visitor: 'u:u6', recommendationId: 'late-2' },
       ]);
       expect(stored.map((a) => a.eventId)).toEqual(['other']);
       await aggregateFeedback(store());
