@@ -119,36 +119,6 @@ const AGGREGATION = aggregationSql({
 });
 
 /** The erased ones of `userIds`. */
-/**
- * Inserts `attributions` in one statement (the caller holds the lock); the eventIds stored.
- * Neither for an erased user nor once its list is gone: a credit read from a user's list before
- * their erasure (which deletes lists and credits holding the same lock) and written after it,
- * for a click with only the session id, came back as the list's visitor, u:<id>.
- */
-async function insertAttributionRows(
-  c: pg.PoolClient,
-  attributions: readonly Attribution[],
-): Promise<Set<string>> {
-  if (!attributions.length) return new Set();
-  const cols = attributions.map(attributionValues);
-  const column = (k: number) => cols.map((v) => v[k]);
-  const { rows } = await c.query<{ event_id: string }>(
-    `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
-     SELECT eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[],
-                 $8::int4[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[],
-                 $15::text[], $16::text[]) WITH ORDINALITY
-       AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
-     WHERE (uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid))
-       AND EXISTS (SELECT 1 FROM impressions i WHERE i.recommendation_id = t.rid)
-     ORDER BY ord
-     ON CONFLICT DO NOTHING
-     RETURNING event_id`,
-    Array.from({ length: 16 }, (_, k) => column(k)),
-  );
-  return new Set(rows.map((r) => r.event_id));
-}
-
 async function erasedIn(db: pg.Pool | pg.PoolClient, userIds: readonly string[]): Promise<Set<string>> {
   if (!userIds.length) return new Set();
   const { rows } = await db.query<{ user_id: string }>(
@@ -923,6 +893,36 @@ export class PostgresStore implements Store {
 function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('22');
+}
+
+/**
+ * Inserts `attributions` in one statement (the caller holds the lock); the eventIds stored.
+ * Neither for an erased user nor once its list is gone: a credit read from a user's list before
+ * their erasure (which deletes lists and credits holding the same lock) and written after it,
+ * for a click with only the session id, came back as the list's visitor, u:<id>.
+ */
+async function insertAttributionRows(
+  c: pg.PoolClient,
+  attributions: readonly Attribution[],
+): Promise<Set<string>> {
+  if (!attributions.length) return new Set();
+  const cols = attributions.map(attributionValues);
+  const column = (k: number) => cols.map((v) => v[k]);
+  const { rows } = await c.query<{ event_id: string }>(
+    `INSERT INTO attributions (${ATTRIBUTION_COLUMNS})
+     SELECT eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[],
+                 $8::int4[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[], $14::text[],
+                 $15::text[], $16::text[]) WITH ORDINALITY
+       AS t(eid, type, item, uid, sid, ts, rid, pos, units, revenue, tier, mv, config, variant, day, visitor, ord)
+     WHERE (uid IS NULL OR NOT EXISTS (SELECT 1 FROM erased_users e WHERE e.user_id = t.uid))
+       AND EXISTS (SELECT 1 FROM impressions i WHERE i.recommendation_id = t.rid)
+     ORDER BY ord
+     ON CONFLICT DO NOTHING
+     RETURNING event_id`,
+    Array.from({ length: 16 }, (_, k) => column(k)),
+  );
+  return new Set(rows.map((r) => r.event_id));
 }
 
 /** Profile rows for new users, then the events, in one statement each; the event ids inserted. */
