@@ -110,7 +110,7 @@ export const ATTRIBUTION_COLUMNS =
   'event_id, type, item_id, user_id, session_id, ts, recommendation_id, position, units, revenue, tier, model_version, config, variant, day, visitor';
 
 /**
- * Return `a` as stored, given `net`, what its list's purchases of the item took in less the
+ * The return `a` as stored, given `net`, what its list's purchases of the item took in less the
  * returns stored so far: it takes back no more than that, and is not stored once that is 0. Read
  * and written in one transaction, under the lock every attribution write takes: read before it
  * (the attributor did), concurrent returns of one purchase each saw the whole of it, and four of

@@ -272,7 +272,6 @@ function result<T>(c: Checker, value: T): Validated<T> {
   return c.errors.length ? { ok: false, errors: c.errors } : { ok: true, value };
 }
 
-/** `limits.latest` rejects events dated further in the future than the caller allows. */
 /**
  * The most stock an item may have: PostgreSQL's `integer` column. One item of 2^31 failed the
  * whole batch it came in with a database error (500, and the good items lost with it).
@@ -288,6 +287,7 @@ export const MAX_STOCK = 2_147_483_647;
 export const MAX_PRICE = 1e12;
 export const MAX_QUANTITY = 1e6;
 
+/** `limits.latest` rejects events dated further in the future than the caller allows. */
 export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated<ShelfEvent> {
   if (!isRecord(raw)) return notAnObject();
   const c = new Checker(raw);
