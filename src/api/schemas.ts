@@ -478,6 +478,7 @@ export const FeedbackMetricsReply = Type.Object({
 });
 
 /** Experiments (src/experiments/): a variant changes the tier's default weights and rules. */
+const Weight = Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT }));
 const VariantConfig = Type.Object(
   {
     modelVersion: Type.Optional(
@@ -490,11 +491,11 @@ const VariantConfig = Type.Object(
     weights: Type.Optional(
       Type.Object(
         {
-          vector: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
-          neighbours: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
-          complements: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
-          trending: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
-          ease: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT })),
+          vector: Weight,
+          neighbours: Weight,
+          complements: Weight,
+          trending: Weight,
+          ease: Weight,
         },
         { additionalProperties: false },
       ),
