@@ -83,6 +83,17 @@ export class ValidationError extends ShelfError {
   }
 }
 
+/** The user was erased: their id is a tombstone, and nothing more is stored or changed for it. */
+export class ErasedError extends ShelfError {
+  constructor(readonly userId: string) {
+    super(
+      'SHELF_ERR_ERASED',
+      ERROR_CODES.SHELF_ERR_ERASED,
+      `user ${userId} was erased; send a new pseudonymous id`,
+    );
+  }
+}
+
 export class NotFoundError extends ShelfError {
   constructor(what: string, id: string) {
     super('SHELF_ERR_NOT_FOUND', 404, `${what} ${JSON.stringify(id)} not found`);

@@ -1,5 +1,6 @@
 /** The production store on PostgreSQL through `pg`: batch writes go through `unnest` arrays. */
 import pg from 'pg';
+import { ErasedError } from '../errors.ts';
 import { postgresMigrations } from './migrations.ts';
 import type { AuditRow, ChangeRow, EventRow, ItemRow, UserRow } from './rows.ts';
 import {
@@ -106,10 +107,8 @@ const CHANGES_LOCK = 0x5e20;
 const IMPRESSIONS_LOCK = 0x5e21;
 const ATTRIBUTIONS_LOCK = 0x5e22;
 /**
- * Event inserts take it shared (never in turn with each other), an erasure exclusive: an insert
- * that found no tombstone commits before the erasure deletes the user's events, or waits and
- * finds it; under READ COMMITTED nothing else orders the two. Taken in a statement before the
- * tombstone lookup: a statement reads as of its start, before a lock it takes is granted.
+ * Event inserts, merges and patches take it shared (never in turn with each other), an erasure
+ * exclusive before it deletes the events and the profile (see `erasedUnder`).
  */
 const EVENTS_LOCK = 0x5e23;
 
@@ -126,6 +125,23 @@ async function erasedIn(db: pg.Pool | pg.PoolClient, userIds: readonly string[])
     [userIds],
   );
   return new Set(rows.map((r) => r.user_id));
+}
+
+/**
+ * The erased ones of `userIds`, for a transaction about to write rows that name them. It first
+ * takes `locks` shared, the erasure's locks of the tables it writes (in the erasure's order):
+ * the erasure then deletes those rows after this commits, or this waits and finds its
+ * tombstone; under READ COMMITTED nothing else orders the two. In a statement before the
+ * lookup: a statement reads as of its start, before a lock it takes is granted.
+ */
+async function erasedUnder(
+  c: pg.PoolClient,
+  locks: readonly number[],
+  userIds: readonly string[],
+): Promise<Set<string>> {
+  const shared = locks.map((_, k) => `pg_advisory_xact_lock_shared($${k + 1})`).join(', ');
+  await c.query(`SELECT ${shared}`, [...locks]);
+  return erasedIn(c, userIds);
 }
 
 export class PostgresStore implements Store {
@@ -277,8 +293,7 @@ export class PostgresStore implements Store {
     let inserted: Set<string>;
     try {
       inserted = await this.tx(async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock_shared($1)', [EVENTS_LOCK]);
-        gone = await erasedIn(c, userIdsOf(kept));
+        gone = await erasedUnder(c, [EVENTS_LOCK], userIdsOf(kept));
         return insertEventRows(c, gone.size ? kept.filter(live) : kept);
       });
     } catch (err) {
@@ -287,8 +302,7 @@ export class PostgresStore implements Store {
       // by row instead, each under a savepoint, so the others are stored (the batch stays one
       // transaction). Only this rare path pays a round trip per row.
       inserted = await this.tx(async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock_shared($1)', [EVENTS_LOCK]);
-        gone = await erasedIn(c, userIdsOf(kept));
+        gone = await erasedUnder(c, [EVENTS_LOCK], userIdsOf(kept));
         const ids = new Set<string>();
         for (let k = 0; k < kept.length; k++) {
           if (!live(kept[k]!)) continue;
@@ -404,6 +418,11 @@ export class PostgresStore implements Store {
 
   async mergeSession(sessionId: string, userId: string): Promise<number> {
     return this.tx(async (c) => {
+      // The erasure's three locks: it deletes lists and credits before it takes the events'. With
+      // that one alone, a session's lists moved after the erasure had deleted the user's stayed,
+      // and a merge could wait for a credit the erasure deleted while it waited for the merge.
+      const locks = [IMPRESSIONS_LOCK, ATTRIBUTIONS_LOCK, EVENTS_LOCK];
+      if ((await erasedUnder(c, locks, [userId])).size) throw new ErasedError(userId);
       const res = await c.query('UPDATE events SET user_id = $1 WHERE session_id = $2 AND user_id IS NULL', [
         userId,
         sessionId,
@@ -432,9 +451,10 @@ export class PostgresStore implements Store {
   async deleteUser(userId: string, now = Date.now()): Promise<{ user: boolean; events: number }> {
     return this.tx(async (c) => {
       // In turn with the aggregation (its chunk holds the watermark row) and with the writes of
-      // lists, attributions and events (their locks): a chunk that read the user's lists before
-      // this deletes commits its sums before it, so they are deleted; a list, attribution or
-      // event written after it finds the tombstone and is not stored.
+      // lists, attributions and events, merges and patches (their locks): a chunk that read the
+      // user's lists before this deletes commits its sums before it, so they are deleted; a list,
+      // attribution or event written after it finds the tombstone and is not stored, a merge
+      // into the user or a patch of it is refused.
       await c.query('SELECT 1 FROM feedback_watermark WHERE id = 1 FOR UPDATE');
       await c.query('SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)', [
         IMPRESSIONS_LOCK,
@@ -464,8 +484,9 @@ export class PostgresStore implements Store {
         await c.query(ERASE_VISITOR_DAYS_SQL, [visitor]);
       // The events' lock last: event inserts wait for this only while those in flight finish
       // and the two deletes below run, never for a chunk or the seeks above (one per group and
-      // visitor key). An insert holding it waits for none of the other locks and no row written
-      // above (events and profiles go below): waiting for it here cannot deadlock.
+      // visitor key). An insert or a patch holding it waits for none of the other locks and no
+      // row written above (events and profiles go below), and a merge holding it holds the other
+      // locks too, so none does while this waits: waiting for it here cannot deadlock.
       await c.query('SELECT pg_advisory_xact_lock($1)', [EVENTS_LOCK]);
       const events = (await c.query('DELETE FROM events WHERE user_id = $1', [userId])).rowCount ?? 0;
       const user = ((await c.query('DELETE FROM users WHERE user_id = $1', [userId])).rowCount ?? 0) > 0;
@@ -475,6 +496,7 @@ export class PostgresStore implements Store {
 
   async patchUser(userId: string, patch: UserPatch, now: number): Promise<User> {
     return this.tx(async (c) => {
+      if ((await erasedUnder(c, [EVENTS_LOCK], [userId])).size) throw new ErasedError(userId);
       const { rows } = await c.query<UserRow>('SELECT * FROM users WHERE user_id = $1 FOR UPDATE', [userId]);
       const u = patched(rows[0] ? userFromRow(rows[0]) : null, userId, patch, now);
       await c.query(

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { ErasedError } from '../errors.ts';
 import { sqliteMigrations } from './migrations.ts';
 import type { AuditRow, ChangeRow, EventRow, ItemRow, UserRow } from './rows.ts';
 import {
@@ -486,6 +487,7 @@ export class SqliteStore implements Store {
 
   async patchUser(userId: string, patch: UserPatch, now: number): Promise<User> {
     return this.write(() => {
+      this.refuseErased(userId);
       const row = this.s.getUser.get(userId) as UserRow | undefined;
       const u = patched(row ? userFromRow(row) : null, userId, patch, now);
       this.s.upsertUser.run(
@@ -578,6 +580,7 @@ export class SqliteStore implements Store {
 
   async mergeSession(sessionId: string, userId: string): Promise<number> {
     return this.write(() => {
+      this.refuseErased(userId);
       const moved = this.s.merge.run(userId, sessionId).changes;
       // The session's lists and credits follow it, so later events of the user find them.
       this.s.visitors.merge(sessionId, userId);
@@ -610,6 +613,14 @@ export class SqliteStore implements Store {
     const out = new Set<string>();
     for (const u of userIds) if (this.s.isErased.get(u) !== undefined) out.add(u);
     return out;
+  }
+
+  /**
+   * Throws ErasedError when `userId` was erased. In the write transaction that then writes to the
+   * user: an erasure's, taken in turn with it, committed before and is seen, or comes after.
+   */
+  private refuseErased(userId: string): void {
+    if (this.erasedOf([userId]).size) throw new ErasedError(userId);
   }
 
   async erasedUsers(): Promise<string[]> {

@@ -482,7 +482,10 @@ export interface Store {
   /** Creates or replaces profiles; a known user's `createdAt` never moves. */
   upsertUsers(users: readonly User[]): Promise<UpsertResult>;
   getUser(userId: string): Promise<User | null>;
-  /** Changes a profile, creating it (created now) when new; the profile as it now is. */
+  /**
+   * Changes a profile, creating it (created now) when new; the profile as it now is. Throws
+   * `ErasedError`, writing nothing, for an erased user (looked up in the transaction that writes).
+   */
   patchUser(userId: string, patch: UserPatch, now: number): Promise<User>;
   /**
    * Stores events not seen before (by eventId); the user of each event gets a profile row if new.
@@ -510,7 +513,10 @@ export interface Store {
   userItems(userId: string, types: readonly EventType[]): Promise<UserItem[]>;
   /** `userItems` of a session's anonymous events (those of no user). */
   sessionItems(sessionId: string, types: readonly EventType[]): Promise<UserItem[]>;
-  /** Gives a session's anonymous events, impressions and attributions to a user; returns how many events moved. */
+  /**
+   * Gives a session's anonymous events, impressions and attributions to a user; returns how many
+   * events moved. Throws `ErasedError`, moving nothing, for an erased user (as `patchUser`).
+   */
   mergeSession(sessionId: string, userId: string): Promise<number>;
   /**
    * Right to erasure: leaves a tombstone, then removes the user's profile, every event, impression,

@@ -1,8 +1,9 @@
 /** One suite every `Store` implementation must pass (gorse's `baseTestSuite`). */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErasedError } from '../../src/errors.ts';
 import { MAX_STOCK } from '../../src/store/validate.ts';
-import type { Item, ShelfEvent, Store, UserActivity } from '../../src/store/types.ts';
-import { describeFeedbackStore } from './describe-feedback-store.ts';
+import type { Attribution, Item, ShelfEvent, Store, UserActivity } from '../../src/store/types.ts';
+import { describeFeedbackStore, impression } from './describe-feedback-store.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 const HOUR = 3_600_000;
@@ -23,6 +24,38 @@ export function item(itemId: string, over: Partial<Item> = {}): Item {
 
 export function event(eventId: string, over: Partial<ShelfEvent> = {}): ShelfEvent {
   return { eventId, type: 'view', userId: 'u1', itemId: 'i1', timestamp: T0, ...over };
+}
+
+/** A purchase credited to list `recommendationId` (of `visitor`), sent with only session `sessionId`. */
+function sessionCredit(
+  eventId: string,
+  sessionId: string,
+  recommendationId: string,
+  visitor = `s:${sessionId}`,
+): Attribution {
+  return {
+    eventId,
+    type: 'purchase',
+    itemId: 'a',
+    sessionId,
+    at: T0,
+    recommendationId,
+    position: 0,
+    units: 1,
+    revenue: 5,
+    tier: 'personalized',
+    modelVersion: 'v1',
+    config: 'default',
+    variant: '',
+    day: '2026-01-01',
+    visitor,
+  };
+}
+
+/** 'erased' for the store's refusal of an erased user; any other error is thrown again. */
+function erasedOr(err: unknown): 'erased' {
+  if (err instanceof ErasedError) return 'erased';
+  throw err;
 }
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -391,6 +424,69 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
         for (const r of [...before, ...after]) expect(['stored', 'erased']).toContain(r.statuses[0]);
         expect(await store.recentEvents(userId, 10)).toEqual([]);
         expect(await store.getUser(userId)).toBeNull();
+      }
+    });
+
+    it('refuses a merge into an erased user and a patch of one, and writes nothing of theirs', async () => {
+      await store.insertEvents([
+        event('g1', { userId: 'gone' }),
+        event('s1', { userId: undefined, sessionId: 'gs' }),
+      ]);
+      await store.insertImpressions([impression('gs-list', { userId: undefined, sessionId: 'gs' })]);
+      await store.insertAttributions([sessionCredit('gs-buy', 'gs', 'gs-list')]);
+      await store.deleteUser('gone');
+      await expect(store.mergeSession('gs', 'gone')).rejects.toBeInstanceOf(ErasedError);
+      await expect(store.patchUser('gone', { consent: { personalization: true } }, T0)).rejects.toMatchObject(
+        { code: 'SHELF_ERR_ERASED', statusCode: 410, userId: 'gone' },
+      );
+      expect(await store.recentEvents('gone', 10)).toEqual([]);
+      expect(await store.getUser('gone')).toBeNull();
+      expect(await store.listsShownTo({ userId: 'gone' }, 0, 10)).toEqual([]);
+      expect(await store.purchaseAttribution({ userId: 'gone' }, 'a', T0 + DAY)).toBeNull();
+      // The session keeps what it had, anonymous.
+      expect((await store.sessionEvents('gs', 10)).map((e) => e.eventId)).toEqual(['s1']);
+      expect(await store.listsShownTo({ sessionId: 'gs' }, 0, 10)).toHaveLength(1);
+      expect(await store.purchaseAttribution({ sessionId: 'gs' }, 'a', T0 + DAY)).toMatchObject({
+        eventId: 'gs-buy',
+      });
+    });
+
+    // The routes looked for the tombstone before the store's transaction: a merge or a patch
+    // beside DELETE /v1/users/:id could write to the user after the erasure had committed (the
+    // session's events, lists and credits moved onto its id; its profile made again). Each
+    // session also holds a list of the user's with a session-only credit: the erasure deletes
+    // that credit while a merge of the session moves the session's.
+    it('keeps nothing of a user erased while sessions are being merged into it and it is patched', async () => {
+      for (let round = 0; round < 30; round++) {
+        const userId = `merging-${round}`;
+        const sessions = [0, 1, 2, 3, 4, 5].map((k) => `m-${round}-${k}`);
+        await store.insertEvents(sessions.map((s) => event(`${s}-e`, { userId: undefined, sessionId: s })));
+        await store.insertImpressions(
+          sessions.flatMap((s) => [
+            impression(`${s}-anon`, { userId: undefined, sessionId: s }),
+            impression(`${s}-signed`, { userId, sessionId: s }),
+          ]),
+        );
+        await store.insertAttributions(
+          sessions.flatMap((s) => [
+            sessionCredit(`${s}-buy`, s, `${s}-anon`),
+            sessionCredit(`${s}-buy-signed`, s, `${s}-signed`, `u:${userId}`),
+          ]),
+        );
+        const merge = (s: string) => store.mergeSession(s, userId).catch(erasedOr);
+        const patch = () => store.patchUser(userId, { attributes: { round } }, T0).catch(erasedOr);
+        const [before, , after] = await Promise.all([
+          Promise.all([merge(sessions[0]!), patch(), merge(sessions[1]!), merge(sessions[2]!)]),
+          store.deleteUser(userId),
+          Promise.all([merge(sessions[3]!), patch(), merge(sessions[4]!), merge(sessions[5]!)]),
+        ]);
+        // A merge moved its session's one event, a patch answered the profile; or either was refused.
+        for (const r of [...before, ...after])
+          expect([1, userId, 'erased']).toContain(typeof r === 'object' ? r.userId : r);
+        expect(await store.recentEvents(userId, 10)).toEqual([]);
+        expect(await store.getUser(userId)).toBeNull();
+        expect(await store.listsShownTo({ userId }, 0, 10)).toEqual([]);
+        expect(await store.purchaseAttribution({ userId }, 'a', T0 + DAY)).toBeNull();
       }
     });
 

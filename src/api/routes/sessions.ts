@@ -7,12 +7,11 @@ import type { ChangeFeed } from '../../changes/change-feed.ts';
 import type { Engine } from '../../serving/engine.ts';
 import type { Store } from '../../store/types.ts';
 import { STOREFRONT } from '../auth.ts';
-import { refuseErased } from '../erased.ts';
 import * as S from '../schemas.ts';
 import { requireUserId } from '../user-id.ts';
 
 export interface SessionRoutesOptions {
-  store: Pick<Store, 'mergeSession' | 'erasedAmong'>;
+  store: Pick<Store, 'mergeSession'>;
   engine: Pick<Engine, 'mergeSession'>;
   changes: Pick<ChangeFeed, 'publish'>;
 }
@@ -35,7 +34,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       const { sessionId } = req.params;
       const { userId } = req.body;
       requireUserId(userId, 'body/userId');
-      await refuseErased(store, userId);
+      // An erased user's id: 410 (ErasedError), from the store's transaction, nothing moved.
       const moved = await store.mergeSession(sessionId, userId);
       // The real-time state is shared (or this process's); other replicas read the user again.
       await engine.mergeSession(sessionId, userId);

@@ -72,8 +72,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
       requireUserId(userId, 'params/userId');
       const checked = validateUserPatch(req.body);
       if (!checked.ok) throw new ValidationError(checked.errors);
-      await refuseErased(store, userId);
       const patch = checked.value;
+      // An erased user's id: 410 (ErasedError), from the store's transaction, nothing written.
       const user = await store.patchUser(userId, patch, Date.now());
       // Attribute names only: their values may be personal.
       await audit.record(actorOf(req), 'user.patch', userId, {
