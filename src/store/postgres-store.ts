@@ -258,23 +258,34 @@ export class PostgresStore implements Store {
 
   async upsertUsers(users: readonly User[]): Promise<UpsertResult> {
     if (!users.length) return { written: 0 };
-    const latest = [...new Map(users.map((u) => [u.userId, u])).values()];
-    const res = await this.pool.query(
-      `INSERT INTO users (user_id, attributes, created_at, consent_personalization)
+    return this.tx(async (c) => {
+      // An erased user's profile is not made again, even by an import racing the erasure.
+      const gone = await erasedUnder(
+        c,
+        [EVENTS_LOCK],
+        users.map((u) => u.userId),
+      );
+      const latest = [...new Map(users.map((u) => [u.userId, u])).values()].filter(
+        (u) => !gone.has(u.userId),
+      );
+      if (!latest.length) return { written: 0 };
+      const res = await c.query(
+        `INSERT INTO users (user_id, attributes, created_at, consent_personalization)
        SELECT id, attrs::jsonb, created, consent
        FROM unnest($1::text[], $2::text[], $3::int8[], $4::bool[]) AS t(id, attrs, created, consent)
        ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
          consent_personalization = excluded.consent_personalization
        WHERE (users.attributes, users.consent_personalization)
          IS DISTINCT FROM (excluded.attributes, excluded.consent_personalization)`,
-      [
-        latest.map((u) => u.userId),
-        latest.map((u) => JSON.stringify(u.attributes)),
-        latest.map((u) => u.createdAt),
-        latest.map((u) => u.consent.personalization),
-      ],
-    );
-    return { written: res.rowCount ?? 0 };
+        [
+          latest.map((u) => u.userId),
+          latest.map((u) => JSON.stringify(u.attributes)),
+          latest.map((u) => u.createdAt),
+          latest.map((u) => u.consent.personalization),
+        ],
+      );
+      return { written: res.rowCount ?? 0 };
+    });
   }
 
   async getUser(userId: string): Promise<User | null> {

@@ -468,7 +468,10 @@ export class SqliteStore implements Store {
     const stmt = this.s.upsertUser;
     let written = 0;
     await this.write(() => {
+      // An erased user's profile is not made again, even by an import racing the erasure.
+      const gone = this.erasedOf(users.map((u) => u.userId));
       for (const u of users) {
+        if (gone.has(u.userId)) continue;
         written += stmt.run(
           u.userId,
           JSON.stringify(u.attributes),

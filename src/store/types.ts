@@ -479,7 +479,10 @@ export interface Store {
   getItems(itemIds: readonly string[]): Promise<Item[]>;
   /** Items in itemId order, a page at a time. */
   listItems(query?: ItemQuery): Promise<Item[]>;
-  /** Creates or replaces profiles; a known user's `createdAt` never moves. */
+  /**
+   * Creates or replaces profiles; a known user's `createdAt` never moves. An erased user's is not
+   * made again (looked up in the transaction that writes) and not counted.
+   */
   upsertUsers(users: readonly User[]): Promise<UpsertResult>;
   getUser(userId: string): Promise<User | null>;
   /**

@@ -427,7 +427,7 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       }
     });
 
-    it('refuses a merge into an erased user and a patch of one, and writes nothing of theirs', async () => {
+    it('refuses a merge into an erased user, a patch of one and its import, and writes nothing of theirs', async () => {
       await store.insertEvents([
         event('g1', { userId: 'gone' }),
         event('s1', { userId: undefined, sessionId: 'gs' }),
@@ -439,6 +439,9 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       await expect(store.patchUser('gone', { consent: { personalization: true } }, T0)).rejects.toMatchObject(
         { code: 'SHELF_ERR_ERASED', statusCode: 410, userId: 'gone' },
       );
+      // Nor does a user import (its tombstone lookup ran before the store's transaction).
+      const profile = { userId: 'gone', attributes: {}, createdAt: T0, consent: { personalization: true } };
+      expect(await store.upsertUsers([profile, { ...profile, userId: 'kept' }])).toEqual({ written: 1 });
       expect(await store.recentEvents('gone', 10)).toEqual([]);
       expect(await store.getUser('gone')).toBeNull();
       expect(await store.listsShownTo({ userId: 'gone' }, 0, 10)).toEqual([]);

@@ -199,7 +199,8 @@ export class BatchWriter implements ImportSink {
 
   private async writeUsers(batch: User[]): Promise<void> {
     const latest = lastById(batch, (u) => u.userId);
-    // An erased user's profile is not made again.
+    // An erased user's profile is not made again: counted as skipped here, and refused by the
+    // store in the transaction that writes (an erasure landing in between: counted unchanged).
     const erased = await this.store.erasedAmong([...latest.keys()]);
     for (const id of erased) {
       latest.delete(id);
