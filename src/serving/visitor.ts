@@ -101,9 +101,14 @@ export class Visitors {
     return this.realtime.rotation.shown(who.subject, itemIds, at);
   }
 
-  /** Records stored events in the visitors' real-time state (and consumed items). */
+  /**
+   * Records stored events in the visitors' real-time state (and consumed items), none of a user
+   * erased meanwhile. The route stores the events, then calls this: an erasure in between (here,
+   * or heard from another replica) had cleared the user's state before these wrote it again.
+   */
   async record(events: readonly ShelfEvent[]): Promise<void> {
     for (const e of events) {
+      if (this.isForgotten(e.userId)) continue;
       const subject: Subject | null = e.userId
         ? { userId: e.userId }
         : e.sessionId
@@ -115,6 +120,8 @@ export class Visitors {
       const items = this.consumed.get(subjectKey(subject));
       if (items && this.consumedTypes.includes(e.type)) add(items, e.itemId, e.type, e.timestamp);
     }
+    // Erased while these were being written: a write may have landed after the erasure's.
+    await this.eraseAgain(events.map((e) => e.userId));
   }
 
   /** Right to deletion: no real-time state, no vector, cold from now on. */
@@ -125,12 +132,23 @@ export class Visitors {
     await this.realtime.erase({ userId });
   }
 
-  /** A login: the session's events become the user's (read the user's consumed items again). */
-  mergeSession(sessionId: string, userId: string): Promise<void> {
+  /**
+   * A login: the session's events become the user's (read the user's consumed items again); not
+   * for a user erased since the store merged (as `record`).
+   */
+  async mergeSession(sessionId: string, userId: string): Promise<void> {
+    if (this.isForgotten(userId)) return;
     this.consumed.delete(subjectKey({ userId }));
     this.consumed.delete(subjectKey({ sessionId }));
     this.warmed.delete(subjectKey({ userId }));
-    return this.realtime.mergeSession(sessionId, userId);
+    await this.realtime.mergeSession(sessionId, userId);
+    await this.eraseAgain([userId]);
+  }
+
+  /** Erases again the real-time state of those of `userIds` forgotten by now. */
+  private async eraseAgain(userIds: readonly (string | undefined)[]): Promise<void> {
+    for (const userId of new Set(userIds))
+      if (userId !== undefined && this.isForgotten(userId)) await this.realtime.erase({ userId });
   }
 
   /**

@@ -636,7 +636,8 @@ describe('serving engine on a generated storefront', () => {
     it('computes anew after a fresh event, a swap, a deletion or the time to live', async () => {
       const e = engine(DEFAULT_SERVING_CONFIG, { ttlMs: 10_000, entries: 100 });
       await e.swap(versions[0]!);
-      const userId = users[33]!;
+      // Not users[33]: an earlier test erased it, and an erased user's events change no state.
+      const userId = users[36]!;
       const req = request('personalized', { userId, limit: 10 });
       const misses = () => e.answerCacheStats().misses;
       await e.recommend(req);

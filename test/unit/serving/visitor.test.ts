@@ -122,6 +122,35 @@ describe('visitors: who asks', () => {
     expect(historyStamp(gone)).not.toBe(before);
   });
 
+  // The events route stores, then records; the merge route merges, then moves the state. An
+  // erasure in between cleared the user's state before they wrote it again, for good.
+  it('keeps no real-time state of a user erased between the store and the state', async () => {
+    const realtime = new MemoryRealtime();
+    const visitors = new Visitors(store, realtime);
+    await visitors.record([ev('l0', { sessionId: 's-late', itemId: 'd' })]);
+    await visitors.forget('u-late');
+    await visitors.record([ev('l1', { userId: 'u-late', itemId: 'e' })]);
+    await visitors.mergeSession('s-late', 'u-late');
+    expect(await realtime.recent({ userId: 'u-late' })).toEqual([]);
+    expect((await realtime.recent({ sessionId: 's-late' })).map((e) => e.itemId)).toEqual(['d']);
+
+    // Erased while a write is in flight: it lands after the erasure's, and is erased again.
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const slow = new Proxy(realtime, {
+      get: (t, p) =>
+        p === 'record'
+          ? async (...args: Parameters<MemoryRealtime['record']>) => (await held, t.record(...args))
+          : Reflect.get(t, p),
+    });
+    const racing = new Visitors(store, slow);
+    const writing = racing.record([ev('l2', { userId: 'u-race', itemId: 'f' })]);
+    await racing.forget('u-race');
+    release();
+    await writing;
+    expect(await realtime.recent({ userId: 'u-race' })).toEqual([]);
+  });
+
   it('stamps the history so that a new event changes it', async () => {
     const visitors = new Visitors(store, new MemoryRealtime());
     const a = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' }, NOW)));
