@@ -121,6 +121,10 @@ export function cappedReturn(a: Attribution, net: number): Attribution | null {
   return back > 0 ? { ...a, revenue: -back } : null;
 }
 
+/** What `cappedReturn` reads: a list's ($1) attributed purchases of an item ($2), less its returns. */
+export const NET_REVENUE_SQL = `SELECT coalesce(sum(revenue), 0) AS net FROM attributions
+  WHERE recommendation_id = $1 AND item_id = $2 AND type IN ('purchase', 'return')`;
+
 export function attributionValues(a: Attribution): (string | number | null)[] {
   return [
     a.eventId,

@@ -64,6 +64,7 @@ import {
   attributionFromRow,
   attributionValues,
   cappedReturn,
+  NET_REVENUE_SQL,
   encodedIds,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
@@ -739,11 +740,10 @@ export class PostgresStore implements Store {
       const stored = new Map(others.filter((a) => ids.has(a.eventId)).map((a) => [a.eventId, a]));
       for (const given of attributions) {
         if (given.type !== 'return') continue;
-        const { rows } = await c.query<{ net: string | number }>(
-          `SELECT coalesce(sum(revenue), 0) AS net FROM attributions
-           WHERE recommendation_id = $1 AND item_id = $2 AND type IN ('purchase', 'return')`,
-          [given.recommendationId, given.itemId],
-        );
+        const { rows } = await c.query<{ net: string | number }>(NET_REVENUE_SQL, [
+          given.recommendationId,
+          given.itemId,
+        ]);
         const a = cappedReturn(given, Number(rows[0]!.net));
         if (a && (await insertAttributionRows(c, [a])).size) stored.set(a.eventId, a);
       }

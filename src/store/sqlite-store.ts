@@ -68,6 +68,7 @@ import {
   attributionFromRow,
   attributionValues,
   cappedReturn,
+  NET_REVENUE_SQL,
   encodedIds,
   FEEDBACK_HORIZON_SQL,
   FEEDBACK_LISTS_COLUMNS,
@@ -376,12 +377,7 @@ export class SqliteStore implements Store {
            AND EXISTS (SELECT 1 FROM impressions WHERE recommendation_id = ?)
          ON CONFLICT DO NOTHING`,
       ),
-      netRevenue: db
-        .prepare(
-          `SELECT coalesce(sum(revenue), 0) FROM attributions
-           WHERE recommendation_id = ? AND item_id = ? AND type IN ('purchase', 'return')`,
-        )
-        .pluck(),
+      netRevenue: db.prepare(NET_REVENUE_SQL.replace('$1', '?').replace('$2', '?')).pluck(),
       purchaseAttribution: db.prepare(
         `SELECT seq, ${ATTRIBUTION_COLUMNS} FROM attributions
          WHERE (user_id = @userId OR session_id = @sessionId) AND item_id = @itemId AND type = 'purchase'
