@@ -94,17 +94,10 @@ export class ImpressionVisitors {
              SELECT 's:' || session_id, ts, seq FROM impressions WHERE session_id IS NOT NULL AND seq IN (${ROWS_OF}))`,
         ),
       ),
-      // The user's lists: their credits go too.
-      lists: db.prepare(`SELECT recommendation_id FROM impressions WHERE seq IN (${ROWS_OF})`).pluck(),
-      // The sessions the user's lists name: their aggregates go too. A session-unit experiment's
-      // lists count by their session, and so did a session's lists aggregated before it was
-      // merged into the user.
-      sessions: db
-        .prepare(
-          `SELECT DISTINCT 's:' || session_id FROM impressions
-           WHERE session_id IS NOT NULL AND seq IN (${ROWS_OF})`,
-        )
-        .pluck(),
+      // The user's lists, whose credits go too, and the sessions they name, whose aggregates go
+      // too: a session-unit experiment's lists count by their session, and so did a session's
+      // lists aggregated before it was merged into the user.
+      lists: db.prepare(`SELECT recommendation_id, session_id FROM impressions WHERE seq IN (${ROWS_OF})`),
       eraseRows: db.prepare(`DELETE FROM impressions WHERE seq IN (${ROWS_OF})`),
       eraseEntries: db.prepare('DELETE FROM impression_visitors WHERE visitor = @visitor'),
       eraseRecentEntries: db.prepare('DELETE FROM impression_visitors_recent WHERE visitor = @visitor'),
@@ -173,8 +166,9 @@ export class ImpressionVisitors {
    */
   erase(userId: string): { lists: string[]; sessions: string[] } {
     const visitor = `u:${userId}`;
-    const lists = this.s.lists.all({ visitor }) as string[];
-    const sessions = this.s.sessions.all({ visitor }) as string[];
+    const rows = this.s.lists.all({ visitor }) as { recommendation_id: string; session_id: string | null }[];
+    const lists = rows.map((r) => r.recommendation_id);
+    const sessions = [...new Set(rows.flatMap((r) => (r.session_id === null ? [] : [`s:${r.session_id}`])))];
     for (const stmt of this.s.eraseSessionEntries) stmt.run({ visitor });
     this.s.eraseRows.run({ visitor });
     this.s.eraseEntries.run({ visitor });
