@@ -59,6 +59,17 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
     expect((await admin('POST', `/v1/admin/experiments/${id}/start`)).statusCode).toBe(200);
   };
   let config: ReturnType<typeof loadConfig>;
+  /** A homepage experiment whose variant `next` is served from `version`. */
+  const onVersion = (id: string, version: string) => ({
+    id,
+    name: `${version} beside the current version`,
+    tiers: ['homepage'],
+    unit: 'user',
+    variants: [
+      { name: 'control', share: 0.5, config: {} },
+      { name: 'next', share: 0.5, config: { modelVersion: version } },
+    ],
+  });
   const stop = async (id: string) =>
     expect((await admin('POST', `/v1/admin/experiments/${id}/stop`)).statusCode).toBe(200);
 
@@ -90,21 +101,11 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
 
   it('serves a variant from another registered version, beside the current one', async () => {
     expect(v1).not.toBe(v2);
-    const body = (id: string, version: string) => ({
-      id,
-      name: 'v2 vs v1',
-      tiers: ['homepage'],
-      unit: 'user',
-      variants: [
-        { name: 'control', share: 0.5, config: {} },
-        { name: 'next', share: 0.5, config: { modelVersion: version } },
-      ],
-    });
-    const unknown = await admin('POST', '/v1/admin/experiments', body('vx', 'no-such-version'));
+    const unknown = await admin('POST', '/v1/admin/experiments', onVersion('vx', 'no-such-version'));
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().message).toMatch(/body\/variants\/1\/config\/modelVersion: no registered version/);
 
-    await run(body('versions', v2), 'versions');
+    await run(onVersion('versions', v2), 'versions');
     expect(shelf.engine.version).toBe(v1);
     const base = shelf.engine.defaultConfig('homepage')!;
     let inNext = 0;
@@ -395,20 +396,8 @@ describe('experiment variants through HTTP: model versions, audiences, shares', 
       };
       const readyz = async (s: Shelf) => (await s.app.inject({ url: '/readyz' })).json() as object;
       expect(shelf.engine.version).toBe(v1);
-      await run(
-        {
-          id: 'pin',
-          name: 'v1 pinned',
-          tiers: ['homepage'],
-          unit: 'user',
-          variants: [
-            { name: 'control', share: 0.5, config: {} },
-            { name: 'old', share: 0.5, config: { modelVersion: v1 } },
-          ],
-        },
-        'pin',
-      );
-      expect((await admin('POST', '/v1/admin/experiments/pin/ship', { variant: 'old' })).statusCode).toBe(
+      await run(onVersion('pin', v1), 'pin');
+      expect((await admin('POST', '/v1/admin/experiments/pin/ship', { variant: 'next' })).statusCode).toBe(
         200,
       );
       expect((await admin('POST', `/v1/admin/models/${v2}/promote?force=true`)).statusCode).toBe(200);
