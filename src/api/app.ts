@@ -140,6 +140,21 @@ export async function buildApp(deps: AppDeps) {
     openapi: {
       info: { title: 'Shelf', description: 'Recommendations and events for e-commerce', version: '0.1.0' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      // Every route names one of these (its schema's `tags`), in this order in /docs.
+      tags: [
+        { name: 'recommendations', description: 'The tiers a storefront shows (storefront key)' },
+        { name: 'events', description: 'What visitors did, credited to the lists that showed it' },
+        { name: 'users', description: 'Sessions, consent, profiles and erasure' },
+        { name: 'catalogue', description: 'Items, their stock, price and status (admin key)' },
+        { name: 'rules', description: 'Merchandising rules: pinned promotions and boosts' },
+        { name: 'models', description: 'Training, versions, promotion and rollback' },
+        { name: 'jobs', description: 'Queued and scheduled jobs' },
+        { name: 'feedback', description: 'CTR, conversion and revenue of the lists served; why (not) shown' },
+        { name: 'experiments', description: 'A/B tests and adaptive weights' },
+        { name: 'segments', description: 'Segments, lifecycle stages and their KPIs' },
+        { name: 'audit', description: 'Who did what, when' },
+        { name: 'health', description: 'Probes and Prometheus (no key)' },
+      ],
       security: [{ bearer: [] }],
     },
     transform: ({ schema, url }) => ({

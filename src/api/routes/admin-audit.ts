@@ -13,7 +13,12 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
     '/v1/admin/audit',
     {
       config: ADMIN,
-      schema: { querystring: S.AuditQuery, response: { 200: S.AuditReply, ...S.ErrorResponses } },
+      schema: {
+        summary: 'The audit log, newest first: erasures, consent changes and admin actions (who, what, when)',
+        tags: ['audit'],
+        querystring: S.AuditQuery,
+        response: { 200: S.AuditReply, ...S.ErrorResponses },
+      },
     },
     async (req) => {
       const entries = await store.audit({

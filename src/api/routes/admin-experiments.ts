@@ -23,7 +23,14 @@ export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions
 ) => {
   app.get(
     '/v1/admin/adaptive',
-    { config: ADMIN, schema: { response: { 200: S.AdaptiveReply, ...S.ErrorResponses } } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: 'The adaptive (bandit) split of each tier with adaptive weights',
+        tags: ['experiments'],
+        response: { 200: S.AdaptiveReply, ...S.ErrorResponses },
+      },
+    },
     async () => ({ tiers: adaptive?.split() ?? {} }),
   );
 
@@ -31,7 +38,14 @@ export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions
 
   app.get(
     '/v1/admin/experiments',
-    { config: ADMIN, schema: { response: { 200: S.ExperimentsReply, ...S.ErrorResponses } } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: 'All experiments with their state and variants',
+        tags: ['experiments'],
+        response: { 200: S.ExperimentsReply, ...S.ErrorResponses },
+      },
+    },
     async () => ({ experiments: await experiments.list() }),
   );
 
@@ -39,7 +53,12 @@ export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions
     '/v1/admin/experiments',
     {
       config: ADMIN,
-      schema: { body: S.ExperimentBody, response: { 201: S.ExperimentReply, ...S.ErrorResponses } },
+      schema: {
+        summary: 'Create an experiment (draft)',
+        tags: ['experiments'],
+        body: S.ExperimentBody,
+        response: { 201: S.ExperimentReply, ...S.ErrorResponses },
+      },
     },
     async (req, reply) => {
       const e = await experiments.create(actorOf(req), req.body);
@@ -49,27 +68,57 @@ export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions
 
   app.get(
     '/v1/admin/experiments/:id',
-    { config: ADMIN, schema: { params: S.ExperimentParams, response: one } },
+    {
+      config: ADMIN,
+      schema: { summary: 'One experiment', tags: ['experiments'], params: S.ExperimentParams, response: one },
+    },
     async (req) => experiments.get(req.params.id),
   );
 
-  for (const action of ['start', 'pause', 'stop', 'unship'] as const) {
+  const acts = {
+    start: 'Start (or resume) an experiment: its variants are served',
+    pause: 'Pause an experiment: its tiers serve the default, assignments kept',
+    stop: 'Stop an experiment for good: its tiers serve the default',
+    unship: "Take a shipped variant back: its tiers serve the engine's default on the current version",
+  } as const;
+  for (const [action, summary] of Object.entries(acts) as [keyof typeof acts, string][]) {
     app.post(
       `/v1/admin/experiments/:id/${action}`,
-      { config: ADMIN, schema: { params: S.ExperimentParams, response: one } },
+      {
+        config: ADMIN,
+        schema: { summary, tags: ['experiments'], params: S.ExperimentParams, response: one },
+      },
       async (req) => experiments.act(actorOf(req), req.params.id, action),
     );
   }
 
   app.post(
     '/v1/admin/experiments/:id/ship',
-    { config: ADMIN, schema: { params: S.ExperimentParams, body: S.ShipBody, response: one } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: "Ship a variant: its config becomes the tiers' default",
+        tags: ['experiments'],
+        params: S.ExperimentParams,
+        body: S.ShipBody,
+        response: one,
+      },
+    },
     async (req) => experiments.act(actorOf(req), req.params.id, 'ship', req.body.variant),
   );
 
   app.post(
     '/v1/admin/experiments/:id/shares',
-    { config: ADMIN, schema: { params: S.ExperimentParams, body: S.SharesBody, response: one } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: "Change the variants' traffic shares of a running experiment",
+        tags: ['experiments'],
+        params: S.ExperimentParams,
+        body: S.SharesBody,
+        response: one,
+      },
+    },
     async (req) => experiments.reshare(actorOf(req), req.params.id, req.body.variants),
   );
 
@@ -78,6 +127,8 @@ export const experimentRoutes: FastifyPluginAsyncTypebox<ExperimentRoutesOptions
     {
       config: ADMIN,
       schema: {
+        summary: "An experiment's results per variant: CTR, conversion, revenue, lifts, intervals, SRM",
+        tags: ['experiments'],
         params: S.ExperimentParams,
         querystring: S.ResultsQuery,
         response: { 200: S.ExperimentResultsReply, ...S.ErrorResponses },

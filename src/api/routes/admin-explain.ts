@@ -22,7 +22,12 @@ export const explainRoutes: FastifyPluginAsyncTypebox<ExplainRoutesOptions> = as
     '/v1/admin/explain',
     {
       config: ADMIN,
-      schema: { querystring: S.ExplainQuery, response: { 200: S.ExplainReply, ...S.ErrorResponses } },
+      schema: {
+        summary: "Why an item is or is not in a visitor's list, and the stage that dropped it",
+        tags: ['feedback'],
+        querystring: S.ExplainQuery,
+        response: { 200: S.ExplainReply, ...S.ErrorResponses },
+      },
     },
     async (req) => {
       const { tier, itemId, pageItemId, ...rest } = req.query;

@@ -27,6 +27,9 @@ export const feedbackRoutes: FastifyPluginAsyncTypebox<FeedbackRoutesOptions> = 
     {
       config: ADMIN,
       schema: {
+        summary:
+          'Impressions, clicks, purchases, revenue and their rates, grouped by tier, model version, config, variant, day or position',
+        tags: ['feedback'],
         querystring: S.FeedbackMetricsQuery,
         response: { 200: S.FeedbackMetricsReply, ...S.ErrorResponses },
       },

@@ -20,7 +20,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
     '/v1/admin/jobs',
     {
       config: ADMIN,
-      schema: { querystring: S.JobsQuery, response: { 200: S.JobsReply, ...S.ErrorResponses } },
+      schema: {
+        summary: 'Jobs per state and the newest jobs, with stage, percent, attempts and failure',
+        tags: ['jobs'],
+        querystring: S.JobsQuery,
+        response: { 200: S.JobsReply, ...S.ErrorResponses },
+      },
     },
     async (req) => ({ counts: await jobs.counts(), jobs: await jobs.list(req.query.limit ?? 50) }),
   );
@@ -29,7 +34,12 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
     '/v1/admin/jobs/:id',
     {
       config: ADMIN,
-      schema: { params: S.JobParams, response: { 200: S.JobReply, ...S.ErrorResponses } },
+      schema: {
+        summary: "One job's status",
+        tags: ['jobs'],
+        params: S.JobParams,
+        response: { 200: S.JobReply, ...S.ErrorResponses },
+      },
     },
     async (req) => {
       const job = await jobs.status(req.params.id);
@@ -40,7 +50,14 @@ export const jobRoutes: FastifyPluginAsyncTypebox<JobRoutesOptions> = async (app
 
   app.get(
     '/v1/admin/schedules',
-    { config: ADMIN, schema: { response: { 200: S.SchedulesReply, ...S.ErrorResponses } } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: "Each job's schedule and next run",
+        tags: ['jobs'],
+        response: { 200: S.SchedulesReply, ...S.ErrorResponses },
+      },
+    },
     async () => ({ schedules: await schedules.schedules() }),
   );
 };

@@ -48,7 +48,14 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async 
 
   app.get(
     '/v1/admin/models',
-    { config: ADMIN, schema: { response: { 200: S.ModelsReply, ...S.ErrorResponses } } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: 'Published model versions, their metrics and which is current',
+        tags: ['models'],
+        response: { 200: S.ModelsReply, ...S.ErrorResponses },
+      },
+    },
     async () => {
       const versions = await Promise.all((await registry.versions()).map((v) => registry.manifest(v)));
       return { current: await registry.current(), serving: engine.version, versions };
@@ -60,6 +67,8 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async 
     {
       config: ADMIN,
       schema: {
+        summary: 'Make a version current (through the quality gate unless force)',
+        tags: ['models'],
         params: S.VersionParams,
         querystring: S.PromoteQuery,
         response: { 200: S.VerdictReply, ...S.ErrorResponses },
@@ -78,7 +87,14 @@ export const modelRoutes: FastifyPluginAsyncTypebox<ModelRoutesOptions> = async 
 
   app.post(
     '/v1/admin/models/rollback',
-    { config: ADMIN, schema: { response: { 200: S.RollbackReply, ...S.ErrorResponses } } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: 'Make the previously current version current again',
+        tags: ['models'],
+        response: { 200: S.RollbackReply, ...S.ErrorResponses },
+      },
+    },
     async (req) => {
       const version = await registry.rollback('rollback requested over the API');
       await audit.record(actorOf(req), 'model.rollback', version);

@@ -27,17 +27,36 @@ export const rulesRoutes: FastifyPluginAsyncTypebox<RulesRoutesOptions> = async 
 ) => {
   const reply = { 200: S.RulesReply, ...S.ErrorResponses };
 
-  app.get('/v1/admin/rules', { config: ADMIN, schema: { response: reply } }, async () => {
-    const stored = await store.merchantRules();
-    return {
-      ...(stored?.rules ?? NO_RULES),
-      updatedAt: stored ? new Date(stored.updatedAt).toISOString() : null,
-    };
-  });
+  app.get(
+    '/v1/admin/rules',
+    {
+      config: ADMIN,
+      schema: {
+        summary: 'The merchandising rules: pinned promotions and boosts',
+        tags: ['rules'],
+        response: reply,
+      },
+    },
+    async () => {
+      const stored = await store.merchantRules();
+      return {
+        ...(stored?.rules ?? NO_RULES),
+        updatedAt: stored ? new Date(stored.updatedAt).toISOString() : null,
+      };
+    },
+  );
 
   app.put(
     '/v1/admin/rules',
-    { config: ADMIN, schema: { body: S.RulesBody, response: reply } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: 'Replace the merchandising rules',
+        tags: ['rules'],
+        body: S.RulesBody,
+        response: reply,
+      },
+    },
     async (req) => {
       const rules = tidyRules(req.body);
       const { problems, warnings } = checkMerchantRules(rules, engine.catalogueLabels());

@@ -24,7 +24,13 @@ export const segmentRoutes: FastifyPluginAsyncTypebox<SegmentRoutesOptions> = as
     '/v1/admin/segments',
     {
       config: ADMIN,
-      schema: { querystring: S.SegmentsQuery, response: { 200: S.SegmentsReply, ...S.ErrorResponses } },
+      schema: {
+        summary:
+          'The latest segment report: users per segment and lifecycle stage, what each engages with, KPIs',
+        tags: ['segments'],
+        querystring: S.SegmentsQuery,
+        response: { 200: S.SegmentsReply, ...S.ErrorResponses },
+      },
     },
     async (req) => {
       const report = segments.latest;

@@ -32,7 +32,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     '/v1/events',
     {
       config: STOREFRONT,
-      schema: { body: S.EventsBody, response: { 200: S.EventsReply, ...S.ErrorResponses } },
+      schema: {
+        summary: 'Record up to 1,000 events; each is accepted, a duplicate, or rejected naming the field',
+        tags: ['events'],
+        body: S.EventsBody,
+        response: { 200: S.EventsReply, ...S.ErrorResponses },
+      },
     },
     async (req) => {
       const limits = { latest: latestEventAt() };

@@ -20,13 +20,29 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
   app,
   { engine, store, metrics, drain, experiments },
 ) => {
-  app.get('/healthz', { schema: { response: { 200: S.HealthReply, ...S.ErrorResponses } } }, async () => ({
-    status: 'ok' as const,
-  }));
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Liveness: the process answers',
+        tags: ['health'],
+        response: { 200: S.HealthReply, ...S.ErrorResponses },
+      },
+    },
+    async () => ({
+      status: 'ok' as const,
+    }),
+  );
 
   app.get(
     '/readyz',
-    { schema: { response: { 200: S.ReadyReply, 503: S.ReadyReply, ...S.ErrorResponses } } },
+    {
+      schema: {
+        summary: 'Readiness: the engine serves, the store answers and the process is not draining (else 503)',
+        tags: ['health'],
+        response: { 200: S.ReadyReply, 503: S.ReadyReply, ...S.ErrorResponses },
+      },
+    },
     async (_req, reply) => {
       // A query that reads no table: a probe every few seconds must not count the events
       // (the serving thread's own read on SQLite: 23 ms at 60k events, growing with them).
@@ -49,7 +65,13 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
 
   app.get(
     '/metrics',
-    { schema: { response: { 200: S.MetricsReply, ...S.ErrorResponses } } },
+    {
+      schema: {
+        summary: 'Prometheus metrics',
+        tags: ['health'],
+        response: { 200: S.MetricsReply, ...S.ErrorResponses },
+      },
+    },
     async (_req, reply) => {
       reply.type(metrics.contentType);
       return metrics.render();

@@ -24,7 +24,15 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
 ) => {
   app.put(
     '/v1/items',
-    { config: ADMIN, schema: { body: S.ItemsBody, response: { 200: S.ItemsReply, ...S.ErrorResponses } } },
+    {
+      config: ADMIN,
+      schema: {
+        summary: 'Create or replace up to 1,000 items',
+        tags: ['catalogue'],
+        body: S.ItemsBody,
+        response: { 200: S.ItemsReply, ...S.ErrorResponses },
+      },
+    },
     async (req) => {
       const now = Date.now();
       const checked = req.body.items.map((raw) => validateItem(raw, now));
@@ -52,6 +60,8 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
     {
       config: ADMIN,
       schema: {
+        summary: "Change an item's stock, price, status or other fields",
+        tags: ['catalogue'],
         params: S.ItemParams,
         body: S.ItemPatch,
         response: { 200: S.ItemReply, ...S.ErrorResponses },

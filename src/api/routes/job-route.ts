@@ -19,7 +19,12 @@ export function jobRoute<N extends string>(
     url,
     {
       config: ADMIN,
-      schema: { ...(body ? { body } : {}), response: { 202: S.JobReply, ...S.ErrorResponses } },
+      schema: {
+        summary: `Queue a ${name} job (202: its status; poll /v1/admin/jobs/{id})`,
+        tags: ['jobs'],
+        ...(body ? { body } : {}),
+        response: { 202: S.JobReply, ...S.ErrorResponses },
+      },
       // The payload is optional: no body is the empty payload (the job's defaults).
       preValidation: async (req) => {
         req.body ??= {};

@@ -34,6 +34,9 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
     {
       config: STOREFRONT,
       schema: {
+        summary:
+          'A list of one tier (homepage, category, personalized, similar, cart) with its recommendationId',
+        tags: ['recommendations'],
         params: S.TierParams,
         querystring: S.RecommendQuery,
         response: { 200: S.RecommendationReply, ...S.ErrorResponses },

@@ -25,6 +25,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
     {
       config: STOREFRONT,
       schema: {
+        summary: 'Merge an anonymous session into a user at login',
+        tags: ['users'],
         params: S.SessionParams,
         body: S.MergeBody,
         response: { 200: S.MergeReply, ...S.ErrorResponses },

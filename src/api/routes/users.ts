@@ -35,7 +35,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     '/v1/users/:userId',
     {
       config: STOREFRONT,
-      schema: { params: S.UserParams, response: { 200: S.DeleteUserReply, ...S.ErrorResponses } },
+      schema: {
+        summary: 'Erase a user everywhere: events, profile, real-time state, lists, model vectors',
+        tags: ['users'],
+        params: S.UserParams,
+        response: { 200: S.DeleteUserReply, ...S.ErrorResponses },
+      },
     },
     async (req) => {
       const { userId } = req.params;
@@ -62,6 +67,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     {
       config: STOREFRONT,
       schema: {
+        summary: "Change a user's consent or attributes",
+        tags: ['users'],
         params: S.UserParams,
         body: S.UserPatchBody,
         response: { 200: S.UserReply, ...S.ErrorResponses },
@@ -90,7 +97,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     '/v1/users/:userId/profile',
     {
       config: STOREFRONT,
-      schema: { params: S.UserParams, response: { 200: S.ProfileReply, ...S.ErrorResponses } },
+      schema: {
+        summary: "A user's profile with segment and lifecycle stage (none without consent)",
+        tags: ['users'],
+        params: S.UserParams,
+        response: { 200: S.ProfileReply, ...S.ErrorResponses },
+      },
     },
     async (req) => {
       const { userId } = req.params;

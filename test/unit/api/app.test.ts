@@ -821,13 +821,16 @@ describe('HTTP API', () => {
     }
   });
 
-  it('declares schemas on every route: params, query and body where it takes them, each response', async () => {
+  it('declares schemas on every route: summary, tag, params, query and body where it takes them, each response', async () => {
     const doc = (await app.inject({ url: '/docs/json' })).json() as {
+      tags: { name: string; description: string }[];
       paths: Record<
         string,
         Record<
           string,
           {
+            summary?: string;
+            tags?: string[];
             parameters?: { in: string; name: string }[];
             requestBody?: unknown;
             responses?: Record<string, unknown>;
@@ -884,6 +887,18 @@ describe('HTTP API', () => {
         'GET /readyz',
         'GET /metrics',
       ].sort(),
+    );
+    // A generated client and /docs list operations by summary under their tag.
+    const declared = doc.tags.map((g) => g.name);
+    const summaries = operations.map((o) => o.op.summary);
+    expect(new Set(summaries).size, 'summaries are distinct').toBe(operations.length);
+    for (const { route, op } of operations) {
+      expect(op.summary, `${route} summary`).toMatch(/^[A-Z].{10,}/);
+      expect(op.tags, `${route} tags`).toHaveLength(1);
+      expect(declared, `${route} tag declared`).toContain(op.tags![0]);
+    }
+    expect(new Set(operations.map((o) => o.op.tags![0])), 'every declared tag used').toEqual(
+      new Set(declared),
     );
     for (const { route, path, op } of operations) {
       const params = op.parameters ?? [];
