@@ -98,6 +98,43 @@ const VISITOR_DAYS_BY_GROUP = (o: { groupId: string; table: string; int: string;
   ALTER TABLE feedback_groups_by_id RENAME TO feedback_groups;
 `;
 
+/**
+ * Amounts stored before `MAX_PRICE` and `MAX_QUANTITY` (validate.ts) bounded them, brought within them: on
+ * PostgreSQL two purchases at 1.7e308 overflowed the aggregation's sum, which then failed at
+ * every run (metrics, readouts and the bandit's totals stopped for the whole shop); SQLite summed
+ * them to Infinity. Events, items and credits are clamped to the bounds; then the aggregate rows
+ * a credit beyond them reached are summed again from the credits the watermark has passed (any
+ * row past one bounded credit: only those can hold such an amount, and a sum again is exact).
+ */
+const WITHIN_BOUNDS = (() => {
+  // MAX_PRICE, MAX_QUANTITY and their product as they were (a migration never changes).
+  const [price, quantity, revenue] = ['1e12', '1e6', '1e18'];
+  const passed = 'a.seq <= (SELECT attribution_seq FROM feedback_watermark WHERE id = 1)';
+  const resum = (table: string, of: string) => `UPDATE ${table} AS t SET
+      units = (SELECT coalesce(sum(a.units), 0) ${of} AND ${passed}),
+      revenue = (SELECT coalesce(sum(a.revenue), 0) ${of} AND ${passed})
+    WHERE abs(t.revenue) > ${revenue} OR t.units > ${quantity};`;
+  return `
+  UPDATE events SET price = ${price} WHERE price > ${price};
+  UPDATE events SET quantity = ${quantity} WHERE quantity > ${quantity};
+  UPDATE items SET price = ${price} WHERE price > ${price};
+  UPDATE attributions SET units = ${quantity} WHERE units > ${quantity};
+  UPDATE attributions SET revenue = CASE WHEN revenue > 0 THEN ${revenue} ELSE -${revenue} END
+    WHERE abs(revenue) > ${revenue};
+  ${resum(
+    'feedback_visitor_days',
+    `FROM attributions a JOIN feedback_groups g ON g.day = a.day AND g.tier = a.tier
+      AND g.model_version = a.model_version AND g.config = a.config AND g.variant = a.variant
+      WHERE g.id = t.group_id AND a.visitor = t.visitor`,
+  )}
+  ${resum(
+    'feedback_positions',
+    `FROM attributions a WHERE a.tier = t.tier AND a.model_version = t.model_version
+      AND a.config = t.config AND a.variant = t.variant AND a.day = t.day AND a.position = t.position`,
+  )}
+`;
+})();
+
 const GENERATED_KEYS = `
   CREATE TABLE generated_keys (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -335,6 +372,7 @@ export const sqliteMigrations: readonly Migration[] = [
       real: 'REAL',
     }),
   },
+  { version: 16, name: 'amounts within bounds', sql: WITHIN_BOUNDS },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -533,4 +571,5 @@ export const postgresMigrations: readonly Migration[] = [
       ALTER TABLE feedback_visitor_days RENAME CONSTRAINT feedback_visitor_days_by_group_pkey TO feedback_visitor_days_pkey;
       ALTER TABLE feedback_groups RENAME CONSTRAINT feedback_groups_by_id_pkey TO feedback_groups_pkey;`,
   },
+  { version: 16, name: 'amounts within bounds', sql: WITHIN_BOUNDS },
 ];

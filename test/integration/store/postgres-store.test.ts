@@ -1,8 +1,10 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { aggregateFeedback } from '../../../src/feedback/aggregate-feedback.ts';
 import { postgresMigrations } from '../../../src/store/migrations.ts';
 import { openPostgresStore } from '../../../src/store/postgres-store.ts';
 import { describeStore, event } from '../../helpers/describe-store.ts';
+import { expectWithinBounds, fillOutOfBounds } from '../../helpers/out-of-bounds.ts';
 import { POSTGRES_URL, serviceAvailable, uniqueName } from '../../helpers/services.ts';
 
 const available = await serviceAvailable('PostgreSQL', POSTGRES_URL);
@@ -53,6 +55,26 @@ describe.runIf(available)('PostgresStore', () => {
       ]);
       expect((await store.stats()).events).toBe(2);
       expect(await store.getUser('u2')).not.toBeNull();
+    } finally {
+      await store.dropSchema();
+      await store.close();
+    }
+  });
+
+  it('brings amounts stored before their bounds within them, unjamming the aggregation (migration 16)', async () => {
+    const schema = uniqueName('shelf_test');
+    const before = await openPostgresStore({ url: POSTGRES_URL, schema });
+    await fillOutOfBounds(before);
+    // Their sum overflowed: every run failed.
+    await expect(aggregateFeedback(before)).rejects.toThrow(/out of range/);
+    await before.close();
+    const db = new pg.Client({ connectionString: POSTGRES_URL });
+    await db.connect();
+    await db.query(`DELETE FROM ${schema}.schema_migrations WHERE version = 16`);
+    await db.end();
+    const store = await openPostgresStore({ url: POSTGRES_URL, schema });
+    try {
+      await expectWithinBounds(store);
     } finally {
       await store.dropSchema();
       await store.close();

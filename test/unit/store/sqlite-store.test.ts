@@ -10,6 +10,7 @@ import { openSqliteStore, SqliteStore } from '../../../src/store/sqlite-store.ts
 import type { StoredImpression } from '../../../src/store/types.ts';
 import { describeFeedbackStore, impression } from '../../helpers/describe-feedback-store.ts';
 import { describeStore, event } from '../../helpers/describe-store.ts';
+import { expectWithinBounds, fillOutOfBounds } from '../../helpers/out-of-bounds.ts';
 
 describeStore('sqlite (memory)', async () => {
   const store = await openSqliteStore(':memory:');
@@ -38,6 +39,24 @@ function storeBefore(file: string, version: number): Database.Database {
 }
 
 describe('SqliteStore on disk', () => {
+  it('brings amounts stored before their bounds within them, and the aggregates summed to Infinity (migration 16)', async () => {
+    await inTempDir(async (dir) => {
+      const file = join(dir, 'shelf.sqlite');
+      const before = await openSqliteStore(file);
+      await fillOutOfBounds(before);
+      await aggregateFeedback(before);
+      const [total] = await before.feedbackTotals({ from: '2026-01-01', to: '2026-01-01', groupBy: [] });
+      expect(total?.revenue).toBe(Infinity);
+      await before.close();
+      const db = new Database(file);
+      db.prepare('DELETE FROM schema_migrations WHERE version = 16').run();
+      db.close();
+      const store = await openSqliteStore(file);
+      await expectWithinBounds(store);
+      await store.close();
+    });
+  });
+
   it('keeps data and migration state across reopen', async () => {
     await inTempDir(async (dir) => {
       const file = join(dir, 'nested', 'shelf.sqlite');
