@@ -84,8 +84,9 @@ export class ImpressionVisitors {
         `INSERT OR IGNORE INTO impression_visitors (visitor, ts, seq)
          SELECT 'u:' || @userId, ts, seq FROM impressions WHERE user_id IS NULL AND seq IN (${ROWS_OF})`,
       ),
+      // The lists still count for the session they were served to (sessionUnit, types.ts).
       mergeRows: db.prepare(
-        `UPDATE impressions SET user_id = @userId WHERE user_id IS NULL AND seq IN (${ROWS_OF})`,
+        `UPDATE impressions SET user_id = @userId, session_unit = 1 WHERE user_id IS NULL AND seq IN (${ROWS_OF})`,
       ),
       // Erasure: the user's lists, and every entry naming them (their sessions' too).
       eraseSessionEntries: ['impression_visitors', 'impression_visitors_recent'].map((table) =>

@@ -440,11 +440,12 @@ export class PostgresStore implements Store {
         sessionId,
       ]);
       const moved = res.rowCount ?? 0;
-      // The session's lists and credits follow it, so later events of the user find them.
-      await c.query('UPDATE impressions SET user_id = $1 WHERE session_id = $2 AND user_id IS NULL', [
-        userId,
-        sessionId,
-      ]);
+      // The session's lists and credits follow it, so later events of the user find them; the
+      // lists still count for the session they were served to.
+      await c.query(
+        'UPDATE impressions SET user_id = $1, session_unit = TRUE WHERE session_id = $2 AND user_id IS NULL',
+        [userId, sessionId],
+      );
       await c.query('UPDATE attributions SET user_id = $1 WHERE session_id = $2 AND user_id IS NULL', [
         userId,
         sessionId,

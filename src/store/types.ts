@@ -246,7 +246,11 @@ export interface StoredImpression {
   timestamp: number;
   /** Per position, the arms of the stochastic policy that served it (absent when deterministic). */
   positions?: PositionLog;
-  /** Served in an experiment that randomises by session: it counts by its session (`impressionVisitor`). */
+  /**
+   * It counts by its session (`impressionVisitor`): served in an experiment that randomises by
+   * session, or to a session since merged into `userId` (so that a list aggregated before the
+   * merge and a credit to it after count for one visitor).
+   */
   sessionUnit?: true;
 }
 

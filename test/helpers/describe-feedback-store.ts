@@ -292,6 +292,30 @@ export function describeFeedbackStore(store: () => Store): void {
       expect(a).toMatchObject({ recommendationId: 'r1', userId: 'u9', revenue: 4 });
     });
 
+    // Seen in a trial: a list aggregated under s:<session> before its merge, and its purchase after
+    // it under u:<user>, made one visitor two in `visitors` and the per-visitor CTR.
+    it('counts a merged session’s lists, and credits to them, for the session they were served to, aggregated before the merge or after', async () => {
+      for (const [s, aggregatedFirst] of [
+        ['m1', true],
+        ['m2', false],
+      ] as const) {
+        await store().insertImpressions([
+          impression(`${s}-r`, { userId: undefined, sessionId: s, config: s }),
+        ]);
+        if (aggregatedFirst) await aggregateFeedback(store());
+        await store().mergeSession(s, `${s}-u`);
+        // Found through the user, as the merge lets later events of the user find the session's lists.
+        const [credit] = await post([
+          ev(`${s}-p`, { type: 'purchase', userId: `${s}-u`, itemId: 'a', price: 4 }),
+        ]);
+        expect(credit).toMatchObject({ recommendationId: `${s}-r`, userId: `${s}-u`, visitor: `s:${s}` });
+        await aggregateFeedback(store());
+        expect(await store().unitTotals([s])).toEqual([
+          { config: s, visitor: `s:${s}`, impressions: 1, clicks: 0, purchases: 1, revenue: 4 },
+        ]);
+      }
+    });
+
     it('counts lists asked for by nobody (no user, no session) as lists, not as one visitor', async () => {
       const nobody = { userId: undefined, sessionId: undefined };
       await store().insertImpressions([
