@@ -99,6 +99,14 @@ export class ImpressionVisitors {
       // too: a session-unit experiment's lists count by their session, and so did a session's
       // lists aggregated before it was merged into the user.
       lists: db.prepare(`SELECT recommendation_id, session_id FROM impressions WHERE seq IN (${ROWS_OF})`),
+      // Those sessions' anonymous lists: not yet aggregated, they brought the session's rows back.
+      anonymousLists: db.prepare(
+        `SELECT seq, recommendation_id FROM impressions WHERE user_id IS NULL AND seq IN (${ROWS_OF})`,
+      ),
+      eraseRow: db.prepare('DELETE FROM impressions WHERE seq = ?'),
+      eraseEntry: ['impression_visitors', 'impression_visitors_recent'].map((table) =>
+        db.prepare(`DELETE FROM ${table} WHERE visitor = ? AND seq = ?`),
+      ),
       eraseRows: db.prepare(`DELETE FROM impressions WHERE seq IN (${ROWS_OF})`),
       eraseEntries: db.prepare('DELETE FROM impression_visitors WHERE visitor = @visitor'),
       eraseRecentEntries: db.prepare('DELETE FROM impression_visitors_recent WHERE visitor = @visitor'),
@@ -162,8 +170,9 @@ export class ImpressionVisitors {
   }
 
   /**
-   * Deletes the user's lists and every entry naming one (inside the erasure's write transaction);
-   * returns their recommendation ids, and the visitor keys of the sessions they name.
+   * Deletes the user's lists, the anonymous lists of the sessions they name, and every entry
+   * naming one (inside the erasure's write transaction); returns their recommendation ids, and
+   * the visitor keys of those sessions.
    */
   erase(userId: string): { lists: string[]; sessions: string[] } {
     const visitor = `u:${userId}`;
@@ -174,6 +183,17 @@ export class ImpressionVisitors {
     this.s.eraseRows.run({ visitor });
     this.s.eraseEntries.run({ visitor });
     this.s.eraseRecentEntries.run({ visitor });
+    for (const session of sessions) {
+      const anonymous = this.s.anonymousLists.all({ visitor: session }) as {
+        seq: number;
+        recommendation_id: string;
+      }[];
+      for (const { seq, recommendation_id } of anonymous) {
+        for (const stmt of this.s.eraseEntry) stmt.run(session, seq);
+        this.s.eraseRow.run(seq);
+        lists.push(recommendation_id);
+      }
+    }
     return { lists, sessions };
   }
 }

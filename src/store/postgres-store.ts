@@ -484,6 +484,15 @@ export class PostgresStore implements Store {
         `SELECT DISTINCT 's:' || session_id AS v FROM impressions WHERE user_id = $1 AND session_id IS NOT NULL`,
         [userId],
       );
+      // Those sessions' anonymous lists, and their credits: not yet aggregated, they brought the
+      // session's rows back.
+      const sessions = rows.map((r) => r.v.slice(2));
+      await c.query(
+        `DELETE FROM attributions WHERE recommendation_id IN (
+           SELECT recommendation_id FROM impressions WHERE user_id IS NULL AND session_id = ANY($1))`,
+        [sessions],
+      );
+      await c.query('DELETE FROM impressions WHERE user_id IS NULL AND session_id = ANY($1)', [sessions]);
       // The credits the user's lists got, whoever's events earned them: a click sent with only
       // the list's session id names no user, yet counts for the list's visitor, u:<id>.
       await c.query(

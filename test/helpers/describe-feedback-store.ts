@@ -468,6 +468,31 @@ export function describeFeedbackStore(store: () => Store): void {
       ]);
     });
 
+    it('erases with a user the anonymous lists of the sessions their lists name, which would bring those sessions back', async () => {
+      await store().insertImpressions([
+        impression('e8-signed-in', { userId: 'e8-u', sessionId: 'e8-s' }),
+        impression('e8-before', { userId: undefined, sessionId: 'e8-s', timestamp: T0 - HOUR }),
+        // Another user's list on that session is theirs: it stays.
+        impression('e8-other', { userId: 'e8-v', sessionId: 'e8-s', timestamp: T0 + HOUR }),
+        impression('k8', { userId: undefined, sessionId: 'k8-s' }),
+      ]);
+      await post([ev('e8-c', { userId: undefined, sessionId: 'e8-s', recommendationId: 'e8-before' })]);
+      await store().deleteUser('e8-u');
+      await aggregateFeedback(store());
+      expect((await store().unitTotals(['default'])).map((t) => t.visitor).sort()).toEqual([
+        's:k8-s',
+        'u:e8-v',
+      ]);
+      const kept = await store().impressions(['e8-signed-in', 'e8-before', 'e8-other', 'k8']);
+      expect(kept.map((i) => i.recommendationId).sort()).toEqual(['e8-other', 'k8']);
+      expect((await store().attributionsAfter(0, 100)).map((a) => a.eventId)).not.toContain('e8-c');
+      expect(
+        await store().latestImpressionWith({ sessionId: 'e8-s' }, 'a', T0 - DAY, T0 + DAY),
+      ).toMatchObject({
+        recommendationId: 'e8-other',
+      });
+    });
+
     it('never stores a list or an attribution naming an erased user, written after the erasure', async () => {
       // Seen with two replicas: a list served a moment before DELETE /v1/users/:id, still in the
       // serving replica's buffer, was written after the erasure and named the user again.
