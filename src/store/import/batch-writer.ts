@@ -45,6 +45,12 @@ export class BatchWriter implements ImportSink {
   private readonly implied = new WeakSet<Item>();
   /** The ids of implied items this import wrote as new: later rows may complete them. */
   private readonly created = new Set<string>();
+  /**
+   * The ids of implied items counted (stored or duplicate): one emitted again (a later row gave
+   * its first title or price) is written, not counted again, so `stored` + `duplicates` is the
+   * number of items the file names.
+   */
+  private readonly counted = new Set<string>();
   /** Items whose record gave no `publishedAt`: a stored item keeps its own. */
   private readonly publishedAtDefaulted = new WeakSet<Item>();
 
@@ -191,10 +197,15 @@ export class BatchWriter implements ImportSink {
       this.publishedAtDefaulted,
     );
     for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
-    const { written } = toWrite.length ? await this.store.upsertItems(toWrite) : { written: 0 };
+    const repeated = new Set(implied.filter((i) => this.counted.has(i.itemId)).map((i) => i.itemId));
+    const again = (i: Item) => repeated.has(i.itemId);
+    const upsert = async (some: Item[]) => (some.length ? (await this.store.upsertItems(some)).written : 0);
+    const written = await upsert(toWrite.filter((i) => !again(i)));
+    const completed = await upsert(toWrite.filter(again));
     this.counts.items.stored += written;
-    this.counts.items.duplicates += latest.size - written;
-    if (written) await this.onWritten?.({ items: toWrite });
+    this.counts.items.duplicates += items.filter((i) => !again(i)).length - written;
+    for (const i of implied) this.counted.add(i.itemId);
+    if (written + completed) await this.onWritten?.({ items: toWrite });
   }
 
   private async writeUsers(batch: User[]): Promise<void> {
