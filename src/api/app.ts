@@ -49,6 +49,7 @@ import { recommendationRoutes } from './routes/recommendations.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { userRoutes } from './routes/users.ts';
 import { API_SECURITY_HEADERS, documentSecurityHeaders } from './security-headers.ts';
+import { typedBodies } from './typed-bodies.ts';
 
 export interface AppDeps {
   config: Pick<
@@ -109,6 +110,8 @@ export async function buildApp(deps: AppDeps) {
     // While closing, the drain answers (503 with Retry-After), not Fastify's bare 503.
     return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } },
+    // Bodies as typed, query strings and paths coerced (typed-bodies.ts).
+    schemaController: { compilersFactory: { buildValidator: typedBodies } },
     // Errors met before routing (a malformed URL): Fastify would answer them itself, FST code and all.
     frameworkErrors: (err, req, reply) => {
       reply.headers(API_SECURITY_HEADERS);

@@ -170,6 +170,53 @@ describe('HTTP API input guards', () => {
     expect(await stored()).toEqual(['fine']);
   });
 
+  // A JSON body has types: ajv coerced them, so PATCH {"price": null} made an item free and
+  // {"stock": null} sold it out, and {"consent": {"personalization": null}} withdrew consent.
+  it('takes a JSON body as typed: null, "5" or true where a number or boolean goes is a 400 naming it', async () => {
+    await store.upsertItems([
+      {
+        itemId: 'sku-1',
+        title: 'Mug',
+        categories: [],
+        price: 9.5,
+        stock: 3,
+        status: 'active',
+        publishedAt: NOW - 10 * 86_400_000,
+        repurchasable: false,
+        attributes: {},
+      },
+    ]);
+    const patchItem = (payload: Record<string, unknown>) =>
+      shelf.app.inject({ method: 'PATCH', url: '/v1/items/sku-1', headers: as(ADMIN), payload });
+    for (const [payload, field] of [
+      [{ price: null }, 'body/price'],
+      [{ stock: null }, 'body/stock'],
+      [{ stock: true }, 'body/stock'],
+      [{ stock: '5' }, 'body/stock'],
+    ] as const) {
+      const res = await patchItem(payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json().message).toContain(field);
+    }
+    expect(await store.getItem('sku-1')).toMatchObject({ price: 9.5, stock: 3 });
+    expect((await patchItem({ stock: 0 })).statusCode).toBe(200);
+    const consent = await shelf.app.inject({
+      method: 'PATCH',
+      url: '/v1/users/u1',
+      headers: as(SHOP),
+      payload: { consent: { personalization: null } },
+    });
+    expect(consent.statusCode).toBe(400);
+    expect(consent.json().message).toContain('body/consent/personalization');
+    expect((await store.getUser('u1'))?.consent.personalization ?? true).toBe(true);
+    // Query strings are text: their numbers and lists are still read from it.
+    const list = await shelf.app.inject({
+      url: '/v1/recommendations/cart?cartItemIds=sku-1&limit=5',
+      headers: as(SHOP),
+    });
+    expect(list.statusCode).toBe(200);
+  });
+
   it('refuses ids with control characters in paths and queries (400, not a database error)', async () => {
     for (const url of [
       '/v1/users/a%00b/profile',
