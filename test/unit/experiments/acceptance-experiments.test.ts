@@ -31,7 +31,8 @@ const POP = { weights: { vector: 0, neighbours: 0, ease: 0, complements: 0, tren
 /** The default with more trending: a small change, as most experiments are. */
 const MORE_TRENDING = { weights: { trending: 0.8 } };
 
-function experiment(id: string, configs: [string, string]): Experiment {
+/** A running two-variant experiment; what each variant serves is `rowsOf`'s `configOf`. */
+function experiment(id: string): Experiment {
   const e = draftOf(
     {
       id,
@@ -46,7 +47,6 @@ function experiment(id: string, configs: [string, string]): Experiment {
     0,
     `salt-${id}`,
   );
-  void configs;
   return { ...e, state: 'running', range: [0, BUCKETS], startedAt: 0 };
 }
 
@@ -121,7 +121,7 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
     let peeking = 0;
     for (let s = 0; s < EXPERIMENTS; s++) {
       const rng = createRng(1000 + s);
-      const e = experiment(`aa-${s}`, ['als', 'als']);
+      const e = experiment(`aa-${s}`);
       const rows = rowsOf(rng, e, units(rng, pop, N, `aa${s}`, DAYS), () => 'als');
       let seqHit = false;
       let peekHit = false;
@@ -164,7 +164,7 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
     let significant = 0;
     for (let s = 0; s < SEEDS; s++) {
       const rng = createRng(5000 + s);
-      const e = experiment(`ab-${s}`, ['pop', 'als']);
+      const e = experiment(`ab-${s}`);
       const rows = rowsOf(rng, e, units(rng, pop, 3000, `ab${s}`), (v) => (v === 0 ? 'pop' : 'als'));
       const ctr = experimentResults(e, rows).comparisons.find((c) => c.metric === 'ctr')!;
       if (ctr.lift! > 0) rightSign++;
@@ -183,7 +183,7 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
     let quiet = 0;
     for (let s = 0; s < SEEDS; s++) {
       const rng = createRng(7000 + s);
-      const e = experiment(`srm-${s}`, ['als', 'als']);
+      const e = experiment(`srm-${s}`);
       const rows = rowsOf(rng, e, units(rng, pop, 40_000, `srm${s}`), () => 'als');
       if (!experimentResults(e, rows).srm.flagged) quiet++;
       // Broken: a faulty logger drops every impression of 5% of the treatment's visitors, who
@@ -204,7 +204,7 @@ describe('experiments on the closed-loop simulator (acceptance)', () => {
     const adjusted: number[] = [];
     for (let s = 0; s < SEEDS; s++) {
       const rng = createRng(9000 + s);
-      const e = experiment(`cuped-${s}`, ['als', 'more']);
+      const e = experiment(`cuped-${s}`);
       const us = units(rng, pop, 3000, `cu${s}`);
       // The 14 days before: each visitor's own spend under the default (its activity carries over);
       // the experiment runs 14 days too.
