@@ -15,6 +15,7 @@ import { ThreadShardTransport } from '../../training/als-shard-threads.ts';
 import { settlesWithin } from '../time-bound.ts';
 import { ALS_HALF_STEP_JOB, ALS_SHARD_JOB, ALS_SHARD_QUEUE } from './als-shard-flow.ts';
 import type { AlsHalfStepData } from './als-shard-flow.ts';
+import { workerLock } from './worker-lock.ts';
 
 export interface AlsShardWorkerOptions {
   url: string;
@@ -42,8 +43,7 @@ export class AlsShardWorker {
       connection: { url: o.url, maxRetriesPerRequest: null },
       prefix: o.prefix,
       concurrency: threads,
-      lockDuration: lockMs,
-      stalledInterval: lockMs,
+      ...workerLock(lockMs),
       name: `als-shard-worker-${process.pid}`,
     });
     this.worker.on('failed', (job, err) =>

@@ -14,6 +14,7 @@ import { PermanentJobError } from './inline-jobs.ts';
 import { checkPayload, PayloadError } from './job-payloads.ts';
 import type { JobProcessor, ShelfJobName } from './job-types.ts';
 import { QUEUE_NAME } from './bullmq-jobs.ts';
+import { workerLock } from './worker-lock.ts';
 
 export interface ShelfWorkerOptions {
   url: string;
@@ -38,8 +39,7 @@ export class ShelfWorker {
       connection: { url: o.url, maxRetriesPerRequest: null },
       prefix: o.prefix,
       concurrency: o.concurrency,
-      lockDuration: o.lockMs,
-      stalledInterval: o.lockMs,
+      ...workerLock(o.lockMs),
     });
     this.worker.on('failed', (job, err) =>
       o.log.warn(
