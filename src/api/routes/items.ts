@@ -6,7 +6,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AuditLog } from '../../changes/audit-log.ts';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
 import { NotFoundError } from '../../errors.ts';
-import { givesPublishedAt, keepPublishedAt } from '../../store/published-at.ts';
+import { fieldsLeftOut, keepStoredFields } from '../../store/kept-fields.ts';
+import type { KeptField } from '../../store/kept-fields.ts';
 import type { Item, Store } from '../../store/types.ts';
 import { validateItem } from '../../store/validate.ts';
 import { ADMIN, actorOf } from '../auth.ts';
@@ -36,15 +37,11 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
     async (req) => {
       const now = Date.now();
       const checked = req.body.items.map((raw) => validateItem(raw, now));
-      // An item sent again without publishedAt keeps the one stored (published-at.ts).
-      const defaulted = new Set<Item>(
-        checked.flatMap((c, k) => (c.ok && !givesPublishedAt(req.body.items[k]) ? [c.value] : [])),
+      // An item sent again without a field keeps the one stored (kept-fields.ts).
+      const leftOut = new Map<Item, KeptField[]>(
+        checked.flatMap((c, k) => (c.ok ? [[c.value, fieldsLeftOut(req.body.items[k])] as const] : [])),
       );
-      const valid = await keepPublishedAt(
-        store,
-        checked.flatMap((c) => (c.ok ? [c.value] : [])),
-        defaulted,
-      );
+      const valid = await keepStoredFields(store, [...leftOut.keys()], (i) => leftOut.get(i));
       const { written } = valid.length ? await store.upsertItems(valid) : { written: 0 };
       if (valid.length) {
         await audit.record(actorOf(req), 'items.upsert', null, { items: valid.length, written });

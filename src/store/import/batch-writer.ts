@@ -8,7 +8,8 @@
  * are written (`stored`), identical ones count as `duplicates`. When one id occurs several
  * times in a batch the last one wins and the id is counted once.
  */
-import { keepPublishedAt } from '../published-at.ts';
+import { keepStoredFields } from '../kept-fields.ts';
+import type { KeptField } from '../kept-fields.ts';
 import type { Attribution, Item, ShelfEvent, Store, User } from '../types.ts';
 import type { EntityCounts, ImportError, ImportKind, ImportSink, ItemOptions } from './types.ts';
 
@@ -51,8 +52,8 @@ export class BatchWriter implements ImportSink {
    * number of items the file names.
    */
   private readonly counted = new Set<string>();
-  /** Items whose record gave no `publishedAt`: a stored item keeps its own. */
-  private readonly publishedAtDefaulted = new WeakSet<Item>();
+  /** The fields each item's record left out: a stored item keeps its own. */
+  private readonly leftOut = new WeakMap<Item, readonly KeptField[]>();
 
   readonly counts: Record<ImportKind, EntityCounts> = {
     items: { stored: 0, duplicates: 0 },
@@ -81,7 +82,7 @@ export class BatchWriter implements ImportSink {
 
   item(item: Item, options?: ItemOptions): void {
     if (options?.implied) this.implied.add(item);
-    if (options?.publishedAtDefaulted) this.publishedAtDefaulted.add(item);
+    if (options?.leftOut?.length) this.leftOut.set(item, options.leftOut);
     this.items.push(item);
   }
 
@@ -191,10 +192,10 @@ export class BatchWriter implements ImportSink {
     const implied = items.filter((i) => this.implied.has(i));
     const lookUp = implied.filter((i) => !this.created.has(i.itemId)).map((i) => i.itemId);
     const known = new Set((await this.store.getItems(lookUp)).map((i) => i.itemId));
-    const toWrite = await keepPublishedAt(
+    const toWrite = await keepStoredFields(
       this.store,
       items.filter((i) => !known.has(i.itemId)),
-      this.publishedAtDefaulted,
+      (i) => this.leftOut.get(i),
     );
     for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
     const repeated = new Set(implied.filter((i) => this.counted.has(i.itemId)).map((i) => i.itemId));

@@ -1,5 +1,5 @@
 /** Validates one raw record of a kind and hands it to the sink (or rejects it with its line). */
-import { givesPublishedAt } from '../published-at.ts';
+import { fieldsLeftOut } from '../kept-fields.ts';
 import { validateEvent, validateItem, validateUser } from '../validate.ts';
 import type { EventLimits } from '../validate.ts';
 import type { ImportKind, ImportSink } from './types.ts';
@@ -19,7 +19,7 @@ export function emitRecord(
     else sink.reject(line, v.errors);
   } else if (kind === 'items') {
     const v = validateItem(raw, now);
-    if (v.ok) sink.item(v.value, givesPublishedAt(raw) ? {} : { publishedAtDefaulted: true });
+    if (v.ok) sink.item(v.value, { leftOut: fieldsLeftOut(raw) });
     else sink.reject(line, v.errors);
   } else {
     const v = validateUser(raw, now);

@@ -11,6 +11,7 @@
  *   quasi-identifier). createdAt = the import's default time.
  */
 import type { FieldError } from '../../errors.ts';
+import { fieldsLeftOut } from '../kept-fields.ts';
 import { validateEvent, validateItem, validateUser } from '../validate.ts';
 import type { EventLimits } from '../validate.ts';
 import type { ImportKind, ImportSink, RecordMapper } from './types.ts';
@@ -187,12 +188,14 @@ export class MovieLensMapper implements RecordMapper {
       itemId: m.itemId,
       title: m.title,
       categories,
-      // As an ISO date: validation reads epoch-ms numbers before 1990 as a unit mistake.
-      publishedAt: new Date(m.released ?? this.now).toISOString(),
+      // As an ISO date: validation reads epoch-ms numbers before 1990 as a unit mistake. Without
+      // one, the import's default time, and a stored movie keeps its own.
+      ...(m.released !== null ? { publishedAt: new Date(m.released).toISOString() } : {}),
       attributes,
     };
     const v = validateItem(raw, this.now);
-    if (v.ok && !errors.length) sink.item(v.value);
+    // Stock, price, status and the rest are the catalogue's: a stored movie keeps them.
+    if (v.ok && !errors.length) sink.item(v.value, { leftOut: fieldsLeftOut(raw) });
     else sink.reject(line, [...errors, ...(v.ok ? [] : v.errors)]);
   }
 

@@ -1,5 +1,6 @@
 /** Shared shapes of the importers: what a format mapper emits and what an import reports. */
 import type { FieldError } from '../../errors.ts';
+import type { KeptField } from '../kept-fields.ts';
 import type { Item, ShelfEvent, User } from '../types.ts';
 
 export const IMPORT_KINDS = ['items', 'events', 'users'] as const;
@@ -19,11 +20,8 @@ export interface ImportError extends FieldError {
 export interface ItemOptions {
   /** See `ImportSink.item`. */
   implied?: boolean;
-  /**
-   * The record gave no `publishedAt` (`now` filled it): an item already stored keeps its own
-   * (published-at.ts).
-   */
-  publishedAtDefaulted?: boolean;
+  /** The fields the record left out: an item already stored keeps its own (kept-fields.ts). */
+  leftOut?: readonly KeptField[];
 }
 
 /**

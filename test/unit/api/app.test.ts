@@ -388,6 +388,27 @@ describe('HTTP API', () => {
     expect(await store.getItem('api-new')).toMatchObject({ repurchasable: true, publishedAt: published });
     await put({ itemId: 'api-new', title: 'New lamp', publishedAt: '2010-12-01T08:26:00Z' });
     expect((await store.getItem('api-new'))!.publishedAt).toBe(Date.UTC(2010, 11, 1, 8, 26));
+    // Sold out, then a price-only record: it keeps its stock, categories and repurchasable, and
+    // is still filtered out of every list (seen in a trial: back in every tier on both replicas).
+    const soldOut = await app.inject({
+      method: 'PATCH',
+      url: '/v1/items/api-new',
+      headers: as(ADMIN),
+      payload: { stock: 0 },
+    });
+    expect(soldOut.statusCode).toBe(200);
+    await put({ itemId: 'api-new', title: 'New lamp', price: 20 });
+    expect(await store.getItem('api-new')).toMatchObject({
+      price: 20,
+      stock: 0,
+      categories: ['Home > Lighting'],
+      repurchasable: true,
+    });
+    const why = await app.inject({
+      url: '/v1/admin/explain?tier=homepage&sessionId=s-lamp&itemId=api-new',
+      headers: as(ADMIN),
+    });
+    expect(why.json()).toMatchObject({ shown: false, stage: 'filters', reason: 'out of stock' });
   });
 
   it('deletes a user: events, profile and personal state; the user is cold afterwards', async () => {

@@ -9,7 +9,7 @@ import { importFile } from '../../../src/store/import/import-file.ts';
 import type { ImportFileOptions } from '../../../src/store/import/import-file.ts';
 import { parseEncoding } from '../../../src/store/import/resolve-format.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
-import type { ShelfEvent, Store } from '../../../src/store/types.ts';
+import type { Item, ShelfEvent, Store } from '../../../src/store/types.ts';
 
 const T0 = Date.UTC(2026, 0, 1);
 let dir: string;
@@ -298,6 +298,17 @@ describe('importFile: items and users', () => {
       duplicates: 1,
     });
     expect(await store.getItem('m2')).toMatchObject({ title: 'Dinner plate', publishedAt: published });
+    // A price-only feed changes the price; the rest is the catalogue's (seen in a trial: the
+    // sold-out, delisted plate was back in every tier, its categories gone).
+    const before = (await store.getItems(['m1', 'm2'])) as [Item, Item];
+    const feed = await file('prices.csv', 'itemId,title,price\nm1,Mug,13\nm2,Dinner plate,4.5\n');
+    expect(await run('items', feed)).toMatchObject({ stored: 2, duplicates: 0 });
+    expect(await store.getItems(['m1', 'm2'])).toEqual([
+      { ...before[0], title: 'Mug', price: 13 },
+      { ...before[1], price: 4.5 },
+    ]);
+    expect(before[1]).toMatchObject({ status: 'delisted', stock: 0, categories: ['Home > Kitchen'] });
+    expect(before[0]).toMatchObject({ stock: 3, repurchasable: true, attributes: { color: 'red' } });
 
     const users = await file(
       'users.jsonl',

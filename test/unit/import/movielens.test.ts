@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { importFile } from '../../../src/store/import/import-file.ts';
 import { parseMovieLensDate } from '../../../src/store/import/movielens-mapper.ts';
 import { openSqliteStore } from '../../../src/store/sqlite-store.ts';
-import type { Store } from '../../../src/store/types.ts';
+import type { Item, Store } from '../../../src/store/types.ts';
 
 const FLAGS = (on: number[]) => Array.from({ length: 19 }, (_, g) => (on.includes(g) ? '1' : '0')).join('|');
 const U_ITEM = Buffer.concat([
@@ -75,6 +75,24 @@ describe('MovieLens import', () => {
       publishedAt: MTIME,
       attributes: {},
     });
+  });
+
+  // Seen in a trial: a catalogue's re-import reset what the file does not say.
+  it('keeps what u.item does not say of a stored movie: stock, status, price, repurchasable, an unknown date', async () => {
+    await importFile(store, { kind: 'items', file: join(dir, 'u.item'), now: MTIME });
+    const [toy, unknown] = (await store.getItems(['1', '267'])) as [Item, Item];
+    const shop = [
+      { ...toy, stock: 0, price: 4, repurchasable: true },
+      { ...unknown, status: 'delisted' as const },
+    ];
+    await store.upsertItems(shop);
+    const again = await importFile(store, {
+      kind: 'items',
+      file: join(dir, 'u.item'),
+      now: MTIME + 86_400_000,
+    });
+    expect(again).toMatchObject({ stored: 0, duplicates: 4 });
+    expect(await store.getItems(['1', '267'])).toEqual(shop);
   });
 
   it('maps u.user to users without the zip code', async () => {
