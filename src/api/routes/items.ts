@@ -28,7 +28,7 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
     {
       config: ADMIN,
       schema: {
-        summary: 'Create or replace up to 1,000 items',
+        summary: 'Create or update up to 1,000 items (a field left out keeps its stored value)',
         tags: ['catalogue'],
         body: S.ItemsBody,
         response: { 200: S.ItemsReply, ...S.ErrorResponses },
