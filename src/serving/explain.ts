@@ -20,6 +20,8 @@ export interface ListTrace {
   shortlist?: Scored[];
   /** Pins placed before the rules' own picks. */
   pins?: number;
+  /** The new arrivals the slot could offer, before the visitor's damping passed over some. */
+  newArrivals?: readonly number[];
 }
 
 export type ExplainStage = 'shown' | 'catalogue' | 'filters' | 'candidates' | 'ranking' | 'rules';
@@ -95,9 +97,19 @@ export function explained(
   const listed = trace.shortlist!.find((c) => c.index === i);
   if (!listed) {
     const score = blend.scoreOf(i);
-    return score === null
-      ? out('candidates', 'not a candidate of any source', null)
-      : out('ranking', 'ranked below the candidates the rules consider', score);
+    if (score !== null) return out('ranking', 'ranked below the candidates the rules consider', score);
+    // A new arrival no source scores reaches a list through the new-arrival slot alone.
+    if (!trace.newArrivals?.includes(i)) return out('candidates', 'not a candidate of any source', null);
+    if (damped.length)
+      return out('rules', 'the new-arrival slot passes over an item the visitor’s damping lowers', null);
+    const slotted = chosen.find((c) => c.reason === NEW_ARRIVAL);
+    return out(
+      'rules',
+      slotted
+        ? `the new-arrival slot went to ${s.catalog.item(slotted.index)?.itemId ?? 'another new arrival'}`
+        : 'a new arrival no source scored, and the new-arrival slot was not free',
+      null,
+    );
   }
   // It reached the rules: the category cap, a pin or the new-arrival slot, or MMR took its place.
   const category = s.catalog.item(i)?.categories[0];

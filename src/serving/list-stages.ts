@@ -61,7 +61,8 @@ export class ListStages {
     this.blend.reset();
     this.sources.collect(this.blend, r);
     const damping = visitorDamping(s, who, this.rotation.factor);
-    const newArrivals = undamped(this.sources.newArrivals(r), damping);
+    const offered = this.sources.newArrivals(r);
+    const newArrivals = undamped(offered, damping);
     // 4. Boosts, then the rules: pins, the new-arrival slot, the category cap, MMR.
     const pins = pinsOf(config, req.category, allowed.filter, c);
     const candidates = this.blend.shortlisted(
@@ -73,6 +74,7 @@ export class ListStages {
       trace.ctx = ctx;
       trace.shortlist = candidates;
       trace.pins = pins.length;
+      trace.newArrivals = offered.map((a) => a.index);
     }
     return applyRules(candidates, {
       limit,

@@ -945,6 +945,21 @@ describe('serving engine on a generated storefront', () => {
     const fourth = (await ask())[slot]!;
     expect(fourth.reason).toBe('new arrival');
     expect(fourth.itemId).not.toBe(first.itemId);
+    // Explain names the slot, not the candidate sources (seen in a trial: "not a candidate of any
+    // source" for the item the slot had shown three times).
+    const why = await e.explain({ tier: 'homepage', userId, limit: 10 }, first.itemId);
+    expect(why).toMatchObject({ shown: false, stage: 'rules', score: null });
+    expect(why.reason).toMatch(/^the new-arrival slot passes over .*demoted by rotation/);
+    // To another visitor the other is told where the slot went.
+    const other = await e.explain({ tier: 'homepage', userId: users[62]!, limit: 10 }, fourth.itemId);
+    const slotted = other.items[slot]!;
+    expect(slotted).toMatchObject({ reason: 'new arrival' });
+    expect(slotted.itemId).not.toBe(fourth.itemId);
+    expect(other).toMatchObject({
+      shown: false,
+      stage: 'rules',
+      reason: `the new-arrival slot went to ${slotted.itemId}`,
+    });
   });
 
   it('damps the nearest neighbours of an item the visitor disliked or hid', async () => {
