@@ -209,6 +209,15 @@ describe('HTTP API input guards', () => {
     expect(consent.statusCode).toBe(400);
     expect(consent.json().message).toContain('body/consent/personalization');
     expect((await store.getUser('u1'))?.consent.personalization ?? true).toBe(true);
+    // A batch that is no list is no batch (coerced, "x" was a batch of one rejected record).
+    for (const [url, method, payload, field] of [
+      ['/v1/events', 'POST', { events: 'x' }, 'body/events'],
+      ['/v1/items', 'PUT', { items: 'x' }, 'body/items'],
+    ] as const) {
+      const res = await shelf.app.inject({ method, url, headers: as(ADMIN), payload });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().message).toContain(`${field} must be array`);
+    }
     // Query strings are text: their numbers and lists are still read from it.
     const list = await shelf.app.inject({
       url: '/v1/recommendations/cart?cartItemIds=sku-1&limit=5',
