@@ -95,7 +95,10 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
             ? 'is not a field here'
             : p?.['missingProperty'] !== undefined
               ? 'is required'
-              : (v.message ?? 'is invalid'),
+              : Array.isArray(p?.['allowedValues'])
+                ? // An enum: "must be equal to one of the allowed values" named none of them.
+                  `must be one of ${p['allowedValues'].map((x) => JSON.stringify(x)).join(', ')}`
+                : (v.message ?? 'is invalid'),
       };
     });
     const message = `${details[0]?.field ?? where} ${details[0]?.reason ?? 'is invalid'}`;

@@ -226,6 +226,22 @@ describe('HTTP API input guards', () => {
     expect(list.statusCode).toBe(200);
   });
 
+  it('names the allowed values of a path or body field that takes one of a few (an enum)', async () => {
+    const tier = await shelf.app.inject({ url: '/v1/recommendations/bogus', headers: as(SHOP) });
+    expect(tier.statusCode).toBe(400);
+    expect(tier.json().message).toBe(
+      'params/tier must be one of "homepage", "category", "personalized", "similar", "cart"',
+    );
+    const rules = await shelf.app.inject({
+      method: 'PUT',
+      url: '/v1/admin/rules',
+      headers: as(ADMIN),
+      payload: { pins: [{ itemId: 'sku-1', slot: 0, tiers: ['homepag'] }], boosts: {} },
+    });
+    expect(rules.statusCode).toBe(400);
+    expect(rules.json().message).toMatch(/^body\/pins\/0\/tiers\/0 must be one of "homepage", /);
+  });
+
   it('refuses ids with control characters in paths and queries (400, not a database error)', async () => {
     for (const url of [
       '/v1/users/a%00b/profile',
