@@ -78,7 +78,11 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
       const { userId } = req.params;
       requireUserId(userId, 'params/userId');
       const checked = validateUserPatch(req.body);
-      if (!checked.ok) throw new ValidationError(checked.errors);
+      // Named as the schema's errors are: body/attributes/size, not attributes.size.
+      if (!checked.ok)
+        throw new ValidationError(
+          checked.errors.map((e) => ({ ...e, field: `body/${e.field.replaceAll('.', '/')}` })),
+        );
       const patch = checked.value;
       // An erased user's id: 410 (ErasedError), from the store's transaction, nothing written.
       const user = await store.patchUser(userId, patch, Date.now());

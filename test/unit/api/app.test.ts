@@ -528,7 +528,7 @@ describe('HTTP API', () => {
       payload: { attributes: { nested: { no: 1 } } },
     });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().details[0].field).toBe('attributes.nested');
+    expect(bad.json().details[0].field).toBe('body/attributes/nested');
     await app.inject({
       method: 'PATCH',
       url: `/v1/users/${userId}`,
