@@ -35,7 +35,13 @@ interface JobSource {
   close(): Promise<void>;
 }
 
-function httpSource(base: string, key: string): JobSource {
+/** An admin key and where it came from (what a refusal should tell). */
+interface AdminKey {
+  key: string;
+  from: string;
+}
+
+function httpSource(base: string, { key, from }: AdminKey): JobSource {
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(new URL(path, base), {
       method,
@@ -50,7 +56,10 @@ function httpSource(base: string, key: string): JobSource {
       throw new InputError(`no Shelf server answers at ${base} (${why}): start one, or give --url and --key`);
     });
     const json = (await res.json()) as T & { message?: string };
-    if (!res.ok) throw new InputError(`${method} ${path}: ${res.status} ${json.message ?? ''}`);
+    // Refused: the server takes other keys than this one (SHELF_API_KEYS set for it alone).
+    const hint =
+      res.status === 401 ? `: it does not take ${from}; give --key, or the SHELF_API_KEYS it runs with` : '';
+    if (!res.ok) throw new InputError(`${method} ${path}: ${res.status} ${json.message ?? ''}${hint}`);
     return json;
   };
   const urls: Partial<Record<ShelfJobName, string>> = {
@@ -80,10 +89,10 @@ function localServer(http: { host: string; port: number }): string {
 }
 
 /** The configured admin key, or the one `shelf start` generated for this store. */
-async function adminKey(ctx: CommandContext): Promise<string> {
+async function adminKey(ctx: CommandContext): Promise<AdminKey> {
   const configured = ctx.config.apiKeys.find((k) => k.role === 'admin');
-  if (configured) return configured.key;
-  return (await storeKeys(await ctx.store())).admin;
+  if (configured) return { key: configured.key, from: 'the admin key of SHELF_API_KEYS' };
+  return { key: (await storeKeys(await ctx.store())).admin, from: "the store's generated admin key" };
 }
 
 function row(j: JobStatus): string {
@@ -129,7 +138,7 @@ const jobs: Command = {
     let source: JobSource;
     if (v.url) {
       if (!v.key) throw new InputError('--url needs --key (an admin API key)');
-      source = httpSource(v.url, v.key);
+      source = httpSource(v.url, { key: v.key, from: 'the --key given' });
     } else if (ctx.config.redis) {
       source = new BullmqJobs({
         url: ctx.config.redis.url,
@@ -137,7 +146,8 @@ const jobs: Command = {
         retry: { attempts: ctx.config.jobs.attempts, backoffMs: ctx.config.jobs.backoffMs },
       });
     } else {
-      source = httpSource(localServer(ctx.config.http), v.key ?? (await adminKey(ctx)));
+      const key = v.key ? { key: v.key, from: 'the --key given' } : await adminKey(ctx);
+      source = httpSource(localServer(ctx.config.http), key);
     }
     try {
       const out = (text: string) => ctx.out.write(text + '\n');

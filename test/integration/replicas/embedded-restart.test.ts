@@ -185,6 +185,21 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     await until(`personalized?userId=${user}&limit=10`, (a) => !personal(a));
   }, 60_000);
 
+  // Seen in a trial: a bare "401 unknown API key" when the server ran with SHELF_API_KEYS and the
+  // command line, without them, offered the store's generated key.
+  it('`shelf jobs` asks the running server, and says what to give when it refuses the key', async () => {
+    const local: Record<string, string> = { ...env, SHELF_PORT: new URL(server.url).port };
+    const jobs = (e: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [BIN, 'jobs', '--json'], { env: { ...process.env, ...e } });
+    expect(JSON.parse((await jobs(local)).stdout)).toHaveProperty('jobs');
+    const { SHELF_API_KEYS: _keys, ...withoutKeys } = local;
+    await expect(jobs(withoutKeys)).rejects.toMatchObject({
+      stderr: expect.stringContaining(
+        "401 unknown API key: it does not take the store's generated admin key; give --key, or the SHELF_API_KEYS it runs with",
+      ),
+    });
+  });
+
   it('serves a version promoted from the command line, and the one it rolls back to', async () => {
     await shelf('models', 'promote', second, '--force');
     await until('homepage?limit=5', (a) => a.modelVersion === second);
