@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { childImportProcessor } from '../../../src/jobs/child-import.ts';
 import { InlineJobs, PermanentJobError } from '../../../src/jobs/inline-jobs.ts';
 import type { JobContext, JobProcessor } from '../../../src/jobs/job-types.ts';
 
@@ -127,6 +128,21 @@ describe('InlineJobs', () => {
     await jobs.idle();
     expect(calls).toBe(1);
     expect(await jobs.status(job.id)).toMatchObject({ state: 'failed', error: 'no such version' });
+  });
+
+  // Seen in a trial: an import job of a missing file was tried three times, its backoffs apart.
+  it('fails an import of a file the worker cannot read at once, naming it', async () => {
+    const jobs = new InlineJobs<'import'>(
+      { import: childImportProcessor({ env: {}, priority: 'normal' }) },
+      { retry: RETRY, check: (_n, d) => d ?? {} },
+    );
+    const job = await jobs.enqueue('import', { kind: 'events', file: '/nonexistent/events.csv' });
+    await jobs.idle();
+    expect(await jobs.status(job.id)).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      error: 'cannot read /nonexistent/events.csv: ENOENT',
+    });
   });
 
   it('stop() aborts the running job and leaves it and the queued ones unrun, not failed', async () => {
