@@ -95,6 +95,12 @@ async function adminKey(ctx: CommandContext): Promise<AdminKey> {
   return { key: (await storeKeys(await ctx.store())).admin, from: "the store's generated admin key" };
 }
 
+/** A train the gate refused completed, and says so (the version published, not promoted). */
+function refusal(result: unknown): string {
+  const r = result as { promoted?: unknown; message?: unknown } | null | undefined;
+  return r?.promoted === false && typeof r.message === 'string' ? r.message : '';
+}
+
 function row(j: JobStatus): string {
   const progress = j.progress ? `${j.progress.stage} ${j.progress.percent}%` : '';
   const took =
@@ -108,7 +114,7 @@ function row(j: JobStatus): string {
     `try ${j.attempts}`.padEnd(6),
     progress.padEnd(22),
     took.padEnd(9),
-    j.error ?? '',
+    j.error ?? refusal(j.result),
   ]
     .join(' ')
     .trimEnd();

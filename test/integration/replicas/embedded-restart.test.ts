@@ -239,4 +239,26 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     const audit = (await call(server, 'GET', '/v1/admin/audit?limit=1')) as { entries: { action: string }[] };
     expect(audit.entries[0]).toMatchObject({ action: 'events.import', role: 'cli' });
   }, 60_000);
+
+  // Seen in a trial: a train the gate refused was listed "completed … gate 100%", like a promotion.
+  it('`shelf jobs` lists a train the gate refused with the refusal', async () => {
+    const job = (await call(server, 'POST', '/v1/admin/train', {
+      factors: 2,
+      iterations: 1,
+      regularization: 1000,
+    })) as { id: string };
+    const end = Date.now() + 60_000;
+    let status: Record<string, unknown> = {};
+    while (status.state !== 'completed' && status.state !== 'failed' && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = await call(server, 'GET', `/v1/admin/jobs/${job.id}`);
+    }
+    expect(status).toMatchObject({ state: 'completed', result: { promoted: false } });
+    const local = { ...env, SHELF_PORT: new URL(server.url).port };
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'jobs'], {
+      env: { ...process.env, ...local },
+    });
+    const line = stdout.split('\n').find((l) => l.startsWith(job.id));
+    expect(line).toMatch(/ train +completed .* refused: v\d{8}-\d{6}-\d{3} scores /);
+  }, 90_000);
 });
