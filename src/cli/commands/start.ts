@@ -41,7 +41,8 @@ const start: Command = {
     const shop = server.apiKeys.find((k) => k.role === 'storefront')?.key ?? '<storefront key>';
     const admin = server.apiKeys.find((k) => k.role === 'admin')?.key ?? '<admin key>';
     const curl = (path: string) => `  curl -H 'Authorization: Bearer ${shop}' '${base}${path}'`;
-    const { userId = 'u-0001', itemId = '<itemId>', category } = server.example;
+    // Placeholders until a version is served (PostgreSQL's first start): no made-up id.
+    const { userId = '<userId>', itemId = '<itemId>', category } = server.example;
     const q = encodeURIComponent;
     const lines = [
       `\nShelf is ready in ${((performance.now() - t0) / 1000).toFixed(1)} s at ${base}`,
