@@ -7,21 +7,14 @@
  * last 72 hours). A new item takes validateItem's defaults.
  */
 import type { Item, Store } from './types.ts';
+import { recordFields } from './validate.ts';
 
-/** The fields a record may leave out; `itemId` and `title` it must give. */
-export const KEPT_FIELDS = [
-  'description',
-  'categories',
-  'brand',
-  'price',
-  'currency',
-  'stock',
-  'status',
-  'publishedAt',
-  'repurchasable',
-  'attributes',
-] as const;
-export type KeptField = (typeof KEPT_FIELDS)[number];
+/** The fields a record may leave out: all but `itemId` and `title`, which it must give. */
+export type KeptField = Exclude<keyof Item, 'itemId' | 'title'>;
+// The item record's fields (validate.ts) are Item's keys.
+export const KEPT_FIELDS = recordFields('items').fields.filter(
+  (f) => f !== 'itemId' && f !== 'title',
+) as readonly KeptField[];
 
 /** The fields a raw item record leaves out: absent, null, or an empty CSV cell. */
 export function fieldsLeftOut(raw: unknown): KeptField[] {
