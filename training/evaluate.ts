@@ -81,6 +81,8 @@ export interface MeanRankingMetrics {
   ndcg: number;
   /** Standard error of the mean NDCG (sample standard deviation over users / √users). */
   ndcgSe: number;
+  /** Each test user's NDCG, in `testUsers` order (paired comparisons of two rankings). */
+  ndcgByUser: Float64Array;
 }
 
 /**
@@ -99,6 +101,7 @@ export function meanRankingMetrics(
   let recallSum = 0;
   let ndcgSum = 0;
   let ndcgSquares = 0;
+  const ndcgByUser = new Float64Array(users);
   for (let t = 0; t < users; t++) {
     const top = rank(targets.testUsers[t]!, t);
     const truth = targets.truthItems.subarray(targets.truthIndptr[t]!, targets.truthIndptr[t + 1]!);
@@ -108,6 +111,7 @@ export function meanRankingMetrics(
     recallSum += m.recall;
     ndcgSum += m.ndcg;
     ndcgSquares += m.ndcg * m.ndcg;
+    ndcgByUser[t] = m.ndcg;
   }
   const mean = users ? ndcgSum / users : 0;
   const variance = users > 1 ? Math.max(0, (ndcgSquares - users * mean * mean) / (users - 1)) : 0;
@@ -116,5 +120,6 @@ export function meanRankingMetrics(
     recall: users ? recallSum / users : 0,
     ndcg: mean,
     ndcgSe: users ? Math.sqrt(variance / users) : 0,
+    ndcgByUser,
   };
 }

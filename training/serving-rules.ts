@@ -63,8 +63,11 @@ export interface RulesReport {
   testUsers: number;
   /** The diversity floor (coverage@20 of the most accurate model source alone). */
   minCoverage: number;
-  /** Per tier, the holdout figures of the default rules and of the chosen ones. */
-  validation: Partial<Record<Tier, { start: Figures; chosen: Figures }>>;
+  /**
+   * Per tier, the holdout figures of the default rules and of the chosen ones; and of the best
+   * setting found when its lead was within noise and the defaults were kept.
+   */
+  validation: Partial<Record<Tier, { start: Figures; chosen: Figures; withinNoise?: Figures }>>;
   /** Distinct settings scored over all tiers. */
   trials: number;
   seconds: number;
@@ -102,7 +105,11 @@ export async function tuneVersionRules(o: RulesTuningOptions): Promise<TunedRule
     for (const tier of TUNED_TIERS) {
       const t = tuned.tiers[tier]!;
       rules[tier] = t.rules;
-      validation[tier] = { start: figures(t.start), chosen: figures(t.chosen) };
+      validation[tier] = {
+        start: figures(t.start),
+        chosen: figures(t.chosen),
+        ...(t.keptStart ? { withinNoise: figures(t.best) } : {}),
+      };
       trials += t.scored;
     }
     const report: RulesReport = {
