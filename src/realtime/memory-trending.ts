@@ -43,6 +43,8 @@ export class MemoryTrending implements TrendingCounters {
   private readonly changed = new Map<string, number>();
   private version = 0;
   private seeded = false;
+  /** Settled once the claimed seed is counted (`seedDone`). */
+  private seedCounting: { promise: Promise<void>; resolve: () => void } | null = null;
 
   constructor(options: TrendingCountersOptions) {
     this.epochs = new TrendingEpochs(options);
@@ -67,7 +69,21 @@ export class MemoryTrending implements TrendingCounters {
   async claimSeed(): Promise<boolean> {
     if (this.seeded) return false;
     this.seeded = true;
+    let done = () => {};
+    this.seedCounting = { promise: new Promise<void>((resolve) => (done = resolve)), resolve: () => done() };
     return true;
+  }
+
+  async seedDone(): Promise<void> {
+    this.seedCounting?.resolve();
+  }
+
+  async seedCounted(timeoutMs: number): Promise<void> {
+    if (!this.seedCounting) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()));
+    await Promise.race([this.seedCounting.promise, late]);
+    clearTimeout(timer);
   }
 
   async seed(events: readonly Engagement[], now: number): Promise<void> {

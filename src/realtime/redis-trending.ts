@@ -104,6 +104,12 @@ interface TrendingScripts {
   shelfTrendingChanged(...args: (string | number)[]): Promise<(string | number)[]>;
 }
 
+/** The seed mark while the claimer counts (then its time); a replica beside it waits for that. */
+const COUNTING = 'counting:';
+const SEED_POLL_MS = 50;
+/** A claim still counting after this long was given up by its replica (it died). */
+const SEED_GIVEN_UP_MS = 600_000;
+
 export class RedisTrending implements TrendingCounters {
   private readonly epochs: TrendingEpochs;
   private readonly prefix: string;
@@ -131,7 +137,23 @@ export class RedisTrending implements TrendingCounters {
   }
 
   async claimSeed(): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}seeded`, String(Date.now()), 'NX')) === 'OK';
+    return (await this.redis.set(`${this.prefix}seeded`, `${COUNTING}${Date.now()}`, 'NX')) === 'OK';
+  }
+
+  async seedDone(): Promise<void> {
+    await this.redis.set(`${this.prefix}seeded`, String(Date.now()));
+  }
+
+  async seedCounted(timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const mark = await this.redis.get(`${this.prefix}seeded`);
+      // Counted: a time (or a mark of a version that wrote one at the claim). Still counting, by
+      // a seeder this old: it died; read what it counted.
+      if (!mark?.startsWith(COUNTING)) return;
+      if (Date.now() - Number(mark.slice(COUNTING.length)) > SEED_GIVEN_UP_MS || Date.now() > end) return;
+      await new Promise((resolve) => setTimeout(resolve, SEED_POLL_MS));
+    }
   }
 
   async seed(events: readonly Engagement[], now: number): Promise<void> {

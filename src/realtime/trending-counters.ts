@@ -74,6 +74,13 @@ export interface TrendingCounters {
    * they are empty (another replica, or an earlier start, may have done it already).
    */
   claimSeed(): Promise<boolean>;
+  /** The seed is counted (or given up): callers waiting in `seedCounted` go on. */
+  seedDone(): Promise<void>;
+  /**
+   * Resolves once the caller that claimed the seed has counted it, or after `timeoutMs`: a
+   * replica starting beside it then reads whole counters, not half a seed.
+   */
+  seedCounted(timeoutMs: number): Promise<void>;
   /**
    * Counts the store's window, already capped by the caller (`OncePerPeriod` over events in time
    * order); today's and yesterday's are checked against live events counted meanwhile.

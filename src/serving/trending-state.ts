@@ -40,6 +40,8 @@ export const SEGMENT_TRENDING = Object.freeze({
 const TRENDING_HEADROOM = 1.25;
 /** A request starts a read of the shared counters' changes at most this often. */
 const READ_EVERY_MS = 1000;
+/** How long a replica that did not claim the seed waits for it to be counted, at most. */
+const SEED_WAIT_MS = 30_000;
 /** Events counted per call while seeding. */
 const SEED_BATCH = 5000;
 /** The mirror's reference time moves once a read is this many half-lives past it. */
@@ -130,7 +132,15 @@ export class TrendingState {
   start(): Promise<void> {
     this.started ??= (async () => {
       const now = this.o.now();
-      if (await this.o.counters.claimSeed()) await this.seed(now);
+      // One replica counts the store's window; one starting beside it waits for that, or it
+      // would serve half a seed until its next read (seen with two replicas on a busy machine).
+      if (await this.o.counters.claimSeed()) {
+        try {
+          await this.seed(now);
+        } finally {
+          await this.o.counters.seedDone();
+        }
+      } else await this.o.counters.seedCounted(SEED_WAIT_MS);
       this.cursor = null;
       await this.pull();
     })().catch((err: unknown) => {
