@@ -131,7 +131,12 @@ export async function cutoffSetup(o: CutoffSetupOptions): Promise<ServedSetup> {
         const window = function* () {
           for (let e = from; e < split.cutoffIndex; e++) yield eventOf(s, e);
         };
-        await seedTrending(realtime.trending, window(), split.cutoffTime);
+        try {
+          await seedTrending(realtime.trending, window(), split.cutoffTime);
+        } finally {
+          // The engine's start waits for a seed claimed elsewhere (trending-state.ts).
+          await realtime.trending.seedDone();
+        }
       },
       close: async () => {
         await store.close();
