@@ -131,12 +131,7 @@ export async function cutoffSetup(o: CutoffSetupOptions): Promise<ServedSetup> {
         const window = function* () {
           for (let e = from; e < split.cutoffIndex; e++) yield eventOf(s, e);
         };
-        try {
-          await seedTrending(realtime.trending, window(), split.cutoffTime);
-        } finally {
-          // The engine's start waits for a seed claimed elsewhere (trending-state.ts).
-          await realtime.trending.seedDone();
-        }
+        await seedTrending(realtime.trending, window(), split.cutoffTime);
       },
       close: async () => {
         await store.close();

@@ -78,9 +78,22 @@ export function engagementOf(e: ShelfEvent): Engagement | null {
  * Counts a window's events (in time order) into `counters`, each (visitor, item, type) once per
  * day, each marked whether it is its visitor's visit of the item that day: what the first
  * replica does at its first swap (`TrendingState`), and what the train job's tuning does from
- * its snapshot (training/cutoff-setup.ts) instead of reading the window back.
+ * its snapshot (training/cutoff-setup.ts) instead of reading the window back. Then, even when
+ * counting failed, marks the seed counted: a replica starting beside this one waits for that.
  */
 export async function seedTrending(
+  counters: TrendingCounters,
+  events: AsyncIterable<ShelfEvent> | Iterable<ShelfEvent>,
+  now: number,
+): Promise<void> {
+  try {
+    await countWindow(counters, events, now);
+  } finally {
+    await counters.seedDone();
+  }
+}
+
+async function countWindow(
   counters: TrendingCounters,
   events: AsyncIterable<ShelfEvent> | Iterable<ShelfEvent>,
   now: number,
@@ -134,13 +147,8 @@ export class TrendingState {
       const now = this.o.now();
       // One replica counts the store's window; one starting beside it waits for that, or it
       // would serve half a seed until its next read (seen with two replicas on a busy machine).
-      if (await this.o.counters.claimSeed()) {
-        try {
-          await this.seed(now);
-        } finally {
-          await this.o.counters.seedDone();
-        }
-      } else await this.o.counters.seedCounted(SEED_WAIT_MS);
+      if (await this.o.counters.claimSeed()) await this.seed(now);
+      else await this.o.counters.seedCounted(SEED_WAIT_MS);
       this.cursor = null;
       await this.pull();
     })().catch((err: unknown) => {
