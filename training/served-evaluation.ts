@@ -10,6 +10,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { createRng } from '../models/random.ts';
+import { meanEstimate } from '../src/experiments/statistics.ts';
 import { MemoryRealtime } from '../src/realtime/memory-realtime.ts';
 import { DEFAULT_ROTATION } from '../src/realtime/rotation.ts';
 import type { RealtimeState } from '../src/realtime/types.ts';
@@ -336,9 +337,14 @@ export async function tuneServedRules(
   // MovieLens users, rules that scored below the defaults on the test users. Kept only if it
   // leads the start by more than two standard errors of its users' paired gains.
   const keptStart = best !== start && !clearlyBetter(best, start);
-  if (keptStart)
-    return { rules: base.tiers[tier], chosen: start, start, best, trials, scored: scored.size, keptStart };
-  return { rules, chosen: best, start, best, trials, scored: scored.size, keptStart };
+  return {
+    ...(keptStart ? { rules: base.tiers[tier], chosen: start } : { rules, chosen: best }),
+    start,
+    best,
+    trials,
+    scored: scored.size,
+    keptStart,
+  };
 }
 
 /** How many standard errors of the paired per-user gain a tuned setting must lead by. */
@@ -352,17 +358,8 @@ export const CLEAR_LEAD = 2;
 export function clearlyBetter(a: ServedResult, b: ServedResult): boolean {
   const [x, y] = [a.ndcgByUser, b.ndcgByUser];
   if (!x || !y || x.length !== y.length || x.length < 2) return a['ndcg@20'] > b['ndcg@20'];
-  const n = x.length;
-  let sum = 0;
-  let squares = 0;
-  for (let u = 0; u < n; u++) {
-    const d = x[u]! - y[u]!;
-    sum += d;
-    squares += d * d;
-  }
-  const mean = sum / n;
-  const se = Math.sqrt(Math.max(0, (squares - n * mean * mean) / (n - 1)) / n);
-  return mean > CLEAR_LEAD * se;
+  const gain = meanEstimate(Float64Array.from(x, (v, u) => v - y[u]!));
+  return gain.value > CLEAR_LEAD * Math.sqrt(gain.variance);
 }
 
 export interface TiersTuning {
