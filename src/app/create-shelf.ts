@@ -273,6 +273,7 @@ export async function createShelf(
       changes,
       audit,
       versions: () => registry.versions(),
+      currentVersion: () => registry.current(),
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     const train = inProcess

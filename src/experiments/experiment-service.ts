@@ -7,12 +7,14 @@
 import type { Actor, AuditLog } from '../changes/audit-log.ts';
 import type { ChangeFeed } from '../changes/change-feed.ts';
 import { NotFoundError, ShelfError, ValidationError } from '../errors.ts';
+import { DEFAULT_SIDE_VERSIONS } from '../serving/side-versions.ts';
 import type { Experiment, Store } from '../store/types.ts';
 import { BUCKETS, freeRange, rangesOf, reshare } from './assignment.ts';
 import { draftOf, FROM, isLive, sharesOf, variantConfigName } from './experiment-definition.ts';
 import type { ExperimentInput, LifecycleAction } from './experiment-definition.ts';
 import { experimentResults } from './experiment-results.ts';
 import type { ExperimentResults, ResultsOptions } from './experiment-results.ts';
+import { versionsServed } from './experiment-router.ts';
 
 export interface ExperimentServiceOptions {
   store: Pick<Store, 'saveExperiment' | 'experiments' | 'unitTotals' | 'preExposure'>;
@@ -22,6 +24,8 @@ export interface ExperimentServiceOptions {
   audit: Pick<AuditLog, 'record'>;
   /** The registered model versions (a variant's `modelVersion` must name one); unchecked without it. */
   versions?: () => Promise<string[]>;
+  /** The version served now: a variant naming it needs no version held beside it. */
+  currentVersion?: () => Promise<string | null>;
   now?: () => number;
 }
 
@@ -112,6 +116,7 @@ export class ExperimentService {
     const now = this.now();
     let next: Experiment;
     if (action === 'start') {
+      await this.checkVersionsHeld(e, all);
       next = {
         ...e,
         state: 'running',
@@ -144,6 +149,28 @@ export class ExperimentService {
     // The audit entry names the variant shipped, or the one an unship takes back.
     const named = action === 'unship' ? e.shipped?.variant : variant;
     return this.save(actor, `experiment.${action}`, next, named ? { variant: named } : undefined);
+  }
+
+  /**
+   * A starting experiment may not need more versions beside the current one than a replica
+   * holds (`DEFAULT_SIDE_VERSIONS`): one left out would serve its variant from the current
+   * version, under the variant's name, and its results would compare a model with itself.
+   */
+  private async checkVersionsHeld(e: Experiment, all: readonly Experiment[]): Promise<void> {
+    if (!e.variants.some((v) => v.config.modelVersion !== undefined)) return;
+    const current = (await this.o.currentVersion?.()) ?? null;
+    const beside = (x: readonly Experiment[]) => versionsServed(x).filter((v) => v !== current);
+    const others = all.filter((x) => x.id !== e.id);
+    const wanted = new Set([...beside(others), ...beside([{ ...e, state: 'running' }])]);
+    if (wanted.size <= DEFAULT_SIDE_VERSIONS) return;
+    const holders = others
+      .filter((x) => beside([x]).length)
+      .map((x) => `${JSON.stringify(x.id)} (${beside([x]).join(', ')})`);
+    throw conflict(
+      `cannot start experiment ${JSON.stringify(e.id)}: it would make ${wanted.size} model versions served ` +
+        `beside the current one, and a replica holds ${DEFAULT_SIDE_VERSIONS}` +
+        (holders.length ? `; stop or unship one of ${holders.join(', ')} first` : ''),
+    );
   }
 
   /** The slice of its layer a starting experiment takes; its tiers must not be live in another layer. */

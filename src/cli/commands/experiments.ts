@@ -20,6 +20,7 @@ async function service(ctx: CommandContext): Promise<ExperimentService> {
     changes: { publish: (c) => ctx.publish(c) },
     audit: { record: (_actor, action, target, detail) => ctx.audit(action, target, detail) },
     versions: () => new ModelRegistry(ctx.config.modelsDir).versions(),
+    currentVersion: () => new ModelRegistry(ctx.config.modelsDir).current(),
   });
 }
 

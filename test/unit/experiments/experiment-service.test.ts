@@ -9,7 +9,7 @@ import type { Change, Experiment } from '../../../src/store/types.ts';
 
 const ADMIN: Actor = { role: 'admin', keyId: 'k1' };
 
-function service() {
+function service(current: string | null = null) {
   const saved = new Map<string, Experiment>();
   const audit: { action: string; target: string | null; detail: unknown }[] = [];
   const published: (readonly Change[])[] = [];
@@ -23,6 +23,7 @@ function service() {
     },
     changes: { publish: async (c) => void published.push(c) },
     audit: { record: async (_actor, action, target, detail) => void audit.push({ action, target, detail }) },
+    currentVersion: async () => current,
     // Each step one tick later, so a date kept is told from one set again.
     now: () => ++t,
   });
@@ -69,5 +70,62 @@ describe('experiment lifecycle: unship', () => {
       stoppedAt: 3,
       shipped: { variant: 'control' },
     });
+  });
+});
+
+describe('experiment start: model versions held beside the current one', () => {
+  const onVersion = (id: string, tier: 'homepage' | 'similar' | 'cart', version: string) => ({
+    id,
+    name: id,
+    tiers: [tier],
+    unit: 'user' as const,
+    variants: [
+      { name: 'a', share: 0.5, config: {} },
+      { name: 'b', share: 0.5, config: { modelVersion: version } },
+    ],
+  });
+
+  it('refuses a start that would need a third version, naming the experiments holding the others', async () => {
+    const { svc, saved } = service('v0');
+    await svc.create(ADMIN, onVersion('one', 'homepage', 'v1'));
+    await svc.create(ADMIN, onVersion('two', 'similar', 'v2'));
+    await svc.create(ADMIN, onVersion('three', 'cart', 'v3'));
+    await svc.act(ADMIN, 'one', 'start');
+    await svc.act(ADMIN, 'two', 'start');
+    await expect(svc.act(ADMIN, 'three', 'start')).rejects.toThrow(
+      'cannot start experiment "three": it would make 3 model versions served beside the current one, ' +
+        'and a replica holds 2; stop or unship one of "one" (v1), "two" (v2) first',
+    );
+    expect(saved.get('three')!.state).toBe('draft');
+    // A paused experiment still holds its version; a stopped one lets it go.
+    await svc.act(ADMIN, 'two', 'pause');
+    await expect(svc.act(ADMIN, 'three', 'start')).rejects.toThrow('it would make 3 model versions');
+    await svc.act(ADMIN, 'two', 'stop');
+    expect(await svc.act(ADMIN, 'three', 'start')).toMatchObject({ state: 'running' });
+  });
+
+  it('counts neither the current version nor one already held', async () => {
+    const { svc } = service('v0');
+    await svc.create(ADMIN, onVersion('one', 'homepage', 'v1'));
+    await svc.create(ADMIN, onVersion('two', 'similar', 'v2'));
+    await svc.create(ADMIN, onVersion('same', 'cart', 'v1'));
+    await svc.create(ADMIN, { ...onVersion('current', 'cart', 'v0'), tiers: ['category'] });
+    for (const id of ['one', 'two', 'same', 'current'])
+      expect(await svc.act(ADMIN, id, 'start')).toMatchObject({ state: 'running' });
+  });
+
+  it('refuses one experiment whose own variants name three versions', async () => {
+    const { svc } = service('v0');
+    await svc.create(ADMIN, {
+      ...onVersion('wide', 'homepage', 'v1'),
+      variants: ['v1', 'v2', 'v3'].map((v, i) => ({
+        name: `n${i}`,
+        share: i ? 0.3 : 0.4,
+        config: { modelVersion: v },
+      })),
+    });
+    await expect(svc.act(ADMIN, 'wide', 'start')).rejects.toThrow(
+      /^cannot start experiment "wide": it would make 3 model versions served beside the current one, and a replica holds 2$/,
+    );
   });
 });
