@@ -332,6 +332,8 @@ export async function createShelf(
       clockSkewMs: config.attributionSkewMs,
       settle: () => impressions.flush(),
       counters,
+      // Replicas share a PostgreSQL store: the newest list of an item may be another's, unwritten.
+      awaitReplicas: config.database.kind === 'postgres',
     });
     attributorRef = attributor;
     const generatedKeys = config.apiKeys.length === 0;

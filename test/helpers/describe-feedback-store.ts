@@ -139,6 +139,34 @@ export function describeFeedbackStore(store: () => Store): void {
       await attributor.close();
     });
 
+    it('with replicas, credits an event naming no list only once their buffers are written: the newest list, whoever served it', async () => {
+      const attributor = new Attributor({ store: store(), retryMs: 20, retries: 2, awaitReplicas: true });
+      // This replica's older list is stored; the newer one another replica served is not yet.
+      await store().insertImpressions([impression('mine', { timestamp: T0 })]);
+      const click = ev('unnamed-1', { timestamp: T0 + HOUR });
+      const purchase = ev('unnamed-2', {
+        type: 'purchase',
+        itemId: 'c',
+        price: 4,
+        quantity: 2,
+        timestamp: T0 + HOUR,
+      });
+      const back = ev('unnamed-3', { type: 'return', itemId: 'c', quantity: 1, timestamp: T0 + 2 * HOUR });
+      await store().insertEvents([click, purchase, back]);
+      // Nothing is credited at once, not even to the list this replica holds.
+      expect(await attributor.attribute([click, purchase, back])).toEqual([]);
+      await store().insertImpressions([impression('theirs', { timestamp: T0 + HOUR - 1000 })]);
+      expect(await creditOnRetry('unnamed-1')).toMatchObject([{ recommendationId: 'theirs', position: 1 }]);
+      expect(await creditOnRetry('unnamed-2')).toMatchObject([{ recommendationId: 'theirs', revenue: 8 }]);
+      // The return waited with its purchase, and took back from the list it was credited to.
+      expect(await creditOnRetry('unnamed-3')).toMatchObject([{ recommendationId: 'theirs', revenue: -4 }]);
+      // An event naming its list is credited at once.
+      const named = ev('named-1', { recommendationId: 'mine', itemId: 'a' });
+      await store().insertEvents([named]);
+      expect(await attributor.attribute([named])).toMatchObject([{ recommendationId: 'mine', position: 0 }]);
+      await attributor.close();
+    });
+
     it('waits for a recorder that never settles (a starved or stalled writer) no longer than settleMs', async () => {
       // Without the bound, attribute() (and the events route awaiting it) would never resolve.
       const attributor = new Attributor({

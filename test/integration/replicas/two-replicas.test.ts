@@ -216,6 +216,30 @@ describe.runIf(available)('two replicas over PostgreSQL, Redis and one data dir'
     });
   });
 
+  it('credits a click naming no list, sent to B at once, to the list A had just served', async () => {
+    const older = (await ask(b, `personalized?userId=${users[6]}&limit=10`)) as Answer & {
+      recommendationId: string;
+    };
+    const list = (await ask(a, `personalized?userId=${users[6]}&limit=10`)) as Answer & {
+      recommendationId: string;
+    };
+    // An item both lists show: credited at once, B's own older list would take it.
+    const clicked = list.items.find((i) => older.items.some((o) => o.itemId === i.itemId))!.itemId;
+    const eventId = uniqueName('unnamed');
+    await call(
+      b,
+      'POST',
+      '/v1/events',
+      { events: [{ eventId, type: 'click', userId: users[6], itemId: clicked, timestamp: Date.now() }] },
+      SHOP,
+    );
+    const credited = async () =>
+      (await store.attributionsAfter(0, 10_000)).find((x) => x.eventId === eventId);
+    const end = Date.now() + 6000;
+    while (!(await credited()) && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+    expect((await credited())?.recommendationId).toBe(list.recommendationId);
+  });
+
   it('serves a version promoted on A from B within a second, without one failed request', async () => {
     const { manifest } = await trainVersion({ store, registry, recipe, seed: 2, log });
     let failed = 0;
