@@ -43,7 +43,10 @@ export const DEFAULT_WINDOWS: Readonly<AttributionWindows> = Object.freeze({
 export const DEFAULT_CLOCK_SKEW_MS = 5000;
 
 export interface AttributorOptions {
-  store: Pick<Store, 'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution'>;
+  store: Pick<
+    Store,
+    'impressions' | 'latestImpressionWith' | 'insertAttributions' | 'purchaseAttribution' | 'getItems'
+  >;
   windows?: AttributionWindows;
   /**
    * An event without a recommendationId takes the newest list shown up to this long after its
@@ -148,11 +151,13 @@ export class Attributor {
         ? events.filter((e) => e.recommendationId !== undefined && !byId.has(e.recommendationId))
         : [];
     if (waiting.length) this.wait(waiting, retries - 1);
+    const prices = await this.catalogPrices(events);
     // What this batch credits so far: a return looks for its purchase and for earlier returns here too.
     const out: Attribution[] = [];
     for (const e of events) {
       if (waiting.includes(e)) continue;
-      const a = e.type === 'return' ? await this.forReturn(e, out) : await this.forEngagement(e, byId);
+      const a =
+        e.type === 'return' ? await this.forReturn(e, out) : await this.forEngagement(e, byId, prices);
       if (a) out.push(a);
     }
     const made = await this.o.store.insertAttributions(out);
@@ -167,9 +172,25 @@ export class Attributor {
     }, this.o.retryMs ?? 1500).unref();
   }
 
+  /**
+   * The catalogue's unit price of each item a purchase without a `price` bought: its revenue is
+   * counted at that price (a storefront sending purchases without one credited 0 revenue).
+   */
+  private async catalogPrices(events: readonly ShelfEvent[]): Promise<Map<string, number>> {
+    const ids = new Set(
+      events.flatMap((e) => (e.type === 'purchase' && e.price === undefined ? [e.itemId] : [])),
+    );
+    const prices = new Map<string, number>();
+    if (!ids.size) return prices;
+    for (const item of await this.o.store.getItems([...ids]))
+      if (item.price !== undefined) prices.set(item.itemId, item.price);
+    return prices;
+  }
+
   private async forEngagement(
     e: ShelfEvent,
     byId: ReadonlyMap<string, StoredImpression>,
+    prices: ReadonlyMap<string, number>,
   ): Promise<Attribution | null> {
     let impression: StoredImpression | null;
     if (e.recommendationId !== undefined) {
@@ -203,7 +224,7 @@ export class Attributor {
       recommendationId: impression.recommendationId,
       position,
       units,
-      revenue: e.type === 'purchase' ? (e.price ?? 0) * units : 0,
+      revenue: e.type === 'purchase' ? (e.price ?? prices.get(e.itemId) ?? 0) * units : 0,
       tier: impression.tier,
       modelVersion: impression.modelVersion ?? '',
       config: impression.config,

@@ -5,7 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { aggregateFeedback } from '../../src/feedback/aggregate-feedback.ts';
 import { Attributor } from '../../src/feedback/attributor.ts';
-import type { Experiment, ShelfEvent, Store, StoredImpression, VisitorRef } from '../../src/store/types.ts';
+import type {
+  Experiment,
+  Item,
+  ShelfEvent,
+  Store,
+  StoredImpression,
+  VisitorRef,
+} from '../../src/store/types.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const HOUR = 3_600_000;
@@ -282,6 +289,36 @@ export function describeFeedbackStore(store: () => Store): void {
         .filter((a) => a.recommendationId === 'r1' && a.itemId === 'b')
         .reduce((t, a) => t + a.revenue, 0);
       expect(net).toBe(0);
+    });
+
+    it('counts a purchase sent without a price at the catalogue price, and its return at that price', async () => {
+      const item: Omit<Item, 'itemId'> = {
+        title: 'x',
+        categories: [],
+        status: 'active',
+        repurchasable: false,
+        attributes: {},
+        publishedAt: T0,
+      };
+      await store().upsertItems([
+        { ...item, itemId: 'b', price: 2.5 },
+        { ...item, itemId: 'c' },
+      ]);
+      await store().insertImpressions([impression('r1')]);
+      const made = await post([
+        ev('p1', { type: 'purchase', recommendationId: 'r1', quantity: 4 }),
+        ev('p2', { type: 'purchase', recommendationId: 'r1', price: 3, quantity: 2 }),
+        ev('p3', { type: 'purchase', recommendationId: 'r1', itemId: 'c', quantity: 2 }),
+      ]);
+      // Its own price first; an item without a catalogue price counts its units and no revenue.
+      expect(made.map((a) => [a.eventId, a.units, a.revenue])).toEqual([
+        ['p1', 4, 10],
+        ['p2', 2, 6],
+        ['p3', 2, 0],
+      ]);
+      // A return without a price takes back the unit price its purchase was counted at.
+      const [back] = await post([ev('ret', { type: 'return', quantity: 1, timestamp: T0 + 2 * HOUR })]);
+      expect(back).toMatchObject({ eventId: 'ret', revenue: -3 });
     });
 
     it('takes back no more than a purchase took in, however many of its returns come at once', async () => {
