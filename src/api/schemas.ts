@@ -439,7 +439,10 @@ export const FeedbackMetricsQuery = Type.Object(
     from: Type.String({ description: 'first UTC day, YYYY-MM-DD' }),
     to: Type.String({ description: 'last UTC day (inclusive), YYYY-MM-DD' }),
     groupBy: Type.Optional(
-      Type.String({ description: 'comma-separated subset of tier,modelVersion,config,variant,day,position' }),
+      Type.String({
+        description:
+          'comma-separated subset of tier,modelVersion,config,experiment,variant,day,position (variant brings experiment)',
+      }),
     ),
   },
   ADMIN_QUERY,
@@ -452,6 +455,7 @@ export const FeedbackMetricsReply = Type.Object({
       tier: Type.Optional(NullableString),
       modelVersion: Type.Optional(NullableString),
       config: Type.Optional(NullableString),
+      experiment: Type.Optional(NullableString),
       variant: Type.Optional(NullableString),
       day: Type.Optional(NullableString),
       position: Type.Optional(Type.Integer()),

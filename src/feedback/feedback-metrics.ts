@@ -61,6 +61,8 @@ export function parseMetricsQuery(q: MetricsQuery): { from: string; to: string; 
         },
       ]);
   }
+  // A variant is grouped with its experiment: two experiments' `b` are not one variant.
+  if (keys.includes('variant')) keys.push('experiment');
   // In the canonical order, once each.
   return { from, to, groupBy: FEEDBACK_KEYS.filter((k) => keys.includes(k)) };
 }

@@ -150,10 +150,20 @@ const COLUMN: Record<FeedbackKey, string> = {
   tier: 'tier',
   modelVersion: 'model_version',
   config: 'config',
+  experiment: 'experiment',
   variant: 'variant',
   day: 'day',
   position: 'position',
 };
+
+/**
+ * A key's value where it is not a column: a variant's experiment is its configuration's name less
+ * `:<variant>` (`variantConfigName`); '' (none) for lists of no experiment.
+ */
+const COMPUTED: Partial<Record<FeedbackKey, string>> = {
+  experiment: `CASE WHEN variant = '' THEN '' ELSE substr(config, 1, length(config) - length(variant) - 1) END`,
+};
+const selected = (k: FeedbackKey) => (COMPUTED[k] ? `${COMPUTED[k]} AS ${COLUMN[k]}` : COLUMN[k]);
 
 /** The per-visitor-day aggregates with their groups' columns (day, tier, model_version, config, variant). */
 const VISITOR_DAYS_OF_GROUPS = 'feedback_groups JOIN feedback_visitor_days ON group_id = id';
@@ -170,13 +180,15 @@ const SUMS = `SUM(items_shown) AS items_shown, SUM(clicks) AS clicks, SUM(add_to
 export function feedbackTotalsSql(q: FeedbackQuery): string {
   const cols = q.groupBy.map((k) => COLUMN[k]);
   const keys = cols.map((c) => `${c}, `).join('');
+  // Where the rows are read from the tables: computed keys by their expressions, named as columns.
+  const read = q.groupBy.map((k) => `${selected(k)}, `).join('');
   const groupBy = (extra: string[]) => {
     const all = [...cols, ...extra];
     return all.length ? `GROUP BY ${all.join(', ')}` : '';
   };
   if (q.groupBy.includes('position')) {
     // A list reaches a position once: the lists reaching it are the items shown there.
-    return `SELECT ${keys}SUM(items_shown) AS impressions, ${SUMS}, NULL AS visitors, NULL AS visitor_ctr
+    return `SELECT ${read}SUM(items_shown) AS impressions, ${SUMS}, NULL AS visitors, NULL AS visitor_ctr
       FROM feedback_positions WHERE day >= $1 AND day <= $2 ${groupBy([])}`;
   }
   // Lists asked for by nobody (no user, no session: the key 's:') count as lists, not as one
@@ -184,7 +196,7 @@ export function feedbackTotalsSql(q: FeedbackQuery): string {
   return `SELECT ${keys}SUM(impressions) AS impressions, ${SUMS},
       SUM(CASE WHEN impressions > 0 AND visitor <> '${NOBODY}' THEN 1 ELSE 0 END) AS visitors,
       AVG(CASE WHEN impressions > 0 AND visitor <> '${NOBODY}' THEN clicks * 1.0 / impressions END) AS visitor_ctr
-    FROM (SELECT ${keys}visitor, SUM(impressions) AS impressions, ${SUMS}
+    FROM (SELECT ${read}visitor, SUM(impressions) AS impressions, ${SUMS}
           FROM ${VISITOR_DAYS_OF_GROUPS} WHERE day >= $1 AND day <= $2 ${groupBy(['visitor'])}) AS v
     ${groupBy([])}`;
 }

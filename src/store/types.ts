@@ -333,7 +333,16 @@ export interface FeedbackWatermark {
 }
 
 /** The group keys of a feedback aggregate row. */
-export const FEEDBACK_KEYS = ['tier', 'modelVersion', 'config', 'variant', 'day', 'position'] as const;
+/** The metrics' group keys; `experiment` is the one a variant's configuration names (variant names are per experiment). */
+export const FEEDBACK_KEYS = [
+  'tier',
+  'modelVersion',
+  'config',
+  'experiment',
+  'variant',
+  'day',
+  'position',
+] as const;
 export type FeedbackKey = (typeof FEEDBACK_KEYS)[number];
 
 /** Additive counts of one aggregate row. */

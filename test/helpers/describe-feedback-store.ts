@@ -7,6 +7,7 @@ import { aggregateFeedback } from '../../src/feedback/aggregate-feedback.ts';
 import { Attributor } from '../../src/feedback/attributor.ts';
 import type {
   Experiment,
+  FeedbackKey,
   Item,
   ShelfEvent,
   Store,
@@ -463,6 +464,44 @@ export function describeFeedbackStore(store: () => Store): void {
         expect.objectContaining({ impressions: 2, visitors: 1, clicks: 1 }),
       ]);
     });
+    it('groups by experiment, so that two experiments’ variants of one name are two rows', async () => {
+      const of = (experiment: string, variant: string) => ({
+        experiment,
+        variant,
+        config: `${experiment}:${variant}`,
+      });
+      await store().insertImpressions([
+        impression('x1', of('exp-a', 'b')),
+        impression('x2', { ...of('exp:b', 'b'), userId: 'u2' }),
+        impression('x3', { ...of('exp:b', 'control'), userId: 'u3' }),
+        impression('x4', { userId: 'u4' }),
+      ]);
+      await post([ev('c1', { recommendationId: 'x2' })]);
+      await aggregateFeedback(store());
+      const q = { from: '2026-01-01', to: '2026-01-01' };
+      const rows = async (groupBy: FeedbackKey[]) =>
+        (await store().feedbackTotals({ ...q, groupBy }))
+          .map((t) => [t.keys.experiment, t.keys.variant, t.keys.position, t.impressions, t.clicks])
+          .sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)));
+      // The experiment is the configuration less `:<variant>`, whatever the id holds; none: null.
+      expect(await rows(['experiment', 'variant'])).toEqual([
+        ['exp-a', 'b', undefined, 1, 0],
+        ['exp:b', 'b', undefined, 1, 1],
+        ['exp:b', 'control', undefined, 1, 0],
+        [null, null, undefined, 1, 0],
+      ]);
+      expect(await rows(['experiment'])).toEqual([
+        ['exp-a', undefined, undefined, 1, 0],
+        ['exp:b', undefined, undefined, 2, 1],
+        [null, undefined, undefined, 1, 0],
+      ]);
+      expect((await rows(['experiment', 'position'])).filter((r) => r[2] === 1)).toEqual([
+        ['exp-a', undefined, 1, 1, 0],
+        ['exp:b', undefined, 1, 2, 1],
+        [null, undefined, 1, 1, 0],
+      ]);
+    });
+
     it('erases a deleted user’s per-visitor-day rows under every configuration', async () => {
       await store().insertImpressions([
         impression('e1', { userId: 'u9', config: 'c1' }),

@@ -126,6 +126,12 @@ describe('feedback through HTTP', () => {
     );
     expect(at2).toMatchObject({ itemsShown: 2, clicks: 1, purchases: 1, revenue: 20, visitors: null });
 
+    // A variant comes with its experiment (these lists are in none: null, and kept in the answer).
+    const byVariant = (await get(`/v1/admin/metrics?from=${DAY}&to=${DAY}&groupBy=variant`)).json();
+    expect(byVariant.rows).toEqual([
+      expect.objectContaining({ experiment: null, variant: null, impressions: 3, clicks: 2 }),
+    ]);
+
     // One row for everything; nothing in another range; a re-run adds nothing.
     const all = (await get(`/v1/admin/metrics?from=2025-01-01&to=2025-01-31`)).json();
     expect(all.rows).toEqual([expect.objectContaining({ impressions: 3, clicks: 2, visitors: 2 })]);
