@@ -26,6 +26,8 @@ export interface ExperimentInput {
 
 /** Shares must sum to 1 within this (they are rounded to buckets of 1/10,000 anyway). */
 const SHARE_TOLERANCE = 1e-6;
+/** The sum as written, not as floating point adds it (0.6 + 0.3 is 0.8999999999999999). */
+const sumReason = (sum: number) => `shares must sum to 1, they sum to ${Number(sum.toPrecision(12))}`;
 /**
  * The largest blend weight a variant may set (the tiers' defaults are 0–1). Unbounded, four
  * weights of 1e308 summed to Infinity and every score of the variant's lists came out NaN.
@@ -48,6 +50,7 @@ export function draftOf(
   if (!input.tiers.length) bad('tiers', 'must name at least one tier');
   input.tiers.forEach((t, i) => {
     if (!(TIERS as readonly string[]).includes(t)) bad(`tiers/${i}`, `must be one of ${TIERS.join(', ')}`);
+    else if (input.tiers.indexOf(t) < i) bad(`tiers/${i}`, `duplicates ${JSON.stringify(t)}`);
   });
   if (input.traffic !== undefined && !(input.traffic > 0 && input.traffic <= 1))
     bad('traffic', 'must lie in (0, 1]');
@@ -75,8 +78,7 @@ export function draftOf(
     if (r?.mmrLambda !== undefined && !(r.mmrLambda >= 0 && r.mmrLambda <= 1))
       bad(`variants/${i}/config/rules/mmrLambda`, 'must lie in [0, 1]');
   });
-  if (input.variants.length && Math.abs(sum - 1) > SHARE_TOLERANCE)
-    bad('variants', `shares must sum to 1, they sum to ${sum}`);
+  if (input.variants.length && Math.abs(sum - 1) > SHARE_TOLERANCE) bad('variants', sumReason(sum));
   else
     for (const i of emptyVariants(input.variants.map((v) => v.share))) bad(`variants/${i}/share`, NO_BUCKET);
   if (errors.length) throw new ValidationError(errors);
@@ -122,7 +124,7 @@ export function sharesOf(e: Experiment, input: readonly { name: string; share: n
   const missing = e.variants.filter((v) => !byName.has(v.name)).map((v) => v.name);
   if (missing.length) bad('variants', `must give every variant a share; missing ${missing.join(', ')}`);
   const sum = input.reduce((a, v) => a + v.share, 0);
-  if (Math.abs(sum - 1) > SHARE_TOLERANCE) bad('variants', `shares must sum to 1, they sum to ${sum}`);
+  if (Math.abs(sum - 1) > SHARE_TOLERANCE) bad('variants', sumReason(sum));
   if (errors.length) throw new ValidationError(errors);
   const shares = e.variants.map((v) => byName.get(v.name)!);
   for (const k of emptyVariants(shares))

@@ -134,10 +134,12 @@ export class ExperimentService {
       next = { ...e, state: 'stopped', shipped: null };
     } else {
       if (!variant || !e.variants.some((v) => v.name === variant))
-        throw ShelfError.of(
-          'SHELF_ERR_VALIDATION',
-          `body/variant: must name a variant of ${JSON.stringify(id)}`,
-        );
+        throw new ValidationError([
+          {
+            field: 'body/variant',
+            reason: `must name a variant of ${JSON.stringify(id)}: one of ${e.variants.map((v) => v.name).join(', ')}`,
+          },
+        ]);
       next = {
         ...e,
         state: 'shipped',

@@ -6,7 +6,8 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { Static, TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, ValueErrorType } from '@sinclair/typebox/value';
+import type { ValueError } from '@sinclair/typebox/value';
 import { IMPORT_ENCODINGS, IMPORT_FORMATS, IMPORT_KINDS } from '../store/import/types.ts';
 import type { ShelfJobName } from './job-types.ts';
 
@@ -57,6 +58,14 @@ export class PayloadError extends Error {
   }
 }
 
+/** TypeBox's reason, but a union of literals (a kind, a format) lists them: not "Expected union value". */
+function reasonOf(e: ValueError): string {
+  const options = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf;
+  if (e.type === ValueErrorType.Union && options?.every((o) => o.const !== undefined))
+    return `must be one of ${options.map((o) => JSON.stringify(o.const)).join(', ')}`;
+  return e.message;
+}
+
 /** Checks `data` (undefined: `{}`) against the schema of job `name`; throws `PayloadError`. */
 export function checkPayload(name: string, data: unknown): unknown {
   const schema = (JOB_PAYLOADS as Readonly<Record<string, TSchema>>)[name];
@@ -64,7 +73,7 @@ export function checkPayload(name: string, data: unknown): unknown {
   const payload = data ?? {};
   const errors = [...Value.Errors(schema, payload)].map((e) => ({
     field: `data${e.path}`,
-    reason: e.message,
+    reason: reasonOf(e),
   }));
   if (errors.length) throw new PayloadError(name, errors);
   return payload;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { RegistryError } from '../errors.ts';
+import { NotFoundError, RegistryError } from '../errors.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -105,8 +105,10 @@ export class ModelRegistry {
     let text: string;
     try {
       text = await readFile(join(this.dir, version, 'manifest.json'), 'utf8');
-    } catch {
-      throw new RegistryError(`version ${version} does not exist`);
+    } catch (err) {
+      // Unknown is 404, as an unknown experiment is; an unreadable one is the registry's fault.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('model version', version);
+      throw new RegistryError(`version ${version} cannot be read: ${(err as Error).message}`);
     }
     return parseManifest(text, version);
   }

@@ -622,6 +622,17 @@ describe('HTTP API', () => {
       expect(rollback.json().current).toBe(models.versions[0].version);
       expect(engine.version).toBe(models.versions[0].version);
     } else expect(rollback.statusCode).toBe(409);
+    // A well-formed version that was never made is not found (as an unknown experiment is).
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/v1/admin/models/v20990101-000000-000/promote',
+      headers: as(ADMIN),
+    });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({
+      code: 'SHELF_ERR_NOT_FOUND',
+      message: 'model version "v20990101-000000-000" not found',
+    });
     const actions = (await get('/v1/admin/audit?limit=10', ADMIN))
       .json()
       .entries.map((e: { action: string; role: string }) => `${e.action} ${e.role}`);

@@ -81,6 +81,20 @@ describe('experiments through HTTP', () => {
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toMatch(/body\/variants\/1\/name: duplicates.*shares must sum to 1/);
+    // A tier named twice was collapsed silently; a sum is shown as written, not 0.8999999999999999.
+    const twice = await admin('POST', '/v1/admin/experiments', {
+      ...body,
+      tiers: ['homepage', 'homepage'],
+      variants: [
+        { name: 'control', share: 0.6, config: {} },
+        { name: 'b', share: 0.3, config: {} },
+      ],
+    });
+    expect(twice.statusCode).toBe(400);
+    expect(twice.json().details).toEqual([
+      { field: 'body/tiers/1', reason: 'duplicates "homepage"' },
+      { field: 'body/variants', reason: 'shares must sum to 1, they sum to 0.9' },
+    ]);
     const unit = await admin('POST', '/v1/admin/experiments', { ...body, unit: 'device' });
     expect(unit.statusCode).toBe(400);
     expect(unit.json().message).toMatch(/unit/);

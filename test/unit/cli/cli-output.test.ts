@@ -45,5 +45,11 @@ describe('shelf on the command line', () => {
       'shelf jobs: --data: bad import payload: data/file Expected required property; data/file Expected string',
     );
     expect(r.code).toBe(1);
+    // A misspelt kind: the kinds, not TypeBox's "Expected union value".
+    const kind = await shelf(['jobs', 'add', 'import', '--data', '{"kind":"evnts","file":"/x.csv"}'], env);
+    expect(kind.stderr.trim()).toBe(
+      'shelf jobs: --data: bad import payload: data/kind must be one of "items", "events", "users"',
+    );
+    expect(kind.code).toBe(1);
   });
 });

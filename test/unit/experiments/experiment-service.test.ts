@@ -73,6 +73,27 @@ describe('experiment lifecycle: unship', () => {
   });
 });
 
+describe('experiment lifecycle: ship', () => {
+  it('refuses an unknown variant naming the field and the variants (a 400 with details)', async () => {
+    const { svc } = service();
+    await svc.create(ADMIN, {
+      id: 'x',
+      name: 'x',
+      tiers: ['homepage'],
+      unit: 'user',
+      variants: [
+        { name: 'control', share: 0.5, config: {} },
+        { name: 'b', share: 0.5, config: {} },
+      ],
+    });
+    await svc.act(ADMIN, 'x', 'start');
+    await expect(svc.act(ADMIN, 'x', 'ship', 'zz')).rejects.toMatchObject({
+      statusCode: 400,
+      details: [{ field: 'body/variant', reason: 'must name a variant of "x": one of control, b' }],
+    });
+  });
+});
+
 describe('experiment start: model versions held beside the current one', () => {
   const onVersion = (id: string, tier: 'homepage' | 'similar' | 'cart', version: string) => ({
     id,

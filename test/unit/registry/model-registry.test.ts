@@ -81,7 +81,9 @@ describe('ModelRegistry', () => {
   });
 
   it('refuses unknown versions, bad names and corrupt files', async () => {
-    await expect(reg.promote('v20990101-000000-000')).rejects.toThrow(/does not exist/);
+    await expect(reg.promote('v20990101-000000-000')).rejects.toThrow(
+      'model version "v20990101-000000-000" not found',
+    );
     await expect(reg.manifest('../etc')).rejects.toThrow(/not a version name/);
     const m = await reg.create(meta, { 'x.bin': new Uint8Array([1, 2]) });
     await writeFile(join(reg.dir, m.version, 'x.bin'), new Uint8Array([1, 3]));
