@@ -122,9 +122,19 @@ export interface EventLimits {
 
 type Raw = Record<string, unknown>;
 
+/** A number as a CSV cell writes one: decimal, perhaps signed or with an exponent (not `0x10`, not `1_000`). */
+const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i;
+
 class Checker {
   readonly errors: FieldError[] = [];
-  constructor(private readonly raw: Raw) {}
+  /**
+   * `cells`: the values are a CSV row's text, so numbers and booleans come as strings; from JSON
+   * (the API, JSONL) a string where a number goes is refused, never read as one.
+   */
+  constructor(
+    private readonly raw: Raw,
+    private readonly cells = false,
+  ) {}
 
   /** Refuses each field of the record that is no field of a `kind` record. */
   onlyFieldsOf(kind: RecordKind): void {
@@ -168,8 +178,8 @@ class Checker {
 
   number(field: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
     const v = this.raw[field];
-    if (v === undefined || v === null || v === '') return undefined;
-    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (v === undefined || v === null || (v === '' && this.cells)) return undefined;
+    const n = typeof v === 'number' ? v : this.cells && typeof v === 'string' && DECIMAL.test(v) ? Number(v) : NaN;
     // String(v) for numbers: JSON.stringify(Infinity) is 'null' (a price of 1e400 read "got null").
     if (!Number.isFinite(n))
       return this.fail(
@@ -203,7 +213,7 @@ class Checker {
     const v = this.raw[field];
     if (v === undefined || v === null) return fallback;
     if (typeof v === 'boolean') return v;
-    if (v === 'true' || v === 'false') return v === 'true';
+    if (this.cells && (v === 'true' || v === 'false')) return v === 'true';
     this.fail(field, 'must be true or false');
     return fallback;
   }
@@ -213,7 +223,7 @@ class Checker {
     const v = this.raw[field];
     if (v === undefined || v === null) return undefined;
     if (!isRecord(v)) return this.fail(field, 'must be an object');
-    const inner = new Checker(v);
+    const inner = new Checker(v, this.cells);
     const personalization = inner.boolean('personalization', true);
     // A misspelt `personalisation: false` was read as consent given.
     for (const k of Object.keys(v)) {
@@ -287,10 +297,13 @@ export const MAX_STOCK = 2_147_483_647;
 export const MAX_PRICE = 1e12;
 export const MAX_QUANTITY = 1e6;
 
-/** `limits.latest` rejects events dated further in the future than the caller allows. */
-export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated<ShelfEvent> {
+/**
+ * `limits.latest` rejects events dated further in the future than the caller allows. `cells`: a
+ * CSV row's text (numbers as strings); else JSON, typed.
+ */
+export function validateEvent(raw: unknown, limits: EventLimits = {}, cells = false): Validated<ShelfEvent> {
   if (!isRecord(raw)) return notAnObject();
-  const c = new Checker(raw);
+  const c = new Checker(raw, cells);
   c.onlyFieldsOf('events');
   const eventId = c.id('eventId', true);
   let type: EventType | undefined;
@@ -349,9 +362,9 @@ export function validateEvent(raw: unknown, limits: EventLimits = {}): Validated
 }
 
 /** `now` fills `publishedAt` when absent. */
-export function validateItem(raw: unknown, now: number): Validated<Item> {
+export function validateItem(raw: unknown, now: number, cells = false): Validated<Item> {
   if (!isRecord(raw)) return notAnObject();
-  const c = new Checker(raw);
+  const c = new Checker(raw, cells);
   c.onlyFieldsOf('items');
   const itemId = c.id('itemId', true);
   const title = c.text('title', true);
@@ -393,9 +406,9 @@ export function validateItem(raw: unknown, now: number): Validated<Item> {
   return result(c, item);
 }
 
-export function validateUser(raw: unknown, now: number): Validated<User> {
+export function validateUser(raw: unknown, now: number, cells = false): Validated<User> {
   if (!isRecord(raw)) return notAnObject();
-  const c = new Checker(raw);
+  const c = new Checker(raw, cells);
   c.onlyFieldsOf('users');
   const userId = c.id('userId', true);
   const createdAt = c.timestamp('createdAt', false) ?? now;

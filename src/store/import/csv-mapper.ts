@@ -127,7 +127,7 @@ export class CsvMapper implements RecordMapper {
         }
       }
     }
-    emitRecord(this.kind, raw, line, this.now, sink, this.limits);
+    emitRecord(this.kind, raw, line, this.now, sink, this.limits, true);
   }
 }
 

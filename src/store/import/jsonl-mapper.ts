@@ -29,7 +29,7 @@ export class JsonlMapper implements RecordMapper {
       sink.reject(line, [{ field: '(record)', reason: `is not valid JSON: ${(err as Error).message}` }]);
       return;
     }
-    emitRecord(this.kind, this.known(raw), line, this.now, sink, this.limits);
+    emitRecord(this.kind, this.known(raw), line, this.now, sink, this.limits, false);
   }
 
   /** The fields ignored so far, in the order first met. */

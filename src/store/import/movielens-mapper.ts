@@ -166,6 +166,7 @@ export class MovieLensMapper implements RecordMapper {
         timestamp: r.seconds === null ? undefined : r.seconds * 1000,
       },
       this.limits,
+      true,
     );
     if (v.ok) sink.event(v.value, line);
     else sink.reject(line, [...errors, ...v.errors.filter((e) => !errors.length || e.field !== 'timestamp')]);

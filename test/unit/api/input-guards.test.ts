@@ -218,6 +218,39 @@ describe('HTTP API input guards', () => {
       expect(res.statusCode, url).toBe(400);
       expect(res.json().message).toContain(`${field} must be array`);
     }
+    // A batch's records too: "5" is no number in a JSON event or item (the trial's purchase of
+    // quantity "2" was stored as 2), refused naming the record's field; the rest are stored.
+    const events = await shelf.app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: as(SHOP),
+      payload: {
+        events: [
+          { eventId: 't-1', type: 'purchase', userId: 'u1', itemId: 'sku-1', quantity: '2', timestamp: NOW },
+          { eventId: 't-2', type: 'rating', userId: 'u1', itemId: 'sku-1', value: '4', timestamp: NOW },
+          { eventId: 't-3', type: 'purchase', userId: 'u1', itemId: 'sku-1', quantity: 2, timestamp: NOW },
+        ],
+      },
+    });
+    expect(events.json()).toMatchObject({
+      accepted: 1,
+      rejected: 2,
+      results: [
+        { status: 'rejected', errors: [{ field: 'quantity', reason: 'must be a number, got "2"' }] },
+        { status: 'rejected', errors: [{ field: 'value', reason: 'must be a number, got "4"' }] },
+        { status: 'accepted' },
+      ],
+    });
+    const items = await shelf.app.inject({
+      method: 'PUT',
+      url: '/v1/items',
+      headers: as(ADMIN),
+      payload: { items: [{ itemId: 'sku-1', title: 'Mug', price: '9.5' }] },
+    });
+    expect(items.json()).toMatchObject({
+      written: 0,
+      errors: [{ index: 0, errors: [{ field: 'price', reason: 'must be a number, got "9.5"' }] }],
+    });
     // Query strings are text: their numbers and lists are still read from it.
     const list = await shelf.app.inject({
       url: '/v1/recommendations/cart?cartItemIds=sku-1&limit=5',

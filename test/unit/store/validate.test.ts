@@ -10,13 +10,13 @@ import {
 const NOW = Date.UTC(2026, 10, 25);
 const base = { eventId: 'e1', type: 'view', userId: 'u1', itemId: 'i1', timestamp: '2026-11-01T10:00:00Z' };
 
-function errorsOf(r: ReturnType<typeof validateEvent> | ReturnType<typeof validateItem>) {
+function errorsOf(r: { ok: true } | { ok: false; errors: { field: string; reason: string }[] }) {
   return r.ok ? [] : r.errors;
 }
 
 describe('validateEvent', () => {
   it('accepts DESIGN.md events with ISO or epoch-ms timestamps', () => {
-    const r = validateEvent({ ...base, quantity: '2', price: 3.5, context: { page: 'home' } });
+    const r = validateEvent({ ...base, quantity: 2, price: 3.5, context: { page: 'home' } });
     expect(r).toEqual({
       ok: true,
       value: {
@@ -31,6 +31,21 @@ describe('validateEvent', () => {
       },
     });
     expect(validateEvent({ ...base, timestamp: Date.UTC(2026, 0, 1) }).ok).toBe(true);
+  });
+
+  it('reads numbers from a CSV row’s text (decimal only), and refuses them as strings from JSON', () => {
+    const text = { ...base, quantity: ' 2 ', price: '3.5e0' };
+    expect(validateEvent(text, {}, true)).toMatchObject({ ok: true, value: { quantity: 2, price: 3.5 } });
+    // From JSON (the API, JSONL) "2" is no number: read as one, it hid a client's type error.
+    expect(errorsOf(validateEvent(text))).toEqual([
+      { field: 'quantity', reason: 'must be a number, got " 2 "' },
+      { field: 'price', reason: 'must be a number, got "3.5e0"' },
+    ]);
+    // Number() reads hex, binary and an empty-looking cell; a feed's cell is refused instead.
+    for (const price of ['0x10', '0b11', '1_000', '12abc'])
+      expect(errorsOf(validateEvent({ ...base, price }, {}, true)), price).toEqual([
+        { field: 'price', reason: `must be a number, got ${JSON.stringify(price)}` },
+      ]);
   });
 
   it.each([
@@ -208,10 +223,14 @@ describe('validateUser', () => {
       ok: true,
       value: { consent: { personalization: true } },
     });
-    expect(validateUser({ userId: 'u', consent: { personalization: 'false' } }, NOW)).toMatchObject({
+    expect(validateUser({ userId: 'u', consent: { personalization: 'false' } }, NOW, true)).toMatchObject({
       ok: true,
       value: { consent: { personalization: false } },
     });
+    // From JSON a boolean is a boolean: "false" is refused, never read as consent given or not.
+    expect(errorsOf(validateUser({ userId: 'u', consent: { personalization: 'false' } }, NOW))).toEqual([
+      { field: 'consent.personalization', reason: 'must be true or false' },
+    ]);
     const bad = validateUser({ userId: 'u', consent: { personalization: 'maybe' } }, NOW);
     expect(bad.ok ? [] : bad.errors.map((e) => e.field)).toContain('consent.personalization');
   });
