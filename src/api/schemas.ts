@@ -165,7 +165,7 @@ const ItemStatus = Type.Union([Type.Literal('active'), Type.Literal('delisted')]
 const ItemRecord = Type.Object(
   {
     itemId: Type.String(),
-    title: Type.String(),
+    title: Type.Optional(Type.String({ description: 'required for a new item; a stored one keeps its own' })),
     description: Type.Optional(Type.String()),
     categories: Type.Optional(
       Type.Array(Type.String(), { description: "category paths, 'Home > Kitchen > Mugs'" }),

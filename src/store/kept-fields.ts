@@ -9,12 +9,13 @@
 import type { Item, Store } from './types.ts';
 import { recordFields } from './validate.ts';
 
-/** The fields a record may leave out: all but `itemId` and `title`, which it must give. */
-export type KeptField = Exclude<keyof Item, 'itemId' | 'title'>;
+/** The fields a record may leave out: all but `itemId` (a new item must give its `title`). */
+export type KeptField = Exclude<keyof Item, 'itemId'>;
 // The item record's fields (validate.ts) are Item's keys.
-export const KEPT_FIELDS = recordFields('items').fields.filter(
-  (f) => f !== 'itemId' && f !== 'title',
-) as readonly KeptField[];
+export const KEPT_FIELDS = recordFields('items').fields.filter((f) => f !== 'itemId') as readonly KeptField[];
+
+/** Why a new item's record without a title is refused: a stored one keeps its own. */
+export const NEW_ITEM_TITLE = { field: 'title', reason: 'is required for a new item' } as const;
 
 /** The fields a raw item record leaves out: absent, null, or an empty CSV cell. */
 export function fieldsLeftOut(raw: unknown): KeptField[] {
@@ -22,23 +23,77 @@ export function fieldsLeftOut(raw: unknown): KeptField[] {
   return KEPT_FIELDS.filter((f) => r[f] === undefined || r[f] === null || r[f] === '');
 }
 
-/** `items` with the stored value of every field `leftOut` names for each, those the store holds. */
+/** An item's records of one upload as one record, and how many there were. */
+export interface MergedItem {
+  item: Item;
+  /** Its first record (where a refusal of it is reported). */
+  first: Item;
+  /** The fields every one of its records left out (the stored values fill them). */
+  leftOut: readonly KeptField[];
+  records: number;
+}
+
+/**
+ * The records of one upload (a `PUT /v1/items` body, an import batch) naming the same item, in
+ * order, as one: a field a later record leaves out keeps the earlier one's value, as it would
+ * had they come in two uploads. Taken alone, the later record filled it from the store: a stock 0
+ * then a price-only row put the stored stock back, and the item into every list again; and a new
+ * item named twice lost its categories and publish date. By item, in first-seen order; the last
+ * record itself when it left nothing out.
+ */
+export function mergeRepeats(
+  items: readonly Item[],
+  leftOut: (item: Item) => readonly KeptField[] | undefined,
+): MergedItem[] {
+  const byId = new Map<string, MergedItem>();
+  for (const item of items) {
+    const out = leftOut(item) ?? [];
+    const prev = byId.get(item.itemId);
+    if (!prev || !out.length) {
+      byId.set(item.itemId, {
+        item,
+        first: prev?.first ?? item,
+        leftOut: out,
+        records: (prev?.records ?? 0) + 1,
+      });
+      continue;
+    }
+    const kept: Partial<Record<KeptField, unknown>> = {};
+    for (const f of out) if (!prev.leftOut.includes(f)) kept[f] = prev.item[f];
+    byId.set(item.itemId, {
+      item: { ...item, ...kept } as Item,
+      first: prev.first,
+      leftOut: out.filter((f) => prev.leftOut.includes(f)),
+      records: prev.records + 1,
+    });
+  }
+  return [...byId.values()];
+}
+
+/**
+ * `items` with the stored value of every field `leftOut` names for each, those the store holds;
+ * `untitled`: the new items whose records gave no title (NEW_ITEM_TITLE), not in `items`.
+ */
 export async function keepStoredFields(
   store: Pick<Store, 'getItems'>,
   items: readonly Item[],
   leftOut: (item: Item) => readonly KeptField[] | undefined,
-): Promise<Item[]> {
+): Promise<{ items: Item[]; untitled: Item[] }> {
   const ids = items.filter((i) => leftOut(i)?.length).map((i) => i.itemId);
-  if (!ids.length) return [...items];
+  if (!ids.length) return { items: [...items], untitled: [] };
   const stored = new Map((await store.getItems(ids)).map((i) => [i.itemId, i]));
-  return items.map((i) => {
-    const before = stored.get(i.itemId);
-    if (!before) return i;
-    const kept: Partial<Record<KeptField, unknown>> = {};
-    for (const f of leftOut(i) ?? []) kept[f] = before[f];
-    const out = { ...i, ...kept } as Item;
-    // A field the stored item lacks (no price, no stock) is absent, not undefined.
-    for (const f of KEPT_FIELDS) if (out[f] === undefined) delete out[f];
-    return out;
-  });
+  const untitled = items.filter((i) => !stored.has(i.itemId) && leftOut(i)?.includes('title'));
+  const kept = items
+    .filter((i) => !untitled.includes(i))
+    .map((i) => {
+      const before = stored.get(i.itemId);
+      if (!before) return i;
+      const kept: Partial<Record<KeptField, unknown>> = {};
+      for (const f of leftOut(i) ?? []) kept[f] = before[f];
+      const out = { ...i, ...kept } as Item;
+      // A field the stored item lacks (no price, no stock) is absent, not undefined.
+      for (const f of KEPT_FIELDS) if (out[f] === undefined) delete out[f];
+      return out;
+    });
+  return { items: kept, untitled };
 }

@@ -179,7 +179,8 @@ class Checker {
   number(field: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
     const v = this.raw[field];
     if (v === undefined || v === null || (v === '' && this.cells)) return undefined;
-    const n = typeof v === 'number' ? v : this.cells && typeof v === 'string' && DECIMAL.test(v) ? Number(v) : NaN;
+    const n =
+      typeof v === 'number' ? v : this.cells && typeof v === 'string' && DECIMAL.test(v) ? Number(v) : NaN;
     // String(v) for numbers: JSON.stringify(Infinity) is 'null' (a price of 1e400 read "got null").
     if (!Number.isFinite(n))
       return this.fail(
@@ -367,7 +368,9 @@ export function validateItem(raw: unknown, now: number, cells = false): Validate
   const c = new Checker(raw, cells);
   c.onlyFieldsOf('items');
   const itemId = c.id('itemId', true);
-  const title = c.text('title', true);
+  // Absent, a stored item keeps its title (kept-fields.ts); a new one is refused there.
+  const title = c.text('title', false);
+  if (title !== undefined && title.trim() === '') c.fail('title', 'must not be empty');
   const description = c.text('description', false);
   let categories: string[] = [];
   const cats = raw.categories;
@@ -391,7 +394,7 @@ export function validateItem(raw: unknown, now: number, cells = false): Validate
   const attributes = c.attributes('attributes') ?? {};
   const item: Item = {
     itemId: itemId!,
-    title: title!,
+    title: title ?? '',
     categories: categories.map((p) => normaliseCategory(p)),
     status,
     publishedAt,

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AuditLog } from '../../changes/audit-log.ts';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
 import { NotFoundError } from '../../errors.ts';
-import { fieldsLeftOut, keepStoredFields } from '../../store/kept-fields.ts';
+import { fieldsLeftOut, keepStoredFields, mergeRepeats, NEW_ITEM_TITLE } from '../../store/kept-fields.ts';
 import type { KeptField } from '../../store/kept-fields.ts';
 import type { Item, Store } from '../../store/types.ts';
 import { validateItem } from '../../store/validate.ts';
@@ -37,17 +37,33 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
     async (req) => {
       const now = Date.now();
       const checked = req.body.items.map((raw) => validateItem(raw, now));
-      // An item sent again without a field keeps the one stored (kept-fields.ts).
+      // An item sent again without a field keeps the one sent before it in this body, else the
+      // one stored (kept-fields.ts).
       const leftOut = new Map<Item, KeptField[]>(
         checked.flatMap((c, k) => (c.ok ? [[c.value, fieldsLeftOut(req.body.items[k])] as const] : [])),
       );
-      const valid = await keepStoredFields(store, [...leftOut.keys()], (i) => leftOut.get(i));
+      const merged = new Map(
+        mergeRepeats([...leftOut.keys()], (i) => leftOut.get(i)).map((m) => [m.item, m]),
+      );
+      const { items: valid, untitled } = await keepStoredFields(
+        store,
+        [...merged.keys()],
+        (i) => merged.get(i)?.leftOut,
+      );
       const { written } = valid.length ? await store.upsertItems(valid) : { written: 0 };
       if (valid.length) {
         await audit.record(actorOf(req), 'items.upsert', null, { items: valid.length, written });
         await changes.publish([{ kind: 'items', itemIds: valid.map((i) => i.itemId) }]);
       }
-      const errors = checked.flatMap((c, index) => (c.ok ? [] : [{ index, errors: c.errors }]));
+      // A new item's records that gave no title, each refused where it is in the body.
+      const noTitle = new Set(untitled.map((i) => i.itemId));
+      const errors = checked.flatMap((c, index) =>
+        !c.ok
+          ? [{ index, errors: c.errors }]
+          : noTitle.has(c.value.itemId)
+            ? [{ index, errors: [{ ...NEW_ITEM_TITLE }] }]
+            : [],
+      );
       return { written, rejected: errors.length, errors };
     },
   );

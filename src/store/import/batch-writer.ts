@@ -6,9 +6,10 @@
  * Items and users are upserts, so to report "nothing new" on re-import and to avoid rewriting
  * identical rows, each batch is first compared with the stored rows: only new or changed ones
  * are written (`stored`), identical ones count as `duplicates`. When one id occurs several
- * times in a batch the last one wins and the id is counted once.
+ * times in a batch its records are applied in order as one (kept-fields.ts `mergeRepeats`), the
+ * id counted once and its other rows as `repeatedItemRows`; a user's last record wins.
  */
-import { keepStoredFields } from '../kept-fields.ts';
+import { keepStoredFields, mergeRepeats, NEW_ITEM_TITLE } from '../kept-fields.ts';
 import type { KeptField } from '../kept-fields.ts';
 import type { Attribution, Item, ShelfEvent, Store, User } from '../types.ts';
 import type { EntityCounts, ImportError, ImportKind, ImportSink, ItemOptions } from './types.ts';
@@ -54,6 +55,8 @@ export class BatchWriter implements ImportSink {
   private readonly counted = new Set<string>();
   /** The fields each item's record left out: a stored item keeps its own. */
   private readonly leftOut = new WeakMap<Item, readonly KeptField[]>();
+  /** The line of each item's record, for a refusal made when it is written. */
+  private readonly lines = new WeakMap<Item, number>();
 
   readonly counts: Record<ImportKind, EntityCounts> = {
     items: { stored: 0, duplicates: 0 },
@@ -83,6 +86,7 @@ export class BatchWriter implements ImportSink {
   item(item: Item, options?: ItemOptions): void {
     if (options?.implied) this.implied.add(item);
     if (options?.leftOut?.length) this.leftOut.set(item, options.leftOut);
+    if (options?.line !== undefined) this.lines.set(item, options.line);
     this.items.push(item);
   }
 
@@ -187,16 +191,23 @@ export class BatchWriter implements ImportSink {
   }
 
   private async writeItems(batch: Item[]): Promise<void> {
-    const latest = lastById(batch, (i) => i.itemId);
-    const items = [...latest.values()];
+    // An id named again in the batch: its rows in order as one (implied items leave nothing out,
+    // so the last, the most complete, is the one kept).
+    const merged = mergeRepeats(batch, (i) => this.leftOut.get(i));
+    const repeats = merged.reduce((n, m) => n + m.records - 1, 0);
+    if (repeats) this.count('repeatedItemRows', repeats);
+    const leftOut = new Map(merged.map((m) => [m.item, m.leftOut]));
+    const first = new Map(merged.map((m) => [m.item, m.first]));
+    const items = merged.map((m) => m.item);
     const implied = items.filter((i) => this.implied.has(i));
     const lookUp = implied.filter((i) => !this.created.has(i.itemId)).map((i) => i.itemId);
     const known = new Set((await this.store.getItems(lookUp)).map((i) => i.itemId));
-    const toWrite = await keepStoredFields(
+    const { items: toWrite, untitled } = await keepStoredFields(
       this.store,
       items.filter((i) => !known.has(i.itemId)),
-      (i) => this.leftOut.get(i),
+      (i) => leftOut.get(i),
     );
+    for (const i of untitled) this.reject(this.lines.get(first.get(i)!) ?? 0, [NEW_ITEM_TITLE]);
     for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
     const repeated = new Set(implied.filter((i) => this.counted.has(i.itemId)).map((i) => i.itemId));
     const again = (i: Item) => repeated.has(i.itemId);
@@ -204,7 +215,8 @@ export class BatchWriter implements ImportSink {
     const written = await upsert(toWrite.filter((i) => !again(i)));
     const completed = await upsert(toWrite.filter(again));
     this.counts.items.stored += written;
-    this.counts.items.duplicates += items.filter((i) => !again(i)).length - written;
+    const counted = items.filter((i) => !again(i) && !untitled.includes(i));
+    this.counts.items.duplicates += counted.length - written;
     for (const i of implied) this.counted.add(i.itemId);
     if (written + completed) await this.onWritten?.({ items: toWrite });
   }

@@ -23,7 +23,7 @@ export function emitRecord(
     else sink.reject(line, v.errors);
   } else if (kind === 'items') {
     const v = validateItem(raw, now, cells);
-    if (v.ok) sink.item(v.value, { leftOut: fieldsLeftOut(raw) });
+    if (v.ok) sink.item(v.value, { leftOut: fieldsLeftOut(raw), line });
     else sink.reject(line, v.errors);
   } else {
     const v = validateUser(raw, now, cells);

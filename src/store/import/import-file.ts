@@ -150,7 +150,8 @@ export async function importFile(store: Store, options: ImportFileOptions): Prom
     flagged: writer.flagged,
     counts: writer.extra,
     also,
-    errors: writer.errors,
+    // By line: a new item refused for want of a title is found only when its batch is written.
+    errors: writer.errors.toSorted((a, b) => a.line - b.line),
     errorsOmitted: writer.errorsOmitted,
     ignoredColumns: [...(mapper.ignoredColumns ?? [])],
     seconds: Math.round(performance.now() - started) / 1000,

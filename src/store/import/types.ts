@@ -22,6 +22,8 @@ export interface ItemOptions {
   implied?: boolean;
   /** The fields the record left out: an item already stored keeps its own (kept-fields.ts). */
   leftOut?: readonly KeptField[];
+  /** The record's line, should writing it refuse it (a new item without a title). */
+  line?: number;
 }
 
 /**

@@ -409,6 +409,65 @@ describe('HTTP API', () => {
       headers: as(ADMIN),
     });
     expect(why.json()).toMatchObject({ shown: false, stage: 'filters', reason: 'out of stock' });
+    // One body naming the item twice: the later record builds on the earlier one, not on the
+    // stored item (a trial's stock 0 then price-only record put the stored stock back).
+    await app.inject({
+      method: 'PATCH',
+      url: '/v1/items/api-new',
+      headers: as(ADMIN),
+      payload: { stock: 7 },
+    });
+    const twice = await app.inject({
+      method: 'PUT',
+      url: '/v1/items',
+      headers: as(ADMIN),
+      payload: {
+        items: [
+          { itemId: 'api-new', title: 'New lamp', stock: 0 },
+          { itemId: 'api-new', title: 'New lamp', price: 21 },
+          {
+            itemId: 'api-twice',
+            title: 'Bowl',
+            categories: ['Home > Kitchen'],
+            stock: 4,
+            publishedAt: '2011-01-01T00:00:00Z',
+          },
+          { itemId: 'api-twice', title: 'Bowl v2', price: 6 },
+        ],
+      },
+    });
+    expect(twice.json()).toMatchObject({ written: 2, rejected: 0 });
+    expect(await store.getItem('api-new')).toMatchObject({
+      price: 21,
+      stock: 0,
+      categories: ['Home > Lighting'],
+    });
+    // Without a title: a stored item keeps its own; a new one is refused where it is in the body.
+    const untitled = await app.inject({
+      method: 'PUT',
+      url: '/v1/items',
+      headers: as(ADMIN),
+      payload: {
+        items: [
+          { itemId: 'api-new', price: 22 },
+          { itemId: 'api-none', price: 1 },
+        ],
+      },
+    });
+    expect(untitled.json()).toEqual({
+      written: 1,
+      rejected: 1,
+      errors: [{ index: 1, errors: [{ field: 'title', reason: 'is required for a new item' }] }],
+    });
+    expect(await store.getItem('api-new')).toMatchObject({ title: 'New lamp', price: 22, stock: 0 });
+    expect(await store.getItem('api-none')).toBeNull();
+    expect(await store.getItem('api-twice')).toMatchObject({
+      title: 'Bowl v2',
+      price: 6,
+      stock: 4,
+      categories: ['Home > Kitchen'],
+      publishedAt: Date.UTC(2011, 0, 1),
+    });
   });
 
   it('deletes a user: events, profile and personal state; the user is cold afterwards', async () => {
@@ -965,7 +1024,8 @@ describe('HTTP API', () => {
       expect.arrayContaining(['userId', 'sessionId', 'price', 'quantity', 'value', 'recommendationId']),
     );
     const item = record('PUT /v1/items', 'items');
-    expect(item.required.sort()).toEqual(['itemId', 'title']);
+    // A title is required of a new item only (a stored one keeps its own): not of every record.
+    expect(item.required.sort()).toEqual(['itemId']);
     expect(Object.keys(item.properties)).toEqual(
       expect.arrayContaining(['categories', 'price', 'stock', 'status', 'publishedAt', 'repurchasable']),
     );

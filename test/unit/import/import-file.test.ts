@@ -267,7 +267,7 @@ describe('importFile: items and users', () => {
     expect(s).toMatchObject({ rows: 4, stored: 2, duplicates: 0, rejected: 2, ignoredColumns: ['supplier'] });
     // The row after a record spanning two lines reports its own physical line.
     expect(s.errors).toEqual([
-      { line: 5, field: 'title', reason: 'is required' },
+      { line: 5, field: 'title', reason: 'is required for a new item' },
       { line: 6, field: 'price', reason: 'must be at least 0' },
     ]);
     expect(await store.getItem('m1')).toEqual({
@@ -309,6 +309,27 @@ describe('importFile: items and users', () => {
     ]);
     expect(before[1]).toMatchObject({ status: 'delisted', stock: 0, categories: ['Home > Kitchen'] });
     expect(before[0]).toMatchObject({ stock: 3, repurchasable: true, attributes: { color: 'red' } });
+    // A file naming an item twice applies its rows in order, whatever the batch size: the stock
+    // of the first row stays, the price of the second is taken (one batch put the stored stock
+    // back); the repeated row is counted.
+    const twice = await file('twice.csv', 'itemId,title,stock,price\nm1,Mug,0,\nm1,Mug,,14\n');
+    for (const batchSize of [5000, 1]) {
+      await store.upsertItems([before[0]]);
+      const summary = await run('items', twice, { batchSize });
+      expect(await store.getItem('m1'), `batch ${batchSize}`).toMatchObject({ stock: 0, price: 14 });
+      if (batchSize > 1)
+        expect(summary).toMatchObject({ rows: 2, stored: 1, counts: { repeatedItemRows: 1 } });
+    }
+    // A price-only feed needs no titles: a stored item keeps its own, a new one is refused by line.
+    const prices = await file('only-prices.csv', 'itemId,price\nm1,15\nm9,2\n');
+    expect(await run('items', prices)).toMatchObject({
+      rows: 2,
+      stored: 1,
+      rejected: 1,
+      errors: [{ line: 3, field: 'title', reason: 'is required for a new item' }],
+    });
+    expect(await store.getItem('m1')).toMatchObject({ title: 'Mug', price: 15, stock: 0 });
+    expect(await store.getItem('m9')).toBeNull();
 
     const users = await file(
       'users.jsonl',

@@ -200,7 +200,7 @@ describe('validateItem', () => {
   });
 
   it.each([
-    [{ itemId: 'i', title: '' }, 'title'],
+    [{ itemId: 'i', title: '  ' }, 'title'],
     [{ itemId: 'i', title: 't', stock: 1.5 }, 'stock'],
     // Seen on PostgreSQL: one item of 2^31 in stock failed its whole batch (an integer column).
     [{ itemId: 'i', title: 't', stock: 2_147_483_648 }, 'stock'],
