@@ -201,12 +201,17 @@ export class BatchWriter implements ImportSink {
     const items = merged.map((m) => m.item);
     const implied = items.filter((i) => this.implied.has(i));
     const lookUp = implied.filter((i) => !this.created.has(i.itemId)).map((i) => i.itemId);
-    const known = new Set((await this.store.getItems(lookUp)).map((i) => i.itemId));
+    const stored = new Map((await this.store.getItems(lookUp)).map((i) => [i.itemId, i]));
+    const known = new Set(stored.keys());
     const { items: toWrite, untitled } = await keepStoredFields(
       this.store,
       items.filter((i) => !known.has(i.itemId)),
       (i) => leftOut.get(i),
     );
+    for (const i of implied) {
+      const completed = completion(stored.get(i.itemId), i);
+      if (completed) toWrite.push(completed);
+    }
     for (const i of untitled) this.reject(this.lines.get(first.get(i)!) ?? 0, [NEW_ITEM_TITLE]);
     for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
     const repeated = new Set(implied.filter((i) => this.counted.has(i.itemId)).map((i) => i.itemId));
@@ -239,6 +244,22 @@ export class BatchWriter implements ImportSink {
 }
 
 const ERASED = 'the user was erased (right to erasure)';
+
+/**
+ * A stored item an earlier import implied without a title or a price (its first rows had neither:
+ * an Online Retail file imported in parts, or resumed after a crash) with what a later row gives:
+ * filled in, never overwritten; null when there is nothing to fill.
+ */
+function completion(stored: Item | undefined, implied: Item): Item | null {
+  if (!stored) return null;
+  const out: Item = { ...stored };
+  if (stored.title === stored.itemId && implied.title !== implied.itemId) out.title = implied.title;
+  if (stored.price === undefined && implied.price !== undefined) {
+    out.price = implied.price;
+    if (implied.currency !== undefined) out.currency = implied.currency;
+  }
+  return out.title === stored.title && out.price === stored.price ? null : out;
+}
 
 /** Last record per id, in first-seen order (a repeat inside a batch supersedes the earlier one). */
 function lastById<T>(batch: readonly T[], id: (x: T) => string): Map<string, T> {

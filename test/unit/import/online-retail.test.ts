@@ -146,6 +146,39 @@ describe('Online Retail import', () => {
     expect((await store.getItem('22633'))?.title).toBe('HAND WARMER UNION JACK');
   });
 
+  // Seen on the real file imported in two parts (or resumed after a kill): items 35645 and 84746,
+  // whose first rows have no description and price 0, kept their id as title and no price.
+  it('fills in, from a later file, the title and price an earlier one could not give an item', async () => {
+    const [header, ...rows] = FIXTURE.split('\n');
+    const part = async (name: string, lines: string[]) => {
+      const file = join(dir, name);
+      await writeFile(file, [header, ...lines].join('\n'));
+      return importFile(store, { kind: 'events', file, format: 'online-retail' });
+    };
+    // Line 4 (22633 without a description) and line 9 (22139 at price 0) in the first part.
+    await part('part1.csv', [rows[2]!, rows[7]!]);
+    expect(await store.getItems(['22633', '22139'])).toMatchObject([
+      { title: '22633', price: 1.85 },
+      { title: '22139' },
+    ]);
+    expect((await store.getItem('22139'))?.price).toBeUndefined();
+    const later = await part('part2.csv', [
+      rows[3]!,
+      '536999,22139,RETROSPOT TEA SET CERAMIC 11 PC ,3,2010-12-02 10:00:00,4.95,13047.0,United Kingdom',
+    ]);
+    expect(later.also.items).toEqual({ stored: 2, duplicates: 0 });
+    expect(await store.getItems(['22633', '22139'])).toMatchObject([
+      { title: 'HAND WARMER UNION JACK', price: 1.85 },
+      { title: 'RETROSPOT TEA SET CERAMIC 11 PC', price: 4.95, currency: 'GBP' },
+    ]);
+    // Given, they are never overwritten by a later file's.
+    await part('part3.csv', ['537000,22139,TEA SET,1,2010-12-03 10:00:00,5.5,13047.0,United Kingdom']);
+    expect(await store.getItem('22139')).toMatchObject({
+      title: 'RETROSPOT TEA SET CERAMIC 11 PC',
+      price: 4.95,
+    });
+  });
+
   // Seen on the real file: importing it again after the shop set stock and status put sold-out
   // and delisted items back in every tier (stock null, status active, repurchasable false).
   it("never resets the catalogue's own fields: stock, status, repurchasable, categories, title", async () => {
