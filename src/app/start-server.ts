@@ -11,6 +11,7 @@ import type { ApiKey, ShelfConfig } from '../config.ts';
 import { exportStorefront } from '../demo/export-storefront.ts';
 import type { ExportProgress } from '../demo/export-storefront.ts';
 import { generateStorefront } from '../demo/generate-storefront.ts';
+import { clearSeedMark, readSeedMark, writeSeedMark } from '../demo/seed-mark.ts';
 import type { StorefrontOptions } from '../demo/generate-storefront.ts';
 import type { ShelfApp } from '../api/app.ts';
 import type { Verdict } from '../jobs/train-processor.ts';
@@ -73,25 +74,38 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     let changed = false;
     let planted: PlantedTruth | null = null;
     const simulation = o.simulate === false ? null : { visitors: 300, days: 2, seed: 1, ...o.simulate };
-    // The demo history ends where the simulated days begin; they end at 00:00 UTC today.
-    const today = Math.floor(Date.now() / DAY) * DAY;
     // A row read of each table, not `stats`'s counts (170–190 ms on Online Retail's 540k events).
     // Demo data only where it cannot land in a shop's own data: the embedded store, holding
     // nothing (a catalogue imported before its events got 2,000 demo items mixed into it).
     const embedded = config.database.kind === 'sqlite';
+    const demoDir = join(config.dataDir, 'demo');
+    // A seeding a killed start left unfinished (seed-mark.ts) is finished on its own clock.
+    const unfinished = embedded ? await readSeedMark(demoDir) : null;
+    // The demo history ends where the simulated days begin; they end at 00:00 UTC today.
+    const today = unfinished?.today ?? Math.floor(Date.now() / DAY) * DAY;
     const empty = await store.isEmpty();
+    if (unfinished?.stage === 'simulate')
+      say('the demo storefront was seeded, but its simulated days were cut short: metrics hold part of them');
     if (empty && !embedded) {
       say('the store is empty: import your catalogue and events (no demo data is written to PostgreSQL)');
-    } else if (empty) {
-      say('the store is empty: generating the demo storefront');
-      const sf = generateStorefront({
-        ...o.demo,
-        now: simulation ? today - simulation.days * DAY : Date.now(),
-      });
+    } else if ((empty && embedded) || unfinished?.stage === 'import') {
+      say(
+        unfinished?.stage === 'import'
+          ? 'the demo storefront was cut short while seeding: completing it'
+          : 'the store is empty: generating the demo storefront',
+      );
+      const now =
+        unfinished?.stage === 'import'
+          ? unfinished.now
+          : simulation
+            ? today - simulation.days * DAY
+            : Date.now();
+      await writeSeedMark(demoDir, { stage: 'import', now, today });
+      const sf = generateStorefront({ ...o.demo, now });
       planted = sf.planted;
       const summary = await exportStorefront(sf, {
         store,
-        dir: join(config.dataDir, 'demo'),
+        dir: demoDir,
         jsonl: false,
         onProgress: (p) => say('importing demo data', p),
       });
@@ -122,6 +136,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       const t0 = Date.now();
       const { visitors, days, seed } = simulation;
       say(`simulating ${days} days of ${visitors} demo visitors`);
+      await writeSeedMark(demoDir, { stage: 'simulate', today });
       const { result } = await simulateStorefront({
         config,
         log,
@@ -141,6 +156,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
           `(${((Date.now() - t0) / 1000).toFixed(1)} s)`,
       );
     }
+    if (unfinished || planted) await clearSeedMark(demoDir);
     // The engine was loaded before the demo data, the first version and the simulated days: load them.
     if (changed) await engine.swap();
     // This process's first segment report (in a child process); later ones on the schedule.

@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../../src/app/start-server.ts';
 import { createContext } from '../../../src/cli/command-context.ts';
+import { generateStorefront } from '../../../src/demo/generate-storefront.ts';
+import { readSeedMark, writeSeedMark } from '../../../src/demo/seed-mark.ts';
 import jobs from '../../../src/cli/commands/jobs.ts';
 import type { RunningServer } from '../../../src/app/start-server.ts';
 import { loadConfig } from '../../../src/config.ts';
@@ -193,6 +195,46 @@ describe('npm start’s code path on a store holding a catalogue and no events y
       expect(
         ((await res.json()) as { items: { itemId: string }[] }).items.map((i) => i.itemId).sort(),
       ).toEqual(['bowl', 'cup', 'mug']);
+    } finally {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm start after a first start killed while seeding the demo', () => {
+  it('finishes the seeding on the clock it began with, and says so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shelf-start-cut-'));
+    const config = loadConfig({ SHELF_DATA_DIR: dir, SHELF_PORT: '0' });
+    const demo = { items: 200, users: 150, events: 6000 };
+    const now = Date.UTC(2026, 10, 30);
+    const sf = generateStorefront({ ...demo, now });
+    const all = [...sf.events()].flat();
+    // What the killed start had written: the catalogue, the users and the first 2,000 events.
+    const store = await openStore(config.database);
+    await store.upsertItems(sf.items);
+    await store.upsertUsers(sf.users);
+    await store.insertEvents(all.slice(0, 2000));
+    await store.close();
+    await writeSeedMark(join(dir, 'demo'), { stage: 'import', now, today: now });
+    const messages: string[] = [];
+    const server = await startServer({
+      config,
+      log: pino({ level: 'silent' }),
+      demo,
+      simulate: false,
+      train: { recipe: { factors: 8, iterations: 3 } },
+      onProgress: (m, p) => {
+        if (!p) messages.push(m);
+      },
+    });
+    try {
+      expect(messages[0]).toBe('the demo storefront was cut short while seeding: completing it');
+      const after = await openStore(config.database);
+      // Every event of the same demo, once each: the rest were added, none made twice.
+      expect((await after.stats()).events).toBe(all.length);
+      await after.close();
+      expect(await readSeedMark(join(dir, 'demo'))).toBeNull();
     } finally {
       await server.close();
       await rm(dir, { recursive: true, force: true });
