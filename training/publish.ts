@@ -549,7 +549,7 @@ export async function promoteWithGate(o: PromoteOptions): Promise<Verdict> {
   if (split.testUsers.length === 0) {
     return {
       promoted: false,
-      message: `cannot compare ${o.version} with ${currentVersion}: the newest split has no test users (use --force)`,
+      message: `cannot compare ${o.version} with ${currentVersion}: the newest split has no test users (force it: --force, or ?force=true)`,
       candidate: null,
       current: null,
     };
@@ -576,7 +576,7 @@ export async function promoteWithGate(o: PromoteOptions): Promise<Verdict> {
       promoted: false,
       message:
         `refused: ${o.version} scores ${scores}, more than the margin ${margin} below the current version; ` +
-        `${currentVersion} stays current (override with --force)`,
+        `${currentVersion} stays current (force it: --force, or ?force=true)`,
       candidate: cand,
       current: cur,
     };

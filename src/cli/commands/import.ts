@@ -137,7 +137,10 @@ const command: Command = {
         });
       }
       if (summary.ignoredColumns.length) {
-        ctx.log.warn({ columns: summary.ignoredColumns }, 'ignored CSV columns that are not fields');
+        ctx.log.warn(
+          { columns: summary.ignoredColumns },
+          'ignored columns or fields that are no field of the record',
+        );
       }
       ctx.out.write(json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
       return 0;

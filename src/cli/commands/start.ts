@@ -49,7 +49,7 @@ const start: Command = {
       `  API docs   ${base}/docs`,
       `  health     ${base}/healthz   ready ${base}/readyz   metrics ${base}/metrics`,
       server.generatedKeys
-        ? `  demo keys (set SHELF_API_KEYS to choose your own):\n    storefront ${shop}\n    admin      ${admin}`
+        ? `  generated keys, kept in the store (set SHELF_API_KEYS to choose your own):\n    storefront ${shop}\n    admin      ${admin}`
         : '  API keys from SHELF_API_KEYS',
       '\nTry:',
       curl(`/v1/recommendations/homepage?userId=${q(userId)}`),
