@@ -403,8 +403,13 @@ export async function createShelf(
       log.info({ ms: Date.now() - t0 }, 'drained: no request in flight');
       const left = new Promise<void>((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref());
       await Promise.race([jobs.idle(), left]);
-      // A job still running is ended (its child process too) and left to be run again.
-      jobs.stop();
+      // A job still running is ended (its child process too); embedded, nothing runs it again.
+      const cut = jobs.stop();
+      if (cut.length)
+        log.warn(
+          { jobs: cut.map((j) => ({ id: j.id, name: j.name, state: j.state, stage: j.progress?.stage })) },
+          'jobs not finished before closing: queue them again after the restart (embedded jobs live in this process)',
+        );
       await close(Promise.resolve());
       log.info({ ms: Date.now() - t0 }, 'closed');
     };

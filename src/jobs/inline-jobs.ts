@@ -88,12 +88,14 @@ export class InlineJobs<N extends string = string> implements JobQueue<N> {
   }
 
   /**
-   * Stops: the running job is aborted (its child process ended) and it and the queued ones are
-   * left queued, to be enqueued again by the next start; nothing more runs.
+   * Stops: the running job is aborted (its child process ended); nothing more runs. Returns the
+   * jobs not run to their end, running or queued: they live in this process only, so no start
+   * runs them again (the caller says which).
    */
-  stop(): void {
+  stop(): JobStatus[] {
     this.stopped = true;
     this.running?.abort(new Error('the runner stopped'));
+    return [...this.jobs.values()].filter((j) => j.state === 'queued' || j.state === 'running');
   }
 
   private async run(job: JobStatus, data: unknown): Promise<void> {
