@@ -88,7 +88,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       say('the demo storefront was seeded, but its simulated days were cut short: metrics hold part of them');
     if (empty && !embedded) {
       say('the store is empty: import your catalogue and events (no demo data is written to PostgreSQL)');
-    } else if ((empty && embedded) || unfinished?.stage === 'import') {
+    } else if (empty || unfinished?.stage === 'import') {
       say(
         unfinished?.stage === 'import'
           ? 'the demo storefront was cut short while seeding: completing it'

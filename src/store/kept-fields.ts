@@ -83,7 +83,7 @@ export async function keepStoredFields(
   if (!ids.length) return { items: [...items], untitled: [] };
   const stored = new Map((await store.getItems(ids)).map((i) => [i.itemId, i]));
   const untitled = items.filter((i) => !stored.has(i.itemId) && leftOut(i)?.includes('title'));
-  const kept = items
+  const filled = items
     .filter((i) => !untitled.includes(i))
     .map((i) => {
       const before = stored.get(i.itemId);
@@ -95,5 +95,5 @@ export async function keepStoredFields(
       for (const f of KEPT_FIELDS) if (out[f] === undefined) delete out[f];
       return out;
     });
-  return { items: kept, untitled };
+  return { items: filled, untitled };
 }

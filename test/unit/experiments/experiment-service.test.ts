@@ -9,6 +9,18 @@ import type { Change, Experiment } from '../../../src/store/types.ts';
 
 const ADMIN: Actor = { role: 'admin', keyId: 'k1' };
 
+/** A control and a variant `b` on `tier`, `b` served from `version` when one is named. */
+const twoArms = (id: string, tier: 'homepage' | 'similar' | 'cart' = 'homepage', version?: string) => ({
+  id,
+  name: id,
+  tiers: [tier],
+  unit: 'user' as const,
+  variants: [
+    { name: 'control', share: 0.5, config: {} },
+    { name: 'b', share: 0.5, config: version === undefined ? {} : { modelVersion: version } },
+  ],
+});
+
 function service(current: string | null = null) {
   const saved = new Map<string, Experiment>();
   const audit: { action: string; target: string | null; detail: unknown }[] = [];
@@ -33,16 +45,7 @@ function service(current: string | null = null) {
 describe('experiment lifecycle: unship', () => {
   it('takes a shipped variant back to stopped, keeping when it stopped, audited and published', async () => {
     const { svc, saved, audit, published } = service();
-    await svc.create(ADMIN, {
-      id: 'x',
-      name: 'x',
-      tiers: ['homepage'],
-      unit: 'user',
-      variants: [
-        { name: 'control', share: 0.5, config: {} },
-        { name: 'b', share: 0.5, config: { modelVersion: 'v1' } },
-      ],
-    });
+    await svc.create(ADMIN, twoArms('x', 'homepage', 'v1'));
     await expect(svc.act(ADMIN, 'x', 'unship')).rejects.toThrow('cannot unship experiment "x": it is draft');
     await svc.act(ADMIN, 'x', 'start');
     await expect(svc.act(ADMIN, 'x', 'unship')).rejects.toThrow(
@@ -76,16 +79,7 @@ describe('experiment lifecycle: unship', () => {
 describe('experiment lifecycle: ship', () => {
   it('refuses an unknown variant naming the field and the variants (a 400 with details)', async () => {
     const { svc } = service();
-    await svc.create(ADMIN, {
-      id: 'x',
-      name: 'x',
-      tiers: ['homepage'],
-      unit: 'user',
-      variants: [
-        { name: 'control', share: 0.5, config: {} },
-        { name: 'b', share: 0.5, config: {} },
-      ],
-    });
+    await svc.create(ADMIN, twoArms('x'));
     await svc.act(ADMIN, 'x', 'start');
     await expect(svc.act(ADMIN, 'x', 'ship', 'zz')).rejects.toMatchObject({
       statusCode: 400,
@@ -95,22 +89,11 @@ describe('experiment lifecycle: ship', () => {
 });
 
 describe('experiment start: model versions held beside the current one', () => {
-  const onVersion = (id: string, tier: 'homepage' | 'similar' | 'cart', version: string) => ({
-    id,
-    name: id,
-    tiers: [tier],
-    unit: 'user' as const,
-    variants: [
-      { name: 'a', share: 0.5, config: {} },
-      { name: 'b', share: 0.5, config: { modelVersion: version } },
-    ],
-  });
-
   it('refuses a start that would need a third version, naming the experiments holding the others', async () => {
     const { svc, saved } = service('v0');
-    await svc.create(ADMIN, onVersion('one', 'homepage', 'v1'));
-    await svc.create(ADMIN, onVersion('two', 'similar', 'v2'));
-    await svc.create(ADMIN, onVersion('three', 'cart', 'v3'));
+    await svc.create(ADMIN, twoArms('one', 'homepage', 'v1'));
+    await svc.create(ADMIN, twoArms('two', 'similar', 'v2'));
+    await svc.create(ADMIN, twoArms('three', 'cart', 'v3'));
     await svc.act(ADMIN, 'one', 'start');
     await svc.act(ADMIN, 'two', 'start');
     await expect(svc.act(ADMIN, 'three', 'start')).rejects.toThrow(
@@ -127,10 +110,10 @@ describe('experiment start: model versions held beside the current one', () => {
 
   it('counts neither the current version nor one already held', async () => {
     const { svc } = service('v0');
-    await svc.create(ADMIN, onVersion('one', 'homepage', 'v1'));
-    await svc.create(ADMIN, onVersion('two', 'similar', 'v2'));
-    await svc.create(ADMIN, onVersion('same', 'cart', 'v1'));
-    await svc.create(ADMIN, { ...onVersion('current', 'cart', 'v0'), tiers: ['category'] });
+    await svc.create(ADMIN, twoArms('one', 'homepage', 'v1'));
+    await svc.create(ADMIN, twoArms('two', 'similar', 'v2'));
+    await svc.create(ADMIN, twoArms('same', 'cart', 'v1'));
+    await svc.create(ADMIN, { ...twoArms('current', 'cart', 'v0'), tiers: ['category'] });
     for (const id of ['one', 'two', 'same', 'current'])
       expect(await svc.act(ADMIN, id, 'start')).toMatchObject({ state: 'running' });
   });
@@ -138,7 +121,7 @@ describe('experiment start: model versions held beside the current one', () => {
   it('refuses one experiment whose own variants name three versions', async () => {
     const { svc } = service('v0');
     await svc.create(ADMIN, {
-      ...onVersion('wide', 'homepage', 'v1'),
+      ...twoArms('wide', 'homepage', 'v1'),
       variants: ['v1', 'v2', 'v3'].map((v, i) => ({
         name: `n${i}`,
         share: i ? 0.3 : 0.4,
