@@ -115,6 +115,9 @@ function nullStore(): Store {
     async erasedAmong() {
       return new Set<string>();
     },
+    async consentOf() {
+      return new Map<string, boolean>();
+    },
     erasedUsers: unsupported,
     async appendChanges() {
       return 0;

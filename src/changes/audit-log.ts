@@ -19,6 +19,7 @@ export const JOB_ACTOR: Actor = { role: 'job', keyId: null };
 export type AuditAction =
   | 'user.erase'
   | 'user.patch'
+  | 'user.consent'
   | 'users.import'
   | 'items.upsert'
   | 'item.patch'

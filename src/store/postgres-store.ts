@@ -535,6 +535,15 @@ export class PostgresStore implements Store {
     return erasedIn(this.pool, userIds);
   }
 
+  async consentOf(userIds: readonly string[]): Promise<Map<string, boolean>> {
+    if (!userIds.length) return new Map();
+    const { rows } = await this.pool.query<{ user_id: string; consent_personalization: boolean }>(
+      'SELECT user_id, consent_personalization FROM users WHERE user_id = ANY($1::text[])',
+      [userIds],
+    );
+    return new Map(rows.map((r) => [r.user_id, r.consent_personalization]));
+  }
+
   async erasedUsers(): Promise<string[]> {
     const { rows } = await this.pool.query<{ user_id: string }>(
       'SELECT user_id FROM erased_users ORDER BY user_id',

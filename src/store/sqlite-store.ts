@@ -608,6 +608,15 @@ export class SqliteStore implements Store {
     return this.erasedOf(userIds);
   }
 
+  async consentOf(userIds: readonly string[]): Promise<Map<string, boolean>> {
+    const out = new Map<string, boolean>();
+    for (const id of new Set(userIds)) {
+      const row = this.s.getUser.get(id) as UserRow | undefined;
+      if (row) out.set(id, userFromRow(row).consent.personalization);
+    }
+    return out;
+  }
+
   private erasedOf(userIds: Iterable<string>): Set<string> {
     const out = new Set<string>();
     for (const u of userIds) if (this.s.isErased.get(u) !== undefined) out.add(u);

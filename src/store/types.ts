@@ -541,6 +541,8 @@ export interface Store {
   deleteUser(userId: string, now?: number): Promise<{ user: boolean; events: number }>;
   /** The ids of `userIds` that were erased. */
   erasedAmong(userIds: readonly string[]): Promise<Set<string>>;
+  /** The stored personalization consent of those of `userIds` that have a profile. */
+  consentOf(userIds: readonly string[]): Promise<Map<string, boolean>>;
   /** Every erased user id (a version loading drops their vectors). */
   erasedUsers(): Promise<string[]>;
   /** Appends to the change feed's log; returns the last seq given. */

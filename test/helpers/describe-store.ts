@@ -188,6 +188,15 @@ export function describeStore(name: string, make: () => Promise<StoreHarness | n
       await store.upsertUsers([u]);
       expect(await store.getUser('u9')).toEqual(u);
       expect(await store.getUser('nobody')).toBeNull();
+      await store.upsertUsers([{ ...u, userId: 'u8', consent: { personalization: true } }]);
+      // Those with a profile only, each once.
+      expect(await store.consentOf(['u9', 'u8', 'nobody', 'u9'])).toEqual(
+        new Map([
+          ['u9', false],
+          ['u8', true],
+        ]),
+      );
+      expect(await store.consentOf([])).toEqual(new Map());
     });
 
     it('stores an event once per eventId, inside and across batches', async () => {

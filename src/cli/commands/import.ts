@@ -107,6 +107,11 @@ const command: Command = {
             await ctx.publish([{ kind: 'users', userIds, withdrawn }]);
           }
         },
+        // A consent an import gives or withdraws is audited per user, as the API's PATCH is.
+        onConsent: async (changed) => {
+          for (const c of changed)
+            await ctx.audit('user.consent', c.userId, { personalization: c.personalization, file });
+        },
         // Imported clicks and purchases are credited like the API's (a recommendationId, or the window).
         attributor: await ctx.attributor(),
         latestEventAt: Date.now() + ctx.config.maxEventSkewMs,

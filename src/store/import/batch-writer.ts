@@ -30,6 +30,16 @@ export interface BatchWriterOptions {
    * carrying a recommendationId, or within the window of an impression, counts in the metrics.
    */
   attributor?: { attribute(stored: readonly ShelfEvent[]): Promise<readonly Attribution[]> };
+  /**
+   * Called with the users of each batch whose personalization consent the import changed (a new
+   * user's counts as given before): the audit log records each, as it does the API's.
+   */
+  onConsent?: (changed: readonly ConsentChange[]) => Promise<void>;
+}
+
+export interface ConsentChange {
+  userId: string;
+  personalization: boolean;
 }
 
 export class BatchWriter implements ImportSink {
@@ -37,6 +47,7 @@ export class BatchWriter implements ImportSink {
   private readonly maxErrors: number;
   private readonly onWritten: BatchWriterOptions['onWritten'];
   private readonly attributor: BatchWriterOptions['attributor'];
+  private readonly onConsent: BatchWriterOptions['onConsent'];
   private items: Item[] = [];
   private users: User[] = [];
   private events: ShelfEvent[] = [];
@@ -79,6 +90,7 @@ export class BatchWriter implements ImportSink {
     this.maxErrors = options.maxErrors ?? 1000;
     this.onWritten = options.onWritten;
     this.attributor = options.attributor;
+    this.onConsent = options.onConsent;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1)
       throw new RangeError('batchSize must be ≥ 1');
   }
@@ -236,10 +248,18 @@ export class BatchWriter implements ImportSink {
       this.skip(ERASED);
     }
     const users = [...latest.values()];
+    // Without a profile, a user's consent counts as given (events alone personalize).
+    const before = this.onConsent && users.length ? await this.store.consentOf([...latest.keys()]) : null;
     const { written } = users.length ? await this.store.upsertUsers(users) : { written: 0 };
     this.counts.users.stored += written;
     this.counts.users.duplicates += latest.size - written;
     if (written) await this.onWritten?.({ users });
+    const changed = before
+      ? users
+          .filter((u) => (before.get(u.userId) ?? true) !== u.consent.personalization)
+          .map((u) => ({ userId: u.userId, personalization: u.consent.personalization }))
+      : [];
+    if (changed.length) await this.onConsent?.(changed);
   }
 }
 

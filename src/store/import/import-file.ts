@@ -43,6 +43,8 @@ export interface ImportFileOptions {
   onWritten?: BatchWriterOptions['onWritten'];
   /** Credits stored events to the lists that showed their items (the CLI's attributor). */
   attributor?: BatchWriterOptions['attributor'];
+  /** Told of each user whose consent the import changed (the audit log). */
+  onConsent?: BatchWriterOptions['onConsent'];
   /** @defaultValue 2000 */
   progressIntervalMs?: number;
 }
@@ -69,6 +71,7 @@ export async function importFile(store: Store, options: ImportFileOptions): Prom
     maxErrors: options.maxErrors,
     onWritten: options.onWritten,
     attributor: options.attributor,
+    onConsent: options.onConsent,
   });
   let rows = 0;
   let needHeader = mapper.header !== undefined;

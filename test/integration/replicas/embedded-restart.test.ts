@@ -183,6 +183,19 @@ describe('embedded mode across a restart, and the command line reaching a runnin
     await writeFile(file, JSON.stringify({ userId: user, consent: { personalization: false } }) + '\n');
     await shelf('import', 'users', file);
     await until(`personalized?userId=${user}&limit=10`, (a) => !personal(a));
+    // Audited per user, as the API's PATCH is (the log had the import's count only); the same
+    // file again changes no consent and adds no entry.
+    const consents = async () =>
+      (
+        (await call(server, 'GET', '/v1/admin/audit?limit=20')) as {
+          entries: { action: string; role: string; target: string; detail?: Record<string, unknown> }[];
+        }
+      ).entries.filter((e) => e.action === 'user.consent');
+    expect(await consents()).toEqual([
+      expect.objectContaining({ role: 'cli', target: user, detail: { personalization: false, file } }),
+    ]);
+    await shelf('import', 'users', file);
+    expect(await consents()).toHaveLength(1);
   }, 60_000);
 
   // Seen in a trial: a bare "401 unknown API key" when the server ran with SHELF_API_KEYS and the
