@@ -2,6 +2,9 @@ import { ModelRegistry } from '../../registry/model-registry.ts';
 import type { Command } from '../command.ts';
 
 const fmt = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(4));
+/** A split's cutoff to the minute (UTC), or a dash. */
+const cutoffOf = (split: Record<string, unknown> | undefined) =>
+  typeof split?.cutoff === 'string' ? split.cutoff.slice(0, 16).replace('T', ' ') : '—';
 
 const models: Command = {
   summary: 'list model versions, promote one (through the quality gate) or roll back',
@@ -21,14 +24,22 @@ const models: Command = {
         ctx.out.write('no model versions yet: run `shelf train`\n');
         return 0;
       }
-      ctx.out.write('   version               kind  users   items   ndcg@20  recall@20  created\n');
+      ctx.out.write(
+        '   version               kind  users   items   ndcg@20  recall@20  test users  split cutoff      created\n',
+      );
       for (const m of rows) {
         ctx.out.write(
           `${m.version === current ? '*' : ' '}  ${m.version}  ${m.kind.padEnd(4)}  ${String(m.data.users).padEnd(6)}  ` +
             `${String(m.data.items).padEnd(6)}  ${fmt(m.metrics?.['ndcg@20']).padEnd(7)}  ` +
-            `${fmt(m.metrics?.['recall@20']).padEnd(9)}  ${m.createdAt}\n`,
+            `${fmt(m.metrics?.['recall@20']).padEnd(9)}  ${String(m.metrics?.testUsers ?? '—').padEnd(10)}  ` +
+            `${cutoffOf(m.metrics?.split).padEnd(16)}  ${m.createdAt}\n`,
         );
       }
+      // Seen in a trial: scores of splits hours apart read as a ranking of the versions.
+      ctx.out.write(
+        'each version is scored on the split of its own train: scores of different cutoffs do not compare;\n' +
+          '`shelf models promote VERSION` compares it with the current one on today’s split\n',
+      );
       return 0;
     }
     if (action === 'promote') {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelRegistry } from '../../../src/registry/model-registry.ts';
 
 const BIN = fileURLToPath(new URL('../../../src/cli/bin.mjs', import.meta.url));
 
@@ -29,6 +30,39 @@ describe('shelf on the command line', () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  // Seen in a trial: two versions' NDCG of splits minutes apart (0.2033, 0.3539) read as a ranking.
+  it('lists versions with the split each was scored on, and says scores of two cutoffs do not compare', async () => {
+    const registry = new ModelRegistry(join(dir, 'models'));
+    const version = (cutoff: string, ndcg: number, testUsers: number) =>
+      registry.create(
+        {
+          kind: 'als',
+          params: {},
+          seed: 1,
+          data: { from: 0, to: 1, users: 9, items: 9, interactions: 9 },
+          metrics: {
+            'recall@20': 0.5,
+            'ndcg@20': ndcg,
+            'coverage@20': 1,
+            testUsers,
+            split: { kind: 'newest', cutoff, testFraction: null },
+          },
+          codeVersion: 'test',
+        },
+        {},
+        new Date(cutoff),
+      );
+    await version('2026-12-07T04:02:00.000Z', 0.2033, 87);
+    await version('2026-12-07T04:07:30.000Z', 0.3539, 571);
+    const r = await shelf(['models', 'list'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('test users  split cutoff');
+    expect(r.stdout).toMatch(/0\.2033\s+0\.5000\s+87\s+2026-12-07 04:02 /);
+    expect(r.stdout).toMatch(/0\.3539\s+0\.5000\s+571\s+2026-12-07 04:07 /);
+    expect(r.stdout).toContain('scores of different cutoffs do not compare');
+    await rm(join(dir, 'models'), { recursive: true });
   });
 
   // Seen with `shelf jobs | head -5`: an unhandled EPIPE and its stack.
