@@ -37,10 +37,11 @@ export class ModelHolder {
       const t0 = performance.now();
       this.served = await loadServed(this.o, target, this.o.prepare);
       // Said as it is: a load of the version already served refreshes its catalogue and
-      // erasures, and a store without a version serves trending only.
+      // erasures, and a store without a version serves trending only (once it listens: a first
+      // start trains before it does, and said "serving trending" a minute before answering).
       const what =
         target === null
-          ? 'no model version yet: serving trending'
+          ? 'no model version yet: trending only, once serving'
           : target === this.version
             ? 'model reloaded'
             : 'model swapped in';

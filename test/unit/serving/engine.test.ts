@@ -153,7 +153,9 @@ describe('serving engine on a generated storefront', () => {
     const e = new Engine({ store, realtime: new MemoryRealtime(), registry, log: heard, now: () => clock });
     const said = () => lines.splice(0).map((l) => JSON.parse(l) as { msg: string; version: string | null });
     await e.swap(null);
-    expect(said()).toMatchObject([{ msg: 'no model version yet: serving trending', version: null }]);
+    expect(said()).toMatchObject([
+      { msg: 'no model version yet: trending only, once serving', version: null },
+    ]);
     await e.swap(versions[0]!);
     await e.swap(versions[0]!);
     expect(said()).toMatchObject([
