@@ -198,7 +198,10 @@ export class OnlineRetailMapper implements RecordMapper {
   readonly ignoredColumns: string[] = [];
   private rows: OnlineRetailRows | null = null;
   /** StockCode → first InvoiceDate, and the title ('' until a row has one) and price written. */
-  private readonly items = new Map<string, { publishedAt: number; title: string; price?: number }>();
+  private readonly items = new Map<
+    string,
+    { publishedAt: number; title: string; titlePriced: boolean; price?: number }
+  >();
   private readonly users = new Set<string>();
   /** InvoiceNo → StockCode → rows so far, for the last RECENT_INVOICES invoices. */
   private readonly occurrences = new Map<string, Map<string, number>>();
@@ -298,7 +301,7 @@ export class OnlineRetailMapper implements RecordMapper {
   }
 
   /**
-   * Emits the item when first seen, and again when it gets its first real title or first price;
+   * Emits the item when first seen, and again when it gets its first real title (a priced row's) or first price;
    * false when it is invalid.
    */
   private item(
@@ -311,8 +314,14 @@ export class OnlineRetailMapper implements RecordMapper {
     sink: ImportSink,
   ): boolean {
     const known = this.items.get(code);
-    const title = known?.title || description;
-    const price = known?.price ?? (unitPrice > 0 ? unitPrice : undefined);
+    // A row without a price (a stock adjustment, a free line) names an item only until a priced
+    // row does: the real file's first rows of four best sellers say "mailout" at 0.00, and every
+    // later one the product's name.
+    const priced = unitPrice > 0;
+    const renamed = description !== '' && (!known?.title || (priced && !known.titlePriced));
+    const title = renamed ? description : (known?.title ?? '');
+    const titlePriced = renamed ? priced : (known?.titlePriced ?? false);
+    const price = known?.price ?? (priced ? unitPrice : undefined);
     if (known && title === known.title && price === known.price) return true;
     const publishedAt = known ? known.publishedAt : at;
     const raw: Item = {
@@ -327,7 +336,7 @@ export class OnlineRetailMapper implements RecordMapper {
     };
     const v = validateItem(raw, at);
     if (v.ok) {
-      this.items.set(code, { publishedAt, title, ...(price !== undefined ? { price } : {}) });
+      this.items.set(code, { publishedAt, title, titlePriced, ...(price !== undefined ? { price } : {}) });
       if (!known) {
         sink.count('items');
         if (nonProduct) sink.count('nonProductItems');

@@ -146,6 +146,32 @@ describe('Online Retail import', () => {
     expect((await store.getItem('22633'))?.title).toBe('HAND WARMER UNION JACK');
   });
 
+  // Seen on the real file: four best sellers (23200, 23202, 23203, 23209) first appear in a
+  // stock adjustment "mailout" at 0.00, and were served under that name in similar lists.
+  it('names an item from a priced row over an unpriced one before it, and keeps the first priced name', async () => {
+    const file = join(dir, 'mailout.csv');
+    await writeFile(
+      file,
+      [
+        FIXTURE.split('\n')[0],
+        '552178,23203,mailout,100,2011-05-06 13:29:00,0.0,,United Kingdom',
+        '552179,23203,JUMBO BAG VINTAGE DOILY ,2,2011-05-06 14:00:00,2.08,13047.0,United Kingdom',
+        '552180,23203,JUMBO BAG DOILEY PATTERNS,1,2011-05-07 10:00:00,2.08,13047.0,United Kingdom',
+        '552181,23203,damaged,5,2011-05-08 10:00:00,0.0,,United Kingdom',
+      ].join('\n'),
+    );
+    for (const batchSize of [5000, 1]) {
+      await store.close();
+      store = await openSqliteStore(':memory:');
+      const s = await importFile(store, { kind: 'events', file, format: 'online-retail', batchSize });
+      expect(s.also.items, `batch ${batchSize}`).toEqual({ stored: 1, duplicates: 0 });
+      expect(await store.getItem('23203'), `batch ${batchSize}`).toMatchObject({
+        title: 'JUMBO BAG VINTAGE DOILY',
+        price: 2.08,
+      });
+    }
+  });
+
   // Seen on the real file imported in two parts (or resumed after a kill): items 35645 and 84746,
   // whose first rows have no description and price 0, kept their id as title and no price.
   it('fills in, from a later file, the title and price an earlier one could not give an item', async () => {
