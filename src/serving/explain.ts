@@ -122,9 +122,12 @@ export function explained(
     );
   }
   const better = trace.shortlist!.filter((c) => c.score > listed.score).length;
-  if (better >= limit) return out('ranking', `${better} candidates scored higher`, listed.score);
+  // Above an item the ranking listed, it was not ranked out: MMR chose the lower one over it.
+  const aboveShown = lowestShown !== null && listed.score > lowestShown;
+  if (better >= limit && !aboveShown)
+    return out('ranking', `${better} candidates scored higher`, listed.score);
   const placed = (trace.pins ?? 0) + (config.newItemSlot >= 0 ? 1 : 0);
-  if (better >= limit - placed) {
+  if (better >= limit - placed && !aboveShown) {
     return out('rules', 'displaced by a pinned promotion or the new-arrival slot', listed.score);
   }
   return out('rules', `passed over for diversity (MMR, λ = ${config.mmrLambda})`, listed.score);

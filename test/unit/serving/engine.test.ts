@@ -878,6 +878,12 @@ describe('serving engine on a generated storefront', () => {
     const passed = diverse.filter((x) => x.reason.startsWith('passed over for diversity'));
     expect(passed.length).toBeGreaterThan(0);
     expect(passed.some((x) => x.score! > x.lowestShown!)).toBe(true);
+    // Ranking is blamed only for an item below everything the ranking listed: one that outscored
+    // a listed item was passed over by MMR, however many scored above it (a trial's "40
+    // candidates scored higher" for an item above four of those shown).
+    const blamed = diverse.filter((x) => x.stage === 'ranking' && x.score !== null);
+    expect(blamed.length).toBeGreaterThan(0);
+    for (const x of blamed) expect(x.score!, x.itemId).toBeLessThanOrEqual(x.lowestShown!);
   });
 
   it('rotates: an item shown three times without engagement is demoted for a while; a click ends its streak', async () => {
