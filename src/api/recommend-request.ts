@@ -10,12 +10,17 @@ import type { RecommendRequest, RequestFilters, Tier } from '../serving/types.ts
 import type { RecommendQuery } from './schemas.ts';
 import { requireUserId } from './user-id.ts';
 
+/** A comma-separated list, each id once: a cart naming an item 1,300 times multiplied its complements' scores. */
 const list = (s: string | undefined) =>
   s
-    ? s
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean)
+    ? [
+        ...new Set(
+          s
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        ),
+      ]
     : undefined;
 
 /** A query-string error as the schema's are answered: the field and reason, in the message and in details. */

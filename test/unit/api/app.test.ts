@@ -247,6 +247,11 @@ describe('HTTP API', () => {
     }
     expect(a.json().recommendationId).not.toBe(b.json().recommendationId);
     expect(b.json().items).toEqual(a.json().items);
+    // A cart naming an item many times is that cart: a trial's id sent 1,300 times multiplied
+    // its complements' scores by as much (1914.1).
+    const cartOf = async (ids: string[]) =>
+      (await get(`/v1/recommendations/cart?cartItemIds=${ids.join(',')}&limit=5`)).json().items;
+    expect(await cartOf(Array.from({ length: 50 }, () => item))).toEqual(await cartOf([item]));
     const badTier = await get('/v1/recommendations/everything');
     expect(badTier.statusCode).toBe(400);
     expect(badTier.json()).toMatchObject({
