@@ -255,8 +255,9 @@ function addList(blend: Blend, list: TopK, weight: number, reason: string, onlyN
 
 /** Items whose neighbours or complements are candidates, most recent first. */
 function seedsOf(tier: Tier, who: Visitor, ctx: Context, c: Catalog): Seed[] {
+  // The page's item: no view of the visitor's (a request may name no visitor at all).
   if (tier === 'similar' && ctx.pageItem !== undefined)
-    return [{ item: ctx.pageItem, weight: 1, verb: 'viewed' }];
+    return [{ item: ctx.pageItem, weight: 1, verb: 'page' }];
   if (tier === 'cart') return ctx.cart.map((item) => ({ item, weight: 1, verb: 'added' }));
   const seen = new Set<number>();
   const out: Seed[] = [];
@@ -290,7 +291,9 @@ function fromLists(
         ? `bought together with "${title}"`
         : s.verb === 'cart'
           ? `goes with "${title}"`
-          : `because you ${s.verb} "${title}"`;
+          : s.verb === 'page'
+            ? `similar to "${title}"`
+            : `because you ${s.verb} "${title}"`;
     const r = blend.reason(reason);
     for (let j = 0; j < list.indices.length; j++) {
       const i = list.indices[j]!;

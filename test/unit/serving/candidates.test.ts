@@ -92,6 +92,13 @@ describe('candidates: where a list comes from', () => {
       score: base.weights.neighbours,
       reason: 'because you viewed "Title c"',
     });
+    // A page's item is no view of the visitor's (there may be no visitor at all): similar to it.
+    const similar = tierConfig(DEFAULT_SERVING_CONFIG, 'similar');
+    const page = collect({ tier: 'similar', itemId: 'c' }, anonymous, new Candidates(), {
+      ...similar,
+      weights: { ...similar.weights, vector: 0, trending: 0 },
+    });
+    expect(page.out[0]).toMatchObject({ itemId: 'd', reason: 'similar to "Title c"' });
   });
 
   it('weights sources by the configuration handed in with the request', () => {
