@@ -71,29 +71,29 @@ export function mergeRepeats(
 }
 
 /**
- * `items` with the stored value of every field `leftOut` names for each, those the store holds;
- * `untitled`: the new items whose records gave no title (NEW_ITEM_TITLE), not in `items`.
+ * The merged records' items with the stored value of every field all their records left out,
+ * those the store holds; `untitled`: the new items whose records gave no title
+ * (NEW_ITEM_TITLE), not among `items`.
  */
 export async function keepStoredFields(
   store: Pick<Store, 'getItems'>,
-  items: readonly Item[],
-  leftOut: (item: Item) => readonly KeptField[] | undefined,
-): Promise<{ items: Item[]; untitled: Item[] }> {
-  const ids = items.filter((i) => leftOut(i)?.length).map((i) => i.itemId);
-  if (!ids.length) return { items: [...items], untitled: [] };
+  merged: readonly MergedItem[],
+): Promise<{ items: Item[]; untitled: MergedItem[] }> {
+  const ids = merged.filter((m) => m.leftOut.length).map((m) => m.item.itemId);
+  if (!ids.length) return { items: merged.map((m) => m.item), untitled: [] };
   const stored = new Map((await store.getItems(ids)).map((i) => [i.itemId, i]));
-  const untitled = items.filter((i) => !stored.has(i.itemId) && leftOut(i)?.includes('title'));
-  const filled = items
-    .filter((i) => !untitled.includes(i))
-    .map((i) => {
-      const before = stored.get(i.itemId);
-      if (!before) return i;
+  const untitled = merged.filter((m) => !stored.has(m.item.itemId) && m.leftOut.includes('title'));
+  const items = merged
+    .filter((m) => !untitled.includes(m))
+    .map(({ item, leftOut }) => {
+      const before = stored.get(item.itemId);
+      if (!before) return item;
       const kept: Partial<Record<KeptField, unknown>> = {};
-      for (const f of leftOut(i) ?? []) kept[f] = before[f];
-      const out = { ...i, ...kept } as Item;
+      for (const f of leftOut) kept[f] = before[f];
+      const out = { ...item, ...kept } as Item;
       // A field the stored item lacks (no price, no stock) is absent, not undefined.
       for (const f of KEPT_FIELDS) if (out[f] === undefined) delete out[f];
       return out;
     });
-  return { items: filled, untitled };
+  return { items, untitled };
 }

@@ -315,6 +315,8 @@ export class SqliteStore implements Store {
         `INSERT INTO users (user_id, attributes, created_at) VALUES (?, '{}', ?) ON CONFLICT (user_id) DO NOTHING`,
       ),
       getUser: db.prepare('SELECT * FROM users WHERE user_id = ?'),
+      // The column alone: a user's attributes are JSON to parse, and the import reads a batch.
+      consentOf: db.prepare('SELECT consent_personalization FROM users WHERE user_id = ?').pluck(),
       insertEvent: db.prepare(
         `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (event_id) DO NOTHING`,
@@ -611,8 +613,8 @@ export class SqliteStore implements Store {
   async consentOf(userIds: readonly string[]): Promise<Map<string, boolean>> {
     const out = new Map<string, boolean>();
     for (const id of new Set(userIds)) {
-      const row = this.s.getUser.get(id) as UserRow | undefined;
-      if (row) out.set(id, userFromRow(row).consent.personalization);
+      const consent = this.s.consentOf.get(id) as number | undefined;
+      if (consent !== undefined) out.set(id, Boolean(consent));
     }
     return out;
   }

@@ -42,13 +42,9 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
       const leftOut = new Map<Item, KeptField[]>(
         checked.flatMap((c, k) => (c.ok ? [[c.value, fieldsLeftOut(req.body.items[k])] as const] : [])),
       );
-      const merged = new Map(
-        mergeRepeats([...leftOut.keys()], (i) => leftOut.get(i)).map((m) => [m.item, m]),
-      );
       const { items: valid, untitled } = await keepStoredFields(
         store,
-        [...merged.keys()],
-        (i) => merged.get(i)?.leftOut,
+        mergeRepeats([...leftOut.keys()], (i) => leftOut.get(i)),
       );
       const { written } = valid.length ? await store.upsertItems(valid) : { written: 0 };
       if (valid.length) {
@@ -56,7 +52,7 @@ export const itemRoutes: FastifyPluginAsyncTypebox<ItemRoutesOptions> = async (
         await changes.publish([{ kind: 'items', itemIds: valid.map((i) => i.itemId) }]);
       }
       // A new item's records that gave no title, each refused where it is in the body.
-      const noTitle = new Set(untitled.map((i) => i.itemId));
+      const noTitle = new Set(untitled.map((m) => m.item.itemId));
       const errors = checked.flatMap((c, index) =>
         !c.ok
           ? [{ index, errors: c.errors }]

@@ -208,8 +208,6 @@ export class BatchWriter implements ImportSink {
     const merged = mergeRepeats(batch, (i) => this.leftOut.get(i));
     const repeats = merged.reduce((n, m) => n + m.records - 1, 0);
     if (repeats) this.count('repeatedItemRows', repeats);
-    const leftOut = new Map(merged.map((m) => [m.item, m.leftOut]));
-    const first = new Map(merged.map((m) => [m.item, m.first]));
     const items = merged.map((m) => m.item);
     const implied = items.filter((i) => this.implied.has(i));
     const lookUp = implied.filter((i) => !this.created.has(i.itemId)).map((i) => i.itemId);
@@ -217,14 +215,14 @@ export class BatchWriter implements ImportSink {
     const known = new Set(stored.keys());
     const { items: toWrite, untitled } = await keepStoredFields(
       this.store,
-      items.filter((i) => !known.has(i.itemId)),
-      (i) => leftOut.get(i),
+      merged.filter((m) => !known.has(m.item.itemId)),
     );
     for (const i of implied) {
       const completed = completion(stored.get(i.itemId), i);
       if (completed) toWrite.push(completed);
     }
-    for (const i of untitled) this.reject(this.lines.get(first.get(i)!) ?? 0, [NEW_ITEM_TITLE]);
+    for (const m of untitled) this.reject(this.lines.get(m.first) ?? 0, [NEW_ITEM_TITLE]);
+    const refused = new Set(untitled.map((m) => m.item));
     for (const i of implied) if (!known.has(i.itemId)) this.created.add(i.itemId);
     const repeated = new Set(implied.filter((i) => this.counted.has(i.itemId)).map((i) => i.itemId));
     const again = (i: Item) => repeated.has(i.itemId);
@@ -232,7 +230,7 @@ export class BatchWriter implements ImportSink {
     const written = await upsert(toWrite.filter((i) => !again(i)));
     const completed = await upsert(toWrite.filter(again));
     this.counts.items.stored += written;
-    const counted = items.filter((i) => !again(i) && !untitled.includes(i));
+    const counted = items.filter((i) => !again(i) && !refused.has(i));
     this.counts.items.duplicates += counted.length - written;
     for (const i of implied) this.counted.add(i.itemId);
     if (written + completed) await this.onWritten?.({ items: toWrite });
