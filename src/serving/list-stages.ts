@@ -13,7 +13,7 @@ import type { CandidateRequest, SegmentLists } from './candidates.ts';
 import { contextOf, Filters } from './filters.ts';
 import { queryVector } from './query-vector.ts';
 import type { Served } from './served.ts';
-import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT } from './rules.ts';
+import { applyRules, booster, pinsOf, RULES_POOL_PER_SLOT, unboostedTop } from './rules.ts';
 import type { Scored } from './rules.ts';
 import type { RecommendRequest, TierConfig } from './types.ts';
 import type { Visitor } from './visitor.ts';
@@ -65,8 +65,9 @@ export class ListStages {
     const newArrivals = undamped(offered, damping);
     // 4. Boosts, then the rules: pins, the new-arrival slot, the category cap, MMR.
     const pins = pinsOf(config, req.category, allowed.filter, c);
+    const boost = booster(config.boosts, c);
     const candidates = this.blend.shortlisted(
-      times(booster(config.boosts, c), damping),
+      times(boost, damping),
       limit * RULES_POOL_PER_SLOT + pins.length + 1,
       newArrivals.map((a) => a.index),
     );
@@ -83,6 +84,7 @@ export class ListStages {
       newArrivals,
       categoryOf: (i) => c.item(i)?.categories[0] ?? null,
       vectorOf: (i) => s.vectors.vector(i),
+      ...(boost ? { relevanceTop: unboostedTop(candidates, boost) } : {}),
     }) satisfies Scored[];
   }
 }

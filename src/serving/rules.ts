@@ -26,6 +26,12 @@ export interface RuleInput {
   /** The item's category for the cap; null: uncategorised, never capped (not one category). */
   categoryOf: (index: number) => string | null;
   vectorOf: (index: number) => Float32Array | null;
+  /**
+   * The score MMR measures relevance against (`unboostedTop`); unset: the best candidate's. A
+   * boost's multiple of the best score would make every other candidate's relevance a sliver of
+   * it, and similarity alone would order the rest of the list.
+   */
+  relevanceTop?: number;
 }
 
 /** The reasons of the items a pin and the new-arrival slot place. */
@@ -93,6 +99,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
   );
   const n = pool.length;
   const lambda = o.rules.mmrLambda;
+  const relTop = o.relevanceTop ?? top;
   // Lazy MMR: the pool is sorted by relevance and a candidate's value is at most λ · rel, so
   // a slot's scan stops at the first candidate that cannot beat the best found; the
   // candidates it reaches catch up on their similarity to the items chosen since they were
@@ -116,7 +123,7 @@ export function applyRules(candidates: Scored[], o: RuleInput): Scored[] {
     let bestAt = -1;
     let bestValue = -Infinity;
     for (let j = 0; j < n; j++) {
-      const rel = top > 0 ? pool[j]!.score / top : 0;
+      const rel = relTop > 0 ? pool[j]!.score / relTop : 0;
       if (lambda * rel <= bestValue) break;
       if (taken[j] || capped(cats[j]!)) continue;
       if (hasUnit[j] === -1)
@@ -189,6 +196,17 @@ export function shortlist(
       below,
     )
     .sort((a, b) => a - b);
+}
+
+/**
+ * The best of `candidates`' scores with the boosts above 1 taken out (`boost`: `booster`'s): a
+ * boosted item's relevance is then above 1, so it comes first, and the others' relevance is what
+ * it was without the boost, so MMR orders them as it did.
+ */
+export function unboostedTop(candidates: readonly Scored[], boost: (index: number) => number): number {
+  let top = -Infinity;
+  for (const c of candidates) top = Math.max(top, c.score / Math.max(1, boost(c.index)));
+  return top;
 }
 
 /** The multiplier of `item`'s blended score; null when no boost is configured. */

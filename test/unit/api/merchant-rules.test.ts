@@ -222,7 +222,13 @@ describe('merchandising rules through HTTP', () => {
     const plain = await list(shelf, 'homepage', user);
     const low = plain.items[plain.items.length - 1]!.itemId;
     expect((await put(shelf, { pins: [], boosts: { itemIds: { [low]: 100 } } })).statusCode).toBe(200);
-    expect((await list(shelf, 'homepage', user)).items[0]!.itemId).toBe(low);
+    const boosted = await list(shelf, 'homepage', user);
+    expect(boosted.items[0]!.itemId).toBe(low);
+    // The others keep the order they have beside it unboosted (pinned first): a boost lifts its
+    // item, it does not leave similarity alone to order the rest (MMR's relevance measured
+    // against the boosted score made every other item's a sliver of it).
+    expect((await put(shelf, { pins: [{ itemId: low, slot: 0 }], boosts: {} })).statusCode).toBe(200);
+    expect(ids(boosted)).toEqual(ids(await list(shelf, 'homepage', user)));
 
     // A running experiment's variants are built on the rules served now, whichever replica.
     const exp = {

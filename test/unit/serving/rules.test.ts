@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dotF32 } from '../../../models/dot.ts';
 import { createRng } from '../../../models/random.ts';
-import { applyRules, RULES_POOL_PER_SLOT, shortlist } from '../../../src/serving/rules.ts';
+import { applyRules, RULES_POOL_PER_SLOT, shortlist, unboostedTop } from '../../../src/serving/rules.ts';
 import type { RuleInput, Scored } from '../../../src/serving/rules.ts';
 import { DEFAULT_SERVING_CONFIG } from '../../../src/serving/types.ts';
 
@@ -171,6 +171,44 @@ describe('applyRules: MMR', () => {
       const placed: (Scored | undefined)[] = new Array(limit);
       for (const p of input.pins) placed[p.slot] = { index: p.index, score: 1, reason: 'promoted' };
       expect(applyRules(candidates, input).map((s) => s.index)).toEqual(fullMmr(candidates, input, placed));
+    }
+  });
+
+  it('lists a boosted item first and the rest as with it pinned there, at every boost', () => {
+    const rng = createRng(5);
+    const vectors = Array.from({ length: 200 }, () =>
+      Float32Array.from({ length: dims }, () => rng.next() - 0.3),
+    );
+    for (let round = 0; round < 100; round++) {
+      const limit = 2 + rng.int(15);
+      const picked = new Set<number>();
+      while (picked.size < limit * RULES_POOL_PER_SLOT) picked.add(rng.int(200));
+      const plain = [...picked].map((index) => ({ index, score: 0.1 + rng.next(), reason: 'r' }));
+      const lifted = plain[rng.int(plain.length)]!.index;
+      const factor = [2, 10, 50, 1000][round % 4]!;
+      const boost = (i: number) => (i === lifted ? factor : 1);
+      const boosted = plain.map((c) => ({ ...c, score: c.score * boost(c.index) }));
+      const input: RuleInput = {
+        limit,
+        rules: {
+          ...DEFAULT_SERVING_CONFIG.tiers.personalized,
+          mmrLambda: 0.8,
+          maxPerCategory: 20,
+          newItemSlot: -1,
+        },
+        pins: [],
+        newArrivals: [],
+        categoryOf: (i) => `c${i % 9}`,
+        vectorOf: (i) => vectors[i]!,
+      };
+      // Boosted far above the rest: first, whatever its own relevance.
+      if (
+        boosted.every((c) => c.index === lifted || c.score < boosted.find((b) => b.index === lifted)!.score)
+      ) {
+        const got = applyRules(boosted, { ...input, relevanceTop: unboostedTop(boosted, boost) });
+        const asPinned = applyRules(plain, { ...input, pins: [{ index: lifted, slot: 0 }] });
+        expect(got.map((s) => s.index)).toEqual(asPinned.map((s) => s.index));
+      }
     }
   });
 
