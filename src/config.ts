@@ -53,6 +53,11 @@ export interface ShelfConfig {
   /** Where model versions and the `current` pointer live (may be a shared filesystem). */
   modelsDir: string;
   /**
+   * Versions a train job leaves in the models dir: the newest N, besides the current one, the
+   * one a rollback returns to and those experiments name (0: every version).
+   */
+  modelVersionsKept: number;
+  /**
    * When each job runs on its own (null: on demand only). With Redis, one firing per schedule
    * for the whole cluster (BullMQ job schedulers); embedded, a timer in the server.
    */
@@ -344,6 +349,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
       entries: parsePositive('SHELF_ANSWER_CACHE_ENTRIES', env.SHELF_ANSWER_CACHE_ENTRIES, 100_000),
     },
     modelsDir: resolve(cwd, env.SHELF_MODELS_DIR || join(dataDir, 'models')),
+    modelVersionsKept: parseWhole('SHELF_MODEL_VERSIONS_KEPT', env.SHELF_MODEL_VERSIONS_KEPT, 10),
     schedules: {
       train: scheduleOf(env, 'SHELF_SCHEDULE_TRAIN', '0 3 * * *'),
       // Embedded, every minute (#13: the live numbers one machine shows); scaled out, every few
@@ -409,6 +415,7 @@ export function childEnv(config: Readonly<ShelfConfig>): Record<string, string> 
   return {
     SHELF_DATA_DIR: config.dataDir,
     SHELF_MODELS_DIR: config.modelsDir,
+    SHELF_MODEL_VERSIONS_KEPT: String(config.modelVersionsKept),
     SHELF_LOG_LEVEL: config.logLevel,
     SHELF_DATASETS_DIR: config.datasetsDir,
     ...(config.database.kind === 'postgres' ? { DATABASE_URL: config.database.url } : {}),

@@ -277,7 +277,14 @@ export async function createShelf(
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     const train = inProcess
-      ? trainProcessor({ store, registry, log, makeEngine: createEngine, ...overrides.train })
+      ? trainProcessor({
+          store,
+          registry,
+          log,
+          makeEngine: createEngine,
+          keepVersions: config.modelVersionsKept,
+          ...overrides.train,
+        })
       : childTrainProcessor(child);
     const jobs = new InlineJobs<ShelfJobName>(
       {

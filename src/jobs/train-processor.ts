@@ -29,6 +29,8 @@ export interface TrainProcessorOptions {
   makeEngine?: (o: EngineOptions) => Engine;
   /** Solves the fits' half-steps in shards (`SHELF_ALS_SHARDS`; src/jobs/als-sharding.ts). */
   sideSolver?: AlsSideSolver;
+  /** Versions left after the job (`pruneVersions`); unset or 0: every version. */
+  keepVersions?: number;
 }
 
 /** What a train job reports while it runs. */
@@ -114,18 +116,39 @@ export async function runTrainJob(o: TrainJobOptions): Promise<Verdict> {
     scored = trained.scored;
   }
   show('gate');
-  if ((await o.registry.current()) === version)
-    return { promoted: true, message: `${version} is current`, candidate: null, current: null };
-  const verdict = await promoteWithGate({
-    registry: o.registry,
-    store: o.store,
-    version,
-    force: o.payload.force ?? false,
-    log: o.log,
-    scored,
-  });
+  const verdict =
+    (await o.registry.current()) === version
+      ? { promoted: true, message: `${version} is current`, candidate: null, current: null }
+      : await promoteWithGate({
+          registry: o.registry,
+          store: o.store,
+          version,
+          force: o.payload.force ?? false,
+          log: o.log,
+          scored,
+        });
+  await pruneVersions({ ...o, keep: o.keepVersions ?? 0 });
   show('gate', 1, 1);
   return verdict;
+}
+
+/**
+ * Removes the versions beyond the newest `keep` (0: none), but never the current one, the one a
+ * rollback returns to, or one an experiment not stopped names (a draft's start, a variant's
+ * serving, a shipped variant's): a schedule's train adds a version a day, each as large as the
+ * catalogue's vectors and index, and none was ever removed.
+ */
+export async function pruneVersions(
+  o: Pick<TrainProcessorOptions, 'store' | 'registry' | 'log'> & { keep: number },
+): Promise<string[]> {
+  if (o.keep <= 0) return [];
+  const named = (await o.store.experiments())
+    .filter((e) => e.state !== 'stopped')
+    .flatMap((e) => e.variants.flatMap((v) => (v.config.modelVersion ? [v.config.modelVersion] : [])));
+  const removed = await o.registry.prune(o.keep, named);
+  if (removed.length)
+    o.log.info({ removed, kept: o.keep }, 'model versions removed: older than the newest kept');
+  return removed;
 }
 
 /** The train job's processor, in this process: trains, publishes, promotes through the gate. */

@@ -228,9 +228,43 @@ export class ModelRegistry {
     if (!current) throw new RegistryError('no current version to roll back from');
     const previous = rollbackTarget(await this.history(), current);
     if (!previous) throw new RegistryError(`no version before ${current} to roll back to`);
+    if (!(await this.versions()).includes(previous))
+      throw new RegistryError(
+        `the version before ${current}, ${previous}, is no longer in the models dir (only the newest are kept)`,
+      );
     await this.manifest(previous);
     await this.setCurrent(previous, 'rollback', reason);
     return previous;
+  }
+
+  /**
+   * Removes every version but the newest `keep`, the current one, the one a rollback from it
+   * returns to, and those of `protect` (experiments' variants name them); returns the removed,
+   * oldest first. Each leaves the listing at once (renamed out of it), then its files go.
+   */
+  async prune(keep: number, protect: Iterable<string>): Promise<string[]> {
+    return this.exclusive(async () => {
+      // What a removal that died half-way left (its version already out of the listing).
+      for (const name of await readdir(this.dir)) {
+        if (name.startsWith('.removed-')) await rm(join(this.dir, name), { recursive: true, force: true });
+      }
+      const all = await this.versions();
+      // keep 0: all.slice(-0) is every version.
+      const kept = new Set([...all.slice(-keep), ...protect]);
+      const current = await this.current();
+      if (current) {
+        kept.add(current);
+        const back = rollbackTarget(await this.history(), current);
+        if (back) kept.add(back);
+      }
+      const removed = all.filter((v) => !kept.has(v));
+      for (const v of removed) {
+        const trash = join(this.dir, `.removed-${v}`);
+        await rename(join(this.dir, v), trash);
+        await rm(trash, { recursive: true, force: true });
+      }
+      return removed;
+    });
   }
 
   private async setCurrent(version: string, action: HistoryEntry['action'], reason?: string): Promise<void> {

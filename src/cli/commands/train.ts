@@ -7,7 +7,7 @@ import { createEngine } from '../../app/create-shelf.ts';
 import { CLI_ACTOR, JOB_ACTOR } from '../../changes/audit-log.ts';
 import { InputError } from '../../errors.ts';
 import { openShardedAls } from '../../jobs/als-sharding.ts';
-import { runTrainJob } from '../../jobs/train-processor.ts';
+import { pruneVersions, runTrainJob } from '../../jobs/train-processor.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import { endGraphBuilds } from '../../../training/ann-index-files.ts';
 import { DEFAULT_RECIPE, promoteWithGate, trainVersion } from '../../../training/publish.ts';
@@ -110,6 +110,7 @@ const train: Command = {
               recipe,
               makeEngine: createEngine,
               ...(sharded ? { sideSolver: sharded.solver } : {}),
+              keepVersions: ctx.config.modelVersionsKept,
               payload: { ...(seed === undefined ? {} : { seed }), force: v.force },
               ...(v['job-key'] ? { jobKey: v['job-key'] } : {}),
               onProgress: (p) => ctx.out.write(JSON.stringify({ progress: p }) + '\n'),
@@ -195,6 +196,7 @@ const train: Command = {
         );
         await ctx.publish([{ kind: 'version', version: manifest.version }]);
       }
+      await pruneVersions({ store, registry, log: ctx.log, keep: ctx.config.modelVersionsKept });
       if (v.json) {
         ctx.out.write(
           JSON.stringify({

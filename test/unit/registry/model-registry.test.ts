@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewVersion } from '../../../src/registry/model-registry.ts';
-import { RegistryError } from '../../../src/errors.ts';
+import { NotFoundError, RegistryError } from '../../../src/errors.ts';
 import { ModelRegistry, parseManifest } from '../../../src/registry/model-registry.ts';
 
 const meta: NewVersion = {
@@ -78,6 +78,33 @@ describe('ModelRegistry', () => {
     expect(await reg.rollback()).toBe(b!.version);
     expect(await reg.rollback()).toBe(a!.version);
     await expect(reg.rollback()).rejects.toThrow(/no version before/);
+  });
+
+  it('prunes to the newest versions, but keeps the current one, its rollback and the protected', async () => {
+    const [a, b, c, d, e, f] = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map(
+        async (day) => (await reg.create(meta, {}, new Date(Date.UTC(2026, 0, day)))).version,
+      ),
+    );
+    await reg.promote(a!);
+    await reg.promote(c!);
+    // Left by a removal that died half-way: cleared by the next.
+    await mkdir(join(dir, 'models', `.removed-${b}`));
+    expect(await reg.prune(0, [])).toEqual([]);
+    // Newest 2 (e, f), the current one (c), its rollback (a), the protected (b).
+    expect(await reg.prune(2, [b!])).toEqual([d]);
+    expect(await reg.versions()).toEqual([a, b, c, e, f]);
+    expect((await readdir(join(dir, 'models'))).filter((n) => n.startsWith('.'))).toEqual([]);
+    await expect(reg.manifest(d!)).rejects.toThrow(NotFoundError);
+    expect(await reg.prune(1, [])).toEqual([b, e]);
+    expect(await reg.versions()).toEqual([a, c, f]);
+    // A rollback past a removed version says so.
+    await reg.promote(f!);
+    expect(await reg.prune(1, [])).toEqual([a]);
+    expect(await reg.rollback()).toBe(c);
+    await expect(reg.rollback()).rejects.toThrow(
+      `the version before ${c}, ${a}, is no longer in the models dir`,
+    );
   });
 
   it('refuses unknown versions, bad names and corrupt files', async () => {
