@@ -1,6 +1,6 @@
 /** TypeBox schemas of the HTTP API (DESIGN.md "HTTP"); types come from `Static<>`. */
 import { Type } from '@sinclair/typebox';
-import { MAX_WEIGHT } from '../experiments/experiment-definition.ts';
+import { PresetRules, PresetWeights } from '../experiments/preset-schema.ts';
 import type { JobState } from '../jobs/job-types.ts';
 import type { Static } from '@sinclair/typebox';
 import { LIFECYCLES, SEGMENTS } from '../segments/segments.ts';
@@ -482,7 +482,6 @@ export const FeedbackMetricsReply = Type.Object({
 });
 
 /** Experiments (src/experiments/): a variant changes the tier's default weights and rules. */
-const Weight = Type.Optional(Type.Number({ minimum: 0, maximum: MAX_WEIGHT }));
 const VariantConfig = Type.Object(
   {
     modelVersion: Type.Optional(
@@ -492,28 +491,8 @@ const VariantConfig = Type.Object(
         description: 'a registered model version this variant is served from, beside the current one',
       }),
     ),
-    weights: Type.Optional(
-      Type.Object(
-        {
-          vector: Weight,
-          neighbours: Weight,
-          complements: Weight,
-          trending: Weight,
-          ease: Weight,
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    rules: Type.Optional(
-      Type.Object(
-        {
-          maxPerCategory: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-          mmrLambda: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-          newItemSlot: Type.Optional(Type.Integer({ minimum: -1, maximum: 99 })),
-        },
-        { additionalProperties: false },
-      ),
-    ),
+    weights: Type.Optional(PresetWeights),
+    rules: Type.Optional(PresetRules),
   },
   { additionalProperties: false },
 );

@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.ts';
 import type { Tier } from '../serving/types.ts';
 import { TIERS } from '../serving/types.ts';
 import type { VariantConfig } from '../store/types.ts';
+import { presetError } from './preset-schema.ts';
 import type { BanditReward } from './thompson.ts';
 import { DEFAULT_FLOOR } from './thompson.ts';
 
@@ -77,18 +78,10 @@ export function parseAdaptive(json: string | undefined, seed = 1): AdaptiveConfi
     for (const [name, preset] of Object.entries(v.arms)) {
       if (name === DEFAULT_ARM || !/^[A-Za-z0-9_.-]{1,64}$/.test(name))
         throw bad(`${tier}.arms.${name}`, `must be named 1–64 of A–Z a–z 0–9 _ . - (not ${DEFAULT_ARM})`);
-      if (!isObject(preset)) throw bad(`${tier}.arms.${name}`, 'must be { weights?, rules? }');
-      for (const k of Object.keys(preset))
-        if (k !== 'weights' && k !== 'rules')
-          throw bad(`${tier}.arms.${name}.${k}`, 'is not weights or rules');
-      for (const part of ['weights', 'rules'] as const) {
-        const o = preset[part];
-        if (o === undefined) continue;
-        if (!isObject(o)) throw bad(`${tier}.arms.${name}.${part}`, 'must be an object');
-        for (const [k, x] of Object.entries(o))
-          if (typeof x !== 'number' || !Number.isFinite(x) || x < (k === 'newItemSlot' ? -1 : 0))
-            throw bad(`${tier}.arms.${name}.${part}.${k}`, 'must be a finite number ≥ 0');
-      }
+      // The checks an experiment variant's weights and rules pass (a weight of 1e308 or a λ of
+      // 7 served lists of null scores to real visitors).
+      const wrong = presetError(preset);
+      if (wrong) throw bad([`${tier}.arms.${name}`, wrong.path].filter(Boolean).join('.'), wrong.reason);
       arms[name] = preset as AdaptiveTier['arms'][string];
     }
     const num = (key: string, dflt: number, ok: (x: number) => boolean, reason: string) => {

@@ -101,8 +101,26 @@ describe('Thompson sampling', () => {
       /homepage.floor: must lie in \[0, 1\/2\]/,
     );
     expect(() => parseAdaptive('{"homepage":{"arms":{"a":{"weights":{"vector":-1}}}}}')).toThrow(
-      /arms.a.weights.vector: must be a finite number/,
+      /arms.a.weights.vector: Expected number to be greater or equal to 0/,
     );
+    // What an experiment variant may not set, an arm may not either (session 42's trial served
+    // lists of null scores from each of these).
+    const arm = (preset: object) => () =>
+      parseAdaptive(JSON.stringify({ category: { arms: { a: preset } } }));
+    expect(arm({ weights: { vector: 1e308, trending: 1e308 } })).toThrow(
+      /category.arms.a.weights.vector: Expected number to be less or equal to 100/,
+    );
+    expect(arm({ weights: { trendng: 5 } })).toThrow(
+      /category.arms.a.weights.trendng: is not one of vector, neighbours, complements, trending, ease/,
+    );
+    expect(arm({ rules: { mmrLambda: 7 } })).toThrow(
+      /arms.a.rules.mmrLambda: Expected number to be less or equal to 1/,
+    );
+    expect(arm({ rules: { maxPerCategory: 0 } })).toThrow(
+      /arms.a.rules.maxPerCategory: Expected integer to be greater/,
+    );
+    expect(arm({ rules: { maxPerCategory: 2.5 } })).toThrow(/arms.a.rules.maxPerCategory: Expected integer/);
+    expect(arm({ modelVersion: 'v1' })).toThrow(/arms.a.modelVersion: is not one of weights, rules/);
     expect(() => parseAdaptive('{"homepage":{"arms":{"a":{}},"reward":"likes"}}')).toThrow(/reward/);
     expect(() => parseAdaptive('{')).toThrow(/must be JSON/);
     expect(() => parseAdaptive('{"homepage":{"arms":{"a":{}},"positions":"yes"}}')).toThrow(
