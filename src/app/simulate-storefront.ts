@@ -77,7 +77,6 @@ export async function simulateStorefront(o: SimulateStorefrontOptions): Promise<
     for await (const item of allItems(o.store)) items.push(item);
     const result = await runClosedLoop(
       {
-        engine: shelf.engine,
         app: shelf.app,
         storefrontKey: shelf.apiKeys.find((k) => k.role === 'storefront')!.key,
         endOfDay: () => shelf.impressions.flush(),

@@ -1,7 +1,7 @@
 /**
  * The closed-loop storefront simulator (issue #13): visitors with planted tastes (`planted.json`)
- * come back over simulated days, are served Shelf's lists by the real engine (so impressions are
- * recorded the normal way), click with a position-biased chance of their affinity for each item
+ * come back over simulated days, are served Shelf's lists through `GET /v1/recommendations` (so
+ * experiments and adaptive arms route them, and impressions are recorded the normal way), click with a position-biased chance of their affinity for each item
  * shown (click-model.ts), add to cart, buy, return some purchases, and churn — more readily after
  * a visit without a click, so lists that serve them badly lose them. Their events go through
  * `POST /v1/events` (validation, ingest, attribution) carrying the list's `recommendationId`.
@@ -14,8 +14,7 @@
 import { createRng } from '../../models/random.ts';
 import type { Rng } from '../../models/random.ts';
 import type { ShelfApp } from '../api/app.ts';
-import type { Engine } from '../serving/engine.ts';
-import type { RecommendRequest, Tier } from '../serving/types.ts';
+import type { Recommendation, RecommendRequest, Tier } from '../serving/types.ts';
 import { TIERS } from '../serving/types.ts';
 import type { Item, ShelfEvent } from '../store/types.ts';
 import {
@@ -58,9 +57,8 @@ export interface ClosedLoopOptions {
 
 /** What the simulator runs against: a Shelf built with `clock.now`. */
 export interface ClosedLoopShelf {
-  engine: Pick<Engine, 'recommend'>;
   app: Pick<ShelfApp, 'inject'>;
-  /** A storefront key for `POST /v1/events`. */
+  /** A storefront key for `GET /v1/recommendations` and `POST /v1/events`. */
   storefrontKey: string;
   /** Called at the end of every simulated day (the impression recorder's flush). */
   endOfDay?: () => Promise<void>;
@@ -194,6 +192,22 @@ export async function runClosedLoop(
   }
   const returns: PendingReturn[] = [];
 
+  /**
+   * A list asked for as a storefront asks: over HTTP, so a running experiment, a shipped variant
+   * or an adaptive arm serves it as it serves real traffic (the engine asked directly served
+   * every simulated list with the tier's default).
+   */
+  const list = async (req: RecommendRequest): Promise<Recommendation> => {
+    const q = new URLSearchParams({ limit: String(req.limit) });
+    for (const k of ['userId', 'sessionId', 'category', 'itemId'] as const) if (req[k]) q.set(k, req[k]);
+    if (req.cartItemIds) q.set('cartItemIds', req.cartItemIds.join(','));
+    const url = `/v1/recommendations/${req.tier}?${q}`;
+    const res = await shelf.app.inject({ url, headers: { authorization: `Bearer ${shelf.storefrontKey}` } });
+    if (res.statusCode !== 200)
+      throw new Error(`the simulator's GET ${url} answered ${res.statusCode}: ${res.body}`);
+    return res.json<Recommendation>();
+  };
+
   const post = async (events: ShelfEvent[]) => {
     if (!events.length) return;
     clock.advance(Math.max(...events.map((e) => e.timestamp)));
@@ -259,7 +273,7 @@ export async function runClosedLoop(
       }
       step(2, 20);
       clock.advance(t);
-      const rec = await shelf.engine.recommend(req);
+      const rec = await list(req);
       const shown: ShownList = {
         recommendationId: rec.recommendationId,
         tier,

@@ -15,7 +15,7 @@ import type { ShelfConfig } from '../../../src/config.ts';
 import type { ShownList, SimulationCounts } from '../../../src/demo/closed-loop.ts';
 import { trueProbabilities } from '../../../src/demo/click-model.ts';
 import type { MetricsRow } from '../../../src/feedback/feedback-metrics.ts';
-import type { Store } from '../../../src/store/types.ts';
+import type { Experiment, Store } from '../../../src/store/types.ts';
 import { trainedShop } from '../../helpers/trained-shop.ts';
 import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
@@ -28,8 +28,10 @@ const SIMULATION = { visitors: 80, days: 4, seed: 5, start: NOW };
 /** The demo storefront, trained (trained-shop.ts), then the simulation through it. */
 async function simulated(
   simulationLog: Logger = log,
+  before?: (store: Store) => Promise<void>,
 ): Promise<{ shop: TrainedShop; store: Store; config: ShelfConfig; run: SimulateStorefrontResult }> {
   const shop = await trainedShop({ seed: 5, items: 150, users: 120, events: 5000, now: NOW });
+  await before?.(shop.store);
   const config = loadConfig({
     SHELF_DATA_DIR: shop.dir,
     SHELF_API_KEYS: `storefront:storefront-key-0123456789,admin:${ADMIN}`,
@@ -147,5 +149,38 @@ describe('the closed-loop simulator', () => {
     expect(again.run.result).toEqual(first.run.result);
     expect(again.run.result.totals.impressions).toBeGreaterThan(100);
     expect(lines.filter((l) => /request/.test(l.msg))).toEqual([]);
+  });
+
+  it("is served a running experiment's variants, as real traffic is", async () => {
+    const experiment: Experiment = {
+      id: 'sim-ab',
+      name: 'trending against the default',
+      tiers: ['homepage'],
+      unit: 'user',
+      layer: 'homepage',
+      traffic: 1,
+      variants: [
+        { name: 'control', share: 0.5, config: {} },
+        { name: 'b', share: 0.5, config: { weights: { vector: 0, neighbours: 0, ease: 0, trending: 1 } } },
+      ],
+      state: 'running',
+      salt: 'sim',
+      range: [0, 10_000],
+      createdAt: NOW,
+      startedAt: NOW,
+      stoppedAt: null,
+      shipped: null,
+    };
+    const routed = await simulated(log, (store) => store.saveExperiment(experiment));
+    shops.push(routed.shop);
+    const lists = await routed.store.impressionsAfter(0, 100_000);
+    const homepage = lists.filter((l) => l.tier === 'homepage');
+    expect(homepage.length).toBe(routed.run.result.byTier.homepage!.impressions);
+    const byVariant = new Map<string, number>();
+    for (const l of homepage)
+      byVariant.set(`${l.experiment}/${l.variant}`, (byVariant.get(`${l.experiment}/${l.variant}`) ?? 0) + 1);
+    expect([...byVariant.keys()].sort()).toEqual(['sim-ab/b', 'sim-ab/control']);
+    for (const n of byVariant.values()) expect(n).toBeGreaterThan(homepage.length / 4);
+    expect(lists.filter((l) => l.tier !== 'homepage').every((l) => l.experiment === undefined)).toBe(true);
   });
 });
