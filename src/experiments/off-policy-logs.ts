@@ -1,7 +1,7 @@
 /**
  * Logged lists as off-policy rounds (off-policy.ts): every impression served in [from, to) on
- * the tiers where the target configuration was ever served, its reward the clicks attributed to
- * it. Read from the store by sequence in pages, so memory holds only the window's lists.
+ * the tiers where the target configuration was ever served, but those served for certain under
+ * another configuration (no chance of the target), its reward the clicks attributed to it. Read from the store by sequence in pages, so memory holds only the window's lists.
  *
  * - List level: when the list logged its arms position by position (`positions`), the target's
  *   probability is 1 when the target arm would have shown the very same list, and the logging
@@ -17,11 +17,11 @@ import type { LoggedList, LoggedPosition } from './off-policy.ts';
 
 export interface LoggedRounds {
   rounds: LoggedList[];
-  /** Lists of the window on the target's tiers, and of those how many were the target's. */
+  /** Lists of the window on the target's tiers it could have been served on, and of those how many were its. */
   lists: number;
   targetLists: number;
   tiers: string[];
-  /** Lists served deterministically (propensity 1) under another configuration: they carry no weight. */
+  /** Lists served for certain (propensity 1) under another configuration: left out of the rounds. */
   deterministicOthers: number;
   /** The item-position estimator's rounds: the lists that logged the target among their arms. */
   positions: LoggedPosition[][];
@@ -117,8 +117,16 @@ export async function loggedRounds(
       continue;
     }
     const target = i.config === o.config ? 1 : 0;
+    // Served for certain under another configuration (an experiment's variant, the tier before
+    // it was adaptive): the target had no chance there, so its clicks on them are unknown, not
+    // 0. Counted as 0 rounds they pulled IPS down by their share (session 42's trial: 0.21 with
+    // the arm's own click rate 0.35 outside the interval); left out, IPS estimates over the lists
+    // the target could have been served on.
+    if (!target && i.probability >= 1) {
+      deterministicOthers++;
+      continue;
+    }
     targetLists += target;
-    if (!target && i.probability >= 1) deterministicOthers++;
     rounds.push({ reward: clicksOf(at), target, logging: i.probability });
   }
   return {

@@ -175,7 +175,7 @@ async function offPolicy(
   const f = (x: number) => x.toFixed(4);
   ctx.out.write(
     `${config}: clicks per list from ${window.from} to ${window.to} on ${logs.tiers.join(', ')} ` +
-      `(${logs.lists} lists logged, ${logs.targetLists} of them under it):\n` +
+      `(${logs.lists} lists logged that it could have been served on, ${logs.targetLists} of them under it):\n` +
       `  IPS   ${f(ips.value)}  95% [${f(ips.ci95[0])}, ${f(ips.ci95[1])}]  (bootstrap, ${resamples} resamples)\n` +
       `  SNIPS ${f(snips.value)}  95% [${f(snips.ci95[0])}, ${f(snips.ci95[1])}]\n` +
       (itemPosition
@@ -185,7 +185,7 @@ async function offPolicy(
         : '  item-position: no list logged its arms position by position\n') +
       `  ${version} offline NDCG@20 ${ndcg === null ? 'not recorded' : f(ndcg)}\n` +
       (logs.deterministicOthers
-        ? `  note: ${logs.deterministicOthers} lists were served with propensity 1 under another configuration and weigh nothing\n`
+        ? `  note: ${logs.deterministicOthers === 1 ? '1 list' : `${logs.deterministicOthers} lists`} served for certain (propensity 1) under another configuration left out: it had no chance of being served on them\n`
         : ''),
   );
   return 0;

@@ -68,6 +68,8 @@ describe('shelf evaluate --off-policy', () => {
       imp('r4', 'homepage', 'adaptive:homepage:default', 0.75, T0 + 4),
       imp('r5', 'homepage', 'adaptive:homepage:pop', 0.25, T0 + 86_400_000 * 3),
       imp('r6', 'similar', 'default', 1, T0 + 5),
+      // An experiment's homepage list: the target had no chance there, so it is left out.
+      imp('r11', 'homepage', 'exp-1:b', 1, T0 + 6),
       // Category lists that logged both arms position by position (default 0.75, pop 0.25).
       withArms(imp('r7', 'category', 'adaptive:category:default', 0.75, T0 + 6), [3, 1, 1]),
       withArms(imp('r8', 'category', 'adaptive:category:pop', 0.25, T0 + 7), [2, 3, 2]),
@@ -141,7 +143,13 @@ describe('shelf evaluate --off-policy', () => {
     expect(code).toBe(0);
     // Rounds in the window on the homepage: w = [4, 4, 0, 0], r = [2, 0, 1, 0].
     // IPS = (8 + 0) / 4 = 2; SNIPS = 8 / 8 = 1.
-    expect(r).toMatchObject({ lists: 4, targetLists: 2, tiers: ['homepage'], version });
+    expect(r).toMatchObject({
+      lists: 4,
+      targetLists: 2,
+      deterministicOthers: 1,
+      tiers: ['homepage'],
+      version,
+    });
     expect(r.ips.value).toBeCloseTo(2, 12);
     expect(r.snips.value).toBeCloseTo(1, 12);
     expect(r.ips.ci95[0]).toBeLessThanOrEqual(2);
@@ -149,6 +157,9 @@ describe('shelf evaluate --off-policy', () => {
     const plain = await run(['--off-policy', 'adaptive:homepage:pop', ...window]);
     expect(plain.output).toMatch(/IPS {3}2\.0000 {2}95% \[/);
     expect(plain.output).toMatch(/SNIPS 1\.0000/);
+    expect(plain.output).toMatch(
+      /note: 1 list served for certain \(propensity 1\) under another configuration left out/,
+    );
     expect(plain.output).toMatch(new RegExp(`${version} offline NDCG@20 0\\.\\d{4}`));
   });
 
