@@ -1,10 +1,11 @@
 /**
  * The closed-loop storefront simulator (issue #13): visitors with planted tastes (`planted.json`)
  * come back over simulated days, are served Shelf's lists through `GET /v1/recommendations` (so
- * experiments and adaptive arms route them, and impressions are recorded the normal way), click with a position-biased chance of their affinity for each item
- * shown (click-model.ts), add to cart, buy, return some purchases, and churn — more readily after
- * a visit without a click, so lists that serve them badly lose them. Their events go through
- * `POST /v1/events` (validation, ingest, attribution) carrying the list's `recommendationId`.
+ * experiments and adaptive arms route them, and impressions are recorded the normal way), click
+ * with a position-biased chance of their affinity for each item shown (click-model.ts), add to
+ * cart, buy, return some purchases, and churn — more readily after a visit without a click, so
+ * lists that serve them badly lose them. Their events go through `POST /v1/events` (validation,
+ * ingest, attribution) carrying the list's `recommendationId`.
  *
  * Seeded: the same seed, start, store and model give the same visits, clicks and counts (only the
  * engine's recommendation ids differ). It counts what it did — impressions, clicks, purchases,

@@ -1,7 +1,8 @@
 /**
  * Logged lists as off-policy rounds (off-policy.ts): every impression served in [from, to) on
  * the tiers where the target configuration was ever served, but those served for certain under
- * another configuration (no chance of the target), its reward the clicks attributed to it. Read from the store by sequence in pages, so memory holds only the window's lists.
+ * another configuration (no chance of the target), its reward the clicks attributed to it. Read
+ * from the store by sequence in pages, so memory holds only the window's lists.
  *
  * - List level: when the list logged its arms position by position (`positions`), the target's
  *   probability is 1 when the target arm would have shown the very same list, and the logging
@@ -17,7 +18,7 @@ import type { LoggedList, LoggedPosition } from './off-policy.ts';
 
 export interface LoggedRounds {
   rounds: LoggedList[];
-  /** Lists of the window on the target's tiers it could have been served on, and of those how many were its. */
+  /** Lists of the window on the target's tiers that it could have been served on; how many were its. */
   lists: number;
   targetLists: number;
   tiers: string[];

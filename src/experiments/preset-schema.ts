@@ -4,7 +4,7 @@
  * (`SHELF_ADAPTIVE`, checked at start-up) alike, so neither can serve what the other refuses.
  */
 import { Type } from '@sinclair/typebox';
-import type { Static, TObject } from '@sinclair/typebox';
+import type { TObject } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import { MAX_WEIGHT } from './experiment-definition.ts';
 
@@ -24,19 +24,18 @@ export const PresetRules = Type.Object(
   { additionalProperties: false },
 );
 
-export const Preset = Type.Object(
+const Preset = Type.Object(
   { weights: Type.Optional(PresetWeights), rules: Type.Optional(PresetRules) },
   { additionalProperties: false },
 );
-export type Preset = Static<typeof Preset>;
 
 /** The first thing wrong with `preset`: where (a dotted path, '' for the whole) and why; null if none. */
 export function presetError(preset: unknown): { path: string; reason: string } | null {
   const e = Value.Errors(Preset, preset).First();
   if (!e) return null;
   const path = e.path.split('/').filter(Boolean).join('.');
-  // A misspelt field ("trendng") is named as such, not as "Unexpected property".
-  // (The error's path ends at that field; its schema is the object's.)
+  // A misspelt field ("trendng") is named with the fields there are, not as "Unexpected
+  // property" (the error's path ends at that field; its schema is the object's).
   if (e.type === ValueErrorType.ObjectAdditionalProperties)
     return { path, reason: `is not one of ${Object.keys((e.schema as TObject).properties).join(', ')}` };
   return { path, reason: e.message };
