@@ -14,6 +14,7 @@ import type {
   StoredImpression,
   VisitorRef,
 } from '../../src/store/types.ts';
+import { experimentOf } from './experiment-fixture.ts';
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 const HOUR = 3_600_000;
@@ -648,25 +649,7 @@ export function describeFeedbackStore(store: () => Store): void {
       ]);
       expect(await store().unitTotals([])).toEqual([]);
 
-      const x: Experiment = {
-        id: 'x1',
-        name: 'blend',
-        tiers: ['homepage'],
-        unit: 'user',
-        layer: 'homepage',
-        traffic: 1,
-        variants: [
-          { name: 'control', share: 0.5, config: {} },
-          { name: 'b', share: 0.5, config: { weights: { trending: 0 }, rules: { mmrLambda: 0.5 } } },
-        ],
-        state: 'draft',
-        salt: 'abc',
-        range: null,
-        createdAt: T0,
-        startedAt: null,
-        stoppedAt: null,
-        shipped: null,
-      };
+      const x = experimentOf({ createdAt: T0 });
       await store().saveExperiment(x);
       await store().saveExperiment({ ...x, id: 'a0' });
       const running: Experiment = { ...x, state: 'running', range: [0, 10_000], startedAt: T0 + 1 };

@@ -15,7 +15,8 @@ import train from '../../../src/cli/commands/train.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { runTrainJob } from '../../../src/jobs/train-processor.ts';
 import { ModelRegistry } from '../../../src/registry/model-registry.ts';
-import type { Experiment, Store } from '../../../src/store/types.ts';
+import type { Store } from '../../../src/store/types.ts';
+import { experimentOf } from '../../helpers/experiment-fixture.ts';
 import { oneDepartmentStore } from '../../helpers/one-department-store.ts';
 
 const FAST = ['--factors', '8', '--iterations', '4', '--no-tune-rules'];
@@ -55,25 +56,15 @@ describe('model versions kept by shelf train and the train job', () => {
   it('keeps the newest, the current one, its rollback and what experiments name', async () => {
     const [a] = await cli('--force');
     const [, b] = await cli('--no-promote');
-    const experiment: Experiment = {
+    const experiment = experimentOf({
       id: 'old-model',
-      name: 'the older fit',
       tiers: ['personalized'],
-      unit: 'user',
       layer: 'personalized',
-      traffic: 1,
       variants: [
         { name: 'control', share: 0.5, config: {} },
         { name: 'b', share: 0.5, config: { modelVersion: b! } },
       ],
-      state: 'draft',
-      salt: 's',
-      range: null,
-      createdAt: 0,
-      startedAt: null,
-      stoppedAt: null,
-      shipped: null,
-    };
+    });
     await store.saveExperiment(experiment);
     const [, , c] = await cli('--force');
     expect(await registry.current()).toBe(c);

@@ -15,7 +15,8 @@ import type { ShelfConfig } from '../../../src/config.ts';
 import type { ShownList, SimulationCounts } from '../../../src/demo/closed-loop.ts';
 import { trueProbabilities } from '../../../src/demo/click-model.ts';
 import type { MetricsRow } from '../../../src/feedback/feedback-metrics.ts';
-import type { Experiment, Store } from '../../../src/store/types.ts';
+import type { Store } from '../../../src/store/types.ts';
+import { experimentOf } from '../../helpers/experiment-fixture.ts';
 import { trainedShop } from '../../helpers/trained-shop.ts';
 import type { TrainedShop } from '../../helpers/trained-shop.ts';
 
@@ -152,25 +153,17 @@ describe('the closed-loop simulator', () => {
   });
 
   it("is served a running experiment's variants, as real traffic is", async () => {
-    const experiment: Experiment = {
+    const experiment = experimentOf({
       id: 'sim-ab',
-      name: 'trending against the default',
-      tiers: ['homepage'],
-      unit: 'user',
-      layer: 'homepage',
-      traffic: 1,
       variants: [
         { name: 'control', share: 0.5, config: {} },
         { name: 'b', share: 0.5, config: { weights: { vector: 0, neighbours: 0, ease: 0, trending: 1 } } },
       ],
       state: 'running',
-      salt: 'sim',
       range: [0, 10_000],
       createdAt: NOW,
       startedAt: NOW,
-      stoppedAt: null,
-      shipped: null,
-    };
+    });
     const routed = await simulated(log, (store) => store.saveExperiment(experiment));
     shops.push(routed.shop);
     const lists = await routed.store.impressionsAfter(0, 100_000);
