@@ -123,7 +123,7 @@ export interface EventLimits {
 type Raw = Record<string, unknown>;
 
 /** A number as a CSV cell writes one: decimal, perhaps signed or with an exponent (not `0x10`, not `1_000`). */
-const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i;
+export const DECIMAL = /^\s*[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i;
 
 class Checker {
   readonly errors: FieldError[] = [];

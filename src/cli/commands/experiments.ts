@@ -7,6 +7,7 @@ import type { ExperimentInput } from '../../experiments/experiment-definition.ts
 import { ExperimentService } from '../../experiments/experiment-service.ts';
 import { ModelRegistry } from '../../registry/model-registry.ts';
 import type { Experiment } from '../../store/types.ts';
+import { DECIMAL } from '../../store/validate.ts';
 import type { Command, CommandContext } from '../command.ts';
 import { numberOption } from '../command.ts';
 
@@ -76,6 +77,9 @@ const experiments: Command = {
       const shares = positional.slice(1).map((p, i) => {
         const m = /^([^=]+)=(.+)$/.exec(p);
         if (!m) throw new InputError(`shares ${i + 1}: ${JSON.stringify(p)} is not NAME=SHARE`);
+        // Named here as written: the service would name the request body's field, not the argument.
+        if (!DECIMAL.test(m[2]!))
+          throw new InputError(`shares ${i + 1}: ${JSON.stringify(p)}: the share is not a number`);
         return { name: m[1]!, share: Number(m[2]) };
       });
       ctx.out.write(line(await svc.reshare(CLI_ACTOR, positional[0], shares)));

@@ -65,6 +65,9 @@ describe('shelf experiments', () => {
     await expect(run('shares', 'x1', 'control=0.7', 'diverse')).rejects.toThrow(
       /shares 2: "diverse" is not NAME=SHARE/,
     );
+    await expect(run('shares', 'x1', 'control=0.7', 'diverse=abc')).rejects.toThrow(
+      /shares 2: "diverse=abc": the share is not a number/,
+    );
     await expect(run('shares', 'x1', 'control=0.7', 'diverse=0.2')).rejects.toThrow(/shares must sum to 1/);
     expect((await run('shares', 'x1', 'control=0.7', 'diverse=0.3')).output).toMatch(
       /control:0.7 diverse:0.3/,
