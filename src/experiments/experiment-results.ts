@@ -21,6 +21,7 @@ import {
   sequentialHalfWidth,
   sequentialPValue,
   srmTest,
+  wilsonInterval,
 } from './statistics.ts';
 
 export interface ResultsOptions {
@@ -205,12 +206,16 @@ export function experimentResults(
     const metrics = Object.fromEntries(
       METRICS.map((m) => {
         const est = estimates[i]![m];
+        // A conversion's interval is Wilson's (0 converters of 50 read [0, 0] as normal); the
+        // others' need two units for a variance (one unit read CTR 0 [0, 0]).
+        if (m === 'conversion' && est.n)
+          return [m, { value: num(est.value), ci95: wilsonInterval(sum(a.converted), est.n, ALPHA) }];
+        if (est.n < 2) return [m, { value: est.n ? num(est.value) : null, ci95: [null, null] }];
         const [lo, hi] = normalInterval(est, ALPHA);
-        // A rate is never below 0 (nor a conversion above 1): the normal interval is clipped
-        // (a variant with few clicks read [-0.024, 0.871] as its CTR).
+        // A rate is never below 0: the normal interval is clipped (a variant with few clicks
+        // read [-0.024, 0.871] as its CTR).
         const [min, max] = RANGES[m];
-        const ci = pair(Math.max(min, lo), Math.min(max, hi));
-        return [m, { value: est.n ? num(est.value) : null, ci95: est.n ? ci : [null, null] }];
+        return [m, { value: num(est.value), ci95: pair(Math.max(min, lo), Math.min(max, hi)) }];
       }),
     ) as Record<MetricName, MetricValue>;
     return {
@@ -268,10 +273,10 @@ export function experimentResults(
     multipleExposures,
     methods: {
       unit: `the randomisation unit (${e.unit}); per-unit sums of impressions (lists), attributed clicks, purchases and revenue from the feedback aggregates`,
-      ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval, clipped at 0',
+      ctr: 'Σ clicks ÷ Σ impressions over the variant’s units; variance by the delta method over units; normal 95% interval, clipped at 0 (none below 2 units)',
       conversion:
-        'converting units ÷ units; variance s²/n of the 0/1 units (s² with n − 1: p(1 − p)·n/(n − 1)); normal (Wald) 95% interval, clipped to [0, 1]',
-      revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval',
+        'converting units ÷ units; Wilson score 95% interval; in comparisons, variance s²/n of the 0/1 units (s² with n − 1: p(1 − p)·n/(n − 1))',
+      revenuePerUnit: 'mean revenue per unit; variance s²/n; normal 95% interval (none below 2 units)',
       lift: 'relative lift μ_variant/μ_control − 1; 95% interval by Fieller’s theorem: the ratios ρ that the test of μ_variant = ρ·μ_control does not reject, (μ_v − ρμ_c)² ≤ q²(Var_v + ρ²Var_c), minus 1 (asymmetric, never below −100% for values never below 0, unbounded above — null — when the control’s mean cannot be told from 0); when the control’s mean is 0, no lift and no interval; q normal, Student’s t with Welch–Satterthwaite df for revenuePerUnit (fixed horizon)',
       pValue:
         'two-sided, fixed horizon, α = 0.05, of the difference μ_variant − μ_control over √(Var_v + Var_c), the statistic Fieller’s interval inverts: p < 0.05 exactly when the lift’s interval leaves 0 out',

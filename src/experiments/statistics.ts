@@ -61,6 +61,19 @@ export function normalInterval(e: Estimate, alpha: number): [number, number] {
   return [e.value - h, e.value + h];
 }
 
+/**
+ * Wilson's score interval for a proportion of `successes` in `n` (n ≥ 1): within [0, 1] by
+ * construction, and wide where the normal one collapses (0 of n read [0, 0] at any n).
+ */
+export function wilsonInterval(successes: number, n: number, alpha: number): [number, number] {
+  const z = normalQuantile(1 - alpha / 2);
+  const p = successes / n;
+  const d = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / d;
+  const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return [Math.max(0, centre - h), Math.min(1, centre + h)];
+}
+
 /** A relative lift with its interval and p-value, both from one statistic (`liftTest`). */
 export interface LiftTest {
   /** μ_T/μ_C − 1; NaN when the control's mean is 0. */

@@ -120,6 +120,10 @@ describe('experiment results', () => {
     close(b!.metrics.revenuePerUnit.ci95[1], 17.768913945394765);
     // A rate's interval stops at 0 (the normal interval's lower end is -0.0063).
     expect(c!.metrics.ctr.ci95[0]).toBe(0);
+    // Conversion: Wilson's score interval, 3 converting units of 14 (by hand: centre
+    // (p + z²/2n)/(1 + z²/n), half-width z·√(p(1 − p)/n + z²/4n²)/(1 + z²/n)).
+    close(control!.metrics.conversion.ci95[0], 0.07571386712693184, 1e-9);
+    close(control!.metrics.conversion.ci95[1], 0.47589230586600295, 1e-9);
     close(c!.metrics.revenuePerUnit.value, 6.122307692307691);
   });
 
@@ -211,8 +215,19 @@ describe('experiment results', () => {
     close(ctr.pValue, 0.001565402258002548, 1e-9);
     // Seen at −1.38 to −2.10 (the fixed interval was floored, the sequential one not).
     expect(ctr.sequentialCi95[0]).toBe(-1);
-    // No purchase anywhere: nothing to compare.
+    // No purchase anywhere: nothing to compare. No converter in 6 units is not a certain 0:
+    // Wilson's interval reaches 0.39 (the normal one read [0, 0]).
     expect(r.comparisons.find((c) => c.metric === 'conversion')).toMatchObject({ lift: null, pValue: null });
+    expect(r.variants[1]!.metrics.conversion.ci95[0]).toBeCloseTo(0, 12);
+    close(r.variants[1]!.metrics.conversion.ci95[1], 0.3903342879021653, 1e-9);
+    // One unit: no variance, so no interval for a CTR or revenue (it read [0, 0]).
+    const one = experimentResults(
+      two,
+      rowsOf('w', { control: clicked, b: { imp: [2], clk: [0], pur: [0], rev: [0] } }),
+    );
+    expect(one.variants[1]!.metrics.ctr).toEqual({ value: 0, ci95: [null, null] });
+    expect(one.variants[1]!.metrics.revenuePerUnit.ci95).toEqual([null, null]);
+    close(one.variants[1]!.metrics.conversion.ci95[1], 0.7934506856227626, 1e-9);
 
     // No control clicks against some: no lift or interval, the difference 1/3 tested (same z).
     const swapped = experimentResults(two, rowsOf('w', { control: none, b: clicked }));
