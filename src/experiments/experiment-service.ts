@@ -140,6 +140,13 @@ export class ExperimentService {
             reason: `must name a variant of ${JSON.stringify(id)}: one of ${e.variants.map((v) => v.name).join(', ')}`,
           },
         ]);
+      // A stopped experiment's version is not kept by the models dir's retention (pruneVersions):
+      // shipped after its removal, the variant's name went on lists the current version served.
+      const version = e.variants.find((v) => v.name === variant)!.config.modelVersion;
+      if (version !== undefined && this.o.versions && !(await this.o.versions()).includes(version))
+        throw conflict(
+          `cannot ship variant ${JSON.stringify(variant)} of experiment ${JSON.stringify(id)}: its model version ${version} is no longer in the models dir (removed after the experiment stopped)`,
+        );
       next = {
         ...e,
         state: 'shipped',

@@ -21,7 +21,7 @@ const twoArms = (id: string, tier: 'homepage' | 'similar' | 'cart' = 'homepage',
   ],
 });
 
-function service(current: string | null = null) {
+function service(current: string | null = null, versions?: () => Promise<string[]>) {
   const saved = new Map<string, Experiment>();
   const audit: { action: string; target: string | null; detail: unknown }[] = [];
   const published: (readonly Change[])[] = [];
@@ -36,6 +36,7 @@ function service(current: string | null = null) {
     changes: { publish: async (c) => void published.push(c) },
     audit: { record: async (_actor, action, target, detail) => void audit.push({ action, target, detail }) },
     currentVersion: async () => current,
+    ...(versions ? { versions } : {}),
     // Each step one tick later, so a date kept is told from one set again.
     now: () => ++t,
   });
@@ -85,6 +86,23 @@ describe('experiment lifecycle: ship', () => {
       statusCode: 400,
       details: [{ field: 'body/variant', reason: 'must name a variant of "x": one of control, b' }],
     });
+  });
+});
+
+describe('experiment lifecycle: ship a stopped experiment', () => {
+  it('refuses a variant whose model version was removed since it stopped, naming it (a 409)', async () => {
+    const registered = ['v1'];
+    const { svc } = service(null, async () => [...registered]);
+    await svc.create(ADMIN, twoArms('x', 'homepage', 'v1'));
+    await svc.act(ADMIN, 'x', 'start');
+    await svc.act(ADMIN, 'x', 'stop');
+    registered.pop(); // a train's retention removed it: stopped experiments keep none
+    await expect(svc.act(ADMIN, 'x', 'ship', 'b')).rejects.toMatchObject({
+      statusCode: 409,
+      message:
+        'cannot ship variant "b" of experiment "x": its model version v1 is no longer in the models dir (removed after the experiment stopped)',
+    });
+    expect(await svc.act(ADMIN, 'x', 'ship', 'control')).toMatchObject({ state: 'shipped' });
   });
 });
 
