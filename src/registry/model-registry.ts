@@ -4,10 +4,12 @@
  * that pointer, written atomically (temp file + rename). `history.jsonl` records each change.
  */
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { NotFoundError, RegistryError } from '../errors.ts';
+import { acquireLock } from './dir-lock.ts';
+import type { LockTiming } from './dir-lock.ts';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
@@ -41,10 +43,8 @@ export type NewVersion = Omit<VersionManifest, 'schemaVersion' | 'version' | 'fi
 /** A file that disagrees with its manifest is read this many times, this far apart. */
 const REREADS = 5;
 const REREAD_MS = 50;
-/** `exclusive`: how long a caller waits for the lock, how often it looks, when a lock is stale. */
-const LOCK_WAIT_MS = 60_000;
-const LOCK_POLL_MS = 25;
-const LOCK_STALE_MS = 120_000;
+/** `exclusive`'s lock: how long a caller waits, how often it looks, when an unrefreshed lock is stale. */
+const LOCK: LockTiming = { waitMs: 60_000, pollMs: 25, staleMs: 120_000 };
 
 const VERSION_RE = /^v\d{8}-\d{6}-\d{3}$/;
 const FILE_RE = /^[a-z0-9][a-z0-9._-]*$/;
@@ -152,32 +152,28 @@ export class ModelRegistry {
   }
 
   /**
-   * Runs `work` while no other process (or call) sharing this models dir runs one: a lock file
-   * made with O_EXCL, taken over once older than `LOCK_STALE_MS` (its holder died).
+   * Runs `work` while no other process (or call) sharing this models dir runs one (dir-lock.ts).
+   * What a holder that died left half-written is cleared first: only a lock holder writes it.
    */
   async exclusive<T>(work: () => Promise<T>): Promise<T> {
     await mkdir(this.dir, { recursive: true });
-    const lock = join(this.dir, '.lock');
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (;;) {
-      try {
-        await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(lock).then(
-          (st) => Date.now() - st.mtimeMs,
-          () => 0,
-        );
-        if (age > LOCK_STALE_MS) await rm(lock, { force: true });
-        else if (Date.now() > deadline) throw new RegistryError(`the models dir is locked (${lock})`);
-        else await sleep(LOCK_POLL_MS);
-      }
-    }
+    const release = await acquireLock(join(this.dir, '.lock'), LOCK);
     try {
+      await this.clearLeftovers();
       return await work();
     } finally {
-      await rm(lock, { force: true });
+      await release();
+    }
+  }
+
+  /**
+   * A version `create` was writing (`.tmp-<version>`: a full copy of its users' vectors, which
+   * no erasure rewrites) or `prune` was removing (`.removed-<version>`) when its process died.
+   */
+  private async clearLeftovers(): Promise<void> {
+    for (const name of await readdir(this.dir)) {
+      if (name.startsWith('.tmp-') || name.startsWith('.removed-'))
+        await rm(join(this.dir, name), { recursive: true, force: true });
     }
   }
 
@@ -244,10 +240,6 @@ export class ModelRegistry {
    */
   async prune(keep: number, protect: Iterable<string>): Promise<string[]> {
     return this.exclusive(async () => {
-      // What a removal that died half-way left (its version already out of the listing).
-      for (const name of await readdir(this.dir)) {
-        if (name.startsWith('.removed-')) await rm(join(this.dir, name), { recursive: true, force: true });
-      }
       const all = await this.versions();
       // keep 0: all.slice(-0) is every version.
       const kept = new Set([...all.slice(-keep), ...protect]);
