@@ -203,13 +203,14 @@ export function experimentResults(
   }));
   const variants = e.variants.map((v, i): VariantResult => {
     const a = arms[i]!;
+    const converting = sum(a.converted);
     const metrics = Object.fromEntries(
       METRICS.map((m) => {
         const est = estimates[i]![m];
         // A conversion's interval is Wilson's (0 converters of 50 read [0, 0] as normal); the
         // others' need two units for a variance (one unit read CTR 0 [0, 0]).
         if (m === 'conversion' && est.n)
-          return [m, { value: num(est.value), ci95: wilsonInterval(sum(a.converted), est.n, ALPHA) }];
+          return [m, { value: num(est.value), ci95: wilsonInterval(converting, est.n, ALPHA) }];
         if (est.n < 2) return [m, { value: est.n ? num(est.value) : null, ci95: [null, null] }];
         const [lo, hi] = normalInterval(est, ALPHA);
         // A rate is never below 0: the normal interval is clipped (a variant with few clicks
@@ -226,7 +227,7 @@ export function experimentResults(
       clicks: sum(a.clicks),
       purchases: a.purchases,
       revenue: sum(a.revenue),
-      convertingUnits: sum(a.converted),
+      convertingUnits: converting,
       metrics,
     };
   });

@@ -224,11 +224,13 @@ export class ModelRegistry {
     if (!current) throw new RegistryError('no current version to roll back from');
     const previous = rollbackTarget(await this.history(), current);
     if (!previous) throw new RegistryError(`no version before ${current} to roll back to`);
-    if (!(await this.versions()).includes(previous))
+    // Its manifest read tells a removed version (retention keeps only the newest) by NotFoundError.
+    await this.manifest(previous).catch((err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err;
       throw new RegistryError(
         `the version before ${current}, ${previous}, is no longer in the models dir (only the newest are kept)`,
       );
-    await this.manifest(previous);
+    });
     await this.setCurrent(previous, 'rollback', reason);
     return previous;
   }
