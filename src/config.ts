@@ -109,6 +109,11 @@ export interface ShelfConfig {
    * process's change arrives when no Redis tells (embedded mode, the command line).
    */
   feedPollMs: number;
+  /**
+   * How often a server checks that it serves the registry's current version, ms (0: never): the
+   * net under the change feed (ModelHolder.follow).
+   */
+  versionCheckMs: number;
   /** How long the change feed's log keeps a change, ms (older ones are deleted by servers). */
   changeLogRetainMs: number;
   /** On SIGTERM: how long requests in flight and a running job are given before exit, ms. */
@@ -387,6 +392,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): Readonl
     impressionBuffer: parsePositive('SHELF_IMPRESSION_BUFFER', env.SHELF_IMPRESSION_BUFFER, 50_000),
     impressionWriter,
     feedPollMs: parseWhole('SHELF_FEED_POLL_MS', env.SHELF_FEED_POLL_MS, 1000),
+    versionCheckMs: parseWhole('SHELF_VERSION_CHECK_MS', env.SHELF_VERSION_CHECK_MS, 10_000),
     changeLogRetainMs: parsePositive('SHELF_CHANGE_LOG_DAYS', env.SHELF_CHANGE_LOG_DAYS, 7) * 86_400_000,
     drainMs: parsePositive('SHELF_DRAIN_MS', env.SHELF_DRAIN_MS, 10_000),
     rotation: {

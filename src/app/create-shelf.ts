@@ -59,6 +59,9 @@ import { storeKeys } from './generated-keys.ts';
 
 export type { ShelfJobName };
 
+/** How long a version that failed to load waits before the version check tries it again. */
+const VERSION_RETRY_MS = 60_000;
+
 /** Pieces to use instead of the configured ones (tests: an in-memory store, a clock, a trained registry). */
 export interface ShelfOverrides {
   /** Instead of opening `config.database`. */
@@ -157,7 +160,9 @@ export async function createShelf(
   let impressionsRef: ImpressionLog | null = null;
   let attributorRef: Attributor | null = null;
   let readThread: ReadThread | null = null;
+  let versionCheck: NodeJS.Timeout | null = null;
   const closeOwned = async () => {
+    if (versionCheck) clearInterval(versionCheck);
     // The impressions held are written before the store closes (drain and close alike).
     await impressionsRef?.close();
     await attributorRef?.close();
@@ -356,6 +361,15 @@ export async function createShelf(
     await changes.start();
     await loadRules();
     await engine.swap();
+    if (config.versionCheckMs > 0) {
+      const check = () =>
+        engine
+          .followCurrent(VERSION_RETRY_MS)
+          .catch((err: unknown) =>
+            log.error({ err }, 'swapping in the current version failed: tried again in a minute'),
+          );
+      versionCheck = setInterval(() => void check(), config.versionCheckMs).unref();
+    }
     // An erasure whose rewrite of the stored versions did not finish (its process died) is
     // finished here; nothing to do reads each version's user ids once.
     await eraseFromVersions(registry, new Set(await store.erasedUsers())).catch((err: unknown) =>

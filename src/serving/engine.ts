@@ -443,6 +443,11 @@ export class Engine {
     await this.models.swap(version);
   }
 
+  /** The registry's current version swapped in if another is served (ModelHolder.follow). */
+  followCurrent(retryMs: number): Promise<boolean> {
+    return this.models.follow(retryMs);
+  }
+
   /** Counters that cannot be reached (Redis down) leave trending empty, not the engine down; retried at the next swap. */
   private async startTrending(): Promise<void> {
     try {

@@ -66,6 +66,8 @@ describe('loadConfig', () => {
       '::1',
     ]);
     expect(c.feedPollMs).toBe(1000);
+    expect(c.versionCheckMs).toBe(10_000);
+    expect(loadConfig({ SHELF_VERSION_CHECK_MS: '0' }).versionCheckMs).toBe(0);
     expect(c.changeLogRetainMs).toBe(7 * 86_400_000);
     expect(loadConfig({ SHELF_CHANGE_LOG_DAYS: '30' }).changeLogRetainMs).toBe(30 * 86_400_000);
     expect(c.drainMs).toBe(10_000);
@@ -125,6 +127,7 @@ describe('loadConfig', () => {
     [{ SHELF_TRUST_PROXY: '10.0.0.0/33' }, 'SHELF_TRUST_PROXY'],
     [{ SHELF_TRUST_PROXY: '10.0.0.1,lb.internal' }, 'SHELF_TRUST_PROXY'],
     [{ SHELF_FEED_POLL_MS: 'soon' }, 'SHELF_FEED_POLL_MS'],
+    [{ SHELF_VERSION_CHECK_MS: 'often' }, 'SHELF_VERSION_CHECK_MS'],
     [{ SHELF_CHANGE_LOG_DAYS: '0' }, 'SHELF_CHANGE_LOG_DAYS'],
     [{ SHELF_DRAIN_MS: '0' }, 'SHELF_DRAIN_MS'],
     [{ SHELF_ROTATION_FACTOR: '2' }, 'SHELF_ROTATION_FACTOR'],

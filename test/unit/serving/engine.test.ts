@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -162,6 +162,35 @@ describe('serving engine on a generated storefront', () => {
       { msg: 'model swapped in', version: versions[0] },
       { msg: 'model reloaded', version: versions[0] },
     ]);
+  });
+
+  it('swaps in the current version it was never told of, and retries one that failed to load a minute later', async () => {
+    const e = engine();
+    await e.swap();
+    expect(await e.followCurrent(60_000)).toBe(false);
+    // Made current by a process that died before it logged the change: no change applied here.
+    await registry.promote(versions[1]!);
+    try {
+      expect(await e.followCurrent(60_000)).toBe(true);
+      expect(e.version).toBe(versions[1]);
+      expect(await e.followCurrent(60_000)).toBe(false);
+      // The previous version back, its item factors unreadable here for a while.
+      const factors = join(dir, 'models', versions[0]!, VERSION_FILES.itemFactors);
+      await rename(factors, `${factors}.away`);
+      await registry.promote(versions[0]!);
+      await expect(e.followCurrent(60_000)).rejects.toThrow();
+      expect(e.version).toBe(versions[1]);
+      await rename(`${factors}.away`, factors);
+      clock += 59_000;
+      expect(await e.followCurrent(60_000)).toBe(false);
+      clock += 2_000;
+      expect(await e.followCurrent(60_000)).toBe(true);
+      expect(e.version).toBe(versions[0]);
+      expect((await e.recommend(request('personalized'))).modelVersion).toBe(versions[0]);
+    } finally {
+      await registry.promote(versions[0]!);
+      clock = NOW;
+    }
   });
 
   it("gives npm start's examples a category the catalogue has, past items without one", async () => {
