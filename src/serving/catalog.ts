@@ -47,6 +47,10 @@ export class Catalog {
   private readonly categories = new Map<string, Bitset>();
   /** Items published recently enough to be new at some point from now on. */
   private readonly recent = new Set<number>();
+  /** Items whose `publishedAt` is still to come: not available until then. */
+  private readonly scheduled = new Set<number>();
+  /** The soonest `publishedAt` of `scheduled` (Infinity: none). */
+  private nextRelease = Infinity;
   /** Bumped by every upsert, so caches derived from items know they are stale. */
   private changes = 0;
   private arrivals: { second: number; changes: number; list: number[]; filter: ItemFilter } | null = null;
@@ -91,16 +95,40 @@ export class Catalog {
     }
     this.items[index] = item;
     this.changes++;
-    this.available.set(index, isAvailable(item));
+    const now = this.now();
+    const published = item.publishedAt <= now;
+    this.available.set(index, published && isAvailable(item));
+    if (published) this.scheduled.delete(index);
+    else {
+      this.scheduled.add(index);
+      this.nextRelease = Math.min(this.nextRelease, item.publishedAt);
+    }
     for (const [path, bits] of this.categories) bits.set(index, inCategory(item, path));
-    if (this.now() - item.publishedAt < NEW_ITEM_MS) this.recent.add(index);
+    if (now - item.publishedAt < NEW_ITEM_MS) this.recent.add(index);
     else this.recent.delete(index);
     return { index, added };
   }
 
-  /** Active and in stock (stock absent = not tracked = available). */
+  /** Active, in stock (stock absent = not tracked = available) and published. */
   availableFilter(): ItemFilter {
+    this.release(this.now());
     return this.available.filter();
+  }
+
+  /** Items whose `publishedAt` has come made available (if active and in stock). */
+  private release(now: number): void {
+    if (now < this.nextRelease) return;
+    this.nextRelease = Infinity;
+    for (const i of this.scheduled) {
+      const item = this.items[i]!;
+      if (item.publishedAt > now) {
+        this.nextRelease = Math.min(this.nextRelease, item.publishedAt);
+        continue;
+      }
+      this.scheduled.delete(i);
+      this.available.set(i, isAvailable(item));
+      this.changes++;
+    }
   }
 
   /** Items in the category subtree `path` (`Home > Kitchen` holds `Home > Kitchen > Mugs`). */

@@ -139,7 +139,7 @@ export function whyNotAllowed(
       ? `status ${item.status}`
       : item.stock === 0
         ? 'out of stock'
-        : 'not available';
+        : `not published until ${new Date(item.publishedAt).toISOString()}`;
   }
   if (req.category && !c.categoryFilter(req.category).has(i)) return `not in category ${req.category}`;
   const excluded = exclusions(c, req, who, ctx, config).get(i);

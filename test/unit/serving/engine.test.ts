@@ -277,6 +277,32 @@ describe('serving engine on a generated storefront', () => {
     expect(why.lowestShown).toBeGreaterThan(0);
   });
 
+  it('serves an item published in the future from its publishedAt on, not before', async () => {
+    const e = engine();
+    await e.swap();
+    const req = { tier: 'personalized' as const, userId: users[12], limit: 10 };
+    const top = (await e.recommend(req)).items[0]!.itemId;
+    const at = clock + 3_600_000;
+    e.updateItems([{ ...byId(top), publishedAt: at }]);
+    try {
+      for (const tier of TIERS) {
+        const r = await e.recommend(request(tier, { userId: users[12], limit: 20 }));
+        expect(r.items.map((i) => i.itemId)).not.toContain(top);
+      }
+      expect(await e.explain(req, top)).toMatchObject({
+        shown: false,
+        stage: 'filters',
+        reason: `not published until ${new Date(at).toISOString()}`,
+      });
+      clock = at;
+      const r = await e.recommend(req);
+      expect(r.items.map((i) => i.itemId)).toContain(top);
+    } finally {
+      e.updateItems([byId(top)]);
+      clock = NOW;
+    }
+  });
+
   it('drops an item from the next answer when its stock runs out', async () => {
     const e = engine();
     await e.swap();
