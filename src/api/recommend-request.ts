@@ -30,6 +30,17 @@ function invalid(field: string, reason: string): ShelfError {
   ]);
 }
 
+/**
+ * A category no stored item is under: 404, not an empty list that looks like a category sold
+ * out (most often a path written otherwise than the catalogue's: `Kitchen` for `Home > Kitchen`).
+ */
+export function unknownCategory(category: string): ShelfError {
+  const reason = `'${category}' is no category of the catalogue (a category is a path as the items give it, such as 'Home > Kitchen'; a parent holds its subcategories)`;
+  return ShelfError.of('SHELF_ERR_NOT_FOUND', `querystring/category ${reason}`, [
+    { field: 'querystring/category', reason },
+  ]);
+}
+
 /** Only the parameters given, as properties (not spreads: this runs on every request). */
 export function requestOf(tier: Tier, q: RecommendQuery): RecommendRequest {
   if (tier === 'similar' && !q.itemId) throw invalid('itemId', 'is required for the similar tier');

@@ -45,6 +45,12 @@ export class Catalog {
   private readonly available = new Bitset();
   /** Category path → items in that subtree; built on first use, then kept up to date. */
   private readonly categories = new Map<string, Bitset>();
+  /**
+   * Every category path an item is under (its categories and their ancestors) → how many items:
+   * only these get a bitset, so a request naming a category no item has costs no memory, and
+   * item changes do not update a bitset for each path ever asked.
+   */
+  private readonly paths = new Map<string, number>();
   /** Items published recently enough to be new at some point from now on. */
   private readonly recent = new Set<number>();
   /** Items whose `publishedAt` is still to come: not available until then. */
@@ -93,6 +99,8 @@ export class Catalog {
       this.index.set(item.itemId, index);
       this.items.push(undefined);
     }
+    this.countPaths(this.items[index], -1);
+    this.countPaths(item, 1);
     this.items[index] = item;
     this.changes++;
     const now = this.now();
@@ -115,6 +123,18 @@ export class Catalog {
     return this.available.filter();
   }
 
+  private countPaths(item: Item | undefined, by: 1 | -1): void {
+    if (!item) return;
+    for (const path of pathsOf(item)) {
+      const n = (this.paths.get(path) ?? 0) + by;
+      if (n > 0) this.paths.set(path, n);
+      else {
+        this.paths.delete(path);
+        this.categories.delete(path);
+      }
+    }
+  }
+
   /** Items whose `publishedAt` has come made available (if active and in stock). */
   private release(now: number): void {
     if (now < this.nextRelease) return;
@@ -131,8 +151,14 @@ export class Catalog {
     }
   }
 
+  /** Whether any item is in the category subtree `path`, delisted or not. */
+  hasCategory(path: string): boolean {
+    return this.paths.has(path);
+  }
+
   /** Items in the category subtree `path` (`Home > Kitchen` holds `Home > Kitchen > Mugs`). */
   categoryFilter(path: string): ItemFilter {
+    if (!this.paths.has(path)) return ItemFilter.fromWords(new Uint32Array(0), 0);
     let bits = this.categories.get(path);
     if (!bits) {
       bits = new Bitset();
@@ -168,6 +194,16 @@ export class Catalog {
     };
     return this.arrivals;
   }
+}
+
+/** The category paths `item` is under: each of its categories and their ancestors, once each. */
+function pathsOf(item: Item): Set<string> {
+  const out = new Set<string>();
+  for (const c of item.categories) {
+    const parts = c.split(' > ');
+    for (let k = 1; k <= parts.length; k++) out.add(parts.slice(0, k).join(' > '));
+  }
+  return out;
 }
 
 export function isAvailable(item: Item): boolean {

@@ -443,6 +443,11 @@ export class Engine {
     await this.models.swap(version);
   }
 
+  /** Whether a stored item is under category `path` (true before a version is loaded: none to tell). */
+  hasCategory(path: string): boolean {
+    return this.models.current?.catalog.hasCategory(path) ?? true;
+  }
+
   /** The registry's current version swapped in if another is served (ModelHolder.follow). */
   followCurrent(retryMs: number): Promise<boolean> {
     return this.models.follow(retryMs);

@@ -8,12 +8,12 @@ import type { Engine } from '../../serving/engine.ts';
 import type { Recommendation, Tier } from '../../serving/types.ts';
 import { STOREFRONT } from '../auth.ts';
 import { recommendationJson } from '../recommendation-json.ts';
-import { requestOf, routeRequest } from '../recommend-request.ts';
+import { requestOf, routeRequest, unknownCategory } from '../recommend-request.ts';
 import type { Routers } from '../recommend-request.ts';
 import * as S from '../schemas.ts';
 
 export interface RecommendationRoutesOptions extends Omit<Routers, 'engine'> {
-  engine: Pick<Engine, 'recommend' | 'defaultConfig'>;
+  engine: Pick<Engine, 'recommend' | 'defaultConfig' | 'hasCategory'>;
 }
 
 /** Serialised by recommendation-json.ts (items made once per cached list), not the schema's serializer. */
@@ -45,6 +45,7 @@ export const recommendationRoutes: FastifyPluginAsyncTypebox<RecommendationRoute
     (req, reply) => {
       // The schema's enum admits only tiers (Type.Unsafe carries no static type through the provider).
       const r = requestOf(req.params.tier as Tier, req.query);
+      if (r.category !== undefined && !engine.hasCategory(r.category)) throw unknownCategory(r.category);
       const routed = routeRequest(r, routers);
       if (routed) return routed.then(() => engine.recommend(r)).then((answer) => sendAnswer(reply, answer));
       // Not an async function (its own promise and resumption per request): the engine's promise,

@@ -270,6 +270,26 @@ describe('HTTP API', () => {
     expect(crossed.json().details).toEqual([
       { field: 'querystring/minPrice', reason: 'must be at most maxPrice (1), got 5' },
     ]);
+    // A category no item is under: 404 naming it, not an empty list (a leaf without its parents,
+    // as a storefront may write it). Its parent path is one.
+    const leaf = available()[0]!.categories[0]!;
+    const parts = leaf.split(' > ');
+    expect(parts.length).toBeGreaterThan(1);
+    const unknown = await get(`/v1/recommendations/category?category=${encodeURIComponent(parts.at(-1)!)}`);
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({
+      code: 'SHELF_ERR_NOT_FOUND',
+      details: [
+        {
+          field: 'querystring/category',
+          reason: expect.stringContaining(`'${parts.at(-1)}' is no category`),
+        },
+      ],
+    });
+    for (const known of [leaf, parts.slice(0, -1).join(' > ')]) {
+      const res = await get(`/v1/recommendations/category?category=${encodeURIComponent(known)}`);
+      expect(res.statusCode, known).toBe(200);
+    }
   });
 
   it('stores exactly the valid events of a mixed batch and says why the others failed', async () => {
