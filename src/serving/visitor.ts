@@ -43,6 +43,8 @@ export const HISTORY = 50;
 const WARMED_MAX = 1_000_000;
 /** Visitors whose consumed items are held at once (the least recently read go first). */
 const CONSUMED_VISITORS = 100_000;
+/** Users whose consent is held at once (the first read go first: read again when asked). */
+const CONSENT_USERS = 200_000;
 /** Lists read back per visitor for rotation (embedded mode, first sight since start), at most. */
 const RESTORED_LISTS = 500;
 const NOTHING: ReadonlyMap<string, Consumed> = new Map();
@@ -73,6 +75,8 @@ export class Visitors {
     private readonly realtime: RealtimeState,
     /** The event types whose items stay out of a user's lists (the default configuration's). */
     private readonly consumedTypes: readonly EventType[] = [],
+    /** Users whose consent is held at once. */
+    private readonly consentUsers = CONSENT_USERS,
   ) {}
 
   /**
@@ -207,6 +211,9 @@ export class Visitors {
           this.forgotten.add(userId);
         }
         allowed = user?.consent.personalization ?? true;
+        // Bounded: every user id a request names came here, made-up ones too (the storefront's
+        // key is in every visitor's browser), and each stayed for good.
+        if (this.consent.size >= this.consentUsers) this.consent.delete(this.consent.keys().next().value!);
         this.consent.set(userId, allowed);
       }
       personal = allowed;

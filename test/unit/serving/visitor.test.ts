@@ -46,6 +46,17 @@ describe('visitors: who asks', () => {
     expect((again as Visitor).history).toHaveLength(2);
   });
 
+  it('holds the consent of a bounded number of users: made-up ids push the first read out, which is read again', async () => {
+    const visitors = new Visitors(store, new MemoryRealtime(), [], 3);
+    await visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW);
+    expect(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW)).not.toBeInstanceOf(Promise);
+    for (const made of ['x-1', 'x-2', 'x-3']) await visitors.of({ tier: 'personalized', userId: made }, NOW);
+    const again = visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW);
+    expect(again).toBeInstanceOf(Promise);
+    expect((await again).history.map((e) => e.itemId)).toEqual(['c', 'b']);
+    expect(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW)).not.toBeInstanceOf(Promise);
+  });
+
   it('asks a remote real-time state for the demotions and the recent events at once', async () => {
     // A state without the synchronous reads (as Redis is) whose demotions answer only once the
     // recent events have been asked for: read one after the other, the two never end.
