@@ -183,6 +183,9 @@ export async function buildApp(deps: AppDeps) {
     timeWindow: 60_000,
     keyGenerator: (req) => req.keyId ?? req.ip,
     ...(deps.redis ? { redis: deps.redis.client, nameSpace: deps.redis.names.rateLimit } : {}),
+    // Counters that cannot be reached (Redis down) do not refuse the request: every route, the
+    // probes too, answered 500 until Redis came back.
+    skipOnError: true,
     errorResponseBuilder: (_req, ctx) =>
       ShelfError.of(
         'SHELF_ERR_RATE_LIMITED',

@@ -146,7 +146,7 @@ export async function createShelf(
     (await openStore(threaded ? checkpointsFor(config.database, 'serving') : config.database));
   const ownRedis =
     !overrides.redis && config.redis
-      ? await connectRedis(config.redis.url).catch(async (err: unknown) => {
+      ? await connectRedis(config.redis.url, log).catch(async (err: unknown) => {
           if (!overrides.store) await store.close();
           throw err;
         })
@@ -161,8 +161,10 @@ export async function createShelf(
   let attributorRef: Attributor | null = null;
   let readThread: ReadThread | null = null;
   let versionCheck: NodeJS.Timeout | null = null;
+  let realtimeBack: (() => void) | null = null;
   const closeOwned = async () => {
     if (versionCheck) clearInterval(versionCheck);
+    if (realtimeBack) redis?.off('ready', realtimeBack);
     // The impressions held are written before the store closes (drain and close alike).
     await impressionsRef?.close();
     await attributorRef?.close();
@@ -361,6 +363,14 @@ export async function createShelf(
     await changes.start();
     await loadRules();
     await engine.swap();
+    if (redis) {
+      // Redis back after a blip (ioredis says `ready` at every reconnection): see Visitors.realtimeBack.
+      realtimeBack = () =>
+        void engine
+          .realtimeBack()
+          .catch((err: unknown) => log.warn({ err }, 'catching up with the real-time state failed'));
+      redis.on('ready', realtimeBack);
+    }
     if (config.versionCheckMs > 0) {
       const check = () =>
         engine

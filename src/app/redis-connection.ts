@@ -1,5 +1,6 @@
 /** A process's own Redis connection, checked at start. */
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { InputError } from '../errors.ts';
 
 /**
@@ -7,7 +8,7 @@ import { InputError } from '../errors.ts';
  * printed "[ioredis] Unhandled error event: … ECONNREFUSED" at every retry, then failed with
  * "MaxRetriesPerRequestError" (the variable never named).
  */
-export async function connectRedis(url: string): Promise<Redis> {
+export async function connectRedis(url: string, log?: Logger): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
   let failure: Error | null = null;
   const onError = (err: Error) => (failure ??= err);
@@ -25,5 +26,21 @@ export async function connectRedis(url: string): Promise<Redis> {
   }
   // Reconnecting after start, as ioredis does by default: a blip must not end the process.
   redis.options.retryStrategy = (times) => Math.min(times * 200, 2000);
+  // While it reconnects a command fails at once, not after the wait of a retry: a request does
+  // without (rate limits, real-time state) rather than hang for seconds and fail anyway.
+  redis.options.enableOfflineQueue = false;
+  // A lost connection is said once, and its return: not "[ioredis] Unhandled error event" on
+  // stderr at every attempt.
+  let lost = false;
+  redis.on('error', (err: Error) => {
+    if (lost) return;
+    lost = true;
+    log?.warn({ err }, 'Redis does not answer: reconnecting');
+  });
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    log?.info('Redis answers again');
+  });
   return redis;
 }

@@ -20,7 +20,8 @@ export class RedisSignal implements ChangeSignal {
   }
 
   async listen(onSeq: (seq: number) => void, onReconnect: () => void): Promise<void> {
-    const sub = this.redis.duplicate();
+    // Its subscription waits for the connection (the commands' connection fails fast instead).
+    const sub = this.redis.duplicate({ enableOfflineQueue: true });
     this.subscriber = sub;
     let ready = 0;
     // The first `ready` is the connection; later ones are reconnects (ioredis resubscribes).

@@ -100,7 +100,7 @@ export class Engine {
       ...(o.searchMemo ? { searchMemo: o.searchMemo } : {}),
     };
     this.models = new ModelHolder({ ...source, log: o.log, prepare: (next) => this.warm(next) });
-    this.visitors = new Visitors(o.store, o.realtime, this.config.consumed);
+    this.visitors = new Visitors(o.store, o.realtime, { consumed: this.config.consumed, log: o.log });
     this.stages = new ListStages(o.realtime.rotation.policy);
     this.trending = new TrendingState({
       counters: o.realtime.trending,
@@ -381,6 +381,11 @@ export class Engine {
   async forgetUser(userId: string): Promise<void> {
     this.answers.forgetUser(userId);
     await this.visitors.forget(userId);
+  }
+
+  /** The real-time state answers again (Redis reconnected): see Visitors.realtimeBack. */
+  realtimeBack(): Promise<void> {
+    return this.visitors.realtimeBack();
   }
 
   mergeSession(sessionId: string, userId: string): Promise<void> {

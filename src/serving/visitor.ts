@@ -5,6 +5,7 @@
  * here, for a bounded number of visitors). Also where a visitor's state changes: events
  * recorded, a session merged, a user forgotten or changed.
  */
+import type { Logger } from 'pino';
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import { subjectKey } from '../realtime/types.ts';
 import type { EventType, ShelfEvent, Store } from '../store/types.ts';
@@ -55,6 +56,18 @@ const ENGAGEMENT: ReadonlySet<EventType> = new Set<EventType>(['click', 'add_to_
 /** The bit of an event type in `Visitor.consumed`. */
 export const typeBit = (type: EventType): number => 1 << EVENT_TYPES.indexOf(type);
 
+export interface VisitorsOptions {
+  /** The event types whose items stay out of a user's lists (the default configuration's). */
+  consumed?: readonly EventType[];
+  /** Users whose consent is held at once. @defaultValue 200,000 */
+  consentUsers?: number;
+  /** Where a real-time state that does not answer is said (once every 30 s at most). */
+  log?: Logger;
+}
+
+/** How often a real-time state that does not answer is said so in the log, ms. */
+const DOWN_LOG_MS = 30_000;
+
 export class Visitors {
   private readonly consent = new Map<string, boolean>();
   /**
@@ -70,14 +83,24 @@ export class Visitors {
    */
   private readonly consumed = new Map<string, Map<string, Consumed>>();
 
+  /**
+   * Users erased or no longer consenting whose real-time state could not be deleted (Redis did
+   * not answer): deleted when it answers again (`realtimeBack`). Nothing of theirs is served
+   * meanwhile: the erasure and the consent are this process's and the store's.
+   */
+  private readonly undeleted = new Map<string, 'erase' | 'forget'>();
+  private readonly consumedTypes: readonly EventType[];
+  private readonly consentUsers: number;
+  private lastDownLog = -Infinity;
+
   constructor(
     private readonly store: Store,
     private readonly realtime: RealtimeState,
-    /** The event types whose items stay out of a user's lists (the default configuration's). */
-    private readonly consumedTypes: readonly EventType[] = [],
-    /** Users whose consent is held at once. */
-    private readonly consentUsers = CONSENT_USERS,
-  ) {}
+    private readonly o: VisitorsOptions = {},
+  ) {
+    this.consumedTypes = o.consumed ?? [];
+    this.consentUsers = o.consentUsers ?? CONSENT_USERS;
+  }
 
   /**
    * Who asks. Without a promise when nothing has to be awaited (consent and consumed items
@@ -119,10 +142,17 @@ export class Visitors {
           ? { sessionId: e.sessionId }
           : null;
       if (!subject) continue;
-      await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
-      if (ENGAGEMENT.has(e.type)) await this.realtime.rotation.engaged(subject, [e.itemId]);
-      const items = this.consumed.get(subjectKey(subject));
+      const key = subjectKey(subject);
+      const items = this.consumed.get(key);
       if (items && this.consumedTypes.includes(e.type)) add(items, e.itemId, e.type, e.timestamp);
+      try {
+        await this.realtime.record(subject, [{ itemId: e.itemId, type: e.type, timestamp: e.timestamp }]);
+        if (ENGAGEMENT.has(e.type)) await this.realtime.rotation.engaged(subject, [e.itemId]);
+      } catch (err) {
+        // Stored: the visitor's history is read from the store again once the state answers.
+        this.down(err);
+        this.warmed.delete(key);
+      }
     }
     // Erased while these were being written: a write may have landed after the erasure's.
     await this.eraseAgain(events.map((e) => e.userId));
@@ -133,7 +163,29 @@ export class Visitors {
     this.forgotten.add(userId);
     this.consent.delete(userId);
     this.consumed.delete(subjectKey({ userId }));
-    await this.realtime.erase({ userId });
+    await this.deleteState(userId, 'erase');
+  }
+
+  /** Deletes the user's real-time state, or keeps the deletion for `realtimeBack`. */
+  private async deleteState(userId: string, how: 'erase' | 'forget'): Promise<void> {
+    try {
+      await (how === 'erase' ? this.realtime.erase({ userId }) : this.realtime.forget({ userId }));
+      this.undeleted.delete(userId);
+    } catch (err) {
+      this.down(err);
+      // An erasure stays one, whatever the user's consent did since.
+      if (this.undeleted.get(userId) !== 'erase') this.undeleted.set(userId, how);
+    }
+  }
+
+  /**
+   * The real-time state answers again (Redis reconnected): what it could not delete is deleted,
+   * and every visitor's stored history is added to it again at their next request (recording is
+   * idempotent; a Redis restarted empty had lost it all).
+   */
+  async realtimeBack(): Promise<void> {
+    this.warmed.clear();
+    for (const [userId, how] of [...this.undeleted]) await this.deleteState(userId, how);
   }
 
   /**
@@ -145,14 +197,16 @@ export class Visitors {
     this.consumed.delete(subjectKey({ userId }));
     this.consumed.delete(subjectKey({ sessionId }));
     this.warmed.delete(subjectKey({ userId }));
-    await this.realtime.mergeSession(sessionId, userId);
+    // Not merged in a state that does not answer: the user's stored history, merged, is read
+    // into it at their next request.
+    await this.realtime.mergeSession(sessionId, userId).catch((err: unknown) => this.down(err));
     await this.eraseAgain([userId]);
   }
 
   /** Erases again the real-time state of those of `userIds` forgotten by now. */
   private async eraseAgain(userIds: readonly (string | undefined)[]): Promise<void> {
     for (const userId of new Set(userIds))
-      if (userId !== undefined && this.isForgotten(userId)) await this.realtime.erase({ userId });
+      if (userId !== undefined && this.isForgotten(userId)) await this.deleteState(userId, 'erase');
   }
 
   /**
@@ -177,7 +231,7 @@ export class Visitors {
   /** Consent to personalization withdrawn: no real-time state is kept for the user. */
   async withdrawn(userId: string): Promise<void> {
     this.changed(userId);
-    await this.realtime.forget({ userId });
+    await this.deleteState(userId, 'forget');
   }
 
   /** Whether `userId` is an erased user: nothing of theirs is read or kept. */
@@ -224,22 +278,30 @@ export class Visitors {
     let demoted = NONE;
     if (subject && key && personal) {
       // Side by side: with Redis, one round trip's wait instead of two in a row.
-      [demoted, history] = await Promise.all([
-        this.realtime.rotation.demoted(subject, now),
-        this.realtime.recent(subject, HISTORY),
+      const [live] = await Promise.all([
+        Promise.all([
+          this.realtime.rotation.demoted(subject, now),
+          this.realtime.recent(subject, HISTORY),
+        ]).catch((err: unknown) => this.down(err)),
         this.needsConsumed(key, userId) ? this.readConsumed(subject, key) : undefined,
       ]);
+      // The real-time state does not answer (Redis down): the stored history, nothing demoted.
+      if (!live) return this.make(userId, subject, key, personal, await this.storedHistory(subject), NONE);
+      [demoted, history] = live;
       if (this.mayWarm(key, userId)) {
         // First sight since start: add the stored history to the real-time state, whatever came
         // first (a request, an event, a merged session: then the real-time state holds only
         // that). Recording is idempotent, so another replica doing the same adds nothing.
-        const events = await ('userId' in subject
-          ? this.store.recentEvents(subject.userId, HISTORY)
-          : this.store.sessionEvents(subject.sessionId, HISTORY));
-        const stored = events.map((e) => ({ itemId: e.itemId, type: e.type, timestamp: e.timestamp }));
+        const stored = await this.storedHistory(subject);
         if (stored.length) {
-          await this.realtime.record(subject, stored);
-          history = await this.realtime.recent(subject, HISTORY);
+          try {
+            await this.realtime.record(subject, stored);
+            history = await this.realtime.recent(subject, HISTORY);
+          } catch (err) {
+            // Warmed at a later request.
+            this.down(err);
+            return this.make(userId, subject, key, personal, stored, demoted);
+          }
         }
         const rotation = this.realtime.rotation;
         if (rotation.restore) {
@@ -261,6 +323,27 @@ export class Visitors {
       }
     }
     return this.make(userId, subject, key, personal, history, demoted);
+  }
+
+  /** The visitor's newest stored events, newest first. */
+  private async storedHistory(subject: Subject): Promise<RecentEvent[]> {
+    const events = await ('userId' in subject
+      ? this.store.recentEvents(subject.userId, HISTORY)
+      : this.store.sessionEvents(subject.sessionId, HISTORY));
+    return events.map((e) => ({ itemId: e.itemId, type: e.type, timestamp: e.timestamp }));
+  }
+
+  /** Says (at most every 30 s) that the real-time state does not answer; undefined, to serve without it. */
+  private down(err: unknown): undefined {
+    const now = Date.now();
+    if (now - this.lastDownLog >= DOWN_LOG_MS) {
+      this.lastDownLog = now;
+      this.o.log?.warn(
+        { err },
+        'the real-time state does not answer: lists are made from the stored history, without rotation, until it does',
+      );
+    }
+    return undefined;
   }
 
   private async readConsumed(subject: Subject, key: string): Promise<void> {

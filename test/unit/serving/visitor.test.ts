@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryRealtime } from '../../../src/realtime/memory-realtime.ts';
 import { historyStamp, typeBit, Visitors } from '../../../src/serving/visitor.ts';
@@ -47,7 +48,7 @@ describe('visitors: who asks', () => {
   });
 
   it('holds the consent of a bounded number of users: made-up ids push the first read out, which is read again', async () => {
-    const visitors = new Visitors(store, new MemoryRealtime(), [], 3);
+    const visitors = new Visitors(store, new MemoryRealtime(), { consentUsers: 3 });
     await visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW);
     expect(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW)).not.toBeInstanceOf(Promise);
     for (const made of ['x-1', 'x-2', 'x-3']) await visitors.of({ tier: 'personalized', userId: made }, NOW);
@@ -162,6 +163,51 @@ describe('visitors: who asks', () => {
     expect(await realtime.recent({ userId: 'u-race' })).toEqual([]);
   });
 
+  it('does without a real-time state that does not answer, and deletes what it could not once it does', async () => {
+    const realtime = new MemoryRealtime();
+    await realtime.record({ userId: 'u-gone' }, [{ itemId: 'e', type: 'view', timestamp: NOW - 5000 }]);
+    let down = true;
+    const failing = <T extends object>(target: T): T =>
+      new Proxy(target, {
+        get: (t, p) => {
+          // As Redis's: no synchronous reads.
+          if (p === 'recentNow' || p === 'demotedNow') return undefined;
+          const v = Reflect.get(t, p, t) as unknown;
+          if (p === 'rotation') return failing(v as object);
+          if (typeof v !== 'function' || p === 'policy') return v;
+          return (...args: unknown[]) =>
+            down
+              ? Promise.reject(new Error('Redis down'))
+              : (v as (...a: unknown[]) => unknown).apply(t, args);
+        },
+      });
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const visitors = new Visitors(store, failing(realtime), { consumed: ['purchase'], log });
+    // Served from the stored history, nothing demoted; said once.
+    const who = await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW));
+    expect(who.history.map((e) => [e.itemId, e.type])).toEqual([
+      ['c', 'purchase'],
+      ['b', 'view'],
+    ]);
+    await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('the real-time state does not answer');
+    // A purchase recorded meanwhile keeps its item out; an erasure is taken.
+    await visitors.record([ev('down-1', { userId: 'u-store', itemId: 'd', type: 'purchase' })]);
+    expect(
+      (await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW))).consumed.has('d'),
+    ).toBe(true);
+    await visitors.forget('u-gone');
+    expect(await realtime.recent({ userId: 'u-gone' })).toHaveLength(1);
+    down = false;
+    await visitors.realtimeBack();
+    expect(await realtime.recent({ userId: 'u-gone' })).toEqual([]);
+    // Warmed again at the next request: the stored history is in the state.
+    await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW));
+    expect((await realtime.recent({ userId: 'u-store' })).map((e) => e.itemId)).toEqual(['c', 'b']);
+  });
+
   it('stamps the history so that a new event changes it', async () => {
     const visitors = new Visitors(store, new MemoryRealtime());
     const a = historyStamp(await resolve(visitors.of({ tier: 'homepage', sessionId: 's-9' }, NOW)));
@@ -180,7 +226,7 @@ describe('visitors: who asks', () => {
       }),
     );
     await store.insertEvents(many);
-    const visitors = new Visitors(store, new MemoryRealtime(), ['purchase', 'rating']);
+    const visitors = new Visitors(store, new MemoryRealtime(), { consumed: ['purchase', 'rating'] });
     const first = await resolve(visitors.of({ tier: 'personalized', userId: 'u-many' }, NOW));
     // The purchase is older than the 50 events of the history, but still consumed.
     expect(first.history.map((e) => e.itemId)).not.toContain('a');
