@@ -33,11 +33,14 @@ export interface RunningWorker {
   close(boundMs: number): Promise<void>;
 }
 
+/** Tries, 2 s apart, to check the job schedules after Redis came back. */
+const RESTORE_ATTEMPTS = 5;
+
 export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): Promise<RunningWorker> {
   if (!config.redis) throw new Error('shelf worker needs REDIS_URL: embedded mode runs jobs in the server');
   const url = config.redis.url;
   const store = await openStore(config.database);
-  const redis = await connectRedis(url).catch(async (err: unknown) => {
+  const redis = await connectRedis(url, log).catch(async (err: unknown) => {
     await store.close();
     throw err;
   });
@@ -96,12 +99,27 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
     redis.disconnect();
     throw err;
   }
+  // Redis back after it restarted empty (ioredis says `ready` at every reconnection): the job
+  // schedulers it held are gone, and nothing would run on schedule again until a worker restarts.
+  const restore = async (attempt = 1): Promise<void> => {
+    try {
+      const restored = await queue.restoreSchedules(scheduleSpecs(config));
+      if (restored.length) log.warn({ restored }, 'Redis had lost the job schedules: added again');
+    } catch (err) {
+      // The queue's own connection may still be reconnecting.
+      if (attempt >= RESTORE_ATTEMPTS) log.error({ err }, 'the job schedules could not be checked');
+      else setTimeout(() => void restore(attempt + 1), 2000).unref();
+    }
+  };
+  const onReady = () => void restore();
+  redis.on('ready', onReady);
   log.info({ concurrency: config.jobs.concurrency, prefix: config.jobs.prefix }, 'worker ready');
   return {
     worker,
     shards,
     queue,
     async close(boundMs) {
+      redis.off('ready', onReady);
       await Promise.all([worker.close(boundMs), shards.close(boundMs)]);
       await queue.close();
       await changes.close();

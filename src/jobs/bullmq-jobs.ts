@@ -146,18 +146,32 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
    * named after it, so any number of workers upserting the same config fire each once.
    */
   async syncSchedules(schedules: Readonly<Record<ScheduledJobName, ScheduleSpec | null>>): Promise<void> {
-    for (const name of SCHEDULED_JOBS) {
-      const spec = schedules[name];
-      if (!spec) {
-        await this.queue.removeJobScheduler(name);
-        continue;
-      }
-      await this.queue.upsertJobScheduler(
-        name,
-        'pattern' in spec ? { pattern: spec.pattern, tz: 'UTC' } : { every: spec.everyMs },
-        { name, data: {} },
-      );
+    for (const name of SCHEDULED_JOBS) await this.setSchedule(name, schedules[name]);
+  }
+
+  private async setSchedule(name: ScheduledJobName, spec: ScheduleSpec | null): Promise<void> {
+    if (!spec) {
+      await this.queue.removeJobScheduler(name);
+      return;
     }
+    await this.queue.upsertJobScheduler(
+      name,
+      'pattern' in spec ? { pattern: spec.pattern, tz: 'UTC' } : { every: spec.everyMs },
+      { name, data: {} },
+    );
+  }
+
+  /**
+   * Adds back the schedules of `schedules` that Redis no longer holds (it restarted empty, or
+   * was flushed); those it holds are left as they are (their next firing kept). The names added.
+   */
+  async restoreSchedules(
+    schedules: Readonly<Record<ScheduledJobName, ScheduleSpec | null>>,
+  ): Promise<ScheduledJobName[]> {
+    const held = new Set((await this.queue.getJobSchedulers(0, -1, true)).map((s) => s.key));
+    const missing = SCHEDULED_JOBS.filter((name) => schedules[name] && !held.has(name));
+    for (const name of missing) await this.setSchedule(name, schedules[name]);
+    return missing;
   }
 
   async schedules(): Promise<ScheduleInfo[]> {
