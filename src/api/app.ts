@@ -225,6 +225,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(eventRoutes, {
     store,
     engine,
+    changes,
     metrics,
     latestEventAt,
     ...(deps.attributor ? { attributor: deps.attributor } : {}),

@@ -9,7 +9,15 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { RealtimeState } from '../realtime/types.ts';
 import type { ModelRegistry } from '../registry/model-registry.ts';
-import type { Change, Item, MerchantRules, PositionLog, ShelfEvent, Store } from '../store/types.ts';
+import type {
+  Change,
+  EventType,
+  Item,
+  MerchantRules,
+  PositionLog,
+  ShelfEvent,
+  Store,
+} from '../store/types.ts';
 import { answer, answerItems, positionLog } from './answer.ts';
 import { explained } from './explain.ts';
 import type { Explanation, ListTrace } from './explain.ts';
@@ -446,6 +454,11 @@ export class Engine {
   async swap(version?: string | null): Promise<void> {
     await this.startTrending();
     await this.models.swap(version);
+  }
+
+  /** Whether an event of `type` keeps its item out of the visitor's lists (purchase, rating, dislike, hide). */
+  keepsOut(type: EventType): boolean {
+    return this.config.consumed.includes(type);
   }
 
   /** Whether a stored item is under category `path` (true before a version is loaded: none to tell). */

@@ -4,9 +4,10 @@
  * slip through, by the store (an event the database cannot hold).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { ChangeFeed } from '../../changes/change-feed.ts';
 import type { Attributor } from '../../feedback/attributor.ts';
 import type { Engine } from '../../serving/engine.ts';
-import type { Store } from '../../store/types.ts';
+import type { Change, ShelfEvent, Store } from '../../store/types.ts';
 import { validateEvent } from '../../store/validate.ts';
 import { STOREFRONT } from '../auth.ts';
 import type { ApiMetrics } from '../metrics.ts';
@@ -14,9 +15,21 @@ import * as S from '../schemas.ts';
 
 const ERASED = { field: 'userId', reason: 'was erased (right to erasure): nothing more is stored for it' };
 
+/** The `visitors` change naming the users and sessions of `events`, each once. */
+function visitorsOf(events: readonly ShelfEvent[]): Change {
+  const userIds = new Set<string>();
+  const sessionIds = new Set<string>();
+  for (const e of events) {
+    if (e.userId !== undefined) userIds.add(e.userId);
+    else if (e.sessionId !== undefined) sessionIds.add(e.sessionId);
+  }
+  return { kind: 'visitors', userIds: [...userIds], sessionIds: [...sessionIds] };
+}
+
 export interface EventRoutesOptions {
   store: Pick<Store, 'insertEvents'>;
-  engine: Pick<Engine, 'ingest'>;
+  engine: Pick<Engine, 'ingest' | 'keepsOut'>;
+  changes: Pick<ChangeFeed, 'publish'>;
   metrics: Pick<ApiMetrics, 'eventsIngested'>;
   /** The latest event time accepted now, epoch ms: the clock plus the allowed skew. */
   latestEventAt: () => number;
@@ -26,7 +39,7 @@ export interface EventRoutesOptions {
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (
   app,
-  { store, engine, metrics, latestEventAt, attributor },
+  { store, engine, changes, metrics, latestEventAt, attributor },
 ) => {
   app.post(
     '/v1/events',
@@ -46,6 +59,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       const inserted = valid.length ? await store.insertEvents(valid) : { statuses: [], invalid: [] };
       const stored = valid.filter((_, k) => inserted.statuses[k] === 'stored');
       await engine.ingest(stored);
+      // An item bought (rated, disliked, hidden) stays out of the visitor's lists on every
+      // replica: the others read what the visitor keeps out again. Through the real-time state
+      // alone they knew of it while it was among the newest 50 events, and served it after.
+      const keeping = stored.filter((e) => engine.keepsOut(e.type));
+      if (keeping.length) await changes.publish([visitorsOf(keeping)]);
       // Only what the store reported stored: a duplicate is never credited again.
       await attributor?.attribute(stored);
       metrics.eventsIngested(stored.length);
