@@ -4,6 +4,7 @@
  * (exponential backoff); finished jobs are kept for status queries up to a count. Schedules are
  * BullMQ job schedulers (`upsertJobScheduler`), so each fires once per cluster.
  */
+import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Job, JobType } from 'bullmq';
 import { SCHEDULED_JOBS } from './job-types.ts';
@@ -96,7 +97,10 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
   }
 
   async enqueue(name: ShelfJobName, data?: unknown): Promise<JobStatus> {
-    const job = await this.queue.add(name, data ?? {});
+    // Not BullMQ's counter, which starts again at 1 on a Redis restarted empty: a train job's id
+    // names the version it publishes (its manifest's jobKey), and a new job given an old one's
+    // id found that version and promoted it again, trained on nothing, a rolled-back one too.
+    const job = await this.queue.add(name, data ?? {}, { jobId: randomUUID() });
     return statusOf(job, 'waiting');
   }
 

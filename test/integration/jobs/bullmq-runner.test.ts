@@ -68,6 +68,23 @@ describe.runIf(available)('the BullMQ runner', () => {
     await redis.quit();
   });
 
+  it('gives every job an id of its own, also after Redis lost its data', async () => {
+    // A train job's id is the jobKey its version's manifest keeps: BullMQ's counter gave the first
+    // job after a Redis restarted empty the id of an old one, whose version it then promoted.
+    const prefix = uniqueName('shelf-test');
+    prefixes.push(prefix);
+    const queue = new BullmqJobs({ url: REDIS_URL, prefix, retry: RETRY });
+    opened.push(queue);
+    const first = await queue.enqueue('segments');
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    await redis.del(...keys);
+    await redis.quit();
+    const second = await queue.enqueue('segments');
+    expect(second.id).not.toBe(first.id);
+    expect(await queue.status(second.id)).toMatchObject({ id: second.id, name: 'segments' });
+  });
+
   it('fails a malformed payload at once, without retry, naming the field', async () => {
     let calls = 0;
     const { queue } = setup({
