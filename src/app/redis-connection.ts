@@ -8,6 +8,9 @@ import { InputError } from '../errors.ts';
  * printed "[ioredis] Unhandled error event: … ECONNREFUSED" at every retry, then failed with
  * "MaxRetriesPerRequestError" (the variable never named).
  */
+/** How long a command on the shared connection may wait for its answer, ms (Redis answers in one or two). */
+const COMMAND_TIMEOUT_MS = 1000;
+
 export async function connectRedis(url: string, log?: Logger): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
   let failure: Error | null = null;
@@ -29,6 +32,9 @@ export async function connectRedis(url: string, log?: Logger): Promise<Redis> {
   // While it reconnects a command fails at once, not after the wait of a retry: a request does
   // without (rate limits, real-time state) rather than hang for seconds and fail anyway.
   redis.options.enableOfflineQueue = false;
+  // A Redis that hangs (paused, or a network that drops packets) keeps the connection open:
+  // without a timeout a request waited on it for good, the probes too.
+  redis.options.commandTimeout = COMMAND_TIMEOUT_MS;
   // A lost connection is said once, and its return: not "[ioredis] Unhandled error event" on
   // stderr at every attempt.
   let lost = false;

@@ -21,7 +21,7 @@ export class RedisSignal implements ChangeSignal {
 
   async listen(onSeq: (seq: number) => void, onReconnect: () => void): Promise<void> {
     // Its subscription waits for the connection (the commands' connection fails fast instead).
-    const sub = this.redis.duplicate({ enableOfflineQueue: true });
+    const sub = this.redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
     this.subscriber = sub;
     let ready = 0;
     // The first `ready` is the connection; later ones are reconnects (ioredis resubscribes).

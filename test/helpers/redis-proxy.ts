@@ -10,6 +10,9 @@ export interface RedisProxy {
   /** `redis://127.0.0.1:<port>` */
   url: string;
   cut(): Promise<void>;
+  /** Connections stay open, but nothing sent reaches Redis (a Redis that hangs) until `resume`. */
+  pause(): void;
+  resume(): void;
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -17,6 +20,8 @@ export interface RedisProxy {
 export async function redisProxy(target: string): Promise<RedisProxy> {
   const { hostname, port } = new URL(target);
   const open = new Set<Socket>();
+  const clients = new Set<Socket>();
+  let paused = false;
   let server: Server;
   let listenPort = 0;
   const listen = () =>
@@ -28,6 +33,9 @@ export async function redisProxy(target: string): Promise<RedisProxy> {
           s.on('close', () => open.delete(s));
           s.on('error', () => s.destroy());
         }
+        clients.add(client);
+        client.on('close', () => clients.delete(client));
+        if (paused) client.pause();
         client.pipe(upstream).pipe(client);
         client.on('close', () => upstream.destroy());
         upstream.on('close', () => client.destroy());
@@ -46,6 +54,14 @@ export async function redisProxy(target: string): Promise<RedisProxy> {
   return {
     url: `redis://127.0.0.1:${listenPort}`,
     cut: stop,
+    pause: () => {
+      paused = true;
+      for (const c of clients) c.pause();
+    },
+    resume: () => {
+      paused = false;
+      for (const c of clients) c.resume();
+    },
     restore: listen,
     close: stop,
   };

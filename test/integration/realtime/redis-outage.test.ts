@@ -3,7 +3,8 @@
  * the test Redis, cut), the probes answer, lists are served from the stored history without
  * waiting on Redis, a purchase keeps its item out, an item change and an erasure are taken. When
  * Redis answers again, the erased user's real-time state is deleted and the history stored
- * meanwhile is in the real-time state again. Before, every route answered 500 after seconds of
+ * meanwhile is in the real-time state again. A Redis that hangs (the connection open, no answer) is
+ * waited on for a second a command, not for good. Before, every route answered 500 after seconds of
  * retries (the rate limiter's counters are in Redis) until Redis came back, and what was asked
  * meanwhile was not stored.
  */
@@ -126,5 +127,18 @@ describe.runIf(available)('a Redis outage', () => {
       'purchase',
     ]);
     expect(await list(buyer!)).not.toContain(bought);
+  });
+  it('answers while Redis hangs (the connection open, no answer)', async () => {
+    const [, , visitor] = shop.storefront.users.map((u) => u.userId);
+    await list(visitor!);
+    proxy.pause();
+    try {
+      for (const probe of ['/healthz', '/readyz'])
+        expect((await shelf.app.inject({ url: probe })).statusCode, probe).toBe(200);
+      expect((await list(visitor!)).length).toBe(10);
+    } finally {
+      proxy.resume();
+    }
+    expect((await list(visitor!)).length).toBe(10);
   });
 });
