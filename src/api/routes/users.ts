@@ -86,11 +86,16 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
       const patch = checked.value;
       // An erased user's id: 410 (ErasedError), from the store's transaction, nothing written.
       const user = await store.patchUser(userId, patch, Date.now());
-      // Attribute names only: their values may be personal.
-      await audit.record(actorOf(req), 'user.patch', userId, {
-        personalization: patch.consent?.personalization ?? null,
-        attributes: patch.attributes ? Object.keys(patch.attributes).join(',') : null,
-      });
+      // A consent given or withdrawn under the action `shelf import users` writes too, so that one
+      // action lists every consent change; attribute names only (their values may be personal).
+      if (patch.consent)
+        await audit.record(actorOf(req), 'user.consent', userId, {
+          personalization: patch.consent.personalization,
+        });
+      if (patch.attributes)
+        await audit.record(actorOf(req), 'user.patch', userId, {
+          attributes: Object.keys(patch.attributes).join(','),
+        });
       const withdrawn = patch.consent?.personalization === false ? [userId] : [];
       await changes.publish([{ kind: 'users', userIds: [userId], withdrawn }]);
       return { ...user, createdAt: new Date(user.createdAt).toISOString() };
