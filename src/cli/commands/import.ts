@@ -121,7 +121,7 @@ const command: Command = {
                 JSON.stringify({
                   progress: {
                     stage: 'import',
-                    percent: Math.round((100 * p.bytesRead) / Math.max(1, p.bytesTotal)),
+                    percent: p.percent,
                   },
                 }) + '\n',
               )
@@ -130,7 +130,7 @@ const command: Command = {
                   rows: p.rows,
                   stored: p.stored,
                   rejected: p.rejected,
-                  percent: Math.round((100 * p.bytesRead) / p.bytesTotal),
+                  percent: p.percent,
                 },
                 'importing',
               ),

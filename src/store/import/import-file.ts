@@ -116,12 +116,14 @@ export async function importFile(store: Store, options: ImportFileOptions): Prom
       await writer.flushFull();
       if (options.onProgress && performance.now() >= nextProgress) {
         nextProgress = performance.now() + progressEvery;
+        const bytesRead = input.bytesRead();
         options.onProgress({
           rows,
           stored: writer.counts[options.kind].stored,
           rejected: writer.rejected,
-          bytesRead: input.bytesRead(),
+          bytesRead,
           bytesTotal: input.size,
+          percent: Math.min(99, Math.floor((100 * bytesRead) / Math.max(1, input.size))),
         });
       }
     }

@@ -218,6 +218,22 @@ describe('importFile: events', () => {
     expect(await run('events', await file('events.jsonl', gz))).toMatchObject({ rows: 30, duplicates: 30 });
   });
 
+  it('never says 100% before it is done, though a compressed file is read well ahead of its rows', async () => {
+    const content = Array.from({ length: 20_000 }, (_, i) => eventLine(i)).join('\n');
+    const seen: { percent: number; read: number; total: number; rows: number }[] = [];
+    const summary = await run('events', await file('ahead.jsonl.gz', gzipSync(content)), {
+      batchSize: 500,
+      progressIntervalMs: 0,
+      onProgress: (p) =>
+        seen.push({ percent: p.percent, read: p.bytesRead, total: p.bytesTotal, rows: p.rows }),
+    });
+    expect(summary.stored).toBe(20_000);
+    expect(seen.length).toBeGreaterThan(1);
+    for (const p of seen) expect(p.percent).toBeLessThanOrEqual(99);
+    // The whole file was read while rows were still to come: by bytes alone, 100% early.
+    expect(seen.some((p) => p.read === p.total && p.rows < 20_000)).toBe(true);
+  });
+
   it('fails with an InputError on a truncated gzip file, keeping the batches already written', async () => {
     const content = Array.from({ length: 5000 }, (_, i) => eventLine(i)).join('\n');
     const gz = gzipSync(content);
