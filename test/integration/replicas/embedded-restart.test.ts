@@ -190,7 +190,7 @@ describe('embedded mode across a restart, and the command line reaching a runnin
         (await call(server, 'GET', '/v1/admin/audit?limit=20')) as {
           entries: { action: string; role: string; target: string; detail?: Record<string, unknown> }[];
         }
-      ).entries.filter((e) => e.action === 'user.consent');
+      ).entries.filter((e) => e.action === 'user.consent' && e.target === user);
     expect(await consents()).toEqual([
       expect.objectContaining({ role: 'cli', target: user, detail: { personalization: false, file } }),
     ]);
