@@ -340,9 +340,8 @@ export class Engine {
     positions?: PositionLog,
   ): Recommendation {
     if (who.personal && who.subject && itemIds.length && this.o.realtime.rotation.policy.shows > 0) {
-      this.visitors
-        .shown(who, itemIds, now)
-        .catch((err: unknown) => this.o.log.warn({ err }, 'rotation: recording a list shown failed'));
+      // A state that does not answer is said by Visitors, once in a while.
+      void this.visitors.shown(who, itemIds, now);
     }
     return answer(version, req, configName, who, items, now, this.o.onImpression, itemIds, positions);
   }

@@ -12,6 +12,7 @@
  * - A newly swapped `Served` is filled from the mirror (item id → score) on its first request.
  */
 import type { Logger } from 'pino';
+import { SparseWarning } from '../sparse-warning.ts';
 import { TrendingModel } from '../../models/trending.ts';
 import { DEFAULT_TRENDING } from '../realtime/trending-counters.ts';
 import type { Engagement, TrendingCounters, TrendingRead } from '../realtime/trending-counters.ts';
@@ -139,7 +140,14 @@ export class TrendingState {
   /** `performance.now()` of the last read a request started. */
   private lastRead = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly o: TrendingStateOptions) {}
+  // The counters are in Redis with REDIS_URL: down, every request and event batch failed alike.
+  private readonly unread: SparseWarning;
+  private readonly unwritten: SparseWarning;
+
+  constructor(private readonly o: TrendingStateOptions) {
+    this.unread = new SparseWarning(o.log, 'trending counters could not be read');
+    this.unwritten = new SparseWarning(o.log, 'trending counters could not be updated');
+  }
 
   /** Seeds the counters when this replica is the first, then reads them whole; once (again after a failure). */
   start(): Promise<void> {
@@ -168,7 +176,7 @@ export class TrendingState {
     const t = performance.now();
     if (t - this.lastRead < READ_EVERY_MS) return;
     this.lastRead = t;
-    this.pull().catch((err: unknown) => this.o.log.warn({ err }, 'trending counters could not be read'));
+    this.pull().catch((err: unknown) => this.unread.say(err));
   }
 
   /** Counts stored events, then reads the changes: the next request ranks with them. */
@@ -180,7 +188,7 @@ export class TrendingState {
       await this.pull();
     } catch (err) {
       // The events are stored; trending catches up at the next read.
-      this.o.log.warn({ err }, 'trending counters could not be updated');
+      this.unwritten.say(err);
     }
   }
 

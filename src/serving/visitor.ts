@@ -6,6 +6,7 @@
  * recorded, a session merged, a user forgotten or changed.
  */
 import type { Logger } from 'pino';
+import { SparseWarning } from '../sparse-warning.ts';
 import type { RealtimeState, RecentEvent, Subject } from '../realtime/types.ts';
 import { subjectKey } from '../realtime/types.ts';
 import type { EventType, ShelfEvent, Store } from '../store/types.ts';
@@ -65,9 +66,6 @@ export interface VisitorsOptions {
   log?: Logger;
 }
 
-/** How often a real-time state that does not answer is said so in the log, ms. */
-const DOWN_LOG_MS = 30_000;
-
 export class Visitors {
   private readonly consent = new Map<string, boolean>();
   /**
@@ -91,7 +89,7 @@ export class Visitors {
   private readonly undeleted = new Map<string, 'erase' | 'forget'>();
   private readonly consumedTypes: readonly EventType[];
   private readonly consentUsers: number;
-  private lastDownLog = -Infinity;
+  private readonly downWarning: SparseWarning;
 
   constructor(
     private readonly store: Store,
@@ -100,6 +98,10 @@ export class Visitors {
   ) {
     this.consumedTypes = o.consumed ?? [];
     this.consentUsers = o.consentUsers ?? CONSENT_USERS;
+    this.downWarning = new SparseWarning(
+      o.log,
+      'the real-time state does not answer: lists are made from the stored history, without rotation, until it does',
+    );
   }
 
   /**
@@ -125,7 +127,9 @@ export class Visitors {
   /** Lists shown to a visitor, for rotation (none kept without consent, nothing of an erased user). */
   shown(who: Visitor, itemIds: readonly string[], at: number): Promise<void> {
     if (!who.subject || !who.personal || who.forgotten || !itemIds.length) return Promise.resolve();
-    return this.realtime.rotation.shown(who.subject, itemIds, at);
+    return this.realtime.rotation
+      .shown(who.subject, itemIds, at)
+      .catch((err: unknown) => void this.down(err));
   }
 
   /**
@@ -335,14 +339,7 @@ export class Visitors {
 
   /** Says (at most every 30 s) that the real-time state does not answer; undefined, to serve without it. */
   private down(err: unknown): undefined {
-    const now = Date.now();
-    if (now - this.lastDownLog >= DOWN_LOG_MS) {
-      this.lastDownLog = now;
-      this.o.log?.warn(
-        { err },
-        'the real-time state does not answer: lists are made from the stored history, without rotation, until it does',
-      );
-    }
+    this.downWarning.say(err);
     return undefined;
   }
 

@@ -191,6 +191,8 @@ describe('visitors: who asks', () => {
       ['b', 'view'],
     ]);
     await resolve(visitors.of({ tier: 'personalized', userId: 'u-store' }, NOW));
+    // A list shown cannot be counted for rotation: not a rejection, not another line.
+    await visitors.shown(who, ['a', 'b'], NOW);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('the real-time state does not answer');
     // A purchase recorded meanwhile keeps its item out; an erasure is taken.
