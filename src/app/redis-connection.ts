@@ -3,13 +3,14 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { InputError } from '../errors.ts';
 
+/** How long a command on the shared connection may wait for its answer, ms (Redis answers in one or two). */
+const COMMAND_TIMEOUT_MS = 1000;
+
 /**
  * A connection that has answered PING, or one line naming REDIS_URL: unreachable, a process
  * printed "[ioredis] Unhandled error event: … ECONNREFUSED" at every retry, then failed with
  * "MaxRetriesPerRequestError" (the variable never named).
  */
-/** How long a command on the shared connection may wait for its answer, ms (Redis answers in one or two). */
-const COMMAND_TIMEOUT_MS = 1000;
 
 export async function connectRedis(url: string, log?: Logger): Promise<Redis> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });

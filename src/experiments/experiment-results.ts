@@ -239,7 +239,7 @@ export function experimentResults(
     for (let i = 1; i < e.variants.length; i++) {
       // Student's t with Welch's df for the means of skewed per-unit values (CTR, revenue): with
       // the normal, 7–8% of A/A CTR comparisons of 10–20 units a variant came out significant at
-      // α = 0.05 (5–6.5% with t). A conversion's 0/1 units are not skewed that way: the normal
+      // α = 0.05 (4.5–7% with t). A conversion's 0/1 units are not skewed that way: the normal
       // stays at or below α there.
       const test = liftTest(estimates[i]![m], c, ALPHA, m !== 'conversion');
       const h = test ? sequentialHalfWidth(test.scale, ALPHA, nStar) : NaN;
