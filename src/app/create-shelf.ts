@@ -61,6 +61,8 @@ export type { ShelfJobName };
 
 /** How long a version that failed to load waits before the version check tries it again. */
 const VERSION_RETRY_MS = 60_000;
+/** How often a deletion of real-time state that Redis did not answer is tried again, ms. */
+const REALTIME_RETRY_MS = 5000;
 
 /** Pieces to use instead of the configured ones (tests: an in-memory store, a clock, a trained registry). */
 export interface ShelfOverrides {
@@ -162,8 +164,10 @@ export async function createShelf(
   let readThread: ReadThread | null = null;
   let versionCheck: NodeJS.Timeout | null = null;
   let realtimeBack: (() => void) | null = null;
+  let deletesRetry: NodeJS.Timeout | null = null;
   const closeOwned = async () => {
     if (versionCheck) clearInterval(versionCheck);
+    if (deletesRetry) clearInterval(deletesRetry);
     if (realtimeBack) redis?.off('ready', realtimeBack);
     // The impressions held are written before the store closes (drain and close alike).
     await impressionsRef?.close();
@@ -370,6 +374,7 @@ export async function createShelf(
           .realtimeBack()
           .catch((err: unknown) => log.warn({ err }, 'catching up with the real-time state failed'));
       redis.on('ready', realtimeBack);
+      deletesRetry = setInterval(() => void engine.retryRealtimeDeletes(), REALTIME_RETRY_MS).unref();
     }
     if (config.versionCheckMs > 0) {
       const check = () =>

@@ -395,6 +395,11 @@ export class Engine {
     return this.visitors.realtimeBack();
   }
 
+  /** Deletions of real-time state that failed, tried again (Visitors.retryDeletes). */
+  retryRealtimeDeletes(): Promise<void> {
+    return this.visitors.retryDeletes();
+  }
+
   mergeSession(sessionId: string, userId: string): Promise<void> {
     return this.visitors.mergeSession(sessionId, userId);
   }

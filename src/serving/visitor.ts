@@ -189,6 +189,14 @@ export class Visitors {
    */
   async realtimeBack(): Promise<void> {
     this.warmed.clear();
+    await this.retryDeletes();
+  }
+
+  /**
+   * Deletes the real-time state it could not delete before. Also on a timer: a Redis that hung
+   * and then answered again never dropped the connection, so no reconnection says it is back.
+   */
+  async retryDeletes(): Promise<void> {
     for (const [userId, how] of [...this.undeleted]) await this.deleteState(userId, how);
   }
 

@@ -128,17 +128,30 @@ describe.runIf(available)('a Redis outage', () => {
     ]);
     expect(await list(buyer!)).not.toContain(bought);
   });
-  it('answers while Redis hangs (the connection open, no answer)', async () => {
-    const [, , visitor] = shop.storefront.users.map((u) => u.userId);
+  it('answers while Redis hangs (the connection open, no answer), and deletes an erased user’s state after', async () => {
+    const [, , visitor, erased] = shop.storefront.users.map((u) => u.userId);
     await list(visitor!);
+    await list(erased!);
+    expect((await state.recent({ userId: erased! })).length).toBeGreaterThan(0);
     proxy.pause();
     try {
       for (const probe of ['/healthz', '/readyz'])
         expect((await shelf.app.inject({ url: probe })).statusCode, probe).toBe(200);
       expect((await list(visitor!)).length).toBe(10);
+      const erasure = await shelf.app.inject({
+        method: 'DELETE',
+        url: `/v1/users/${erased}`,
+        headers: as(ADMIN),
+      });
+      expect(erasure.statusCode, erasure.body).toBe(200);
     } finally {
       proxy.resume();
     }
     expect((await list(visitor!)).length).toBe(10);
-  });
+    // No reconnection says Redis is back: the deletion is tried again on a timer (every 5 s).
+    const deadline = Date.now() + 15_000;
+    while ((await state.recent({ userId: erased! })).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    expect(await state.recent({ userId: erased! })).toEqual([]);
+  }, 30_000);
 });
