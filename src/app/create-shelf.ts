@@ -327,6 +327,7 @@ export async function createShelf(
           url: config.redis.url,
           prefix: config.jobs.prefix,
           retry: { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs },
+          log,
         })
       : null;
     bullmqRef = bullmq;

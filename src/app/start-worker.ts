@@ -53,7 +53,7 @@ export async function startWorker(config: Readonly<ShelfConfig>, log: Logger): P
   });
   const shared = new SharedSegmentReport(redis, names.segmentReport);
   const retry = { attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs };
-  const queue = new BullmqJobs({ url, prefix: config.jobs.prefix, retry });
+  const queue = new BullmqJobs({ url, prefix: config.jobs.prefix, retry, log });
   const child = jobChild(config);
   const worker = new ShelfWorker({
     url,

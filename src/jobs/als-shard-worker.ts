@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { checkShardSpec } from '../../training/als-shard-job.ts';
 import type { AlsShardSpec } from '../../training/als-shard-job.ts';
 import { ThreadShardTransport } from '../../training/als-shard-threads.ts';
+import { SparseWarning } from '../sparse-warning.ts';
 import { settlesWithin } from '../time-bound.ts';
 import { ALS_HALF_STEP_JOB, ALS_SHARD_JOB, ALS_SHARD_QUEUE } from './als-shard-flow.ts';
 import type { AlsHalfStepData } from './als-shard-flow.ts';
@@ -49,7 +50,11 @@ export class AlsShardWorker {
     this.worker.on('failed', (job, err) =>
       o.log.warn({ job: job?.id, attempt: job?.attemptsMade, err: err.message }, 'ALS shard attempt failed'),
     );
-    this.worker.on('error', (err) => o.log.error({ err }, 'ALS shard worker error'));
+    const down = new SparseWarning(
+      o.log,
+      'the ALS shard queue does not answer (Redis): shards wait until it does',
+    );
+    this.worker.on('error', (err) => down.say(err));
   }
 
   waitUntilReady(): Promise<unknown> {

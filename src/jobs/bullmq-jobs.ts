@@ -6,7 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
+import type { Logger } from 'pino';
 import type { Job, JobType } from 'bullmq';
+import { SparseWarning } from '../sparse-warning.ts';
 import { SCHEDULED_JOBS } from './job-types.ts';
 import type {
   JobCounts,
@@ -34,6 +36,8 @@ export interface BullmqJobsOptions {
   /** BullMQ's key prefix (`SHELF_QUEUE_PREFIX`). */
   prefix: string;
   retry: RetryPolicy;
+  /** Where a queue whose Redis does not answer is said (once every 30 s). */
+  log?: Logger;
 }
 
 const STATE: Record<string, JobState> = {
@@ -94,6 +98,9 @@ export class BullmqJobs implements JobQueue<ShelfJobName>, Schedules {
         removeOnFail: { count: KEEP_FAILED },
       },
     });
+    // Without a listener ioredis prints each failed reconnection's stack on stderr.
+    const down = new SparseWarning(o.log, 'the job queue does not answer (Redis)');
+    this.queue.on('error', (err) => down.say(err));
   }
 
   async enqueue(name: ShelfJobName, data?: unknown): Promise<JobStatus> {

@@ -6,6 +6,7 @@
  * `lockMs`. `close(boundMs)` lets the jobs in hand finish within the bound, then aborts them
  * (their child processes end) and hands them back to the queue, unfailed.
  */
+import { SparseWarning } from '../sparse-warning.ts';
 import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -48,7 +49,9 @@ export class ShelfWorker {
       ),
     );
     this.worker.on('completed', (job) => o.log.info({ job: job.id, name: job.name }, 'job completed'));
-    this.worker.on('error', (err) => o.log.error({ err }, 'worker error'));
+    // Redis down, BullMQ says so at every reconnection attempt: once every 30 s is enough.
+    const down = new SparseWarning(o.log, 'the job queue does not answer (Redis): jobs wait until it does');
+    this.worker.on('error', (err) => down.say(err));
   }
 
   waitUntilReady(): Promise<unknown> {

@@ -150,6 +150,7 @@ const jobs: Command = {
         url: ctx.config.redis.url,
         prefix: ctx.config.jobs.prefix,
         retry: { attempts: ctx.config.jobs.attempts, backoffMs: ctx.config.jobs.backoffMs },
+        log: ctx.log,
       });
     } else {
       const key = v.key ? { key: v.key, from: 'the --key given' } : await adminKey(ctx);

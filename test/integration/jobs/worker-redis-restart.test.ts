@@ -3,7 +3,8 @@
  * schedules were set at the worker's start only, and nothing ran on schedule again (train,
  * segments, the feedback aggregation) until a worker restarted, while `GET /v1/admin/schedules`
  * listed every one as null. Redis here is the test Redis behind a proxy that the test cuts, with
- * the cluster's keys deleted meanwhile.
+ * the cluster's keys deleted meanwhile. The outage is said once by each connection, not at every
+ * reconnection attempt.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,7 +49,9 @@ describe.runIf(available)('a worker over a Redis that restarted empty', () => {
       SHELF_QUEUE_PREFIX: prefix,
       SHELF_SCHEDULE_SEGMENTS: 'off',
     });
-    worker = await startWorker(config, pino({ level: 'silent' }));
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    worker = await startWorker(config, log);
     queue = new BullmqJobs({ url: REDIS_URL, prefix, retry: { attempts: 1, backoffMs: 1000 } });
     direct = new Redis(REDIS_URL);
     const scheduled = async () =>
@@ -61,6 +64,12 @@ describe.runIf(available)('a worker over a Redis that restarted empty', () => {
     expect(keys.length).toBeGreaterThan(0);
     await direct.del(...keys);
     expect(await scheduled()).toEqual({ train: false, segments: false, 'aggregate-feedback': false });
+    // Three seconds without Redis: said once by each connection, not at every attempt.
+    await new Promise((r) => setTimeout(r, 3000));
+    const said = lines.filter((l) => l.level >= 40).map((l) => l.msg);
+    expect(said.length, said.join(' | ')).toBeGreaterThan(0);
+    // The shared connection, the job queue, its worker, the ALS shard worker.
+    expect(said.length, said.join(' | ')).toBeLessThanOrEqual(4);
     await proxy.restore();
     const deadline = Date.now() + 20_000;
     while (JSON.stringify(await scheduled()) !== JSON.stringify(all) && Date.now() < deadline)
