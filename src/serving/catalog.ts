@@ -99,8 +99,13 @@ export class Catalog {
       this.index.set(item.itemId, index);
       this.items.push(undefined);
     }
-    this.countPaths(this.items[index], -1);
-    this.countPaths(item, 1);
+    const was = this.items[index];
+    // Most changes are stock and price: the paths stay, and an item alone in its category
+    // would have had that category's filter thrown away and built again.
+    if (!was || was.categories.join('\n') !== item.categories.join('\n')) {
+      this.countPaths(was, -1);
+      this.countPaths(item, 1);
+    }
     this.items[index] = item;
     this.changes++;
     const now = this.now();
