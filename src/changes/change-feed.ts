@@ -8,7 +8,7 @@
  * published here is applied here before `publish` returns (a client reads its own writes).
  */
 import type { Logger } from 'pino';
-import type { Change, Store } from '../store/types.ts';
+import type { Change, ShelfEvent, Store } from '../store/types.ts';
 
 /** Applies a page of changes, in order; handles its own errors (a change is applied once). */
 export type ChangeHandler = (changes: readonly Change[]) => Promise<void>;
@@ -34,6 +34,20 @@ export interface ChangeFeedOptions {
   retainMs?: number;
   log: Logger;
   now?: () => number;
+}
+
+/**
+ * The change that has every replica read these events' visitors again (history, kept-out
+ * items): their users, and the sessions of the events without one, each once.
+ */
+export function visitorsOf(events: readonly ShelfEvent[]): Change {
+  const userIds = new Set<string>();
+  const sessionIds = new Set<string>();
+  for (const e of events) {
+    if (e.userId !== undefined) userIds.add(e.userId);
+    else if (e.sessionId !== undefined) sessionIds.add(e.sessionId);
+  }
+  return { kind: 'visitors', userIds: [...userIds], sessionIds: [...sessionIds] };
 }
 
 /** Changes read per page when catching up. */

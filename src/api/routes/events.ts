@@ -4,27 +4,17 @@
  * slip through, by the store (an event the database cannot hold).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { visitorsOf } from '../../changes/change-feed.ts';
 import type { ChangeFeed } from '../../changes/change-feed.ts';
 import type { Attributor } from '../../feedback/attributor.ts';
 import type { Engine } from '../../serving/engine.ts';
-import type { Change, ShelfEvent, Store } from '../../store/types.ts';
+import type { Store } from '../../store/types.ts';
 import { validateEvent } from '../../store/validate.ts';
 import { STOREFRONT } from '../auth.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import * as S from '../schemas.ts';
 
 const ERASED = { field: 'userId', reason: 'was erased (right to erasure): nothing more is stored for it' };
-
-/** The `visitors` change naming the users and sessions of `events`, each once. */
-function visitorsOf(events: readonly ShelfEvent[]): Change {
-  const userIds = new Set<string>();
-  const sessionIds = new Set<string>();
-  for (const e of events) {
-    if (e.userId !== undefined) userIds.add(e.userId);
-    else if (e.sessionId !== undefined) sessionIds.add(e.sessionId);
-  }
-  return { kind: 'visitors', userIds: [...userIds], sessionIds: [...sessionIds] };
-}
 
 export interface EventRoutesOptions {
   store: Pick<Store, 'insertEvents'>;

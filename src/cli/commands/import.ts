@@ -4,6 +4,7 @@
  * Exit code 0 when the import ran to the end, even if some rows were rejected (the summary
  * says how many); 1 when the file cannot be read at all; 2 for a usage error.
  */
+import { visitorsOf } from '../../changes/change-feed.ts';
 import { InputError } from '../../errors.ts';
 import { formatSummary } from '../../store/import/format-summary.ts';
 import { importFile } from '../../store/import/import-file.ts';
@@ -94,13 +95,7 @@ const command: Command = {
             await ctx.publish([{ kind: 'items', itemIds: w.items.map((i) => i.itemId) }]);
           } else if ('events' in w) {
             // Their history and consumed items are read again: an imported purchase is kept out at once.
-            const userIds = new Set(w.events.flatMap((e) => (e.userId === undefined ? [] : [e.userId])));
-            const sessionIds = new Set(
-              w.events.flatMap((e) =>
-                e.userId === undefined && e.sessionId !== undefined ? [e.sessionId] : [],
-              ),
-            );
-            await ctx.publish([{ kind: 'visitors', userIds: [...userIds], sessionIds: [...sessionIds] }]);
+            await ctx.publish([visitorsOf(w.events)]);
           } else {
             const userIds = w.users.map((u) => u.userId);
             const withdrawn = w.users.filter((u) => !u.consent.personalization).map((u) => u.userId);
