@@ -57,10 +57,12 @@ export const DEFAULT_N_STAR = 5000;
 
 export const METRICS = ['ctr', 'conversion', 'revenuePerUnit'] as const;
 export type MetricName = (typeof METRICS)[number];
-/** Where each metric's value can lie (revenue goes below 0 with returns). */
-const RANGES: Record<MetricName, [number, number]> = {
+/**
+ * Where a CTR and revenue per unit can lie, their normal intervals clipped to it (revenue goes
+ * below 0 with returns); a conversion's Wilson interval is within [0, 1] by construction.
+ */
+const RANGES: Record<Exclude<MetricName, 'conversion'>, [number, number]> = {
   ctr: [0, Infinity],
-  conversion: [0, 1],
   revenuePerUnit: [-Infinity, Infinity],
 };
 
@@ -209,8 +211,13 @@ export function experimentResults(
         const est = estimates[i]![m];
         // A conversion's interval is Wilson's (0 converters of 50 read [0, 0] as normal); the
         // others' need two units for a variance (one unit read CTR 0 [0, 0]).
-        if (m === 'conversion' && est.n)
-          return [m, { value: num(est.value), ci95: wilsonInterval(converting, est.n, ALPHA) }];
+        if (m === 'conversion')
+          return [
+            m,
+            est.n
+              ? { value: num(est.value), ci95: wilsonInterval(converting, est.n, ALPHA) }
+              : { value: null, ci95: [null, null] },
+          ];
         if (est.n < 2) return [m, { value: est.n ? num(est.value) : null, ci95: [null, null] }];
         const [lo, hi] = normalInterval(est, ALPHA);
         // A rate is never below 0: the normal interval is clipped (a variant with few clicks
